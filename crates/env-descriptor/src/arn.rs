@@ -1,0 +1,269 @@
+//! Shapes of the ARNs and names a descriptor holds. Each check returns the reason a value is
+//! rejected, phrased as "what it is; what is allowed".
+
+/// The parts of `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// Splits an ARN into its parts; the resource may itself contain `:`.
+    pub fn parse(s: &'a str) -> Option<Self> {
+        let mut it = s.splitn(6, ':');
+        if it.next()? != "arn" {
+            return None;
+        }
+        Some(Arn {
+            partition: it.next()?,
+            service: it.next()?,
+            region: it.next()?,
+            account: it.next()?,
+            resource: it.next()?,
+        })
+    }
+}
+
+/// The AWS partition a region belongs to, or `None` when `region` is not shaped like a region
+/// code (`us-west-2`, `eu-central-1`, `us-gov-west-1`, `cn-north-1`, ...).
+pub fn partition_of_region(region: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
+    if !shaped {
+        return None;
+    }
+    Some(match (parts[0], parts[1]) {
+        ("cn", _) => "aws-cn",
+        ("us", "gov") => "aws-us-gov",
+        ("us", "iso") => "aws-iso",
+        ("us", "isob") => "aws-iso-b",
+        ("eu", "isoe") => "aws-iso-e",
+        ("us", "isof") => "aws-iso-f",
+        _ => "aws",
+    })
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Characters IAM allows in user and role names (`[\w+=,.@-]`).
+fn is_iam_name(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// Checks the identity the Temporal server runs as: an IAM role or user ARN in `partition`.
+/// Returns the account id on success.
+pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, String> {
+    const ALLOWED: &str = "allowed: `arn:PARTITION:iam::ACCOUNT:role/NAME` or `arn:PARTITION:iam::ACCOUNT:user/NAME`";
+    let Some(arn) = Arn::parse(s) else {
+        return Err(format!("`{s}` is not an ARN; {ALLOWED}"));
+    };
+    if arn.service == "sts" && arn.resource.starts_with("assumed-role/") {
+        let role = arn.resource.split('/').nth(1).unwrap_or("NAME");
+        return Err(format!(
+            "`{s}` is an assumed-role session, which a trust policy cannot name; use the role itself, \
+             `arn:{}:iam::{}:role/{role}` (`cargo xtask whoami ENV` prints it)",
+            arn.partition, arn.account
+        ));
+    }
+    if arn.service != "iam" {
+        return Err(format!("`{s}` is an ARN of service `{}`, not `iam`; {ALLOWED}", arn.service));
+    }
+    if arn.partition != partition {
+        return Err(format!(
+            "`{s}` is in partition `{}` but `aws.region` is in `{partition}`; {ALLOWED}",
+            arn.partition
+        ));
+    }
+    if !arn.region.is_empty() {
+        return Err(format!("`{s}` names a region, but IAM ARNs have none; {ALLOWED}"));
+    }
+    if !is_account(arn.account) {
+        return Err(format!("`{s}` has account `{}`, which is not 12 digits; {ALLOWED}", arn.account));
+    }
+    let (kind, path_and_name) = arn.resource.split_once('/').unwrap_or((arn.resource, ""));
+    let name = path_and_name.rsplit('/').next().unwrap_or("");
+    match kind {
+        "role" if is_iam_name(name, 64) => Ok(arn.account),
+        "user" if is_iam_name(name, 64) => Ok(arn.account),
+        "role" | "user" => Err(format!(
+            "`{s}` has {kind} name `{name}`; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"
+        )),
+        _ => Err(format!("`{s}` names `{}`, not a role or user; {ALLOWED}", arn.resource)),
+    }
+}
+
+/// A Lambda function ARN, checked for shape. Returns its region and account for the caller's
+/// consistency checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaArn<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+    pub function: &'a str,
+}
+
+/// Checks a Lambda function ARN (qualified with a version, alias or `*`, or unqualified) in
+/// `partition`.
+pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>, String> {
+    const ALLOWED: &str = "allowed: `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:VERSION|ALIAS|*]`";
+    let Some(arn) = Arn::parse(s) else {
+        return Err(format!("`{s}` is not an ARN; {ALLOWED}"));
+    };
+    if arn.service != "lambda" {
+        return Err(format!("`{s}` is an ARN of service `{}`, not `lambda`; {ALLOWED}", arn.service));
+    }
+    if arn.partition != partition {
+        return Err(format!(
+            "`{s}` is in partition `{}` but `aws.region` is in `{partition}`; {ALLOWED}",
+            arn.partition
+        ));
+    }
+    if partition_of_region(arn.region).is_none() {
+        return Err(format!("`{s}` has region `{}`, which is not an AWS region; {ALLOWED}", arn.region));
+    }
+    if !is_account(arn.account) {
+        return Err(format!("`{s}` has account `{}`, which is not 12 digits; {ALLOWED}", arn.account));
+    }
+    let mut res = arn.resource.split(':');
+    let (kind, name, qualifier, extra) = (res.next(), res.next(), res.next(), res.next());
+    if kind != Some("function") || extra.is_some() {
+        return Err(format!("`{s}` names `{}`, not a function; {ALLOWED}", arn.resource));
+    }
+    let name = name.unwrap_or("");
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(format!(
+            "`{s}` has function name `{name}`; allowed: 1 to 64 characters of [a-zA-Z0-9-_]"
+        ));
+    }
+    if let Some(q) = qualifier {
+        let ok = q == "*"
+            || q == "$LATEST"
+            || (!q.is_empty() && q.len() <= 128 && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        if !ok {
+            return Err(format!(
+                "`{s}` has qualifier `{q}`; allowed: a version number, an alias, `$LATEST` or `*`"
+            ));
+        }
+    }
+    Ok(LambdaArn { region: arn.region, account: arn.account, function: name })
+}
+
+/// Rules of a CloudFormation stack name.
+pub fn check_stack_name(s: &str) -> Result<(), String> {
+    let ok = s.len() <= 128
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a stack name; allowed: a letter, then letters, digits and `-`, at most 128 characters"
+        ))
+    }
+}
+
+/// The template names the role `${RoleName}-${AWS::StackName}`; IAM caps role names at 64.
+pub fn check_role_name(name: &str, stack_name: &str) -> Result<(), String> {
+    let full = format!("{name}-{stack_name}");
+    if !is_iam_name(name, 64) {
+        return Err(format!("`{name}` is not an IAM role name; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"));
+    }
+    if full.len() > 64 {
+        return Err(format!(
+            "the role would be named `{full}` ({} characters, `NAME-STACK_NAME`), but IAM allows at most 64; \
+             shorten `role.name` or `role.stack_name`",
+            full.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The tool's rule for Temporal namespace names: 1 to 255 characters of letters, digits, `.`,
+/// `_` and `-`, starting with a letter or digit.
+pub fn check_namespace(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 255
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a Temporal namespace name; allowed: 1 to 255 characters of letters, digits, `.`, `_`, `-`, starting with a letter or digit",
+            s.escape_debug()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_and_partitions() {
+        assert_eq!(partition_of_region("us-west-2"), Some("aws"));
+        assert_eq!(partition_of_region("us-gov-west-1"), Some("aws-us-gov"));
+        assert_eq!(partition_of_region("cn-north-1"), Some("aws-cn"));
+        assert_eq!(partition_of_region("ap-southeast-3"), Some("aws"));
+        for bad in ["", "us-west", "uswest2", "US-WEST-2", "us-west-x", "usa-west-2", "us--2"] {
+            assert_eq!(partition_of_region(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn principal_arns() {
+        assert_eq!(check_principal_arn("arn:aws:iam::123456789012:role/temporal-server", "aws"), Ok("123456789012"));
+        assert!(check_principal_arn("arn:aws:iam::123456789012:role/path/to/name", "aws").is_ok());
+        assert!(check_principal_arn("arn:aws:iam::123456789012:user/moto", "aws").is_ok());
+        let session = check_principal_arn("arn:aws:sts::123456789012:assumed-role/temporal/i-123", "aws").unwrap_err();
+        assert!(session.contains("arn:aws:iam::123456789012:role/temporal"), "{session}");
+        assert!(check_principal_arn("arn:aws:iam::123456789012:group/admins", "aws").unwrap_err().contains("not a role or user"));
+        assert!(check_principal_arn("arn:aws:iam::1234:role/x", "aws").unwrap_err().contains("12 digits"));
+        assert!(check_principal_arn("arn:aws-cn:iam::123456789012:role/x", "aws").unwrap_err().contains("partition"));
+        assert!(check_principal_arn("arn:aws:lambda:us-west-2:123456789012:function:f", "aws").unwrap_err().contains("`lambda`"));
+        assert!(check_principal_arn("temporal-server", "aws").unwrap_err().contains("not an ARN"));
+    }
+
+    #[test]
+    fn lambda_arns() {
+        let ok = check_lambda_arn("arn:aws:lambda:us-west-2:123456789012:function:worker-1", "aws").unwrap();
+        assert_eq!((ok.region, ok.account, ok.function), ("us-west-2", "123456789012", "worker-1"));
+        for q in ["7", "live", "$LATEST", "*"] {
+            assert!(check_lambda_arn(&format!("arn:aws:lambda:us-west-2:123456789012:function:w:{q}"), "aws").is_ok(), "{q}");
+        }
+        for bad in [
+            "arn:aws:lambda:us-west-2:123456789012:layer:w",
+            "arn:aws:lambda::123456789012:function:w",
+            "arn:aws:lambda:us-west-2:123456789012:function:w,x",
+            "arn:aws:lambda:us-west-2:123456789012:function:w:1:2",
+            "arn:aws:s3:::bucket",
+        ] {
+            assert!(check_lambda_arn(bad, "aws").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_stack_name("temporal-serverless-worker-staging").is_ok());
+        assert!(check_stack_name("1abc").is_err());
+        assert!(check_stack_name("a_b").is_err());
+        assert!(check_role_name("Temporal-Serverless-Worker", "temporal-serverless-worker-staging").is_ok());
+        assert!(check_role_name("Temporal-Serverless-Worker", &"s".repeat(40)).unwrap_err().contains("at most 64"));
+        assert!(check_namespace("orders").is_ok());
+        assert!(check_namespace("my.ns-1_x").is_ok());
+        for bad in ["", "-x", "a b", "a:b", "ä"] {
+            assert!(check_namespace(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+use std::path::PathBuf;
+
+/// A validated environment descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// The file stem: `staging` for `environments/staging.toml`.
+    pub name: String,
+    /// The descriptor's path, as given to [`crate::load`].
+    pub file: PathBuf,
+    pub aws: Aws,
+    pub temporal: Temporal,
+    pub role: Role,
+    pub deploy: DeploySettings,
+    /// What the last successful deploy recorded, if any.
+    pub outputs: Option<Outputs>,
+}
+
+/// `[aws]`: where the stack lives and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aws {
+    pub region: String,
+    /// A named profile; otherwise the SDK's default credential chain.
+    pub profile: Option<String>,
+    /// An AWS emulator, e.g. `http://127.0.0.1:5000`.
+    pub endpoint_url: Option<String>,
+    /// The account the stack is expected in; defaults to the account of `server_role_arn`
+    /// for consistency checks.
+    pub account_id: Option<String>,
+}
+
+/// `[temporal]`: the Temporal server that will assume the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Temporal {
+    /// The identity the Temporal server runs as (`TemporalIamRoleArn`).
+    pub server_role_arn: String,
+    /// Namespaces to enable the Worker Controller Instance for; `None` enables it globally.
+    pub namespaces: Option<Vec<String>>,
+    pub compute_providers: Vec<String>,
+    pub scaling_algorithms: Vec<String>,
+}
+
+/// `[role]`: the CloudFormation stack that creates the invocation role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub stack_name: String,
+    /// `RoleName`; `None` leaves the template's default in force.
+    pub name: Option<String>,
+    /// `AssumeRoleExternalId`.
+    pub external_id: String,
+    /// `LambdaFunctionARNs`.
+    pub lambda_function_arns: Vec<String>,
+}
+
+impl Role {
+    /// The template's default for `RoleName`, used when `role.name` is left out.
+    pub const DEFAULT_NAME: &'static str = "Temporal-Serverless-Worker";
+
+    pub fn name_or_default(&self) -> &str {
+        self.name.as_deref().unwrap_or(Self::DEFAULT_NAME)
+    }
+}
+
+/// `[deploy]`: how `deploy` behaves for this environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploySettings {
+    /// Ask before executing a change set when stdin is a terminal (default `true`).
+    pub confirm: bool,
+}
+
+/// `[outputs]`: written by `deploy`, removed by `destroy`, never edited by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    /// The stack's `RoleARN` output: the role to put in the Worker Deployment Version.
+    pub role_arn: String,
+    pub stack_id: String,
+    /// RFC 3339 time of the deploy that recorded these outputs.
+    pub deployed_at: String,
+}

@@ -1,0 +1,181 @@
+//! Rendering of an environment into the two files it is deployed from:
+//! `environments/NAME/dynamicconfig.yaml` (Temporal's dynamic config) and
+//! `environments/NAME/parameters.json` (the CloudFormation stack parameters).
+//!
+//! Rendering never touches the network. Every rendered file is parsed back and checked (against
+//! Temporal's file format rules, and against the parameters the CloudFormation template
+//! declares) before anything is written.
+
+pub mod cfn;
+pub mod dynamic_config;
+
+use std::path::{Path, PathBuf};
+
+use env_descriptor::Environment;
+use minijinja::{AutoEscape, UndefinedBehavior};
+use serde::Serialize;
+
+/// The CloudFormation template, relative to `templates/`.
+pub const CFN_TEMPLATE: &str = "serverless-worker-role.yaml";
+const DYNAMIC_CONFIG_TEMPLATE: &str = "dynamicconfig.yaml.j2";
+const PARAMETERS_TEMPLATE: &str = "parameters.json.j2";
+/// Rendered file names, inside `environments/NAME/`.
+pub const DYNAMIC_CONFIG_FILE: &str = "dynamicconfig.yaml";
+pub const PARAMETERS_FILE: &str = "parameters.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read template `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", describe_template_error(.0))]
+    Template(#[from] minijinja::Error),
+    /// A rendered file that its consumer would reject; nothing was written.
+    #[error("rendering `{}` gave {what} that {consumer} would reject, so nothing was written: {message}", template.display())]
+    Rejected { template: PathBuf, what: &'static str, consumer: &'static str, message: String },
+    #[error("`{}` is not a usable CloudFormation template: {message}", path.display())]
+    CfnTemplate { path: PathBuf, message: String },
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+fn describe_template_error(e: &minijinja::Error) -> String {
+    let place = match (e.name(), e.line()) {
+        (Some(name), Some(line)) => format!("templates/{name}:{line}: "),
+        (Some(name), None) => format!("templates/{name}: "),
+        _ => String::new(),
+    };
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    format!("{place}{}{detail}", e.kind())
+}
+
+/// The templates of one checkout, loaded once.
+#[derive(Debug)]
+pub struct Templates {
+    jinja: minijinja::Environment<'static>,
+    dir: PathBuf,
+    cfn: cfn::Template,
+}
+
+/// The rendered files of one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub dynamic_config: String,
+    pub parameters_json: String,
+    /// `parameters.json` parsed back: (ParameterKey, ParameterValue) in file order.
+    pub parameters: Vec<(String, String)>,
+}
+
+/// What the templates see; the structure mirrors the descriptor's tables.
+#[derive(Serialize)]
+struct Context<'a> {
+    temporal: TemporalCtx<'a>,
+    role: RoleCtx<'a>,
+}
+
+#[derive(Serialize)]
+struct TemporalCtx<'a> {
+    server_role_arn: &'a str,
+    /// Empty when the Worker Controller is enabled globally.
+    namespaces: &'a [String],
+    compute_providers: &'a [String],
+    scaling_algorithms: &'a [String],
+}
+
+#[derive(Serialize)]
+struct RoleCtx<'a> {
+    stack_name: &'a str,
+    name: Option<&'a str>,
+    external_id: &'a str,
+    lambda_function_arns: &'a [String],
+}
+
+impl Templates {
+    /// Loads the templates from `dir` (the checkout's `templates/`).
+    pub fn load(dir: &Path) -> Result<Self, RenderError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path, source })
+        };
+        let mut jinja = minijinja::Environment::new();
+        jinja.set_undefined_behavior(UndefinedBehavior::Strict);
+        jinja.set_keep_trailing_newline(true);
+        jinja.set_debug(true);
+        // Every value is emitted as JSON: valid YAML and JSON, and unable to leave its place.
+        jinja.set_auto_escape_callback(|_| AutoEscape::Json);
+        for name in [DYNAMIC_CONFIG_TEMPLATE, PARAMETERS_TEMPLATE] {
+            jinja.add_template_owned(name.to_owned(), read(name)?)?;
+        }
+        let cfn_path = dir.join(CFN_TEMPLATE);
+        let cfn = cfn::Template::parse(read(CFN_TEMPLATE)?)
+            .map_err(|message| RenderError::CfnTemplate { path: cfn_path, message })?;
+        Ok(Templates { jinja, dir: dir.to_owned(), cfn })
+    }
+
+    /// The CloudFormation template, as deployed.
+    pub fn cfn_template(&self) -> &cfn::Template {
+        &self.cfn
+    }
+
+    /// Renders both files for `env` and checks them; nothing is written.
+    pub fn render(&self, env: &Environment) -> Result<Rendered, RenderError> {
+        let ctx = Context {
+            temporal: TemporalCtx {
+                server_role_arn: &env.temporal.server_role_arn,
+                namespaces: env.temporal.namespaces.as_deref().unwrap_or_default(),
+                compute_providers: &env.temporal.compute_providers,
+                scaling_algorithms: &env.temporal.scaling_algorithms,
+            },
+            role: RoleCtx {
+                stack_name: &env.role.stack_name,
+                name: env.role.name.as_deref(),
+                external_id: &env.role.external_id,
+                lambda_function_arns: &env.role.lambda_function_arns,
+            },
+        };
+        let dynamic_config = self.jinja.get_template(DYNAMIC_CONFIG_TEMPLATE)?.render(&ctx)?;
+        dynamic_config::check(&dynamic_config).map_err(|message| RenderError::Rejected {
+            template: self.dir.join(DYNAMIC_CONFIG_TEMPLATE),
+            what: "a dynamic config",
+            consumer: "Temporal",
+            message,
+        })?;
+        let parameters_json = self.jinja.get_template(PARAMETERS_TEMPLATE)?.render(&ctx)?;
+        let parameters = self.cfn.check_parameters(&parameters_json).map_err(|message| RenderError::Rejected {
+            template: self.dir.join(PARAMETERS_TEMPLATE),
+            what: "stack parameters",
+            consumer: "CloudFormation",
+            message,
+        })?;
+        Ok(Rendered { dynamic_config, parameters_json, parameters })
+    }
+}
+
+impl Rendered {
+    fn files<'a>(&'a self, dir: &Path) -> [(PathBuf, &'a str); 2] {
+        [
+            (dir.join(DYNAMIC_CONFIG_FILE), self.dynamic_config.as_str()),
+            (dir.join(PARAMETERS_FILE), self.parameters_json.as_str()),
+        ]
+    }
+
+    /// The files under `dir` whose contents differ from the rendered ones.
+    pub fn stale(&self, dir: &Path) -> Vec<PathBuf> {
+        self.files(dir)
+            .into_iter()
+            .filter(|(path, contents)| std::fs::read_to_string(path).ok().as_deref() != Some(*contents))
+            .map(|(path, _)| path)
+            .collect()
+    }
+
+    /// Writes the files that changed into `dir`, each atomically; returns them.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+        let stale = self.stale(dir);
+        for (path, contents) in self.files(dir) {
+            if stale.contains(&path) {
+                env_descriptor::write_atomic(&path, contents.as_bytes())
+                    .map_err(|source| RenderError::Write { path: path.clone(), source })?;
+            }
+        }
+        Ok(stale)
+    }
+}

@@ -1,0 +1,168 @@
+//! Rendering against the checkout's real templates.
+
+use std::path::{Path, PathBuf};
+
+use env_descriptor::{Aws, DeploySettings, Environment, Role, Temporal};
+use env_render::Templates;
+use serde_json::json;
+
+fn templates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
+}
+
+fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment {
+    Environment {
+        name: "test".into(),
+        file: "environments/test.toml".into(),
+        aws: Aws { region: "us-west-2".into(), profile: None, endpoint_url: None, account_id: None },
+        temporal: Temporal {
+            server_role_arn: "arn:aws:iam::123456789012:role/temporal-server".into(),
+            namespaces,
+            compute_providers: vec!["aws-lambda".into()],
+            scaling_algorithms: vec!["no-sync".into()],
+        },
+        role: Role {
+            stack_name: "s".into(),
+            name: role_name.map(Into::into),
+            external_id: "ext-id-123".into(),
+            lambda_function_arns: vec![
+                "arn:aws:lambda:us-west-2:123456789012:function:a".into(),
+                "arn:aws:lambda:us-west-2:123456789012:function:b:7".into(),
+            ],
+        },
+        deploy: DeploySettings { confirm: true },
+        outputs: None,
+    }
+}
+
+fn yaml(s: &str) -> serde_json::Value {
+    serde_yaml::from_str(s).unwrap()
+}
+
+#[test]
+fn per_namespace_config_has_the_intended_structure() {
+    let t = Templates::load(&templates_dir()).unwrap();
+    let r = t.render(&env(Some(vec!["orders".into(), "billing".into()]), None)).unwrap();
+    assert_eq!(
+        yaml(&r.dynamic_config),
+        json!({
+            "workercontroller.enabled": [
+                {"value": true, "constraints": {"namespace": "orders"}},
+                {"value": true, "constraints": {"namespace": "billing"}},
+            ],
+            "workercontroller.compute_providers.enabled": [
+                {"value": ["aws-lambda"], "constraints": {"namespace": "orders"}},
+                {"value": ["aws-lambda"], "constraints": {"namespace": "billing"}},
+            ],
+            "workercontroller.scaling_algorithms.enabled": [{"value": ["no-sync"]}],
+        })
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&r.parameters_json).unwrap(),
+        json!([
+            {"ParameterKey": "TemporalIamRoleArn", "ParameterValue": "arn:aws:iam::123456789012:role/temporal-server"},
+            {"ParameterKey": "AssumeRoleExternalId", "ParameterValue": "ext-id-123"},
+            {"ParameterKey": "LambdaFunctionARNs", "ParameterValue": "arn:aws:lambda:us-west-2:123456789012:function:a,arn:aws:lambda:us-west-2:123456789012:function:b:7"},
+        ])
+    );
+}
+
+#[test]
+fn global_config_and_role_name() {
+    let t = Templates::load(&templates_dir()).unwrap();
+    let r = t.render(&env(None, Some("Custom"))).unwrap();
+    assert_eq!(
+        yaml(&r.dynamic_config),
+        json!({
+            "workercontroller.enabled": [{"value": true}],
+            "workercontroller.compute_providers.enabled": [{"value": ["aws-lambda"]}],
+            "workercontroller.scaling_algorithms.enabled": [{"value": ["no-sync"]}],
+        })
+    );
+    assert_eq!(r.parameters.last().unwrap(), &("RoleName".to_owned(), "Custom".to_owned()));
+    // Rendering twice gives the same bytes.
+    assert_eq!(t.render(&env(None, Some("Custom"))).unwrap(), r);
+}
+
+/// Values that would break out of naive YAML or JSON templating parse back as themselves.
+#[test]
+fn hostile_values_cannot_change_the_structure() {
+    let t = Templates::load(&templates_dir()).unwrap();
+    let mut checked = 0;
+    let hostile = [
+        "a\"b",
+        "x'y",
+        "line\nbreak: true",
+        "key: value",
+        "# comment",
+        "{{ role.external_id }}",
+        "{% if true %}x{% endif %}",
+        "ünïcødé ✓ 🚀",
+        "- item",
+        "]}, {\"ParameterKey\": \"RoleName\"",
+        "\\",
+        "null",
+        "&anchor *alias !tag",
+        "\u{2028}\u{0}",
+    ];
+    for h in hostile {
+        // The descriptor validation would refuse most of these; rendering must hold regardless.
+        let mut e = env(Some(vec![h.to_owned(), "ok".into()]), Some(h));
+        e.temporal.server_role_arn = h.to_owned();
+        // Padded to meet the template's MinLength, which the parameters check enforces.
+        let ext = format!("12345{h}");
+        e.role.external_id = ext.clone();
+        e.role.lambda_function_arns = vec![h.to_owned()];
+        e.temporal.compute_providers = vec!["aws-lambda".into(), h.to_owned()];
+        let r = t.render(&e).unwrap_or_else(|err| panic!("{h:?}: {err}"));
+        let dc = yaml(&r.dynamic_config);
+        assert_eq!(dc["workercontroller.enabled"][0]["constraints"]["namespace"], json!(h), "{h:?}");
+        assert_eq!(dc["workercontroller.compute_providers.enabled"][1]["value"], json!(["aws-lambda", h]), "{h:?}");
+        assert_eq!(dc.as_object().unwrap().len(), 3, "{h:?}");
+        let params: serde_json::Value = serde_json::from_str(&r.parameters_json).unwrap();
+        assert_eq!(
+            params,
+            json!([
+                {"ParameterKey": "TemporalIamRoleArn", "ParameterValue": h},
+                {"ParameterKey": "AssumeRoleExternalId", "ParameterValue": ext},
+                {"ParameterKey": "LambdaFunctionARNs", "ParameterValue": h},
+                {"ParameterKey": "RoleName", "ParameterValue": h},
+            ]),
+            "{h:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, hostile.len());
+}
+
+#[test]
+fn undefined_variable_names_template_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(templates_dir()).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+    }
+    let p = dir.path().join("parameters.json.j2");
+    let src = std::fs::read_to_string(&p).unwrap().replace("role.external_id", "role.externalid");
+    std::fs::write(&p, src).unwrap();
+    let err = Templates::load(dir.path()).unwrap().render(&env(None, None)).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("templates/parameters.json.j2:4: undefined value"), "{msg}");
+}
+
+#[test]
+fn role_name_default_matches_the_template() {
+    let t = Templates::load(&templates_dir()).unwrap();
+    assert_eq!(t.cfn_template().default_of("RoleName"), Some(Role::DEFAULT_NAME));
+}
+
+#[test]
+fn write_is_idempotent_and_reports_stale_files() {
+    let t = Templates::load(&templates_dir()).unwrap();
+    let r = t.render(&env(None, None)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(r.stale(dir.path()).len(), 2);
+    assert_eq!(r.write(dir.path()).unwrap().len(), 2);
+    assert!(r.stale(dir.path()).is_empty());
+    assert!(r.write(dir.path()).unwrap().is_empty());
+}
