@@ -1,1 +1,13 @@
+//! The AWS side: the invocation-role stack (create or update through a change set, watch its
+//! events, inspect, delete) and STS caller identity.
+//!
+//! This crate knows CloudFormation and STS, not descriptors or templates: callers hand it a
+//! [`StackSpec`] and an [`Observer`] that shows progress and answers the confirmation.
 
+mod client;
+mod error;
+mod stack;
+
+pub use client::{Clients, Connection, Identity};
+pub use error::DeployError;
+pub use stack::{Change, Event, Observer, Outcome, StackInfo, StackSpec};

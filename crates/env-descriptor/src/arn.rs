@@ -59,26 +59,51 @@ fn is_account(s: &str) -> bool {
 
 /// Characters IAM allows in user and role names (`[\w+=,.@-]`).
 fn is_iam_name(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// The IAM principal behind a caller ARN: the role of an assumed-role session
+/// (`arn:P:sts::A:assumed-role/NAME/SESSION` gives `arn:P:iam::A:role/NAME`), the ARN itself for
+/// an IAM user or role, `None` for anything else.
+pub fn principal_of(caller: &str) -> Option<String> {
+    let arn = Arn::parse(caller)?;
+    match (
+        arn.service,
+        arn.resource.split('/').collect::<Vec<_>>().as_slice(),
+    ) {
+        ("sts", ["assumed-role", name, ..]) => Some(format!(
+            "arn:{}:iam::{}:role/{name}",
+            arn.partition, arn.account
+        )),
+        ("iam", [kind, ..]) if *kind == "role" || *kind == "user" => Some(caller.to_owned()),
+        _ => None,
+    }
 }
 
 /// Checks the identity the Temporal server runs as: an IAM role or user ARN in `partition`.
 /// Returns the account id on success.
 pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, String> {
-    const ALLOWED: &str = "allowed: `arn:PARTITION:iam::ACCOUNT:role/NAME` or `arn:PARTITION:iam::ACCOUNT:user/NAME`";
+    const ALLOWED: &str =
+        "allowed: `arn:PARTITION:iam::ACCOUNT:role/NAME` or `arn:PARTITION:iam::ACCOUNT:user/NAME`";
     let Some(arn) = Arn::parse(s) else {
         return Err(format!("`{s}` is not an ARN; {ALLOWED}"));
     };
-    if arn.service == "sts" && arn.resource.starts_with("assumed-role/") {
-        let role = arn.resource.split('/').nth(1).unwrap_or("NAME");
-        return Err(format!(
-            "`{s}` is an assumed-role session, which a trust policy cannot name; use the role itself, \
-             `arn:{}:iam::{}:role/{role}` (`cargo xtask whoami ENV` prints it)",
-            arn.partition, arn.account
-        ));
+    if arn.service == "sts" {
+        if let Some(role) = principal_of(s) {
+            return Err(format!(
+                "`{s}` is an assumed-role session, which a trust policy cannot name; use the role itself, \
+                 `{role}` (`cargo xtask whoami ENV` prints it)"
+            ));
+        }
     }
     if arn.service != "iam" {
-        return Err(format!("`{s}` is an ARN of service `{}`, not `iam`; {ALLOWED}", arn.service));
+        return Err(format!(
+            "`{s}` is an ARN of service `{}`, not `iam`; {ALLOWED}",
+            arn.service
+        ));
     }
     if arn.partition != partition {
         return Err(format!(
@@ -87,10 +112,15 @@ pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, S
         ));
     }
     if !arn.region.is_empty() {
-        return Err(format!("`{s}` names a region, but IAM ARNs have none; {ALLOWED}"));
+        return Err(format!(
+            "`{s}` names a region, but IAM ARNs have none; {ALLOWED}"
+        ));
     }
     if !is_account(arn.account) {
-        return Err(format!("`{s}` has account `{}`, which is not 12 digits; {ALLOWED}", arn.account));
+        return Err(format!(
+            "`{s}` has account `{}`, which is not 12 digits; {ALLOWED}",
+            arn.account
+        ));
     }
     let (kind, path_and_name) = arn.resource.split_once('/').unwrap_or((arn.resource, ""));
     let name = path_and_name.rsplit('/').next().unwrap_or("");
@@ -100,7 +130,10 @@ pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, S
         "role" | "user" => Err(format!(
             "`{s}` has {kind} name `{name}`; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"
         )),
-        _ => Err(format!("`{s}` names `{}`, not a role or user; {ALLOWED}", arn.resource)),
+        _ => Err(format!(
+            "`{s}` names `{}`, not a role or user; {ALLOWED}",
+            arn.resource
+        )),
     }
 }
 
@@ -116,12 +149,16 @@ pub struct LambdaArn<'a> {
 /// Checks a Lambda function ARN (qualified with a version, alias or `*`, or unqualified) in
 /// `partition`.
 pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>, String> {
-    const ALLOWED: &str = "allowed: `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:VERSION|ALIAS|*]`";
+    const ALLOWED: &str =
+        "allowed: `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:VERSION|ALIAS|*]`";
     let Some(arn) = Arn::parse(s) else {
         return Err(format!("`{s}` is not an ARN; {ALLOWED}"));
     };
     if arn.service != "lambda" {
-        return Err(format!("`{s}` is an ARN of service `{}`, not `lambda`; {ALLOWED}", arn.service));
+        return Err(format!(
+            "`{s}` is an ARN of service `{}`, not `lambda`; {ALLOWED}",
+            arn.service
+        ));
     }
     if arn.partition != partition {
         return Err(format!(
@@ -130,18 +167,32 @@ pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>
         ));
     }
     if partition_of_region(arn.region).is_none() {
-        return Err(format!("`{s}` has region `{}`, which is not an AWS region; {ALLOWED}", arn.region));
+        return Err(format!(
+            "`{s}` has region `{}`, which is not an AWS region; {ALLOWED}",
+            arn.region
+        ));
     }
     if !is_account(arn.account) {
-        return Err(format!("`{s}` has account `{}`, which is not 12 digits; {ALLOWED}", arn.account));
+        return Err(format!(
+            "`{s}` has account `{}`, which is not 12 digits; {ALLOWED}",
+            arn.account
+        ));
     }
     let mut res = arn.resource.split(':');
     let (kind, name, qualifier, extra) = (res.next(), res.next(), res.next(), res.next());
     if kind != Some("function") || extra.is_some() {
-        return Err(format!("`{s}` names `{}`, not a function; {ALLOWED}", arn.resource));
+        return Err(format!(
+            "`{s}` names `{}`, not a function; {ALLOWED}",
+            arn.resource
+        ));
     }
     let name = name.unwrap_or("");
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(format!(
             "`{s}` has function name `{name}`; allowed: 1 to 64 characters of [a-zA-Z0-9-_]"
         ));
@@ -149,14 +200,21 @@ pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>
     if let Some(q) = qualifier {
         let ok = q == "*"
             || q == "$LATEST"
-            || (!q.is_empty() && q.len() <= 128 && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            || (!q.is_empty()
+                && q.len() <= 128
+                && q.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         if !ok {
             return Err(format!(
                 "`{s}` has qualifier `{q}`; allowed: a version number, an alias, `$LATEST` or `*`"
             ));
         }
     }
-    Ok(LambdaArn { region: arn.region, account: arn.account, function: name })
+    Ok(LambdaArn {
+        region: arn.region,
+        account: arn.account,
+        function: name,
+    })
 }
 
 /// Rules of a CloudFormation stack name.
@@ -177,7 +235,9 @@ pub fn check_stack_name(s: &str) -> Result<(), String> {
 pub fn check_role_name(name: &str, stack_name: &str) -> Result<(), String> {
     let full = format!("{name}-{stack_name}");
     if !is_iam_name(name, 64) {
-        return Err(format!("`{name}` is not an IAM role name; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"));
+        return Err(format!(
+            "`{name}` is not an IAM role name; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"
+        ));
     }
     if full.len() > 64 {
         return Err(format!(
@@ -195,7 +255,8 @@ pub fn check_namespace(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 255
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
     if ok {
         Ok(())
     } else {
@@ -216,31 +277,97 @@ mod tests {
         assert_eq!(partition_of_region("us-gov-west-1"), Some("aws-us-gov"));
         assert_eq!(partition_of_region("cn-north-1"), Some("aws-cn"));
         assert_eq!(partition_of_region("ap-southeast-3"), Some("aws"));
-        for bad in ["", "us-west", "uswest2", "US-WEST-2", "us-west-x", "usa-west-2", "us--2"] {
+        for bad in [
+            "",
+            "us-west",
+            "uswest2",
+            "US-WEST-2",
+            "us-west-x",
+            "usa-west-2",
+            "us--2",
+        ] {
             assert_eq!(partition_of_region(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn principal_arns() {
-        assert_eq!(check_principal_arn("arn:aws:iam::123456789012:role/temporal-server", "aws"), Ok("123456789012"));
+        assert_eq!(
+            check_principal_arn("arn:aws:iam::123456789012:role/temporal-server", "aws"),
+            Ok("123456789012")
+        );
         assert!(check_principal_arn("arn:aws:iam::123456789012:role/path/to/name", "aws").is_ok());
         assert!(check_principal_arn("arn:aws:iam::123456789012:user/moto", "aws").is_ok());
-        let session = check_principal_arn("arn:aws:sts::123456789012:assumed-role/temporal/i-123", "aws").unwrap_err();
-        assert!(session.contains("arn:aws:iam::123456789012:role/temporal"), "{session}");
-        assert!(check_principal_arn("arn:aws:iam::123456789012:group/admins", "aws").unwrap_err().contains("not a role or user"));
-        assert!(check_principal_arn("arn:aws:iam::1234:role/x", "aws").unwrap_err().contains("12 digits"));
-        assert!(check_principal_arn("arn:aws-cn:iam::123456789012:role/x", "aws").unwrap_err().contains("partition"));
-        assert!(check_principal_arn("arn:aws:lambda:us-west-2:123456789012:function:f", "aws").unwrap_err().contains("`lambda`"));
-        assert!(check_principal_arn("temporal-server", "aws").unwrap_err().contains("not an ARN"));
+        let session = check_principal_arn(
+            "arn:aws:sts::123456789012:assumed-role/temporal/i-123",
+            "aws",
+        )
+        .unwrap_err();
+        assert!(
+            session.contains("arn:aws:iam::123456789012:role/temporal"),
+            "{session}"
+        );
+        assert!(
+            check_principal_arn("arn:aws:iam::123456789012:group/admins", "aws")
+                .unwrap_err()
+                .contains("not a role or user")
+        );
+        assert!(
+            check_principal_arn("arn:aws:iam::1234:role/x", "aws")
+                .unwrap_err()
+                .contains("12 digits")
+        );
+        assert!(
+            check_principal_arn("arn:aws-cn:iam::123456789012:role/x", "aws")
+                .unwrap_err()
+                .contains("partition")
+        );
+        assert!(
+            check_principal_arn("arn:aws:lambda:us-west-2:123456789012:function:f", "aws")
+                .unwrap_err()
+                .contains("`lambda`")
+        );
+        assert!(
+            check_principal_arn("temporal-server", "aws")
+                .unwrap_err()
+                .contains("not an ARN")
+        );
+    }
+
+    #[test]
+    fn principal_of_callers() {
+        assert_eq!(
+            principal_of("arn:aws:sts::123456789012:assumed-role/temporal/i-0abc").as_deref(),
+            Some("arn:aws:iam::123456789012:role/temporal")
+        );
+        assert_eq!(
+            principal_of("arn:aws:iam::123456789012:user/moto").as_deref(),
+            Some("arn:aws:iam::123456789012:user/moto")
+        );
+        assert_eq!(principal_of("arn:aws:sts::123456789012:user/moto"), None);
+        assert_eq!(principal_of("nope"), None);
     }
 
     #[test]
     fn lambda_arns() {
-        let ok = check_lambda_arn("arn:aws:lambda:us-west-2:123456789012:function:worker-1", "aws").unwrap();
-        assert_eq!((ok.region, ok.account, ok.function), ("us-west-2", "123456789012", "worker-1"));
+        let ok = check_lambda_arn(
+            "arn:aws:lambda:us-west-2:123456789012:function:worker-1",
+            "aws",
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.region, ok.account, ok.function),
+            ("us-west-2", "123456789012", "worker-1")
+        );
         for q in ["7", "live", "$LATEST", "*"] {
-            assert!(check_lambda_arn(&format!("arn:aws:lambda:us-west-2:123456789012:function:w:{q}"), "aws").is_ok(), "{q}");
+            assert!(
+                check_lambda_arn(
+                    &format!("arn:aws:lambda:us-west-2:123456789012:function:w:{q}"),
+                    "aws"
+                )
+                .is_ok(),
+                "{q}"
+            );
         }
         for bad in [
             "arn:aws:lambda:us-west-2:123456789012:layer:w",
@@ -258,8 +385,18 @@ mod tests {
         assert!(check_stack_name("temporal-serverless-worker-staging").is_ok());
         assert!(check_stack_name("1abc").is_err());
         assert!(check_stack_name("a_b").is_err());
-        assert!(check_role_name("Temporal-Serverless-Worker", "temporal-serverless-worker-staging").is_ok());
-        assert!(check_role_name("Temporal-Serverless-Worker", &"s".repeat(40)).unwrap_err().contains("at most 64"));
+        assert!(
+            check_role_name(
+                "Temporal-Serverless-Worker",
+                "temporal-serverless-worker-staging"
+            )
+            .is_ok()
+        );
+        assert!(
+            check_role_name("Temporal-Serverless-Worker", &"s".repeat(40))
+                .unwrap_err()
+                .contains("at most 64")
+        );
         assert!(check_namespace("orders").is_ok());
         assert!(check_namespace("my.ns-1_x").is_ok());
         for bad in ["", "-x", "a b", "a:b", "ä"] {

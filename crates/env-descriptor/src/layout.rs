@@ -30,7 +30,9 @@ impl Layout {
     /// Finds the checkout: `explicit` (from `--root`), else `$XTASK_ROOT`, else the nearest
     /// ancestor of the current directory that has both `environments/` and `templates/`.
     pub fn discover(explicit: Option<&Path>) -> Result<Self, LayoutError> {
-        let from_env = std::env::var_os("XTASK_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let from_env = std::env::var_os("XTASK_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         if let Some((dir, source)) = explicit
             .map(|p| (p.to_path_buf(), "--root"))
             .or(from_env.map(|p| (p, "XTASK_ROOT")))
@@ -38,13 +40,18 @@ impl Layout {
             return if Self::is_root(&dir) {
                 Ok(Layout { root: dir })
             } else {
-                Err(LayoutError::NotARoot { dir, origin: source })
+                Err(LayoutError::NotARoot {
+                    dir,
+                    origin: source,
+                })
             };
         }
         let cwd = std::env::current_dir().map_err(LayoutError::Cwd)?;
         cwd.ancestors()
             .find(|dir| Self::is_root(dir))
-            .map(|dir| Layout { root: dir.to_path_buf() })
+            .map(|dir| Layout {
+                root: dir.to_path_buf(),
+            })
             .ok_or(LayoutError::NotFound(cwd))
     }
 
@@ -90,7 +97,10 @@ impl Layout {
     /// Names of all environments (`environments/*.toml`), sorted.
     pub fn env_names(&self) -> Result<Vec<String>, LayoutError> {
         let dir = self.environments_dir();
-        let entries = std::fs::read_dir(&dir).map_err(|err| LayoutError::List { dir: dir.clone(), err })?;
+        let entries = std::fs::read_dir(&dir).map_err(|err| LayoutError::List {
+            dir: dir.clone(),
+            err,
+        })?;
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
@@ -107,7 +117,9 @@ impl Layout {
 /// Environment names: lowercase letters, digits, `-` and `_`, starting with a letter or digit.
 pub fn valid_env_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         && name.len() <= 64
 }
 
@@ -122,14 +134,20 @@ mod tests {
         for bad in ["", "Staging", "../x", "a/b", "-x", "a.b"] {
             assert!(!valid_env_name(bad), "{bad}");
         }
-        assert!(matches!(Layout::at("/r").env_file("../etc"), Err(LayoutError::BadEnvName(_))));
+        assert!(matches!(
+            Layout::at("/r").env_file("../etc"),
+            Err(LayoutError::BadEnvName(_))
+        ));
     }
 
     #[test]
     fn discovers_root_from_explicit_dir_and_lists_envs() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("environments")).unwrap();
-        assert!(matches!(Layout::discover(Some(dir.path())), Err(LayoutError::NotARoot { .. })));
+        assert!(matches!(
+            Layout::discover(Some(dir.path())),
+            Err(LayoutError::NotARoot { .. })
+        ));
         std::fs::create_dir_all(dir.path().join("templates")).unwrap();
         std::fs::write(dir.path().join("environments/b.toml"), "").unwrap();
         std::fs::write(dir.path().join("environments/a.toml"), "").unwrap();

@@ -4,8 +4,8 @@
 //! and line. [`Outputs::record`] and [`Outputs::remove`] are the only writers of a descriptor; they
 //! touch the `[outputs]` table alone and keep every other byte as the user wrote it.
 
-mod atomic;
 pub mod arn;
+mod atomic;
 mod layout;
 mod model;
 mod outputs;

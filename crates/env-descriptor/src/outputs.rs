@@ -11,9 +11,15 @@ const HEADER: &str = "\n# Recorded by `cargo xtask deploy`; do not edit by hand.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputsError {
     #[error("cannot read `{}`: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write `{}`: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("`{}` is not valid TOML any more: {message}; it was left as it is", path.display())]
     Parse { path: PathBuf, message: String },
 }
@@ -54,16 +60,25 @@ fn set(table: &mut Table, key: &str, v: &str) {
 }
 
 fn edit(path: &Path, f: impl FnOnce(&mut DocumentMut)) -> Result<bool, OutputsError> {
-    let src = std::fs::read_to_string(path).map_err(|source| OutputsError::Read { path: path.to_owned(), source })?;
-    let mut doc: DocumentMut = src
-        .parse()
-        .map_err(|e: toml_edit::TomlError| OutputsError::Parse { path: path.to_owned(), message: e.message().to_owned() })?;
+    let src = std::fs::read_to_string(path).map_err(|source| OutputsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut doc: DocumentMut =
+        src.parse()
+            .map_err(|e: toml_edit::TomlError| OutputsError::Parse {
+                path: path.to_owned(),
+                message: e.message().to_owned(),
+            })?;
     f(&mut doc);
     let new = doc.to_string();
     if new == src {
         return Ok(false);
     }
-    crate::write_atomic(path, new.as_bytes()).map_err(|source| OutputsError::Write { path: path.to_owned(), source })?;
+    crate::write_atomic(path, new.as_bytes()).map_err(|source| OutputsError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
     Ok(true)
 }
 
@@ -74,7 +89,11 @@ mod tests {
     const SRC: &str = "# Staging: reviewed in pull requests.\n[aws]\nregion   =  \"us-west-2\"   # aligned by hand\n\n[role] # the stack\nexternal_id = 'single-quoted'\n";
 
     fn outputs(arn: &str) -> Outputs {
-        Outputs { role_arn: arn.into(), stack_id: "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1".into(), deployed_at: "2026-11-25T10:00:00Z".into() }
+        Outputs {
+            role_arn: arn.into(),
+            stack_id: "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1".into(),
+            deployed_at: "2026-11-25T10:00:00Z".into(),
+        }
     }
 
     #[test]
@@ -82,7 +101,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("staging.toml");
         std::fs::write(&path, SRC).unwrap();
-        assert!(outputs("arn:aws:iam::123456789012:role/r").record(&path).unwrap());
+        assert!(
+            outputs("arn:aws:iam::123456789012:role/r")
+                .record(&path)
+                .unwrap()
+        );
         let after = std::fs::read_to_string(&path).unwrap();
         assert!(after.starts_with(SRC), "{after}");
         assert_eq!(
@@ -90,9 +113,17 @@ mod tests {
             "\n# Recorded by `cargo xtask deploy`; do not edit by hand.\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\nstack_id = \"arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n"
         );
         // Same values again: nothing to write.
-        assert!(!outputs("arn:aws:iam::123456789012:role/r").record(&path).unwrap());
+        assert!(
+            !outputs("arn:aws:iam::123456789012:role/r")
+                .record(&path)
+                .unwrap()
+        );
         // New values: updated in place, nothing else moves.
-        assert!(outputs("arn:aws:iam::123456789012:role/s").record(&path).unwrap());
+        assert!(
+            outputs("arn:aws:iam::123456789012:role/s")
+                .record(&path)
+                .unwrap()
+        );
         let again = std::fs::read_to_string(&path).unwrap();
         assert_eq!(again, after.replace("role/r", "role/s"));
         // Remove: back to the original bytes.
@@ -106,7 +137,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[aws\n").unwrap();
-        assert!(matches!(outputs("x").record(&path), Err(OutputsError::Parse { .. })));
+        assert!(matches!(
+            outputs("x").record(&path),
+            Err(OutputsError::Parse { .. })
+        ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[aws\n");
     }
 }

@@ -22,7 +22,10 @@ impl Template {
     /// Parses the parameters out of a template body (YAML with CloudFormation's `!` tags).
     pub fn parse(body: String) -> Result<Self, String> {
         let doc: Value = serde_yaml::from_str(&body).map_err(|e| format!("not valid YAML: {e}"))?;
-        let params = doc.get("Parameters").and_then(Value::as_mapping).ok_or("it has no `Parameters` section")?;
+        let params = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .ok_or("it has no `Parameters` section")?;
         let scalar = |v: Option<&Value>| match v {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -31,7 +34,10 @@ impl Template {
         };
         let mut parameters = Vec::new();
         for (name, spec) in params {
-            let name = name.as_str().ok_or("a parameter name is not a string")?.to_owned();
+            let name = name
+                .as_str()
+                .ok_or("a parameter name is not a string")?
+                .to_owned();
             let number = |k: &str| spec.get(k).and_then(Value::as_u64).map(|n| n as usize);
             parameters.push(Parameter {
                 default: scalar(spec.get("Default")),
@@ -55,19 +61,31 @@ impl Template {
             parameter_key: String,
             parameter_value: String,
         }
-        let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| format!("not a list of {{ParameterKey, ParameterValue}}: {e}"))?;
+        let entries: Vec<Entry> = serde_json::from_str(json)
+            .map_err(|e| format!("not a list of {{ParameterKey, ParameterValue}}: {e}"))?;
         let mut problems = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             match self.parameters.iter().find(|p| p.name == e.parameter_key) {
-                None => problems.push(format!("Parameters: [{}] do not exist in the template", e.parameter_key)),
+                None => problems.push(format!(
+                    "Parameters: [{}] do not exist in the template",
+                    e.parameter_key
+                )),
                 Some(p) => {
                     let len = e.parameter_value.chars().count();
-                    if p.min_length.is_some_and(|m| len < m) || p.max_length.is_some_and(|m| len > m) {
-                        problems.push(format!("Parameter '{}' has {len} characters, outside its MinLength/MaxLength", p.name));
+                    if p.min_length.is_some_and(|m| len < m)
+                        || p.max_length.is_some_and(|m| len > m)
+                    {
+                        problems.push(format!(
+                            "Parameter '{}' has {len} characters, outside its MinLength/MaxLength",
+                            p.name
+                        ));
                     }
                 }
             }
-            if entries[..i].iter().any(|o| o.parameter_key == e.parameter_key) {
+            if entries[..i]
+                .iter()
+                .any(|o| o.parameter_key == e.parameter_key)
+            {
                 problems.push(format!("Parameter '{}' is given twice", e.parameter_key));
             }
         }
@@ -77,14 +95,34 @@ impl Template {
             }
         }
         if problems.is_empty() {
-            Ok(entries.into_iter().map(|e| (e.parameter_key, e.parameter_value)).collect())
+            Ok(entries
+                .into_iter()
+                .map(|e| (e.parameter_key, e.parameter_value))
+                .collect())
         } else {
             Err(problems.join("; "))
         }
     }
 
+    /// `rendered` plus the default of every declared parameter it leaves out: the complete set
+    /// of values CloudFormation reports for a stack deployed with `rendered`.
+    pub fn with_defaults(&self, rendered: &[(String, String)]) -> Vec<(String, String)> {
+        let mut all = rendered.to_vec();
+        for p in &self.parameters {
+            if let (Some(default), false) = (&p.default, rendered.iter().any(|(k, _)| *k == p.name))
+            {
+                all.push((p.name.clone(), default.clone()));
+            }
+        }
+        all
+    }
+
     /// The default of `name`, if the template declares one.
     pub fn default_of(&self, name: &str) -> Option<&str> {
-        self.parameters.iter().find(|p| p.name == name)?.default.as_deref()
+        self.parameters
+            .iter()
+            .find(|p| p.name == name)?
+            .default
+            .as_deref()
     }
 }

@@ -36,31 +36,87 @@ pub struct KeySpec {
 
 /// Every `workercontroller.*` key of Temporal 1.32, with its type and scope.
 pub const WORKER_CONTROLLER_KEYS: &[KeySpec] = &[
-    KeySpec { name: "workercontroller.enabled", kind: Kind::Bool, scope: Scope::Namespace },
-    KeySpec { name: "workercontroller.compute_providers.enabled", kind: Kind::StringList, scope: Scope::Namespace },
-    KeySpec { name: "workercontroller.scaling_algorithms.enabled", kind: Kind::StringList, scope: Scope::Global },
-    KeySpec { name: "workercontroller.compute_providers.aws.require_role_and_external_id", kind: Kind::Bool, scope: Scope::Global },
-    KeySpec { name: "workercontroller.compute_providers.aws.intermediary_roles", kind: Kind::Any, scope: Scope::Global },
-    KeySpec { name: "workercontroller.compute_providers.gcp.intermediary_service_accounts", kind: Kind::Any, scope: Scope::Global },
-    KeySpec { name: "workercontroller.compute_providers.gcp.first_delegate_as_base", kind: Kind::Bool, scope: Scope::Global },
-    KeySpec { name: "workercontroller.maxinstances", kind: Kind::Int, scope: Scope::Namespace },
-    KeySpec { name: "workercontroller.instanceworkflowversion", kind: Kind::Int, scope: Scope::Namespace },
-    KeySpec { name: "workercontroller.hook.min_signal_interval_no_sync_match", kind: Kind::Int, scope: Scope::Namespace },
-    KeySpec { name: "workercontroller.hook.min_signal_interval_sync_match", kind: Kind::Int, scope: Scope::Namespace },
-    KeySpec { name: "workercontroller.periodic_validation_interval_s", kind: Kind::Int, scope: Scope::Global },
+    KeySpec {
+        name: "workercontroller.enabled",
+        kind: Kind::Bool,
+        scope: Scope::Namespace,
+    },
+    KeySpec {
+        name: "workercontroller.compute_providers.enabled",
+        kind: Kind::StringList,
+        scope: Scope::Namespace,
+    },
+    KeySpec {
+        name: "workercontroller.scaling_algorithms.enabled",
+        kind: Kind::StringList,
+        scope: Scope::Global,
+    },
+    KeySpec {
+        name: "workercontroller.compute_providers.aws.require_role_and_external_id",
+        kind: Kind::Bool,
+        scope: Scope::Global,
+    },
+    KeySpec {
+        name: "workercontroller.compute_providers.aws.intermediary_roles",
+        kind: Kind::Any,
+        scope: Scope::Global,
+    },
+    KeySpec {
+        name: "workercontroller.compute_providers.gcp.intermediary_service_accounts",
+        kind: Kind::Any,
+        scope: Scope::Global,
+    },
+    KeySpec {
+        name: "workercontroller.compute_providers.gcp.first_delegate_as_base",
+        kind: Kind::Bool,
+        scope: Scope::Global,
+    },
+    KeySpec {
+        name: "workercontroller.maxinstances",
+        kind: Kind::Int,
+        scope: Scope::Namespace,
+    },
+    KeySpec {
+        name: "workercontroller.instanceworkflowversion",
+        kind: Kind::Int,
+        scope: Scope::Namespace,
+    },
+    KeySpec {
+        name: "workercontroller.hook.min_signal_interval_no_sync_match",
+        kind: Kind::Int,
+        scope: Scope::Namespace,
+    },
+    KeySpec {
+        name: "workercontroller.hook.min_signal_interval_sync_match",
+        kind: Kind::Int,
+        scope: Scope::Namespace,
+    },
+    KeySpec {
+        name: "workercontroller.periodic_validation_interval_s",
+        kind: Kind::Int,
+        scope: Scope::Global,
+    },
 ];
 
 /// The spec of `key`; Temporal matches keys case-insensitively.
 pub fn key_spec(key: &str) -> Option<&'static KeySpec> {
-    WORKER_CONTROLLER_KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(key))
+    WORKER_CONTROLLER_KEYS
+        .iter()
+        .find(|k| k.name.eq_ignore_ascii_case(key))
 }
 
+/// Whether a constraint value has the type Temporal expects.
+type Fits = fn(&Value) -> bool;
+
 /// Constraint names Temporal knows (matched case-insensitively) and whether a value fits.
-const CONSTRAINTS: &[(&str, fn(&Value) -> bool)] = &[
+const CONSTRAINTS: &[(&str, Fits)] = &[
     ("namespace", is_string),
     ("namespaceid", is_string),
     ("taskqueuename", is_string),
-    ("tasktype", |v| matches!(v.as_str(), Some("Workflow" | "Activity" | "Nexus")) || v.as_u64().is_some_and(|n| n > 0)),
+    ("tasktype", |v| {
+        matches!(v.as_str(), Some("Workflow" | "Activity" | "Nexus"))
+            || v.as_u64().is_some_and(|n| n > 0)
+    }),
     ("historytasktype", |v| v.is_string() || v.as_u64().is_some()),
     ("shardid", |v| v.as_i64().is_some()),
     ("destination", is_string),
@@ -77,7 +133,12 @@ pub fn check(yaml: &str) -> Result<(), String> {
     let root = match doc {
         Value::Mapping(m) => m,
         Value::Null => return Ok(()),
-        other => return Err(format!("the file must be a mapping of keys, found {}", type_name(&other))),
+        other => {
+            return Err(format!(
+                "the file must be a mapping of keys, found {}",
+                type_name(&other)
+            ));
+        }
     };
     let mut problems = Vec::new();
     let mut seen: Vec<String> = Vec::new();
@@ -88,29 +149,44 @@ pub fn check(yaml: &str) -> Result<(), String> {
         };
         let lower = key.to_ascii_lowercase();
         if seen.contains(&lower) {
-            problems.push(format!("`{key}` appears twice (Temporal compares keys without case)"));
+            problems.push(format!(
+                "`{key}` appears twice (Temporal compares keys without case)"
+            ));
         }
         seen.push(lower);
         check_key(key, entries, &mut problems);
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
 fn check_key(key: &str, entries: &Value, problems: &mut Vec<String>) {
     let Some(entries) = entries.as_sequence() else {
-        problems.push(format!("`{key}` must map to a list of `- value: ...` entries, found {}", type_name(entries)));
+        problems.push(format!(
+            "`{key}` must map to a list of `- value: ...` entries, found {}",
+            type_name(entries)
+        ));
         return;
     };
     let spec = key_spec(key);
     for (i, entry) in entries.iter().enumerate() {
         let at = format!("`{key}`[{i}]");
         let Some(entry) = entry.as_mapping() else {
-            problems.push(format!("{at} must be a mapping with `value` and optional `constraints`, found {}", type_name(entry)));
+            problems.push(format!(
+                "{at} must be a mapping with `value` and optional `constraints`, found {}",
+                type_name(entry)
+            ));
             continue;
         };
         for field in entry.keys() {
             if !matches!(field.as_str(), Some("value" | "constraints")) {
-                problems.push(format!("{at} has field {}, which Temporal ignores; allowed: `value`, `constraints`", describe(field)));
+                problems.push(format!(
+                    "{at} has field {}, which Temporal ignores; allowed: `value`, `constraints`",
+                    describe(field)
+                ));
             }
         }
         match entry.get("value") {
@@ -125,7 +201,10 @@ fn check_key(key: &str, entries: &Value, problems: &mut Vec<String>) {
             None | Some(Value::Null) => Mapping::new(),
             Some(Value::Mapping(c)) => c.clone(),
             Some(other) => {
-                problems.push(format!("{at} `constraints` must be a mapping, found {}", type_name(other)));
+                problems.push(format!(
+                    "{at} `constraints` must be a mapping, found {}",
+                    type_name(other)
+                ));
                 continue;
             }
         };
@@ -137,7 +216,9 @@ fn check_kind(at: &str, kind: Kind, v: &Value, problems: &mut Vec<String>) {
     let ok = match kind {
         Kind::Bool => v.is_bool(),
         Kind::Int => v.is_i64() || v.is_u64(),
-        Kind::StringList => v.as_sequence().is_some_and(|s| s.iter().all(Value::is_string)),
+        Kind::StringList => v
+            .as_sequence()
+            .is_some_and(|s| s.iter().all(Value::is_string)),
         Kind::Any => true,
     };
     if !ok {
@@ -147,15 +228,26 @@ fn check_kind(at: &str, kind: Kind, v: &Value, problems: &mut Vec<String>) {
             Kind::StringList => "a list of strings",
             Kind::Any => unreachable!(),
         };
-        problems.push(format!("{at} value must be {want}, found {} (Temporal would use the default)", type_name(v)));
+        problems.push(format!(
+            "{at} value must be {want}, found {} (Temporal would use the default)",
+            type_name(v)
+        ));
     }
 }
 
-fn check_constraints(at: &str, spec: Option<&KeySpec>, constraints: &Mapping, problems: &mut Vec<String>) {
+fn check_constraints(
+    at: &str,
+    spec: Option<&KeySpec>,
+    constraints: &Mapping,
+    problems: &mut Vec<String>,
+) {
     let mut names = Vec::new();
     for (name, value) in constraints {
         let Some(name_str) = name.as_str() else {
-            problems.push(format!("{at} has constraint {}, which is not a name", describe(name)));
+            problems.push(format!(
+                "{at} has constraint {}, which is not a name",
+                describe(name)
+            ));
             continue;
         };
         let lower = name_str.to_ascii_lowercase();
@@ -196,7 +288,9 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn describe(v: &Value) -> String {
-    serde_yaml::to_string(v).map(|s| format!("`{}`", s.trim_end())).unwrap_or_else(|_| "?".into())
+    serde_yaml::to_string(v)
+        .map(|s| format!("`{}`", s.trim_end()))
+        .unwrap_or_else(|_| "?".into())
 }
 
 #[cfg(test)]
@@ -216,13 +310,34 @@ mod tests {
     fn rejects_what_temporal_rejects_or_ignores() {
         for (yaml, expect) in [
             ("workercontroller.enabled: true\n", "must map to a list"),
-            ("workercontroller.enabled:\n  - value: true\n    constraint: {namespace: a}\n", "field `constraint`, which Temporal ignores"),
-            ("workercontroller.enabled:\n  - value: true\n    constraints: {taskQueueType: x}\n", "unknown constraint `taskQueueType`"),
-            ("workercontroller.enabled:\n  - value: true\n    constraints: {namespace: 5}\n", "wrong type"),
-            ("workercontroller.enabled:\n  - value: 'yes'\n", "must be `true` or `false`"),
-            ("workercontroller.compute_providers.enabled:\n  - value: aws-lambda\n", "must be a list of strings"),
-            ("workercontroller.scaling_algorithms.enabled:\n  - value: [no-sync]\n    constraints: {namespace: a}\n", "would never apply"),
-            ("workercontroller.enabled:\n  - constraints: {}\n", "has no `value`"),
+            (
+                "workercontroller.enabled:\n  - value: true\n    constraint: {namespace: a}\n",
+                "field `constraint`, which Temporal ignores",
+            ),
+            (
+                "workercontroller.enabled:\n  - value: true\n    constraints: {taskQueueType: x}\n",
+                "unknown constraint `taskQueueType`",
+            ),
+            (
+                "workercontroller.enabled:\n  - value: true\n    constraints: {namespace: 5}\n",
+                "wrong type",
+            ),
+            (
+                "workercontroller.enabled:\n  - value: 'yes'\n",
+                "must be `true` or `false`",
+            ),
+            (
+                "workercontroller.compute_providers.enabled:\n  - value: aws-lambda\n",
+                "must be a list of strings",
+            ),
+            (
+                "workercontroller.scaling_algorithms.enabled:\n  - value: [no-sync]\n    constraints: {namespace: a}\n",
+                "would never apply",
+            ),
+            (
+                "workercontroller.enabled:\n  - constraints: {}\n",
+                "has no `value`",
+            ),
             ("a:\n  - value: 1\nA:\n  - value: 2\n", "appears twice"),
             ("a:\n  - value: 1\na:\n  - value: 2\n", "not valid YAML"),
             ("- 1\n", "must be a mapping of keys"),
@@ -234,7 +349,10 @@ mod tests {
 
     #[test]
     fn key_lookup_ignores_case() {
-        assert_eq!(key_spec("workercontroller.maxInstances").unwrap().kind, Kind::Int);
+        assert_eq!(
+            key_spec("workercontroller.maxInstances").unwrap().kind,
+            Kind::Int
+        );
         assert!(key_spec("workercontroller.nope").is_none());
     }
 }

@@ -26,16 +26,27 @@ pub const PARAMETERS_FILE: &str = "parameters.json";
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("cannot read template `{}`: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}", describe_template_error(.0))]
     Template(#[from] minijinja::Error),
     /// A rendered file that its consumer would reject; nothing was written.
     #[error("rendering `{}` gave {what} that {consumer} would reject, so nothing was written: {message}", template.display())]
-    Rejected { template: PathBuf, what: &'static str, consumer: &'static str, message: String },
+    Rejected {
+        template: PathBuf,
+        what: &'static str,
+        consumer: &'static str,
+        message: String,
+    },
     #[error("`{}` is not a usable CloudFormation template: {message}", path.display())]
     CfnTemplate { path: PathBuf, message: String },
     #[error("cannot write `{}`: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn describe_template_error(e: &minijinja::Error) -> String {
@@ -106,9 +117,17 @@ impl Templates {
             jinja.add_template_owned(name.to_owned(), read(name)?)?;
         }
         let cfn_path = dir.join(CFN_TEMPLATE);
-        let cfn = cfn::Template::parse(read(CFN_TEMPLATE)?)
-            .map_err(|message| RenderError::CfnTemplate { path: cfn_path, message })?;
-        Ok(Templates { jinja, dir: dir.to_owned(), cfn })
+        let cfn = cfn::Template::parse(read(CFN_TEMPLATE)?).map_err(|message| {
+            RenderError::CfnTemplate {
+                path: cfn_path,
+                message,
+            }
+        })?;
+        Ok(Templates {
+            jinja,
+            dir: dir.to_owned(),
+            cfn,
+        })
     }
 
     /// The CloudFormation template, as deployed.
@@ -132,7 +151,10 @@ impl Templates {
                 lambda_function_arns: &env.role.lambda_function_arns,
             },
         };
-        let dynamic_config = self.jinja.get_template(DYNAMIC_CONFIG_TEMPLATE)?.render(&ctx)?;
+        let dynamic_config = self
+            .jinja
+            .get_template(DYNAMIC_CONFIG_TEMPLATE)?
+            .render(&ctx)?;
         dynamic_config::check(&dynamic_config).map_err(|message| RenderError::Rejected {
             template: self.dir.join(DYNAMIC_CONFIG_TEMPLATE),
             what: "a dynamic config",
@@ -140,13 +162,20 @@ impl Templates {
             message,
         })?;
         let parameters_json = self.jinja.get_template(PARAMETERS_TEMPLATE)?.render(&ctx)?;
-        let parameters = self.cfn.check_parameters(&parameters_json).map_err(|message| RenderError::Rejected {
-            template: self.dir.join(PARAMETERS_TEMPLATE),
-            what: "stack parameters",
-            consumer: "CloudFormation",
-            message,
-        })?;
-        Ok(Rendered { dynamic_config, parameters_json, parameters })
+        let parameters = self
+            .cfn
+            .check_parameters(&parameters_json)
+            .map_err(|message| RenderError::Rejected {
+                template: self.dir.join(PARAMETERS_TEMPLATE),
+                what: "stack parameters",
+                consumer: "CloudFormation",
+                message,
+            })?;
+        Ok(Rendered {
+            dynamic_config,
+            parameters_json,
+            parameters,
+        })
     }
 }
 
@@ -162,7 +191,9 @@ impl Rendered {
     pub fn stale(&self, dir: &Path) -> Vec<PathBuf> {
         self.files(dir)
             .into_iter()
-            .filter(|(path, contents)| std::fs::read_to_string(path).ok().as_deref() != Some(*contents))
+            .filter(|(path, contents)| {
+                std::fs::read_to_string(path).ok().as_deref() != Some(*contents)
+            })
             .map(|(path, _)| path)
             .collect()
     }
@@ -172,8 +203,12 @@ impl Rendered {
         let stale = self.stale(dir);
         for (path, contents) in self.files(dir) {
             if stale.contains(&path) {
-                env_descriptor::write_atomic(&path, contents.as_bytes())
-                    .map_err(|source| RenderError::Write { path: path.clone(), source })?;
+                env_descriptor::write_atomic(&path, contents.as_bytes()).map_err(|source| {
+                    RenderError::Write {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
             }
         }
         Ok(stale)

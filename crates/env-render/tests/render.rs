@@ -14,7 +14,12 @@ fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment 
     Environment {
         name: "test".into(),
         file: "environments/test.toml".into(),
-        aws: Aws { region: "us-west-2".into(), profile: None, endpoint_url: None, account_id: None },
+        aws: Aws {
+            region: "us-west-2".into(),
+            profile: None,
+            endpoint_url: None,
+            account_id: None,
+        },
         temporal: Temporal {
             server_role_arn: "arn:aws:iam::123456789012:role/temporal-server".into(),
             namespaces,
@@ -42,7 +47,9 @@ fn yaml(s: &str) -> serde_json::Value {
 #[test]
 fn per_namespace_config_has_the_intended_structure() {
     let t = Templates::load(&templates_dir()).unwrap();
-    let r = t.render(&env(Some(vec!["orders".into(), "billing".into()]), None)).unwrap();
+    let r = t
+        .render(&env(Some(vec!["orders".into(), "billing".into()]), None))
+        .unwrap();
     assert_eq!(
         yaml(&r.dynamic_config),
         json!({
@@ -79,7 +86,10 @@ fn global_config_and_role_name() {
             "workercontroller.scaling_algorithms.enabled": [{"value": ["no-sync"]}],
         })
     );
-    assert_eq!(r.parameters.last().unwrap(), &("RoleName".to_owned(), "Custom".to_owned()));
+    assert_eq!(
+        r.parameters.last().unwrap(),
+        &("RoleName".to_owned(), "Custom".to_owned())
+    );
     // Rendering twice gives the same bytes.
     assert_eq!(t.render(&env(None, Some("Custom"))).unwrap(), r);
 }
@@ -116,8 +126,16 @@ fn hostile_values_cannot_change_the_structure() {
         e.temporal.compute_providers = vec!["aws-lambda".into(), h.to_owned()];
         let r = t.render(&e).unwrap_or_else(|err| panic!("{h:?}: {err}"));
         let dc = yaml(&r.dynamic_config);
-        assert_eq!(dc["workercontroller.enabled"][0]["constraints"]["namespace"], json!(h), "{h:?}");
-        assert_eq!(dc["workercontroller.compute_providers.enabled"][1]["value"], json!(["aws-lambda", h]), "{h:?}");
+        assert_eq!(
+            dc["workercontroller.enabled"][0]["constraints"]["namespace"],
+            json!(h),
+            "{h:?}"
+        );
+        assert_eq!(
+            dc["workercontroller.compute_providers.enabled"][1]["value"],
+            json!(["aws-lambda", h]),
+            "{h:?}"
+        );
         assert_eq!(dc.as_object().unwrap().len(), 3, "{h:?}");
         let params: serde_json::Value = serde_json::from_str(&r.parameters_json).unwrap();
         assert_eq!(
@@ -143,17 +161,28 @@ fn undefined_variable_names_template_and_line() {
         std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
     }
     let p = dir.path().join("parameters.json.j2");
-    let src = std::fs::read_to_string(&p).unwrap().replace("role.external_id", "role.externalid");
+    let src = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("role.external_id", "role.externalid");
     std::fs::write(&p, src).unwrap();
-    let err = Templates::load(dir.path()).unwrap().render(&env(None, None)).unwrap_err();
+    let err = Templates::load(dir.path())
+        .unwrap()
+        .render(&env(None, None))
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("templates/parameters.json.j2:4: undefined value"), "{msg}");
+    assert!(
+        msg.starts_with("templates/parameters.json.j2:4: undefined value"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn role_name_default_matches_the_template() {
     let t = Templates::load(&templates_dir()).unwrap();
-    assert_eq!(t.cfn_template().default_of("RoleName"), Some(Role::DEFAULT_NAME));
+    assert_eq!(
+        t.cfn_template().default_of("RoleName"),
+        Some(Role::DEFAULT_NAME)
+    );
 }
 
 #[test]

@@ -1,0 +1,724 @@
+"""Self-check for moto_launcher.py: starts it on a free 127.0.0.1 port and exercises
+every patched behaviour with boto3.  Prints "N passed, M failed"; exits 1 on failure.
+
+Run with the venv that has moto[server]==5.2.5 and boto3:  python check_launcher.py
+(KEEP_LAUNCHER_LOG=1 keeps the launchers' stderr logs in the temp directory.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+LAUNCHER = Path(__file__).resolve().parent / "moto_launcher.py"
+HOST = "127.0.0.1"
+ACCOUNT = "123456789012"
+TEMPORAL_ARN = f"arn:aws:iam::{ACCOUNT}:role/temporal-cloud"
+LAMBDAS = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:a,arn:aws:lambda:us-east-1:{ACCOUNT}:function:b"
+EXTERNAL_ID = "ext-id-12345"
+NO_CHANGES = "The submitted information didn't contain changes. Submit different information to create a change set."
+
+TEMPLATE = """AWSTemplateFormatVersion: '2010-09-09'
+Description: Creates an IAM role that a self-hosted Temporal Service can assume to invoke Lambda functions for Serverless Workers.
+Parameters:
+  TemporalIamRoleArn:
+    Type: String
+  AssumeRoleExternalId:
+    Type: String
+    AllowedPattern: '[a-zA-Z0-9_+=,.@-]*'
+    MinLength: 5
+    MaxLength: 45
+  LambdaFunctionARNs:
+    Type: CommaDelimitedList
+  RoleName:
+    Type: String
+    Default: 'Temporal-Serverless-Worker'
+Resources:
+  TemporalServerlessWorker:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub '${RoleName}-${AWS::StackName}'
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: [!Ref TemporalIamRoleArn]
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals:
+                'sts:ExternalId': [!Ref AssumeRoleExternalId]
+      MaxSessionDuration: 3600
+  TemporalLambdaInvokePermissions:
+    Type: AWS::IAM::Policy
+    DependsOn: TemporalServerlessWorker
+    Properties:
+      PolicyName: 'Temporal-Lambda-Invoke-Permissions'
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Action: [lambda:InvokeFunction, lambda:GetFunction]
+            Resource: !Ref LambdaFunctionARNs
+      Roles:
+        - !Sub '${RoleName}-${AWS::StackName}'
+Outputs:
+  RoleARN:
+    Value: !GetAtt TemporalServerlessWorker.Arn
+    Export:
+      Name: !Sub '${AWS::StackName}-RoleARN'
+  RoleName:
+    Value: !Ref RoleName
+  LambdaFunctionARNs:
+    Value: !Join [', ', !Ref LambdaFunctionARNs]
+"""
+
+# Same template, but the policy also targets a role that does not exist: the role is
+# created first, then the policy fails, so the rollback has something to delete.
+TEMPLATE_POLICY_FAILS = TEMPLATE.replace(
+    "      Roles:\n        - !Sub '${RoleName}-${AWS::StackName}'\n",
+    "      Roles:\n        - !Sub '${RoleName}-${AWS::StackName}'\n        - 'role-that-does-not-exist'\n",
+)
+# Same template with the policy's logical id (and PolicyName) renamed: one Add, one Remove.
+TEMPLATE_POLICY_RENAMED = TEMPLATE.replace("TemporalLambdaInvokePermissions:", "TemporalLambdaPermissions:").replace(
+    "PolicyName: 'Temporal-Lambda-Invoke-Permissions'", "PolicyName: 'Temporal-Lambda-Invoke-Permissions-v2'")
+
+
+# --------------------------------------------------------------------------- harness
+
+
+class Launcher:
+    """A moto_launcher.py subprocess; stopped by its own pid only."""
+
+    def __init__(self, port: int, parent_pid: int | None = None) -> None:
+        args = [sys.executable, str(LAUNCHER), "--host", HOST, "--port", str(port)]
+        if parent_pid is not None:
+            args += ["--parent-pid", str(parent_pid)]
+        self.log = tempfile.NamedTemporaryFile(prefix="moto-launcher-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.ready_line = self._read_ready_line()
+        self.url = f"http://{HOST}:{port}"
+
+    def _read_ready_line(self, timeout: float = 60) -> str:
+        lines: list[str] = []
+        stdout = self.proc.stdout
+        assert stdout is not None
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not lines or not lines[0]:
+            self.stop()
+            raise RuntimeError(f"launcher not ready; log:\n{self.log_text()}")
+        return lines[0].rstrip("\n")
+
+    def log_text(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-4000:]
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            if self.wait(10) is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        return self.proc.returncode
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.log.close()
+        if not os.environ.get("KEEP_LAUNCHER_LOG"):
+            os.unlink(self.log.name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class Clients:
+    def __init__(self, url: str) -> None:
+        config = Config(retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60)
+        kwargs: dict[str, Any] = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                                      aws_secret_access_key="testing", config=config)
+        self.cf = boto3.client("cloudformation", **kwargs)
+        self.iam = boto3.client("iam", **kwargs)
+        self.sts = boto3.client("sts", **kwargs)
+        self.lam = boto3.client("lambda", **kwargs)
+
+
+def params(**overrides: str | None) -> list[dict[str, str]]:
+    values: dict[str, str | None] = {"TemporalIamRoleArn": TEMPORAL_ARN, "AssumeRoleExternalId": EXTERNAL_ID,
+                                     "LambdaFunctionARNs": LAMBDAS}
+    values.update(overrides)
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if v is not None]
+
+
+def expect_error(call: Callable[[], Any], code: str, message: str | None = None, status: int | None = None,
+                 contains: str | None = None) -> ClientError:
+    try:
+        call()
+    except ClientError as exc:
+        error = exc.response["Error"]
+        assert error["Code"] == code, f"code {error['Code']!r} != {code!r} ({error.get('Message')})"
+        if message is not None:
+            assert error["Message"] == message, f"message {error['Message']!r} != {message!r}"
+        if contains is not None:
+            assert contains in error["Message"], f"{contains!r} not in {error['Message']!r}"
+        if status is not None:
+            got = exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            assert got == status, f"HTTP {got} != {status}"
+        return exc
+    raise AssertionError(f"expected {code} error, call succeeded")
+
+
+def trust_policy(principal: Any, external_id: str | None = None) -> str:
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if external_id is not None:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def stack(c: Clients, name: str) -> dict[str, Any]:
+    return c.cf.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def stack_params(c: Clients, name: str) -> dict[str, str]:
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack(c, name)["Parameters"]}
+
+
+def outputs(c: Clients, name: str) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack(c, name).get("Outputs", [])}
+
+
+def events(c: Clients, name: str) -> list[tuple[str, str, str | None]]:
+    """(LogicalResourceId, ResourceStatus, ResourceStatusReason), oldest first."""
+    found = c.cf.describe_stack_events(StackName=name)["StackEvents"][::-1]
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in found]
+
+
+def index_of(items: list[tuple[str, str, str | None]], logical_id: str, status: str, start: int = 0) -> int:
+    for i in range(start, len(items)):
+        if items[i][0] == logical_id and items[i][1] == status:
+            return i
+    raise AssertionError(f"no {logical_id} {status} event after #{start} in {items}")
+
+
+def create_ok(c: Clients, name: str, body: str = TEMPLATE, **overrides: str | None) -> str:
+    stack_id = c.cf.create_stack(StackName=name, TemplateBody=body, Parameters=params(**overrides),
+                                 Capabilities=["CAPABILITY_NAMED_IAM"])["StackId"]
+    assert stack(c, name)["StackStatus"] == "CREATE_COMPLETE", stack(c, name)["StackStatus"]
+    return str(stack_id)
+
+
+def role_exists(c: Clients, name: str) -> bool:
+    try:
+        c.iam.get_role(RoleName=name)
+        return True
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchEntity", exc
+        return False
+
+
+def change_set(c: Clients, stack_name: str, cs_name: str, kind: str, body: str = TEMPLATE,
+               parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    cs_id = c.cf.create_change_set(StackName=stack_name, ChangeSetName=cs_name, TemplateBody=body,
+                                   Parameters=parameters if parameters is not None else params(),
+                                   ChangeSetType=kind, Capabilities=["CAPABILITY_NAMED_IAM"])["Id"]
+    return c.cf.describe_change_set(ChangeSetName=cs_id)
+
+
+def changes(cs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {ch["ResourceChange"]["LogicalResourceId"]: ch["ResourceChange"] for ch in cs["Changes"]}
+
+
+# --------------------------------------------------------------------------- checks
+
+CHECKS: list[Callable[[Clients, Launcher], None]] = []
+
+
+def check(fn: Callable[[Clients, Launcher], None]) -> Callable[[Clients, Launcher], None]:
+    CHECKS.append(fn)
+    return fn
+
+
+@check
+def ready_line_names_the_address(c: Clients, launcher: Launcher) -> None:
+    assert launcher.ready_line == f"moto ready on {launcher.url}", launcher.ready_line
+
+
+@check
+def refuses_non_loopback_hosts(c: Clients, launcher: Launcher) -> None:
+    for host in ("0.0.0.0", "10.1.2.3", "::", "example.com"):
+        done = subprocess.run([sys.executable, str(LAUNCHER), "--host", host, "--port", "0"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (host, done.returncode, done.stderr)
+        assert "loopback" in done.stderr, done.stderr
+
+
+@check
+def lambda_runs_without_docker(c: Clients, launcher: Launcher) -> None:
+    with urllib.request.urlopen(f"{launcher.url}/moto-api/config", timeout=10) as response:
+        config = json.load(response)
+    assert config["lambda"] == {"use_docker": False}, config
+    role = c.iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]
+    archive = BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("index.py", "def handler(event, context):\n    return event\n")
+    c.lam.create_function(FunctionName="worker", Runtime="python3.11", Role=role["Arn"], Handler="index.handler",
+                          Code={"ZipFile": archive.getvalue()})
+    started = time.monotonic()
+    result = c.lam.invoke(FunctionName="worker", Payload=b"{}")
+    assert result["StatusCode"] == 200, result
+    assert time.monotonic() - started < 10, "invoke took too long: docker?"
+
+
+@check
+def describe_stacks_reports_comma_delimited_list_as_given(c: Clients, launcher: Launcher) -> None:
+    create_ok(c, "params")
+    values = stack_params(c, "params")
+    assert values["LambdaFunctionARNs"] == LAMBDAS, values
+    assert values["RoleName"] == "Temporal-Serverless-Worker", values
+    assert values["AssumeRoleExternalId"] == EXTERNAL_ID, values
+    assert outputs(c, "params")["LambdaFunctionARNs"] == LAMBDAS.replace(",", ", ")
+
+
+@check
+def get_template_returns_body_byte_for_byte(c: Clients, launcher: Launcher) -> None:
+    assert c.cf.get_template(StackName="params")["TemplateBody"] == TEMPLATE
+    odd = TEMPLATE.replace("\n", "\r\n") + "# trailing comment: ünïcødé ✓  \r\n"
+    c.cf.create_stack(StackName="crlf", TemplateBody=odd, Parameters=params())
+    assert c.cf.get_template(StackName="crlf")["TemplateBody"] == odd
+    cs = change_set(c, "viacs", "create", "CREATE")
+    c.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    assert stack(c, "viacs")["StackStatus"] == "CREATE_COMPLETE"
+    assert c.cf.get_template(StackName="viacs")["TemplateBody"] == TEMPLATE
+    assert stack_params(c, "viacs")["LambdaFunctionARNs"] == LAMBDAS
+
+
+@check
+def sts_assume_role_enforces_external_id(c: Clients, launcher: Launcher) -> None:
+    create_ok(c, "sts")
+    role_arn = outputs(c, "sts")["RoleARN"]
+    caller = c.sts.get_caller_identity()["Arn"]
+    denied = f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    expect_error(lambda: c.sts.assume_role(RoleArn=role_arn, RoleSessionName="none"), "AccessDenied", denied, 403)
+    expect_error(lambda: c.sts.assume_role(RoleArn=role_arn, RoleSessionName="wrong", ExternalId="other-id"),
+                 "AccessDenied", denied, 403)
+    ok = c.sts.assume_role(RoleArn=role_arn, RoleSessionName="right", ExternalId=EXTERNAL_ID)
+    assert ok["AssumedRoleUser"]["Arn"].endswith(":assumed-role/Temporal-Serverless-Worker-sts/right"), ok
+
+
+@check
+def sts_access_denied_is_a_plain_sts_error_response(c: Clients, launcher: Launcher) -> None:
+    bodies: list[bytes] = []
+
+    def capture(response_dict: dict[str, Any], **_: Any) -> None:
+        bodies.append(response_dict["body"])
+
+    c.sts.meta.events.register("before-parse.sts.AssumeRole", capture)
+    try:
+        expect_error(lambda: c.sts.assume_role(RoleArn=outputs(c, "sts")["RoleARN"], RoleSessionName="raw"),
+                     "AccessDenied", status=403)
+    finally:
+        c.sts.meta.events.unregister("before-parse.sts.AssumeRole", capture)
+    body = bodies[-1].decode()
+    # <ErrorResponse><Error><Code>: the shape the Rust SDK's awsQuery error parser reads.
+    assert body.startswith('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'), body
+    assert "<Code>AccessDenied</Code>" in body and "<Errors>" not in body, body
+
+
+@check
+def sts_roles_without_condition_and_missing_roles(c: Clients, launcher: Launcher) -> None:
+    role = c.iam.create_role(RoleName="plain", AssumeRolePolicyDocument=trust_policy(TEMPORAL_ARN))["Role"]
+    c.sts.assume_role(RoleArn=role["Arn"], RoleSessionName="plain")
+    c.sts.assume_role(RoleArn=role["Arn"], RoleSessionName="plain", ExternalId="anything-goes")
+    listed = c.iam.create_role(RoleName="listed",
+                               AssumeRolePolicyDocument=trust_policy(TEMPORAL_ARN, ["a-1234", "b-1234"]))
+    c.sts.assume_role(RoleArn=listed["Role"]["Arn"], RoleSessionName="listed", ExternalId="b-1234")
+    missing = f"arn:aws:iam::{ACCOUNT}:role/no-such-role"
+    expect_error(lambda: c.sts.assume_role(RoleArn=missing, RoleSessionName="missing"), "AccessDenied", status=403,
+                 contains=f"sts:AssumeRole on resource: {missing}")
+
+
+BAD_PARAMETERS: list[tuple[dict[str, str | None], str]] = [
+    ({"AssumeRoleExternalId": "abc"}, "Parameter 'AssumeRoleExternalId' must contain at least 5 characters"),
+    ({"AssumeRoleExternalId": "x" * 46}, "Parameter 'AssumeRoleExternalId' must contain at most 45 characters"),
+    ({"AssumeRoleExternalId": "bad id!"}, "Parameter 'AssumeRoleExternalId' must match pattern [a-zA-Z0-9_+=,.@-]*"),
+    ({"TemporalIamRoleArn": None}, "Parameters: [TemporalIamRoleArn] must have values"),
+    ({"Unknown": "value"}, "Parameters: [Unknown] do not exist in the template"),
+]
+
+
+@check
+def create_stack_validates_parameters_before_creating(c: Clients, launcher: Launcher) -> None:
+    for overrides, message in BAD_PARAMETERS:
+        expect_error(lambda: c.cf.create_stack(StackName="bad", TemplateBody=TEMPLATE, Parameters=params(**overrides)),
+                     "ValidationError", message, 400)
+        expect_error(lambda: stack(c, "bad"), "ValidationError")
+        assert not role_exists(c, "Temporal-Serverless-Worker-bad")
+
+
+@check
+def update_stack_validates_parameters(c: Clients, launcher: Launcher) -> None:
+    for overrides, message in BAD_PARAMETERS:
+        expect_error(lambda: c.cf.update_stack(StackName="sts", TemplateBody=TEMPLATE, Parameters=params(**overrides)),
+                     "ValidationError", message, 400)
+    assert stack(c, "sts")["StackStatus"] == "CREATE_COMPLETE"
+
+
+@check
+def malformed_templates_are_rejected_without_touching_the_stack(c: Clients, launcher: Launcher) -> None:
+    for body in ("{not: [valid", "Description: no resources\n"):
+        expect_error(lambda: c.cf.update_stack(StackName="sts", TemplateBody=body, Parameters=params()),
+                     "ValidationError", status=400, contains="Template format error")
+        expect_error(lambda: change_set(c, "sts", "garbage", "UPDATE", body=body), "ValidationError", status=400,
+                     contains="Template format error")
+    assert stack(c, "sts")["StackStatus"] == "CREATE_COMPLETE"
+    assert role_exists(c, "Temporal-Serverless-Worker-sts")
+
+
+@check
+def create_change_set_validates_parameters(c: Clients, launcher: Launcher) -> None:
+    for overrides, message in BAD_PARAMETERS:
+        for kind, name in (("CREATE", "badcs"), ("UPDATE", "sts")):
+            expect_error(lambda: change_set(c, name, "bad", kind, parameters=params(**overrides)),
+                         "ValidationError", message, 400)
+    expect_error(lambda: stack(c, "badcs"), "ValidationError")
+
+
+@check
+def create_failure_rolls_back_duplicate_role(c: Clients, launcher: Launcher) -> None:
+    c.iam.create_role(RoleName="Temporal-Serverless-Worker-dup", Description="made outside the stack",
+                      AssumeRolePolicyDocument=trust_policy(TEMPORAL_ARN))
+    stack_id = c.cf.create_stack(StackName="dup", TemplateBody=TEMPLATE, Parameters=params())["StackId"]
+    assert stack(c, "dup")["StackStatus"] == "ROLLBACK_COMPLETE", stack(c, "dup")["StackStatus"]
+    assert "Outputs" not in stack(c, "dup")
+    seen = events(c, "dup")
+    assert seen[0][:2] == ("dup", "CREATE_IN_PROGRESS"), seen
+    failed = index_of(seen, "TemporalServerlessWorker", "CREATE_FAILED")
+    assert seen[failed][2] == "Role with name Temporal-Serverless-Worker-dup already exists.", seen[failed]
+    rollback = index_of(seen, "dup", "ROLLBACK_IN_PROGRESS", failed)
+    assert seen[rollback][2] == ("The following resource(s) failed to create: [TemporalServerlessWorker]. "
+                                 "Rollback requested by user."), seen[rollback]
+    assert seen[-1][:2] == ("dup", "ROLLBACK_COMPLETE"), seen
+    assert [e for e in seen if e[1] == "CREATE_FAILED"] == [seen[failed]], seen
+    outside = c.iam.get_role(RoleName="Temporal-Serverless-Worker-dup")["Role"]
+    assert outside.get("Description") == "made outside the stack", outside
+    assert c.iam.list_role_policies(RoleName="Temporal-Serverless-Worker-dup")["PolicyNames"] == []
+    not_updatable = f"Stack:{stack_id} is in ROLLBACK_COMPLETE state and can not be updated."
+    expect_error(lambda: c.cf.update_stack(StackName="dup", TemplateBody=TEMPLATE, Parameters=params()),
+                 "ValidationError", not_updatable, 400)
+    expect_error(lambda: change_set(c, "dup", "retry", "UPDATE"), "ValidationError", not_updatable, 400)
+    c.cf.delete_stack(StackName="dup")
+    assert c.cf.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert role_exists(c, "Temporal-Serverless-Worker-dup")
+
+
+@check
+def create_failure_deletes_what_was_created(c: Clients, launcher: Launcher) -> None:
+    c.cf.create_stack(StackName="half", TemplateBody=TEMPLATE_POLICY_FAILS, Parameters=params())
+    assert stack(c, "half")["StackStatus"] == "ROLLBACK_COMPLETE", stack(c, "half")["StackStatus"]
+    seen = events(c, "half")
+    created = index_of(seen, "TemporalServerlessWorker", "CREATE_COMPLETE")
+    failed = index_of(seen, "TemporalLambdaInvokePermissions", "CREATE_FAILED", created)
+    assert "role-that-does-not-exist" in (seen[failed][2] or ""), seen[failed]
+    rollback = index_of(seen, "half", "ROLLBACK_IN_PROGRESS", failed)
+    assert "[TemporalLambdaInvokePermissions]" in (seen[rollback][2] or ""), seen[rollback]
+    deleted = index_of(seen, "TemporalServerlessWorker", "DELETE_COMPLETE", rollback)
+    assert index_of(seen, "half", "ROLLBACK_COMPLETE", deleted) == len(seen) - 1, seen
+    assert not role_exists(c, "Temporal-Serverless-Worker-half")
+    assert c.cf.describe_stack_resources(StackName="half")["StackResources"] == []
+    assert not role_exists(c, "Temporal-Serverless-Worker-half"), "describe re-created the role"
+    c.cf.delete_stack(StackName="half")
+
+
+@check
+def execute_create_change_set_rolls_back(c: Clients, launcher: Launcher) -> None:
+    c.iam.create_role(RoleName="Temporal-Serverless-Worker-csdup", AssumeRolePolicyDocument=trust_policy("*"))
+    cs = change_set(c, "csdup", "create", "CREATE")
+    assert cs["Status"] == "CREATE_COMPLETE" and cs["ExecutionStatus"] == "AVAILABLE", cs
+    c.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    assert stack(c, "csdup")["StackStatus"] == "ROLLBACK_COMPLETE", stack(c, "csdup")["StackStatus"]
+    seen = events(c, "csdup")
+    failed = index_of(seen, "TemporalServerlessWorker", "CREATE_FAILED")
+    assert seen[failed][2] == "Role with name Temporal-Serverless-Worker-csdup already exists.", seen[failed]
+    index_of(seen, "csdup", "ROLLBACK_COMPLETE", failed)
+    assert c.cf.describe_change_set(ChangeSetName=cs["ChangeSetId"])["ExecutionStatus"] == "EXECUTE_FAILED"
+
+
+@check
+def update_failure_rolls_back_and_keeps_previous_state(c: Clients, launcher: Launcher) -> None:
+    create_ok(c, "upd")
+    before_outputs = outputs(c, "upd")
+    c.iam.create_role(RoleName="Taken-upd", AssumeRolePolicyDocument=trust_policy("*"))
+    c.cf.update_stack(StackName="upd", TemplateBody=TEMPLATE, Parameters=params(RoleName="Taken"))
+    assert stack(c, "upd")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", stack(c, "upd")["StackStatus"]
+    seen = events(c, "upd")
+    start = index_of(seen, "upd", "UPDATE_IN_PROGRESS")
+    failed = index_of(seen, "TemporalServerlessWorker", "UPDATE_FAILED", start)
+    assert seen[failed][2] == "Role with name Taken-upd already exists.", seen[failed]
+    rollback = index_of(seen, "upd", "UPDATE_ROLLBACK_IN_PROGRESS", failed)
+    assert seen[rollback][2] == "The following resource(s) failed to update: [TemporalServerlessWorker].", seen
+    assert seen[-1][:2] == ("upd", "UPDATE_ROLLBACK_COMPLETE"), seen
+    assert stack_params(c, "upd")["RoleName"] == "Temporal-Serverless-Worker"
+    assert c.cf.get_template(StackName="upd")["TemplateBody"] == TEMPLATE
+    assert outputs(c, "upd") == before_outputs
+    assert c.iam.list_role_policies(RoleName="Temporal-Serverless-Worker-upd")["PolicyNames"] == [
+        "Temporal-Lambda-Invoke-Permissions"]
+    assert c.iam.list_role_policies(RoleName="Taken-upd")["PolicyNames"] == []
+    cs = change_set(c, "upd", "taken", "UPDATE", parameters=params(RoleName="Taken"))
+    c.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    assert stack(c, "upd")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert c.cf.describe_change_set(ChangeSetName=cs["ChangeSetId"])["ExecutionStatus"] == "EXECUTE_FAILED"
+    assert role_exists(c, "Temporal-Serverless-Worker-upd")
+
+
+@check
+def update_applies_new_external_id_and_renames(c: Clients, launcher: Launcher) -> None:
+    role_arn = outputs(c, "upd")["RoleARN"]
+    c.cf.update_stack(StackName="upd", TemplateBody=TEMPLATE, Parameters=params(AssumeRoleExternalId="ext-id-67890"))
+    assert stack(c, "upd")["StackStatus"] == "UPDATE_COMPLETE", stack(c, "upd")["StackStatus"]
+    expect_error(lambda: c.sts.assume_role(RoleArn=role_arn, RoleSessionName="old", ExternalId=EXTERNAL_ID),
+                 "AccessDenied", status=403)
+    c.sts.assume_role(RoleArn=role_arn, RoleSessionName="new", ExternalId="ext-id-67890")
+    cs = change_set(c, "upd", "rename", "UPDATE", parameters=params(AssumeRoleExternalId="ext-id-67890",
+                                                                     RoleName="Renamed"))
+    found = changes(cs)
+    assert found["TemporalServerlessWorker"]["Action"] == "Modify", found
+    assert found["TemporalServerlessWorker"]["Replacement"] == "True", found
+    assert found["TemporalLambdaInvokePermissions"]["Action"] == "Modify", found
+    c.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    assert stack(c, "upd")["StackStatus"] == "UPDATE_COMPLETE", events(c, "upd")
+    assert not role_exists(c, "Temporal-Serverless-Worker-upd")
+    new_arn = outputs(c, "upd")["RoleARN"]
+    assert new_arn.endswith(":role/Renamed-upd"), new_arn
+    assert c.iam.list_role_policies(RoleName="Renamed-upd")["PolicyNames"] == ["Temporal-Lambda-Invoke-Permissions"]
+    c.sts.assume_role(RoleArn=new_arn, RoleSessionName="renamed", ExternalId="ext-id-67890")
+    c.cf.delete_stack(StackName="upd")
+    assert not role_exists(c, "Renamed-upd")
+    assert "upd-RoleARN" not in [e["Name"] for e in c.cf.list_exports()["Exports"]]
+
+
+@check
+def iam_rejects_invalid_trust_policy_principals(c: Clients, launcher: Launcher) -> None:
+    valid = ["*", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{ACCOUNT}:user/bob",
+             f"arn:aws:iam::{ACCOUNT}:role/path/r", f"arn:aws:sts::{ACCOUNT}:assumed-role/r/session"]
+    for i, principal in enumerate(valid):
+        c.iam.create_role(RoleName=f"principal-ok-{i}", AssumeRolePolicyDocument=trust_policy(principal))
+    for principal in ("not-an-arn", f"arn:aws:iam::{ACCOUNT}:group/devs", "arn:aws:iam::12345:role/x"):
+        document = trust_policy(principal)
+        expect_error(lambda: c.iam.create_role(RoleName="principal-bad", AssumeRolePolicyDocument=document),
+                     "MalformedPolicyDocument", f'Invalid principal in policy: "AWS":"{principal}"', 400)
+    expect_error(lambda: c.iam.update_assume_role_policy(RoleName="principal-ok-0", PolicyDocument=trust_policy("x")),
+                 "MalformedPolicyDocument", 'Invalid principal in policy: "AWS":"x"')
+    assert not role_exists(c, "principal-bad")
+    c.cf.create_stack(StackName="badprincipal", TemplateBody=TEMPLATE, Parameters=params(TemporalIamRoleArn="bogus"))
+    assert stack(c, "badprincipal")["StackStatus"] == "ROLLBACK_COMPLETE"
+    seen = events(c, "badprincipal")
+    failed = index_of(seen, "TemporalServerlessWorker", "CREATE_FAILED")
+    assert seen[failed][2] == 'Invalid principal in policy: "AWS":"bogus"', seen[failed]
+
+
+@check
+def iam_duplicate_role_names_are_case_insensitive(c: Clients, launcher: Launcher) -> None:
+    expect_error(lambda: c.iam.create_role(RoleName="PLAIN", AssumeRolePolicyDocument=trust_policy("*")),
+                 "EntityAlreadyExists", "Role with name PLAIN already exists.", 409)
+
+
+@check
+def change_set_without_changes_fails(c: Clients, launcher: Launcher) -> None:
+    create_ok(c, "same")
+    variants = [params(), params(RoleName="Temporal-Serverless-Worker"),
+                [{"ParameterKey": k, "UsePreviousValue": True}
+                 for k in ("TemporalIamRoleArn", "AssumeRoleExternalId", "LambdaFunctionARNs")]]
+    for i, parameters in enumerate(variants):
+        cs = change_set(c, "same", f"nothing-{i}", "UPDATE", parameters=parameters)
+        assert cs["Status"] == "FAILED" and cs["StatusReason"] == NO_CHANGES, (i, cs["Status"], cs.get("StatusReason"))
+        assert cs["ExecutionStatus"] == "UNAVAILABLE", cs
+        expect_error(lambda: c.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"]), "InvalidChangeSetStatus")
+        expect_error(lambda: c.cf.update_stack(StackName="same", TemplateBody=TEMPLATE, Parameters=parameters),
+                     "ValidationError", "No updates are to be performed.", 400)
+    assert stack(c, "same")["StackStatus"] == "CREATE_COMPLETE"
+
+
+@check
+def change_sets_list_their_changes(c: Clients, launcher: Launcher) -> None:
+    found = changes(change_set(c, "listing", "create", "CREATE"))
+    assert {k: (v["Action"], v["ResourceType"]) for k, v in found.items()} == {
+        "TemporalServerlessWorker": ("Add", "AWS::IAM::Role"),
+        "TemporalLambdaInvokePermissions": ("Add", "AWS::IAM::Policy")}, found
+    found = changes(change_set(c, "same", "new-id", "UPDATE", parameters=params(AssumeRoleExternalId="other-id")))
+    assert list(found) == ["TemporalServerlessWorker"], found
+    assert (found["TemporalServerlessWorker"]["Action"], found["TemporalServerlessWorker"]["Replacement"]) == (
+        "Modify", "False"), found
+    found = changes(change_set(c, "same", "new-lambdas", "UPDATE", parameters=params(LambdaFunctionARNs="arn:x")))
+    assert list(found) == ["TemporalLambdaInvokePermissions"], found
+    found = changes(change_set(c, "same", "renamed-policy", "UPDATE", body=TEMPLATE_POLICY_RENAMED))
+    assert {k: v["Action"] for k, v in found.items()} == {
+        "TemporalLambdaPermissions": "Add", "TemporalLambdaInvokePermissions": "Remove"}, found
+    cs = change_set(c, "same", "renamed-policy-2", "UPDATE", body=TEMPLATE_POLICY_RENAMED)
+    c.cf.execute_change_set(ChangeSetName=cs["ChangeSetId"])
+    assert stack(c, "same")["StackStatus"] == "UPDATE_COMPLETE", events(c, "same")
+    assert c.iam.list_role_policies(RoleName="Temporal-Serverless-Worker-same")["PolicyNames"] == [
+        "Temporal-Lambda-Invoke-Permissions-v2"]
+    seen = events(c, "same")
+    cleanup = index_of(seen, "same", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    assert index_of(seen, "TemporalLambdaPermissions", "CREATE_COMPLETE") < cleanup, seen
+    index_of(seen, "TemporalLambdaInvokePermissions", "DELETE_COMPLETE", cleanup)
+    resources = c.cf.describe_stack_resources(StackName="same")["StackResources"]
+    assert sorted(r["LogicalResourceId"] for r in resources) == [
+        "TemporalLambdaPermissions", "TemporalServerlessWorker"], resources
+
+
+@check
+def second_create_change_set_reuses_stack_in_review(c: Clients, launcher: Launcher) -> None:
+    first = change_set(c, "review", "first", "CREATE")
+    second = change_set(c, "review", "second", "CREATE")
+    assert first["StackId"] == second["StackId"], (first["StackId"], second["StackId"])
+    assert [s["StackStatus"] for s in c.cf.describe_stacks()["Stacks"] if s["StackName"] == "review"] == [
+        "REVIEW_IN_PROGRESS"]
+    c.cf.execute_change_set(ChangeSetName=second["ChangeSetId"])
+    assert stack(c, "review")["StackStatus"] == "CREATE_COMPLETE"
+    expect_error(lambda: change_set(c, "review", "third", "CREATE"), "ValidationError",
+                 "Stack [review] already exists and cannot be created again with the changeSet [third].")
+
+
+@check
+def port_in_use_fails_fast(c: Clients, launcher: Launcher) -> None:
+    port = int(launcher.url.rsplit(":", 1)[1])
+    done = subprocess.run([sys.executable, str(LAUNCHER), "--host", HOST, "--port", str(port)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "in use" in done.stderr, (done.returncode, done.stderr)
+    assert "moto ready" not in done.stdout, done.stdout
+
+
+@check
+def fails_loudly_when_a_moto_internal_is_missing(c: Clients, launcher: Launcher) -> None:
+    code = ("import runpy, sys; import moto.sts.responses as r; del r.TokenResponse.assume_role; "
+            f"sys.argv = ['moto_launcher.py', '--port', '0']; runpy.run_path({str(LAUNCHER)!r}, run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, (done.returncode, done.stdout, done.stderr)
+    assert "TokenResponse.assume_role" in done.stderr and "moto 5.2.5" in done.stderr, done.stderr
+    assert "moto ready" not in done.stdout, done.stdout
+
+
+NETWORK_GUARD_PROBE = """
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+import moto_launcher
+moto_launcher.patch_network_guard()
+for target in (("192.0.2.1", 80), ("example.com", 443)):
+    try:
+        socket.create_connection(target, timeout=5)
+    except (PermissionError, socket.gaierror) as exc:
+        assert "moto_launcher" in str(exc), exc
+    else:
+        raise SystemExit(f"connected to {target}")
+server = socket.create_server(("127.0.0.1", 0))
+socket.create_connection(server.getsockname(), timeout=5).close()
+print("guarded")
+"""
+
+
+@check
+def network_guard_only_allows_loopback(c: Clients, launcher: Launcher) -> None:
+    done = subprocess.run([sys.executable, "-B", "-c", NETWORK_GUARD_PROBE, str(LAUNCHER.parent)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "guarded", (done.stdout, done.stderr)
+
+
+@check
+def exits_when_parent_process_is_gone(c: Clients, launcher: Launcher) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    child = Launcher(free_port(), parent_pid=parent.pid)
+    try:
+        assert child.wait(1.5) is None, "exited while the parent was alive"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        code = child.wait(10)
+        assert code == 0, f"launcher exit code {code} after parent died"
+    finally:
+        if parent.poll() is None:
+            os.kill(parent.pid, signal.SIGKILL)
+            parent.wait(10)
+        child.cleanup()
+
+
+@check
+def exits_cleanly_on_sigint(c: Clients, launcher: Launcher) -> None:
+    other = Launcher(free_port())
+    try:
+        code = other.stop(signal.SIGINT)
+        assert code == 0, f"exit code {code} on SIGINT"
+    finally:
+        other.cleanup()
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    launcher = Launcher(free_port(), parent_pid=os.getpid())
+    passed = failed = 0
+    try:
+        clients = Clients(launcher.url)
+        for fn in CHECKS:
+            try:
+                fn(clients, launcher)
+            except Exception:
+                failed += 1
+                print(f"FAIL {fn.__name__}\n{traceback.format_exc()}", flush=True)
+            else:
+                passed += 1
+                print(f"ok   {fn.__name__}", flush=True)
+        code = launcher.stop(signal.SIGTERM)
+        if code == 0:
+            passed += 1
+            print("ok   exits_cleanly_on_sigterm", flush=True)
+        else:
+            failed += 1
+            print(f"FAIL exits_cleanly_on_sigterm: exit code {code}", flush=True)
+        if "Traceback" in Path(launcher.log.name).read_text(errors="replace"):
+            failed += 1
+            print("FAIL launcher_log_has_no_tracebacks (a request hit an internal error)", flush=True)
+        else:
+            passed += 1
+            print("ok   launcher_log_has_no_tracebacks", flush=True)
+        if failed:
+            print(f"launcher log (tail):\n{launcher.log_text()}", flush=True)
+    finally:
+        launcher.cleanup()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1150 @@
+"""Loopback-only moto server with patches that make moto behave like real AWS.
+
+Usage: python moto_launcher.py --host 127.0.0.1 --port N [--parent-pid PID]
+
+Prints ``moto ready on http://HOST:PORT`` once connections are accepted, exits 0 on
+SIGTERM/SIGINT or when --parent-pid disappears, exits 2 for a non-loopback host and
+exits 3 when a moto internal the patches rely on is missing (written for moto 5.2.5).
+
+Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
+  * network guard     - sockets may only reach loopback, so nothing ever leaves the machine.
+  * lambda config     - {"lambda": {"use_docker": false}}: docker-free Lambda backend.
+  * sts external id   - AssumeRole honours the trust policy's sts:ExternalId condition (AccessDenied, 403).
+  * cfn parameters    - DescribeStacks shows CommaDelimitedList values as given ("a,b"), not "['a', 'b']".
+  * cfn template body - GetTemplate returns the body byte-for-byte (CR escaped in the XML as AWS does).
+  * cfn validation    - AllowedPattern/MinLength/MaxLength/missing/unknown parameters fail before creation.
+  * cfn rollback      - a failing resource rolls the stack back with AWS's events, not a half-made stack.
+  * cfn role update   - AWS::IAM::Role updates apply the new trust policy and replace on rename.
+  * iam principals    - malformed "AWS" trust principal: MalformedPolicyDocument; duplicate role (any case) fails.
+  * cfn change sets   - no-op change sets FAIL like AWS; Changes carry Add/Modify/Remove + Replacement.
+
+Limits (what is still not AWS):
+  * Resources are created synchronously; stack events are all emitted during the API call.
+  * Update rollback re-applies the previous properties in place and deletes what the update
+    created.  Resource types whose moto update deletes the old resource itself (anything but
+    AWS::IAM::Role, whose replacement is deferred here) cannot get their old resource back.
+  * Template errors that moto only notices while creating (bad Fn::GetAtt, ...) are still
+    returned synchronously by CreateStack, as AWS does, after undoing partial work; during
+    ExecuteChangeSet and UpdateStack they roll the stack back instead.
+  * Resource events carry no ResourceProperties; DescribeStackResources keeps moto's statuses.
+  * Only the sts:ExternalId condition of a trust policy is evaluated, not principals or
+    other condition keys; a trust policy without any Allow for sts:AssumeRole stays permissive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from fnmatch import fnmatchcase
+from typing import Any
+
+EXPECTED_MOTO_VERSION = "5.2.5"
+EXIT_BAD_HOST = 2
+EXIT_BAD_MOTO = 3
+
+
+class PatchError(RuntimeError):
+    """A moto internal that a patch relies on is missing."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _moto_version() -> str:
+    import moto
+
+    return str(getattr(moto, "__version__", "unknown"))
+
+
+def _require(owner: Any, *names: str) -> None:
+    """Fail loudly at start-up when moto's internals are not what the patches expect."""
+    for name in names:
+        if not hasattr(owner, name):
+            label = getattr(owner, "__name__", repr(owner))
+            raise PatchError(
+                f"moto internal {label}.{name} is missing: these patches were written for "
+                f"moto {EXPECTED_MOTO_VERSION}, found moto {_moto_version()}"
+            )
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return True
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _error_message(exc: BaseException) -> str:
+    message = getattr(exc, "message", None)
+    return str(message) if message else (str(exc) or type(exc).__name__)
+
+
+def _as_str(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def force_environment() -> None:
+    """Environment every moto process gets: no metadata service, dummy keys, no proxies."""
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        os.environ.pop(var, None)
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
+
+
+def patch_network_guard() -> None:
+    """Refuse any connection, datagram or name lookup that is not for loopback."""
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+    original_sendto = socket.socket.sendto
+    original_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(str(address[0])):
+            raise PermissionError(f"moto_launcher: refusing non-loopback traffic to {address!r}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(self, address)
+        return original_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(self, address)
+        return original_connect_ex(self, address)
+
+    def sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        check(self, args[-1])
+        return original_sendto(self, data, *args)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if not _is_loopback(name):
+            raise socket.gaierror(socket.EAI_NONAME, f"moto_launcher: refusing to resolve {name!r}")
+        return original_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.sendto = sendto  # type: ignore[method-assign, assignment]
+    socket.getaddrinfo = getaddrinfo
+
+
+def patch_lambda_config() -> None:
+    """Lambda without docker: moto's awslambda_simple backend."""
+    from moto.core import config
+
+    _require(config, "default_user_config")
+    _require(importlib.import_module("moto.awslambda_simple.models"), "lambda_simple_backends")
+    config.default_user_config["lambda"] = {"use_docker": False}
+
+
+# --------------------------------------------------------------------------- STS
+
+
+_STS_ERROR = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    "<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+    "<RequestId>{request_id}</RequestId></ErrorResponse>"
+)
+
+
+def _load_policy(document: Any) -> dict[str, Any]:
+    if isinstance(document, dict):
+        return document
+    for text in (document, urllib.parse.unquote(document or "")):
+        try:
+            parsed = json.loads(text)
+            return parsed if isinstance(parsed, dict) else {}
+        except (TypeError, ValueError):
+            continue
+    return {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _covers_assume_role(statement: dict[str, Any]) -> bool:
+    actions = _as_list(statement.get("Action", []))
+    return any(fnmatchcase("sts:assumerole", str(a).lower()) for a in actions)
+
+
+def _external_id_allows(statement: dict[str, Any], external_id: str | None) -> bool:
+    """True unless the statement has an sts:ExternalId condition that external_id fails."""
+    for operator, clauses in (statement.get("Condition") or {}).items():
+        for key, expected in (clauses or {}).items():
+            if key.lower() != "sts:externalid":
+                continue
+            values = [str(v) for v in _as_list(expected)]
+            if external_id is None:
+                return False
+            if operator.startswith("StringLike"):
+                ok = any(fnmatchcase(external_id, v) for v in values)
+            else:
+                ok = external_id in values
+            if not ok:
+                return False
+    return True
+
+
+def trust_policy_allows(document: Any, external_id: str | None) -> bool:
+    statements = _as_list(_load_policy(document).get("Statement", []))
+    relevant = [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow" and _covers_assume_role(s)]
+    if not relevant:
+        return True  # nothing to evaluate: keep moto's permissive behaviour
+    return any(_external_id_allows(s, external_id) for s in relevant)
+
+
+def patch_sts_external_id() -> None:
+    """AssumeRole fails with AccessDenied (403) when the ExternalId condition is not met
+    or the role does not exist, as AWS does; moto always allows it."""
+    from moto.iam.models import iam_backends
+    from moto.sts.responses import TokenResponse
+    from moto.utilities.utils import ARN_PARTITION_REGEX
+
+    _require(TokenResponse, "assume_role", "get_access_key", "backend")
+    original = TokenResponse.assume_role
+    role_arn_re = re.compile(ARN_PARTITION_REGEX + r":iam::([0-9]{12}):role/.+$")
+
+    def find_role(role_arn: str) -> Any:
+        match = role_arn_re.match(role_arn or "")
+        if not match:
+            return None
+        try:
+            return iam_backends[match.group(2)][match.group(1)].get_role_by_arn(role_arn)
+        except Exception:  # NoSuchEntity or unknown partition
+            return None
+
+    def assume_role(self: Any) -> Any:
+        role_arn = self._get_param("RoleArn")
+        role = find_role(role_arn)
+        if role is None or not trust_policy_allows(role.assume_role_policy_document, self._get_param("ExternalId")):
+            _, caller_arn, _ = self.backend.get_caller_identity(self.get_access_key(), self.region)
+            message = f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+            body = _STS_ERROR.format(message=_xml_escape(message), request_id="0")
+            return 403, {"status": 403, "Content-Type": "text/xml"}, body
+        return original(self)
+
+    TokenResponse.assume_role = assume_role  # type: ignore[method-assign]
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+_VALID_AWS_PRINCIPAL = re.compile(
+    r"^(\*|\d{12}"
+    r"|arn:aws[a-z-]*:iam::\d{12}:(root|user/.+|role/.+)"
+    r"|arn:aws[a-z-]*:sts::\d{12}:assumed-role/.+)$"
+)
+
+
+def check_trust_policy_principals(document: Any) -> None:
+    """Raise MalformedPolicyDocument for an "AWS" principal AWS would reject."""
+    from moto.iam.exceptions import MalformedPolicyDocument
+
+    for statement in _as_list(_load_policy(document).get("Statement", [])):
+        if not isinstance(statement, dict):
+            continue
+        for key in ("Principal", "NotPrincipal"):
+            principal = statement.get(key)
+            if not isinstance(principal, dict):
+                continue
+            for value in _as_list(principal.get("AWS", [])):
+                if not _VALID_AWS_PRINCIPAL.match(str(value)):
+                    raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
+
+
+def patch_iam_principals() -> None:
+    """create_role / update_assume_role_policy validate trust-policy principals like AWS,
+    and a duplicate role name is EntityAlreadyExists whatever its case."""
+    from moto.iam.exceptions import EntityAlreadyExists
+    from moto.iam.models import IAMBackend
+
+    _require(IAMBackend, "create_role", "update_assume_role_policy", "get_roles")
+    original_create = IAMBackend.create_role
+    original_update = IAMBackend.update_assume_role_policy
+
+    def create_role(self: Any, role_name: str, assume_role_policy_document: str, *args: Any, **kwargs: Any) -> Any:
+        check_trust_policy_principals(assume_role_policy_document)
+        # AWS role names are unique case-insensitively; moto only compares them exactly.
+        if any(role.name.lower() == str(role_name).lower() for role in self.get_roles()):
+            raise EntityAlreadyExists(f"Role with name {role_name} already exists.")
+        return original_create(self, role_name, assume_role_policy_document, *args, **kwargs)
+
+    def update_assume_role_policy(self: Any, role_name: str, policy_document: str) -> None:
+        check_trust_policy_principals(policy_document)
+        original_update(self, role_name, policy_document)
+
+    IAMBackend.create_role = create_role  # type: ignore[method-assign]
+    IAMBackend.update_assume_role_policy = update_assume_role_policy  # type: ignore[method-assign]
+
+
+def patch_cfn_role_update() -> None:
+    """AWS::IAM::Role updates: new trust policy in place, replacement on rename.
+
+    moto 5.2.5 only updates the description, so a changed ExternalId never reached IAM.
+    On replacement the old role is deleted in the cleanup phase (see _cleanup_update).
+    Policies/ManagedPolicyArns/Tags changes are not applied to an existing role."""
+    from moto.iam.models import Role, iam_backends
+    from moto.utilities.utils import get_partition
+
+    _require(Role, "update_from_cloudformation_json", "create_from_cloudformation_json")
+
+    def update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+               account_id: str, region_name: str) -> Any:
+        props = cloudformation_json.get("Properties", {})
+        name = props.get("RoleName", original_resource.name)
+        if name != original_resource.name or props.get("Path", "/") != original_resource.path:
+            new_role = cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+            new_role._launcher_replaces = original_resource
+            return new_role
+        document = props.get("AssumeRolePolicyDocument", {})
+        if not isinstance(document, str):
+            document = json.dumps(document)
+        iam_backends[account_id][get_partition(region_name)].update_assume_role_policy(original_resource.name, document)
+        original_resource.description = props.get("Description", "")
+        original_resource.max_session_duration = props.get("MaxSessionDuration", 3600)
+        return original_resource
+
+    Role.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign, assignment]
+
+
+# --------------------------------------------------------------------------- CloudFormation: parameters
+
+
+def _parse_template(template: Any) -> dict[str, Any]:
+    from moto.cloudformation.models import Stack
+
+    if isinstance(template, dict):
+        return copy.deepcopy(template)
+    try:
+        parsed = Stack.parse_template(template)
+    except Exception:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def effective_parameters(template: dict[str, Any], given: dict[str, Any]) -> dict[str, str]:
+    """Parameter values after defaults, as strings (the form a caller submits)."""
+    declared = template.get("Parameters") or {}
+    values = {k: _as_str(d["Default"]) for k, d in declared.items() if isinstance(d, dict) and "Default" in d}
+    values.update({k: _as_str(v) for k, v in (given or {}).items()})
+    return values
+
+
+def _constraint_error(name: str, decl: dict[str, Any], value: str) -> str | None:
+    kind = decl.get("Type", "String")
+    custom = decl.get("ConstraintDescription")
+    fail: str | None = None
+    items = value.split(",") if kind == "CommaDelimitedList" else [value]
+    if kind == "String" and "MinLength" in decl and len(value) < int(decl["MinLength"]):
+        fail = f"Parameter '{name}' must contain at least {int(decl['MinLength'])} characters"
+    elif kind == "String" and "MaxLength" in decl and len(value) > int(decl["MaxLength"]):
+        fail = f"Parameter '{name}' must contain at most {int(decl['MaxLength'])} characters"
+    elif kind in ("String", "CommaDelimitedList") and "AllowedPattern" in decl:
+        pattern = str(decl["AllowedPattern"])
+        with contextlib.suppress(re.error):
+            if not all(re.fullmatch(pattern, item) for item in items):
+                fail = f"Parameter '{name}' must match pattern {pattern}"
+    if fail is None and "AllowedValues" in decl:
+        allowed = [_as_str(v) for v in decl["AllowedValues"]]
+        if not all(item in allowed for item in items):
+            fail = f"Parameter '{name}' must be one of AllowedValues"
+    if fail is None and kind == "Number":
+        fail = _number_error(name, decl, value)
+    if fail and custom:
+        return f"Parameter '{name}' failed to satisfy constraint: {custom}"
+    return fail
+
+
+def _number_error(name: str, decl: dict[str, Any], value: str) -> str | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return f"Parameter '{name}' must be a number"
+    if "MinValue" in decl and number < float(decl["MinValue"]):
+        return f"Parameter '{name}' must be a number not less than {decl['MinValue']}"
+    if "MaxValue" in decl and number > float(decl["MaxValue"]):
+        return f"Parameter '{name}' must be a number not greater than {decl['MaxValue']}"
+    return None
+
+
+def parse_submitted_template(template: Any) -> dict[str, Any]:
+    """A submitted template, or the ValidationError AWS gives before doing anything."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    if template is None:
+        raise ValidationError(message="Either Template URL or Template Body must be specified.")
+    parsed = _parse_template(template)
+    if not parsed:
+        raise ValidationError(message="Template format error: unsupported structure.")
+    if not isinstance(parsed.get("Resources"), dict) or not parsed["Resources"]:
+        raise ValidationError(message="Template format error: At least one Resources member must be defined.")
+    return parsed
+
+
+def validate_parameters(template: Any, given: dict[str, Any]) -> None:
+    """AWS's synchronous parameter checks (ValidationError, 400) before anything exists."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    declared = parse_submitted_template(template).get("Parameters") or {}
+    unknown = [k for k in given if k not in declared]
+    if unknown:
+        raise ValidationError(message=f"Parameters: [{', '.join(unknown)}] do not exist in the template")
+    missing = [k for k, d in declared.items() if k not in given and "Default" not in (d or {})]
+    if missing:
+        raise ValidationError(message=f"Parameters: [{', '.join(missing)}] must have values")
+    for name, value in given.items():
+        error = _constraint_error(name, declared[name] or {}, _as_str(value))
+        if error:
+            raise ValidationError(message=error)
+
+
+def patch_cfn_parameter_display() -> None:
+    """DescribeStacks: CommaDelimitedList as given ("a,b"); NoEcho masks by key, not value."""
+    from moto.cloudformation.models import Stack
+
+    _require(Stack, "parameter_list", "stack_parameters", "_create_resource_map")
+
+    def parameter_list(self: Any) -> list[dict[str, Any]]:
+        rm = self.resource_map
+        given = rm.input_parameters or {}
+        return [
+            {
+                "ParameterKey": key,
+                "ParameterValue": "****" if key in rm.no_echo_parameter_keys
+                else _as_str(given[key] if key in given else value),
+            }
+            for key, value in rm.resolved_parameters.items()
+        ]
+
+    def stack_parameters(self: Any) -> dict[str, str]:
+        # Used for UsePreviousValue: must be the submitted string, not moto's parsed list.
+        return effective_parameters(_parse_template(self.template), self.parameters)
+
+    Stack.parameter_list = property(parameter_list)  # type: ignore[method-assign, assignment]
+    Stack.stack_parameters = property(stack_parameters)  # type: ignore[method-assign, assignment]
+
+
+def patch_cfn_template_body() -> None:
+    """GetTemplate byte-for-byte: escape CR as &#xD; in CloudFormation's XML, as AWS does;
+    moto writes a raw CR, which every XML parser turns into LF."""
+    from moto.core import serialize
+
+    _require(serialize, "QuerySerializer", "SERVICE_SPECIFIC_SERIALIZERS", "DoublePassEncoder",
+             "DoublePassEncoding")
+    encoder = serialize.DoublePassEncoder(
+        [serialize.DoublePassEncoding(char="\r", marker="__MOTO_LAUNCHER_CR__", escape_sequence="&#xD;")]
+    )
+
+    class CloudFormationQuerySerializer(serialize.QuerySerializer):  # type: ignore[misc, valid-type]
+        def _default_serialize(self, serialized: Any, value: Any, shape: Any, key: str) -> None:
+            super()._default_serialize(serialized, encoder.mark(value) if isinstance(value, str) else value,
+                                       shape, key)
+
+        def _serialize_body(self, body: Any) -> str:
+            return str(encoder.escape(super()._serialize_body(body)))
+
+    serialize.SERVICE_SPECIFIC_SERIALIZERS.setdefault("cloudformation", {})["query"] = CloudFormationQuerySerializer
+
+
+# --------------------------------------------------------------------------- CloudFormation: events
+
+
+class _Operation:
+    """The stack operation running on this thread, so resource hooks can emit events."""
+
+    def __init__(self, stack: Any) -> None:
+        self.stack = stack
+        self.created: list[str] = []
+        self.failed: str | None = None
+        self.failed_verb = "create"
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def _operation(stack: Any) -> Iterator[_Operation]:
+    previous = getattr(_local, "op", None)
+    _local.op = op = _Operation(stack)
+    try:
+        yield op
+    finally:
+        _local.op = previous
+
+
+def _current(resources_map: Any) -> _Operation | None:
+    op = getattr(_local, "op", None)
+    return op if op is not None and op.stack.resource_map is resources_map else None
+
+
+def resource_event(stack: Any, logical_id: str, resource_type: str, status: str,
+                   physical_id: str = "", reason: str | None = None) -> None:
+    from moto.cloudformation.models import Event
+
+    event = Event(
+        stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+        physical_resource_id=physical_id, resource_type=resource_type, resource_status=status,
+        resource_status_reason=reason, resource_properties=None,
+    )
+    event.sendToSns(stack.account_id, stack.region_name, stack.notification_arns)
+    stack.events.append(event)
+
+
+def _physical_id(resource: Any) -> str:
+    return str(getattr(resource, "physical_resource_id", "") or "")
+
+
+def patch_cfn_resource_events() -> None:
+    """Per-resource CREATE_/UPDATE_ events (moto emits none) and remember what failed."""
+    from moto.cloudformation import parsing
+
+    _require(parsing, "parse_and_create_resource", "parse_and_update_resource", "ResourceMap")
+    original_create = parsing.parse_and_create_resource
+    original_update = parsing.parse_and_update_resource
+
+    def run(action: Callable[..., Any], verb: str, logical_id: str, resource_json: dict[str, Any],
+            resources_map: Any, **kwargs: Any) -> Any:
+        op = _current(resources_map)
+        condition = resource_json.get("Condition")
+        if op is None or (condition and not resources_map.lazy_condition_map[condition]):
+            return action(logical_id, resource_json, resources_map, **kwargs)
+        kind, status = str(resource_json.get("Type", "")), verb.upper()
+        try:
+            resource = action(logical_id, resource_json, resources_map, **kwargs)
+        except Exception as exc:
+            if op.failed is None:  # only the innermost failing resource reports
+                op.failed, op.failed_verb = logical_id, verb
+                resource_event(op.stack, logical_id, kind, f"{status}_IN_PROGRESS")
+                resource_event(op.stack, logical_id, kind, f"{status}_FAILED", reason=_error_message(exc))
+            raise
+        if resource is not None:
+            resource_event(op.stack, logical_id, kind, f"{status}_IN_PROGRESS")
+            resource_event(op.stack, logical_id, kind, f"{status}_IN_PROGRESS", _physical_id(resource),
+                           f"Resource {'creation' if verb == 'create' else 'update'} Initiated")
+            resource_event(op.stack, logical_id, kind, f"{status}_COMPLETE", _physical_id(resource))
+            if verb == "create":
+                op.created.append(logical_id)
+        return resource
+
+    def create(logical_id: str, resource_json: dict[str, Any], resources_map: Any, **kwargs: Any) -> Any:
+        return run(original_create, "create", logical_id, resource_json, resources_map, **kwargs)
+
+    def update(logical_id: str, resource_json: dict[str, Any], resources_map: Any, **kwargs: Any) -> Any:
+        return run(original_update, "update", logical_id, resource_json, resources_map, **kwargs)
+
+    parsing.parse_and_create_resource = create
+    parsing.parse_and_update_resource = update
+
+
+# --------------------------------------------------------------------------- CloudFormation: create + rollback
+
+
+_UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+              "IMPORT_ROLLBACK_COMPLETE"}
+
+
+def check_updatable(stack: Any) -> None:
+    from moto.cloudformation.exceptions import ValidationError
+
+    if stack.status not in _UPDATABLE:
+        raise ValidationError(message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+
+
+def _delete_resources(stack: Any, logical_ids: list[str], json_map: dict[str, Any]) -> bool:
+    """Delete created resources newest first with DELETE_ events; False if one failed."""
+    rm, ok = stack.resource_map, True
+    for logical_id in reversed(logical_ids):
+        resource = rm._parsed_resources.get(logical_id)
+        resource_json = json_map.get(logical_id)
+        if resource is None or resource_json is None:
+            continue
+        kind, physical = str(resource_json.get("Type", "")), _physical_id(resource)
+        resource_event(stack, logical_id, kind, "DELETE_IN_PROGRESS", physical)
+        try:
+            rm._delete_resource(resource, resource_json)
+        except Exception as exc:
+            resource_event(stack, logical_id, kind, "DELETE_FAILED", physical, _error_message(exc))
+            ok = False
+            continue
+        rm._parsed_resources.pop(logical_id, None)
+        resource_event(stack, logical_id, kind, "DELETE_COMPLETE", physical)
+    return ok
+
+
+def _rollback_create(stack: Any, op: _Operation, exc: Exception) -> None:
+    """AWS create rollback: ROLLBACK_IN_PROGRESS, delete what exists, ROLLBACK_COMPLETE."""
+    rm = stack.resource_map
+    if op.failed:
+        reason = f"The following resource(s) failed to create: [{op.failed}]. Rollback requested by user."
+    else:
+        reason = f"{_error_message(exc)} Rollback requested by user."
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    ok = _delete_resources(stack, op.created, rm._resource_json_map)
+    # Leave only undeletable resources visible, and no outputs: moto would otherwise
+    # lazily re-create resources when DescribeStacks evaluates the outputs.
+    rm._resource_json_map = {k: v for k, v in rm._resource_json_map.items() if k in rm._parsed_resources}
+    stack.output_map._output_json_map = {}
+    stack.status = "ROLLBACK_COMPLETE" if ok else "ROLLBACK_FAILED"
+    stack.stack_status_reason = reason
+    stack._add_stack_event(stack.status)
+
+
+def run_create(backend: Any, stack: Any, synchronous_template_errors: bool) -> None:
+    """Create the resources of a stack; on failure roll back instead of raising."""
+    from moto.cloudformation.exceptions import CloudFormationError
+
+    stack.status = "CREATE_IN_PROGRESS"
+    with _operation(stack) as op:
+        try:
+            ready = stack.resource_map.create(stack.template_dict)
+            stack.description = stack.template_dict.get("Description")
+            backend._validate_export_uniqueness(stack)
+            for export in stack.exports:
+                backend.exports[export.name] = export
+        except Exception as exc:
+            _rollback_create(stack, op, exc)
+            if synchronous_template_errors and isinstance(exc, CloudFormationError):
+                backend.stacks.pop(stack.stack_id, None)  # AWS rejects these before creating anything
+                raise
+            return
+    if ready:
+        stack.mark_creation_complete()
+
+
+def patch_cfn_create_stack() -> None:
+    """CreateStack: validate parameters first, then create with rollback on failure."""
+    from moto.cloudformation.exceptions import AlreadyExistsException
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+
+    _require(CloudFormationBackend, "create_stack", "_validate_export_uniqueness")
+    _require(Stack, "mark_creation_complete", "_add_stack_event", "_create_output_map", "parse_template")
+    from moto.cloudformation.utils import generate_stack_id
+
+    def create_stack(self: Any, name: str, template: str, parameters: dict[str, Any],
+                     notification_arns: list[str] | None = None, tags: dict[str, str] | None = None,
+                     role_arn: str | None = None, enable_termination_protection: bool | None = False,
+                     timeout_in_mins: int | None = None, stack_policy_body: str | None = None) -> Any:
+        validate_parameters(template, parameters)
+        if name in [stack.name for stack in self.stacks.values()]:
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        stack = Stack(
+            stack_id=generate_stack_id(name, self.region_name, self.account_id), name=name,
+            template=template, parameters=parameters, account_id=self.account_id,
+            region_name=self.region_name, notification_arns=notification_arns, tags=tags,
+            role_arn=role_arn, cross_stack_resources=self.exports,
+            enable_termination_protection=enable_termination_protection,
+            timeout_in_mins=timeout_in_mins, stack_policy_body=stack_policy_body,
+        )
+        self.stacks[stack.stack_id] = stack
+        stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        run_create(self, stack, synchronous_template_errors=True)
+        return stack
+
+    CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- CloudFormation: update + rollback
+
+
+def template_refs(node: Any) -> set[str]:
+    """Names a template fragment refers to: Ref, Fn::GetAtt and ${...} in Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= template_refs(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(str(target))
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                if isinstance(text, str):
+                    found |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                found |= template_refs(value[1] if isinstance(value, list) and len(value) > 1 else None)
+            found |= template_refs(value)
+    return found
+
+
+def _normalized(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "Properties": body.get("Properties") or {}}
+
+
+def plan_changes(old: dict[str, Any], new: dict[str, Any], old_params: dict[str, str],
+                 new_params: dict[str, str]) -> dict[str, tuple[str, str, str | None]]:
+    """logical id -> (Add|Modify|Remove, type, Replacement) from templates and parameters."""
+    from moto.cloudformation.parsing import resource_name_property_from_type
+
+    changed = {k for k in set(old_params) | set(new_params) if old_params.get(k) != new_params.get(k)}
+    old_res, new_res = old.get("Resources") or {}, new.get("Resources") or {}
+    plan: dict[str, tuple[str, str, str | None]] = {}
+    for lid, body in new_res.items():
+        kind = str(body.get("Type", ""))
+        if lid not in old_res:
+            plan[lid] = ("Add", kind, None)
+        elif _normalized(body) != _normalized(old_res[lid]) or template_refs(body) & changed:
+            name_prop = resource_name_property_from_type(kind) or ""
+            old_name = (old_res[lid].get("Properties") or {}).get(name_prop)
+            new_name = (body.get("Properties") or {}).get(name_prop)
+            renamed = bool(name_prop) and (old_name != new_name or bool(template_refs(new_name) & changed))
+            plan[lid] = ("Modify", kind, "True" if renamed else "False")
+    for lid, body in old_res.items():
+        if lid not in new_res:
+            plan[lid] = ("Remove", str(body.get("Type", "")), None)
+    return plan
+
+
+def dependency_order(resources: dict[str, Any]) -> list[str]:
+    """Resources ordered so that DependsOn/Ref/GetAtt/Sub targets come first."""
+    order: list[str] = []
+
+    def visit(lid: str, path: tuple[str, ...]) -> None:
+        if lid in order or lid in path:
+            return
+        body = resources[lid] or {}
+        deps = set(_as_list(body.get("DependsOn", []))) | template_refs(body)
+        for dep in sorted(d for d in deps if d in resources):
+            visit(dep, path + (lid,))
+        order.append(lid)
+
+    for lid in resources:
+        visit(lid, ())
+    return order
+
+
+class _MapSnapshot:
+    """Enough of a ResourceMap to put it back after a failed update."""
+
+    FIELDS = ("_template", "_resource_json_map", "input_parameters", "resolved_parameters",
+              "_parsed_resources", "lazy_condition_map", "no_echo_parameter_keys")
+
+    def __init__(self, rm: Any) -> None:
+        self.values = {f: copy.copy(getattr(rm, f, None)) for f in self.FIELDS}
+
+    def restore(self, rm: Any) -> None:
+        for field, value in self.values.items():
+            setattr(rm, field, value)
+
+
+def _switch_map(rm: Any, template: dict[str, Any], params: dict[str, Any]) -> None:
+    """Point the resource map at the new template/parameters (what moto's update does)."""
+    rm._template = template
+    rm.input_parameters = params
+    rm.resolved_parameters = {}
+    rm._parsed_resources = dict(rm._parsed_resources)
+    rm.load_mapping()
+    rm.load_parameters()
+    rm.load_conditions()
+    rm._resource_json_map = template.get("Resources") or {}
+
+
+def _update_resources(stack: Any, plan: dict[str, tuple[str, str, str | None]],
+                      modified: list[tuple[str, Any, Any]]) -> None:
+    from moto.cloudformation import parsing
+
+    rm = stack.resource_map
+    for lid in dependency_order(rm._resource_json_map):
+        action = plan.get(lid, ("",))[0]
+        if action == "Add":
+            _ = rm[lid]  # created (with events) by the patched parse_and_create_resource
+        elif action == "Modify":
+            old = rm._parsed_resources.get(lid)
+            new = parsing.parse_and_update_resource(
+                lid, copy.deepcopy(rm._resource_json_map[lid]), rm,
+                account_id=stack.account_id, region_name=stack.region_name,
+            )
+            if new is not None:
+                rm._parsed_resources[lid] = new
+            modified.append((lid, old, new if new is not None else old))
+
+
+def _new_outputs(backend: Any, stack: Any, template: dict[str, Any]) -> Any:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.parsing import OutputMap
+
+    outputs = OutputMap(stack.resource_map, template, stack.stack_id)
+    for key in outputs:
+        _ = outputs[key]
+    mine = _own_exports(backend, stack)
+    for export in outputs.exports:
+        if export.name in backend.exports and export.name not in mine:
+            raise ValidationError(stack.stack_id, message="Export names must be unique across a given region")
+    return outputs
+
+
+def _own_exports(backend: Any, stack: Any) -> set[str]:
+    return {name for name, e in backend.exports.items() if e.exporting_stack_id == stack.stack_id}
+
+
+def _cleanup_update(stack: Any, plan: dict[str, Any], old_json: dict[str, Any],
+                    modified: list[tuple[str, Any, Any]]) -> None:
+    """Cleanup phase: delete removed resources and the old half of replacements."""
+    rm = stack.resource_map
+    stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    for lid, old, new in modified:
+        if new is not old and getattr(new, "_launcher_replaces", None) is old:
+            kind = str(old_json[lid].get("Type", ""))
+            resource_event(stack, lid, kind, "DELETE_IN_PROGRESS", _physical_id(old))
+            try:
+                rm._delete_resource(old, old_json[lid])
+                resource_event(stack, lid, kind, "DELETE_COMPLETE", _physical_id(old))
+            except Exception as exc:
+                resource_event(stack, lid, kind, "DELETE_FAILED", _physical_id(old), _error_message(exc))
+    removed = [lid for lid in dependency_order(old_json) if plan.get(lid, ("",))[0] == "Remove"]
+    _delete_resources(stack, removed, old_json)
+
+
+def _rollback_update(stack: Any, op: _Operation, snapshot: _MapSnapshot,
+                     modified: list[tuple[str, Any, Any]]) -> None:
+    """UPDATE_ROLLBACK: previous properties back in place, then delete what the update made."""
+    rm = stack.resource_map
+    current, new_json = dict(rm._parsed_resources), rm._resource_json_map
+    failed, verb = op.failed, op.failed_verb
+    reason = f"The following resource(s) failed to {verb}: [{failed}]." if failed else None
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    snapshot.restore(rm)
+    op.failed = None
+    made: dict[str, Any] = {}
+    for lid, old, new in modified:
+        if new is not old and getattr(new, "_launcher_replaces", None) is not old:
+            rm._parsed_resources[lid] = new  # moto already destroyed the old one: keep the new
+        elif new is not old:
+            made[lid] = new
+    in_place = [lid for lid, old, new in modified if new is old] + ([failed] if verb == "update" else [])
+    ok = _reapply_previous(stack, [lid for lid in in_place if lid])
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    made.update({lid: current[lid] for lid in op.created if lid in current})
+    saved, rm._parsed_resources = rm._parsed_resources, dict(made)
+    ok = _delete_resources(stack, list(made), new_json) and ok
+    rm._parsed_resources = saved
+    stack.status = "UPDATE_ROLLBACK_COMPLETE" if ok else "UPDATE_ROLLBACK_FAILED"
+    stack._add_stack_event(stack.status)
+
+
+def _reapply_previous(stack: Any, logical_ids: list[str]) -> bool:
+    """Update resources back to the (restored) previous template's properties."""
+    from moto.cloudformation import parsing
+
+    rm, ok = stack.resource_map, True
+    for lid in reversed(logical_ids):
+        if lid in rm._resource_json_map and lid in rm._parsed_resources:
+            try:
+                parsing.parse_and_update_resource(lid, copy.deepcopy(rm._resource_json_map[lid]), rm,
+                                                  account_id=stack.account_id, region_name=stack.region_name)
+            except Exception:
+                ok = False  # reported as UPDATE_FAILED by the event hook
+    return ok
+
+
+def run_update(backend: Any, stack: Any, template: str, params: dict[str, Any]) -> bool:
+    """Update a stack in dependency order; roll back on failure. True on success."""
+    new_dict = _parse_template(template)
+    old_dict = _parse_template(stack.template)
+    plan = plan_changes(old_dict, new_dict, effective_parameters(old_dict, stack.parameters),
+                        effective_parameters(new_dict, params))
+    rm = stack.resource_map
+    snapshot, old_json = _MapSnapshot(rm), dict(rm._resource_json_map)
+    stack.status = "UPDATE_IN_PROGRESS"
+    stack._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    modified: list[tuple[str, Any, Any]] = []
+    with _operation(stack) as op:
+        try:
+            _switch_map(rm, new_dict, params)
+            _update_resources(stack, plan, modified)
+            outputs = _new_outputs(backend, stack, new_dict)
+        except Exception:
+            _rollback_update(stack, op, snapshot, modified)
+            return False
+        for name in _own_exports(backend, stack):
+            backend.exports.pop(name)
+        stack.template, stack.template_dict, stack.parameters = template, new_dict, params
+        stack.output_map = outputs
+        stack.description = new_dict.get("Description")
+        for export in stack.exports:
+            backend.exports[export.name] = export
+        _cleanup_update(stack, plan, old_json, modified)
+    stack.status = "UPDATE_COMPLETE"
+    stack._add_stack_event("UPDATE_COMPLETE")
+    return True
+
+
+def _incoming_parameters(stack: Any, incoming: list[dict[str, Any]]) -> dict[str, str]:
+    """UpdateStack's Parameters list -> values, resolving UsePreviousValue."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    previous = stack.stack_parameters
+    values: dict[str, str] = {}
+    for param in incoming or []:
+        key = param["ParameterKey"]
+        if param.get("UsePreviousValue"):
+            if key not in previous:
+                raise ValidationError(message=f"Invalid input for parameter key {key}. Cannot specify "
+                                      "usePreviousValue as true for a parameter key not in the previous template")
+            values[key] = previous[key]
+        elif "ParameterValue" in param:
+            values[key] = param["ParameterValue"]
+    return values
+
+
+def has_no_changes(stack: Any, template: Any, params: dict[str, Any]) -> bool:
+    old, new = _parse_template(stack.template), _parse_template(template)
+    return old == new and effective_parameters(old, stack.parameters) == effective_parameters(new, params)
+
+
+def patch_cfn_update_stack() -> None:
+    """UpdateStack: state check, parameter validation, "No updates", update with rollback."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    _require(CloudFormationBackend, "update_stack", "get_stack")
+    _require(CloudFormationResponse, "_validate_different_update")
+
+    def update_stack(self: Any, name: str, template: str, role_arn: str | None,
+                     parameters: list[dict[str, Any]], tags: dict[str, str] | None) -> Any:
+        stack = self.get_stack(name)
+        check_updatable(stack)
+        params = _incoming_parameters(stack, parameters)
+        validate_parameters(template, params)
+        if has_no_changes(stack, template, params) and (tags is None or tags == stack.tags):
+            raise ValidationError(stack.name, message="No updates are to be performed.")
+        stack.role_arn = role_arn
+        if tags is not None:
+            stack.tags = tags
+        run_update(self, stack, template, params)
+        return stack
+
+    def no_response_level_check(self: Any, *args: Any, **kwargs: Any) -> None:
+        """The backend decides "No updates" with effective parameters (see has_no_changes)."""
+
+    CloudFormationBackend.update_stack = update_stack  # type: ignore[method-assign]
+    CloudFormationResponse._validate_different_update = no_response_level_check  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- CloudFormation: change sets
+
+
+def patch_cfn_change_sets() -> None:
+    """CreateChangeSet validates and detects no-op updates; ExecuteChangeSet rolls back."""
+    from moto.cloudformation.exceptions import CloudFormationError
+    from moto.cloudformation.models import Change, ChangeSet, CloudFormationBackend
+
+    _require(CloudFormationBackend, "create_change_set", "execute_change_set", "describe_change_set")
+    _require(ChangeSet, "diff")
+
+    class InvalidChangeSetStatus(CloudFormationError):
+        code = "InvalidChangeSetStatus"
+
+    original_create = CloudFormationBackend.create_change_set
+
+    def diff(self: Any) -> list[Any]:
+        stack = self.stack
+        is_update = self.change_set_type == "UPDATE"
+        old = _parse_template(stack.template) if is_update else {}
+        plan = plan_changes(old, self.template_dict or {},
+                            effective_parameters(old, stack.parameters) if is_update else {},
+                            effective_parameters(self.template_dict or {}, self.parameters))
+        changes = []
+        for lid, (action, kind, replacement) in plan.items():
+            change = Change(action=action, logical_resource_id=lid, resource_type=kind)
+            change.replacement = replacement
+            if action != "Add":
+                change.physical_resource_id = _physical_id(stack.resource_map._parsed_resources.get(lid))
+            changes.append(change)
+        return changes
+
+    def create_change_set(self: Any, stack_name: str, change_set_name: str, template: str,
+                          parameters: dict[str, str], description: str, change_set_type: str,
+                          *args: Any, **kwargs: Any) -> tuple[str, str]:
+        reviewing = _change_set_target(self, stack_name, change_set_name, change_set_type)
+        validate_parameters(template, parameters)
+        change_set_id, stack_id = original_create(self, stack_name, change_set_name, template, parameters,
+                                                  description, change_set_type, *args, **kwargs)
+        change_set = self.change_sets[change_set_id]
+        if reviewing is not None:
+            # Another CREATE change set for a stack still in review: AWS reuses that stack.
+            del self.stacks[stack_id]
+            change_set.stack, change_set.stack_id = reviewing, reviewing.stack_id
+            stack_id = reviewing.stack_id
+        if change_set_type == "UPDATE" and has_no_changes(self.stacks[stack_id], template, parameters):
+            change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
+            change_set.status_reason = ("The submitted information didn't contain changes. Submit different "
+                                        "information to create a change set.")
+        return change_set_id, stack_id
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.describe_change_set(change_set_name)
+        if change_set.execution_status != "AVAILABLE":
+            raise InvalidChangeSetStatus(f"ChangeSet [{change_set.change_set_id}] cannot be executed in its "
+                                         f"current status of [{change_set.status}]")
+        stack = self.stacks[change_set.stack_id]
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        if change_set.change_set_type == "CREATE":
+            ok = _execute_create(self, stack, change_set)
+        else:
+            ok = run_update(self, stack, change_set.template, change_set.parameters)
+        change_set.execution_status = "EXECUTE_COMPLETE" if ok else "EXECUTE_FAILED"
+
+    ChangeSet.diff = diff  # type: ignore[method-assign]
+    CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
+    CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+
+def _change_set_target(backend: Any, stack_name: str, change_set_name: str, change_set_type: str) -> Any:
+    """Check the stack a change set is for; returns a stack in review to reuse (CREATE)."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    if change_set_type == "UPDATE":
+        check_updatable(backend.get_stack(stack_name))
+        return None
+    same_name = [s for s in backend.stacks.values() if s.name == stack_name]
+    if any(s.status != "REVIEW_IN_PROGRESS" for s in same_name):
+        raise ValidationError(message=f"Stack [{stack_name}] already exists and cannot be created "
+                              f"again with the changeSet [{change_set_name}].")
+    return same_name[0] if same_name else None
+
+
+def _execute_create(backend: Any, stack: Any, change_set: Any) -> bool:
+    """ExecuteChangeSet of a CREATE change set: same path (and rollback) as CreateStack."""
+    stack.template, stack.parameters = change_set.template, change_set.parameters
+    stack._parse_template()
+    stack.cross_stack_resources = backend.exports
+    stack.resource_map = stack._create_resource_map()
+    stack.output_map = stack._create_output_map()
+    stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+    run_create(backend, stack, synchronous_template_errors=False)
+    return not stack.status.startswith("ROLLBACK")
+
+
+# --------------------------------------------------------------------------- server
+
+
+PATCHES: list[Callable[[], None]] = [
+    patch_network_guard,
+    patch_lambda_config,
+    patch_sts_external_id,
+    patch_iam_principals,
+    patch_cfn_role_update,
+    patch_cfn_parameter_display,
+    patch_cfn_template_body,
+    patch_cfn_resource_events,
+    patch_cfn_create_stack,
+    patch_cfn_update_stack,
+    patch_cfn_change_sets,
+]
+
+
+def apply_patches() -> None:
+    version = _moto_version()
+    if version != EXPECTED_MOTO_VERSION:
+        print(f"moto_launcher: warning: written for moto {EXPECTED_MOTO_VERSION}, found {version}",
+              file=sys.stderr, flush=True)
+    for patch in PATCHES:
+        try:
+            patch()
+        except PatchError:
+            raise
+        except (ImportError, AttributeError) as exc:
+            raise PatchError(f"{patch.__name__}: {exc} (patches written for moto {EXPECTED_MOTO_VERSION}, "
+                             f"found moto {version})") from exc
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def serve(host: str, port: int, parent_pid: int | None) -> int:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    # On a bind error werkzeug prints the reason ("Port N is in use ...") and exits with 1.
+    server = make_server(host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+                         request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
+    bound_port = server.socket.getsockname()[1]
+    with socket.create_connection((host, bound_port), timeout=5):
+        pass  # accepting connections
+    print(f"moto ready on http://{_url_host(host)}:{bound_port}", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        if parent_pid is not None and not _pid_alive(parent_pid):
+            break
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, required=True, help="port to bind (0: any free port)")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process no longer exists")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not _is_loopback(args.host):
+        print(f"moto_launcher: refusing to bind {args.host!r}: only loopback (127.0.0.0/8, ::1, localhost) "
+              "is allowed", file=sys.stderr, flush=True)
+        return EXIT_BAD_HOST
+    force_environment()
+    try:
+        apply_patches()
+    except PatchError as exc:
+        print(f"moto_launcher: {exc}", file=sys.stderr, flush=True)
+        return EXIT_BAD_MOTO
+    return serve(args.host, args.port, args.parent_pid)
+
+
+if __name__ == "__main__":
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)  # the server is closed; skip tearing down moto's module graph (~2 s)

@@ -1,0 +1,62 @@
+//! The local AWS emulator: a pinned moto server, installed into a virtualenv under
+//! `target/xtask/sandbox/` and run on 127.0.0.1 by `python/moto_launcher.py`, which patches moto
+//! to behave like AWS where this tool depends on it (see that file's docstring).
+//!
+//! Every process started here gets `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens
+//! on loopback only.
+
+mod python;
+mod server;
+
+pub use python::{PythonEnv, REQUIREMENTS};
+pub use server::{Emulator, Sandbox, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "Python 3 was not found (tried `{0}`); the local AWS emulator needs it: install python3 with its venv module, or set PYTHON to an interpreter"
+    )]
+    NoPython(String),
+    #[error("{what} failed: {message}")]
+    Command { what: String, message: String },
+    #[error("`{}`: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "`{0}` is not a loopback address; the emulator only listens on 127.0.0.1, ::1 or localhost"
+    )]
+    NotLoopback(String),
+    #[error(
+        "port {port} on {host} is taken by another program (not this sandbox); stop it or choose another `aws.endpoint_url`"
+    )]
+    PortTaken { host: String, port: u16 },
+    #[error("the emulator did not start within {secs} s; its log `{}` ends with:\n{tail}", log.display())]
+    StartTimeout {
+        secs: u64,
+        log: std::path::PathBuf,
+        tail: String,
+    },
+}
+
+/// The environment every emulator process gets: no instance metadata, dummy keys, and none of
+/// the caller's AWS settings.
+pub(crate) fn safe_env(cmd: &mut std::process::Command) {
+    for var in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("PYTHONUNBUFFERED", "1");
+}

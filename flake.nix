@@ -1,0 +1,7 @@
+{
+  description = "Temporal Serverless Workers setup: cargo xtask automation";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs = { self, nixpkgs }: { };
+}

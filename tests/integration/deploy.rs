@@ -1,0 +1,287 @@
+//! The deploy lifecycle against the emulator: create, no-op, update, status, destroy, a failed
+//! creation and its replacement.
+
+use std::process::Command;
+
+use crate::support::{ACCOUNT, Checkout, descriptor, python, safe_aws_env};
+
+fn outputs_table(text: &str) -> &str {
+    &text[text.find("[outputs]").expect("an [outputs] table")..]
+}
+
+#[test]
+fn create_noop_update_status_destroy_and_comments_survive() {
+    let co = Checkout::new();
+    let stack = "it-lifecycle";
+    let original = descriptor(stack, "lifecycle-ext-id", &["worker-1"]);
+    co.write_env("lc", &original);
+
+    // Create.
+    let run = co.xtask(&["deploy", "lc"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("lc: created stack `it-lifecycle` (CREATE_COMPLETE)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("+ Add     TemporalServerlessWorker"),
+        "the change preview lists the role:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("CREATE_COMPLETE      TemporalServerlessWorker (AWS::IAM::Role)"),
+        "events are shown:\n{}",
+        run.stderr
+    );
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-{stack}");
+    assert!(run.stdout.contains(&role_arn), "{}", run.stdout);
+    let after_create = co.read_env("lc");
+    assert!(
+        after_create.starts_with(&original),
+        "every byte before [outputs] is kept:\n{after_create}"
+    );
+    let outputs = outputs_table(&after_create);
+    assert!(
+        outputs.contains(&format!("role_arn = \"{role_arn}\"")),
+        "{outputs}"
+    );
+    assert!(
+        outputs.contains(&format!(
+            "stack_id = \"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack}/"
+        )),
+        "{outputs}"
+    );
+    assert!(outputs.contains("deployed_at = \"20"), "{outputs}");
+    // The rendered files were written for review.
+    let params =
+        std::fs::read_to_string(co.root().join("environments/lc/parameters.json")).unwrap();
+    assert!(params.contains("lifecycle-ext-id"), "{params}");
+
+    // No-op: says so, changes nothing, not even the file.
+    let run = co.xtask(&["deploy", "lc"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("lc: no changes; stack `it-lifecycle` is up to date"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains("changes to stack"),
+        "no change set for a no-op:\n{}",
+        run.stderr
+    );
+    assert_eq!(co.read_env("lc"), after_create);
+
+    // Status agrees with the record.
+    let run = co.xtask(&["status", "lc"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("stack `it-lifecycle` is CREATE_COMPLETE"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("match the stack"), "{}", run.stdout);
+
+    // Update: a second function.
+    let updated = after_create.replace(
+        &format!("\"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker-1\","),
+        &format!("\"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker-1\", \"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker-2\","),
+    );
+    assert_ne!(updated, after_create);
+    co.write_env("lc", &updated);
+    let run = co.xtask(&["deploy", "lc"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("lc: updated stack `it-lifecycle` (UPDATE_COMPLETE)"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("~ Modify  TemporalLambdaInvokePermissions"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("function:worker-2"),
+        "the new output is printed:\n{}",
+        run.stdout
+    );
+    let after_update = co.read_env("lc");
+    // What the user wrote: everything before the table the tool appended.
+    let before_outputs = &updated[..updated.find("\n# Recorded by").unwrap()];
+    assert_eq!(
+        before_outputs,
+        original.replace(
+            "worker-1\",",
+            "worker-1\", \"arn:aws:lambda:us-east-1:123456789012:function:worker-2\","
+        )
+    );
+    assert!(after_update.starts_with(before_outputs), "{after_update}");
+    // And the no-op holds after an update too.
+    co.xtask(&["deploy", "lc"])
+        .success()
+        .stdout
+        .contains("no changes")
+        .then_some(())
+        .expect("no-op after update");
+
+    // A recorded output that no longer matches is reported.
+    let tampered = after_update.replace(
+        &format!("role_arn = \"{role_arn}\""),
+        "role_arn = \"arn:aws:iam::123456789012:role/other\"",
+    );
+    co.write_env("lc", &tampered);
+    let run = co.xtask(&["status", "lc"]);
+    run.failure();
+    assert!(
+        run.stdout.contains("do not match the stack"),
+        "{}",
+        run.stdout
+    );
+    co.write_env("lc", &after_update);
+
+    // Destroy: the stack is gone and the file is back to what the user wrote.
+    let run = co.xtask(&["destroy", "lc", "--yes"]);
+    run.success();
+    assert!(
+        run.stdout.contains("deleted stack `it-lifecycle`"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        co.read_env("lc"),
+        before_outputs,
+        "byte for byte what the user wrote"
+    );
+    let run = co.xtask(&["status", "lc"]);
+    run.success();
+    assert!(run.stdout.contains("does not exist"), "{}", run.stdout);
+}
+
+/// Creates an IAM role directly in the emulator (with boto3 from the emulator's virtualenv), so
+/// that the stack's role name is taken and its creation fails.
+fn create_role_outside_the_stack(name: &str) {
+    iam(&format!(
+        "iam.create_role(RoleName='{name}', AssumeRolePolicyDocument=json.dumps({{'Version': '2012-10-17', 'Statement': []}}))"
+    ));
+}
+
+fn delete_role(name: &str) {
+    iam(&format!("iam.delete_role(RoleName='{name}')"));
+}
+
+fn iam(statement: &str) {
+    let script = format!(
+        "import boto3, json\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
+        crate::support::emulator().url
+    );
+    let mut cmd = Command::new(python().python());
+    cmd.args(["-c", &script]);
+    safe_aws_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn failed_creation_is_explained_rolled_back_and_replaceable() {
+    let co = Checkout::new();
+    let stack = "it-failure";
+    let text = descriptor(stack, "failure-ext-id", &["worker-1"]);
+    co.write_env("fail", &text);
+    let role_name = format!("Temporal-Serverless-Worker-{stack}");
+    create_role_outside_the_stack(&role_name);
+
+    let run = co.xtask(&["deploy", "fail"]);
+    run.failure();
+    let all = run.all();
+    assert!(all.contains("ended in ROLLBACK_COMPLETE"), "{all}");
+    assert!(
+        all.contains("CREATE_FAILED TemporalServerlessWorker (AWS::IAM::Role)"),
+        "the failing resource is named:\n{all}"
+    );
+    assert!(
+        all.contains("already exists"),
+        "the reason is given:\n{all}"
+    );
+    assert!(all.contains("was left as it was"), "{all}");
+    assert_eq!(co.read_env("fail"), text, "the descriptor is untouched");
+
+    // Deploying again explains the state and the way out.
+    let run = co.xtask(&["deploy", "fail"]);
+    run.failure();
+    assert!(
+        run.all().contains("is in ROLLBACK_COMPLETE") && run.all().contains("--replace-failed"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(co.read_env("fail"), text);
+
+    // With the conflict gone, --replace-failed deletes the dead stack and creates it anew.
+    delete_role(&role_name);
+    let run = co.xtask(&["deploy", "fail", "--replace-failed"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("created stack `it-failure` (CREATE_COMPLETE)"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(co.read_env("fail").contains("[outputs]"));
+    co.xtask(&["destroy", "fail", "--yes"]).success();
+}
+
+#[test]
+fn invalid_descriptor_fails_before_any_aws_call_and_changes_nothing() {
+    let co = Checkout::new();
+    // The endpoint is dead: any AWS call would fail with a connection error instead.
+    let text = descriptor("it-invalid", "bad", &["worker-1"])
+        .replace(&crate::support::emulator().url, "http://127.0.0.1:9")
+        .replace(
+            "region   =   \"us-east-1\"",
+            "region = \"us-east-1\"\ncolour = \"red\"",
+        );
+    co.write_env("bad", &text);
+    for args in [
+        &["deploy", "bad"][..],
+        &["validate", "bad"],
+        &["render", "bad"],
+    ] {
+        let run = co.xtask(args);
+        run.failure();
+        let all = run.all();
+        assert!(
+            all.contains(
+                "environments/bad.toml:4:1: error: `aws.colour`: unknown key; allowed: `region`"
+            ),
+            "{args:?}: {all}"
+        );
+        assert!(
+            all.contains(
+                "error: `role.external_id`: is 3 characters long; allowed: 5 to 45 characters"
+            ),
+            "{args:?}: {all}"
+        );
+        assert!(
+            !all.contains("127.0.0.1:9"),
+            "no AWS call was attempted: {all}"
+        );
+        assert_eq!(co.read_env("bad"), text);
+        assert!(
+            !co.root().join("environments/bad").exists(),
+            "nothing was rendered"
+        );
+    }
+}

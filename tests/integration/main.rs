@@ -1,0 +1,11 @@
+//! Integration tests: the real `xtask` binary against a real moto server (started once per test
+//! run on a free 127.0.0.1 port, patched by the sandbox launcher to behave like AWS), through
+//! the real AWS SDK. Nothing is mocked.
+
+mod support;
+
+mod cli;
+mod deploy;
+mod emulator;
+mod sts;
+mod template;

@@ -1,0 +1,188 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use aws_sandbox::{Emulator, PythonEnv, Sandbox};
+
+/// The workspace root (this file is `tests/integration/support.rs`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ has a parent")
+        .to_owned()
+}
+
+/// The pinned Python tools (moto, cfn-lint), installed once into the sandbox's cache.
+pub fn python() -> &'static PythonEnv {
+    static ENV: OnceLock<PythonEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let sandbox = Sandbox::new(&repo_root().join("target").join("xtask"));
+        sandbox
+            .python_env(&mut |line| eprintln!("test setup: {line}"))
+            .unwrap_or_else(|e| panic!("cannot install the AWS emulator for the tests: {e}"))
+    })
+}
+
+/// One emulator for the whole test run; it stops when the test process exits.
+pub fn emulator() -> &'static Emulator {
+    static EMU: OnceLock<Emulator> = OnceLock::new();
+    EMU.get_or_init(|| {
+        let dir = repo_root()
+            .join("target")
+            .join("xtask")
+            .join("test-emulators");
+        std::fs::create_dir_all(&dir).unwrap();
+        Emulator::start(python(), &dir)
+            .unwrap_or_else(|e| panic!("cannot start the AWS emulator: {e}"))
+    })
+}
+
+/// A scratch checkout: the real templates, and environments written by the test.
+pub struct Checkout {
+    pub dir: tempfile::TempDir,
+}
+
+impl Checkout {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let templates = dir.path().join("templates");
+        std::fs::create_dir_all(&templates).unwrap();
+        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
+        for entry in std::fs::read_dir(repo_root().join("templates")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), templates.join(entry.file_name())).unwrap();
+        }
+        Checkout { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn env_path(&self, name: &str) -> PathBuf {
+        self.root()
+            .join("environments")
+            .join(format!("{name}.toml"))
+    }
+
+    pub fn write_env(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.env_path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read_env(&self, name: &str) -> String {
+        std::fs::read_to_string(self.env_path(name)).unwrap()
+    }
+
+    /// Runs `xtask --root CHECKOUT ARGS...` with emulator-safe AWS settings.
+    pub fn xtask(&self, args: &[&str]) -> Run {
+        xtask_in(self.root(), args)
+    }
+}
+
+pub fn xtask_in(root: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("--root").arg(root).args(args);
+    safe_aws_env(&mut cmd);
+    let out = cmd.output().expect("run xtask");
+    Run::from(out)
+}
+
+/// No instance metadata, dummy keys, none of the caller's AWS settings.
+pub fn safe_aws_env(cmd: &mut Command) {
+    for var in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "XTASK_ROOT",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected exit code 1\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// A descriptor for the test emulator, with comments and hand formatting that must survive.
+pub fn descriptor(stack: &str, external_id: &str, functions: &[&str]) -> String {
+    let functions: Vec<String> = functions
+        .iter()
+        .map(|f| format!("\"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{f}\""))
+        .collect();
+    format!(
+        r#"# Hand-written header comment: must survive every deploy.
+[aws]
+region   =   "us-east-1"     # aligned by hand
+endpoint_url = "{url}"
+
+[temporal]
+server_role_arn = "arn:aws:iam::{ACCOUNT}:user/moto"
+namespaces = [ "orders",   "billing" ]  # odd spacing kept
+
+[role]   # the stack
+stack_name = "{stack}"
+external_id = '{external_id}'
+lambda_function_arns = [
+  {functions},   # trailing comment
+]
+
+[deploy]
+confirm = true
+"#,
+        url = emulator().url,
+        functions = functions.join(",\n  "),
+    )
+}

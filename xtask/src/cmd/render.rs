@@ -1,0 +1,75 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+use env_descriptor::{Environment, Layout};
+use env_render::{Rendered, Templates};
+
+/// Render the dynamic config and the stack parameters of environments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Writes environments/ENV/dynamicconfig.yaml (Temporal's dynamic config: the workercontroller keys)
+and environments/ENV/parameters.json (for `aws cloudformation create-stack --parameters file://...`).
+Both are meant to be committed; rendering twice gives the same bytes.
+
+Examples:
+  cargo xtask render staging
+  cargo xtask render              every environment
+  cargo xtask render --check      fail if a committed file is stale (for CI)")]
+pub struct Args {
+    /// Environments to render (default: all).
+    envs: Vec<String>,
+    /// Write nothing; fail when a rendered file differs from what is on disk.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Renders `env` and writes its files when they changed; prints what it wrote.
+pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Result<Rendered> {
+    let rendered = templates.render(env)?;
+    for path in rendered.write(&layout.rendered_dir(&env.name))? {
+        println!("wrote {}", relative(layout, &path));
+    }
+    Ok(rendered)
+}
+
+pub fn relative(layout: &Layout, path: &std::path::Path) -> String {
+    path.strip_prefix(layout.root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+impl Args {
+    pub fn run(self, layout: &Layout) -> Result<ExitCode> {
+        let names = if self.envs.is_empty() {
+            layout.env_names()?
+        } else {
+            self.envs
+        };
+        let templates = Templates::load(&layout.templates_dir())?;
+        let mut stale = Vec::new();
+        for name in &names {
+            let env = super::load_env(layout, name)?;
+            if self.check {
+                let rendered = templates.render(&env)?;
+                stale.extend(rendered.stale(&layout.rendered_dir(name)));
+            } else {
+                write(layout, &templates, &env)?;
+            }
+        }
+        if !stale.is_empty() {
+            for path in &stale {
+                eprintln!("stale: {}", relative(layout, path));
+            }
+            eprintln!("run `cargo xtask render` and commit the result");
+            return Ok(ExitCode::FAILURE);
+        }
+        if self.check {
+            println!(
+                "{} environment(s) rendered files are up to date",
+                names.len()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,133 @@
+//! Terminal output: a spinner for long waits, stack events as they happen, the change preview
+//! and the confirmation prompt. Progress goes to stderr, results to stdout.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use cfn_deploy::{Change, Event, Observer};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Shows one deploy or destroy as it goes.
+#[derive(Debug)]
+pub struct Progress {
+    bar: ProgressBar,
+    label: String,
+    /// Ask before executing a change set (only ever on a terminal).
+    ask: bool,
+}
+
+/// Whether a person is at the keyboard.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+impl Progress {
+    /// `label` prefixes every line (the environment's name), which keeps the output of
+    /// several environments readable. `ask` requests a confirmation on a terminal.
+    pub fn new(label: &str, ask: bool) -> Self {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+                .expect("valid template"),
+        );
+        bar.set_prefix(label.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress {
+            bar,
+            label: label.to_owned(),
+            ask: ask && interactive(),
+        }
+    }
+
+    /// Prints a line above the spinner (or plainly, when stderr is not a terminal).
+    pub fn line(&self, text: &str) {
+        self.bar.suspend(|| eprintln!("{} {text}", self.label));
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Asks a yes/no question on the terminal; anything but y/yes is no.
+pub fn ask_yes_no(bar: Option<&ProgressBar>, question: &str) -> bool {
+    let ask = || {
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    };
+    match bar {
+        Some(bar) => bar.suspend(ask),
+        None => ask(),
+    }
+}
+
+fn symbol(action: &str) -> char {
+    match action {
+        "Add" => '+',
+        "Remove" => '-',
+        "Modify" => '~',
+        _ => '*',
+    }
+}
+
+impl Observer for Progress {
+    fn step(&mut self, what: &str) {
+        self.bar.set_message(what.to_owned());
+    }
+
+    fn confirm(&mut self, stack: &str, changes: &[Change]) -> bool {
+        self.line(&format!("changes to stack `{stack}`:"));
+        if changes.is_empty() {
+            self.line("  (CloudFormation listed no resource changes)");
+        }
+        let width = changes
+            .iter()
+            .map(|c| c.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        for c in changes {
+            let replacement = match c.replacement.as_deref() {
+                Some("True") => "  (replaces the resource)",
+                Some("Conditional") => "  (may replace the resource)",
+                _ => "",
+            };
+            self.line(&format!(
+                "  {} {:<7} {:<width$}  {}{replacement}",
+                symbol(&c.action),
+                c.action,
+                c.logical_id,
+                c.resource_type
+            ));
+        }
+        if !self.ask {
+            return true;
+        }
+        ask_yes_no(Some(&self.bar), "execute these changes?")
+    }
+
+    fn event(&mut self, e: &Event) {
+        let time = e
+            .timestamp
+            .as_deref()
+            .and_then(|t| t.get(11..19))
+            .unwrap_or("");
+        let reason = e
+            .reason
+            .as_deref()
+            .map(|r| format!("  {r}"))
+            .unwrap_or_default();
+        self.line(&format!(
+            "  {time}  {:<20} {} ({}){reason}",
+            e.status, e.logical_id, e.resource_type
+        ));
+    }
+}
