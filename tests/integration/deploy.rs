@@ -181,7 +181,7 @@ fn delete_role(name: &str) {
 fn iam(statement: &str) {
     let script = format!(
         "import boto3, json\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
-        crate::support::emulator().url
+        crate::support::emulator().url()
     );
     let mut cmd = Command::new(python().python());
     cmd.args(["-c", &script]);
@@ -248,7 +248,7 @@ fn invalid_descriptor_fails_before_any_aws_call_and_changes_nothing() {
     let co = Checkout::new();
     // The endpoint is dead: any AWS call would fail with a connection error instead.
     let text = descriptor("it-invalid", "bad", &["worker-1"])
-        .replace(&crate::support::emulator().url, "http://127.0.0.1:9")
+        .replace(&crate::support::emulator().url(), "http://127.0.0.1:9")
         .replace(
             "region   =   \"us-east-1\"",
             "region = \"us-east-1\"\ncolour = \"red\"",

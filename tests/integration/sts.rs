@@ -41,7 +41,7 @@ fn assume_role_requires_the_external_id() {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .region(Region::new("us-east-1"))
-            .endpoint_url(&emulator().url)
+            .endpoint_url(emulator().url())
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
             .load()
             .await;

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use aws_sandbox::{Emulator, PythonEnv, Sandbox};
+use aws_sandbox::{Owned, PythonEnv, Sandbox, TemporalDev};
 
 /// The workspace root (this file is `tests/integration/support.rs`).
 pub fn repo_root() -> PathBuf {
@@ -23,19 +23,54 @@ pub fn python() -> &'static PythonEnv {
     })
 }
 
+fn work_dir() -> PathBuf {
+    let dir = repo_root()
+        .join("target")
+        .join("xtask")
+        .join("test-services");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// One emulator for the whole test run; it stops when the test process exits.
-pub fn emulator() -> &'static Emulator {
-    static EMU: OnceLock<Emulator> = OnceLock::new();
+pub fn emulator() -> &'static Owned {
+    static EMU: OnceLock<Owned> = OnceLock::new();
     EMU.get_or_init(|| {
-        let dir = repo_root()
-            .join("target")
-            .join("xtask")
-            .join("test-emulators");
-        std::fs::create_dir_all(&dir).unwrap();
-        Emulator::start(python(), &dir)
+        Owned::aws(python(), &work_dir())
             .unwrap_or_else(|e| panic!("cannot start the AWS emulator: {e}"))
     })
 }
+
+/// A Temporal dev server (Temporal Server 1.32) whose AWS calls go to the test emulator,
+/// with `dynamic_config` as its `--dynamic-config-value` flags.
+pub fn temporal_server(dynamic_config: &[(&str, &str)]) -> Owned {
+    let dev = TemporalDev {
+        host: "127.0.0.1".into(),
+        port: 0,
+        namespaces: vec!["orders".into()],
+        dynamic_config: dynamic_config
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        aws_endpoint: emulator().url(),
+        aws_region: "us-east-1".into(),
+    };
+    Owned::temporal(python(), &work_dir(), dev)
+        .unwrap_or_else(|e| panic!("cannot start the Temporal dev server: {e}"))
+}
+
+/// The dynamic config of the guide, as dev server flags: WCI on, aws-lambda, no-sync.
+pub const WCI_ON: &[(&str, &str)] = &[
+    ("workercontroller.enabled", "true"),
+    (
+        "workercontroller.compute_providers.enabled",
+        "[\"aws-lambda\"]",
+    ),
+    (
+        "workercontroller.scaling_algorithms.enabled",
+        "[\"no-sync\"]",
+    ),
+];
 
 /// A scratch checkout: the real templates, and environments written by the test.
 pub struct Checkout {
@@ -182,7 +217,7 @@ lambda_function_arns = [
 [deploy]
 confirm = true
 "#,
-        url = emulator().url,
+        url = emulator().url(),
         functions = functions.join(",\n  "),
     )
 }

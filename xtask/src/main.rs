@@ -24,6 +24,8 @@ Environments are described in environments/NAME.toml. The usual flow:
   cargo xtask validate              check every descriptor, without calling AWS
   cargo xtask deploy staging        render, then create or update the IAM role stack
   cargo xtask status staging        compare the stack with what the descriptor recorded
+  cargo xtask register staging      create the Worker Deployment Versions (Lambda compute)
+  cargo xtask doctor staging        check every prerequisite, with the fix for each failure
 
 Try it locally, with no AWS account: cargo xtask deploy local"
 )]
@@ -45,6 +47,8 @@ enum Command {
     Destroy(cmd::destroy::Args),
     Init(cmd::init::Args),
     Whoami(cmd::whoami::Args),
+    Register(cmd::register::Args),
+    Doctor(cmd::doctor::Args),
     Sandbox(cmd::sandbox::Args),
 }
 
@@ -60,6 +64,8 @@ fn main() -> ExitCode {
             Command::Destroy(args) => args.run(&layout),
             Command::Init(args) => args.run(&layout),
             Command::Whoami(args) => args.run(&layout),
+            Command::Register(args) => args.run(&layout),
+            Command::Doctor(args) => args.run(&layout),
             Command::Sandbox(args) => args.run(&layout),
         });
     match result {

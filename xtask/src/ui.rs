@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use cfn_deploy::{Change, Event, Observer};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Shows one deploy or destroy as it goes.
 #[derive(Debug)]
@@ -25,7 +25,16 @@ impl Progress {
     /// `label` prefixes every line (the environment's name), which keeps the output of
     /// several environments readable. `ask` requests a confirmation on a terminal.
     pub fn new(label: &str, ask: bool) -> Self {
+        Self::in_group(None, label, ask)
+    }
+
+    /// A spinner among others (several environments at once), one line each.
+    pub fn in_group(group: Option<&MultiProgress>, label: &str, ask: bool) -> Self {
         let bar = ProgressBar::new_spinner();
+        let bar = match group {
+            Some(g) => g.add(bar),
+            None => bar,
+        };
         bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
                 .expect("valid template"),

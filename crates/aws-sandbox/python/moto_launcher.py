@@ -10,6 +10,7 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
   * network guard     - sockets may only reach loopback, so nothing ever leaves the machine.
   * lambda config     - {"lambda": {"use_docker": false}}: docker-free Lambda backend.
   * sts external id   - AssumeRole honours the trust policy's sts:ExternalId condition (AccessDenied, 403).
+  * sts caller        - GetCallerIdentity names an IAM user as AWS does (arn:aws:iam::ACCT:user/NAME).
   * cfn parameters    - DescribeStacks shows CommaDelimitedList values as given ("a,b"), not "['a', 'b']".
   * cfn template body - GetTemplate returns the body byte-for-byte (CR escaped in the XML as AWS does).
   * cfn validation    - AllowedPattern/MinLength/MaxLength/missing/unknown parameters fail before creation.
@@ -281,6 +282,21 @@ def check_trust_policy_principals(document: Any) -> None:
             for value in _as_list(principal.get("AWS", [])):
                 if not _VALID_AWS_PRINCIPAL.match(str(value)):
                     raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{value}"')
+
+
+def patch_sts_caller_identity() -> None:
+    """GetCallerIdentity of an IAM user answers arn:PARTITION:iam::ACCT:user/NAME, as AWS does;
+    moto's default identity says `sts` instead of `iam`."""
+    from moto.sts.models import STSBackend
+
+    _require(STSBackend, "get_caller_identity")
+    original = STSBackend.get_caller_identity
+
+    def get_caller_identity(self: Any, *args: Any, **kwargs: Any) -> Any:
+        user_id, arn, account = original(self, *args, **kwargs)
+        return user_id, re.sub(r"^(arn:[^:]+):sts::(\d{12}):user/", r"\1:iam::\2:user/", arn), account
+
+    STSBackend.get_caller_identity = get_caller_identity
 
 
 def patch_iam_principals() -> None:
@@ -1058,6 +1074,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_network_guard,
     patch_lambda_config,
     patch_sts_external_id,
+    patch_sts_caller_identity,
     patch_iam_principals,
     patch_cfn_role_update,
     patch_cfn_parameter_display,

@@ -8,26 +8,97 @@ use crate::{SandboxError, safe_env};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The long-running emulator of `cargo xtask sandbox up`, tracked by a pid file under
+/// A service of the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The AWS emulator (moto, through `moto_launcher.py`).
+    Aws,
+    /// The Temporal CLI's dev server.
+    Temporal,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Aws => "aws",
+            Service::Temporal => "temporal",
+        }
+    }
+
+    /// A string in the process's command line that identifies it, so that a recycled pid is
+    /// never signalled.
+    fn marker(self) -> &'static str {
+        match self {
+            Service::Aws => "moto_launcher",
+            Service::Temporal => "start-dev",
+        }
+    }
+}
+
+/// What runs on a service's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Ours, with its process id.
+    Running {
+        pid: u32,
+    },
+    /// Something else answers on the port.
+    Foreign,
+    Stopped,
+}
+
+/// How the sandbox's Temporal dev server is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemporalDev {
+    pub host: String,
+    pub port: u16,
+    /// Namespaces created at start (`default` always exists).
+    pub namespaces: Vec<String>,
+    /// `--dynamic-config-value KEY=JSON` pairs.
+    pub dynamic_config: Vec<(String, String)>,
+    /// The AWS endpoint the server's AWS SDK is pointed at (the emulator).
+    pub aws_endpoint: String,
+    pub aws_region: String,
+}
+
+impl TemporalDev {
+    fn command(&self, env: &PythonEnv) -> Command {
+        let mut cmd = Command::new(env.bin("temporal"));
+        cmd.args([
+            "server",
+            "start-dev",
+            "--headless",
+            "--log-level",
+            "warn",
+            "--ip",
+            &self.host,
+            "--port",
+            &self.port.to_string(),
+        ]);
+        for ns in &self.namespaces {
+            cmd.args(["--namespace", ns]);
+        }
+        for (key, json) in &self.dynamic_config {
+            cmd.args(["--dynamic-config-value", &format!("{key}={json}")]);
+        }
+        safe_env(&mut cmd);
+        // The server calls STS and Lambda: only ever the emulator.
+        cmd.env("AWS_ENDPOINT_URL", &self.aws_endpoint)
+            .env("AWS_REGION", &self.aws_region);
+        cmd
+    }
+
+    /// The settings as recorded next to the pid, to notice when a restart is needed.
+    fn fingerprint(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// The long-running services of `cargo xtask sandbox up`, tracked by pid files under
 /// `target/xtask/sandbox/`.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     dir: PathBuf,
-}
-
-/// What runs on the sandbox's address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Our emulator, with its process id.
-    Running {
-        pid: u32,
-        url: String,
-    },
-    /// Something else answers on the port.
-    Foreign {
-        url: String,
-    },
-    Stopped,
 }
 
 impl Sandbox {
@@ -43,45 +114,46 @@ impl Sandbox {
         PythonEnv::ensure(&self.dir.join("venv"), log)
     }
 
-    pub fn log_file(&self) -> PathBuf {
-        self.dir.join("moto.log")
+    /// A program of the installed virtualenv (e.g. `temporal`), without installing anything.
+    pub fn installed_tool(&self, name: &str) -> Option<PathBuf> {
+        Some(self.dir.join("venv").join("bin").join(name)).filter(|p| p.exists())
     }
 
-    fn pid_file(&self) -> PathBuf {
-        self.dir.join("moto.pid")
+    pub fn log_file(&self, service: Service) -> PathBuf {
+        self.dir.join(format!("{}.log", service.name()))
     }
 
-    /// The pid recorded by `up`, if that process still runs the launcher.
-    fn running_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.pid_file())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        is_launcher(pid).then_some(pid)
+    fn pid_file(&self, service: Service) -> PathBuf {
+        self.dir.join(format!("{}.pid", service.name()))
     }
 
-    pub fn status(&self, host: &str, port: u16) -> Status {
-        let url = format!("http://{host}:{port}");
-        match (self.running_pid(), listening(host, port)) {
-            (Some(pid), true) => Status::Running { pid, url },
-            (_, true) => Status::Foreign { url },
+    /// The pid recorded for `service`, if that process still runs it.
+    fn running_pid(&self, service: Service) -> Option<u32> {
+        let text = std::fs::read_to_string(self.pid_file(service)).ok()?;
+        let pid: u32 = text.lines().next()?.trim().parse().ok()?;
+        is_running(pid, service.marker()).then_some(pid)
+    }
+
+    pub fn status(&self, service: Service, host: &str, port: u16) -> Status {
+        match (self.running_pid(service), listening(host, port)) {
+            (Some(pid), true) => Status::Running { pid },
+            (_, true) => Status::Foreign,
             _ => Status::Stopped,
         }
     }
 
-    /// Starts the emulator on `host:port` unless it already runs there. Returns its pid and
-    /// whether it was started now.
-    pub fn up(
+    /// Starts the AWS emulator on `host:port` unless it already runs there. Returns its pid
+    /// and whether it was started now.
+    pub fn up_aws(
         &self,
         host: &str,
         port: u16,
         log: &mut dyn FnMut(&str),
     ) -> Result<(u32, bool), SandboxError> {
         check_loopback(host)?;
-        match self.status(host, port) {
-            Status::Running { pid, .. } => return Ok((pid, false)),
-            Status::Foreign { .. } => {
+        match self.status(Service::Aws, host, port) {
+            Status::Running { pid } => return Ok((pid, false)),
+            Status::Foreign => {
                 return Err(SandboxError::PortTaken {
                     host: host.into(),
                     port,
@@ -93,71 +165,179 @@ impl Sandbox {
         log(&format!(
             "starting the AWS emulator (moto) on http://{host}:{port}"
         ));
-        let child = spawn(&env, &self.dir, host, port, None, &self.log_file(), true)?;
-        let pid = child.id();
-        let pid_file = self.pid_file();
-        std::fs::write(&pid_file, format!("{pid}\n")).map_err(|source| SandboxError::Io {
-            path: pid_file,
-            source,
+        let cmd = launcher_command(&env, &self.dir, host, port, None)?;
+        self.start(Service::Aws, cmd, host, port, "")
+    }
+
+    /// Starts the Temporal dev server unless it already runs with the same settings; restarts
+    /// it when the settings changed. Returns its pid and whether it was started now.
+    pub fn up_temporal(
+        &self,
+        dev: &TemporalDev,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(u32, bool), SandboxError> {
+        check_loopback(&dev.host)?;
+        let recorded =
+            std::fs::read_to_string(self.pid_file(Service::Temporal)).unwrap_or_default();
+        match self.status(Service::Temporal, &dev.host, dev.port) {
+            Status::Running { pid }
+                if recorded.lines().nth(1) == Some(dev.fingerprint().as_str()) =>
+            {
+                return Ok((pid, false));
+            }
+            Status::Running { .. } => {
+                log("the Temporal dev server's settings changed: restarting it");
+                self.stop(Service::Temporal);
+            }
+            Status::Foreign => {
+                return Err(SandboxError::PortTaken {
+                    host: dev.host.clone(),
+                    port: dev.port,
+                });
+            }
+            Status::Stopped => {}
+        }
+        let env = self.python_env(log)?;
+        log(&format!(
+            "starting the Temporal dev server on {}:{} (AWS calls go to {})",
+            dev.host, dev.port, dev.aws_endpoint
+        ));
+        self.start(
+            Service::Temporal,
+            dev.command(&env),
+            &dev.host,
+            dev.port,
+            &dev.fingerprint(),
+        )
+    }
+
+    fn start(
+        &self,
+        service: Service,
+        mut cmd: Command,
+        host: &str,
+        port: u16,
+        fingerprint: &str,
+    ) -> Result<(u32, bool), SandboxError> {
+        let log = self.log_file(service);
+        redirect(&mut cmd, &log)?;
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a Ctrl-C in the terminal that ran `sandbox up` leaves it running.
+        cmd.process_group(0);
+        let child = cmd.spawn().map_err(|e| SandboxError::Command {
+            what: format!("starting {}", service.name()),
+            message: e.to_string(),
         })?;
-        wait_ready(child, host, port, &self.log_file())?;
+        let pid = child.id();
+        let pid_file = self.pid_file(service);
+        std::fs::write(&pid_file, format!("{pid}\n{fingerprint}\n")).map_err(|source| {
+            SandboxError::Io {
+                path: pid_file,
+                source,
+            }
+        })?;
+        wait_ready(child, host, port, &log)?;
         Ok((pid, true))
     }
 
-    /// Stops the emulator started by `up`. Returns its pid, or `None` when none ran.
-    pub fn down(&self) -> Result<Option<u32>, SandboxError> {
-        let Some(pid) = self.running_pid() else {
-            let _ = std::fs::remove_file(self.pid_file());
-            return Ok(None);
-        };
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while is_launcher(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
+    /// Stops every service started by `up`, Temporal first. Returns what was stopped.
+    pub fn down(&self) -> Vec<(Service, u32)> {
+        [Service::Temporal, Service::Aws]
+            .into_iter()
+            .filter_map(|s| self.stop(s).map(|pid| (s, pid)))
+            .collect()
+    }
+
+    fn stop(&self, service: Service) -> Option<u32> {
+        let pid = self.running_pid(service);
+        if let Some(pid) = pid {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while is_running(pid, service.marker()) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if is_running(pid, service.marker()) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
         }
-        if is_launcher(pid) {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let _ = std::fs::remove_file(self.pid_file());
-        Ok(Some(pid))
+        let _ = std::fs::remove_file(self.pid_file(service));
+        pid
     }
 }
 
-/// An emulator owned by the current process (for tests): on a free port, stopped on drop, and
-/// stopping by itself if this process dies first.
+/// A process owned by the current process (for tests): stopped on drop, and stopping by itself
+/// if this process dies first.
 #[derive(Debug)]
-pub struct Emulator {
+pub struct Owned {
     child: Option<Child>,
-    pub url: String,
     pub port: u16,
 }
 
-impl Emulator {
-    pub fn start(env: &PythonEnv, work_dir: &Path) -> Result<Self, SandboxError> {
+impl Owned {
+    /// The AWS emulator on a free port.
+    pub fn aws(env: &PythonEnv, work_dir: &Path) -> Result<Self, SandboxError> {
         let port = free_port()?;
-        let log = work_dir.join(format!("moto-{port}.log"));
-        let child = spawn(
-            env,
-            work_dir,
-            "127.0.0.1",
-            port,
-            Some(std::process::id()),
-            &log,
-            false,
-        )?;
-        let child = wait_ready(child, "127.0.0.1", port, &log)?;
-        Ok(Emulator {
+        let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
+        Self::spawn(cmd, port, &work_dir.join(format!("moto-{port}.log")))
+    }
+
+    /// A Temporal dev server; `dev.port` 0 picks a free port.
+    pub fn temporal(
+        env: &PythonEnv,
+        work_dir: &Path,
+        mut dev: TemporalDev,
+    ) -> Result<Self, SandboxError> {
+        if dev.port == 0 {
+            dev.port = free_port()?;
+        }
+        let inner = dev.command(env);
+        // A small watcher: ends the server when this process is gone.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "\"$@\" & c=$!; trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM; \
+                 while kill -0 {parent} 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 0.5; done; kill $c 2>/dev/null; wait $c",
+                parent = std::process::id()
+            ))
+            .arg("sh")
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let port = dev.port;
+        Self::spawn(cmd, port, &work_dir.join(format!("temporal-{port}.log")))
+    }
+
+    fn spawn(mut cmd: Command, port: u16, log: &Path) -> Result<Self, SandboxError> {
+        redirect(&mut cmd, log)?;
+        let child = cmd.spawn().map_err(|e| SandboxError::Command {
+            what: "starting a test service".into(),
+            message: e.to_string(),
+        })?;
+        let child = wait_ready(child, "127.0.0.1", port, log)?;
+        Ok(Owned {
             child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
             port,
         })
     }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
 }
 
-impl Drop for Emulator {
+impl Drop for Owned {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
             let _ = child.wait();
         }
     }
@@ -175,27 +355,25 @@ fn check_loopback(host: &str) -> Result<(), SandboxError> {
     }
 }
 
-fn spawn(
+fn launcher_command(
     env: &PythonEnv,
     dir: &Path,
     host: &str,
     port: u16,
     parent: Option<u32>,
-    log: &Path,
-    detach: bool,
-) -> Result<Child, SandboxError> {
+) -> Result<Command, SandboxError> {
     check_loopback(host)?;
-    let io = |path: &Path, source| SandboxError::Io {
-        path: path.to_owned(),
+    std::fs::create_dir_all(dir).map_err(|source| SandboxError::Io {
+        path: dir.to_owned(),
         source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    })?;
     let launcher = dir.join("moto_launcher.py");
     if std::fs::read_to_string(&launcher).ok().as_deref() != Some(LAUNCHER) {
-        std::fs::write(&launcher, LAUNCHER).map_err(|e| io(&launcher, e))?;
+        std::fs::write(&launcher, LAUNCHER).map_err(|source| SandboxError::Io {
+            path: launcher.clone(),
+            source,
+        })?;
     }
-    let out = std::fs::File::create(log).map_err(|e| io(log, e))?;
-    let err = out.try_clone().map_err(|e| io(log, e))?;
     let mut cmd = Command::new(env.python());
     cmd.arg(&launcher)
         .args(["--host", host, "--port", &port.to_string()]);
@@ -203,16 +381,21 @@ fn spawn(
         cmd.args(["--parent-pid", &pid.to_string()]);
     }
     safe_env(&mut cmd);
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    if detach {
-        use std::os::unix::process::CommandExt;
-        // Its own process group: a Ctrl-C in the terminal that ran `sandbox up` leaves it running.
-        cmd.process_group(0);
+    Ok(cmd)
+}
+
+fn redirect(cmd: &mut Command, log: &Path) -> Result<(), SandboxError> {
+    let io = |source| SandboxError::Io {
+        path: log.to_owned(),
+        source,
+    };
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
     }
-    cmd.spawn().map_err(|e| SandboxError::Command {
-        what: "starting the emulator".into(),
-        message: e.to_string(),
-    })
+    let out = std::fs::File::create(log).map_err(io)?;
+    let err = out.try_clone().map_err(io)?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    Ok(())
 }
 
 fn wait_ready(mut child: Child, host: &str, port: u16, log: &Path) -> Result<Child, SandboxError> {
@@ -239,7 +422,8 @@ fn wait_ready(mut child: Child, host: &str, port: u16, log: &Path) -> Result<Chi
     }
 }
 
-fn listening(host: &str, port: u16) -> bool {
+/// Whether something accepts connections on `host:port`.
+pub fn listening(host: &str, port: u16) -> bool {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map(|a| a.collect())
@@ -249,27 +433,20 @@ fn listening(host: &str, port: u16) -> bool {
         .any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
 }
 
-/// Whether `pid` is alive and runs the launcher (so a recycled pid is never signalled).
-fn is_launcher(pid: u32) -> bool {
+/// Whether `pid` is alive and its command line contains `marker`.
+fn is_running(pid: u32, marker: &str) -> bool {
     Command::new("ps")
         .args(["-o", "command=", "-p", &pid.to_string()])
         .stderr(Stdio::null())
         .output()
-        .is_ok_and(|o| {
-            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("moto_launcher")
-        })
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(marker))
 }
 
 fn free_port() -> Result<u16, SandboxError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| SandboxError::Io {
+    let io = |source| SandboxError::Io {
         path: "127.0.0.1:0".into(),
         source,
-    })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| SandboxError::Io {
-            path: "127.0.0.1:0".into(),
-            source,
-        })
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    listener.local_addr().map(|a| a.port()).map_err(io)
 }

@@ -41,6 +41,8 @@ pub fn is_loopback_url(url: &str) -> bool {
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The shared configuration, for clients of other services.
+    pub config: aws_config::SdkConfig,
 }
 
 /// The caller, as STS sees it.
@@ -76,6 +78,7 @@ impl Clients {
         Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            config,
         }
     }
 

@@ -217,6 +217,18 @@ pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>
     })
 }
 
+/// Whether an IAM policy `Resource` entry (which may end in or contain `*`) covers `arn`.
+pub fn resource_matches(pattern: &str, arn: &str) -> bool {
+    fn glob(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+            Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+        }
+    }
+    glob(pattern.as_bytes(), arn.as_bytes())
+}
+
 /// Rules of a CloudFormation stack name.
 pub fn check_stack_name(s: &str) -> Result<(), String> {
     let ok = s.len() <= 128
@@ -378,6 +390,16 @@ mod tests {
         ] {
             assert!(check_lambda_arn(bad, "aws").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn resource_patterns() {
+        let f = "arn:aws:lambda:us-west-2:123456789012:function:w";
+        assert!(resource_matches(f, f));
+        assert!(resource_matches(&format!("{f}:*"), &format!("{f}:3")));
+        assert!(!resource_matches(&format!("{f}:*"), f));
+        assert!(!resource_matches(f, &format!("{f}:3")));
+        assert!(!resource_matches(f, &format!("{f}x")));
     }
 
     #[test]

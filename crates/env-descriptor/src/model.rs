@@ -10,6 +10,8 @@ pub struct Environment {
     pub aws: Aws,
     pub temporal: Temporal,
     pub role: Role,
+    /// `[[worker_deployments]]`: the versions `register` creates.
+    pub worker_deployments: Vec<WorkerDeployment>,
     pub deploy: DeploySettings,
     /// What the last successful deploy recorded, if any.
     pub outputs: Option<Outputs>,
@@ -37,6 +39,43 @@ pub struct Temporal {
     pub namespaces: Option<Vec<String>>,
     pub compute_providers: Vec<String>,
     pub scaling_algorithms: Vec<String>,
+    /// The frontend the tool dials (`host:port`), for `register` and `doctor`.
+    pub address: Option<String>,
+    /// The dynamic config file the server reads, relative to the checkout; `render` updates
+    /// the workercontroller keys in it in place.
+    pub dynamic_config_file: Option<String>,
+    /// TLS towards the frontend.
+    pub tls: Option<Tls>,
+    /// Name of the environment variable that holds the API key (never the key itself).
+    pub api_key_env: Option<String>,
+}
+
+/// TLS settings for the Temporal frontend; paths are relative to the checkout.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub cert_path: Option<String>,
+    pub key_path: Option<String>,
+    pub ca_path: Option<String>,
+    pub server_name: Option<String>,
+}
+
+/// One `[[worker_deployments]]` entry: a Worker Deployment Version backed by a Lambda function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerDeployment {
+    pub namespace: String,
+    /// The Worker Deployment name.
+    pub name: String,
+    pub build_id: String,
+    pub lambda_function_arn: String,
+    /// Make this version the deployment's current version (tasks are routed to it).
+    pub set_current: bool,
+}
+
+impl WorkerDeployment {
+    /// `namespace/name@build_id`, as recorded in `[outputs].registered`.
+    pub fn id(&self) -> String {
+        format!("{}/{}@{}", self.namespace, self.name, self.build_id)
+    }
 }
 
 /// `[role]`: the CloudFormation stack that creates the invocation role.
@@ -75,4 +114,6 @@ pub struct Outputs {
     pub stack_id: String,
     /// RFC 3339 time of the deploy that recorded these outputs.
     pub deployed_at: String,
+    /// Worker Deployment Versions `register` created or updated (`namespace/name@build_id`).
+    pub registered: Vec<String>,
 }

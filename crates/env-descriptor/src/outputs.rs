@@ -41,6 +41,24 @@ impl Outputs {
             set(table, "role_arn", &self.role_arn);
             set(table, "stack_id", &self.stack_id);
             set(table, "deployed_at", &self.deployed_at);
+            let registered: Vec<&str> = table
+                .get("registered")
+                .and_then(Item::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            if self.registered.is_empty() {
+                table.remove("registered");
+            } else if registered
+                != self
+                    .registered
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+            {
+                table["registered"] = value(toml_edit::Array::from_iter(
+                    self.registered.iter().map(String::as_str),
+                ));
+            }
         })
     }
 
@@ -93,7 +111,31 @@ mod tests {
             role_arn: arn.into(),
             stack_id: "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1".into(),
             deployed_at: "2026-11-25T10:00:00Z".into(),
+            registered: Vec::new(),
         }
+    }
+
+    #[test]
+    fn registered_versions_are_written_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        std::fs::write(&path, SRC).unwrap();
+        let mut o = outputs("arn:aws:iam::123456789012:role/r");
+        o.registered = vec!["orders/w@1".into(), "billing/w@1".into()];
+        o.record(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with("registered = [\"orders/w@1\", \"billing/w@1\"]\n"),
+            "{text}"
+        );
+        assert!(!o.record(&path).unwrap(), "unchanged list: no write");
+        o.registered.clear();
+        o.record(&path).unwrap();
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("registered")
+        );
     }
 
     #[test]

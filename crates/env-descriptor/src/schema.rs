@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use toml_edit::{Item, TableLike, Value};
 
 use crate::arn;
-use crate::model::{Aws, DeploySettings, Environment, Outputs, Role, Temporal};
+use crate::model::{
+    Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment,
+};
 use crate::problem::{Problem, Severity, line_col};
 
 /// Compute provider types the Temporal 1.32 Worker Controller knows.
@@ -22,17 +24,39 @@ pub const COMPUTE_PROVIDERS: &[&str] = &[
 /// Scaling algorithms the Temporal 1.32 Worker Controller knows.
 pub const SCALING_ALGORITHMS: &[&str] = &["no-sync", "rate-based"];
 
-const TABLES: &[&str] = &["aws", "temporal", "role", "deploy", "outputs"];
+const TABLES: &[&str] = &[
+    "aws",
+    "temporal",
+    "role",
+    "worker_deployments",
+    "deploy",
+    "outputs",
+];
 const AWS_KEYS: &[&str] = &["region", "profile", "endpoint_url", "account_id"];
 const TEMPORAL_KEYS: &[&str] = &[
     "server_role_arn",
     "namespaces",
     "compute_providers",
     "scaling_algorithms",
+    "address",
+    "dynamic_config_file",
+    "tls",
+    "tls_cert_path",
+    "tls_key_path",
+    "tls_ca_path",
+    "tls_server_name",
+    "api_key_env",
 ];
 const ROLE_KEYS: &[&str] = &["stack_name", "name", "external_id", "lambda_function_arns"];
 const DEPLOY_KEYS: &[&str] = &["confirm"];
-const OUTPUTS_KEYS: &[&str] = &["role_arn", "stack_id", "deployed_at"];
+const OUTPUTS_KEYS: &[&str] = &["role_arn", "stack_id", "deployed_at", "registered"];
+const WORKER_DEPLOYMENT_KEYS: &[&str] = &[
+    "namespace",
+    "name",
+    "build_id",
+    "lambda_function_arn",
+    "set_current",
+];
 
 /// A descriptor that passed validation, with the warnings it raised.
 #[derive(Debug, Clone)]
@@ -170,6 +194,7 @@ impl Walker<'_> {
             None => None,
         };
         let (aws, temporal, role) = (aws?, temporal?, role?);
+        let worker_deployments = self.worker_deployments(root, &temporal, &role.0, partition)?;
         if let Some((lambda_accounts_src, account)) = self.expected_account(&aws, &temporal) {
             self.check_lambda_consistency(
                 role.1.as_slice(),
@@ -189,6 +214,7 @@ impl Walker<'_> {
             aws,
             temporal,
             role: role.0,
+            worker_deployments,
             deploy,
             outputs,
         })
@@ -406,11 +432,65 @@ impl Walker<'_> {
             self.choices(t, "compute_providers", COMPUTE_PROVIDERS, "aws-lambda");
         let scaling_algorithms =
             self.choices(t, "scaling_algorithms", SCALING_ALGORITHMS, "no-sync");
+        let address = self.string(t, "temporal", "address", "");
+        if let Some((a, span)) = &address {
+            if let Err(msg) = check_address(a) {
+                self.error("temporal.address", span.clone(), msg);
+            }
+        }
+        let dynamic_config_file = self.string(t, "temporal", "dynamic_config_file", "");
+        if let Some((f, span)) = &dynamic_config_file {
+            if f.trim().is_empty() {
+                self.error("temporal.dynamic_config_file", span.clone(), "is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout");
+            }
+        }
+        let tls_on = self.opt_bool(t, "temporal", "tls");
+        let tls = Tls {
+            cert_path: self.string(t, "temporal", "tls_cert_path", "").map(|v| v.0),
+            key_path: self.string(t, "temporal", "tls_key_path", "").map(|v| v.0),
+            ca_path: self.string(t, "temporal", "tls_ca_path", "").map(|v| v.0),
+            server_name: self
+                .string(t, "temporal", "tls_server_name", "")
+                .map(|v| v.0),
+        };
+        if tls.cert_path.is_some() != tls.key_path.is_some() {
+            self.error(
+                "temporal.tls_cert_path",
+                Self::key_span(t, "tls_cert_path").or(Self::key_span(t, "tls_key_path")),
+                "`tls_cert_path` and `tls_key_path` go together (mutual TLS); give both or neither",
+            );
+        }
+        let tls = match tls_on {
+            Some(false) if tls != Tls::default() => {
+                self.error(
+                    "temporal.tls",
+                    Self::key_span(t, "tls"),
+                    "is `false` but `tls_*` keys are set; remove them or set `tls = true`",
+                );
+                None
+            }
+            Some(false) => None,
+            Some(true) => Some(tls),
+            None => (tls != Tls::default()).then_some(tls),
+        };
+        let api_key_env = self.string(t, "temporal", "api_key_env", "");
+        if let Some((v, span)) = &api_key_env {
+            let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+                && v.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                self.error("temporal.api_key_env", span.clone(), format!("`{}` is not an environment variable name; allowed: the NAME of a variable that holds the key, e.g. `TEMPORAL_API_KEY` (never the key itself)", v.escape_debug()));
+            }
+        }
         Some(Temporal {
             server_role_arn: server_role_arn?.0,
             namespaces: namespaces.map(|l| l.into_iter().map(|(s, _)| s).collect()),
             compute_providers: compute_providers?,
             scaling_algorithms: scaling_algorithms?,
+            address: address.map(|a| a.0),
+            dynamic_config_file: dynamic_config_file.map(|f| f.0),
+            tls,
+            api_key_env: api_key_env.map(|v| v.0),
         })
     }
 
@@ -603,21 +683,125 @@ impl Walker<'_> {
         }
     }
 
-    fn deploy(&mut self, t: &dyn TableLike) -> Option<DeploySettings> {
-        self.unknown_keys(t, "deploy", DEPLOY_KEYS);
-        let confirm = match t.get("confirm") {
-            None => true,
-            Some(Item::Value(Value::Boolean(b))) => *b.value(),
-            Some(item) => {
+    /// An optional boolean; a wrong type is reported and read as absent.
+    fn opt_bool(&mut self, t: &dyn TableLike, section: &str, key: &str) -> Option<bool> {
+        match t.get(key)? {
+            Item::Value(Value::Boolean(b)) => Some(*b.value()),
+            item => {
                 self.error(
-                    "deploy.confirm",
+                    format!("{section}.{key}"),
                     item.span(),
                     format!("expected `true` or `false`, found {}", item.type_name()),
                 );
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    fn deploy(&mut self, t: &dyn TableLike) -> Option<DeploySettings> {
+        self.unknown_keys(t, "deploy", DEPLOY_KEYS);
+        let confirm = self.opt_bool(t, "deploy", "confirm").unwrap_or(true);
         Some(DeploySettings { confirm })
+    }
+
+    fn worker_deployments(
+        &mut self,
+        root: &toml_edit::Table,
+        temporal: &Temporal,
+        role: &Role,
+        partition: Option<&str>,
+    ) -> Option<Vec<WorkerDeployment>> {
+        let Some(item) = root.get("worker_deployments") else {
+            return Some(Vec::new());
+        };
+        let Some(tables) = item.as_array_of_tables() else {
+            self.error(
+                "worker_deployments",
+                item.span(),
+                format!(
+                    "expected `[[worker_deployments]]` tables, found {}",
+                    item.type_name()
+                ),
+            );
+            return None;
+        };
+        let mut out: Vec<WorkerDeployment> = Vec::new();
+        let mut ok = true;
+        for (i, t) in tables.iter().enumerate() {
+            let section = format!("worker_deployments[{i}]");
+            self.unknown_keys(t, &section, WORKER_DEPLOYMENT_KEYS);
+            let namespace = self.string(
+                t,
+                &section,
+                "namespace",
+                "allowed: the Temporal namespace of the Worker Deployment",
+            );
+            let name = self.string(
+                t,
+                &section,
+                "name",
+                "allowed: the Worker Deployment name your Lambda worker uses",
+            );
+            let build_id = self.string(
+                t,
+                &section,
+                "build_id",
+                "allowed: the build ID your Lambda worker uses",
+            );
+            let arn = self.string(t, &section, "lambda_function_arn", "allowed: the ARN of the worker's Lambda function (a published version recommended)");
+            let set_current = self.opt_bool(t, &section, "set_current").unwrap_or(false);
+            if let Some((ns, span)) = &namespace {
+                if let Err(msg) = arn::check_namespace(ns) {
+                    self.error(format!("{section}.namespace"), span.clone(), msg);
+                } else if let Some(enabled) = &temporal.namespaces {
+                    if !enabled.contains(ns) {
+                        self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", ")));
+                    }
+                }
+            }
+            for (key, v) in [("name", &name), ("build_id", &build_id)] {
+                if let Some((v, span)) = v {
+                    if v.trim().is_empty() || v.len() > 255 || v.contains(char::is_control) {
+                        self.error(
+                            format!("{section}.{key}"),
+                            span.clone(),
+                            "must be 1 to 255 printable characters",
+                        );
+                    }
+                }
+            }
+            if let (Some((a, span)), Some(partition)) = (&arn, partition) {
+                match arn::check_lambda_arn(a, partition) {
+                    Err(msg) => self.error(format!("{section}.lambda_function_arn"), span.clone(), msg),
+                    Ok(_) if !role.lambda_function_arns.iter().any(|allowed| arn::resource_matches(allowed, a)) => self.error(
+                        format!("{section}.lambda_function_arn"),
+                        span.clone(),
+                        format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
+                    ),
+                    Ok(_) => {}
+                }
+            }
+            match (namespace, name, build_id, arn) {
+                (Some(namespace), Some(name), Some(build_id), Some(arn)) => {
+                    let wd = WorkerDeployment {
+                        namespace: namespace.0,
+                        name: name.0,
+                        build_id: build_id.0,
+                        lambda_function_arn: arn.0,
+                        set_current,
+                    };
+                    if out.iter().any(|o| o.id() == wd.id()) {
+                        self.error(section, t.span(), format!("`{}` is listed twice", wd.id()));
+                    }
+                    out.push(wd);
+                }
+                _ => ok = false,
+            }
+        }
+        if !out.is_empty() && temporal.address.is_none() {
+            self.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
+        }
+        ok.then_some(out)
     }
 
     fn outputs(&mut self, t: &dyn TableLike) -> Option<Outputs> {
@@ -627,11 +811,37 @@ impl Walker<'_> {
         let role_arn = self.string(t, "outputs", "role_arn", hint);
         let stack_id = self.string(t, "outputs", "stack_id", hint);
         let deployed_at = self.string(t, "outputs", "deployed_at", hint);
+        let registered = self
+            .string_list(t, "outputs", "registered")
+            .unwrap_or_default();
         Some(Outputs {
             role_arn: role_arn?.0,
             stack_id: stack_id?.0,
             deployed_at: deployed_at?.0,
+            registered: registered.into_iter().map(|r| r.0).collect(),
         })
+    }
+}
+
+/// `host:port` of the Temporal frontend.
+fn check_address(a: &str) -> Result<(), String> {
+    let allowed = "allowed: `host:port`, e.g. `temporal.staging.internal:7233`";
+    let Some((host, port)) = a.rsplit_once(':') else {
+        return Err(format!("`{}` has no port; {allowed}", a.escape_debug()));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(format!(
+            "`{}` has no valid host; {allowed}",
+            a.escape_debug()
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!(
+            "`{}` has port `{port}`; {allowed}",
+            a.escape_debug()
+        )),
     }
 }
 
@@ -830,6 +1040,74 @@ lambda_function_arns = []
         let p = problems(&src);
         assert_eq!(p[0].key, "role.stack_name");
         assert!(p[0].message.contains("at most 64"));
+    }
+
+    #[test]
+    fn worker_deployments_are_checked_against_the_role_and_namespaces() {
+        let wd = |ns: &str, arn: &str| {
+            format!(
+                "{GOOD}\n[[worker_deployments]]\nnamespace = \"{ns}\"\nname = \"orders-worker\"\nbuild_id = \"2026-11-24.1\"\nlambda_function_arn = \"{arn}\"\n"
+            )
+        };
+        let f = "arn:aws:lambda:us-west-2:123456789012:function:worker-1";
+        let no_address = problems(&wd("orders", f));
+        assert_eq!(
+            no_address
+                .iter()
+                .map(|p| p.key.as_str())
+                .collect::<Vec<_>>(),
+            vec!["temporal.address"]
+        );
+        let with_address = |s: String| {
+            s.replace(
+                "namespaces = [",
+                "address = \"temporal.internal:7233\"\nnamespaces = [",
+            )
+        };
+        let env = load(&with_address(wd("orders", f))).unwrap().env;
+        assert_eq!(
+            env.worker_deployments[0].id(),
+            "orders/orders-worker@2026-11-24.1"
+        );
+        assert!(!env.worker_deployments[0].set_current);
+        let p = problems(&with_address(wd("payments", &format!("{f}:3"))));
+        let msgs: Vec<String> = p
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect();
+        assert!(
+            msgs[0].starts_with(
+                "worker_deployments[0].namespace: `payments` is not in `temporal.namespaces`"
+            ),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[1].contains(
+                "is not covered by `role.lambda_function_arns`, so the role could not invoke it"
+            ),
+            "{msgs:#?}"
+        );
+    }
+
+    #[test]
+    fn temporal_connection_keys() {
+        let src = GOOD.replace("namespaces = [", "address = \"no-port\"\ntls_cert_path = \"c.pem\"\napi_key_env = \"my key\"\nnamespaces = [");
+        let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "temporal.address",
+                "temporal.tls_cert_path",
+                "temporal.api_key_env"
+            ]
+        );
+        let src = GOOD.replace(
+            "namespaces = [",
+            "address = \"t:7233\"\ntls = true\napi_key_env = \"TEMPORAL_API_KEY\"\nnamespaces = [",
+        );
+        let t = load(&src).unwrap().env.temporal;
+        assert_eq!(t.tls, Some(Tls::default()));
+        assert_eq!(t.api_key_env.as_deref(), Some("TEMPORAL_API_KEY"));
     }
 
     #[test]

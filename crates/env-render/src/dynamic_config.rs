@@ -275,6 +275,132 @@ fn check_constraints(
     }
 }
 
+/// The `--dynamic-config-value KEY=JSON` pairs of `temporal server start-dev` for a rendered file.
+/// The dev server takes no constraints, so every entry must be unconstrained.
+pub fn dev_server_values(yaml: &str) -> Result<Vec<(String, String)>, String> {
+    check(yaml)?;
+    let doc: Mapping = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (key, entries) in &doc {
+        let key = key.as_str().unwrap_or_default();
+        for entry in entries.as_sequence().into_iter().flatten() {
+            if entry
+                .get("constraints")
+                .and_then(Value::as_mapping)
+                .is_some_and(|c| !c.is_empty())
+            {
+                return Err(format!(
+                    "`{key}` has constrained values, which `temporal server start-dev --dynamic-config-value` cannot take; \
+                     leave `temporal.namespaces` out to enable the Worker Controller globally"
+                ));
+            }
+            let value = entry.get("value").cloned().unwrap_or(Value::Null);
+            let json = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+            out.push((key.to_owned(), json));
+        }
+    }
+    Ok(out)
+}
+
+/// The value Temporal reads for `key` in `namespace` (or globally), following its precedence:
+/// an entry constrained to exactly `{namespace}`, then an unconstrained one.
+pub fn resolve(yaml: &str, key: &str, namespace: Option<&str>) -> Option<Value> {
+    let doc: Mapping = serde_yaml::from_str(yaml).ok()?;
+    let entries = doc
+        .iter()
+        .find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(key)))?
+        .1
+        .as_sequence()?;
+    let constraints_of = |e: &Value| -> Vec<(String, Value)> {
+        e.get("constraints")
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().unwrap_or_default().to_ascii_lowercase(),
+                            v.clone(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let scoped = namespace.and_then(|ns| {
+        entries
+            .iter()
+            .find(|e| constraints_of(e) == [("namespace".to_owned(), Value::String(ns.to_owned()))])
+    });
+    scoped
+        .or_else(|| entries.iter().find(|e| constraints_of(e).is_empty()))?
+        .get("value")
+        .cloned()
+}
+
+const BEGIN: &str = "# >>> cargo xtask: workercontroller";
+const END: &str = "# <<< cargo xtask: workercontroller <<<";
+
+/// Puts `rendered` (a whole rendered dynamic config) into `existing` (the file the server reads)
+/// as a marked block: the block is replaced when present, appended otherwise. Every byte outside
+/// the block is kept. Refuses when `existing` sets workercontroller keys outside the block, or
+/// when the result would not pass [`check`].
+pub fn merge_managed_block(
+    existing: &str,
+    rendered: &str,
+    env_name: &str,
+) -> Result<String, String> {
+    let body: String = rendered
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let block = format!(
+        "{BEGIN} (managed: edit environments/{env_name}.toml and run `cargo xtask render {env_name}`) >>>\n{body}{END}\n"
+    );
+    let (before, after) = match (existing.find(BEGIN), existing.find(END)) {
+        (Some(b), Some(e)) if b < e && existing[b..].starts_with(BEGIN) => {
+            let line_start = existing[..b].rfind('\n').map_or(0, |i| i + 1);
+            let end = e + END.len();
+            let end = existing[end..]
+                .find('\n')
+                .map_or(existing.len(), |i| end + i + 1);
+            (&existing[..line_start], &existing[end..])
+        }
+        (None, None) => (existing, ""),
+        _ => {
+            return Err(format!(
+                "the file has a broken managed block: `{BEGIN} ...` and `{END}` must appear once each, in that order"
+            ));
+        }
+    };
+    let outside = format!("{before}{after}");
+    if let Ok(Value::Mapping(m)) = serde_yaml::from_str::<Value>(&outside) {
+        let clashing: Vec<&str> = m
+            .keys()
+            .filter_map(Value::as_str)
+            .filter(|k| k.to_ascii_lowercase().starts_with("workercontroller."))
+            .collect();
+        if !clashing.is_empty() {
+            return Err(format!(
+                "it already sets {} outside the managed block; delete those keys (the block will carry them) so Temporal does not see them twice",
+                clashing
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let separator = if before.is_empty() || before.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let merged = format!("{before}{separator}{block}{after}");
+    check(&merged).map_err(|e| format!("the result would be rejected by Temporal: {e}"))?;
+    Ok(merged)
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -345,6 +471,103 @@ mod tests {
             let err = check(yaml).unwrap_err();
             assert!(err.contains(expect), "{yaml:?}: {err}");
         }
+    }
+
+    #[test]
+    fn dev_server_values_are_json_and_refuse_constraints() {
+        let global = "a.b:\n  - value: true\nc.d:\n  - value: [x, y]\n";
+        assert_eq!(
+            dev_server_values(global).unwrap(),
+            vec![
+                ("a.b".into(), "true".into()),
+                ("c.d".into(), r#"["x","y"]"#.into())
+            ]
+        );
+        let scoped =
+            "workercontroller.enabled:\n  - value: true\n    constraints: {namespace: a}\n";
+        assert!(
+            dev_server_values(scoped)
+                .unwrap_err()
+                .contains("cannot take")
+        );
+    }
+
+    #[test]
+    fn resolve_follows_temporal_precedence() {
+        let yaml = "k:\n  - value: 1\n    constraints: {namespace: a}\n  - value: 2\n  - value: 3\n    constraints: {namespace: a, taskQueueName: q}\n";
+        assert_eq!(resolve(yaml, "K", Some("a")), Some(Value::from(1)));
+        assert_eq!(resolve(yaml, "k", Some("b")), Some(Value::from(2)));
+        assert_eq!(resolve(yaml, "k", None), Some(Value::from(2)));
+        assert_eq!(
+            resolve(
+                "k:\n  - value: 1\n    constraints: {namespace: a}\n",
+                "k",
+                Some("b")
+            ),
+            None
+        );
+        assert_eq!(resolve(yaml, "missing", None), None);
+    }
+
+    #[test]
+    fn managed_block_keeps_every_other_byte() {
+        let server = "# Our server's dynamic config.\nfrontend.enableUpdateWorkflowExecution:\n  - value: true   # keep me\n\nlimit.maxIDLength:\n  - value: 255\n    constraints: {}\n";
+        let rendered = "# header\nworkercontroller.enabled:\n  - value: true\n";
+        let merged = merge_managed_block(server, rendered, "staging").unwrap();
+        assert!(merged.starts_with(server), "{merged}");
+        assert!(merged[server.len()..].starts_with(BEGIN));
+        assert!(merged.ends_with(&format!(
+            "workercontroller.enabled:\n  - value: true\n{END}\n"
+        )));
+        // Idempotent, and a change replaces only the block.
+        assert_eq!(
+            merge_managed_block(&merged, rendered, "staging").unwrap(),
+            merged
+        );
+        let changed = merge_managed_block(
+            &merged,
+            "workercontroller.enabled:\n  - value: false\n",
+            "staging",
+        )
+        .unwrap();
+        assert_eq!(
+            changed,
+            merged.replace("value: true\n# <<<", "value: false\n# <<<")
+        );
+        // Text after the block stays after it.
+        let with_tail = format!("{merged}tail.key:\n  - value: 1\n");
+        let again = merge_managed_block(
+            &with_tail,
+            "workercontroller.enabled:\n  - value: false\n",
+            "staging",
+        )
+        .unwrap();
+        assert!(
+            again.ends_with("# <<< cargo xtask: workercontroller <<<\ntail.key:\n  - value: 1\n"),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn managed_block_refuses_clashes_and_broken_files() {
+        let clash = "WorkerController.Enabled:\n  - value: false\n";
+        assert!(
+            merge_managed_block(clash, "workercontroller.enabled:\n  - value: true\n", "s")
+                .unwrap_err()
+                .contains("outside the managed block")
+        );
+        let broken = "x: [\n";
+        assert!(
+            merge_managed_block(broken, "workercontroller.enabled:\n  - value: true\n", "s")
+                .unwrap_err()
+                .contains("rejected by Temporal")
+        );
+        let half = format!("{BEGIN} x >>>\n");
+        assert!(
+            merge_managed_block(&half, "a:\n  - value: 1\n", "s")
+                .unwrap_err()
+                .contains("broken managed block")
+        );
     }
 
     #[test]

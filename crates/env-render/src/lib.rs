@@ -42,6 +42,8 @@ pub enum RenderError {
     },
     #[error("`{}` is not a usable CloudFormation template: {message}", path.display())]
     CfnTemplate { path: PathBuf, message: String },
+    #[error("not updating `{}`: {message}; it was left as it was", path.display())]
+    ServerFile { path: PathBuf, message: String },
     #[error("cannot write `{}`: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -196,6 +198,50 @@ impl Rendered {
             })
             .map(|(path, _)| path)
             .collect()
+    }
+
+    /// Puts the workercontroller keys into the dynamic config file the server reads, as a
+    /// managed block, keeping every other byte (see [`dynamic_config::merge_managed_block`]).
+    /// Returns whether the file changed. A missing file is an error: Temporal does not start
+    /// without it, so it is not ours to create.
+    pub fn update_server_file(&self, path: &Path, env_name: &str) -> Result<bool, RenderError> {
+        let Some(merged) = self.merged_server_file(path, env_name)? else {
+            return Ok(false);
+        };
+        env_descriptor::write_atomic(path, merged.as_bytes()).map_err(|source| {
+            RenderError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        Ok(true)
+    }
+
+    /// Whether [`Self::update_server_file`] would change the file (for `render --check`).
+    pub fn update_server_file_would_change(
+        &self,
+        path: &Path,
+        env_name: &str,
+    ) -> Result<bool, RenderError> {
+        Ok(self.merged_server_file(path, env_name)?.is_some())
+    }
+
+    /// The server file with the managed block in place, or `None` when it is already so.
+    fn merged_server_file(
+        &self,
+        path: &Path,
+        env_name: &str,
+    ) -> Result<Option<String>, RenderError> {
+        let existing = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let merged = dynamic_config::merge_managed_block(&existing, &self.dynamic_config, env_name)
+            .map_err(|message| RenderError::ServerFile {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok((merged != existing).then_some(merged))
     }
 
     /// Writes the files that changed into `dir`, each atomically; returns them.

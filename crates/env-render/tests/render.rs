@@ -25,6 +25,10 @@ fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment 
             namespaces,
             compute_providers: vec!["aws-lambda".into()],
             scaling_algorithms: vec!["no-sync".into()],
+            address: None,
+            dynamic_config_file: None,
+            tls: None,
+            api_key_env: None,
         },
         role: Role {
             stack_name: "s".into(),
@@ -35,6 +39,7 @@ fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment 
                 "arn:aws:lambda:us-west-2:123456789012:function:b:7".into(),
             ],
         },
+        worker_deployments: Vec::new(),
         deploy: DeploySettings { confirm: true },
         outputs: None,
     }

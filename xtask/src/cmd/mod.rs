@@ -2,7 +2,9 @@
 
 pub mod deploy;
 pub mod destroy;
+pub mod doctor;
 pub mod init;
+pub mod register;
 pub mod render;
 pub mod sandbox;
 pub mod status;
@@ -58,7 +60,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 pub async fn connect(layout: &Layout, env: &Environment) -> Result<Clients> {
     let conn = connection(env);
     if conn.is_loopback() {
-        sandbox::ensure_running(layout, env)?;
+        sandbox::ensure_aws(layout, env)?;
     }
     Ok(Clients::connect(&conn).await)
 }

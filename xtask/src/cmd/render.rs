@@ -9,7 +9,10 @@ use env_render::{Rendered, Templates};
 #[command(after_help = "\
 Writes environments/ENV/dynamicconfig.yaml (Temporal's dynamic config: the workercontroller keys)
 and environments/ENV/parameters.json (for `aws cloudformation create-stack --parameters file://...`).
-Both are meant to be committed; rendering twice gives the same bytes.
+Both are meant to be committed; rendering twice gives the same bytes. With
+`temporal.dynamic_config_file` set, the workercontroller keys are also put into that file (the one
+your server reads) as a marked block; every other byte of it is kept, and a result Temporal would
+reject is never written.
 
 Examples:
   cargo xtask render staging
@@ -28,6 +31,15 @@ pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Resul
     let rendered = templates.render(env)?;
     for path in rendered.write(&layout.rendered_dir(&env.name))? {
         println!("wrote {}", relative(layout, &path));
+    }
+    if let Some(file) = &env.temporal.dynamic_config_file {
+        let path = layout.root().join(file);
+        if rendered.update_server_file(&path, &env.name)? {
+            println!(
+                "updated the workercontroller block of {}",
+                relative(layout, &path)
+            );
+        }
     }
     Ok(rendered)
 }
@@ -53,6 +65,12 @@ impl Args {
             if self.check {
                 let rendered = templates.render(&env)?;
                 stale.extend(rendered.stale(&layout.rendered_dir(name)));
+                if let Some(file) = &env.temporal.dynamic_config_file {
+                    let path = layout.root().join(file);
+                    if rendered.update_server_file_would_change(&path, &env.name)? {
+                        stale.push(path);
+                    }
+                }
             } else {
                 write(layout, &templates, &env)?;
             }

@@ -1,16 +1,21 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use aws_sandbox::{Sandbox, Status};
+use aws_sandbox::{Sandbox, Service, Status, TemporalDev};
 use env_descriptor::{Environment, Layout};
+use env_render::{Templates, dynamic_config};
 
-/// Manage the local AWS emulator (moto) that `local` deploys to.
+/// Manage the local sandbox: an AWS emulator (moto) and a Temporal dev server.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-The emulator is a pinned moto server installed into target/xtask/sandbox/ (Python 3 needed),
-patched to behave like AWS where this tool depends on it (STS honours the role's external ID,
-failed creations roll back, ...). It listens on the address of `aws.endpoint_url` in the
-environment's descriptor (default environment: local). `deploy` starts it when needed.
+The sandbox runs, on 127.0.0.1 only, a pinned moto server (the AWS side; `aws.endpoint_url` of the
+environment) and the Temporal CLI's dev server (Temporal Server 1.32; `temporal.address`), both
+installed into target/xtask/sandbox/ (Python 3 needed). The emulator is patched to behave like AWS
+where this tool depends on it (STS honours the role's external ID, failed creations roll back,
+...). The dev server's AWS calls go to the emulator, and it gets the environment's rendered
+dynamic config as --dynamic-config-value flags, which take no constraints: so `local` enables the
+Worker Controller globally. `up` also creates the environment's Lambda functions in the emulator.
+`deploy` starts the emulator when needed; `register` and `doctor` start both.
 
 Examples:
   cargo xtask sandbox up
@@ -19,40 +24,78 @@ Examples:
 pub struct Args {
     #[command(subcommand)]
     action: Action,
-    /// The environment whose `aws.endpoint_url` the emulator serves.
+    /// The environment the sandbox serves.
     #[arg(long, global = true, default_value = "local")]
     env: String,
 }
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Install (once) and start the emulator.
+    /// Install (once) and start the emulator and the Temporal dev server.
     Up,
-    /// Stop the emulator started by `up`.
+    /// Stop what `up` started.
     Down,
-    /// Show whether the emulator runs, where, and its log.
+    /// Show both services, their addresses and versions.
     Status,
 }
 
-/// The loopback host and port of an environment's `aws.endpoint_url`.
-fn address(env: &Environment) -> Result<(String, u16)> {
+/// Splits `host:port` (the authority of a URL or an address).
+fn host_port(what: &str, authority: &str) -> Result<(String, u16)> {
+    let (host, port) = authority
+        .rsplit_once(':')
+        .with_context(|| format!("{what} `{authority}` has no port"))?;
+    let port = port
+        .parse()
+        .with_context(|| format!("{what} `{authority}` has an invalid port"))?;
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+/// The emulator's host and port: `aws.endpoint_url`.
+fn aws_address(env: &Environment) -> Result<(String, u16)> {
     let url = env.aws.endpoint_url.as_deref().with_context(|| {
         format!(
-            "environment `{}` has no `aws.endpoint_url`, so it does not use the local emulator",
+            "environment `{}` has no `aws.endpoint_url`, so it does not use the local sandbox",
             env.name
         )
     })?;
     let rest = url.strip_prefix("http://").with_context(|| {
         format!("`aws.endpoint_url` = `{url}`: the emulator serves plain http://")
     })?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = authority
-        .rsplit_once(':')
-        .with_context(|| format!("`aws.endpoint_url` = `{url}` has no port"))?;
-    let port = port
-        .parse()
-        .with_context(|| format!("`aws.endpoint_url` = `{url}` has an invalid port"))?;
-    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+    host_port("`aws.endpoint_url`", rest.split('/').next().unwrap_or(rest))
+}
+
+/// The dev server's settings for `env`.
+fn temporal_dev(layout: &Layout, env: &Environment) -> Result<TemporalDev> {
+    let address = env
+        .temporal
+        .address
+        .as_deref()
+        .with_context(|| format!("environment `{}` has no `temporal.address`", env.name))?;
+    let (host, port) = host_port("`temporal.address`", address)?;
+    let rendered = Templates::load(&layout.templates_dir())?.render(env)?;
+    let dynamic_config =
+        dynamic_config::dev_server_values(&rendered.dynamic_config).map_err(|e| {
+            anyhow::anyhow!(
+                "environment `{}` cannot run on the dev server: {e}",
+                env.name
+            )
+        })?;
+    let mut namespaces: Vec<String> = env
+        .worker_deployments
+        .iter()
+        .map(|w| w.namespace.clone())
+        .filter(|n| n != "default")
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    Ok(TemporalDev {
+        host,
+        port,
+        namespaces,
+        dynamic_config,
+        aws_endpoint: env.aws.endpoint_url.clone().unwrap_or_default(),
+        aws_region: env.aws.region.clone(),
+    })
 }
 
 fn say(line: &str) {
@@ -60,54 +103,141 @@ fn say(line: &str) {
 }
 
 /// Starts the emulator for `env` unless something already answers on its address.
-pub fn ensure_running(layout: &Layout, env: &Environment) -> Result<()> {
-    let (host, port) = address(env)?;
+pub fn ensure_aws(layout: &Layout, env: &Environment) -> Result<()> {
+    let (host, port) = aws_address(env)?;
     let sandbox = Sandbox::new(&layout.cache_dir());
-    if let Status::Stopped = sandbox.status(&host, port) {
-        sandbox.up(&host, port, &mut say)?;
+    if let Status::Stopped = sandbox.status(Service::Aws, &host, port) {
+        sandbox.up_aws(&host, port, &mut say)?;
     }
+    Ok(())
+}
+
+/// Starts everything `env` needs locally: the emulator, its Lambda functions, and the Temporal
+/// dev server when `temporal.address` is on this machine and nothing answers there.
+pub fn ensure_all(layout: &Layout, env: &Environment) -> Result<()> {
+    ensure_aws(layout, env)?;
+    let sandbox = Sandbox::new(&layout.cache_dir());
+    let (host, port) = aws_address(env)?;
+    // Only the sandbox's own emulator gets stand-ins for the functions.
+    if let Status::Running { .. } = sandbox.status(Service::Aws, &host, port) {
+        seed_functions(&sandbox, env)?;
+    }
+    let dev = temporal_dev(layout, env)?;
+    if !aws_sandbox::listening(&dev.host, dev.port)
+        || matches!(
+            sandbox.status(Service::Temporal, &dev.host, dev.port),
+            Status::Running { .. }
+        )
+    {
+        sandbox.up_temporal(&dev, &mut say)?;
+    }
+    Ok(())
+}
+
+/// Creates the environment's Lambda functions in the emulator (a stub handler), so that the
+/// Temporal server's GetFunction finds them as it would find the real ones.
+fn seed_functions(sandbox: &Sandbox, env: &Environment) -> Result<()> {
+    let python = sandbox.python_env(&mut say)?;
+    let mut arns: Vec<&str> = env
+        .role
+        .lambda_function_arns
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.contains('*'))
+        .collect();
+    arns.extend(
+        env.worker_deployments
+            .iter()
+            .map(|w| w.lambda_function_arn.as_str()),
+    );
+    aws_sandbox::seed_lambda_functions(
+        &python,
+        env.aws.endpoint_url.as_deref().unwrap_or_default(),
+        &env.aws.region,
+        &arns,
+    )?;
     Ok(())
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let env = super::load_env(layout, &self.env)?;
-        let (host, port) = address(&env)?;
+        let (host, port) = aws_address(&env)?;
         let sandbox = Sandbox::new(&layout.cache_dir());
         match self.action {
             Action::Up => {
-                let (pid, started) = sandbox.up(&host, port, &mut say)?;
-                let verb = if started {
-                    "started"
-                } else {
-                    "already running"
-                };
+                let (pid, started) = sandbox.up_aws(&host, port, &mut say)?;
                 println!(
-                    "AWS emulator {verb}: http://{host}:{port} (pid {pid}); stop it with `cargo xtask sandbox down`"
+                    "aws       http://{host}:{port}  pid {pid}{}",
+                    if started { "" } else { " (already running)" }
                 );
+                seed_functions(&sandbox, &env)?;
+                if env.temporal.namespaces.is_some() {
+                    say(
+                        "note: the dev server takes no constraints, so this environment must enable WCI globally",
+                    );
+                }
+                let dev = temporal_dev(layout, &env)?;
+                let (pid, started) = sandbox.up_temporal(&dev, &mut say)?;
+                println!(
+                    "temporal  {}:{}  pid {pid}{}",
+                    dev.host,
+                    dev.port,
+                    if started { "" } else { " (already running)" }
+                );
+                println!("WCI enabled globally on the dev server with:");
+                for (key, json) in &dev.dynamic_config {
+                    println!("  {key}={json}");
+                }
+                println!("stop with `cargo xtask sandbox down`");
             }
-            Action::Down => match sandbox.down()? {
-                Some(pid) => println!("stopped the AWS emulator (pid {pid})"),
-                None => println!("the AWS emulator was not running"),
-            },
+            Action::Down => {
+                let stopped = sandbox.down();
+                if stopped.is_empty() {
+                    println!("the sandbox was not running");
+                }
+                for (service, pid) in stopped {
+                    println!("stopped {} (pid {pid})", service.name());
+                }
+            }
             Action::Status => {
                 let pins = aws_sandbox::REQUIREMENTS
                     .lines()
                     .filter(|l| !l.is_empty())
                     .collect::<Vec<_>>()
                     .join(", ");
-                match sandbox.status(&host, port) {
-                    Status::Running { pid, url } => {
-                        println!("AWS emulator: running at {url} (pid {pid}; {pins})")
-                    }
-                    Status::Foreign { url } => println!(
-                        "AWS emulator: something else answers at {url}; not started by this sandbox"
-                    ),
-                    Status::Stopped => {
-                        println!("AWS emulator: stopped (would serve http://{host}:{port}; {pins})")
-                    }
+                let mut rows = vec![(
+                    Service::Aws,
+                    format!("http://{host}:{port}"),
+                    sandbox.status(Service::Aws, &host, port),
+                )];
+                if let Some(address) = &env.temporal.address {
+                    let (h, p) = host_port("`temporal.address`", address)?;
+                    rows.push((
+                        Service::Temporal,
+                        address.clone(),
+                        sandbox.status(Service::Temporal, &h, p),
+                    ));
                 }
-                println!("log: {}", sandbox.log_file().display());
+                for (service, address, status) in rows {
+                    let state = match status {
+                        Status::Running { pid } => format!("running (pid {pid})"),
+                        Status::Foreign => "something else answers there".to_owned(),
+                        Status::Stopped => "stopped".to_owned(),
+                    };
+                    println!(
+                        "{:<9} {address:<24} {state:<22} log: {}",
+                        service.name(),
+                        sandbox.log_file(service).display()
+                    );
+                }
+                println!("versions: {pins}");
+                if let Some(out) = sandbox
+                    .installed_tool("temporal")
+                    .and_then(|t| std::process::Command::new(t).arg("--version").output().ok())
+                {
+                    println!("          {}", String::from_utf8_lossy(&out.stdout).trim());
+                }
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -1,0 +1,603 @@
+//! `doctor`: one check per prerequisite of the self-hosted setup guide, each passing, warning or
+//! failing with the fix, so that a broken setup is found here rather than by Temporal.
+//!
+//! Step 1: Lambda can reach the frontend (address, reachability, functions, VPC).
+//! Step 2: the dynamic config the server reads enables WCI for the namespaces in use.
+//! Step 3: the identity the server runs as is `temporal.server_role_arn`.
+//! Step 4: the role stack is deployed as recorded, and the role behaves as Temporal requires.
+//! Step 5: the Worker Deployment Versions are registered with Lambda compute.
+
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use cfn_deploy::Clients;
+use env_descriptor::{Environment, arn};
+use env_render::dynamic_config;
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Pass => "pass",
+            Level::Warn => "warn",
+            Level::Fail => "fail",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The step of the guide (1-4), or 5 for registration.
+    pub step: u8,
+    pub name: String,
+    pub level: Level,
+    pub detail: String,
+    /// What to do, for warnings and failures.
+    pub fix: Option<String>,
+}
+
+/// Everything `doctor` found for one environment.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    fn add(
+        &mut self,
+        step: u8,
+        name: impl Into<String>,
+        level: Level,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.checks.push(Check {
+            step,
+            name: name.into(),
+            level,
+            detail: detail.into(),
+            fix,
+        });
+    }
+
+    fn pass(&mut self, step: u8, name: impl Into<String>, detail: impl Into<String>) {
+        self.add(step, name, Level::Pass, detail, None);
+    }
+
+    fn fail(
+        &mut self,
+        step: u8,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.add(step, name, Level::Fail, detail, Some(fix.into()));
+    }
+
+    fn warn(
+        &mut self,
+        step: u8,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.add(step, name, Level::Warn, detail, Some(fix.into()));
+    }
+
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.level == Level::Fail)
+    }
+
+    pub fn to_json(&self, env: &str) -> serde_json::Value {
+        serde_json::json!({
+            "environment": env,
+            "ok": !self.failed(),
+            "checks": self.checks.iter().map(|c| serde_json::json!({
+                "step": c.step, "name": c.name, "result": c.level.as_str(), "detail": c.detail, "fix": c.fix,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// What the checks look at.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    pub env: &'a Environment,
+    pub clients: &'a Clients,
+    /// The dynamic config the server reads: where it comes from, and its text (or why not).
+    pub dynamic_config: (String, Result<String, String>),
+    /// The environment runs on a local emulator (Lambda is emulated: loopback is fine).
+    pub emulator: bool,
+    /// A Temporal CLI client, when one could be set up (or why not).
+    pub temporal: Result<worker_deployments::Client, String>,
+}
+
+/// Runs every check.
+pub async fn run(inputs: &Inputs<'_>) -> Report {
+    let mut r = Report::default();
+    let functions = functions(inputs.env);
+    let private = frontend(&mut r, inputs);
+    lambda_functions(&mut r, inputs, &functions, private).await;
+    dynamic_config_enables_wci(&mut r, inputs);
+    identity(&mut r, inputs).await;
+    role(&mut r, inputs, &functions).await;
+    registrations(&mut r, inputs);
+    r
+}
+
+/// Every concrete function ARN the environment names (wildcards cannot be looked up).
+fn functions(env: &Environment) -> Vec<String> {
+    let mut all: Vec<String> = env
+        .worker_deployments
+        .iter()
+        .map(|w| w.lambda_function_arn.clone())
+        .collect();
+    all.extend(
+        env.role
+            .lambda_function_arns
+            .iter()
+            .filter(|a| !a.contains('*'))
+            .cloned(),
+    );
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Step 1: the frontend address. Returns whether it is on a private network.
+fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
+    let Some(address) = &inputs.env.temporal.address else {
+        r.fail(
+            1,
+            "frontend address",
+            "`temporal.address` is not set",
+            "set `temporal.address` to the frontend `host:port` Lambda dials",
+        );
+        return false;
+    };
+    let host = address
+        .rsplit_once(':')
+        .map_or(address.as_str(), |(h, _)| h)
+        .trim_matches(['[', ']']);
+    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => match (address.as_str()).to_socket_addrs() {
+            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+            Err(e) => {
+                r.fail(
+                    1,
+                    "frontend address",
+                    format!("`{host}` does not resolve: {e}"),
+                    "use a name Lambda's VPC DNS resolves, or an IP address",
+                );
+                return false;
+            }
+        },
+    };
+    let loopback = host == "localhost" || ips.iter().any(IpAddr::is_loopback);
+    let private = ips.iter().any(|ip| match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private() || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    });
+    if loopback && inputs.emulator {
+        r.warn(1, "frontend address", format!("`{address}` is a loopback address: fine for the local sandbox, where Lambda is emulated"), "use the frontend's network address in real environments");
+    } else if loopback {
+        r.fail(
+            1,
+            "frontend address",
+            format!("`{address}` is a loopback address, which Lambda cannot reach"),
+            "set `temporal.address` to an address reachable from the functions' network",
+        );
+    } else {
+        r.pass(
+            1,
+            "frontend address",
+            format!(
+                "`{address}`{}",
+                if private { " (private network)" } else { "" }
+            ),
+        );
+    }
+    let reachable = ips.iter().any(|ip| {
+        let port = address
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(7233);
+        TcpStream::connect_timeout(&SocketAddr::new(*ip, port), Duration::from_secs(3)).is_ok()
+    });
+    if reachable {
+        r.pass(
+            1,
+            "frontend answers",
+            format!("`{address}` accepts connections from here"),
+        );
+    } else {
+        r.fail(
+            1,
+            "frontend answers",
+            format!("nothing answers at `{address}` from here"),
+            "start the Temporal server, or check the address and firewalls",
+        );
+    }
+    private && !loopback
+}
+
+fn lambda_client(inputs: &Inputs<'_>, creds: Option<Credentials>) -> aws_sdk_lambda::Client {
+    let mut b = aws_sdk_lambda::config::Builder::from(&inputs.clients.config);
+    if let Some(c) = creds {
+        b = b.credentials_provider(c);
+    }
+    aws_sdk_lambda::Client::from_conf(b.build())
+}
+
+/// A client for the function's own region.
+async fn get_function(
+    client: &aws_sdk_lambda::Client,
+    arn: &str,
+) -> Result<aws_sdk_lambda::operation::get_function::GetFunctionOutput, String> {
+    let region = arn::Arn::parse(arn)
+        .map(|a| a.region.to_owned())
+        .unwrap_or_default();
+    client
+        .get_function()
+        .function_name(arn)
+        .customize()
+        .config_override(
+            aws_sdk_lambda::config::Builder::default()
+                .region(aws_sdk_lambda::config::Region::new(region)),
+        )
+        .send()
+        .await
+        .map_err(|e| match (e.code(), e.message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg}"),
+            _ => format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
+        })
+}
+
+/// Step 1: the functions exist; on a private frontend, they run in a VPC.
+async fn lambda_functions(
+    r: &mut Report,
+    inputs: &Inputs<'_>,
+    functions: &[String],
+    private: bool,
+) {
+    let client = lambda_client(inputs, None);
+    for f in functions {
+        match get_function(&client, f).await {
+            Ok(out) => {
+                let in_vpc = out
+                    .configuration()
+                    .and_then(|c| c.vpc_config())
+                    .is_some_and(|v| !v.subnet_ids().is_empty());
+                if private && !in_vpc {
+                    r.warn(1, format!("function {f}"), "exists but has no VPC config, and the frontend is on a private address", "give the function VPC access to the frontend's network (subnets, security group)");
+                } else {
+                    r.pass(
+                        1,
+                        format!("function {f}"),
+                        if in_vpc {
+                            "exists (in a VPC)"
+                        } else {
+                            "exists"
+                        },
+                    );
+                }
+            }
+            Err(e) => r.fail(
+                1,
+                format!("function {f}"),
+                format!("GetFunction failed: {e}"),
+                "deploy the function, or fix its ARN in the descriptor",
+            ),
+        }
+    }
+}
+
+/// Step 2: WCI, `aws-lambda` and `no-sync` are enabled where the worker deployments live.
+fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
+    let env = inputs.env;
+    let (source, text) = &inputs.dynamic_config;
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            r.fail(
+                2,
+                "dynamic config",
+                format!("cannot read {source}: {e}"),
+                format!("run `cargo xtask render {}`", env.name),
+            );
+            return;
+        }
+    };
+    let fix = format!(
+        "run `cargo xtask render {}` and make the server read {source}",
+        env.name
+    );
+    let mut namespaces: Vec<Option<&str>> = env
+        .worker_deployments
+        .iter()
+        .map(|w| Some(w.namespace.as_str()))
+        .collect();
+    namespaces.dedup();
+    if namespaces.is_empty() {
+        namespaces = match &env.temporal.namespaces {
+            Some(list) => list.iter().map(|n| Some(n.as_str())).collect(),
+            None => vec![None],
+        };
+    }
+    let contains = |v: Option<serde_yaml::Value>, item: &str| {
+        v.and_then(|v| v.as_sequence().cloned())
+            .is_some_and(|s| s.iter().any(|x| x.as_str() == Some(item)))
+    };
+    for ns in namespaces {
+        let scope = ns.map_or("globally".to_owned(), |n| format!("for namespace `{n}`"));
+        let enabled = dynamic_config::resolve(text, "workercontroller.enabled", ns);
+        if enabled.as_ref().and_then(serde_yaml::Value::as_bool) == Some(true) {
+            r.pass(
+                2,
+                format!("WCI enabled {scope}"),
+                format!("workercontroller.enabled is true in {source}"),
+            );
+        } else {
+            r.fail(
+                2,
+                format!("WCI enabled {scope}"),
+                format!(
+                    "workercontroller.enabled is {} {scope} in {source}",
+                    enabled.map_or("unset (false)".into(), |v| format!("{v:?}"))
+                ),
+                fix.clone(),
+            );
+        }
+        if contains(
+            dynamic_config::resolve(text, "workercontroller.compute_providers.enabled", ns),
+            "aws-lambda",
+        ) {
+            r.pass(
+                2,
+                format!("aws-lambda allowed {scope}"),
+                "workercontroller.compute_providers.enabled includes aws-lambda",
+            );
+        } else {
+            r.fail(
+                2,
+                format!("aws-lambda allowed {scope}"),
+                "workercontroller.compute_providers.enabled does not include aws-lambda",
+                fix.clone(),
+            );
+        }
+    }
+    if contains(
+        dynamic_config::resolve(text, "workercontroller.scaling_algorithms.enabled", None),
+        "no-sync",
+    ) {
+        r.pass(
+            2,
+            "no-sync allowed",
+            "workercontroller.scaling_algorithms.enabled (global) includes no-sync",
+        );
+    } else {
+        r.fail(
+            2,
+            "no-sync allowed",
+            "workercontroller.scaling_algorithms.enabled (global) does not include no-sync",
+            fix,
+        );
+    }
+}
+
+/// Step 3: the identity these credentials have is the server's.
+async fn identity(r: &mut Report, inputs: &Inputs<'_>) {
+    let want = &inputs.env.temporal.server_role_arn;
+    match inputs.clients.whoami().await {
+        Err(e) => r.fail(3, "server identity", format!("GetCallerIdentity failed: {e}"), "check the credentials (profile, environment, instance role)"),
+        Ok(id) => match arn::principal_of(&id.arn) {
+            Some(p) if &p == want => r.pass(3, "server identity", format!("running as `{p}`, which is `temporal.server_role_arn`")),
+            Some(p) => r.warn(
+                3,
+                "server identity",
+                format!("these credentials are `{p}`, not `temporal.server_role_arn` (`{want}`)"),
+                "run `doctor` with the Temporal server's credentials to check the identity it runs as; if it differs, put it in `temporal.server_role_arn` and deploy",
+            ),
+            None => r.warn(3, "server identity", format!("these credentials are `{}`, not an IAM user or role", id.arn), "the trust policy must name the server's IAM role or user"),
+        },
+    }
+}
+
+async fn assume(
+    inputs: &Inputs<'_>,
+    role: &str,
+    external_id: Option<&str>,
+) -> Result<Credentials, (Option<String>, String)> {
+    let out = inputs
+        .clients
+        .sts
+        .assume_role()
+        .role_arn(role)
+        .role_session_name("managed-workers-aws")
+        .set_external_id(external_id.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| {
+            (
+                e.code().map(str::to_owned),
+                e.message().unwrap_or("no message").to_owned(),
+            )
+        })?;
+    let c = out
+        .credentials()
+        .ok_or((None, "no credentials in the answer".to_owned()))?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "doctor",
+    ))
+}
+
+/// Step 4: the stack as recorded; the role needs the external ID; the role can see the functions.
+async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
+    let env = inputs.env;
+    let deploy_fix = format!("run `cargo xtask deploy {}`", env.name);
+    let stack = match inputs.clients.describe_stack(&env.role.stack_name).await {
+        Ok(Some(s))
+            if s.status.ends_with("_COMPLETE")
+                && !s.status.contains("ROLLBACK")
+                && !s.status.starts_with("DELETE") =>
+        {
+            s
+        }
+        Ok(Some(s)) => {
+            return r.fail(
+                4,
+                "role stack",
+                format!("stack `{}` is {}", env.role.stack_name, s.status),
+                deploy_fix,
+            );
+        }
+        Ok(None) => {
+            return r.fail(
+                4,
+                "role stack",
+                format!("stack `{}` does not exist", env.role.stack_name),
+                deploy_fix,
+            );
+        }
+        Err(e) => {
+            return r.fail(
+                4,
+                "role stack",
+                e.to_string(),
+                "check the credentials and region",
+            );
+        }
+    };
+    r.pass(
+        4,
+        "role stack",
+        format!("stack `{}` is {}", env.role.stack_name, stack.status),
+    );
+    let Some(recorded) = &env.outputs else {
+        return r.fail(
+            4,
+            "recorded outputs",
+            "the descriptor has no [outputs]",
+            deploy_fix,
+        );
+    };
+    if stack.outputs.get("RoleARN") == Some(&recorded.role_arn)
+        && stack.stack_id == recorded.stack_id
+    {
+        r.pass(4, "recorded outputs", "[outputs] match the stack");
+    } else {
+        r.fail(
+            4,
+            "recorded outputs",
+            format!(
+                "[outputs].role_arn `{}` does not match the stack's `{}`",
+                recorded.role_arn,
+                stack.outputs.get("RoleARN").map_or("(none)", |s| s)
+            ),
+            deploy_fix.clone(),
+        );
+    }
+    let role_arn = &recorded.role_arn;
+    let creds = match assume(inputs, role_arn, Some(&env.role.external_id)).await {
+        Ok(c) => {
+            r.pass(
+                4,
+                "AssumeRole with the external ID",
+                format!("`{role_arn}` can be assumed with `role.external_id`"),
+            );
+            Some(c)
+        }
+        Err((code, msg)) => {
+            r.fail(4, "AssumeRole with the external ID", format!("{}: {msg}", code.as_deref().unwrap_or("error")), "check `temporal.server_role_arn` (the trust policy's principal) and `role.external_id`, then deploy");
+            None
+        }
+    };
+    match assume(inputs, role_arn, None).await {
+        Err((Some(code), _)) if code == "AccessDenied" => r.pass(4, "AssumeRole without the external ID is denied", "AccessDenied, as Temporal requires"),
+        Ok(_) => r.fail(
+            4,
+            "AssumeRole without the external ID is denied",
+            format!("`{role_arn}` can be assumed without an external ID, so Temporal refuses it"),
+            "enforce `sts:ExternalId` in the trust policy: deploy the role from this tool's template",
+        ),
+        Err((code, msg)) => r.warn(4, "AssumeRole without the external ID is denied", format!("unexpected answer {}: {msg}", code.as_deref().unwrap_or("")), "Temporal needs exactly AccessDenied here"),
+    }
+    if let Some(creds) = creds {
+        let client = lambda_client(inputs, Some(creds));
+        for f in functions {
+            match get_function(&client, f).await {
+                Ok(_) => r.pass(4, format!("role can GetFunction {f}"), "through the assumed role"),
+                Err(e) => r.fail(4, format!("role can GetFunction {f}"), e, "add the function to `role.lambda_function_arns` and deploy, or create the function"),
+            }
+        }
+    }
+}
+
+/// Step 5: the versions of `[[worker_deployments]]` exist with Lambda compute.
+fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
+    let env = inputs.env;
+    if env.worker_deployments.is_empty() {
+        return;
+    }
+    let client = match &inputs.temporal {
+        Ok(c) => c,
+        Err(e) => {
+            return r.warn(
+                5,
+                "worker deployment versions",
+                format!("not checked: {e}"),
+                "install the Temporal CLI (1.9+) or set TEMPORAL_CLI",
+            );
+        }
+    };
+    for wd in &env.worker_deployments {
+        let name = format!("version {}", wd.id());
+        match client.describe_version(wd) {
+            Ok(Some(v)) => {
+                let provider = v
+                    .pointer("/computeConfig/scalingGroups/default/provider/type")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("none");
+                if provider == "aws-lambda" {
+                    r.pass(5, name, "registered with aws-lambda compute");
+                } else {
+                    r.fail(
+                        5,
+                        name,
+                        format!("registered, but its compute provider is `{provider}`"),
+                        format!("run `cargo xtask register {}`", env.name),
+                    );
+                }
+            }
+            Ok(None) => r.warn(
+                5,
+                name,
+                "not registered yet",
+                format!("run `cargo xtask register {}`", env.name),
+            ),
+            Err(e) => r.fail(
+                5,
+                name,
+                e.to_string(),
+                "check `temporal.address` and the connection options",
+            ),
+        }
+    }
+}

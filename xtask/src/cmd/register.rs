@@ -1,0 +1,145 @@
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use aws_sandbox::Sandbox;
+use env_descriptor::{Environment, Layout};
+use worker_deployments::{Action, Cli, Client, Frontend, Registration};
+
+/// Register the Worker Deployment Versions of an environment with their Lambda compute config.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Each `[[worker_deployments]]` entry becomes a Worker Deployment Version whose compute config is
+AWS Lambda: the entry's function ARN, the role ARN recorded by `deploy` in [outputs], and
+`role.external_id`. A version that exists gets its compute config updated. The Temporal server
+checks the config as it registers (it assumes the role with the external ID, calls GetFunction,
+and makes sure the role refuses AssumeRole without the external ID); its refusals are shown with
+what to fix. Uses the official `temporal` CLI (1.9+; TEMPORAL_CLI to choose one).
+
+  [temporal]
+  address = \"temporal.staging.internal:7233\"
+  # tls = true, tls_cert_path/tls_key_path/tls_ca_path/tls_server_name, api_key_env = \"TEMPORAL_API_KEY\"
+
+  [[worker_deployments]]
+  namespace = \"orders\"
+  name = \"orders-worker\"
+  build_id = \"2026-11-24.1\"
+  lambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:worker-1\"
+  # set_current = true   # make it the deployment's current version
+
+Examples:
+  cargo xtask register staging
+  cargo xtask deploy local --register     deploy, then register")]
+pub struct Args {
+    /// The environment (environments/ENV.toml).
+    env: String,
+}
+
+impl Args {
+    pub fn run(self, layout: &Layout) -> Result<ExitCode> {
+        let env = super::load_env(layout, &self.env)?;
+        register_env(layout, &env)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Whether `env` runs entirely on this machine's sandbox.
+pub fn uses_sandbox(env: &Environment) -> bool {
+    let loopback_host = |a: &str| {
+        let host = a
+            .rsplit_once(':')
+            .map_or(a, |(h, _)| h)
+            .trim_matches(['[', ']']);
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    super::connection(env).is_loopback()
+        && env.temporal.address.as_deref().is_some_and(loopback_host)
+}
+
+/// The Temporal CLI: TEMPORAL_CLI, the sandbox's pinned one, or `temporal` on PATH.
+pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
+    let address = env
+        .temporal
+        .address
+        .clone()
+        .with_context(|| format!("`temporal.address` is missing in {}", env.file.display()))?;
+    let sandbox_cli = Sandbox::new(&layout.cache_dir()).installed_tool("temporal");
+    let cli = Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?;
+    let frontend = Frontend {
+        address,
+        tls: env.temporal.tls.clone(),
+        api_key_env: env.temporal.api_key_env.clone(),
+        root: layout.root().to_owned(),
+    };
+    Ok(Client::new(cli, frontend)?)
+}
+
+/// Registers every worker deployment of `env` and records them in [outputs].
+pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
+    let file = super::render::relative(layout, &env.file);
+    anyhow::ensure!(
+        !env.worker_deployments.is_empty(),
+        "{}: `{file}` lists no `[[worker_deployments]]` to register",
+        env.name
+    );
+    let mut outputs = env.outputs.clone().with_context(|| {
+        format!(
+            "{}: `{file}` has no [outputs].role_arn yet: run `cargo xtask deploy {}` first",
+            env.name, env.name
+        )
+    })?;
+    if uses_sandbox(env) {
+        super::sandbox::ensure_all(layout, env)?;
+    }
+    let client = client(layout, env)?;
+    let mut registered = Vec::new();
+    let mut first_error = None;
+    for wd in &env.worker_deployments {
+        let reg = Registration {
+            deployment: wd,
+            role_arn: &outputs.role_arn,
+            external_id: &env.role.external_id,
+        };
+        match client.register(&reg) {
+            Ok(action) => {
+                let verb = match action {
+                    Action::Created => "created",
+                    Action::Updated => "updated",
+                };
+                let current = if wd.set_current { ", now current" } else { "" };
+                println!(
+                    "{}: {verb} Worker Deployment Version `{}` (aws-lambda {}{current})",
+                    env.name,
+                    wd.id(),
+                    wd.lambda_function_arn
+                );
+                registered.push(wd.id());
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", env.name);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    // Keep what was registered before and is still described, plus what succeeded now.
+    for old in &outputs.registered {
+        if !registered.contains(old) && env.worker_deployments.iter().any(|w| &w.id() == old) {
+            registered.push(old.clone());
+        }
+    }
+    outputs.registered = env
+        .worker_deployments
+        .iter()
+        .map(|w| w.id())
+        .filter(|id| registered.contains(id))
+        .collect();
+    if outputs.record(&env.file)? {
+        println!("recorded [outputs].registered in {file}");
+    }
+    match first_error {
+        Some(e) => Err(anyhow::Error::new(e).context(format!("{}: registration failed", env.name))),
+        None => Ok(()),
+    }
+}
