@@ -1,9 +1,7 @@
 //! The deploy lifecycle against the emulator: create, no-op, update, status, destroy, a failed
 //! creation and its replacement.
 
-use std::process::Command;
-
-use crate::support::{ACCOUNT, Checkout, descriptor, python, safe_aws_env};
+use crate::support::{ACCOUNT, Checkout, descriptor, iam};
 
 fn outputs_table(text: &str) -> &str {
     &text[text.find("[outputs]").expect("an [outputs] table")..]
@@ -176,22 +174,6 @@ fn create_role_outside_the_stack(name: &str) {
 
 fn delete_role(name: &str) {
     iam(&format!("iam.delete_role(RoleName='{name}')"));
-}
-
-fn iam(statement: &str) {
-    let script = format!(
-        "import boto3, json\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
-        crate::support::emulator().url()
-    );
-    let mut cmd = Command::new(python().python());
-    cmd.args(["-c", &script]);
-    safe_aws_env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

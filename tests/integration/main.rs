@@ -9,3 +9,4 @@ mod deploy;
 mod emulator;
 mod sts;
 mod template;
+mod temporal;

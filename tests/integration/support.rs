@@ -136,6 +136,7 @@ pub fn safe_aws_env(cmd: &mut Command) {
     ] {
         cmd.env_remove(var);
     }
+    cmd.env("TEMPORAL_CLI", python().bin("temporal"));
     cmd.env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -220,4 +221,32 @@ confirm = true
         url = emulator().url(),
         functions = functions.join(",\n  "),
     )
+}
+
+/// Runs `statement` in Python with `iam` (a boto3 IAM client on the test emulator) and `json`
+/// in scope: for setting up what a test needs outside the tool.
+pub fn iam(statement: &str) {
+    let script = format!(
+        "import boto3, json\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
+        emulator().url()
+    );
+    let mut cmd = Command::new(python().python());
+    cmd.args(["-c", &script]);
+    safe_aws_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Creates Lambda functions (by name) in the test emulator, as a user's own deploy would.
+pub fn create_functions(names: &[&str]) {
+    let arns: Vec<String> = names
+        .iter()
+        .map(|n| format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{n}"))
+        .collect();
+    let arns: Vec<&str> = arns.iter().map(String::as_str).collect();
+    aws_sandbox::seed_lambda_functions(python(), &emulator().url(), "us-east-1", &arns).unwrap();
 }

