@@ -4,7 +4,6 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use cfn_deploy::{Change, Event, Observer};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Shows one deploy or destroy as it goes.
@@ -53,6 +52,16 @@ impl Progress {
         self.bar.suspend(|| eprintln!("{} {text}", self.label));
     }
 
+    /// Shows `what` next to the spinner.
+    pub fn step(&self, what: &str) {
+        self.bar.set_message(what.to_owned());
+    }
+
+    /// Asks `question` when this progress was made to ask (on a terminal); otherwise yes.
+    pub fn confirm(&self, question: &str) -> bool {
+        !self.ask || ask_yes_no(Some(&self.bar), question)
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
@@ -76,67 +85,5 @@ pub fn ask_yes_no(bar: Option<&ProgressBar>, question: &str) -> bool {
     match bar {
         Some(bar) => bar.suspend(ask),
         None => ask(),
-    }
-}
-
-fn symbol(action: &str) -> char {
-    match action {
-        "Add" => '+',
-        "Remove" => '-',
-        "Modify" => '~',
-        _ => '*',
-    }
-}
-
-impl Observer for Progress {
-    fn step(&mut self, what: &str) {
-        self.bar.set_message(what.to_owned());
-    }
-
-    fn confirm(&mut self, stack: &str, changes: &[Change]) -> bool {
-        self.line(&format!("changes to stack `{stack}`:"));
-        if changes.is_empty() {
-            self.line("  (CloudFormation listed no resource changes)");
-        }
-        let width = changes
-            .iter()
-            .map(|c| c.logical_id.len())
-            .max()
-            .unwrap_or(0);
-        for c in changes {
-            let replacement = match c.replacement.as_deref() {
-                Some("True") => "  (replaces the resource)",
-                Some("Conditional") => "  (may replace the resource)",
-                _ => "",
-            };
-            self.line(&format!(
-                "  {} {:<7} {:<width$}  {}{replacement}",
-                symbol(&c.action),
-                c.action,
-                c.logical_id,
-                c.resource_type
-            ));
-        }
-        if !self.ask {
-            return true;
-        }
-        ask_yes_no(Some(&self.bar), "execute these changes?")
-    }
-
-    fn event(&mut self, e: &Event) {
-        let time = e
-            .timestamp
-            .as_deref()
-            .and_then(|t| t.get(11..19))
-            .unwrap_or("");
-        let reason = e
-            .reason
-            .as_deref()
-            .map(|r| format!("  {r}"))
-            .unwrap_or_default();
-        self.line(&format!(
-            "  {time}  {:<20} {} ({}){reason}",
-            e.status, e.logical_id, e.resource_type
-        ));
     }
 }

@@ -9,31 +9,11 @@ use crate::error::{DeployError, aws_error};
 pub struct Connection {
     pub region: String,
     pub profile: Option<String>,
-    /// An emulator endpoint. On a loopback address the tool always uses dummy credentials, so
-    /// real keys never reach an emulator and no instance metadata is asked for.
+    /// An emulator endpoint (`AWS_ENDPOINT_URL` is honoured too).
     pub endpoint_url: Option<String>,
-}
-
-impl Connection {
-    /// Whether the endpoint is an emulator on this machine.
-    pub fn is_loopback(&self) -> bool {
-        self.endpoint_url.as_deref().is_some_and(is_loopback_url)
-    }
-}
-
-/// Whether `url` points at 127.0.0.0/8, `localhost` or `[::1]`.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    /// Use dummy keys, so that real ones never reach an emulator and no instance metadata is
+    /// asked for.
+    pub dummy_credentials: bool,
 }
 
 /// One client per service, sharing one configuration.
@@ -69,7 +49,7 @@ impl Clients {
         if let Some(url) = &conn.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if conn.is_loopback() {
+        if conn.dummy_credentials {
             loader = loader.credentials_provider(Credentials::new(
                 "testing", "testing", None, None, "emulator",
             ));
@@ -95,29 +75,5 @@ impl Clients {
             arn: out.arn().unwrap_or_default().to_owned(),
             user_id: out.user_id().unwrap_or_default().to_owned(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_urls() {
-        for url in [
-            "http://127.0.0.1:5000",
-            "http://localhost:4566/",
-            "http://[::1]:5000",
-            "http://127.1.2.3",
-        ] {
-            assert!(is_loopback_url(url), "{url}");
-        }
-        for url in [
-            "https://cloudformation.us-west-2.amazonaws.com",
-            "http://10.0.0.1:5000",
-            "http://127.0.0.1.example:80",
-        ] {
-            assert!(!is_loopback_url(url), "{url}");
-        }
     }
 }

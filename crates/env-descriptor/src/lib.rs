@@ -14,7 +14,10 @@ mod schema;
 
 pub use atomic::write_atomic;
 pub use layout::{Layout, LayoutError, valid_env_name};
-pub use model::{Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment};
+pub use model::{
+    Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment,
+    is_loopback_url,
+};
 pub use outputs::OutputsError;
 pub use problem::{Problem, Severity};
 pub use schema::{LoadError, Loaded, load, load_str};

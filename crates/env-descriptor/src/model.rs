@@ -30,6 +30,54 @@ pub struct Aws {
     pub account_id: Option<String>,
 }
 
+impl Aws {
+    /// Whether the AWS side is an emulator on this machine (`endpoint_url` on loopback).
+    pub fn uses_emulator(&self) -> bool {
+        self.endpoint_url.as_deref().is_some_and(is_loopback_url)
+    }
+}
+
+/// Whether `url` (or a bare `host:port`) points at 127.0.0.0/8, `localhost` or `[::1]`.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls() {
+        for url in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566/",
+            "http://[::1]:5000",
+            "http://127.1.2.3",
+            "127.0.0.1:7233",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://cloudformation.us-west-2.amazonaws.com",
+            "http://10.0.0.1:5000",
+            "http://127.0.0.1.example:80",
+            "temporal.internal:7233",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
+}
+
 /// `[temporal]`: the Temporal server that will assume the role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Temporal {

@@ -44,18 +44,12 @@ impl Args {
 
 /// Whether `env` runs entirely on this machine's sandbox.
 pub fn uses_sandbox(env: &Environment) -> bool {
-    let loopback_host = |a: &str| {
-        let host = a
-            .rsplit_once(':')
-            .map_or(a, |(h, _)| h)
-            .trim_matches(['[', ']']);
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    };
-    super::connection(env).is_loopback()
-        && env.temporal.address.as_deref().is_some_and(loopback_host)
+    env.aws.uses_emulator()
+        && env
+            .temporal
+            .address
+            .as_deref()
+            .is_some_and(env_descriptor::is_loopback_url)
 }
 
 /// The Temporal CLI: TEMPORAL_CLI, the sandbox's pinned one, or `temporal` on PATH.

@@ -1,0 +1,158 @@
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use cfn_deploy::{DeployError, Outcome, StackSpec};
+use env_descriptor::{Environment, Layout, Outputs};
+use env_render::Templates;
+use indicatif::MultiProgress;
+use xtask::cmd::aws::DeployArgs;
+
+use xtask::ui::{self, Progress};
+
+use crate::progress::StackProgress;
+
+/// What one environment's deploy ended with.
+struct Report {
+    env: Environment,
+    result: Result<Outcome, DeployError>,
+}
+
+pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
+    let names = if args.all {
+        layout.env_names()?
+    } else {
+        args.envs.clone()
+    };
+    // Every descriptor is validated and rendered before the first AWS call.
+    let envs: Vec<Environment> = names
+        .iter()
+        .map(|n| xtask::cmd::load_env(layout, n))
+        .collect::<Result<_>>()?;
+    let templates = Templates::load(&layout.templates_dir())?;
+    let mut parameters = Vec::new();
+    for env in &envs {
+        let rendered = xtask::cmd::render::write(layout, &templates, env)?;
+        parameters.push(templates.cfn_template().with_defaults(&rendered.parameters));
+    }
+    let body = &templates.cfn_template().body;
+    let asks = |env: &Environment| env.deploy.confirm && !args.yes && ui::interactive();
+    // Questions cannot be asked in parallel: with any, one environment after the other.
+    let parallel = envs.len() > 1 && !envs.iter().any(asks);
+    let group = (envs.len() > 1).then(MultiProgress::new);
+
+    let rt = crate::aws::runtime()?;
+    let reports: Vec<Report> = rt.block_on(async {
+        let deploy_one = |env: Environment, params: Vec<(String, String)>| {
+            let group = group.clone();
+            let ask = asks(&env);
+            async move {
+                let spec = StackSpec {
+                    name: &env.role.stack_name,
+                    template_body: body,
+                    parameters: &params,
+                };
+                let result = match crate::aws::connect(layout, &env).await {
+                    Ok(clients) => {
+                        let mut progress =
+                            StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
+                        let r = clients
+                            .deploy(&spec, args.replace_failed, &mut progress)
+                            .await;
+                        progress.0.finish();
+                        r
+                    }
+                    Err(e) => Err(DeployError::Aws {
+                        action: "connecting",
+                        code: None,
+                        message: format!("{e:#}"),
+                    }),
+                };
+                Report { env, result }
+            }
+        };
+        let jobs = envs.into_iter().zip(parameters);
+        if parallel {
+            futures_util::future::join_all(jobs.map(|(e, p)| deploy_one(e, p))).await
+        } else {
+            let mut out = Vec::new();
+            for (e, p) in jobs {
+                out.push(deploy_one(e, p).await);
+            }
+            out
+        }
+    });
+
+    let mut failed = 0;
+    let mut deployed = Vec::new();
+    for report in reports {
+        match finish(layout, &report) {
+            Ok(()) => deployed.push(report.env.name),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    if args.register {
+        for name in &deployed {
+            // Reloaded: the deploy just recorded the role ARN.
+            let env = xtask::cmd::load_env(layout, name)?;
+            if let Err(e) = xtask::cmd::register::register_env(layout, &env) {
+                failed += 1;
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        if names.len() > 1 {
+            eprintln!("{failed} failure(s) across {} environment(s)", names.len());
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the outcome of one environment and records its outputs.
+fn finish(layout: &Layout, report: &Report) -> Result<()> {
+    let env = &report.env;
+    let file = xtask::cmd::render::relative(layout, &env.file);
+    let outcome = match &report.result {
+        Ok(outcome) => outcome,
+        Err(e @ DeployError::Declined { .. }) => anyhow::bail!("{}: {e}", env.name),
+        Err(e) => anyhow::bail!(
+            "{}: deploy failed; `{file}` was left as it was: {e}",
+            env.name
+        ),
+    };
+    let stack = outcome.stack();
+    let name = &env.role.stack_name;
+    match outcome {
+        Outcome::Unchanged(_) => println!(
+            "{}: no changes; stack `{name}` is up to date ({})",
+            env.name, stack.status
+        ),
+        Outcome::Created(_) => println!("{}: created stack `{name}` ({})", env.name, stack.status),
+        Outcome::Updated(_) => println!("{}: updated stack `{name}` ({})", env.name, stack.status),
+    }
+    for (key, value) in &stack.outputs {
+        println!("  {key:<20} {value}");
+    }
+    let outputs = Outputs {
+        role_arn: stack
+            .outputs
+            .get("RoleARN")
+            .cloned()
+            .context("the stack has no `RoleARN` output")?,
+        stack_id: stack.stack_id.clone(),
+        deployed_at: stack.updated_at.clone().unwrap_or_default(),
+        registered: env
+            .outputs
+            .as_ref()
+            .map(|o| o.registered.clone())
+            .unwrap_or_default(),
+    };
+    if outputs.record(&env.file)? {
+        println!("recorded [outputs] in {file}");
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+use env_descriptor::{Layout, Outputs};
+use xtask::cmd::aws::DestroyArgs;
+
+use xtask::ui::{self, Progress};
+
+use crate::progress::StackProgress;
+
+pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
+    let env = xtask::cmd::load_env(layout, &args.env)?;
+    let stack = &env.role.stack_name;
+    if !args.yes {
+        if !ui::interactive() {
+            anyhow::bail!("refusing to delete stack `{stack}` without confirmation: pass --yes");
+        }
+        if !ui::ask_yes_no(
+            None,
+            &format!("delete stack `{stack}` of environment `{}`?", env.name),
+        ) {
+            eprintln!("nothing was deleted");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let existed = crate::aws::runtime()?.block_on(async {
+        let clients = crate::aws::connect(layout, &env).await?;
+        let mut progress = StackProgress(Progress::new(&env.name, false));
+        let existed = clients.destroy(stack, &mut progress).await;
+        progress.0.finish();
+        anyhow::Ok(existed?)
+    })?;
+    if existed {
+        println!("{}: deleted stack `{stack}`", env.name);
+    } else {
+        println!("{}: stack `{stack}` did not exist", env.name);
+    }
+    if Outputs::remove(&env.file)? {
+        println!(
+            "removed [outputs] from {}",
+            xtask::cmd::render::relative(layout, &env.file)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,112 @@
+//! Flags of the commands that call AWS. They are parsed here, by the light `xtask` binary, so
+//! that `--help` and flag errors need no AWS SDK; the commands run in `xtask-aws`
+//! (`crates/xtask-aws`), which `xtask` hands them to.
+
+/// Render, then create or update the invocation-role stack and record its outputs.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Validates the descriptors, renders environments/ENV/, then creates or updates each CloudFormation
+stack through a change set: it shows what will change, asks on a terminal (unless --yes or
+`[deploy] confirm = false`), shows stack events as they happen, and writes the stack's outputs
+into the descriptor's [outputs] table. When the deployed template and parameters already match,
+it says so and leaves the stack alone. Several environments are deployed in parallel, each line
+prefixed with the environment's name.
+
+Examples:
+  cargo xtask deploy local                    the local sandbox (started if needed)
+  cargo xtask deploy staging
+  cargo xtask deploy staging production --yes several at once, no confirmation (CI)
+  cargo xtask deploy --all --yes              every environment
+  cargo xtask deploy local --register         then register the Worker Deployment Versions
+  cargo xtask deploy staging --replace-failed replace a stack left in ROLLBACK_COMPLETE")]
+pub struct DeployArgs {
+    /// The environments (environments/ENV.toml).
+    #[arg(required_unless_present = "all")]
+    pub envs: Vec<String>,
+    /// Deploy every environment.
+    #[arg(long, conflicts_with = "envs")]
+    pub all: bool,
+    /// Execute the change sets without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Delete and re-create a stack whose creation failed (ROLLBACK_COMPLETE).
+    #[arg(long)]
+    pub replace_failed: bool,
+    /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
+    #[arg(long)]
+    pub register: bool,
+}
+
+/// Show the stack's state and outputs, and whether the recorded [outputs] still match.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exits non-zero when the recorded [outputs] disagree with the stack (or the stack is gone).
+
+Examples:
+  cargo xtask status staging
+  cargo xtask status local")]
+pub struct StatusArgs {
+    /// The environment (environments/ENV.toml).
+    pub env: String,
+}
+
+/// Delete the stack and remove [outputs] from the descriptor.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Asks first on a terminal; elsewhere it needs --yes.
+
+Examples:
+  cargo xtask destroy local --yes
+  cargo xtask destroy staging")]
+pub struct DestroyArgs {
+    /// The environment (environments/ENV.toml).
+    pub env: String,
+    /// Delete without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// Show the AWS identity of an environment, and the ARN to use as `server_role_arn`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Run it with the Temporal server's credentials to find `temporal.server_role_arn`: for an
+assumed-role session (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION) it prints the IAM role
+ARN, which is what a trust policy must name.
+
+Examples:
+  cargo xtask whoami staging
+  AWS_PROFILE=temporal-server cargo xtask whoami staging")]
+pub struct WhoamiArgs {
+    /// The environment (environments/ENV.toml).
+    pub env: String,
+}
+
+/// Check every prerequisite of Serverless Workers for an environment.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+One line per check, grouped by the steps of the self-hosted setup guide, each pass/warn/fail
+with the fix for what fails:
+  1  Lambda can reach the frontend: address, reachability, functions exist, VPC config
+  2  the dynamic config the server reads enables WCI, aws-lambda and no-sync where needed
+  3  these credentials are the server's identity (`temporal.server_role_arn`)
+  4  the role stack matches [outputs]; AssumeRole works with the external ID and is denied
+     without it; through the role, GetFunction works for every function
+  5  the [[worker_deployments]] are registered with aws-lambda compute
+Exits non-zero when a check fails. Run it with the Temporal server's credentials to check step 3.
+
+Examples:
+  cargo xtask doctor local
+  cargo xtask doctor staging --output json")]
+pub struct DoctorArgs {
+    /// The environment (environments/ENV.toml).
+    pub env: String,
+    /// `text` (default) or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}

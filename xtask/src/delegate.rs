@@ -1,0 +1,95 @@
+//! Handing AWS commands to `xtask-aws`, the binary that links the AWS SDK.
+//!
+//! The split keeps the SDK (most of the build time) out of the way of the commands that do not
+//! need it: a fresh clone runs `cargo xtask validate` without compiling it. `xtask-aws` is found
+//! as `XTASK_AWS_BIN`, else next to this executable (as installed by Nix). Under cargo (`cargo
+//! xtask ...` sets `CARGO` and `CARGO_MANIFEST_DIR`), it is first built, or found up to date, by
+//! `cargo build -p xtask-aws` in the same workspace and profile.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const BIN: &str = "xtask-aws";
+
+/// Runs `xtask-aws` with this process's arguments and returns its exit code.
+pub fn to_aws_binary() -> ExitCode {
+    match locate().and_then(|bin| run(&bin)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn locate() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("XTASK_AWS_BIN").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe()?;
+    let sibling = exe.with_file_name(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
+    if let (Some(cargo), Some(manifest_dir)) = (
+        std::env::var_os("CARGO"),
+        std::env::var_os("CARGO_MANIFEST_DIR"),
+    ) {
+        build_with_cargo(Path::new(&cargo), Path::new(&manifest_dir), &exe, &sibling)?;
+    }
+    anyhow::ensure!(
+        sibling.exists(),
+        "`{}` was not found next to `{}`; the AWS commands live in it: build it with `cargo build -p {BIN}`, or set XTASK_AWS_BIN",
+        sibling.display(),
+        exe.display()
+    );
+    Ok(sibling)
+}
+
+fn build_with_cargo(
+    cargo: &Path,
+    manifest_dir: &Path,
+    exe: &Path,
+    sibling: &Path,
+) -> anyhow::Result<()> {
+    if !sibling.exists() {
+        eprintln!("compiling the AWS part of the tool (`{BIN}`, once; about a minute)...");
+    }
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--package",
+        BIN,
+        "--bin",
+        BIN,
+        "--manifest-path",
+    ])
+    .arg(manifest_dir.join("Cargo.toml"));
+    // Same profile as this binary: target/<profile>/xtask.
+    let profile = exe
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|p| p.to_str())
+        .unwrap_or("debug");
+    if profile == "release" {
+        cmd.arg("--release");
+    } else if profile != "debug" {
+        cmd.args(["--profile", profile]);
+    }
+    if let Some(target_dir) = exe.parent().and_then(Path::parent) {
+        cmd.arg("--target-dir").arg(target_dir);
+    }
+    let status = cmd.status()?;
+    anyhow::ensure!(status.success(), "`cargo build -p {BIN}` failed");
+    Ok(())
+}
+
+fn run(bin: &Path) -> anyhow::Result<ExitCode> {
+    let status = Command::new(bin)
+        .args(std::env::args_os().skip(1))
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run `{}`: {e}", bin.display()))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
