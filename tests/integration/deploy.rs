@@ -267,3 +267,61 @@ fn invalid_descriptor_fails_before_any_aws_call_and_changes_nothing() {
         );
     }
 }
+
+#[test]
+fn several_environments_deploy_together_with_readable_output() {
+    let co = Checkout::new();
+    let names = ["multi-a", "multi-b", "multi-c"];
+    for n in names {
+        co.write_env(
+            n,
+            &descriptor(&format!("it-{n}"), &format!("{n}-ext-id"), &["worker-1"]),
+        );
+    }
+    let run = co.xtask(&["deploy", "multi-a", "multi-b", "multi-c", "--yes"]);
+    run.success();
+    for n in names {
+        assert!(
+            run.stdout
+                .contains(&format!("{n}: created stack `it-{n}` (CREATE_COMPLETE)")),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("{n}   ")) && l.contains("CREATE_COMPLETE")),
+            "every event line names its environment:\n{}",
+            run.stderr
+        );
+        assert!(co.read_env(n).contains("[outputs]"));
+    }
+    // --all: every environment, all unchanged now.
+    let run = co.xtask(&["deploy", "--all"]);
+    run.success();
+    for n in names {
+        assert!(
+            run.stdout.contains(&format!("{n}: no changes")),
+            "{}",
+            run.stdout
+        );
+    }
+    // One failure (an invalid descriptor) stops everything before any AWS call.
+    co.write_env("multi-d", "[aws]\nregion = \"nowhere\"\n");
+    let run = co.xtask(&["deploy", "--all"]);
+    run.failure();
+    assert!(
+        run.stderr.contains("environments/multi-d.toml"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("no changes"),
+        "nothing was deployed: {}",
+        run.stdout
+    );
+    std::fs::remove_file(co.env_path("multi-d")).unwrap();
+    for n in names {
+        co.xtask(&["destroy", n, "--yes"]).success();
+    }
+}
