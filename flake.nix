@@ -1,7 +1,190 @@
 {
   description = "Temporal Serverless Workers setup: cargo xtask automation";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  # The only input. `flake.lock` pins its revision: create it with `nix flake lock` and commit
+  # it; `nix flake update` moves it. nixos-26.05 is the last nixpkgs release with x86_64-darwin
+  # (nixos-unstable has dropped it: moving past 26.05 means removing it from `systems`), and its
+  # rustc is recent enough for the AWS SDK crates in Cargo.lock (1.88 or later).
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
-  outputs = { self, nixpkgs }: { };
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+        "x86_64-darwin"
+        "aarch64-darwin"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
+
+      manifest = (builtins.fromTOML (builtins.readFile ./xtask/Cargo.toml)).package;
+
+      # What cargo needs to build and unit-test the workspace: the manifests and lock file, the
+      # sources, and `tests/` (xtask/Cargo.toml declares `[[test]] path =
+      # "../tests/integration/main.rs"`, so cargo needs it just to read the manifest).
+      # `environments/` is left out on purpose: the binary never reads it from here (it finds the
+      # checkout from the current directory at run time), and `deploy` rewrites descriptors, so
+      # including it would rebuild the package after every deploy.
+      src = lib.fileset.toSource {
+        root = ./.;
+        fileset = lib.fileset.unions [
+          ./Cargo.toml
+          ./Cargo.lock
+          ./.cargo
+          ./xtask
+          ./crates
+          ./templates
+          ./tests
+        ];
+      };
+
+      xtaskFor =
+        pkgs:
+        pkgs.rustPlatform.buildRustPackage {
+          pname = manifest.name;
+          inherit (manifest) version;
+          inherit src;
+
+          # The same Cargo.lock as `cargo xtask`; it has no git dependencies, so no outputHashes.
+          cargoLock.lockFile = ./Cargo.lock;
+
+          # Build only the binary packages that ship; every binary they build is installed into
+          # $out/bin. xtask execs `xtask-aws` (crates/xtask-aws: the commands that call AWS) from
+          # next to its own executable. Add further binary packages here.
+          cargoBuildFlags = [
+            "--package"
+            "xtask"
+            "--package"
+            "xtask-aws"
+          ];
+
+          # Unit tests only (every crate's lib and bins). The integration tests in
+          # tests/integration/ install a pinned moto server, cfn-lint and the Temporal CLI
+          # from PyPI into target/ and run them on loopback; the Nix build sandbox has no
+          # network, so they run with `cargo test --workspace` (.ci/run) instead.
+          cargoTestFlags = [
+            "--workspace"
+            "--lib"
+            "--bins"
+          ];
+
+          # The AWS SDK is built without aws-lc (rustls with ring): no cmake; ring only needs the
+          # C compiler stdenv already has. On Darwin the default SDK in stdenv covers the
+          # Security framework rustls' native roots link against.
+
+          meta = {
+            inherit (manifest) description;
+            license = lib.licenses.asl20;
+            mainProgram = "xtask";
+          };
+        };
+    in
+    {
+      packages = forAllSystems (
+        system: pkgs: {
+          default = xtaskFor pkgs;
+        }
+      );
+
+      # `nix run . -- deploy staging`: the binary finds environments/ and templates/ from the
+      # current directory (or --root DIR / XTASK_ROOT), never from its build, so it behaves
+      # exactly like `cargo xtask deploy staging` in the checkout.
+      apps = forAllSystems (
+        system: pkgs: {
+          default = {
+            type = "app";
+            program = "${self.packages.${system}.default}/bin/xtask";
+            meta.description = manifest.description;
+          };
+        }
+      );
+
+      devShells = forAllSystems (
+        system: pkgs: {
+          default = pkgs.mkShell {
+            packages = [
+              # Rust (the same toolchain the package is built with); stdenv brings the C
+              # compiler ring needs.
+              pkgs.cargo
+              pkgs.rustc
+              pkgs.clippy
+              pkgs.rustfmt
+              pkgs.rust-analyzer
+              # Temporal and AWS.
+              pkgs.temporal-cli
+              pkgs.awscli2
+              # moto, boto3 and cfn-lint for interactive use, in one Python environment (a
+              # python3Packages.* in `packages` would set PYTHONPATH, which leaks into every
+              # Python the tools start, including the tests' pinned virtualenv).
+              (pkgs.python3.withPackages (ps: [
+                ps.moto
+                ps.boto3
+                ps.cfn-lint
+              ]))
+              pkgs.git
+            ];
+
+            # The sandbox and the tests create their virtualenv (pinned moto, cfn-lint, Temporal
+            # CLI from crates/aws-sandbox/python/requirements.txt) with $PYTHON: the bare
+            # interpreter (with venv and pip), exactly as on a machine without Nix.
+            PYTHON = "${pkgs.python3}/bin/python3";
+
+            # Nothing may ask the EC2 instance metadata service for credentials.
+            AWS_EC2_METADATA_DISABLED = "true";
+          };
+        }
+      );
+
+      checks = forAllSystems (
+        system: pkgs:
+        let
+          xtask = self.packages.${system}.default;
+        in
+        {
+          # Builds the binary and runs the unit tests (cargoTestFlags above).
+          package = xtask;
+
+          # The invocation-role template passes cfn-lint (the tests run the version pinned in
+          # requirements.txt; this is nixpkgs' version).
+          cfn-lint = pkgs.runCommand "cfn-lint-serverless-worker-role" {
+            nativeBuildInputs = [ pkgs.python3Packages.cfn-lint ];
+          } ''
+            export HOME="$TMPDIR"
+            cfn-lint ${./templates/serverless-worker-role.yaml}
+            touch "$out"
+          '';
+
+          # rustfmt, as `cargo fmt --all --check` in a checkout (needs no dependencies).
+          fmt = pkgs.runCommand "cargo-fmt-check" {
+            nativeBuildInputs = [
+              pkgs.cargo
+              pkgs.rustfmt
+            ];
+          } ''
+            export HOME="$TMPDIR"
+            cp -r --no-preserve=mode ${src} checkout
+            cd checkout
+            cargo fmt --all --check
+            touch "$out"
+          '';
+
+          # The committed descriptors are valid and their rendered files are up to date
+          # (`xtask validate` and `xtask render --check` never call AWS). On the whole checkout:
+          # a descriptor may name other files in it (temporal.dynamic_config_file).
+          descriptors = pkgs.runCommand "xtask-descriptors-check" {
+            nativeBuildInputs = [ xtask ];
+          } ''
+            export HOME="$TMPDIR" AWS_EC2_METADATA_DISABLED=true
+            cp -r --no-preserve=mode ${self} checkout
+            cd checkout
+            xtask validate
+            xtask render --check
+            touch "$out"
+          '';
+        }
+      );
+    };
 }
