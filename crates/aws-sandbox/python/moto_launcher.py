@@ -1115,6 +1115,10 @@ def serve(host: str, port: int, parent_pid: int | None) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    # Handlers first: a signal that arrives as soon as the ready line is out must stop cleanly.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     # On a bind error werkzeug prints the reason ("Port N is in use ...") and exits with 1.
     server = make_server(host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
                          request_handler=MotoRequestHandler)
@@ -1125,9 +1129,6 @@ def serve(host: str, port: int, parent_pid: int | None) -> int:
         pass  # accepting connections
     print(f"moto ready on http://{_url_host(host)}:{bound_port}", flush=True)
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(0.5):
         if parent_pid is not None and not _pid_alive(parent_pid):
             break
