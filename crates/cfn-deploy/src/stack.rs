@@ -533,21 +533,41 @@ fn unix_millis() -> u128 {
 }
 
 /// Polling intervals: quick at first, so a fast stack is noticed within a fraction of a second,
-/// then growing to at most five seconds so a slow one is not hammered.
+/// then growing to one second, which notices a settled stack within a second at one
+/// `DescribeStackEvents` a second: far under CloudFormation's rate limits, and a few dozen
+/// requests for a role stack that takes half a minute (the aws CLI's waiter polls every 30 s).
 struct Backoff {
     next: Duration,
 }
 
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(5);
+    const MAX: Duration = Duration::from_secs(1);
 
     fn new() -> Self {
         Backoff { next: Self::FIRST }
     }
 
-    async fn wait(&mut self) {
-        tokio::time::sleep(self.next).await;
+    /// The next interval, growing the one after it.
+    fn advance(&mut self) -> Duration {
+        let now = self.next;
         self.next = (self.next.mul_f32(1.5)).min(Self::MAX);
+        now
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.advance()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_fast_and_settles_at_one_second() {
+        let mut b = Backoff::new();
+        let ms: Vec<u128> = (0..9).map(|_| b.advance().as_millis()).collect();
+        assert_eq!(ms, vec![100, 150, 225, 337, 506, 759, 1000, 1000, 1000]);
     }
 }
