@@ -1,6 +1,6 @@
 """Loopback-only moto server with patches that make moto behave like real AWS.
 
-Usage: python moto_launcher.py --host 127.0.0.1 --port N [--parent-pid PID]
+Usage: python moto_launcher.py --host 127.0.0.1 --port N [--parent-pid PID] [--latency-ms MS]
 
 Prints ``moto ready on http://HOST:PORT`` once connections are accepted, exits 0 on
 SIGTERM/SIGINT or when --parent-pid disappears, exits 2 for a non-loopback host and
@@ -1111,7 +1111,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def serve(host: str, port: int, parent_pid: int | None) -> int:
+def with_latency(app: Any, latency_ms: int) -> Any:
+    """A WSGI wrapper that answers every request `latency_ms` later, as a model of the network
+    and API latency of real AWS (for benchmarks; moto itself answers in about a millisecond)."""
+    if latency_ms <= 0:
+        return app
+    import time
+
+    def delayed(environ: Any, start_response: Any) -> Any:
+        time.sleep(latency_ms / 1000)  # sleeps without the GIL: concurrent requests overlap
+        return app(environ, start_response)
+
+    return delayed
+
+
+def serve(host: str, port: int, parent_pid: int | None, latency_ms: int = 0) -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -1120,7 +1134,7 @@ def serve(host: str, port: int, parent_pid: int | None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     # On a bind error werkzeug prints the reason ("Port N is in use ...") and exits with 1.
-    server = make_server(host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+    server = make_server(host, port, with_latency(DomainDispatcherApplication(create_backend_app), latency_ms), threaded=True,
                          request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     thread.start()
@@ -1143,6 +1157,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, required=True, help="port to bind (0: any free port)")
     parser.add_argument("--parent-pid", type=int, help="exit when this process no longer exists")
+    parser.add_argument("--latency-ms", type=int, default=0, help="answer every request this much later (a model of AWS latency, for benchmarks)")
     return parser.parse_args(argv)
 
 
@@ -1158,7 +1173,7 @@ def main(argv: list[str] | None = None) -> int:
     except PatchError as exc:
         print(f"moto_launcher: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_MOTO
-    return serve(args.host, args.port, args.parent_pid)
+    return serve(args.host, args.port, args.parent_pid, args.latency_ms)
 
 
 if __name__ == "__main__":
