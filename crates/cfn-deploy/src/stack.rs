@@ -155,8 +155,14 @@ impl Clients {
         };
         let creating = change_set_type == ChangeSetType::Create;
         let Some(changes) = self.create_change_set(spec, change_set_type, obs).await? else {
-            let info = current.expect("an unchanged stack exists");
-            return Ok(Outcome::Unchanged(info));
+            // Only an UPDATE change set can be empty, so the stack exists.
+            return match current {
+                Some(info) => Ok(Outcome::Unchanged(info)),
+                None => Err(DeployError::ChangeSetFailed {
+                    stack: spec.name.into(),
+                    reason: "an empty change set for a new stack".into(),
+                }),
+            };
         };
         let (change_set_id, changes) = changes;
         if !obs.confirm(spec.name, &changes) {
