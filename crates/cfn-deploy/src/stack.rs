@@ -423,7 +423,7 @@ impl Clients {
         stack_id: &str,
         obs: &mut dyn Observer,
     ) -> Result<(), DeployError> {
-        let seen = self.event_ids(stack_id).await.unwrap_or_default();
+        let mut seen = self.event_ids(stack_id).await.unwrap_or_default();
         self.cfn
             .delete_stack()
             .stack_name(stack_id)
@@ -431,24 +431,9 @@ impl Clients {
             .await
             .map_err(|e| aws_error("DeleteStack", e))?;
         let mut backoff = Backoff::new();
-        let mut seen = seen;
         loop {
-            // Deleted stacks stay visible by id, with status DELETE_COMPLETE.
-            let status = match self.cfn.describe_stacks().stack_name(stack_id).send().await {
-                Ok(out) => out
-                    .stacks()
-                    .first()
-                    .and_then(|s| s.stack_status())
-                    .map(|s| s.as_str().to_owned()),
-                Err(e)
-                    if e.as_service_error()
-                        .and_then(|s| s.meta().message())
-                        .is_some_and(|m| m.contains(NOT_FOUND)) =>
-                {
-                    None
-                }
-                Err(e) => return Err(aws_error("DescribeStacks", e)),
-            };
+            // Deleted stacks stay visible by id, as DELETE_COMPLETE: `describe_stack` says `None`.
+            let status = self.describe_stack(stack_id).await?.map(|s| s.status);
             if let Ok(out) = self
                 .cfn
                 .describe_stack_events()
@@ -467,7 +452,7 @@ impl Clients {
                 }
             }
             match status.as_deref() {
-                None | Some("DELETE_COMPLETE") => return Ok(()),
+                None => return Ok(()),
                 Some("DELETE_FAILED") => {
                     return Err(DeployError::Failed {
                         stack: stack.into(),

@@ -10,6 +10,15 @@ pub mod validate;
 use anyhow::Result;
 use env_descriptor::{Environment, Layout, LoadError};
 
+/// The environments named on the command line, or all of them when none is.
+pub fn named_or_all(layout: &Layout, names: Vec<String>) -> Result<Vec<String>> {
+    Ok(if names.is_empty() {
+        layout.env_names()?
+    } else {
+        names
+    })
+}
+
 /// Loads and validates `environments/NAME.toml`, printing its warnings.
 pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
     let path = layout.env_file(name)?;

@@ -117,17 +117,12 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             }
         }
     }
-    // Keep what was registered before and is still described, plus what succeeded now.
-    for old in &outputs.registered {
-        if !registered.contains(old) && env.worker_deployments.iter().any(|w| &w.id() == old) {
-            registered.push(old.clone());
-        }
-    }
+    // In descriptor order: what succeeded now, and what was registered before and is still listed.
     outputs.registered = env
         .worker_deployments
         .iter()
         .map(|w| w.id())
-        .filter(|id| registered.contains(id))
+        .filter(|id| registered.contains(id) || outputs.registered.contains(id))
         .collect();
     if outputs.record(&env.file)? {
         println!("recorded [outputs].registered in {file}");

@@ -53,11 +53,7 @@ pub fn relative(layout: &Layout, path: &std::path::Path) -> String {
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let names = if self.envs.is_empty() {
-            layout.env_names()?
-        } else {
-            self.envs
-        };
+        let names = super::named_or_all(layout, self.envs)?;
         let templates = Templates::load(&layout.templates_dir())?;
         let mut stale = Vec::new();
         for name in &names {

@@ -19,11 +19,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let names = if self.envs.is_empty() {
-            layout.env_names()?
-        } else {
-            self.envs
-        };
+        let names = super::named_or_all(layout, self.envs)?;
         if names.is_empty() {
             anyhow::bail!(
                 "no environments in `{}`; `cargo xtask init NAME` writes one",
