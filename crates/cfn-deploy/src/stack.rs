@@ -307,15 +307,15 @@ impl Clients {
             .map_err(|e| aws_error("DeleteChangeSet", e))?;
         if created_stack {
             // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS behind.
-            if let Some(s) = self.describe_stack(stack).await? {
-                if s.status == "REVIEW_IN_PROGRESS" {
-                    self.cfn
-                        .delete_stack()
-                        .stack_name(stack)
-                        .send()
-                        .await
-                        .map_err(|e| aws_error("DeleteStack", e))?;
-                }
+            if let Some(s) = self.describe_stack(stack).await?
+                && s.status == "REVIEW_IN_PROGRESS"
+            {
+                self.cfn
+                    .delete_stack()
+                    .stack_name(stack)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("DeleteStack", e))?;
             }
         }
         Ok(())

@@ -91,13 +91,13 @@ pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, S
     let Some(arn) = Arn::parse(s) else {
         return Err(format!("`{s}` is not an ARN; {ALLOWED}"));
     };
-    if arn.service == "sts" {
-        if let Some(role) = principal_of(s) {
-            return Err(format!(
-                "`{s}` is an assumed-role session, which a trust policy cannot name; use the role itself, \
+    if arn.service == "sts"
+        && let Some(role) = principal_of(s)
+    {
+        return Err(format!(
+            "`{s}` is an assumed-role session, which a trust policy cannot name; use the role itself, \
                  `{role}` (`cargo xtask whoami ENV` prints it)"
-            ));
-        }
+        ));
     }
     if arn.service != "iam" {
         return Err(format!(

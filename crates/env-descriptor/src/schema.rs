@@ -340,27 +340,27 @@ impl Walker<'_> {
             "region",
             "allowed: an AWS region code such as `us-west-2`",
         );
-        if let Some((r, span)) = &region {
-            if arn::partition_of_region(r).is_none() {
-                self.error(
-                    "aws.region",
-                    span.clone(),
-                    format!(
-                        "`{}` is not an AWS region; allowed: a region code such as `us-west-2`",
-                        r.escape_debug()
-                    ),
-                );
-            }
+        if let Some((r, span)) = &region
+            && arn::partition_of_region(r).is_none()
+        {
+            self.error(
+                "aws.region",
+                span.clone(),
+                format!(
+                    "`{}` is not an AWS region; allowed: a region code such as `us-west-2`",
+                    r.escape_debug()
+                ),
+            );
         }
         let profile = self.string(t, "aws", "profile", "");
-        if let Some((p, span)) = &profile {
-            if p.is_empty() {
-                self.error(
-                    "aws.profile",
-                    span.clone(),
-                    "is empty; allowed: a profile name from ~/.aws/config, or leave the key out",
-                );
-            }
+        if let Some((p, span)) = &profile
+            && p.is_empty()
+        {
+            self.error(
+                "aws.profile",
+                span.clone(),
+                "is empty; allowed: a profile name from ~/.aws/config, or leave the key out",
+            );
         }
         let endpoint_url = self.string(t, "aws", "endpoint_url", "");
         if let Some((u, span)) = &endpoint_url {
@@ -379,17 +379,17 @@ impl Walker<'_> {
             }
         }
         let account_id = self.string(t, "aws", "account_id", "");
-        if let Some((a, span)) = &account_id {
-            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                self.error(
-                    "aws.account_id",
-                    span.clone(),
-                    format!(
-                        "`{}` is not an AWS account id; allowed: 12 digits",
-                        a.escape_debug()
-                    ),
-                );
-            }
+        if let Some((a, span)) = &account_id
+            && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            self.error(
+                "aws.account_id",
+                span.clone(),
+                format!(
+                    "`{}` is not an AWS account id; allowed: 12 digits",
+                    a.escape_debug()
+                ),
+            );
         }
         Some(Aws {
             region: region?.0,
@@ -407,10 +407,10 @@ impl Walker<'_> {
             "server_role_arn",
             "allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)",
         );
-        if let (Some((a, span)), Some(partition)) = (&server_role_arn, partition) {
-            if let Err(msg) = arn::check_principal_arn(a, partition) {
-                self.error("temporal.server_role_arn", span.clone(), msg);
-            }
+        if let (Some((a, span)), Some(partition)) = (&server_role_arn, partition)
+            && let Err(msg) = arn::check_principal_arn(a, partition)
+        {
+            self.error("temporal.server_role_arn", span.clone(), msg);
         }
         let namespaces = self.string_list(t, "temporal", "namespaces");
         if let Some(list) = &namespaces {
@@ -433,16 +433,16 @@ impl Walker<'_> {
         let scaling_algorithms =
             self.choices(t, "scaling_algorithms", SCALING_ALGORITHMS, "no-sync");
         let address = self.string(t, "temporal", "address", "");
-        if let Some((a, span)) = &address {
-            if let Err(msg) = check_address(a) {
-                self.error("temporal.address", span.clone(), msg);
-            }
+        if let Some((a, span)) = &address
+            && let Err(msg) = check_address(a)
+        {
+            self.error("temporal.address", span.clone(), msg);
         }
         let dynamic_config_file = self.string(t, "temporal", "dynamic_config_file", "");
-        if let Some((f, span)) = &dynamic_config_file {
-            if f.trim().is_empty() {
-                self.error("temporal.dynamic_config_file", span.clone(), "is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout");
-            }
+        if let Some((f, span)) = &dynamic_config_file
+            && f.trim().is_empty()
+        {
+            self.error("temporal.dynamic_config_file", span.clone(), "is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout");
         }
         let tls_on = self.opt_bool(t, "temporal", "tls");
         let tls = Tls {
@@ -559,10 +559,10 @@ impl Walker<'_> {
             "stack_name",
             "allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`",
         );
-        if let Some((s, span)) = &stack_name {
-            if let Err(msg) = arn::check_stack_name(s) {
-                self.error("role.stack_name", span.clone(), msg);
-            }
+        if let Some((s, span)) = &stack_name
+            && let Err(msg) = arn::check_stack_name(s)
+        {
+            self.error("role.stack_name", span.clone(), msg);
         }
         let name = self.string(t, "role", "name", "");
         if let Some((stack, _)) = &stack_name {
@@ -753,21 +753,21 @@ impl Walker<'_> {
             if let Some((ns, span)) = &namespace {
                 if let Err(msg) = arn::check_namespace(ns) {
                     self.error(format!("{section}.namespace"), span.clone(), msg);
-                } else if let Some(enabled) = &temporal.namespaces {
-                    if !enabled.contains(ns) {
-                        self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", ")));
-                    }
+                } else if let Some(enabled) = &temporal.namespaces
+                    && !enabled.contains(ns)
+                {
+                    self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", ")));
                 }
             }
             for (key, v) in [("name", &name), ("build_id", &build_id)] {
-                if let Some((v, span)) = v {
-                    if v.trim().is_empty() || v.len() > 255 || v.contains(char::is_control) {
-                        self.error(
-                            format!("{section}.{key}"),
-                            span.clone(),
-                            "must be 1 to 255 printable characters",
-                        );
-                    }
+                if let Some((v, span)) = v
+                    && (v.trim().is_empty() || v.len() > 255 || v.contains(char::is_control))
+                {
+                    self.error(
+                        format!("{section}.{key}"),
+                        span.clone(),
+                        "must be 1 to 255 printable characters",
+                    );
                 }
             }
             if let (Some((a, span)), Some(partition)) = (&arn, partition) {
