@@ -29,6 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 LAUNCHER = Path(__file__).resolve().parent / "moto_launcher.py"
+ENDPOINTS = Path(__file__).resolve().parents[2] / "local-endpoint" / "endpoints.txt"
 HOST = "127.0.0.1"
 ACCOUNT = "123456789012"
 TEMPORAL_ARN = f"arn:aws:iam::{ACCOUNT}:role/temporal-cloud"
@@ -279,6 +280,20 @@ def refuses_non_loopback_hosts(c: Clients, launcher: Launcher) -> None:
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2, (host, done.returncode, done.stderr)
         assert "loopback" in done.stderr, done.stderr
+
+
+@check
+def endpoint_classes_match_the_shared_table(c: Clients, launcher: Launcher) -> None:
+    """The launcher's rule is the Rust crate's: both are checked against one table."""
+    sys.path.insert(0, str(LAUNCHER.parent))
+    from moto_launcher import classify
+
+    rows = [line.rstrip().rsplit(" ", 1) for line in ENDPOINTS.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert len(rows) > 40, rows
+    wrong = [f"{spelling.rstrip()}: expected {cls}, got {classify(spelling.rstrip())}"
+             for spelling, cls in rows if classify(spelling.rstrip()) != cls]
+    assert not wrong, "\n".join(wrong)
 
 
 @check

@@ -80,16 +80,73 @@ def _require(owner: Any, *names: str) -> None:
             )
 
 
+def _whatwg_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a URL parser (WHATWG, like the Rust side's `url` crate) and inet_aton read
+    in `host`: `127.1`, `2130706433`, `0x7f.1`, `0177.0.0.1`; None when it is not one."""
+    parts = host.split(".")
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    if not parts or len(parts) > 4:
+        return None
+    numbers = []
+    for part in parts:
+        if re.fullmatch(r"0[xX][0-9a-fA-F]*", part):
+            numbers.append(int(part[2:] or "0", 16))
+        elif re.fullmatch(r"0[0-7]+", part):
+            numbers.append(int(part, 8))
+        elif re.fullmatch(r"[0-9]+", part) and not (len(part) > 1 and part.startswith("0")):
+            numbers.append(int(part, 10))
+        else:
+            return None
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = numbers[-1]
+    for i, n in enumerate(numbers[:-1]):
+        value += n << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)
+
+
+def _classify_v4(ip: ipaddress.IPv4Address) -> str:
+    if ip.is_loopback:
+        return "loopback"
+    return "any" if ip.packed[0] == 0 else "remote"
+
+
+def classify(endpoint: str) -> str:
+    """Where connecting to `endpoint` (a URL, or a bare `host[:port]`) goes: "loopback", "any"
+    (0.0.0.0/8, ::) or "remote". The same rule as the Rust crate `local-endpoint`; both are
+    checked against crates/local-endpoint/endpoints.txt."""
+    url = endpoint if "://" in endpoint else f"http://{endpoint}"
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return "remote"
+    if not host:
+        return "remote"
+    host = urllib.parse.unquote(host).lower()
+    name = host[:-1] if host.endswith(".") else host
+    if name == "localhost" or name.endswith(".localhost"):
+        return "loopback"
+    if ":" in host:
+        try:
+            v6 = ipaddress.IPv6Address(host)
+        except ValueError:
+            return "remote"
+        if v6.ipv4_mapped is not None:
+            return _classify_v4(v6.ipv4_mapped)
+        if v6.is_loopback:
+            return "loopback"
+        return "any" if v6 == ipaddress.IPv6Address("::") else "remote"
+    v4 = _whatwg_ipv4(host)
+    return "remote" if v4 is None else _classify_v4(v4)
+
+
 def _is_loopback(host: str | None) -> bool:
+    """Whether `host` (a bare host, as bound or connected to) is loopback by `classify`."""
     if host is None:
         return True
-    host = host.strip("[]")
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+    host = host.split("%")[0].strip("[]")
+    return classify(f"[{host}]" if ":" in host else host) == "loopback"
 
 
 def _url_host(host: str) -> str:
