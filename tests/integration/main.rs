@@ -5,8 +5,10 @@
 mod support;
 
 mod cli;
+mod credentials;
 mod deploy;
 mod emulator;
+mod sandbox;
 mod sts;
 mod template;
 mod temporal;

@@ -250,3 +250,44 @@ pub fn create_functions(names: &[&str]) {
     let arns: Vec<&str> = arns.iter().map(String::as_str).collect();
     aws_sandbox::seed_lambda_functions(python(), &emulator().url(), "us-east-1", &arns).unwrap();
 }
+
+impl Checkout {
+    /// Runs `xtask --root CHECKOUT ARGS...` with emulator-safe AWS settings, then `vars` on top
+    /// (a `None` value removes the variable).
+    pub fn xtask_with(&self, args: &[&str], vars: &[(&str, Option<&str>)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.arg("--root").arg(self.root()).args(args);
+        safe_aws_env(&mut cmd);
+        for (key, value) in vars {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        Run::from(cmd.output().expect("run xtask"))
+    }
+
+    /// Makes the checkout's sandbox look installed (its virtualenv is the tests' one), so that
+    /// whatever the tool would start, it starts at once instead of installing first.
+    pub fn with_installed_sandbox(self) -> Self {
+        let sandbox = self.root().join("target/xtask/sandbox");
+        std::fs::create_dir_all(&sandbox).unwrap();
+        std::os::unix::fs::symlink(python().dir(), sandbox.join("venv")).unwrap();
+        self
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (free a moment ago).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// An `[outputs]` table as `deploy` would have recorded it for `stack` (which need not exist).
+pub fn recorded_outputs(stack: &str) -> String {
+    format!(
+        "\n[outputs]\nrole_arn = \"arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-{stack}\"\n\
+         stack_id = \"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack}/0f0e0d0c-0b0a-4909-8807-060504030201\"\n\
+         deployed_at = \"2026-01-02T03:04:05Z\"\n"
+    )
+}

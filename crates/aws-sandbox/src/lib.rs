@@ -25,7 +25,7 @@ pub enum SandboxError {
         source: std::io::Error,
     },
     #[error(
-        "`{0}` is not a loopback address; the emulator only listens on 127.0.0.1, ::1 or localhost"
+        "`{0}` is not a loopback address; the sandbox only runs on 127.0.0.0/8, [::1] or localhost"
     )]
     NotLoopback(String),
     #[error(
@@ -52,6 +52,9 @@ pub fn seed_lambda_functions(
 ) -> Result<(), SandboxError> {
     if arns.is_empty() {
         return Ok(());
+    }
+    if !local_endpoint::is_loopback(endpoint) {
+        return Err(SandboxError::NotLoopback(endpoint.into()));
     }
     let mut cmd = std::process::Command::new(env.python());
     cmd.arg("-c").arg(SEED_LAMBDA).arg(endpoint).args(arns);

@@ -343,12 +343,10 @@ impl Drop for Owned {
     }
 }
 
-fn check_loopback(host: &str) -> Result<(), SandboxError> {
-    let ok = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if ok {
+/// The sandbox listens on loopback only: never on every interface (`0.0.0.0`), never on an
+/// address other machines reach. The same rule as the launcher's own check.
+pub(crate) fn check_loopback(host: &str) -> Result<(), SandboxError> {
+    if local_endpoint::classify_host(host) == local_endpoint::Locality::Loopback {
         Ok(())
     } else {
         Err(SandboxError::NotLoopback(host.into()))

@@ -1,6 +1,8 @@
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_types::service_config::ServiceConfigKey;
 
 use crate::error::{DeployError, aws_error};
 
@@ -11,9 +13,6 @@ pub struct Connection {
     pub profile: Option<String>,
     /// An emulator endpoint (`AWS_ENDPOINT_URL` is honoured too).
     pub endpoint_url: Option<String>,
-    /// Use dummy keys, so that real ones never reach an emulator and no instance metadata is
-    /// asked for.
-    pub dummy_credentials: bool,
 }
 
 /// One client per service, sharing one configuration.
@@ -23,6 +22,34 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// The shared configuration, for clients of other services.
     pub config: aws_config::SdkConfig,
+    /// The endpoints on this machine that some client calls. When there is any, every client
+    /// signs with dummy keys.
+    pub local_endpoints: Vec<Endpoint>,
+}
+
+/// The SDK service ids of every client this tool builds: [`Clients`] and `preflight`'s Lambda
+/// client, all from [`Clients::config`].
+const SERVICES: &[&str] = &["CloudFormation", "STS", "Lambda"];
+
+/// The key every client signs with when any endpoint is on this machine.
+const DUMMY_KEY: &str = "testing";
+
+/// An endpoint a client calls, and where it was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub origin: EndpointOrigin,
+}
+
+/// Where an endpoint was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointOrigin {
+    /// [`Connection::endpoint_url`].
+    Connection,
+    /// An environment variable (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_<SERVICE>`).
+    Variable(String),
+    /// The AWS config file: `endpoint_url` of the profile or of its `services` section.
+    ConfigFile,
 }
 
 /// The caller, as STS sees it.
@@ -35,7 +62,9 @@ pub struct Identity {
 
 impl Clients {
     /// Builds the clients. HTTPS goes through rustls with the ring provider; the endpoint, if
-    /// any, comes from `conn` or the SDK's standard `AWS_ENDPOINT_URL`.
+    /// any, comes from `conn` or wherever the SDK finds one (`AWS_ENDPOINT_URL[_<SERVICE>]`, the
+    /// config file). When any client would call an endpoint on this machine, every client signs
+    /// with dummy keys: the caller's credentials never reach a local port, whatever listens there.
     pub async fn connect(conn: &Connection) -> Self {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
@@ -49,16 +78,32 @@ impl Clients {
         if let Some(url) = &conn.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        if conn.dummy_credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                "testing", "testing", None, None, "emulator",
-            ));
-        }
         let config = loader.load().await;
+        let local_endpoints: Vec<Endpoint> = endpoints(&config)
+            .into_iter()
+            .filter(|e| local_endpoint::is_local(&e.url))
+            .collect();
+        // Decided after loading, from what each client will really call: the caller's keys,
+        // session token, profile, SSO or credential process are then never even resolved.
+        let config = if local_endpoints.is_empty() {
+            config
+        } else {
+            config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                    DUMMY_KEY,
+                    DUMMY_KEY,
+                    None,
+                    None,
+                    "local endpoint",
+                )))
+                .build()
+        };
         Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             config,
+            local_endpoints,
         }
     }
 
@@ -76,4 +121,54 @@ impl Clients {
             user_id: out.user_id().unwrap_or_default().to_owned(),
         })
     }
+}
+
+/// The endpoint each service's client built from `config` calls, resolved as the SDK resolves it
+/// (an endpoint given in code, else `AWS_ENDPOINT_URL_<SERVICE>` or the config file's service
+/// section, else `AWS_ENDPOINT_URL` or the profile's `endpoint_url`); distinct, in service order.
+fn endpoints(config: &SdkConfig) -> Vec<Endpoint> {
+    let given = config.get_origin("endpoint_url").is_client_config();
+    let mut out: Vec<Endpoint> = Vec::new();
+    for service in SERVICES {
+        let url = if given {
+            config.endpoint_url().map(str::to_owned)
+        } else {
+            config
+                .service_config()
+                .and_then(|c| c.load_config(service_key(service)))
+                .or_else(|| config.endpoint_url().map(str::to_owned))
+        };
+        let Some(url) = url else { continue };
+        let origin = if given {
+            EndpointOrigin::Connection
+        } else {
+            origin_of(service, &url)
+        };
+        if !out.iter().any(|e| e.url == url) {
+            out.push(Endpoint { url, origin });
+        }
+    }
+    out
+}
+
+/// The key the generated clients look their endpoint up with.
+fn service_key(service: &str) -> ServiceConfigKey<'_> {
+    ServiceConfigKey::builder()
+        .service_id(service)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every field is set")
+}
+
+/// The variable that set `url` for `service`, or else the config file.
+fn origin_of(service: &str, url: &str) -> EndpointOrigin {
+    let specific = format!(
+        "AWS_ENDPOINT_URL_{}",
+        service.to_ascii_uppercase().replace(' ', "_")
+    );
+    [specific, "AWS_ENDPOINT_URL".to_owned()]
+        .into_iter()
+        .find(|var| std::env::var(var).is_ok_and(|v| v == url))
+        .map_or(EndpointOrigin::ConfigFile, EndpointOrigin::Variable)
 }

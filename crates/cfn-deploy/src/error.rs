@@ -32,6 +32,11 @@ pub enum DeployError {
     },
     #[error("change set for stack `{stack}` failed: {reason}")]
     ChangeSetFailed { stack: String, reason: String },
+    #[error(
+        "stack `{stack}` ({stack_id}) no longer exists: it was deleted outside this tool, or its \
+         emulator was restarted; nothing was created"
+    )]
+    RecordedStackGone { stack: String, stack_id: String },
     #[error("deploy of stack `{stack}` declined; nothing was changed")]
     Declined { stack: String },
 }

@@ -8,6 +8,6 @@ mod client;
 mod error;
 mod stack;
 
-pub use client::{Clients, Connection, Identity};
+pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
 pub use error::DeployError;
 pub use stack::{Change, Event, Observer, Outcome, StackInfo, StackSpec};

@@ -19,6 +19,10 @@ pub struct StackSpec<'a> {
     pub name: &'a str,
     pub template_body: &'a str,
     pub parameters: &'a [(String, String)],
+    /// The stack ID the last deploy recorded. When it is set and no stack has the name any
+    /// more, the deploy is refused ([`DeployError::RecordedStackGone`]) instead of creating a
+    /// new stack over the record; `None` lets it create one.
+    pub recorded_stack_id: Option<&'a str>,
 }
 
 /// A deployed stack as `DescribeStacks` reports it.
@@ -117,7 +121,15 @@ impl Clients {
     ) -> Result<Outcome, DeployError> {
         let current = self.describe_stack(spec.name).await?;
         let change_set_type = match &current {
-            None => ChangeSetType::Create,
+            None => {
+                if let Some(id) = spec.recorded_stack_id {
+                    return Err(DeployError::RecordedStackGone {
+                        stack: spec.name.into(),
+                        stack_id: id.into(),
+                    });
+                }
+                ChangeSetType::Create
+            }
             Some(s) if s.status == "REVIEW_IN_PROGRESS" => ChangeSetType::Create,
             Some(s) if s.status == "ROLLBACK_COMPLETE" || s.status == "ROLLBACK_FAILED" => {
                 if !replace_failed {

@@ -15,8 +15,8 @@ mod schema;
 pub use atomic::write_atomic;
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use model::{
-    Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment,
-    is_loopback_url,
+    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
+    WorkerDeployment,
 };
 pub use outputs::OutputsError;
 pub use problem::{Problem, Severity};

@@ -13,6 +13,8 @@ pub struct Environment {
     /// `[[worker_deployments]]`: the versions `register` creates.
     pub worker_deployments: Vec<WorkerDeployment>,
     pub deploy: DeploySettings,
+    /// `[sandbox]`: this environment is the local sandbox, whose services the tool may start.
+    pub sandbox: Option<SandboxSettings>,
     /// What the last successful deploy recorded, if any.
     pub outputs: Option<Outputs>,
 }
@@ -31,50 +33,21 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Whether the AWS side is an emulator on this machine (`endpoint_url` on loopback).
+    /// Whether the AWS side is on this machine (`endpoint_url` reaches it), so that only dummy
+    /// credentials may go there.
     pub fn uses_emulator(&self) -> bool {
-        self.endpoint_url.as_deref().is_some_and(is_loopback_url)
+        self.endpoint_url
+            .as_deref()
+            .is_some_and(local_endpoint::is_local)
     }
 }
 
-/// Whether `url` (or a bare `host:port`) points at 127.0.0.0/8, `localhost` or `[::1]`.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_urls() {
-        for url in [
-            "http://127.0.0.1:5000",
-            "http://localhost:4566/",
-            "http://[::1]:5000",
-            "http://127.1.2.3",
-            "127.0.0.1:7233",
-        ] {
-            assert!(is_loopback_url(url), "{url}");
-        }
-        for url in [
-            "https://cloudformation.us-west-2.amazonaws.com",
-            "http://10.0.0.1:5000",
-            "http://127.0.0.1.example:80",
-            "temporal.internal:7233",
-        ] {
-            assert!(!is_loopback_url(url), "{url}");
-        }
+impl Environment {
+    /// Whether the tool may start the local sandbox for this environment when nothing answers
+    /// at its addresses. Only an environment that declares `[sandbox]` is the sandbox: for any
+    /// other, a service that is down is an error, never a fresh server started in its place.
+    pub fn starts_sandbox(&self) -> bool {
+        self.sandbox.as_ref().is_some_and(|s| s.auto_start)
     }
 }
 
@@ -152,6 +125,15 @@ impl Role {
 pub struct DeploySettings {
     /// Ask before executing a change set when stdin is a terminal (default `true`).
     pub confirm: bool,
+}
+
+/// `[sandbox]`: the environment is the local sandbox (its AWS endpoint and Temporal address are
+/// loopback addresses, checked by validation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// Start the emulator (and, for `register`/`doctor`, the Temporal dev server) when nothing
+    /// answers at the environment's addresses (default `true`).
+    pub auto_start: bool,
 }
 
 /// `[outputs]`: written by `deploy`, removed by `destroy`, never edited by hand.

@@ -8,7 +8,8 @@ use toml_edit::{Item, TableLike, Value};
 
 use crate::arn;
 use crate::model::{
-    Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment,
+    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
+    WorkerDeployment,
 };
 use crate::problem::{Problem, Severity, line_col};
 
@@ -30,6 +31,7 @@ const TABLES: &[&str] = &[
     "role",
     "worker_deployments",
     "deploy",
+    "sandbox",
     "outputs",
 ];
 const AWS_KEYS: &[&str] = &["region", "profile", "endpoint_url", "account_id"];
@@ -49,6 +51,7 @@ const TEMPORAL_KEYS: &[&str] = &[
 ];
 const ROLE_KEYS: &[&str] = &["stack_name", "name", "external_id", "lambda_function_arns"];
 const DEPLOY_KEYS: &[&str] = &["confirm"];
+const SANDBOX_KEYS: &[&str] = &["auto_start"];
 const OUTPUTS_KEYS: &[&str] = &["role_arn", "stack_id", "deployed_at", "registered"];
 const WORKER_DEPLOYMENT_KEYS: &[&str] = &[
     "namespace",
@@ -177,6 +180,7 @@ impl Walker<'_> {
         let temporal = self.table(root, "temporal", true);
         let role = self.table(root, "role", true);
         let deploy = self.table(root, "deploy", false);
+        let sandbox = self.table(root, "sandbox", false);
         let outputs = self.table(root, "outputs", false);
 
         let aws = aws.and_then(|t| self.aws(t));
@@ -194,6 +198,10 @@ impl Walker<'_> {
             None => None,
         };
         let (aws, temporal, role) = (aws?, temporal?, role?);
+        let sandbox = match sandbox {
+            Some(t) => Some(self.sandbox(t, root, &aws, &temporal)?),
+            None => None,
+        };
         let worker_deployments = self.worker_deployments(root, &temporal, &role.0, partition)?;
         if let Some((lambda_accounts_src, account)) = self.expected_account(&aws, &temporal) {
             self.check_lambda_consistency(
@@ -216,6 +224,7 @@ impl Walker<'_> {
             role: role.0,
             worker_deployments,
             deploy,
+            sandbox,
             outputs,
         })
     }
@@ -704,6 +713,48 @@ impl Walker<'_> {
         Some(DeploySettings { confirm })
     }
 
+    /// `[sandbox]`: the tool will start services at the environment's addresses, so they must be
+    /// loopback addresses (never every interface, never another machine).
+    fn sandbox(
+        &mut self,
+        t: &dyn TableLike,
+        root: &toml_edit::Table,
+        aws: &Aws,
+        temporal: &Temporal,
+    ) -> Option<SandboxSettings> {
+        self.unknown_keys(t, "sandbox", SANDBOX_KEYS);
+        let auto_start = self.opt_bool(t, "sandbox", "auto_start").unwrap_or(true);
+        let span = |table: &str, key: &str| {
+            root.get(table)
+                .and_then(Item::as_table_like)
+                .and_then(|t| Self::key_span(t, key))
+        };
+        let loopback = "the sandbox listens only on loopback: 127.0.0.1, [::1] or localhost";
+        match &aws.endpoint_url {
+            None => self.error(
+                "aws.endpoint_url",
+                None,
+                format!("is missing; `[sandbox]` needs the emulator's URL, e.g. `http://127.0.0.1:5050` ({loopback})"),
+            ),
+            Some(url) if !local_endpoint::is_loopback(url) || !url.starts_with("http://") => self.error(
+                "aws.endpoint_url",
+                span("aws", "endpoint_url"),
+                format!("`{}` cannot be the sandbox's emulator; allowed: `http://HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", url.escape_debug()),
+            ),
+            Some(_) => {}
+        }
+        if let Some(address) = &temporal.address
+            && !local_endpoint::is_loopback(address)
+        {
+            self.error(
+                "temporal.address",
+                span("temporal", "address"),
+                format!("`{}` cannot be the sandbox's Temporal dev server; allowed: `HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", address.escape_debug()),
+            );
+        }
+        Some(SandboxSettings { auto_start })
+    }
+
     fn worker_deployments(
         &mut self,
         root: &toml_edit::Table,
@@ -1108,6 +1159,60 @@ lambda_function_arns = []
         let t = load(&src).unwrap().env.temporal;
         assert_eq!(t.tls, Some(Tls::default()));
         assert_eq!(t.api_key_env.as_deref(), Some("TEMPORAL_API_KEY"));
+    }
+
+    #[test]
+    fn sandbox_table_needs_loopback_addresses() {
+        let sandbox = |aws: &str, address: &str| {
+            GOOD.replace(
+                "region = \"us-west-2\"",
+                &format!("region = \"us-west-2\"\n{aws}"),
+            )
+            .replace("namespaces = [", &format!("{address}\nnamespaces = ["))
+                + "\n[sandbox]\n"
+        };
+        let ok = sandbox(
+            "endpoint_url = \"http://127.0.0.1:5050\"",
+            "address = \"localhost:7233\"",
+        );
+        let env = load(&ok).unwrap().env;
+        assert!(env.starts_sandbox());
+        assert!(
+            !load(&format!("{ok}auto_start = false\n"))
+                .unwrap()
+                .env
+                .starts_sandbox()
+        );
+        assert!(
+            !load(GOOD).unwrap().env.starts_sandbox(),
+            "no [sandbox], no start"
+        );
+
+        let p = problems(&sandbox(
+            "endpoint_url = \"http://0.0.0.0:5050\"",
+            "address = \"temporal.internal:7233\"",
+        ));
+        let msgs: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 2, "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with("environments/staging.toml:4:1: error: `aws.endpoint_url`: `http://0.0.0.0:5050` cannot be the sandbox's emulator"),
+            "{msgs:#?}"
+        );
+        assert!(msgs[1].contains("`temporal.address`: `temporal.internal:7233` cannot be the sandbox's Temporal dev server"), "{msgs:#?}");
+
+        let p = problems(&format!(
+            "{GOOD}\n[sandbox]\nauto_start = \"yes\"\nport = 1\n"
+        ));
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["aws.endpoint_url", "sandbox.auto_start", "sandbox.port"],
+            "{p:#?}"
+        );
+        assert!(
+            p[0].message
+                .starts_with("is missing; `[sandbox]` needs the emulator's URL")
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment 
         },
         worker_deployments: Vec::new(),
         deploy: DeploySettings { confirm: true },
+        sandbox: None,
         outputs: None,
     }
 }

@@ -184,7 +184,9 @@ fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
             }
         },
     };
-    let loopback = host == "localhost" || ips.iter().any(IpAddr::is_loopback);
+    // On this machine (any spelling, `0.0.0.0` too), or resolving to it.
+    let loopback = local_endpoint::is_local(address)
+        || ips.iter().any(|ip| ip.is_loopback() || ip.is_unspecified());
     let private = ips.iter().any(|ip| match ip {
         IpAddr::V4(v4) => {
             v4.is_private() || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])

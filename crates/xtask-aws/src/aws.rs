@@ -1,7 +1,10 @@
 //! Shared steps of the AWS commands.
 
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
 use anyhow::{Context, Result};
-use cfn_deploy::{Clients, Connection};
+use cfn_deploy::{Clients, Connection, Endpoint, EndpointOrigin};
 use env_descriptor::{Environment, Layout};
 
 /// The AWS connection an environment describes.
@@ -10,7 +13,6 @@ pub fn connection(env: &Environment) -> Connection {
         region: env.aws.region.clone(),
         profile: env.aws.profile.clone(),
         endpoint_url: env.aws.endpoint_url.clone(),
-        dummy_credentials: env.aws.uses_emulator(),
     }
 }
 
@@ -22,11 +24,55 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Connects to AWS for `env`. When the environment points at an emulator on this machine that
-/// is not running, the local sandbox is started on that address first.
+/// Connects to AWS for `env`. Only the sandbox (`[sandbox]`) gets its emulator started when
+/// nothing answers; for any other environment an endpoint on this machine that nothing answers
+/// at is an error naming it, before any request.
 pub async fn connect(layout: &Layout, env: &Environment) -> Result<Clients> {
-    if env.aws.uses_emulator() {
+    if env.starts_sandbox() {
         xtask::cmd::sandbox::ensure_aws(layout, env)?;
     }
-    Ok(Clients::connect(&connection(env)).await)
+    let clients = Clients::connect(&connection(env)).await;
+    if let Some(first) = clients.local_endpoints.first() {
+        eprintln!(
+            "{}: the AWS endpoint {} ({}) is on this machine: every call is signed with dummy keys, never your credentials",
+            env.name,
+            first.url,
+            origin(layout, env, first)
+        );
+    }
+    for endpoint in &clients.local_endpoints {
+        ensure_answers(layout, env, endpoint)?;
+    }
+    Ok(clients)
+}
+
+/// Where `endpoint` was configured, in the user's terms.
+fn origin(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> String {
+    match &endpoint.origin {
+        EndpointOrigin::Connection => format!(
+            "aws.endpoint_url of {}",
+            xtask::cmd::render::relative(layout, &env.file)
+        ),
+        EndpointOrigin::Variable(var) => format!("the environment variable {var}"),
+        EndpointOrigin::ConfigFile => "endpoint_url in the AWS config file".to_owned(),
+    }
+}
+
+/// Fails unless something accepts connections at the local `endpoint`.
+fn ensure_answers(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> Result<()> {
+    let answers = local_endpoint::host_port(&endpoint.url).is_some_and(|(host, port)| {
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| {
+                addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+            })
+    });
+    anyhow::ensure!(
+        answers,
+        "nothing answers at {} ({}): start your emulator there (the local sandbox: `cargo xtask sandbox up --env {}`), or correct the address; nothing was changed",
+        endpoint.url,
+        origin(layout, env, endpoint),
+        env.name
+    );
+    Ok(())
 }

@@ -50,6 +50,13 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                     name: &env.role.stack_name,
                     template_body: body,
                     parameters: &params,
+                    // The sandbox's emulator forgets its stacks when restarted: recreate it
+                    // there (and say so); anywhere else a vanished stack needs a human.
+                    recorded_stack_id: env
+                        .outputs
+                        .as_ref()
+                        .filter(|_| !env.starts_sandbox())
+                        .map(|o| o.stack_id.as_str()),
                 };
                 let result = match crate::aws::connect(layout, &env).await {
                     Ok(clients) => {
@@ -119,6 +126,14 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     let outcome = match &report.result {
         Ok(outcome) => outcome,
         Err(e @ DeployError::Declined { .. }) => anyhow::bail!("{}: {e}", env.name),
+        Err(DeployError::RecordedStackGone { stack, stack_id }) => anyhow::bail!(
+            "{}: stack `{stack}` recorded in [outputs] of {file} no longer exists ({stack_id}): \
+             it was deleted outside this tool, or its emulator was restarted and forgot it. Nothing \
+             was created and `{file}` was left as it was; to create a new stack, run \
+             `cargo xtask destroy {} --yes` (it clears [outputs]) and deploy again",
+            env.name,
+            env.name
+        ),
         Err(e) => anyhow::bail!(
             "{}: deploy failed; `{file}` was left as it was: {e}",
             env.name
@@ -131,7 +146,20 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
             "{}: no changes; stack `{name}` is up to date ({})",
             env.name, stack.status
         ),
-        Outcome::Created(_) => println!("{}: created stack `{name}` ({})", env.name, stack.status),
+        Outcome::Created(_) => {
+            // Only the sandbox (or `--replace-failed`) gets here with a stack on record.
+            if let Some(recorded) = env
+                .outputs
+                .as_ref()
+                .filter(|o| o.stack_id != stack.stack_id)
+            {
+                println!(
+                    "{}: stack `{name}` recorded in [outputs] of {file} no longer exists ({}): created it anew",
+                    env.name, recorded.stack_id
+                );
+            }
+            println!("{}: created stack `{name}` ({})", env.name, stack.status)
+        }
         Outcome::Updated(_) => println!("{}: updated stack `{name}` ({})", env.name, stack.status),
     }
     for (key, value) in &stack.outputs {

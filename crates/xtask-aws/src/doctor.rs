@@ -9,7 +9,7 @@ use xtask::cmd::aws::{DoctorArgs, Output};
 pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
     let env = xtask::cmd::load_env(layout, &args.env)?;
     let emulator = env.aws.uses_emulator();
-    if xtask::cmd::register::uses_sandbox(&env) {
+    if env.starts_sandbox() {
         xtask::cmd::sandbox::ensure_all(layout, &env)?;
     }
     // The file the server reads: the configured one, or the rendered one.

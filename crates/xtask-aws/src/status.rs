@@ -19,7 +19,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
         return Ok(match env.outputs {
             Some(_) => {
                 println!(
-                    "but {file} records [outputs] for it: deploy again, or `cargo xtask destroy {}` to clear them",
+                    "but {file} records [outputs] for it: it was deleted outside this tool (or its emulator restarted); `cargo xtask destroy {} --yes` clears them",
                     env.name
                 );
                 ExitCode::FAILURE

@@ -42,16 +42,6 @@ impl Args {
     }
 }
 
-/// Whether `env` runs entirely on this machine's sandbox.
-pub fn uses_sandbox(env: &Environment) -> bool {
-    env.aws.uses_emulator()
-        && env
-            .temporal
-            .address
-            .as_deref()
-            .is_some_and(env_descriptor::is_loopback_url)
-}
-
 /// The Temporal CLI: TEMPORAL_CLI, the sandbox's pinned one, or `temporal` on PATH.
 pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
     let address = env
@@ -84,8 +74,10 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             env.name, env.name
         )
     })?;
-    if uses_sandbox(env) {
+    if env.starts_sandbox() {
         super::sandbox::ensure_all(layout, env)?;
+    } else {
+        ensure_frontend_answers(env, &file)?;
     }
     let client = client(layout, env)?;
     let mut registered = Vec::new();
@@ -131,4 +123,22 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
         Some(e) => Err(anyhow::Error::new(e).context(format!("{}: registration failed", env.name))),
         None => Ok(()),
     }
+}
+
+/// A frontend on this machine that nothing answers at is an error naming it: never a stand-in
+/// started in its place (that is the sandbox's, and only with `[sandbox]`). A remote frontend
+/// is left to the CLI, which may reach it through a proxy.
+fn ensure_frontend_answers(env: &Environment, file: &str) -> Result<()> {
+    let Some(address) = env.temporal.address.as_deref() else {
+        return Ok(());
+    };
+    let Some((host, port)) = local_endpoint::host_port(address) else {
+        return Ok(());
+    };
+    anyhow::ensure!(
+        !local_endpoint::is_local(address) || aws_sandbox::listening(&host, port),
+        "{}: nothing answers at {address} (temporal.address of {file}): start the Temporal server there, or correct the address; nothing was registered",
+        env.name
+    );
+    Ok(())
 }

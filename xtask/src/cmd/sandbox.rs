@@ -15,7 +15,8 @@ where this tool depends on it (STS honours the role's external ID, failed creati
 ...). The dev server's AWS calls go to the emulator, and it gets the environment's rendered
 dynamic config as --dynamic-config-value flags, which take no constraints: so `local` enables the
 Worker Controller globally. `up` also creates the environment's Lambda functions in the emulator.
-`deploy` starts the emulator when needed; `register` and `doctor` start both.
+For an environment with a `[sandbox]` table (`local`), `deploy` starts the emulator when needed and
+`register` and `doctor` start both; for any other, a service that is down is an error.
 
 Examples:
   cargo xtask sandbox up
@@ -39,15 +40,10 @@ enum Action {
     Status,
 }
 
-/// Splits `host:port` (the authority of a URL or an address).
-fn host_port(what: &str, authority: &str) -> Result<(String, u16)> {
-    let (host, port) = authority
-        .rsplit_once(':')
-        .with_context(|| format!("{what} `{authority}` has no port"))?;
-    let port = port
-        .parse()
-        .with_context(|| format!("{what} `{authority}` has an invalid port"))?;
-    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+/// The host (normalised: `127.1` is `127.0.0.1`) and port of a URL or `host:port` address.
+fn host_port(what: &str, endpoint: &str) -> Result<(String, u16)> {
+    local_endpoint::host_port(endpoint)
+        .with_context(|| format!("{what} `{endpoint}` has no host and port"))
 }
 
 /// The emulator's host and port: `aws.endpoint_url`.
@@ -58,10 +54,11 @@ fn aws_address(env: &Environment) -> Result<(String, u16)> {
             env.name
         )
     })?;
-    let rest = url.strip_prefix("http://").with_context(|| {
-        format!("`aws.endpoint_url` = `{url}`: the emulator serves plain http://")
-    })?;
-    host_port("`aws.endpoint_url`", rest.split('/').next().unwrap_or(rest))
+    anyhow::ensure!(
+        url.starts_with("http://"),
+        "`aws.endpoint_url` = `{url}`: the emulator serves plain http://"
+    );
+    host_port("`aws.endpoint_url`", url)
 }
 
 /// The dev server's settings for `env`.
