@@ -1,8 +1,9 @@
 //! The environment descriptor: `environments/NAME.toml`.
 //!
 //! [`load`] parses and validates a descriptor, reporting every problem at once with its file, key
-//! and line. [`Outputs::record`] and [`Outputs::remove`] are the only writers of a descriptor; they
-//! touch the `[outputs]` table alone and keep every other byte as the user wrote it.
+//! and line. [`Outputs::record_stack`], [`Outputs::update_registered`] and [`Outputs::remove`]
+//! are the only writers of a descriptor; they touch the `[outputs]` table alone, merge into the
+//! file as it is at write time, and keep every other byte as the user wrote it.
 
 pub mod arn;
 mod atomic;
@@ -11,14 +12,15 @@ mod model;
 mod outputs;
 mod problem;
 mod schema;
+pub mod text;
 
-pub use atomic::write_atomic;
+pub use atomic::{check_writable, write_atomic};
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use model::{
     Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment,
     is_loopback_url,
 };
-pub use outputs::OutputsError;
+pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
 pub use schema::{LoadError, Loaded, load, load_str};
 

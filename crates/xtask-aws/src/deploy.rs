@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cfn_deploy::{DeployError, Outcome, StackSpec};
-use env_descriptor::{Environment, Layout, Outputs};
+use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
 use env_render::Templates;
 use indicatif::MultiProgress;
 use xtask::cmd::aws::DeployArgs;
@@ -137,7 +137,9 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     for (key, value) in &stack.outputs {
         println!("  {key:<20} {value}");
     }
-    let outputs = Outputs {
+    // Only what the stack reported: `registered` belongs to `register`, and the file is
+    // merged into as it is now, so edits made while the deploy ran are kept.
+    let recorded = StackOutputs {
         role_arn: stack
             .outputs
             .get("RoleARN")
@@ -145,13 +147,8 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
             .context("the stack has no `RoleARN` output")?,
         stack_id: stack.stack_id.clone(),
         deployed_at: stack.updated_at.clone().unwrap_or_default(),
-        registered: env
-            .outputs
-            .as_ref()
-            .map(|o| o.registered.clone())
-            .unwrap_or_default(),
     };
-    if outputs.record(&env.file)? {
+    if Outputs::record_stack(&env.file, &recorded)? {
         println!("recorded [outputs] in {file}");
     }
     Ok(())

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
-use env_descriptor::{Environment, Layout};
+use env_descriptor::{Environment, Layout, Outputs};
 use worker_deployments::{Action, Cli, Client, Frontend, Registration};
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
@@ -78,7 +78,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
         "{}: `{file}` lists no `[[worker_deployments]]` to register",
         env.name
     );
-    let mut outputs = env.outputs.clone().with_context(|| {
+    let outputs = env.outputs.as_ref().with_context(|| {
         format!(
             "{}: `{file}` has no [outputs].role_arn yet: run `cargo xtask deploy {}` first",
             env.name, env.name
@@ -117,14 +117,16 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             }
         }
     }
-    // In descriptor order: what succeeded now, and what was registered before and is still listed.
-    outputs.registered = env
-        .worker_deployments
-        .iter()
-        .map(|w| w.id())
-        .filter(|id| registered.contains(id) || outputs.registered.contains(id))
-        .collect();
-    if outputs.record(&env.file)? {
+    // In descriptor order: what succeeded now, and what the file records as registered (now,
+    // not when this command started) and is still listed.
+    let listed: Vec<String> = env.worker_deployments.iter().map(|w| w.id()).collect();
+    let keep = |current: &[String]| {
+        listed
+            .into_iter()
+            .filter(|id| registered.contains(id) || current.contains(id))
+            .collect()
+    };
+    if Outputs::update_registered(&env.file, keep)? {
         println!("recorded [outputs].registered in {file}");
     }
     match first_error {
