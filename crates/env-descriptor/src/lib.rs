@@ -8,6 +8,7 @@
 pub mod arn;
 mod atomic;
 mod layout;
+mod lock;
 mod model;
 mod outputs;
 mod problem;
@@ -16,6 +17,7 @@ pub mod text;
 
 pub use atomic::{check_writable, write_atomic};
 pub use layout::{Layout, LayoutError, valid_env_name};
+pub use lock::{EnvLock, Holder, LockError};
 pub use model::{
     Aws, DeploySettings, Environment, Outputs, Role, Temporal, Tls, WorkerDeployment,
     is_loopback_url,

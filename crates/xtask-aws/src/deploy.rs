@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cfn_deploy::{DeployError, Outcome, StackSpec};
-use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
+use env_descriptor::{EnvLock, Environment, Layout, Outputs, StackOutputs};
 use env_render::Templates;
 use indicatif::MultiProgress;
 use xtask::cmd::aws::DeployArgs;
@@ -28,6 +28,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         .iter()
         .map(|n| xtask::cmd::load_env(layout, n))
         .collect::<Result<_>>()?;
+    let _locks = claim(layout, &args, &envs)?;
     let templates = Templates::load(&layout.templates_dir())?;
     let mut parameters = Vec::new();
     for env in &envs {
@@ -110,6 +111,19 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the environments' locks and checks their descriptors can be written: before the
+/// first AWS call.
+fn claim(layout: &Layout, args: &DeployArgs, envs: &[Environment]) -> Result<Vec<EnvLock>> {
+    let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+    let command = format!("deploy {}", names.join(" "));
+    xtask::cmd::claim(
+        layout,
+        &envs.iter().collect::<Vec<_>>(),
+        &command,
+        &args.lock,
+    )
 }
 
 /// Prints the outcome of one environment and records its outputs.

@@ -32,11 +32,19 @@ Examples:
 pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
+    #[command(flatten)]
+    lock: super::LockArgs,
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let env = super::load_env(layout, &self.env)?;
+        let _lock = super::claim(
+            layout,
+            &[&env],
+            &format!("register {}", env.name),
+            &self.lock,
+        )?;
         register_env(layout, &env)?;
         Ok(ExitCode::SUCCESS)
     }
@@ -70,7 +78,8 @@ pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
     Ok(Client::new(cli, frontend)?)
 }
 
-/// Registers every worker deployment of `env` and records them in [outputs].
+/// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
+/// the environment's lock ([`super::claim`]).
 pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
     let file = super::render::relative(layout, &env.file);
     anyhow::ensure!(
