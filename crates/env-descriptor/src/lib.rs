@@ -13,6 +13,7 @@ mod model;
 mod outputs;
 mod problem;
 mod schema;
+mod stacks;
 pub mod text;
 
 pub use atomic::{check_writable, write_atomic};
@@ -25,6 +26,7 @@ pub use model::{
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
 pub use schema::{LoadError, Loaded, load, load_str};
+pub use stacks::shared_stacks;
 
 /// Characters and length the CloudFormation template allows for `AssumeRoleExternalId`.
 pub const EXTERNAL_ID_CHARSET: &str = "a-zA-Z0-9_+=,.@-";

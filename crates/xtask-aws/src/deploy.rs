@@ -113,9 +113,10 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Takes the environments' locks and checks their descriptors can be written: before the
-/// first AWS call.
+/// Checks that no other descriptor deploys the same stacks, then takes the environments' locks
+/// and checks their descriptors can be written: all before the first AWS call.
 fn claim(layout: &Layout, args: &DeployArgs, envs: &[Environment]) -> Result<Vec<EnvLock>> {
+    xtask::cmd::ensure_own_stacks(envs, &xtask::cmd::all_envs(layout))?;
     let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
     let command = format!("deploy {}", names.join(" "));
     xtask::cmd::claim(

@@ -44,6 +44,27 @@ pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
     }
 }
 
+/// Every descriptor of the checkout that is valid, loaded without printing its warnings: what
+/// [`ensure_own_stacks`] compares with.
+pub fn all_envs(layout: &Layout) -> Vec<Environment> {
+    let names = layout.env_names().unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|name| layout.env_file(name).ok())
+        .filter_map(|path| env_descriptor::load(&path).ok())
+        .map(|loaded| loaded.env)
+        .collect()
+}
+
+/// Refuses `envs` when another descriptor of `all` deploys one of their stacks, naming both.
+pub fn ensure_own_stacks(envs: &[Environment], all: &[Environment]) -> Result<()> {
+    let problems = env_descriptor::shared_stacks(envs, all);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!("{}", LoadError::Invalid(problems)))
+}
+
 /// `--lock-timeout`, for the commands that change an environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LockArgs {
