@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod deploy;
 mod emulator;
+mod files;
 mod sts;
 mod template;
 mod temporal;
