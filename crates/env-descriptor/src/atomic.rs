@@ -278,7 +278,7 @@ mod tests {
     fn new_files_get_0666_minus_the_umask() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.toml");
-        let status = std::process::Command::new("sh")
+        let out = std::process::Command::new("sh")
             .args(["-c", "umask 027 && exec \"$0\" \"$@\""])
             .arg(std::env::current_exe().unwrap())
             .args([
@@ -288,9 +288,13 @@ mod tests {
                 "--quiet",
             ])
             .env("WRITE_ATOMIC_NEW_FILE", &path)
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(mode(&path), 0o640);
     }
