@@ -4,7 +4,7 @@
   # The only input. `flake.lock` pins its revision: create it with `nix flake lock` and commit
   # it; `nix flake update` moves it. nixos-26.05 is the last nixpkgs release with x86_64-darwin
   # (nixos-unstable has dropped it: moving past 26.05 means removing it from `systems`), and its
-  # rustc is recent enough for the AWS SDK crates in Cargo.lock (1.88 or later).
+  # rustc is recent enough for the workspace's rust-version (1.89 or later).
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =

@@ -131,10 +131,17 @@ fn create_noop_update_status_destroy_and_comments_survive() {
         .then_some(())
         .expect("no-op after update");
 
-    // A recorded output that no longer matches is reported.
+    // A recorded output that no longer matches is reported (the ID of an earlier stack of
+    // the same name: well-formed, so `validate` cannot tell).
+    let recorded_id = after_update
+        .lines()
+        .find(|l| l.starts_with("stack_id = "))
+        .unwrap();
     let tampered = after_update.replace(
-        &format!("role_arn = \"{role_arn}\""),
-        "role_arn = \"arn:aws:iam::123456789012:role/other\"",
+        recorded_id,
+        &format!(
+            "stack_id = \"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack}/an-earlier-stack\""
+        ),
     );
     co.write_env("lc", &tampered);
     let run = co.xtask(&["status", "lc"]);

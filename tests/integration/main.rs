@@ -8,6 +8,7 @@ mod cli;
 mod credentials;
 mod deploy;
 mod emulator;
+mod files;
 mod sandbox;
 mod sts;
 mod template;

@@ -157,28 +157,16 @@ fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
         run.stdout
     );
 
-    // A role whose trust policy does not require the external ID.
+    // A role whose trust policy no longer requires the external ID (edited by hand).
     create_functions(&["it-open-fn"]);
-    iam(
-        "iam.create_role(RoleName='it-open-role', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [\
-         {'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:user/moto'}, 'Action': 'sts:AssumeRole'}]}))",
-    );
     co.write_env(
         "open",
         &with_deployment("it-open", &server.address(), "it-open-fn"),
     );
     co.xtask(&["deploy", "open"]).success();
-    let deployed = co.read_env("open");
-    let recorded = deployed
-        .lines()
-        .find(|l| l.starts_with("role_arn = "))
-        .unwrap();
-    co.write_env(
-        "open",
-        &deployed.replace(
-            recorded,
-            "role_arn = \"arn:aws:iam::123456789012:role/it-open-role\"",
-        ),
+    iam(
+        "iam.update_assume_role_policy(RoleName='Temporal-Serverless-Worker-it-open', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [\
+         {'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:user/moto'}, 'Action': 'sts:AssumeRole'}]}))",
     );
     let run = co.xtask(&["register", "open"]);
     run.failure();

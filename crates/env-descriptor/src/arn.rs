@@ -261,6 +261,96 @@ pub fn check_role_name(name: &str, stack_name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks `[outputs].role_arn`: the role the template creates for `stack`,
+/// `arn:PARTITION:iam::ACCOUNT:role/ROLE_NAME-STACK`. Returns its account.
+pub fn check_recorded_role<'a>(
+    s: &'a str,
+    partition: &str,
+    role_name: &str,
+    stack: &str,
+) -> Result<&'a str, String> {
+    let allowed = format!(
+        "allowed: `arn:{partition}:iam::ACCOUNT:role/{role_name}-{stack}`, the role of this stack as `cargo xtask deploy` records it"
+    );
+    let Some(arn) = Arn::parse(s) else {
+        return Err(format!("`{s}` is not an ARN; {allowed}"));
+    };
+    let expected = format!("role/{role_name}-{stack}");
+    if arn.service != "iam"
+        || arn.partition != partition
+        || !arn.region.is_empty()
+        || arn.resource != expected
+    {
+        return Err(format!(
+            "`{s}` is not the role of stack `{stack}`; {allowed}"
+        ));
+    }
+    if !is_account(arn.account) {
+        return Err(format!(
+            "`{s}` has account `{}`, which is not 12 digits; {allowed}",
+            arn.account
+        ));
+    }
+    Ok(arn.account)
+}
+
+/// Checks `[outputs].stack_id`: the ID CloudFormation gave `stack` in `region`,
+/// `arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/STACK/ID`. Returns its account.
+pub fn check_stack_id<'a>(
+    s: &'a str,
+    partition: &str,
+    region: &str,
+    stack: &str,
+) -> Result<&'a str, String> {
+    let allowed = format!(
+        "allowed: `arn:{partition}:cloudformation:{region}:ACCOUNT:stack/{stack}/ID`, as `cargo xtask deploy` records it"
+    );
+    let Some(arn) = Arn::parse(s).filter(|a| a.service == "cloudformation") else {
+        return Err(format!("`{s}` is not a CloudFormation stack ID; {allowed}"));
+    };
+    if arn.region != region {
+        return Err(format!(
+            "`{s}` is in region `{}`, but `aws.region` is `{region}`; {allowed}",
+            arn.region
+        ));
+    }
+    let id = arn
+        .resource
+        .strip_prefix("stack/")
+        .and_then(|r| r.strip_prefix(stack))
+        .and_then(|r| r.strip_prefix('/'));
+    if arn.partition != partition || id.is_none_or(str::is_empty) {
+        return Err(format!("`{s}` is not the ID of stack `{stack}`; {allowed}"));
+    }
+    if !is_account(arn.account) {
+        return Err(format!(
+            "`{s}` has account `{}`, which is not 12 digits; {allowed}",
+            arn.account
+        ));
+    }
+    Ok(arn.account)
+}
+
+/// Checks an entry of `[outputs].registered`: `NAMESPACE/NAME@BUILD_ID`, as
+/// `WorkerDeployment::id` writes it.
+pub fn check_registered(s: &str) -> Result<(), String> {
+    let ok = s.split_once('/').is_some_and(|(ns, rest)| {
+        check_namespace(ns).is_ok()
+            && rest
+                .split_once('@')
+                .is_some_and(|(name, build)| !name.is_empty() && !build.is_empty())
+            && !rest.contains(char::is_control)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not `namespace/name@build_id`; allowed: the ID of a `[[worker_deployments]]` entry, as `cargo xtask register` records it",
+            s.escape_debug()
+        ))
+    }
+}
+
 /// The tool's rule for Temporal namespace names: 1 to 255 characters of letters, digits, `.`,
 /// `_` and `-`, starting with a letter or digit.
 pub fn check_namespace(s: &str) -> Result<(), String> {
@@ -400,6 +490,68 @@ mod tests {
         assert!(!resource_matches(&format!("{f}:*"), f));
         assert!(!resource_matches(f, &format!("{f}:3")));
         assert!(!resource_matches(f, &format!("{f}x")));
+    }
+
+    #[test]
+    fn recorded_outputs() {
+        let role = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-s";
+        assert_eq!(
+            check_recorded_role(role, "aws", "Temporal-Serverless-Worker", "s"),
+            Ok("123456789012")
+        );
+        for bad in [
+            "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-t",
+            "arn:aws:iam::123456789012:user/Temporal-Serverless-Worker-s",
+            "arn:aws-cn:iam::123456789012:role/Temporal-Serverless-Worker-s",
+            "arn:aws:sts::123456789012:role/Temporal-Serverless-Worker-s",
+        ] {
+            let err =
+                check_recorded_role(bad, "aws", "Temporal-Serverless-Worker", "s").unwrap_err();
+            assert!(err.contains("is not the role of stack `s`"), "{err}");
+        }
+        assert!(
+            check_recorded_role("role", "aws", "R", "s")
+                .unwrap_err()
+                .contains("not an ARN")
+        );
+
+        let id = "arn:aws:cloudformation:us-west-2:123456789012:stack/s/0f1e-42";
+        assert_eq!(
+            check_stack_id(id, "aws", "us-west-2", "s"),
+            Ok("123456789012")
+        );
+        assert!(
+            check_stack_id(id, "aws", "eu-west-1", "s")
+                .unwrap_err()
+                .contains("is in region `us-west-2`, but `aws.region` is `eu-west-1`")
+        );
+        for bad in [
+            "arn:aws:cloudformation:us-west-2:123456789012:stack/sx/1",
+            "arn:aws:cloudformation:us-west-2:123456789012:stack/s/",
+            "arn:aws:cloudformation:us-west-2:123456789012:stackset/s/1",
+        ] {
+            let err = check_stack_id(bad, "aws", "us-west-2", "s").unwrap_err();
+            assert!(err.contains("is not the ID of stack `s`"), "{bad}: {err}");
+        }
+        assert!(
+            check_stack_id("id", "aws", "us-west-2", "s")
+                .unwrap_err()
+                .contains("not a CloudFormation stack ID")
+        );
+
+        for good in ["orders/orders-worker@2026-11-24.1", "a/b@c@d"] {
+            assert_eq!(check_registered(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "orders-worker",
+            "orders/w",
+            "orders/@1",
+            "orders/w@",
+            "bad ns/w@1",
+            "/w@1",
+        ] {
+            assert!(check_registered(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -94,6 +94,11 @@ impl Layout {
         self.root.join("target").join("xtask")
     }
 
+    /// `target/xtask/locks/NAME.lock`: held while a command changes the environment.
+    pub fn lock_file(&self, name: &str) -> PathBuf {
+        self.cache_dir().join("locks").join(format!("{name}.lock"))
+    }
+
     /// Names of all environments (`environments/*.toml`), sorted.
     pub fn env_names(&self) -> Result<Vec<String>, LayoutError> {
         let dir = self.environments_dir();

@@ -19,6 +19,26 @@ pub struct Environment {
     pub outputs: Option<Outputs>,
 }
 
+impl Environment {
+    /// The account the stack is expected in: `aws.account_id`, else the account of
+    /// `temporal.server_role_arn`.
+    pub fn expected_account(&self) -> Option<String> {
+        expected_account(&self.aws, &self.temporal).map(|(_, account)| account)
+    }
+}
+
+/// The account the stack (and the Lambda functions) are expected in, and what it comes from.
+pub(crate) fn expected_account(aws: &Aws, temporal: &Temporal) -> Option<(&'static str, String)> {
+    if let Some(id) = &aws.account_id {
+        return Some(("aws.account_id", id.clone()));
+    }
+    let arn = crate::arn::Arn::parse(&temporal.server_role_arn)?;
+    Some((
+        "the account of temporal.server_role_arn",
+        arn.account.to_owned(),
+    ))
+}
+
 /// `[aws]`: where the stack lives and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aws {

@@ -1,12 +1,28 @@
 //! The only writer of descriptors: it owns the `[outputs]` table and nothing else.
+//!
+//! Each writer owns its own keys and merges them into the file as it is at write time, so an
+//! edit made meanwhile (by the user, or by another command) is kept: `deploy` owns `role_arn`,
+//! `stack_id` and `deployed_at` ([`Outputs::record_stack`]), `register` owns `registered`
+//! ([`Outputs::update_registered`]), and `destroy` removes the table ([`Outputs::remove`]).
 
 use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, Table, value};
 
 use crate::model::Outputs;
+use crate::text::{BOM, restore_line_endings, strip_bom};
 
 const HEADER: &str = "\n# Recorded by `cargo xtask deploy`; do not edit by hand.\n";
+
+/// The keys of `[outputs]` that `deploy` owns: what the stack reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackOutputs {
+    /// The stack's `RoleARN` output.
+    pub role_arn: String,
+    pub stack_id: String,
+    /// RFC 3339 time of the stack's last change.
+    pub deployed_at: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputsError {
@@ -22,43 +38,59 @@ pub enum OutputsError {
     },
     #[error("`{}` is not valid TOML any more: {message}; it was left as it is", path.display())]
     Parse { path: PathBuf, message: String },
+    #[error(
+        "`{}` has no [outputs] table any more, so there is no role to register with; it was left as it is: deploy first",
+        path.display()
+    )]
+    NoOutputs { path: PathBuf },
 }
 
 impl Outputs {
-    /// Writes these values into the `[outputs]` table of the descriptor at `path`, keeping
-    /// every other byte of the file as it was. Returns whether the file changed.
-    pub fn record(&self, path: &Path) -> Result<bool, OutputsError> {
+    /// Writes what `deploy` owns into the `[outputs]` table of the descriptor at `path`, as the
+    /// file is now: `registered` and every other byte stay as they are. Returns whether the
+    /// file changed.
+    pub fn record_stack(path: &Path, stack: &StackOutputs) -> Result<bool, OutputsError> {
         edit(path, |doc| {
-            let table = match doc.get_mut("outputs").and_then(Item::as_table_mut) {
-                Some(t) => t,
-                None => {
-                    let mut t = Table::new();
-                    t.decor_mut().set_prefix(HEADER);
-                    doc.insert("outputs", Item::Table(t));
-                    doc["outputs"].as_table_mut().expect("just inserted")
-                }
+            let table = outputs_table(doc);
+            set(table, "role_arn", &stack.role_arn);
+            set(table, "stack_id", &stack.stack_id);
+            set(table, "deployed_at", &stack.deployed_at);
+            Ok(())
+        })
+    }
+
+    /// Replaces `[outputs].registered` with what `update` makes of the list in the file now
+    /// (an empty list removes the key). The table must exist: `register` needs the role
+    /// `deploy` recorded. Returns whether the file changed.
+    pub fn update_registered(
+        path: &Path,
+        update: impl FnOnce(&[String]) -> Vec<String>,
+    ) -> Result<bool, OutputsError> {
+        edit(path, |doc| {
+            let Some(table) = doc.get_mut("outputs").and_then(Item::as_table_mut) else {
+                return Err(OutputsError::NoOutputs {
+                    path: path.to_owned(),
+                });
             };
-            set(table, "role_arn", &self.role_arn);
-            set(table, "stack_id", &self.stack_id);
-            set(table, "deployed_at", &self.deployed_at);
-            let registered: Vec<&str> = table
+            let current: Vec<String> = table
                 .get("registered")
                 .and_then(Item::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default();
-            if self.registered.is_empty() {
+            let wanted = update(&current);
+            if wanted.is_empty() {
                 table.remove("registered");
-            } else if registered
-                != self
-                    .registered
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-            {
+            } else if wanted != current {
                 table["registered"] = value(toml_edit::Array::from_iter(
-                    self.registered.iter().map(String::as_str),
+                    wanted.iter().map(String::as_str),
                 ));
             }
+            Ok(())
         })
     }
 
@@ -66,8 +98,19 @@ impl Outputs {
     pub fn remove(path: &Path) -> Result<bool, OutputsError> {
         edit(path, |doc| {
             doc.remove("outputs");
+            Ok(())
         })
     }
+}
+
+/// The `[outputs]` table, appended under its header when the file has none yet.
+fn outputs_table(doc: &mut DocumentMut) -> &mut Table {
+    if doc.get("outputs").and_then(Item::as_table).is_none() {
+        let mut t = Table::new();
+        t.decor_mut().set_prefix(HEADER);
+        doc.insert("outputs", Item::Table(t));
+    }
+    doc["outputs"].as_table_mut().expect("just ensured")
 }
 
 /// Sets `key` unless it already holds `v`, so an unchanged value keeps its formatting.
@@ -77,22 +120,33 @@ fn set(table: &mut Table, key: &str, v: &str) {
     }
 }
 
-fn edit(path: &Path, f: impl FnOnce(&mut DocumentMut)) -> Result<bool, OutputsError> {
+/// Reads the file as it is now, applies `f`, and writes the result when it differs, with the
+/// file's byte-order mark and line endings (which `toml_edit` does not keep) restored.
+fn edit(
+    path: &Path,
+    f: impl FnOnce(&mut DocumentMut) -> Result<(), OutputsError>,
+) -> Result<bool, OutputsError> {
     let src = std::fs::read_to_string(path).map_err(|source| OutputsError::Read {
         path: path.to_owned(),
         source,
     })?;
+    let (bom, text) = strip_bom(&src);
     let mut doc: DocumentMut =
-        src.parse()
+        text.parse()
             .map_err(|e: toml_edit::TomlError| OutputsError::Parse {
                 path: path.to_owned(),
                 message: e.message().to_owned(),
             })?;
-    f(&mut doc);
-    let new = doc.to_string();
-    if new == src {
+    f(&mut doc)?;
+    let edited = restore_line_endings(text, &doc.to_string());
+    if edited == text {
         return Ok(false);
     }
+    let new = if bom {
+        format!("{BOM}{edited}")
+    } else {
+        edited
+    };
     crate::write_atomic(path, new.as_bytes()).map_err(|source| OutputsError::Write {
         path: path.to_owned(),
         source,
@@ -106,36 +160,72 @@ mod tests {
 
     const SRC: &str = "# Staging: reviewed in pull requests.\n[aws]\nregion   =  \"us-west-2\"   # aligned by hand\n\n[role] # the stack\nexternal_id = 'single-quoted'\n";
 
-    fn outputs(arn: &str) -> Outputs {
-        Outputs {
+    fn stack(arn: &str) -> StackOutputs {
+        StackOutputs {
             role_arn: arn.into(),
             stack_id: "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1".into(),
             deployed_at: "2026-11-25T10:00:00Z".into(),
-            registered: Vec::new(),
         }
     }
 
+    fn record(path: &Path, arn: &str) -> bool {
+        Outputs::record_stack(path, &stack(arn)).unwrap()
+    }
+
+    const TABLE: &str = "\n# Recorded by `cargo xtask deploy`; do not edit by hand.\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\nstack_id = \"arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n";
+
     #[test]
-    fn registered_versions_are_written_and_removed() {
+    fn registered_versions_are_merged_into_the_list_in_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.toml");
         std::fs::write(&path, SRC).unwrap();
-        let mut o = outputs("arn:aws:iam::123456789012:role/r");
-        o.registered = vec!["orders/w@1".into(), "billing/w@1".into()];
-        o.record(&path).unwrap();
+        record(&path, "arn:aws:iam::123456789012:role/r");
+        let add = |id: &'static str| {
+            move |current: &[String]| {
+                let mut list = current.to_vec();
+                list.push(id.to_owned());
+                list
+            }
+        };
+        assert!(Outputs::update_registered(&path, add("orders/w@1")).unwrap());
+        assert!(Outputs::update_registered(&path, add("billing/w@1")).unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.ends_with("registered = [\"orders/w@1\", \"billing/w@1\"]\n"),
             "{text}"
         );
-        assert!(!o.record(&path).unwrap(), "unchanged list: no write");
-        o.registered.clear();
-        o.record(&path).unwrap();
         assert!(
-            !std::fs::read_to_string(&path)
-                .unwrap()
-                .contains("registered")
+            !Outputs::update_registered(&path, <[String]>::to_vec).unwrap(),
+            "unchanged list: no write"
         );
+        assert!(Outputs::update_registered(&path, |_| Vec::new()).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{SRC}{TABLE}")
+        );
+    }
+
+    #[test]
+    fn recording_the_stack_keeps_registered_versions_added_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        let with_registered = format!("{SRC}{TABLE}registered = [\"orders/w@1\"]  # by register\n");
+        std::fs::write(&path, &with_registered).unwrap();
+        assert!(record(&path, "arn:aws:iam::123456789012:role/s"));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            with_registered.replace("role/r", "role/s")
+        );
+    }
+
+    #[test]
+    fn registering_needs_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        std::fs::write(&path, SRC).unwrap();
+        let err = Outputs::update_registered(&path, |_| vec!["a/b@c".into()]).unwrap_err();
+        assert!(matches!(err, OutputsError::NoOutputs { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), SRC);
     }
 
     #[test]
@@ -143,29 +233,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("staging.toml");
         std::fs::write(&path, SRC).unwrap();
-        assert!(
-            outputs("arn:aws:iam::123456789012:role/r")
-                .record(&path)
-                .unwrap()
-        );
+        assert!(record(&path, "arn:aws:iam::123456789012:role/r"));
         let after = std::fs::read_to_string(&path).unwrap();
-        assert!(after.starts_with(SRC), "{after}");
-        assert_eq!(
-            &after[SRC.len()..],
-            "\n# Recorded by `cargo xtask deploy`; do not edit by hand.\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\nstack_id = \"arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n"
-        );
+        assert_eq!(after, format!("{SRC}{TABLE}"));
         // Same values again: nothing to write.
-        assert!(
-            !outputs("arn:aws:iam::123456789012:role/r")
-                .record(&path)
-                .unwrap()
-        );
+        assert!(!record(&path, "arn:aws:iam::123456789012:role/r"));
         // New values: updated in place, nothing else moves.
-        assert!(
-            outputs("arn:aws:iam::123456789012:role/s")
-                .record(&path)
-                .unwrap()
-        );
+        assert!(record(&path, "arn:aws:iam::123456789012:role/s"));
         let again = std::fs::read_to_string(&path).unwrap();
         assert_eq!(again, after.replace("role/r", "role/s"));
         // Remove: back to the original bytes.
@@ -180,9 +254,35 @@ mod tests {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[aws\n").unwrap();
         assert!(matches!(
-            outputs("x").record(&path),
+            Outputs::record_stack(&path, &stack("x")),
             Err(OutputsError::Parse { .. })
         ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[aws\n");
+    }
+
+    #[test]
+    fn crlf_line_endings_and_a_byte_order_mark_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        let src = format!("\u{feff}{}", SRC.replace('\n', "\r\n"));
+        std::fs::write(&path, &src).unwrap();
+        record(&path, "arn:aws:iam::123456789012:role/r");
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(after, format!("{src}{}", TABLE.replace('\n', "\r\n")));
+        assert!(Outputs::remove(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), src);
+    }
+
+    #[test]
+    fn mixed_line_endings_are_kept_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        let src = "[aws]\r\nregion = \"us-west-2\"\n\r\n[role]\r\nname = \"\"\"a\r\nb\"\"\"\n";
+        std::fs::write(&path, src).unwrap();
+        record(&path, "arn:aws:iam::123456789012:role/r");
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert!(after.starts_with(src), "{after:?}");
+        assert!(Outputs::remove(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), src);
     }
 }

@@ -9,7 +9,7 @@ use toml_edit::{Item, TableLike, Value};
 use crate::arn;
 use crate::model::{
     Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
-    WorkerDeployment,
+    WorkerDeployment, expected_account,
 };
 use crate::problem::{Problem, Severity, line_col};
 
@@ -194,7 +194,9 @@ impl Walker<'_> {
             None => DeploySettings { confirm: true },
         };
         let outputs = match outputs {
-            Some(t) => Some(self.outputs(t)?),
+            Some(t) => {
+                Some(self.outputs(t, aws.as_ref(), role.as_ref().map(|r| &r.0), partition)?)
+            }
             None => None,
         };
         let (aws, temporal, role) = (aws?, temporal?, role?);
@@ -203,7 +205,7 @@ impl Walker<'_> {
             None => None,
         };
         let worker_deployments = self.worker_deployments(root, &temporal, &role.0, partition)?;
-        if let Some((lambda_accounts_src, account)) = self.expected_account(&aws, &temporal) {
+        if let Some((lambda_accounts_src, account)) = expected_account(&aws, &temporal) {
             self.check_lambda_consistency(
                 role.1.as_slice(),
                 &aws.region,
@@ -659,18 +661,6 @@ impl Walker<'_> {
         Some((role, arns))
     }
 
-    /// The account Lambda ARNs are expected in, and what it comes from.
-    fn expected_account(&self, aws: &Aws, temporal: &Temporal) -> Option<(&'static str, String)> {
-        if let Some(id) = &aws.account_id {
-            return Some(("aws.account_id", id.clone()));
-        }
-        let arn = arn::Arn::parse(&temporal.server_role_arn)?;
-        Some((
-            "the account of temporal.server_role_arn",
-            arn.account.to_owned(),
-        ))
-    }
-
     fn check_lambda_consistency(
         &mut self,
         arns: &[Spanned<String>],
@@ -855,7 +845,13 @@ impl Walker<'_> {
         ok.then_some(out)
     }
 
-    fn outputs(&mut self, t: &dyn TableLike) -> Option<Outputs> {
+    fn outputs(
+        &mut self,
+        t: &dyn TableLike,
+        aws: Option<&Aws>,
+        role: Option<&Role>,
+        partition: Option<&str>,
+    ) -> Option<Outputs> {
         self.unknown_keys(t, "outputs", OUTPUTS_KEYS);
         let hint =
             "`[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again";
@@ -865,12 +861,146 @@ impl Walker<'_> {
         let registered = self
             .string_list(t, "outputs", "registered")
             .unwrap_or_default();
+        if let (Some(aws), Some(role), Some(partition)) = (aws, role, partition) {
+            self.recorded_stack(aws, role, partition, role_arn.as_ref(), stack_id.as_ref());
+        }
+        if let Some((at, span)) = &deployed_at
+            && let Err(msg) = check_rfc3339(at)
+        {
+            self.error("outputs.deployed_at", span.clone(), msg);
+        }
+        for (i, (id, span)) in registered.iter().enumerate() {
+            if let Err(msg) = arn::check_registered(id) {
+                self.error(format!("outputs.registered[{i}]"), span.clone(), msg);
+            }
+        }
+        self.duplicates("outputs.registered", &registered);
         Some(Outputs {
             role_arn: role_arn?.0,
             stack_id: stack_id?.0,
             deployed_at: deployed_at?.0,
             registered: registered.into_iter().map(|r| r.0).collect(),
         })
+    }
+
+    /// `[outputs].role_arn` and `stack_id` must be this descriptor's stack and its role, in one
+    /// account (`aws.account_id` when set): a table copied from another descriptor would send
+    /// `register` and `status` to another stack's role.
+    fn recorded_stack(
+        &mut self,
+        aws: &Aws,
+        role: &Role,
+        partition: &str,
+        role_arn: Option<&Spanned<String>>,
+        stack_id: Option<&Spanned<String>>,
+    ) {
+        let stack = &role.stack_name;
+        let mut role_account = None;
+        if let Some((arn, span)) = role_arn {
+            match arn::check_recorded_role(arn, partition, role.name_or_default(), stack) {
+                Ok(account) => role_account = Some((account, arn, span)),
+                Err(msg) => self.error("outputs.role_arn", span.clone(), msg),
+            }
+        }
+        let mut stack_account = None;
+        if let Some((id, span)) = stack_id {
+            match arn::check_stack_id(id, partition, &aws.region, stack) {
+                Ok(account) => stack_account = Some((account, id, span)),
+                Err(msg) => self.error("outputs.stack_id", span.clone(), msg),
+            }
+        }
+        let redeploy = "delete `[outputs]` and deploy again";
+        if let Some(expected) = &aws.account_id {
+            for (key, found) in [
+                ("outputs.role_arn", role_account),
+                ("outputs.stack_id", stack_account),
+            ] {
+                if let Some((account, value, span)) = found
+                    && account != expected
+                {
+                    self.error(key, span.clone(), format!("`{value}` is in account `{account}`, but `aws.account_id` is `{expected}`; {redeploy}"));
+                }
+            }
+        } else if let (Some((a, value, span)), Some((b, _, _))) = (role_account, stack_account)
+            && a != b
+        {
+            self.error(
+                "outputs.role_arn",
+                span.clone(),
+                format!(
+                    "`{value}` is in account `{a}`, but `outputs.stack_id` is in `{b}`; {redeploy}"
+                ),
+            );
+        }
+    }
+}
+
+/// An RFC 3339 date and time, as `deploy` records `deployed_at`:
+/// `YYYY-MM-DDTHH:MM:SS[.FRACTION](Z|±HH:MM)`.
+fn check_rfc3339(s: &str) -> Result<(), String> {
+    if is_rfc3339(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not an RFC 3339 time; allowed: e.g. `2026-11-25T10:00:00Z`, as `cargo xtask deploy` records it",
+            s.escape_debug()
+        ))
+    }
+}
+
+fn is_rfc3339(s: &str) -> bool {
+    let num = |at: usize, len: usize| {
+        s.get(at..at + len)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
+    };
+    let sep = |at: usize, allowed: &[u8]| s.as_bytes().get(at).is_some_and(|b| allowed.contains(b));
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        num(0, 4),
+        num(5, 2),
+        num(8, 2),
+        num(11, 2),
+        num(14, 2),
+        num(17, 2),
+    ) else {
+        return false;
+    };
+    let shape = sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":");
+    let in_range = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
+    let mut zone = &s[19..];
+    if let Some(fraction) = zone.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        zone = &fraction[digits..];
+    }
+    let offset = |z: &str| {
+        z.len() == 6
+            && (z.starts_with('+') || z.starts_with('-'))
+            && z.as_bytes()[3] == b':'
+            && z.get(1..3)
+                .and_then(|h| h.parse::<u32>().ok())
+                .is_some_and(|h| h < 24)
+            && z.get(4..6)
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|m| m < 60)
+    };
+    shape && in_range && (zone == "Z" || zone == "z" || offset(zone))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
 }
 
@@ -1161,6 +1291,15 @@ lambda_function_arns = []
         assert_eq!(t.api_key_env.as_deref(), Some("TEMPORAL_API_KEY"));
     }
 
+    const STACK_ID: &str = "arn:aws:cloudformation:us-west-2:123456789012:stack/temporal-serverless-worker-staging/0f1e-42";
+    const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging";
+
+    fn with_outputs(role_arn: &str, stack_id: &str, deployed_at: &str, registered: &str) -> String {
+        format!(
+            "{GOOD}\n[deploy]\nconfirm = false\n\n[outputs]\nrole_arn = \"{role_arn}\"\nstack_id = \"{stack_id}\"\ndeployed_at = \"{deployed_at}\"\nregistered = {registered}\n"
+        )
+    }
+
     #[test]
     fn sandbox_table_needs_loopback_addresses() {
         let sandbox = |aws: &str, address: &str| {
@@ -1217,11 +1356,112 @@ lambda_function_arns = []
 
     #[test]
     fn outputs_and_deploy_tables_are_read() {
-        let src = format!(
-            "{GOOD}\n[deploy]\nconfirm = false\n\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/x\"\nstack_id = \"id\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n"
+        let src = with_outputs(
+            ROLE_ARN,
+            STACK_ID,
+            "2026-11-25T10:00:00.52Z",
+            "[\"orders/w@1\"]",
         );
         let env = load(&src).unwrap().env;
         assert!(!env.deploy.confirm);
-        assert_eq!(env.outputs.unwrap().stack_id, "id");
+        let outputs = env.outputs.unwrap();
+        assert_eq!(outputs.stack_id, STACK_ID);
+        assert_eq!(outputs.registered, vec!["orders/w@1"]);
+    }
+
+    #[test]
+    fn foreign_or_malformed_outputs_are_errors_with_lines() {
+        let other_stack = ROLE_ARN.replace("staging", "production");
+        let src = with_outputs(
+            &other_stack,
+            "id",
+            "yesterday",
+            "[\"orders/w@1\", \"w\", \"orders/w@1\"]",
+        );
+        let found: Vec<String> = problems(&src)
+            .iter()
+            .map(|p| format!("{:?} {}: {}", p.position.map(|p| p.0), p.key, p.message))
+            .collect();
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("Some(18) outputs.role_arn: `arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-temporal-serverless-worker-production` is not the role of stack `temporal-serverless-worker-staging`"), "{found:#?}");
+        assert!(
+            found[1]
+                .starts_with("Some(19) outputs.stack_id: `id` is not a CloudFormation stack ID"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2]
+                .starts_with("Some(20) outputs.deployed_at: `yesterday` is not an RFC 3339 time"),
+            "{found:#?}"
+        );
+        assert!(
+            found[3].starts_with(
+                "Some(21) outputs.registered[1]: `w` is not `namespace/name@build_id`"
+            ),
+            "{found:#?}"
+        );
+        assert!(
+            found[4].starts_with("Some(21) outputs.registered[2]: `orders/w@1` is listed twice"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn recorded_accounts_must_agree() {
+        let other_account = |s: &str| s.replace("123456789012", "210987654321");
+        // Without `aws.account_id`: role and stack in one account.
+        let src = with_outputs(
+            ROLE_ARN,
+            &other_account(STACK_ID),
+            "2026-11-25T10:00:00Z",
+            "[]",
+        );
+        let p = problems(&src);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(p[0].message.ends_with("is in account `123456789012`, but `outputs.stack_id` is in `210987654321`; delete `[outputs]` and deploy again"), "{p:#?}");
+        // With it: both in that account.
+        let src = with_outputs(ROLE_ARN, STACK_ID, "2026-11-25T10:00:00Z", "[]")
+            .replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n");
+        let keys: Vec<String> = problems(&src)
+            .into_iter()
+            .filter(|p| p.severity == Severity::Error)
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(keys, vec!["outputs.role_arn", "outputs.stack_id"]);
+        let src = other_account(&with_outputs(
+            ROLE_ARN,
+            STACK_ID,
+            "2026-11-25T10:00:00Z",
+            "[]",
+        ))
+        .replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n");
+        assert!(load(&src).is_ok());
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        for good in [
+            "2026-11-25T10:00:00Z",
+            "2026-11-25T10:00:00.123456Z",
+            "2024-02-29t23:59:60+01:00",
+            "2026-11-25 10:00:00-05:30",
+        ] {
+            assert!(is_rfc3339(good), "{good}");
+        }
+        for bad in [
+            "yesterday",
+            "",
+            "2026-11-25",
+            "2026-11-25T10:00:00",
+            "2026-13-25T10:00:00Z",
+            "2025-02-29T10:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-11-25T10:00:00.Z",
+            "2026-11-25T10:00:00+0100",
+            "2026-11-25T10:00:00+é:00",
+            "2026-11-25T10:00:00Zjunk",
+        ] {
+            assert!(!is_rfc3339(bad), "{bad}");
+        }
     }
 }

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cfn_deploy::{DeployError, Outcome, StackSpec};
-use env_descriptor::{Environment, Layout, Outputs};
+use env_descriptor::{EnvLock, Environment, Layout, Outputs, StackOutputs};
 use env_render::Templates;
 use indicatif::MultiProgress;
 use xtask::cmd::aws::DeployArgs;
@@ -28,6 +28,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         .iter()
         .map(|n| xtask::cmd::load_env(layout, n))
         .collect::<Result<_>>()?;
+    let _locks = claim(layout, &args, &envs)?;
     let templates = Templates::load(&layout.templates_dir())?;
     let mut parameters = Vec::new();
     for env in &envs {
@@ -119,6 +120,20 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Checks that no other descriptor deploys the same stacks, then takes the environments' locks
+/// and checks their descriptors can be written: all before the first AWS call.
+fn claim(layout: &Layout, args: &DeployArgs, envs: &[Environment]) -> Result<Vec<EnvLock>> {
+    xtask::cmd::ensure_own_stacks(envs, &xtask::cmd::all_envs(layout))?;
+    let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+    let command = format!("deploy {}", names.join(" "));
+    xtask::cmd::claim(
+        layout,
+        &envs.iter().collect::<Vec<_>>(),
+        &command,
+        &args.lock,
+    )
+}
+
 /// Prints the outcome of one environment and records its outputs.
 fn finish(layout: &Layout, report: &Report) -> Result<()> {
     let env = &report.env;
@@ -165,7 +180,9 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     for (key, value) in &stack.outputs {
         println!("  {key:<20} {value}");
     }
-    let outputs = Outputs {
+    // Only what the stack reported: `registered` belongs to `register`, and the file is
+    // merged into as it is now, so edits made while the deploy ran are kept.
+    let recorded = StackOutputs {
         role_arn: stack
             .outputs
             .get("RoleARN")
@@ -173,13 +190,8 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
             .context("the stack has no `RoleARN` output")?,
         stack_id: stack.stack_id.clone(),
         deployed_at: stack.updated_at.clone().unwrap_or_default(),
-        registered: env
-            .outputs
-            .as_ref()
-            .map(|o| o.registered.clone())
-            .unwrap_or_default(),
     };
-    if outputs.record(&env.file)? {
+    if Outputs::record_stack(&env.file, &recorded)? {
         println!("recorded [outputs] in {file}");
     }
     Ok(())

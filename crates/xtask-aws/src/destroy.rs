@@ -10,6 +10,12 @@ use crate::progress::StackProgress;
 
 pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let env = xtask::cmd::load_env(layout, &args.env)?;
+    let _lock = xtask::cmd::claim(
+        layout,
+        &[&env],
+        &format!("destroy {}", env.name),
+        &args.lock,
+    )?;
     let stack = &env.role.stack_name;
     if !args.yes {
         if !ui::interactive() {

@@ -35,6 +35,8 @@ pub struct DeployArgs {
     /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
     #[arg(long)]
     pub register: bool,
+    #[command(flatten)]
+    pub lock: super::LockArgs,
 }
 
 /// Show the stack's state and outputs, and whether the recorded [outputs] still match.
@@ -64,6 +66,8 @@ pub struct DestroyArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub lock: super::LockArgs,
 }
 
 /// Show the AWS identity of an environment, and the ARN to use as `server_role_arn`.

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
-use env_descriptor::{Environment, Layout};
+use env_descriptor::{Environment, Layout, Outputs};
 use worker_deployments::{Action, Cli, Client, Frontend, Registration};
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
@@ -32,11 +32,19 @@ Examples:
 pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
+    #[command(flatten)]
+    lock: super::LockArgs,
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let env = super::load_env(layout, &self.env)?;
+        let _lock = super::claim(
+            layout,
+            &[&env],
+            &format!("register {}", env.name),
+            &self.lock,
+        )?;
         register_env(layout, &env)?;
         Ok(ExitCode::SUCCESS)
     }
@@ -60,7 +68,8 @@ pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
     Ok(Client::new(cli, frontend)?)
 }
 
-/// Registers every worker deployment of `env` and records them in [outputs].
+/// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
+/// the environment's lock ([`super::claim`]).
 pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
     let file = super::render::relative(layout, &env.file);
     anyhow::ensure!(
@@ -68,7 +77,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
         "{}: `{file}` lists no `[[worker_deployments]]` to register",
         env.name
     );
-    let mut outputs = env.outputs.clone().with_context(|| {
+    let outputs = env.outputs.as_ref().with_context(|| {
         format!(
             "{}: `{file}` has no [outputs].role_arn yet: run `cargo xtask deploy {}` first",
             env.name, env.name
@@ -109,14 +118,16 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             }
         }
     }
-    // In descriptor order: what succeeded now, and what was registered before and is still listed.
-    outputs.registered = env
-        .worker_deployments
-        .iter()
-        .map(|w| w.id())
-        .filter(|id| registered.contains(id) || outputs.registered.contains(id))
-        .collect();
-    if outputs.record(&env.file)? {
+    // In descriptor order: what succeeded now, and what the file records as registered (now,
+    // not when this command started) and is still listed.
+    let listed: Vec<String> = env.worker_deployments.iter().map(|w| w.id()).collect();
+    let keep = |current: &[String]| {
+        listed
+            .into_iter()
+            .filter(|id| registered.contains(id) || current.contains(id))
+            .collect()
+    };
+    if Outputs::update_registered(&env.file, keep)? {
         println!("recorded [outputs].registered in {file}");
     }
     match first_error {

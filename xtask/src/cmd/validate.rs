@@ -7,7 +7,10 @@ use env_render::Templates;
 /// Check descriptors (and that they render) without calling AWS.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Every problem is reported at once, with file, line, key and what is allowed.
+Every problem is reported at once, with file, line, key and what is allowed. Each descriptor is
+also compared with every other one in environments/: two that deploy the same stack (same
+`role.stack_name`, account, region and endpoint) are refused, naming both files. `[outputs]` must
+be this stack's own: its role, its stack ID, an RFC 3339 `deployed_at`.
 
 Examples:
   cargo xtask validate                      every environments/*.toml
@@ -27,9 +30,15 @@ impl Args {
             );
         }
         let templates = Templates::load(&layout.templates_dir())?;
+        let all = super::all_envs(layout);
+        let check = |name: &str| -> Result<()> {
+            let env = super::load_env(layout, name)?;
+            templates.render(&env)?;
+            super::ensure_own_stacks(std::slice::from_ref(&env), &all)
+        };
         let mut failed = 0;
         for name in &names {
-            match super::load_env(layout, name).and_then(|env| Ok(templates.render(&env)?)) {
+            match check(name) {
                 Ok(_) => println!("ok      {name}"),
                 Err(e) => {
                     failed += 1;

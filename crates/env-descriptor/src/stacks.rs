@@ -1,0 +1,138 @@
+//! A check across descriptors: each stack belongs to one descriptor. Two descriptors that
+//! deploy the same stack would overwrite each other's deploys, and each would record the
+//! other's role in its `[outputs]`.
+
+use std::path::Path;
+
+use crate::model::Environment;
+use crate::problem::{Problem, Severity, line_col};
+
+/// Where a descriptor's stack lives; equal keys mean the same stack.
+#[derive(Debug, PartialEq, Eq)]
+struct StackKey<'a> {
+    name: &'a str,
+    account: Option<String>,
+    region: &'a str,
+    /// Another endpoint (an emulator) is another set of stacks.
+    endpoint: Option<&'a str>,
+}
+
+impl<'a> StackKey<'a> {
+    fn of(env: &'a Environment) -> Self {
+        StackKey {
+            name: &env.role.stack_name,
+            account: env.expected_account(),
+            region: &env.aws.region,
+            endpoint: env.aws.endpoint_url.as_deref(),
+        }
+    }
+}
+
+/// An error for each descriptor of `checked` whose stack another descriptor of `all` deploys
+/// too: the same `role.stack_name` in the same account (`aws.account_id`, else the account of
+/// `temporal.server_role_arn`), region and endpoint. Each names both files.
+pub fn shared_stacks(checked: &[Environment], all: &[Environment]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for env in checked {
+        let key = StackKey::of(env);
+        for other in all
+            .iter()
+            .filter(|o| o.file != env.file && StackKey::of(o) == key)
+        {
+            problems.push(shared(env, other, &key));
+        }
+    }
+    problems
+}
+
+fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
+    let account = key.account.as_deref().unwrap_or("?");
+    let endpoint = key
+        .endpoint
+        .map(|e| format!(" at `{e}`"))
+        .unwrap_or_default();
+    let other_at = match stack_name_position(&other.file) {
+        Some((line, _)) => format!("`{}` (line {line})", other.file.display()),
+        None => format!("`{}`", other.file.display()),
+    };
+    Problem {
+        severity: Severity::Error,
+        file: env.file.clone(),
+        position: stack_name_position(&env.file),
+        key: "role.stack_name".into(),
+        message: format!(
+            "stack `{}` in account `{account}`, region `{}`{endpoint} is also deployed by {other_at}; \
+             one stack, one descriptor: change `role.stack_name` in one of them \
+             (or set `aws.account_id` in each, if they deploy to different accounts)",
+            key.name, key.region
+        ),
+    }
+}
+
+/// Line and column of `role.stack_name`'s value, read again from the file: only needed for
+/// the rare message, so descriptors do not carry positions around.
+fn stack_name_position(path: &Path) -> Option<(usize, usize)> {
+    let src = std::fs::read_to_string(path).ok()?;
+    let doc = src.parse::<toml_edit::Document<String>>().ok()?;
+    let span = doc.get("role")?.get("stack_name")?.span()?;
+    Some(line_col(&src, span.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENV: &str = r#"[aws]
+region = "us-west-2"
+
+[temporal]
+server_role_arn = "arn:aws:iam::123456789012:role/temporal-server"
+
+[role]
+stack_name = "temporal-serverless-worker-staging"
+external_id = "abcdef-12345"
+lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1"]
+"#;
+
+    fn write(dir: &Path, name: &str, text: &str) -> Environment {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        crate::load(&path).unwrap().env
+    }
+
+    #[test]
+    fn the_same_stack_in_two_descriptors_is_an_error_in_each_naming_the_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a", ENV);
+        let b = write(dir.path(), "b", &ENV.replace("abcdef", "ghijkl"));
+        let other_account = write(
+            dir.path(),
+            "c",
+            &ENV.replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n"),
+        );
+        let other_region = write(
+            dir.path(),
+            "d",
+            &ENV.replace("region = \"us-west-2\"", "region = \"us-east-2\""),
+        );
+        let emulator = write(
+            dir.path(),
+            "e",
+            &ENV.replace(
+                "[aws]\n",
+                "[aws]\nendpoint_url = \"http://127.0.0.1:5151\"\n",
+            ),
+        );
+        let all = [a, b, other_account, other_region, emulator];
+        let problems = shared_stacks(&all, &all);
+        let found: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].starts_with(&format!(
+            "{}:8:14: error: `role.stack_name`: stack `temporal-serverless-worker-staging` in account `123456789012`, region `us-west-2` is also deployed by `{}` (line 8)",
+            all[0].file.display(),
+            all[1].file.display()
+        )), "{found:#?}");
+        assert!(found[1].contains(&format!("also deployed by `{}`", all[0].file.display())));
+        assert!(shared_stacks(&all[2..], &all).is_empty());
+    }
+}
