@@ -4,6 +4,8 @@
 Usage:
     python3 benches/run.py            # everything, including a cold build in a fresh clone
     python3 benches/run.py --quick    # 3 iterations per measurement, no cold build
+    python3 benches/run.py --only merge   # one section (cold, noop, create, many, merge);
+                                          # the other sections of BENCHMARKS.md are kept
 
 Writes BENCHMARKS.md at the top of the checkout. Python 3 standard library only.
 
@@ -23,6 +25,9 @@ What it measures (each number is printed next to its target in BENCHMARKS.md):
      concurrent `deploy eK` processes, against plain moto (whose CPU, one core under the GIL,
      is the bottleneck) and against the `--latency-ms 100` moto, the measurement that models
      AWS, where parallel deploys overlap their waits.
+  5. merging into a large server file: `render` with `temporal.dynamic_config_file` pointing
+     at a file of 50k and 400k keys set by hand (adding the block, replacing it, and a no-op),
+     with a time limit per run (`--merge-timeout`); no emulator involved.
 
 Nothing here talks to anything but 127.0.0.1: every process gets dummy credentials,
 AWS_EC2_METADATA_DISABLED=true and an endpoint on 127.0.0.1. Everything the script starts is
@@ -64,6 +69,16 @@ REGION = "us-east-1"
 # The second moto of sections 2 and 4 answers every request this much later (the launcher's
 # --latency-ms): about what one CloudFormation API call takes from outside AWS.
 LATENCY_MS = 100
+# Section 5: the sizes of the server file (keys set by hand), and what they took before the
+# merge was made linear: the text-marker merge of commit d20c091, measured with
+# `--only merge --iterations 1` on the machine of BENCHMARKS.md (load average about 2 on its
+# 2 cores); None: did not finish within the limit.
+MERGE_SIZES = (50_000, 400_000)
+MERGE_BEFORE = {"commit": "d20c091", "limit_s": 60,
+                "insert": {50_000: 30.18, 400_000: None},
+                "replace": {50_000: 24.61, 400_000: None},
+                "noop": {50_000: 20.96, 400_000: None}}
+SECTIONS = ("cold", "noop", "create", "many", "merge")
 SERVER_ROLE = "arn:aws:iam::123456789012:user/moto"
 EXTERNAL_ID = "bench-external-id-0001"
 LAMBDA_A = "arn:aws:lambda:us-east-1:123456789012:function:bench-worker-a"
@@ -386,6 +401,7 @@ class Bench:
         self.n_update = n or (3 if self.quick else 6)
         self.n_many = n or (2 if self.quick else 4)
         self.n_notice = n or (2 if self.quick else 3)
+        self.n_merge = n or (1 if self.quick else 3)
 
     # ---- bookkeeping
 
@@ -405,13 +421,14 @@ class Bench:
 
     def timed(self, label: str, cmds: list[list[str]], *, endpoint: str, cwd: Path | None = None,
               concurrent: bool = False, timeout: float = 300, allow_fail: bool = False,
-              moto: Moto | None = None) -> dict:
+              moto: Moto | None = None, allow_timeout: bool = False) -> dict:
         """Runs `cmds` (one after the other, or all at once) and returns seconds and requests
-        (counted in the log of `moto`, by default the plain one)."""
+        (counted in the log of `moto`, by default the plain one, if started). With
+        `allow_timeout`, a run that hits `timeout` is killed and returned as not ok."""
         moto = moto or self.moto
         env = self.env.for_endpoint(endpoint)
-        start = moto.mark()
-        moto_cpu0 = moto.cpu_seconds()
+        start = moto.mark() if moto else 0
+        moto_cpu0 = moto.cpu_seconds() if moto else float("nan")
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         procs = []
@@ -438,15 +455,19 @@ class Bench:
                         break
         except subprocess.TimeoutExpired:
             kill_all(procs)
-            raise CommandFailed(f"{label}: timed out after {timeout:.0f} s")
+            if not allow_timeout:
+                raise CommandFailed(f"{label}: timed out after {timeout:.0f} s")
+            return {"seconds": timeout, "requests": 0, "t_exit": time.perf_counter(),
+                    "moto_cpu": float("nan"), "client_cpu": float("nan"), "ok": False,
+                    "timed_out": True, "results": results}
         except BaseException:  # interrupted: leave nothing running
             kill_all(procs)
             raise
         elapsed = time.perf_counter() - t0
         t_exit = time.perf_counter()
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        requests = moto.requests_between(start, moto.mark())
-        moto_cpu = moto.cpu_seconds() - moto_cpu0
+        requests = moto.requests_between(start, moto.mark()) if moto else 0
+        moto_cpu = moto.cpu_seconds() - moto_cpu0 if moto else float("nan")
         client_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
         bad = [r for r in results if r[1] != 0]
         if bad and not allow_fail:
@@ -926,6 +947,56 @@ confirm = false
             r["noop8s"].append(timed(
                 "8 sequential deploy eK (no-op)",
                 [self.tool("deploy", n, "--yes") for n in names]))
+
+    # ---- 5. merging into a large server file
+
+    def merge(self) -> None:
+        """`render` into a server file of N hand-set keys: add the block, replace it, no-op."""
+        r = self.results.setdefault("merge", {"sizes": {}, "limit": self.args.merge_timeout})
+        r["commit"] = self.info.get("commit", "")
+        server = self.root / "server" / "dynamicconfig.yaml"
+        server.parent.mkdir(exist_ok=True)
+        for n in MERGE_SIZES:
+            hand = "".join(f"history.benchKey{k:07d}:\n  - value: {k}\n" for k in range(n))
+            rows = r["sizes"].setdefault(n, {"bytes": len(hand), "insert": [], "replace": [],
+                                             "noop": []})
+            for it in range(self.n_merge):
+                for op, namespaces in (("insert", '["orders", "billing"]'),
+                                       ("replace", '["orders"]'), ("noop", '["orders"]')):
+                    if op == "insert":
+                        server.write_text(hand)
+                    self.merge_descriptor(namespaces)
+                    m = self.timed(f"render into {n} keys ({op})", [self.tool("render", "merge")],
+                                   endpoint="http://127.0.0.1:9", timeout=r["limit"],
+                                   allow_timeout=True)
+                    rows[op].append(m)
+                    said = m["results"][0][2].decode("utf-8", "replace") if m["results"] else ""
+                    if m["ok"] and (op == "noop") == ("updated" in said):
+                        raise CommandFailed(f"render into {n} keys ({op}) said: {said!r}")
+                    if not m["ok"]:
+                        break
+                if any(not x["ok"] for x in rows["insert"] + rows["replace"]):
+                    break
+            log(f"merge {n} keys: " + ", ".join(
+                f"{op} {fmt_s(median([x['seconds'] for x in rows[op] if x['ok']]))}"
+                for op in ("insert", "replace", "noop")))
+
+    def merge_descriptor(self, namespaces: str) -> None:
+        text = f"""# written by benches/run.py
+[aws]
+region = "{REGION}"
+
+[temporal]
+server_role_arn = "{SERVER_ROLE}"
+namespaces = {namespaces}
+dynamic_config_file = "server/dynamicconfig.yaml"
+
+[role]
+stack_name = "bench-merge"
+external_id = "{EXTERNAL_ID}"
+lambda_function_arns = ["{LAMBDA_A}"]
+"""
+        (self.root / "environments" / "merge.toml").write_text(text)
 
     # ---- the report
 
@@ -1416,6 +1487,57 @@ confirm = false
             w("Not measured: the section failed (see Failures).")
             w("")
 
+        merge = res.get("merge")
+        if merge and merge.get("sizes"):
+            limit = merge["limit"]
+
+            def merge_cell(samples: list[dict]) -> str:
+                done = [x for x in samples if x["ok"]]
+                if not samples:
+                    return "not run"
+                if not done:
+                    return f"did not finish in {limit:.0f} s"
+                return fmt_s(med(done)) + (f" ({len(done)} of {len(samples)} finished)"
+                                           if len(done) < len(samples) else "")
+
+            def before_cell(op: str, n: int) -> str:
+                t = MERGE_BEFORE[op].get(n)
+                return fmt_s(t) if t is not None else \
+                    f"did not finish in {MERGE_BEFORE['limit_s']} s"
+
+            w("## 5. Merging into a large server file")
+            w("")
+            w("`xtask --root DIR render merge`, whose descriptor points `temporal.dynamic_config_file` "
+              "at a server file of N keys set by hand (`history.benchKeyNNNNNNN:` with one "
+              "`- value:` each); no emulator involved. *add*: the file has no managed block "
+              "yet; *replace*: a changed descriptor replaces the block; *no-op*: nothing to "
+              f"change. Median of {self.n_merge} run(s) each, killed after {limit:.0f} s; "
+              f"measured on commit {str(merge.get('commit'))[:7]}"
+              f"{' (section rerun alone with `--only merge`)' if self.args.only else ''}.")
+            w("")
+            w("| keys | file size | add | replace | no-op | before: add | before: replace | "
+              "before: no-op |")
+            w("|---|---|---|---|---|---|---|---|")
+            for n, rows in sorted(merge["sizes"].items()):
+                w(f"| {n:,} | {rows['bytes'] / 1e6:.1f} MB | {merge_cell(rows['insert'])} | "
+                  f"{merge_cell(rows['replace'])} | {merge_cell(rows['noop'])} | "
+                  f"{before_cell('insert', n)} | {before_cell('replace', n)} | "
+                  f"{before_cell('noop', n)} |")
+            w("")
+            w(f"*before* is the text-marker merge of commit {MERGE_BEFORE['commit']}, measured "
+              "with this script on the same machine (`MERGE_BEFORE` in `benches/run.py`): it "
+              "compared every key with every key seen before it (Temporal matches keys without "
+              "case), quadratic in the number of keys. The format-preserving editor reads the file "
+              "in one pass, parses it once before and once after the edit to prove that nothing "
+              "but the tool's keys changed, and checks duplicate keys with a hash set; the "
+              "ratio of the 400k to the 50k row is the one to watch (8 for linear).")
+            w("")
+        elif "merge" in res:
+            w("## 5. Merging into a large server file")
+            w("")
+            w("Not measured: the section failed (see Failures).")
+            w("")
+
         if self.failures:
             w("## Failures")
             w("")
@@ -1431,6 +1553,8 @@ confirm = false
         w("python3 benches/run.py           # everything (a few minutes on 2 cores, mostly the "
           "cold build)")
         w("python3 benches/run.py --quick   # 2-3 iterations per row, no cold build (~1 min)")
+        w("python3 benches/run.py --only merge  # one section (cold, noop, create, many, merge);"
+          " the others are kept")
         w("```")
         w("")
         w("The script builds `target/debug/xtask` (`cargo build -p xtask`, plus the helper "
@@ -1442,10 +1566,50 @@ confirm = false
           "temporary `--root` directory and rewrites this file. It stops what it started and "
           "removes its temporary directories, also on failure; it exits non-zero only when a "
           "command it measured failed, never because a target was missed. "
-          "`--iterations N` overrides the iteration counts; `--skip-cold` skips the cold build.")
+          "`--iterations N` overrides the iteration counts; `--skip-cold` skips the cold build; "
+          "`--only SECTION` (repeatable) measures those sections and replaces only them in "
+          "this file.")
         w("")
-        path.write_text("\n".join(L))
+        text = "\n".join(L)
+        if self.args.only and path.exists():
+            text = splice_sections(path.read_text(), text, self.args.only)
+        path.write_text(text)
         log(f"wrote {path}")
+
+
+SECTION_HEADINGS = {"cold": "## 1.", "noop": "## 2.", "create": "## 3.", "many": "## 4.",
+                    "merge": "## 5."}
+
+
+def sections_of(text: str) -> list[tuple[str, str]]:
+    """`text` cut before each `## ` heading: (heading line, whole section) in order."""
+    parts: list[tuple[str, str]] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## ") or not parts:
+            parts.append((line.strip(), ""))
+        parts[-1] = (parts[-1][0], parts[-1][1] + line)
+    return parts
+
+
+def splice_sections(old: str, new: str, only: list[str]) -> str:
+    """`old` with the sections named in `only` taken from `new` (and `## How to rerun`, and
+    `## Failures` when the rerun had any): a rerun of some sections keeps the others' numbers.
+    A section `old` lacks goes before the next numbered one, or `## How to rerun`."""
+    prefixes = [SECTION_HEADINGS[o] for o in only] + ["## How to rerun"]
+    if "\n## Failures" in new:
+        prefixes.append("## Failures")
+    fresh = [(h, t) for h, t in sections_of(new) if any(h.startswith(p) for p in prefixes)]
+    kept = [(h, t) for h, t in sections_of(old) if not any(h.startswith(p) for p in prefixes)]
+    tail_at = next((i for i, (h, _) in enumerate(kept) if h.startswith("## How to rerun")),
+                   len(kept))
+    for heading, section in fresh:
+        at = next((i for i, (h, _) in enumerate(kept) if h > heading and h.startswith("## ")
+                   and h[3:4].isdigit()), tail_at)
+        at = min(at, tail_at)
+        last = heading.startswith("## How to rerun")
+        kept.insert(at, (heading, section if last or section.endswith("\n\n") else section + "\n"))
+        tail_at += 1
+    return "".join(t for _, t in kept)
 
 
 def main() -> int:
@@ -1456,6 +1620,11 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=0,
                         help="iterations of every measurement (default: by mode)")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--only", action="append", choices=SECTIONS,
+                        help="measure only this section (repeatable); the other sections of "
+                             "the output file are kept")
+    parser.add_argument("--merge-timeout", type=float, default=60,
+                        help="seconds before a run of section 5 is stopped (default 60)")
     args = parser.parse_args()
     # Every process, including the informational ones (git, rustc -V, ...), inherits dummy
     # credentials and a loopback endpoint; the measured ones get their own endpoint on top.
@@ -1473,26 +1642,35 @@ def main() -> int:
         signal.signal(signal.SIGTERM, on_term)
         bench.machine()
         try:
-            if not (args.quick or args.skip_cold):
+            only = set(args.only or SECTIONS)
+            if "cold" in only and not (args.quick or args.skip_cold):
                 bench.section("1. cold build", bench.cold_build)
+            aws = bool(only & {"noop", "create", "many"})
             setup_ok = True
             try:
                 log("=== set-up")
-                bench.build_tool()
-                bench.awscli()
-                bench.start_moto()
-                bench.scratch_root()
+                if only - {"cold"}:
+                    bench.build_tool()
+                    bench.scratch_root()
+                if aws:
+                    bench.awscli()
+                    bench.start_moto()
             except CommandFailed as e:
                 bench.failures.append(f"set-up: {e}")
                 log(f"FAILED: set-up: {e}")
                 setup_ok = False
             if setup_ok:
-                bench.section("2. no-op deploy", bench.noop)
-                bench.section("2. no-op deploy, latency model", bench.noop_latency)
-                bench.section("3. create and update", bench.create_update)
-                bench.section("3. noticing a settled stack", bench.notice)
-                bench.section("4. many environments", bench.many)
-                bench.section("4. many environments, latency model", bench.many_latency)
+                if "noop" in only:
+                    bench.section("2. no-op deploy", bench.noop)
+                    bench.section("2. no-op deploy, latency model", bench.noop_latency)
+                if "create" in only:
+                    bench.section("3. create and update", bench.create_update)
+                    bench.section("3. noticing a settled stack", bench.notice)
+                if "many" in only:
+                    bench.section("4. many environments", bench.many)
+                    bench.section("4. many environments, latency model", bench.many_latency)
+                if "merge" in only:
+                    bench.section("5. merging into a large server file", bench.merge)
         finally:
             bench.write_report(args.output)
         if bench.failures:

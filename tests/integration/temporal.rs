@@ -322,10 +322,81 @@ fn render_updates_the_server_dynamic_config_in_place() {
     let run = co.xtask(&["render", "file"]);
     run.failure();
     assert!(
-        run.stderr
-            .contains("already sets `workercontroller.enabled` outside the managed block"),
+        run.stderr.contains(
+            "already sets `workercontroller.enabled` (line 12) outside the managed block"
+        ),
         "{}",
         run.stderr
     );
     assert_eq!(std::fs::read_to_string(&server_file).unwrap(), clashing);
+}
+
+#[test]
+fn render_edits_only_the_managed_keys_of_a_hostile_server_file() {
+    let co = Checkout::new();
+    let server_file = co.root().join("server/dynamicconfig.yaml");
+    std::fs::create_dir_all(server_file.parent().unwrap()).unwrap();
+    let env = descriptor("it-hostile", "hostile-ext-id", &["f"]).replace(
+        "[role]",
+        "dynamic_config_file = \"server/dynamicconfig.yaml\"\n\n[role]",
+    );
+    co.write_env("hostile", &env);
+    // A byte-order mark, CRLF line endings, and the marker's text where it is no marker: in a
+    // comment with other text, in a quoted string, in a block scalar.
+    let head = "\u{feff}# see `# >>> cargo xtask: workercontroller (managed) >>>` below\r\n\
+                frontend.motd:\r\n  - value: \"# >>> cargo xtask: workercontroller\"\r\n\
+                frontend.note:\r\n  - value: |\r\n      # >>> cargo xtask: workercontroller >>>\r\n      # <<< cargo xtask: workercontroller <<<\r\n";
+    let tail = "history.tail:\r\n  - value: 1   # kept\r\n";
+    std::fs::write(&server_file, head).unwrap();
+    co.xtask(&["render", "hostile"]).success();
+    let first = std::fs::read_to_string(&server_file).unwrap();
+    assert!(first.starts_with(head), "{first:?}");
+    assert_eq!(
+        first.matches('\n').count(),
+        first.matches("\r\n").count(),
+        "no bare LF: {first:?}"
+    );
+    // Keys after the block, then a changed descriptor: the block changes, nothing else.
+    std::fs::write(&server_file, format!("{first}{tail}")).unwrap();
+    co.write_env(
+        "hostile",
+        &env.replace("[ \"orders\",   \"billing\" ]", "[\"orders\"]"),
+    );
+    let run = co.xtask(&["render", "hostile"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("updated the workercontroller block of server/dynamicconfig.yaml"),
+        "{}",
+        run.stdout
+    );
+    let second = std::fs::read_to_string(&server_file).unwrap();
+    assert!(
+        second.starts_with(head) && second.ends_with(tail) && !second.contains("billing"),
+        "{second:?}"
+    );
+    assert!(second[head.len()..].starts_with("# >>> cargo xtask: workercontroller (managed"));
+    co.xtask(&["render", "--check", "hostile"]).success();
+
+    // A second begin marker: refused with both lines, the file left byte for byte.
+    let begin = second[head.len()..]
+        .split("\r\n")
+        .next()
+        .unwrap()
+        .to_owned();
+    let broken = format!("{second}{begin}\r\n");
+    std::fs::write(&server_file, &broken).unwrap();
+    let run = co.xtask(&["render", "hostile"]);
+    run.failure();
+    let begin_line = head.matches('\n').count() + 1;
+    let again_line = broken.matches('\n').count();
+    assert!(
+        run.stderr
+            .contains(&format!("lines {begin_line} and {again_line}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("left as it was"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&server_file).unwrap(), broken);
+    co.xtask(&["render", "--check", "hostile"]).failure();
 }

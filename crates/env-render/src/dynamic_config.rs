@@ -5,6 +5,8 @@
 //! what it would load but never apply (a misspelt field, a constraint a key is not read with,
 //! a value of the wrong type, which silently falls back to the default).
 
+use std::collections::HashSet;
+
 use serde_yaml::{Mapping, Value};
 
 /// The type a key's value must have.
@@ -130,30 +132,30 @@ fn is_string(v: &Value) -> bool {
 /// Checks a whole dynamic config file. The error lists every problem, one per line.
 pub fn check(yaml: &str) -> Result<(), String> {
     let doc: Value = serde_yaml::from_str(yaml).map_err(|e| format!("not valid YAML: {e}"))?;
-    let root = match doc {
-        Value::Mapping(m) => m,
-        Value::Null => return Ok(()),
-        other => {
-            return Err(format!(
-                "the file must be a mapping of keys, found {}",
-                type_name(&other)
-            ));
-        }
-    };
+    match doc {
+        Value::Mapping(m) => check_mapping(&m),
+        Value::Null => Ok(()),
+        other => Err(format!(
+            "the file must be a mapping of keys, found {}",
+            type_name(&other)
+        )),
+    }
+}
+
+/// Checks the keys of a dynamic config, parsed; in time linear in the number of keys.
+pub fn check_mapping(root: &Mapping) -> Result<(), String> {
     let mut problems = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for (key, entries) in &root {
+    let mut seen = HashSet::with_capacity(root.len());
+    for (key, entries) in root {
         let Some(key) = key.as_str() else {
             problems.push(format!("key {key:?} is not a string"));
             continue;
         };
-        let lower = key.to_ascii_lowercase();
-        if seen.contains(&lower) {
+        if !seen.insert(key.to_ascii_lowercase()) {
             problems.push(format!(
                 "`{key}` appears twice (Temporal compares keys without case)"
             ));
         }
-        seen.push(lower);
         check_key(key, entries, &mut problems);
     }
     if problems.is_empty() {
@@ -337,68 +339,53 @@ pub fn resolve(yaml: &str, key: &str, namespace: Option<&str>) -> Option<Value> 
         .cloned()
 }
 
-const BEGIN: &str = "# >>> cargo xtask: workercontroller";
-const END: &str = "# <<< cargo xtask: workercontroller <<<";
+/// The managed block's markers in the server's file (see [`crate::yaml_edit`]).
+pub const BEGIN: &str = "# >>> cargo xtask: workercontroller";
+pub const END: &str = "# <<< cargo xtask: workercontroller <<<";
 
-/// Puts `rendered` (a whole rendered dynamic config) into `existing` (the file the server reads)
-/// as a marked block: the block is replaced when present, appended otherwise. Every byte outside
-/// the block is kept. Refuses when `existing` sets workercontroller keys outside the block, or
-/// when the result would not pass [`check`].
-pub fn merge_managed_block(
+/// Whether the tool owns `key` in a server's file: every `workercontroller.*` key (Temporal
+/// matches keys without case), so that none is set both by hand and by the tool.
+pub fn is_worker_controller_key(key: &str) -> bool {
+    const PREFIX: &[u8] = b"workercontroller.";
+    key.as_bytes()
+        .get(..PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+}
+
+/// Puts the keys of `rendered` (a whole rendered dynamic config) into `existing` (the file the
+/// server reads, as text) as the managed block of its root mapping, keeping every other byte.
+/// Refuses a half block, workercontroller keys set outside the block, other keys inside it,
+/// and a result that would not pass [`check`].
+pub fn merge_into_server_file(
     existing: &str,
     rendered: &str,
     env_name: &str,
 ) -> Result<String, String> {
-    let body: String = rendered
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let block = format!(
-        "{BEGIN} (managed: edit environments/{env_name}.toml and run `cargo xtask render {env_name}`) >>>\n{body}{END}\n"
+    let note = format!(
+        " (managed: edit environments/{env_name}.toml and run `cargo xtask render {env_name}`) >>>"
     );
-    let (before, after) = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(b), Some(e)) if b < e && existing[b..].starts_with(BEGIN) => {
-            let line_start = existing[..b].rfind('\n').map_or(0, |i| i + 1);
-            let end = e + END.len();
-            let end = existing[end..]
-                .find('\n')
-                .map_or(existing.len(), |i| end + i + 1);
-            (&existing[..line_start], &existing[end..])
-        }
-        (None, None) => (existing, ""),
-        _ => {
-            return Err(format!(
-                "the file has a broken managed block: `{BEGIN} ...` and `{END}` must appear once each, in that order"
-            ));
-        }
+    let block = crate::yaml_edit::Block {
+        path: &[],
+        begin: BEGIN,
+        note: &note,
+        end: END,
+        owns: is_worker_controller_key,
+        owned: "`workercontroller.*` keys",
     };
-    let outside = format!("{before}{after}");
-    if let Ok(Value::Mapping(m)) = serde_yaml::from_str::<Value>(&outside) {
-        let clashing: Vec<&str> = m
-            .keys()
-            .filter_map(Value::as_str)
-            .filter(|k| k.to_ascii_lowercase().starts_with("workercontroller."))
-            .collect();
-        if !clashing.is_empty() {
-            return Err(format!(
-                "it already sets {} outside the managed block; delete those keys (the block will carry them) so Temporal does not see them twice",
-                clashing
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+    let edited = crate::yaml_edit::put_managed_block(existing, &block, entries(rendered))
+        .map_err(|e| e.to_string())?;
+    check_mapping(&edited.mapping)
+        .map_err(|e| format!("the result would be rejected by Temporal: {e}"))?;
+    Ok(edited.text)
+}
+
+/// The keys of a rendered file, without the comment lines that head it.
+fn entries(rendered: &str) -> &str {
+    let mut rest = rendered;
+    while rest.starts_with('#') || rest.starts_with('\n') {
+        rest = rest.split_once('\n').map_or("", |(_, r)| r);
     }
-    let separator = if before.is_empty() || before.ends_with('\n') {
-        ""
-    } else {
-        "\n"
-    };
-    let merged = format!("{before}{separator}{block}{after}");
-    check(&merged).map_err(|e| format!("the result would be rejected by Temporal: {e}"))?;
-    Ok(merged)
+    rest
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -513,7 +500,7 @@ mod tests {
     fn managed_block_keeps_every_other_byte() {
         let server = "# Our server's dynamic config.\nfrontend.enableUpdateWorkflowExecution:\n  - value: true   # keep me\n\nlimit.maxIDLength:\n  - value: 255\n    constraints: {}\n";
         let rendered = "# header\nworkercontroller.enabled:\n  - value: true\n";
-        let merged = merge_managed_block(server, rendered, "staging").unwrap();
+        let merged = merge_into_server_file(server, rendered, "staging").unwrap();
         assert!(merged.starts_with(server), "{merged}");
         assert!(merged[server.len()..].starts_with(BEGIN));
         assert!(merged.ends_with(&format!(
@@ -521,10 +508,10 @@ mod tests {
         )));
         // Idempotent, and a change replaces only the block.
         assert_eq!(
-            merge_managed_block(&merged, rendered, "staging").unwrap(),
+            merge_into_server_file(&merged, rendered, "staging").unwrap(),
             merged
         );
-        let changed = merge_managed_block(
+        let changed = merge_into_server_file(
             &merged,
             "workercontroller.enabled:\n  - value: false\n",
             "staging",
@@ -536,7 +523,7 @@ mod tests {
         );
         // Text after the block stays after it.
         let with_tail = format!("{merged}tail.key:\n  - value: 1\n");
-        let again = merge_managed_block(
+        let again = merge_into_server_file(
             &with_tail,
             "workercontroller.enabled:\n  - value: false\n",
             "staging",
@@ -552,21 +539,31 @@ mod tests {
     fn managed_block_refuses_clashes_and_broken_files() {
         let clash = "WorkerController.Enabled:\n  - value: false\n";
         assert!(
-            merge_managed_block(clash, "workercontroller.enabled:\n  - value: true\n", "s")
+            merge_into_server_file(clash, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
                 .contains("outside the managed block")
         );
         let broken = "x: [\n";
         assert!(
-            merge_managed_block(broken, "workercontroller.enabled:\n  - value: true\n", "s")
+            merge_into_server_file(broken, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
-                .contains("rejected by Temporal")
+                .contains("not valid YAML")
         );
-        let half = format!("{BEGIN} x >>>\n");
+        let rejected = "x:\n  - value: 1\n    constraints: {taskQueueType: q}\n";
         assert!(
-            merge_managed_block(&half, "a:\n  - value: 1\n", "s")
+            merge_into_server_file(
+                rejected,
+                "workercontroller.enabled:\n  - value: true\n",
+                "s"
+            )
+            .unwrap_err()
+            .contains("rejected by Temporal")
+        );
+        let half = format!("{BEGIN} (x) >>>\n");
+        assert!(
+            merge_into_server_file(&half, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
-                .contains("broken managed block")
+                .contains("the managed block is broken")
         );
     }
 

@@ -8,6 +8,7 @@
 
 pub mod cfn;
 pub mod dynamic_config;
+pub mod yaml_edit;
 
 use std::path::{Path, PathBuf};
 
@@ -201,7 +202,7 @@ impl Rendered {
     }
 
     /// Puts the workercontroller keys into the dynamic config file the server reads, as a
-    /// managed block, keeping every other byte (see [`dynamic_config::merge_managed_block`]).
+    /// managed block, keeping every other byte (see [`dynamic_config::merge_into_server_file`]).
     /// Returns whether the file changed. A missing file is an error: Temporal does not start
     /// without it, so it is not ours to create.
     pub fn update_server_file(&self, path: &Path, env_name: &str) -> Result<bool, RenderError> {
@@ -236,11 +237,12 @@ impl Rendered {
             path: path.to_owned(),
             source,
         })?;
-        let merged = dynamic_config::merge_managed_block(&existing, &self.dynamic_config, env_name)
-            .map_err(|message| RenderError::ServerFile {
-                path: path.to_owned(),
-                message,
-            })?;
+        let merged =
+            dynamic_config::merge_into_server_file(&existing, &self.dynamic_config, env_name)
+                .map_err(|message| RenderError::ServerFile {
+                    path: path.to_owned(),
+                    message,
+                })?;
         Ok((merged != existing).then_some(merged))
     }
 
