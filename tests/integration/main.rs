@@ -4,9 +4,14 @@
 
 mod support;
 
+mod child;
+mod fault_proxy;
+
 mod cli;
 mod deploy;
 mod emulator;
+mod faults;
+mod signals;
 mod sts;
 mod template;
 mod temporal;
