@@ -4,12 +4,17 @@
 
 mod support;
 
+mod child;
+mod fault_proxy;
+
 mod cli;
 mod credentials;
 mod deploy;
 mod emulator;
+mod faults;
 mod files;
 mod sandbox;
+mod signals;
 mod sts;
 mod template;
 mod temporal;

@@ -6,13 +6,18 @@
 //! xtask ...` sets `CARGO` and `CARGO_MANIFEST_DIR`), it is first built, or found up to date, by
 //! `cargo build -p xtask-aws` in the same workspace and profile (with `XTASK_AWS_FEATURES`, e.g.
 //! `sso`, when set).
+//!
+//! On Unix this process then becomes `xtask-aws` (exec): the pid the user started, and signals
+//! with Ctrl-C or `kill`, is the deploy itself, which stops cleanly (`xtask-aws`'s
+//! `interrupt.rs`). A child process would go on creating the stack after its parent was gone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const BIN: &str = "xtask-aws";
 
-/// Runs `xtask-aws` with this process's arguments and returns its exit code.
+/// Hands the command line to `xtask-aws` (see the module's documentation); returns only when
+/// that fails, or (not on Unix) with its exit code.
 pub fn to_aws_binary() -> ExitCode {
     match locate().and_then(|bin| run(&bin)) {
         Ok(code) => code,
@@ -87,6 +92,17 @@ fn build_with_cargo(
     Ok(())
 }
 
+/// Becomes `bin`, with this process's arguments; returns only when that fails.
+#[cfg(unix)]
+fn run(bin: &Path) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let err = Command::new(bin).args(std::env::args_os().skip(1)).exec();
+    anyhow::bail!("cannot run `{}`: {err}", bin.display())
+}
+
+/// Runs `bin` with this process's arguments and returns its exit code. (Ctrl-C reaches both
+/// processes of the console.)
+#[cfg(not(unix))]
 fn run(bin: &Path) -> anyhow::Result<ExitCode> {
     let status = Command::new(bin)
         .args(std::env::args_os().skip(1))

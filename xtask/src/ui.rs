@@ -59,7 +59,15 @@ impl Progress {
 
     /// Asks `question` when this progress was made to ask (on a terminal); otherwise yes.
     pub fn confirm(&self, question: &str) -> bool {
-        !self.ask || ask_yes_no(Some(&self.bar), question)
+        self.confirmation(question)()
+    }
+
+    /// [`Progress::confirm`] as a closure for another thread, so that the caller stays free
+    /// to notice an interruption while a person is asked.
+    pub fn confirmation(&self, question: &str) -> impl FnOnce() -> bool + Send + 'static {
+        let bar = self.ask.then(|| self.bar.clone());
+        let question = question.to_owned();
+        move || bar.is_none_or(|bar| ask_yes_no(Some(&bar), &question))
     }
 
     pub fn finish(&self) {

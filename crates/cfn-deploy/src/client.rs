@@ -1,3 +1,7 @@
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -71,6 +75,8 @@ impl Clients {
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
             .region(Region::new(conn.region.clone()));
         if let Some(profile) = &conn.profile {
             loader = loader.profile_name(profile);
@@ -171,4 +177,26 @@ fn origin_of(service: &str, url: &str) -> EndpointOrigin {
         .into_iter()
         .find(|var| std::env::var(var).is_ok_and(|v| v == url))
         .map_or(EndpointOrigin::ConfigFile, EndpointOrigin::Variable)
+}
+
+/// Retries of every request: the SDK's standard mode (exponential back-off with jitter from 1 s,
+/// at most 20 s apart) for throttling, 5xx, timeouts and dropped connections, 8 attempts in
+/// all, so a throttled call keeps trying for about a minute. Terraform's AWS provider goes to
+/// 25; this tool makes few calls, and the loops that wait for a stack retry on their own until
+/// their deadline (see `stack.rs`).
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_max_backoff(Duration::from_secs(20))
+}
+
+/// Timeouts of every request, so that an endpoint that accepts and never answers cannot hang
+/// the tool: CloudFormation and STS answer within a second or two.
+fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(30))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .operation_timeout(Duration::from_secs(300))
+        .build()
 }

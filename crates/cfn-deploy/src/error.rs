@@ -1,5 +1,9 @@
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
+use std::time::Duration;
 
+use aws_sdk_cloudformation::config::http::HttpResponse;
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::in_flight::Running;
 use crate::stack::Event;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,20 @@ pub enum DeployError {
     RecordedStackGone { stack: String, stack_id: String },
     #[error("deploy of stack `{stack}` declined; nothing was changed")]
     Declined { stack: String },
+    /// The deadline passed: `waiting_for` says on what, `running` what CloudFormation goes on
+    /// with (when a stack operation was under way).
+    #[error("timed out after {} waiting for {waiting_for}{}", format_duration(*after), running.as_ref().map(|r| format!("; {r}")).unwrap_or_default())]
+    TimedOut {
+        waiting_for: String,
+        after: Duration,
+        running: Option<Running>,
+    },
+    /// A stack operation was under way when watching it failed; CloudFormation goes on with it.
+    #[error("{cause}; {running}")]
+    Unsettled {
+        cause: Box<DeployError>,
+        running: Running,
+    },
 }
 
 fn describe_failure(stack: &str, status: &str, failures: &[Event]) -> String {
@@ -65,6 +83,56 @@ impl DeployError {
             DeployError::Aws { code, .. } => code.as_deref(),
             _ => None,
         }
+    }
+
+    /// The stack operation CloudFormation goes on with, when this error left one running: the
+    /// stack did not fail, the tool only stopped watching it.
+    pub fn still_running(&self) -> Option<&Running> {
+        match self {
+            DeployError::TimedOut { running, .. } => running.as_ref(),
+            DeployError::Unsettled { running, .. } => Some(running),
+            _ => None,
+        }
+    }
+}
+
+/// `90s`, `30m`, `2h`, `1m30s`: how the `--timeout` flag takes it.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    [(h, "h"), (m, "m"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect()
+}
+
+/// Error codes AWS uses for throttling (the SDK retries the same ones).
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// Whether `err` may go away by itself: throttling, a 5xx answer, a timeout, a dropped
+/// connection or an unreadable answer. A loop that polls a stack keeps polling through these.
+pub(crate) fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(f) => !f.is_user(),
+        SdkError::ServiceError(ctx) => {
+            ctx.raw().status().is_server_error()
+                || ctx.err().code().is_some_and(|c| THROTTLING.contains(&c))
+        }
+        _ => false,
     }
 }
 

@@ -6,8 +6,10 @@
 
 mod client;
 mod error;
+mod in_flight;
 mod stack;
 
 pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
-pub use error::DeployError;
-pub use stack::{Change, Event, Observer, Outcome, StackInfo, StackSpec};
+pub use error::{DeployError, format_duration};
+pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
+pub use stack::{Change, Event, Guard, Observer, Outcome, StackInfo, StackSpec};

@@ -1,16 +1,23 @@
 //! Stack lifecycle: plan, change set, execute, watch, describe, delete.
 
 use std::collections::{BTreeMap, HashSet};
+use std::pin::Pin;
 use std::time::Duration;
 
+use aws_sdk_cloudformation::config::http::HttpResponse;
+use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::operation::describe_stacks::{
+    DescribeStacksError, DescribeStacksOutput,
+};
+use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, StackEvent, TemplateStage,
 };
 
-use aws_sdk_cloudformation::primitives::DateTimeFormat;
-
 use crate::client::Clients;
-use crate::error::{DeployError, aws_error};
+use crate::error::{DeployError, aws_error, is_transient};
+use crate::in_flight::{Deadline, InFlight, Running, Tracker};
 
 /// The stack to deploy: its template and the complete set of parameter values (defaults
 /// included), in the form CloudFormation reports them.
@@ -79,47 +86,196 @@ impl Outcome {
 pub trait Observer {
     /// A step of the deploy started (e.g. "creating change set").
     fn step(&mut self, what: &str);
-    /// The change set is ready; return whether to execute it.
-    fn confirm(&mut self, stack: &str, changes: &[Change]) -> bool;
+    /// A line worth keeping in the output (e.g. what the deploy waits for, and why).
+    fn note(&mut self, text: &str);
+    /// The change set is ready; resolves to whether to execute it. A future, so that an
+    /// interruption is noticed while a person is asked.
+    fn confirm<'a>(
+        &'a mut self,
+        stack: &'a str,
+        changes: &'a [Change],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
     /// A new stack event, in the order they happened.
     fn event(&mut self, event: &Event);
 }
 
+/// How one deploy or destroy runs: the deadline of every request and wait, and where it
+/// records what it has under way (for whoever interrupts it).
+#[derive(Debug, Clone, Copy)]
+pub struct Guard<'a> {
+    pub deadline: Deadline,
+    pub tracker: &'a Tracker,
+}
+
 const NOT_FOUND: &str = "does not exist";
 
-fn is_in_progress(status: &str) -> bool {
-    status.ends_with("_IN_PROGRESS")
+/// Whether a stack operation is under way. REVIEW_IN_PROGRESS is a stack that only holds a
+/// change set: nothing runs.
+pub(crate) fn is_in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+}
+
+/// The stack `DescribeStacks` found, unless it was deleted (deleted stacks stay visible by
+/// id, as DELETE_COMPLETE).
+fn live_stack(out: &DescribeStacksOutput) -> Option<StackInfo> {
+    out.stacks()
+        .first()
+        .map(stack_info)
+        .filter(|s| s.status != "DELETE_COMPLETE")
+}
+
+/// Whether `DescribeStacks` failed because there is no such stack.
+fn is_gone(e: &SdkError<DescribeStacksError, HttpResponse>) -> bool {
+    e.as_service_error()
+        .and_then(|s| s.meta().message())
+        .is_some_and(|m| m.contains(NOT_FOUND))
 }
 
 impl Clients {
-    /// `DescribeStacks`: `None` when the stack does not exist (or was deleted).
+    /// `DescribeStacks` by name or id: `None` when the stack does not exist (or was deleted).
     pub async fn describe_stack(&self, name: &str) -> Result<Option<StackInfo>, DeployError> {
         match self.cfn.describe_stacks().stack_name(name).send().await {
-            Ok(out) => Ok(out
-                .stacks()
-                .first()
-                .map(stack_info)
-                .filter(|s| s.status != "DELETE_COMPLETE")),
-            Err(e)
-                if e.as_service_error()
-                    .and_then(|s| s.meta().message())
-                    .is_some_and(|m| m.contains(NOT_FOUND)) =>
-            {
-                Ok(None)
-            }
+            Ok(out) => Ok(live_stack(&out)),
+            Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(aws_error("DescribeStacks", e)),
         }
     }
 
     /// Creates or updates the stack through a change set, or does nothing when the deployed
-    /// template and parameters already equal `spec`.
+    /// template and parameters already equal `spec`. A stack operation in progress is waited
+    /// for first.
     pub async fn deploy(
         &self,
         spec: &StackSpec<'_>,
         replace_failed: bool,
+        guard: Guard<'_>,
         obs: &mut dyn Observer,
     ) -> Result<Outcome, DeployError> {
-        let current = self.describe_stack(spec.name).await?;
+        Op {
+            clients: self,
+            guard,
+            obs,
+        }
+        .deploy(spec, replace_failed)
+        .await
+    }
+
+    /// Deletes the stack and waits until it is gone. Returns `false` when there was no stack.
+    pub async fn destroy(
+        &self,
+        stack: &str,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<bool, DeployError> {
+        let mut op = Op {
+            clients: self,
+            guard,
+            obs,
+        };
+        match op.settled(stack).await? {
+            None => Ok(false),
+            Some(s) => {
+                op.obs.step("deleting stack");
+                op.delete_and_wait(stack, &s.stack_id).await?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// One deploy or destroy in progress.
+struct Op<'a, 'g> {
+    clients: &'a Clients,
+    guard: Guard<'g>,
+    obs: &'a mut dyn Observer,
+}
+
+/// A settled stack (or none), with the events seen on the way.
+struct Settled {
+    stack: Option<StackInfo>,
+    failures: Vec<Event>,
+}
+
+impl Op<'_, '_> {
+    fn cfn(&self) -> &aws_sdk_cloudformation::Client {
+        &self.clients.cfn
+    }
+
+    /// Awaits one request within the deadline (the SDK retries it meanwhile).
+    async fn call<T, E>(
+        &self,
+        action: &'static str,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, DeployError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match self.guard.deadline.bound(request).await {
+            Some(result) => result.map_err(|e| aws_error(action, e)),
+            None => Err(self.timed_out(self.answer_to(action))),
+        }
+    }
+
+    /// What a request that got no answer waited for, with the endpoint it went to.
+    fn answer_to(&self, action: &str) -> String {
+        match self.clients.config.endpoint_url() {
+            Some(url) => format!("an answer to {action} from {url}"),
+            None => format!(
+                "an answer to {action} from AWS in {}",
+                self.clients
+                    .config
+                    .region()
+                    .map_or("the default region", |r| r.as_ref())
+            ),
+        }
+    }
+
+    fn timed_out(&self, waiting_for: String) -> DeployError {
+        DeployError::TimedOut {
+            waiting_for,
+            after: self.guard.deadline.limit(),
+            running: self.guard.tracker.running(),
+        }
+    }
+
+    async fn describe(&self, name_or_id: &str) -> Result<Option<StackInfo>, DeployError> {
+        let request = self.clients.describe_stack(name_or_id);
+        match self.guard.deadline.bound(request).await {
+            Some(result) => result,
+            None => Err(self.timed_out(self.answer_to("DescribeStacks"))),
+        }
+    }
+
+    /// The stack as it is once no operation runs on it: one in progress (started by anyone)
+    /// is waited for, by its id, and shown.
+    async fn settled(&mut self, name: &str) -> Result<Option<StackInfo>, DeployError> {
+        match self.describe(name).await? {
+            Some(s) if is_in_progress(&s.status) => {
+                self.obs.note(&format!(
+                    "waiting for stack `{name}` ({}), which is {}, to settle",
+                    s.stack_id, s.status
+                ));
+                let running = Running {
+                    stack: name.into(),
+                    stack_id: s.stack_id.clone(),
+                    status: s.status.clone(),
+                };
+                self.guard.tracker.set(InFlight::Operation(running));
+                let seen = self.event_ids(&s.stack_id).await?;
+                let settled = self.watch(name, &s.stack_id, seen).await?;
+                self.guard.tracker.set(InFlight::Nothing);
+                Ok(settled.stack)
+            }
+            current => Ok(current),
+        }
+    }
+
+    async fn deploy(
+        &mut self,
+        spec: &StackSpec<'_>,
+        replace_failed: bool,
+    ) -> Result<Outcome, DeployError> {
+        let current = self.settled(spec.name).await?;
         let change_set_type = match &current {
             None => {
                 if let Some(id) = spec.recorded_stack_id {
@@ -138,18 +294,12 @@ impl Clients {
                         status: s.status.clone(),
                     });
                 }
-                obs.step(&format!(
+                self.obs.step(&format!(
                     "deleting stack `{}` ({}) to replace it",
                     spec.name, s.status
                 ));
-                self.delete_and_wait(spec.name, &s.stack_id, obs).await?;
+                self.delete_and_wait(spec.name, &s.stack_id).await?;
                 ChangeSetType::Create
-            }
-            Some(s) if is_in_progress(&s.status) => {
-                return Err(DeployError::Busy {
-                    stack: spec.name.into(),
-                    status: s.status.clone(),
-                });
             }
             Some(s) if s.status.ends_with("_FAILED") => {
                 return Err(DeployError::Stuck {
@@ -166,7 +316,24 @@ impl Clients {
             }
         };
         let creating = change_set_type == ChangeSetType::Create;
-        let Some(changes) = self.create_change_set(spec, change_set_type, obs).await? else {
+        // Only a stack this run makes from nothing is deleted again when the deploy stops short.
+        let created_stack = creating
+            && current
+                .as_ref()
+                .is_none_or(|s| s.status != "REVIEW_IN_PROGRESS");
+        let existing = current
+            .as_ref()
+            .filter(|s| s.status != "ROLLBACK_COMPLETE" && s.status != "ROLLBACK_FAILED");
+        let planned = self
+            .create_change_set(spec, change_set_type, existing, created_stack)
+            .await?;
+        let Some(ChangeSet {
+            id: change_set_id,
+            stack_id,
+            changes,
+        }) = planned
+        else {
+            self.guard.tracker.set(InFlight::Nothing);
             // Only an UPDATE change set can be empty, so the stack exists.
             return match current {
                 Some(info) => Ok(Outcome::Unchanged(info)),
@@ -176,28 +343,53 @@ impl Clients {
                 }),
             };
         };
-        let (change_set_id, changes) = changes;
-        if !obs.confirm(spec.name, &changes) {
-            self.discard_change_set(spec.name, &change_set_id, creating)
+        if !self.obs.confirm(spec.name, &changes).await {
+            self.discard_change_set(&change_set_id, &stack_id, created_stack)
                 .await?;
+            self.guard.tracker.set(InFlight::Nothing);
             return Err(DeployError::Declined {
                 stack: spec.name.into(),
             });
         }
-        let seen = self.event_ids(spec.name).await?;
-        self.cfn
-            .execute_change_set()
-            .change_set_name(&change_set_id)
-            .stack_name(spec.name)
-            .send()
-            .await
-            .map_err(|e| aws_error("ExecuteChangeSet", e))?;
-        obs.step(if creating {
+        let seen = self.event_ids(&stack_id).await?;
+        self.call(
+            "ExecuteChangeSet",
+            self.cfn()
+                .execute_change_set()
+                .change_set_name(&change_set_id)
+                .stack_name(&stack_id)
+                .send(),
+        )
+        .await?;
+        let status = if creating {
+            "CREATE_IN_PROGRESS"
+        } else {
+            "UPDATE_IN_PROGRESS"
+        };
+        self.guard.tracker.set(InFlight::Operation(Running {
+            stack: spec.name.into(),
+            stack_id: stack_id.clone(),
+            status: status.into(),
+        }));
+        self.obs.step(if creating {
             "creating stack"
         } else {
             "updating stack"
         });
-        let info = self.watch(spec.name, seen, obs).await?;
+        let settled = self.watch(spec.name, &stack_id, seen).await?;
+        self.guard.tracker.set(InFlight::Nothing);
+        let info = match settled.stack {
+            Some(info) if info.status == "CREATE_COMPLETE" || info.status == "UPDATE_COMPLETE" => {
+                info
+            }
+            other => {
+                return Err(DeployError::Failed {
+                    stack: spec.name.into(),
+                    status: other.map_or("DELETE_COMPLETE".into(), |s| s.status),
+                    failures: settled.failures,
+                });
+            }
+        };
         Ok(if creating {
             Outcome::Created(info)
         } else {
@@ -216,25 +408,35 @@ impl Clients {
             return Ok(false);
         }
         let out = self
-            .cfn
-            .get_template()
-            .stack_name(spec.name)
-            .template_stage(TemplateStage::Original)
-            .send()
-            .await
-            .map_err(|e| aws_error("GetTemplate", e))?;
+            .call(
+                "GetTemplate",
+                self.cfn()
+                    .get_template()
+                    .stack_name(&current.stack_id)
+                    .template_stage(TemplateStage::Original)
+                    .send(),
+            )
+            .await?;
         Ok(out.template_body() == Some(spec.template_body))
     }
 
     /// Creates a change set and waits until it is ready. `None` when it holds no changes.
+    /// `existing` is the stack it updates (or replaces in REVIEW_IN_PROGRESS).
     async fn create_change_set(
-        &self,
+        &mut self,
         spec: &StackSpec<'_>,
         kind: ChangeSetType,
-        obs: &mut dyn Observer,
-    ) -> Result<Option<(String, Vec<Change>)>, DeployError> {
-        obs.step("creating change set");
+        existing: Option<&StackInfo>,
+        created_stack: bool,
+    ) -> Result<Option<ChangeSet>, DeployError> {
+        self.obs.step("creating change set");
         let name = format!("xtask-{}", unix_millis());
+        self.guard.tracker.set(InFlight::ChangeSet {
+            stack: spec.name.into(),
+            change_set: name.clone(),
+            stack_id: existing.map(|s| s.stack_id.clone()),
+            created_stack,
+        });
         let params = spec
             .parameters
             .iter()
@@ -246,28 +448,52 @@ impl Clients {
             })
             .collect();
         let out = self
-            .cfn
-            .create_change_set()
-            .stack_name(spec.name)
-            .change_set_name(&name)
-            .change_set_type(kind.clone())
-            .template_body(spec.template_body)
-            .set_parameters(Some(params))
-            .capabilities(Capability::CapabilityNamedIam)
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateChangeSet", e))?;
+            .call(
+                "CreateChangeSet",
+                self.cfn()
+                    .create_change_set()
+                    .stack_name(spec.name)
+                    .change_set_name(&name)
+                    .change_set_type(kind)
+                    .template_body(spec.template_body)
+                    .set_parameters(Some(params))
+                    .capabilities(Capability::CapabilityNamedIam)
+                    .send(),
+            )
+            .await?;
         let id = out.id().unwrap_or(&name).to_owned();
+        let stack_id = out
+            .stack_id()
+            .map(str::to_owned)
+            .or_else(|| existing.map(|s| s.stack_id.clone()))
+            .unwrap_or_else(|| spec.name.to_owned());
+        self.guard.tracker.set(InFlight::ChangeSet {
+            stack: spec.name.into(),
+            change_set: id.clone(),
+            stack_id: Some(stack_id.clone()),
+            created_stack,
+        });
         let mut backoff = Backoff::new();
         loop {
-            let cs = self
-                .cfn
-                .describe_change_set()
-                .change_set_name(&id)
-                .stack_name(spec.name)
-                .send()
-                .await
-                .map_err(|e| aws_error("DescribeChangeSet", e))?;
+            if self.guard.deadline.passed() {
+                return Err(self.timed_out(format!("change set `{name}` to be ready")));
+            }
+            let polled = self
+                .poll(
+                    "DescribeChangeSet",
+                    self.cfn()
+                        .describe_change_set()
+                        .change_set_name(&id)
+                        .stack_name(&stack_id)
+                        .customize()
+                        .config_override(no_retries())
+                        .send(),
+                )
+                .await?;
+            let Some(cs) = self.retry_later(polled, &mut backoff, "the change set")? else {
+                backoff.wait().await;
+                continue;
+            };
             match cs.status() {
                 Some(ChangeSetStatus::CreateComplete) => {
                     let changes = cs
@@ -284,14 +510,18 @@ impl Clients {
                             replacement: r.replacement().map(|x| x.as_str().to_owned()),
                         })
                         .collect();
-                    return Ok(Some((id, changes)));
+                    return Ok(Some(ChangeSet {
+                        id,
+                        stack_id,
+                        changes,
+                    }));
                 }
                 Some(ChangeSetStatus::Failed) => {
                     let reason = cs.status_reason().unwrap_or("no reason given").to_owned();
                     if reason.contains("didn't contain changes")
                         || reason.contains("No updates are to be performed")
                     {
-                        self.discard_change_set(spec.name, &id, false).await?;
+                        self.discard_change_set(&id, &stack_id, false).await?;
                         return Ok(None);
                     }
                     return Err(DeployError::ChangeSetFailed {
@@ -306,42 +536,43 @@ impl Clients {
 
     async fn discard_change_set(
         &self,
-        stack: &str,
         id: &str,
+        stack_id: &str,
         created_stack: bool,
     ) -> Result<(), DeployError> {
-        self.cfn
-            .delete_change_set()
-            .change_set_name(id)
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteChangeSet", e))?;
+        self.call(
+            "DeleteChangeSet",
+            self.cfn()
+                .delete_change_set()
+                .change_set_name(id)
+                .stack_name(stack_id)
+                .send(),
+        )
+        .await?;
         if created_stack {
             // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS behind.
-            if let Some(s) = self.describe_stack(stack).await?
-                && s.status == "REVIEW_IN_PROGRESS"
-            {
-                self.cfn
-                    .delete_stack()
-                    .stack_name(stack)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("DeleteStack", e))?;
-            }
+            let deleted = self
+                .guard
+                .deadline
+                .bound(self.clients.delete_if_empty(stack_id));
+            deleted
+                .await
+                .ok_or_else(|| self.timed_out(self.answer_to("DeleteStack")))??;
         }
         Ok(())
     }
 
     /// The ids of the stack's newest events (its first page), to tell new events from old.
-    async fn event_ids(&self, stack: &str) -> Result<HashSet<String>, DeployError> {
+    async fn event_ids(&self, stack_id: &str) -> Result<HashSet<String>, DeployError> {
         let out = self
-            .cfn
-            .describe_stack_events()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeStackEvents", e))?;
+            .call(
+                "DescribeStackEvents",
+                self.cfn()
+                    .describe_stack_events()
+                    .stack_name(stack_id)
+                    .send(),
+            )
+            .await?;
         Ok(out
             .stack_events()
             .iter()
@@ -349,133 +580,217 @@ impl Clients {
             .collect())
     }
 
-    /// Polls the stack's events, reporting each new one, until the stack itself reaches a
-    /// settled status. Success returns the stack; a rollback or failure returns the reasons.
-    async fn watch(
+    /// One request of a polling loop (which passes it no SDK retries: the loop is the retry).
+    async fn poll<T, E>(
         &self,
+        action: &'static str,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Polled<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match self.guard.deadline.bound(request).await {
+            Some(Ok(out)) => Ok(Ok(out)),
+            Some(Err(e)) if is_transient(&e) => Ok(Err(aws_error(action, e))),
+            Some(Err(e)) => Err(aws_error(action, e)),
+            None => Err(self.timed_out(self.answer_to(action))),
+        }
+    }
+
+    /// Passes a polled answer on, or notes a transient error and slows the polling down
+    /// (`None`: poll again). Fails when the deadline has passed meanwhile.
+    fn retry_later<T>(
+        &mut self,
+        polled: Result<T, DeployError>,
+        backoff: &mut Backoff,
+        waiting_for: &str,
+    ) -> Result<Option<T>, DeployError> {
+        match polled {
+            Ok(out) => {
+                backoff.answered();
+                Ok(Some(out))
+            }
+            Err(e) if self.guard.deadline.passed() => Err(DeployError::TimedOut {
+                waiting_for: format!("{waiting_for} (last error: {e})"),
+                after: self.guard.deadline.limit(),
+                running: self.guard.tracker.running(),
+            }),
+            Err(e) => {
+                self.obs.step(&format!("{e}; trying again"));
+                backoff.failed();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Polls the stack by id, showing each new event, until no operation runs on it or the
+    /// deadline passes. Errors that may go away by themselves (throttling, 5xx, timeouts,
+    /// dropped connections) only slow the polling down: the operation goes on regardless.
+    async fn watch(
+        &mut self,
         stack: &str,
+        stack_id: &str,
         mut seen: HashSet<String>,
-        obs: &mut dyn Observer,
-    ) -> Result<StackInfo, DeployError> {
+    ) -> Result<Settled, DeployError> {
         let mut backoff = Backoff::new();
         let mut failures = Vec::new();
+        let waiting_for = format!("stack `{stack}` to settle");
         loop {
-            let mut fresh = Vec::new();
-            let mut token = None;
-            'pages: loop {
-                let out = self
-                    .cfn
-                    .describe_stack_events()
-                    .stack_name(stack)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("DescribeStackEvents", e))?;
-                for e in out.stack_events() {
-                    if !seen.insert(e.event_id().unwrap_or_default().to_owned()) {
-                        break 'pages;
+            if self.guard.deadline.passed() {
+                return Err(self.timed_out(waiting_for));
+            }
+            let events = match self.new_events(stack_id, &mut seen).await {
+                Ok(events) => events,
+                Err(e) => return Err(self.unsettled(e)),
+            };
+            match self.retry_later(events, &mut backoff, &waiting_for) {
+                Ok(Some(events)) => failures.extend(events),
+                Ok(None) => {
+                    backoff.wait().await;
+                    continue;
+                }
+                Err(e) => return Err(self.unsettled(e)),
+            }
+            let request = self
+                .cfn()
+                .describe_stacks()
+                .stack_name(stack_id)
+                .customize()
+                .config_override(no_retries())
+                .send();
+            let described = match self
+                .poll("DescribeStacks", async {
+                    match request.await {
+                        Ok(out) => Ok(live_stack(&out)),
+                        Err(e) if is_gone(&e) => Ok(None),
+                        Err(e) => Err(e),
                     }
-                    fresh.push(event(e));
+                })
+                .await
+            {
+                Ok(described) => described,
+                Err(e) => return Err(self.unsettled(e)),
+            };
+            match self.retry_later(described, &mut backoff, &waiting_for) {
+                Ok(Some(Some(info))) if is_in_progress(&info.status) => {
+                    self.guard.tracker.saw_status(&info.status);
                 }
-                token = out.next_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
-            let mut settled = None;
-            // Events come newest first; report them in the order they happened.
-            for e in fresh.into_iter().rev() {
-                obs.event(&e);
-                if e.status.ends_with("_FAILED") {
-                    failures.push(e.clone());
-                }
-                if e.resource_type == "AWS::CloudFormation::Stack"
-                    && e.logical_id == stack
-                    && !is_in_progress(&e.status)
-                {
-                    settled = Some(e.status.clone());
-                }
-            }
-            if let Some(status) = settled {
-                let info = self.describe_stack(stack).await?;
-                return match (status.as_str(), info) {
-                    ("CREATE_COMPLETE" | "UPDATE_COMPLETE", Some(info)) => Ok(info),
-                    _ => Err(DeployError::Failed {
-                        stack: stack.into(),
-                        status,
+                Ok(Some(info)) => {
+                    // The last events, e.g. the stack's own COMPLETE, best effort.
+                    if let Ok(Ok(events)) = self.new_events(stack_id, &mut seen).await {
+                        failures.extend(events);
+                    }
+                    return Ok(Settled {
+                        stack: info,
                         failures,
-                    }),
-                };
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => return Err(self.unsettled(e)),
             }
             backoff.wait().await;
         }
     }
 
-    /// Deletes the stack and waits until it is gone. Returns `false` when there was no stack.
-    pub async fn destroy(&self, stack: &str, obs: &mut dyn Observer) -> Result<bool, DeployError> {
-        match self.describe_stack(stack).await? {
-            None => Ok(false),
-            Some(s) if is_in_progress(&s.status) && s.status != "REVIEW_IN_PROGRESS" => {
-                Err(DeployError::Busy {
-                    stack: stack.into(),
-                    status: s.status,
-                })
-            }
-            Some(s) => {
-                obs.step("deleting stack");
-                self.delete_and_wait(stack, &s.stack_id, obs).await?;
-                Ok(true)
-            }
+    /// A watch that failed for good: the operation it watched may still run.
+    fn unsettled(&self, cause: DeployError) -> DeployError {
+        match (&cause, self.guard.tracker.running()) {
+            (DeployError::TimedOut { .. }, _) | (_, None) => cause,
+            (_, Some(running)) => DeployError::Unsettled {
+                cause: Box::new(cause),
+                running,
+            },
         }
     }
 
-    async fn delete_and_wait(
-        &self,
-        stack: &str,
+    /// Reports the stack's events not seen yet (oldest first); returns the failed ones.
+    async fn new_events(
+        &mut self,
         stack_id: &str,
-        obs: &mut dyn Observer,
-    ) -> Result<(), DeployError> {
-        let mut seen = self.event_ids(stack_id).await.unwrap_or_default();
-        self.cfn
-            .delete_stack()
-            .stack_name(stack_id)
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteStack", e))?;
-        let mut backoff = Backoff::new();
-        loop {
-            // Deleted stacks stay visible by id, as DELETE_COMPLETE: `describe_stack` says `None`.
-            let status = self.describe_stack(stack_id).await?.map(|s| s.status);
-            if let Ok(out) = self
-                .cfn
-                .describe_stack_events()
-                .stack_name(stack_id)
-                .send()
-                .await
-            {
-                let mut fresh: Vec<_> = out
-                    .stack_events()
-                    .iter()
-                    .filter(|e| seen.insert(e.event_id().unwrap_or_default().to_owned()))
-                    .collect();
-                fresh.reverse();
-                for e in fresh {
-                    obs.event(&event(e));
+        seen: &mut HashSet<String>,
+    ) -> Polled<Vec<Event>> {
+        let mut fresh = Vec::new();
+        let mut token = None;
+        'pages: loop {
+            let out = self
+                .poll(
+                    "DescribeStackEvents",
+                    self.cfn()
+                        .describe_stack_events()
+                        .stack_name(stack_id)
+                        .set_next_token(token)
+                        .customize()
+                        .config_override(no_retries())
+                        .send(),
+                )
+                .await?;
+            let out = match out {
+                Ok(out) => out,
+                Err(transient) => return Ok(Err(transient)),
+            };
+            for e in out.stack_events() {
+                if seen.contains(e.event_id().unwrap_or_default()) {
+                    break 'pages;
                 }
+                fresh.push(event(e));
             }
-            match status.as_deref() {
-                None => return Ok(()),
-                Some("DELETE_FAILED") => {
-                    return Err(DeployError::Failed {
-                        stack: stack.into(),
-                        status: "DELETE_FAILED".into(),
-                        failures: Vec::new(),
-                    });
-                }
-                _ => backoff.wait().await,
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
             }
         }
+        let mut failures = Vec::new();
+        // Events come newest first; report them in the order they happened.
+        for e in fresh.into_iter().rev() {
+            seen.insert(e.id.clone());
+            self.obs.event(&e);
+            if e.status.ends_with("_FAILED") {
+                failures.push(e);
+            }
+        }
+        Ok(Ok(failures))
     }
+
+    async fn delete_and_wait(&mut self, stack: &str, stack_id: &str) -> Result<(), DeployError> {
+        let seen = self.event_ids(stack_id).await.unwrap_or_default();
+        self.guard.tracker.set(InFlight::Operation(Running {
+            stack: stack.into(),
+            stack_id: stack_id.into(),
+            status: "DELETE_IN_PROGRESS".into(),
+        }));
+        self.call(
+            "DeleteStack",
+            self.cfn().delete_stack().stack_name(stack_id).send(),
+        )
+        .await?;
+        let settled = self.watch(stack, stack_id, seen).await?;
+        self.guard.tracker.set(InFlight::Nothing);
+        match settled.stack {
+            // Deleted stacks stay visible by id, as DELETE_COMPLETE: `found` says `None`.
+            None => Ok(()),
+            Some(s) => Err(DeployError::Failed {
+                stack: stack.into(),
+                status: s.status,
+                failures: settled.failures,
+            }),
+        }
+    }
+}
+
+/// The answer of a polling request: the outer error ends the loop, the inner one (throttling,
+/// 5xx, a timeout, a dropped connection) may go away by itself.
+type Polled<T> = Result<Result<T, DeployError>, DeployError>;
+
+/// A change set ready to execute.
+struct ChangeSet {
+    id: String,
+    stack_id: String,
+    changes: Vec<Change>,
+}
+
+/// For the requests of a polling loop: one attempt each, the loop retries.
+fn no_retries() -> aws_sdk_cloudformation::config::Builder {
+    aws_sdk_cloudformation::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 fn stack_info(s: &Stack) -> StackInfo {
@@ -539,26 +854,47 @@ fn unix_millis() -> u128 {
 /// then growing to one second, which notices a settled stack within a second at one
 /// `DescribeStackEvents` a second: far under CloudFormation's rate limits, and a few dozen
 /// requests for a role stack that takes half a minute (the aws CLI's waiter polls every 30 s).
-struct Backoff {
+/// After errors (throttling above all) it waits longer: 1 s, 2 s, 4 s, ... up to 16 s.
+#[derive(Debug)]
+pub(crate) struct Backoff {
     next: Duration,
+    errors: u32,
 }
 
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(100);
     const MAX: Duration = Duration::from_secs(1);
+    const MAX_AFTER_ERRORS: Duration = Duration::from_secs(16);
 
-    fn new() -> Self {
-        Backoff { next: Self::FIRST }
+    pub(crate) fn new() -> Self {
+        Backoff {
+            next: Self::FIRST,
+            errors: 0,
+        }
     }
 
     /// The next interval, growing the one after it.
     fn advance(&mut self) -> Duration {
+        if self.errors > 0 {
+            let factor = 1u32 << (self.errors - 1).min(4);
+            return (Self::MAX * factor).min(Self::MAX_AFTER_ERRORS);
+        }
         let now = self.next;
         self.next = (self.next.mul_f32(1.5)).min(Self::MAX);
         now
     }
 
-    async fn wait(&mut self) {
+    /// A poll failed with an error that may go away: wait longer.
+    fn failed(&mut self) {
+        self.errors += 1;
+    }
+
+    /// A poll got its answer: back to the usual pace.
+    fn answered(&mut self) {
+        self.errors = 0;
+    }
+
+    pub(crate) async fn wait(&mut self) {
         tokio::time::sleep(self.advance()).await;
     }
 }
@@ -572,5 +908,18 @@ mod tests {
         let mut b = Backoff::new();
         let ms: Vec<u128> = (0..9).map(|_| b.advance().as_millis()).collect();
         assert_eq!(ms, vec![100, 150, 225, 337, 506, 759, 1000, 1000, 1000]);
+    }
+
+    #[test]
+    fn backoff_slows_down_after_errors_and_recovers() {
+        let mut b = Backoff::new();
+        let mut secs = Vec::new();
+        for _ in 0..6 {
+            b.failed();
+            secs.push(b.advance().as_secs());
+        }
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 16]);
+        b.answered();
+        assert_eq!(b.advance().as_millis(), 100);
     }
 }

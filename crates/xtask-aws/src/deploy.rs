@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cfn_deploy::{DeployError, Outcome, StackSpec};
+use cfn_deploy::{Deadline, DeployError, Guard, Outcome, StackSpec, Tracker};
 use env_descriptor::{EnvLock, Environment, Layout, Outputs, StackOutputs};
 use env_render::Templates;
 use indicatif::MultiProgress;
@@ -9,6 +9,7 @@ use xtask::cmd::aws::DeployArgs;
 
 use xtask::ui::{self, Progress};
 
+use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
 
 /// What one environment's deploy ended with.
@@ -42,53 +43,80 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     let group = (envs.len() > 1).then(MultiProgress::new);
 
     let rt = crate::aws::runtime()?;
-    let reports: Vec<Report> = rt.block_on(async {
-        let deploy_one = |env: Environment, params: Vec<(String, String)>| {
-            let group = group.clone();
-            let ask = asks(&env);
-            async move {
-                let spec = StackSpec {
-                    name: &env.role.stack_name,
-                    template_body: body,
-                    parameters: &params,
-                    // The sandbox's emulator forgets its stacks when restarted: recreate it
-                    // there (and say so); anywhere else a vanished stack needs a human.
-                    recorded_stack_id: env
-                        .outputs
-                        .as_ref()
-                        .filter(|_| !env.starts_sandbox())
-                        .map(|o| o.stack_id.as_str()),
-                };
-                let result = match crate::aws::connect(layout, &env).await {
-                    Ok(clients) => {
-                        let mut progress =
-                            StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
-                        let r = clients
-                            .deploy(&spec, args.replace_failed, &mut progress)
-                            .await;
-                        progress.0.finish();
-                        r
-                    }
-                    Err(e) => Err(DeployError::Aws {
-                        action: "connecting",
-                        code: None,
-                        message: format!("{e:#}"),
-                    }),
-                };
-                Report { env, result }
+    let trackers: Vec<Tracker> = envs.iter().map(|_| Tracker::default()).collect();
+    let interrupted = rt.block_on(async {
+        let mut signals = Signals::listen()?;
+        let deploys = async {
+            let deploy_one = |env: Environment, params: Vec<(String, String)>, tracker| {
+                let group = group.clone();
+                let ask = asks(&env);
+                async move {
+                    let spec = StackSpec {
+                        name: &env.role.stack_name,
+                        template_body: body,
+                        parameters: &params,
+                        // The sandbox's emulator forgets its stacks when restarted: recreate it
+                        // there (and say so); anywhere else a vanished stack needs a human.
+                        recorded_stack_id: env
+                            .outputs
+                            .as_ref()
+                            .filter(|_| !env.starts_sandbox())
+                            .map(|o| o.stack_id.as_str()),
+                    };
+                    let guard = Guard {
+                        deadline: Deadline::after(args.timeout),
+                        tracker,
+                    };
+                    let result = match crate::aws::connect(layout, &env).await {
+                        Ok(clients) => {
+                            let mut progress =
+                                StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
+                            let r = clients
+                                .deploy(&spec, args.replace_failed, guard, &mut progress)
+                                .await;
+                            progress.0.finish();
+                            r
+                        }
+                        Err(e) => Err(DeployError::Aws {
+                            action: "connecting",
+                            code: None,
+                            message: format!("{e:#}"),
+                        }),
+                    };
+                    Report { env, result }
+                }
+            };
+            let jobs = envs.iter().cloned().zip(parameters).zip(&trackers);
+            if parallel {
+                futures_util::future::join_all(jobs.map(|((e, p), t)| deploy_one(e, p, t))).await
+            } else {
+                let mut out = Vec::new();
+                for ((e, p), t) in jobs {
+                    out.push(deploy_one(e, p, t).await);
+                }
+                out
             }
         };
-        let jobs = envs.into_iter().zip(parameters);
-        if parallel {
-            futures_util::future::join_all(jobs.map(|(e, p)| deploy_one(e, p))).await
-        } else {
-            let mut out = Vec::new();
-            for (e, p) in jobs {
-                out.push(deploy_one(e, p).await);
+        anyhow::Ok(tokio::select! {
+            reports = deploys => Ok(reports),
+            first = signals.next() => {
+                let runs: Vec<Stopped> = envs
+                    .iter()
+                    .zip(&trackers)
+                    .map(|(env, tracker)| Stopped { env, tracker, resume: "deploy" })
+                    .collect();
+                Err(interrupt::clean_up(layout, first, &mut signals, &runs).await)
             }
-            out
+        })
+    })?;
+    let reports = match interrupted {
+        Ok(reports) => reports,
+        Err(code) => {
+            // A confirmation may still wait for an answer on another thread.
+            rt.shutdown_background();
+            return Ok(code);
         }
-    });
+    };
 
     let mut failed = 0;
     let mut deployed = Vec::new();
@@ -146,6 +174,11 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
              it was deleted outside this tool, or its emulator was restarted and forgot it. Nothing \
              was created and `{file}` was left as it was; to create a new stack, run \
              `cargo xtask destroy {} --yes` (it clears [outputs]) and deploy again",
+            env.name,
+            env.name
+        ),
+        Err(e) if e.still_running().is_some() => anyhow::bail!(
+            "{}: {e}\n  `{file}` was left as it was; run `cargo xtask deploy {}` to wait for it and record the result",
             env.name,
             env.name
         ),

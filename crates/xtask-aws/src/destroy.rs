@@ -1,11 +1,13 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use cfn_deploy::{Deadline, Guard, Tracker};
 use env_descriptor::{Layout, Outputs};
 use xtask::cmd::aws::DestroyArgs;
 
 use xtask::ui::{self, Progress};
 
+use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
 
 pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
@@ -29,13 +31,33 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     }
-    let existed = crate::aws::runtime()?.block_on(async {
-        let clients = crate::aws::connect(layout, &env).await?;
-        let mut progress = StackProgress(Progress::new(&env.name, false));
-        let existed = clients.destroy(stack, &mut progress).await;
-        progress.0.finish();
-        anyhow::Ok(existed?)
+    let rt = crate::aws::runtime()?;
+    let tracker = Tracker::default();
+    let existed = rt.block_on(async {
+        let mut signals = Signals::listen()?;
+        let destroy = async {
+            let clients = crate::aws::connect(layout, &env).await?;
+            let mut progress = StackProgress(Progress::new(&env.name, false));
+            let guard = Guard {
+                deadline: Deadline::after(args.timeout),
+                tracker: &tracker,
+            };
+            let existed = clients.destroy(stack, guard, &mut progress).await;
+            progress.0.finish();
+            anyhow::Ok(existed?)
+        };
+        anyhow::Ok(tokio::select! {
+            existed = destroy => Ok(existed?),
+            first = signals.next() => {
+                let run = Stopped { env: &env, tracker: &tracker, resume: "destroy" };
+                Err(interrupt::clean_up(layout, first, &mut signals, &[run]).await)
+            }
+        })
     })?;
+    let existed = match existed {
+        Ok(existed) => existed,
+        Err(code) => return Ok(code),
+    };
     if existed {
         println!("{}: deleted stack `{stack}`", env.name);
     } else {

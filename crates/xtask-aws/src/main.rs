@@ -5,6 +5,7 @@ mod aws;
 mod deploy;
 mod destroy;
 mod doctor;
+mod interrupt;
 mod progress;
 mod status;
 mod whoami;

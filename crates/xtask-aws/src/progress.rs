@@ -1,5 +1,7 @@
 //! Stack progress on the terminal: the change preview, the confirmation and stack events.
 
+use std::pin::Pin;
+
 use cfn_deploy::{Change, Event, Observer};
 use xtask::ui::Progress;
 
@@ -21,7 +23,15 @@ impl Observer for StackProgress {
         self.0.step(what);
     }
 
-    fn confirm(&mut self, stack: &str, changes: &[Change]) -> bool {
+    fn note(&mut self, text: &str) {
+        self.0.line(text);
+    }
+
+    fn confirm<'a>(
+        &'a mut self,
+        stack: &'a str,
+        changes: &'a [Change],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         self.0.line(&format!("changes to stack `{stack}`:"));
         if changes.is_empty() {
             self.0.line("  (CloudFormation listed no resource changes)");
@@ -45,7 +55,9 @@ impl Observer for StackProgress {
                 c.resource_type
             ));
         }
-        self.0.confirm("execute these changes?")
+        // Asked on a thread of its own: the deploy stays free to notice Ctrl-C meanwhile.
+        let ask = self.0.confirmation("execute these changes?");
+        Box::pin(async move { tokio::task::spawn_blocking(ask).await.unwrap_or(false) })
     }
 
     fn event(&mut self, e: &Event) {

@@ -2,6 +2,12 @@
 //! that `--help` and flag errors need no AWS SDK; the commands run in `xtask-aws`
 //! (`crates/xtask-aws`), which `xtask` hands them to.
 
+use std::time::Duration;
+
+/// How long `deploy` and `destroy` wait by default. A role stack settles in under two minutes;
+/// IAM can be slower, and a stack operation already in progress is waited for first.
+pub const DEFAULT_TIMEOUT: &str = "30m";
+
 /// Render, then create or update the invocation-role stack and record its outputs.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -18,7 +24,14 @@ Examples:
   cargo xtask deploy staging production --yes several at once, no confirmation (CI)
   cargo xtask deploy --all --yes              every environment
   cargo xtask deploy local --register         then register the Worker Deployment Versions
-  cargo xtask deploy staging --replace-failed replace a stack left in ROLLBACK_COMPLETE")]
+  cargo xtask deploy staging --replace-failed replace a stack left in ROLLBACK_COMPLETE
+  cargo xtask deploy staging --timeout 1h     give CloudFormation longer
+
+A stack operation already in progress (from an interrupted deploy, or anyone else) is waited for
+first. Ctrl-C (or SIGTERM) stops the deploy: a change set that was never executed is deleted
+(with the empty stack a new one made), an operation CloudFormation already runs is named with
+how to follow it, and the descriptor is left as it was; the next deploy waits for the operation
+and records it. Exits 130 (SIGINT) or 143 (SIGTERM).")]
 pub struct DeployArgs {
     /// The environments (environments/ENV.toml).
     #[arg(required_unless_present = "all")]
@@ -35,6 +48,9 @@ pub struct DeployArgs {
     /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
     #[arg(long)]
     pub register: bool,
+    /// Give up waiting after this long (e.g. `90s`, `30m`, `1h`); CloudFormation goes on.
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
+    pub timeout: Duration,
     #[command(flatten)]
     pub lock: super::LockArgs,
 }
@@ -66,6 +82,9 @@ pub struct DestroyArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Give up waiting after this long (e.g. `90s`, `30m`, `1h`); CloudFormation goes on.
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
+    pub timeout: Duration,
     #[command(flatten)]
     pub lock: super::LockArgs,
 }
@@ -113,4 +132,35 @@ pub struct DoctorArgs {
 pub enum Output {
     Text,
     Json,
+}
+
+/// `90s`, `30m`, `2h`, or several, e.g. `1m30s`: whole numbers, each with `h`, `m` or `s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid =
+        || format!("`{text}` is not a duration; allowed: e.g. `90s`, `30m`, `1h`, `1m30s`");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        let unit = match rest[digits..].chars().next() {
+            Some('h') => 3600,
+            Some('m') => 60,
+            Some('s') => 1,
+            _ => return Err(invalid()),
+        };
+        total += Duration::from_secs(n.checked_mul(unit).ok_or_else(invalid)?);
+        rest = &rest[digits + 1..];
+    }
+    if total.is_zero() {
+        return Err(format!(
+            "`{text}` is no time at all; allowed: a positive duration, e.g. `30m`"
+        ));
+    }
+    Ok(total)
 }

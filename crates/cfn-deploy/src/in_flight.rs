@@ -1,0 +1,345 @@
+//! What a deploy or destroy has under way on AWS, so that an interruption can undo what was
+//! never executed and report what CloudFormation goes on with; and the deadline of every wait.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
+
+use crate::client::Clients;
+use crate::error::{DeployError, aws_error};
+use crate::stack::{Backoff, is_in_progress};
+
+/// When a run gives up waiting. Every AWS request and every wait of a deploy or destroy ends
+/// by it, so that nothing can hang; CloudFormation itself is not stopped by it.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    start: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration) -> Self {
+        Deadline {
+            start: Instant::now(),
+            limit,
+        }
+    }
+
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.limit.saturating_sub(self.start.elapsed())
+    }
+
+    pub fn passed(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    /// Awaits `fut`, or `None` when the deadline passes first.
+    pub async fn bound<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(self.remaining(), fut).await.ok()
+    }
+}
+
+/// A stack operation CloudFormation was asked for: once accepted, it goes on by itself
+/// whether or not anyone watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    pub stack: String,
+    pub stack_id: String,
+    /// The last status seen.
+    pub status: String,
+}
+
+impl fmt::Display for Running {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Running {
+            stack,
+            stack_id,
+            status,
+        } = self;
+        write!(f, "stack `{stack}` ({stack_id}) is {status}")?;
+        if is_in_progress(status) {
+            write!(
+                f,
+                ": CloudFormation goes on with it on its own; follow it with \
+                 `aws cloudformation describe-stack-events --stack-name {stack_id}`"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What is under way, from the tool's side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum InFlight {
+    #[default]
+    Nothing,
+    /// A change set was asked for and not (known to be) executed.
+    ChangeSet {
+        stack: String,
+        /// Its name until CreateChangeSet answered, then its ARN.
+        change_set: String,
+        stack_id: Option<String>,
+        /// This run creates the stack: the change set made an empty REVIEW_IN_PROGRESS stack.
+        created_stack: bool,
+    },
+    /// CloudFormation accepted a create, update or delete.
+    Operation(Running),
+}
+
+impl fmt::Display for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InFlight::Nothing => write!(f, "nothing"),
+            InFlight::ChangeSet {
+                stack, change_set, ..
+            } => write!(f, "change set `{change_set}` of stack `{stack}`"),
+            InFlight::Operation(r) => {
+                write!(f, "operation on stack `{}` ({})", r.stack, r.stack_id)
+            }
+        }
+    }
+}
+
+/// Where a run records what it has in flight; read by whoever interrupts it.
+#[derive(Debug, Default)]
+pub struct Tracker(Mutex<InFlight>);
+
+impl Tracker {
+    pub fn in_flight(&self) -> InFlight {
+        self.lock().clone()
+    }
+
+    pub(crate) fn set(&self, now: InFlight) {
+        *self.lock() = now;
+    }
+
+    /// Records the newest status of a running operation.
+    pub(crate) fn saw_status(&self, status: &str) {
+        if let InFlight::Operation(r) = &mut *self.lock() {
+            r.status = status.to_owned();
+        }
+    }
+
+    /// The running operation, if any.
+    pub(crate) fn running(&self) -> Option<Running> {
+        match &*self.lock() {
+            InFlight::Operation(r) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What [`Clients::undo`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undone {
+    Nothing,
+    /// The change set (never executed) was deleted, and with it the empty stack when this run
+    /// had created it.
+    DeletedChangeSet {
+        change_set: String,
+        deleted_stack: Option<String>,
+    },
+    /// CloudFormation goes on (or went on) with this.
+    StillRunning(Running),
+}
+
+impl fmt::Display for Undone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undone::Nothing => write!(f, "nothing was under way on AWS"),
+            Undone::DeletedChangeSet {
+                change_set,
+                deleted_stack,
+            } => {
+                write!(f, "deleted change set `{change_set}`, never executed")?;
+                if let Some(stack) = deleted_stack {
+                    write!(f, ", and the empty stack `{stack}` it had created")?;
+                }
+                Ok(())
+            }
+            Undone::StillRunning(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+impl Clients {
+    /// After an interruption: deletes a change set that was never executed (and the empty
+    /// REVIEW_IN_PROGRESS stack this run created for it), or finds the current status of an
+    /// operation CloudFormation goes on with. The caller bounds it with a short deadline.
+    pub async fn undo(&self, in_flight: &InFlight) -> Result<Undone, DeployError> {
+        match in_flight {
+            InFlight::Nothing => Ok(Undone::Nothing),
+            InFlight::Operation(r) => Ok(Undone::StillRunning(self.refresh(r).await)),
+            InFlight::ChangeSet {
+                stack,
+                change_set,
+                stack_id,
+                created_stack,
+            } => {
+                self.undo_change_set(stack, change_set, stack_id.as_deref(), *created_stack)
+                    .await
+            }
+        }
+    }
+
+    /// `running` with the stack's current status (as it was, when that cannot be read).
+    async fn refresh(&self, running: &Running) -> Running {
+        let status = match self.describe_stack(&running.stack_id).await {
+            Ok(Some(s)) => s.status,
+            Ok(None) => "DELETE_COMPLETE".into(),
+            Err(_) => running.status.clone(),
+        };
+        Running {
+            status,
+            ..running.clone()
+        }
+    }
+
+    async fn undo_change_set(
+        &self,
+        stack: &str,
+        change_set: &str,
+        stack_id: Option<&str>,
+        created_stack: bool,
+    ) -> Result<Undone, DeployError> {
+        let mut backoff = Backoff::new();
+        let described = loop {
+            let out = self
+                .cfn
+                .describe_change_set()
+                .change_set_name(change_set)
+                .stack_name(stack_id.unwrap_or(stack))
+                .send()
+                .await;
+            match out {
+                // Never created (interrupted before CreateChangeSet got through).
+                Err(e)
+                    if matches!(
+                        e.as_service_error().and_then(|s| s.code()),
+                        Some("ChangeSetNotFound" | "ValidationError")
+                    ) =>
+                {
+                    break None;
+                }
+                Err(e) => return Err(aws_error("DescribeChangeSet", e)),
+                // Still being created: it cannot be deleted yet.
+                Ok(cs)
+                    if matches!(
+                        cs.status(),
+                        Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
+                    ) =>
+                {
+                    backoff.wait().await;
+                }
+                Ok(cs) => break Some(cs),
+            }
+        };
+        let stack_id = described
+            .as_ref()
+            .and_then(|cs| cs.stack_id())
+            .or(stack_id)
+            .unwrap_or(stack)
+            .to_owned();
+        if let Some(cs) = &described {
+            let executed = !matches!(
+                cs.execution_status(),
+                None | Some(ExecutionStatus::Available | ExecutionStatus::Unavailable)
+            );
+            if executed {
+                let running = Running {
+                    stack: stack.into(),
+                    stack_id,
+                    status: String::new(),
+                };
+                return Ok(Undone::StillRunning(self.refresh(&running).await));
+            }
+            self.cfn
+                .delete_change_set()
+                .change_set_name(cs.change_set_id().unwrap_or(change_set))
+                .stack_name(&stack_id)
+                .send()
+                .await
+                .map_err(|e| aws_error("DeleteChangeSet", e))?;
+        }
+        let deleted_stack = if created_stack {
+            self.delete_if_empty(&stack_id)
+                .await?
+                .then(|| stack.to_owned())
+        } else {
+            None
+        };
+        Ok(match (described, deleted_stack) {
+            (None, None) => Undone::Nothing,
+            (cs, deleted_stack) => Undone::DeletedChangeSet {
+                change_set: cs
+                    .and_then(|c| c.change_set_name().map(str::to_owned))
+                    .unwrap_or_else(|| change_set.to_owned()),
+                deleted_stack,
+            },
+        })
+    }
+
+    /// Deletes the stack when it is an empty REVIEW_IN_PROGRESS stack (what a CREATE change set
+    /// leaves behind). Whether it did.
+    pub(crate) async fn delete_if_empty(&self, stack_id: &str) -> Result<bool, DeployError> {
+        match self.describe_stack(stack_id).await? {
+            Some(s) if s.status == "REVIEW_IN_PROGRESS" => {
+                self.cfn
+                    .delete_stack()
+                    .stack_name(&s.stack_id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("DeleteStack", e))?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_operation_says_how_to_follow_it() {
+        let r = Running {
+            stack: "s".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/x".into(),
+            status: "UPDATE_IN_PROGRESS".into(),
+        };
+        let text = r.to_string();
+        assert!(
+            text.contains("is UPDATE_IN_PROGRESS: CloudFormation goes on"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--stack-name arn:aws:cloudformation"),
+            "{text}"
+        );
+        let settled = Running {
+            status: "UPDATE_COMPLETE".into(),
+            ..r
+        };
+        assert!(!settled.to_string().contains("goes on"));
+    }
+
+    #[test]
+    fn a_deadline_counts_down() {
+        let d = Deadline::after(Duration::from_secs(60));
+        assert!(!d.passed());
+        assert!(d.remaining() <= Duration::from_secs(60));
+        assert!(Deadline::after(Duration::ZERO).passed());
+    }
+}

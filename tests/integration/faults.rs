@@ -1,0 +1,181 @@
+//! Faults between the tool and AWS, injected by a loopback proxy: throttling and 5xx are
+//! retried, errors while watching an executed change set never fail a deploy that succeeded, a
+//! deadline ends a wait with what is still running, and a silent endpoint cannot hang the tool.
+
+use std::time::{Duration, Instant};
+
+use crate::child;
+use crate::fault_proxy::{BlackHole, Fault, FaultProxy, Rule};
+use crate::signals::stack_status;
+use crate::support::{ACCOUNT, Checkout, descriptor, emulator};
+
+const LIMIT: Duration = Duration::from_secs(240);
+
+fn through(url: &str, stack: &str) -> String {
+    descriptor(stack, &format!("{stack}-ext"), &["worker-1"]).replace(&emulator().url(), url)
+}
+
+fn stack_id_prefix(stack: &str) -> String {
+    format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack}/")
+}
+
+#[test]
+fn every_call_throttled_three_times_still_deploys() {
+    let proxy = FaultProxy::start(&emulator().url());
+    for action in [
+        "DescribeStacks",
+        "CreateChangeSet",
+        "DescribeChangeSet",
+        "DescribeStackEvents",
+        "ExecuteChangeSet",
+    ] {
+        proxy.add(Rule::new(action, Fault::Throttle).times(3));
+    }
+    let co = Checkout::new();
+    let stack = "it-throttled";
+    co.write_env("thr", &through(&proxy.url(), stack));
+
+    let run = child::wait(child::spawn(co.root(), &["deploy", "thr", "--yes"]), LIMIT);
+    run.success();
+    assert!(
+        run.stdout.contains("thr: created stack `it-throttled`"),
+        "{}",
+        run.all()
+    );
+    assert!(co.read_env("thr").contains(&stack_id_prefix(stack)));
+    assert!(
+        proxy.count("CreateChangeSet") == 4 && proxy.count("ExecuteChangeSet") == 4,
+        "each throttled call was retried: {:?}",
+        proxy.seen()
+    );
+    proxy.clear();
+    co.xtask(&["destroy", "thr", "--yes"]).success();
+}
+
+#[test]
+fn server_errors_and_dropped_connections_while_watching_still_end_created_and_recorded() {
+    let proxy = FaultProxy::start(&emulator().url());
+    proxy
+        .add(
+            Rule::new("DescribeStackEvents", Fault::Status(503))
+                .after("ExecuteChangeSet")
+                .times(6),
+        )
+        .add(
+            Rule::new("DescribeStacks", Fault::Drop)
+                .after("ExecuteChangeSet")
+                .times(3),
+        )
+        .add(
+            Rule::new("DescribeStacks", Fault::Status(500))
+                .after("ExecuteChangeSet")
+                .times(3),
+        );
+    let co = Checkout::new();
+    let stack = "it-watch-5xx";
+    let text = through(&proxy.url(), stack);
+    co.write_env("w5", &text);
+
+    let run = child::wait(child::spawn(co.root(), &["deploy", "w5", "--yes"]), LIMIT);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("w5: created stack `it-watch-5xx` (CREATE_COMPLETE)"),
+        "{}",
+        run.all()
+    );
+    let after = co.read_env("w5");
+    assert!(after.starts_with(&text), "{after}");
+    assert!(
+        after.contains(&stack_id_prefix(stack)),
+        "outputs recorded:\n{after}"
+    );
+    proxy.clear();
+    co.xtask(&["destroy", "w5", "--yes"]).success();
+}
+
+#[test]
+fn an_expired_deadline_says_what_is_still_running_and_the_descriptor_stays() {
+    let proxy = FaultProxy::start(&emulator().url());
+    for action in ["DescribeStacks", "DescribeStackEvents"] {
+        proxy.add(
+            Rule::new(
+                action,
+                Fault::Rewrite("CREATE_COMPLETE", "CREATE_IN_PROGRESS"),
+            )
+            .after("ExecuteChangeSet"),
+        );
+    }
+    let co = Checkout::new();
+    let stack = "it-deadline";
+    let text = through(&proxy.url(), stack);
+    co.write_env("dl", &text);
+
+    let started = Instant::now();
+    let run = child::wait(
+        child::spawn(co.root(), &["deploy", "dl", "--yes", "--timeout", "4s"]),
+        LIMIT,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    run.failure();
+    let all = run.all();
+    assert!(all.contains("timed out after 4s"), "{all}");
+    assert!(
+        all.contains(&stack_id_prefix(stack)) && all.contains("CREATE_IN_PROGRESS"),
+        "names the stack by id and its status:\n{all}"
+    );
+    assert!(
+        all.contains("CloudFormation goes on") && all.contains("cargo xtask deploy dl"),
+        "says what goes on and what to do:\n{all}"
+    );
+    assert_eq!(co.read_env("dl"), text);
+    assert_eq!(stack_status(stack), "CREATE_COMPLETE");
+    proxy.clear();
+    co.xtask(&["destroy", "dl", "--yes"]).success();
+}
+
+#[test]
+fn an_endpoint_that_never_answers_times_out_instead_of_hanging() {
+    let hole = BlackHole::start();
+    let co = Checkout::new();
+    let text = through(&hole.url(), "it-black-hole");
+    co.write_env("bh", &text);
+
+    for args in [
+        &["deploy", "bh", "--yes", "--timeout", "3s"][..],
+        &["destroy", "bh", "--yes", "--timeout", "3s"],
+    ] {
+        let started = Instant::now();
+        let run = child::wait(child::spawn(co.root(), args), Duration::from_secs(60));
+        run.failure();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        let all = run.all();
+        assert!(
+            all.contains("timed out after 3s")
+                && all.contains(&format!("DescribeStacks from {}", hole.url())),
+            "{args:?}: names the call that got no answer:\n{all}"
+        );
+        assert_eq!(co.read_env("bh"), text);
+    }
+}
+
+#[test]
+fn a_timeout_that_is_no_duration_is_refused() {
+    let co = Checkout::new();
+    let run = co.xtask(&["deploy", "any", "--timeout", "10 minutes"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("`10 minutes` is not a duration; allowed: e.g. `90s`, `30m`, `1h`"),
+        "{}",
+        run.stderr
+    );
+}

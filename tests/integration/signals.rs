@@ -1,0 +1,204 @@
+//! Interrupting a deploy: SIGTERM or SIGINT to the `xtask` process the user started ends the
+//! whole deploy, undoes what was never executed, reports what CloudFormation goes on with, and
+//! leaves the descriptor as it was; the next deploy waits for a stack operation in progress.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::child::{self, end_leftovers};
+use crate::fault_proxy::{Fault, FaultProxy, Rule};
+use crate::support::{ACCOUNT, Checkout, descriptor, emulator, python, safe_aws_env};
+
+/// Generous: the first run may wait for `cargo build -p xtask-aws` to find it up to date.
+const START: Duration = Duration::from_secs(120);
+const EXIT: Duration = Duration::from_secs(30);
+
+/// A descriptor whose AWS endpoint is `proxy`.
+fn through(proxy: &FaultProxy, stack: &str) -> String {
+    descriptor(stack, &format!("{stack}-ext"), &["worker-1"])
+        .replace(&emulator().url(), &proxy.url())
+}
+
+/// Runs `statement` in Python with `cfn` (a boto3 CloudFormation client on the emulator itself,
+/// not the proxy) in scope, and returns what it prints.
+pub fn cfn(statement: &str) -> String {
+    let script = format!(
+        "import boto3\ncfn = boto3.client('cloudformation', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
+        emulator().url()
+    );
+    let mut cmd = Command::new(python().python());
+    cmd.args(["-c", &script]);
+    safe_aws_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The stack's status in the emulator, or `gone`.
+pub fn stack_status(stack: &str) -> String {
+    cfn(&format!(
+        "s = [x for x in cfn.list_stacks()['StackSummaries'] if x['StackName'] == '{stack}' and x['StackStatus'] != 'DELETE_COMPLETE']\nprint(s[0]['StackStatus'] if s else 'gone')"
+    ))
+}
+
+/// Asserts that the run left nothing behind: no process, and no AWS request after it exited.
+fn assert_nothing_left_running(co: &Checkout, proxy: &FaultProxy) {
+    let requests = proxy.seen().len();
+    std::thread::sleep(Duration::from_secs(3));
+    let leftovers = end_leftovers(co.root());
+    assert!(
+        leftovers.is_empty(),
+        "still running after the signal: {leftovers:?}"
+    );
+    assert_eq!(
+        proxy.seen()[requests..],
+        [] as [String; 0],
+        "AWS requests after the process the user signalled had exited"
+    );
+}
+
+#[test]
+fn sigterm_while_the_change_set_of_a_new_stack_is_created_undoes_it() {
+    let proxy = FaultProxy::start(&emulator().url());
+    proxy.add(Rule::new(
+        "DescribeChangeSet",
+        Fault::Delay(Duration::from_secs(2)),
+    ));
+    let co = Checkout::new();
+    let stack = "it-sigterm-new";
+    let text = through(&proxy, stack);
+    co.write_env("term", &text);
+
+    let deploy = child::spawn(co.root(), &["deploy", "term", "--yes"]);
+    proxy.wait_for("DescribeChangeSet", 0, START);
+    child::signal(&deploy, "TERM");
+    let run = child::wait(deploy, EXIT);
+    assert_nothing_left_running(&co, &proxy);
+
+    assert_eq!(run.code, Some(143), "{}", run.all());
+    let all = run.all();
+    assert!(all.contains("interrupted"), "{all}");
+    assert!(
+        all.contains("deleted change set"),
+        "says what it undid:\n{all}"
+    );
+    assert_eq!(
+        stack_status(stack),
+        "gone",
+        "no stack, not even REVIEW_IN_PROGRESS"
+    );
+    assert_eq!(co.read_env("term"), text, "the descriptor is as it was");
+}
+
+#[test]
+fn sigint_while_an_update_change_set_is_created_deletes_it_and_keeps_the_stack() {
+    let proxy = FaultProxy::start(&emulator().url());
+    let co = Checkout::new();
+    let stack = "it-sigint-update";
+    co.write_env("int", &through(&proxy, stack));
+    co.xtask(&["deploy", "int", "--yes"]).success();
+    let deployed = co.read_env("int");
+    let updated = deployed.replace(
+        "function:worker-1\",",
+        &format!("function:worker-1\", \"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker-2\","),
+    );
+    assert_ne!(updated, deployed);
+    co.write_env("int", &updated);
+
+    proxy.add(Rule::new(
+        "DescribeChangeSet",
+        Fault::Delay(Duration::from_secs(2)),
+    ));
+    let mark = proxy.mark();
+    let deploy = child::spawn(co.root(), &["deploy", "int", "--yes"]);
+    proxy.wait_for("DescribeChangeSet", mark, START);
+    child::signal(&deploy, "INT");
+    let run = child::wait(deploy, EXIT);
+    assert_nothing_left_running(&co, &proxy);
+
+    assert_eq!(run.code, Some(130), "{}", run.all());
+    assert!(run.all().contains("deleted change set"), "{}", run.all());
+    assert_eq!(
+        stack_status(stack),
+        "CREATE_COMPLETE",
+        "the update never ran"
+    );
+    assert_eq!(
+        cfn(&format!(
+            "print(len([c for c in cfn.list_change_sets(StackName='{stack}')['Summaries'] if c['StackName'] == '{stack}' and c['ExecutionStatus'] != 'EXECUTE_COMPLETE']))"
+        )),
+        "0",
+        "the change set that was never executed was deleted"
+    );
+    assert_eq!(co.read_env("int"), updated, "the descriptor is as it was");
+    proxy.clear();
+    co.xtask(&["destroy", "int", "--yes"]).success();
+}
+
+#[test]
+fn sigterm_after_execute_reports_the_operation_and_the_next_deploy_waits_and_records_it() {
+    let proxy = FaultProxy::start(&emulator().url());
+    // The emulator finishes at once; to CloudFormation-like watchers the stack stays in progress.
+    for action in ["DescribeStacks", "DescribeStackEvents"] {
+        proxy.add(
+            Rule::new(
+                action,
+                Fault::Rewrite("CREATE_COMPLETE", "CREATE_IN_PROGRESS"),
+            )
+            .after("ExecuteChangeSet"),
+        );
+    }
+    let co = Checkout::new();
+    let stack = "it-sigterm-executed";
+    let text = through(&proxy, stack);
+    co.write_env("exec", &text);
+
+    let deploy = child::spawn(co.root(), &["deploy", "exec", "--yes"]);
+    proxy.wait_for("ExecuteChangeSet", 0, START);
+    std::thread::sleep(Duration::from_millis(500));
+    child::signal(&deploy, "TERM");
+    let run = child::wait(deploy, EXIT);
+    assert_nothing_left_running(&co, &proxy);
+
+    assert_eq!(run.code, Some(143), "{}", run.all());
+    let all = run.all();
+    let stack_id = format!("arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack}/");
+    assert!(
+        all.contains(&stack_id) && all.contains("CloudFormation goes on"),
+        "names the stack operation that goes on, by id:\n{all}"
+    );
+    assert!(
+        all.contains("cargo xtask deploy exec"),
+        "says how to record it:\n{all}"
+    );
+    assert_eq!(co.read_env("exec"), text, "the descriptor is as it was");
+
+    // The next deploy finds the creation still in progress, waits for it, and records it.
+    proxy.clear();
+    proxy.add(
+        Rule::new(
+            "DescribeStacks",
+            Fault::Rewrite("CREATE_COMPLETE", "CREATE_IN_PROGRESS"),
+        )
+        .times(3),
+    );
+    let run = child::wait(child::spawn(co.root(), &["deploy", "exec", "--yes"]), EXIT);
+    run.success();
+    assert!(
+        run.stderr.contains("waiting for") && run.stderr.contains("CREATE_IN_PROGRESS"),
+        "says what it waits for:\n{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("exec: no changes"), "{}", run.stdout);
+    let after = co.read_env("exec");
+    assert!(after.starts_with(&text), "{after}");
+    assert!(
+        after.contains(&format!("stack_id = \"{stack_id}")),
+        "recorded:\n{after}"
+    );
+    co.xtask(&["destroy", "exec", "--yes"]).success();
+}
