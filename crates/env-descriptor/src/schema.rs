@@ -965,8 +965,9 @@ fn key_at(src: &str, offset: usize) -> Option<String> {
     if key.is_empty() || key.starts_with('#') {
         return None;
     }
-    let before = &src[..offset.min(src.len())];
-    let table = before.lines().rev().skip(1).find_map(header);
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let table = src[..line_start].lines().rev().find_map(header);
     Some(match table {
         Some(t) if !t.is_empty() => format!("{t}.{key}"),
         _ => key.to_owned(),
@@ -1220,6 +1221,18 @@ lambda_function_arns = []
             shown.contains("\n3 | region = \"eu-west-1\"\n  | ^"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_key_of_a_syntax_error_is_read_from_its_line() {
+        let src = "top = 1\n[aws]\nregion = \"x\n  [[worker_deployments]]\nname = 1\n  \"a\",\n";
+        let at = |needle: &str| key_at(src, src.find(needle).unwrap());
+        assert_eq!(at("top").as_deref(), Some("top"));
+        assert_eq!(at("region").as_deref(), Some("aws.region"));
+        assert_eq!(at("\"x").as_deref(), Some("aws.region"));
+        assert_eq!(at("[[worker").as_deref(), Some("worker_deployments"));
+        assert_eq!(at("name").as_deref(), Some("worker_deployments.name"));
+        assert_eq!(at("\"a\""), None);
     }
 
     #[test]
