@@ -83,9 +83,10 @@ pub fn principal_of(caller: &str) -> Option<String> {
     }
 }
 
-/// Checks the identity the Temporal server runs as: an IAM role or user ARN in `partition`.
-/// Returns the account id on success.
-pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, String> {
+/// Checks the identity the Temporal server runs as: an IAM role or user ARN in `partition`
+/// (`None` when `aws.region` is itself invalid: the ARN's own shape is still checked, so one bad
+/// value never hides another). Returns the account id on success.
+pub fn check_principal_arn<'a>(s: &'a str, partition: Option<&str>) -> Result<&'a str, String> {
     const ALLOWED: &str =
         "allowed: `arn:PARTITION:iam::ACCOUNT:role/NAME` or `arn:PARTITION:iam::ACCOUNT:user/NAME`";
     let Some(arn) = Arn::parse(s) else {
@@ -105,7 +106,9 @@ pub fn check_principal_arn<'a>(s: &'a str, partition: &str) -> Result<&'a str, S
             arn.service
         ));
     }
-    if arn.partition != partition {
+    if let Some(partition) = partition
+        && arn.partition != partition
+    {
         return Err(format!(
             "`{s}` is in partition `{}` but `aws.region` is in `{partition}`; {ALLOWED}",
             arn.partition
@@ -147,8 +150,8 @@ pub struct LambdaArn<'a> {
 }
 
 /// Checks a Lambda function ARN (qualified with a version, alias or `*`, or unqualified) in
-/// `partition`.
-pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>, String> {
+/// `partition` (`None`: any, when `aws.region` is itself invalid).
+pub fn check_lambda_arn<'a>(s: &'a str, partition: Option<&str>) -> Result<LambdaArn<'a>, String> {
     const ALLOWED: &str =
         "allowed: `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:VERSION|ALIAS|*]`";
     let Some(arn) = Arn::parse(s) else {
@@ -160,7 +163,9 @@ pub fn check_lambda_arn<'a>(s: &'a str, partition: &str) -> Result<LambdaArn<'a>
             arn.service
         ));
     }
-    if arn.partition != partition {
+    if let Some(partition) = partition
+        && arn.partition != partition
+    {
         return Err(format!(
             "`{s}` is in partition `{}` but `aws.region` is in `{partition}`; {ALLOWED}",
             arn.partition
@@ -395,14 +400,19 @@ mod tests {
     #[test]
     fn principal_arns() {
         assert_eq!(
-            check_principal_arn("arn:aws:iam::123456789012:role/temporal-server", "aws"),
+            check_principal_arn(
+                "arn:aws:iam::123456789012:role/temporal-server",
+                Some("aws")
+            ),
             Ok("123456789012")
         );
-        assert!(check_principal_arn("arn:aws:iam::123456789012:role/path/to/name", "aws").is_ok());
-        assert!(check_principal_arn("arn:aws:iam::123456789012:user/moto", "aws").is_ok());
+        assert!(
+            check_principal_arn("arn:aws:iam::123456789012:role/path/to/name", Some("aws")).is_ok()
+        );
+        assert!(check_principal_arn("arn:aws:iam::123456789012:user/moto", Some("aws")).is_ok());
         let session = check_principal_arn(
             "arn:aws:sts::123456789012:assumed-role/temporal/i-123",
-            "aws",
+            Some("aws"),
         )
         .unwrap_err();
         assert!(
@@ -410,27 +420,30 @@ mod tests {
             "{session}"
         );
         assert!(
-            check_principal_arn("arn:aws:iam::123456789012:group/admins", "aws")
+            check_principal_arn("arn:aws:iam::123456789012:group/admins", Some("aws"))
                 .unwrap_err()
                 .contains("not a role or user")
         );
         assert!(
-            check_principal_arn("arn:aws:iam::1234:role/x", "aws")
+            check_principal_arn("arn:aws:iam::1234:role/x", Some("aws"))
                 .unwrap_err()
                 .contains("12 digits")
         );
         assert!(
-            check_principal_arn("arn:aws-cn:iam::123456789012:role/x", "aws")
+            check_principal_arn("arn:aws-cn:iam::123456789012:role/x", Some("aws"))
                 .unwrap_err()
                 .contains("partition")
         );
         assert!(
-            check_principal_arn("arn:aws:lambda:us-west-2:123456789012:function:f", "aws")
-                .unwrap_err()
-                .contains("`lambda`")
+            check_principal_arn(
+                "arn:aws:lambda:us-west-2:123456789012:function:f",
+                Some("aws")
+            )
+            .unwrap_err()
+            .contains("`lambda`")
         );
         assert!(
-            check_principal_arn("temporal-server", "aws")
+            check_principal_arn("temporal-server", Some("aws"))
                 .unwrap_err()
                 .contains("not an ARN")
         );
@@ -454,7 +467,7 @@ mod tests {
     fn lambda_arns() {
         let ok = check_lambda_arn(
             "arn:aws:lambda:us-west-2:123456789012:function:worker-1",
-            "aws",
+            Some("aws"),
         )
         .unwrap();
         assert_eq!(
@@ -465,7 +478,7 @@ mod tests {
             assert!(
                 check_lambda_arn(
                     &format!("arn:aws:lambda:us-west-2:123456789012:function:w:{q}"),
-                    "aws"
+                    Some("aws")
                 )
                 .is_ok(),
                 "{q}"
@@ -478,7 +491,7 @@ mod tests {
             "arn:aws:lambda:us-west-2:123456789012:function:w:1:2",
             "arn:aws:s3:::bucket",
         ] {
-            assert!(check_lambda_arn(bad, "aws").is_err(), "{bad}");
+            assert!(check_lambda_arn(bad, Some("aws")).is_err(), "{bad}");
         }
     }
 

@@ -1,5 +1,5 @@
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How bad a [`Problem`] is: errors stop every command, warnings are printed and let it go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,30 @@ pub struct Problem {
     pub key: String,
     /// What is wrong and what is allowed.
     pub message: String,
+    /// The text of the line at `position`, quoted under the message with a caret at the column
+    /// (as `rustc` and `cargo` do), so the reader sees the value without opening the file.
+    pub source_line: Option<String>,
+}
+
+impl Problem {
+    /// A problem at byte `offset` of `src` (the file's text), with its line quoted.
+    pub(crate) fn at(
+        severity: Severity,
+        file: &Path,
+        src: &str,
+        offset: Option<usize>,
+        key: String,
+        message: String,
+    ) -> Self {
+        Problem {
+            severity,
+            file: file.to_owned(),
+            position: offset.map(|o| line_col(src, o)),
+            key,
+            message,
+            source_line: offset.map(|o| line_text(src, o).to_owned()),
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -31,8 +55,36 @@ impl fmt::Display for Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, ": {level}: `{}`: {}", self.key, self.message)
+        write!(f, ": {level}: `{}`: {}", self.key, self.message)?;
+        if let (Some((line, col)), Some(text)) = (self.position, &self.source_line) {
+            write_snippet(f, line, col, text)?;
+        }
+        Ok(())
     }
+}
+
+/// ```text
+///   |
+/// 3 | region = "mars-1"
+///   |          ^
+/// ```
+/// Tabs before the column stay tabs, so the caret lines up however the terminal shows them.
+fn write_snippet(f: &mut fmt::Formatter<'_>, line: usize, col: usize, text: &str) -> fmt::Result {
+    let gutter = " ".repeat(line.to_string().len());
+    let indent: String = text
+        .chars()
+        .take(col.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    write!(f, "\n{gutter} |\n{line} | {text}\n{gutter} | {indent}^")
+}
+
+/// The line of `src` that byte `offset` is on, without its line ending.
+pub(crate) fn line_text(src: &str, offset: usize) -> &str {
+    let offset = offset.min(src.len());
+    let start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    src[start..end].trim_end_matches('\r')
 }
 
 /// Converts a byte offset in `src` into a 1-based (line, column) pair.
@@ -58,6 +110,23 @@ mod tests {
     }
 
     #[test]
+    fn display_quotes_the_line_with_a_caret_under_the_column() {
+        let src = "[aws]\r\n\tregion = \"mars-1\"\r\n";
+        let p = Problem::at(
+            Severity::Error,
+            Path::new("x.toml"),
+            src,
+            src.find("\"mars"),
+            "aws.region".into(),
+            "bad".into(),
+        );
+        assert_eq!(
+            p.to_string(),
+            "x.toml:2:11: error: `aws.region`: bad\n  |\n2 | \tregion = \"mars-1\"\n  | \t         ^"
+        );
+    }
+
+    #[test]
     fn display_names_file_line_key_and_message() {
         let p = Problem {
             severity: Severity::Error,
@@ -65,6 +134,7 @@ mod tests {
             position: Some((3, 1)),
             key: "aws.region".into(),
             message: "`mars-1` is not an AWS region".into(),
+            source_line: None,
         };
         assert_eq!(
             p.to_string(),

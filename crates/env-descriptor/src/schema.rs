@@ -11,7 +11,7 @@ use crate::model::{
     Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
     WorkerDeployment, expected_account,
 };
-use crate::problem::{Problem, Severity, line_col};
+use crate::problem::{Problem, Severity, line_text};
 
 /// Compute provider types the Temporal 1.32 Worker Controller knows.
 pub const COMPUTE_PROVIDERS: &[&str] = &[
@@ -88,7 +88,7 @@ fn render_problems(problems: &[Problem]) -> String {
     let mut out = format!("{errors} error(s) in `{}`:", problems[0].file.display());
     for p in problems {
         out.push_str("\n  ");
-        out.push_str(&p.to_string());
+        out.push_str(&p.to_string().replace('\n', "\n  "));
     }
     out
 }
@@ -138,13 +138,14 @@ impl Walker<'_> {
         span: Option<Range<usize>>,
         message: String,
     ) {
-        self.problems.push(Problem {
+        self.problems.push(Problem::at(
             severity,
-            file: self.file.to_owned(),
-            position: span.map(|s| line_col(self.src, s.start)),
+            self.file,
+            self.src,
+            span.map(|s| s.start),
             key,
             message,
-        });
+        ));
     }
 
     fn error(
@@ -170,7 +171,11 @@ impl Walker<'_> {
             Ok(doc) => doc,
             Err(e) => {
                 let msg = e.message().trim().to_owned();
-                self.error("(syntax)", e.span(), format!("not valid TOML: {msg}"));
+                let key = e
+                    .span()
+                    .and_then(|s| key_at(self.src, s.start))
+                    .unwrap_or_else(|| "(syntax)".to_owned());
+                self.error(key, e.span(), format!("not valid TOML: {msg}"));
                 return None;
             }
         };
@@ -418,7 +423,7 @@ impl Walker<'_> {
             "server_role_arn",
             "allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)",
         );
-        if let (Some((a, span)), Some(partition)) = (&server_role_arn, partition)
+        if let Some((a, span)) = &server_role_arn
             && let Err(msg) = arn::check_principal_arn(a, partition)
         {
             self.error("temporal.server_role_arn", span.clone(), msg);
@@ -643,7 +648,7 @@ impl Walker<'_> {
             }
             _ => {}
         }
-        if let (Some(list), Some(partition)) = (&arns, partition) {
+        if let Some(list) = &arns {
             for (i, (a, span)) in list.iter().enumerate() {
                 if let Err(msg) = arn::check_lambda_arn(a, partition) {
                     self.error(format!("role.lambda_function_arns[{i}]"), span.clone(), msg);
@@ -811,7 +816,7 @@ impl Walker<'_> {
                     );
                 }
             }
-            if let (Some((a, span)), Some(partition)) = (&arn, partition) {
+            if let Some((a, span)) = &arn {
                 match arn::check_lambda_arn(a, partition) {
                     Err(msg) => self.error(format!("{section}.lambda_function_arn"), span.clone(), msg),
                     Ok(_) if !role.lambda_function_arns.iter().any(|allowed| arn::resource_matches(allowed, a)) => self.error(
@@ -933,6 +938,40 @@ impl Walker<'_> {
             );
         }
     }
+}
+
+/// The dotted key a syntax error at byte `offset` is about, read from the text because the
+/// document did not parse: the key of a `key = value` line under its table header
+/// (`aws.region`), or the table of a header line (`aws`). `None` elsewhere (e.g. inside a
+/// multi-line value), where only the line and column can be given.
+fn key_at(src: &str, offset: usize) -> Option<String> {
+    let header = |line: &str| {
+        let line = line.trim();
+        line.starts_with('[').then(|| {
+            line.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+    };
+    let line = line_text(src, offset);
+    if let Some(table) = header(line) {
+        return Some(table);
+    }
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let table = src[..line_start].lines().rev().find_map(header);
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    })
 }
 
 /// An RFC 3339 date and time, as `deploy` records `deployed_at`:
@@ -1096,6 +1135,7 @@ lambda_function_arns = []
             vec![
                 "aws.region",
                 "aws.colour",
+                "temporal.server_role_arn",
                 "temporal.namespaces[1]",
                 "temporal.compute_providers",
                 "role.external_id",
@@ -1108,9 +1148,9 @@ lambda_function_arns = []
             "environments/staging.toml:3:10: error: `aws.region`: `mars-1` is not an AWS region"
         ));
         assert!(p[1].message.contains("allowed: `region`, `profile`"));
-        assert!(p[4].message.contains("3 characters long; allowed: 5 to 45"));
+        assert!(p[5].message.contains("3 characters long; allowed: 5 to 45"));
         assert!(p.iter().all(|p| p.severity == Severity::Error));
-        // The assumed-role ARN is only checked when the region is valid (its partition is needed).
+        // An invalid region hides nothing: the assumed-role ARN is reported with or without it.
         let fixed = src.replace("mars-1", "us-west-2");
         let p = problems(&fixed);
         let role = p
@@ -1157,6 +1197,75 @@ lambda_function_arns = []
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].position.map(|p| p.0), Some(2));
         assert!(p[0].message.starts_with("not valid TOML"));
+    }
+
+    #[test]
+    fn syntax_errors_quote_the_line_with_a_caret() {
+        let p = problems("[aws]\nregion = \"us-west-2\n");
+        let shown = p[0].to_string();
+        assert!(
+            shown.contains("\n2 | region = \"us-west-2\n  |                    ^"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_and_quoted() {
+        let p = problems("[aws]\nregion = \"us-west-2\"\nregion = \"eu-west-1\"\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "aws.region", "{p:#?}");
+        assert_eq!(p[0].position, Some((3, 1)));
+        let shown = p[0].to_string();
+        assert!(shown.contains("duplicate key"), "{shown}");
+        assert!(
+            shown.contains("\n3 | region = \"eu-west-1\"\n  | ^"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_key_of_a_syntax_error_is_read_from_its_line() {
+        let src = "top = 1\n[aws]\nregion = \"x\n  [[worker_deployments]]\nname = 1\n  \"a\",\n";
+        let at = |needle: &str| key_at(src, src.find(needle).unwrap());
+        assert_eq!(at("top").as_deref(), Some("top"));
+        assert_eq!(at("region").as_deref(), Some("aws.region"));
+        assert_eq!(at("\"x").as_deref(), Some("aws.region"));
+        assert_eq!(at("[[worker").as_deref(), Some("worker_deployments"));
+        assert_eq!(at("name").as_deref(), Some("worker_deployments.name"));
+        assert_eq!(at("\"a\""), None);
+    }
+
+    #[test]
+    fn every_problem_quotes_its_line() {
+        let p = problems(&GOOD.replace("us-west-2\"\n", "mars-1\"\n"));
+        let shown = p[0].to_string();
+        assert!(
+            shown.ends_with("\n  |\n3 | region = \"mars-1\"\n  |          ^"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn an_invalid_region_hides_no_other_problem() {
+        let src = GOOD
+            .replace("region = \"us-west-2\"", "region = \"mars-1\"")
+            .replace(
+                "arn:aws:iam::123456789012:role/temporal-server",
+                "arn:aws:iam::12345:role/temporal-server",
+            )
+            .replace(
+                "arn:aws:lambda:us-west-2:123456789012:function:worker-1",
+                "arn:aws:s3:::bucket",
+            );
+        let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "aws.region",
+                "temporal.server_role_arn",
+                "role.lambda_function_arns[0]"
+            ]
+        );
     }
 
     #[test]

@@ -51,31 +51,33 @@ fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
         .endpoint
         .map(|e| format!(" at `{e}`"))
         .unwrap_or_default();
-    let other_at = match stack_name_position(&other.file) {
-        Some((line, _)) => format!("`{}` (line {line})", other.file.display()),
+    let other_at = match stack_name_offset(&other.file) {
+        Some((src, at)) => format!("`{}` (line {})", other.file.display(), line_col(&src, at).0),
         None => format!("`{}`", other.file.display()),
     };
-    Problem {
-        severity: Severity::Error,
-        file: env.file.clone(),
-        position: stack_name_position(&env.file),
-        key: "role.stack_name".into(),
-        message: format!(
+    let (src, at) = stack_name_offset(&env.file).unzip();
+    Problem::at(
+        Severity::Error,
+        &env.file,
+        src.as_deref().unwrap_or_default(),
+        at,
+        "role.stack_name".into(),
+        format!(
             "stack `{}` in account `{account}`, region `{}`{endpoint} is also deployed by {other_at}; \
              one stack, one descriptor: change `role.stack_name` in one of them \
              (or set `aws.account_id` in each, if they deploy to different accounts)",
             key.name, key.region
         ),
-    }
+    )
 }
 
-/// Line and column of `role.stack_name`'s value, read again from the file: only needed for
-/// the rare message, so descriptors do not carry positions around.
-fn stack_name_position(path: &Path) -> Option<(usize, usize)> {
+/// The text of `path` and the byte offset of `role.stack_name`'s value in it, read again from
+/// the file: only needed for the rare message, so descriptors do not carry positions around.
+fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
     let src = std::fs::read_to_string(path).ok()?;
     let doc = src.parse::<toml_edit::Document<String>>().ok()?;
-    let span = doc.get("role")?.get("stack_name")?.span()?;
-    Some(line_col(&src, span.start))
+    let start = doc.get("role")?.get("stack_name")?.span()?.start;
+    Some((src, start))
 }
 
 #[cfg(test)]
