@@ -7,6 +7,7 @@
 
 pub mod arn;
 mod atomic;
+mod declared;
 mod layout;
 mod lock;
 mod model;
@@ -17,6 +18,7 @@ mod stacks;
 pub mod text;
 
 pub use atomic::{check_writable, write_atomic};
+pub use declared::json_schema;
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{

@@ -1,5 +1,7 @@
 //! Parsing and validation of a descriptor. The document is walked key by key so that every
-//! problem is reported at once, each with its line.
+//! problem is reported at once, each with its line. Which tables and keys exist, which are
+//! required, their types, defaults and allowed names come from their one declaration
+//! (`declared.rs`); the rules for their values are here.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -7,59 +9,12 @@ use std::path::{Path, PathBuf};
 use toml_edit::{Item, TableLike, Value};
 
 use crate::arn;
+use crate::declared::{Kind, Table, shape};
 use crate::model::{
     Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
     WorkerDeployment, expected_account,
 };
 use crate::problem::{Problem, Severity, line_text};
-
-/// Compute provider types the Temporal 1.32 Worker Controller knows.
-pub const COMPUTE_PROVIDERS: &[&str] = &[
-    "aws-lambda",
-    "aws-ecs",
-    "aws-agentcore",
-    "subprocess",
-    "k8s",
-    "gcp-cloud-run",
-];
-/// Scaling algorithms the Temporal 1.32 Worker Controller knows.
-pub const SCALING_ALGORITHMS: &[&str] = &["no-sync", "rate-based"];
-
-const TABLES: &[&str] = &[
-    "aws",
-    "temporal",
-    "role",
-    "worker_deployments",
-    "deploy",
-    "sandbox",
-    "outputs",
-];
-const AWS_KEYS: &[&str] = &["region", "profile", "endpoint_url", "account_id"];
-const TEMPORAL_KEYS: &[&str] = &[
-    "server_role_arn",
-    "namespaces",
-    "compute_providers",
-    "scaling_algorithms",
-    "address",
-    "dynamic_config_file",
-    "tls",
-    "tls_cert_path",
-    "tls_key_path",
-    "tls_ca_path",
-    "tls_server_name",
-    "api_key_env",
-];
-const ROLE_KEYS: &[&str] = &["stack_name", "name", "external_id", "lambda_function_arns"];
-const DEPLOY_KEYS: &[&str] = &["confirm"];
-const SANDBOX_KEYS: &[&str] = &["auto_start"];
-const OUTPUTS_KEYS: &[&str] = &["role_arn", "stack_id", "deployed_at", "registered"];
-const WORKER_DEPLOYMENT_KEYS: &[&str] = &[
-    "namespace",
-    "name",
-    "build_id",
-    "lambda_function_arn",
-    "set_current",
-];
 
 /// A descriptor that passed validation, with the warnings it raised.
 #[derive(Debug, Clone)]
@@ -180,13 +135,13 @@ impl Walker<'_> {
             }
         };
         let root = doc.as_table();
-        self.unknown_keys(root, "", TABLES);
-        let aws = self.table(root, "aws", true);
-        let temporal = self.table(root, "temporal", true);
-        let role = self.table(root, "role", true);
-        let deploy = self.table(root, "deploy", false);
-        let sandbox = self.table(root, "sandbox", false);
-        let outputs = self.table(root, "outputs", false);
+        self.unknown_keys(root, "");
+        let aws = self.table(root, "aws");
+        let temporal = self.table(root, "temporal");
+        let role = self.table(root, "role");
+        let deploy = self.table(root, "deploy");
+        let sandbox = self.table(root, "sandbox");
+        let outputs = self.table(root, "outputs");
 
         let aws = aws.and_then(|t| self.aws(t));
         let partition = aws
@@ -196,7 +151,9 @@ impl Walker<'_> {
         let role = role.and_then(|t| self.role(t, partition));
         let deploy = match deploy {
             Some(t) => self.deploy(t)?,
-            None => DeploySettings { confirm: true },
+            None => DeploySettings {
+                confirm: declared("deploy").default_bool("confirm"),
+            },
         };
         let outputs = match outputs {
             Some(t) => {
@@ -236,14 +193,10 @@ impl Walker<'_> {
         })
     }
 
-    fn table<'d>(
-        &mut self,
-        root: &'d toml_edit::Table,
-        name: &str,
-        required: bool,
-    ) -> Option<&'d dyn TableLike> {
+    fn table<'d>(&mut self, root: &'d toml_edit::Table, name: &str) -> Option<&'d dyn TableLike> {
+        debug_assert_eq!(declared("").kind(name), Kind::Table);
         match root.get(name) {
-            None if required => {
+            None if declared("").is_required(name) => {
                 self.error(name, None, format!("the table `[{name}]` is missing"));
                 None
             }
@@ -262,7 +215,8 @@ impl Walker<'_> {
         }
     }
 
-    fn unknown_keys(&mut self, t: &dyn TableLike, section: &str, allowed: &[&str]) {
+    fn unknown_keys(&mut self, t: &dyn TableLike, section: &str) {
+        let allowed = declared(section).keys;
         for (key, _) in t.iter() {
             if !allowed.contains(&key) {
                 let span = t.get_key_value(key).and_then(|(k, _)| k.span());
@@ -287,18 +241,16 @@ impl Walker<'_> {
             .and_then(|(k, v)| k.span().or_else(|| v.span()))
     }
 
-    fn string(
-        &mut self,
-        t: &dyn TableLike,
-        section: &str,
-        key: &str,
-        required: &str,
-    ) -> Option<Spanned<String>> {
+    /// A string; a required one that is missing is reported with what to write there.
+    fn string(&mut self, t: &dyn TableLike, section: &str, key: &str) -> Option<Spanned<String>> {
         let full = format!("{section}.{key}");
+        let declared = declared(section);
+        debug_assert_eq!(declared.kind(key), Kind::String, "{full}");
         match t.get(key) {
             None => {
-                if !required.is_empty() {
-                    self.error(full, None, format!("is missing; {required}"));
+                if declared.is_required(key) {
+                    let hint = declared.missing_hint(key);
+                    self.error(full, None, format!("is missing; {hint}"));
                 }
                 None
             }
@@ -321,6 +273,7 @@ impl Walker<'_> {
         key: &str,
     ) -> Option<Vec<Spanned<String>>> {
         let full = format!("{section}.{key}");
+        debug_assert_eq!(declared(section).kind(key), Kind::Strings, "{full}");
         let item = t.get(key)?;
         let Some(array) = item.as_array() else {
             self.error(
@@ -349,13 +302,8 @@ impl Walker<'_> {
     }
 
     fn aws(&mut self, t: &dyn TableLike) -> Option<Aws> {
-        self.unknown_keys(t, "aws", AWS_KEYS);
-        let region = self.string(
-            t,
-            "aws",
-            "region",
-            "allowed: an AWS region code such as `us-west-2`",
-        );
+        self.unknown_keys(t, "aws");
+        let region = self.string(t, "aws", "region");
         if let Some((r, span)) = &region
             && arn::partition_of_region(r).is_none()
         {
@@ -368,7 +316,7 @@ impl Walker<'_> {
                 ),
             );
         }
-        let profile = self.string(t, "aws", "profile", "");
+        let profile = self.string(t, "aws", "profile");
         if let Some((p, span)) = &profile
             && p.is_empty()
         {
@@ -378,7 +326,7 @@ impl Walker<'_> {
                 "is empty; allowed: a profile name from ~/.aws/config, or leave the key out",
             );
         }
-        let endpoint_url = self.string(t, "aws", "endpoint_url", "");
+        let endpoint_url = self.string(t, "aws", "endpoint_url");
         if let Some((u, span)) = &endpoint_url {
             let rest = u
                 .strip_prefix("http://")
@@ -394,7 +342,7 @@ impl Walker<'_> {
                 );
             }
         }
-        let account_id = self.string(t, "aws", "account_id", "");
+        let account_id = self.string(t, "aws", "account_id");
         if let Some((a, span)) = &account_id
             && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
         {
@@ -416,13 +364,8 @@ impl Walker<'_> {
     }
 
     fn temporal(&mut self, t: &dyn TableLike, partition: Option<&str>) -> Option<Temporal> {
-        self.unknown_keys(t, "temporal", TEMPORAL_KEYS);
-        let server_role_arn = self.string(
-            t,
-            "temporal",
-            "server_role_arn",
-            "allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)",
-        );
+        self.unknown_keys(t, "temporal");
+        let server_role_arn = self.string(t, "temporal", "server_role_arn");
         if let Some((a, span)) = &server_role_arn
             && let Err(msg) = arn::check_principal_arn(a, partition)
         {
@@ -444,17 +387,15 @@ impl Walker<'_> {
             }
             self.duplicates("temporal.namespaces", list);
         }
-        let compute_providers =
-            self.choices(t, "compute_providers", COMPUTE_PROVIDERS, "aws-lambda");
-        let scaling_algorithms =
-            self.choices(t, "scaling_algorithms", SCALING_ALGORITHMS, "no-sync");
-        let address = self.string(t, "temporal", "address", "");
+        let compute_providers = self.choices(t, "compute_providers");
+        let scaling_algorithms = self.choices(t, "scaling_algorithms");
+        let address = self.string(t, "temporal", "address");
         if let Some((a, span)) = &address
             && let Err(msg) = check_address(a)
         {
             self.error("temporal.address", span.clone(), msg);
         }
-        let dynamic_config_file = self.string(t, "temporal", "dynamic_config_file", "");
+        let dynamic_config_file = self.string(t, "temporal", "dynamic_config_file");
         if let Some((f, span)) = &dynamic_config_file
             && f.trim().is_empty()
         {
@@ -462,12 +403,10 @@ impl Walker<'_> {
         }
         let tls_on = self.opt_bool(t, "temporal", "tls");
         let tls = Tls {
-            cert_path: self.string(t, "temporal", "tls_cert_path", "").map(|v| v.0),
-            key_path: self.string(t, "temporal", "tls_key_path", "").map(|v| v.0),
-            ca_path: self.string(t, "temporal", "tls_ca_path", "").map(|v| v.0),
-            server_name: self
-                .string(t, "temporal", "tls_server_name", "")
-                .map(|v| v.0),
+            cert_path: self.string(t, "temporal", "tls_cert_path").map(|v| v.0),
+            key_path: self.string(t, "temporal", "tls_key_path").map(|v| v.0),
+            ca_path: self.string(t, "temporal", "tls_ca_path").map(|v| v.0),
+            server_name: self.string(t, "temporal", "tls_server_name").map(|v| v.0),
         };
         if tls.cert_path.is_some() != tls.key_path.is_some() {
             self.error(
@@ -489,7 +428,7 @@ impl Walker<'_> {
             Some(true) => Some(tls),
             None => (tls != Tls::default()).then_some(tls),
         };
-        let api_key_env = self.string(t, "temporal", "api_key_env", "");
+        let api_key_env = self.string(t, "temporal", "api_key_env");
         if let Some((v, span)) = &api_key_env {
             let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
                 && v.chars()
@@ -510,17 +449,16 @@ impl Walker<'_> {
         })
     }
 
-    /// A list of names from `allowed` that must contain `needed`; defaults to `[needed]`.
-    fn choices(
-        &mut self,
-        t: &dyn TableLike,
-        key: &str,
-        allowed: &[&str],
-        needed: &str,
-    ) -> Option<Vec<String>> {
+    /// A list of the names its declaration allows, which must contain its default (the one
+    /// name Serverless Workers on Lambda need); left out, it is that default.
+    fn choices(&mut self, t: &dyn TableLike, key: &str) -> Option<Vec<String>> {
         let full = format!("temporal.{key}");
+        let declared = declared("temporal");
+        let allowed = declared.choices(key);
+        let default = declared.default_strings(key);
+        let needed = default.first().map_or("", String::as_str);
         let Some(list) = t.get(key).map(|_| self.string_list(t, "temporal", key)) else {
-            return Some(vec![needed.to_owned()]);
+            return Some(default);
         };
         let list = list?;
         let names = allowed
@@ -568,19 +506,14 @@ impl Walker<'_> {
         t: &dyn TableLike,
         partition: Option<&str>,
     ) -> Option<(Role, Vec<Spanned<String>>)> {
-        self.unknown_keys(t, "role", ROLE_KEYS);
-        let stack_name = self.string(
-            t,
-            "role",
-            "stack_name",
-            "allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`",
-        );
+        self.unknown_keys(t, "role");
+        let stack_name = self.string(t, "role", "stack_name");
         if let Some((s, span)) = &stack_name
             && let Err(msg) = arn::check_stack_name(s)
         {
             self.error("role.stack_name", span.clone(), msg);
         }
-        let name = self.string(t, "role", "name", "");
+        let name = self.string(t, "role", "name");
         if let Some((stack, _)) = &stack_name {
             let (n, span) = name.clone().unwrap_or_else(|| {
                 (
@@ -600,12 +533,7 @@ impl Walker<'_> {
                 );
             }
         }
-        let external_id = self.string(
-            t,
-            "role",
-            "external_id",
-            "allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)",
-        );
+        let external_id = self.string(t, "role", "external_id");
         if let Some((id, span)) = &external_id {
             let len = id.chars().count();
             if let Some(bad) = id.chars().find(|c| !crate::external_id_char(*c)) {
@@ -629,7 +557,7 @@ impl Walker<'_> {
                 );
             }
         }
-        let arns_required = "allowed: one or more Lambda function ARNs, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`";
+        let arns_required = declared("role").missing_hint("lambda_function_arns");
         let arns = self.string_list(t, "role", "lambda_function_arns");
         match &arns {
             None if t.get("lambda_function_arns").is_none() => {
@@ -689,6 +617,7 @@ impl Walker<'_> {
 
     /// An optional boolean; a wrong type is reported and read as absent.
     fn opt_bool(&mut self, t: &dyn TableLike, section: &str, key: &str) -> Option<bool> {
+        debug_assert_eq!(declared(section).kind(key), Kind::Bool, "{section}.{key}");
         match t.get(key)? {
             Item::Value(Value::Boolean(b)) => Some(*b.value()),
             item => {
@@ -702,9 +631,15 @@ impl Walker<'_> {
         }
     }
 
+    /// A boolean with its declared default; a wrong type is reported and read as the default.
+    fn bool(&mut self, t: &dyn TableLike, section: &str, key: &str) -> bool {
+        self.opt_bool(t, section, key)
+            .unwrap_or_else(|| declared(section).default_bool(key))
+    }
+
     fn deploy(&mut self, t: &dyn TableLike) -> Option<DeploySettings> {
-        self.unknown_keys(t, "deploy", DEPLOY_KEYS);
-        let confirm = self.opt_bool(t, "deploy", "confirm").unwrap_or(true);
+        self.unknown_keys(t, "deploy");
+        let confirm = self.bool(t, "deploy", "confirm");
         Some(DeploySettings { confirm })
     }
 
@@ -717,8 +652,8 @@ impl Walker<'_> {
         aws: &Aws,
         temporal: &Temporal,
     ) -> Option<SandboxSettings> {
-        self.unknown_keys(t, "sandbox", SANDBOX_KEYS);
-        let auto_start = self.opt_bool(t, "sandbox", "auto_start").unwrap_or(true);
+        self.unknown_keys(t, "sandbox");
+        let auto_start = self.bool(t, "sandbox", "auto_start");
         let span = |table: &str, key: &str| {
             root.get(table)
                 .and_then(Item::as_table_like)
@@ -760,6 +695,7 @@ impl Walker<'_> {
         let Some(item) = root.get("worker_deployments") else {
             return Some(Vec::new());
         };
+        debug_assert_eq!(declared("").kind("worker_deployments"), Kind::Tables);
         let Some(tables) = item.as_array_of_tables() else {
             self.error(
                 "worker_deployments",
@@ -775,27 +711,12 @@ impl Walker<'_> {
         let mut ok = true;
         for (i, t) in tables.iter().enumerate() {
             let section = format!("worker_deployments[{i}]");
-            self.unknown_keys(t, &section, WORKER_DEPLOYMENT_KEYS);
-            let namespace = self.string(
-                t,
-                &section,
-                "namespace",
-                "allowed: the Temporal namespace of the Worker Deployment",
-            );
-            let name = self.string(
-                t,
-                &section,
-                "name",
-                "allowed: the Worker Deployment name your Lambda worker uses",
-            );
-            let build_id = self.string(
-                t,
-                &section,
-                "build_id",
-                "allowed: the build ID your Lambda worker uses",
-            );
-            let arn = self.string(t, &section, "lambda_function_arn", "allowed: the ARN of the worker's Lambda function (a published version recommended)");
-            let set_current = self.opt_bool(t, &section, "set_current").unwrap_or(false);
+            self.unknown_keys(t, &section);
+            let namespace = self.string(t, &section, "namespace");
+            let name = self.string(t, &section, "name");
+            let build_id = self.string(t, &section, "build_id");
+            let arn = self.string(t, &section, "lambda_function_arn");
+            let set_current = self.bool(t, &section, "set_current");
             if let Some((ns, span)) = &namespace {
                 if let Err(msg) = arn::check_namespace(ns) {
                     self.error(format!("{section}.namespace"), span.clone(), msg);
@@ -857,12 +778,10 @@ impl Walker<'_> {
         role: Option<&Role>,
         partition: Option<&str>,
     ) -> Option<Outputs> {
-        self.unknown_keys(t, "outputs", OUTPUTS_KEYS);
-        let hint =
-            "`[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again";
-        let role_arn = self.string(t, "outputs", "role_arn", hint);
-        let stack_id = self.string(t, "outputs", "stack_id", hint);
-        let deployed_at = self.string(t, "outputs", "deployed_at", hint);
+        self.unknown_keys(t, "outputs");
+        let role_arn = self.string(t, "outputs", "role_arn");
+        let stack_id = self.string(t, "outputs", "stack_id");
+        let deployed_at = self.string(t, "outputs", "deployed_at");
         let registered = self
             .string_list(t, "outputs", "registered")
             .unwrap_or_default();
@@ -938,6 +857,11 @@ impl Walker<'_> {
             );
         }
     }
+}
+
+/// The declaration of `section` (`""` for the top level, `worker_deployments[i]` for an entry).
+fn declared(section: &str) -> &'static Table {
+    shape().table(section)
 }
 
 /// The dotted key a syntax error at byte `offset` is about, read from the text because the
@@ -1163,6 +1087,123 @@ lambda_function_arns = []
             "{}",
             role.message
         );
+    }
+
+    /// A descriptor with every table and key, as (header, keys) pairs, each key with a valid
+    /// value.
+    type Tables = Vec<(&'static str, Vec<(&'static str, &'static str)>)>;
+    fn every_table() -> Tables {
+        const ARN: &str = r#""arn:aws:lambda:us-west-2:123456789012:function:worker-1""#;
+        const ARNS: &str = r#"["arn:aws:lambda:us-west-2:123456789012:function:worker-1"]"#;
+        const ROLE: &str =
+            r#""arn:aws:iam::123456789012:role/n-temporal-serverless-worker-staging""#;
+        const STACK: &str = r#""arn:aws:cloudformation:us-west-2:123456789012:stack/temporal-serverless-worker-staging/0f1e-42""#;
+        vec![
+            (
+                "[aws]",
+                vec![
+                    ("region", r#""us-west-2""#),
+                    ("profile", r#""p""#),
+                    ("endpoint_url", r#""http://127.0.0.1:5050""#),
+                    ("account_id", r#""123456789012""#),
+                ],
+            ),
+            (
+                "[temporal]",
+                vec![
+                    ("server_role_arn", r#""arn:aws:iam::123456789012:role/t""#),
+                    ("namespaces", r#"["orders"]"#),
+                    ("compute_providers", r#"["aws-lambda"]"#),
+                    ("scaling_algorithms", r#"["no-sync"]"#),
+                    ("address", r#""127.0.0.1:7233""#),
+                    ("dynamic_config_file", r#""dc.yaml""#),
+                    ("tls", "true"),
+                    ("tls_cert_path", r#""c""#),
+                    ("tls_key_path", r#""k""#),
+                    ("tls_ca_path", r#""ca""#),
+                    ("tls_server_name", r#""t""#),
+                    ("api_key_env", r#""KEY""#),
+                ],
+            ),
+            (
+                "[role]",
+                vec![
+                    ("stack_name", r#""temporal-serverless-worker-staging""#),
+                    ("name", r#""n""#),
+                    ("external_id", r#""abcdef-12345""#),
+                    ("lambda_function_arns", ARNS),
+                ],
+            ),
+            (
+                "[[worker_deployments]]",
+                vec![
+                    ("namespace", r#""orders""#),
+                    ("name", r#""w""#),
+                    ("build_id", r#""1""#),
+                    ("lambda_function_arn", ARN),
+                    ("set_current", "true"),
+                ],
+            ),
+            ("[deploy]", vec![("confirm", "false")]),
+            ("[sandbox]", vec![("auto_start", "false")]),
+            (
+                "[outputs]",
+                vec![
+                    ("role_arn", ROLE),
+                    ("stack_id", STACK),
+                    ("deployed_at", r#""2026-11-25T10:00:00Z""#),
+                    ("registered", "[]"),
+                ],
+            ),
+        ]
+    }
+
+    /// Every key the declaration lists is read by the walk, with its declared type: a key the
+    /// walk forgot would be accepted and ignored.
+    #[test]
+    fn every_declared_key_is_read_with_its_type() {
+        let tables = every_table();
+        let text = |bad: Option<(&str, &str)>| {
+            let mut out = String::new();
+            for (header, keys) in &tables {
+                let table = header.trim_matches(['[', ']']);
+                if bad == Some(("", table)) {
+                    out = format!("{table} = 5\n{out}");
+                    continue;
+                }
+                out.push_str(&format!("{header}\n"));
+                for (key, value) in keys {
+                    let value = if bad == Some((table, key)) {
+                        "5"
+                    } else {
+                        value
+                    };
+                    out.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+            out
+        };
+        assert!(load(&text(None)).is_ok(), "{:#?}", load(&text(None)));
+        let mut checked = 0;
+        for table in std::iter::once("").chain(declared("").keys.iter().copied()) {
+            for key in declared(table).keys {
+                let src = text(Some((table, key)));
+                let full = match table {
+                    "" => (*key).to_owned(),
+                    "worker_deployments" => format!("worker_deployments[0].{key}"),
+                    _ => format!("{table}.{key}"),
+                };
+                let p = problems(&src);
+                assert!(
+                    p.iter().any(|p| p.key == full
+                        && p.message.starts_with("expected ")
+                        && p.message.ends_with(", found integer")),
+                    "`{full} = 5` is reported as a wrong type: {p:#?}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 7 + 4 + 12 + 4 + 5 + 1 + 1 + 4);
     }
 
     #[test]
