@@ -152,13 +152,20 @@ struct RoleTable {
     /// `AssumeRoleExternalId`: guards the role against confused deputies.
     ///
     /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9_+=,.@-]{5,45}$"))]
+    #[schemars(regex(pattern = external_id_pattern()))]
     external_id: String,
     /// `LambdaFunctionARNs`: the functions Temporal may invoke.
     ///
     /// Allowed: one or more Lambda function ARNs, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`
     #[schemars(length(min = 1))]
     lambda_function_arns: Vec<String>,
+}
+
+/// The template's rule for `AssumeRoleExternalId`, as a pattern.
+fn external_id_pattern() -> String {
+    let len = crate::EXTERNAL_ID_LEN;
+    let charset = crate::EXTERNAL_ID_CHARSET;
+    format!("^[{charset}]{{{},{}}}$", len.start(), len.end())
 }
 
 /// A Worker Deployment Version backed by a Lambda function.
@@ -477,6 +484,23 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed schema is the generated one (rust-analyzer's `ensure_file_contents`): a
+    /// stale file is rewritten, and the test fails so that the new one gets committed.
+    #[test]
+    fn committed_schema_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../environments")
+            .join(crate::SCHEMA_FILE);
+        let generated = json_schema();
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(generated.as_str()) {
+            std::fs::write(&path, &generated).unwrap();
+            panic!(
+                "{} was stale and has been updated; commit it",
+                crate::SCHEMA_FILE
+            );
+        }
+    }
 
     /// `declared_keys` names a type per table by hand: each must list exactly the keys the
     /// schema has for that table.
