@@ -101,6 +101,22 @@ fn init_writes_a_valid_descriptor_with_a_random_external_id() {
     ]);
     run.success();
     let text = co.read_env("dev");
+    assert!(
+        text.starts_with("#:schema ./descriptor.schema.json\n"),
+        "editors find the schema: {text}"
+    );
+    let schema = co.root().join("environments/descriptor.schema.json");
+    assert_eq!(
+        std::fs::read_to_string(&schema).unwrap(),
+        std::fs::read_to_string(repo_root().join("environments/descriptor.schema.json")).unwrap(),
+        "a checkout without a schema gets the current one"
+    );
+    assert!(
+        run.stdout
+            .contains("wrote environments/descriptor.schema.json\nwrote environments/dev.toml\n"),
+        "{}",
+        run.stdout
+    );
     assert!(text.contains("region = \"eu-west-1\""), "{text}");
     assert!(text.contains("namespaces = [\"orders\"]"), "{text}");
     assert!(
@@ -114,7 +130,15 @@ fn init_writes_a_valid_descriptor_with_a_random_external_id() {
             .unwrap()
             .to_owned()
     };
-    co.xtask(&["init", "dev2"]).success();
+    std::fs::write(&schema, "{}\n").unwrap();
+    let run = co.xtask(&["init", "dev2"]);
+    run.success();
+    assert_eq!(
+        std::fs::read_to_string(&schema).unwrap(),
+        "{}\n",
+        "the repository's own schema is kept"
+    );
+    assert!(!run.stdout.contains("schema"), "{}", run.stdout);
     assert_ne!(
         id(&text),
         id(&co.read_env("dev2")),

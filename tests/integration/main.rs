@@ -14,6 +14,7 @@ mod emulator;
 mod faults;
 mod files;
 mod sandbox;
+mod schema;
 mod signals;
 mod sts;
 mod template;

@@ -1207,6 +1207,12 @@ lambda_function_arns = []
     }
 
     #[test]
+    fn the_schema_directive_for_editors_is_a_comment() {
+        let loaded = load(&format!("#:schema ./descriptor.schema.json\n{GOOD}")).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
     fn wrong_types_and_missing_tables() {
         let p = problems("[aws]\nregion = 5\n[temporal]\nnamespaces = [\"a\", 1]\n");
         let msgs: Vec<String> = p

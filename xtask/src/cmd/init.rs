@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -74,6 +75,7 @@ impl Args {
             stack_name => self.stack_name.unwrap_or_else(|| format!("temporal-serverless-worker-{}", self.env)),
             external_id => external_id()?,
             lambda_function_arns => functions,
+            schema_file => env_descriptor::SCHEMA_FILE,
         })?;
         // Never write a descriptor that would not load.
         let loaded = env_descriptor::load_str(&path, &text)
@@ -81,15 +83,31 @@ impl Args {
         for w in &loaded.warnings {
             eprintln!("{w}");
         }
+        let schema = write_schema_if_missing(layout)?;
         write_atomic(&path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
-        println!("wrote {}", super::render::relative(layout, &path));
+        for written in schema.iter().chain([&path]) {
+            println!("wrote {}", super::render::relative(layout, written));
+        }
         println!(
             "next: edit it (server_role_arn, lambda_function_arns), then `cargo xtask validate {0}` and `cargo xtask deploy {0}`",
             self.env
         );
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Writes the JSON Schema the descriptor's first line names, when the checkout has none, so
+/// that editors check the new file as it is edited. An existing schema is the repository's to
+/// keep current (this repository's own is checked by a test); it is never overwritten.
+fn write_schema_if_missing(layout: &Layout) -> Result<Option<PathBuf>> {
+    let path = layout.environments_dir().join(env_descriptor::SCHEMA_FILE);
+    if path.exists() {
+        return Ok(None);
+    }
+    write_atomic(&path, env_descriptor::json_schema().as_bytes())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(Some(path))
 }
 
 /// 32 random characters of [A-Za-z0-9]: within the template's rule (5 to 45 of [a-zA-Z0-9_+=,.@-]).
