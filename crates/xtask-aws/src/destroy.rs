@@ -3,16 +3,16 @@ use std::process::ExitCode;
 use anyhow::Result;
 use cfn_deploy::{Deadline, Guard, Tracker};
 use env_descriptor::{Layout, Outputs};
-use xtask::cmd::aws::DestroyArgs;
+use setup_flows::aws_args::DestroyArgs;
 
-use xtask::ui::{self, Progress};
+use crate::ui::{self, Progress};
 
 use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
 
 pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = xtask::cmd::load_env(layout, &args.env)?;
-    let _lock = xtask::cmd::claim(
+    let env = setup_flows::envs::load_env(layout, &args.env)?;
+    let _lock = setup_flows::claim::claim(
         layout,
         &[&env],
         &format!("destroy {}", env.name),
@@ -66,7 +66,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     if Outputs::remove(&env.file)? {
         println!(
             "removed [outputs] from {}",
-            xtask::cmd::render::relative(layout, &env.file)
+            setup_flows::relative(layout, &env.file)
         );
     }
     Ok(ExitCode::SUCCESS)

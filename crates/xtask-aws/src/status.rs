@@ -2,15 +2,15 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use env_descriptor::Layout;
-use xtask::cmd::aws::StatusArgs;
+use setup_flows::aws_args::StatusArgs;
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = xtask::cmd::load_env(layout, &args.env)?;
+    let env = setup_flows::envs::load_env(layout, &args.env)?;
     let stack = crate::aws::runtime()?.block_on(async {
         let clients = crate::aws::connect(layout, &env).await?;
         anyhow::Ok(clients.describe_stack(&env.role.stack_name).await?)
     })?;
-    let file = xtask::cmd::render::relative(layout, &env.file);
+    let file = setup_flows::relative(layout, &env.file);
     let Some(stack) = stack else {
         println!(
             "{}: stack `{}` does not exist",

@@ -83,7 +83,7 @@ impl Args {
         }
         write_atomic(&path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
-        println!("wrote {}", super::render::relative(layout, &path));
+        println!("wrote {}", crate::relative(layout, &path));
         println!(
             "next: edit it (server_role_arn, lambda_function_arns), then `cargo xtask validate {0}` and `cargo xtask deploy {0}`",
             self.env

@@ -52,7 +52,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
     #[command(flatten)]
-    pub lock: super::LockArgs,
+    pub lock: crate::claim::LockArgs,
 }
 
 /// Show the stack's state and outputs, and whether the recorded [outputs] still match.
@@ -86,7 +86,7 @@ pub struct DestroyArgs {
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
     #[command(flatten)]
-    pub lock: super::LockArgs,
+    pub lock: crate::claim::LockArgs,
 }
 
 /// Show the AWS identity of an environment, and the ARN to use as `server_role_arn`.

@@ -33,13 +33,13 @@ pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
     #[command(flatten)]
-    lock: super::LockArgs,
+    lock: crate::claim::LockArgs,
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let env = super::load_env(layout, &self.env)?;
-        let _lock = super::claim(
+        let env = crate::envs::load_env(layout, &self.env)?;
+        let _lock = crate::claim::claim(
             layout,
             &[&env],
             &format!("register {}", env.name),
@@ -69,9 +69,9 @@ pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
 }
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
-/// the environment's lock ([`super::claim`]).
+/// the environment's lock ([`crate::claim::claim`]).
 pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
-    let file = super::render::relative(layout, &env.file);
+    let file = crate::relative(layout, &env.file);
     anyhow::ensure!(
         !env.worker_deployments.is_empty(),
         "{}: `{file}` lists no `[[worker_deployments]]` to register",
@@ -84,7 +84,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
         )
     })?;
     if env.starts_sandbox() {
-        super::sandbox::ensure_all(layout, env)?;
+        crate::sandbox::ensure_all(layout, env)?;
     } else {
         ensure_frontend_answers(env, &file)?;
     }
