@@ -25,7 +25,7 @@ pub use model::{
 };
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
-pub use schema::{LoadError, Loaded, load, load_str};
+pub use schema::{AWS_LAMBDA, LoadError, Loaded, NO_SYNC, load, load_str};
 pub use stacks::shared_stacks;
 
 /// Characters and length the CloudFormation template allows for `AssumeRoleExternalId`.

@@ -13,9 +13,15 @@ use crate::model::{
 };
 use crate::problem::{Problem, Severity, line_col};
 
+/// The compute provider of Serverless Workers on AWS Lambda: the default, and what `register`
+/// and `doctor` look for.
+pub const AWS_LAMBDA: &str = "aws-lambda";
+/// The scaling algorithm Serverless Workers need: the default, and what `doctor` looks for.
+pub const NO_SYNC: &str = "no-sync";
+
 /// Compute provider types the Temporal 1.32 Worker Controller knows.
 pub const COMPUTE_PROVIDERS: &[&str] = &[
-    "aws-lambda",
+    AWS_LAMBDA,
     "aws-ecs",
     "aws-agentcore",
     "subprocess",
@@ -23,7 +29,7 @@ pub const COMPUTE_PROVIDERS: &[&str] = &[
     "gcp-cloud-run",
 ];
 /// Scaling algorithms the Temporal 1.32 Worker Controller knows.
-pub const SCALING_ALGORITHMS: &[&str] = &["no-sync", "rate-based"];
+pub const SCALING_ALGORITHMS: &[&str] = &[NO_SYNC, "rate-based"];
 
 const TABLES: &[&str] = &[
     "aws",
@@ -439,10 +445,8 @@ impl Walker<'_> {
             }
             self.duplicates("temporal.namespaces", list);
         }
-        let compute_providers =
-            self.choices(t, "compute_providers", COMPUTE_PROVIDERS, "aws-lambda");
-        let scaling_algorithms =
-            self.choices(t, "scaling_algorithms", SCALING_ALGORITHMS, "no-sync");
+        let compute_providers = self.choices(t, "compute_providers", COMPUTE_PROVIDERS, AWS_LAMBDA);
+        let scaling_algorithms = self.choices(t, "scaling_algorithms", SCALING_ALGORITHMS, NO_SYNC);
         let address = self.string(t, "temporal", "address", "");
         if let Some((a, span)) = &address
             && let Err(msg) = check_address(a)

@@ -53,3 +53,15 @@ pub fn claim(
     }
     Ok(locks)
 }
+
+/// Loads environment `name` and [`claim`]s it for `verb` (e.g. `destroy`).
+pub fn load_and_claim(
+    layout: &Layout,
+    verb: &str,
+    name: &str,
+    lock: &LockArgs,
+) -> Result<(Environment, Vec<EnvLock>)> {
+    let env = crate::envs::load_env(layout, name)?;
+    let locks = claim(layout, &[&env], &format!("{verb} {}", env.name), lock)?;
+    Ok((env, locks))
+}

@@ -39,7 +39,7 @@ pub fn prepare(layout: &Layout, args: &DeployArgs) -> Result<Prepared> {
         layout,
         &envs.iter().collect::<Vec<_>>(),
         &command,
-        &args.lock,
+        &args.limits.lock,
     )?;
     let templates = Templates::load(&layout.templates_dir())?;
     let mut parameters = Vec::new();

@@ -38,13 +38,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let env = crate::envs::load_env(layout, &self.env)?;
-        let _lock = crate::claim::claim(
-            layout,
-            &[&env],
-            &format!("register {}", env.name),
-            &self.lock,
-        )?;
+        let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
         register_env(layout, &env)?;
         Ok(ExitCode::SUCCESS)
     }

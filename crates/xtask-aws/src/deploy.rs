@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use cfn_deploy::{Deadline, DeployError, Guard, Outcome, StackSpec, Tracker};
 use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
+use env_render::cfn;
 use indicatif::MultiProgress;
 use setup_flows::aws_args::DeployArgs;
 use setup_flows::deploy::Prepared;
@@ -54,7 +55,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                             .map(|o| o.stack_id.as_str()),
                     };
                     let guard = Guard {
-                        deadline: Deadline::after(args.timeout),
+                        deadline: Deadline::after(args.limits.timeout),
                         tracker,
                     };
                     let result = match crate::aws::connect(layout, &env).await {
@@ -179,11 +180,9 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     // Only what the stack reported: `registered` belongs to `register`, and the file is
     // merged into as it is now, so edits made while the deploy ran are kept.
     let recorded = StackOutputs {
-        role_arn: stack
-            .outputs
-            .get("RoleARN")
-            .cloned()
-            .context("the stack has no `RoleARN` output")?,
+        role_arn: cfn::role_arn(&stack.outputs)
+            .with_context(|| format!("the stack has no `{}` output", cfn::ROLE_ARN_OUTPUT))?
+            .to_owned(),
         stack_id: stack.stack_id.clone(),
         deployed_at: stack.updated_at.clone().unwrap_or_default(),
     };

@@ -11,13 +11,8 @@ use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
 
 pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = setup_flows::envs::load_env(layout, &args.env)?;
-    let _lock = setup_flows::claim::claim(
-        layout,
-        &[&env],
-        &format!("destroy {}", env.name),
-        &args.lock,
-    )?;
+    let (env, _lock) =
+        setup_flows::claim::load_and_claim(layout, "destroy", &args.env, &args.limits.lock)?;
     let stack = &env.role.stack_name;
     if !args.yes {
         if !ui::interactive() {
@@ -39,7 +34,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
             let clients = crate::aws::connect(layout, &env).await?;
             let mut progress = StackProgress(Progress::new(&env.name, false));
             let guard = Guard {
-                deadline: Deadline::after(args.timeout),
+                deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
             let existed = clients.destroy(stack, guard, &mut progress).await;

@@ -48,20 +48,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     };
-    let mut drift = Vec::new();
-    if stack.outputs.get("RoleARN") != Some(&recorded.role_arn) {
-        drift.push(format!(
-            "role_arn: recorded `{}`, stack has `{}`",
-            recorded.role_arn,
-            stack.outputs.get("RoleARN").map_or("nothing", |s| s)
-        ));
-    }
-    if stack.stack_id != recorded.stack_id {
-        drift.push(format!(
-            "stack_id: recorded `{}`, stack is `{}`",
-            recorded.stack_id, stack.stack_id
-        ));
-    }
+    let drift = env_render::cfn::drift(recorded, &stack.outputs, &stack.stack_id);
     if drift.is_empty() {
         println!("recorded [outputs] in {file} match the stack");
         Ok(ExitCode::SUCCESS)
