@@ -1,5 +1,7 @@
 //! Commands that need no AWS: help, validate, render, init; and the checkout's own files.
 
+use clap::CommandFactory;
+
 use crate::support::{Checkout, repo_root, xtask_in};
 
 #[test]
@@ -7,13 +9,24 @@ fn every_command_has_help_with_examples() {
     let root = repo_root();
     let top = xtask_in(&root, &[]);
     assert_eq!(top.code, Some(2), "no arguments prints the help");
-    for cmd in [
-        "validate", "render", "deploy", "status", "destroy", "init", "whoami", "sandbox",
-    ] {
+    let help = xtask_in(&root, &["--help"]);
+    help.success();
+    // Every command the parser knows, so that a new one cannot be left out here.
+    let cli = setup_flows::cli::Cli::command();
+    let commands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    assert!(commands.contains(&"deploy"), "{commands:?}");
+    for cmd in commands {
         assert!(
             top.stderr.contains(cmd),
             "`{cmd}` is listed:\n{}",
             top.stderr
+        );
+        assert!(
+            help.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{cmd} "))),
+            "`{cmd}` is in --help:\n{}",
+            help.stdout
         );
         let run = xtask_in(&root, &[cmd, "--help"]);
         run.success();

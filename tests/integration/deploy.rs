@@ -151,6 +151,19 @@ fn create_noop_update_status_destroy_and_comments_survive() {
         "{}",
         run.stdout
     );
+    // `doctor` makes the same comparison, and names what differs.
+    let run = co.xtask(&["doctor", "lc"]);
+    run.failure();
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("recorded outputs"))
+        .unwrap_or_else(|| panic!("no `recorded outputs` check:\n{}", run.stdout));
+    assert!(
+        line.starts_with("FAIL") && line.contains("stack_id") && line.contains("an-earlier-stack"),
+        "{}",
+        run.stdout
+    );
     co.write_env("lc", &after_update);
 
     // Destroy: the stack is gone and the file is back to what the user wrote.

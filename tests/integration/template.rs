@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use env_render::cfn::ROLE_ARN_OUTPUT;
+
 use crate::support::{python, repo_root};
 
 #[test]
@@ -17,17 +19,36 @@ fn template_passes_cfn_lint() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // And it is the template the guide ships: same parameters, resources and outputs.
+    // And it is the template the guide ships: same parameters, resources and outputs, each
+    // looked for in its own section (`RoleName` and `LambdaFunctionARNs` are outputs too).
     let text = std::fs::read_to_string(&template).unwrap();
-    for name in [
-        "TemporalIamRoleArn",
-        "AssumeRoleExternalId",
-        "LambdaFunctionARNs",
-        "RoleName",
-        "TemporalServerlessWorker",
-        "TemporalLambdaInvokePermissions",
-        "RoleARN",
-    ] {
-        assert!(text.contains(&format!("  {name}:")), "{name}");
-    }
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let names = |section: &str| -> Vec<&str> {
+        doc[section]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("no `{section}` section"))
+            .keys()
+            .map(|k| k.as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        names("Parameters"),
+        [
+            "TemporalIamRoleArn",
+            "AssumeRoleExternalId",
+            "LambdaFunctionARNs",
+            "RoleName"
+        ]
+    );
+    assert_eq!(
+        names("Resources"),
+        [
+            "TemporalServerlessWorker",
+            "TemporalLambdaInvokePermissions"
+        ]
+    );
+    assert_eq!(
+        names("Outputs"),
+        [ROLE_ARN_OUTPUT, "RoleName", "LambdaFunctionARNs"]
+    );
 }

@@ -119,6 +119,10 @@ enum ComputeProvider {
     GcpCloudRun,
 }
 
+/// The compute provider of Serverless Workers on AWS Lambda (`ComputeProvider::AwsLambda` as
+/// written in a descriptor): the default, and what `register` and `doctor` look for.
+pub const AWS_LAMBDA: &str = "aws-lambda";
+
 fn default_compute_providers() -> Vec<ComputeProvider> {
     vec![ComputeProvider::AwsLambda]
 }
@@ -131,6 +135,10 @@ enum ScalingAlgorithm {
     NoSync,
     RateBased,
 }
+
+/// The scaling algorithm Serverless Workers need (`ScalingAlgorithm::NoSync` as written in a
+/// descriptor): the default, and what `doctor` looks for.
+pub const NO_SYNC: &str = "no-sync";
 
 fn default_scaling_algorithms() -> Vec<ScalingAlgorithm> {
     vec![ScalingAlgorithm::NoSync]
@@ -479,6 +487,20 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names other crates use are the ones a descriptor holds.
+    #[test]
+    fn named_provider_and_algorithm_are_the_enums_spelling() {
+        let name = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+        assert_eq!(
+            name(serde_json::to_value(ComputeProvider::AwsLambda).unwrap()),
+            AWS_LAMBDA
+        );
+        assert_eq!(
+            name(serde_json::to_value(ScalingAlgorithm::NoSync).unwrap()),
+            NO_SYNC
+        );
+    }
 
     /// The committed schema is the generated one (rust-analyzer's `ensure_file_contents`): a
     /// stale file is rewritten, and the test fails so that the new one gets committed.

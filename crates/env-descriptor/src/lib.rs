@@ -18,7 +18,7 @@ mod stacks;
 pub mod text;
 
 pub use atomic::{check_writable, write_atomic};
-pub use declared::json_schema;
+pub use declared::{AWS_LAMBDA, NO_SYNC, json_schema};
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{

@@ -1,6 +1,44 @@
-//! The parts of the CloudFormation template the tool relies on: its parameters.
+//! The parts of the CloudFormation template the tool relies on: its parameters, and the output
+//! `deploy` records.
 
+use std::collections::BTreeMap;
+
+use env_descriptor::Outputs;
 use serde_yaml::Value;
+
+/// The template's output holding the role's ARN, which `deploy` records as `[outputs].role_arn`
+/// and `register` puts into each Worker Deployment Version.
+pub const ROLE_ARN_OUTPUT: &str = "RoleARN";
+
+/// The role's ARN among a stack's outputs.
+pub fn role_arn(stack_outputs: &BTreeMap<String, String>) -> Option<&str> {
+    stack_outputs.get(ROLE_ARN_OUTPUT).map(String::as_str)
+}
+
+/// How the `[outputs]` a descriptor recorded differ from the stack as deployed, one line per
+/// key (`status` lists them, `doctor` joins them); empty when they match.
+pub fn drift(
+    recorded: &Outputs,
+    stack_outputs: &BTreeMap<String, String>,
+    stack_id: &str,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let role_arn = role_arn(stack_outputs);
+    if role_arn != Some(&*recorded.role_arn) {
+        lines.push(format!(
+            "role_arn: recorded `{}`, stack has `{}`",
+            recorded.role_arn,
+            role_arn.unwrap_or("nothing")
+        ));
+    }
+    if stack_id != &*recorded.stack_id {
+        lines.push(format!(
+            "stack_id: recorded `{}`, stack is `{stack_id}`",
+            recorded.stack_id
+        ));
+    }
+    lines
+}
 
 /// A declared template parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +86,15 @@ impl Template {
         }
         if doc.get("Resources").is_none() {
             return Err("it has no `Resources` section".into());
+        }
+        if doc
+            .get("Outputs")
+            .and_then(|o| o.get(ROLE_ARN_OUTPUT))
+            .is_none()
+        {
+            return Err(format!(
+                "it has no `{ROLE_ARN_OUTPUT}` output, which `deploy` records as `[outputs].role_arn`"
+            ));
         }
         Ok(Template { body, parameters })
     }

@@ -36,20 +36,27 @@ pub struct KeySpec {
     pub scope: Scope,
 }
 
+/// Whether the Worker Controller Instance runs (per namespace).
+pub const ENABLED: &str = "workercontroller.enabled";
+/// The compute providers it may use (per namespace); Serverless Workers need `aws-lambda`.
+pub const COMPUTE_PROVIDERS_ENABLED: &str = "workercontroller.compute_providers.enabled";
+/// The scaling algorithms it may use (global only); Serverless Workers need `no-sync`.
+pub const SCALING_ALGORITHMS_ENABLED: &str = "workercontroller.scaling_algorithms.enabled";
+
 /// Every `workercontroller.*` key of Temporal 1.32, with its type and scope.
 pub const WORKER_CONTROLLER_KEYS: &[KeySpec] = &[
     KeySpec {
-        name: "workercontroller.enabled",
+        name: ENABLED,
         kind: Kind::Bool,
         scope: Scope::Namespace,
     },
     KeySpec {
-        name: "workercontroller.compute_providers.enabled",
+        name: COMPUTE_PROVIDERS_ENABLED,
         kind: Kind::StringList,
         scope: Scope::Namespace,
     },
     KeySpec {
-        name: "workercontroller.scaling_algorithms.enabled",
+        name: SCALING_ALGORITHMS_ENABLED,
         kind: Kind::StringList,
         scope: Scope::Global,
     },

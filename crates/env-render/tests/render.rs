@@ -153,6 +153,19 @@ fn role_name_default_matches_the_template() {
 }
 
 #[test]
+fn a_template_without_the_role_arn_output_is_refused() {
+    let body =
+        std::fs::read_to_string(templates_dir().join("serverless-worker-role.yaml")).unwrap();
+    env_render::cfn::Template::parse(body.clone()).unwrap();
+    // `deploy` records this output as `[outputs].role_arn`: a template without it could be
+    // deployed but never registered.
+    let renamed = body.replace("\n  RoleARN:\n", "\n  RoleArn:\n");
+    assert_ne!(renamed, body);
+    let err = env_render::cfn::Template::parse(renamed).unwrap_err();
+    assert!(err.contains("`RoleARN`"), "{err}");
+}
+
+#[test]
 fn write_is_idempotent_and_reports_stale_files() {
     let t = Templates::load(&templates_dir()).unwrap();
     let r = t.render(&env(None, None)).unwrap();

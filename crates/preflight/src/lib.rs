@@ -13,8 +13,11 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use cfn_deploy::Clients;
-use env_descriptor::{Environment, arn};
-use env_render::dynamic_config;
+use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
+use env_render::cfn;
+use env_render::dynamic_config::{
+    self, COMPUTE_PROVIDERS_ENABLED, ENABLED, SCALING_ALGORITHMS_ENABLED,
+};
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,13 +168,18 @@ fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
         );
         return false;
     };
-    let host = address
-        .rsplit_once(':')
-        .map_or(address.as_str(), |(h, _)| h)
-        .trim_matches(['[', ']']);
+    let Some((host, port)) = local_endpoint::host_port(address) else {
+        r.fail(
+            1,
+            "frontend address",
+            format!("`{address}` is not a `host:port` address"),
+            "set `temporal.address` to the frontend `host:port` Lambda dials",
+        );
+        return false;
+    };
     let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
-        Err(_) => match (address.as_str()).to_socket_addrs() {
+        Err(_) => match (host.as_str(), port).to_socket_addrs() {
             Ok(addrs) => addrs.map(|a| a.ip()).collect(),
             Err(e) => {
                 r.fail(
@@ -213,10 +221,6 @@ fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
         );
     }
     let reachable = ips.iter().any(|ip| {
-        let port = address
-            .rsplit_once(':')
-            .and_then(|(_, p)| p.parse().ok())
-            .unwrap_or(7233);
         TcpStream::connect_timeout(&SocketAddr::new(*ip, port), Duration::from_secs(3)).is_ok()
     });
     if reachable {
@@ -345,58 +349,46 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
     };
     for ns in namespaces {
         let scope = ns.map_or("globally".to_owned(), |n| format!("for namespace `{n}`"));
-        let enabled = dynamic_config::resolve(text, "workercontroller.enabled", ns);
+        let enabled = dynamic_config::resolve(text, ENABLED, ns);
         if enabled.as_ref().and_then(serde_yaml::Value::as_bool) == Some(true) {
             r.pass(
                 2,
                 format!("WCI enabled {scope}"),
-                format!("workercontroller.enabled is true in {source}"),
+                format!("{ENABLED} is true in {source}"),
             );
         } else {
             r.fail(
                 2,
                 format!("WCI enabled {scope}"),
                 format!(
-                    "workercontroller.enabled is {} {scope} in {source}",
+                    "{ENABLED} is {} {scope} in {source}",
                     enabled.map_or("unset (false)".into(), |v| format!("{v:?}"))
                 ),
                 fix.clone(),
             );
         }
+        let name = format!("{AWS_LAMBDA} allowed {scope}");
         if contains(
-            dynamic_config::resolve(text, "workercontroller.compute_providers.enabled", ns),
-            "aws-lambda",
+            dynamic_config::resolve(text, COMPUTE_PROVIDERS_ENABLED, ns),
+            AWS_LAMBDA,
         ) {
-            r.pass(
-                2,
-                format!("aws-lambda allowed {scope}"),
-                "workercontroller.compute_providers.enabled includes aws-lambda",
-            );
+            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} includes {AWS_LAMBDA}");
+            r.pass(2, name, detail);
         } else {
-            r.fail(
-                2,
-                format!("aws-lambda allowed {scope}"),
-                "workercontroller.compute_providers.enabled does not include aws-lambda",
-                fix.clone(),
-            );
+            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} does not include {AWS_LAMBDA}");
+            r.fail(2, name, detail, fix.clone());
         }
     }
+    let name = format!("{NO_SYNC} allowed");
     if contains(
-        dynamic_config::resolve(text, "workercontroller.scaling_algorithms.enabled", None),
-        "no-sync",
+        dynamic_config::resolve(text, SCALING_ALGORITHMS_ENABLED, None),
+        NO_SYNC,
     ) {
-        r.pass(
-            2,
-            "no-sync allowed",
-            "workercontroller.scaling_algorithms.enabled (global) includes no-sync",
-        );
+        let detail = format!("{SCALING_ALGORITHMS_ENABLED} (global) includes {NO_SYNC}");
+        r.pass(2, name, detail);
     } else {
-        r.fail(
-            2,
-            "no-sync allowed",
-            "workercontroller.scaling_algorithms.enabled (global) does not include no-sync",
-            fix,
-        );
+        let detail = format!("{SCALING_ALGORITHMS_ENABLED} (global) does not include {NO_SYNC}");
+        r.fail(2, name, detail, fix);
     }
 }
 
@@ -500,19 +492,14 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             deploy_fix,
         );
     };
-    if stack.outputs.get("RoleARN") == Some(&recorded.role_arn)
-        && stack.stack_id == recorded.stack_id
-    {
+    let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
+    if drift.is_empty() {
         r.pass(4, "recorded outputs", "[outputs] match the stack");
     } else {
         r.fail(
             4,
             "recorded outputs",
-            format!(
-                "[outputs].role_arn `{}` does not match the stack's `{}`",
-                recorded.role_arn,
-                stack.outputs.get("RoleARN").map_or("(none)", |s| s)
-            ),
+            format!("[outputs] do not match the stack: {}", drift.join("; ")),
             deploy_fix.clone(),
         );
     }
@@ -577,8 +564,8 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                     .pointer("/computeConfig/scalingGroups/default/provider/type")
                     .and_then(|p| p.as_str())
                     .unwrap_or("none");
-                if provider == "aws-lambda" {
-                    r.pass(5, name, "registered with aws-lambda compute");
+                if provider == AWS_LAMBDA {
+                    r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
                 } else {
                     r.fail(
                         5,

@@ -29,7 +29,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// at is an error naming it, before any request.
 pub async fn connect(layout: &Layout, env: &Environment) -> Result<Clients> {
     if env.starts_sandbox() {
-        xtask::cmd::sandbox::ensure_aws(layout, env)?;
+        setup_flows::sandbox::ensure_aws(layout, env)?;
     }
     let clients = Clients::connect(&connection(env)).await;
     if let Some(first) = clients.local_endpoints.first() {
@@ -51,7 +51,7 @@ fn origin(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> String {
     match &endpoint.origin {
         EndpointOrigin::Connection => format!(
             "aws.endpoint_url of {}",
-            xtask::cmd::render::relative(layout, &env.file)
+            setup_flows::relative(layout, &env.file)
         ),
         EndpointOrigin::Variable(var) => format!("the environment variable {var}"),
         EndpointOrigin::ConfigFile => "endpoint_url in the AWS config file".to_owned(),

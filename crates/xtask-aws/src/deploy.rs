@@ -2,12 +2,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cfn_deploy::{Deadline, DeployError, Guard, Outcome, StackSpec, Tracker};
-use env_descriptor::{EnvLock, Environment, Layout, Outputs, StackOutputs};
-use env_render::Templates;
+use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
+use env_render::cfn;
 use indicatif::MultiProgress;
-use xtask::cmd::aws::DeployArgs;
+use setup_flows::aws_args::DeployArgs;
+use setup_flows::deploy::Prepared;
 
-use xtask::ui::{self, Progress};
+use crate::ui::{self, Progress};
 
 use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
@@ -19,24 +20,14 @@ struct Report {
 }
 
 pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
-    let names = if args.all {
-        layout.env_names()?
-    } else {
-        args.envs.clone()
-    };
-    // Every descriptor is validated and rendered before the first AWS call.
-    let envs: Vec<Environment> = names
-        .iter()
-        .map(|n| xtask::cmd::load_env(layout, n))
-        .collect::<Result<_>>()?;
-    let _locks = claim(layout, &args, &envs)?;
-    let templates = Templates::load(&layout.templates_dir())?;
-    let mut parameters = Vec::new();
-    for env in &envs {
-        let rendered = xtask::cmd::render::write(layout, &templates, env)?;
-        parameters.push(templates.cfn_template().with_defaults(&rendered.parameters));
-    }
-    let body = &templates.cfn_template().body;
+    // Every descriptor is validated, claimed and rendered before the first AWS call.
+    let Prepared {
+        envs,
+        parameters,
+        template_body,
+        locks: _locks,
+    } = setup_flows::deploy::prepare(layout, &args)?;
+    let body = &template_body;
     let asks = |env: &Environment| env.deploy.confirm && !args.yes && ui::interactive();
     // Questions cannot be asked in parallel: with any, one environment after the other.
     let parallel = envs.len() > 1 && !envs.iter().any(asks);
@@ -64,7 +55,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                             .map(|o| o.stack_id.as_str()),
                     };
                     let guard = Guard {
-                        deadline: Deadline::after(args.timeout),
+                        deadline: Deadline::after(args.limits.timeout),
                         tracker,
                     };
                     let result = match crate::aws::connect(layout, &env).await {
@@ -130,42 +121,15 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         }
     }
     if args.register {
-        for name in &deployed {
-            // Reloaded: the deploy just recorded the role ARN.
-            let env = xtask::cmd::load_env(layout, name)?;
-            if let Err(e) = xtask::cmd::register::register_env(layout, &env) {
-                failed += 1;
-                eprintln!("error: {e:#}");
-            }
-        }
+        failed += setup_flows::deploy::register_deployed(layout, &deployed)?;
     }
-    if failed > 0 {
-        if names.len() > 1 {
-            eprintln!("{failed} failure(s) across {} environment(s)", names.len());
-        }
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Checks that no other descriptor deploys the same stacks, then takes the environments' locks
-/// and checks their descriptors can be written: all before the first AWS call.
-fn claim(layout: &Layout, args: &DeployArgs, envs: &[Environment]) -> Result<Vec<EnvLock>> {
-    xtask::cmd::ensure_own_stacks(envs, &xtask::cmd::all_envs(layout))?;
-    let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
-    let command = format!("deploy {}", names.join(" "));
-    xtask::cmd::claim(
-        layout,
-        &envs.iter().collect::<Vec<_>>(),
-        &command,
-        &args.lock,
-    )
+    Ok(setup_flows::deploy::exit_code(failed, envs.len()))
 }
 
 /// Prints the outcome of one environment and records its outputs.
 fn finish(layout: &Layout, report: &Report) -> Result<()> {
     let env = &report.env;
-    let file = xtask::cmd::render::relative(layout, &env.file);
+    let file = setup_flows::relative(layout, &env.file);
     let outcome = match &report.result {
         Ok(outcome) => outcome,
         Err(e @ DeployError::Declined { .. }) => anyhow::bail!("{}: {e}", env.name),
@@ -216,11 +180,9 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     // Only what the stack reported: `registered` belongs to `register`, and the file is
     // merged into as it is now, so edits made while the deploy ran are kept.
     let recorded = StackOutputs {
-        role_arn: stack
-            .outputs
-            .get("RoleARN")
-            .cloned()
-            .context("the stack has no `RoleARN` output")?,
+        role_arn: cfn::role_arn(&stack.outputs)
+            .with_context(|| format!("the stack has no `{}` output", cfn::ROLE_ARN_OUTPUT))?
+            .to_owned(),
         stack_id: stack.stack_id.clone(),
         deployed_at: stack.updated_at.clone().unwrap_or_default(),
     };

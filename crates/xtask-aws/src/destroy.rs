@@ -3,21 +3,16 @@ use std::process::ExitCode;
 use anyhow::Result;
 use cfn_deploy::{Deadline, Guard, Tracker};
 use env_descriptor::{Layout, Outputs};
-use xtask::cmd::aws::DestroyArgs;
+use setup_flows::aws_args::DestroyArgs;
 
-use xtask::ui::{self, Progress};
+use crate::ui::{self, Progress};
 
 use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
 
 pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = xtask::cmd::load_env(layout, &args.env)?;
-    let _lock = xtask::cmd::claim(
-        layout,
-        &[&env],
-        &format!("destroy {}", env.name),
-        &args.lock,
-    )?;
+    let (env, _lock) =
+        setup_flows::claim::load_and_claim(layout, "destroy", &args.env, &args.limits.lock)?;
     let stack = &env.role.stack_name;
     if !args.yes {
         if !ui::interactive() {
@@ -39,7 +34,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
             let clients = crate::aws::connect(layout, &env).await?;
             let mut progress = StackProgress(Progress::new(&env.name, false));
             let guard = Guard {
-                deadline: Deadline::after(args.timeout),
+                deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
             let existed = clients.destroy(stack, guard, &mut progress).await;
@@ -66,7 +61,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     if Outputs::remove(&env.file)? {
         println!(
             "removed [outputs] from {}",
-            xtask::cmd::render::relative(layout, &env.file)
+            setup_flows::relative(layout, &env.file)
         );
     }
     Ok(ExitCode::SUCCESS)

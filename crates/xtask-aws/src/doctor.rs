@@ -2,39 +2,23 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use env_descriptor::Layout;
-use env_render::{DYNAMIC_CONFIG_FILE, Templates};
 use preflight::{Inputs, Level};
-use xtask::cmd::aws::{DoctorArgs, Output};
+use setup_flows::aws_args::{DoctorArgs, Output};
 
 pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = xtask::cmd::load_env(layout, &args.env)?;
+    let env = setup_flows::envs::load_env(layout, &args.env)?;
     let emulator = env.aws.uses_emulator();
     if env.starts_sandbox() {
-        xtask::cmd::sandbox::ensure_all(layout, &env)?;
+        setup_flows::sandbox::ensure_all(layout, &env)?;
     }
-    // The file the server reads: the configured one, or the rendered one.
-    let (source, path) = match &env.temporal.dynamic_config_file {
-        Some(f) => (f.clone(), layout.root().join(f)),
-        None => {
-            let path = layout.rendered_dir(&env.name).join(DYNAMIC_CONFIG_FILE);
-            (xtask::cmd::render::relative(layout, &path), path)
-        }
-    };
-    let text = if env.temporal.dynamic_config_file.is_none() && !path.exists() {
-        Templates::load(&layout.templates_dir())?
-            .render(&env)
-            .map(|r| r.dynamic_config)
-            .map_err(|e| e.to_string())
-    } else {
-        std::fs::read_to_string(&path).map_err(|e| e.to_string())
-    };
-    let temporal = xtask::cmd::register::client(layout, &env).map_err(|e| format!("{e:#}"));
+    let dynamic_config = setup_flows::doctor::dynamic_config(layout, &env)?;
+    let temporal = setup_flows::doctor::temporal_client(layout, &env);
     let report = crate::aws::runtime()?.block_on(async {
         let clients = crate::aws::connect(layout, &env).await?;
         let inputs = Inputs {
             env: &env,
             clients: &clients,
-            dynamic_config: (source, text),
+            dynamic_config,
             emulator,
             temporal,
         };

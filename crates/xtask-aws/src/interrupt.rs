@@ -130,6 +130,6 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
             env.name, run.resume, env.name
         );
     }
-    let file = xtask::cmd::render::relative(layout, &env.file);
+    let file = setup_flows::relative(layout, &env.file);
     eprintln!("{}: `{file}` was left as it was", env.name);
 }

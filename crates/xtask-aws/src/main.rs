@@ -1,5 +1,6 @@
 //! `xtask-aws`: the commands of `cargo xtask` that call AWS. `xtask` parses the command line
-//! and runs this binary with the same arguments; it also works on its own.
+//! and runs this binary with the same arguments; it also works on its own, running the other
+//! commands as `xtask` does (through `setup-flows`).
 
 mod aws;
 mod deploy;
@@ -8,29 +9,33 @@ mod doctor;
 mod interrupt;
 mod progress;
 mod status;
+mod ui;
 mod whoami;
 
 use std::process::ExitCode;
 
+use anyhow::Result;
 use clap::Parser;
 use env_descriptor::Layout;
-use xtask::cli::{Cli, Command};
+use setup_flows::cli::{AwsCommand, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = Layout::discover(cli.root.as_deref())
         .map_err(anyhow::Error::from)
         .and_then(|layout| match cli.command {
-            Command::Deploy(args) => deploy::run(args, &layout),
-            Command::Status(args) => status::run(args, &layout),
-            Command::Destroy(args) => destroy::run(args, &layout),
-            Command::Whoami(args) => whoami::run(args, &layout),
-            Command::Doctor(args) => doctor::run(args, &layout),
-            Command::Validate(args) => args.run(&layout),
-            Command::Render(args) => args.run(&layout),
-            Command::Init(args) => args.run(&layout),
-            Command::Register(args) => args.run(&layout),
-            Command::Sandbox(args) => args.run(&layout),
+            Command::Aws(command) => run(command, &layout),
+            Command::Local(command) => command.run(&layout),
         });
-    xtask::cmd::exit(result)
+    setup_flows::exit(result)
+}
+
+fn run(command: AwsCommand, layout: &Layout) -> Result<ExitCode> {
+    match command {
+        AwsCommand::Deploy(args) => deploy::run(args, layout),
+        AwsCommand::Status(args) => status::run(args, layout),
+        AwsCommand::Destroy(args) => destroy::run(args, layout),
+        AwsCommand::Whoami(args) => whoami::run(args, layout),
+        AwsCommand::Doctor(args) => doctor::run(args, layout),
+    }
 }

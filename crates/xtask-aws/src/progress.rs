@@ -2,8 +2,8 @@
 
 use std::pin::Pin;
 
+use crate::ui::Progress;
 use cfn_deploy::{Change, Event, Observer};
-use xtask::ui::Progress;
 
 /// A [`Progress`] that shows a stack deploy.
 #[derive(Debug)]

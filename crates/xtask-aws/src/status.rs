@@ -2,15 +2,15 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use env_descriptor::Layout;
-use xtask::cmd::aws::StatusArgs;
+use setup_flows::aws_args::StatusArgs;
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = xtask::cmd::load_env(layout, &args.env)?;
+    let env = setup_flows::envs::load_env(layout, &args.env)?;
     let stack = crate::aws::runtime()?.block_on(async {
         let clients = crate::aws::connect(layout, &env).await?;
         anyhow::Ok(clients.describe_stack(&env.role.stack_name).await?)
     })?;
-    let file = xtask::cmd::render::relative(layout, &env.file);
+    let file = setup_flows::relative(layout, &env.file);
     let Some(stack) = stack else {
         println!(
             "{}: stack `{}` does not exist",
@@ -48,20 +48,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     };
-    let mut drift = Vec::new();
-    if stack.outputs.get("RoleARN") != Some(&recorded.role_arn) {
-        drift.push(format!(
-            "role_arn: recorded `{}`, stack has `{}`",
-            recorded.role_arn,
-            stack.outputs.get("RoleARN").map_or("nothing", |s| s)
-        ));
-    }
-    if stack.stack_id != recorded.stack_id {
-        drift.push(format!(
-            "stack_id: recorded `{}`, stack is `{}`",
-            recorded.stack_id, stack.stack_id
-        ));
-    }
+    let drift = env_render::cfn::drift(recorded, &stack.outputs, &stack.stack_id);
     if drift.is_empty() {
         println!("recorded [outputs] in {file} match the stack");
         Ok(ExitCode::SUCCESS)

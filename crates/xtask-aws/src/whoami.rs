@@ -2,10 +2,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use env_descriptor::{Layout, arn};
-use xtask::cmd::aws::WhoamiArgs;
+use setup_flows::aws_args::WhoamiArgs;
 
 pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
-    let env = xtask::cmd::load_env(layout, &args.env)?;
+    let env = setup_flows::envs::load_env(layout, &args.env)?;
     let id = crate::aws::runtime()?.block_on(async {
         let clients = crate::aws::connect(layout, &env).await?;
         anyhow::Ok(clients.whoami().await?)

@@ -8,6 +8,17 @@ use std::time::Duration;
 /// IAM can be slower, and a stack operation already in progress is waited for first.
 pub const DEFAULT_TIMEOUT: &str = "30m";
 
+/// How long `deploy` and `destroy` wait: for the stack, and for another command holding the
+/// environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackLimits {
+    /// Give up waiting after this long (e.g. `90s`, `30m`, `1h`); CloudFormation goes on.
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub lock: crate::claim::LockArgs,
+}
+
 /// Render, then create or update the invocation-role stack and record its outputs.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -48,11 +59,8 @@ pub struct DeployArgs {
     /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
     #[arg(long)]
     pub register: bool,
-    /// Give up waiting after this long (e.g. `90s`, `30m`, `1h`); CloudFormation goes on.
-    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
-    pub timeout: Duration,
     #[command(flatten)]
-    pub lock: super::LockArgs,
+    pub limits: StackLimits,
 }
 
 /// Show the stack's state and outputs, and whether the recorded [outputs] still match.
@@ -82,11 +90,8 @@ pub struct DestroyArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Give up waiting after this long (e.g. `90s`, `30m`, `1h`); CloudFormation goes on.
-    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
-    pub timeout: Duration,
     #[command(flatten)]
-    pub lock: super::LockArgs,
+    pub limits: StackLimits,
 }
 
 /// Show the AWS identity of an environment, and the ARN to use as `server_role_arn`.

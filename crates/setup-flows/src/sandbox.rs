@@ -158,7 +158,7 @@ fn seed_functions(sandbox: &Sandbox, env: &Environment) -> Result<()> {
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let env = super::load_env(layout, &self.env)?;
+        let env = crate::envs::load_env(layout, &self.env)?;
         let (host, port) = aws_address(&env)?;
         let sandbox = Sandbox::new(&layout.cache_dir());
         match self.action {

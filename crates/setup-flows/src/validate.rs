@@ -22,7 +22,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let names = super::named_or_all(layout, self.envs)?;
+        let names = crate::envs::named_or_all(layout, self.envs)?;
         if names.is_empty() {
             anyhow::bail!(
                 "no environments in `{}`; `cargo xtask init NAME` writes one",
@@ -30,11 +30,11 @@ impl Args {
             );
         }
         let templates = Templates::load(&layout.templates_dir())?;
-        let all = super::all_envs(layout);
+        let all = crate::envs::all_envs(layout);
         let check = |name: &str| -> Result<()> {
-            let env = super::load_env(layout, name)?;
+            let env = crate::envs::load_env(layout, name)?;
             templates.render(&env)?;
-            super::ensure_own_stacks(std::slice::from_ref(&env), &all)
+            crate::envs::ensure_own_stacks(std::slice::from_ref(&env), &all)
         };
         let mut failed = 0;
         for name in &names {

@@ -57,13 +57,9 @@ impl Progress {
         self.bar.set_message(what.to_owned());
     }
 
-    /// Asks `question` when this progress was made to ask (on a terminal); otherwise yes.
-    pub fn confirm(&self, question: &str) -> bool {
-        self.confirmation(question)()
-    }
-
-    /// [`Progress::confirm`] as a closure for another thread, so that the caller stays free
-    /// to notice an interruption while a person is asked.
+    /// Asks `question` when this progress was made to ask (on a terminal), otherwise answers
+    /// yes: as a closure for another thread, so that the caller stays free to notice an
+    /// interruption while a person is asked.
     pub fn confirmation(&self, question: &str) -> impl FnOnce() -> bool + Send + 'static {
         let bar = self.ask.then(|| self.bar.clone());
         let question = question.to_owned();

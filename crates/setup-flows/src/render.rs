@@ -30,34 +30,27 @@ pub struct Args {
 pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Result<Rendered> {
     let rendered = templates.render(env)?;
     for path in rendered.write(&layout.rendered_dir(&env.name))? {
-        println!("wrote {}", relative(layout, &path));
+        println!("wrote {}", crate::relative(layout, &path));
     }
     if let Some(file) = &env.temporal.dynamic_config_file {
         let path = layout.root().join(file);
         if rendered.update_server_file(&path, &env.name)? {
             println!(
                 "updated the workercontroller block of {}",
-                relative(layout, &path)
+                crate::relative(layout, &path)
             );
         }
     }
     Ok(rendered)
 }
 
-pub fn relative(layout: &Layout, path: &std::path::Path) -> String {
-    path.strip_prefix(layout.root())
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let names = super::named_or_all(layout, self.envs)?;
+        let names = crate::envs::named_or_all(layout, self.envs)?;
         let templates = Templates::load(&layout.templates_dir())?;
         let mut stale = Vec::new();
         for name in &names {
-            let env = super::load_env(layout, name)?;
+            let env = crate::envs::load_env(layout, name)?;
             if self.check {
                 let rendered = templates.render(&env)?;
                 stale.extend(rendered.stale(&layout.rendered_dir(name)));
@@ -73,7 +66,7 @@ impl Args {
         }
         if !stale.is_empty() {
             for path in &stale {
-                eprintln!("stale: {}", relative(layout, path));
+                eprintln!("stale: {}", crate::relative(layout, path));
             }
             eprintln!("run `cargo xtask render` and commit the result");
             return Ok(ExitCode::FAILURE);

@@ -87,7 +87,7 @@ impl Args {
         write_atomic(&path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         for written in schema.iter().chain([&path]) {
-            println!("wrote {}", super::render::relative(layout, written));
+            println!("wrote {}", crate::relative(layout, written));
         }
         println!(
             "next: edit it (server_role_arn, lambda_function_arns), then `cargo xtask validate {0}` and `cargo xtask deploy {0}`",

@@ -33,18 +33,12 @@ pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
     #[command(flatten)]
-    lock: super::LockArgs,
+    lock: crate::claim::LockArgs,
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
-        let env = super::load_env(layout, &self.env)?;
-        let _lock = super::claim(
-            layout,
-            &[&env],
-            &format!("register {}", env.name),
-            &self.lock,
-        )?;
+        let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
         register_env(layout, &env)?;
         Ok(ExitCode::SUCCESS)
     }
@@ -69,9 +63,9 @@ pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
 }
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
-/// the environment's lock ([`super::claim`]).
+/// the environment's lock ([`crate::claim::claim`]).
 pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
-    let file = super::render::relative(layout, &env.file);
+    let file = crate::relative(layout, &env.file);
     anyhow::ensure!(
         !env.worker_deployments.is_empty(),
         "{}: `{file}` lists no `[[worker_deployments]]` to register",
@@ -84,7 +78,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
         )
     })?;
     if env.starts_sandbox() {
-        super::sandbox::ensure_all(layout, env)?;
+        crate::sandbox::ensure_all(layout, env)?;
     } else {
         ensure_frontend_answers(env, &file)?;
     }

@@ -1,0 +1,91 @@
+//! The command line: every subcommand's flags, parsed by both binaries.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use env_descriptor::Layout;
+
+use crate::{aws_args, init, register, render, sandbox, validate};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Set up Temporal Serverless Workers (AWS Lambda) for a self-hosted Temporal Service",
+    long_about = None,
+    arg_required_else_help = true,
+    after_help = "\
+Environments are described in environments/NAME.toml. The usual flow:
+  cargo xtask init staging          write a descriptor with a fresh external ID
+  cargo xtask validate              check every descriptor, without calling AWS
+  cargo xtask deploy staging        render, then create or update the IAM role stack
+  cargo xtask status staging        compare the stack with what the descriptor recorded
+  cargo xtask register staging      create the Worker Deployment Versions (Lambda compute)
+  cargo xtask doctor staging        check every prerequisite, with the fix for each failure
+
+Try it locally, with no AWS account: cargo xtask deploy local"
+)]
+pub struct Cli {
+    /// The checkout to work in (default: found from the current directory; also XTASK_ROOT).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command, split by the binary that runs it: a command is in exactly one of the two
+/// enums, and each binary matches its own exhaustively. `display_order` keeps the one list of
+/// `cargo xtask --help` in the order of the usual flow.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Local(LocalCommand),
+    #[command(flatten)]
+    Aws(AwsCommand),
+}
+
+/// The commands that need no AWS SDK: `xtask` runs them itself.
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    #[command(display_order = 1)]
+    Validate(validate::Args),
+    #[command(display_order = 2)]
+    Render(render::Args),
+    #[command(display_order = 6)]
+    Init(init::Args),
+    #[command(display_order = 8)]
+    Register(register::Args),
+    #[command(display_order = 10)]
+    Sandbox(sandbox::Args),
+}
+
+/// The commands that call AWS: `xtask` hands them to `xtask-aws`, which links the SDK.
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    #[command(display_order = 3)]
+    Deploy(aws_args::DeployArgs),
+    #[command(display_order = 4)]
+    Status(aws_args::StatusArgs),
+    #[command(display_order = 5)]
+    Destroy(aws_args::DestroyArgs),
+    #[command(display_order = 7)]
+    Whoami(aws_args::WhoamiArgs),
+    #[command(display_order = 9)]
+    Doctor(aws_args::DoctorArgs),
+}
+
+impl LocalCommand {
+    /// Runs the command in this process.
+    pub fn run(self, layout: &Layout) -> Result<ExitCode> {
+        match self {
+            LocalCommand::Validate(args) => args.run(layout),
+            LocalCommand::Render(args) => args.run(layout),
+            LocalCommand::Init(args) => args.run(layout),
+            LocalCommand::Register(args) => args.run(layout),
+            LocalCommand::Sandbox(args) => args.run(layout),
+        }
+    }
+}

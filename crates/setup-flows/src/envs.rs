@@ -1,0 +1,57 @@
+//! Finding and loading descriptors: the first step of every command.
+
+use anyhow::Result;
+use env_descriptor::{Environment, Layout, LoadError};
+
+/// The environments named on the command line, or all of them when none is.
+pub fn named_or_all(layout: &Layout, names: Vec<String>) -> Result<Vec<String>> {
+    Ok(if names.is_empty() {
+        layout.env_names()?
+    } else {
+        names
+    })
+}
+
+/// Loads and validates `environments/NAME.toml`, printing its warnings.
+pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
+    let path = layout.env_file(name)?;
+    if !path.exists() {
+        let known = layout.env_names().unwrap_or_default().join(", ");
+        anyhow::bail!(
+            "no environment `{name}`: `{}` does not exist (known: {}); `cargo xtask init {name}` writes one",
+            path.display(),
+            if known.is_empty() { "none" } else { &known }
+        );
+    }
+    match env_descriptor::load(&path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok(loaded.env)
+        }
+        Err(e @ LoadError::Invalid(_)) => Err(anyhow::anyhow!("{e}")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every descriptor of the checkout that is valid, loaded without printing its warnings: what
+/// [`ensure_own_stacks`] compares with.
+pub fn all_envs(layout: &Layout) -> Vec<Environment> {
+    let names = layout.env_names().unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|name| layout.env_file(name).ok())
+        .filter_map(|path| env_descriptor::load(&path).ok())
+        .map(|loaded| loaded.env)
+        .collect()
+}
+
+/// Refuses `envs` when another descriptor of `all` deploys one of their stacks, naming both.
+pub fn ensure_own_stacks(envs: &[Environment], all: &[Environment]) -> Result<()> {
+    let problems = env_descriptor::shared_stacks(envs, all);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!("{}", LoadError::Invalid(problems)))
+}
