@@ -79,6 +79,21 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
+    /// Makes a created stack look as if CloudFormation were still creating it, to every watcher
+    /// (DescribeStacks, DescribeStackEvents) after ExecuteChangeSet: the emulator finishes at
+    /// once, CloudFormation does not.
+    pub fn hold_creation_in_progress(&self) {
+        for action in ["DescribeStacks", "DescribeStackEvents"] {
+            self.add(
+                Rule::new(
+                    action,
+                    Fault::Rewrite("CREATE_COMPLETE", "CREATE_IN_PROGRESS"),
+                )
+                .after("ExecuteChangeSet"),
+            );
+        }
+    }
+
     /// Starts a proxy on a free loopback port in front of `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> Self {
         let upstream: SocketAddr = upstream

@@ -97,15 +97,7 @@ fn server_errors_and_dropped_connections_while_watching_still_end_created_and_re
 #[test]
 fn an_expired_deadline_says_what_is_still_running_and_the_descriptor_stays() {
     let proxy = FaultProxy::start(&emulator().url());
-    for action in ["DescribeStacks", "DescribeStackEvents"] {
-        proxy.add(
-            Rule::new(
-                action,
-                Fault::Rewrite("CREATE_COMPLETE", "CREATE_IN_PROGRESS"),
-            )
-            .after("ExecuteChangeSet"),
-        );
-    }
+    proxy.hold_creation_in_progress();
     let co = Checkout::new();
     let stack = "it-deadline";
     let text = through(&proxy.url(), stack);

@@ -2,12 +2,11 @@
 //! whole deploy, undoes what was never executed, reports what CloudFormation goes on with, and
 //! leaves the descriptor as it was; the next deploy waits for a stack operation in progress.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::child::{self, end_leftovers};
 use crate::fault_proxy::{Fault, FaultProxy, Rule};
-use crate::support::{ACCOUNT, Checkout, descriptor, emulator, python, safe_aws_env};
+use crate::support::{ACCOUNT, Checkout, cfn, descriptor, emulator};
 
 /// Generous: the first run may wait for `cargo build -p xtask-aws` to find it up to date.
 const START: Duration = Duration::from_secs(120);
@@ -17,25 +16,6 @@ const EXIT: Duration = Duration::from_secs(30);
 fn through(proxy: &FaultProxy, stack: &str) -> String {
     descriptor(stack, &format!("{stack}-ext"), &["worker-1"])
         .replace(&emulator().url(), &proxy.url())
-}
-
-/// Runs `statement` in Python with `cfn` (a boto3 CloudFormation client on the emulator itself,
-/// not the proxy) in scope, and returns what it prints.
-pub fn cfn(statement: &str) -> String {
-    let script = format!(
-        "import boto3\ncfn = boto3.client('cloudformation', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
-        emulator().url()
-    );
-    let mut cmd = Command::new(python().python());
-    cmd.args(["-c", &script]);
-    safe_aws_env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// The stack's status in the emulator, or `gone`.
@@ -142,16 +122,7 @@ fn sigint_while_an_update_change_set_is_created_deletes_it_and_keeps_the_stack()
 #[test]
 fn sigterm_after_execute_reports_the_operation_and_the_next_deploy_waits_and_records_it() {
     let proxy = FaultProxy::start(&emulator().url());
-    // The emulator finishes at once; to CloudFormation-like watchers the stack stays in progress.
-    for action in ["DescribeStacks", "DescribeStackEvents"] {
-        proxy.add(
-            Rule::new(
-                action,
-                Fault::Rewrite("CREATE_COMPLETE", "CREATE_IN_PROGRESS"),
-            )
-            .after("ExecuteChangeSet"),
-        );
-    }
+    proxy.hold_creation_in_progress();
     let co = Checkout::new();
     let stack = "it-sigterm-executed";
     let text = through(&proxy, stack);

@@ -223,11 +223,12 @@ confirm = true
     )
 }
 
-/// Runs `statement` in Python with `iam` (a boto3 IAM client on the test emulator) and `json`
-/// in scope: for setting up what a test needs outside the tool.
-pub fn iam(statement: &str) {
+/// Runs `statement` in Python with `client` (a boto3 client of `service` on the test emulator
+/// itself, never a proxy) and `json` in scope, and returns what it prints: for setting up and
+/// checking what a test needs outside the tool.
+pub fn boto3(service: &str, statement: &str) -> String {
     let script = format!(
-        "import boto3, json\niam = boto3.client('iam', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
+        "import boto3, json\nclient = boto3.client('{service}', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
         emulator().url()
     );
     let mut cmd = Command::new(python().python());
@@ -239,6 +240,17 @@ pub fn iam(statement: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// [`boto3`] with an IAM client named `iam`.
+pub fn iam(statement: &str) {
+    boto3("iam", &format!("iam = client\n{statement}"));
+}
+
+/// [`boto3`] with a CloudFormation client named `cfn`.
+pub fn cfn(statement: &str) -> String {
+    boto3("cloudformation", &format!("cfn = client\n{statement}"))
 }
 
 /// Creates Lambda functions (by name) in the test emulator, as a user's own deploy would.
