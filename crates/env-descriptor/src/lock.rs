@@ -207,29 +207,20 @@ mod tests {
         panic!("must not wait");
     }
 
+    /// Takes the lock of `env` for `command`, or fails at once.
+    fn take(layout: &Layout, env: &str, command: &str) -> Result<EnvLock, LockError> {
+        EnvLock::acquire(layout, env, command, Duration::ZERO, &mut never)
+    }
+
     #[test]
     fn a_taken_lock_is_refused_naming_its_holder_and_free_again_when_dropped() {
         let (_dir, layout) = layout();
-        let lock = EnvLock::acquire(
-            &layout,
-            "staging",
-            "deploy staging",
-            Duration::ZERO,
-            &mut never,
-        )
-        .unwrap();
+        let lock = take(&layout, "staging", "deploy staging").unwrap();
         let held = holder(&layout, "staging").expect("held");
         assert_eq!(held.pid, Some(std::process::id()));
         assert_eq!(held.command.as_deref(), Some("deploy staging"));
 
-        let err = EnvLock::acquire(
-            &layout,
-            "staging",
-            "destroy staging",
-            Duration::ZERO,
-            &mut never,
-        )
-        .unwrap_err();
+        let err = take(&layout, "staging", "destroy staging").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.starts_with(&format!(
@@ -242,38 +233,17 @@ mod tests {
         assert!(msg.contains("target/xtask/locks/staging.lock"), "{msg}");
 
         // Another environment is independent.
-        EnvLock::acquire(
-            &layout,
-            "production",
-            "deploy production",
-            Duration::ZERO,
-            &mut never,
-        )
-        .unwrap();
+        take(&layout, "production", "deploy production").unwrap();
 
         drop(lock);
         assert_eq!(holder(&layout, "staging"), None);
-        EnvLock::acquire(
-            &layout,
-            "staging",
-            "destroy staging",
-            Duration::ZERO,
-            &mut never,
-        )
-        .unwrap();
+        take(&layout, "staging", "destroy staging").unwrap();
     }
 
     #[test]
     fn a_timeout_waits_for_the_holder() {
         let (_dir, layout) = layout();
-        let lock = EnvLock::acquire(
-            &layout,
-            "staging",
-            "deploy staging",
-            Duration::ZERO,
-            &mut never,
-        )
-        .unwrap();
+        let lock = take(&layout, "staging", "deploy staging").unwrap();
         let mut announced = 0;
         let err = EnvLock::acquire(
             &layout,
