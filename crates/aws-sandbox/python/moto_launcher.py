@@ -1208,8 +1208,9 @@ class LambdaRuntime:
         self.lock = threading.Lock()
         self.running: set[subprocess.Popen[bytes]] = set()
         root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root / "invocations", ignore_errors=True)  # this emulator run's only
         self.log = root / "invocations.jsonl"
-        self.log.write_text("")  # this emulator run's invocations
+        self.log.write_text("")
 
     def code_dir(self, fn: Any) -> Path:
         """The function's code, extracted once per code version (its SHA-256)."""
