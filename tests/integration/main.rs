@@ -13,6 +13,7 @@ mod deploy;
 mod emulator;
 mod faults;
 mod files;
+mod lambda_worker;
 mod sandbox;
 mod schema;
 mod signals;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -110,7 +111,9 @@ class Launcher:
     """A moto_launcher.py subprocess; stopped by its own pid only."""
 
     def __init__(self, port: int, parent_pid: int | None = None) -> None:
-        args = [sys.executable, str(LAUNCHER), "--host", HOST, "--port", str(port)]
+        self.lambda_dir = Path(tempfile.mkdtemp(prefix="moto-lambda-"))
+        args = [sys.executable, str(LAUNCHER), "--host", HOST, "--port", str(port),
+                "--lambda-dir", str(self.lambda_dir)]
         if parent_pid is not None:
             args += ["--parent-pid", str(parent_pid)]
         self.log = tempfile.NamedTemporaryFile(prefix="moto-launcher-", suffix=".log", delete=False)
@@ -154,6 +157,12 @@ class Launcher:
         self.log.close()
         if not os.environ.get("KEEP_LAUNCHER_LOG"):
             os.unlink(self.log.name)
+            shutil.rmtree(self.lambda_dir, ignore_errors=True)
+
+    def invocations(self) -> list[dict[str, Any]]:
+        """The records of the launcher's invocation log (JSON lines), oldest first."""
+        path = self.lambda_dir / "invocations.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def free_port() -> int:
@@ -313,6 +322,203 @@ def lambda_runs_without_docker(c: Clients, launcher: Launcher) -> None:
     result = c.lam.invoke(FunctionName="worker", Payload=b"{}")
     assert result["StatusCode"] == 200, result
     assert time.monotonic() - started < 10, "invoke took too long: docker?"
+
+
+def lambda_zip(files: dict[str, str]) -> bytes:
+    archive = BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return archive.getvalue()
+
+
+def lambda_role(c: Clients) -> str:
+    try:
+        return str(c.iam.get_role(RoleName="lambda-exec")["Role"]["Arn"])
+    except ClientError:
+        return str(c.iam.create_role(RoleName="lambda-exec", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"])
+
+
+def make_function(c: Clients, name: str, handler_source: str, timeout: int = 10,
+                  env: dict[str, str] | None = None) -> str:
+    """A python3.13 function whose `index.handler` is `handler_source`; returns its ARN."""
+    return str(c.lam.create_function(
+        FunctionName=name, Runtime="python3.13", Role=lambda_role(c), Handler="index.handler",
+        Code={"ZipFile": lambda_zip({"index.py": handler_source})}, Timeout=timeout,
+        Environment={"Variables": env or {}})["FunctionArn"])
+
+
+def invoke_json(c: Clients, name: str, payload: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    result = c.lam.invoke(FunctionName=name, Payload=json.dumps(payload or {}).encode(), **kwargs)
+    return result, json.loads(result["Payload"].read() or b"null")
+
+
+def wait_for(what: str, condition: Callable[[], Any], timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie of a reaped group is gone for our purpose.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+CONTEXT_HANDLER = """
+import os, atexit
+def handler(event, context):
+    atexit.register(lambda: open(os.environ["ATEXIT_FILE"], "w").write("teardown ran"))
+    return {"event": event, "greeting": os.environ["GREETING"], "request_id": context.aws_request_id,
+            "arn": context.invoked_function_arn, "name": context.function_name,
+            "memory": context.memory_limit_in_mb, "remaining": context.get_remaining_time_in_millis(),
+            "pid": os.getpid(), "file": __file__, "cwd": os.getcwd(), "task_root": os.environ["LAMBDA_TASK_ROOT"]}
+"""
+
+
+@check
+def lambda_runs_the_handler_with_its_environment_and_context(c: Clients, launcher: Launcher) -> None:
+    atexit_file = launcher.lambda_dir / "atexit-ran"
+    arn = make_function(c, "ctx", CONTEXT_HANDLER, timeout=10,
+                        env={"GREETING": "hello", "ATEXIT_FILE": str(atexit_file)})
+    result, payload = invoke_json(c, "ctx", {"n": 1})
+    assert result["StatusCode"] == 200 and "FunctionError" not in result, (result, payload)
+    assert payload["event"] == {"n": 1} and payload["greeting"] == "hello", payload
+    assert payload["arn"] == arn and payload["name"] == "ctx" and payload["memory"] == 128, payload
+    assert 5000 < payload["remaining"] <= 10000, payload
+    assert payload["pid"] != launcher.proc.pid, "the handler ran inside the emulator"
+    assert payload["cwd"] == payload["task_root"] == str(Path(payload["file"]).parent), payload
+    time.sleep(0.3)
+    assert not atexit_file.exists(), "the handler process ran interpreter teardown (os._exit expected)"
+    # The code is extracted once per code version: a second invocation runs the same files.
+    _, again = invoke_json(c, "ctx", {"n": 2})
+    assert again["file"] == payload["file"] and again["request_id"] != payload["request_id"], (payload, again)
+    # New code, new directory; a published version keeps running its own code.
+    c.lam.publish_version(FunctionName="ctx")
+    c.lam.update_function_code(FunctionName="ctx", ZipFile=lambda_zip({"index.py": "def handler(e, c):\n    return 'v2'\n"}))
+    _, latest = invoke_json(c, "ctx")
+    assert latest == "v2", latest
+    _, old = invoke_json(c, "ctx", Qualifier="1")
+    assert old["file"] == payload["file"] and old["arn"] == f"{arn}:1", old
+
+
+@check
+def lambda_handler_exception_is_a_function_error(c: Clients, launcher: Launcher) -> None:
+    make_function(c, "fails", "def handler(event, context):\n    raise ValueError('boom')\n")
+    result, payload = invoke_json(c, "fails")
+    assert result["StatusCode"] == 200 and result.get("FunctionError") == "Unhandled", result
+    assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "boom", payload
+    assert any("raise ValueError" in line for line in payload["stackTrace"]), payload
+    make_function(c, "no-module", "import not_a_module\ndef handler(event, context):\n    return 1\n")
+    result, payload = invoke_json(c, "no-module")
+    assert result.get("FunctionError") == "Unhandled", result
+    assert payload["errorType"] == "Runtime.ImportModuleError", payload
+    assert "No module named 'not_a_module'" in payload["errorMessage"], payload
+
+
+SLOW_HANDLER = """
+import os, subprocess, time
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "60"])
+    with open(os.environ["PIDS"], "w") as f:
+        f.write(f"{os.getpid()} {child.pid}")
+    time.sleep(float(event.get("sleep", 60)))
+    return "done"
+"""
+
+
+@check
+def lambda_event_invocation_returns_at_once_and_runs_in_the_background(c: Clients, launcher: Launcher) -> None:
+    pids = launcher.lambda_dir / "event-pids"
+    make_function(c, "background", SLOW_HANDLER, timeout=10, env={"PIDS": str(pids)})
+    started = time.monotonic()
+    result = c.lam.invoke(FunctionName="background", InvocationType="Event", Payload=b'{"sleep": 1}')
+    assert result["StatusCode"] == 202 and time.monotonic() - started < 1, (result, time.monotonic() - started)
+    handler_pid, _ = map(int, wait_for("the handler to start", lambda: pids.exists() and pids.read_text()).split())
+    wait_for("the handler to finish", lambda: not pid_alive(handler_pid))
+    end = wait_for("the end record", lambda: [r for r in launcher.invocations()
+                                              if r["function"] == "background" and r["event"] == "end"])
+    assert end[0]["status"] == "ok" and end[0]["invocation_type"] == "Event", end
+
+
+@check
+def lambda_is_killed_at_its_timeout_with_its_children(c: Clients, launcher: Launcher) -> None:
+    pids = launcher.lambda_dir / "timeout-pids"
+    make_function(c, "slow", SLOW_HANDLER, timeout=2, env={"PIDS": str(pids)})
+    started = time.monotonic()
+    result, payload = invoke_json(c, "slow", {"sleep": 60})
+    took = time.monotonic() - started
+    assert result.get("FunctionError") == "Unhandled" and 2 <= took < 5, (result, took)
+    assert payload["errorType"] == "Sandbox.Timedout", payload
+    assert "Task timed out after 2.00 seconds" in payload["errorMessage"], payload
+    handler_pid, child_pid = map(int, pids.read_text().split())
+    wait_for("the handler and its child to be killed", lambda: not pid_alive(handler_pid) and not pid_alive(child_pid), 5)
+
+
+@check
+def lambda_refuses_runtimes_it_cannot_run(c: Clients, launcher: Launcher) -> None:
+    for runtime in ("nodejs22.x", "provided.al2023", "java21"):
+        expect_error(lambda: c.lam.create_function(
+            FunctionName=f"other-{runtime.replace('.', '-')}", Runtime=runtime, Role=lambda_role(c), Handler="index.handler",
+            Code={"ZipFile": lambda_zip({"index.js": ""})}), "InvalidParameterValueException",
+            contains=f"runtime `{runtime}`: the sandbox's Lambda runs python3.x functions only")
+    names = [f["FunctionName"] for f in c.lam.list_functions()["Functions"]]
+    assert not any(n.startswith("other-") for n in names), names
+    make_function(c, "stays-python", "def handler(e, c):\n    return 1\n")
+    expect_error(lambda: c.lam.update_function_configuration(FunctionName="stays-python", Runtime="nodejs22.x"),
+                 "InvalidParameterValueException", contains="runtime `nodejs22.x`")
+    config = c.lam.get_function_configuration(FunctionName="stays-python")
+    assert config["Runtime"] == "python3.13", config
+
+
+@check
+def lambda_logs_each_invocation_with_its_caller(c: Clients, launcher: Launcher) -> None:
+    arn = make_function(c, "audited", "def handler(event, context):\n    return 'ok'\n")
+    role = c.iam.create_role(RoleName="invoker", AssumeRolePolicyDocument=trust_policy(TEMPORAL_ARN, EXTERNAL_ID))
+    creds = c.sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="managed-workers-aws",
+                              ExternalId=EXTERNAL_ID)["Credentials"]
+    assumed = boto3.client("lambda", endpoint_url=launcher.url, region_name="us-east-1",
+                           aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                           aws_session_token=creds["SessionToken"])
+    assert assumed.invoke(FunctionName=arn, InvocationType="Event", Payload=b"")["StatusCode"] == 202
+    start = wait_for("the start record", lambda: [r for r in launcher.invocations()
+                                                  if r["function"] == "audited" and r["event"] == "start"])[0]
+    assert start["invocation_type"] == "Event" and start["function_arn"] == arn, start
+    assert start["caller"] == {
+        "access_key": creds["AccessKeyId"],
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/invoker/managed-workers-aws",
+        "role_arn": role["Role"]["Arn"], "session_name": "managed-workers-aws", "external_id": EXTERNAL_ID,
+    }, start
+    c.lam.invoke(FunctionName="audited", Payload=b"{}")
+    plain = [r for r in launcher.invocations() if r["function"] == "audited" and r["event"] == "start"][-1]
+    assert plain["caller"]["access_key"] == "testing" and "role_arn" not in plain["caller"], plain
+    assert f"assumed-role/invoker/managed-workers-aws (external ID {EXTERNAL_ID})" in launcher.log_text()
+
+
+@check
+def lambda_processes_end_when_the_emulator_stops(c: Clients, launcher: Launcher) -> None:
+    for how in (signal.SIGTERM, signal.SIGKILL):
+        other = Launcher(free_port())
+        try:
+            pids = other.lambda_dir / "pids"
+            lam = Clients(other.url)
+            make_function(lam, "lingers", SLOW_HANDLER, timeout=60, env={"PIDS": str(pids)})
+            lam.lam.invoke(FunctionName="lingers", InvocationType="Event", Payload=b"{}")
+            handler_pid, child_pid = map(int, wait_for("the handler", lambda: pids.exists() and pids.read_text()).split())
+            other.stop(how)
+            wait_for(f"the handler to end after {how.name}", lambda: not pid_alive(handler_pid) and not pid_alive(child_pid), 5)
+        finally:
+            other.cleanup()
 
 
 @check

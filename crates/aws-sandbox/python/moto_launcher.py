@@ -1,6 +1,7 @@
 """Loopback-only moto server with patches that make moto behave like real AWS.
 
-Usage: python moto_launcher.py --host 127.0.0.1 --port N [--parent-pid PID] [--latency-ms MS]
+Usage: python moto_launcher.py --host 127.0.0.1 --port N [--parent-pid PID] [--lambda-dir DIR]
+       [--latency-ms MS]
 
 Prints ``moto ready on http://HOST:PORT`` once connections are accepted, exits 0 on
 SIGTERM/SIGINT or when --parent-pid disappears, exits 2 for a non-loopback host and
@@ -9,6 +10,12 @@ exits 3 when a moto internal the patches rely on is missing (written for moto 5.
 Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
   * network guard     - sockets may only reach loopback, so nothing ever leaves the machine.
   * lambda config     - {"lambda": {"use_docker": false}}: docker-free Lambda backend.
+  * lambda runtime    - Invoke runs a python3.x handler from the function's zip in its own process
+                        (lambda_bootstrap.py, next to this file) with the function's environment, a
+                        Lambda-like context and its timeout; Event answers 202 at once and runs in
+                        the background; other runtimes are refused at CreateFunction.  Each
+                        invocation is logged (stderr and DIR/invocations.jsonl) with its caller:
+                        access key, and for an assumed role its ARN, session and external ID.
   * sts external id   - AssumeRole honours the trust policy's sts:ExternalId condition (AccessDenied, 403).
   * sts caller        - GetCallerIdentity names an IAM user as AWS does (arn:aws:iam::ACCT:user/NAME).
   * cfn parameters    - DescribeStacks shows CommaDelimitedList values as given ("a,b"), not "['a', 'b']".
@@ -38,17 +45,24 @@ import argparse
 import contextlib
 import copy
 import importlib
+import io
 import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
+import time
 import urllib.parse
+import zipfile
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 EXPECTED_MOTO_VERSION = "5.2.5"
@@ -1124,12 +1138,281 @@ def _execute_create(backend: Any, stack: Any, change_set: Any) -> bool:
     return not stack.status.startswith("ROLLBACK")
 
 
+# --------------------------------------------------------------------------- Lambda: runs the code
+
+
+_RUNTIMES = "python3.x functions only (run with this sandbox's Python {python}), from a zip"
+
+
+def check_runtime(runtime: Any, package_type: Any = "Zip") -> None:
+    """CreateFunction/UpdateFunctionConfiguration: refuse what the sandbox cannot run, at once,
+    rather than a function that fails at every invocation."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if package_type == "Image":
+        raise InvalidParameterValueException(f"PackageType `Image`: the sandbox's Lambda runs {_RUNTIMES.format(python=python)}")
+    if runtime is not None and not re.fullmatch(r"python3\.[0-9]+", str(runtime)):
+        raise InvalidParameterValueException(
+            f"runtime `{runtime}`: the sandbox's Lambda runs {_RUNTIMES.format(python=python)}")
+
+
+class Caller:
+    """Who signed a request: the access key and, for an sts:AssumeRole session, the role, the
+    session name and the external ID given at AssumeRole (moto keeps assumed-role keys)."""
+
+    @staticmethod
+    def of(response: Any) -> dict[str, Any]:
+        from moto.sts.models import sts_backends
+
+        # The key as signed (moto's own parser only knows 20-character keys, not `testing`).
+        signed = re.search(r"Credential=([^/,\s]+)/", response.headers.get("Authorization") or "")
+        key = signed.group(1) if signed else response.get_access_key()
+        caller: dict[str, Any] = {"access_key": key}
+        for by_partition in list(sts_backends.values()):
+            for backend in list(by_partition.values()):
+                role = backend.get_assumed_role_from_access_key(key)
+                if role is not None:
+                    caller.update(arn=role.arn, role_arn=role.role_arn, session_name=role.session_name,
+                                  external_id=role.external_id)
+                    return caller
+        account = response.current_account
+        _, caller["arn"], _ = sts_backends[account]["aws"].get_caller_identity(key, response.region)
+        return caller
+
+    @staticmethod
+    def describe(caller: dict[str, Any]) -> str:
+        if "role_arn" in caller:
+            return f"{caller['arn']} (external ID {caller['external_id']})"
+        return f"{caller['arn']} (access key {caller['access_key']})"
+
+
+class Invocation:
+    """One run of a handler in its own process group."""
+
+    def __init__(self, record: dict[str, Any], directory: Path, process: subprocess.Popen[bytes],
+                 timeout: float, started: float) -> None:
+        self.record, self.directory, self.process = record, directory, process
+        self.timeout, self.started = timeout, started
+
+
+class LambdaRuntime:
+    """Runs Python functions for the docker-free Lambda backend: each invocation is a process
+    (lambda_bootstrap.py, the venv's interpreter) in the function's extracted code, with its
+    environment variables, killed with its whole process group at the function's timeout or
+    when the emulator stops. Every invocation is logged twice (start, end) as a JSON line in
+    LAMBDA_DIR/invocations.jsonl and on stderr, with the identity that made it."""
+
+    def __init__(self, root: Path, endpoint: str) -> None:
+        self.root, self.endpoint = root, endpoint
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen[bytes]] = set()
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root / "invocations", ignore_errors=True)  # this emulator run's only
+        self.log = root / "invocations.jsonl"
+        self.log.write_text("")
+
+    def code_dir(self, fn: Any) -> Path:
+        """The function's code, extracted once per code version (its SHA-256)."""
+        target = self.root / "code" / fn.code_digest
+        with self.lock:
+            if not target.exists():
+                staging = target.with_name(f".{target.name}.{os.getpid()}")
+                shutil.rmtree(staging, ignore_errors=True)
+                with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
+                    archive.extractall(staging)
+                os.replace(staging, target)
+        return target
+
+    def environment(self, fn: Any, code: Path) -> dict[str, str]:
+        """What Lambda gives a function: its variables, the reserved ones, dummy credentials and
+        the emulator as its AWS endpoint (nothing of the emulator's own environment)."""
+        env = {k: os.environ[k] for k in ("PATH", "LANG", "TZ") if k in os.environ}
+        env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+        env.update({
+            "LAMBDA_TASK_ROOT": str(code), "_HANDLER": str(fn.handler), "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region, "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}", "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL": self.endpoint, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        return env
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.lock, self.log.open("a") as out:
+            out.write(json.dumps(record) + "\n")
+
+    def start(self, fn: Any, invoked_arn: str, event: Any, caller: dict[str, Any], kind: str) -> Invocation:
+        import uuid
+
+        request_id = str(uuid.uuid4())
+        code = self.code_dir(fn)
+        directory = self.root / "invocations" / request_id
+        directory.mkdir(parents=True)
+        started = time.time()
+        timeout = float(fn.timeout)
+        (directory / "invocation.json").write_text(json.dumps({
+            "request_id": request_id, "invoked_function_arn": invoked_arn, "function_name": fn.function_name,
+            "function_version": str(fn.version), "memory_limit_in_mb": fn.memory_size, "handler": fn.handler,
+            "deadline_ms": (started + timeout) * 1000, "event": event, "code_dir": str(code),
+            "parent_pid": os.getpid(), "launcher_dir": str(Path(__file__).resolve().parent),
+        }))
+        record = {"event": "start", "time": started, "request_id": request_id, "function": fn.function_name,
+                  "function_arn": invoked_arn, "version": str(fn.version), "invocation_type": kind,
+                  "caller": caller, "output": str(directory / "output.log")}
+        self.write(record)
+        print(f"lambda: START {request_id} {invoked_arn} ({kind}) by {Caller.describe(caller)}",
+              file=sys.stderr, flush=True)
+        with (directory / "output.log").open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve().parent / "lambda_bootstrap.py"), str(directory)],
+                cwd=code, env=self.environment(fn, code), stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        with self.lock:
+            self.running.add(process)
+        return Invocation(record, directory, process, timeout, started)
+
+    def finish(self, inv: Invocation) -> dict[str, Any]:
+        """Waits for the handler until its deadline; returns {"result": ...} or {"error": ...}."""
+        try:
+            code = inv.process.wait(max(0.0, inv.started + inv.timeout - time.time()))
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            code, timed_out = None, True
+        self._kill(inv.process)
+        outcome = self._outcome(inv, code, timed_out)
+        took_ms = int((time.time() - inv.started) * 1000)
+        error = outcome.get("error")
+        self.write({**inv.record, "event": "end", "time": time.time(), "duration_ms": took_ms,
+                    "status": "error" if error else "ok", "error": error,
+                    "output_tail": _tail(inv.directory / "output.log")})
+        summary = f"{error['errorType']}: {error['errorMessage']}" if error else "ok"
+        print(f"lambda: END {inv.record['request_id']} {summary} in {took_ms} ms (output: "
+              f"{inv.record['output']})", file=sys.stderr, flush=True)
+        return outcome
+
+    @staticmethod
+    def _outcome(inv: Invocation, code: int | None, timed_out: bool) -> dict[str, Any]:
+        result = inv.directory / "result.json"
+        if result.exists():
+            return dict(json.loads(result.read_text()))
+        request_id = inv.record["request_id"]
+        if timed_out:
+            message = f"RequestId: {request_id} Error: Task timed out after {inv.timeout:.2f} seconds"
+            return {"error": {"errorType": "Sandbox.Timedout", "errorMessage": message}}
+        status = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+        return {"error": {"errorType": "Runtime.ExitError", "errorMessage": message}}
+
+    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+        """The handler's whole process group: whatever it started ends with it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        with self.lock:
+            self.running.discard(process)
+
+    def stop_all(self) -> None:
+        with self.lock:
+            running = list(self.running)
+        for process in running:
+            self._kill(process)
+
+
+def _tail(path: Path, lines: int = 20) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+_RUNTIME: LambdaRuntime | None = None
+_REQUEST = threading.local()
+
+
+def _invoked_arn(fn: Any, name: str, qualifier: str | None) -> str:
+    if name.startswith("arn:"):
+        return name if qualifier is None or name.count(":") > 6 else f"{name}:{qualifier}"
+    base = f"arn:{fn.partition}:lambda:{fn.region}:{fn.account_id}:function:{fn.function_name}"
+    return base if qualifier is None else f"{base}:{qualifier}"
+
+
+def _event(body: Any) -> Any:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    text = body.decode() if isinstance(body, bytes) else (body or "")
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise LambdaClientError("InvalidRequestContentException", "Could not parse request body into json") from None
+
+
+def patch_lambda_runtime() -> None:
+    """Invoke runs the function's handler (see LambdaRuntime); Event returns 202 at once and runs
+    in the background; a runtime the sandbox cannot run is refused when the function is created."""
+    from moto.awslambda.responses import LambdaResponse
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    _require(LambdaResponse, "invoke", "get_access_key")
+    _require(LambdaSimpleBackend, "invoke", "create_function", "update_function_configuration", "get_function")
+    original_response_invoke = LambdaResponse.invoke
+    original_create = LambdaSimpleBackend.create_function
+    original_update = LambdaSimpleBackend.update_function_configuration
+
+    def response_invoke(self: Any) -> Any:
+        _REQUEST.caller = Caller.of(self)
+        # moto reads `qualifier`; the API's query parameter is `Qualifier`.
+        _REQUEST.qualifier = self.querystring.get("Qualifier", [None])[0]
+        return original_response_invoke(self)
+
+    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+               response_headers: Any) -> bytes:
+        qualifier = qualifier or getattr(_REQUEST, "qualifier", None)
+        fn = self.get_function(function_name, qualifier)
+        kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        response_headers["x-amz-executed-version"] = str(fn.version)
+        if kind == "DryRun":
+            return b""
+        assert _RUNTIME is not None, "patch_lambda_runtime needs configure_lambda_runtime first"
+        caller = getattr(_REQUEST, "caller", None) or {"access_key": None, "arn": None}
+        inv = _RUNTIME.start(fn, _invoked_arn(fn, function_name, qualifier), _event(body), caller, kind)
+        if kind == "Event":
+            threading.Thread(target=_RUNTIME.finish, args=(inv,), name="lambda-event", daemon=True).start()
+            return b""
+        outcome = _RUNTIME.finish(inv)
+        if "error" in outcome:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(outcome["error"]).encode()
+        else:
+            payload = json.dumps(outcome["result"]).encode()
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        check_runtime(spec.get("Runtime"), spec.get("PackageType", "Zip"))
+        return original_create(self, spec)
+
+    def update_function_configuration(self: Any, function_name: str, qualifier: str, body: dict[str, Any]) -> Any:
+        check_runtime(body.get("Runtime"))
+        return original_update(self, function_name, qualifier, body)
+
+    LambdaResponse.invoke = response_invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.create_function = create_function  # type: ignore[method-assign]
+    LambdaSimpleBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- server
 
 
 PATCHES: list[Callable[[], None]] = [
     patch_network_guard,
     patch_lambda_config,
+    patch_lambda_runtime,
     patch_sts_external_id,
     patch_sts_caller_identity,
     patch_iam_principals,
@@ -1182,7 +1465,8 @@ def with_latency(app: Any, latency_ms: int) -> Any:
     return delayed
 
 
-def serve(host: str, port: int, parent_pid: int | None, latency_ms: int = 0) -> int:
+def serve(host: str, port: int, parent_pid: int | None, latency_ms: int = 0, lambda_dir: str | None = None) -> int:
+    global _RUNTIME
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -1193,9 +1477,11 @@ def serve(host: str, port: int, parent_pid: int | None, latency_ms: int = 0) -> 
     # On a bind error werkzeug prints the reason ("Port N is in use ...") and exits with 1.
     server = make_server(host, port, with_latency(DomainDispatcherApplication(create_backend_app), latency_ms), threaded=True,
                          request_handler=MotoRequestHandler)
+    bound_port = server.socket.getsockname()[1]
+    _RUNTIME = LambdaRuntime(Path(lambda_dir or tempfile.mkdtemp(prefix="moto-lambda-")),
+                             f"http://{_url_host(host)}:{bound_port}")
     thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     thread.start()
-    bound_port = server.socket.getsockname()[1]
     with socket.create_connection((host, bound_port), timeout=5):
         pass  # accepting connections
     print(f"moto ready on http://{_url_host(host)}:{bound_port}", flush=True)
@@ -1204,6 +1490,7 @@ def serve(host: str, port: int, parent_pid: int | None, latency_ms: int = 0) -> 
         if parent_pid is not None and not _pid_alive(parent_pid):
             break
     server.shutdown()
+    _RUNTIME.stop_all()  # no handler process outlives the emulator
     thread.join(timeout=5)
     server.server_close()
     return 0
@@ -1214,6 +1501,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, required=True, help="port to bind (0: any free port)")
     parser.add_argument("--parent-pid", type=int, help="exit when this process no longer exists")
+    parser.add_argument("--lambda-dir", help="where Lambda code is extracted and invocations are logged "
+                        "(invocations.jsonl); a new temporary directory by default")
     parser.add_argument("--latency-ms", type=int, default=0, help="answer every request this much later (a model of AWS latency, for benchmarks)")
     return parser.parse_args(argv)
 
@@ -1230,7 +1519,7 @@ def main(argv: list[str] | None = None) -> int:
     except PatchError as exc:
         print(f"moto_launcher: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_MOTO
-    return serve(args.host, args.port, args.parent_pid, args.latency_ms)
+    return serve(args.host, args.port, args.parent_pid, args.latency_ms, args.lambda_dir)
 
 
 if __name__ == "__main__":

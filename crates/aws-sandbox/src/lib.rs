@@ -5,9 +5,14 @@
 //! Every process started here gets `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens
 //! on loopback only.
 
+mod lambda;
 mod python;
 mod server;
 
+pub use lambda::{
+    SAMPLE_TASK_QUEUE, SAMPLE_WORKER_TIMEOUT, SAMPLE_WORKFLOW, SampleWorker, deploy_sample_workers,
+    seed_lambda_functions,
+};
 pub use python::{PythonEnv, REQUIREMENTS};
 pub use server::{Owned, Sandbox, Service, Status, TemporalDev, listening};
 
@@ -38,44 +43,6 @@ pub enum SandboxError {
         log: std::path::PathBuf,
         tail: String,
     },
-}
-
-const SEED_LAMBDA: &str = include_str!("../python/seed_lambda.py");
-
-/// Creates the Lambda functions `arns` in the emulator at `endpoint` (a stub handler), unless
-/// they exist. The sandbox's stand-in for the user's own function deployment.
-pub fn seed_lambda_functions(
-    env: &PythonEnv,
-    endpoint: &str,
-    region: &str,
-    arns: &[&str],
-) -> Result<(), SandboxError> {
-    if arns.is_empty() {
-        return Ok(());
-    }
-    if !local_endpoint::is_loopback(endpoint) {
-        return Err(SandboxError::NotLoopback(endpoint.into()));
-    }
-    let mut cmd = std::process::Command::new(env.python());
-    cmd.arg("-c").arg(SEED_LAMBDA).arg(endpoint).args(arns);
-    safe_env(&mut cmd);
-    cmd.env("AWS_DEFAULT_REGION", region);
-    let out = cmd.output().map_err(|e| SandboxError::Command {
-        what: "creating Lambda functions in the emulator".into(),
-        message: e.to_string(),
-    })?;
-    if !out.status.success() {
-        return Err(SandboxError::Command {
-            what: "creating Lambda functions in the emulator".into(),
-            message: String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        });
-    }
-    Ok(())
 }
 
 /// The environment every emulator process gets: no instance metadata, dummy keys, and none of

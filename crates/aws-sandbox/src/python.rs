@@ -4,9 +4,12 @@ use xshell::{Shell, cmd};
 
 use crate::SandboxError;
 
-/// The pinned Python packages (moto server, cfn-lint).
+/// The pinned Python packages (moto server, cfn-lint, the Temporal CLI, and temporalio for the
+/// sample worker the emulator runs).
 pub const REQUIREMENTS: &str = include_str!("../python/requirements.txt");
 pub(crate) const LAUNCHER: &str = include_str!("../python/moto_launcher.py");
+/// Runs one Lambda invocation in its own process; the launcher finds it next to itself.
+pub(crate) const LAMBDA_BOOTSTRAP: &str = include_str!("../python/lambda_bootstrap.py");
 
 /// A virtualenv with the pinned packages installed.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::python::{LAUNCHER, PythonEnv};
+use crate::python::{LAMBDA_BOOTSTRAP, LAUNCHER, PythonEnv};
 use crate::{SandboxError, safe_env};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,6 +121,11 @@ impl Sandbox {
 
     pub fn log_file(&self, service: Service) -> PathBuf {
         self.dir.join(format!("{}.log", service.name()))
+    }
+
+    /// The Lambda invocation log of the emulator on `port` (see [`Owned::invocation_log`]).
+    pub fn invocation_log(&self, port: u16) -> PathBuf {
+        lambda_dir(&self.dir, port).join("invocations.jsonl")
     }
 
     fn pid_file(&self, service: Service) -> PathBuf {
@@ -271,6 +276,8 @@ impl Sandbox {
 pub struct Owned {
     child: Option<Child>,
     pub port: u16,
+    work_dir: PathBuf,
+    log: PathBuf,
 }
 
 impl Owned {
@@ -278,7 +285,14 @@ impl Owned {
     pub fn aws(env: &PythonEnv, work_dir: &Path) -> Result<Self, SandboxError> {
         let port = free_port()?;
         let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
-        Self::spawn(cmd, port, &work_dir.join(format!("moto-{port}.log")))
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+    }
+
+    /// The emulator's Lambda invocation log: a JSON object per line, `"event"` `start` (with
+    /// `caller`: `access_key`, `arn`, and for an assumed role `role_arn`, `session_name`,
+    /// `external_id`) and `end` (with `status`, `error` and `output_tail`).
+    pub fn invocation_log(&self) -> PathBuf {
+        lambda_dir(&self.work_dir, self.port).join("invocations.jsonl")
     }
 
     /// A Temporal dev server; `dev.port` 0 picks a free port.
@@ -309,10 +323,21 @@ impl Owned {
             };
         }
         let port = dev.port;
-        Self::spawn(cmd, port, &work_dir.join(format!("temporal-{port}.log")))
+        Self::spawn(cmd, port, work_dir, &format!("temporal-{port}.log"))
     }
 
-    fn spawn(mut cmd: Command, port: u16, log: &Path) -> Result<Self, SandboxError> {
+    /// The service's output (`moto-PORT.log` or `temporal-PORT.log` in the work directory).
+    pub fn log_file(&self) -> &Path {
+        &self.log
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        port: u16,
+        work_dir: &Path,
+        log_name: &str,
+    ) -> Result<Self, SandboxError> {
+        let log = &work_dir.join(log_name);
         redirect(&mut cmd, log)?;
         let child = cmd.spawn().map_err(|e| SandboxError::Command {
             what: "starting a test service".into(),
@@ -322,6 +347,8 @@ impl Owned {
         Ok(Owned {
             child: Some(child),
             port,
+            work_dir: work_dir.to_owned(),
+            log: log.clone(),
         })
     }
 
@@ -366,20 +393,34 @@ fn launcher_command(
         source,
     })?;
     let launcher = dir.join("moto_launcher.py");
-    if std::fs::read_to_string(&launcher).ok().as_deref() != Some(LAUNCHER) {
-        std::fs::write(&launcher, LAUNCHER).map_err(|source| SandboxError::Io {
-            path: launcher.clone(),
-            source,
-        })?;
-    }
+    write_if_changed(&launcher, LAUNCHER)?;
+    write_if_changed(&dir.join("lambda_bootstrap.py"), LAMBDA_BOOTSTRAP)?;
     let mut cmd = Command::new(env.python());
     cmd.arg(&launcher)
-        .args(["--host", host, "--port", &port.to_string()]);
+        .args(["--host", host, "--port", &port.to_string()])
+        .arg("--lambda-dir")
+        .arg(lambda_dir(dir, port));
     if let Some(pid) = parent {
         cmd.args(["--parent-pid", &pid.to_string()]);
     }
     safe_env(&mut cmd);
     Ok(cmd)
+}
+
+/// Where the emulator on `port` extracts Lambda code and logs invocations
+/// (`invocations.jsonl`: one JSON object per start and end of an invocation, with its caller).
+pub(crate) fn lambda_dir(dir: &Path, port: u16) -> PathBuf {
+    dir.join(format!("lambda-{port}"))
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), SandboxError> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).map_err(|source| SandboxError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn redirect(cmd: &mut Command, log: &Path) -> Result<(), SandboxError> {

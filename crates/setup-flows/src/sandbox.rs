@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use aws_sandbox::{Sandbox, Service, Status, TemporalDev};
+use aws_sandbox::{SampleWorker, Sandbox, Service, Status, TemporalDev};
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, dynamic_config};
 
@@ -131,28 +131,37 @@ pub fn ensure_all(layout: &Layout, env: &Environment) -> Result<()> {
     Ok(())
 }
 
-/// Creates the environment's Lambda functions in the emulator (a stub handler), so that the
-/// Temporal server's GetFunction finds them as it would find the real ones.
+/// Creates the environment's Lambda functions in the emulator, so that the Temporal server finds
+/// and runs them as it would the real ones: each `[[worker_deployments]]` function runs the
+/// sample worker as that version, any other function of the role a stub handler.
 fn seed_functions(sandbox: &Sandbox, env: &Environment) -> Result<()> {
     let python = sandbox.python_env(&mut say)?;
-    let mut arns: Vec<&str> = env
+    let endpoint = env.aws.endpoint_url.as_deref().unwrap_or_default();
+    let frontend = env.temporal.address.as_deref().unwrap_or_default();
+    let workers: Vec<SampleWorker> = env
+        .worker_deployments
+        .iter()
+        .map(|w| {
+            SampleWorker::for_version(
+                &w.lambda_function_arn,
+                frontend,
+                &w.namespace,
+                &w.name,
+                &w.build_id,
+            )
+        })
+        .collect();
+    let stubs: Vec<&str> = env
         .role
         .lambda_function_arns
         .iter()
         .map(String::as_str)
-        .filter(|a| !a.contains('*'))
+        .filter(|a| !a.contains('*') && !workers.iter().any(|w| w.function_arn == *a))
         .collect();
-    arns.extend(
-        env.worker_deployments
-            .iter()
-            .map(|w| w.lambda_function_arn.as_str()),
-    );
-    aws_sandbox::seed_lambda_functions(
-        &python,
-        env.aws.endpoint_url.as_deref().unwrap_or_default(),
-        &env.aws.region,
-        &arns,
-    )?;
+    aws_sandbox::seed_lambda_functions(&python, endpoint, &env.aws.region, &stubs)?;
+    for line in aws_sandbox::deploy_sample_workers(&python, endpoint, &env.aws.region, &workers)? {
+        say(&line);
+    }
     Ok(())
 }
 

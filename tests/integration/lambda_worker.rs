@@ -1,0 +1,244 @@
+//! Temporal starts a real worker through the sandbox's Lambda: the sample worker
+//! (`crates/aws-sandbox/worker/`) deployed as a function in the test emulator, a version
+//! registered on a Temporal dev server whose AWS calls go to that emulator. Registration makes
+//! the server invoke the function once (through the invocation role, with its external ID); the
+//! worker's poll binds the task queue, and a workflow started on it is run by a worker the
+//! server started through Lambda.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW, SampleWorker};
+
+use crate::support::{ACCOUNT, Checkout, WCI_ON, descriptor, emulator, python, temporal_server};
+
+const EXTERNAL_ID: &str = "lambda-worker-ext-id";
+
+fn function_arn(function: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}")
+}
+
+/// A descriptor for the frontend at `address` with one version (`STACK-worker@build-1`, current)
+/// whose function is `function`.
+fn environment(stack: &str, address: &str, function: &str) -> String {
+    descriptor(stack, EXTERNAL_ID, &[function]).replace(
+        "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
+        &format!("address = \"{address}\"\n"),
+    ) + &format!(
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\nset_current = true\n",
+        function_arn(function)
+    )
+}
+
+/// Deploys the sample worker as `function`, polling as `deployment`@build-1 on `address`.
+fn deploy_sample_worker(function: &str, address: &str, deployment: &str, timeout: Duration) {
+    let worker = SampleWorker {
+        timeout,
+        ..SampleWorker::for_version(
+            &function_arn(function),
+            address,
+            "orders",
+            deployment,
+            "build-1",
+        )
+    };
+    aws_sandbox::deploy_sample_workers(python(), &emulator().url(), "us-east-1", &[worker])
+        .unwrap_or_else(|e| panic!("deploying the sample worker: {e}"));
+}
+
+fn temporal(address: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python().bin("temporal"))
+        .args(args)
+        .args([
+            "--address",
+            address,
+            "--namespace",
+            "orders",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "temporal {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The task queues Temporal has seen the version's worker poll (`taskQueuesInfos`: one entry
+/// per queue and type, workflow and activity).
+fn bound_task_queues(address: &str, deployment: &str) -> Vec<String> {
+    let version = temporal(
+        address,
+        &[
+            "worker",
+            "deployment",
+            "describe-version",
+            "--deployment-name",
+            deployment,
+            "--build-id",
+            "build-1",
+        ],
+    );
+    version["taskQueuesInfos"]
+        .as_array()
+        .map(|queues| {
+            let mut names: Vec<String> = queues
+                .iter()
+                .filter_map(|q| q["name"].as_str().map(str::to_owned))
+                .collect();
+            names.dedup();
+            names
+        })
+        .unwrap_or_default()
+}
+
+/// The emulator's invocation records of `function` with `"event": event`.
+fn invocations(function: &str, event: &str) -> Vec<serde_json::Value> {
+    let log = std::fs::read_to_string(emulator().invocation_log()).unwrap_or_default();
+    log.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|r| r["function"] == function && r["event"] == event)
+        .collect()
+}
+
+fn wait_for<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(start.elapsed() < deadline, "no {what} within {deadline:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
+    let server = temporal_server(WCI_ON);
+    let co = Checkout::new();
+    co.write_env(
+        "e2e",
+        &environment("it-e2e", &server.address(), "it-e2e-fn"),
+    );
+    // 10 s: 3 s of polling after the 7 s lambda_worker keeps for shutdown.
+    deploy_sample_worker(
+        "it-e2e-fn",
+        &server.address(),
+        "it-e2e-worker",
+        Duration::from_secs(10),
+    );
+    co.xtask(&["deploy", "e2e"]).success();
+
+    let registered = Instant::now();
+    let run = co.xtask(&["register", "e2e"]);
+    run.success();
+    let queues = wait_for("bound task queue", Duration::from_secs(30), || {
+        Some(bound_task_queues(&server.address(), "it-e2e-worker")).filter(|q| !q.is_empty())
+    });
+    eprintln!(
+        "measured: register (create-version) to bound task queue: {:?}",
+        registered.elapsed()
+    );
+    assert_eq!(queues, [SAMPLE_TASK_QUEUE]);
+
+    // The server invoked the function through the role, with the external ID.
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-it-e2e");
+    let start = &invocations("it-e2e-fn", "start")[0];
+    assert_eq!(start["invocation_type"], "Event", "{start:#}");
+    assert_eq!(start["caller"]["role_arn"], role_arn.as_str(), "{start:#}");
+    assert_eq!(start["caller"]["external_id"], EXTERNAL_ID, "{start:#}");
+
+    // The bootstrap worker polls for (timeout - 7 s), then ends. Once it has, only a new
+    // invocation can run the workflow: the start must make Temporal invoke the function. (This
+    // also waits out the race of a start right after `set-current-version`, about 0.2 s.)
+    wait_for(
+        "end of the bootstrap invocation",
+        Duration::from_secs(30),
+        || invocations("it-e2e-fn", "end").into_iter().next(),
+    );
+    let started = Instant::now();
+    let result = temporal(
+        &server.address(),
+        &[
+            "workflow",
+            "execute",
+            "--type",
+            SAMPLE_WORKFLOW,
+            "--task-queue",
+            SAMPLE_TASK_QUEUE,
+            "--workflow-id",
+            "it-e2e-greet",
+            "--input",
+            "\"Temporal\"",
+            "--execution-timeout",
+            "60s",
+        ],
+    );
+    eprintln!(
+        "measured: workflow start to completion, worker started by Lambda: {:?}",
+        started.elapsed()
+    );
+    let starts = invocations("it-e2e-fn", "start");
+    assert_eq!(
+        starts.len(),
+        2,
+        "the workflow start invoked the function: {starts:#?}"
+    );
+    assert_eq!(
+        starts[1]["caller"]["role_arn"],
+        role_arn.as_str(),
+        "{:#}",
+        starts[1]
+    );
+    assert_eq!(result["result"], "Hello, Temporal!", "{result:#}");
+    let described = temporal(
+        &server.address(),
+        &["workflow", "describe", "--workflow-id", "it-e2e-greet"],
+    );
+    let text = described.to_string();
+    assert!(
+        text.contains("it-e2e-worker") && text.contains("build-1"),
+        "run by the version: {described:#}"
+    );
+}
+
+#[test]
+fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
+    let server = temporal_server(WCI_ON);
+    let co = Checkout::new();
+    co.write_env(
+        "short",
+        &environment("it-short", &server.address(), "it-short-fn"),
+    );
+    deploy_sample_worker(
+        "it-short-fn",
+        &server.address(),
+        "it-short-worker",
+        Duration::from_secs(3),
+    );
+    co.xtask(&["deploy", "short"]).success();
+    co.xtask(&["register", "short"]).success();
+
+    let end = wait_for("finished invocation", Duration::from_secs(20), || {
+        invocations("it-short-fn", "end").into_iter().next()
+    });
+    assert_eq!(end["status"], "error", "{end:#}");
+    let message = end["error"]["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Lambda timeout is too short")
+            && message.contains("reserved for shutdown"),
+        "{end:#}"
+    );
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        assert_eq!(
+            bound_task_queues(&server.address(), "it-short-worker"),
+            Vec::<String>::new()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
