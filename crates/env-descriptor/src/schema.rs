@@ -90,12 +90,39 @@ struct Walker<'s> {
 /// A string value with where it stands.
 type Spanned<T> = (T, Option<Range<usize>>);
 
+/// What the rules that span tables read, recorded by each table's reader: the values that passed
+/// their own rule (the texts of the Lambda ARNs, which a Worker Deployment's must match), so that
+/// one invalid value in a table does not switch off the rules about its other values.
+#[derive(Default)]
+struct Refs {
+    /// The partition of `aws.region`.
+    partition: Option<&'static str>,
+    /// `aws.endpoint_url`: `Some(None)` when it is set but invalid.
+    endpoint_url: Option<Option<EndpointUrl>>,
+    /// `temporal.address`: `Some(None)` when it is set but invalid.
+    address: Option<Option<Address>>,
+    /// The valid entries of `temporal.namespaces`; `None` enables every namespace.
+    namespaces: Option<Vec<Namespace>>,
+    lambda_arns: Vec<Checked<LambdaArn>>,
+}
+
 /// A key's text and where it stands, with its typed value when the value's rule accepted it.
 /// Cross-field rules read the text, so that one invalid value never hides another's problem.
+#[derive(Clone)]
 struct Checked<T> {
     text: String,
     span: Option<Range<usize>>,
     value: Option<T>,
+}
+
+/// An optional key's value: `Some(None)` when it is left out, `None` when its rule rejected it.
+fn optional<T>(key: Option<Checked<T>>) -> Option<Option<T>> {
+    key.map(|k| k.value).map_or(Some(None), |v| v.map(Some))
+}
+
+/// A list's values, when its rule accepted every entry.
+fn all<T>(list: Vec<Checked<T>>) -> Option<Vec<T>> {
+    list.into_iter().map(|c| c.value).collect()
 }
 
 impl Walker<'_> {
@@ -156,12 +183,11 @@ impl Walker<'_> {
         let sandbox = self.table(root, "sandbox");
         let outputs = self.table(root, "outputs");
 
-        let aws = aws.and_then(|t| self.aws(t));
-        let partition = aws
-            .as_ref()
-            .and_then(|a| arn::partition_of_region(&a.region));
-        let temporal = temporal.and_then(|t| self.temporal(t, partition));
-        let role = role.and_then(|t| self.role(t, partition));
+        let mut refs = Refs::default();
+        let aws = aws.and_then(|t| self.aws(t, &mut refs));
+        let partition = refs.partition;
+        let temporal = temporal.and_then(|t| self.temporal(t, &mut refs));
+        let role = role.and_then(|t| self.role(t, &mut refs));
         let deploy = match deploy {
             Some(t) => self.deploy(t)?,
             None => DeploySettings {
@@ -169,25 +195,23 @@ impl Walker<'_> {
             },
         };
         let outputs = match outputs {
-            Some(t) => {
-                Some(self.outputs(t, aws.as_ref(), role.as_ref().map(|r| &r.0), partition)?)
-            }
+            Some(t) => Some(self.outputs(t, aws.as_ref(), role.as_ref(), partition)?),
             None => None,
         };
-        let (aws, temporal, role) = (aws?, temporal?, role?);
-        let sandbox = match sandbox {
-            Some(t) => Some(self.sandbox(t, root, &aws, &temporal)?),
-            None => None,
-        };
-        let worker_deployments = self.worker_deployments(root, &temporal, &role.0, partition)?;
-        if let Some((lambda_accounts_src, account)) = expected_account(&aws, &temporal) {
+        let sandbox = sandbox.map(|t| self.sandbox(t, root, &refs));
+        let worker_deployments = self.worker_deployments(root, &refs);
+        if let (Some(aws), Some(temporal)) = (&aws, &temporal)
+            && let Some((lambda_accounts_src, account)) = expected_account(aws, temporal)
+        {
             self.check_lambda_consistency(
-                role.1.as_slice(),
+                &refs.lambda_arns,
                 &aws.region,
                 &account,
                 lambda_accounts_src,
             );
         }
+        let (aws, temporal, role) = (aws?, temporal?, role?);
+        let worker_deployments = worker_deployments?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -198,7 +222,7 @@ impl Walker<'_> {
             file: path.to_owned(),
             aws,
             temporal,
-            role: role.0,
+            role,
             worker_deployments,
             deploy,
             sandbox,
@@ -392,22 +416,27 @@ impl Walker<'_> {
             .ok()
     }
 
-    fn aws(&mut self, t: &dyn TableLike) -> Option<Aws> {
+    fn aws(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Aws> {
         self.unknown_keys(t, "aws");
         let region = self.value::<Region>(t, "aws", "region");
         let profile = self.value::<ProfileName>(t, "aws", "profile");
         let endpoint_url = self.value::<EndpointUrl>(t, "aws", "endpoint_url");
         let account_id = self.value::<AccountId>(t, "aws", "account_id");
+        refs.partition = region
+            .as_ref()
+            .and_then(|r| Some(r.value.as_ref()?.partition()));
+        refs.endpoint_url = endpoint_url.clone().map(|u| u.value);
         Some(Aws {
-            region: region?.text,
-            profile: profile.map(|p| p.text),
-            endpoint_url: endpoint_url.map(|u| u.text),
-            account_id: account_id.map(|a| a.text),
+            region: region?.value?,
+            profile: optional(profile)?,
+            endpoint_url: optional(endpoint_url)?,
+            account_id: optional(account_id)?,
         })
     }
 
-    fn temporal(&mut self, t: &dyn TableLike, partition: Option<&str>) -> Option<Temporal> {
+    fn temporal(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Temporal> {
         self.unknown_keys(t, "temporal");
+        let partition = refs.partition;
         let server_role_arn = self.checked(t, "temporal", "server_role_arn", |a| {
             PrincipalArn::parse_in(a, partition)
         });
@@ -432,15 +461,19 @@ impl Walker<'_> {
         };
         let tls = self.tls(t, tls_on, tls);
         let api_key_env = self.value::<EnvVarName>(t, "temporal", "api_key_env");
+        refs.namespaces = namespaces
+            .clone()
+            .map(|l| l.into_iter().filter_map(|n| n.value).collect());
+        refs.address = address.clone().map(|a| a.value);
         Some(Temporal {
-            server_role_arn: server_role_arn?.text,
-            namespaces: namespaces.map(|l| l.into_iter().map(|c| c.text).collect()),
+            server_role_arn: server_role_arn?.value?,
+            namespaces: namespaces.map_or(Some(None), |l| all(l).map(Some))?,
             compute_providers: compute_providers?,
             scaling_algorithms: scaling_algorithms?,
-            address: address.map(|a| a.text),
-            dynamic_config_file: dynamic_config_file.map(|f| f.text),
+            address: optional(address)?,
+            dynamic_config_file: optional(dynamic_config_file)?,
             tls,
-            api_key_env: api_key_env.map(|v| v.text),
+            api_key_env: optional(api_key_env)?,
         })
     }
 
@@ -502,12 +535,9 @@ impl Walker<'_> {
         Some(list.into_iter().map(|c| c.text).collect())
     }
 
-    fn role(
-        &mut self,
-        t: &dyn TableLike,
-        partition: Option<&str>,
-    ) -> Option<(Role, Vec<Checked<LambdaArn>>)> {
+    fn role(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Role> {
         self.unknown_keys(t, "role");
+        let partition = refs.partition;
         let stack_name = self.value::<StackName>(t, "role", "stack_name");
         let stack = stack_name.as_ref().map(|s| s.text.clone());
         let name = self.checked(t, "role", "name", |n| match &stack {
@@ -538,13 +568,13 @@ impl Walker<'_> {
             );
         }
         let arns = arns?;
-        let role = Role {
-            stack_name: stack_name?.text,
-            name: name.map(|n| n.text),
-            external_id: external_id?.text,
-            lambda_function_arns: arns.iter().map(|c| c.text.clone()).collect(),
-        };
-        Some((role, arns))
+        refs.lambda_arns.clone_from(&arns);
+        Some(Role {
+            stack_name: stack_name?.value?,
+            name: optional(name)?,
+            external_id: external_id?.value?,
+            lambda_function_arns: all(arns)?,
+        })
     }
 
     fn check_lambda_consistency(
@@ -602,9 +632,8 @@ impl Walker<'_> {
         &mut self,
         t: &dyn TableLike,
         root: &toml_edit::Table,
-        aws: &Aws,
-        temporal: &Temporal,
-    ) -> Option<SandboxSettings> {
+        refs: &Refs,
+    ) -> SandboxSettings {
         self.unknown_keys(t, "sandbox");
         let auto_start = self.bool(t, "sandbox", "auto_start");
         let span = |table: &str, key: &str| {
@@ -613,20 +642,20 @@ impl Walker<'_> {
                 .and_then(|t| Self::key_span(t, key))
         };
         let loopback = "the sandbox listens only on loopback: 127.0.0.1, [::1] or localhost";
-        match &aws.endpoint_url {
+        match &refs.endpoint_url {
             None => self.error(
                 "aws.endpoint_url",
                 None,
                 format!("is missing; `[sandbox]` needs the emulator's URL, e.g. `http://127.0.0.1:5050` ({loopback})"),
             ),
-            Some(url) if !local_endpoint::is_loopback(url) || !url.starts_with("http://") => self.error(
+            Some(Some(url)) if !local_endpoint::is_loopback(url) || !url.starts_with("http://") => self.error(
                 "aws.endpoint_url",
                 span("aws", "endpoint_url"),
                 format!("`{}` cannot be the sandbox's emulator; allowed: `http://HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", url.escape_debug()),
             ),
             Some(_) => {}
         }
-        if let Some(address) = &temporal.address
+        if let Some(Some(address)) = &refs.address
             && !local_endpoint::is_loopback(address)
         {
             self.error(
@@ -635,16 +664,15 @@ impl Walker<'_> {
                 format!("`{}` cannot be the sandbox's Temporal dev server; allowed: `HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", address.escape_debug()),
             );
         }
-        Some(SandboxSettings { auto_start })
+        SandboxSettings { auto_start }
     }
 
     fn worker_deployments(
         &mut self,
         root: &toml_edit::Table,
-        temporal: &Temporal,
-        role: &Role,
-        partition: Option<&str>,
+        refs: &Refs,
     ) -> Option<Vec<WorkerDeployment>> {
+        let partition = refs.partition;
         let Some(item) = root.get("worker_deployments") else {
             return Some(Vec::new());
         };
@@ -677,20 +705,20 @@ impl Walker<'_> {
                 span,
                 ..
             }) = &namespace
-                && let Some(enabled) = &temporal.namespaces
+                && let Some(enabled) = &refs.namespaces
                 && !enabled.iter().any(|e| ns == e.as_str())
             {
-                self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", ")));
+                self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.iter().map(Namespace::as_str).collect::<Vec<_>>().join(", ")));
             }
             if let Some(Checked {
                 value: Some(a),
                 span,
                 ..
             }) = &arn
-                && !role
-                    .lambda_function_arns
+                && !refs
+                    .lambda_arns
                     .iter()
-                    .any(|allowed| arn::resource_matches(allowed, a))
+                    .any(|allowed| arn::resource_matches(&allowed.text, a))
             {
                 self.error(
                     format!("{section}.lambda_function_arn"),
@@ -699,12 +727,28 @@ impl Walker<'_> {
                 );
             }
             match (namespace, name, build_id, arn) {
-                (Some(namespace), Some(name), Some(build_id), Some(arn)) => {
+                (
+                    Some(Checked {
+                        value: Some(namespace),
+                        ..
+                    }),
+                    Some(Checked {
+                        value: Some(name), ..
+                    }),
+                    Some(Checked {
+                        value: Some(build_id),
+                        ..
+                    }),
+                    Some(Checked {
+                        value: Some(lambda_function_arn),
+                        ..
+                    }),
+                ) => {
                     let wd = WorkerDeployment {
-                        namespace: namespace.text,
-                        name: name.text,
-                        build_id: build_id.text,
-                        lambda_function_arn: arn.text,
+                        namespace,
+                        name,
+                        build_id,
+                        lambda_function_arn,
                         set_current,
                     };
                     if out.iter().any(|o| o.id() == wd.id()) {
@@ -715,7 +759,7 @@ impl Walker<'_> {
                 _ => ok = false,
             }
         }
-        if !out.is_empty() && temporal.address.is_none() {
+        if !out.is_empty() && refs.address.is_none() {
             self.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
         }
         ok.then_some(out)
@@ -779,7 +823,7 @@ impl Walker<'_> {
                 ("outputs.stack_id", stack_account),
             ] {
                 if let Some((account, value, span)) = found
-                    && account != expected
+                    && account != expected.as_str()
                 {
                     self.error(key, span.clone(), format!("`{value}` is in account `{account}`, but `aws.account_id` is `{expected}`; {redeploy}"));
                 }
@@ -874,7 +918,7 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         assert_eq!(env.name, "staging");
         assert_eq!(
             env.temporal.namespaces,
-            Some(vec!["orders".into(), "billing".into()])
+            Some(vec!["orders".parse().unwrap(), "billing".parse().unwrap()])
         );
         assert_eq!(env.temporal.compute_providers, vec!["aws-lambda"]);
         assert_eq!(env.temporal.scaling_algorithms, vec!["no-sync"]);
@@ -1451,5 +1495,31 @@ lambda_function_arns = []
         );
         let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
         assert_eq!(keys, ["role.stack_name", "role.name"]);
+    }
+
+    /// Rules that span tables run on the values that passed their own rule, whatever else in
+    /// their tables is missing or invalid.
+    #[test]
+    fn a_missing_or_invalid_value_hides_no_rule_across_tables() {
+        let src = format!(
+            "{GOOD}\n[sandbox]\n\n[[worker_deployments]]\nnamespace = \"payments\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:other\"\n"
+        )
+        .replace(
+            "server_role_arn = \"arn:aws:iam::123456789012:role/temporal-server\"\n",
+            "address = \"temporal.internal:7233\"\n",
+        )
+        .replace("abcdef-12345", "abc");
+        let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "temporal.server_role_arn",
+                "aws.endpoint_url",
+                "temporal.address",
+                "role.external_id",
+                "worker_deployments[0].namespace",
+                "worker_deployments[0].lambda_function_arn",
+            ]
+        );
     }
 }

@@ -16,7 +16,10 @@ use crate::arn;
 macro_rules! rule_newtype {
     ($(#[$doc:meta])* $name:ident = $rule:expr;) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
@@ -44,6 +47,12 @@ macro_rules! rule_newtype {
             fn try_from(s: String) -> Result<Self, String> {
                 let rule: fn(&str) -> Result<(), String> = $rule;
                 rule(&s).map(|()| Self(s))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
             }
         }
 
@@ -75,6 +84,30 @@ macro_rules! rule_newtype {
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
                 self.0 == *other
             }
         }
@@ -197,6 +230,13 @@ rule_newtype! {
             Ok(())
         }
     };
+}
+
+/// The file is read relative to the checkout.
+impl AsRef<std::path::Path> for ConfigPath {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.as_ref()
+    }
 }
 
 rule_newtype! {
