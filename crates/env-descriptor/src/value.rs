@@ -12,9 +12,11 @@ use std::str::FromStr;
 
 use crate::arn;
 
-/// A string newtype whose `FromStr` applies `$rule: fn(&str) -> Result<(), String>`.
+/// A string newtype whose `FromStr` applies `$rule: fn(&str) -> Result<(), String>`, and whose
+/// JSON Schema (for editors) is a string with the keywords in parentheses, next to the rule they
+/// describe.
 macro_rules! rule_newtype {
-    ($(#[$doc:meta])* $name:ident = $rule:expr;) => {
+    ($(#[$doc:meta])* $name:ident ($($schema:tt)*) = $rule:expr;) => {
         $(#[$doc])*
         #[derive(
             Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -47,6 +49,20 @@ macro_rules! rule_newtype {
             fn try_from(s: String) -> Result<Self, String> {
                 let rule: fn(&str) -> Result<(), String> = $rule;
                 rule(&s).map(|()| Self(s))
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", $($schema)* })
             }
         }
 
@@ -116,7 +132,7 @@ macro_rules! rule_newtype {
 
 rule_newtype! {
     /// `aws.region`: a region code such as `us-west-2`, which names its partition.
-    Region = |r| match arn::partition_of_region(r) {
+    Region ("pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,3}$") = |r| match arn::partition_of_region(r) {
         Some(_) => Ok(()),
         None => Err(format!(
             "`{}` is not an AWS region; allowed: a region code such as `us-west-2`",
@@ -134,7 +150,7 @@ impl Region {
 
 rule_newtype! {
     /// `aws.profile`: a named profile from ~/.aws/config.
-    ProfileName = |p| {
+    ProfileName ("minLength": 1) = |p| {
         if p.is_empty() {
             Err("is empty; allowed: a profile name from ~/.aws/config, or leave the key out".into())
         } else {
@@ -145,7 +161,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `aws.endpoint_url`: `http://HOST:PORT` or `https://HOST[:PORT]`.
-    EndpointUrl = |u| {
+    EndpointUrl ("pattern": r"^https?://\S+$") = |u| {
         let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
         if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
             Err(format!(
@@ -160,7 +176,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `aws.account_id`: twelve digits.
-    AccountId = |a| {
+    AccountId ("pattern": r"^[0-9]{12}$") = |a| {
         if arn::is_account(a) {
             Ok(())
         } else {
@@ -174,7 +190,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `temporal.server_role_arn`: the IAM role or user the Temporal server runs as.
-    PrincipalArn = |a| arn::check_principal_arn(a, None).map(drop);
+    PrincipalArn () = |a| arn::check_principal_arn(a, None).map(drop);
 }
 
 impl PrincipalArn {
@@ -187,7 +203,7 @@ impl PrincipalArn {
 rule_newtype! {
     /// A Temporal namespace name: 1 to 255 characters of letters, digits, `.`, `_` and `-`,
     /// starting with a letter or digit.
-    Namespace = |s| {
+    Namespace ("pattern": r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$") = |s| {
         let ok = !s.is_empty()
             && s.len() <= 255
             && s.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -205,7 +221,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `temporal.address`: the frontend's `host:port`.
-    Address = |a| {
+    Address ("pattern": r"^[^\s/]+:[0-9]{1,5}$") = |a| {
         let allowed = "allowed: `host:port`, e.g. `temporal.staging.internal:7233`";
         let Some((host, port)) = a.rsplit_once(':') else {
             return Err(format!("`{}` has no port; {allowed}", a.escape_debug()));
@@ -223,7 +239,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `temporal.dynamic_config_file`: a path, relative to the checkout.
-    ConfigPath = |f| {
+    ConfigPath ("pattern": r"\S") = |f| {
         if f.trim().is_empty() {
             Err("is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout".into())
         } else {
@@ -241,7 +257,7 @@ impl AsRef<std::path::Path> for ConfigPath {
 
 rule_newtype! {
     /// `temporal.api_key_env`: the NAME of an environment variable, never the key itself.
-    EnvVarName = |v| {
+    EnvVarName ("pattern": r"^[A-Z_][A-Z0-9_]*$") = |v| {
         let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
             && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
         if ok {
@@ -257,7 +273,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `role.stack_name`: a CloudFormation stack name.
-    StackName = |s| {
+    StackName ("pattern": r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$") = |s| {
         let ok = s.len() <= 128
             && s.starts_with(|c: char| c.is_ascii_alphabetic())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -273,7 +289,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `role.name` (`RoleName`): an IAM role name, which the template suffixes with the stack.
-    RoleName = |name| {
+    RoleName ("pattern": r"^[a-zA-Z0-9_+=,.@-]{1,64}$") = |name| {
         if arn::is_iam_name(name, 64) {
             Ok(())
         } else {
@@ -303,7 +319,7 @@ impl RoleName {
 rule_newtype! {
     /// `role.external_id` (`AssumeRoleExternalId`): 5 to 45 characters of
     /// [`crate::EXTERNAL_ID_CHARSET`].
-    ExternalId = |id| {
+    ExternalId ("pattern": external_id_pattern()) = |id| {
         let charset = crate::EXTERNAL_ID_CHARSET;
         if let Some(bad) = id.chars().find(|c| !crate::external_id_char(*c)) {
             return Err(format!(
@@ -323,7 +339,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// A Lambda function ARN, qualified with a version, alias or `*`, or unqualified.
-    LambdaArn = |a| arn::check_lambda_arn(a, None).map(drop);
+    LambdaArn () = |a| arn::check_lambda_arn(a, None).map(drop);
 }
 
 impl LambdaArn {
@@ -335,7 +351,7 @@ impl LambdaArn {
 
 rule_newtype! {
     /// A Worker Deployment name or build ID: 1 to 255 printable characters.
-    Label = |v| {
+    Label ("minLength": 1, "maxLength": 255) = |v| {
         if v.trim().is_empty() || v.len() > 255 || v.contains(char::is_control) {
             Err("must be 1 to 255 printable characters".into())
         } else {
@@ -347,7 +363,7 @@ rule_newtype! {
 rule_newtype! {
     /// An RFC 3339 date and time, as `deploy` records `deployed_at`:
     /// `YYYY-MM-DDTHH:MM:SS[.FRACTION](Z|±HH:MM)`.
-    Timestamp = |s| {
+    Timestamp () = |s| {
         if is_rfc3339(s) {
             Ok(())
         } else {
@@ -362,7 +378,7 @@ rule_newtype! {
 rule_newtype! {
     /// An entry of `[outputs].registered`: `NAMESPACE/NAME@BUILD_ID`, as
     /// `WorkerDeployment::id` writes it.
-    RegisteredId = |s| {
+    RegisteredId () = |s| {
         let ok = s.split_once('/').is_some_and(|(ns, rest)| {
             ns.parse::<Namespace>().is_ok()
                 && rest
@@ -435,6 +451,13 @@ fn days_in_month(year: u32, month: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
+}
+
+/// The template's rule for `AssumeRoleExternalId`, as a pattern.
+fn external_id_pattern() -> String {
+    let len = crate::EXTERNAL_ID_LEN;
+    let charset = crate::EXTERNAL_ID_CHARSET;
+    format!("^[{charset}]{{{},{}}}$", len.start(), len.end())
 }
 
 #[cfg(test)]
