@@ -53,12 +53,12 @@ pub fn partition_of_region(region: &str) -> Option<&'static str> {
     })
 }
 
-fn is_account(s: &str) -> bool {
+pub(crate) fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Characters IAM allows in user and role names (`[\w+=,.@-]`).
-fn is_iam_name(s: &str, max: usize) -> bool {
+pub(crate) fn is_iam_name(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && s.chars()
@@ -234,38 +234,6 @@ pub fn resource_matches(pattern: &str, arn: &str) -> bool {
     glob(pattern.as_bytes(), arn.as_bytes())
 }
 
-/// Rules of a CloudFormation stack name.
-pub fn check_stack_name(s: &str) -> Result<(), String> {
-    let ok = s.len() <= 128
-        && s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` is not a stack name; allowed: a letter, then letters, digits and `-`, at most 128 characters"
-        ))
-    }
-}
-
-/// The template names the role `${RoleName}-${AWS::StackName}`; IAM caps role names at 64.
-pub fn check_role_name(name: &str, stack_name: &str) -> Result<(), String> {
-    let full = format!("{name}-{stack_name}");
-    if !is_iam_name(name, 64) {
-        return Err(format!(
-            "`{name}` is not an IAM role name; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"
-        ));
-    }
-    if full.len() > 64 {
-        return Err(format!(
-            "the role would be named `{full}` ({} characters, `NAME-STACK_NAME`), but IAM allows at most 64; \
-             shorten `role.name` or `role.stack_name`",
-            full.len()
-        ));
-    }
-    Ok(())
-}
-
 /// Checks `[outputs].role_arn`: the role the template creates for `stack`,
 /// `arn:PARTITION:iam::ACCOUNT:role/ROLE_NAME-STACK`. Returns its account.
 pub fn check_recorded_role<'a>(
@@ -334,44 +302,6 @@ pub fn check_stack_id<'a>(
         ));
     }
     Ok(arn.account)
-}
-
-/// Checks an entry of `[outputs].registered`: `NAMESPACE/NAME@BUILD_ID`, as
-/// `WorkerDeployment::id` writes it.
-pub fn check_registered(s: &str) -> Result<(), String> {
-    let ok = s.split_once('/').is_some_and(|(ns, rest)| {
-        check_namespace(ns).is_ok()
-            && rest
-                .split_once('@')
-                .is_some_and(|(name, build)| !name.is_empty() && !build.is_empty())
-            && !rest.contains(char::is_control)
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not `namespace/name@build_id`; allowed: the ID of a `[[worker_deployments]]` entry, as `cargo xtask register` records it",
-            s.escape_debug()
-        ))
-    }
-}
-
-/// The tool's rule for Temporal namespace names: 1 to 255 characters of letters, digits, `.`,
-/// `_` and `-`, starting with a letter or digit.
-pub fn check_namespace(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 255
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a Temporal namespace name; allowed: 1 to 255 characters of letters, digits, `.`, `_`, `-`, starting with a letter or digit",
-            s.escape_debug()
-        ))
-    }
 }
 
 #[cfg(test)]
@@ -551,43 +481,5 @@ mod tests {
                 .unwrap_err()
                 .contains("not a CloudFormation stack ID")
         );
-
-        for good in ["orders/orders-worker@2026-11-24.1", "a/b@c@d"] {
-            assert_eq!(check_registered(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "orders-worker",
-            "orders/w",
-            "orders/@1",
-            "orders/w@",
-            "bad ns/w@1",
-            "/w@1",
-        ] {
-            assert!(check_registered(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn names() {
-        assert!(check_stack_name("temporal-serverless-worker-staging").is_ok());
-        assert!(check_stack_name("1abc").is_err());
-        assert!(check_stack_name("a_b").is_err());
-        assert!(
-            check_role_name(
-                "Temporal-Serverless-Worker",
-                "temporal-serverless-worker-staging"
-            )
-            .is_ok()
-        );
-        assert!(
-            check_role_name("Temporal-Serverless-Worker", &"s".repeat(40))
-                .unwrap_err()
-                .contains("at most 64")
-        );
-        assert!(check_namespace("orders").is_ok());
-        assert!(check_namespace("my.ns-1_x").is_ok());
-        for bad in ["", "-x", "a b", "a:b", "ä"] {
-            assert!(check_namespace(bad).is_err(), "{bad}");
-        }
     }
 }

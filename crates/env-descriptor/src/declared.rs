@@ -2,13 +2,16 @@
 //!
 //! The types below mirror `environments/NAME.toml` exactly. They are never built: their
 //! derives are the declaration. `schemars` turns them (doc comments, `#[serde(default)]`,
-//! `deny_unknown_fields`, patterns) into the JSON Schema that editors use
+//! `deny_unknown_fields`, and each value type's own schema from `value.rs`, which sits next to
+//! the rule that type enforces) into the JSON Schema that editors use
 //! (`environments/descriptor.schema.json`), and the validating walk in `schema.rs` reads the
 //! same schema for which keys exist, which are required, their types, defaults, allowed values
 //! and the text that says what to write when a required key is missing. serde's derive gives
 //! the keys in the order they are declared, which is the order error messages list them in.
 //!
-//! Adding a key is one field here (with its doc comment) plus the rule and test for its value.
+//! Adding a key is one field here (with its doc comment and its value type, whose `FromStr` is
+//! its rule), its read in `schema.rs` (one line naming the key and type), its field in the public
+//! model (`model.rs`), and a test.
 //! The last paragraph of a required key's doc comment is quoted when the key is missing.
 
 // The declaration types are never built and their fields never read: the derives read them.
@@ -21,6 +24,11 @@ use schemars::transform::RecursiveTransform;
 use schemars::{JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::value::{
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
+    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+};
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
 /// `cargo xtask validate NAME`.
@@ -48,18 +56,14 @@ struct AwsTable {
     /// The region of the stack.
     ///
     /// Allowed: an AWS region code such as `us-west-2`
-    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,3}$"))]
-    region: String,
+    region: Region,
     /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
-    #[schemars(length(min = 1))]
-    profile: Option<String>,
+    profile: Option<ProfileName>,
     /// An AWS emulator, e.g. `http://127.0.0.1:5050`; `AWS_ENDPOINT_URL` is honoured too.
-    #[schemars(regex(pattern = r"^https?://\S+$"))]
-    endpoint_url: Option<String>,
+    endpoint_url: Option<EndpointUrl>,
     /// The account the stack is expected in; defaults to the account of
     /// `temporal.server_role_arn`.
-    #[schemars(regex(pattern = r"^[0-9]{12}$"))]
-    account_id: Option<String>,
+    account_id: Option<AccountId>,
 }
 
 /// The Temporal server that assumes the role, and how the tool reaches its frontend.
@@ -70,14 +74,11 @@ struct TemporalTable {
     /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`).
     ///
     /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)
-    server_role_arn: String,
+    server_role_arn: PrincipalArn,
     /// Enable the Worker Controller Instance for these namespaces only; leave the key out to
     /// enable it globally.
-    #[schemars(
-        length(min = 1),
-        inner(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$"))
-    )]
-    namespaces: Option<Vec<String>>,
+    #[schemars(length(min = 1))]
+    namespaces: Option<Vec<Namespace>>,
     /// Compute providers the Worker Controller may use; must include `aws-lambda`.
     #[serde(default = "default_compute_providers")]
     compute_providers: Vec<ComputeProvider>,
@@ -85,12 +86,10 @@ struct TemporalTable {
     #[serde(default = "default_scaling_algorithms")]
     scaling_algorithms: Vec<ScalingAlgorithm>,
     /// The frontend the tool dials for `register` and `doctor` (`host:port`).
-    #[schemars(regex(pattern = r"^[^\s/]+:[0-9]{1,5}$"))]
-    address: Option<String>,
+    address: Option<Address>,
     /// The dynamic config file the server reads, relative to the checkout; `render` updates the
     /// workercontroller keys in it in place.
-    #[schemars(regex(pattern = r"\S"))]
-    dynamic_config_file: Option<String>,
+    dynamic_config_file: Option<ConfigPath>,
     /// TLS towards the frontend; implied by any `tls_*` key.
     tls: Option<bool>,
     /// Client certificate for mutual TLS (with `tls_key_path`), relative to the checkout.
@@ -102,8 +101,7 @@ struct TemporalTable {
     /// The name to verify the frontend's certificate against.
     tls_server_name: Option<String>,
     /// The NAME of the environment variable that holds the API key (never the key itself).
-    #[schemars(regex(pattern = r"^[A-Z_][A-Z0-9_]*$"))]
-    api_key_env: Option<String>,
+    api_key_env: Option<EnvVarName>,
 }
 
 /// Compute provider types the Temporal 1.32 Worker Controller knows.
@@ -152,28 +150,18 @@ struct RoleTable {
     /// The stack's name.
     ///
     /// Allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`
-    #[schemars(regex(pattern = r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$"))]
-    stack_name: String,
+    stack_name: StackName,
     /// `RoleName`; the role is named NAME-STACK_NAME (default `Temporal-Serverless-Worker`).
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9_+=,.@-]{1,64}$"))]
-    name: Option<String>,
+    name: Option<RoleName>,
     /// `AssumeRoleExternalId`: guards the role against confused deputies.
     ///
     /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)
-    #[schemars(regex(pattern = external_id_pattern()))]
-    external_id: String,
+    external_id: ExternalId,
     /// `LambdaFunctionARNs`: the functions Temporal may invoke.
     ///
     /// Allowed: one or more Lambda function ARNs, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`
     #[schemars(length(min = 1))]
-    lambda_function_arns: Vec<String>,
-}
-
-/// The template's rule for `AssumeRoleExternalId`, as a pattern.
-fn external_id_pattern() -> String {
-    let len = crate::EXTERNAL_ID_LEN;
-    let charset = crate::EXTERNAL_ID_CHARSET;
-    format!("^[{charset}]{{{},{}}}$", len.start(), len.end())
+    lambda_function_arns: Vec<LambdaArn>,
 }
 
 /// A Worker Deployment Version backed by a Lambda function.
@@ -184,22 +172,19 @@ struct WorkerDeploymentTable {
     /// Must be one of `temporal.namespaces` when that is set.
     ///
     /// Allowed: the Temporal namespace of the Worker Deployment
-    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$"))]
-    namespace: String,
+    namespace: Namespace,
     /// 1 to 255 printable characters.
     ///
     /// Allowed: the Worker Deployment name your Lambda worker uses
-    #[schemars(length(min = 1, max = 255))]
-    name: String,
+    name: Label,
     /// 1 to 255 printable characters.
     ///
     /// Allowed: the build ID your Lambda worker uses
-    #[schemars(length(min = 1, max = 255))]
-    build_id: String,
+    build_id: Label,
     /// Must be covered by `role.lambda_function_arns`.
     ///
     /// Allowed: the ARN of the worker's Lambda function (a published version recommended)
-    lambda_function_arn: String,
+    lambda_function_arn: LambdaArn,
     /// Make this version the deployment's current version (tasks are routed to it).
     #[serde(default)]
     set_current: bool,
@@ -247,10 +232,10 @@ struct OutputsTable {
     /// RFC 3339 time of the deploy that recorded these outputs.
     ///
     /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    deployed_at: String,
+    deployed_at: Timestamp,
     /// Worker Deployment Versions `register` created or updated (`namespace/name@build_id`).
     #[serde(default)]
-    registered: Vec<String>,
+    registered: Vec<RegisteredId>,
 }
 
 /// The keys of each table, in declaration order, as serde's derive lists them.

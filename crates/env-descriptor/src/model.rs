@@ -1,5 +1,10 @@
 use std::path::PathBuf;
 
+use crate::value::{
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
+    Namespace, PrincipalArn, ProfileName, Region, RoleName, StackName,
+};
+
 /// A validated environment descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
@@ -30,7 +35,7 @@ impl Environment {
 /// The account the stack (and the Lambda functions) are expected in, and what it comes from.
 pub(crate) fn expected_account(aws: &Aws, temporal: &Temporal) -> Option<(&'static str, String)> {
     if let Some(id) = &aws.account_id {
-        return Some(("aws.account_id", id.clone()));
+        return Some(("aws.account_id", id.to_string()));
     }
     let arn = crate::arn::Arn::parse(&temporal.server_role_arn)?;
     Some((
@@ -42,14 +47,14 @@ pub(crate) fn expected_account(aws: &Aws, temporal: &Temporal) -> Option<(&'stat
 /// `[aws]`: where the stack lives and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aws {
-    pub region: String,
+    pub region: Region,
     /// A named profile; otherwise the SDK's default credential chain.
-    pub profile: Option<String>,
+    pub profile: Option<ProfileName>,
     /// An AWS emulator, e.g. `http://127.0.0.1:5000`.
-    pub endpoint_url: Option<String>,
+    pub endpoint_url: Option<EndpointUrl>,
     /// The account the stack is expected in; defaults to the account of `server_role_arn`
     /// for consistency checks.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
 }
 
 impl Aws {
@@ -75,20 +80,20 @@ impl Environment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Temporal {
     /// The identity the Temporal server runs as (`TemporalIamRoleArn`).
-    pub server_role_arn: String,
+    pub server_role_arn: PrincipalArn,
     /// Namespaces to enable the Worker Controller Instance for; `None` enables it globally.
-    pub namespaces: Option<Vec<String>>,
+    pub namespaces: Option<Vec<Namespace>>,
     pub compute_providers: Vec<String>,
     pub scaling_algorithms: Vec<String>,
     /// The frontend the tool dials (`host:port`), for `register` and `doctor`.
-    pub address: Option<String>,
+    pub address: Option<Address>,
     /// The dynamic config file the server reads, relative to the checkout; `render` updates
     /// the workercontroller keys in it in place.
-    pub dynamic_config_file: Option<String>,
+    pub dynamic_config_file: Option<ConfigPath>,
     /// TLS towards the frontend.
     pub tls: Option<Tls>,
     /// Name of the environment variable that holds the API key (never the key itself).
-    pub api_key_env: Option<String>,
+    pub api_key_env: Option<EnvVarName>,
 }
 
 /// TLS settings for the Temporal frontend; paths are relative to the checkout.
@@ -103,11 +108,11 @@ pub struct Tls {
 /// One `[[worker_deployments]]` entry: a Worker Deployment Version backed by a Lambda function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerDeployment {
-    pub namespace: String,
+    pub namespace: Namespace,
     /// The Worker Deployment name.
-    pub name: String,
-    pub build_id: String,
-    pub lambda_function_arn: String,
+    pub name: Label,
+    pub build_id: Label,
+    pub lambda_function_arn: LambdaArn,
     /// Make this version the deployment's current version (tasks are routed to it).
     pub set_current: bool,
 }
@@ -122,13 +127,13 @@ impl WorkerDeployment {
 /// `[role]`: the CloudFormation stack that creates the invocation role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
-    pub stack_name: String,
+    pub stack_name: StackName,
     /// `RoleName`; `None` leaves the template's default in force.
-    pub name: Option<String>,
+    pub name: Option<RoleName>,
     /// `AssumeRoleExternalId`.
-    pub external_id: String,
+    pub external_id: ExternalId,
     /// `LambdaFunctionARNs`.
-    pub lambda_function_arns: Vec<String>,
+    pub lambda_function_arns: Vec<LambdaArn>,
 }
 
 impl Role {

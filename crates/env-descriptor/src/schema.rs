@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use toml_edit::{Item, TableLike, Value};
 
@@ -15,6 +16,10 @@ use crate::model::{
     WorkerDeployment, expected_account,
 };
 use crate::problem::{Problem, Severity, line_text};
+use crate::value::{
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
+    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+};
 
 /// A descriptor that passed validation, with the warnings it raised.
 #[derive(Debug, Clone)]
@@ -85,6 +90,41 @@ struct Walker<'s> {
 /// A string value with where it stands.
 type Spanned<T> = (T, Option<Range<usize>>);
 
+/// What the rules that span tables read, recorded by each table's reader: the values that passed
+/// their own rule (the texts of the Lambda ARNs, which a Worker Deployment's must match), so that
+/// one invalid value in a table does not switch off the rules about its other values.
+#[derive(Default)]
+struct Refs {
+    /// The partition of `aws.region`.
+    partition: Option<&'static str>,
+    /// `aws.endpoint_url`: `Some(None)` when it is set but invalid.
+    endpoint_url: Option<Option<EndpointUrl>>,
+    /// `temporal.address`: `Some(None)` when it is set but invalid.
+    address: Option<Option<Address>>,
+    /// The valid entries of `temporal.namespaces`; `None` enables every namespace.
+    namespaces: Option<Vec<Namespace>>,
+    lambda_arns: Vec<Checked<LambdaArn>>,
+}
+
+/// A key's text and where it stands, with its typed value when the value's rule accepted it.
+/// Cross-field rules read the text, so that one invalid value never hides another's problem.
+#[derive(Clone)]
+struct Checked<T> {
+    text: String,
+    span: Option<Range<usize>>,
+    value: Option<T>,
+}
+
+/// An optional key's value: `Some(None)` when it is left out, `None` when its rule rejected it.
+fn optional<T>(key: Option<Checked<T>>) -> Option<Option<T>> {
+    key.map(|k| k.value).map_or(Some(None), |v| v.map(Some))
+}
+
+/// A list's values, when its rule accepted every entry.
+fn all<T>(list: Vec<Checked<T>>) -> Option<Vec<T>> {
+    list.into_iter().map(|c| c.value).collect()
+}
+
 impl Walker<'_> {
     fn push(
         &mut self,
@@ -143,12 +183,11 @@ impl Walker<'_> {
         let sandbox = self.table(root, "sandbox");
         let outputs = self.table(root, "outputs");
 
-        let aws = aws.and_then(|t| self.aws(t));
-        let partition = aws
-            .as_ref()
-            .and_then(|a| arn::partition_of_region(&a.region));
-        let temporal = temporal.and_then(|t| self.temporal(t, partition));
-        let role = role.and_then(|t| self.role(t, partition));
+        let mut refs = Refs::default();
+        let aws = aws.and_then(|t| self.aws(t, &mut refs));
+        let partition = refs.partition;
+        let temporal = temporal.and_then(|t| self.temporal(t, &mut refs));
+        let role = role.and_then(|t| self.role(t, &mut refs));
         let deploy = match deploy {
             Some(t) => self.deploy(t)?,
             None => DeploySettings {
@@ -156,25 +195,23 @@ impl Walker<'_> {
             },
         };
         let outputs = match outputs {
-            Some(t) => {
-                Some(self.outputs(t, aws.as_ref(), role.as_ref().map(|r| &r.0), partition)?)
-            }
+            Some(t) => Some(self.outputs(t, aws.as_ref(), role.as_ref(), partition)?),
             None => None,
         };
-        let (aws, temporal, role) = (aws?, temporal?, role?);
-        let sandbox = match sandbox {
-            Some(t) => Some(self.sandbox(t, root, &aws, &temporal)?),
-            None => None,
-        };
-        let worker_deployments = self.worker_deployments(root, &temporal, &role.0, partition)?;
-        if let Some((lambda_accounts_src, account)) = expected_account(&aws, &temporal) {
+        let sandbox = sandbox.map(|t| self.sandbox(t, root, &refs));
+        let worker_deployments = self.worker_deployments(root, &refs);
+        if let (Some(aws), Some(temporal)) = (&aws, &temporal)
+            && let Some((lambda_accounts_src, account)) = expected_account(aws, temporal)
+        {
             self.check_lambda_consistency(
-                role.1.as_slice(),
+                &refs.lambda_arns,
                 &aws.region,
                 &account,
                 lambda_accounts_src,
             );
         }
+        let (aws, temporal, role) = (aws?, temporal?, role?);
+        let worker_deployments = worker_deployments?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -185,7 +222,7 @@ impl Walker<'_> {
             file: path.to_owned(),
             aws,
             temporal,
-            role: role.0,
+            role,
             worker_deployments,
             deploy,
             sandbox,
@@ -244,14 +281,10 @@ impl Walker<'_> {
     /// A string; a required one that is missing is reported with what to write there.
     fn string(&mut self, t: &dyn TableLike, section: &str, key: &str) -> Option<Spanned<String>> {
         let full = format!("{section}.{key}");
-        let declared = declared(section);
-        debug_assert_eq!(declared.kind(key), Kind::String, "{full}");
+        debug_assert_eq!(declared(section).kind(key), Kind::String, "{full}");
         match t.get(key) {
             None => {
-                if declared.is_required(key) {
-                    let hint = declared.missing_hint(key);
-                    self.error(full, None, format!("is missing; {hint}"));
-                }
+                self.missing(section, key);
                 None
             }
             Some(Item::Value(Value::String(s))) => Some((s.value().clone(), s.span())),
@@ -266,6 +299,19 @@ impl Walker<'_> {
         }
     }
 
+    /// Reports a key left out when its declaration requires it, quoting what to write there.
+    fn missing(&mut self, section: &str, key: &str) {
+        let declared = declared(section);
+        if declared.is_required(key) {
+            let hint = declared.missing_hint(key);
+            self.error(
+                format!("{section}.{key}"),
+                None,
+                format!("is missing; {hint}"),
+            );
+        }
+    }
+
     fn string_list(
         &mut self,
         t: &dyn TableLike,
@@ -274,7 +320,10 @@ impl Walker<'_> {
     ) -> Option<Vec<Spanned<String>>> {
         let full = format!("{section}.{key}");
         debug_assert_eq!(declared(section).kind(key), Kind::Strings, "{full}");
-        let item = t.get(key)?;
+        let Some(item) = t.get(key) else {
+            self.missing(section, key);
+            return None;
+        };
         let Some(array) = item.as_array() else {
             self.error(
                 full,
@@ -301,106 +350,108 @@ impl Walker<'_> {
         ok.then_some(out)
     }
 
-    fn aws(&mut self, t: &dyn TableLike) -> Option<Aws> {
-        self.unknown_keys(t, "aws");
-        let region = self.string(t, "aws", "region");
-        if let Some((r, span)) = &region
-            && arn::partition_of_region(r).is_none()
-        {
-            self.error(
-                "aws.region",
-                span.clone(),
-                format!(
-                    "`{}` is not an AWS region; allowed: a region code such as `us-west-2`",
-                    r.escape_debug()
-                ),
-            );
-        }
-        let profile = self.string(t, "aws", "profile");
-        if let Some((p, span)) = &profile
-            && p.is_empty()
-        {
-            self.error(
-                "aws.profile",
-                span.clone(),
-                "is empty; allowed: a profile name from ~/.aws/config, or leave the key out",
-            );
-        }
-        let endpoint_url = self.string(t, "aws", "endpoint_url");
-        if let Some((u, span)) = &endpoint_url {
-            let rest = u
-                .strip_prefix("http://")
-                .or_else(|| u.strip_prefix("https://"));
-            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+    /// A string key parsed by `rule` (its value type's constructor). A rejected value is
+    /// reported and the walk goes on with its text, so that cross-field rules still see it.
+    fn checked<T>(
+        &mut self,
+        t: &dyn TableLike,
+        section: &str,
+        key: &str,
+        rule: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Checked<T>> {
+        let (text, span) = self.string(t, section, key)?;
+        let value = self.accept(format!("{section}.{key}"), &span, rule(&text));
+        Some(Checked { text, span, value })
+    }
+
+    /// [`Self::checked`] for the value type's own rule, its `FromStr`.
+    fn value<T: FromStr<Err = String>>(
+        &mut self,
+        t: &dyn TableLike,
+        section: &str,
+        key: &str,
+    ) -> Option<Checked<T>> {
+        self.checked(t, section, key, str::parse)
+    }
+
+    /// An array of strings, each parsed by `rule`; an entry listed twice is reported too.
+    fn checked_list<T>(
+        &mut self,
+        t: &dyn TableLike,
+        section: &str,
+        key: &str,
+        rule: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<Vec<Checked<T>>> {
+        let full = format!("{section}.{key}");
+        let list = self.string_list(t, section, key)?;
+        let list: Vec<Checked<T>> = list
+            .into_iter()
+            .enumerate()
+            .map(|(i, (text, span))| {
+                let value = self.accept(format!("{full}[{i}]"), &span, rule(&text));
+                Checked { text, span, value }
+            })
+            .collect();
+        for (i, entry) in list.iter().enumerate() {
+            if list[..i].iter().any(|e| e.text == entry.text) {
                 self.error(
-                    "aws.endpoint_url",
-                    span.clone(),
-                    format!(
-                        "`{}` is not a URL; allowed: `http://HOST:PORT` or `https://HOST[:PORT]`",
-                        u.escape_debug()
-                    ),
+                    format!("{full}[{i}]"),
+                    entry.span.clone(),
+                    format!("`{}` is listed twice", entry.text.escape_debug()),
                 );
             }
         }
-        let account_id = self.string(t, "aws", "account_id");
-        if let Some((a, span)) = &account_id
-            && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
-        {
-            self.error(
-                "aws.account_id",
-                span.clone(),
-                format!(
-                    "`{}` is not an AWS account id; allowed: 12 digits",
-                    a.escape_debug()
-                ),
-            );
-        }
+        Some(list)
+    }
+
+    /// The value a rule accepted, or `None` with its reason reported at `span`.
+    fn accept<T>(
+        &mut self,
+        key: String,
+        span: &Option<Range<usize>>,
+        parsed: Result<T, String>,
+    ) -> Option<T> {
+        parsed
+            .map_err(|msg| self.error(key, span.clone(), msg))
+            .ok()
+    }
+
+    fn aws(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Aws> {
+        self.unknown_keys(t, "aws");
+        let region = self.value::<Region>(t, "aws", "region");
+        let profile = self.value::<ProfileName>(t, "aws", "profile");
+        let endpoint_url = self.value::<EndpointUrl>(t, "aws", "endpoint_url");
+        let account_id = self.value::<AccountId>(t, "aws", "account_id");
+        refs.partition = region
+            .as_ref()
+            .and_then(|r| Some(r.value.as_ref()?.partition()));
+        refs.endpoint_url = endpoint_url.clone().map(|u| u.value);
         Some(Aws {
-            region: region?.0,
-            profile: profile.map(|p| p.0),
-            endpoint_url: endpoint_url.map(|u| u.0),
-            account_id: account_id.map(|a| a.0),
+            region: region?.value?,
+            profile: optional(profile)?,
+            endpoint_url: optional(endpoint_url)?,
+            account_id: optional(account_id)?,
         })
     }
 
-    fn temporal(&mut self, t: &dyn TableLike, partition: Option<&str>) -> Option<Temporal> {
+    fn temporal(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Temporal> {
         self.unknown_keys(t, "temporal");
-        let server_role_arn = self.string(t, "temporal", "server_role_arn");
-        if let Some((a, span)) = &server_role_arn
-            && let Err(msg) = arn::check_principal_arn(a, partition)
-        {
-            self.error("temporal.server_role_arn", span.clone(), msg);
-        }
-        let namespaces = self.string_list(t, "temporal", "namespaces");
-        if let Some(list) = &namespaces {
-            if list.is_empty() {
-                self.error(
-                    "temporal.namespaces",
-                    Self::key_span(t, "namespaces"),
-                    "is empty; allowed: one or more namespace names, or leave the key out to enable the Worker Controller globally",
-                );
-            }
-            for (i, (ns, span)) in list.iter().enumerate() {
-                if let Err(msg) = arn::check_namespace(ns) {
-                    self.error(format!("temporal.namespaces[{i}]"), span.clone(), msg);
-                }
-            }
-            self.duplicates("temporal.namespaces", list);
+        let partition = refs.partition;
+        let server_role_arn = self.checked(t, "temporal", "server_role_arn", |a| {
+            PrincipalArn::parse_in(a, partition)
+        });
+        let namespaces = self.checked_list(t, "temporal", "namespaces", str::parse::<Namespace>);
+        if namespaces.as_ref().is_some_and(Vec::is_empty) {
+            self.error(
+                "temporal.namespaces",
+                Self::key_span(t, "namespaces"),
+                "is empty; allowed: one or more namespace names, or leave the key out to enable the Worker Controller globally",
+            );
         }
         let compute_providers = self.choices(t, "compute_providers");
         let scaling_algorithms = self.choices(t, "scaling_algorithms");
-        let address = self.string(t, "temporal", "address");
-        if let Some((a, span)) = &address
-            && let Err(msg) = check_address(a)
-        {
-            self.error("temporal.address", span.clone(), msg);
-        }
-        let dynamic_config_file = self.string(t, "temporal", "dynamic_config_file");
-        if let Some((f, span)) = &dynamic_config_file
-            && f.trim().is_empty()
-        {
-            self.error("temporal.dynamic_config_file", span.clone(), "is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout");
-        }
+        let address = self.value::<Address>(t, "temporal", "address");
+        let dynamic_config_file = self.value::<ConfigPath>(t, "temporal", "dynamic_config_file");
         let tls_on = self.opt_bool(t, "temporal", "tls");
         let tls = Tls {
             cert_path: self.string(t, "temporal", "tls_cert_path").map(|v| v.0),
@@ -408,6 +459,27 @@ impl Walker<'_> {
             ca_path: self.string(t, "temporal", "tls_ca_path").map(|v| v.0),
             server_name: self.string(t, "temporal", "tls_server_name").map(|v| v.0),
         };
+        let tls = self.tls(t, tls_on, tls);
+        let api_key_env = self.value::<EnvVarName>(t, "temporal", "api_key_env");
+        refs.namespaces = namespaces
+            .clone()
+            .map(|l| l.into_iter().filter_map(|n| n.value).collect());
+        refs.address = address.clone().map(|a| a.value);
+        Some(Temporal {
+            server_role_arn: server_role_arn?.value?,
+            namespaces: namespaces.map_or(Some(None), |l| all(l).map(Some))?,
+            compute_providers: compute_providers?,
+            scaling_algorithms: scaling_algorithms?,
+            address: optional(address)?,
+            dynamic_config_file: optional(dynamic_config_file)?,
+            tls,
+            api_key_env: optional(api_key_env)?,
+        })
+    }
+
+    /// The `tls_*` keys go together with `tls`: any of them implies TLS, `tls = false` forbids
+    /// them, and a client certificate needs its key.
+    fn tls(&mut self, t: &dyn TableLike, tls_on: Option<bool>, tls: Tls) -> Option<Tls> {
         if tls.cert_path.is_some() != tls.key_path.is_some() {
             self.error(
                 "temporal.tls_cert_path",
@@ -415,7 +487,7 @@ impl Walker<'_> {
                 "`tls_cert_path` and `tls_key_path` go together (mutual TLS); give both or neither",
             );
         }
-        let tls = match tls_on {
+        match tls_on {
             Some(false) if tls != Tls::default() => {
                 self.error(
                     "temporal.tls",
@@ -427,182 +499,93 @@ impl Walker<'_> {
             Some(false) => None,
             Some(true) => Some(tls),
             None => (tls != Tls::default()).then_some(tls),
-        };
-        let api_key_env = self.string(t, "temporal", "api_key_env");
-        if let Some((v, span)) = &api_key_env {
-            let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-                && v.chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if !ok {
-                self.error("temporal.api_key_env", span.clone(), format!("`{}` is not an environment variable name; allowed: the NAME of a variable that holds the key, e.g. `TEMPORAL_API_KEY` (never the key itself)", v.escape_debug()));
-            }
         }
-        Some(Temporal {
-            server_role_arn: server_role_arn?.0,
-            namespaces: namespaces.map(|l| l.into_iter().map(|(s, _)| s).collect()),
-            compute_providers: compute_providers?,
-            scaling_algorithms: scaling_algorithms?,
-            address: address.map(|a| a.0),
-            dynamic_config_file: dynamic_config_file.map(|f| f.0),
-            tls,
-            api_key_env: api_key_env.map(|v| v.0),
-        })
     }
 
     /// A list of the names its declaration allows, which must contain its default (the one
     /// name Serverless Workers on Lambda need); left out, it is that default.
     fn choices(&mut self, t: &dyn TableLike, key: &str) -> Option<Vec<String>> {
-        let full = format!("temporal.{key}");
         let declared = declared("temporal");
         let allowed = declared.choices(key);
         let default = declared.default_strings(key);
-        let needed = default.first().map_or("", String::as_str);
-        let Some(list) = t.get(key).map(|_| self.string_list(t, "temporal", key)) else {
+        if t.get(key).is_none() {
             return Some(default);
-        };
-        let list = list?;
+        }
+        let needed = default.first().map_or("", String::as_str);
         let names = allowed
             .iter()
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        for (i, (v, span)) in list.iter().enumerate() {
-            if !allowed.contains(&v.as_str()) {
-                self.error(
-                    format!("{full}[{i}]"),
-                    span.clone(),
-                    format!(
-                        "`{}` is not known to Temporal 1.32; allowed: {names}",
-                        v.escape_debug()
-                    ),
-                );
-            }
-        }
-        if !list.iter().any(|(v, _)| v == needed) {
+        let known = |v: &str| match allowed.contains(&v) {
+            true => Ok(()),
+            false => Err(format!(
+                "`{}` is not known to Temporal 1.32; allowed: {names}",
+                v.escape_debug()
+            )),
+        };
+        let list = self.checked_list(t, "temporal", key, known)?;
+        if !list.iter().any(|c| c.text == needed) {
             self.error(
-                full.clone(),
+                format!("temporal.{key}"),
                 Self::key_span(t, key),
                 format!("must include `{needed}`, which Serverless Workers on Lambda need"),
             );
         }
-        self.duplicates(&full, &list);
-        Some(list.into_iter().map(|(s, _)| s).collect())
+        Some(list.into_iter().map(|c| c.text).collect())
     }
 
-    fn duplicates(&mut self, key: &str, list: &[Spanned<String>]) {
-        for (i, (v, span)) in list.iter().enumerate() {
-            if list[..i].iter().any(|(w, _)| w == v) {
-                self.error(
-                    format!("{key}[{i}]"),
-                    span.clone(),
-                    format!("`{}` is listed twice", v.escape_debug()),
-                );
-            }
-        }
-    }
-
-    fn role(
-        &mut self,
-        t: &dyn TableLike,
-        partition: Option<&str>,
-    ) -> Option<(Role, Vec<Spanned<String>>)> {
+    fn role(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Role> {
         self.unknown_keys(t, "role");
-        let stack_name = self.string(t, "role", "stack_name");
-        if let Some((s, span)) = &stack_name
-            && let Err(msg) = arn::check_stack_name(s)
+        let partition = refs.partition;
+        let stack_name = self.value::<StackName>(t, "role", "stack_name");
+        let stack = stack_name.as_ref().map(|s| s.text.clone());
+        let name = self.checked(t, "role", "name", |n| match &stack {
+            Some(stack) => RoleName::parse_in(n, stack),
+            None => n.parse(),
+        });
+        if name.is_none()
+            && let Some(stack) = &stack
         {
-            self.error("role.stack_name", span.clone(), msg);
+            // The template's default name must fit beside the stack's name too.
+            let default = RoleName::parse_in(Role::DEFAULT_NAME, stack);
+            self.accept(
+                "role.stack_name".into(),
+                &Self::key_span(t, "stack_name"),
+                default,
+            );
         }
-        let name = self.string(t, "role", "name");
-        if let Some((stack, _)) = &stack_name {
-            let (n, span) = name.clone().unwrap_or_else(|| {
-                (
-                    Role::DEFAULT_NAME.to_owned(),
-                    Self::key_span(t, "stack_name"),
-                )
-            });
-            if let Err(msg) = arn::check_role_name(&n, stack) {
-                self.error(
-                    if name.is_some() {
-                        "role.name"
-                    } else {
-                        "role.stack_name"
-                    },
-                    span,
-                    msg,
-                );
-            }
-        }
-        let external_id = self.string(t, "role", "external_id");
-        if let Some((id, span)) = &external_id {
-            let len = id.chars().count();
-            if let Some(bad) = id.chars().find(|c| !crate::external_id_char(*c)) {
-                self.error(
-                    "role.external_id",
-                    span.clone(),
-                    format!(
-                        "contains `{}`; allowed: 5 to 45 characters of [{}]",
-                        bad.escape_debug(),
-                        crate::EXTERNAL_ID_CHARSET
-                    ),
-                );
-            } else if !crate::EXTERNAL_ID_LEN.contains(&len) {
-                self.error(
-                    "role.external_id",
-                    span.clone(),
-                    format!(
-                        "is {len} characters long; allowed: 5 to 45 characters of [{}]",
-                        crate::EXTERNAL_ID_CHARSET
-                    ),
-                );
-            }
-        }
-        let arns_required = declared("role").missing_hint("lambda_function_arns");
-        let arns = self.string_list(t, "role", "lambda_function_arns");
-        match &arns {
-            None if t.get("lambda_function_arns").is_none() => {
-                self.error(
-                    "role.lambda_function_arns",
-                    None,
-                    format!("is missing; {arns_required}"),
-                );
-            }
-            Some(list) if list.is_empty() => {
-                self.error(
-                    "role.lambda_function_arns",
-                    Self::key_span(t, "lambda_function_arns"),
-                    format!("is empty; {arns_required}"),
-                );
-            }
-            _ => {}
-        }
-        if let Some(list) = &arns {
-            for (i, (a, span)) in list.iter().enumerate() {
-                if let Err(msg) = arn::check_lambda_arn(a, partition) {
-                    self.error(format!("role.lambda_function_arns[{i}]"), span.clone(), msg);
-                }
-            }
-            self.duplicates("role.lambda_function_arns", list);
+        let external_id = self.value::<ExternalId>(t, "role", "external_id");
+        let arns = self.checked_list(t, "role", "lambda_function_arns", |a| {
+            LambdaArn::parse_in(a, partition)
+        });
+        if arns.as_ref().is_some_and(Vec::is_empty) {
+            let hint = declared("role").missing_hint("lambda_function_arns");
+            self.error(
+                "role.lambda_function_arns",
+                Self::key_span(t, "lambda_function_arns"),
+                format!("is empty; {hint}"),
+            );
         }
         let arns = arns?;
-        let role = Role {
-            stack_name: stack_name?.0,
-            name: name.map(|n| n.0),
-            external_id: external_id?.0,
-            lambda_function_arns: arns.iter().map(|(s, _)| s.clone()).collect(),
-        };
-        Some((role, arns))
+        refs.lambda_arns.clone_from(&arns);
+        Some(Role {
+            stack_name: stack_name?.value?,
+            name: optional(name)?,
+            external_id: external_id?.value?,
+            lambda_function_arns: all(arns)?,
+        })
     }
 
     fn check_lambda_consistency(
         &mut self,
-        arns: &[Spanned<String>],
+        arns: &[Checked<LambdaArn>],
         region: &str,
         account: &str,
         account_src: &str,
     ) {
-        for (i, (a, span)) in arns.iter().enumerate() {
-            let Some(parsed) = arn::Arn::parse(a) else {
+        for (i, Checked { text, span, .. }) in arns.iter().enumerate() {
+            let Some(parsed) = arn::Arn::parse(text) else {
                 continue;
             };
             let key = format!("role.lambda_function_arns[{i}]");
@@ -649,9 +632,8 @@ impl Walker<'_> {
         &mut self,
         t: &dyn TableLike,
         root: &toml_edit::Table,
-        aws: &Aws,
-        temporal: &Temporal,
-    ) -> Option<SandboxSettings> {
+        refs: &Refs,
+    ) -> SandboxSettings {
         self.unknown_keys(t, "sandbox");
         let auto_start = self.bool(t, "sandbox", "auto_start");
         let span = |table: &str, key: &str| {
@@ -660,20 +642,20 @@ impl Walker<'_> {
                 .and_then(|t| Self::key_span(t, key))
         };
         let loopback = "the sandbox listens only on loopback: 127.0.0.1, [::1] or localhost";
-        match &aws.endpoint_url {
+        match &refs.endpoint_url {
             None => self.error(
                 "aws.endpoint_url",
                 None,
                 format!("is missing; `[sandbox]` needs the emulator's URL, e.g. `http://127.0.0.1:5050` ({loopback})"),
             ),
-            Some(url) if !local_endpoint::is_loopback(url) || !url.starts_with("http://") => self.error(
+            Some(Some(url)) if !local_endpoint::is_loopback(url) || !url.starts_with("http://") => self.error(
                 "aws.endpoint_url",
                 span("aws", "endpoint_url"),
                 format!("`{}` cannot be the sandbox's emulator; allowed: `http://HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", url.escape_debug()),
             ),
             Some(_) => {}
         }
-        if let Some(address) = &temporal.address
+        if let Some(Some(address)) = &refs.address
             && !local_endpoint::is_loopback(address)
         {
             self.error(
@@ -682,16 +664,15 @@ impl Walker<'_> {
                 format!("`{}` cannot be the sandbox's Temporal dev server; allowed: `HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", address.escape_debug()),
             );
         }
-        Some(SandboxSettings { auto_start })
+        SandboxSettings { auto_start }
     }
 
     fn worker_deployments(
         &mut self,
         root: &toml_edit::Table,
-        temporal: &Temporal,
-        role: &Role,
-        partition: Option<&str>,
+        refs: &Refs,
     ) -> Option<Vec<WorkerDeployment>> {
+        let partition = refs.partition;
         let Some(item) = root.get("worker_deployments") else {
             return Some(Vec::new());
         };
@@ -712,49 +693,62 @@ impl Walker<'_> {
         for (i, t) in tables.iter().enumerate() {
             let section = format!("worker_deployments[{i}]");
             self.unknown_keys(t, &section);
-            let namespace = self.string(t, &section, "namespace");
-            let name = self.string(t, &section, "name");
-            let build_id = self.string(t, &section, "build_id");
-            let arn = self.string(t, &section, "lambda_function_arn");
+            let namespace = self.value::<Namespace>(t, &section, "namespace");
+            let name = self.value::<Label>(t, &section, "name");
+            let build_id = self.value::<Label>(t, &section, "build_id");
+            let arn = self.checked(t, &section, "lambda_function_arn", |a| {
+                LambdaArn::parse_in(a, partition)
+            });
             let set_current = self.bool(t, &section, "set_current");
-            if let Some((ns, span)) = &namespace {
-                if let Err(msg) = arn::check_namespace(ns) {
-                    self.error(format!("{section}.namespace"), span.clone(), msg);
-                } else if let Some(enabled) = &temporal.namespaces
-                    && !enabled.contains(ns)
-                {
-                    self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", ")));
-                }
+            if let Some(Checked {
+                value: Some(ns),
+                span,
+                ..
+            }) = &namespace
+                && let Some(enabled) = &refs.namespaces
+                && !enabled.iter().any(|e| ns == e.as_str())
+            {
+                self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.iter().map(Namespace::as_str).collect::<Vec<_>>().join(", ")));
             }
-            for (key, v) in [("name", &name), ("build_id", &build_id)] {
-                if let Some((v, span)) = v
-                    && (v.trim().is_empty() || v.len() > 255 || v.contains(char::is_control))
-                {
-                    self.error(
-                        format!("{section}.{key}"),
-                        span.clone(),
-                        "must be 1 to 255 printable characters",
-                    );
-                }
-            }
-            if let Some((a, span)) = &arn {
-                match arn::check_lambda_arn(a, partition) {
-                    Err(msg) => self.error(format!("{section}.lambda_function_arn"), span.clone(), msg),
-                    Ok(_) if !role.lambda_function_arns.iter().any(|allowed| arn::resource_matches(allowed, a)) => self.error(
-                        format!("{section}.lambda_function_arn"),
-                        span.clone(),
-                        format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
-                    ),
-                    Ok(_) => {}
-                }
+            if let Some(Checked {
+                value: Some(a),
+                span,
+                ..
+            }) = &arn
+                && !refs
+                    .lambda_arns
+                    .iter()
+                    .any(|allowed| arn::resource_matches(&allowed.text, a))
+            {
+                self.error(
+                    format!("{section}.lambda_function_arn"),
+                    span.clone(),
+                    format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
+                );
             }
             match (namespace, name, build_id, arn) {
-                (Some(namespace), Some(name), Some(build_id), Some(arn)) => {
+                (
+                    Some(Checked {
+                        value: Some(namespace),
+                        ..
+                    }),
+                    Some(Checked {
+                        value: Some(name), ..
+                    }),
+                    Some(Checked {
+                        value: Some(build_id),
+                        ..
+                    }),
+                    Some(Checked {
+                        value: Some(lambda_function_arn),
+                        ..
+                    }),
+                ) => {
                     let wd = WorkerDeployment {
-                        namespace: namespace.0,
-                        name: name.0,
-                        build_id: build_id.0,
-                        lambda_function_arn: arn.0,
+                        namespace,
+                        name,
+                        build_id,
+                        lambda_function_arn,
                         set_current,
                     };
                     if out.iter().any(|o| o.id() == wd.id()) {
@@ -765,7 +759,7 @@ impl Walker<'_> {
                 _ => ok = false,
             }
         }
-        if !out.is_empty() && temporal.address.is_none() {
+        if !out.is_empty() && refs.address.is_none() {
             self.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
         }
         ok.then_some(out)
@@ -781,29 +775,18 @@ impl Walker<'_> {
         self.unknown_keys(t, "outputs");
         let role_arn = self.string(t, "outputs", "role_arn");
         let stack_id = self.string(t, "outputs", "stack_id");
-        let deployed_at = self.string(t, "outputs", "deployed_at");
+        let deployed_at = self.value::<Timestamp>(t, "outputs", "deployed_at");
         let registered = self
-            .string_list(t, "outputs", "registered")
+            .checked_list(t, "outputs", "registered", str::parse::<RegisteredId>)
             .unwrap_or_default();
         if let (Some(aws), Some(role), Some(partition)) = (aws, role, partition) {
             self.recorded_stack(aws, role, partition, role_arn.as_ref(), stack_id.as_ref());
         }
-        if let Some((at, span)) = &deployed_at
-            && let Err(msg) = check_rfc3339(at)
-        {
-            self.error("outputs.deployed_at", span.clone(), msg);
-        }
-        for (i, (id, span)) in registered.iter().enumerate() {
-            if let Err(msg) = arn::check_registered(id) {
-                self.error(format!("outputs.registered[{i}]"), span.clone(), msg);
-            }
-        }
-        self.duplicates("outputs.registered", &registered);
         Some(Outputs {
             role_arn: role_arn?.0,
             stack_id: stack_id?.0,
-            deployed_at: deployed_at?.0,
-            registered: registered.into_iter().map(|r| r.0).collect(),
+            deployed_at: deployed_at?.text,
+            registered: registered.into_iter().map(|r| r.text).collect(),
         })
     }
 
@@ -840,7 +823,7 @@ impl Walker<'_> {
                 ("outputs.stack_id", stack_account),
             ] {
                 if let Some((account, value, span)) = found
-                    && account != expected
+                    && account != expected.as_str()
                 {
                     self.error(key, span.clone(), format!("`{value}` is in account `{account}`, but `aws.account_id` is `{expected}`; {redeploy}"));
                 }
@@ -898,97 +881,6 @@ fn key_at(src: &str, offset: usize) -> Option<String> {
     })
 }
 
-/// An RFC 3339 date and time, as `deploy` records `deployed_at`:
-/// `YYYY-MM-DDTHH:MM:SS[.FRACTION](Z|±HH:MM)`.
-fn check_rfc3339(s: &str) -> Result<(), String> {
-    if is_rfc3339(s) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not an RFC 3339 time; allowed: e.g. `2026-11-25T10:00:00Z`, as `cargo xtask deploy` records it",
-            s.escape_debug()
-        ))
-    }
-}
-
-fn is_rfc3339(s: &str) -> bool {
-    let num = |at: usize, len: usize| {
-        s.get(at..at + len)
-            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<u32>().ok())
-    };
-    let sep = |at: usize, allowed: &[u8]| s.as_bytes().get(at).is_some_and(|b| allowed.contains(b));
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
-        num(0, 4),
-        num(5, 2),
-        num(8, 2),
-        num(11, 2),
-        num(14, 2),
-        num(17, 2),
-    ) else {
-        return false;
-    };
-    let shape = sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":");
-    let in_range = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second <= 60;
-    let mut zone = &s[19..];
-    if let Some(fraction) = zone.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return false;
-        }
-        zone = &fraction[digits..];
-    }
-    let offset = |z: &str| {
-        z.len() == 6
-            && (z.starts_with('+') || z.starts_with('-'))
-            && z.as_bytes()[3] == b':'
-            && z.get(1..3)
-                .and_then(|h| h.parse::<u32>().ok())
-                .is_some_and(|h| h < 24)
-            && z.get(4..6)
-                .and_then(|m| m.parse::<u32>().ok())
-                .is_some_and(|m| m < 60)
-    };
-    shape && in_range && (zone == "Z" || zone == "z" || offset(zone))
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// `host:port` of the Temporal frontend.
-fn check_address(a: &str) -> Result<(), String> {
-    let allowed = "allowed: `host:port`, e.g. `temporal.staging.internal:7233`";
-    let Some((host, port)) = a.rsplit_once(':') else {
-        return Err(format!("`{}` has no port; {allowed}", a.escape_debug()));
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
-        return Err(format!(
-            "`{}` has no valid host; {allowed}",
-            a.escape_debug()
-        ));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!(
-            "`{}` has port `{port}`; {allowed}",
-            a.escape_debug()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,7 +918,7 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         assert_eq!(env.name, "staging");
         assert_eq!(
             env.temporal.namespaces,
-            Some(vec!["orders".into(), "billing".into()])
+            Some(vec!["orders".parse().unwrap(), "billing".parse().unwrap()])
         );
         assert_eq!(env.temporal.compute_providers, vec!["aws-lambda"]);
         assert_eq!(env.temporal.scaling_algorithms, vec!["no-sync"]);
@@ -1594,30 +1486,40 @@ lambda_function_arns = []
         assert!(load(&src).is_ok());
     }
 
+    /// A role name's own rule does not wait for `role.stack_name`: both problems are reported.
     #[test]
-    fn rfc3339_times() {
-        for good in [
-            "2026-11-25T10:00:00Z",
-            "2026-11-25T10:00:00.123456Z",
-            "2024-02-29t23:59:60+01:00",
-            "2026-11-25 10:00:00-05:30",
-        ] {
-            assert!(is_rfc3339(good), "{good}");
-        }
-        for bad in [
-            "yesterday",
-            "",
-            "2026-11-25",
-            "2026-11-25T10:00:00",
-            "2026-13-25T10:00:00Z",
-            "2025-02-29T10:00:00Z",
-            "2026-11-25T24:00:00Z",
-            "2026-11-25T10:00:00.Z",
-            "2026-11-25T10:00:00+0100",
-            "2026-11-25T10:00:00+é:00",
-            "2026-11-25T10:00:00Zjunk",
-        ] {
-            assert!(!is_rfc3339(bad), "{bad}");
-        }
+    fn an_invalid_role_name_is_reported_without_a_stack_name() {
+        let src = GOOD.replace(
+            "stack_name = \"temporal-serverless-worker-staging\"",
+            "name = \"bad name\"",
+        );
+        let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["role.stack_name", "role.name"]);
+    }
+
+    /// Rules that span tables run on the values that passed their own rule, whatever else in
+    /// their tables is missing or invalid.
+    #[test]
+    fn a_missing_or_invalid_value_hides_no_rule_across_tables() {
+        let src = format!(
+            "{GOOD}\n[sandbox]\n\n[[worker_deployments]]\nnamespace = \"payments\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:other\"\n"
+        )
+        .replace(
+            "server_role_arn = \"arn:aws:iam::123456789012:role/temporal-server\"\n",
+            "address = \"temporal.internal:7233\"\n",
+        )
+        .replace("abcdef-12345", "abc");
+        let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "temporal.server_role_arn",
+                "aws.endpoint_url",
+                "temporal.address",
+                "role.external_id",
+                "worker_deployments[0].namespace",
+                "worker_deployments[0].lambda_function_arn",
+            ]
+        );
     }
 }

@@ -79,28 +79,52 @@ pub struct Rendered {
     pub parameters: Vec<(String, String)>,
 }
 
-/// What the templates see; the structure mirrors the descriptor's tables.
-#[derive(Serialize)]
-struct Context<'a> {
-    temporal: TemporalCtx<'a>,
-    role: RoleCtx<'a>,
+/// What the templates see; the structure mirrors the descriptor's tables. The values are plain
+/// text: the templates must render any text safely, not only what the descriptor's rules accept,
+/// so that tests can feed them hostile values an [`Environment`] cannot hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inputs<'a> {
+    pub temporal: TemporalInputs<'a>,
+    pub role: RoleInputs<'a>,
 }
 
-#[derive(Serialize)]
-struct TemporalCtx<'a> {
-    server_role_arn: &'a str,
+#[derive(Debug, Clone, Serialize)]
+pub struct TemporalInputs<'a> {
+    pub server_role_arn: &'a str,
     /// Empty when the Worker Controller is enabled globally.
-    namespaces: &'a [String],
-    compute_providers: &'a [String],
-    scaling_algorithms: &'a [String],
+    pub namespaces: Vec<&'a str>,
+    pub compute_providers: Vec<&'a str>,
+    pub scaling_algorithms: Vec<&'a str>,
 }
 
-#[derive(Serialize)]
-struct RoleCtx<'a> {
-    stack_name: &'a str,
-    name: Option<&'a str>,
-    external_id: &'a str,
-    lambda_function_arns: &'a [String],
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleInputs<'a> {
+    pub stack_name: &'a str,
+    pub name: Option<&'a str>,
+    pub external_id: &'a str,
+    pub lambda_function_arns: Vec<&'a str>,
+}
+
+impl<'a> From<&'a Environment> for Inputs<'a> {
+    fn from(env: &'a Environment) -> Self {
+        fn texts<T: AsRef<str>>(values: &[T]) -> Vec<&str> {
+            values.iter().map(AsRef::as_ref).collect()
+        }
+        Inputs {
+            temporal: TemporalInputs {
+                server_role_arn: &env.temporal.server_role_arn,
+                namespaces: texts(env.temporal.namespaces.as_deref().unwrap_or_default()),
+                compute_providers: texts(&env.temporal.compute_providers),
+                scaling_algorithms: texts(&env.temporal.scaling_algorithms),
+            },
+            role: RoleInputs {
+                stack_name: &env.role.stack_name,
+                name: env.role.name.as_deref(),
+                external_id: &env.role.external_id,
+                lambda_function_arns: texts(&env.role.lambda_function_arns),
+            },
+        }
+    }
 }
 
 impl Templates {
@@ -140,31 +164,22 @@ impl Templates {
 
     /// Renders both files for `env` and checks them; nothing is written.
     pub fn render(&self, env: &Environment) -> Result<Rendered, RenderError> {
-        let ctx = Context {
-            temporal: TemporalCtx {
-                server_role_arn: &env.temporal.server_role_arn,
-                namespaces: env.temporal.namespaces.as_deref().unwrap_or_default(),
-                compute_providers: &env.temporal.compute_providers,
-                scaling_algorithms: &env.temporal.scaling_algorithms,
-            },
-            role: RoleCtx {
-                stack_name: &env.role.stack_name,
-                name: env.role.name.as_deref(),
-                external_id: &env.role.external_id,
-                lambda_function_arns: &env.role.lambda_function_arns,
-            },
-        };
+        self.render_inputs(&Inputs::from(env))
+    }
+
+    /// Renders both files from `ctx` and checks them; nothing is written.
+    pub fn render_inputs(&self, ctx: &Inputs<'_>) -> Result<Rendered, RenderError> {
         let dynamic_config = self
             .jinja
             .get_template(DYNAMIC_CONFIG_TEMPLATE)?
-            .render(&ctx)?;
+            .render(ctx)?;
         dynamic_config::check(&dynamic_config).map_err(|message| RenderError::Rejected {
             template: self.dir.join(DYNAMIC_CONFIG_TEMPLATE),
             what: "a dynamic config",
             consumer: "Temporal",
             message,
         })?;
-        let parameters_json = self.jinja.get_template(PARAMETERS_TEMPLATE)?.render(&ctx)?;
+        let parameters_json = self.jinja.get_template(PARAMETERS_TEMPLATE)?.render(ctx)?;
         let parameters = self
             .cfn
             .check_parameters(&parameters_json)

@@ -3,7 +3,7 @@
 mod support;
 
 use env_descriptor::Role;
-use env_render::Templates;
+use env_render::{Inputs, Templates};
 use serde_json::json;
 use support::{env, templates_dir};
 
@@ -84,14 +84,20 @@ fn hostile_values_cannot_change_the_structure() {
     ];
     for h in hostile {
         // The descriptor validation would refuse most of these; rendering must hold regardless.
-        let mut e = env(Some(vec![h.to_owned(), "ok".into()]), Some(h));
-        e.temporal.server_role_arn = h.to_owned();
+        // An `Environment` cannot hold them, so they go straight into the templates' inputs.
+        let e = env(None, None);
+        let mut inputs = Inputs::from(&e);
+        inputs.temporal.namespaces = vec![h, "ok"];
+        inputs.role.name = Some(h);
+        inputs.temporal.server_role_arn = h;
         // Padded to meet the template's MinLength, which the parameters check enforces.
         let ext = format!("12345{h}");
-        e.role.external_id = ext.clone();
-        e.role.lambda_function_arns = vec![h.to_owned()];
-        e.temporal.compute_providers = vec!["aws-lambda".into(), h.to_owned()];
-        let r = t.render(&e).unwrap_or_else(|err| panic!("{h:?}: {err}"));
+        inputs.role.external_id = &ext;
+        inputs.role.lambda_function_arns = vec![h];
+        inputs.temporal.compute_providers = vec!["aws-lambda", h];
+        let r = t
+            .render_inputs(&inputs)
+            .unwrap_or_else(|err| panic!("{h:?}: {err}"));
         let dc = yaml(&r.dynamic_config);
         assert_eq!(
             dc["workercontroller.enabled"][0]["constraints"]["namespace"],

@@ -143,14 +143,14 @@ fn functions(env: &Environment) -> Vec<String> {
     let mut all: Vec<String> = env
         .worker_deployments
         .iter()
-        .map(|w| w.lambda_function_arn.clone())
+        .map(|w| w.lambda_function_arn.to_string())
         .collect();
     all.extend(
         env.role
             .lambda_function_arns
             .iter()
             .filter(|a| !a.contains('*'))
-            .cloned(),
+            .map(|a| a.to_string()),
     );
     all.sort();
     all.dedup();

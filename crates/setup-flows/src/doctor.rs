@@ -11,7 +11,7 @@ pub fn dynamic_config(
     env: &Environment,
 ) -> anyhow::Result<(String, Result<String, String>)> {
     let (source, path) = match &env.temporal.dynamic_config_file {
-        Some(f) => (f.clone(), layout.root().join(f)),
+        Some(f) => (f.to_string(), layout.root().join(f)),
         None => {
             let path = layout.rendered_dir(&env.name).join(DYNAMIC_CONFIG_FILE);
             (crate::relative(layout, &path), path)

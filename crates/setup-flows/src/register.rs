@@ -49,14 +49,15 @@ pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
     let address = env
         .temporal
         .address
-        .clone()
+        .as_ref()
+        .map(|a| a.to_string())
         .with_context(|| format!("`temporal.address` is missing in {}", env.file.display()))?;
     let sandbox_cli = Sandbox::new(&layout.cache_dir()).installed_tool("temporal");
     let cli = Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?;
     let frontend = Frontend {
         address,
         tls: env.temporal.tls.clone(),
-        api_key_env: env.temporal.api_key_env.clone(),
+        api_key_env: env.temporal.api_key_env.as_ref().map(|v| v.to_string()),
         root: layout.root().to_owned(),
     };
     Ok(Client::new(cli, frontend)?)

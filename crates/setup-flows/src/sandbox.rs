@@ -80,7 +80,7 @@ fn temporal_dev(layout: &Layout, env: &Environment) -> Result<TemporalDev> {
     let mut namespaces: Vec<String> = env
         .worker_deployments
         .iter()
-        .map(|w| w.namespace.clone())
+        .map(|w| w.namespace.to_string())
         .filter(|n| n != "default")
         .collect();
     namespaces.sort();
@@ -90,8 +90,13 @@ fn temporal_dev(layout: &Layout, env: &Environment) -> Result<TemporalDev> {
         port,
         namespaces,
         dynamic_config,
-        aws_endpoint: env.aws.endpoint_url.clone().unwrap_or_default(),
-        aws_region: env.aws.region.clone(),
+        aws_endpoint: env
+            .aws
+            .endpoint_url
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        aws_region: env.aws.region.to_string(),
     })
 }
 
@@ -155,7 +160,7 @@ fn seed_functions(sandbox: &Sandbox, env: &Environment) -> Result<()> {
         .role
         .lambda_function_arns
         .iter()
-        .map(String::as_str)
+        .map(|a| a.as_str())
         .filter(|a| !a.contains('*') && !workers.iter().any(|w| w.function_arn == *a))
         .collect();
     aws_sandbox::seed_lambda_functions(&python, endpoint, &env.aws.region, &stubs)?;
@@ -221,7 +226,7 @@ impl Args {
                     let (h, p) = host_port("`temporal.address`", address)?;
                     rows.push((
                         Service::Temporal,
-                        address.clone(),
+                        address.to_string(),
                         sandbox.status(Service::Temporal, &h, p),
                     ));
                 }

@@ -10,9 +10,9 @@ use env_descriptor::{Environment, Layout};
 /// The AWS connection an environment describes.
 pub fn connection(env: &Environment) -> Connection {
     Connection {
-        region: env.aws.region.clone(),
-        profile: env.aws.profile.clone(),
-        endpoint_url: env.aws.endpoint_url.clone(),
+        region: env.aws.region.to_string(),
+        profile: env.aws.profile.as_ref().map(|p| p.to_string()),
+        endpoint_url: env.aws.endpoint_url.as_ref().map(|u| u.to_string()),
     }
 }
 

@@ -13,14 +13,16 @@ pub fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environm
         name: "test".into(),
         file: "environments/test.toml".into(),
         aws: Aws {
-            region: "us-west-2".into(),
+            region: "us-west-2".parse().unwrap(),
             profile: None,
             endpoint_url: None,
             account_id: None,
         },
         temporal: Temporal {
-            server_role_arn: "arn:aws:iam::123456789012:role/temporal-server".into(),
-            namespaces,
+            server_role_arn: "arn:aws:iam::123456789012:role/temporal-server"
+                .parse()
+                .unwrap(),
+            namespaces: namespaces.map(|n| n.iter().map(|n| n.parse().unwrap()).collect()),
             compute_providers: vec!["aws-lambda".into()],
             scaling_algorithms: vec!["no-sync".into()],
             address: None,
@@ -29,12 +31,16 @@ pub fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environm
             api_key_env: None,
         },
         role: Role {
-            stack_name: "s".into(),
-            name: role_name.map(Into::into),
-            external_id: "ext-id-123".into(),
+            stack_name: "s".parse().unwrap(),
+            name: role_name.map(|n| n.parse().unwrap()),
+            external_id: "ext-id-123".parse().unwrap(),
             lambda_function_arns: vec![
-                "arn:aws:lambda:us-west-2:123456789012:function:a".into(),
-                "arn:aws:lambda:us-west-2:123456789012:function:b:7".into(),
+                "arn:aws:lambda:us-west-2:123456789012:function:a"
+                    .parse()
+                    .unwrap(),
+                "arn:aws:lambda:us-west-2:123456789012:function:b:7"
+                    .parse()
+                    .unwrap(),
             ],
         },
         worker_deployments: Vec::new(),

@@ -1,0 +1,552 @@
+//! The values a descriptor holds, each a type whose one constructor is its rule.
+//!
+//! Parsing a value is validating it: [`FromStr`] (and `TryFrom<String>`) returns either the value
+//! or the reason it is rejected, phrased as "what it is; what is allowed". The walker in
+//! `schema.rs` reads every key through these types, so a key's rule lives here and nowhere else.
+//! Rules that need another key (an ARN's partition comes from `aws.region`, a role name's length
+//! from `role.stack_name`) take it as an argument of `parse_in`.
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+use crate::arn;
+
+/// A string newtype whose `FromStr` applies `$rule: fn(&str) -> Result<(), String>`, and whose
+/// JSON Schema (for editors) is a string with the keywords in parentheses, next to the rule they
+/// describe.
+macro_rules! rule_newtype {
+    ($(#[$doc:meta])* $name:ident ($($schema:tt)*) = $rule:expr;) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                let rule: fn(&str) -> Result<(), String> = $rule;
+                rule(s).map(|()| Self(s.to_owned()))
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(s: String) -> Result<Self, String> {
+                let rule: fn(&str) -> Result<(), String> = $rule;
+                rule(&s).map(|()| Self(s))
+            }
+        }
+
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", $($schema)* })
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+rule_newtype! {
+    /// `aws.region`: a region code such as `us-west-2`, which names its partition.
+    Region ("pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,3}$") = |r| match arn::partition_of_region(r) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "`{}` is not an AWS region; allowed: a region code such as `us-west-2`",
+            r.escape_debug()
+        )),
+    };
+}
+
+impl Region {
+    /// The partition of the region (`aws`, `aws-cn`, `aws-us-gov`, ...).
+    pub fn partition(&self) -> &'static str {
+        arn::partition_of_region(&self.0).expect("a Region was checked for its shape")
+    }
+}
+
+rule_newtype! {
+    /// `aws.profile`: a named profile from ~/.aws/config.
+    ProfileName ("minLength": 1) = |p| {
+        if p.is_empty() {
+            Err("is empty; allowed: a profile name from ~/.aws/config, or leave the key out".into())
+        } else {
+            Ok(())
+        }
+    };
+}
+
+rule_newtype! {
+    /// `aws.endpoint_url`: `http://HOST:PORT` or `https://HOST[:PORT]`.
+    EndpointUrl ("pattern": r"^https?://\S+$") = |u| {
+        let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+            Err(format!(
+                "`{}` is not a URL; allowed: `http://HOST:PORT` or `https://HOST[:PORT]`",
+                u.escape_debug()
+            ))
+        } else {
+            Ok(())
+        }
+    };
+}
+
+rule_newtype! {
+    /// `aws.account_id`: twelve digits.
+    AccountId ("pattern": r"^[0-9]{12}$") = |a| {
+        if arn::is_account(a) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not an AWS account id; allowed: 12 digits",
+                a.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `temporal.server_role_arn`: the IAM role or user the Temporal server runs as.
+    PrincipalArn () = |a| arn::check_principal_arn(a, None).map(drop);
+}
+
+impl PrincipalArn {
+    /// The ARN, which must also be in `partition` (that of `aws.region`, when it is valid).
+    pub fn parse_in(s: &str, partition: Option<&str>) -> Result<Self, String> {
+        arn::check_principal_arn(s, partition).map(|_| Self(s.to_owned()))
+    }
+}
+
+rule_newtype! {
+    /// A Temporal namespace name: 1 to 255 characters of letters, digits, `.`, `_` and `-`,
+    /// starting with a letter or digit.
+    Namespace ("pattern": r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$") = |s| {
+        let ok = !s.is_empty()
+            && s.len() <= 255
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not a Temporal namespace name; allowed: 1 to 255 characters of letters, digits, `.`, `_`, `-`, starting with a letter or digit",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `temporal.address`: the frontend's `host:port`.
+    Address ("pattern": r"^[^\s/]+:[0-9]{1,5}$") = |a| {
+        let allowed = "allowed: `host:port`, e.g. `temporal.staging.internal:7233`";
+        let Some((host, port)) = a.rsplit_once(':') else {
+            return Err(format!("`{}` has no port; {allowed}", a.escape_debug()));
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(format!("`{}` has no valid host; {allowed}", a.escape_debug()));
+        }
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(()),
+            _ => Err(format!("`{}` has port `{port}`; {allowed}", a.escape_debug())),
+        }
+    };
+}
+
+rule_newtype! {
+    /// `temporal.dynamic_config_file`: a path, relative to the checkout.
+    ConfigPath ("pattern": r"\S") = |f| {
+        if f.trim().is_empty() {
+            Err("is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout".into())
+        } else {
+            Ok(())
+        }
+    };
+}
+
+/// The file is read relative to the checkout.
+impl AsRef<std::path::Path> for ConfigPath {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.as_ref()
+    }
+}
+
+rule_newtype! {
+    /// `temporal.api_key_env`: the NAME of an environment variable, never the key itself.
+    EnvVarName ("pattern": r"^[A-Z_][A-Z0-9_]*$") = |v| {
+        let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+            && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not an environment variable name; allowed: the NAME of a variable that holds the key, e.g. `TEMPORAL_API_KEY` (never the key itself)",
+                v.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `role.stack_name`: a CloudFormation stack name.
+    StackName ("pattern": r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$") = |s| {
+        let ok = s.len() <= 128
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{s}` is not a stack name; allowed: a letter, then letters, digits and `-`, at most 128 characters"
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `role.name` (`RoleName`): an IAM role name, which the template suffixes with the stack.
+    RoleName ("pattern": r"^[a-zA-Z0-9_+=,.@-]{1,64}$") = |name| {
+        if arn::is_iam_name(name, 64) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{name}` is not an IAM role name; allowed: 1 to 64 characters of [a-zA-Z0-9_+=,.@-]"
+            ))
+        }
+    };
+}
+
+impl RoleName {
+    /// The template names the role `${RoleName}-${AWS::StackName}`; IAM caps role names at 64.
+    pub fn parse_in(name: &str, stack_name: &str) -> Result<Self, String> {
+        let role = name.parse::<Self>()?;
+        let full = format!("{name}-{stack_name}");
+        if full.len() > 64 {
+            return Err(format!(
+                "the role would be named `{full}` ({} characters, `NAME-STACK_NAME`), but IAM allows at most 64; \
+                 shorten `role.name` or `role.stack_name`",
+                full.len()
+            ));
+        }
+        Ok(role)
+    }
+}
+
+rule_newtype! {
+    /// `role.external_id` (`AssumeRoleExternalId`): 5 to 45 characters of
+    /// [`crate::EXTERNAL_ID_CHARSET`].
+    ExternalId ("pattern": external_id_pattern()) = |id| {
+        let charset = crate::EXTERNAL_ID_CHARSET;
+        if let Some(bad) = id.chars().find(|c| !crate::external_id_char(*c)) {
+            return Err(format!(
+                "contains `{}`; allowed: 5 to 45 characters of [{charset}]",
+                bad.escape_debug()
+            ));
+        }
+        let len = id.chars().count();
+        if !crate::EXTERNAL_ID_LEN.contains(&len) {
+            return Err(format!(
+                "is {len} characters long; allowed: 5 to 45 characters of [{charset}]"
+            ));
+        }
+        Ok(())
+    };
+}
+
+rule_newtype! {
+    /// A Lambda function ARN, qualified with a version, alias or `*`, or unqualified.
+    LambdaArn () = |a| arn::check_lambda_arn(a, None).map(drop);
+}
+
+impl LambdaArn {
+    /// The ARN, which must also be in `partition` (that of `aws.region`, when it is valid).
+    pub fn parse_in(s: &str, partition: Option<&str>) -> Result<Self, String> {
+        arn::check_lambda_arn(s, partition).map(|_| Self(s.to_owned()))
+    }
+}
+
+rule_newtype! {
+    /// A Worker Deployment name or build ID: 1 to 255 printable characters.
+    Label ("minLength": 1, "maxLength": 255) = |v| {
+        if v.trim().is_empty() || v.len() > 255 || v.contains(char::is_control) {
+            Err("must be 1 to 255 printable characters".into())
+        } else {
+            Ok(())
+        }
+    };
+}
+
+rule_newtype! {
+    /// An RFC 3339 date and time, as `deploy` records `deployed_at`:
+    /// `YYYY-MM-DDTHH:MM:SS[.FRACTION](Z|±HH:MM)`.
+    Timestamp () = |s| {
+        if is_rfc3339(s) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not an RFC 3339 time; allowed: e.g. `2026-11-25T10:00:00Z`, as `cargo xtask deploy` records it",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// An entry of `[outputs].registered`: `NAMESPACE/NAME@BUILD_ID`, as
+    /// `WorkerDeployment::id` writes it.
+    RegisteredId () = |s| {
+        let ok = s.split_once('/').is_some_and(|(ns, rest)| {
+            ns.parse::<Namespace>().is_ok()
+                && rest
+                    .split_once('@')
+                    .is_some_and(|(name, build)| !name.is_empty() && !build.is_empty())
+                && !rest.contains(char::is_control)
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not `namespace/name@build_id`; allowed: the ID of a `[[worker_deployments]]` entry, as `cargo xtask register` records it",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+fn is_rfc3339(s: &str) -> bool {
+    let num = |at: usize, len: usize| {
+        s.get(at..at + len)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
+    };
+    let sep = |at: usize, allowed: &[u8]| s.as_bytes().get(at).is_some_and(|b| allowed.contains(b));
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
+        num(0, 4),
+        num(5, 2),
+        num(8, 2),
+        num(11, 2),
+        num(14, 2),
+        num(17, 2),
+    ) else {
+        return false;
+    };
+    let shape = sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":");
+    let in_range = (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
+    let mut zone = &s[19..];
+    if let Some(fraction) = zone.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        zone = &fraction[digits..];
+    }
+    let offset = |z: &str| {
+        z.len() == 6
+            && (z.starts_with('+') || z.starts_with('-'))
+            && z.as_bytes()[3] == b':'
+            && z.get(1..3)
+                .and_then(|h| h.parse::<u32>().ok())
+                .is_some_and(|h| h < 24)
+            && z.get(4..6)
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|m| m < 60)
+    };
+    shape && in_range && (zone == "Z" || zone == "z" || offset(zone))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The template's rule for `AssumeRoleExternalId`, as a pattern.
+fn external_id_pattern() -> String {
+    let len = crate::EXTERNAL_ID_LEN;
+    let charset = crate::EXTERNAL_ID_CHARSET;
+    format!("^[{charset}]{{{},{}}}$", len.start(), len.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times() {
+        for good in [
+            "2026-11-25T10:00:00Z",
+            "2026-11-25T10:00:00.123456Z",
+            "2024-02-29t23:59:60+01:00",
+            "2026-11-25 10:00:00-05:30",
+        ] {
+            assert!(good.parse::<Timestamp>().is_ok(), "{good}");
+        }
+        for bad in [
+            "yesterday",
+            "",
+            "2026-11-25",
+            "2026-11-25T10:00:00",
+            "2026-13-25T10:00:00Z",
+            "2025-02-29T10:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-11-25T10:00:00.Z",
+            "2026-11-25T10:00:00+0100",
+            "2026-11-25T10:00:00+é:00",
+            "2026-11-25T10:00:00Zjunk",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registered_ids() {
+        for good in ["orders/orders-worker@2026-11-24.1", "a/b@c@d"] {
+            assert!(good.parse::<RegisteredId>().is_ok(), "{good}");
+        }
+        for bad in [
+            "orders-worker",
+            "orders/w",
+            "orders/@1",
+            "orders/w@",
+            "bad ns/w@1",
+            "/w@1",
+        ] {
+            assert!(bad.parse::<RegisteredId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(
+            "temporal-serverless-worker-staging"
+                .parse::<StackName>()
+                .is_ok()
+        );
+        assert!("1abc".parse::<StackName>().is_err());
+        assert!("a_b".parse::<StackName>().is_err());
+        assert!(
+            RoleName::parse_in(
+                "Temporal-Serverless-Worker",
+                "temporal-serverless-worker-staging"
+            )
+            .is_ok()
+        );
+        assert!(
+            RoleName::parse_in("Temporal-Serverless-Worker", &"s".repeat(40))
+                .unwrap_err()
+                .contains("at most 64")
+        );
+        assert!("orders".parse::<Namespace>().is_ok());
+        assert!("my.ns-1_x".parse::<Namespace>().is_ok());
+        for bad in ["", "-x", "a b", "a:b", "ä"] {
+            assert!(bad.parse::<Namespace>().is_err(), "{bad}");
+        }
+    }
+
+    /// A value is its string: it compares, derefs and prints as the text it was parsed from.
+    #[test]
+    fn a_value_is_its_text() {
+        let region: Region = "us-gov-west-1".parse().unwrap();
+        assert_eq!(region, "us-gov-west-1");
+        assert_eq!(region.partition(), "aws-us-gov");
+        assert_eq!(region.to_string(), "us-gov-west-1");
+        assert!(region.starts_with("us-"));
+        assert_eq!(
+            Region::try_from("mars".to_owned()).unwrap_err(),
+            "`mars` is not an AWS region; allowed: a region code such as `us-west-2`"
+        );
+    }
+}
