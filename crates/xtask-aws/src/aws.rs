@@ -1,8 +1,5 @@
 //! Shared steps of the AWS commands.
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
-
 use anyhow::{Context, Result};
 use cfn_deploy::{Clients, Connection, Endpoint, EndpointOrigin};
 use env_descriptor::{Environment, Layout};
@@ -60,13 +57,8 @@ fn origin(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> String {
 
 /// Fails unless something accepts connections at the local `endpoint`.
 fn ensure_answers(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> Result<()> {
-    let answers = local_endpoint::host_port(&endpoint.url).is_some_and(|(host, port)| {
-        (host.as_str(), port)
-            .to_socket_addrs()
-            .is_ok_and(|mut addrs| {
-                addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
-            })
-    });
+    let answers = local_endpoint::host_port(&endpoint.url)
+        .is_some_and(|(host, port)| aws_sandbox::listening(&host, port));
     anyhow::ensure!(
         answers,
         "nothing answers at {} ({}): start your emulator there (the local sandbox: `cargo xtask sandbox up --env {}`), or correct the address; nothing was changed",
