@@ -791,6 +791,43 @@ lambda_function_arns = []
         assert_eq!(checked, 7 + 4 + 12 + 4 + 5 + 1 + 1 + 4);
     }
 
+    /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed
+    /// twice, ARNs outside the region's partition.
+    #[test]
+    fn rules_across_keys_report_at_their_keys() {
+        let tls = GOOD.replace(
+            "namespaces = [",
+            "tls = false\ntls_key_path = \"k.pem\"\nnamespaces = [",
+        );
+        let found: Vec<(String, Option<usize>)> = problems(&tls)
+            .into_iter()
+            .map(|p| (p.key, p.position.map(|p| p.0)))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("temporal.tls".to_owned(), Some(7)),
+                ("temporal.tls_cert_path".to_owned(), Some(8)),
+            ]
+        );
+
+        let wd = "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:worker-1\"\n";
+        let twice = format!("{GOOD}{wd}{wd}")
+            .replace("namespaces = [", "address = \"t:7233\"\nnamespaces = [");
+        let p = problems(&twice);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "worker_deployments[1]");
+        assert_eq!(p[0].position, Some((21, 1)));
+        assert_eq!(p[0].message, "`orders/w@1` is listed twice");
+
+        let china = GOOD.replace("us-west-2\"\n", "cn-north-1\"\n");
+        let keys: Vec<String> = problems(&china).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            ["temporal.server_role_arn", "role.lambda_function_arns[0]"]
+        );
+    }
+
     #[test]
     fn the_schema_directive_for_editors_is_a_comment() {
         let loaded = load(&format!("#:schema ./descriptor.schema.json\n{GOOD}")).unwrap();
