@@ -1,254 +1,30 @@
-//! The descriptor's tables and keys, declared once.
-//!
-//! The types below mirror `environments/NAME.toml` exactly. They are never built: their
-//! derives are the declaration. `schemars` turns them (doc comments, `#[serde(default)]`,
-//! `deny_unknown_fields`, and each value type's own schema from `value.rs`, which sits next to
-//! the rule that type enforces) into the JSON Schema that editors use
-//! (`environments/descriptor.schema.json`), and the validating walk in `schema.rs` reads the
-//! same schema for which keys exist, which are required, their types, defaults, allowed values
-//! and the text that says what to write when a required key is missing. serde's derive gives
-//! the keys in the order they are declared, which is the order error messages list them in.
-//!
-//! Adding a key is one field here (with its doc comment and its value type, whose `FromStr` is
-//! its rule), its read in `schema.rs` (one line naming the key and type), its field in the public
-//! model (`model.rs`), and a test.
-//! The last paragraph of a required key's doc comment is quoted when the key is missing.
-
-// The declaration types are never built and their fields never read: the derives read them.
-#![allow(dead_code)]
+//! The descriptor's declaration, read: the JSON Schema generated from the model's types
+//! (`model.rs`), which editors use and the validating walk in `schema.rs` reads for which keys
+//! exist, which are required, their types, defaults, allowed values and rules.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use schemars::transform::RecursiveTransform;
-use schemars::{JsonSchema, Schema};
-use serde::{Deserialize, Serialize};
+use schemars::Schema;
+use schemars::transform::{RecursiveTransform, Transform};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+use crate::model::{
+    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, WorkerDeployment,
 };
-
-/// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
-/// `cargo xtask validate NAME`.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "Temporal Serverless Workers environment descriptor")]
-struct Descriptor {
-    aws: AwsTable,
-    temporal: TemporalTable,
-    role: RoleTable,
-    /// The Worker Deployment Versions `cargo xtask register` creates, each backed by a Lambda
-    /// function.
-    #[serde(default)]
-    worker_deployments: Vec<WorkerDeploymentTable>,
-    deploy: Option<DeployTable>,
-    sandbox: Option<SandboxTable>,
-    outputs: Option<OutputsTable>,
-}
-
-/// Where the stack lives and how to reach AWS.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct AwsTable {
-    /// The region of the stack.
-    ///
-    /// Allowed: an AWS region code such as `us-west-2`
-    region: Region,
-    /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
-    profile: Option<ProfileName>,
-    /// An AWS emulator, e.g. `http://127.0.0.1:5050`; `AWS_ENDPOINT_URL` is honoured too.
-    endpoint_url: Option<EndpointUrl>,
-    /// The account the stack is expected in; defaults to the account of
-    /// `temporal.server_role_arn`.
-    account_id: Option<AccountId>,
-}
-
-/// The Temporal server that assumes the role, and how the tool reaches its frontend.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct TemporalTable {
-    /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`).
-    ///
-    /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)
-    server_role_arn: PrincipalArn,
-    /// Enable the Worker Controller Instance for these namespaces only; leave the key out to
-    /// enable it globally.
-    #[schemars(length(min = 1))]
-    namespaces: Option<Vec<Namespace>>,
-    /// Compute providers the Worker Controller may use; must include `aws-lambda`.
-    #[serde(default = "default_compute_providers")]
-    compute_providers: Vec<ComputeProvider>,
-    /// Scaling algorithms the Worker Controller may use; must include `no-sync`.
-    #[serde(default = "default_scaling_algorithms")]
-    scaling_algorithms: Vec<ScalingAlgorithm>,
-    /// The frontend the tool dials for `register` and `doctor` (`host:port`).
-    address: Option<Address>,
-    /// The dynamic config file the server reads, relative to the checkout; `render` updates the
-    /// workercontroller keys in it in place.
-    dynamic_config_file: Option<ConfigPath>,
-    /// TLS towards the frontend; implied by any `tls_*` key.
-    tls: Option<bool>,
-    /// Client certificate for mutual TLS (with `tls_key_path`), relative to the checkout.
-    tls_cert_path: Option<String>,
-    /// Client key for mutual TLS (with `tls_cert_path`), relative to the checkout.
-    tls_key_path: Option<String>,
-    /// CA bundle that signed the frontend's certificate, relative to the checkout.
-    tls_ca_path: Option<String>,
-    /// The name to verify the frontend's certificate against.
-    tls_server_name: Option<String>,
-    /// The NAME of the environment variable that holds the API key (never the key itself).
-    api_key_env: Option<EnvVarName>,
-}
-
-/// Compute provider types the Temporal 1.32 Worker Controller knows.
-#[derive(Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-#[schemars(inline)]
-enum ComputeProvider {
-    AwsLambda,
-    AwsEcs,
-    AwsAgentcore,
-    Subprocess,
-    K8s,
-    GcpCloudRun,
-}
-
-/// The compute provider of Serverless Workers on AWS Lambda (`ComputeProvider::AwsLambda` as
-/// written in a descriptor): the default, and what `register` and `doctor` look for.
-pub const AWS_LAMBDA: &str = "aws-lambda";
-
-fn default_compute_providers() -> Vec<ComputeProvider> {
-    vec![ComputeProvider::AwsLambda]
-}
-
-/// Scaling algorithms the Temporal 1.32 Worker Controller knows.
-#[derive(Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-#[schemars(inline)]
-enum ScalingAlgorithm {
-    NoSync,
-    RateBased,
-}
-
-/// The scaling algorithm Serverless Workers need (`ScalingAlgorithm::NoSync` as written in a
-/// descriptor): the default, and what `doctor` looks for.
-pub const NO_SYNC: &str = "no-sync";
-
-fn default_scaling_algorithms() -> Vec<ScalingAlgorithm> {
-    vec![ScalingAlgorithm::NoSync]
-}
-
-/// The CloudFormation stack that creates the invocation role.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct RoleTable {
-    /// The stack's name.
-    ///
-    /// Allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`
-    stack_name: StackName,
-    /// `RoleName`; the role is named NAME-STACK_NAME (default `Temporal-Serverless-Worker`).
-    name: Option<RoleName>,
-    /// `AssumeRoleExternalId`: guards the role against confused deputies.
-    ///
-    /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)
-    external_id: ExternalId,
-    /// `LambdaFunctionARNs`: the functions Temporal may invoke.
-    ///
-    /// Allowed: one or more Lambda function ARNs, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`
-    #[schemars(length(min = 1))]
-    lambda_function_arns: Vec<LambdaArn>,
-}
-
-/// A Worker Deployment Version backed by a Lambda function.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct WorkerDeploymentTable {
-    /// Must be one of `temporal.namespaces` when that is set.
-    ///
-    /// Allowed: the Temporal namespace of the Worker Deployment
-    namespace: Namespace,
-    /// 1 to 255 printable characters.
-    ///
-    /// Allowed: the Worker Deployment name your Lambda worker uses
-    name: Label,
-    /// 1 to 255 printable characters.
-    ///
-    /// Allowed: the build ID your Lambda worker uses
-    build_id: Label,
-    /// Must be covered by `role.lambda_function_arns`.
-    ///
-    /// Allowed: the ARN of the worker's Lambda function (a published version recommended)
-    lambda_function_arn: LambdaArn,
-    /// Make this version the deployment's current version (tasks are routed to it).
-    #[serde(default)]
-    set_current: bool,
-}
-
-/// How `cargo xtask deploy` behaves for this environment.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct DeployTable {
-    /// Ask before executing a change set when stdin is a terminal.
-    #[serde(default = "yes")]
-    confirm: bool,
-}
-
-/// This environment is the local sandbox: its AWS endpoint and Temporal address must be
-/// loopback addresses.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct SandboxTable {
-    /// Start the emulator (and, for `register` and `doctor`, the Temporal dev server) when
-    /// nothing answers at the environment's addresses.
-    #[serde(default = "yes")]
-    auto_start: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Written by `cargo xtask deploy` and `register`, removed by `destroy`; never edit it by hand.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-struct OutputsTable {
-    /// The stack's `RoleARN` output: the role the Worker Deployment Versions name.
-    ///
-    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    role_arn: String,
-    /// The stack's ID, which every later call goes by.
-    ///
-    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    stack_id: String,
-    /// RFC 3339 time of the deploy that recorded these outputs.
-    ///
-    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    deployed_at: Timestamp,
-    /// Worker Deployment Versions `register` created or updated (`namespace/name@build_id`).
-    #[serde(default)]
-    registered: Vec<RegisteredId>,
-}
 
 /// The keys of each table, in declaration order, as serde's derive lists them.
 fn declared_keys(table: &str) -> &'static [&'static str] {
     match table {
-        "" => keys_of::<Descriptor>(),
-        "aws" => keys_of::<AwsTable>(),
-        "temporal" => keys_of::<TemporalTable>(),
-        "role" => keys_of::<RoleTable>(),
-        "worker_deployments" => keys_of::<WorkerDeploymentTable>(),
-        "deploy" => keys_of::<DeployTable>(),
-        "sandbox" => keys_of::<SandboxTable>(),
-        "outputs" => keys_of::<OutputsTable>(),
+        "" => keys_of::<Environment>(),
+        "aws" => keys_of::<Aws>(),
+        "temporal" => keys_of::<Temporal>(),
+        "role" => keys_of::<Role>(),
+        "worker_deployments" => keys_of::<WorkerDeployment>(),
+        "deploy" => keys_of::<DeploySettings>(),
+        "sandbox" => keys_of::<SandboxSettings>(),
+        "outputs" => keys_of::<Outputs>(),
         _ => &[],
     }
 }
@@ -295,9 +71,16 @@ fn keys_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     }
 }
 
-/// The JSON Schema of a descriptor, as committed in `environments/descriptor.schema.json`.
+/// The JSON Schema of a descriptor, as committed in `environments/descriptor.schema.json`. The
+/// `format` of a value names the rule in this crate that checks it, which editors do not know,
+/// so the committed file leaves it out (their patterns say what editors can check).
 pub fn json_schema() -> String {
-    let mut text = serde_json::to_string_pretty(&shape().root).expect("a JSON value serializes");
+    let mut root = Schema::try_from(shape().root.clone()).expect("the root schema is an object");
+    RecursiveTransform(|s: &mut Schema| {
+        s.remove("format");
+    })
+    .transform(&mut root);
+    let mut text = serde_json::to_string_pretty(&root.to_value()).expect("a JSON value serializes");
     text.push('\n');
     text
 }
@@ -360,7 +143,7 @@ pub(crate) fn shape() -> &'static Shape {
             .push(Box::new(RecursiveTransform(without_null)));
         let root = settings
             .into_generator()
-            .into_root_schema_for::<Descriptor>()
+            .into_root_schema_for::<Environment>()
             .to_value();
         let mut tables = BTreeMap::new();
         tables.insert("", Table::new("", &root));
@@ -453,6 +236,30 @@ impl Table {
             .collect()
     }
 
+    /// The name of the rule (`crate::value::rule`) that checks a string, or each string of a
+    /// list: the `format` its value type's schema gives.
+    pub(crate) fn format(&self, key: &str) -> Option<&str> {
+        let p = self.property(key);
+        p["format"]
+            .as_str()
+            .or_else(|| p["items"]["format"].as_str())
+    }
+
+    /// Whether a list must hold at least one entry (`minItems`).
+    pub(crate) fn needs_entries(&self, key: &str) -> bool {
+        self.property(key)["minItems"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    }
+
+    /// What the names of a list's `enum` are, from the doc comment of their type
+    /// ("Compute provider types the Temporal 1.32 Worker Controller knows.").
+    pub(crate) fn choices_described(&self, key: &str) -> &str {
+        self.property(key)["items"]["description"]
+            .as_str()
+            .unwrap_or("the allowed names")
+    }
+
     /// The declared default of a list of strings.
     pub(crate) fn default_strings(&self, key: &str) -> Vec<String> {
         self.property(key)["default"]
@@ -462,16 +269,12 @@ impl Table {
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect()
     }
-
-    /// The declared default of a boolean key (`false` when none is declared).
-    pub(crate) fn default_bool(&self, key: &str) -> bool {
-        self.property(key)["default"].as_bool().unwrap_or(false)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{AWS_LAMBDA, ComputeProvider, NO_SYNC, ScalingAlgorithm};
 
     /// The names other crates use are the ones a descriptor holds.
     #[test]
@@ -539,11 +342,12 @@ mod tests {
             temporal.choices("scaling_algorithms"),
             ["no-sync", "rate-based"]
         );
-        assert!(shape().table("deploy").default_bool("confirm"));
-        assert!(
-            !shape()
+        assert_eq!(shape().table("deploy").property("confirm")["default"], true);
+        assert_eq!(
+            shape()
                 .table("worker_deployments[2]")
-                .default_bool("set_current")
+                .property("set_current")["default"],
+            false
         );
         assert_eq!(
             shape().table("role").missing_hint("external_id"),

@@ -13,18 +13,19 @@ mod lock;
 mod model;
 mod outputs;
 mod problem;
+mod rules;
 mod schema;
 mod stacks;
 pub mod text;
 mod value;
 
 pub use atomic::{check_writable, write_atomic};
-pub use declared::{AWS_LAMBDA, NO_SYNC, json_schema};
+pub use declared::json_schema;
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{
-    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
-    WorkerDeployment,
+    AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings,
+    Temporal, Tls, WorkerDeployment,
 };
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};

@@ -1,26 +1,53 @@
+//! The descriptor's tables and keys, declared once: these types are the public model of a
+//! loaded environment and, through their derives, its declaration.
+//!
+//! They mirror `environments/NAME.toml` exactly. `schemars` turns them (doc comments,
+//! `#[serde(default)]`, `deny_unknown_fields`, and each value type's own schema from `value.rs`,
+//! which sits next to the rule that type enforces) into the JSON Schema that editors use
+//! (`environments/descriptor.schema.json`); the validating walk in `schema.rs` reads the same
+//! schema for which keys exist, which are required, their types, defaults, allowed values, the
+//! rule of each value (its `format`, which names its type) and the text that says what to write
+//! when a required key is missing; and serde builds these types from a document the walk passed.
+//! serde's derive gives the keys in the order they are declared, which is the order error
+//! messages list them in.
+//!
+//! Adding a key is one field here (with its doc comment and its value type, whose rule is its
+//! constructor in `value.rs`) and a test. The last paragraph of a required key's doc comment is
+//! quoted when the key is missing (or, for a list, empty). Rules that span keys are in
+//! `rules.rs`.
+
 use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::value::{
     AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RoleName, StackName,
+    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
 };
 
-/// A validated environment descriptor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
+/// `cargo xtask validate NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Temporal Serverless Workers environment descriptor")]
 pub struct Environment {
     /// The file stem: `staging` for `environments/staging.toml`.
+    #[serde(skip)]
     pub name: String,
     /// The descriptor's path, as given to [`crate::load`].
+    #[serde(skip)]
     pub file: PathBuf,
     pub aws: Aws,
     pub temporal: Temporal,
     pub role: Role,
-    /// `[[worker_deployments]]`: the versions `register` creates.
+    /// The Worker Deployment Versions `cargo xtask register` creates, each backed by a Lambda
+    /// function.
+    #[serde(default)]
     pub worker_deployments: Vec<WorkerDeployment>,
+    #[serde(default)]
     pub deploy: DeploySettings,
-    /// `[sandbox]`: this environment is the local sandbox, whose services the tool may start.
     pub sandbox: Option<SandboxSettings>,
-    /// What the last successful deploy recorded, if any.
     pub outputs: Option<Outputs>,
 }
 
@@ -28,32 +55,35 @@ impl Environment {
     /// The account the stack is expected in: `aws.account_id`, else the account of
     /// `temporal.server_role_arn`.
     pub fn expected_account(&self) -> Option<String> {
-        expected_account(&self.aws, &self.temporal).map(|(_, account)| account)
+        if let Some(id) = &self.aws.account_id {
+            return Some(id.to_string());
+        }
+        crate::arn::Arn::parse(&self.temporal.server_role_arn).map(|a| a.account.to_owned())
+    }
+
+    /// Whether the tool may start the local sandbox for this environment when nothing answers
+    /// at its addresses. Only an environment that declares `[sandbox]` is the sandbox: for any
+    /// other, a service that is down is an error, never a fresh server started in its place.
+    pub fn starts_sandbox(&self) -> bool {
+        self.sandbox.as_ref().is_some_and(|s| s.auto_start)
     }
 }
 
-/// The account the stack (and the Lambda functions) are expected in, and what it comes from.
-pub(crate) fn expected_account(aws: &Aws, temporal: &Temporal) -> Option<(&'static str, String)> {
-    if let Some(id) = &aws.account_id {
-        return Some(("aws.account_id", id.to_string()));
-    }
-    let arn = crate::arn::Arn::parse(&temporal.server_role_arn)?;
-    Some((
-        "the account of temporal.server_role_arn",
-        arn.account.to_owned(),
-    ))
-}
-
-/// `[aws]`: where the stack lives and how to reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the stack lives and how to reach AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct Aws {
+    /// The region of the stack.
+    ///
+    /// Allowed: an AWS region code such as `us-west-2`
     pub region: Region,
-    /// A named profile; otherwise the SDK's default credential chain.
+    /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
     pub profile: Option<ProfileName>,
-    /// An AWS emulator, e.g. `http://127.0.0.1:5000`.
+    /// An AWS emulator, e.g. `http://127.0.0.1:5050`; `AWS_ENDPOINT_URL` is honoured too.
     pub endpoint_url: Option<EndpointUrl>,
-    /// The account the stack is expected in; defaults to the account of `server_role_arn`
-    /// for consistency checks.
+    /// The account the stack is expected in; defaults to the account of
+    /// `temporal.server_role_arn`.
     pub account_id: Option<AccountId>,
 }
 
@@ -67,36 +97,66 @@ impl Aws {
     }
 }
 
-impl Environment {
-    /// Whether the tool may start the local sandbox for this environment when nothing answers
-    /// at its addresses. Only an environment that declares `[sandbox]` is the sandbox: for any
-    /// other, a service that is down is an error, never a fresh server started in its place.
-    pub fn starts_sandbox(&self) -> bool {
-        self.sandbox.as_ref().is_some_and(|s| s.auto_start)
-    }
-}
-
-/// `[temporal]`: the Temporal server that will assume the role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The Temporal server that assumes the role, and how the tool reaches its frontend.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct Temporal {
-    /// The identity the Temporal server runs as (`TemporalIamRoleArn`).
+    /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`).
+    ///
+    /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)
     pub server_role_arn: PrincipalArn,
-    /// Namespaces to enable the Worker Controller Instance for; `None` enables it globally.
+    /// Enable the Worker Controller Instance for these namespaces only; leave the key out to
+    /// enable it globally.
+    ///
+    /// Allowed: one or more namespace names, or leave the key out to enable the Worker Controller globally
+    #[schemars(length(min = 1))]
     pub namespaces: Option<Vec<Namespace>>,
+    /// Compute providers the Worker Controller may use; must include `aws-lambda`.
+    #[serde(default = "default_compute_providers")]
+    #[schemars(with = "Vec<ComputeProvider>")]
     pub compute_providers: Vec<String>,
+    /// Scaling algorithms the Worker Controller may use; must include `no-sync`.
+    #[serde(default = "default_scaling_algorithms")]
+    #[schemars(with = "Vec<ScalingAlgorithm>")]
     pub scaling_algorithms: Vec<String>,
-    /// The frontend the tool dials (`host:port`), for `register` and `doctor`.
+    /// The frontend the tool dials for `register` and `doctor` (`host:port`).
     pub address: Option<Address>,
-    /// The dynamic config file the server reads, relative to the checkout; `render` updates
-    /// the workercontroller keys in it in place.
+    /// The dynamic config file the server reads, relative to the checkout; `render` updates the
+    /// workercontroller keys in it in place.
     pub dynamic_config_file: Option<ConfigPath>,
-    /// TLS towards the frontend.
-    pub tls: Option<Tls>,
-    /// Name of the environment variable that holds the API key (never the key itself).
+    /// TLS towards the frontend; implied by any `tls_*` key.
+    pub tls: Option<bool>,
+    /// Client certificate for mutual TLS (with `tls_key_path`), relative to the checkout.
+    pub tls_cert_path: Option<String>,
+    /// Client key for mutual TLS (with `tls_cert_path`), relative to the checkout.
+    pub tls_key_path: Option<String>,
+    /// CA bundle that signed the frontend's certificate, relative to the checkout.
+    pub tls_ca_path: Option<String>,
+    /// The name to verify the frontend's certificate against.
+    pub tls_server_name: Option<String>,
+    /// The NAME of the environment variable that holds the API key (never the key itself).
     pub api_key_env: Option<EnvVarName>,
 }
 
-/// TLS settings for the Temporal frontend; paths are relative to the checkout.
+impl Temporal {
+    /// TLS towards the frontend: on when `tls = true` or any `tls_*` key is set (validation
+    /// rejects `tls = false` beside `tls_*` keys).
+    pub fn tls(&self) -> Option<Tls> {
+        let tls = Tls {
+            cert_path: self.tls_cert_path.clone(),
+            key_path: self.tls_key_path.clone(),
+            ca_path: self.tls_ca_path.clone(),
+            server_name: self.tls_server_name.clone(),
+        };
+        match self.tls {
+            Some(on) => on.then_some(tls),
+            None => (tls != Tls::default()).then_some(tls),
+        }
+    }
+}
+
+/// TLS settings for the Temporal frontend (`temporal.tls_*`); paths are relative to the checkout.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tls {
     pub cert_path: Option<String>,
@@ -105,34 +165,63 @@ pub struct Tls {
     pub server_name: Option<String>,
 }
 
-/// One `[[worker_deployments]]` entry: a Worker Deployment Version backed by a Lambda function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerDeployment {
-    pub namespace: Namespace,
-    /// The Worker Deployment name.
-    pub name: Label,
-    pub build_id: Label,
-    pub lambda_function_arn: LambdaArn,
-    /// Make this version the deployment's current version (tasks are routed to it).
-    pub set_current: bool,
+/// Compute provider types the Temporal 1.32 Worker Controller knows.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(inline)]
+pub(crate) enum ComputeProvider {
+    AwsLambda,
+    AwsEcs,
+    AwsAgentcore,
+    Subprocess,
+    K8s,
+    GcpCloudRun,
 }
 
-impl WorkerDeployment {
-    /// `namespace/name@build_id`, as recorded in `[outputs].registered`.
-    pub fn id(&self) -> String {
-        format!("{}/{}@{}", self.namespace, self.name, self.build_id)
-    }
+/// The compute provider of Serverless Workers on AWS Lambda (`ComputeProvider::AwsLambda` as
+/// written in a descriptor): the default, and what `register` and `doctor` look for.
+pub const AWS_LAMBDA: &str = "aws-lambda";
+
+fn default_compute_providers() -> Vec<String> {
+    vec![AWS_LAMBDA.to_owned()]
 }
 
-/// `[role]`: the CloudFormation stack that creates the invocation role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Scaling algorithms the Temporal 1.32 Worker Controller knows.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(inline)]
+pub(crate) enum ScalingAlgorithm {
+    NoSync,
+    RateBased,
+}
+
+/// The scaling algorithm Serverless Workers need (`ScalingAlgorithm::NoSync` as written in a
+/// descriptor): the default, and what `doctor` looks for.
+pub const NO_SYNC: &str = "no-sync";
+
+fn default_scaling_algorithms() -> Vec<String> {
+    vec![NO_SYNC.to_owned()]
+}
+
+/// The CloudFormation stack that creates the invocation role.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct Role {
+    /// The stack's name.
+    ///
+    /// Allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`
     pub stack_name: StackName,
-    /// `RoleName`; `None` leaves the template's default in force.
+    /// `RoleName`; the role is named NAME-STACK_NAME (default `Temporal-Serverless-Worker`).
     pub name: Option<RoleName>,
-    /// `AssumeRoleExternalId`.
+    /// `AssumeRoleExternalId`: guards the role against confused deputies.
+    ///
+    /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)
     pub external_id: ExternalId,
-    /// `LambdaFunctionARNs`.
+    /// `LambdaFunctionARNs`: the functions Temporal may invoke.
+    ///
+    /// Allowed: one or more Lambda function ARNs, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`
+    #[schemars(length(min = 1))]
     pub lambda_function_arns: Vec<LambdaArn>,
 }
 
@@ -145,30 +234,90 @@ impl Role {
     }
 }
 
-/// `[deploy]`: how `deploy` behaves for this environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Worker Deployment Version backed by a Lambda function.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
+pub struct WorkerDeployment {
+    /// Must be one of `temporal.namespaces` when that is set.
+    ///
+    /// Allowed: the Temporal namespace of the Worker Deployment
+    pub namespace: Namespace,
+    /// 1 to 255 printable characters.
+    ///
+    /// Allowed: the Worker Deployment name your Lambda worker uses
+    pub name: Label,
+    /// 1 to 255 printable characters.
+    ///
+    /// Allowed: the build ID your Lambda worker uses
+    pub build_id: Label,
+    /// Must be covered by `role.lambda_function_arns`.
+    ///
+    /// Allowed: the ARN of the worker's Lambda function (a published version recommended)
+    pub lambda_function_arn: LambdaArn,
+    /// Make this version the deployment's current version (tasks are routed to it).
+    #[serde(default)]
+    pub set_current: bool,
+}
+
+impl WorkerDeployment {
+    /// `namespace/name@build_id`, as recorded in `[outputs].registered`.
+    pub fn id(&self) -> String {
+        format!("{}/{}@{}", self.namespace, self.name, self.build_id)
+    }
+}
+
+/// How `cargo xtask deploy` behaves for this environment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct DeploySettings {
-    /// Ask before executing a change set when stdin is a terminal (default `true`).
+    /// Ask before executing a change set when stdin is a terminal.
+    #[serde(default = "yes")]
     pub confirm: bool,
 }
 
-/// `[sandbox]`: the environment is the local sandbox (its AWS endpoint and Temporal address are
-/// loopback addresses, checked by validation).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A descriptor without `[deploy]` asks before executing a change set.
+impl Default for DeploySettings {
+    fn default() -> Self {
+        DeploySettings { confirm: yes() }
+    }
+}
+
+/// This environment is the local sandbox: its AWS endpoint and Temporal address must be
+/// loopback addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct SandboxSettings {
-    /// Start the emulator (and, for `register`/`doctor`, the Temporal dev server) when nothing
-    /// answers at the environment's addresses (default `true`).
+    /// Start the emulator (and, for `register` and `doctor`, the Temporal dev server) when
+    /// nothing answers at the environment's addresses.
+    #[serde(default = "yes")]
     pub auto_start: bool,
 }
 
-/// `[outputs]`: written by `deploy`, removed by `destroy`, never edited by hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
+fn yes() -> bool {
+    true
+}
+
+/// Written by `cargo xtask deploy` and `register`, removed by `destroy`; never edit it by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct Outputs {
-    /// The stack's `RoleARN` output: the role to put in the Worker Deployment Version.
+    /// The stack's `RoleARN` output: the role the Worker Deployment Versions name.
+    ///
+    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
     pub role_arn: String,
+    /// The stack's ID, which every later call goes by.
+    ///
+    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
     pub stack_id: String,
     /// RFC 3339 time of the deploy that recorded these outputs.
-    pub deployed_at: String,
+    ///
+    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
+    pub deployed_at: Timestamp,
     /// Worker Deployment Versions `register` created or updated (`namespace/name@build_id`).
-    pub registered: Vec<String>,
+    #[serde(default)]
+    pub registered: Vec<RegisteredId>,
 }

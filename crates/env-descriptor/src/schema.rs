@@ -1,25 +1,21 @@
-//! Parsing and validation of a descriptor. The document is walked key by key so that every
-//! problem is reported at once, each with its line. Which tables and keys exist, which are
-//! required, their types, defaults and allowed names come from their one declaration
-//! (`declared.rs`); the rules for their values are here.
+//! Parsing and validation of a descriptor, in three steps, so that every problem is reported at
+//! once, each with its line:
+//! 1. a walk over the document, driven by the declaration (`declared.rs`, generated from the
+//!    model's types): unknown and missing keys, types, allowed names, and each value's own rule,
+//!    which its schema names as `format` (`value::rule`). It records what it read (`Found`);
+//! 2. the rules that span keys (`rules.rs`), on the values that passed their own rule;
+//! 3. when nothing was wrong, serde builds the model (`model.rs`) from the document.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use toml_edit::{Item, TableLike, Value};
 
-use crate::arn;
 use crate::declared::{Kind, Table, shape};
-use crate::model::{
-    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
-    WorkerDeployment, expected_account,
-};
+use crate::model::Environment;
 use crate::problem::{Problem, Severity, line_text};
-use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
-};
 
 /// A descriptor that passed validation, with the warnings it raised.
 #[derive(Debug, Clone)]
@@ -64,68 +60,136 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 
 /// Validates `src` as the contents of `path`.
 pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
-    let mut w = Walker {
+    let mut report = Report {
         file: path,
         src,
         problems: Vec::new(),
     };
-    let env = w.environment(path);
-    w.problems.sort_by_key(|p| p.position);
-    let has_errors = w.problems.iter().any(|p| p.severity == Severity::Error);
+    let env = report.environment(path);
+    let mut problems = report.problems;
+    problems.sort_by_key(|p| p.position);
+    let has_errors = problems.iter().any(|p| p.severity == Severity::Error);
     match env {
         Some(env) if !has_errors => Ok(Loaded {
             env,
-            warnings: w.problems,
+            warnings: problems,
         }),
-        _ => Err(LoadError::Invalid(w.problems)),
+        _ => Err(LoadError::Invalid(problems)),
     }
 }
 
-struct Walker<'s> {
+/// The problems found in one file.
+pub(crate) struct Report<'s> {
     file: &'s Path,
     src: &'s str,
     problems: Vec<Problem>,
 }
 
-/// A string value with where it stands.
-type Spanned<T> = (T, Option<Range<usize>>);
-
-/// What the rules that span tables read, recorded by each table's reader: the values that passed
-/// their own rule (the texts of the Lambda ARNs, which a Worker Deployment's must match), so that
-/// one invalid value in a table does not switch off the rules about its other values.
+/// What the walk read at each dotted key (`aws.region`, `role.lambda_function_arns[0]`,
+/// `worker_deployments[1].namespace`), for the rules that span keys. A key whose value has the
+/// wrong type is not recorded, as if it were left out.
 #[derive(Default)]
-struct Refs {
-    /// The partition of `aws.region`.
-    partition: Option<&'static str>,
-    /// `aws.endpoint_url`: `Some(None)` when it is set but invalid.
-    endpoint_url: Option<Option<EndpointUrl>>,
-    /// `temporal.address`: `Some(None)` when it is set but invalid.
-    address: Option<Option<Address>>,
-    /// The valid entries of `temporal.namespaces`; `None` enables every namespace.
-    namespaces: Option<Vec<Namespace>>,
-    lambda_arns: Vec<Checked<LambdaArn>>,
+pub(crate) struct Found {
+    at: BTreeMap<String, Entry>,
 }
 
-/// A key's text and where it stands, with its typed value when the value's rule accepted it.
-/// Cross-field rules read the text, so that one invalid value never hides another's problem.
-#[derive(Clone)]
-struct Checked<T> {
-    text: String,
-    span: Option<Range<usize>>,
-    value: Option<T>,
+/// One key's value and where it stands.
+pub(crate) struct Entry {
+    /// The key (or, for a list's entry or a table of an array, the value).
+    pub(crate) key_span: Option<Range<usize>>,
+    pub(crate) span: Option<Range<usize>>,
+    pub(crate) read: Read,
 }
 
-/// An optional key's value: `Some(None)` when it is left out, `None` when its rule rejected it.
-fn optional<T>(key: Option<Checked<T>>) -> Option<Option<T>> {
-    key.map(|k| k.value).map_or(Some(None), |v| v.map(Some))
+pub(crate) enum Read {
+    /// A string, and whether its rule accepted it.
+    Text {
+        text: String,
+        ok: bool,
+    },
+    /// A list of strings, with this many entries (each recorded at `key[i]`).
+    List(usize),
+    Bool(bool),
+    /// A table, or an entry of an array of tables.
+    Table,
+    /// An array of this many tables (each recorded at `key[i]`).
+    Tables(usize),
 }
 
-/// A list's values, when its rule accepted every entry.
-fn all<T>(list: Vec<Checked<T>>) -> Option<Vec<T>> {
-    list.into_iter().map(|c| c.value).collect()
+impl Found {
+    pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
+        self.at.get(key)
+    }
+
+    /// A string's text, whether or not its rule accepted it.
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
+        match &self.get(key)?.read {
+            Read::Text { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A string its rule accepted.
+    pub(crate) fn valid_text(&self, key: &str) -> Option<&str> {
+        match &self.get(key)?.read {
+            Read::Text { text, ok: true } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A value its rule accepted, as its type.
+    pub(crate) fn valid<T: FromStr>(&self, key: &str) -> Option<T> {
+        self.valid_text(key)?.parse().ok()
+    }
+
+    pub(crate) fn bool(&self, key: &str) -> Option<bool> {
+        match self.get(key)?.read {
+            Read::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The keys of a list's entries, or of an array's tables (`key[0]`, ...); none when the key
+    /// is left out or has the wrong type.
+    pub(crate) fn entries(&self, key: &str) -> Vec<String> {
+        let len = match self.get(key).map(|e| &e.read) {
+            Some(Read::List(n) | Read::Tables(n)) => *n,
+            _ => 0,
+        };
+        (0..len).map(|i| format!("{key}[{i}]")).collect()
+    }
+
+    /// Marks a value its rule accepted as rejected by a rule that spans keys, so that later
+    /// rules read it as invalid.
+    pub(crate) fn reject(&mut self, key: &str) {
+        if let Some(Entry {
+            read: Read::Text { ok, .. },
+            ..
+        }) = self.at.get_mut(key)
+        {
+            *ok = false;
+        }
+    }
+
+    fn insert(
+        &mut self,
+        key: String,
+        key_span: Option<Range<usize>>,
+        span: Option<Range<usize>>,
+        read: Read,
+    ) {
+        self.at.insert(
+            key,
+            Entry {
+                key_span,
+                span,
+                read,
+            },
+        );
+    }
 }
 
-impl Walker<'_> {
+impl Report<'_> {
     fn push(
         &mut self,
         severity: Severity,
@@ -143,7 +207,7 @@ impl Walker<'_> {
         ));
     }
 
-    fn error(
+    pub(crate) fn error(
         &mut self,
         key: impl Into<String>,
         span: Option<Range<usize>>,
@@ -152,13 +216,17 @@ impl Walker<'_> {
         self.push(Severity::Error, key.into(), span, message.into());
     }
 
-    fn warn(
+    pub(crate) fn warn(
         &mut self,
         key: impl Into<String>,
         span: Option<Range<usize>>,
         message: impl Into<String>,
     ) {
         self.push(Severity::Warning, key.into(), span, message.into());
+    }
+
+    fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
     }
 
     fn environment(&mut self, path: &Path) -> Option<Environment> {
@@ -174,81 +242,97 @@ impl Walker<'_> {
                 return None;
             }
         };
-        let root = doc.as_table();
-        self.unknown_keys(root, "");
-        let aws = self.table(root, "aws");
-        let temporal = self.table(root, "temporal");
-        let role = self.table(root, "role");
-        let deploy = self.table(root, "deploy");
-        let sandbox = self.table(root, "sandbox");
-        let outputs = self.table(root, "outputs");
-
-        let mut refs = Refs::default();
-        let aws = aws.and_then(|t| self.aws(t, &mut refs));
-        let partition = refs.partition;
-        let temporal = temporal.and_then(|t| self.temporal(t, &mut refs));
-        let role = role.and_then(|t| self.role(t, &mut refs));
-        let deploy = match deploy {
-            Some(t) => self.deploy(t)?,
-            None => DeploySettings {
-                confirm: declared("deploy").default_bool("confirm"),
-            },
-        };
-        let outputs = match outputs {
-            Some(t) => Some(self.outputs(t, aws.as_ref(), role.as_ref(), partition)?),
-            None => None,
-        };
-        let sandbox = sandbox.map(|t| self.sandbox(t, root, &refs));
-        let worker_deployments = self.worker_deployments(root, &refs);
-        if let (Some(aws), Some(temporal)) = (&aws, &temporal)
-            && let Some((lambda_accounts_src, account)) = expected_account(aws, temporal)
-        {
-            self.check_lambda_consistency(
-                &refs.lambda_arns,
-                &aws.region,
-                &account,
-                lambda_accounts_src,
-            );
+        let mut found = Found::default();
+        self.table(&mut found, doc.as_table(), "");
+        crate::rules::check(&mut found, self);
+        if self.has_errors() {
+            return None;
         }
-        let (aws, temporal, role) = (aws?, temporal?, role?);
-        let worker_deployments = worker_deployments?;
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        Some(Environment {
-            name,
-            file: path.to_owned(),
-            aws,
-            temporal,
-            role,
-            worker_deployments,
-            deploy,
-            sandbox,
-            outputs,
-        })
-    }
-
-    fn table<'d>(&mut self, root: &'d toml_edit::Table, name: &str) -> Option<&'d dyn TableLike> {
-        debug_assert_eq!(declared("").kind(name), Kind::Table);
-        match root.get(name) {
-            None if declared("").is_required(name) => {
-                self.error(name, None, format!("the table `[{name}]` is missing"));
+        let value = json_of_table(doc.as_table());
+        match serde_json::from_value::<Environment>(value) {
+            Ok(mut env) => {
+                env.name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                env.file = path.to_owned();
+                Some(env)
+            }
+            Err(e) => {
+                // The walk checks what serde reads; this is a walk that missed a rule.
+                self.error(
+                    "(model)",
+                    None,
+                    format!("the model rejects what validation passed: {e}"),
+                );
                 None
             }
-            None => None,
-            Some(item) => match item.as_table_like() {
-                Some(t) => Some(t),
-                None => {
-                    self.error(
-                        name,
+        }
+    }
+
+    /// Checks `[section]` against its declaration and records what it holds in `found`; its
+    /// tables are walked after its own keys, so that a missing table is reported before the keys
+    /// missing in the others.
+    fn table<'d>(&mut self, found: &mut Found, t: &'d dyn TableLike, section: &str) {
+        self.unknown_keys(t, section);
+        let declared = declared(section);
+        let mut nested: Vec<(String, &'d dyn TableLike, Option<Range<usize>>)> = Vec::new();
+        for key in declared.keys {
+            let full = join(section, key);
+            let Some(item) = t.get(key) else {
+                self.missing(section, key);
+                continue;
+            };
+            let key_span = key_span(t, key);
+            match declared.kind(key) {
+                Kind::String => self.string(found, declared, key, full, item, key_span),
+                Kind::Strings => self.strings(found, declared, key, full, item, key_span),
+                Kind::Bool => match item {
+                    Item::Value(Value::Boolean(b)) => {
+                        found.insert(full, key_span, item.span(), Read::Bool(*b.value()));
+                    }
+                    _ => self.error(
+                        full,
                         item.span(),
-                        format!("expected a table `[{name}]`, found {}", item.type_name()),
-                    );
-                    None
-                }
-            },
+                        format!("expected `true` or `false`, found {}", item.type_name()),
+                    ),
+                },
+                Kind::Table => match item.as_table_like() {
+                    Some(sub) => {
+                        found.insert(full.clone(), key_span, item.span(), Read::Table);
+                        nested.push((full, sub, item.span()));
+                    }
+                    None => self.error(
+                        &full,
+                        item.span(),
+                        format!("expected a table `[{full}]`, found {}", item.type_name()),
+                    ),
+                },
+                Kind::Tables => match item.as_array_of_tables() {
+                    Some(tables) => {
+                        found.insert(
+                            full.clone(),
+                            key_span,
+                            item.span(),
+                            Read::Tables(tables.len()),
+                        );
+                        for (i, sub) in tables.iter().enumerate() {
+                            let entry = format!("{full}[{i}]");
+                            found.insert(entry.clone(), sub.span(), sub.span(), Read::Table);
+                            nested.push((entry, sub, sub.span()));
+                        }
+                    }
+                    None => self.error(
+                        &full,
+                        item.span(),
+                        format!("expected `[[{full}]]` tables, found {}", item.type_name()),
+                    ),
+                },
+            }
+        }
+        for (section, sub, _) in nested {
+            self.table(found, sub, &section);
         }
     }
 
@@ -257,44 +341,17 @@ impl Walker<'_> {
         for (key, _) in t.iter() {
             if !allowed.contains(&key) {
                 let span = t.get_key_value(key).and_then(|(k, _)| k.span());
-                let full = if section.is_empty() {
-                    key.to_owned()
-                } else {
-                    format!("{section}.{key}")
-                };
                 let what = if section.is_empty() { "table" } else { "key" };
                 let list = allowed
                     .iter()
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                self.error(full, span, format!("unknown {what}; allowed: {list}"));
-            }
-        }
-    }
-
-    fn key_span(t: &dyn TableLike, key: &str) -> Option<Range<usize>> {
-        t.get_key_value(key)
-            .and_then(|(k, v)| k.span().or_else(|| v.span()))
-    }
-
-    /// A string; a required one that is missing is reported with what to write there.
-    fn string(&mut self, t: &dyn TableLike, section: &str, key: &str) -> Option<Spanned<String>> {
-        let full = format!("{section}.{key}");
-        debug_assert_eq!(declared(section).kind(key), Kind::String, "{full}");
-        match t.get(key) {
-            None => {
-                self.missing(section, key);
-                None
-            }
-            Some(Item::Value(Value::String(s))) => Some((s.value().clone(), s.span())),
-            Some(item) => {
                 self.error(
-                    full,
-                    item.span(),
-                    format!("expected a string, found {}", item.type_name()),
+                    join(section, key),
+                    span,
+                    format!("unknown {what}; allowed: {list}"),
                 );
-                None
             }
         }
     }
@@ -302,543 +359,179 @@ impl Walker<'_> {
     /// Reports a key left out when its declaration requires it, quoting what to write there.
     fn missing(&mut self, section: &str, key: &str) {
         let declared = declared(section);
-        if declared.is_required(key) {
+        if !declared.is_required(key) {
+            return;
+        }
+        let full = join(section, key);
+        if declared.kind(key) == Kind::Table {
+            self.error(&full, None, format!("the table `[{full}]` is missing"));
+        } else {
             let hint = declared.missing_hint(key);
-            self.error(
-                format!("{section}.{key}"),
-                None,
-                format!("is missing; {hint}"),
-            );
+            self.error(full, None, format!("is missing; {hint}"));
         }
     }
 
-    fn string_list(
+    /// A string, checked by its value type's rule.
+    fn string(
         &mut self,
-        t: &dyn TableLike,
-        section: &str,
+        found: &mut Found,
+        declared: &Table,
         key: &str,
-    ) -> Option<Vec<Spanned<String>>> {
-        let full = format!("{section}.{key}");
-        debug_assert_eq!(declared(section).kind(key), Kind::Strings, "{full}");
-        let Some(item) = t.get(key) else {
-            self.missing(section, key);
-            return None;
+        full: String,
+        item: &Item,
+        key_span: Option<Range<usize>>,
+    ) {
+        let Item::Value(Value::String(s)) = item else {
+            self.error(
+                full,
+                item.span(),
+                format!("expected a string, found {}", item.type_name()),
+            );
+            return;
         };
+        let text = s.value().clone();
+        let ok = self.check(declared, key, &full, &text, s.span());
+        found.insert(full, key_span, s.span(), Read::Text { text, ok });
+    }
+
+    /// An array of strings, each checked by its value type's rule or against the allowed names;
+    /// an entry listed twice, or none where one is needed, is reported too.
+    fn strings(
+        &mut self,
+        found: &mut Found,
+        declared: &Table,
+        key: &str,
+        full: String,
+        item: &Item,
+        key_span: Option<Range<usize>>,
+    ) {
         let Some(array) = item.as_array() else {
             self.error(
                 full,
                 item.span(),
                 format!("expected an array of strings, found {}", item.type_name()),
             );
-            return None;
+            return;
         };
-        let mut out = Vec::with_capacity(array.len());
-        let mut ok = true;
+        let mut texts = Vec::with_capacity(array.len());
         for (i, v) in array.iter().enumerate() {
             match v {
-                Value::String(s) => out.push((s.value().clone(), s.span())),
-                other => {
-                    ok = false;
-                    self.error(
-                        format!("{full}[{i}]"),
-                        other.span(),
-                        format!("expected a string, found {}", other.type_name()),
-                    );
-                }
-            }
-        }
-        ok.then_some(out)
-    }
-
-    /// A string key parsed by `rule` (its value type's constructor). A rejected value is
-    /// reported and the walk goes on with its text, so that cross-field rules still see it.
-    fn checked<T>(
-        &mut self,
-        t: &dyn TableLike,
-        section: &str,
-        key: &str,
-        rule: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<Checked<T>> {
-        let (text, span) = self.string(t, section, key)?;
-        let value = self.accept(format!("{section}.{key}"), &span, rule(&text));
-        Some(Checked { text, span, value })
-    }
-
-    /// [`Self::checked`] for the value type's own rule, its `FromStr`.
-    fn value<T: FromStr<Err = String>>(
-        &mut self,
-        t: &dyn TableLike,
-        section: &str,
-        key: &str,
-    ) -> Option<Checked<T>> {
-        self.checked(t, section, key, str::parse)
-    }
-
-    /// An array of strings, each parsed by `rule`; an entry listed twice is reported too.
-    fn checked_list<T>(
-        &mut self,
-        t: &dyn TableLike,
-        section: &str,
-        key: &str,
-        rule: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<Vec<Checked<T>>> {
-        let full = format!("{section}.{key}");
-        let list = self.string_list(t, section, key)?;
-        let list: Vec<Checked<T>> = list
-            .into_iter()
-            .enumerate()
-            .map(|(i, (text, span))| {
-                let value = self.accept(format!("{full}[{i}]"), &span, rule(&text));
-                Checked { text, span, value }
-            })
-            .collect();
-        for (i, entry) in list.iter().enumerate() {
-            if list[..i].iter().any(|e| e.text == entry.text) {
-                self.error(
+                Value::String(s) => texts.push((s.value().clone(), s.span())),
+                other => self.error(
                     format!("{full}[{i}]"),
-                    entry.span.clone(),
-                    format!("`{}` is listed twice", entry.text.escape_debug()),
-                );
+                    other.span(),
+                    format!("expected a string, found {}", other.type_name()),
+                ),
             }
         }
-        Some(list)
-    }
-
-    /// The value a rule accepted, or `None` with its reason reported at `span`.
-    fn accept<T>(
-        &mut self,
-        key: String,
-        span: &Option<Range<usize>>,
-        parsed: Result<T, String>,
-    ) -> Option<T> {
-        parsed
-            .map_err(|msg| self.error(key, span.clone(), msg))
-            .ok()
-    }
-
-    fn aws(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Aws> {
-        self.unknown_keys(t, "aws");
-        let region = self.value::<Region>(t, "aws", "region");
-        let profile = self.value::<ProfileName>(t, "aws", "profile");
-        let endpoint_url = self.value::<EndpointUrl>(t, "aws", "endpoint_url");
-        let account_id = self.value::<AccountId>(t, "aws", "account_id");
-        refs.partition = region
-            .as_ref()
-            .and_then(|r| Some(r.value.as_ref()?.partition()));
-        refs.endpoint_url = endpoint_url.clone().map(|u| u.value);
-        Some(Aws {
-            region: region?.value?,
-            profile: optional(profile)?,
-            endpoint_url: optional(endpoint_url)?,
-            account_id: optional(account_id)?,
-        })
-    }
-
-    fn temporal(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Temporal> {
-        self.unknown_keys(t, "temporal");
-        let partition = refs.partition;
-        let server_role_arn = self.checked(t, "temporal", "server_role_arn", |a| {
-            PrincipalArn::parse_in(a, partition)
-        });
-        let namespaces = self.checked_list(t, "temporal", "namespaces", str::parse::<Namespace>);
-        if namespaces.as_ref().is_some_and(Vec::is_empty) {
-            self.error(
-                "temporal.namespaces",
-                Self::key_span(t, "namespaces"),
-                "is empty; allowed: one or more namespace names, or leave the key out to enable the Worker Controller globally",
-            );
+        if texts.len() != array.len() {
+            return;
         }
-        let compute_providers = self.choices(t, "compute_providers");
-        let scaling_algorithms = self.choices(t, "scaling_algorithms");
-        let address = self.value::<Address>(t, "temporal", "address");
-        let dynamic_config_file = self.value::<ConfigPath>(t, "temporal", "dynamic_config_file");
-        let tls_on = self.opt_bool(t, "temporal", "tls");
-        let tls = Tls {
-            cert_path: self.string(t, "temporal", "tls_cert_path").map(|v| v.0),
-            key_path: self.string(t, "temporal", "tls_key_path").map(|v| v.0),
-            ca_path: self.string(t, "temporal", "tls_ca_path").map(|v| v.0),
-            server_name: self.string(t, "temporal", "tls_server_name").map(|v| v.0),
-        };
-        let tls = self.tls(t, tls_on, tls);
-        let api_key_env = self.value::<EnvVarName>(t, "temporal", "api_key_env");
-        refs.namespaces = namespaces
-            .clone()
-            .map(|l| l.into_iter().filter_map(|n| n.value).collect());
-        refs.address = address.clone().map(|a| a.value);
-        Some(Temporal {
-            server_role_arn: server_role_arn?.value?,
-            namespaces: namespaces.map_or(Some(None), |l| all(l).map(Some))?,
-            compute_providers: compute_providers?,
-            scaling_algorithms: scaling_algorithms?,
-            address: optional(address)?,
-            dynamic_config_file: optional(dynamic_config_file)?,
-            tls,
-            api_key_env: optional(api_key_env)?,
-        })
-    }
-
-    /// The `tls_*` keys go together with `tls`: any of them implies TLS, `tls = false` forbids
-    /// them, and a client certificate needs its key.
-    fn tls(&mut self, t: &dyn TableLike, tls_on: Option<bool>, tls: Tls) -> Option<Tls> {
-        if tls.cert_path.is_some() != tls.key_path.is_some() {
-            self.error(
-                "temporal.tls_cert_path",
-                Self::key_span(t, "tls_cert_path").or(Self::key_span(t, "tls_key_path")),
-                "`tls_cert_path` and `tls_key_path` go together (mutual TLS); give both or neither",
-            );
-        }
-        match tls_on {
-            Some(false) if tls != Tls::default() => {
+        for (i, (text, span)) in texts.iter().enumerate() {
+            let entry = format!("{full}[{i}]");
+            let ok = self.check(declared, key, &entry, text, span.clone());
+            if texts[..i].iter().any(|(t, _)| t == text) {
                 self.error(
-                    "temporal.tls",
-                    Self::key_span(t, "tls"),
-                    "is `false` but `tls_*` keys are set; remove them or set `tls = true`",
+                    &entry,
+                    span.clone(),
+                    format!("`{}` is listed twice", text.escape_debug()),
                 );
-                None
             }
-            Some(false) => None,
-            Some(true) => Some(tls),
-            None => (tls != Tls::default()).then_some(tls),
+            let read = Read::Text {
+                text: text.clone(),
+                ok,
+            };
+            found.insert(entry, None, span.clone(), read);
         }
+        if texts.is_empty() && declared.needs_entries(key) {
+            let hint = declared.missing_hint(key);
+            self.error(&full, key_span.clone(), format!("is empty; {hint}"));
+        }
+        found.insert(full, key_span, item.span(), Read::List(texts.len()));
     }
 
-    /// A list of the names its declaration allows, which must contain its default (the one
-    /// name Serverless Workers on Lambda need); left out, it is that default.
-    fn choices(&mut self, t: &dyn TableLike, key: &str) -> Option<Vec<String>> {
-        let declared = declared("temporal");
+    /// Whether `text` passes the rule of `key`'s value type (or is one of its allowed names),
+    /// reporting why not at `span`.
+    fn check(
+        &mut self,
+        declared: &Table,
+        key: &str,
+        full: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+    ) -> bool {
+        let verdict = match declared.format(key) {
+            Some(format) => {
+                let rule = crate::value::rule(format)
+                    .unwrap_or_else(|| panic!("`{format}` of `{full}` names no value type"));
+                rule(text)
+            }
+            None => Self::choice(declared, key, text),
+        };
+        verdict.map_err(|msg| self.error(full, span, msg)).is_ok()
+    }
+
+    /// Whether `text` is one of the names the key's declaration allows (any text when it names
+    /// none).
+    fn choice(declared: &Table, key: &str, text: &str) -> Result<(), String> {
         let allowed = declared.choices(key);
-        let default = declared.default_strings(key);
-        if t.get(key).is_none() {
-            return Some(default);
+        if allowed.is_empty() || allowed.contains(&text) {
+            return Ok(());
         }
-        let needed = default.first().map_or("", String::as_str);
         let names = allowed
             .iter()
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let known = |v: &str| match allowed.contains(&v) {
-            true => Ok(()),
-            false => Err(format!(
-                "`{}` is not known to Temporal 1.32; allowed: {names}",
-                v.escape_debug()
-            )),
-        };
-        let list = self.checked_list(t, "temporal", key, known)?;
-        if !list.iter().any(|c| c.text == needed) {
-            self.error(
-                format!("temporal.{key}"),
-                Self::key_span(t, key),
-                format!("must include `{needed}`, which Serverless Workers on Lambda need"),
-            );
-        }
-        Some(list.into_iter().map(|c| c.text).collect())
+        let what = declared.choices_described(key).trim_end_matches('.');
+        let what = what[..1].to_lowercase() + &what[1..];
+        Err(format!(
+            "`{}` is not one of the {what}; allowed: {names}",
+            text.escape_debug()
+        ))
     }
+}
 
-    fn role(&mut self, t: &dyn TableLike, refs: &mut Refs) -> Option<Role> {
-        self.unknown_keys(t, "role");
-        let partition = refs.partition;
-        let stack_name = self.value::<StackName>(t, "role", "stack_name");
-        let stack = stack_name.as_ref().map(|s| s.text.clone());
-        let name = self.checked(t, "role", "name", |n| match &stack {
-            Some(stack) => RoleName::parse_in(n, stack),
-            None => n.parse(),
-        });
-        if name.is_none()
-            && let Some(stack) = &stack
-        {
-            // The template's default name must fit beside the stack's name too.
-            let default = RoleName::parse_in(Role::DEFAULT_NAME, stack);
-            self.accept(
-                "role.stack_name".into(),
-                &Self::key_span(t, "stack_name"),
-                default,
-            );
-        }
-        let external_id = self.value::<ExternalId>(t, "role", "external_id");
-        let arns = self.checked_list(t, "role", "lambda_function_arns", |a| {
-            LambdaArn::parse_in(a, partition)
-        });
-        if arns.as_ref().is_some_and(Vec::is_empty) {
-            let hint = declared("role").missing_hint("lambda_function_arns");
-            self.error(
-                "role.lambda_function_arns",
-                Self::key_span(t, "lambda_function_arns"),
-                format!("is empty; {hint}"),
-            );
-        }
-        let arns = arns?;
-        refs.lambda_arns.clone_from(&arns);
-        Some(Role {
-            stack_name: stack_name?.value?,
-            name: optional(name)?,
-            external_id: external_id?.value?,
-            lambda_function_arns: all(arns)?,
-        })
+/// `section.key`, or `key` at the top level.
+fn join(section: &str, key: &str) -> String {
+    if section.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{section}.{key}")
     }
+}
 
-    fn check_lambda_consistency(
-        &mut self,
-        arns: &[Checked<LambdaArn>],
-        region: &str,
-        account: &str,
-        account_src: &str,
-    ) {
-        for (i, Checked { text, span, .. }) in arns.iter().enumerate() {
-            let Some(parsed) = arn::Arn::parse(text) else {
-                continue;
-            };
-            let key = format!("role.lambda_function_arns[{i}]");
-            if !parsed.region.is_empty() && parsed.region != region {
-                self.warn(key.clone(), span.clone(), format!("is in region `{}` but `aws.region` is `{region}`; the Temporal server calls Lambda in the function's region", parsed.region));
-            }
-            if !parsed.account.is_empty() && parsed.account != account {
-                self.warn(key, span.clone(), format!("is in account `{}`, not `{account}` ({account_src}); cross-account invocation needs a resource policy on the function", parsed.account));
-            }
-        }
+fn key_span(t: &dyn TableLike, key: &str) -> Option<Range<usize>> {
+    t.get_key_value(key)
+        .and_then(|(k, v)| k.span().or_else(|| v.span()))
+}
+
+/// The document as the JSON value serde builds the model from (the walk has checked its types).
+fn json_of_table(t: &dyn TableLike) -> serde_json::Value {
+    t.iter()
+        .map(|(k, item)| (k.to_owned(), json_of_item(item)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn json_of_item(item: &Item) -> serde_json::Value {
+    match item {
+        Item::None => serde_json::Value::Null,
+        Item::Value(v) => json_of_value(v),
+        Item::Table(t) => json_of_table(t),
+        Item::ArrayOfTables(a) => a.iter().map(|t| json_of_table(t)).collect(),
     }
+}
 
-    /// An optional boolean; a wrong type is reported and read as absent.
-    fn opt_bool(&mut self, t: &dyn TableLike, section: &str, key: &str) -> Option<bool> {
-        debug_assert_eq!(declared(section).kind(key), Kind::Bool, "{section}.{key}");
-        match t.get(key)? {
-            Item::Value(Value::Boolean(b)) => Some(*b.value()),
-            item => {
-                self.error(
-                    format!("{section}.{key}"),
-                    item.span(),
-                    format!("expected `true` or `false`, found {}", item.type_name()),
-                );
-                None
-            }
-        }
-    }
-
-    /// A boolean with its declared default; a wrong type is reported and read as the default.
-    fn bool(&mut self, t: &dyn TableLike, section: &str, key: &str) -> bool {
-        self.opt_bool(t, section, key)
-            .unwrap_or_else(|| declared(section).default_bool(key))
-    }
-
-    fn deploy(&mut self, t: &dyn TableLike) -> Option<DeploySettings> {
-        self.unknown_keys(t, "deploy");
-        let confirm = self.bool(t, "deploy", "confirm");
-        Some(DeploySettings { confirm })
-    }
-
-    /// `[sandbox]`: the tool will start services at the environment's addresses, so they must be
-    /// loopback addresses (never every interface, never another machine).
-    fn sandbox(
-        &mut self,
-        t: &dyn TableLike,
-        root: &toml_edit::Table,
-        refs: &Refs,
-    ) -> SandboxSettings {
-        self.unknown_keys(t, "sandbox");
-        let auto_start = self.bool(t, "sandbox", "auto_start");
-        let span = |table: &str, key: &str| {
-            root.get(table)
-                .and_then(Item::as_table_like)
-                .and_then(|t| Self::key_span(t, key))
-        };
-        let loopback = "the sandbox listens only on loopback: 127.0.0.1, [::1] or localhost";
-        match &refs.endpoint_url {
-            None => self.error(
-                "aws.endpoint_url",
-                None,
-                format!("is missing; `[sandbox]` needs the emulator's URL, e.g. `http://127.0.0.1:5050` ({loopback})"),
-            ),
-            Some(Some(url)) if !local_endpoint::is_loopback(url) || !url.starts_with("http://") => self.error(
-                "aws.endpoint_url",
-                span("aws", "endpoint_url"),
-                format!("`{}` cannot be the sandbox's emulator; allowed: `http://HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", url.escape_debug()),
-            ),
-            Some(_) => {}
-        }
-        if let Some(Some(address)) = &refs.address
-            && !local_endpoint::is_loopback(address)
-        {
-            self.error(
-                "temporal.address",
-                span("temporal", "address"),
-                format!("`{}` cannot be the sandbox's Temporal dev server; allowed: `HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", address.escape_debug()),
-            );
-        }
-        SandboxSettings { auto_start }
-    }
-
-    fn worker_deployments(
-        &mut self,
-        root: &toml_edit::Table,
-        refs: &Refs,
-    ) -> Option<Vec<WorkerDeployment>> {
-        let partition = refs.partition;
-        let Some(item) = root.get("worker_deployments") else {
-            return Some(Vec::new());
-        };
-        debug_assert_eq!(declared("").kind("worker_deployments"), Kind::Tables);
-        let Some(tables) = item.as_array_of_tables() else {
-            self.error(
-                "worker_deployments",
-                item.span(),
-                format!(
-                    "expected `[[worker_deployments]]` tables, found {}",
-                    item.type_name()
-                ),
-            );
-            return None;
-        };
-        let mut out: Vec<WorkerDeployment> = Vec::new();
-        let mut ok = true;
-        for (i, t) in tables.iter().enumerate() {
-            let section = format!("worker_deployments[{i}]");
-            self.unknown_keys(t, &section);
-            let namespace = self.value::<Namespace>(t, &section, "namespace");
-            let name = self.value::<Label>(t, &section, "name");
-            let build_id = self.value::<Label>(t, &section, "build_id");
-            let arn = self.checked(t, &section, "lambda_function_arn", |a| {
-                LambdaArn::parse_in(a, partition)
-            });
-            let set_current = self.bool(t, &section, "set_current");
-            if let Some(Checked {
-                value: Some(ns),
-                span,
-                ..
-            }) = &namespace
-                && let Some(enabled) = &refs.namespaces
-                && !enabled.iter().any(|e| ns == e.as_str())
-            {
-                self.error(format!("{section}.namespace"), span.clone(), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.iter().map(Namespace::as_str).collect::<Vec<_>>().join(", ")));
-            }
-            if let Some(Checked {
-                value: Some(a),
-                span,
-                ..
-            }) = &arn
-                && !refs
-                    .lambda_arns
-                    .iter()
-                    .any(|allowed| arn::resource_matches(&allowed.text, a))
-            {
-                self.error(
-                    format!("{section}.lambda_function_arn"),
-                    span.clone(),
-                    format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
-                );
-            }
-            match (namespace, name, build_id, arn) {
-                (
-                    Some(Checked {
-                        value: Some(namespace),
-                        ..
-                    }),
-                    Some(Checked {
-                        value: Some(name), ..
-                    }),
-                    Some(Checked {
-                        value: Some(build_id),
-                        ..
-                    }),
-                    Some(Checked {
-                        value: Some(lambda_function_arn),
-                        ..
-                    }),
-                ) => {
-                    let wd = WorkerDeployment {
-                        namespace,
-                        name,
-                        build_id,
-                        lambda_function_arn,
-                        set_current,
-                    };
-                    if out.iter().any(|o| o.id() == wd.id()) {
-                        self.error(section, t.span(), format!("`{}` is listed twice", wd.id()));
-                    }
-                    out.push(wd);
-                }
-                _ => ok = false,
-            }
-        }
-        if !out.is_empty() && refs.address.is_none() {
-            self.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
-        }
-        ok.then_some(out)
-    }
-
-    fn outputs(
-        &mut self,
-        t: &dyn TableLike,
-        aws: Option<&Aws>,
-        role: Option<&Role>,
-        partition: Option<&str>,
-    ) -> Option<Outputs> {
-        self.unknown_keys(t, "outputs");
-        let role_arn = self.string(t, "outputs", "role_arn");
-        let stack_id = self.string(t, "outputs", "stack_id");
-        let deployed_at = self.value::<Timestamp>(t, "outputs", "deployed_at");
-        let registered = self
-            .checked_list(t, "outputs", "registered", str::parse::<RegisteredId>)
-            .unwrap_or_default();
-        if let (Some(aws), Some(role), Some(partition)) = (aws, role, partition) {
-            self.recorded_stack(aws, role, partition, role_arn.as_ref(), stack_id.as_ref());
-        }
-        Some(Outputs {
-            role_arn: role_arn?.0,
-            stack_id: stack_id?.0,
-            deployed_at: deployed_at?.text,
-            registered: registered.into_iter().map(|r| r.text).collect(),
-        })
-    }
-
-    /// `[outputs].role_arn` and `stack_id` must be this descriptor's stack and its role, in one
-    /// account (`aws.account_id` when set): a table copied from another descriptor would send
-    /// `register` and `status` to another stack's role.
-    fn recorded_stack(
-        &mut self,
-        aws: &Aws,
-        role: &Role,
-        partition: &str,
-        role_arn: Option<&Spanned<String>>,
-        stack_id: Option<&Spanned<String>>,
-    ) {
-        let stack = &role.stack_name;
-        let mut role_account = None;
-        if let Some((arn, span)) = role_arn {
-            match arn::check_recorded_role(arn, partition, role.name_or_default(), stack) {
-                Ok(account) => role_account = Some((account, arn, span)),
-                Err(msg) => self.error("outputs.role_arn", span.clone(), msg),
-            }
-        }
-        let mut stack_account = None;
-        if let Some((id, span)) = stack_id {
-            match arn::check_stack_id(id, partition, &aws.region, stack) {
-                Ok(account) => stack_account = Some((account, id, span)),
-                Err(msg) => self.error("outputs.stack_id", span.clone(), msg),
-            }
-        }
-        let redeploy = "delete `[outputs]` and deploy again";
-        if let Some(expected) = &aws.account_id {
-            for (key, found) in [
-                ("outputs.role_arn", role_account),
-                ("outputs.stack_id", stack_account),
-            ] {
-                if let Some((account, value, span)) = found
-                    && account != expected.as_str()
-                {
-                    self.error(key, span.clone(), format!("`{value}` is in account `{account}`, but `aws.account_id` is `{expected}`; {redeploy}"));
-                }
-            }
-        } else if let (Some((a, value, span)), Some((b, _, _))) = (role_account, stack_account)
-            && a != b
-        {
-            self.error(
-                "outputs.role_arn",
-                span.clone(),
-                format!(
-                    "`{value}` is in account `{a}`, but `outputs.stack_id` is in `{b}`; {redeploy}"
-                ),
-            );
-        }
+fn json_of_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::String(s) => s.value().clone().into(),
+        Value::Integer(i) => (*i.value()).into(),
+        Value::Float(f) => (*f.value()).into(),
+        Value::Boolean(b) => (*b.value()).into(),
+        Value::Datetime(d) => d.value().to_string().into(),
+        Value::Array(a) => a.iter().map(json_of_value).collect(),
+        Value::InlineTable(t) => json_of_table(t),
     }
 }
 
@@ -1098,6 +791,43 @@ lambda_function_arns = []
         assert_eq!(checked, 7 + 4 + 12 + 4 + 5 + 1 + 1 + 4);
     }
 
+    /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed
+    /// twice, ARNs outside the region's partition.
+    #[test]
+    fn rules_across_keys_report_at_their_keys() {
+        let tls = GOOD.replace(
+            "namespaces = [",
+            "tls = false\ntls_key_path = \"k.pem\"\nnamespaces = [",
+        );
+        let found: Vec<(String, Option<usize>)> = problems(&tls)
+            .into_iter()
+            .map(|p| (p.key, p.position.map(|p| p.0)))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("temporal.tls".to_owned(), Some(7)),
+                ("temporal.tls_cert_path".to_owned(), Some(8)),
+            ]
+        );
+
+        let wd = "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:worker-1\"\n";
+        let twice = format!("{GOOD}{wd}{wd}")
+            .replace("namespaces = [", "address = \"t:7233\"\nnamespaces = [");
+        let p = problems(&twice);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "worker_deployments[1]");
+        assert_eq!(p[0].position, Some((21, 1)));
+        assert_eq!(p[0].message, "`orders/w@1` is listed twice");
+
+        let china = GOOD.replace("us-west-2\"\n", "cn-north-1\"\n");
+        let keys: Vec<String> = problems(&china).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            ["temporal.server_role_arn", "role.lambda_function_arns[0]"]
+        );
+    }
+
     #[test]
     fn the_schema_directive_for_editors_is_a_comment() {
         let loaded = load(&format!("#:schema ./descriptor.schema.json\n{GOOD}")).unwrap();
@@ -1335,7 +1065,7 @@ lambda_function_arns = []
             "address = \"t:7233\"\ntls = true\napi_key_env = \"TEMPORAL_API_KEY\"\nnamespaces = [",
         );
         let t = load(&src).unwrap().env.temporal;
-        assert_eq!(t.tls, Some(Tls::default()));
+        assert_eq!(t.tls(), Some(crate::model::Tls::default()));
         assert_eq!(t.api_key_env.as_deref(), Some("TEMPORAL_API_KEY"));
     }
 

@@ -1,8 +1,9 @@
 //! The values a descriptor holds, each a type whose one constructor is its rule.
 //!
 //! Parsing a value is validating it: [`FromStr`] (and `TryFrom<String>`) returns either the value
-//! or the reason it is rejected, phrased as "what it is; what is allowed". The walker in
-//! `schema.rs` reads every key through these types, so a key's rule lives here and nowhere else.
+//! or the reason it is rejected, phrased as "what it is; what is allowed". The walk in
+//! `schema.rs` checks every string by the rule its schema names as `format` ([`rule`]), and serde
+//! builds the model through `TryFrom<String>`, so a key's rule lives here and nowhere else.
 //! Rules that need another key (an ARN's partition comes from `aws.region`, a role name's length
 //! from `role.stack_name`) take it as an argument of `parse_in`.
 
@@ -12,8 +13,43 @@ use std::str::FromStr;
 
 use crate::arn;
 
+/// A value type's rule: `Ok` for a text it accepts, else what is wrong and what is allowed.
+pub(crate) type Rule = fn(&str) -> Result<(), String>;
+
+/// The rule of the value type named `format` (which its schema gives as `format`), for the walk
+/// that checks every key of a descriptor by its schema.
+pub(crate) fn rule(format: &str) -> Option<Rule> {
+    macro_rules! rules {
+        ($($name:ident),* $(,)?) => {
+            [$((stringify!($name), $name::RULE)),*]
+        };
+    }
+    let rules = rules![
+        Region,
+        ProfileName,
+        EndpointUrl,
+        AccountId,
+        PrincipalArn,
+        Namespace,
+        Address,
+        ConfigPath,
+        EnvVarName,
+        StackName,
+        RoleName,
+        ExternalId,
+        LambdaArn,
+        Label,
+        Timestamp,
+        RegisteredId,
+    ];
+    rules
+        .into_iter()
+        .find(|(name, _)| *name == format)
+        .map(|(_, rule)| rule)
+}
+
 /// A string newtype whose `FromStr` applies `$rule: fn(&str) -> Result<(), String>`, and whose
-/// JSON Schema (for editors) is a string with the keywords in parentheses, next to the rule they
+/// JSON Schema (for editors) is a string with the keywords in parentheses and its name as `format`, next to the rule they
 /// describe.
 macro_rules! rule_newtype {
     ($(#[$doc:meta])* $name:ident ($($schema:tt)*) = $rule:expr;) => {
@@ -25,6 +61,9 @@ macro_rules! rule_newtype {
         pub struct $name(String);
 
         impl $name {
+            /// The rule: `Ok` for a text this type accepts, else what is wrong and allowed.
+            pub(crate) const RULE: Rule = $rule;
+
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -38,8 +77,7 @@ macro_rules! rule_newtype {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, String> {
-                let rule: fn(&str) -> Result<(), String> = $rule;
-                rule(s).map(|()| Self(s.to_owned()))
+                Self::RULE(s).map(|()| Self(s.to_owned()))
             }
         }
 
@@ -47,8 +85,7 @@ macro_rules! rule_newtype {
             type Error = String;
 
             fn try_from(s: String) -> Result<Self, String> {
-                let rule: fn(&str) -> Result<(), String> = $rule;
-                rule(&s).map(|()| Self(s))
+                Self::RULE(&s).map(|()| Self(s))
             }
         }
 
@@ -62,7 +99,7 @@ macro_rules! rule_newtype {
             }
 
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", $($schema)* })
+                schemars::json_schema!({ "type": "string", "format": stringify!($name), $($schema)* })
             }
         }
 

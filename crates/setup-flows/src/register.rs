@@ -56,7 +56,7 @@ pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
     let cli = Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?;
     let frontend = Frontend {
         address,
-        tls: env.temporal.tls.clone(),
+        tls: env.temporal.tls(),
         api_key_env: env.temporal.api_key_env.as_ref().map(|v| v.to_string()),
         root: layout.root().to_owned(),
     };

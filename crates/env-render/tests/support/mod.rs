@@ -2,50 +2,38 @@
 
 use std::path::{Path, PathBuf};
 
-use env_descriptor::{Aws, DeploySettings, Environment, Role, Temporal};
+use env_descriptor::Environment;
 
 pub fn templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
 }
 
+/// A test environment, loaded from a descriptor as every environment is (so that it has every
+/// key's default, and a new key needs no edit here).
 pub fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment {
-    Environment {
-        name: "test".into(),
-        file: "environments/test.toml".into(),
-        aws: Aws {
-            region: "us-west-2".parse().unwrap(),
-            profile: None,
-            endpoint_url: None,
-            account_id: None,
-        },
-        temporal: Temporal {
-            server_role_arn: "arn:aws:iam::123456789012:role/temporal-server"
-                .parse()
-                .unwrap(),
-            namespaces: namespaces.map(|n| n.iter().map(|n| n.parse().unwrap()).collect()),
-            compute_providers: vec!["aws-lambda".into()],
-            scaling_algorithms: vec!["no-sync".into()],
-            address: None,
-            dynamic_config_file: None,
-            tls: None,
-            api_key_env: None,
-        },
-        role: Role {
-            stack_name: "s".parse().unwrap(),
-            name: role_name.map(|n| n.parse().unwrap()),
-            external_id: "ext-id-123".parse().unwrap(),
-            lambda_function_arns: vec![
-                "arn:aws:lambda:us-west-2:123456789012:function:a"
-                    .parse()
-                    .unwrap(),
-                "arn:aws:lambda:us-west-2:123456789012:function:b:7"
-                    .parse()
-                    .unwrap(),
-            ],
-        },
-        worker_deployments: Vec::new(),
-        deploy: DeploySettings { confirm: true },
-        sandbox: None,
-        outputs: None,
-    }
+    let quoted = |v: &str| format!("{v:?}");
+    let namespaces = namespaces.map_or(String::new(), |n| {
+        let list: Vec<String> = n.iter().map(|n| quoted(n)).collect();
+        format!("namespaces = [{}]\n", list.join(", "))
+    });
+    let role_name = role_name.map_or(String::new(), |n| format!("name = {}\n", quoted(n)));
+    let src = format!(
+        r#"[aws]
+region = "us-west-2"
+
+[temporal]
+server_role_arn = "arn:aws:iam::123456789012:role/temporal-server"
+{namespaces}
+[role]
+stack_name = "s"
+{role_name}external_id = "ext-id-123"
+lambda_function_arns = [
+  "arn:aws:lambda:us-west-2:123456789012:function:a",
+  "arn:aws:lambda:us-west-2:123456789012:function:b:7",
+]
+"#
+    );
+    env_descriptor::load_str(Path::new("environments/test.toml"), &src)
+        .expect("the test descriptor is valid")
+        .env
 }

@@ -1,0 +1,336 @@
+//! The rules that span keys, run after the walk on what it read (`Found`): each reads only the
+//! values that passed their own rule, so that one invalid value hides no other problem.
+
+use crate::arn;
+use crate::declared::shape;
+use crate::model::Role;
+use crate::schema::{Found, Read, Report};
+use crate::value::{LambdaArn, PrincipalArn, Region, RoleName};
+
+/// Runs every rule that spans keys, reporting what they find.
+pub(crate) fn check(found: &mut Found, report: &mut Report) {
+    let region = found.valid::<Region>("aws.region");
+    if let Some(region) = &region {
+        in_partition(found, report, region.partition());
+    }
+    role_name_fits(found, report);
+    needed_choices(found, report);
+    tls(found, report);
+    if let Some(region) = &region {
+        lambda_accounts(found, report, region);
+        recorded_stack(found, report, region);
+    }
+    if found.get("sandbox").is_some() {
+        sandbox(found, report);
+    }
+    worker_deployments(found, report);
+}
+
+/// Reports `key` when its value passed its own rule but not `rule`, and marks it rejected.
+fn recheck(
+    found: &mut Found,
+    report: &mut Report,
+    key: &str,
+    rule: impl Fn(&str) -> Result<(), String>,
+) {
+    let Some(text) = found.valid_text(key) else {
+        return;
+    };
+    if let Err(msg) = rule(text) {
+        report.error(key, span(found, key), msg);
+        found.reject(key);
+    }
+}
+
+fn span(found: &Found, key: &str) -> Option<std::ops::Range<usize>> {
+    found.get(key).and_then(|e| e.span.clone())
+}
+
+fn key_span(found: &Found, key: &str) -> Option<std::ops::Range<usize>> {
+    found.get(key).and_then(|e| e.key_span.clone())
+}
+
+/// ARNs must be in the partition of `aws.region`.
+fn in_partition(found: &mut Found, report: &mut Report, partition: &str) {
+    let p = Some(partition);
+    recheck(found, report, "temporal.server_role_arn", |a| {
+        PrincipalArn::parse_in(a, p).map(drop)
+    });
+    let lambdas = found
+        .entries("role.lambda_function_arns")
+        .into_iter()
+        .chain(
+            found
+                .entries("worker_deployments")
+                .into_iter()
+                .map(|wd| format!("{wd}.lambda_function_arn")),
+        );
+    for key in lambdas.collect::<Vec<_>>() {
+        recheck(found, report, &key, |a| LambdaArn::parse_in(a, p).map(drop));
+    }
+}
+
+/// The template names the role `NAME-STACK_NAME`, which IAM caps at 64 characters; left out,
+/// NAME is the template's default, which must fit too (reported at the stack's name).
+fn role_name_fits(found: &mut Found, report: &mut Report) {
+    let Some(stack) = found.valid_text("role.stack_name").map(str::to_owned) else {
+        return;
+    };
+    if found.get("role.name").is_some() {
+        recheck(found, report, "role.name", |n| {
+            RoleName::parse_in(n, &stack).map(drop)
+        });
+    } else if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack) {
+        report.error("role.stack_name", key_span(found, "role.stack_name"), msg);
+    }
+}
+
+/// A list of names that is set must hold its default: the one name Serverless Workers on
+/// Lambda need.
+fn needed_choices(found: &Found, report: &mut Report) {
+    let temporal = shape().table("temporal");
+    for key in ["compute_providers", "scaling_algorithms"] {
+        let full = format!("temporal.{key}");
+        let entries = found.entries(&full);
+        if found.get(&full).is_none() {
+            continue;
+        }
+        let needed = temporal
+            .default_strings(key)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        if !entries
+            .iter()
+            .any(|e| found.text(e) == Some(needed.as_str()))
+        {
+            report.error(
+                &full,
+                key_span(found, &full),
+                format!("must include `{needed}`, which Serverless Workers on Lambda need"),
+            );
+        }
+    }
+}
+
+/// The `tls_*` keys go together with `tls`: `tls = false` forbids them, and a client
+/// certificate needs its key.
+fn tls(found: &Found, report: &mut Report) {
+    let set = |key: &str| found.text(&format!("temporal.{key}")).is_some();
+    if set("tls_cert_path") != set("tls_key_path") {
+        report.error(
+            "temporal.tls_cert_path",
+            key_span(found, "temporal.tls_cert_path").or(key_span(found, "temporal.tls_key_path")),
+            "`tls_cert_path` and `tls_key_path` go together (mutual TLS); give both or neither",
+        );
+    }
+    let any = [
+        "tls_cert_path",
+        "tls_key_path",
+        "tls_ca_path",
+        "tls_server_name",
+    ]
+    .into_iter()
+    .any(set);
+    if found.bool("temporal.tls") == Some(false) && any {
+        report.error(
+            "temporal.tls",
+            key_span(found, "temporal.tls"),
+            "is `false` but `tls_*` keys are set; remove them or set `tls = true`",
+        );
+    }
+}
+
+/// The account the stack (and the Lambda functions) are expected in, and what it comes from:
+/// `aws.account_id`, else the account of `temporal.server_role_arn`. `None` when the key it
+/// comes from is invalid.
+fn expected_account(found: &Found) -> Option<(&'static str, String)> {
+    if found.get("aws.account_id").is_some() {
+        let id = found.valid_text("aws.account_id")?;
+        return Some(("aws.account_id", id.to_owned()));
+    }
+    let role = found.valid_text("temporal.server_role_arn")?;
+    let arn = arn::Arn::parse(role)?;
+    Some((
+        "the account of temporal.server_role_arn",
+        arn.account.to_owned(),
+    ))
+}
+
+/// Lambda functions in another region or account than the stack's work only with more set-up:
+/// warnings, not errors.
+fn lambda_accounts(found: &Found, report: &mut Report, region: &Region) {
+    let Some((account_src, account)) = expected_account(found) else {
+        return;
+    };
+    for key in found.entries("role.lambda_function_arns") {
+        let Some(parsed) = found.text(&key).and_then(arn::Arn::parse) else {
+            continue;
+        };
+        let span = span(found, &key);
+        if !parsed.region.is_empty() && parsed.region != region.as_str() {
+            report.warn(&key, span.clone(), format!("is in region `{}` but `aws.region` is `{region}`; the Temporal server calls Lambda in the function's region", parsed.region));
+        }
+        if !parsed.account.is_empty() && parsed.account != account {
+            report.warn(&key, span, format!("is in account `{}`, not `{account}` ({account_src}); cross-account invocation needs a resource policy on the function", parsed.account));
+        }
+    }
+}
+
+/// `[outputs].role_arn` and `stack_id` must be this descriptor's stack and its role, in one
+/// account (`aws.account_id` when set): a table copied from another descriptor would send
+/// `register` and `status` to another stack's role.
+fn recorded_stack(found: &Found, report: &mut Report, region: &Region) {
+    let Some(stack) = found.valid_text("role.stack_name") else {
+        return;
+    };
+    let name = match found.get("role.name") {
+        None => Role::DEFAULT_NAME,
+        Some(_) => match found.valid_text("role.name") {
+            Some(name) => name,
+            None => return,
+        },
+    };
+    let expected = match found.get("aws.account_id") {
+        None => None,
+        Some(_) => match found.valid_text("aws.account_id") {
+            Some(id) => Some(id),
+            None => return,
+        },
+    };
+    let partition = region.partition();
+    let mut role_account = None;
+    if let Some(arn) = found.text("outputs.role_arn") {
+        let at = span(found, "outputs.role_arn");
+        match arn::check_recorded_role(arn, partition, name, stack) {
+            Ok(account) => role_account = Some((account, arn, at)),
+            Err(msg) => report.error("outputs.role_arn", at, msg),
+        }
+    }
+    let mut stack_account = None;
+    if let Some(id) = found.text("outputs.stack_id") {
+        let at = span(found, "outputs.stack_id");
+        match arn::check_stack_id(id, partition, region, stack) {
+            Ok(account) => stack_account = Some((account, id, at)),
+            Err(msg) => report.error("outputs.stack_id", at, msg),
+        }
+    }
+    let redeploy = "delete `[outputs]` and deploy again";
+    if let Some(expected) = expected {
+        for (key, recorded) in [
+            ("outputs.role_arn", role_account),
+            ("outputs.stack_id", stack_account),
+        ] {
+            if let Some((account, value, at)) = recorded
+                && account != expected
+            {
+                report.error(key, at, format!("`{value}` is in account `{account}`, but `aws.account_id` is `{expected}`; {redeploy}"));
+            }
+        }
+    } else if let (Some((a, value, at)), Some((b, _, _))) = (role_account, stack_account)
+        && a != b
+    {
+        report.error(
+            "outputs.role_arn",
+            at,
+            format!(
+                "`{value}` is in account `{a}`, but `outputs.stack_id` is in `{b}`; {redeploy}"
+            ),
+        );
+    }
+}
+
+/// `[sandbox]`: the tool will start services at the environment's addresses, so they must be
+/// loopback addresses (never every interface, never another machine).
+fn sandbox(found: &Found, report: &mut Report) {
+    let loopback = "the sandbox listens only on loopback: 127.0.0.1, [::1] or localhost";
+    match found.get("aws.endpoint_url") {
+        None => report.error(
+            "aws.endpoint_url",
+            None,
+            format!("is missing; `[sandbox]` needs the emulator's URL, e.g. `http://127.0.0.1:5050` ({loopback})"),
+        ),
+        Some(_) => {
+            if let Some(url) = found.valid_text("aws.endpoint_url")
+                && (!local_endpoint::is_loopback(url) || !url.starts_with("http://"))
+            {
+                report.error(
+                    "aws.endpoint_url",
+                    key_span(found, "aws.endpoint_url"),
+                    format!("`{}` cannot be the sandbox's emulator; allowed: `http://HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", url.escape_debug()),
+                );
+            }
+        }
+    }
+    if let Some(address) = found.valid_text("temporal.address")
+        && !local_endpoint::is_loopback(address)
+    {
+        report.error(
+            "temporal.address",
+            key_span(found, "temporal.address"),
+            format!("`{}` cannot be the sandbox's Temporal dev server; allowed: `HOST:PORT` where HOST is a loopback address ({loopback}), or remove `[sandbox]`", address.escape_debug()),
+        );
+    }
+}
+
+/// Each Worker Deployment must be in an enabled namespace, name a function the role may invoke,
+/// and be listed once; registering them needs `temporal.address`.
+fn worker_deployments(found: &Found, report: &mut Report) {
+    let enabled: Option<Vec<&str>> = found.get("temporal.namespaces").map(|_| {
+        found
+            .entries("temporal.namespaces")
+            .iter()
+            .filter_map(|e| found.valid_text(e))
+            .collect()
+    });
+    let allowed_arns: Vec<&str> = found
+        .entries("role.lambda_function_arns")
+        .iter()
+        .filter_map(|e| found.text(e))
+        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    for section in found.entries("worker_deployments") {
+        let key = |k: &str| format!("{section}.{k}");
+        let namespace = found.valid_text(&key("namespace"));
+        if let Some(ns) = namespace
+            && let Some(enabled) = &enabled
+            && !enabled.contains(&ns)
+        {
+            report.error(key("namespace"), span(found, &key("namespace")), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", ")));
+        }
+        let lambda = found.valid_text(&key("lambda_function_arn"));
+        if let Some(a) = lambda
+            && !allowed_arns
+                .iter()
+                .any(|allowed| arn::resource_matches(allowed, a))
+        {
+            report.error(
+                key("lambda_function_arn"),
+                span(found, &key("lambda_function_arn")),
+                format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
+            );
+        }
+        let name = found.valid_text(&key("name"));
+        let build_id = found.valid_text(&key("build_id"));
+        if let (Some(ns), Some(name), Some(build_id), Some(_)) = (namespace, name, build_id, lambda)
+        {
+            let id = format!("{ns}/{name}@{build_id}");
+            if ids.contains(&id) {
+                report.error(
+                    &section,
+                    span(found, &section),
+                    format!("`{id}` is listed twice"),
+                );
+            }
+            ids.push(id);
+        }
+    }
+    if !ids.is_empty()
+        && !matches!(
+            found.get("temporal.address").map(|e| &e.read),
+            Some(Read::Text { .. })
+        )
+    {
+        report.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
+    }
+}
