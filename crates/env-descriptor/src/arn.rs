@@ -258,13 +258,7 @@ pub fn check_recorded_role<'a>(
             "`{s}` is not the role of stack `{stack}`; {allowed}"
         ));
     }
-    if !is_account(arn.account) {
-        return Err(format!(
-            "`{s}` has account `{}`, which is not 12 digits; {allowed}",
-            arn.account
-        ));
-    }
-    Ok(arn.account)
+    recorded_account(s, arn.account, &allowed)
 }
 
 /// Checks `[outputs].stack_id`: the ID CloudFormation gave `stack` in `region`,
@@ -295,13 +289,18 @@ pub fn check_stack_id<'a>(
     if arn.partition != partition || id.is_none_or(str::is_empty) {
         return Err(format!("`{s}` is not the ID of stack `{stack}`; {allowed}"));
     }
-    if !is_account(arn.account) {
-        return Err(format!(
-            "`{s}` has account `{}`, which is not 12 digits; {allowed}",
-            arn.account
-        ));
+    recorded_account(s, arn.account, &allowed)
+}
+
+/// The account of a recorded ARN `s`, unless it is not 12 digits.
+fn recorded_account<'a>(s: &str, account: &'a str, allowed: &str) -> Result<&'a str, String> {
+    if is_account(account) {
+        Ok(account)
+    } else {
+        Err(format!(
+            "`{s}` has account `{account}`, which is not 12 digits; {allowed}"
+        ))
     }
-    Ok(arn.account)
 }
 
 #[cfg(test)]
