@@ -13,13 +13,24 @@ use crate::arn;
 use crate::declared::{Kind, Table, shape};
 use crate::model::{
     Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
-    WorkerDeployment, expected_account,
+    WorkerDeployment,
 };
 use crate::problem::{Problem, Severity, line_text};
 use crate::value::{
     AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
     Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
 };
+
+/// The account the invocation role lives in, and what says so: `aws.account_id`, else the
+/// recorded role's. Not `temporal.server_role_arn`'s: the usual layout has the server in one
+/// account and the role with the functions in another, which needs no resource policy.
+fn role_account(aws: &Aws, outputs: Option<&Outputs>) -> Option<(String, &'static str)> {
+    if let Some(id) = &aws.account_id {
+        return Some((id.to_string(), "aws.account_id"));
+    }
+    let role = arn::Arn::parse(&outputs?.role_arn)?;
+    Some((role.account.to_owned(), "the account of outputs.role_arn"))
+}
 
 /// A descriptor that passed validation, with the warnings it raised.
 #[derive(Debug, Clone)]
@@ -200,14 +211,13 @@ impl Walker<'_> {
         };
         let sandbox = sandbox.map(|t| self.sandbox(t, root, &refs));
         let worker_deployments = self.worker_deployments(root, &refs);
-        if let (Some(aws), Some(temporal)) = (&aws, &temporal)
-            && let Some((lambda_accounts_src, account)) = expected_account(aws, temporal)
-        {
+        if let Some(aws) = &aws {
+            let (account, account_src) = role_account(aws, outputs.as_ref()).unzip();
             self.check_lambda_consistency(
                 &refs.lambda_arns,
                 &aws.region,
-                &account,
-                lambda_accounts_src,
+                account.as_deref(),
+                account_src.unwrap_or_default(),
             );
         }
         let (aws, temporal, role) = (aws?, temporal?, role?);
@@ -577,11 +587,13 @@ impl Walker<'_> {
         })
     }
 
+    /// Warns about functions in another region than the stack, or in another account than the
+    /// role (`account`, when known): the role can only invoke those with a resource policy.
     fn check_lambda_consistency(
         &mut self,
         arns: &[Checked<LambdaArn>],
         region: &str,
-        account: &str,
+        account: Option<&str>,
         account_src: &str,
     ) {
         for (i, Checked { text, span, .. }) in arns.iter().enumerate() {
@@ -592,7 +604,10 @@ impl Walker<'_> {
             if !parsed.region.is_empty() && parsed.region != region {
                 self.warn(key.clone(), span.clone(), format!("is in region `{}` but `aws.region` is `{region}`; the Temporal server calls Lambda in the function's region", parsed.region));
             }
-            if !parsed.account.is_empty() && parsed.account != account {
+            if let Some(account) = account
+                && !parsed.account.is_empty()
+                && parsed.account != account
+            {
                 self.warn(key, span.clone(), format!("is in account `{}`, not `{account}` ({account_src}); cross-account invocation needs a resource policy on the function", parsed.account));
             }
         }
@@ -1225,7 +1240,7 @@ lambda_function_arns = []
 
     #[test]
     fn lambda_arn_in_other_region_or_account_warns() {
-        let src = GOOD.replace(
+        let src = GOOD.replace("[aws]\n", "[aws]\naccount_id = \"123456789012\"\n").replace(
             r#"["arn:aws:lambda:us-west-2:123456789012:function:worker-1"]"#,
             r#"["arn:aws:lambda:eu-west-1:123456789012:function:a", "arn:aws:lambda:us-west-2:999999999999:function:b"]"#,
         );
@@ -1241,6 +1256,30 @@ lambda_function_arns = []
                 ("role.lambda_function_arns[0]", Severity::Warning),
                 ("role.lambda_function_arns[1]", Severity::Warning)
             ]
+        );
+    }
+
+    #[test]
+    fn functions_in_the_roles_account_are_not_cross_account_when_the_server_is_elsewhere() {
+        // The usual layout: the server in 123456789012, the role and functions in 210987654321.
+        let elsewhere = GOOD.replace(
+            "arn:aws:lambda:us-west-2:123456789012:",
+            "arn:aws:lambda:us-west-2:210987654321:",
+        );
+        assert!(load(&elsewhere).unwrap().warnings.is_empty());
+        let role_there = format!(
+            "{elsewhere}\n[outputs]\nrole_arn = \"arn:aws:iam::210987654321:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging\"\n\
+             stack_id = \"arn:aws:cloudformation:us-west-2:210987654321:stack/temporal-serverless-worker-staging/x\"\n\
+             deployed_at = \"2026-01-02T03:04:05Z\"\n"
+        );
+        assert!(load(&role_there).unwrap().warnings.is_empty());
+        // A function outside the role's account is cross-account, whatever the server's is.
+        let declared = elsewhere.replace("[aws]\n", "[aws]\naccount_id = \"333333333333\"\n");
+        let w = load(&declared).unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(
+            w[0].message.contains("`333333333333` (aws.account_id)"),
+            "{w:#?}"
         );
     }
 
