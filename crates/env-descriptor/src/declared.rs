@@ -195,7 +195,7 @@ struct WorkerDeploymentTable {
 #[serde(deny_unknown_fields)]
 #[schemars(inline)]
 struct DeployTable {
-    /// Ask before executing a change set when stdin is a terminal.
+    /// Ask before executing a change set; without a terminal, deploy then needs --yes.
     #[serde(default = "yes")]
     confirm: bool,
 }

@@ -148,7 +148,8 @@ impl Role {
 /// `[deploy]`: how `deploy` behaves for this environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploySettings {
-    /// Ask before executing a change set when stdin is a terminal (default `true`).
+    /// Ask before executing a change set (default `true`); without a terminal, `deploy` then
+    /// needs `--yes`.
     pub confirm: bool,
 }
 
