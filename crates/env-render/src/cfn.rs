@@ -122,15 +122,21 @@ impl Trust {
         Ok(trust)
     }
 
-    /// Whether `principal` may assume the role (named directly, or its whole account).
+    /// Whether `principal` may assume the role (named directly, or its whole account, as
+    /// `ACCOUNT` or `arn:PARTITION:iam::ACCOUNT:root`).
     pub fn trusts(&self, principal: &str) -> bool {
-        let account = env_descriptor::arn::Arn::parse(principal).map(|a| a.account.to_owned());
+        let root = env_descriptor::arn::Arn::parse(principal).map(|a| {
+            (
+                a.account.to_owned(),
+                format!("arn:{}:iam::{}:root", a.partition, a.account),
+            )
+        });
         self.principals.iter().any(|p| {
             p == principal
                 || p == "*"
-                || account
+                || root
                     .as_ref()
-                    .is_some_and(|a| p == a || *p == format!("arn:aws:iam::{a}:root"))
+                    .is_some_and(|(account, root)| p == account || p == root)
         })
     }
 }
