@@ -15,7 +15,7 @@ fn create_noop_update_status_destroy_and_comments_survive() {
     co.write_env("lc", &original);
 
     // Create.
-    let run = co.xtask(&["deploy", "lc"]);
+    let run = co.xtask(&["deploy", "lc", "--yes"]);
     run.success();
     assert!(
         run.stdout
@@ -59,7 +59,7 @@ fn create_noop_update_status_destroy_and_comments_survive() {
     assert!(params.contains("lifecycle-ext-id"), "{params}");
 
     // No-op: says so, changes nothing, not even the file.
-    let run = co.xtask(&["deploy", "lc"]);
+    let run = co.xtask(&["deploy", "lc", "--yes"]);
     run.success();
     assert!(
         run.stdout
@@ -92,7 +92,7 @@ fn create_noop_update_status_destroy_and_comments_survive() {
     );
     assert_ne!(updated, after_create);
     co.write_env("lc", &updated);
-    let run = co.xtask(&["deploy", "lc"]);
+    let run = co.xtask(&["deploy", "lc", "--yes"]);
     run.success();
     assert!(
         run.stdout
@@ -124,7 +124,7 @@ fn create_noop_update_status_destroy_and_comments_survive() {
     );
     assert!(after_update.starts_with(before_outputs), "{after_update}");
     // And the no-op holds after an update too.
-    co.xtask(&["deploy", "lc"])
+    co.xtask(&["deploy", "lc", "--yes"])
         .success()
         .stdout
         .contains("no changes")
@@ -145,7 +145,12 @@ fn create_noop_update_status_destroy_and_comments_survive() {
     );
     co.write_env("lc", &tampered);
     let run = co.xtask(&["status", "lc"]);
-    run.failure();
+    assert_eq!(
+        run.code,
+        Some(2),
+        "a stale record: deploy fixes it\n{}",
+        run.all()
+    );
     assert!(
         run.stdout.contains("do not match the stack"),
         "{}",
@@ -179,8 +184,9 @@ fn create_noop_update_status_destroy_and_comments_survive() {
         before_outputs,
         "byte for byte what the user wrote"
     );
+    // The descriptor still describes a stack, which is not deployed.
     let run = co.xtask(&["status", "lc"]);
-    run.success();
+    assert_eq!(run.code, Some(2), "{}", run.all());
     assert!(run.stdout.contains("does not exist"), "{}", run.stdout);
 }
 
@@ -205,7 +211,7 @@ fn failed_creation_is_explained_rolled_back_and_replaceable() {
     let role_name = format!("Temporal-Serverless-Worker-{stack}");
     create_role_outside_the_stack(&role_name);
 
-    let run = co.xtask(&["deploy", "fail"]);
+    let run = co.xtask(&["deploy", "fail", "--yes"]);
     run.failure();
     let all = run.all();
     assert!(all.contains("ended in ROLLBACK_COMPLETE"), "{all}");
@@ -221,7 +227,7 @@ fn failed_creation_is_explained_rolled_back_and_replaceable() {
     assert_eq!(co.read_env("fail"), text, "the descriptor is untouched");
 
     // Deploying again explains the state and the way out.
-    let run = co.xtask(&["deploy", "fail"]);
+    let run = co.xtask(&["deploy", "fail", "--yes"]);
     run.failure();
     assert!(
         run.all().contains("is in ROLLBACK_COMPLETE") && run.all().contains("--replace-failed"),
@@ -232,7 +238,7 @@ fn failed_creation_is_explained_rolled_back_and_replaceable() {
 
     // With the conflict gone, --replace-failed deletes the dead stack and creates it anew.
     delete_role(&role_name);
-    let run = co.xtask(&["deploy", "fail", "--replace-failed"]);
+    let run = co.xtask(&["deploy", "fail", "--yes", "--replace-failed"]);
     run.success();
     assert!(
         run.stdout
@@ -317,7 +323,7 @@ fn several_environments_deploy_together_with_readable_output() {
         assert!(co.read_env(n).contains("[outputs]"));
     }
     // --all: every environment, all unchanged now.
-    let run = co.xtask(&["deploy", "--all"]);
+    let run = co.xtask(&["deploy", "--all", "--yes"]);
     run.success();
     for n in names {
         assert!(
@@ -328,7 +334,7 @@ fn several_environments_deploy_together_with_readable_output() {
     }
     // One failure (an invalid descriptor) stops everything before any AWS call.
     co.write_env("multi-d", "[aws]\nregion = \"nowhere\"\n");
-    let run = co.xtask(&["deploy", "--all"]);
+    let run = co.xtask(&["deploy", "--all", "--yes"]);
     run.failure();
     assert!(
         run.stderr.contains("environments/multi-d.toml"),

@@ -63,7 +63,7 @@ fn deploy_through_a_symlinked_descriptor_keeps_the_link() {
     std::fs::write(shared.join("sl.toml"), &text).unwrap();
     symlink("../shared/sl.toml", co.env_path("sl")).unwrap();
 
-    co.xtask(&["deploy", "sl"]).success();
+    co.xtask(&["deploy", "sl", "--yes"]).success();
 
     let link = std::fs::symlink_metadata(co.env_path("sl")).unwrap();
     assert!(
@@ -98,7 +98,7 @@ fn crlf_and_a_byte_order_mark_survive_deploy_and_destroy() {
     );
     co.write_env("crlf", &text);
 
-    co.xtask(&["deploy", "crlf"]).success();
+    co.xtask(&["deploy", "crlf", "--yes"]).success();
     let after = co.read_env("crlf");
     assert!(after.starts_with(&text), "{after:?}");
     assert!(after.contains("[outputs]\r\nrole_arn = "), "{after:?}");
@@ -118,7 +118,7 @@ fn a_descriptor_that_cannot_be_written_stops_every_command_before_aws() {
 
     // A read-only file, then a read-only directory: deploy refuses, no stack is created.
     set_mode(&path, 0o444);
-    let run = co.xtask(&["deploy", "ro"]);
+    let run = co.xtask(&["deploy", "ro", "--yes"]);
     run.failure();
     assert!(
         run.stderr.contains("ro.toml` is read-only (mode 0444)"),
@@ -130,7 +130,7 @@ fn a_descriptor_that_cannot_be_written_stops_every_command_before_aws() {
     set_mode(&path, 0o644);
     let dir = co.root().join("environments");
     set_mode(&dir, 0o555);
-    let run = co.xtask(&["deploy", "ro"]);
+    let run = co.xtask(&["deploy", "ro", "--yes"]);
     set_mode(&dir, 0o755);
     run.failure();
     assert!(
@@ -143,7 +143,7 @@ fn a_descriptor_that_cannot_be_written_stops_every_command_before_aws() {
     assert_eq!(co.read_env("ro"), text);
 
     // Deployed, then made read-only: destroy leaves the stack and the record alone.
-    co.xtask(&["deploy", "ro"]).success();
+    co.xtask(&["deploy", "ro", "--yes"]).success();
     let deployed = co.read_env("ro");
     set_mode(&path, 0o444);
     let run = co.xtask(&["destroy", "ro", "--yes"]);
@@ -168,11 +168,11 @@ fn one_environment_is_deployed_by_one_command_at_a_time() {
     co.write_env("lk", &text);
 
     proxy.close();
-    let mut first = spawn(&co, &["deploy", "lk"]);
+    let mut first = spawn(&co, &["deploy", "lk", "--yes"]);
     proxy.wait_for_requests(1);
 
     // A second deploy refuses at once, naming the first, and touches nothing.
-    let mut second = spawn(&co, &["deploy", "lk"]);
+    let mut second = spawn(&co, &["deploy", "lk", "--yes"]);
     let refused = wait_at_most(&mut second, Duration::from_secs(30));
     let Some(refused) = refused else {
         proxy.open();
@@ -194,7 +194,7 @@ fn one_environment_is_deployed_by_one_command_at_a_time() {
     assert_eq!(co.read_env("lk"), text);
 
     // With --lock-timeout, a third one waits for the first and then finds nothing to do.
-    let mut third = spawn(&co, &["deploy", "lk", "--lock-timeout", "5m"]);
+    let mut third = spawn(&co, &["deploy", "lk", "--yes", "--lock-timeout", "5m"]);
     assert!(
         wait_at_most(&mut third, Duration::from_secs(2)).is_none(),
         "--lock-timeout waits"
@@ -225,7 +225,7 @@ fn edits_made_while_a_deploy_waits_are_kept() {
     let text = descriptor("it-race", "race-ext-id", &["worker-1"])
         .replace(&emulator().url(), &proxy.url());
     co.write_env("race", &text);
-    co.xtask(&["deploy", "race"]).success();
+    co.xtask(&["deploy", "race", "--yes"]).success();
 
     // An update (a second function) that waits for AWS...
     let worker_1 = format!("\"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker-1\",");
@@ -233,7 +233,7 @@ fn edits_made_while_a_deploy_waits_are_kept() {
     co.write_env("race", &co.read_env("race").replace(&worker_1, &worker_2));
     proxy.close();
     let seen = proxy.requests();
-    let mut deploy = spawn(&co, &["deploy", "race"]);
+    let mut deploy = spawn(&co, &["deploy", "race", "--yes"]);
     proxy.wait_for_requests(seen + 1);
 
     // ...while the user edits a comment and `register` records a version.
@@ -292,7 +292,7 @@ fn validate_refuses_two_descriptors_for_one_stack() {
 
     // Naming one is enough to be compared with all; deploy refuses before any AWS call.
     co.xtask(&["validate", "a"]).failure();
-    let run = co.xtask(&["deploy", "a"]);
+    let run = co.xtask(&["deploy", "a", "--yes"]);
     run.failure();
     assert!(run.stderr.contains("is also deployed by"), "{}", run.stderr);
     assert!(!stack_exists(&co, "c"), "nothing was deployed");

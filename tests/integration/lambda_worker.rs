@@ -131,7 +131,7 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
         "it-e2e-worker",
         Duration::from_secs(10),
     );
-    co.xtask(&["deploy", "e2e"]).success();
+    co.xtask(&["deploy", "e2e", "--yes"]).success();
 
     let registered = Instant::now();
     let run = co.xtask(&["register", "e2e"]);
@@ -220,7 +220,7 @@ fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
         "it-short-worker",
         Duration::from_secs(3),
     );
-    co.xtask(&["deploy", "short"]).success();
+    co.xtask(&["deploy", "short", "--yes"]).success();
     co.xtask(&["register", "short"]).success();
 
     let end = wait_for("finished invocation", Duration::from_secs(20), || {

@@ -30,7 +30,7 @@ fn assume_role_requires_the_external_id() {
         "sts",
         &descriptor("it-sts", "the-right-external-id", &["worker-1"]),
     );
-    co.xtask(&["deploy", "sts"]).success();
+    co.xtask(&["deploy", "sts", "--yes"]).success();
     let role = format!("arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-it-sts");
 
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -65,7 +65,7 @@ fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
         &with_deployment("it-good", &server.address(), "it-good-fn"),
     );
 
-    let run = co.xtask(&["deploy", "good", "--register"]);
+    let run = co.xtask(&["deploy", "good", "--yes", "--register"]);
     run.success();
     assert!(
         run.stdout
@@ -130,7 +130,7 @@ fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
         "nofn",
         &with_deployment("it-nofn", &server.address(), "it-missing-fn"),
     );
-    co.xtask(&["deploy", "nofn"]).success();
+    co.xtask(&["deploy", "nofn", "--yes"]).success();
     let run = co.xtask(&["register", "nofn"]);
     run.failure();
     assert!(
@@ -163,7 +163,7 @@ fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
         "open",
         &with_deployment("it-open", &server.address(), "it-open-fn"),
     );
-    co.xtask(&["deploy", "open"]).success();
+    co.xtask(&["deploy", "open", "--yes"]).success();
     iam(
         "iam.update_assume_role_policy(RoleName='Temporal-Serverless-Worker-it-open', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [\
          {'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:user/moto'}, 'Action': 'sts:AssumeRole'}]}))",
@@ -203,7 +203,7 @@ fn registration_without_wci_is_refused_and_doctor_reads_the_server_file() {
     .unwrap();
     let text = with_deployment("it-nowci", &server.address(), "it-nowci-fn");
     co.write_env("nowci", &text);
-    co.xtask(&["deploy", "nowci"]).success();
+    co.xtask(&["deploy", "nowci", "--yes"]).success();
     // Pointed at the server's file only now: the file was never rendered into.
     let deployed = co.read_env("nowci");
     co.write_env(
@@ -246,7 +246,7 @@ fn lambda_arn_outside_the_role_is_refused_before_any_call() {
     co.write_env("outside", &text);
     for args in [
         &["register", "outside"][..],
-        &["deploy", "outside", "--register"],
+        &["deploy", "outside", "--yes", "--register"],
     ] {
         let run = co.xtask(args);
         run.failure();

@@ -24,6 +24,8 @@ pub struct Connection {
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub sts: aws_sdk_sts::Client,
+    /// IAM, to read the invocation role as it is (`status`, `doctor`).
+    pub iam: aws_sdk_iam::Client,
     /// The shared configuration, for clients of other services.
     pub config: aws_config::SdkConfig,
     /// The endpoints on this machine that some client calls. When there is any, every client
@@ -33,7 +35,7 @@ pub struct Clients {
 
 /// The SDK service ids of every client this tool builds: [`Clients`] and `preflight`'s Lambda
 /// client, all from [`Clients::config`].
-const SERVICES: &[&str] = &["CloudFormation", "STS", "Lambda"];
+const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
 
 /// The key every client signs with when any endpoint is on this machine.
 const DUMMY_KEY: &str = "testing";
@@ -108,6 +110,7 @@ impl Clients {
         Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
             config,
             local_endpoints,
         }

@@ -272,7 +272,7 @@ impl WorkerDeployment {
 #[serde(deny_unknown_fields)]
 #[schemars(inline)]
 pub struct DeploySettings {
-    /// Ask before executing a change set when stdin is a terminal.
+    /// Ask before executing a change set; without a terminal, deploy then needs --yes.
     #[serde(default = "yes")]
     pub confirm: bool,
 }

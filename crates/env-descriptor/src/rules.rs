@@ -141,37 +141,36 @@ fn tls(found: &Found, report: &mut Report) {
     }
 }
 
-/// The account the stack (and the Lambda functions) are expected in, and what it comes from:
-/// `aws.account_id`, else the account of `temporal.server_role_arn`. `None` when the key it
-/// comes from is invalid.
-fn expected_account(found: &Found) -> Option<(&'static str, String)> {
+/// The account the invocation role lives in, and what says so: `aws.account_id`, else the
+/// account of the recorded `outputs.role_arn`. Not `temporal.server_role_arn`'s: the usual
+/// layout has the server in one account and the role with the functions in another, which
+/// needs no resource policy. `None` when neither is known (or the key it comes from is invalid).
+fn role_account(found: &Found) -> Option<(&'static str, String)> {
     if found.get("aws.account_id").is_some() {
         let id = found.valid_text("aws.account_id")?;
         return Some(("aws.account_id", id.to_owned()));
     }
-    let role = found.valid_text("temporal.server_role_arn")?;
+    let role = found.valid_text("outputs.role_arn")?;
     let arn = arn::Arn::parse(role)?;
-    Some((
-        "the account of temporal.server_role_arn",
-        arn.account.to_owned(),
-    ))
+    Some(("the account of outputs.role_arn", arn.account.to_owned()))
 }
 
 /// Lambda functions in another region or account than the stack's work only with more set-up:
 /// warnings, not errors.
 fn lambda_accounts(found: &Found, report: &mut Report, region: &Region) {
-    let Some((account_src, account)) = expected_account(found) else {
-        return;
-    };
+    let account = role_account(found);
     for key in found.entries("role.lambda_function_arns") {
-        let Some(parsed) = found.text(&key).and_then(arn::Arn::parse) else {
+        let Some(parsed) = found.valid_text(&key).and_then(arn::Arn::parse) else {
             continue;
         };
         let span = span(found, &key);
         if !parsed.region.is_empty() && parsed.region != region.as_str() {
             report.warn(&key, span.clone(), format!("is in region `{}` but `aws.region` is `{region}`; the Temporal server calls Lambda in the function's region", parsed.region));
         }
-        if !parsed.account.is_empty() && parsed.account != account {
+        if let Some((account_src, account)) = &account
+            && !parsed.account.is_empty()
+            && parsed.account != account.as_str()
+        {
             report.warn(&key, span, format!("is in account `{}`, not `{account}` ({account_src}); cross-account invocation needs a resource policy on the function", parsed.account));
         }
     }

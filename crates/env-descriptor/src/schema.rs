@@ -955,7 +955,7 @@ lambda_function_arns = []
 
     #[test]
     fn lambda_arn_in_other_region_or_account_warns() {
-        let src = GOOD.replace(
+        let src = GOOD.replace("[aws]\n", "[aws]\naccount_id = \"123456789012\"\n").replace(
             r#"["arn:aws:lambda:us-west-2:123456789012:function:worker-1"]"#,
             r#"["arn:aws:lambda:eu-west-1:123456789012:function:a", "arn:aws:lambda:us-west-2:999999999999:function:b"]"#,
         );
@@ -971,6 +971,30 @@ lambda_function_arns = []
                 ("role.lambda_function_arns[0]", Severity::Warning),
                 ("role.lambda_function_arns[1]", Severity::Warning)
             ]
+        );
+    }
+
+    #[test]
+    fn functions_in_the_roles_account_are_not_cross_account_when_the_server_is_elsewhere() {
+        // The usual layout: the server in 123456789012, the role and functions in 210987654321.
+        let elsewhere = GOOD.replace(
+            "arn:aws:lambda:us-west-2:123456789012:",
+            "arn:aws:lambda:us-west-2:210987654321:",
+        );
+        assert!(load(&elsewhere).unwrap().warnings.is_empty());
+        let role_there = format!(
+            "{elsewhere}\n[outputs]\nrole_arn = \"arn:aws:iam::210987654321:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging\"\n\
+             stack_id = \"arn:aws:cloudformation:us-west-2:210987654321:stack/temporal-serverless-worker-staging/x\"\n\
+             deployed_at = \"2026-01-02T03:04:05Z\"\n"
+        );
+        assert!(load(&role_there).unwrap().warnings.is_empty());
+        // A function outside the role's account is cross-account, whatever the server's is.
+        let declared = elsewhere.replace("[aws]\n", "[aws]\naccount_id = \"333333333333\"\n");
+        let w = load(&declared).unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(
+            w[0].message.contains("`333333333333` (aws.account_id)"),
+            "{w:#?}"
         );
     }
 

@@ -1,10 +1,19 @@
 //! The parts of the CloudFormation template the tool relies on: its parameters, and the output
 //! `deploy` records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use env_descriptor::Outputs;
 use serde_yaml::Value;
+
+/// The template's parameter naming the principal its trust policy lets assume the role.
+pub const PRINCIPAL_PARAMETER: &str = "TemporalIamRoleArn";
+/// The template's parameter the trust policy's `sts:ExternalId` condition requires.
+pub const EXTERNAL_ID_PARAMETER: &str = "AssumeRoleExternalId";
+/// The template's parameter listing the functions the invoke policy grants.
+pub const FUNCTIONS_PARAMETER: &str = "LambdaFunctionARNs";
+/// What the template's invoke policy allows on those functions.
+pub const INVOKE_ACTIONS: [&str; 2] = ["lambda:InvokeFunction", "lambda:GetFunction"];
 
 /// The template's output holding the role's ARN, which `deploy` records as `[outputs].role_arn`
 /// and `register` puts into each Worker Deployment Version.
@@ -38,6 +47,212 @@ pub fn drift(
         ));
     }
     lines
+}
+
+/// How the parameters a stack was deployed with differ from the ones a deploy would now use,
+/// one line per parameter, `Name: `deployed` → `wanted``; empty when they agree. Nothing in
+/// these parameters is secret (ARNs and an external ID, which is not a secret either).
+pub fn parameter_drift(
+    wanted: &[(String, String)],
+    deployed: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let wanted: BTreeMap<&str, &str> = wanted.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let names: BTreeSet<&str> = wanted
+        .keys()
+        .copied()
+        .chain(deployed.keys().map(String::as_str))
+        .collect();
+    let shown = |v: Option<&str>| v.map_or("(none)".to_owned(), |v| format!("`{v}`"));
+    names
+        .into_iter()
+        .filter(|n| wanted.get(n).copied() != deployed.get(*n).map(String::as_str))
+        .map(|n| {
+            format!(
+                "{n}: {} → {}",
+                shown(deployed.get(n).map(String::as_str)),
+                shown(wanted.get(n).copied())
+            )
+        })
+        .collect()
+}
+
+/// What a trust policy lets do: who may assume the role, and the external IDs its
+/// `sts:ExternalId` condition requires (empty: none is required).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    pub principals: BTreeSet<String>,
+    pub external_ids: BTreeSet<String>,
+    /// Some statement allows AssumeRole without an `sts:ExternalId` condition.
+    pub unconditional: bool,
+}
+
+impl Trust {
+    /// Reads the `Allow` statements for `sts:AssumeRole` of a trust policy (JSON).
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let doc: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("the trust policy is not JSON: {e}"))?;
+        let mut trust = Trust::default();
+        for statement in statements(&doc) {
+            let allows_assume = strings(statement.get("Action"))
+                .iter()
+                .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*");
+            if statement.get("Effect").and_then(|e| e.as_str()) != Some("Allow") || !allows_assume {
+                continue;
+            }
+            let principal = statement.get("Principal");
+            trust.principals.extend(match principal {
+                Some(serde_json::Value::String(s)) => vec![s.clone()],
+                Some(p) => strings(p.get("AWS")),
+                None => Vec::new(),
+            });
+            let ids = statement
+                .get("Condition")
+                .and_then(|c| c.get("StringEquals"))
+                .and_then(|c| {
+                    c.as_object()?
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("sts:ExternalId"))
+                        .map(|(_, v)| strings(Some(v)))
+                });
+            match ids {
+                Some(ids) if !ids.is_empty() => trust.external_ids.extend(ids),
+                _ => trust.unconditional = true,
+            }
+        }
+        Ok(trust)
+    }
+
+    /// Whether `principal` may assume the role (named directly, or its whole account, as
+    /// `ACCOUNT` or `arn:PARTITION:iam::ACCOUNT:root`).
+    pub fn trusts(&self, principal: &str) -> bool {
+        let root = env_descriptor::arn::Arn::parse(principal).map(|a| {
+            (
+                a.account.to_owned(),
+                format!("arn:{}:iam::{}:root", a.partition, a.account),
+            )
+        });
+        self.principals.iter().any(|p| {
+            p == principal
+                || p == "*"
+                || root
+                    .as_ref()
+                    .is_some_and(|(account, root)| p == account || p == root)
+        })
+    }
+}
+
+/// How the role IAM holds differs from what the template declares for the parameters the
+/// stack was deployed with (`deployed`), one line per difference; empty when they agree.
+/// `inline` are its inline policies (name, JSON), `attached` its managed policies' ARNs.
+pub fn role_drift(
+    deployed: &BTreeMap<String, String>,
+    trust_policy: &str,
+    inline: &[(String, String)],
+    attached: &[String],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let param = |n: &str| deployed.get(n).map(String::as_str).unwrap_or_default();
+    let set = |v: &[&str]| -> BTreeSet<String> { v.iter().map(|s| (*s).to_owned()).collect() };
+    let listed = |s: &BTreeSet<String>| {
+        s.iter()
+            .map(|x| format!("`{x}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match Trust::parse(trust_policy) {
+        Err(e) => lines.push(e),
+        Ok(trust) => {
+            let principal = set(&[param(PRINCIPAL_PARAMETER)]);
+            if trust.principals != principal {
+                lines.push(format!(
+                    "trust policy principal: declared {}, the role has {}",
+                    listed(&principal),
+                    listed(&trust.principals)
+                ));
+            }
+            let external_id = set(&[param(EXTERNAL_ID_PARAMETER)]);
+            if trust.external_ids != external_id || trust.unconditional {
+                lines.push(format!(
+                    "trust policy sts:ExternalId: declared {}, the role has {}{}",
+                    listed(&external_id),
+                    listed(&trust.external_ids),
+                    if trust.unconditional {
+                        " and a statement without the condition"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
+    let (actions, resources) = granted(inline);
+    let declared_actions = set(&INVOKE_ACTIONS);
+    if actions != declared_actions {
+        lines.push(format!(
+            "invoke policy actions: declared {}, the role has {}",
+            listed(&declared_actions),
+            listed(&actions)
+        ));
+    }
+    let declared_resources: BTreeSet<String> = param(FUNCTIONS_PARAMETER)
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if resources != declared_resources {
+        lines.push(format!(
+            "invoke policy resources: declared {}, the role has {}",
+            listed(&declared_resources),
+            listed(&resources)
+        ));
+    }
+    if !attached.is_empty() {
+        lines.push(format!(
+            "managed policies: declared none, the role has {}",
+            listed(&attached.iter().cloned().collect())
+        ));
+    }
+    lines
+}
+
+/// The actions and resources every `Allow` statement of the inline policies grants.
+fn granted(inline: &[(String, String)]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut actions = BTreeSet::new();
+    let mut resources = BTreeSet::new();
+    for (name, json) in inline {
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
+            actions.insert(format!("(policy `{name}` is not JSON)"));
+            continue;
+        };
+        for s in statements(&doc) {
+            if s.get("Effect").and_then(|e| e.as_str()) == Some("Allow") {
+                actions.extend(strings(s.get("Action")));
+                resources.extend(strings(s.get("Resource")));
+            }
+        }
+    }
+    (actions, resources)
+}
+
+/// A policy's statements: `Statement` is one object or a list of them.
+fn statements(doc: &serde_json::Value) -> Vec<&serde_json::Value> {
+    match doc.get("Statement") {
+        Some(serde_json::Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    }
+}
+
+/// A policy value that is one string or a list of them.
+fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+    match value {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A declared template parameter.
@@ -171,5 +386,107 @@ impl Template {
             .find(|p| p.name == name)?
             .default
             .as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployed() -> BTreeMap<String, String> {
+        [
+            (PRINCIPAL_PARAMETER, "arn:aws:iam::111111111111:role/temporal"),
+            (EXTERNAL_ID_PARAMETER, "ext-id-1"),
+            (
+                FUNCTIONS_PARAMETER,
+                "arn:aws:lambda:us-east-1:222222222222:function:a,arn:aws:lambda:us-east-1:222222222222:function:b",
+            ),
+            ("RoleName", "Temporal-Serverless-Worker"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Principal":{"AWS":["arn:aws:iam::111111111111:role/temporal"]},"Action":"sts:AssumeRole",
+        "Condition":{"StringEquals":{"sts:ExternalId":["ext-id-1"]}}}]}"#;
+
+    fn invoke(resources: &str) -> Vec<(String, String)> {
+        vec![(
+            "Temporal-Lambda-Invoke-Permissions".to_owned(),
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
+                "Action":["lambda:InvokeFunction","lambda:GetFunction"],"Resource":{resources}}}]}}"#
+            ),
+        )]
+    }
+
+    const BOTH: &str = r#"["arn:aws:lambda:us-east-1:222222222222:function:a",
+        "arn:aws:lambda:us-east-1:222222222222:function:b"]"#;
+
+    #[test]
+    fn a_role_as_the_template_declares_it_has_no_drift() {
+        assert_eq!(
+            role_drift(&deployed(), TRUST, &invoke(BOTH), &[]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn every_out_of_band_change_is_named() {
+        let trust = TRUST
+            .replace("role/temporal", "role/someone-else")
+            .replace("ext-id-1", "ext-id-2");
+        let one = r#""arn:aws:lambda:us-east-1:222222222222:function:a""#;
+        let lines = role_drift(
+            &deployed(),
+            &trust,
+            &invoke(one),
+            &["arn:aws:iam::aws:policy/AdministratorAccess".to_owned()],
+        );
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert!(lines[0].contains("principal") && lines[0].contains("someone-else"));
+        assert!(lines[1].contains("ext-id-2"));
+        assert!(lines[2].starts_with("invoke policy resources"));
+        assert!(lines[3].contains("AdministratorAccess"));
+        let wider = invoke(BOTH)[0].1.replace("lambda:GetFunction", "lambda:*");
+        let lines = role_drift(&deployed(), TRUST, &[("p".into(), wider)], &[]);
+        assert!(lines[0].contains("lambda:*"), "{lines:#?}");
+    }
+
+    #[test]
+    fn a_statement_without_the_condition_is_drift() {
+        let open = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/temporal"},"Action":["sts:AssumeRole"]}]}"#;
+        let trust = Trust::parse(open).unwrap();
+        assert!(trust.unconditional && trust.external_ids.is_empty());
+        let lines = role_drift(&deployed(), open, &invoke(BOTH), &[]);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains("without the condition"));
+    }
+
+    #[test]
+    fn trust_names_principals_directly_or_by_account() {
+        let trust = Trust::parse(TRUST).unwrap();
+        assert!(trust.trusts("arn:aws:iam::111111111111:role/temporal"));
+        assert!(!trust.trusts("arn:aws:iam::111111111111:user/moto"));
+        let account = Trust::parse(&TRUST.replace("role/temporal", "root")).unwrap();
+        assert!(account.trusts("arn:aws:iam::111111111111:user/moto"));
+        assert!(!account.trusts("arn:aws:iam::333333333333:user/moto"));
+    }
+
+    #[test]
+    fn parameter_drift_shows_old_and_new() {
+        let mut wanted: Vec<(String, String)> = deployed().into_iter().collect();
+        assert!(parameter_drift(&wanted, &deployed()).is_empty());
+        let external_id = wanted.iter_mut().find(|(k, _)| k == EXTERNAL_ID_PARAMETER);
+        external_id.unwrap().1 = "ext-id-2".into();
+        assert_eq!(
+            parameter_drift(&wanted, &deployed()),
+            vec!["AssumeRoleExternalId: `ext-id-1` → `ext-id-2`"]
+        );
+        wanted.retain(|(k, _)| k != "RoleName");
+        let lines = parameter_drift(&wanted, &deployed());
+        assert!(lines.contains(&"RoleName: `Temporal-Serverless-Worker` → (none)".to_owned()));
     }
 }

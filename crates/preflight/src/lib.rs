@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
-use cfn_deploy::Clients;
+use cfn_deploy::{Clients, StackInfo};
 use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
@@ -518,16 +518,8 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             None
         }
     };
-    match assume(inputs, role_arn, None).await {
-        Err((Some(code), _)) if code == "AccessDenied" => r.pass(4, "AssumeRole without the external ID is denied", "AccessDenied, as Temporal requires"),
-        Ok(_) => r.fail(
-            4,
-            "AssumeRole without the external ID is denied",
-            format!("`{role_arn}` can be assumed without an external ID, so Temporal refuses it"),
-            "enforce `sts:ExternalId` in the trust policy: deploy the role from this tool's template",
-        ),
-        Err((code, msg)) => r.warn(4, "AssumeRole without the external ID is denied", format!("unexpected answer {}: {msg}", code.as_deref().unwrap_or("")), "Temporal needs exactly AccessDenied here"),
-    }
+    let trust = live_role(r, inputs, &stack).await;
+    external_id_enforced(r, inputs, role_arn, trust.as_ref()).await;
     if let Some(creds) = creds {
         let client = lambda_client(inputs, Some(creds));
         for f in functions {
@@ -537,6 +529,99 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             }
         }
     }
+}
+
+/// Step 4: the role IAM holds is the one the template declares for the deployed parameters.
+/// Returns its trust policy, when it could be read.
+async fn live_role(r: &mut Report, inputs: &Inputs<'_>, stack: &StackInfo) -> Option<cfn::Trust> {
+    const CHECK: &str = "role as declared";
+    let name = cfn::role_arn(&stack.outputs)?.rsplit('/').next()?;
+    let role = match inputs.clients.live_role(name).await {
+        Ok(role) => role,
+        Err(e) => {
+            r.fail(4, CHECK, format!("cannot read role `{name}`: {e}"), "check the credentials (iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies)");
+            return None;
+        }
+    };
+    let drift = cfn::role_drift(
+        &stack.parameters,
+        &role.trust_policy,
+        &role.inline_policies,
+        &role.attached_policies,
+    );
+    if drift.is_empty() {
+        r.pass(
+            4,
+            CHECK,
+            format!(
+                "role `{name}`: trust policy and invoke policy are as the template declares them"
+            ),
+        );
+    } else {
+        r.fail(
+            4,
+            CHECK,
+            format!("role `{name}` was changed outside the stack: {}", drift.join("; ")),
+            "undo the change in IAM; a deploy does not rewrite a role whose stack parameters are unchanged",
+        );
+    }
+    cfn::Trust::parse(&role.trust_policy).ok()
+}
+
+/// Step 4: AssumeRole without the external ID is denied, and the denial proves the condition:
+/// only a caller the trust policy names would be let in without it. A denial to anyone else
+/// (e.g. `doctor` run with an administrator's credentials) says nothing about the condition.
+async fn external_id_enforced(
+    r: &mut Report,
+    inputs: &Inputs<'_>,
+    role_arn: &str,
+    trust: Option<&cfn::Trust>,
+) {
+    const CHECK: &str = "AssumeRole without the external ID is denied";
+    let caller = inputs
+        .clients
+        .whoami()
+        .await
+        .ok()
+        .and_then(|id| arn::principal_of(&id.arn).or(Some(id.arn)));
+    match assume(inputs, role_arn, None).await {
+        Ok(_) => r.fail(
+            4,
+            CHECK,
+            format!("`{role_arn}` can be assumed without an external ID, so Temporal refuses it"),
+            "enforce `sts:ExternalId` in the trust policy: deploy the role from this tool's template",
+        ),
+        Err((Some(code), _)) if code == "AccessDenied" => {
+            match denial_proves(trust, caller.as_deref()) {
+                Ok(proof) => r.pass(4, CHECK, format!("AccessDenied {proof}")),
+                Err(why) => r.warn(
+                    4,
+                    CHECK,
+                    format!("AccessDenied, but that does not prove the external ID is enforced: {why}"),
+                    "run `doctor` with the Temporal server's credentials (`temporal.server_role_arn`)",
+                ),
+            }
+        }
+        Err((code, msg)) => r.warn(4, CHECK, format!("unexpected answer {}: {msg}", code.as_deref().unwrap_or("")), "Temporal needs exactly AccessDenied here"),
+    }
+}
+
+/// Whether a denied AssumeRole without the external ID proves the condition: what it proves,
+/// or why it does not.
+fn denial_proves(trust: Option<&cfn::Trust>, caller: Option<&str>) -> Result<String, String> {
+    let trust = trust.ok_or("the trust policy could not be read")?;
+    let caller = caller.ok_or("the caller's identity is unknown")?;
+    if !trust.trusts(caller) {
+        return Err(format!(
+            "these credentials (`{caller}`) are not a principal the trust policy names, so they are denied with or without it"
+        ));
+    }
+    if trust.external_ids.is_empty() || trust.unconditional {
+        return Err("the trust policy does not require sts:ExternalId in every statement".into());
+    }
+    Ok(format!(
+        "for `{caller}`, whom the trust policy names: its sts:ExternalId condition is enforced"
+    ))
 }
 
 /// Step 5: the versions of `[[worker_deployments]]` exist with Lambda compute.
@@ -588,5 +673,27 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                 "check `temporal.address` and the connection options",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/temporal"},
+        "Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ext-id-1"}}}]}"#;
+
+    #[test]
+    fn only_a_denial_to_a_trusted_caller_proves_the_external_id() {
+        let trust = cfn::Trust::parse(TRUST).unwrap();
+        let trusted = "arn:aws:iam::111111111111:role/temporal";
+        assert!(denial_proves(Some(&trust), Some(trusted)).is_ok());
+        let admin = denial_proves(Some(&trust), Some("arn:aws:iam::111111111111:user/admin"));
+        assert!(admin.unwrap_err().contains("not a principal"));
+        assert!(denial_proves(None, Some(trusted)).is_err());
+        assert!(denial_proves(Some(&trust), None).is_err());
+        let open =
+            cfn::Trust::parse(&TRUST.replace("sts:ExternalId", "aws:SourceAccount")).unwrap();
+        assert!(denial_proves(Some(&open), Some(trusted)).is_err());
     }
 }

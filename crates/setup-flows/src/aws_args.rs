@@ -42,7 +42,10 @@ A stack operation already in progress (from an interrupted deploy, or anyone els
 first. Ctrl-C (or SIGTERM) stops the deploy: a change set that was never executed is deleted
 (with the empty stack a new one made), an operation CloudFormation already runs is named with
 how to follow it, and the descriptor is left as it was; the next deploy waits for the operation
-and records it. Exits 130 (SIGINT) or 143 (SIGTERM).")]
+and records it. Exits 130 (SIGINT) or 143 (SIGTERM).
+
+Confirmation: with `[deploy] confirm = true` (the default) and no terminal to ask on, deploy
+refuses unless --yes is given: exit 1, before anything is rendered or any change set exists.")]
 pub struct DeployArgs {
     /// The environments (environments/ENV.toml).
     #[arg(required_unless_present = "all")]
@@ -63,10 +66,24 @@ pub struct DeployArgs {
     pub limits: StackLimits,
 }
 
-/// Show the stack's state and outputs, and whether the recorded [outputs] still match.
+/// `status`: the descriptor has changes the stack does not have (or [outputs] are stale).
+pub const STATUS_UNDEPLOYED: u8 = 2;
+/// `status`: AWS was changed outside the tool (the role, or the stack deleted).
+pub const STATUS_CHANGED_OUTSIDE: u8 = 3;
+
+/// Show the stack, and whether the descriptor, the stack and the role agree.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Exits non-zero when the recorded [outputs] disagree with the stack (or the stack is gone).
+Compares the descriptor (rendered now; nothing is written) with the stack's parameters and
+template, the recorded [outputs] with the stack's outputs, and the role IAM holds (trust policy
+principal and sts:ExternalId, invoke policy actions and resources, no managed policies) with
+what the template declares. Differing parameters are printed old -> new.
+
+Exit codes:
+  0  all agree
+  1  error (bad descriptor, AWS unreachable, ...)
+  2  the descriptor has undeployed changes: run `cargo xtask deploy ENV`
+  3  AWS was changed outside the tool (the role edited, the stack deleted); wins over 2
 
 Examples:
   cargo xtask status staging
@@ -117,8 +134,10 @@ with the fix for what fails:
   1  Lambda can reach the frontend: address, reachability, functions exist, VPC config
   2  the dynamic config the server reads enables WCI, aws-lambda and no-sync where needed
   3  these credentials are the server's identity (`temporal.server_role_arn`)
-  4  the role stack matches [outputs]; AssumeRole works with the external ID and is denied
-     without it; through the role, GetFunction works for every function
+  4  the role stack matches [outputs]; the role IAM holds is as the template declares it
+     (trust principal, sts:ExternalId, invoke actions and functions); AssumeRole works with the
+     external ID and is denied without it (proof only for a caller the trust policy names,
+     else a warning); through the role, GetFunction works for every function
   5  the [[worker_deployments]] are registered with aws-lambda compute
 Exits non-zero when a check fails. Run it with the Temporal server's credentials to check step 3.
 

@@ -21,9 +21,11 @@ pub struct Prepared {
     pub locks: Vec<EnvLock>,
 }
 
-/// Validates every environment `args` names, checks that no other descriptor deploys the same
-/// stacks, claims them, then renders and writes their files: all before the first AWS call.
-pub fn prepare(layout: &Layout, args: &DeployArgs) -> Result<Prepared> {
+/// Validates every environment `args` names, refuses unconfirmed ones without a terminal
+/// ([`ensure_confirmable`]), checks that no other descriptor deploys the same stacks, claims
+/// them, then renders and writes their files: all before the first AWS call. `interactive`:
+/// whether a person can answer the confirmation.
+pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prepared> {
     let names = if args.all {
         layout.env_names()?
     } else {
@@ -33,6 +35,7 @@ pub fn prepare(layout: &Layout, args: &DeployArgs) -> Result<Prepared> {
         .iter()
         .map(|n| crate::envs::load_env(layout, n))
         .collect::<Result<_>>()?;
+    ensure_confirmable(layout, &envs, args.yes, interactive)?;
     crate::envs::ensure_own_stacks(&envs, &crate::envs::all_envs(layout))?;
     let command = format!("deploy {}", names.join(" "));
     let locks = crate::claim::claim(
@@ -53,6 +56,35 @@ pub fn prepare(layout: &Layout, args: &DeployArgs) -> Result<Prepared> {
         template_body: templates.cfn_template().body.clone(),
         locks,
     })
+}
+
+/// Refuses to deploy an environment that asks for confirmation (`[deploy] confirm = true`, the
+/// default) when nobody can answer and `--yes` was not given. Decided before anything is
+/// rendered or any change set exists: the rule is known up front, and executing unasked is
+/// exactly what `confirm` is there to prevent (a CI job must say `--yes`).
+pub fn ensure_confirmable(
+    layout: &Layout,
+    envs: &[Environment],
+    yes: bool,
+    interactive: bool,
+) -> Result<()> {
+    if yes || interactive {
+        return Ok(());
+    }
+    let unconfirmed: Vec<String> = envs
+        .iter()
+        .filter(|e| e.deploy.confirm)
+        .map(|e| format!("`{}` ({})", e.name, crate::relative(layout, &e.file)))
+        .collect();
+    if unconfirmed.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to deploy {} without confirmation: there is no terminal to ask on and \
+         `[deploy] confirm` is true (the default). Nothing was rendered or changed; pass --yes to \
+         deploy without asking, or set `[deploy] confirm = false` in the descriptor",
+        unconfirmed.join(", ")
+    )
 }
 
 /// `deploy --register`: registers the versions of each environment that was deployed, printing

@@ -26,7 +26,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         parameters,
         template_body,
         locks: _locks,
-    } = setup_flows::deploy::prepare(layout, &args)?;
+    } = setup_flows::deploy::prepare(layout, &args, ui::interactive())?;
     let body = &template_body;
     let asks = |env: &Environment| env.deploy.confirm && !args.yes && ui::interactive();
     // Questions cannot be asked in parallel: with any, one environment after the other.

@@ -1,32 +1,101 @@
+//! `status`: the stack, and whether git and AWS agree. Three things are compared: the
+//! descriptor (rendered now, nothing written) with the stack's parameters and template, the
+//! recorded `[outputs]` with the stack's outputs, and the role IAM holds with what the template
+//! declares for the deployed parameters. Each side that differs has its own exit code, so that
+//! CI can tell "merge not deployed yet" from "someone changed AWS by hand".
+
 use std::process::ExitCode;
 
 use anyhow::Result;
-use env_descriptor::Layout;
-use setup_flows::aws_args::StatusArgs;
+use cfn_deploy::{Clients, StackInfo};
+use env_descriptor::{Environment, Layout};
+use env_render::{Templates, cfn};
+use setup_flows::aws_args::{STATUS_CHANGED_OUTSIDE, STATUS_UNDEPLOYED, StatusArgs};
+
+/// Which side disagrees, in the order of precedence of their exit codes.
+#[derive(Debug, Default)]
+struct Verdict {
+    /// The descriptor holds changes the stack does not have (or its record is stale).
+    undeployed: Vec<String>,
+    /// AWS differs from what the tool deployed.
+    outside: Vec<String>,
+}
+
+impl Verdict {
+    fn exit_code(&self, env: &str) -> ExitCode {
+        if !self.outside.is_empty() {
+            println!("AWS was changed outside the tool:");
+            for line in &self.outside {
+                println!("  {line}");
+            }
+            println!(
+                "  fix: undo the change in AWS, or make the descriptor say what you want and run `cargo xtask deploy {env}`"
+            );
+        }
+        if !self.undeployed.is_empty() {
+            println!("the descriptor has undeployed changes:");
+            for line in &self.undeployed {
+                println!("  {line}");
+            }
+            println!("  fix: run `cargo xtask deploy {env}`");
+        }
+        if !self.outside.is_empty() {
+            ExitCode::from(STATUS_CHANGED_OUTSIDE)
+        } else if !self.undeployed.is_empty() {
+            ExitCode::from(STATUS_UNDEPLOYED)
+        } else {
+            println!("{env}: in sync: the descriptor, the stack and the role agree");
+            ExitCode::SUCCESS
+        }
+    }
+}
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let env = setup_flows::envs::load_env(layout, &args.env)?;
-    let stack = crate::aws::runtime()?.block_on(async {
-        let clients = crate::aws::connect(layout, &env).await?;
-        anyhow::Ok(clients.describe_stack(&env.role.stack_name).await?)
-    })?;
+    let templates = Templates::load(&layout.templates_dir())?;
+    let template = templates.cfn_template();
+    let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = setup_flows::relative(layout, &env.file);
-    let Some(stack) = stack else {
-        println!(
-            "{}: stack `{}` does not exist",
-            env.name, env.role.stack_name
-        );
-        return Ok(match env.outputs {
-            Some(_) => {
-                println!(
-                    "but {file} records [outputs] for it: it was deleted outside this tool (or its emulator restarted); `cargo xtask destroy {} --yes` clears them",
-                    env.name
-                );
-                ExitCode::FAILURE
-            }
-            None => ExitCode::SUCCESS,
-        });
-    };
+    let mut verdict = Verdict::default();
+    crate::aws::runtime()?.block_on(async {
+        let clients = crate::aws::connect(layout, &env).await?;
+        let Some(stack) = clients.describe_stack(&env.role.stack_name).await? else {
+            stack_missing(&env, &file, &mut verdict);
+            return anyhow::Ok(());
+        };
+        show(&env, &stack);
+        compare_record(&env, &file, &stack, &mut verdict);
+        verdict
+            .undeployed
+            .extend(cfn::parameter_drift(&wanted, &stack.parameters));
+        if clients.deployed_template(&stack.stack_id).await? != template.body {
+            verdict.undeployed.push(format!(
+                "template: the stack was deployed from another template than {}",
+                setup_flows::relative(layout, &layout.templates_dir())
+            ));
+        }
+        verdict.outside.extend(role_drift(&clients, &stack).await?);
+        anyhow::Ok(())
+    })?;
+    Ok(verdict.exit_code(&env.name))
+}
+
+fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict) {
+    let stack = &env.role.stack_name;
+    println!("{}: stack `{stack}` does not exist", env.name);
+    match &env.outputs {
+        Some(o) => verdict.outside.push(format!(
+            "stack `{stack}` ({}) recorded in [outputs] of {file} was deleted outside this tool \
+             (or its emulator restarted); `cargo xtask destroy {} --yes` clears the record",
+            o.stack_id, env.name
+        )),
+        None => verdict
+            .undeployed
+            .push(format!("stack `{stack}` was never deployed")),
+    }
+}
+
+fn show(env: &Environment, stack: &StackInfo) {
     println!(
         "{}: stack `{}` is {}",
         env.name, env.role.stack_name, stack.status
@@ -41,26 +110,47 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     for (key, value) in &stack.outputs {
         println!("  {key:<20} {value}");
     }
+}
+
+/// The recorded `[outputs]` against the stack's: a stale record is fixed by a deploy.
+fn compare_record(env: &Environment, file: &str, stack: &StackInfo, verdict: &mut Verdict) {
     let Some(recorded) = &env.outputs else {
-        println!(
-            "{file} has no [outputs]: run `cargo xtask deploy {}` to record them",
-            env.name
-        );
-        return Ok(ExitCode::FAILURE);
+        verdict
+            .undeployed
+            .push(format!("{file} has no [outputs] recorded for the stack"));
+        return;
     };
-    let drift = env_render::cfn::drift(recorded, &stack.outputs, &stack.stack_id);
+    let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
     if drift.is_empty() {
         println!("recorded [outputs] in {file} match the stack");
-        Ok(ExitCode::SUCCESS)
     } else {
-        println!("recorded [outputs] in {file} do not match the stack:");
-        for d in drift {
-            println!("  {d}");
-        }
-        println!(
-            "run `cargo xtask deploy {}` to record the current outputs",
-            env.name
-        );
-        Ok(ExitCode::FAILURE)
+        println!("recorded [outputs] in {file} do not match the stack");
+        verdict.undeployed.extend(drift);
     }
+}
+
+/// The role as IAM holds it against what the template declares for the stack's parameters.
+async fn role_drift(clients: &Clients, stack: &StackInfo) -> Result<Vec<String>> {
+    let Some(name) = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next()) else {
+        return Ok(vec![format!(
+            "the stack has no `{}` output",
+            cfn::ROLE_ARN_OUTPUT
+        )]);
+    };
+    let role = match clients.live_role(name).await {
+        Ok(role) => role,
+        Err(e) if e.code() == Some("NoSuchEntity") => {
+            return Ok(vec![format!("role `{name}` was deleted")]);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(cfn::role_drift(
+        &stack.parameters,
+        &role.trust_policy,
+        &role.inline_policies,
+        &role.attached_policies,
+    )
+    .into_iter()
+    .map(|line| format!("role `{name}`: {line}"))
+    .collect())
 }

@@ -1,0 +1,134 @@
+//! The invocation role as IAM holds it, for the comparisons of `status` and `doctor`: the
+//! template declares it, but anyone with IAM rights can change it without touching the stack.
+
+use aws_sdk_cloudformation::types::TemplateStage;
+
+use crate::client::Clients;
+use crate::error::{DeployError, aws_error};
+
+/// A role's policies as IAM reports them (documents decoded to JSON text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRole {
+    pub name: String,
+    /// The trust policy (`AssumeRolePolicyDocument`).
+    pub trust_policy: String,
+    /// Every inline policy: name and document.
+    pub inline_policies: Vec<(String, String)>,
+    /// The ARNs of the managed policies attached to it.
+    pub attached_policies: Vec<String>,
+}
+
+impl Clients {
+    /// The role named `name`, with its trust policy and every policy that grants it anything:
+    /// GetRole, ListRolePolicies, GetRolePolicy for each, ListAttachedRolePolicies.
+    pub async fn live_role(&self, name: &str) -> Result<LiveRole, DeployError> {
+        let role = self
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetRole", e))?;
+        let trust_policy = role
+            .role()
+            .and_then(|r| r.assume_role_policy_document())
+            .map(url_decode)
+            .unwrap_or_default();
+        let names = self
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<String>, _>>()
+            .await
+            .map_err(|e| aws_error("ListRolePolicies", e))?;
+        let mut inline_policies = Vec::new();
+        for policy in names {
+            let out = self
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetRolePolicy", e))?;
+            inline_policies.push((policy, url_decode(out.policy_document())));
+        }
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
+        Ok(LiveRole {
+            name: name.to_owned(),
+            trust_policy,
+            inline_policies,
+            attached_policies: attached
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect(),
+        })
+    }
+
+    /// The template the stack was last deployed from, as it was submitted (GetTemplate).
+    pub async fn deployed_template(&self, stack_id: &str) -> Result<String, DeployError> {
+        let out = self
+            .cfn
+            .get_template()
+            .stack_name(stack_id)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetTemplate", e))?;
+        Ok(out.template_body().unwrap_or_default().to_owned())
+    }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); the SDK leaves them so. A document
+/// that is not encoded (some emulators) comes back unchanged: JSON policies hold no `%`.
+fn url_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_decode;
+
+    #[test]
+    fn policy_documents_are_decoded_once() {
+        assert_eq!(
+            url_decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(url_decode(r#"{"a": "b"}"#), r#"{"a": "b"}"#);
+        // A `%` not followed by two hex digits is kept as it is.
+        assert_eq!(url_decode("100%"), "100%");
+        assert_eq!(url_decode("%2541"), "%41");
+    }
+}
