@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
+    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
+    Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -188,6 +189,13 @@ struct WorkerDeploymentTable {
     /// Make this version the deployment's current version (tasks are routed to it).
     #[serde(default)]
     set_current: bool,
+    /// The workflow type `cargo xtask smoke` starts to prove the version runs (with
+    /// `smoke_task_queue`).
+    smoke_workflow: Option<Label>,
+    /// The task queue `cargo xtask smoke` starts `smoke_workflow` on: one the worker polls.
+    smoke_task_queue: Option<Label>,
+    /// The smoke workflow's input, as JSON text: `smoke_input = '"smoke"'` for the string.
+    smoke_input: Option<JsonText>,
 }
 
 /// How `cargo xtask deploy` behaves for this environment.

@@ -23,7 +23,7 @@ pub use declared::{AWS_LAMBDA, NO_SYNC, json_schema};
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{
-    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
+    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Smoke, Temporal, Tls,
     WorkerDeployment,
 };
 pub use outputs::{OutputsError, StackOutputs};

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RoleName, StackName,
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
+    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RoleName, StackName,
 };
 
 /// A validated environment descriptor.
@@ -115,6 +115,18 @@ pub struct WorkerDeployment {
     pub lambda_function_arn: LambdaArn,
     /// Make this version the deployment's current version (tasks are routed to it).
     pub set_current: bool,
+    /// The workflow `cargo xtask smoke` runs on this version, when the entry declares one.
+    pub smoke: Option<Smoke>,
+}
+
+/// A workflow that proves a version runs: `smoke_workflow` on `smoke_task_queue` with
+/// `smoke_input`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smoke {
+    pub workflow: Label,
+    pub task_queue: Label,
+    /// JSON text; `None` starts the workflow with no input.
+    pub input: Option<JsonText>,
 }
 
 impl WorkerDeployment {

@@ -12,13 +12,14 @@ use toml_edit::{Item, TableLike, Value};
 use crate::arn;
 use crate::declared::{Kind, Table, shape};
 use crate::model::{
-    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Temporal, Tls,
+    Aws, DeploySettings, Environment, Outputs, Role, SandboxSettings, Smoke, Temporal, Tls,
     WorkerDeployment, expected_account,
 };
 use crate::problem::{Problem, Severity, line_text};
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
+    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
+    Timestamp,
 };
 
 /// A descriptor that passed validation, with the warnings it raised.
@@ -700,6 +701,7 @@ impl Walker<'_> {
                 LambdaArn::parse_in(a, partition)
             });
             let set_current = self.bool(t, &section, "set_current");
+            let smoke = self.smoke(t, &section);
             if let Some(Checked {
                 value: Some(ns),
                 span,
@@ -726,6 +728,10 @@ impl Walker<'_> {
                     format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
                 );
             }
+            if smoke.is_none() {
+                ok = false;
+                continue;
+            }
             match (namespace, name, build_id, arn) {
                 (
                     Some(Checked {
@@ -750,6 +756,7 @@ impl Walker<'_> {
                         build_id,
                         lambda_function_arn,
                         set_current,
+                        smoke: smoke.clone().flatten(),
                     };
                     if out.iter().any(|o| o.id() == wd.id()) {
                         self.error(section, t.span(), format!("`{}` is listed twice", wd.id()));
@@ -763,6 +770,46 @@ impl Walker<'_> {
             self.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
         }
         ok.then_some(out)
+    }
+
+    /// The entry's smoke workflow: `Some(None)` when it declares none, `None` when its keys
+    /// are invalid (reported). The workflow and its task queue come together; an input needs
+    /// the workflow.
+    fn smoke(&mut self, t: &dyn TableLike, section: &str) -> Option<Option<Smoke>> {
+        let workflow = self.value::<Label>(t, section, "smoke_workflow");
+        let task_queue = self.value::<Label>(t, section, "smoke_task_queue");
+        let input = self.value::<JsonText>(t, section, "smoke_input");
+        let needs = |key: &str, other: &str| {
+            (
+                format!("{section}.{other}"),
+                Self::key_span(t, key),
+                format!(
+                    "is missing; `{key}` needs it: the {}",
+                    match other {
+                        "smoke_task_queue" => "task queue the worker polls, e.g. `sample-worker`",
+                        _ => "workflow type `cargo xtask smoke` starts, e.g. `Greet`",
+                    }
+                ),
+            )
+        };
+        let missing = match (&workflow, &task_queue, &input) {
+            (Some(_), None, _) => Some(needs("smoke_workflow", "smoke_task_queue")),
+            (None, Some(_), _) => Some(needs("smoke_task_queue", "smoke_workflow")),
+            (None, None, Some(_)) => Some(needs("smoke_input", "smoke_workflow")),
+            _ => None,
+        };
+        if let Some((key, span, message)) = missing {
+            self.error(key, span, message);
+            return None;
+        }
+        let (Some(workflow), Some(task_queue)) = (workflow, task_queue) else {
+            return Some(None);
+        };
+        Some(Some(Smoke {
+            workflow: workflow.value?,
+            task_queue: task_queue.value?,
+            input: optional(input)?,
+        }))
     }
 
     fn outputs(
@@ -1034,6 +1081,9 @@ lambda_function_arns = []
                     ("build_id", r#""1""#),
                     ("lambda_function_arn", ARN),
                     ("set_current", "true"),
+                    ("smoke_workflow", r#""Greet""#),
+                    ("smoke_task_queue", r#""q""#),
+                    ("smoke_input", r#"'"x"'"#),
                 ],
             ),
             ("[deploy]", vec![("confirm", "false")]),
@@ -1095,7 +1145,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 12 + 4 + 5 + 1 + 1 + 4);
+        assert_eq!(checked, 7 + 4 + 12 + 4 + 8 + 1 + 1 + 4);
     }
 
     #[test]
@@ -1269,6 +1319,57 @@ lambda_function_arns = []
         let p = problems(&src);
         assert_eq!(p[0].key, "role.stack_name");
         assert!(p[0].message.contains("at most 64"));
+    }
+
+    #[test]
+    fn a_smoke_workflow_names_its_task_queue_and_takes_json_input() {
+        let wd = |smoke: &str| {
+            format!(
+                "{GOOD}\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:worker-1\"\n{smoke}"
+            )
+            .replace("namespaces = [", "address = \"t.internal:7233\"\nnamespaces = [")
+        };
+        let env = load(&wd(
+            "smoke_workflow = \"Greet\"\nsmoke_task_queue = \"q\"\nsmoke_input = '\"x\"'\n",
+        ))
+        .unwrap()
+        .env;
+        let smoke = env.worker_deployments[0].smoke.as_ref().unwrap();
+        assert_eq!(
+            (smoke.workflow.as_str(), smoke.task_queue.as_str()),
+            ("Greet", "q")
+        );
+        assert_eq!(smoke.input.as_deref(), Some("\"x\""));
+        assert_eq!(load(&wd("")).unwrap().env.worker_deployments[0].smoke, None);
+        let said = |smoke: &str| {
+            problems(&wd(smoke))
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} (line {}): {}",
+                        p.key,
+                        p.position.map_or(0, |(l, _)| l),
+                        p.message
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let no_queue = said("smoke_workflow = \"Greet\"\n");
+        assert!(
+            no_queue.len() == 1
+                && no_queue[0].starts_with("worker_deployments[0].smoke_task_queue (line ")
+                && no_queue[0].contains("is missing; `smoke_workflow` needs it"),
+            "{no_queue:#?}"
+        );
+        let bad_json =
+            said("smoke_workflow = \"Greet\"\nsmoke_task_queue = \"q\"\nsmoke_input = \"smoke\"\n");
+        assert!(
+            bad_json.len() == 1
+                && bad_json[0].starts_with("worker_deployments[0].smoke_input (line ")
+                && bad_json[0].contains("is not JSON")
+                && bad_json[0].contains("allowed: one JSON value"),
+            "{bad_json:#?}"
+        );
     }
 
     #[test]

@@ -361,6 +361,19 @@ rule_newtype! {
 }
 
 rule_newtype! {
+    /// A workflow's input as JSON text (`"smoke"`, `{"name": "x"}`), passed to the Temporal
+    /// CLI's `--input` as it is written.
+    JsonText () = |s| {
+        serde_json::from_str::<serde_json::Value>(s).map(drop).map_err(|e| {
+            format!(
+                "`{}` is not JSON ({e}); allowed: one JSON value, e.g. `smoke_input = '\"smoke\"'`",
+                s.escape_debug()
+            )
+        })
+    };
+}
+
+rule_newtype! {
     /// An RFC 3339 date and time, as `deploy` records `deployed_at`:
     /// `YYYY-MM-DDTHH:MM:SS[.FRACTION](Z|±HH:MM)`.
     Timestamp () = |s| {
