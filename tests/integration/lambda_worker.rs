@@ -8,15 +8,14 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW, SampleWorker};
+use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW};
 
-use crate::support::{ACCOUNT, Checkout, WCI_ON, descriptor, emulator, python, temporal_server};
+use crate::support::{
+    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, descriptor, emulator, function_arn, python,
+    temporal_server,
+};
 
 const EXTERNAL_ID: &str = "lambda-worker-ext-id";
-
-fn function_arn(function: &str) -> String {
-    format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}")
-}
 
 /// A descriptor for the frontend at `address` with one version (`STACK-worker@build-1`, current)
 /// whose function is `function`, and whose smoke workflow is the sample's.
@@ -28,22 +27,6 @@ fn environment(stack: &str, address: &str, function: &str) -> String {
         "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\nset_current = true\nsmoke_workflow = \"{SAMPLE_WORKFLOW}\"\nsmoke_task_queue = \"{SAMPLE_TASK_QUEUE}\"\nsmoke_input = '\"smoke\"'\n",
         function_arn(function)
     )
-}
-
-/// Deploys the sample worker as `function`, polling as `deployment`@build-1 on `address`.
-fn deploy_sample_worker(function: &str, address: &str, deployment: &str, timeout: Duration) {
-    let worker = SampleWorker {
-        timeout,
-        ..SampleWorker::for_version(
-            &function_arn(function),
-            address,
-            "orders",
-            deployment,
-            "build-1",
-        )
-    };
-    aws_sandbox::deploy_sample_workers(python(), &emulator().url(), "us-east-1", &[worker])
-        .unwrap_or_else(|e| panic!("deploying the sample worker: {e}"));
 }
 
 fn temporal(address: &str, args: &[&str]) -> serde_json::Value {
