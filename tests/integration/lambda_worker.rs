@@ -8,42 +8,25 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW, SampleWorker};
+use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW};
 
-use crate::support::{ACCOUNT, Checkout, WCI_ON, descriptor, emulator, python, temporal_server};
+use crate::support::{
+    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, descriptor, emulator, function_arn, python,
+    temporal_server,
+};
 
 const EXTERNAL_ID: &str = "lambda-worker-ext-id";
 
-fn function_arn(function: &str) -> String {
-    format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}")
-}
-
 /// A descriptor for the frontend at `address` with one version (`STACK-worker@build-1`, current)
-/// whose function is `function`.
+/// whose function is `function`, and whose smoke workflow is the sample's.
 fn environment(stack: &str, address: &str, function: &str) -> String {
     descriptor(stack, EXTERNAL_ID, &[function]).replace(
         "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
         &format!("address = \"{address}\"\n"),
     ) + &format!(
-        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\nset_current = true\n",
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\nset_current = true\nsmoke_workflow = \"{SAMPLE_WORKFLOW}\"\nsmoke_task_queue = \"{SAMPLE_TASK_QUEUE}\"\nsmoke_input = '\"smoke\"'\n",
         function_arn(function)
     )
-}
-
-/// Deploys the sample worker as `function`, polling as `deployment`@build-1 on `address`.
-fn deploy_sample_worker(function: &str, address: &str, deployment: &str, timeout: Duration) {
-    let worker = SampleWorker {
-        timeout,
-        ..SampleWorker::for_version(
-            &function_arn(function),
-            address,
-            "orders",
-            deployment,
-            "build-1",
-        )
-    };
-    aws_sandbox::deploy_sample_workers(python(), &emulator().url(), "us-east-1", &[worker])
-        .unwrap_or_else(|e| panic!("deploying the sample worker: {e}"));
 }
 
 fn temporal(address: &str, args: &[&str]) -> serde_json::Value {
@@ -145,6 +128,25 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
     );
     assert_eq!(queues, [SAMPLE_TASK_QUEUE]);
 
+    // doctor proves the chain: the queue is bound, the function can run the worker.
+    let doctor = co.xtask(&["doctor", "e2e"]);
+    doctor.success();
+    let report = doctor.all();
+    for line in [
+        "pass  step 5  task queue bound to orders/it-e2e-worker@build-1: `sample-worker`: Lambda ran the worker",
+        &format!(
+            "pass  step 5  timeout of {}: 10 s",
+            function_arn("it-e2e-fn")
+        ),
+        &format!(
+            "pass  step 5  worker variables of {}: TEMPORAL_ADDRESS `{}`",
+            function_arn("it-e2e-fn"),
+            server.address()
+        ),
+    ] {
+        assert!(report.contains(line), "{line}\n{report}");
+    }
+
     // The server invoked the function through the role, with the external ID.
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-it-e2e");
     let start = &invocations("it-e2e-fn", "start")[0];
@@ -204,6 +206,18 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
         text.contains("it-e2e-worker") && text.contains("build-1"),
         "run by the version: {described:#}"
     );
+
+    // `smoke` runs the declared workflow and says which build ran it.
+    let smoke = co.xtask(&["smoke", "e2e"]);
+    smoke.success();
+    let said = smoke.all();
+    assert!(
+        said.contains("e2e: smoke `Greet` on `sample-worker` completed in ")
+            && said.contains(
+                "run by build `build-1` of deployment `it-e2e-worker`: \"Hello, smoke!\""
+            ),
+        "{said}"
+    );
 }
 
 #[test]
@@ -241,4 +255,29 @@ fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // doctor names the timeout, and that no task queue is bound.
+    let doctor = co.xtask(&["doctor", "short"]);
+    doctor.failure();
+    let report = doctor.all();
+    for line in [
+        &format!(
+            "FAIL  step 5  timeout of {}: the function's timeout is 3 s, but the Lambda worker keeps 7 s of it for shutdown",
+            function_arn("it-short-fn")
+        ),
+        "FAIL  step 5  task queue bound to orders/it-short-worker@build-1: no task queue is bound",
+    ] {
+        assert!(report.contains(line), "{line}\n{report}");
+    }
+    assert!(report.contains("--timeout 600"), "{report}");
+
+    // smoke names the cause instead of waiting for a workflow nothing would run.
+    let smoke = co.xtask(&["smoke", "short", "--timeout", "10s"]);
+    smoke.failure();
+    let said = smoke.all();
+    assert!(
+        said.contains("smoke `Greet` of orders/it-short-worker@build-1 failed: no task queue is bound to version orders/it-short-worker@build-1")
+            && said.contains("its timeout leaves no time after the 7 s"),
+        "{said}"
+    );
 }

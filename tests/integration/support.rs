@@ -1,8 +1,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use aws_sandbox::{Owned, PythonEnv, Sandbox, TemporalDev};
+use aws_sandbox::{Owned, PythonEnv, SampleWorker, Sandbox, TemporalDev};
 
 /// The workspace root (this file is `tests/integration/support.rs`).
 pub fn repo_root() -> PathBuf {
@@ -302,4 +303,25 @@ pub fn recorded_outputs(stack: &str) -> String {
          stack_id = \"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/{stack}/0f0e0d0c-0b0a-4909-8807-060504030201\"\n\
          deployed_at = \"2026-01-02T03:04:05Z\"\n"
     )
+}
+
+/// The ARN of `function` in the test emulator.
+pub fn function_arn(function: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}")
+}
+
+/// Deploys the sample worker as `function`, polling in namespace `orders` as `deployment`@build-1 on `address`.
+pub fn deploy_sample_worker(function: &str, address: &str, deployment: &str, timeout: Duration) {
+    let worker = SampleWorker {
+        timeout,
+        ..SampleWorker::for_version(
+            &function_arn(function),
+            address,
+            "orders",
+            deployment,
+            "build-1",
+        )
+    };
+    aws_sandbox::deploy_sample_workers(python(), &emulator().url(), "us-east-1", &[worker])
+        .unwrap_or_else(|e| panic!("deploying the sample worker: {e}"));
 }

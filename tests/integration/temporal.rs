@@ -3,9 +3,11 @@
 //! Versions, the server's refusals, `doctor`, and the in-place dynamic config update.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, Checkout, Run, WCI_ON, create_functions, descriptor, iam, python, temporal_server,
+    ACCOUNT, Checkout, Run, WCI_ON, create_functions, deploy_sample_worker, descriptor, iam,
+    python, temporal_server,
 };
 
 /// A descriptor with WCI enabled globally (as on the dev server), the frontend at `address`, and
@@ -58,7 +60,13 @@ fn doctor_line<'a>(run: &'a Run, name: &str) -> &'a str {
 #[test]
 fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
     let server = temporal_server(WCI_ON);
-    create_functions(&["it-good-fn"]);
+    // The real worker: doctor passes only when Lambda ran it and it bound its task queue.
+    deploy_sample_worker(
+        "it-good-fn",
+        &server.address(),
+        "it-good-worker",
+        Duration::from_secs(10),
+    );
     let co = Checkout::new();
     co.write_env(
         "good",
@@ -95,6 +103,12 @@ fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
         run.stdout
     );
 
+    // The worker the registration started polls within a few seconds.
+    let bound = Instant::now() + Duration::from_secs(30);
+    while describe_version(&server.address(), "it-good-worker")["taskQueuesInfos"].is_null() {
+        assert!(Instant::now() < bound, "no task queue bound within 30 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let run = co.xtask(&["doctor", "good"]);
     run.success();
     for check in [
@@ -106,6 +120,8 @@ fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
         "pass  step 4  AssumeRole without the external ID is denied",
         "pass  step 4  role can GetFunction",
         "pass  step 5  version orders/it-good-worker@build-1: registered with aws-lambda compute",
+        "pass  step 5  task queue bound to orders/it-good-worker@build-1: `sample-worker`",
+        "pass  step 5  timeout of arn:aws:lambda:us-east-1:123456789012:function:it-good-fn: 10 s",
     ] {
         assert!(
             run.stdout.contains(check),

@@ -49,11 +49,13 @@ def sha256(data: bytes) -> str:
 
 
 def exec_role(endpoint: str) -> str:
+    """The functions' execution role. Created first and looked up when it exists: two seeders
+    at once (tests run in parallel) would both miss a lookup and the second create would fail."""
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
     try:
-        return str(iam.get_role(RoleName=EXEC_ROLE)["Role"]["Arn"])
-    except iam.exceptions.NoSuchEntityException:
         return str(iam.create_role(RoleName=EXEC_ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=EXEC_ROLE)["Role"]["Arn"])
 
 
 def current(lam: Any, name: str) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ pub use declared::json_schema;
 pub use layout::{Layout, LayoutError, valid_env_name};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{
-    AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings,
+    AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings, Smoke,
     Temporal, Tls, WorkerDeployment,
 };
 pub use outputs::{OutputsError, StackOutputs};
@@ -32,8 +32,9 @@ pub use problem::{Problem, Severity};
 pub use schema::{LoadError, Loaded, load, load_str};
 pub use stacks::shared_stacks;
 pub use value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
+    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
+    Timestamp,
 };
 
 /// The JSON Schema of a descriptor, beside the descriptors in `environments/` (so that the

@@ -22,8 +22,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, Label, LambdaArn,
-    Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName, Timestamp,
+    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
+    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
+    Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -258,12 +259,42 @@ pub struct WorkerDeployment {
     /// Make this version the deployment's current version (tasks are routed to it).
     #[serde(default)]
     pub set_current: bool,
+    /// The workflow type `cargo xtask smoke` starts to prove the version runs (with
+    /// `smoke_task_queue`).
+    ///
+    /// Allowed: a workflow type the worker registers, e.g. `Greet`
+    pub smoke_workflow: Option<Label>,
+    /// The task queue `cargo xtask smoke` starts `smoke_workflow` on: one the worker polls.
+    ///
+    /// Allowed: a task queue the worker polls, e.g. `sample-worker`
+    pub smoke_task_queue: Option<Label>,
+    /// The smoke workflow's input, as JSON text: `smoke_input = '"smoke"'` for the string.
+    pub smoke_input: Option<JsonText>,
+}
+
+/// A workflow that proves a version runs: `smoke_workflow` on `smoke_task_queue` with
+/// `smoke_input`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smoke {
+    pub workflow: Label,
+    pub task_queue: Label,
+    /// JSON text; `None` starts the workflow with no input.
+    pub input: Option<JsonText>,
 }
 
 impl WorkerDeployment {
     /// `namespace/name@build_id`, as recorded in `[outputs].registered`.
     pub fn id(&self) -> String {
         format!("{}/{}@{}", self.namespace, self.name, self.build_id)
+    }
+
+    /// The smoke workflow the entry declares (the walk made sure its keys come together).
+    pub fn smoke(&self) -> Option<Smoke> {
+        Some(Smoke {
+            workflow: self.smoke_workflow.clone()?,
+            task_queue: self.smoke_task_queue.clone()?,
+            input: self.smoke_input.clone(),
+        })
     }
 }
 

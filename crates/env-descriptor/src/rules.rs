@@ -272,6 +272,32 @@ fn sandbox(found: &Found, report: &mut Report) {
     }
 }
 
+/// A smoke workflow and its task queue come together; an input needs the workflow.
+fn smoke_keys_together(found: &Found, report: &mut Report, section: &str) {
+    let has = |k: &str| found.get(&format!("{section}.{k}")).is_some();
+    let (workflow, task_queue, input) = (
+        has("smoke_workflow"),
+        has("smoke_task_queue"),
+        has("smoke_input"),
+    );
+    let (present, missing) = match (workflow, task_queue, input) {
+        (true, false, _) => ("smoke_workflow", "smoke_task_queue"),
+        (false, true, _) => ("smoke_task_queue", "smoke_workflow"),
+        (false, false, true) => ("smoke_input", "smoke_workflow"),
+        _ => return,
+    };
+    let what = if missing == "smoke_task_queue" {
+        "task queue the worker polls, e.g. `sample-worker`"
+    } else {
+        "workflow type `cargo xtask smoke` starts, e.g. `Greet`"
+    };
+    report.error(
+        format!("{section}.{missing}"),
+        span(found, &format!("{section}.{present}")),
+        format!("is missing; `{present}` needs it: the {what}"),
+    );
+}
+
 /// Each Worker Deployment must be in an enabled namespace, name a function the role may invoke,
 /// and be listed once; registering them needs `temporal.address`.
 fn worker_deployments(found: &Found, report: &mut Report) {
@@ -309,6 +335,7 @@ fn worker_deployments(found: &Found, report: &mut Report) {
                 format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
             );
         }
+        smoke_keys_together(found, report, &section);
         let name = found.valid_text(&key("name"));
         let build_id = found.valid_text(&key("build_id"));
         if let (Some(ns), Some(name), Some(build_id), Some(_)) = (namespace, name, build_id, lambda)

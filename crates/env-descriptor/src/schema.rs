@@ -727,6 +727,9 @@ lambda_function_arns = []
                     ("build_id", r#""1""#),
                     ("lambda_function_arn", ARN),
                     ("set_current", "true"),
+                    ("smoke_workflow", r#""Greet""#),
+                    ("smoke_task_queue", r#""q""#),
+                    ("smoke_input", r#"'"x"'"#),
                 ],
             ),
             ("[deploy]", vec![("confirm", "false")]),
@@ -788,7 +791,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 12 + 4 + 5 + 1 + 1 + 4);
+        assert_eq!(checked, 7 + 4 + 12 + 4 + 8 + 1 + 1 + 4);
     }
 
     /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed
@@ -1023,6 +1026,60 @@ lambda_function_arns = []
         let p = problems(&src);
         assert_eq!(p[0].key, "role.stack_name");
         assert!(p[0].message.contains("at most 64"));
+    }
+
+    #[test]
+    fn a_smoke_workflow_names_its_task_queue_and_takes_json_input() {
+        let wd = |smoke: &str| {
+            format!(
+                "{GOOD}\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:worker-1\"\n{smoke}"
+            )
+            .replace("namespaces = [", "address = \"t.internal:7233\"\nnamespaces = [")
+        };
+        let env = load(&wd(
+            "smoke_workflow = \"Greet\"\nsmoke_task_queue = \"q\"\nsmoke_input = '\"x\"'\n",
+        ))
+        .unwrap()
+        .env;
+        let smoke = env.worker_deployments[0].smoke().unwrap();
+        assert_eq!(
+            (smoke.workflow.as_str(), smoke.task_queue.as_str()),
+            ("Greet", "q")
+        );
+        assert_eq!(smoke.input.as_deref(), Some("\"x\""));
+        assert_eq!(
+            load(&wd("")).unwrap().env.worker_deployments[0].smoke(),
+            None
+        );
+        let said = |smoke: &str| {
+            problems(&wd(smoke))
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} (line {}): {}",
+                        p.key,
+                        p.position.map_or(0, |(l, _)| l),
+                        p.message
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let no_queue = said("smoke_workflow = \"Greet\"\n");
+        assert!(
+            no_queue.len() == 1
+                && no_queue[0].starts_with("worker_deployments[0].smoke_task_queue (line ")
+                && no_queue[0].contains("is missing; `smoke_workflow` needs it"),
+            "{no_queue:#?}"
+        );
+        let bad_json =
+            said("smoke_workflow = \"Greet\"\nsmoke_task_queue = \"q\"\nsmoke_input = \"smoke\"\n");
+        assert!(
+            bad_json.len() == 1
+                && bad_json[0].starts_with("worker_deployments[0].smoke_input (line ")
+                && bad_json[0].contains("is not JSON")
+                && bad_json[0].contains("allowed: one JSON value"),
+            "{bad_json:#?}"
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         ExternalId,
         LambdaArn,
         Label,
+        JsonText,
         Timestamp,
         RegisteredId,
     ];
@@ -394,6 +395,19 @@ rule_newtype! {
         } else {
             Ok(())
         }
+    };
+}
+
+rule_newtype! {
+    /// A workflow's input as JSON text (`"smoke"`, `{"name": "x"}`), passed to the Temporal
+    /// CLI's `--input` as it is written.
+    JsonText () = |s| {
+        serde_json::from_str::<serde_json::Value>(s).map(drop).map_err(|e| {
+            format!(
+                "`{}` is not JSON ({e}); allowed: one JSON value, e.g. `smoke_input = '\"smoke\"'`",
+                s.escape_debug()
+            )
+        })
     };
 }
 

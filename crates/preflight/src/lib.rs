@@ -5,7 +5,10 @@
 //! Step 2: the dynamic config the server reads enables WCI for the namespaces in use.
 //! Step 3: the identity the server runs as is `temporal.server_role_arn`.
 //! Step 4: the role stack is deployed as recorded, and the role behaves as Temporal requires.
-//! Step 5: the Worker Deployment Versions are registered with Lambda compute.
+//! Step 5: the Worker Deployment Versions are registered with Lambda compute, each function is
+//! configured to run the Lambda worker (timeout, `TEMPORAL_*` variables, a published version),
+//! and a task queue is bound to each version: the proof that Lambda ran the worker and it
+//! reached the frontend.
 
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -134,9 +137,15 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
     dynamic_config_enables_wci(&mut r, inputs);
     identity(&mut r, inputs).await;
     role(&mut r, inputs, &functions).await;
+    worker_functions(&mut r, inputs).await;
     registrations(&mut r, inputs);
     r
 }
+
+/// What `temporalio.contrib.aws.lambda_worker` keeps of each invocation for its shutdown: it
+/// refuses to start when the function's timeout leaves nothing after it (reference §6), and the
+/// version's task queue is then never bound.
+pub const SHUTDOWN_RESERVE_SECS: i32 = 7;
 
 /// Every concrete function ARN the environment names (wildcards cannot be looked up).
 fn functions(env: &Environment) -> Vec<String> {
@@ -253,23 +262,43 @@ async fn get_function(
     client: &aws_sdk_lambda::Client,
     arn: &str,
 ) -> Result<aws_sdk_lambda::operation::get_function::GetFunctionOutput, String> {
-    let region = arn::Arn::parse(arn)
-        .map(|a| a.region.to_owned())
-        .unwrap_or_default();
     client
         .get_function()
         .function_name(arn)
         .customize()
-        .config_override(
-            aws_sdk_lambda::config::Builder::default()
-                .region(aws_sdk_lambda::config::Region::new(region)),
-        )
+        .config_override(region_of(arn))
         .send()
         .await
         .map_err(|e| match (e.code(), e.message()) {
             (Some(code), Some(msg)) => format!("{code}: {msg}"),
             _ => format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
         })
+}
+
+/// GetFunctionConfiguration in the function's own region.
+async fn get_function_configuration(
+    client: &aws_sdk_lambda::Client,
+    arn: &str,
+) -> Result<
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+    String,
+> {
+    client
+        .get_function_configuration()
+        .function_name(arn)
+        .customize()
+        .config_override(region_of(arn))
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)))
+}
+
+/// A config override that sends a request to the region of `arn`.
+fn region_of(arn: &str) -> aws_sdk_lambda::config::Builder {
+    let region = arn::Arn::parse(arn)
+        .map(|a| a.region.to_owned())
+        .unwrap_or_default();
+    aws_sdk_lambda::config::Builder::default().region(aws_sdk_lambda::config::Region::new(region))
 }
 
 /// Step 1: the functions exist; on a private frontend, they run in a VPC.
@@ -308,6 +337,101 @@ async fn lambda_functions(
                 "deploy the function, or fix its ARN in the descriptor",
             ),
         }
+    }
+}
+
+/// The variables the Lambda worker reads to connect and poll.
+const WORKER_VARIABLES: [&str; 3] = [
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_TASK_QUEUE",
+];
+
+/// Step 5: each version's function can run the Lambda worker: its timeout leaves time after the
+/// shutdown reserve, and its environment names the frontend and namespace the descriptor does.
+async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>) {
+    let client = lambda_client(inputs, None);
+    let mut seen = Vec::new();
+    for wd in &inputs.env.worker_deployments {
+        let arn = wd.lambda_function_arn.to_string();
+        if seen.contains(&arn) {
+            continue;
+        }
+        seen.push(arn.clone());
+        // A missing function is reported by step 1's GetFunction check.
+        if let Ok(config) = get_function_configuration(&client, &arn).await {
+            function_timeout(r, &arn, config.timeout());
+            let vars = config
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default();
+            worker_variables(r, inputs.env, wd, &arn, &vars);
+        }
+    }
+}
+
+fn function_timeout(r: &mut Report, arn: &str, timeout: Option<i32>) {
+    let name = format!("timeout of {arn}");
+    // Lambda's default when the configuration does not say.
+    let secs = timeout.unwrap_or(3);
+    if secs > SHUTDOWN_RESERVE_SECS {
+        let detail = format!(
+            "{secs} s: the worker polls for {} s after the {SHUTDOWN_RESERVE_SECS} s it keeps for shutdown",
+            secs - SHUTDOWN_RESERVE_SECS
+        );
+        r.pass(5, name, detail);
+    } else {
+        r.fail(
+            5,
+            name,
+            format!("the function's timeout is {secs} s, but the Lambda worker keeps {SHUTDOWN_RESERVE_SECS} s of it for shutdown and refuses to start, so no task queue is ever bound"),
+            format!("raise the function's timeout well above {SHUTDOWN_RESERVE_SECS} s (the Temporal docs use 600 s): `aws lambda update-function-configuration --function-name {arn} --timeout 600`, publish a version, and register it"),
+        );
+    }
+}
+
+fn worker_variables(
+    r: &mut Report,
+    env: &Environment,
+    wd: &env_descriptor::WorkerDeployment,
+    arn: &str,
+    vars: &std::collections::HashMap<String, String>,
+) {
+    let name = format!("worker variables of {arn}");
+    let missing: Vec<&str> = WORKER_VARIABLES
+        .into_iter()
+        .filter(|v| !vars.contains_key(*v))
+        .collect();
+    let address = vars.get("TEMPORAL_ADDRESS").map(String::as_str);
+    let namespace = vars.get("TEMPORAL_NAMESPACE").map(String::as_str);
+    let want = env.temporal.address.as_deref();
+    if !missing.is_empty() {
+        r.warn(5, name, format!("{} not set in the function's environment (the worker reads them unless its code or `temporal.toml` sets them)", missing.join(", ")), format!("set them on the function: TEMPORAL_ADDRESS={}, TEMPORAL_NAMESPACE={}, TEMPORAL_TASK_QUEUE=the queue the worker polls", want.unwrap_or("the frontend"), wd.namespace));
+    } else if want.is_some() && address != want {
+        r.warn(5, name, format!("TEMPORAL_ADDRESS is `{}`, but `temporal.address` is `{}`", address.unwrap_or_default(), want.unwrap_or_default()), "point the function's TEMPORAL_ADDRESS at the frontend Lambda reaches (the descriptor's `temporal.address`, unless Lambda must use another name for it)");
+    } else if namespace != Some(wd.namespace.as_str()) {
+        r.warn(
+            5,
+            name,
+            format!(
+                "TEMPORAL_NAMESPACE is `{}`, but the version is in `{}`",
+                namespace.unwrap_or_default(),
+                wd.namespace
+            ),
+            "set the function's TEMPORAL_NAMESPACE to the version's namespace",
+        );
+    } else {
+        r.pass(
+            5,
+            name,
+            format!(
+                "TEMPORAL_ADDRESS `{}`, TEMPORAL_NAMESPACE `{}`, TEMPORAL_TASK_QUEUE `{}`",
+                address.unwrap_or_default(),
+                wd.namespace,
+                vars["TEMPORAL_TASK_QUEUE"]
+            ),
+        );
     }
 }
 
@@ -651,6 +775,8 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                     .unwrap_or("none");
                 if provider == AWS_LAMBDA {
                     r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
+                    task_queue_bound(r, env, wd, &v);
+                    published_qualifier(r, wd);
                 } else {
                     r.fail(
                         5,
@@ -673,6 +799,55 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                 "check `temporal.address` and the connection options",
             ),
         }
+    }
+}
+
+/// Step 5: a task queue is bound to the version. Temporal invokes the function once, at
+/// `create-version`, so that the worker polls and binds its queues; only that poll binds them,
+/// so a bound queue proves Lambda ran the worker and the worker reached the frontend.
+fn task_queue_bound(
+    r: &mut Report,
+    env: &Environment,
+    wd: &env_descriptor::WorkerDeployment,
+    version: &serde_json::Value,
+) {
+    let name = format!("task queue bound to {}", wd.id());
+    let queues = worker_deployments::bound_task_queues(version);
+    if queues.is_empty() {
+        r.fail(
+            5,
+            name,
+            "no task queue is bound: the function's first invocation (at registration) never reached a polling worker, so Temporal never routes a workflow to the version",
+            format!("fix the cause the checks above name (the function's timeout, its TEMPORAL_* variables, its reach to `temporal.address`, its deployment name and build ID equal to the version's), then register a new build ID (`cargo xtask register {}`): Temporal invokes a version only once to bind its queues", env.name),
+        );
+    } else {
+        let list = queues
+            .iter()
+            .map(|q| format!("`{q}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        r.pass(
+            5,
+            name,
+            format!("{list}: Lambda ran the worker and it polled the frontend"),
+        );
+    }
+}
+
+/// Step 5: the version names a published function version or alias, so that a later deploy of
+/// the function's code cannot change what an existing build ID runs.
+fn published_qualifier(r: &mut Report, wd: &env_descriptor::WorkerDeployment) {
+    let arn = wd.lambda_function_arn.as_str();
+    let qualifier = arn.splitn(8, ':').nth(7);
+    let name = format!("function version of {}", wd.id());
+    match qualifier {
+        Some(q) if q != "$LATEST" => r.pass(5, name, format!("qualifier `{q}`")),
+        _ => r.warn(
+            5,
+            name,
+            format!("`{arn}` runs `$LATEST`, which changes with every code update"),
+            "publish a version (or an alias) per build ID and put its qualified ARN in `lambda_function_arn`, then register",
+        ),
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use env_descriptor::Layout;
 
-use crate::{aws_args, init, register, render, sandbox, validate};
+use crate::{aws_args, init, register, render, sandbox, smoke, validate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +24,7 @@ Environments are described in environments/NAME.toml. The usual flow:
   cargo xtask status staging        compare the stack with what the descriptor recorded
   cargo xtask register staging      create the Worker Deployment Versions (Lambda compute)
   cargo xtask doctor staging        check every prerequisite, with the fix for each failure
+  cargo xtask smoke staging         run each version's smoke workflow through Lambda
 
 Try it locally, with no AWS account: cargo xtask deploy local"
 )]
@@ -59,6 +60,8 @@ pub enum LocalCommand {
     #[command(display_order = 8)]
     Register(register::Args),
     #[command(display_order = 10)]
+    Smoke(smoke::Args),
+    #[command(display_order = 11)]
     Sandbox(sandbox::Args),
 }
 
@@ -85,6 +88,7 @@ impl LocalCommand {
             LocalCommand::Render(args) => args.run(layout),
             LocalCommand::Init(args) => args.run(layout),
             LocalCommand::Register(args) => args.run(layout),
+            LocalCommand::Smoke(args) => args.run(layout),
             LocalCommand::Sandbox(args) => args.run(layout),
         }
     }

@@ -5,7 +5,7 @@
 //!
 //! Loading and validating ([`envs`]), rendering and writing ([`render`]), the local sandbox
 //! ([`sandbox`]), claiming an environment before changing it ([`claim`]), registering Worker
-//! Deployment Versions ([`register`]), and the SDK-free parts of `deploy` and `doctor`
+//! Deployment Versions ([`register`]), running their smoke workflows ([`smoke`]), and the SDK-free parts of `deploy` and `doctor`
 //! ([`deploy`], [`doctor`]) live here.
 
 pub mod aws_args;
@@ -18,6 +18,7 @@ pub mod init;
 pub mod register;
 pub mod render;
 pub mod sandbox;
+pub mod smoke;
 pub mod validate;
 
 use std::path::Path;

@@ -134,7 +134,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
 /// A frontend on this machine that nothing answers at is an error naming it: never a stand-in
 /// started in its place (that is the sandbox's, and only with `[sandbox]`). A remote frontend
 /// is left to the CLI, which may reach it through a proxy.
-fn ensure_frontend_answers(env: &Environment, file: &str) -> Result<()> {
+pub(crate) fn ensure_frontend_answers(env: &Environment, file: &str) -> Result<()> {
     let Some(address) = env.temporal.address.as_deref() else {
         return Ok(());
     };

@@ -6,8 +6,9 @@
 //! mTLS, API keys), and it keeps protobuf and tonic out of this tool's build.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use env_descriptor::{Tls, WorkerDeployment};
+use env_descriptor::{Smoke, Tls, WorkerDeployment};
 use xshell::{Shell, cmd};
 
 /// The oldest CLI whose `create-version` has the `--aws-lambda-*` flags.
@@ -188,29 +189,28 @@ impl Client {
 
     /// Runs `temporal worker deployment ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
     fn run(&self, namespace: &str, args: &[String]) -> Result<String, String> {
-        let program = self.cli.program();
-        let conn = self.connection(namespace);
-        let out = cmd!(self.sh, "{program} worker deployment {args...} {conn...}")
-            .quiet()
-            .ignore_status()
-            .output()
-            .map_err(|e| e.to_string())?;
+        let args = [strings(&["worker", "deployment"]), args.to_vec()].concat();
+        self.temporal(namespace, &args)
+    }
+
+    /// Runs `temporal ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error, on one line).
+    fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, String> {
+        let out = self.output(namespace, args)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let message = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| l.trim_start_matches("Error: "))
-            .collect::<Vec<_>>()
-            .join(" ");
-        Err(message)
+        Err(cli_error(&out))
+    }
+
+    /// Runs `temporal ARGS... CONNECTION` whatever its exit status.
+    fn output(&self, namespace: &str, args: &[String]) -> Result<std::process::Output, String> {
+        let program = self.cli.program();
+        let conn = self.connection(namespace);
+        cmd!(self.sh, "{program} {args...} {conn...}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .map_err(|e| e.to_string())
     }
 
     /// `describe-version` as JSON; `None` when the version does not exist.
@@ -234,6 +234,86 @@ impl Client {
             Err(msg) if msg.contains("not found") => Ok(None),
             Err(msg) => Err(self.fail(wd, "describe-version", msg)),
         }
+    }
+
+    /// The build ID of the deployment's current version; `None` when none is current (or the
+    /// deployment does not exist).
+    pub fn current_build_id(&self, wd: &WorkerDeployment) -> Result<Option<String>, RegisterError> {
+        let args = strings(&["describe", "--name", &wd.name, "--output", "json"]);
+        let json = match self.run(&wd.namespace, &args) {
+            Ok(json) => json,
+            Err(msg) if msg.contains("not found") => return Ok(None),
+            Err(msg) => return Err(self.fail(wd, "describe", msg)),
+        };
+        let described: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| self.fail(wd, "describe", e.to_string()))?;
+        Ok(described
+            .pointer("/routingConfig/currentVersionBuildID")
+            .and_then(|b| b.as_str())
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned))
+    }
+
+    /// Starts `smoke` on the version's namespace as `workflow_id` and waits for it to close,
+    /// for at most `timeout` (its execution timeout, so the server ends it too). Err when the
+    /// CLI could not run it at all (connection, namespace, ...).
+    pub fn execute_workflow(
+        &self,
+        wd: &WorkerDeployment,
+        smoke: &Smoke,
+        workflow_id: &str,
+        timeout: Duration,
+    ) -> Result<WorkflowEnd, String> {
+        let mut args = strings(&[
+            "workflow",
+            "execute",
+            "--type",
+            &smoke.workflow,
+            "--task-queue",
+            &smoke.task_queue,
+            "--workflow-id",
+            workflow_id,
+            "--execution-timeout",
+            &format!("{}ms", timeout.as_millis()),
+            "--output",
+            "json",
+        ]);
+        if let Some(input) = &smoke.input {
+            args.extend(strings(&["--input", input]));
+        }
+        // A workflow that closes otherwise than completed makes the CLI exit non-zero with
+        // the run, as JSON, on stdout; anything else is the CLI's own error.
+        let out = self.output(&wd.namespace, &args)?;
+        match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            Ok(run) if run.get("status").is_some() => Ok(WorkflowEnd::of(&run)),
+            _ => Err(cli_error(&out)),
+        }
+    }
+
+    /// The Worker Deployment Version that ran `workflow_id` (`versioningInfo`), as
+    /// `(deployment name, build ID)`; `None` for a workflow no versioned worker ran.
+    pub fn workflow_version(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+    ) -> Result<Option<(String, String)>, String> {
+        let args = strings(&[
+            "workflow",
+            "describe",
+            "--workflow-id",
+            workflow_id,
+            "--output",
+            "json",
+        ]);
+        let described: serde_json::Value =
+            serde_json::from_str(&self.temporal(namespace, &args)?).map_err(|e| e.to_string())?;
+        let info = described.pointer("/workflowExecutionInfo/versioningInfo/deploymentVersion");
+        let field = |name: &str| {
+            info.and_then(|i| i.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        Ok(field("deploymentName").zip(field("buildId")))
     }
 
     /// Creates the version (and its deployment) or updates its compute config; then makes it
@@ -292,6 +372,88 @@ impl Client {
             message,
         }
     }
+}
+
+/// The CLI's error (its stderr and stdout) on one line.
+fn cli_error(out: &std::process::Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim_start_matches("Error: "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How a workflow run closed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkflowEnd {
+    Completed {
+        result: serde_json::Value,
+    },
+    /// Its execution timeout passed: no worker took it, or it did not finish in time.
+    TimedOut,
+    /// Failed, cancelled or terminated: the status and the failure's message.
+    Other {
+        status: String,
+        message: String,
+    },
+}
+
+impl WorkflowEnd {
+    /// From the run `temporal workflow execute --output json` prints.
+    fn of(run: &serde_json::Value) -> Self {
+        let status = run["status"].as_str().unwrap_or_default();
+        match status {
+            "COMPLETED" => WorkflowEnd::Completed {
+                result: run.get("result").cloned().unwrap_or_default(),
+            },
+            "TIMEOUT" | "TIMED_OUT" => WorkflowEnd::TimedOut,
+            _ => WorkflowEnd::Other {
+                status: status.to_owned(),
+                message: failure_message(&run["closeEvent"])
+                    .unwrap_or_else(|| run["closeEvent"]["eventType"].to_string()),
+            },
+        }
+    }
+}
+
+/// The innermost `message` of the close event's failure (an activity's error is the cause of
+/// the workflow's).
+fn failure_message(close_event: &serde_json::Value) -> Option<String> {
+    let attributes = close_event
+        .as_object()?
+        .values()
+        .find(|v| v.get("failure").is_some())?;
+    let mut failure = &attributes["failure"];
+    let mut message = failure.get("message")?.as_str()?.to_owned();
+    while let Some(cause) = failure.get("cause") {
+        if let Some(m) = cause.get("message").and_then(|m| m.as_str()) {
+            message = format!("{message}: {m}");
+        }
+        failure = cause;
+    }
+    Some(message)
+}
+
+/// The task queues a version's workers have polled (`describe-version`'s `taskQueuesInfos`,
+/// one entry per queue and type), each once. Only a poll by the version's worker binds a queue,
+/// so an empty list means no worker of the version ever reached the frontend.
+pub fn bound_task_queues(version: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = version
+        .get("taskQueuesInfos")
+        .and_then(|q| q.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|q| q.get("name").and_then(|n| n.as_str()).map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -362,6 +524,39 @@ mod tests {
                 .contains("does not exist")
         );
         assert_eq!(hint("something else"), None);
+    }
+
+    #[test]
+    fn a_run_that_did_not_complete_says_why() {
+        let failed = serde_json::json!({"status": "FAILED", "closeEvent": {
+            "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED",
+            "workflowExecutionFailedEventAttributes": {"failure": {
+                "message": "activity error", "cause": {"message": "boom"}}}}});
+        assert_eq!(
+            WorkflowEnd::of(&failed),
+            WorkflowEnd::Other {
+                status: "FAILED".into(),
+                message: "activity error: boom".into()
+            }
+        );
+        let timed_out = serde_json::json!({"status": "TIMEOUT", "closeEvent": {}});
+        assert_eq!(WorkflowEnd::of(&timed_out), WorkflowEnd::TimedOut);
+        let done = serde_json::json!({"status": "COMPLETED", "result": "hi"});
+        assert_eq!(
+            WorkflowEnd::of(&done),
+            WorkflowEnd::Completed {
+                result: "hi".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bound_queues_are_listed_once() {
+        let v = serde_json::json!({"taskQueuesInfos": [
+            {"name": "q", "type": "TASK_QUEUE_TYPE_WORKFLOW"},
+            {"name": "q", "type": "TASK_QUEUE_TYPE_ACTIVITY"}]});
+        assert_eq!(bound_task_queues(&v), ["q"]);
+        assert!(bound_task_queues(&serde_json::json!({"taskQueuesInfos": null})).is_empty());
     }
 
     #[test]
