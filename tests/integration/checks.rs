@@ -120,11 +120,7 @@ fn status_and_doctor_catch_an_out_of_band_trust_policy_edit() {
     );
     let run = co.xtask(&["doctor", "oob"]);
     run.failure();
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains("role as declared"))
-        .unwrap_or_else(|| panic!("no `role as declared` check:\n{}", run.stdout));
+    let line = run.line("role as declared");
     assert!(
         line.starts_with("FAIL") && line.contains("someone-else"),
         "{}",
@@ -155,11 +151,7 @@ fn doctor_does_not_count_a_denial_for_a_caller_the_trust_policy_does_not_name() 
     co.write_env("du", &text);
     co.xtask(&["deploy", "du", "--yes"]).success();
     let run = co.xtask(&["doctor", "du"]);
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains("without the external ID"))
-        .unwrap_or_else(|| panic!("no external-ID check:\n{}", run.stdout));
+    let line = run.line("without the external ID");
     assert!(
         line.starts_with("WARN") && line.contains("not prove"),
         "{}",

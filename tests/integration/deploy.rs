@@ -159,11 +159,7 @@ fn create_noop_update_status_destroy_and_comments_survive() {
     // `doctor` makes the same comparison, and names what differs.
     let run = co.xtask(&["doctor", "lc"]);
     run.failure();
-    let line = run
-        .stdout
-        .lines()
-        .find(|l| l.contains("recorded outputs"))
-        .unwrap_or_else(|| panic!("no `recorded outputs` check:\n{}", run.stdout));
+    let line = run.line("recorded outputs");
     assert!(
         line.starts_with("FAIL") && line.contains("stack_id") && line.contains("an-earlier-stack"),
         "{}",

@@ -186,6 +186,15 @@ impl Run {
         self
     }
 
+    /// The first line of stdout that contains `text` (a `doctor` check, a status row).
+    #[track_caller]
+    pub fn line(&self, text: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no line with `{text}`:\n{}", self.stdout))
+    }
+
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }

@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, Checkout, Run, WCI_ON, create_functions, deploy_sample_worker, descriptor, iam,
-    python, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, create_functions, deploy_sample_worker, descriptor, iam, python,
+    temporal_server,
 };
 
 /// A descriptor with WCI enabled globally (as on the dev server), the frontend at `address`, and
@@ -48,13 +48,6 @@ fn describe_version(address: &str, deployment: &str) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn doctor_line<'a>(run: &'a Run, name: &str) -> &'a str {
-    run.stdout
-        .lines()
-        .find(|l| l.contains(name))
-        .unwrap_or_else(|| panic!("no `{name}` check:\n{}", run.stdout))
 }
 
 #[test]
@@ -164,11 +157,8 @@ fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
     let run = co.xtask(&["doctor", "nofn"]);
     run.failure();
     assert!(
-        doctor_line(
-            &run,
-            "function arn:aws:lambda:us-east-1:123456789012:function:it-missing-fn"
-        )
-        .starts_with("FAIL  step 1"),
+        run.line("function arn:aws:lambda:us-east-1:123456789012:function:it-missing-fn")
+            .starts_with("FAIL  step 1"),
         "{}",
         run.stdout
     );
@@ -198,7 +188,7 @@ fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
     let run = co.xtask(&["doctor", "open"]);
     run.failure();
     assert!(
-        doctor_line(&run, "AssumeRole without the external ID is denied")
+        run.line("AssumeRole without the external ID is denied")
             .starts_with("FAIL  step 4"),
         "{}",
         run.stdout
@@ -243,7 +233,8 @@ fn registration_without_wci_is_refused_and_doctor_reads_the_server_file() {
     let run = co.xtask(&["doctor", "nowci"]);
     run.failure();
     assert!(
-        doctor_line(&run, "WCI enabled for namespace `orders`").starts_with("FAIL  step 2"),
+        run.line("WCI enabled for namespace `orders`")
+            .starts_with("FAIL  step 2"),
         "{}",
         run.stdout
     );
