@@ -281,3 +281,64 @@ fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
         "{said}"
     );
 }
+
+/// A loopback address on which nothing listens: the port is bound, read, and released.
+fn closed_loopback_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+#[test]
+fn a_worker_that_cannot_reach_the_frontend_never_binds_the_task_queue_and_doctor_says_why() {
+    let server = temporal_server(WCI_ON);
+    let co = Checkout::new();
+    co.write_env(
+        "unreach",
+        &environment("it-unreach", &server.address(), "it-unreach-fn"),
+    );
+    // The worker dials a closed loopback port: its connect fails at once, not after a timeout.
+    let dead = closed_loopback_address();
+    deploy_sample_worker(
+        "it-unreach-fn",
+        &dead,
+        "it-unreach-worker",
+        Duration::from_secs(10),
+    );
+    co.xtask(&["deploy", "unreach", "--yes"]).success();
+    co.xtask(&["register", "unreach"]).success();
+
+    // The server invoked the function; the worker's connection to the frontend failed.
+    let end = wait_for("finished invocation", Duration::from_secs(20), || {
+        invocations("it-unreach-fn", "end").into_iter().next()
+    });
+    assert_eq!(end["status"], "error", "{end:#}");
+    let message = end["error"]["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Failed client connect") && message.contains(&dead),
+        "the worker's error names the address it dialled: {end:#}"
+    );
+    assert_eq!(
+        bound_task_queues(&server.address(), "it-unreach-worker"),
+        Vec::<String>::new()
+    );
+
+    // doctor: no task queue is bound, and the function's TEMPORAL_ADDRESS is not the frontend.
+    let doctor = co.xtask(&["doctor", "unreach"]);
+    doctor.failure();
+    let report = doctor.all();
+    for line in [
+        "FAIL  step 5  task queue bound to orders/it-unreach-worker@build-1: no task queue is bound",
+        &format!(
+            "WARN  step 5  worker variables of {}: TEMPORAL_ADDRESS is `{dead}`, but `temporal.address` is `{}`",
+            function_arn("it-unreach-fn"),
+            server.address()
+        ),
+        // The timeout is not the cause: the address is the one thing doctor flags.
+        &format!(
+            "pass  step 5  timeout of {}: 10 s",
+            function_arn("it-unreach-fn")
+        ),
+    ] {
+        assert!(report.contains(line), "{line}\n{report}");
+    }
+}
