@@ -17,9 +17,11 @@ use std::process::{Command, ExitCode};
 const BIN: &str = "xtask-aws";
 
 /// Hands the command line to `xtask-aws` (see the module's documentation); returns only when
-/// that fails, or (not on Unix) with its exit code.
-pub fn to_aws_binary() -> ExitCode {
-    match locate().and_then(|bin| run(&bin)) {
+/// that fails, or (not on Unix) with its exit code. `alongside` runs in a thread while cargo
+/// builds `xtask-aws` for the first time (e.g. installing the sandbox's Python tools), and is
+/// waited for before the hand-over; otherwise it is not run.
+pub fn to_aws_binary(alongside: impl FnOnce() + Send + 'static) -> ExitCode {
+    match locate(alongside).and_then(|bin| run(&bin)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -28,7 +30,7 @@ pub fn to_aws_binary() -> ExitCode {
     }
 }
 
-fn locate() -> anyhow::Result<PathBuf> {
+fn locate(alongside: impl FnOnce() + Send + 'static) -> anyhow::Result<PathBuf> {
     if let Some(bin) = std::env::var_os("XTASK_AWS_BIN").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(bin));
     }
@@ -38,7 +40,13 @@ fn locate() -> anyhow::Result<PathBuf> {
         std::env::var_os("CARGO"),
         std::env::var_os("CARGO_MANIFEST_DIR"),
     ) {
-        build_with_cargo(Path::new(&cargo), Path::new(&manifest_dir), &exe, &sibling)?;
+        // Only a first build takes long enough to be worth overlapping.
+        let beside = (!sibling.exists()).then(|| std::thread::spawn(alongside));
+        let built = build_with_cargo(Path::new(&cargo), Path::new(&manifest_dir), &exe, &sibling);
+        if let Some(thread) = beside {
+            let _ = thread.join();
+        }
+        built?;
     }
     anyhow::ensure!(
         sibling.exists(),

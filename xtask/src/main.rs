@@ -13,7 +13,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
         Command::Local(command) => command,
-        Command::Aws(_) => return delegate::to_aws_binary(),
+        Command::Aws(command) => {
+            // Work that needs no SDK and can overlap the first build of `xtask-aws`.
+            let root = cli.root.clone();
+            return delegate::to_aws_binary(move || {
+                if let Ok(layout) = Layout::discover(root.as_deref()) {
+                    setup_flows::sandbox::install_ahead(&layout, &command.env_names(&layout));
+                }
+            });
+        }
     };
     let result = Layout::discover(cli.root.as_deref())
         .map_err(anyhow::Error::from)

@@ -80,6 +80,20 @@ pub enum AwsCommand {
     Doctor(aws_args::DoctorArgs),
 }
 
+impl AwsCommand {
+    /// The environments the command works on (`deploy --all`: every one in `layout`).
+    pub fn env_names(&self, layout: &Layout) -> Vec<String> {
+        match self {
+            AwsCommand::Deploy(a) if a.all => layout.env_names().unwrap_or_default(),
+            AwsCommand::Deploy(a) => a.envs.clone(),
+            AwsCommand::Status(a) => vec![a.env.clone()],
+            AwsCommand::Destroy(a) => vec![a.env.clone()],
+            AwsCommand::Whoami(a) => vec![a.env.clone()],
+            AwsCommand::Doctor(a) => vec![a.env.clone()],
+        }
+    }
+}
+
 impl LocalCommand {
     /// Runs the command in this process.
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {

@@ -104,6 +104,20 @@ fn say(line: &str) {
     eprintln!("sandbox: {line}");
 }
 
+/// Installs the sandbox's pinned Python tools (once) when one of `names` is a sandbox
+/// environment, so that a first `cargo xtask deploy local` does it while cargo compiles the AWS
+/// half of the tool instead of after. Best effort: the command itself reports any failure.
+pub fn install_ahead(layout: &Layout, names: &[String]) {
+    let sandboxed = names.iter().any(|name| {
+        layout.env_file(name).is_ok_and(|path| {
+            env_descriptor::load(&path).is_ok_and(|loaded| loaded.env.starts_sandbox())
+        })
+    });
+    if sandboxed {
+        let _ = Sandbox::new(&layout.cache_dir()).python_env(&mut say);
+    }
+}
+
 /// Starts the emulator for `env` unless something already answers on its address.
 pub fn ensure_aws(layout: &Layout, env: &Environment) -> Result<()> {
     let (host, port) = aws_address(env)?;
