@@ -5,14 +5,13 @@
 //! worker's poll binds the task queue, and a workflow started on it is run by a worker the
 //! server started through Lambda.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, descriptor, emulator, function_arn, python,
-    temporal_server,
+    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, descriptor, emulator, function_arn,
+    temporal_json, temporal_server,
 };
 
 const EXTERNAL_ID: &str = "lambda-worker-ext-id";
@@ -29,32 +28,10 @@ fn environment(stack: &str, address: &str, function: &str) -> String {
     )
 }
 
-fn temporal(address: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(python().bin("temporal"))
-        .args(args)
-        .args([
-            "--address",
-            address,
-            "--namespace",
-            "orders",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "temporal {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The task queues Temporal has seen the version's worker poll (`taskQueuesInfos`: one entry
 /// per queue and type, workflow and activity).
 fn bound_task_queues(address: &str, deployment: &str) -> Vec<String> {
-    let version = temporal(
+    let version = temporal_json(
         address,
         &[
             "worker",
@@ -163,7 +140,7 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
         || invocations("it-e2e-fn", "end").into_iter().next(),
     );
     let started = Instant::now();
-    let result = temporal(
+    let result = temporal_json(
         &server.address(),
         &[
             "workflow",
@@ -197,7 +174,7 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
         starts[1]
     );
     assert_eq!(result["result"], "Hello, Temporal!", "{result:#}");
-    let described = temporal(
+    let described = temporal_json(
         &server.address(),
         &["workflow", "describe", "--workflow-id", "it-e2e-greet"],
     );

@@ -334,3 +334,27 @@ pub fn deploy_sample_worker(function: &str, address: &str, deployment: &str, tim
     aws_sandbox::deploy_sample_workers(python(), &emulator().url(), "us-east-1", &[worker])
         .unwrap_or_else(|e| panic!("deploying the sample worker: {e}"));
 }
+
+/// Runs the pinned Temporal CLI against `address` in namespace `orders` with `--output json`,
+/// and returns what it printed, parsed; fails the test when the CLI fails.
+pub fn temporal_json(address: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python().bin("temporal"))
+        .args(args)
+        .args([
+            "--address",
+            address,
+            "--namespace",
+            "orders",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "temporal {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

