@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, descriptor, emulator, function_arn,
-    temporal_json, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, describe_version, descriptor, emulator,
+    function_arn, temporal_json, temporal_server,
 };
 
 const EXTERNAL_ID: &str = "lambda-worker-ext-id";
@@ -31,18 +31,7 @@ fn environment(stack: &str, address: &str, function: &str) -> String {
 /// The task queues Temporal has seen the version's worker poll (`taskQueuesInfos`: one entry
 /// per queue and type, workflow and activity).
 fn bound_task_queues(address: &str, deployment: &str) -> Vec<String> {
-    let version = temporal_json(
-        address,
-        &[
-            "worker",
-            "deployment",
-            "describe-version",
-            "--deployment-name",
-            deployment,
-            "--build-id",
-            "build-1",
-        ],
-    );
+    let version = describe_version(address, deployment);
     version["taskQueuesInfos"]
         .as_array()
         .map(|queues| {

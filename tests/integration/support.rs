@@ -358,3 +358,19 @@ pub fn temporal_json(address: &str, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// `describe-version` of build `build-1` of `deployment` in namespace `orders`.
+pub fn describe_version(address: &str, deployment: &str) -> serde_json::Value {
+    temporal_json(
+        address,
+        &[
+            "worker",
+            "deployment",
+            "describe-version",
+            "--deployment-name",
+            deployment,
+            "--build-id",
+            "build-1",
+        ],
+    )
+}

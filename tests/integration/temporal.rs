@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, create_functions, deploy_sample_worker, descriptor, iam,
-    temporal_json, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, create_functions, deploy_sample_worker, describe_version,
+    descriptor, iam, temporal_server,
 };
 
 /// A descriptor with WCI enabled globally (as on the dev server), the frontend at `address`, and
@@ -31,21 +31,6 @@ fn render_updates_the_server_file(co: &Checkout, env: &str) {
         "{}",
         run.stdout
     );
-}
-
-fn describe_version(address: &str, deployment: &str) -> serde_json::Value {
-    temporal_json(
-        address,
-        &[
-            "worker",
-            "deployment",
-            "describe-version",
-            "--deployment-name",
-            deployment,
-            "--build-id",
-            "build-1",
-        ],
-    )
 }
 
 #[test]
