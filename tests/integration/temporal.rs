@@ -69,12 +69,12 @@ fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
             .contains("registered = [\"orders/it-good-worker@build-1\"]")
     );
 
-    // Again: the version exists, its compute config is updated.
+    // Again: the version exists with this compute config already.
     let run = co.xtask(&["register", "good"]);
     run.success();
     assert!(
         run.stdout
-            .contains("updated Worker Deployment Version `orders/it-good-worker@build-1`"),
+            .contains("no changes to Worker Deployment Version `orders/it-good-worker@build-1`"),
         "{}",
         run.stdout
     );

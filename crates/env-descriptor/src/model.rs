@@ -121,7 +121,8 @@ pub struct Temporal {
     #[serde(default = "default_scaling_algorithms")]
     #[schemars(with = "Vec<ScalingAlgorithm>")]
     pub scaling_algorithms: Vec<String>,
-    /// The frontend the tool dials for `register` and `doctor` (`host:port`).
+    /// The frontend the tool dials for `register`, `doctor` and `smoke` (`host:port`); when left
+    /// out, `TEMPORAL_ADDRESS`, then the Temporal CLI's profile (`temporal.toml`).
     pub address: Option<Address>,
     /// The dynamic config file the server reads, relative to the checkout; `render` updates the
     /// workercontroller keys in it in place.

@@ -4,7 +4,7 @@
 use crate::arn;
 use crate::declared::shape;
 use crate::model::Role;
-use crate::schema::{Found, Read, Report};
+use crate::schema::{Found, Report};
 use crate::value::{LambdaArn, PrincipalArn, Region, RoleName};
 
 /// Runs every rule that spans keys, reporting what they find.
@@ -299,7 +299,8 @@ fn smoke_keys_together(found: &Found, report: &mut Report, section: &str) {
 }
 
 /// Each Worker Deployment must be in an enabled namespace, name a function the role may invoke,
-/// and be listed once; registering them needs `temporal.address`.
+/// and be listed once. `temporal.address` may be left out: `register` then takes the frontend
+/// from `TEMPORAL_ADDRESS` or a Temporal CLI profile, and says so when neither has one.
 fn worker_deployments(found: &Found, report: &mut Report) {
     let enabled: Option<Vec<&str>> = found.get("temporal.namespaces").map(|_| {
         found
@@ -350,13 +351,5 @@ fn worker_deployments(found: &Found, report: &mut Report) {
             }
             ids.push(id);
         }
-    }
-    if !ids.is_empty()
-        && !matches!(
-            found.get("temporal.address").map(|e| &e.read),
-            Some(Read::Text { .. })
-        )
-    {
-        report.error("temporal.address", None, "is missing; `[[worker_deployments]]` are registered through it: the frontend `host:port`");
     }
 }

@@ -168,15 +168,28 @@ fn functions(env: &Environment) -> Vec<String> {
 
 /// Step 1: the frontend address. Returns whether it is on a private network.
 fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
-    let Some(address) = &inputs.env.temporal.address else {
+    // The descriptor's, else the one the Temporal client resolved (TEMPORAL_ADDRESS, a profile).
+    let resolved = inputs
+        .temporal
+        .as_ref()
+        .map(|c| c.frontend().address.clone());
+    let Some(address) = inputs
+        .env
+        .temporal
+        .address
+        .as_ref()
+        .map(|a| a.to_string())
+        .or_else(|| resolved.clone().ok())
+    else {
         r.fail(
             1,
             "frontend address",
-            "`temporal.address` is not set",
+            resolved.err().cloned().unwrap_or_default(),
             "set `temporal.address` to the frontend `host:port` Lambda dials",
         );
         return false;
     };
+    let address = address.as_str();
     let Some((host, port)) = local_endpoint::host_port(address) else {
         r.fail(
             1,
@@ -797,6 +810,28 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                 name,
                 e.to_string(),
                 "check `temporal.address` and the connection options",
+            ),
+        }
+    }
+    left_behind(r, env, client);
+}
+
+/// Step 5: versions of the descriptor's deployments that still hold Lambda compute but are no
+/// longer in it (a build ID it moved away from): Temporal may still invoke their functions.
+fn left_behind(r: &mut Report, env: &Environment, client: &worker_deployments::Client) {
+    for found in client.left_behind(&env.worker_deployments) {
+        match found {
+            Ok(version) => r.warn(
+                5,
+                format!("version {}", version.id),
+                "still has aws-lambda compute but is not in the descriptor, so Temporal may still invoke its function",
+                format!("retire it: `{}`", version.retire),
+            ),
+            Err(e) => r.warn(
+                5,
+                "versions no longer in the descriptor",
+                format!("not checked: {e}"),
+                "check the connection options",
             ),
         }
     }

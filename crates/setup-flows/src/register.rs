@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
 use env_descriptor::{Environment, Layout, Outputs};
-use worker_deployments::{Action, Cli, Client, Frontend, Registration};
+use worker_deployments::{Action, Cli, Client, Frontend, Registration, Source};
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
 #[derive(Debug, clap::Args)]
@@ -44,23 +44,38 @@ impl Args {
     }
 }
 
+/// The frontend of `env`: `temporal.address`, else `TEMPORAL_ADDRESS`, else the Temporal CLI's
+/// profile (see [`Frontend::resolve`]).
+pub fn frontend(layout: &Layout, env: &Environment) -> Result<Frontend> {
+    let file = crate::relative(layout, &env.file);
+    Frontend::resolve(&env.temporal, &file, layout.root(), |name| {
+        std::env::var(name).ok()
+    })
+    .with_context(|| format!("{}: cannot connect to Temporal", env.name))
+}
+
 /// The Temporal CLI: TEMPORAL_CLI, the sandbox's pinned one, or `temporal` on PATH.
-pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
-    let address = env
-        .temporal
-        .address
-        .as_ref()
-        .map(|a| a.to_string())
-        .with_context(|| format!("`temporal.address` is missing in {}", env.file.display()))?;
+fn cli(layout: &Layout) -> Result<Cli> {
     let sandbox_cli = Sandbox::new(&layout.cache_dir()).installed_tool("temporal");
-    let cli = Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?;
-    let frontend = Frontend {
-        address,
-        tls: env.temporal.tls(),
-        api_key_env: env.temporal.api_key_env.as_ref().map(|v| v.to_string()),
-        root: layout.root().to_owned(),
-    };
-    Ok(Client::new(cli, frontend)?)
+    Ok(Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?)
+}
+
+/// A client for `env`'s frontend through the Temporal CLI.
+pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
+    let frontend = frontend(layout, env)?;
+    Ok(Client::new(cli(layout)?, frontend))
+}
+
+/// The frontend of `env`, answering: started first for the sandbox, checked for any other
+/// environment whose frontend is on this machine ([`ensure_frontend_answers`]).
+pub(crate) fn connect(layout: &Layout, env: &Environment) -> Result<Client> {
+    let frontend = frontend(layout, env)?;
+    if env.starts_sandbox() {
+        crate::sandbox::ensure_all(layout, env)?;
+    } else {
+        ensure_frontend_answers(layout, env, &frontend)?;
+    }
+    Ok(Client::new(cli(layout)?, frontend))
 }
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
@@ -78,27 +93,24 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             env.name, env.name
         )
     })?;
-    if env.starts_sandbox() {
-        crate::sandbox::ensure_all(layout, env)?;
-    } else {
-        ensure_frontend_answers(env, &file)?;
-    }
-    let client = client(layout, env)?;
+    let client = connect(layout, env)?;
     let mut registered = Vec::new();
-    let mut first_error = None;
+    let mut failed = 0;
     for wd in &env.worker_deployments {
         let reg = Registration {
             deployment: wd,
             role_arn: &outputs.role_arn,
             external_id: &env.role.external_id,
         };
+        // Each error is printed here, once: the command's own error only counts them.
         match client.register(&reg) {
             Ok(action) => {
                 let verb = match action {
                     Action::Created => "created",
                     Action::Updated => "updated",
+                    Action::Unchanged => "no changes to",
                 };
-                let current = if wd.set_current { ", now current" } else { "" };
+                let current = if wd.set_current { ", current" } else { "" };
                 println!(
                     "{}: {verb} Worker Deployment Version `{}` (aws-lambda {}{current})",
                     env.name,
@@ -109,9 +121,12 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             }
             Err(e) => {
                 eprintln!("{}: {e}", env.name);
-                first_error.get_or_insert(e);
+                failed += 1;
             }
         }
+    }
+    for line in left_behind(&client, env, &file) {
+        eprintln!("{}: {line}", env.name);
     }
     // In descriptor order: what succeeded now, and what the file records as registered (now,
     // not when this command started) and is still listed.
@@ -125,25 +140,51 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
     if Outputs::update_registered(&env.file, keep)? {
         println!("recorded [outputs].registered in {file}");
     }
-    match first_error {
-        Some(e) => Err(anyhow::Error::new(e).context(format!("{}: registration failed", env.name))),
-        None => Ok(()),
-    }
+    anyhow::ensure!(
+        failed == 0,
+        "{}: {failed} of {} versions failed to register (above)",
+        env.name,
+        env.worker_deployments.len()
+    );
+    Ok(())
 }
 
-/// A frontend on this machine that nothing answers at is an error naming it: never a stand-in
-/// started in its place (that is the sandbox's, and only with `[sandbox]`). A remote frontend
-/// is left to the CLI, which may reach it through a proxy.
-pub(crate) fn ensure_frontend_answers(env: &Environment, file: &str) -> Result<()> {
-    let Some(address) = env.temporal.address.as_deref() else {
-        return Ok(());
-    };
+/// The versions of `env`'s deployments that still hold Lambda compute but are no longer in the
+/// descriptor, each with the command that retires it, or why they could not be listed. `doctor`
+/// warns about the same versions.
+fn left_behind(client: &Client, env: &Environment, file: &str) -> Vec<String> {
+    client
+        .left_behind(&env.worker_deployments)
+        .into_iter()
+        .map(|found| match found {
+            Ok(version) => format!(
+                "version `{}` still has aws-lambda compute but is not in {file}, so Temporal may still invoke its function; retire it with `{}`",
+                version.id, version.retire
+            ),
+            Err(e) => format!("the versions no longer in {file} could not be listed: {e}"),
+        })
+        .collect()
+}
+
+/// A frontend on this machine that nothing answers at is an error naming it and where its
+/// address came from: never a stand-in started in its place (that is the sandbox's, and only
+/// with `[sandbox]`). A remote frontend is left to the CLI, which may reach it through a proxy.
+pub(crate) fn ensure_frontend_answers(
+    layout: &Layout,
+    env: &Environment,
+    frontend: &Frontend,
+) -> Result<()> {
+    let address = frontend.address.as_str();
     let Some((host, port)) = local_endpoint::host_port(address) else {
         return Ok(());
     };
+    let origin = match frontend.source {
+        Source::Descriptor => format!("temporal.address of {}", crate::relative(layout, &env.file)),
+        _ => frontend.origin(),
+    };
     anyhow::ensure!(
         !local_endpoint::is_local(address) || aws_sandbox::listening(&host, port),
-        "{}: nothing answers at {address} (temporal.address of {file}): start the Temporal server there, or correct the address; nothing was registered",
+        "{}: nothing answers at {address} ({origin}): start the Temporal server there, or correct the address; nothing was registered",
         env.name
     );
     Ok(())

@@ -55,12 +55,7 @@ impl Args {
                 crate::relative(layout, &env.file)
             );
         }
-        if env.starts_sandbox() {
-            crate::sandbox::ensure_all(layout, &env)?;
-        } else {
-            crate::register::ensure_frontend_answers(&env, &crate::relative(layout, &env.file))?;
-        }
-        let client = crate::register::client(layout, &env)?;
+        let client = crate::register::connect(layout, &env)?;
         let mut failed = 0;
         for (wd, smoke) in smokes {
             match run_one(&client, &env, wd, &smoke, self.timeout) {

@@ -5,11 +5,15 @@
 //! Temporal docs use, it already speaks every connection option self-hosted users need (TLS,
 //! mTLS, API keys), and it keeps protobuf and tonic out of this tool's build.
 
+mod frontend;
+
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use env_descriptor::{Smoke, Tls, WorkerDeployment};
-use xshell::{Shell, cmd};
+use env_descriptor::{AWS_LAMBDA, Smoke, WorkerDeployment};
+
+pub use frontend::{Frontend, Source};
 
 /// The oldest CLI whose `create-version` has the `--aws-lambda-*` flags.
 pub const MIN_CLI_VERSION: (u32, u32, u32) = (1, 9, 0);
@@ -27,7 +31,8 @@ pub enum RegisterError {
         found: String,
         min: String,
     },
-    #[error("{what} failed: {message}{}", hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    /// The CLI's own lines, each indented on a line of its own, then the hint.
+    #[error("{what} failed:{}{}", indented(message), hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
     Cli {
         what: String,
         message: String,
@@ -35,6 +40,24 @@ pub enum RegisterError {
     },
     #[error("the API key variable `{0}` (temporal.api_key_env) is not set")]
     ApiKeyMissing(String),
+    #[error(
+        "no Temporal frontend to connect to: set `temporal.address` in {descriptor}, or TEMPORAL_ADDRESS, \
+         or `address` in profile `{profile}` of the Temporal CLI's config file {file} \
+         (TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE choose another; \
+         `temporal config set --prop address --value HOST:PORT` writes it)"
+    )]
+    NoFrontend {
+        descriptor: String,
+        profile: String,
+        file: String,
+    },
+    #[error("the Temporal CLI's config file {} cannot be read: {message}", file.display())]
+    Profile { file: PathBuf, message: String },
+}
+
+/// `message`'s lines, each on a new line and indented by two spaces.
+fn indented(message: &str) -> String {
+    message.lines().map(|l| format!("\n  {l}")).collect()
 }
 
 /// The `temporal` program, checked for its version.
@@ -112,23 +135,13 @@ fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     ))
 }
 
-/// How to reach the frontend.
-#[derive(Debug, Clone)]
-pub struct Frontend {
-    pub address: String,
-    pub tls: Option<Tls>,
-    /// Name of the variable holding the API key; it is passed to the CLI through its
-    /// environment, never on the command line.
-    pub api_key_env: Option<String>,
-    /// Relative TLS paths are resolved against this directory (the checkout).
-    pub root: PathBuf,
-}
-
 /// What `register` did to one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Created,
     Updated,
+    /// The version already had this compute config (and was current, when asked).
+    Unchanged,
 }
 
 /// The compute config of one version.
@@ -144,47 +157,16 @@ pub struct Registration<'a> {
 pub struct Client {
     cli: Cli,
     frontend: Frontend,
-    sh: Shell,
 }
 
 impl Client {
-    pub fn new(cli: Cli, frontend: Frontend) -> Result<Self, RegisterError> {
-        let sh = Shell::new().map_err(|e| RegisterError::Cli {
-            what: "starting a shell".into(),
-            message: e.to_string(),
-            hint: None,
-        })?;
-        if let Some(var) = &frontend.api_key_env {
-            let key = std::env::var(var).map_err(|_| RegisterError::ApiKeyMissing(var.clone()))?;
-            sh.set_var("TEMPORAL_API_KEY", key);
-        }
-        Ok(Client { cli, frontend, sh })
+    pub fn new(cli: Cli, frontend: Frontend) -> Self {
+        Client { cli, frontend }
     }
 
-    /// Connection flags shared by every call.
-    fn connection(&self, namespace: &str) -> Vec<String> {
-        let mut args = vec![
-            "--address".into(),
-            self.frontend.address.clone(),
-            "--namespace".into(),
-            namespace.into(),
-        ];
-        if let Some(tls) = &self.frontend.tls {
-            args.push("--tls".into());
-            let path = |p: &String| self.frontend.root.join(p).display().to_string();
-            for (flag, value) in [
-                ("--tls-cert-path", tls.cert_path.as_ref().map(path)),
-                ("--tls-key-path", tls.key_path.as_ref().map(path)),
-                ("--tls-ca-path", tls.ca_path.as_ref().map(path)),
-                ("--tls-server-name", tls.server_name.clone()),
-            ] {
-                if let Some(v) = value {
-                    args.push(flag.into());
-                    args.push(v);
-                }
-            }
-        }
-        args
+    /// The frontend every call goes to.
+    pub fn frontend(&self) -> &Frontend {
+        &self.frontend
     }
 
     /// Runs `temporal worker deployment ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
@@ -193,7 +175,7 @@ impl Client {
         self.temporal(namespace, &args)
     }
 
-    /// Runs `temporal ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error, on one line).
+    /// Runs `temporal ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
     fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, String> {
         let out = self.output(namespace, args)?;
         if out.status.success() {
@@ -202,15 +184,20 @@ impl Client {
         Err(cli_error(&out))
     }
 
-    /// Runs `temporal ARGS... CONNECTION` whatever its exit status.
+    /// Runs `temporal ARGS... CONNECTION` whatever its exit status, with no `TEMPORAL_*`
+    /// variable of this process: the connection is the flags (and the API key) of
+    /// [`Frontend`] alone.
     fn output(&self, namespace: &str, args: &[String]) -> Result<std::process::Output, String> {
-        let program = self.cli.program();
-        let conn = self.connection(namespace);
-        cmd!(self.sh, "{program} {args...} {conn...}")
-            .quiet()
-            .ignore_status()
-            .output()
-            .map_err(|e| e.to_string())
+        let mut cmd = Command::new(self.cli.program());
+        cmd.args(args).args(self.frontend.flags(namespace));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TEMPORAL_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.envs(self.frontend.env());
+        cmd.output()
+            .map_err(|e| format!("cannot run `{}`: {e}", self.cli.program().display()))
     }
 
     /// `describe-version` as JSON; `None` when the version does not exist.
@@ -332,11 +319,20 @@ impl Client {
             "--aws-lambda-assume-role-external-id",
             reg.external_id,
         ]);
-        let action = if self.describe_version(wd)?.is_some() {
-            let args = [strings(&["update-version-compute-config"]), lambda].concat();
-            self.run(&wd.namespace, &args)
-                .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
-            Action::Updated
+        let wanted = LambdaCompute {
+            function_arn: wd.lambda_function_arn.to_string(),
+            role_arn: reg.role_arn.to_owned(),
+            external_id: reg.external_id.to_owned(),
+        };
+        let action = if let Some(version) = self.describe_version(wd)? {
+            if LambdaCompute::recorded(&version).as_ref() == Some(&wanted) {
+                Action::Unchanged
+            } else {
+                let args = [strings(&["update-version-compute-config"]), lambda].concat();
+                self.run(&wd.namespace, &args)
+                    .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                Action::Updated
+            }
         } else {
             match self.run(&wd.namespace, &strings(&["create", "--name", &wd.name])) {
                 Ok(_) => {}
@@ -348,7 +344,20 @@ impl Client {
                 .map_err(|m| self.fail(wd, "create-version", m))?;
             Action::Created
         };
-        if wd.set_current {
+        if action != Action::Unchanged {
+            let args = strings(&[
+                "update-version-metadata",
+                "--deployment-name",
+                &wd.name,
+                "--build-id",
+                &wd.build_id,
+                "--metadata",
+                &wanted.metadata_flag(),
+            ]);
+            self.run(&wd.namespace, &args)
+                .map_err(|m| self.fail(wd, "update-version-metadata", m))?;
+        }
+        if wd.set_current && self.current_build_id(wd)?.as_deref() != Some(&wd.build_id) {
             let args = strings(&[
                 "set-current-version",
                 "--deployment-name",
@@ -361,8 +370,101 @@ impl Client {
             ]);
             self.run(&wd.namespace, &args)
                 .map_err(|m| self.fail(wd, "set-current-version", m))?;
+            if action == Action::Unchanged {
+                return Ok(Action::Updated);
+            }
         }
         Ok(action)
+    }
+
+    /// The command that retires version `name@build_id` of `namespace` on this frontend:
+    /// deleting it (Temporal refuses while it is current, ramping or draining).
+    fn retire_command(&self, namespace: &str, name: &str, build_id: &str) -> String {
+        format!(
+            "temporal worker deployment delete-version --namespace {namespace} --deployment-name {name} --build-id {build_id} --address {}",
+            self.frontend.address
+        )
+    }
+
+    /// The versions of the deployments of `listed` that still hold a Lambda compute config but
+    /// are not listed: Temporal may still invoke their functions (a build ID the descriptor
+    /// moved away from keeps its config until the version is deleted). An error for a
+    /// deployment whose versions could not be read.
+    pub fn left_behind(
+        &self,
+        listed: &[WorkerDeployment],
+    ) -> Vec<Result<LeftBehind, RegisterError>> {
+        let mut deployments: Vec<(&str, &str)> = listed
+            .iter()
+            .map(|w| (w.namespace.as_str(), w.name.as_str()))
+            .collect();
+        deployments.sort();
+        deployments.dedup();
+        let mut found = Vec::new();
+        for (namespace, name) in deployments {
+            let keep: Vec<&str> = listed
+                .iter()
+                .filter(|w| (w.namespace.as_str(), w.name.as_str()) == (namespace, name))
+                .map(|w| w.build_id.as_str())
+                .collect();
+            match self.lambda_versions_outside(namespace, name, &keep) {
+                Ok(build_ids) => found.extend(build_ids.into_iter().map(|build_id| {
+                    Ok(LeftBehind {
+                        id: format!("{namespace}/{name}@{build_id}"),
+                        retire: self.retire_command(namespace, name, &build_id),
+                    })
+                })),
+                Err(e) => found.push(Err(e)),
+            }
+        }
+        found
+    }
+
+    /// The build IDs of deployment `name` in `namespace` that are not in `keep` and still hold
+    /// a Lambda compute config.
+    fn lambda_versions_outside(
+        &self,
+        namespace: &str,
+        name: &str,
+        keep: &[&str],
+    ) -> Result<Vec<String>, RegisterError> {
+        let step = |message: String| RegisterError::Cli {
+            what: format!("`temporal worker deployment describe` for `{namespace}/{name}`"),
+            hint: hint(&message),
+            message,
+        };
+        let args = strings(&["describe", "--name", name, "--output", "json"]);
+        let json = match self.run(namespace, &args) {
+            Ok(json) => json,
+            Err(msg) if msg.contains("not found") => return Ok(Vec::new()),
+            Err(msg) => return Err(step(msg)),
+        };
+        let described: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| step(e.to_string()))?;
+        let mut found = Vec::new();
+        for build_id in version_build_ids(&described) {
+            if keep.contains(&build_id.as_str()) {
+                continue;
+            }
+            let args = strings(&[
+                "describe-version",
+                "--deployment-name",
+                name,
+                "--build-id",
+                &build_id,
+                "--output",
+                "json",
+            ]);
+            let version = match self.run(namespace, &args) {
+                Ok(json) => serde_json::from_str(&json).map_err(|e| step(e.to_string()))?,
+                Err(msg) if msg.contains("not found") => continue,
+                Err(msg) => return Err(step(msg)),
+            };
+            if has_lambda_compute(&version) {
+                found.push(build_id);
+            }
+        }
+        Ok(found)
     }
 
     fn fail(&self, wd: &WorkerDeployment, step: &str, message: String) -> RegisterError {
@@ -374,7 +476,7 @@ impl Client {
     }
 }
 
-/// The CLI's error (its stderr and stdout) on one line.
+/// The CLI's error (its stderr and stdout), line by line, without blank lines and `Error: `.
 fn cli_error(out: &std::process::Output) -> String {
     let text = format!(
         "{}{}",
@@ -386,7 +488,106 @@ fn cli_error(out: &std::process::Output) -> String {
         .filter(|l| !l.is_empty())
         .map(|l| l.trim_start_matches("Error: "))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join("\n")
+}
+
+/// A Lambda compute config, as `register` sets it: the function Temporal invokes, the role it
+/// assumes and the external ID it passes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LambdaCompute {
+    pub function_arn: String,
+    pub role_arn: String,
+    pub external_id: String,
+}
+
+/// The version metadata key under which `register` records the compute config it set.
+/// `describe-version` shows a version's compute provider but not its details (function, role,
+/// external ID), so this record is what tells an unchanged version from one to update.
+pub const COMPUTE_METADATA_KEY: &str = "cargo_xtask_lambda_compute";
+
+impl LambdaCompute {
+    /// What `register` recorded on `version` (`describe-version`'s JSON), while the version
+    /// still has Lambda compute; `None` otherwise.
+    pub fn recorded(version: &serde_json::Value) -> Option<Self> {
+        if !has_lambda_compute(version) {
+            return None;
+        }
+        // A payload: `{"metadata": {"encoding": base64("json/plain")}, "data": base64(JSON)}`.
+        let entry = version.get("metadata")?.get(COMPUTE_METADATA_KEY)?;
+        let data = base64_decode(entry.get("data")?.as_str()?)?;
+        serde_json::from_slice(&data).ok()
+    }
+
+    /// The `--metadata KEY=JSON` flag that records it.
+    fn metadata_flag(&self) -> String {
+        let json = serde_json::to_string(self).expect("strings serialize");
+        format!("{COMPUTE_METADATA_KEY}={json}")
+    }
+}
+
+/// Standard base64 (with or without padding), as Go's JSON encodes bytes; `None` when `text`
+/// is not base64.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let sextet = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut bits = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            bits |= sextet(c)? << (18 - 6 * i);
+        }
+        let bytes = bits.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes[1..4]),
+            3 => out.extend_from_slice(&bytes[1..3]),
+            2 => out.push(bytes[1]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Whether `version` (`describe-version`'s JSON) has an `aws-lambda` compute provider.
+pub fn has_lambda_compute(version: &serde_json::Value) -> bool {
+    version
+        .pointer("/computeConfig/scalingGroups/default/provider/type")
+        .and_then(|t| t.as_str())
+        == Some(AWS_LAMBDA)
+}
+
+/// The build IDs of the versions `describe` lists (`versionSummaries`, each with `BuildID` as
+/// the CLI spells it).
+fn version_build_ids(described: &serde_json::Value) -> Vec<String> {
+    described
+        .get("versionSummaries")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|summary| {
+            summary
+                .get("BuildID")
+                .and_then(|b| b.as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// A version that holds Lambda compute but is no longer in the descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftBehind {
+    /// `NAMESPACE/DEPLOYMENT@BUILD_ID`, as [`WorkerDeployment::id`].
+    pub id: String,
+    /// The Temporal CLI command that deletes it.
+    pub retire: String,
 }
 
 /// How a workflow run closed.
@@ -557,6 +758,39 @@ mod tests {
             {"name": "q", "type": "TASK_QUEUE_TYPE_ACTIVITY"}]});
         assert_eq!(bound_task_queues(&v), ["q"]);
         assert!(bound_task_queues(&serde_json::json!({"taskQueuesInfos": null})).is_empty());
+    }
+
+    #[test]
+    fn the_recorded_compute_config_is_read_back() {
+        assert_eq!(base64_decode("anNvbi9wbGFpbg==").unwrap(), b"json/plain");
+        assert_eq!(base64_decode("YWI").unwrap(), b"ab");
+        assert_eq!(base64_decode("a*=="), None);
+        // As describe-version shows the metadata `register` set.
+        let version = serde_json::json!({
+            "computeConfig": {"scalingGroups": {"default": {"provider": {"type": "aws-lambda"}}}},
+            "metadata": {COMPUTE_METADATA_KEY: {
+                "data": "eyJleHRlcm5hbF9pZCI6ImUiLCJmdW5jdGlvbl9hcm4iOiJmIiwicm9sZV9hcm4iOiJyIn0=",
+                "metadata": {"encoding": "anNvbi9wbGFpbg=="}}}});
+        let recorded = LambdaCompute {
+            function_arn: "f".into(),
+            role_arn: "r".into(),
+            external_id: "e".into(),
+        };
+        assert_eq!(LambdaCompute::recorded(&version), Some(recorded));
+        let removed = serde_json::json!({"computeConfig": {}, "metadata": version["metadata"]});
+        assert_eq!(
+            LambdaCompute::recorded(&removed),
+            None,
+            "no compute, nothing recorded"
+        );
+    }
+
+    #[test]
+    fn described_versions_are_listed() {
+        let described = serde_json::json!({"name": "d", "versionSummaries": [
+            {"BuildID": "b2", "deploymentName": "d"}, {"BuildID": "b1", "deploymentName": "d"}]});
+        assert_eq!(version_build_ids(&described), ["b2", "b1"]);
+        assert!(version_build_ids(&serde_json::json!({"versionSummaries": null})).is_empty());
     }
 
     #[test]
