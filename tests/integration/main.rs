@@ -18,6 +18,7 @@ mod lambda_worker;
 mod registration;
 mod sandbox;
 mod schema;
+mod shell;
 mod signals;
 mod sts;
 mod template;

@@ -23,8 +23,5 @@ fn main() -> ExitCode {
             });
         }
     };
-    let result = Layout::discover(cli.root.as_deref())
-        .map_err(anyhow::Error::from)
-        .and_then(|layout| command.run(&layout));
-    setup_flows::exit(result)
+    setup_flows::exit(command.run(cli.root.as_deref()))
 }

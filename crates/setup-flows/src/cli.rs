@@ -1,19 +1,31 @@
 //! The command line: every subcommand's flags, parsed by both binaries.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::LazyLock;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use env_descriptor::Layout;
 
-use crate::{aws_args, init, register, render, sandbox, smoke, validate};
+use crate::{aws_args, completions, init, register, render, sandbox, smoke, validate};
+
+/// `0.1.0 (1a2b3c4)`: the package version and, when built from a git checkout, its revision
+/// (`build.rs`).
+fn version() -> &'static str {
+    static VERSION: LazyLock<String> = LazyLock::new(|| match env!("XTASK_GIT_REVISION") {
+        "" => env!("CARGO_PKG_VERSION").to_owned(),
+        revision => format!("{} ({revision})", env!("CARGO_PKG_VERSION")),
+    });
+    &VERSION
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
     about = "Set up Temporal Serverless Workers (AWS Lambda) for a self-hosted Temporal Service",
+    version = version(),
     long_about = None,
     arg_required_else_help = true,
     after_help = "\
@@ -63,6 +75,8 @@ pub enum LocalCommand {
     Smoke(smoke::Args),
     #[command(display_order = 11)]
     Sandbox(sandbox::Args),
+    #[command(display_order = 12)]
+    Completions(completions::Args),
 }
 
 /// The commands that call AWS: `xtask` hands them to `xtask-aws`, which links the SDK.
@@ -95,8 +109,14 @@ impl AwsCommand {
 }
 
 impl LocalCommand {
-    /// Runs the command in this process.
-    pub fn run(self, layout: &Layout) -> Result<ExitCode> {
+    /// Runs the command in this process, in the checkout found from `root` (`--root`); only
+    /// `completions` runs without one.
+    pub fn run(self, root: Option<&Path>) -> Result<ExitCode> {
+        let layout = match self {
+            LocalCommand::Completions(args) => return args.run(),
+            _ => Layout::discover(root)?,
+        };
+        let layout = &layout;
         match self {
             LocalCommand::Validate(args) => args.run(layout),
             LocalCommand::Render(args) => args.run(layout),
@@ -104,6 +124,7 @@ impl LocalCommand {
             LocalCommand::Register(args) => args.run(layout),
             LocalCommand::Smoke(args) => args.run(layout),
             LocalCommand::Sandbox(args) => args.run(layout),
+            LocalCommand::Completions(args) => args.run(),
         }
     }
 }

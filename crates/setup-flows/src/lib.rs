@@ -11,6 +11,7 @@
 pub mod aws_args;
 pub mod claim;
 pub mod cli;
+pub mod completions;
 pub mod deploy;
 pub mod doctor;
 pub mod envs;

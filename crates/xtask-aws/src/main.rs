@@ -21,12 +21,13 @@ use setup_flows::cli::{AwsCommand, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = Layout::discover(cli.root.as_deref())
-        .map_err(anyhow::Error::from)
-        .and_then(|layout| match cli.command {
-            Command::Aws(command) => run(command, &layout),
-            Command::Local(command) => command.run(&layout),
-        });
+    let root = cli.root.as_deref();
+    let result = match cli.command {
+        Command::Aws(command) => Layout::discover(root)
+            .map_err(anyhow::Error::from)
+            .and_then(|layout| run(command, &layout)),
+        Command::Local(command) => command.run(root),
+    };
     setup_flows::exit(result)
 }
 
