@@ -10,10 +10,16 @@ use worker_deployments::{Action, Cli, Client, Frontend, Registration, Source};
 #[command(after_help = "\
 Each `[[worker_deployments]]` entry becomes a Worker Deployment Version whose compute config is
 AWS Lambda: the entry's function ARN, the role ARN recorded by `deploy` in [outputs], and
-`role.external_id`. A version that exists gets its compute config updated. The Temporal server
-checks the config as it registers (it assumes the role with the external ID, calls GetFunction,
+`role.external_id`. A version that exists gets its compute config updated, or `no changes` when
+it has it already; versions of the same deployments that keep Lambda compute but are no longer
+listed are named, with the command that retires them. The Temporal server checks the config
+as it registers (it assumes the role with the external ID, calls GetFunction,
 and makes sure the role refuses AssumeRole without the external ID); its refusals are shown with
 what to fix. Uses the official `temporal` CLI (1.9+; TEMPORAL_CLI to choose one).
+
+The frontend is `temporal.address`, else TEMPORAL_ADDRESS, else the Temporal CLI's profile
+(TEMPORAL_PROFILE or `default`, in TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml);
+no other TEMPORAL_* variable is passed on.
 
   [temporal]
   address = \"temporal.staging.internal:7233\"
