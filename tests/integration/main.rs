@@ -14,6 +14,7 @@ mod deploy;
 mod emulator;
 mod faults;
 mod files;
+mod helm;
 mod lambda_worker;
 mod sandbox;
 mod schema;

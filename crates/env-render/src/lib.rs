@@ -70,6 +70,63 @@ pub struct Templates {
     cfn: cfn::Template,
 }
 
+/// A file of the server's own that holds its dynamic config, which `render` updates in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerConfig {
+    /// `temporal.dynamic_config_file`: the dynamic config file the server reads.
+    File,
+    /// `temporal.helm_values`: the values of the Helm chart that deploys the server, whose
+    /// `server.dynamicConfig` the chart renders into the ConfigMap the server polls.
+    HelmValues,
+}
+
+impl ServerConfig {
+    /// The server's file that `env` names (relative to the checkout), and its kind.
+    pub fn of(env: &Environment) -> Option<(Self, &Path)> {
+        let t = &env.temporal;
+        match (&t.dynamic_config_file, &t.helm_values) {
+            (Some(file), _) => Some((ServerConfig::File, file.as_ref())),
+            (None, Some(values)) => Some((ServerConfig::HelmValues, values.as_ref())),
+            (None, None) => None,
+        }
+    }
+
+    /// Where in the file the tool's keys go, for messages: "`workercontroller` block of".
+    pub fn place(self) -> &'static str {
+        match self {
+            ServerConfig::File => "the workercontroller block of",
+            ServerConfig::HelmValues => "the workercontroller keys under server.dynamicConfig of",
+        }
+    }
+
+    /// The dynamic config the server reads, from the file's text.
+    pub fn dynamic_config(self, text: &str) -> Result<String, String> {
+        match self {
+            ServerConfig::File => Ok(text.to_owned()),
+            ServerConfig::HelmValues => dynamic_config::from_helm_values(text),
+        }
+    }
+
+    fn merge(self, existing: &str, rendered: &str, env_name: &str) -> Result<String, String> {
+        match self {
+            ServerConfig::File => {
+                dynamic_config::merge_into_server_file(existing, rendered, env_name)
+            }
+            ServerConfig::HelmValues => {
+                dynamic_config::merge_into_helm_values(existing, rendered, env_name)
+            }
+        }
+    }
+}
+
+/// A file whose contents differ from what rendering gives: `old` is `None` when it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: PathBuf,
+    pub old: Option<String>,
+    pub new: String,
+}
+
 /// The rendered files of one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -207,12 +264,21 @@ impl Rendered {
 
     /// The files under `dir` whose contents differ from the rendered ones.
     pub fn stale(&self, dir: &Path) -> Vec<PathBuf> {
+        self.changes(dir).into_iter().map(|c| c.path).collect()
+    }
+
+    /// The files under `dir` whose contents differ from the rendered ones, with both texts.
+    pub fn changes(&self, dir: &Path) -> Vec<Change> {
         self.files(dir)
             .into_iter()
-            .filter(|(path, contents)| {
-                std::fs::read_to_string(path).ok().as_deref() != Some(*contents)
+            .filter_map(|(path, contents)| {
+                let old = std::fs::read_to_string(&path).ok();
+                (old.as_deref() != Some(contents)).then(|| Change {
+                    path,
+                    old,
+                    new: contents.to_owned(),
+                })
             })
-            .map(|(path, _)| path)
             .collect()
     }
 
@@ -221,10 +287,20 @@ impl Rendered {
     /// Returns whether the file changed. A missing file is an error: Temporal does not start
     /// without it, so it is not ours to create.
     pub fn update_server_file(&self, path: &Path, env_name: &str) -> Result<bool, RenderError> {
-        let Some(merged) = self.merged_server_file(path, env_name)? else {
+        self.update_server_config(ServerConfig::File, path, env_name)
+    }
+
+    /// [`Self::update_server_file`] for either kind of the server's file.
+    pub fn update_server_config(
+        &self,
+        kind: ServerConfig,
+        path: &Path,
+        env_name: &str,
+    ) -> Result<bool, RenderError> {
+        let Some(change) = self.server_config_change(kind, path, env_name)? else {
             return Ok(false);
         };
-        env_descriptor::write_atomic(path, merged.as_bytes()).map_err(|source| {
+        env_descriptor::write_atomic(path, change.new.as_bytes()).map_err(|source| {
             RenderError::Write {
                 path: path.to_owned(),
                 source,
@@ -239,26 +315,34 @@ impl Rendered {
         path: &Path,
         env_name: &str,
     ) -> Result<bool, RenderError> {
-        Ok(self.merged_server_file(path, env_name)?.is_some())
+        Ok(self
+            .server_config_change(ServerConfig::File, path, env_name)?
+            .is_some())
     }
 
-    /// The server file with the managed block in place, or `None` when it is already so.
-    fn merged_server_file(
+    /// The server's file with the managed keys in place, or `None` when it is already so
+    /// (for `render --check` and `plan`); nothing is written.
+    pub fn server_config_change(
         &self,
+        kind: ServerConfig,
         path: &Path,
         env_name: &str,
-    ) -> Result<Option<String>, RenderError> {
+    ) -> Result<Option<Change>, RenderError> {
         let existing = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let merged =
-            dynamic_config::merge_into_server_file(&existing, &self.dynamic_config, env_name)
-                .map_err(|message| RenderError::ServerFile {
-                    path: path.to_owned(),
-                    message,
-                })?;
-        Ok((merged != existing).then_some(merged))
+        let merged = kind
+            .merge(&existing, &self.dynamic_config, env_name)
+            .map_err(|message| RenderError::ServerFile {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok((merged != existing).then(|| Change {
+            path: path.to_owned(),
+            old: Some(existing),
+            new: merged,
+        }))
     }
 
     /// Writes the files that changed into `dir`, each atomically; returns them.
