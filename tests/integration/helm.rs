@@ -173,16 +173,6 @@ fn render_puts_the_keys_under_server_dynamic_config_and_keeps_every_other_byte()
         run.stderr
     );
     assert_eq!(helm.text(), after, "--check writes nothing");
-
-    // doctor reads what the chart gives the server.
-    let run = helm.co.xtask(&["doctor", "helm"]);
-    assert!(
-        run.line("WCI enabled for namespace `orders`").contains(
-            "workercontroller.enabled is true in server.dynamicConfig of deploy/helm/values.yaml"
-        ),
-        "{}",
-        run.stdout
-    );
 }
 
 #[test]

@@ -424,9 +424,21 @@ fn merge_into(
     };
     let edited = crate::yaml_edit::put_managed_block(existing, &block, entries(rendered))
         .map_err(|e| e.to_string())?;
-    check_mapping(&edited.mapping)
-        .map_err(|e| format!("the result would be rejected by Temporal: {e}"))?;
+    check_mapping(&edited.mapping).map_err(|e| {
+        let hint = if path.is_empty() && looks_like_helm_values(&edited.mapping) {
+            "; it looks like a Helm chart's values file: name it in `temporal.helm_values` instead of `dynamic_config_file`"
+        } else {
+            ""
+        };
+        format!("the result would be rejected by Temporal: {e}{hint}")
+    })?;
     Ok(edited.text)
+}
+
+/// Whether a file given as Temporal's dynamic config is a Helm chart's values instead: a
+/// `server` key holding a mapping (no dynamic config key is named `server`).
+fn looks_like_helm_values(root: &Mapping) -> bool {
+    root.get("server").is_some_and(Value::is_mapping)
 }
 
 /// The keys of a rendered file, without the comment lines that head it.
@@ -633,6 +645,15 @@ mod tests {
             from_helm_values("server:\n  dynamicConfig: [1]\n")
                 .unwrap_err()
                 .contains("`server.dynamicConfig` must be a mapping of keys, found a list")
+        );
+        assert!(
+            merge_into_server_file(
+                "server:\n  dynamicConfig: {}\n",
+                "workercontroller.enabled:\n  - value: true\n",
+                "s"
+            )
+            .unwrap_err()
+            .ends_with("name it in `temporal.helm_values` instead of `dynamic_config_file`")
         );
         let merged = merge_into_helm_values(
             "server:\n  dynamicConfig: {}\n",

@@ -40,3 +40,37 @@ pub fn temporal_client(
 ) -> Result<worker_deployments::Client, String> {
     crate::register::client(layout, env).map_err(|e| format!("{e:#}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use env_descriptor::{Layout, load_str};
+
+    const ENV: &str = "[aws]\nregion = \"us-east-1\"\n\n[temporal]\nserver_role_arn = \"arn:aws:iam::123456789012:role/t\"\nhelm_values = \"deploy/values.yaml\"\n\n[role]\nstack_name = \"s\"\nexternal_id = \"abcdef-12345\"\nlambda_function_arns = [\"arn:aws:lambda:us-east-1:123456789012:function:f\"]\n";
+
+    /// With Helm, doctor checks what the chart gives the server: `server.dynamicConfig`.
+    #[test]
+    fn helm_values_are_read_under_server_dynamic_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::at(dir.path());
+        let env = load_str(Path::new("environments/h.toml"), ENV).unwrap().env;
+        std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
+        std::fs::write(
+            dir.path().join("deploy/values.yaml"),
+            "server:\n  image: {tag: 1.32.0}\n  dynamicConfig:\n    workercontroller.enabled:\n    - value: true\nweb: {}\n",
+        )
+        .unwrap();
+        let (source, text) = super::dynamic_config(&layout, &env).unwrap();
+        assert_eq!(source, "server.dynamicConfig of deploy/values.yaml");
+        assert_eq!(text.unwrap(), "workercontroller.enabled:\n- value: true\n");
+
+        std::fs::write(
+            dir.path().join("deploy/values.yaml"),
+            "server:\n  dynamicConfig: [1]\n",
+        )
+        .unwrap();
+        let (_, text) = super::dynamic_config(&layout, &env).unwrap();
+        assert!(text.unwrap_err().contains("must be a mapping of keys"));
+    }
+}
