@@ -15,6 +15,7 @@ mod emulator;
 mod faults;
 mod files;
 mod helm;
+mod infra_repo;
 mod lambda_worker;
 mod sandbox;
 mod schema;
