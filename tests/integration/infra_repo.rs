@@ -11,12 +11,18 @@ use crate::support::{Run, cfn, descriptor, safe_aws_env};
 /// `xtask ARGS...` as installed: the binary next to `xtask-aws`, started in `dir`, no cargo
 /// variables (which would make it build `xtask-aws` from this workspace), no `--root`.
 fn installed(dir: &Path, args: &[&str]) -> Run {
+    installed_with(dir, args, &[])
+}
+
+/// [`installed`] with `vars` set.
+fn installed_with(dir: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.current_dir(dir).args(args);
     safe_aws_env(&mut cmd);
     for var in ["CARGO", "CARGO_MANIFEST_DIR", "XTASK_AWS_BIN"] {
         cmd.env_remove(var);
     }
+    cmd.envs(vars.iter().copied());
     Run::from(cmd.output().expect("run xtask"))
 }
 
@@ -78,6 +84,18 @@ fn a_repo_with_only_environments_renders_and_deploys_with_the_built_in_templates
     let run = installed(repo.path(), &["deploy", "staging", "--yes"]);
     run.success();
     assert!(run.stdout.contains("no changes"), "{}", run.stdout);
+
+    // Started by another project's cargo (a build script, `cargo run` of a wrapper): its
+    // `CARGO` and `CARGO_MANIFEST_DIR` are not this workspace's, so nothing is built there.
+    let run = installed_with(
+        repo.path(),
+        &["status", "staging"],
+        &[
+            ("CARGO", Path::new("/bin/false")),
+            ("CARGO_MANIFEST_DIR", repo.path()),
+        ],
+    );
+    run.success();
 }
 
 #[test]
