@@ -240,4 +240,19 @@ fn a_clashing_values_file_is_refused_and_left_as_it_was() {
         run.stderr
     );
     assert_eq!(helm.text(), clashing);
+
+    // A values file that is not there is named as what it is: not a template.
+    helm.co.write_env("helm", &helm.env);
+    std::fs::remove_file(&helm.file).unwrap();
+    let run = helm.co.xtask(&["render", "helm"]);
+    run.failure();
+    assert!(
+        run.stderr.contains("cannot read `")
+            && run
+                .stderr
+                .contains("deploy/helm/values.yaml`: No such file")
+            && !run.stderr.contains("template"),
+        "{}",
+        run.stderr
+    );
 }

@@ -96,7 +96,7 @@ pub const PARAMETERS_FILE: &str = "parameters.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("cannot read template `{}`", path.display())]
+    #[error("cannot read `{}`", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
