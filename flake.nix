@@ -89,9 +89,11 @@
         }
       );
 
-      # `nix run . -- deploy staging`: the binary finds environments/ and templates/ from the
-      # current directory (or --root DIR / XTASK_ROOT), never from its build, so it behaves
-      # exactly like `cargo xtask deploy staging` in the checkout.
+      # `nix run . -- deploy staging`: the binary finds the repository by its environments/ from
+      # the current directory (or --root DIR / XTASK_ROOT), never from its build, so it behaves
+      # exactly like `cargo xtask deploy staging` in the checkout. The templates are built into
+      # it (a repository's templates/ overrides them), so `nix run github:OWNER/REPO -- deploy
+      # staging` works in a team's own repository that has only environments/.
       apps = forAllSystems (
         system: pkgs: {
           default = {

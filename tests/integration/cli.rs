@@ -198,8 +198,9 @@ fn outside_a_checkout_says_so() {
     let run = crate::support::Run::from(cmd.output().unwrap());
     run.failure();
     assert!(
-        run.stderr
-            .contains("is not inside a checkout of this project"),
+        run.stderr.contains(
+            "is not inside a repository with environments (no `environments/` in it or any parent)"
+        ),
         "{}",
         run.stderr
     );

@@ -14,6 +14,8 @@ mod deploy;
 mod emulator;
 mod faults;
 mod files;
+mod helm;
+mod infra_repo;
 mod lambda_worker;
 mod registration;
 mod sandbox;

@@ -2,10 +2,11 @@
 //!
 //! The split keeps the SDK (most of the build time) out of the way of the commands that do not
 //! need it: a fresh clone runs `cargo xtask validate` without compiling it. `xtask-aws` is found
-//! as `XTASK_AWS_BIN`, else next to this executable (as installed by Nix). Under cargo (`cargo
-//! xtask ...` sets `CARGO` and `CARGO_MANIFEST_DIR`), it is first built, or found up to date, by
-//! `cargo build -p xtask-aws` in the same workspace and profile (with `XTASK_AWS_FEATURES`, e.g.
-//! `sso`, when set).
+//! as `XTASK_AWS_BIN`, else next to this executable (as installed by Nix). Under `cargo xtask`
+//! (which sets `CARGO`, and `CARGO_MANIFEST_DIR` to this crate's directory), it is first built,
+//! or found up to date, by `cargo build -p xtask-aws` in the same workspace and profile (with
+//! `XTASK_AWS_FEATURES`, e.g. `sso`, when set). An installed binary started by another
+//! project's cargo sees that project's `CARGO_MANIFEST_DIR`, and builds nothing.
 //!
 //! On Unix this process then becomes `xtask-aws` (exec): the pid the user started, and signals
 //! with Ctrl-C or `kill`, is the deploy itself, which stops cleanly (`xtask-aws`'s
@@ -36,10 +37,7 @@ fn locate(alongside: impl FnOnce() + Send + 'static) -> anyhow::Result<PathBuf> 
     }
     let exe = std::env::current_exe()?;
     let sibling = exe.with_file_name(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
-    if let (Some(cargo), Some(manifest_dir)) = (
-        std::env::var_os("CARGO"),
-        std::env::var_os("CARGO_MANIFEST_DIR"),
-    ) {
+    if let (Some(cargo), Some(manifest_dir)) = (std::env::var_os("CARGO"), under_cargo_xtask()) {
         // Only a first build takes long enough to be worth overlapping.
         let beside = (!sibling.exists()).then(|| std::thread::spawn(alongside));
         let built = build_with_cargo(Path::new(&cargo), Path::new(&manifest_dir), &exe, &sibling);
@@ -55,6 +53,15 @@ fn locate(alongside: impl FnOnce() + Send + 'static) -> anyhow::Result<PathBuf> 
         exe.display()
     );
     Ok(sibling)
+}
+
+/// This crate's directory when `cargo xtask` (or `cargo run -p xtask`, or a test of this
+/// workspace) started this binary: cargo's `CARGO_MANIFEST_DIR` names the directory this binary
+/// was built from. A binary installed elsewhere (Nix, `cargo install`) was built from another
+/// copy of the sources, so nothing matches and nothing is built.
+fn under_cargo_xtask() -> Option<std::ffi::OsString> {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|dir| Path::new(dir) == Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn build_with_cargo(

@@ -1,6 +1,8 @@
 use std::path::{Path, PathBuf};
 
-/// Where things live in a checkout: `environments/`, `templates/` and the cache under `target/`.
+/// Where things live in a checkout: `environments/`, `templates/` (optional: overrides of the
+/// built-in templates) and the cache under `target/`. The checkout is any directory with
+/// `environments/`: this repository, or a team's own infra repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     root: PathBuf,
@@ -9,12 +11,12 @@ pub struct Layout {
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
     #[error(
-        "`{}` is not inside a checkout of this project (no `environments/` and `templates/` in it or any parent); \
-         run from the repository, or pass `--root DIR` or set `XTASK_ROOT`",
+        "`{}` is not inside a repository with environments (no `environments/` in it or any parent); \
+         run from the repository, pass `--root DIR` or set `XTASK_ROOT`, or start one here with `mkdir environments` and `init NAME`",
         .0.display()
     )]
     NotFound(PathBuf),
-    #[error("`{}` (from {origin}) has no `environments/` and `templates/` directories", dir.display())]
+    #[error("`{}` (from {origin}) has no `environments/` directory", dir.display())]
     NotARoot { dir: PathBuf, origin: &'static str },
     #[error("cannot read the current directory: {0}")]
     Cwd(std::io::Error),
@@ -28,7 +30,7 @@ pub enum LayoutError {
 
 impl Layout {
     /// Finds the checkout: `explicit` (from `--root`), else `$XTASK_ROOT`, else the nearest
-    /// ancestor of the current directory that has both `environments/` and `templates/`.
+    /// ancestor of the current directory that has `environments/` (`templates/` is optional).
     pub fn discover(explicit: Option<&Path>) -> Result<Self, LayoutError> {
         let from_env = std::env::var_os("XTASK_ROOT")
             .filter(|v| !v.is_empty())
@@ -61,7 +63,7 @@ impl Layout {
     }
 
     fn is_root(dir: &Path) -> bool {
-        dir.join("environments").is_dir() && dir.join("templates").is_dir()
+        dir.join("environments").is_dir()
     }
 
     pub fn root(&self) -> &Path {
@@ -148,12 +150,12 @@ mod tests {
     #[test]
     fn discovers_root_from_explicit_dir_and_lists_envs() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
         assert!(matches!(
             Layout::discover(Some(dir.path())),
             Err(LayoutError::NotARoot { .. })
         ));
-        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        // `environments/` alone makes a checkout: the templates are built in.
+        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
         std::fs::write(dir.path().join("environments/b.toml"), "").unwrap();
         std::fs::write(dir.path().join("environments/a.toml"), "").unwrap();
         std::fs::write(dir.path().join("environments/notes.md"), "").unwrap();

@@ -127,6 +127,10 @@ pub struct Temporal {
     /// The dynamic config file the server reads, relative to the checkout; `render` updates the
     /// workercontroller keys in it in place.
     pub dynamic_config_file: Option<ConfigPath>,
+    /// The values file of the Helm chart that deploys the server, relative to the checkout;
+    /// `render` updates the workercontroller keys under its `server.dynamicConfig` in place.
+    /// Not with `dynamic_config_file`.
+    pub helm_values: Option<ConfigPath>,
     /// TLS towards the frontend; implied by any `tls_*` key.
     pub tls: Option<bool>,
     /// Client certificate for mutual TLS (with `tls_key_path`), relative to the checkout.

@@ -16,6 +16,7 @@ pub(crate) fn check(found: &mut Found, report: &mut Report) {
     role_name_fits(found, report);
     needed_choices(found, report);
     tls(found, report);
+    one_dynamic_config(found, report);
     if let Some(region) = &region {
         lambda_accounts(found, report, region);
         recorded_stack(found, report, region);
@@ -139,6 +140,27 @@ fn tls(found: &Found, report: &mut Report) {
             "is `false` but `tls_*` keys are set; remove them or set `tls = true`",
         );
     }
+}
+
+/// The server reads its dynamic config from one place: its own file, or the values of the Helm
+/// chart that deploys it (reported at `helm_values`, whichever comes first).
+fn one_dynamic_config(found: &Found, report: &mut Report) {
+    let (Some(file), Some(_)) = (
+        key_span(found, "temporal.dynamic_config_file"),
+        found.get("temporal.helm_values"),
+    ) else {
+        return;
+    };
+    let message = format!(
+        "cannot be set beside `dynamic_config_file` (line {}): the server reads its dynamic config from one place; \
+         keep `helm_values` when a Helm chart deploys the server, else `dynamic_config_file`",
+        report.line_of(file.start)
+    );
+    report.error(
+        "temporal.helm_values",
+        key_span(found, "temporal.helm_values"),
+        message,
+    );
 }
 
 /// The account the invocation role lives in, and what says so: `aws.account_id`, else the

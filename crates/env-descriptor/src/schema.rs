@@ -225,6 +225,11 @@ impl Report<'_> {
         self.push(Severity::Warning, key.into(), span, message.into());
     }
 
+    /// The 1-based line of byte `offset`, for messages that name another key's line.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        crate::problem::line_col(self.src, offset).0
+    }
+
     fn has_errors(&self) -> bool {
         self.problems.iter().any(|p| p.severity == Severity::Error)
     }
@@ -702,6 +707,7 @@ lambda_function_arns = []
                     ("scaling_algorithms", r#"["no-sync"]"#),
                     ("address", r#""127.0.0.1:7233""#),
                     ("dynamic_config_file", r#""dc.yaml""#),
+                    ("helm_values", r#""values.yaml""#),
                     ("tls", "true"),
                     ("tls_cert_path", r#""c""#),
                     ("tls_key_path", r#""k""#),
@@ -771,7 +777,11 @@ lambda_function_arns = []
             }
             out
         };
-        assert!(load(&text(None)).is_ok(), "{:#?}", load(&text(None)));
+        // Every value is valid; the one problem is that the server's dynamic config is given
+        // twice, which `dynamic_config_file` and `helm_values` may not both do.
+        let all = problems(&text(None));
+        assert_eq!(all.len(), 1, "{all:#?}");
+        assert_eq!(all[0].key, "temporal.helm_values");
         let mut checked = 0;
         for table in std::iter::once("").chain(declared("").keys.iter().copied()) {
             for key in declared(table).keys {
@@ -791,7 +801,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 12 + 4 + 8 + 1 + 1 + 4);
+        assert_eq!(checked, 7 + 4 + 13 + 4 + 8 + 1 + 1 + 4);
     }
 
     /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed
@@ -828,6 +838,33 @@ lambda_function_arns = []
         assert_eq!(
             keys,
             ["temporal.server_role_arn", "role.lambda_function_arns[0]"]
+        );
+    }
+
+    /// The server reads one dynamic config: a file of its own, or a Helm chart's values.
+    #[test]
+    fn a_dynamic_config_file_and_helm_values_exclude_each_other() {
+        let both = GOOD.replace(
+            "namespaces = [",
+            "dynamic_config_file = \"dc.yaml\"\nhelm_values = \"helm/values.yaml\"\nnamespaces = [",
+        );
+        let p = problems(&both);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "temporal.helm_values");
+        assert_eq!(p[0].position, Some((8, 1)));
+        assert_eq!(
+            p[0].message,
+            "cannot be set beside `dynamic_config_file` (line 7): the server reads its dynamic config from one place; \
+             keep `helm_values` when a Helm chart deploys the server, else `dynamic_config_file`"
+        );
+        let helm = GOOD.replace(
+            "namespaces = [",
+            "helm_values = \"helm/values.yaml\"\nnamespaces = [",
+        );
+        let env = load(&helm).unwrap().env;
+        assert_eq!(
+            env.temporal.helm_values.as_ref().map(|p| p.as_str()),
+            Some("helm/values.yaml")
         );
     }
 

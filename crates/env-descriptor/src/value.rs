@@ -276,10 +276,10 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `temporal.dynamic_config_file`: a path, relative to the checkout.
+    /// `temporal.dynamic_config_file`, `temporal.helm_values`: a path, relative to the checkout.
     ConfigPath ("pattern": r"\S") = |f| {
         if f.trim().is_empty() {
-            Err("is empty; allowed: the path of the dynamic config file the server reads, relative to the checkout".into())
+            Err("is empty; allowed: the path of a file the server's dynamic config comes from, relative to the checkout".into())
         } else {
             Ok(())
         }

@@ -12,6 +12,16 @@ pub const PRINCIPAL_PARAMETER: &str = "TemporalIamRoleArn";
 pub const EXTERNAL_ID_PARAMETER: &str = "AssumeRoleExternalId";
 /// The template's parameter listing the functions the invoke policy grants.
 pub const FUNCTIONS_PARAMETER: &str = "LambdaFunctionARNs";
+/// The template's parameter naming the role (`role.name`; passed only when set).
+pub const ROLE_NAME_PARAMETER: &str = "RoleName";
+/// Every parameter the tool passes (from `parameters.json.j2`) and reads back from a stack: a
+/// template (the repository's own included) must declare each.
+pub const PASSED_PARAMETERS: [&str; 4] = [
+    PRINCIPAL_PARAMETER,
+    EXTERNAL_ID_PARAMETER,
+    FUNCTIONS_PARAMETER,
+    ROLE_NAME_PARAMETER,
+];
 /// What the template's invoke policy allows on those functions.
 pub const INVOKE_ACTIONS: [&str; 2] = ["lambda:InvokeFunction", "lambda:GetFunction"];
 
@@ -298,6 +308,18 @@ impl Template {
                 max_length: number("MaxLength"),
                 name,
             });
+        }
+        let missing: Vec<String> = PASSED_PARAMETERS
+            .iter()
+            .filter(|p| !parameters.iter().any(|d| d.name == **p))
+            .map(|p| format!("`{p}`"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "it does not declare the parameter(s) {}, which the tool passes; allowed: any template that declares {}",
+                missing.join(", "),
+                PASSED_PARAMETERS.map(|p| format!("`{p}`")).join(", ")
+            ));
         }
         if doc.get("Resources").is_none() {
             return Err("it has no `Resources` section".into());

@@ -359,6 +359,10 @@ pub fn is_worker_controller_key(key: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
 }
 
+/// Where a Helm chart's values hold the dynamic config: the official chart renders
+/// `server.dynamicConfig` into the ConfigMap the server polls.
+pub const HELM_VALUES_PATH: &[&str] = &["server", "dynamicConfig"];
+
 /// Puts the keys of `rendered` (a whole rendered dynamic config) into `existing` (the file the
 /// server reads, as text) as the managed block of its root mapping, keeping every other byte.
 /// Refuses a half block, workercontroller keys set outside the block, other keys inside it,
@@ -368,11 +372,50 @@ pub fn merge_into_server_file(
     rendered: &str,
     env_name: &str,
 ) -> Result<String, String> {
+    merge_into(existing, rendered, env_name, &[])
+}
+
+/// [`merge_into_server_file`] for a Helm chart's values file: the block goes into the mapping
+/// at [`HELM_VALUES_PATH`], which is made (or turned from `{}` into a block mapping) when needed.
+pub fn merge_into_helm_values(
+    existing: &str,
+    rendered: &str,
+    env_name: &str,
+) -> Result<String, String> {
+    merge_into(existing, rendered, env_name, HELM_VALUES_PATH)
+}
+
+/// The dynamic config a Helm chart's values give the server (the mapping at
+/// [`HELM_VALUES_PATH`]), as the text of a dynamic config file; empty when it has none.
+pub fn from_helm_values(values: &str) -> Result<String, String> {
+    let doc: Value = serde_yaml::from_str(values.trim_start_matches('\u{feff}'))
+        .map_err(|e| format!("not valid YAML: {e}"))?;
+    let config = HELM_VALUES_PATH
+        .iter()
+        .try_fold(&doc, |v, key| v.as_mapping().and_then(|m| m.get(*key)));
+    match config {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::Mapping(m)) if m.is_empty() => Ok(String::new()),
+        Some(m @ Value::Mapping(_)) => serde_yaml::to_string(m).map_err(|e| e.to_string()),
+        Some(other) => Err(format!(
+            "`{}` must be a mapping of keys, found {}",
+            HELM_VALUES_PATH.join("."),
+            type_name(other)
+        )),
+    }
+}
+
+fn merge_into(
+    existing: &str,
+    rendered: &str,
+    env_name: &str,
+    path: &[&str],
+) -> Result<String, String> {
     let note = format!(
         " (managed: edit environments/{env_name}.toml and run `cargo xtask render {env_name}`) >>>"
     );
     let block = crate::yaml_edit::Block {
-        path: &[],
+        path,
         begin: BEGIN,
         note: &note,
         end: END,
@@ -381,9 +424,21 @@ pub fn merge_into_server_file(
     };
     let edited = crate::yaml_edit::put_managed_block(existing, &block, entries(rendered))
         .map_err(|e| e.to_string())?;
-    check_mapping(&edited.mapping)
-        .map_err(|e| format!("the result would be rejected by Temporal: {e}"))?;
+    check_mapping(&edited.mapping).map_err(|e| {
+        let hint = if path.is_empty() && looks_like_helm_values(&edited.mapping) {
+            "; it looks like a Helm chart's values file: name it in `temporal.helm_values` instead of `dynamic_config_file`"
+        } else {
+            ""
+        };
+        format!("the result would be rejected by Temporal: {e}{hint}")
+    })?;
     Ok(edited.text)
+}
+
+/// Whether a file given as Temporal's dynamic config is a Helm chart's values instead: a
+/// `server` key holding a mapping (no dynamic config key is named `server`).
+fn looks_like_helm_values(root: &Mapping) -> bool {
+    root.get("server").is_some_and(Value::is_mapping)
 }
 
 /// The keys of a rendered file, without the comment lines that head it.
@@ -571,6 +626,44 @@ mod tests {
             merge_into_server_file(&half, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
                 .contains("the managed block is broken")
+        );
+    }
+
+    #[test]
+    fn helm_values_give_the_mapping_under_server_dynamic_config() {
+        let values = "server:\n  dynamicConfig:\n    a.b:\n    - value: 1\nweb: {}\n";
+        assert_eq!(from_helm_values(values).unwrap(), "a.b:\n- value: 1\n");
+        for none in [
+            "server:\n  dynamicConfig: {}\n",
+            "server: {}\n",
+            "web: 1\n",
+            "",
+        ] {
+            assert_eq!(from_helm_values(none).unwrap(), "", "{none}");
+        }
+        assert!(
+            from_helm_values("server:\n  dynamicConfig: [1]\n")
+                .unwrap_err()
+                .contains("`server.dynamicConfig` must be a mapping of keys, found a list")
+        );
+        assert!(
+            merge_into_server_file(
+                "server:\n  dynamicConfig: {}\n",
+                "workercontroller.enabled:\n  - value: true\n",
+                "s"
+            )
+            .unwrap_err()
+            .ends_with("name it in `temporal.helm_values` instead of `dynamic_config_file`")
+        );
+        let merged = merge_into_helm_values(
+            "server:\n  dynamicConfig: {}\n",
+            "# header\nworkercontroller.enabled:\n  - value: true\n",
+            "s",
+        )
+        .unwrap();
+        assert_eq!(
+            from_helm_values(&merged).unwrap(),
+            "workercontroller.enabled:\n- value: true\n"
         );
     }
 

@@ -5,6 +5,10 @@
 //! Rendering never touches the network. Every rendered file is parsed back and checked (against
 //! Temporal's file format rules, and against the parameters the CloudFormation template
 //! declares) before anything is written.
+//!
+//! The templates are built into the binary ([`BUILT_IN`]), so the tool works in any repository
+//! that has `environments/`; a file of the same name in the repository's `templates/`
+//! overrides the built-in one, and is held to the same checks.
 
 pub mod cfn;
 pub mod dynamic_config;
@@ -20,13 +24,79 @@ use serde::Serialize;
 pub const CFN_TEMPLATE: &str = "serverless-worker-role.yaml";
 const DYNAMIC_CONFIG_TEMPLATE: &str = "dynamicconfig.yaml.j2";
 const PARAMETERS_TEMPLATE: &str = "parameters.json.j2";
+/// The descriptor `init` writes, relative to `templates/`.
+pub const DESCRIPTOR_TEMPLATE: &str = "environment.toml.j2";
+
+/// The templates the tool carries (this workspace's `templates/`, built in): name and text.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        CFN_TEMPLATE,
+        include_str!("../../../templates/serverless-worker-role.yaml"),
+    ),
+    (
+        DYNAMIC_CONFIG_TEMPLATE,
+        include_str!("../../../templates/dynamicconfig.yaml.j2"),
+    ),
+    (
+        PARAMETERS_TEMPLATE,
+        include_str!("../../../templates/parameters.json.j2"),
+    ),
+    (
+        DESCRIPTOR_TEMPLATE,
+        include_str!("../../../templates/environment.toml.j2"),
+    ),
+];
+
+/// One template's text, and the repository's file when it overrides the built-in one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub text: String,
+    /// `Some(dir/name)` when the repository's `templates/` has it.
+    pub overridden_by: Option<PathBuf>,
+}
+
+impl Source {
+    /// The template `name`: `dir/name` when that file exists, else the built-in one.
+    pub fn find(dir: &Path, name: &str) -> Result<Self, RenderError> {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Source {
+                text,
+                overridden_by: Some(path),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = BUILT_IN
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, text)| (*text).to_owned())
+                    .ok_or_else(|| RenderError::Read {
+                        path: path.clone(),
+                        source: e,
+                    })?;
+                Ok(Source {
+                    text,
+                    overridden_by: None,
+                })
+            }
+            Err(source) => Err(RenderError::Read { path, source }),
+        }
+    }
+
+    /// Where the template comes from, for messages.
+    pub fn origin(&self, name: &str) -> String {
+        match &self.overridden_by {
+            Some(path) => format!("`{}`", path.display()),
+            None => format!("the built-in `templates/{name}`"),
+        }
+    }
+}
 /// Rendered file names, inside `environments/NAME/`.
 pub const DYNAMIC_CONFIG_FILE: &str = "dynamicconfig.yaml";
 pub const PARAMETERS_FILE: &str = "parameters.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("cannot read template `{}`: {source}", path.display())]
+    #[error("cannot read `{}`", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -34,15 +104,22 @@ pub enum RenderError {
     #[error("{}", describe_template_error(.0))]
     Template(#[from] minijinja::Error),
     /// A rendered file that its consumer would reject; nothing was written.
-    #[error("rendering `{}` gave {what} that {consumer} would reject, so nothing was written: {message}", template.display())]
+    #[error(
+        "rendering {template} gave {what} that {consumer} would reject, so nothing was written: {message}"
+    )]
     Rejected {
-        template: PathBuf,
+        /// The template, as [`Source::origin`] names it.
+        template: String,
         what: &'static str,
         consumer: &'static str,
         message: String,
     },
-    #[error("`{}` is not a usable CloudFormation template: {message}", path.display())]
-    CfnTemplate { path: PathBuf, message: String },
+    #[error("{template} is not a usable CloudFormation template: {message}")]
+    CfnTemplate {
+        /// The template, as [`Source::origin`] names it.
+        template: String,
+        message: String,
+    },
     #[error("not updating `{}`: {message}; it was left as it was", path.display())]
     ServerFile { path: PathBuf, message: String },
     #[error("cannot write `{}`: {source}", path.display())]
@@ -62,12 +139,72 @@ fn describe_template_error(e: &minijinja::Error) -> String {
     format!("{place}{}{detail}", e.kind())
 }
 
-/// The templates of one checkout, loaded once.
+/// The templates of one checkout, loaded once: the built-in ones, each overridden by a file of
+/// the same name in the checkout's `templates/`.
 #[derive(Debug)]
 pub struct Templates {
     jinja: minijinja::Environment<'static>,
-    dir: PathBuf,
+    /// Each template's [`Source::origin`], for messages.
+    origins: Vec<(&'static str, String)>,
+    overrides: Vec<PathBuf>,
     cfn: cfn::Template,
+}
+
+/// A file of the server's own that holds its dynamic config, which `render` updates in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerConfig {
+    /// `temporal.dynamic_config_file`: the dynamic config file the server reads.
+    File,
+    /// `temporal.helm_values`: the values of the Helm chart that deploys the server, whose
+    /// `server.dynamicConfig` the chart renders into the ConfigMap the server polls.
+    HelmValues,
+}
+
+impl ServerConfig {
+    /// The server's file that `env` names (relative to the checkout), and its kind.
+    pub fn of(env: &Environment) -> Option<(Self, &Path)> {
+        let t = &env.temporal;
+        match (&t.dynamic_config_file, &t.helm_values) {
+            (Some(file), _) => Some((ServerConfig::File, file.as_ref())),
+            (None, Some(values)) => Some((ServerConfig::HelmValues, values.as_ref())),
+            (None, None) => None,
+        }
+    }
+
+    /// Where in the file the tool's keys go, for messages: "`workercontroller` block of".
+    pub fn place(self) -> &'static str {
+        match self {
+            ServerConfig::File => "the workercontroller block of",
+            ServerConfig::HelmValues => "the workercontroller keys under server.dynamicConfig of",
+        }
+    }
+
+    /// The dynamic config the server reads, from the file's text.
+    pub fn dynamic_config(self, text: &str) -> Result<String, String> {
+        match self {
+            ServerConfig::File => Ok(text.to_owned()),
+            ServerConfig::HelmValues => dynamic_config::from_helm_values(text),
+        }
+    }
+
+    fn merge(self, existing: &str, rendered: &str, env_name: &str) -> Result<String, String> {
+        match self {
+            ServerConfig::File => {
+                dynamic_config::merge_into_server_file(existing, rendered, env_name)
+            }
+            ServerConfig::HelmValues => {
+                dynamic_config::merge_into_helm_values(existing, rendered, env_name)
+            }
+        }
+    }
+}
+
+/// A file whose contents differ from what rendering gives: `old` is `None` when it is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: PathBuf,
+    pub old: Option<String>,
+    pub new: String,
 }
 
 /// The rendered files of one environment.
@@ -128,11 +265,17 @@ impl<'a> From<&'a Environment> for Inputs<'a> {
 }
 
 impl Templates {
-    /// Loads the templates from `dir` (the checkout's `templates/`).
+    /// Loads the templates: the built-in ones, each overridden by a file of the same name in
+    /// `dir` (the checkout's `templates/`, which need not exist). The CloudFormation template
+    /// must declare the parameters the tool passes and the output it records.
     pub fn load(dir: &Path) -> Result<Self, RenderError> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path, source })
+        let mut origins = Vec::new();
+        let mut overrides = Vec::new();
+        let mut read = |name: &'static str| {
+            let source = Source::find(dir, name)?;
+            origins.push((name, source.origin(name)));
+            overrides.extend(source.overridden_by);
+            Ok::<_, RenderError>(source.text)
         };
         let mut jinja = minijinja::Environment::new();
         jinja.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -143,18 +286,32 @@ impl Templates {
         for name in [DYNAMIC_CONFIG_TEMPLATE, PARAMETERS_TEMPLATE] {
             jinja.add_template_owned(name.to_owned(), read(name)?)?;
         }
-        let cfn_path = dir.join(CFN_TEMPLATE);
-        let cfn = cfn::Template::parse(read(CFN_TEMPLATE)?).map_err(|message| {
-            RenderError::CfnTemplate {
-                path: cfn_path,
-                message,
-            }
+        let cfn_text = read(CFN_TEMPLATE)?;
+        let cfn = cfn::Template::parse(cfn_text).map_err(|message| RenderError::CfnTemplate {
+            template: origin_in(&origins, CFN_TEMPLATE),
+            message,
         })?;
         Ok(Templates {
             jinja,
-            dir: dir.to_owned(),
+            origins,
+            overrides,
             cfn,
         })
+    }
+
+    /// The repository's files that override built-in templates.
+    pub fn overrides(&self) -> &[PathBuf] {
+        &self.overrides
+    }
+
+    /// Where the CloudFormation template comes from, for messages: the repository's file or
+    /// the built-in one.
+    pub fn cfn_origin(&self) -> String {
+        self.origin(CFN_TEMPLATE)
+    }
+
+    fn origin(&self, name: &str) -> String {
+        origin_in(&self.origins, name)
     }
 
     /// The CloudFormation template, as deployed.
@@ -174,7 +331,7 @@ impl Templates {
             .get_template(DYNAMIC_CONFIG_TEMPLATE)?
             .render(ctx)?;
         dynamic_config::check(&dynamic_config).map_err(|message| RenderError::Rejected {
-            template: self.dir.join(DYNAMIC_CONFIG_TEMPLATE),
+            template: self.origin(DYNAMIC_CONFIG_TEMPLATE),
             what: "a dynamic config",
             consumer: "Temporal",
             message,
@@ -184,7 +341,7 @@ impl Templates {
             .cfn
             .check_parameters(&parameters_json)
             .map_err(|message| RenderError::Rejected {
-                template: self.dir.join(PARAMETERS_TEMPLATE),
+                template: self.origin(PARAMETERS_TEMPLATE),
                 what: "stack parameters",
                 consumer: "CloudFormation",
                 message,
@@ -197,6 +354,14 @@ impl Templates {
     }
 }
 
+/// The origin of template `name` among those [`Templates::load`] read.
+fn origin_in(origins: &[(&str, String)], name: &str) -> String {
+    origins
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or_else(|| format!("`templates/{name}`"), |(_, o)| o.clone())
+}
+
 impl Rendered {
     fn files<'a>(&'a self, dir: &Path) -> [(PathBuf, &'a str); 2] {
         [
@@ -207,12 +372,21 @@ impl Rendered {
 
     /// The files under `dir` whose contents differ from the rendered ones.
     pub fn stale(&self, dir: &Path) -> Vec<PathBuf> {
+        self.changes(dir).into_iter().map(|c| c.path).collect()
+    }
+
+    /// The files under `dir` whose contents differ from the rendered ones, with both texts.
+    pub fn changes(&self, dir: &Path) -> Vec<Change> {
         self.files(dir)
             .into_iter()
-            .filter(|(path, contents)| {
-                std::fs::read_to_string(path).ok().as_deref() != Some(*contents)
+            .filter_map(|(path, contents)| {
+                let old = std::fs::read_to_string(&path).ok();
+                (old.as_deref() != Some(contents)).then(|| Change {
+                    path,
+                    old,
+                    new: contents.to_owned(),
+                })
             })
-            .map(|(path, _)| path)
             .collect()
     }
 
@@ -221,10 +395,20 @@ impl Rendered {
     /// Returns whether the file changed. A missing file is an error: Temporal does not start
     /// without it, so it is not ours to create.
     pub fn update_server_file(&self, path: &Path, env_name: &str) -> Result<bool, RenderError> {
-        let Some(merged) = self.merged_server_file(path, env_name)? else {
+        self.update_server_config(ServerConfig::File, path, env_name)
+    }
+
+    /// [`Self::update_server_file`] for either kind of the server's file.
+    pub fn update_server_config(
+        &self,
+        kind: ServerConfig,
+        path: &Path,
+        env_name: &str,
+    ) -> Result<bool, RenderError> {
+        let Some(change) = self.server_config_change(kind, path, env_name)? else {
             return Ok(false);
         };
-        env_descriptor::write_atomic(path, merged.as_bytes()).map_err(|source| {
+        env_descriptor::write_atomic(path, change.new.as_bytes()).map_err(|source| {
             RenderError::Write {
                 path: path.to_owned(),
                 source,
@@ -239,26 +423,34 @@ impl Rendered {
         path: &Path,
         env_name: &str,
     ) -> Result<bool, RenderError> {
-        Ok(self.merged_server_file(path, env_name)?.is_some())
+        Ok(self
+            .server_config_change(ServerConfig::File, path, env_name)?
+            .is_some())
     }
 
-    /// The server file with the managed block in place, or `None` when it is already so.
-    fn merged_server_file(
+    /// The server's file with the managed keys in place, or `None` when it is already so
+    /// (for `render --check` and `plan`); nothing is written.
+    pub fn server_config_change(
         &self,
+        kind: ServerConfig,
         path: &Path,
         env_name: &str,
-    ) -> Result<Option<String>, RenderError> {
+    ) -> Result<Option<Change>, RenderError> {
         let existing = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let merged =
-            dynamic_config::merge_into_server_file(&existing, &self.dynamic_config, env_name)
-                .map_err(|message| RenderError::ServerFile {
-                    path: path.to_owned(),
-                    message,
-                })?;
-        Ok((merged != existing).then_some(merged))
+        let merged = kind
+            .merge(&existing, &self.dynamic_config, env_name)
+            .map_err(|message| RenderError::ServerFile {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok((merged != existing).then(|| Change {
+            path: path.to_owned(),
+            old: Some(existing),
+            new: merged,
+        }))
     }
 
     /// Writes the files that changed into `dir`, each atomically; returns them.

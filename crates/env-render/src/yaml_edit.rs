@@ -16,7 +16,10 @@
 //! every other byte of the file: comments, quoting, line endings, a byte-order mark. The mapping
 //! is addressed by a key path: `[]` is the document's root (Temporal's dynamic config file),
 //! `["server", "dynamicConfig"]` the mapping under those keys (a Helm values file), where an
-//! empty value (`dynamicConfig:` or `dynamicConfig: {}`) becomes a block mapping.
+//! empty value (`dynamicConfig:` or `dynamicConfig: {}`) becomes a block mapping, and keys of
+//! the path that the file lacks are added (empty) at the end of their parent mapping. A key's
+//! list may sit at the key's own indentation (an indentless sequence, as in the chart's
+//! example values).
 //!
 //! Reading is one linear pass over the lines with a small lexer that knows where quoted
 //! scalars, block scalars, plain multi-line scalars and flow collections begin and end, so a
@@ -86,6 +89,21 @@ pub enum EditError {
     Unverified(String),
 }
 
+impl<'a> Block<'a> {
+    /// A block that owns nothing and has no markers (a comment line never equals a line
+    /// break): reading with it finds the mapping at `path`, where a missing key goes.
+    fn probe(path: &'a [&'a str]) -> Self {
+        Block {
+            path,
+            begin: "\n",
+            note: "",
+            end: "\n",
+            owns: |_| false,
+            owned: "",
+        }
+    }
+}
+
 fn list(keys: &[(String, usize)]) -> String {
     keys.iter()
         .map(|(k, line)| format!("`{k}` (line {line})"))
@@ -111,9 +129,10 @@ pub struct Edited {
 /// from it, after checking that nothing but the owned keys of the mapping changed.
 pub fn put_managed_block(text: &str, block: &Block, entries: &str) -> Result<Edited, EditError> {
     let wanted = parse_entries(block, entries)?;
-    let before = parse(text)?;
-    let layout = Layout::read(text, block)?;
-    let edited = layout.splice(text, block, entries);
+    let before = with_path(parse(text)?, block.path);
+    let base = add_missing_keys(text, block.path)?;
+    let layout = Layout::read(&base, block)?;
+    let edited = layout.splice(&base, block, entries);
     let after = if edited == text {
         None
     } else {
@@ -141,6 +160,46 @@ fn parse_entries(block: &Block, entries: &str) -> Result<Mapping, EditError> {
         return Err(bad(format!("key {key:?}")));
     }
     Ok(mapping)
+}
+
+/// `text` with the keys of `path` that it lacks added, each (empty) at the end of its parent
+/// mapping: the chart's `values.yaml` has no `server.dynamicConfig`.
+fn add_missing_keys<'t>(text: &'t str, path: &[&str]) -> Result<Cow<'t, str>, EditError> {
+    let Some((last, parent)) = path.split_last() else {
+        return Ok(Cow::Borrowed(text));
+    };
+    match Layout::read(text, &Block::probe(path)) {
+        Err(EditError::MissingPath(_)) => {}
+        Ok(_) => return Ok(Cow::Borrowed(text)),
+        Err(e) => return Err(e),
+    }
+    let text = add_missing_keys(text, parent)?;
+    let layout = Layout::read(&text, &Block::probe(parent))?;
+    Ok(Cow::Owned(layout.add_key(&text, last)))
+}
+
+/// `value` as [`add_missing_keys`] leaves it: the keys of `path` it lacks added (the last one
+/// empty) at the end of their mappings, and an empty mapping on the way made one.
+fn with_path(mut value: Value, path: &[&str]) -> Value {
+    fn walk(value: &mut Value, path: &[&str]) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        if value.is_null() {
+            *value = Value::Mapping(Mapping::new());
+        }
+        if let Value::Mapping(m) = value {
+            let key = Value::from(*first);
+            if !m.contains_key(&key) {
+                m.insert(key.clone(), Value::Null);
+            }
+            if let Some(next) = m.get_mut(&key) {
+                walk(next, rest);
+            }
+        }
+    }
+    walk(&mut value, path);
+    value
 }
 
 fn parse(text: &str) -> Result<Value, EditError> {
@@ -294,7 +353,9 @@ enum Kind<'t> {
         key: Cow<'t, str>,
         colon: usize,
     },
-    /// Starts with something else (a `-` entry, a scalar, a flow collection, `?`).
+    /// Starts with a `- ` sequence entry at this indentation.
+    Entry(usize),
+    /// Starts with something else (a scalar, a flow collection, `?`).
     Other(usize),
     /// `---` or `...` at column 0, or a `%` directive.
     DocumentMarker,
@@ -448,7 +509,12 @@ fn lex_block<'t>(
         match c {
             b'#' => return (first, Carry::None),
             b'-' | b'?' | b':' if ends_token(b, i + 1) => {
-                start(&mut first, Kind::Other(indent));
+                let kind = if c == b'-' {
+                    Kind::Entry(indent)
+                } else {
+                    Kind::Other(indent)
+                };
+                start(&mut first, kind);
                 owner = i;
                 i += 1;
             }
@@ -631,11 +697,17 @@ impl<'t, 'b> Reader<'t, 'b> {
         let kind = self
             .lexer
             .classify(&self.text[line.start..line.end], line.start);
-        if let Kind::Key { indent, .. } | Kind::Other(indent) = kind
-            && let Some((_, owner_indent, _)) = self.owner
-            && indent <= owner_indent
-        {
-            self.inside = false; // a node as shallow as the mapping's own key
+        if let Some((_, owner_indent, _)) = self.owner {
+            // A node as shallow as the mapping's own key ends it, except an entry of an
+            // indentless sequence, which is that key's value.
+            let shallow = match kind {
+                Kind::Key { indent, .. } | Kind::Other(indent) => indent <= owner_indent,
+                Kind::Entry(indent) => indent < owner_indent,
+                _ => false,
+            };
+            if shallow {
+                self.inside = false;
+            }
         }
         match kind {
             Kind::Blank => return Ok(true),
@@ -651,7 +723,8 @@ impl<'t, 'b> Reader<'t, 'b> {
             }
             Kind::Inner => {}
             Kind::Key { indent, key, colon } => self.key(number, indent, key, colon)?,
-            Kind::Other(indent) => self.other(number, indent)?,
+            Kind::Other(indent) => self.other(number, indent, false)?,
+            Kind::Entry(indent) => self.other(number, indent, true)?,
         }
         if self.inside {
             self.last_content = Some(line);
@@ -700,9 +773,15 @@ impl<'t, 'b> Reader<'t, 'b> {
         Ok(())
     }
 
-    fn other(&mut self, number: usize, at: usize) -> Result<(), EditError> {
+    /// A line that starts with something other than a key; `entry` when it is a `- ` entry,
+    /// which may be the value of a key at its own indentation (an indentless sequence).
+    fn other(&mut self, number: usize, at: usize, entry: bool) -> Result<(), EditError> {
         self.seen_content = true;
-        self.pop_to(at);
+        if entry {
+            self.pop_to_entry(at);
+        } else {
+            self.pop_to(at);
+        }
         if self.inside && is_path(&self.stack, self.block.path) {
             return Err(not_a_mapping(self.block, number));
         }
@@ -713,6 +792,18 @@ impl<'t, 'b> Reader<'t, 'b> {
     /// Leaves the nodes that a line starting at column `at` closes.
     fn pop_to(&mut self, at: usize) {
         while self.stack.last().is_some_and(|(i, _)| *i >= at) {
+            self.stack.pop();
+        }
+    }
+
+    /// Leaves the nodes that a `- ` entry at column `at` closes: not a key at that column,
+    /// whose value the entry is (the previous entry of the same sequence is closed).
+    fn pop_to_entry(&mut self, at: usize) {
+        while self
+            .stack
+            .last()
+            .is_some_and(|(i, key)| *i > at || (*i == at && key.is_none()))
+        {
             self.stack.pop();
         }
     }
@@ -816,6 +907,17 @@ impl Layout {
             push_line(line);
         }
         push_line(block.end);
+        self.put(text, &new)
+    }
+
+    /// The text with `key:` (no value) added at the end of the mapping.
+    fn add_key(&self, text: &str, key: &str) -> String {
+        let line = format!("{}{key}:{}", " ".repeat(self.indent), self.eol);
+        self.put(text, &line)
+    }
+
+    /// The text with `new` (whole lines) in place of the block, or where a new block goes.
+    fn put(&self, text: &str, new: &str) -> String {
         let (range, before_sep) = match &self.block {
             Some(range) => (range.clone(), ""),
             None => {
@@ -837,7 +939,7 @@ impl Layout {
             _ => out.push_str(&text[..range.start]),
         }
         out.push_str(before_sep);
-        out.push_str(&new);
+        out.push_str(new);
         out.push_str(&text[range.end..]);
         out
     }
@@ -983,13 +1085,98 @@ mod tests {
         );
     }
 
+    /// The chart's own example (`values/values.dynamic_config.yaml`) writes each key's list
+    /// at the key's indentation (an indentless sequence), which is still the key's value.
+    #[test]
+    fn indentless_sequences_are_values_of_their_key() {
+        let text = "server:\n  dynamicConfig:\n    matching.numTaskqueueReadPartitions:\n    - value: 5\n      constraints: {}\n    - value: 6\n    # about it\n  other: 1\n";
+        let out = put(text, &["server", "dynamicConfig"], ENTRIES).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "server:\n  dynamicConfig:\n    matching.numTaskqueueReadPartitions:\n    - value: 5\n      constraints: {{}}\n    - value: 6\n    # about it\n\
+                 \x20   {BEGIN} (managed) >>>\n    workercontroller.enabled:\n      - value: true\n    {END}\n  other: 1\n"
+            )
+        );
+        let root = "a:\n- value: 1\n";
+        assert_eq!(
+            put(root, &[], ENTRIES).unwrap(),
+            format!("{root}{BEGIN} (managed) >>>\n{ENTRIES}{END}\n")
+        );
+        let clash = "a:\n- value: 1\nworkercontroller.enabled:\n- value: true\n";
+        assert_eq!(
+            put(clash, &[], ENTRIES),
+            Err(EditError::OwnedOutside(vec![(
+                "workercontroller.enabled".into(),
+                3
+            )]))
+        );
+    }
+
+    /// The chart's `values.yaml` has no `dynamicConfig` key: the path's missing keys are
+    /// added at the end of their parent mapping.
+    #[test]
+    fn missing_keys_of_the_path_are_added() {
+        let path = ["server", "dynamicConfig"];
+        let block_at = |pad: &str| {
+            format!(
+                "{pad}{BEGIN} (managed) >>>\n{pad}workercontroller.enabled:\n{pad}  - value: true\n{pad}{END}\n"
+            )
+        };
+        for (text, expect) in [
+            (
+                "server:\n  enabled: true\n  config:\n    logLevel: info   # kept\n\n# the web UI\nweb:\n  enabled: true\n",
+                format!(
+                    "server:\n  enabled: true\n  config:\n    logLevel: info   # kept\n  dynamicConfig:\n{}\n# the web UI\nweb:\n  enabled: true\n",
+                    block_at("    ")
+                ),
+            ),
+            (
+                "server:\n    enabled: true\n",
+                format!(
+                    "server:\n    enabled: true\n    dynamicConfig:\n{}",
+                    block_at("      ")
+                ),
+            ),
+            (
+                "server: {}   # defaults\nweb: {}\n",
+                format!(
+                    "server:   # defaults\n  dynamicConfig:\n{}web: {{}}\n",
+                    block_at("    ")
+                ),
+            ),
+            (
+                "web:\n  enabled: true",
+                format!(
+                    "web:\n  enabled: true\nserver:\n  dynamicConfig:\n{}",
+                    block_at("    ")
+                ),
+            ),
+            (
+                "",
+                format!("server:\n  dynamicConfig:\n{}", block_at("    ")),
+            ),
+        ] {
+            let out = put(text, &path, ENTRIES).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(out, expect, "{text}");
+            assert_eq!(
+                put(&out, &path, ENTRIES).unwrap(),
+                out,
+                "idempotent: {text}"
+            );
+        }
+    }
+
     #[test]
     fn a_path_that_is_missing_or_no_block_mapping_is_refused() {
         let path = ["server", "dynamicConfig"];
         for (text, expect) in [
             (
-                "server:\n  config: {}\n",
-                EditError::MissingPath("server.dynamicConfig".into()),
+                "server: 1\n",
+                EditError::NotABlockMapping {
+                    path: "`server`".into(),
+                    line: 1,
+                },
             ),
             (
                 "server:\n  dynamicConfig: [1]\n",
@@ -997,6 +1184,10 @@ mod tests {
             ),
             (
                 "server:\n  dynamicConfig:\n    - a\n",
+                not_a_mapping(&block(&path), 3),
+            ),
+            (
+                "server:\n  dynamicConfig:\n  - a\n",
                 not_a_mapping(&block(&path), 3),
             ),
         ] {

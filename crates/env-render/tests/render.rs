@@ -181,3 +181,51 @@ fn write_is_idempotent_and_reports_stale_files() {
     assert!(r.stale(dir.path()).is_empty());
     assert!(r.write(dir.path()).unwrap().is_empty());
 }
+
+/// The templates are built in: a directory without them renders the same files as this
+/// workspace's `templates/`, and the built-in ones are those files.
+#[test]
+fn built_in_templates_need_no_directory() {
+    let none = tempfile::tempdir().unwrap();
+    let built_in = Templates::load(&none.path().join("templates")).unwrap();
+    assert!(built_in.overrides().is_empty());
+    let here = Templates::load(&templates_dir()).unwrap();
+    // Rendering reads three of them (the fourth is the descriptor `init` writes).
+    assert_eq!(here.overrides().len(), 3);
+    assert_eq!(
+        built_in.render(&env(None, None)).unwrap(),
+        here.render(&env(None, None)).unwrap()
+    );
+    for (name, text) in env_render::BUILT_IN {
+        assert_eq!(
+            std::fs::read_to_string(templates_dir().join(name)).unwrap(),
+            *text
+        );
+    }
+}
+
+/// A repository's template overrides the built-in one of the same name, and only that one; an
+/// override must still declare every parameter the tool passes.
+#[test]
+fn an_override_replaces_one_template_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = std::fs::read_to_string(templates_dir().join("serverless-worker-role.yaml"))
+        .unwrap()
+        .replacen("Description: The ARN", "Description: (ours) The ARN", 1);
+    let path = dir.path().join("serverless-worker-role.yaml");
+    std::fs::write(&path, &ours).unwrap();
+    let t = Templates::load(dir.path()).unwrap();
+    assert_eq!(t.overrides(), std::slice::from_ref(&path));
+    assert_eq!(t.cfn_template().body, ours);
+    t.render(&env(None, None)).unwrap();
+
+    for parameter in env_render::cfn::PASSED_PARAMETERS {
+        let lost = ours.replace(&format!("  {parameter}:\n"), "  Other:\n");
+        std::fs::write(&path, lost).unwrap();
+        let err = Templates::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("`{}` is not a usable CloudFormation template: it does not declare the parameter(s) `{parameter}`, which the tool passes", path.display())),
+            "{err}"
+        );
+    }
+}

@@ -38,7 +38,7 @@ pub struct Args {
     endpoint_url: Option<String>,
 }
 
-const TEMPLATE: &str = "environment.toml.j2";
+const TEMPLATE: &str = env_render::DESCRIPTOR_TEMPLATE;
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
@@ -59,9 +59,7 @@ impl Args {
         } else {
             self.lambda_function_arns
         };
-        let template_path = layout.templates_dir().join(TEMPLATE);
-        let source = std::fs::read_to_string(&template_path)
-            .with_context(|| format!("cannot read `{}`", template_path.display()))?;
+        let source = env_render::Source::find(&layout.templates_dir(), TEMPLATE)?.text;
         let mut jinja = minijinja::Environment::new();
         jinja.set_undefined_behavior(UndefinedBehavior::Strict);
         jinja.set_keep_trailing_newline(true);

@@ -7,7 +7,9 @@ use env_render::Templates;
 /// Check descriptors (and that they render) without calling AWS.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Every problem is reported at once, with file, line, key and what is allowed. Each descriptor is
+Every problem is reported at once, with file, line, key and what is allowed. Templates in the
+repository's templates/ override the built-in ones: each is named, must declare the parameters the
+tool passes, and must render every environment. Each descriptor is
 also compared with every other one in environments/: two that deploy the same stack (same
 `role.stack_name`, account, region and endpoint) are refused, naming both files. `[outputs]` must
 be this stack's own: its role, its stack ID, an RFC 3339 `deployed_at`.
@@ -29,7 +31,15 @@ impl Args {
                 layout.environments_dir().display()
             );
         }
+        // A template of the repository's own is checked when loaded (the parameters the tool
+        // passes, the output it records) and by rendering every environment below.
         let templates = Templates::load(&layout.templates_dir())?;
+        for path in templates.overrides() {
+            println!(
+                "note    {} overrides the built-in template",
+                crate::relative(layout, path)
+            );
+        }
         let all = crate::envs::all_envs(layout);
         let check = |name: &str| -> Result<()> {
             let env = crate::envs::load_env(layout, name)?;

@@ -71,7 +71,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
         if clients.deployed_template(&stack.stack_id).await? != template.body {
             verdict.undeployed.push(format!(
                 "template: the stack was deployed from another template than {}",
-                setup_flows::relative(layout, &layout.templates_dir())
+                templates.cfn_origin()
             ));
         }
         verdict.outside.extend(role_drift(&clients, &stack).await?);
