@@ -21,6 +21,7 @@ use env_render::cfn;
 use env_render::dynamic_config::{
     self, COMPUTE_PROVIDERS_ENABLED, ENABLED, SCALING_ALGORITHMS_ENABLED,
 };
+use worker_deployments::{HeldCompute, Validation};
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -496,10 +497,11 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
             dynamic_config::resolve(text, COMPUTE_PROVIDERS_ENABLED, ns),
             AWS_LAMBDA,
         ) {
-            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} includes {AWS_LAMBDA}");
+            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} includes {AWS_LAMBDA} in {source}");
             r.pass(2, name, detail);
         } else {
-            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} does not include {AWS_LAMBDA}");
+            let detail =
+                format!("{COMPUTE_PROVIDERS_ENABLED} does not include {AWS_LAMBDA} in {source}");
             r.fail(2, name, detail, fix.clone());
         }
     }
@@ -508,10 +510,12 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
         dynamic_config::resolve(text, SCALING_ALGORITHMS_ENABLED, None),
         NO_SYNC,
     ) {
-        let detail = format!("{SCALING_ALGORITHMS_ENABLED} (global) includes {NO_SYNC}");
+        let detail =
+            format!("{SCALING_ALGORITHMS_ENABLED} (global) includes {NO_SYNC} in {source}");
         r.pass(2, name, detail);
     } else {
-        let detail = format!("{SCALING_ALGORITHMS_ENABLED} (global) does not include {NO_SYNC}");
+        let detail =
+            format!("{SCALING_ALGORITHMS_ENABLED} (global) does not include {NO_SYNC} in {source}");
         r.fail(2, name, detail, fix);
     }
 }
@@ -775,6 +779,7 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                     .unwrap_or("none");
                 if provider == AWS_LAMBDA {
                     r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
+                    held_compute(r, env, client, wd);
                     task_queue_bound(r, env, wd, &v);
                     published_qualifier(r, wd);
                 } else {
@@ -800,6 +805,94 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
             ),
         }
     }
+}
+
+/// Step 5: the compute config the version holds is the one the descriptor describes (its
+/// function, the role `deploy` recorded, `role.external_id`), and the server's own last
+/// validation of it passed. The server invokes through what it holds, not what the descriptor
+/// says: after a rotated external ID or an out-of-band update every other check passes while
+/// invocations fail.
+fn held_compute(
+    r: &mut Report,
+    env: &Environment,
+    client: &worker_deployments::Client,
+    wd: &env_descriptor::WorkerDeployment,
+) {
+    let name = format!("compute config of {}", wd.id());
+    let register = format!("run `cargo xtask register {}`", env.name);
+    let held = match client.held_compute(wd) {
+        Ok(Some(held)) => held,
+        Ok(None) => {
+            return r.warn(5, name, "not checked: the server holds no record of the version's Lambda config (its Worker Controller Instance workflow)", register);
+        }
+        Err(e) => {
+            return r.warn(5, name, format!("not checked: {e}"), "let these credentials read the namespace's workflow histories (the version's Worker Controller Instance)");
+        }
+    };
+    let differences = held_differences(env, wd, &held);
+    if !differences.is_empty() {
+        let detail = format!("the version holds {}", differences.join("; "));
+        return r.fail(
+            5,
+            name,
+            detail,
+            format!("{register}: it updates the version's compute config"),
+        );
+    }
+    let agrees = "function, role and external ID as the descriptor and [outputs] name them";
+    match held.validation {
+        Validation::Passed { at } => {
+            r.pass(
+                5,
+                name,
+                format!("{agrees}; validated by the server at {at}"),
+            );
+        }
+        Validation::Failed { at, message } => r.fail(
+            5,
+            name,
+            format!("{agrees}, but the server's validation at {at} failed: {message}"),
+            format!(
+                "fix what the server names (the checks of step 4 point at it), then {register}"
+            ),
+        ),
+        Validation::Unknown => r.warn(
+            5,
+            name,
+            format!("{agrees}; the server's validation of it is not in its record"),
+            register,
+        ),
+    }
+}
+
+/// What the version holds that the descriptor (and its `[outputs]`) do not say, each as
+/// "what it holds, but what the descriptor says".
+fn held_differences(
+    env: &Environment,
+    wd: &env_descriptor::WorkerDeployment,
+    held: &HeldCompute,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    if held.function_arn != wd.lambda_function_arn.as_str() {
+        differences.push(format!(
+            "Lambda function `{}`, but its `lambda_function_arn` is `{}`",
+            held.function_arn, wd.lambda_function_arn
+        ));
+    }
+    match &env.outputs {
+        Some(o) if held.role_arn != o.role_arn => differences.push(format!(
+            "role `{}`, but [outputs].role_arn is `{}`",
+            held.role_arn, o.role_arn
+        )),
+        _ => {}
+    }
+    if held.external_id != env.role.external_id.as_str() {
+        differences.push(format!(
+            "external ID `{}`, but `role.external_id` is `{}`",
+            held.external_id, env.role.external_id
+        ));
+    }
+    differences
 }
 
 /// Step 5: a task queue is bound to the version. Temporal invokes the function once, at

@@ -138,7 +138,10 @@ with the fix for what fails:
      (trust principal, sts:ExternalId, invoke actions and functions); AssumeRole works with the
      external ID and is denied without it (proof only for a caller the trust policy names,
      else a warning); through the role, GetFunction works for every function
-  5  the [[worker_deployments]] are registered with aws-lambda compute
+  5  the [[worker_deployments]] are registered with aws-lambda compute, and each version holds
+     the function, role ([outputs].role_arn) and external ID the descriptor names, as the
+     server recorded them, with the server's last validation of them; a task queue is bound
+     to each; each function's timeout, TEMPORAL_* variables and qualifier
 Exits non-zero when a check fails. Run it with the Temporal server's credentials to check step 3.
 
 Examples:
