@@ -10,6 +10,7 @@
 //! and a task queue is bound to each version: the proof that Lambda ran the worker and it
 //! reached the frontend.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -127,6 +128,9 @@ pub struct Inputs<'a> {
     pub emulator: bool,
     /// A Temporal CLI client, when one could be set up (or why not).
     pub temporal: Result<worker_deployments::Client, String>,
+    /// Why a function's last invocation failed, by its ARN, where this machine can see it (the
+    /// sandbox's emulator logs every invocation); quoted when a version's queue is not bound.
+    pub worker_failures: BTreeMap<String, String>,
 }
 
 /// Runs every check.
@@ -780,7 +784,8 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                 if provider == AWS_LAMBDA {
                     r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
                     held_compute(r, env, client, wd);
-                    task_queue_bound(r, env, wd, &v);
+                    let failure = inputs.worker_failures.get(wd.lambda_function_arn.as_str());
+                    task_queue_bound(r, env, wd, &v, failure);
                     published_qualifier(r, wd);
                 } else {
                     r.fail(
@@ -903,14 +908,18 @@ fn task_queue_bound(
     env: &Environment,
     wd: &env_descriptor::WorkerDeployment,
     version: &serde_json::Value,
+    worker_failure: Option<&String>,
 ) {
     let name = format!("task queue bound to {}", wd.id());
     let queues = worker_deployments::bound_task_queues(version);
     if queues.is_empty() {
+        let why = worker_failure
+            .map(|f| format!("; its last invocation failed: {f}"))
+            .unwrap_or_default();
         r.fail(
             5,
             name,
-            "no task queue is bound: the function's first invocation (at registration) never reached a polling worker, so Temporal never routes a workflow to the version",
+            format!("no task queue is bound: the function's first invocation (at registration) never reached a polling worker, so Temporal never routes a workflow to the version{why}"),
             format!("fix the cause the checks above name (the function's timeout, its TEMPORAL_* variables, its reach to `temporal.address`, its deployment name and build ID equal to the version's), then register a new build ID (`cargo xtask register {}`): Temporal invokes a version only once to bind its queues", env.name),
         );
     } else {
