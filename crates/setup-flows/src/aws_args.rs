@@ -33,7 +33,7 @@ Examples:
   cargo xtask deploy local                    the local sandbox (started if needed)
   cargo xtask deploy staging
   cargo xtask deploy staging production --yes several at once, no confirmation (CI)
-  cargo xtask deploy --all --yes              every environment
+  cargo xtask deploy --all --yes              every environment but the sandboxes
   cargo xtask deploy local --register         then register the Worker Deployment Versions
   cargo xtask deploy staging --replace-failed replace a stack left in ROLLBACK_COMPLETE
   cargo xtask deploy staging --timeout 1h     give CloudFormation longer
@@ -50,7 +50,7 @@ pub struct DeployArgs {
     /// The environments (environments/ENV.toml).
     #[arg(required_unless_present = "all")]
     pub envs: Vec<String>,
-    /// Deploy every environment.
+    /// Deploy every environment except those that declare `[sandbox]` (name one to include it).
     #[arg(long, conflicts_with = "envs")]
     pub all: bool,
     /// Execute the change sets without asking.
