@@ -473,3 +473,52 @@ fn doctor_compares_the_compute_config_the_server_holds_with_the_descriptor() {
         run.stdout
     );
 }
+
+#[test]
+fn doctor_quotes_the_servers_own_failed_validation_of_a_version() {
+    // The server re-validates each version's compute config every minute (its shortest
+    // interval) instead of every 6 h.
+    let mut config = WCI_ON.to_vec();
+    config.push(("workercontroller.periodic_validation_interval_s", "60"));
+    let server = temporal_server(&config);
+    create_functions(&["it-reval-fn"]);
+    let co = Checkout::new();
+    co.write_env(
+        "reval",
+        &with_deployment("it-reval", &server.address(), "it-reval-fn"),
+    );
+    co.xtask(&["deploy", "reval", "--yes", "--register"])
+        .success();
+    const CHECK: &str = "compute config of orders/it-reval-worker@build-1";
+    let run = co.xtask(&["doctor", "reval"]);
+    assert!(
+        run.line(CHECK).starts_with("pass  step 5"),
+        "{}",
+        run.stdout
+    );
+
+    // The role's trust policy loses its external ID condition, outside the tool.
+    iam(
+        "iam.update_assume_role_policy(RoleName='Temporal-Serverless-Worker-it-reval', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [\
+         {'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:user/moto'}, 'Action': 'sts:AssumeRole'}]}))",
+    );
+    let deadline = Instant::now() + Duration::from_secs(100);
+    loop {
+        std::thread::sleep(Duration::from_secs(5));
+        let run = co.xtask(&["doctor", "reval"]);
+        let line = run.line(CHECK).to_owned();
+        if line.starts_with("FAIL  step 5") {
+            assert!(
+                line.contains("the server's validation at ") && line.contains("external ID"),
+                "{}",
+                run.stdout
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed validation within 100 s:\n{}",
+            run.stdout
+        );
+    }
+}

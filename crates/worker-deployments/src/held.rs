@@ -6,7 +6,9 @@
 //! (`temporal-sys-worker-controller-instance:DEPLOYMENT:BUILD_ID`, in the version's namespace):
 //! each accepted `update-worker-controller-instance` update completes with the spec the version
 //! now holds, and each `ValidateSpec` activity (at registration and every
-//! `workercontroller.periodic_validation_interval_s`) is the server's own check of a spec. This
+//! `workercontroller.periodic_validation_interval_s`) is the server's own check of a spec; a
+//! periodic validation ends the run in a continue-as-new whose input carries the spec and the
+//! validation's outcome (`state.spec`, `state.validation_state`). This
 //! module reads that history; its shape is the server's, so anything it cannot find is `None`,
 //! never a guess.
 
@@ -56,8 +58,16 @@ impl HeldCompute {
                 "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED" => {
                     let input =
                         first_payload(&event["workflowExecutionStartedEventAttributes"]["input"]);
-                    if let Some(spec) = input.and_then(|i| i.pointer("/state/spec").cloned()) {
-                        held = Some(spec);
+                    // After a continue-as-new (every periodic validation ends in one), the
+                    // run starts from the state it carried over: the spec and its validation.
+                    let state = input.as_ref().and_then(|i| i.get("state"));
+                    if let Some(spec) = state.and_then(|s| s.get("spec")) {
+                        held = Some(spec.clone());
+                        if let Some(v) =
+                            state.and_then(|s| carried_validation(&s["validation_state"]))
+                        {
+                            validations.push((String::new(), spec.clone(), v));
+                        }
                     }
                 }
                 "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED" => {
@@ -111,6 +121,18 @@ impl HeldCompute {
             validation,
         })
     }
+}
+
+/// The validation a run carried over: `{"last_validation_time", "status", "err_message"}`.
+fn carried_validation(state: &Value) -> Option<Validation> {
+    let at = state["last_validation_time"].as_str()?.to_owned();
+    Some(match state["status"].as_str()? {
+        "success" => Validation::Passed { at },
+        _ => Validation::Failed {
+            at,
+            message: state["err_message"].as_str().unwrap_or("failed").to_owned(),
+        },
+    })
 }
 
 /// `(scheduled event ID, outcome)` of an activity's closing event.
@@ -234,6 +256,26 @@ mod tests {
         let held = HeldCompute::from_history(&history).unwrap();
         assert_eq!(held.function_arn, "arn:fn-1");
         assert_eq!(held.validation, Validation::Passed { at: "T1".into() });
+    }
+
+    #[test]
+    fn a_continued_run_holds_the_spec_and_validation_it_carried_over() {
+        let held_spec = spec("arn:fn-1", "ext-1");
+        let input = json!({"deployment_name": "d", "state": {"spec": held_spec, "validation_state": {
+            "last_validation_time": "T9", "status": "failed", "err_message": "default: no ExternalID condition"}}});
+        let history = json!({"events": [
+            {"eventId": "1", "eventType": "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+             "workflowExecutionStartedEventAttributes": {"input": {"payloads": [data(&input)]}}},
+        ]});
+        let held = HeldCompute::from_history(&history).unwrap();
+        assert_eq!(held.external_id, "ext-1");
+        assert_eq!(
+            held.validation,
+            Validation::Failed {
+                at: "T9".into(),
+                message: "default: no ExternalID condition".into()
+            }
+        );
     }
 
     #[test]
