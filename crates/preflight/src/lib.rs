@@ -5,8 +5,10 @@
 //! Step 2: the dynamic config the server reads enables WCI for the namespaces in use.
 //! Step 3: the identity the server runs as is `temporal.server_role_arn`.
 //! Step 4: the role stack is deployed as recorded, and the role behaves as Temporal requires.
-//! Step 5: the Worker Deployment Versions are registered with Lambda compute, each function is
-//! configured to run the Lambda worker (timeout, `TEMPORAL_*` variables, a published version),
+//! Step 5: the Worker Deployment Versions are registered with Lambda compute and hold the
+//! function, role and external ID the descriptor names (as the server recorded and validated
+//! them), each function is configured to run the Lambda worker (timeout, `TEMPORAL_*`
+//! variables, a published version),
 //! and a task queue is bound to each version: the proof that Lambda ran the worker and it
 //! reached the frontend.
 

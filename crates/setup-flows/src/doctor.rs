@@ -52,8 +52,8 @@ pub fn worker_failures(layout: &Layout, env: &Environment) -> BTreeMap<String, S
     env.worker_deployments
         .iter()
         .filter_map(|wd| {
-            let name = wd.lambda_function_arn.split(':').nth(6)?;
-            let failed = aws_sandbox::last_failed_invocation(&log, name)?;
+            let arn = env_descriptor::arn::check_lambda_arn(&wd.lambda_function_arn, None).ok()?;
+            let failed = aws_sandbox::last_failed_invocation(&log, arn.function)?;
             let quote = format!(
                 "{} (request {}, output in {})",
                 failed.error, failed.request_id, failed.output

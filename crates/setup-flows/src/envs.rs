@@ -24,7 +24,11 @@ pub fn all_but_sandboxes(layout: &Layout) -> Result<(Vec<String>, Vec<String>)> 
             .ok()
             .and_then(|path| env_descriptor::load(&path).ok())
             .is_some_and(|loaded| loaded.env.sandbox.is_some());
-        if sandbox { &mut skipped } else { &mut kept }.push(name);
+        if sandbox {
+            skipped.push(name);
+        } else {
+            kept.push(name);
+        }
     }
     Ok((kept, skipped))
 }
