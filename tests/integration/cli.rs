@@ -136,6 +136,10 @@ fn init_writes_a_valid_descriptor_with_a_random_external_id() {
         text.contains("stack_name = \"temporal-serverless-worker-dev\""),
         "{text}"
     );
+    assert!(
+        text.contains("without a\n#") && text.contains("deploy refuses unless --yes"),
+        "the confirmation rule as deploy applies it: {text}"
+    );
     co.xtask(&["validate", "dev"]).success();
     let id = |t: &str| {
         t.lines()

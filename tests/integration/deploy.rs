@@ -347,3 +347,43 @@ fn several_environments_deploy_together_with_readable_output() {
         co.xtask(&["destroy", n, "--yes"]).success();
     }
 }
+
+#[test]
+fn deploy_all_leaves_out_sandbox_environments_unless_named() {
+    let co = Checkout::new();
+    let staging = descriptor("it-all-staging", "all-staging-ext-id", &["worker-1"]);
+    // A sandbox whose emulator is the test one: deploying it starts nothing.
+    let local = descriptor("it-all-local", "all-local-ext-id", &["worker-1"])
+        .replace("confirm = true", "confirm = false")
+        + "\n[sandbox]\n";
+    co.write_env("staging", &staging);
+    co.write_env("local", &local);
+
+    let run = co.xtask(&["deploy", "--all", "--yes"]);
+    run.success();
+    assert!(
+        run.stderr
+            .contains("skipped local: a sandbox environment; name it to include it"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("it-all-local"), "{}", run.all());
+    assert!(co.read_env("staging").contains("[outputs]"));
+    assert_eq!(co.read_env("local"), local, "the sandbox was left alone");
+
+    // Named, it is deployed.
+    co.xtask(&["deploy", "local"]).success();
+    assert!(co.read_env("local").contains("[outputs]"));
+
+    // Only sandboxes: nothing to deploy is an error that says why.
+    co.xtask(&["destroy", "staging", "--yes"]).success();
+    std::fs::remove_file(co.env_path("staging")).unwrap();
+    let run = co.xtask(&["deploy", "--all", "--yes"]);
+    run.failure();
+    assert!(
+        run.stderr.contains("every environment is a sandbox"),
+        "{}",
+        run.all()
+    );
+    co.xtask(&["destroy", "local", "--yes"]).success();
+}

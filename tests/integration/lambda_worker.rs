@@ -189,7 +189,7 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
 #[test]
 fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
     let server = temporal_server(WCI_ON);
-    let co = Checkout::new();
+    let co = Checkout::new().with_emulator_lambda_dir();
     co.write_env(
         "short",
         &environment("it-short", &server.address(), "it-short-fn"),
@@ -236,6 +236,12 @@ fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
         assert!(report.contains(line), "{line}\n{report}");
     }
     assert!(report.contains("--timeout 600"), "{report}");
+    let bound = doctor.line("task queue bound to orders/it-short-worker@build-1");
+    assert!(
+        bound.contains("its last invocation failed: ")
+            && bound.contains("Lambda timeout is too short"),
+        "{report}"
+    );
 
     // smoke names the cause instead of waiting for a workflow nothing would run.
     let smoke = co.xtask(&["smoke", "short", "--timeout", "10s"]);
@@ -257,7 +263,7 @@ fn closed_loopback_address() -> String {
 #[test]
 fn a_worker_that_cannot_reach_the_frontend_never_binds_the_task_queue_and_doctor_says_why() {
     let server = temporal_server(WCI_ON);
-    let co = Checkout::new();
+    let co = Checkout::new().with_emulator_lambda_dir();
     co.write_env(
         "unreach",
         &environment("it-unreach", &server.address(), "it-unreach-fn"),
@@ -292,6 +298,14 @@ fn a_worker_that_cannot_reach_the_frontend_never_binds_the_task_queue_and_doctor
     let doctor = co.xtask(&["doctor", "unreach"]);
     doctor.failure();
     let report = doctor.all();
+    // It quotes the worker's own error from the emulator's invocation log.
+    let bound = doctor.line("task queue bound to orders/it-unreach-worker@build-1");
+    assert!(
+        bound.contains("its last invocation failed: ")
+            && bound.contains("Failed client connect")
+            && bound.contains(&dead),
+        "{report}"
+    );
     for line in [
         "FAIL  step 5  task queue bound to orders/it-unreach-worker@build-1: no task queue is bound",
         &format!(

@@ -299,6 +299,19 @@ impl Checkout {
     }
 }
 
+impl Checkout {
+    /// Puts the test emulator's Lambda directory where the checkout's sandbox keeps the one of
+    /// an emulator on that port, so that the tool finds its invocation log as in the sandbox.
+    pub fn with_emulator_lambda_dir(self) -> Self {
+        let lambda_dir = emulator().invocation_log().parent().unwrap().to_owned();
+        let sandbox = self.root().join("target/xtask/sandbox");
+        std::fs::create_dir_all(&sandbox).unwrap();
+        std::os::unix::fs::symlink(&lambda_dir, sandbox.join(lambda_dir.file_name().unwrap()))
+            .unwrap();
+        self
+    }
+}
+
 /// A port on 127.0.0.1 that nothing listens on (free a moment ago).
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

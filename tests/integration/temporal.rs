@@ -80,11 +80,7 @@ fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
     );
 
     // The worker the registration started polls within a few seconds.
-    let bound = Instant::now() + Duration::from_secs(30);
-    while describe_version(&server.address(), "it-good-worker")["taskQueuesInfos"].is_null() {
-        assert!(Instant::now() < bound, "no task queue bound within 30 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_bound_queue(&server.address(), "it-good-worker");
     let run = co.xtask(&["doctor", "good"]);
     run.success();
     for check in [
@@ -375,4 +371,154 @@ fn render_edits_only_the_managed_keys_of_a_hostile_server_file() {
     assert!(run.stderr.contains("left as it was"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&server_file).unwrap(), broken);
     co.xtask(&["render", "--check", "hostile"]).failure();
+}
+
+/// Waits until a worker has bound a task queue to `deployment`@build-1.
+fn wait_for_bound_queue(address: &str, deployment: &str) {
+    let bound = Instant::now() + Duration::from_secs(30);
+    while describe_version(address, deployment)["taskQueuesInfos"].is_null() {
+        assert!(Instant::now() < bound, "no task queue bound within 30 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn doctor_compares_the_compute_config_the_server_holds_with_the_descriptor() {
+    let server = temporal_server(WCI_ON);
+    deploy_sample_worker(
+        "it-held-fn",
+        &server.address(),
+        "it-held-worker",
+        Duration::from_secs(10),
+    );
+    create_functions(&["it-held-other-fn"]);
+    let co = Checkout::new();
+    let text = with_deployment("it-held", &server.address(), "it-held-fn").replace(
+        "function:it-held-fn\",   # trailing comment",
+        "function:it-held-fn\",\n  \"arn:aws:lambda:us-east-1:123456789012:function:it-held-other-fn\",",
+    );
+    co.write_env("held", &text);
+    co.xtask(&["deploy", "held", "--yes", "--register"])
+        .success();
+    wait_for_bound_queue(&server.address(), "it-held-worker");
+    const CHECK: &str = "compute config of orders/it-held-worker@build-1";
+    let run = co.xtask(&["doctor", "held"]);
+    run.success();
+    let line = run.line(CHECK);
+    assert!(
+        line.starts_with("pass  step 5") && line.contains("validated by the server"),
+        "{}",
+        run.stdout
+    );
+
+    // The external ID is rotated and deployed, but the version still holds the old one.
+    co.write_env(
+        "held",
+        &co.read_env("held")
+            .replace("'temporal-ext-id'", "'rotated-ext-id'"),
+    );
+    co.xtask(&["deploy", "held", "--yes"]).success();
+    let run = co.xtask(&["doctor", "held"]);
+    run.failure();
+    let line = run.line(CHECK);
+    assert!(
+        line.starts_with("FAIL  step 5")
+            && line.contains("external ID `temporal-ext-id`")
+            && line.contains("`rotated-ext-id`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fix: run `cargo xtask register held`"),
+        "{}",
+        run.stdout
+    );
+    co.xtask(&["register", "held"]).success();
+    co.xtask(&["doctor", "held"]).success();
+
+    // The version's function is changed out of band, with the Temporal CLI.
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-it-held");
+    let other = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:it-held-other-fn");
+    let out = std::process::Command::new(crate::support::python().bin("temporal"))
+        .args([
+            "worker",
+            "deployment",
+            "update-version-compute-config",
+            "--deployment-name",
+            "it-held-worker",
+            "--build-id",
+            "build-1",
+            "--aws-lambda-function-arn",
+            &other,
+            "--aws-lambda-assume-role-arn",
+            &role,
+            "--aws-lambda-assume-role-external-id",
+            "rotated-ext-id",
+            "--address",
+            &server.address(),
+            "--namespace",
+            "orders",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let run = co.xtask(&["doctor", "held"]);
+    run.failure();
+    let line = run.line(CHECK);
+    assert!(
+        line.starts_with("FAIL  step 5")
+            && line.contains(&format!("Lambda function `{other}`"))
+            && line.contains("function:it-held-fn`"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn doctor_quotes_the_servers_own_failed_validation_of_a_version() {
+    // The server re-validates each version's compute config every minute (its shortest
+    // interval) instead of every 6 h.
+    let mut config = WCI_ON.to_vec();
+    config.push(("workercontroller.periodic_validation_interval_s", "60"));
+    let server = temporal_server(&config);
+    create_functions(&["it-reval-fn"]);
+    let co = Checkout::new();
+    co.write_env(
+        "reval",
+        &with_deployment("it-reval", &server.address(), "it-reval-fn"),
+    );
+    co.xtask(&["deploy", "reval", "--yes", "--register"])
+        .success();
+    const CHECK: &str = "compute config of orders/it-reval-worker@build-1";
+    let run = co.xtask(&["doctor", "reval"]);
+    assert!(
+        run.line(CHECK).starts_with("pass  step 5"),
+        "{}",
+        run.stdout
+    );
+
+    // The role's trust policy loses its external ID condition, outside the tool.
+    iam(
+        "iam.update_assume_role_policy(RoleName='Temporal-Serverless-Worker-it-reval', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [\
+         {'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:user/moto'}, 'Action': 'sts:AssumeRole'}]}))",
+    );
+    let deadline = Instant::now() + Duration::from_secs(100);
+    loop {
+        std::thread::sleep(Duration::from_secs(5));
+        let run = co.xtask(&["doctor", "reval"]);
+        let line = run.line(CHECK).to_owned();
+        if line.starts_with("FAIL  step 5") {
+            assert!(
+                line.contains("the server's validation at ") && line.contains("external ID"),
+                "{}",
+                run.stdout
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed validation within 100 s:\n{}",
+            run.stdout
+        );
+    }
 }

@@ -5,10 +5,12 @@
 //! Every process started here gets `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens
 //! on loopback only.
 
+mod invocations;
 mod lambda;
 mod python;
 mod server;
 
+pub use invocations::{FailedInvocation, last_failed_invocation};
 pub use lambda::{
     SAMPLE_TASK_QUEUE, SAMPLE_WORKER_TIMEOUT, SAMPLE_WORKFLOW, SampleWorker, deploy_sample_workers,
     seed_lambda_functions,

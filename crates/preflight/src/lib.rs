@@ -5,11 +5,14 @@
 //! Step 2: the dynamic config the server reads enables WCI for the namespaces in use.
 //! Step 3: the identity the server runs as is `temporal.server_role_arn`.
 //! Step 4: the role stack is deployed as recorded, and the role behaves as Temporal requires.
-//! Step 5: the Worker Deployment Versions are registered with Lambda compute, each function is
-//! configured to run the Lambda worker (timeout, `TEMPORAL_*` variables, a published version),
+//! Step 5: the Worker Deployment Versions are registered with Lambda compute and hold the
+//! function, role and external ID the descriptor names (as the server recorded and validated
+//! them), each function is configured to run the Lambda worker (timeout, `TEMPORAL_*`
+//! variables, a published version),
 //! and a task queue is bound to each version: the proof that Lambda ran the worker and it
 //! reached the frontend.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use env_render::cfn;
 use env_render::dynamic_config::{
     self, COMPUTE_PROVIDERS_ENABLED, ENABLED, SCALING_ALGORITHMS_ENABLED,
 };
+use worker_deployments::{HeldCompute, Validation};
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +130,9 @@ pub struct Inputs<'a> {
     pub emulator: bool,
     /// A Temporal CLI client, when one could be set up (or why not).
     pub temporal: Result<worker_deployments::Client, String>,
+    /// Why a function's last invocation failed, by its ARN, where this machine can see it (the
+    /// sandbox's emulator logs every invocation); quoted when a version's queue is not bound.
+    pub worker_failures: BTreeMap<String, String>,
 }
 
 /// Runs every check.
@@ -509,10 +516,11 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
             dynamic_config::resolve(text, COMPUTE_PROVIDERS_ENABLED, ns),
             AWS_LAMBDA,
         ) {
-            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} includes {AWS_LAMBDA}");
+            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} includes {AWS_LAMBDA} in {source}");
             r.pass(2, name, detail);
         } else {
-            let detail = format!("{COMPUTE_PROVIDERS_ENABLED} does not include {AWS_LAMBDA}");
+            let detail =
+                format!("{COMPUTE_PROVIDERS_ENABLED} does not include {AWS_LAMBDA} in {source}");
             r.fail(2, name, detail, fix.clone());
         }
     }
@@ -521,10 +529,12 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
         dynamic_config::resolve(text, SCALING_ALGORITHMS_ENABLED, None),
         NO_SYNC,
     ) {
-        let detail = format!("{SCALING_ALGORITHMS_ENABLED} (global) includes {NO_SYNC}");
+        let detail =
+            format!("{SCALING_ALGORITHMS_ENABLED} (global) includes {NO_SYNC} in {source}");
         r.pass(2, name, detail);
     } else {
-        let detail = format!("{SCALING_ALGORITHMS_ENABLED} (global) does not include {NO_SYNC}");
+        let detail =
+            format!("{SCALING_ALGORITHMS_ENABLED} (global) does not include {NO_SYNC} in {source}");
         r.fail(2, name, detail, fix);
     }
 }
@@ -788,7 +798,9 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                     .unwrap_or("none");
                 if provider == AWS_LAMBDA {
                     r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
-                    task_queue_bound(r, env, wd, &v);
+                    held_compute(r, env, client, wd);
+                    let failure = inputs.worker_failures.get(wd.lambda_function_arn.as_str());
+                    task_queue_bound(r, env, wd, &v, failure);
                     published_qualifier(r, wd);
                 } else {
                     r.fail(
@@ -837,6 +849,94 @@ fn left_behind(r: &mut Report, env: &Environment, client: &worker_deployments::C
     }
 }
 
+/// Step 5: the compute config the version holds is the one the descriptor describes (its
+/// function, the role `deploy` recorded, `role.external_id`), and the server's own last
+/// validation of it passed. The server invokes through what it holds, not what the descriptor
+/// says: after a rotated external ID or an out-of-band update every other check passes while
+/// invocations fail.
+fn held_compute(
+    r: &mut Report,
+    env: &Environment,
+    client: &worker_deployments::Client,
+    wd: &env_descriptor::WorkerDeployment,
+) {
+    let name = format!("compute config of {}", wd.id());
+    let register = format!("run `cargo xtask register {}`", env.name);
+    let held = match client.held_compute(wd) {
+        Ok(Some(held)) => held,
+        Ok(None) => {
+            return r.warn(5, name, "not checked: the server holds no record of the version's Lambda config (its Worker Controller Instance workflow)", register);
+        }
+        Err(e) => {
+            return r.warn(5, name, format!("not checked: {e}"), "let these credentials read the namespace's workflow histories (the version's Worker Controller Instance)");
+        }
+    };
+    let differences = held_differences(env, wd, &held);
+    if !differences.is_empty() {
+        let detail = format!("the version holds {}", differences.join("; "));
+        return r.fail(
+            5,
+            name,
+            detail,
+            format!("{register}: it updates the version's compute config"),
+        );
+    }
+    let agrees = "function, role and external ID as the descriptor and [outputs] name them";
+    match held.validation {
+        Validation::Passed { at } => {
+            r.pass(
+                5,
+                name,
+                format!("{agrees}; validated by the server at {at}"),
+            );
+        }
+        Validation::Failed { at, message } => r.fail(
+            5,
+            name,
+            format!("{agrees}, but the server's validation at {at} failed: {message}"),
+            format!(
+                "fix what the server names (the checks of step 4 point at it), then {register}"
+            ),
+        ),
+        Validation::Unknown => r.warn(
+            5,
+            name,
+            format!("{agrees}; the server's validation of it is not in its record"),
+            register,
+        ),
+    }
+}
+
+/// What the version holds that the descriptor (and its `[outputs]`) do not say, each as
+/// "what it holds, but what the descriptor says".
+fn held_differences(
+    env: &Environment,
+    wd: &env_descriptor::WorkerDeployment,
+    held: &HeldCompute,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    if held.function_arn != wd.lambda_function_arn.as_str() {
+        differences.push(format!(
+            "Lambda function `{}`, but its `lambda_function_arn` is `{}`",
+            held.function_arn, wd.lambda_function_arn
+        ));
+    }
+    match &env.outputs {
+        Some(o) if held.role_arn != o.role_arn => differences.push(format!(
+            "role `{}`, but [outputs].role_arn is `{}`",
+            held.role_arn, o.role_arn
+        )),
+        _ => {}
+    }
+    if held.external_id != env.role.external_id.as_str() {
+        differences.push(format!(
+            "external ID `{}`, but `role.external_id` is `{}`",
+            held.external_id, env.role.external_id
+        ));
+    }
+    differences
+}
+
 /// Step 5: a task queue is bound to the version. Temporal invokes the function once, at
 /// `create-version`, so that the worker polls and binds its queues; only that poll binds them,
 /// so a bound queue proves Lambda ran the worker and the worker reached the frontend.
@@ -845,14 +945,18 @@ fn task_queue_bound(
     env: &Environment,
     wd: &env_descriptor::WorkerDeployment,
     version: &serde_json::Value,
+    worker_failure: Option<&String>,
 ) {
     let name = format!("task queue bound to {}", wd.id());
     let queues = worker_deployments::bound_task_queues(version);
     if queues.is_empty() {
+        let why = worker_failure
+            .map(|f| format!("; its last invocation failed: {f}"))
+            .unwrap_or_default();
         r.fail(
             5,
             name,
-            "no task queue is bound: the function's first invocation (at registration) never reached a polling worker, so Temporal never routes a workflow to the version",
+            format!("no task queue is bound: the function's first invocation (at registration) never reached a polling worker, so Temporal never routes a workflow to the version{why}"),
             format!("fix the cause the checks above name (the function's timeout, its TEMPORAL_* variables, its reach to `temporal.address`, its deployment name and build ID equal to the version's), then register a new build ID (`cargo xtask register {}`): Temporal invokes a version only once to bind its queues", env.name),
         );
     } else {

@@ -33,7 +33,7 @@ Examples:
   cargo xtask deploy local                    the local sandbox (started if needed)
   cargo xtask deploy staging
   cargo xtask deploy staging production --yes several at once, no confirmation (CI)
-  cargo xtask deploy --all --yes              every environment
+  cargo xtask deploy --all --yes              every environment but the sandboxes
   cargo xtask deploy local --register         then register the Worker Deployment Versions
   cargo xtask deploy staging --replace-failed replace a stack left in ROLLBACK_COMPLETE
   cargo xtask deploy staging --timeout 1h     give CloudFormation longer
@@ -50,7 +50,7 @@ pub struct DeployArgs {
     /// The environments (environments/ENV.toml).
     #[arg(required_unless_present = "all")]
     pub envs: Vec<String>,
-    /// Deploy every environment.
+    /// Deploy every environment except those that declare `[sandbox]` (name one to include it).
     #[arg(long, conflicts_with = "envs")]
     pub all: bool,
     /// Execute the change sets without asking.
@@ -138,7 +138,10 @@ with the fix for what fails:
      (trust principal, sts:ExternalId, invoke actions and functions); AssumeRole works with the
      external ID and is denied without it (proof only for a caller the trust policy names,
      else a warning); through the role, GetFunction works for every function
-  5  the [[worker_deployments]] are registered with aws-lambda compute
+  5  the [[worker_deployments]] are registered with aws-lambda compute, and each version holds
+     the function, role ([outputs].role_arn) and external ID the descriptor names, as the
+     server recorded them, with the server's last validation of them; a task queue is bound
+     to each; each function's timeout, TEMPORAL_* variables and qualifier
 Exits non-zero when a check fails. Run it with the Temporal server's credentials to check step 3.
 
 Examples:

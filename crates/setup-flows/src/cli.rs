@@ -95,10 +95,13 @@ pub enum AwsCommand {
 }
 
 impl AwsCommand {
-    /// The environments the command works on (`deploy --all`: every one in `layout`).
+    /// The environments the command works on (`deploy --all`: every one in `layout` but the
+    /// sandboxes, [`crate::envs::all_but_sandboxes`]).
     pub fn env_names(&self, layout: &Layout) -> Vec<String> {
         match self {
-            AwsCommand::Deploy(a) if a.all => layout.env_names().unwrap_or_default(),
+            AwsCommand::Deploy(a) if a.all => crate::envs::all_but_sandboxes(layout)
+                .map(|(names, _)| names)
+                .unwrap_or_default(),
             AwsCommand::Deploy(a) => a.envs.clone(),
             AwsCommand::Status(a) => vec![a.env.clone()],
             AwsCommand::Destroy(a) => vec![a.env.clone()],

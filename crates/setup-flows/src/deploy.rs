@@ -27,7 +27,7 @@ pub struct Prepared {
 /// whether a person can answer the confirmation.
 pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prepared> {
     let names = if args.all {
-        layout.env_names()?
+        crate::envs::all_for(layout, "deploy")?
     } else {
         args.envs.clone()
     };

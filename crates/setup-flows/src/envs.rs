@@ -12,6 +12,43 @@ pub fn named_or_all(layout: &Layout, names: Vec<String>) -> Result<Vec<String>> 
     })
 }
 
+/// What `--all` means for the commands that call AWS (`deploy`, `plan`): every environment of
+/// the checkout but the sandboxes (`[sandbox]`), which are local by nature and which a CI job
+/// with real credentials must never touch; naming one includes it. A descriptor that does not
+/// load is kept, so that its errors are reported. Returns the names and the sandboxes left out.
+pub fn all_but_sandboxes(layout: &Layout) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    for name in layout.env_names()? {
+        let sandbox = layout
+            .env_file(&name)
+            .ok()
+            .and_then(|path| env_descriptor::load(&path).ok())
+            .is_some_and(|loaded| loaded.env.sandbox.is_some());
+        if sandbox {
+            skipped.push(name);
+        } else {
+            kept.push(name);
+        }
+    }
+    Ok((kept, skipped))
+}
+
+/// [`all_but_sandboxes`] for a command run as `COMMAND --all`: says, one line each on stderr,
+/// which sandboxes it leaves out, and refuses when nothing is left.
+pub fn all_for(layout: &Layout, command: &str) -> Result<Vec<String>> {
+    let (names, skipped) = all_but_sandboxes(layout)?;
+    for name in &skipped {
+        eprintln!("skipped {name}: a sandbox environment; name it to include it");
+    }
+    anyhow::ensure!(
+        !names.is_empty(),
+        "`{command} --all` has nothing to do: every environment is a sandbox ({}); name one to include it, e.g. `cargo xtask {command} {}`",
+        skipped.join(", "),
+        skipped.first().map_or("ENV", String::as_str)
+    );
+    Ok(names)
+}
+
 /// Loads and validates `environments/NAME.toml`, printing its warnings.
 pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
     let path = layout.env_file(name)?;

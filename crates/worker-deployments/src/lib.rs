@@ -15,6 +15,9 @@ use env_descriptor::{AWS_LAMBDA, Smoke, WorkerDeployment};
 
 pub use frontend::{Frontend, Source};
 
+mod held;
+pub use held::{HeldCompute, Validation, instance_workflow_id};
+
 /// The oldest CLI whose `create-version` has the `--aws-lambda-*` flags.
 pub const MIN_CLI_VERSION: (u32, u32, u32) = (1, 9, 0);
 
@@ -221,6 +224,25 @@ impl Client {
             Err(msg) if msg.contains("not found") => Ok(None),
             Err(msg) => Err(self.fail(wd, "describe-version", msg)),
         }
+    }
+
+    /// The compute config the version holds and the server's last validation of it, from its
+    /// Worker Controller Instance's history (see [`held`]); `None` when the server has no
+    /// instance for the version or its history holds no Lambda config.
+    pub fn held_compute(
+        &self,
+        wd: &WorkerDeployment,
+    ) -> Result<Option<HeldCompute>, RegisterError> {
+        let id = instance_workflow_id(&wd.name, &wd.build_id);
+        let args = strings(&["workflow", "show", "--workflow-id", &id, "--output", "json"]);
+        let history = match self.temporal(&wd.namespace, &args) {
+            Ok(json) => json,
+            Err(msg) if msg.contains("not found") => return Ok(None),
+            Err(msg) => return Err(self.fail(wd, "workflow show (its instance)", msg)),
+        };
+        let history: serde_json::Value = serde_json::from_str(&history)
+            .map_err(|e| self.fail(wd, "workflow show (its instance)", e.to_string()))?;
+        Ok(HeldCompute::from_history(&history))
     }
 
     /// The build ID of the deployment's current version; `None` when none is current (or the

@@ -13,6 +13,7 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
     }
     let dynamic_config = setup_flows::doctor::dynamic_config(layout, &env)?;
     let temporal = setup_flows::doctor::temporal_client(layout, &env);
+    let worker_failures = setup_flows::doctor::worker_failures(layout, &env);
     let report = crate::aws::runtime()?.block_on(async {
         let clients = crate::aws::connect(layout, &env).await?;
         let inputs = Inputs {
@@ -21,6 +22,7 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
             dynamic_config,
             emulator,
             temporal,
+            worker_failures,
         };
         anyhow::Ok(preflight::run(&inputs).await)
     })?;

@@ -1,0 +1,283 @@
+//! The CI recipe users copy (`docs/ci/environments.yml`): it runs the commands the README
+//! promises, every `cargo xtask` line parses with the real command line, a plan with changes
+//! (exit 2) is a success, and AWS credentials come from OIDC web identity only.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use clap::{CommandFactory, Parser};
+use serde_yaml::Value;
+use setup_flows::cli::Cli;
+
+fn recipe_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/ci/environments.yml")
+}
+
+fn recipe() -> (String, Value) {
+    let text = std::fs::read_to_string(recipe_path()).unwrap();
+    let yaml = serde_yaml::from_str(&text).unwrap();
+    (text, yaml)
+}
+
+/// `(job name, job)` for every job.
+fn jobs(yaml: &Value) -> Vec<(String, &Value)> {
+    yaml["jobs"]
+        .as_mapping()
+        .expect("jobs")
+        .iter()
+        .map(|(name, job)| (name.as_str().unwrap().to_owned(), job))
+        .collect()
+}
+
+fn steps(job: &Value) -> &[Value] {
+    job["steps"].as_sequence().expect("steps")
+}
+
+/// Each `cargo xtask ...` command of a step's script, as words, up to a redirection or the end
+/// of its shell command.
+fn xtask_commands(script: &str) -> Vec<Vec<String>> {
+    script
+        .lines()
+        .filter_map(|line| line.find("cargo xtask ").map(|at| &line[at..]))
+        .map(|command| {
+            let end = command
+                .find(['>', '|', ';', '&', ')'])
+                .unwrap_or(command.len());
+            let words: Vec<String> = command[..end]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            assert!(
+                words.iter().all(|w| !w.contains(['"', '\'', '$'])),
+                "quote or expand nothing, so that these words are what the shell passes: {command}"
+            );
+            words
+        })
+        .collect()
+}
+
+/// Every `cargo xtask` command of the job named `job`.
+fn commands_of(yaml: &Value, job: &str) -> Vec<String> {
+    let (_, job) = jobs(yaml).into_iter().find(|(n, _)| n == job).unwrap();
+    steps(job)
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .flat_map(xtask_commands)
+        .map(|words| words.join(" "))
+        .collect()
+}
+
+/// Subcommands the recipe runs that are being added to the CLI in parallel. Until the CLI has
+/// one, its lines are parsed with the interface it was specified with ([`Awaited`]); from then
+/// on with the CLI itself, like every other line.
+const AWAITED: &[&str] = &["plan"];
+
+/// `plan [ENV...|--all] [--output text|json|markdown] [--detailed-exitcode]`, as specified.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+enum Awaited {
+    Plan {
+        envs: Vec<String>,
+        #[arg(long, conflicts_with = "envs")]
+        all: bool,
+        #[arg(long, value_parser = ["text", "json", "markdown"])]
+        output: Option<String>,
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+}
+
+#[test]
+fn every_xtask_command_parses_with_the_real_cli() {
+    let (_, yaml) = recipe();
+    let cli = Cli::command();
+    let mut checked = 0;
+    for (name, job) in jobs(&yaml) {
+        for script in steps(job).iter().filter_map(|s| s["run"].as_str()) {
+            for words in xtask_commands(script) {
+                let args = &words[2..];
+                let subcommand = args.first().expect("a subcommand");
+                let parsed = if cli.find_subcommand(subcommand).is_some() {
+                    Cli::try_parse_from(
+                        ["cargo xtask"]
+                            .iter()
+                            .copied()
+                            .chain(args.iter().map(String::as_str)),
+                    )
+                    .map(drop)
+                } else {
+                    assert!(
+                        AWAITED.contains(&subcommand.as_str()),
+                        "job `{name}` runs `{}`, which is no command of the CLI",
+                        words.join(" ")
+                    );
+                    Awaited::try_parse_from(
+                        ["cargo xtask"]
+                            .iter()
+                            .copied()
+                            .chain(args.iter().map(String::as_str)),
+                    )
+                    .map(drop)
+                };
+                if let Err(e) = parsed {
+                    panic!("job `{name}`: `{}` does not parse: {e}", words.join(" "));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 4, "validate, render --check, plan, deploy");
+}
+
+#[test]
+fn pull_requests_review_and_merges_deploy() {
+    let (_, yaml) = recipe();
+    assert!(yaml["on"]["pull_request"].is_mapping());
+    assert_eq!(yaml["on"]["push"]["branches"][0], "main");
+    assert_eq!(
+        commands_of(&yaml, "review"),
+        [
+            "cargo xtask validate",
+            "cargo xtask render --check",
+            "cargo xtask plan --all --output markdown --detailed-exitcode",
+        ]
+    );
+    assert_eq!(
+        commands_of(&yaml, "deploy"),
+        ["cargo xtask deploy --all --yes"]
+    );
+    let (_, review) = jobs(&yaml)
+        .into_iter()
+        .find(|(n, _)| n == "review")
+        .unwrap();
+    let (_, deploy) = jobs(&yaml)
+        .into_iter()
+        .find(|(n, _)| n == "deploy")
+        .unwrap();
+    assert_eq!(review["if"], "github.event_name == 'pull_request'");
+    assert_eq!(deploy["if"], "github.event_name == 'push'");
+    assert!(
+        steps(review)
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .any(|r| r.contains("gh pr comment")
+                && r.contains("--edit-last")
+                && r.contains("--body-file plan.md")),
+        "the plan is posted as one comment, edited on every push"
+    );
+    assert_eq!(review["permissions"]["pull-requests"], "write");
+}
+
+/// Runs the plan step's script with `cargo` answering `code`, as GitHub's bash runs it.
+fn plan_step_with(code: i32) -> Option<i32> {
+    let (_, yaml) = recipe();
+    let (_, review) = jobs(&yaml)
+        .into_iter()
+        .find(|(n, _)| n == "review")
+        .unwrap();
+    let script = steps(review)
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .find(|r| r.contains("cargo xtask plan"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(format!(
+            "cargo() {{ echo '# plan'; return {code}; }}\n{script}"
+        ))
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(dir.path().join("plan.md").exists());
+    status.code()
+}
+
+#[test]
+fn a_plan_with_changes_is_a_successful_step_and_an_error_fails_it() {
+    assert_eq!(plan_step_with(0), Some(0), "no changes");
+    assert_eq!(
+        plan_step_with(2),
+        Some(0),
+        "changes: exit 2 is a successful plan"
+    );
+    assert_eq!(plan_step_with(1), Some(1), "an error fails the step");
+}
+
+#[test]
+fn aws_credentials_come_from_oidc_only() {
+    let (text, yaml) = recipe();
+    for static_key in [
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "aws-session-token",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        assert!(
+            !text.contains(static_key),
+            "a static AWS key: `{static_key}`"
+        );
+    }
+    let mut assumed = 0;
+    for (name, job) in jobs(&yaml) {
+        for step in steps(job) {
+            let uses = step["uses"].as_str().unwrap_or_default();
+            if uses.starts_with("aws-actions/configure-aws-credentials@") {
+                assert!(
+                    step["with"]["role-to-assume"].is_string(),
+                    "job `{name}`: a role to assume"
+                );
+                assert_eq!(
+                    job["permissions"]["id-token"], "write",
+                    "job `{name}` needs the OIDC token"
+                );
+                assumed += 1;
+            }
+        }
+    }
+    assert_eq!(assumed, 2, "the plan and the deploy assume a role");
+}
+
+#[test]
+fn actions_are_pinned_by_commit_and_only_environments_are_committed_back() {
+    let (_, yaml) = recipe();
+    for (name, job) in jobs(&yaml) {
+        for uses in steps(job).iter().filter_map(|s| s["uses"].as_str()) {
+            let (_, rev) = uses.split_once('@').unwrap();
+            assert!(
+                rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()),
+                "job `{name}`: `{uses}` is not pinned by a full commit SHA"
+            );
+        }
+    }
+    let (_, deploy) = jobs(&yaml)
+        .into_iter()
+        .find(|(n, _)| n == "deploy")
+        .unwrap();
+    let scripts: Vec<&str> = steps(deploy)
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    let adds: Vec<&str> = scripts
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter(|l| l.contains("git add") || l.contains("git commit -a"))
+        .collect();
+    assert_eq!(adds, ["git add -- environments/"]);
+    assert!(scripts.iter().any(|s| s.contains("[skip ci]")));
+    assert_eq!(deploy["permissions"]["contents"], "write");
+}
+
+#[test]
+fn the_recipe_is_not_an_active_workflow_of_this_repository() {
+    let workflows = recipe_path().join("../../../.github/workflows");
+    let active: Vec<_> = std::fs::read_dir(&workflows)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| std::fs::read(e.path()).ok() == std::fs::read(recipe_path()).ok())
+        .collect();
+    assert!(active.is_empty(), "{active:?}");
+}
