@@ -472,6 +472,16 @@ fn doctor_compares_the_compute_config_the_server_holds_with_the_descriptor() {
         "{}",
         run.stdout
     );
+    // register reads the same record: it sees the out-of-band change and undoes it.
+    let run = co.xtask(&["register", "held"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains("held: updated Worker Deployment Version `orders/it-held-worker@build-1`"),
+        "{}",
+        run.stdout
+    );
+    co.xtask(&["doctor", "held"]).success();
 }
 
 #[test]

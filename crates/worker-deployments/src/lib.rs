@@ -341,13 +341,8 @@ impl Client {
             "--aws-lambda-assume-role-external-id",
             reg.external_id,
         ]);
-        let wanted = LambdaCompute {
-            function_arn: wd.lambda_function_arn.to_string(),
-            role_arn: reg.role_arn.to_owned(),
-            external_id: reg.external_id.to_owned(),
-        };
         let action = if let Some(version) = self.describe_version(wd)? {
-            if LambdaCompute::recorded(&version).as_ref() == Some(&wanted) {
+            if self.holds(wd, &version, reg) {
                 Action::Unchanged
             } else {
                 let args = [strings(&["update-version-compute-config"]), lambda].concat();
@@ -366,19 +361,6 @@ impl Client {
                 .map_err(|m| self.fail(wd, "create-version", m))?;
             Action::Created
         };
-        if action != Action::Unchanged {
-            let args = strings(&[
-                "update-version-metadata",
-                "--deployment-name",
-                &wd.name,
-                "--build-id",
-                &wd.build_id,
-                "--metadata",
-                &wanted.metadata_flag(),
-            ]);
-            self.run(&wd.namespace, &args)
-                .map_err(|m| self.fail(wd, "update-version-metadata", m))?;
-        }
         if wd.set_current && self.current_build_id(wd)?.as_deref() != Some(&wd.build_id) {
             let args = strings(&[
                 "set-current-version",
@@ -401,6 +383,22 @@ impl Client {
 
     /// The command that retires version `name@build_id` of `namespace` on this frontend:
     /// deleting it (Temporal refuses while it is current, ramping or draining).
+    /// Whether `version` (described) already holds the compute config `reg` would set, as the
+    /// server itself recorded it ([`held`]). When that cannot be read, it does not: the update
+    /// is idempotent, so updating is the safe answer.
+    fn holds(
+        &self,
+        wd: &WorkerDeployment,
+        version: &serde_json::Value,
+        reg: &Registration<'_>,
+    ) -> bool {
+        has_lambda_compute(version)
+            && matches!(self.held_compute(wd), Ok(Some(held))
+                if held.function_arn == wd.lambda_function_arn.as_ref()
+                    && held.role_arn == reg.role_arn
+                    && held.external_id == reg.external_id)
+    }
+
     fn retire_command(&self, namespace: &str, name: &str, build_id: &str) -> String {
         format!(
             "temporal worker deployment delete-version --namespace {namespace} --deployment-name {name} --build-id {build_id} --address {}",
@@ -511,71 +509,6 @@ fn cli_error(out: &std::process::Output) -> String {
         .map(|l| l.trim_start_matches("Error: "))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A Lambda compute config, as `register` sets it: the function Temporal invokes, the role it
-/// assumes and the external ID it passes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LambdaCompute {
-    pub function_arn: String,
-    pub role_arn: String,
-    pub external_id: String,
-}
-
-/// The version metadata key under which `register` records the compute config it set.
-/// `describe-version` shows a version's compute provider but not its details (function, role,
-/// external ID), so this record is what tells an unchanged version from one to update.
-pub const COMPUTE_METADATA_KEY: &str = "cargo_xtask_lambda_compute";
-
-impl LambdaCompute {
-    /// What `register` recorded on `version` (`describe-version`'s JSON), while the version
-    /// still has Lambda compute; `None` otherwise.
-    pub fn recorded(version: &serde_json::Value) -> Option<Self> {
-        if !has_lambda_compute(version) {
-            return None;
-        }
-        // A payload: `{"metadata": {"encoding": base64("json/plain")}, "data": base64(JSON)}`.
-        let entry = version.get("metadata")?.get(COMPUTE_METADATA_KEY)?;
-        let data = base64_decode(entry.get("data")?.as_str()?)?;
-        serde_json::from_slice(&data).ok()
-    }
-
-    /// The `--metadata KEY=JSON` flag that records it.
-    fn metadata_flag(&self) -> String {
-        let json = serde_json::to_string(self).expect("strings serialize");
-        format!("{COMPUTE_METADATA_KEY}={json}")
-    }
-}
-
-/// Standard base64 (with or without padding), as Go's JSON encodes bytes; `None` when `text`
-/// is not base64.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let sextet = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let digits = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let mut bits = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            bits |= sextet(c)? << (18 - 6 * i);
-        }
-        let bytes = bits.to_be_bytes();
-        match chunk.len() {
-            4 => out.extend_from_slice(&bytes[1..4]),
-            3 => out.extend_from_slice(&bytes[1..3]),
-            2 => out.push(bytes[1]),
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 /// Whether `version` (`describe-version`'s JSON) has an `aws-lambda` compute provider.
@@ -780,31 +713,6 @@ mod tests {
             {"name": "q", "type": "TASK_QUEUE_TYPE_ACTIVITY"}]});
         assert_eq!(bound_task_queues(&v), ["q"]);
         assert!(bound_task_queues(&serde_json::json!({"taskQueuesInfos": null})).is_empty());
-    }
-
-    #[test]
-    fn the_recorded_compute_config_is_read_back() {
-        assert_eq!(base64_decode("anNvbi9wbGFpbg==").unwrap(), b"json/plain");
-        assert_eq!(base64_decode("YWI").unwrap(), b"ab");
-        assert_eq!(base64_decode("a*=="), None);
-        // As describe-version shows the metadata `register` set.
-        let version = serde_json::json!({
-            "computeConfig": {"scalingGroups": {"default": {"provider": {"type": "aws-lambda"}}}},
-            "metadata": {COMPUTE_METADATA_KEY: {
-                "data": "eyJleHRlcm5hbF9pZCI6ImUiLCJmdW5jdGlvbl9hcm4iOiJmIiwicm9sZV9hcm4iOiJyIn0=",
-                "metadata": {"encoding": "anNvbi9wbGFpbg=="}}}});
-        let recorded = LambdaCompute {
-            function_arn: "f".into(),
-            role_arn: "r".into(),
-            external_id: "e".into(),
-        };
-        assert_eq!(LambdaCompute::recorded(&version), Some(recorded));
-        let removed = serde_json::json!({"computeConfig": {}, "metadata": version["metadata"]});
-        assert_eq!(
-            LambdaCompute::recorded(&removed),
-            None,
-            "no compute, nothing recorded"
-        );
     }
 
     #[test]
