@@ -6,6 +6,7 @@
 
 mod client;
 mod error;
+mod iam;
 mod in_flight;
 mod role;
 mod stack;
