@@ -9,6 +9,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
 use crate::error::{DeployError, aws_error};
+use crate::explain::{self, Hinting};
 use crate::iam::Iam;
 
 /// Where and as whom to call AWS.
@@ -73,9 +74,11 @@ impl Clients {
     /// config file). When any client would call an endpoint on this machine, every client signs
     /// with dummy keys: the caller's credentials never reach a local port, whatever listens there.
     pub async fn connect(conn: &Connection) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let http = explain::naming_endpoints(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        );
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(retry_config())
@@ -95,7 +98,13 @@ impl Clients {
         // Decided after loading, from what each client will really call: the caller's keys,
         // session token, profile, SSO or credential process are then never even resolved.
         let config = if local_endpoints.is_empty() {
-            config
+            match config.credentials_provider() {
+                Some(chain) => config
+                    .into_builder()
+                    .credentials_provider(Hinting::wrap(chain, conn.profile.as_deref()))
+                    .build(),
+                None => config,
+            }
         } else {
             config
                 .into_builder()
