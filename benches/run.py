@@ -1232,6 +1232,23 @@ lambda_function_arns = ["{LAMBDA_A}"]
                 w(f"+{cold['deploy']:6.1f} s  (exit 0)")
                 w("```")
             w("")
+            w("**What the AWS half compiles** (measured apart, with `cargo build --timings`, on "
+              "2026-11-25 at load average 5 to 10, so seconds are inflated alike): IAM is called "
+              "without `aws-sdk-iam` (`crates/cfn-deploy/src/iam.rs`; the crate was the slowest "
+              "of the build, about 99 s), on crates the other clients compile anyway. The "
+              "credential providers users have, built in since (aws-config's `sso` and "
+              "`credentials-process`), add `aws-sdk-ssooidc` (6.8 s) and `aws-sdk-sso` (4.8 s), "
+              "compiled in parallel with the rest, and tokio's `process`: an incremental build "
+              "of just that change took 93 s wall (75.9 s user) as it recompiled everything "
+              "above tokio, in which `aws-sdk-cloudformation` took 50.9 s and `aws-sdk-lambda` "
+              "48.0 s, now the two slowest crates. In the cold build before it (576 s wall at "
+              "load 10, the sum of all units 1133 s) those two took 205 s and 226 s; scaled "
+              "alike, the SSO crates are about 4% of the summed compile time. Web identity and "
+              "`source_profile` need no feature. `url` (with its IDNA/ICU crates) costs the light "
+              "binary 11% of its summed compile time (39 s of 349 s in that build, about 3 s of "
+              "`validate`); it stays, because the credential rule must read hosts as the WHATWG "
+              "parser does, and aws-config compiles it for the AWS half anyway.")
+            w("")
             w("The crates were already in `~/.cargo` (an untimed `cargo fetch` ran first), so "
               "these numbers **exclude crate download time**. pip, on the other hand, runs for "
               "real inside `deploy local`"
