@@ -42,8 +42,9 @@ pub(crate) struct Iam {
     operation: Operation<String, String, IamError>,
 }
 
-/// An error answer of IAM (`<ErrorResponse><Error><Code>...`), or an answer that could not be
-/// read. Its metadata gives the retry classifiers and `aws_error` the code and message.
+/// An error answer of IAM (`<ErrorResponse><Error><Code>...`), or an error status without
+/// one (a proxy's page). Its metadata gives the retry classifiers and `aws_error` the code and
+/// message.
 #[derive(Debug)]
 pub(crate) struct IamError {
     meta: ErrorMetadata,
@@ -96,6 +97,8 @@ impl Iam {
         if let Some(cache) = config.identity_cache() {
             components = components.with_identity_cache(Some(cache));
         }
+        // One operation serves the four actions (the body names the action); the name only
+        // labels traces.
         let mut builder = Operation::builder()
             .service_name("IAM")
             .operation_name("IAM")
@@ -112,9 +115,10 @@ impl Iam {
         if let Some(http) = config.http_client() {
             builder = builder.http_client(http);
         }
-        if let Some(retry) = config.retry_config() {
-            builder = builder.standard_retry(retry);
-        }
+        builder = match config.retry_config() {
+            Some(retry) => builder.standard_retry(retry),
+            None => builder.no_retry(),
+        };
         if let Some(timeouts) = config.timeout_config() {
             builder = builder.timeout_config(timeouts.clone());
         }
