@@ -136,6 +136,21 @@ fn status_and_doctor_catch_an_out_of_band_trust_policy_edit() {
     let run = co.xtask(&["status", "oob"]);
     assert_eq!(run.code, Some(3), "{}", run.all());
     assert!(run.stdout.contains("lambda:*"), "{}", run.stdout);
+
+    // So is a managed policy attached to the role.
+    let policy = format!("arn:aws:iam::{ACCOUNT}:policy/{stack}-extra");
+    iam(&format!(
+        "iam.create_policy(PolicyName='{stack}-extra', PolicyDocument=json.dumps({{\
+         'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Action': 's3:*', \
+         'Resource': '*'}}]}})); iam.attach_role_policy(RoleName='{role}', PolicyArn='{policy}')"
+    ));
+    let run = co.xtask(&["status", "oob"]);
+    assert_eq!(run.code, Some(3), "{}", run.all());
+    assert!(run.stdout.contains(&policy), "{}", run.stdout);
+    iam(&format!(
+        "iam.detach_role_policy(RoleName='{role}', PolicyArn='{policy}'); \
+         iam.delete_policy(PolicyArn='{policy}')"
+    ));
     co.xtask(&["destroy", "oob", "--yes"]).success();
 }
 

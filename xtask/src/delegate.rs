@@ -4,9 +4,9 @@
 //! need it: a fresh clone runs `cargo xtask validate` without compiling it. `xtask-aws` is found
 //! as `XTASK_AWS_BIN`, else next to this executable (as installed by Nix). Under `cargo xtask`
 //! (which sets `CARGO`, and `CARGO_MANIFEST_DIR` to this crate's directory), it is first built,
-//! or found up to date, by `cargo build -p xtask-aws` in the same workspace and profile (with
-//! `XTASK_AWS_FEATURES`, e.g. `sso`, when set). An installed binary started by another
-//! project's cargo sees that project's `CARGO_MANIFEST_DIR`, and builds nothing.
+//! or found up to date, by `cargo build -p xtask-aws` in the same workspace and profile. An
+//! installed binary started by another project's cargo sees that project's
+//! `CARGO_MANIFEST_DIR`, and builds nothing.
 //!
 //! On Unix this process then becomes `xtask-aws` (exec): the pid the user started, and signals
 //! with Ctrl-C or `kill`, is the deploy itself, which stops cleanly (`xtask-aws`'s
@@ -97,10 +97,6 @@ fn build_with_cargo(
     }
     if let Some(target_dir) = exe.parent().and_then(Path::parent) {
         cmd.arg("--target-dir").arg(target_dir);
-    }
-    // Optional features of xtask-aws, e.g. `sso` for IAM Identity Center profiles.
-    if let Some(features) = std::env::var_os("XTASK_AWS_FEATURES").filter(|f| !f.is_empty()) {
-        cmd.arg("--features").arg(features);
     }
     let status = cmd.status()?;
     anyhow::ensure!(status.success(), "`cargo build -p {BIN}` failed");

@@ -9,6 +9,8 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
 use crate::error::{DeployError, aws_error};
+use crate::explain::{self, Hinting};
+use crate::iam::Iam;
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +27,7 @@ pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub sts: aws_sdk_sts::Client,
     /// IAM, to read the invocation role as it is (`status`, `doctor`).
-    pub iam: aws_sdk_iam::Client,
+    pub(crate) iam: Iam,
     /// The shared configuration, for clients of other services.
     pub config: aws_config::SdkConfig,
     /// The endpoints on this machine that some client calls. When there is any, every client
@@ -72,9 +74,11 @@ impl Clients {
     /// config file). When any client would call an endpoint on this machine, every client signs
     /// with dummy keys: the caller's credentials never reach a local port, whatever listens there.
     pub async fn connect(conn: &Connection) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https();
+        let http = explain::naming_endpoints(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        );
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(retry_config())
@@ -94,7 +98,13 @@ impl Clients {
         // Decided after loading, from what each client will really call: the caller's keys,
         // session token, profile, SSO or credential process are then never even resolved.
         let config = if local_endpoints.is_empty() {
-            config
+            match config.credentials_provider() {
+                Some(chain) => config
+                    .into_builder()
+                    .credentials_provider(Hinting::wrap(chain, conn.profile.as_deref()))
+                    .build(),
+                None => config,
+            }
         } else {
             config
                 .into_builder()
@@ -110,7 +120,7 @@ impl Clients {
         Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
+            iam: iam_client(&config, &conn.region),
             config,
             local_endpoints,
         }
@@ -132,22 +142,15 @@ impl Clients {
     }
 }
 
-/// The endpoint each service's client built from `config` calls, resolved as the SDK resolves it
-/// (an endpoint given in code, else `AWS_ENDPOINT_URL_<SERVICE>` or the config file's service
-/// section, else `AWS_ENDPOINT_URL` or the profile's `endpoint_url`); distinct, in service order.
+/// The endpoint each service's client built from `config` calls (see [`endpoint_of`]);
+/// distinct, in service order.
 fn endpoints(config: &SdkConfig) -> Vec<Endpoint> {
     let given = config.get_origin("endpoint_url").is_client_config();
     let mut out: Vec<Endpoint> = Vec::new();
     for service in SERVICES {
-        let url = if given {
-            config.endpoint_url().map(str::to_owned)
-        } else {
-            config
-                .service_config()
-                .and_then(|c| c.load_config(service_key(service)))
-                .or_else(|| config.endpoint_url().map(str::to_owned))
+        let Some(url) = endpoint_of(config, service) else {
+            continue;
         };
-        let Some(url) = url else { continue };
         let origin = if given {
             EndpointOrigin::Connection
         } else {
@@ -158,6 +161,36 @@ fn endpoints(config: &SdkConfig) -> Vec<Endpoint> {
         }
     }
     out
+}
+
+/// The endpoint `service`'s client built from `config` calls, resolved as the SDK resolves it:
+/// an endpoint given in code, else `AWS_ENDPOINT_URL_<SERVICE>` or the config file's service
+/// section, else `AWS_ENDPOINT_URL` or the profile's `endpoint_url`; `None` for AWS's own.
+fn endpoint_of(config: &SdkConfig, service: &str) -> Option<String> {
+    if config.get_origin("endpoint_url").is_client_config() {
+        return config.endpoint_url().map(str::to_owned);
+    }
+    config
+        .service_config()
+        .and_then(|c| c.load_config(service_key(service)))
+        .or_else(|| config.endpoint_url().map(str::to_owned))
+}
+
+/// The IAM client: the configured endpoint (signed for the descriptor's region, as the SDK
+/// signs for a custom endpoint), else IAM's global endpoint of `region`'s partition, which
+/// signs for that partition's first region.
+fn iam_client(config: &SdkConfig, region: &str) -> Iam {
+    if let Some(url) = endpoint_of(config, "IAM") {
+        return Iam::new(config, &url, region);
+    }
+    let (url, signing_region) = if region.starts_with("cn-") {
+        ("https://iam.cn-north-1.amazonaws.com.cn", "cn-north-1")
+    } else if region.starts_with("us-gov-") {
+        ("https://iam.us-gov.amazonaws.com", "us-gov-west-1")
+    } else {
+        ("https://iam.amazonaws.com", "us-east-1")
+    };
+    Iam::new(config, url, signing_region)
 }
 
 /// The key the generated clients look their endpoint up with.

@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
+use crate::explain::message_chain;
 use crate::in_flight::Running;
 use crate::stack::Event;
 
@@ -137,7 +138,8 @@ pub(crate) fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespon
 }
 
 /// Turns an SDK error into a [`DeployError::Aws`] that names the call, the code and the message,
-/// or the whole cause chain when the request never got an answer (e.g. nothing listening).
+/// or the cause chain when the request never got an answer (nothing listening, no credentials),
+/// with its hint (see `explain.rs`).
 pub(crate) fn aws_error<E>(action: &'static str, err: E) -> DeployError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -146,7 +148,7 @@ where
     let message = match (err.code(), err.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (None, Some(msg)) => msg.to_owned(),
-        _ => format!("{}", DisplayErrorContext(&err)),
+        _ => message_chain(&err),
     };
     DeployError::Aws {
         action,

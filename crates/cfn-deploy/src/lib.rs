@@ -6,12 +6,15 @@
 
 mod client;
 mod error;
+mod explain;
+mod iam;
 mod in_flight;
 mod role;
 mod stack;
 
 pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
 pub use error::{DeployError, format_duration};
+pub use explain::message_chain;
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
 pub use role::LiveRole;
 pub use stack::{Change, Event, Guard, Observer, Outcome, StackInfo, StackSpec};

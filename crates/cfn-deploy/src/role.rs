@@ -5,6 +5,7 @@ use aws_sdk_cloudformation::types::TemplateStage;
 
 use crate::client::Clients;
 use crate::error::{DeployError, aws_error};
+use crate::iam::Page;
 
 /// A role's policies as IAM reports them (documents decoded to JSON text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,58 +23,21 @@ impl Clients {
     /// The role named `name`, with its trust policy and every policy that grants it anything:
     /// GetRole, ListRolePolicies, GetRolePolicy for each, ListAttachedRolePolicies.
     pub async fn live_role(&self, name: &str) -> Result<LiveRole, DeployError> {
-        let role = self
-            .iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| aws_error("GetRole", e))?;
-        let trust_policy = role
-            .role()
-            .and_then(|r| r.assume_role_policy_document())
-            .map(url_decode)
-            .unwrap_or_default();
-        let names = self
-            .iam
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<String>, _>>()
-            .await
-            .map_err(|e| aws_error("ListRolePolicies", e))?;
+        let trust_policy = url_decode(&self.iam.trust_policy(name).await?);
         let mut inline_policies = Vec::new();
-        for policy in names {
-            let out = self
-                .iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(&policy)
-                .send()
-                .await
-                .map_err(|e| aws_error("GetRolePolicy", e))?;
-            inline_policies.push((policy, url_decode(out.policy_document())));
+        let names = all_pages(async |marker| self.iam.inline_policy_names(name, marker).await);
+        for policy in names.await? {
+            let document = self.iam.inline_policy(name, &policy).await?;
+            inline_policies.push((policy, url_decode(&document)));
         }
-        let attached = self
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
         Ok(LiveRole {
             name: name.to_owned(),
             trust_policy,
             inline_policies,
-            attached_policies: attached
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect(),
+            attached_policies: all_pages(async |marker| {
+                self.iam.attached_policy_arns(name, marker).await
+            })
+            .await?,
         })
     }
 
@@ -91,7 +55,23 @@ impl Clients {
     }
 }
 
-/// IAM returns policy documents URL-encoded (RFC 3986); the SDK leaves them so. A document
+/// Every item of a list call, page after page (`fetch` is given each page's marker).
+async fn all_pages(
+    mut fetch: impl AsyncFnMut(Option<&str>) -> Result<Page, DeployError>,
+) -> Result<Vec<String>, DeployError> {
+    let mut items = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = fetch(marker.as_deref()).await?;
+        items.extend(page.items);
+        match page.marker {
+            Some(next) => marker = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986). A document
 /// that is not encoded (some emulators) comes back unchanged: JSON policies hold no `%`.
 fn url_decode(text: &str) -> String {
     let bytes = text.as_bytes();

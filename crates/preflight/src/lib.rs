@@ -291,7 +291,7 @@ async fn get_function(
         .await
         .map_err(|e| match (e.code(), e.message()) {
             (Some(code), Some(msg)) => format!("{code}: {msg}"),
-            _ => format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
+            _ => cfn_deploy::message_chain(&e),
         })
 }
 
@@ -310,7 +310,7 @@ async fn get_function_configuration(
         .config_override(region_of(arn))
         .send()
         .await
-        .map_err(|e| format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)))
+        .map_err(|e| cfn_deploy::message_chain(&e))
 }
 
 /// A config override that sends a request to the region of `arn`.
