@@ -61,6 +61,10 @@
             "xtask-aws"
           ];
 
+          # `--version` names the commit: a Nix build has no .git, so the flake passes its own
+          # revision (empty for a dirty tree or a path without git).
+          env.XTASK_GIT_REVISION = self.shortRev or self.dirtyShortRev or "";
+
           # Unit tests only (every crate's lib and bins). The integration tests in
           # tests/integration/ install a pinned moto server, cfn-lint and the Temporal CLI
           # from PyPI into target/ and run them on loopback; the Nix build sandbox has no
