@@ -15,6 +15,7 @@ mod emulator;
 mod faults;
 mod files;
 mod lambda_worker;
+mod plan;
 mod sandbox;
 mod schema;
 mod signals;

@@ -79,6 +79,21 @@ pub struct Rendered {
     pub parameters: Vec<(String, String)>,
 }
 
+/// A file that rendering would change: its contents now (`None`: it does not exist) and then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub path: PathBuf,
+    pub old: Option<String>,
+    pub new: String,
+}
+
+fn read_server_file(path: &Path) -> Result<String, RenderError> {
+    std::fs::read_to_string(path).map_err(|source| RenderError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// What the templates see; the structure mirrors the descriptor's tables. The values are plain
 /// text: the templates must render any text safely, not only what the descriptor's rules accept,
 /// so that tests can feed them hostile values an [`Environment`] cannot hold.
@@ -207,13 +222,38 @@ impl Rendered {
 
     /// The files under `dir` whose contents differ from the rendered ones.
     pub fn stale(&self, dir: &Path) -> Vec<PathBuf> {
+        self.changes(dir).into_iter().map(|c| c.path).collect()
+    }
+
+    /// The files under `dir` whose contents differ from the rendered ones, with both contents.
+    pub fn changes(&self, dir: &Path) -> Vec<FileChange> {
         self.files(dir)
             .into_iter()
-            .filter(|(path, contents)| {
-                std::fs::read_to_string(path).ok().as_deref() != Some(*contents)
+            .filter_map(|(path, contents)| {
+                let old = std::fs::read_to_string(&path).ok();
+                (old.as_deref() != Some(contents)).then(|| FileChange {
+                    path,
+                    old,
+                    new: contents.to_owned(),
+                })
             })
-            .map(|(path, _)| path)
             .collect()
+    }
+
+    /// The change [`Self::update_server_file`] would make, or `None` when there is none.
+    pub fn server_file_change(
+        &self,
+        path: &Path,
+        env_name: &str,
+    ) -> Result<Option<FileChange>, RenderError> {
+        let existing = read_server_file(path)?;
+        Ok(self
+            .merged_server_file(&existing, path, env_name)?
+            .map(|new| FileChange {
+                path: path.to_owned(),
+                old: Some(existing),
+                new,
+            }))
     }
 
     /// Puts the workercontroller keys into the dynamic config file the server reads, as a
@@ -221,7 +261,8 @@ impl Rendered {
     /// Returns whether the file changed. A missing file is an error: Temporal does not start
     /// without it, so it is not ours to create.
     pub fn update_server_file(&self, path: &Path, env_name: &str) -> Result<bool, RenderError> {
-        let Some(merged) = self.merged_server_file(path, env_name)? else {
+        let existing = read_server_file(path)?;
+        let Some(merged) = self.merged_server_file(&existing, path, env_name)? else {
             return Ok(false);
         };
         env_descriptor::write_atomic(path, merged.as_bytes()).map_err(|source| {
@@ -233,27 +274,16 @@ impl Rendered {
         Ok(true)
     }
 
-    /// Whether [`Self::update_server_file`] would change the file (for `render --check`).
-    pub fn update_server_file_would_change(
-        &self,
-        path: &Path,
-        env_name: &str,
-    ) -> Result<bool, RenderError> {
-        Ok(self.merged_server_file(path, env_name)?.is_some())
-    }
-
-    /// The server file with the managed block in place, or `None` when it is already so.
+    /// The server file (`existing`, read from `path`) with the managed block in place, or
+    /// `None` when it is already so.
     fn merged_server_file(
         &self,
+        existing: &str,
         path: &Path,
         env_name: &str,
     ) -> Result<Option<String>, RenderError> {
-        let existing = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
         let merged =
-            dynamic_config::merge_into_server_file(&existing, &self.dynamic_config, env_name)
+            dynamic_config::merge_into_server_file(existing, &self.dynamic_config, env_name)
                 .map_err(|message| RenderError::ServerFile {
                     path: path.to_owned(),
                     message,

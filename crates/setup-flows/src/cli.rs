@@ -20,6 +20,7 @@ use crate::{aws_args, init, register, render, sandbox, smoke, validate};
 Environments are described in environments/NAME.toml. The usual flow:
   cargo xtask init staging          write a descriptor with a fresh external ID
   cargo xtask validate              check every descriptor, without calling AWS
+  cargo xtask plan staging          show what deploy and register would change
   cargo xtask deploy staging        render, then create or update the IAM role stack
   cargo xtask status staging        compare the stack with what the descriptor recorded
   cargo xtask register staging      create the Worker Deployment Versions (Lambda compute)
@@ -69,6 +70,8 @@ pub enum LocalCommand {
 #[derive(Debug, Subcommand)]
 pub enum AwsCommand {
     #[command(display_order = 3)]
+    Plan(aws_args::PlanArgs),
+    #[command(display_order = 3)]
     Deploy(aws_args::DeployArgs),
     #[command(display_order = 4)]
     Status(aws_args::StatusArgs),
@@ -86,6 +89,8 @@ impl AwsCommand {
         match self {
             AwsCommand::Deploy(a) if a.all => layout.env_names().unwrap_or_default(),
             AwsCommand::Deploy(a) => a.envs.clone(),
+            AwsCommand::Plan(a) if a.all => crate::plan::all_names(layout),
+            AwsCommand::Plan(a) => a.envs.clone(),
             AwsCommand::Status(a) => vec![a.env.clone()],
             AwsCommand::Destroy(a) => vec![a.env.clone()],
             AwsCommand::Whoami(a) => vec![a.env.clone()],

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use env_descriptor::{Environment, Layout};
-use env_render::{Rendered, Templates};
+use env_render::{FileChange, Rendered, Templates};
 
 /// Render the dynamic config and the stack parameters of environments.
 #[derive(Debug, clap::Args)]
@@ -44,6 +44,39 @@ pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Resul
     Ok(rendered)
 }
 
+/// The files rendering `env` would change, without writing any: the committed files under
+/// `environments/ENV/`, and the server's dynamic config file when `temporal.dynamic_config_file`
+/// is set. What `render --check` and `plan` report.
+pub fn pending(
+    layout: &Layout,
+    templates: &Templates,
+    env: &Environment,
+) -> Result<(Rendered, Vec<FileChange>)> {
+    let rendered = templates.render(env)?;
+    let mut changes = rendered.changes(&layout.rendered_dir(&env.name));
+    if let Some(file) = &env.temporal.dynamic_config_file {
+        let path = layout.root().join(file);
+        changes.extend(rendered.server_file_change(&path, &env.name)?);
+    }
+    Ok((rendered, changes))
+}
+
+/// `change` as a unified diff (3 lines of context), its paths relative to the checkout.
+pub fn unified_diff(layout: &Layout, change: &FileChange) -> String {
+    let path = crate::relative(layout, &change.path);
+    let old = change.old.as_deref().unwrap_or_default();
+    let from = if change.old.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    similar::TextDiff::from_lines(old, &change.new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("b/{path}"))
+        .to_string()
+}
+
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let names = crate::envs::named_or_all(layout, self.envs)?;
@@ -52,14 +85,8 @@ impl Args {
         for name in &names {
             let env = crate::envs::load_env(layout, name)?;
             if self.check {
-                let rendered = templates.render(&env)?;
-                stale.extend(rendered.stale(&layout.rendered_dir(name)));
-                if let Some(file) = &env.temporal.dynamic_config_file {
-                    let path = layout.root().join(file);
-                    if rendered.update_server_file_would_change(&path, &env.name)? {
-                        stale.push(path);
-                    }
-                }
+                let (_, changes) = pending(layout, &templates, &env)?;
+                stale.extend(changes.into_iter().map(|c| c.path));
             } else {
                 write(layout, &templates, &env)?;
             }

@@ -37,7 +37,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
                 deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
-            let existed = clients.destroy(stack, guard, &mut progress).await;
+            let existed = clients.destroy(stack, None, guard, &mut progress).await;
             progress.0.finish();
             anyhow::Ok(existed?)
         };
