@@ -426,3 +426,6 @@ impl Plan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
