@@ -147,3 +147,55 @@ fn plan_fails_with_1_when_it_cannot_plan() {
     run.failure();
     assert!(run.stderr.contains("region"), "{}", run.stderr);
 }
+
+#[test]
+fn stack_tags_and_the_service_role_reach_the_stack_and_a_tag_change_is_planned() {
+    let co = Checkout::new();
+    let stack = "it-plan-tags";
+    let role = "arn:aws:iam::123456789012:role/cfn-deployer";
+    let text = descriptor(stack, "plan-tags-ext-id", &["worker-1"]).replace(
+        "confirm = true\n",
+        &format!("confirm = true\ntags = {{ team = \"payments\", \"cost:center\" = \"42\" }}\ncloudformation_role_arn = \"{role}\"\n"),
+    );
+    co.write_env("tg", &text);
+    let run = co.xtask(&["plan", "tg"]);
+    run.success();
+    assert!(
+        run.stdout.contains("team: (none) → `payments`")
+            && run
+                .stdout
+                .contains(&format!("service role: RoleARN: (none) → `{role}`")),
+        "{}",
+        run.stdout
+    );
+    co.xtask(&["deploy", "tg", "--yes"]).success();
+    let described = || {
+        cfn(&format!(
+            "s = cfn.describe_stacks(StackName='{stack}')['Stacks'][0]\nprint(json.dumps([sorted((t['Key'], t['Value']) for t in s.get('Tags', [])), s.get('RoleARN')]))"
+        ))
+    };
+    assert_eq!(
+        described(),
+        format!(r#"[[["cost:center", "42"], ["team", "payments"]], "{role}"]"#)
+    );
+    co.xtask(&["plan", "tg", "--detailed-exitcode"]).success();
+
+    // A tag change alone is a change, and deploy applies it.
+    co.write_env(
+        "tg",
+        &co.read_env("tg").replace("\"payments\"", "\"billing\""),
+    );
+    let run = co.xtask(&["plan", "tg", "--detailed-exitcode"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stdout.contains("team: `payments` → `billing`"),
+        "{}",
+        run.stdout
+    );
+    co.xtask(&["deploy", "tg", "--yes"]).success();
+    assert_eq!(
+        described(),
+        format!(r#"[[["cost:center", "42"], ["team", "billing"]], "{role}"]"#)
+    );
+    co.xtask(&["plan", "tg", "--detailed-exitcode"]).success();
+}

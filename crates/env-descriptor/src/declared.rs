@@ -106,6 +106,9 @@ pub(crate) enum Kind {
     Bool,
     Table,
     Tables,
+    /// An inline table of strings (`tags = { team = "payments" }`), its keys and values each
+    /// checked by a rule.
+    Map,
 }
 
 /// TOML has no `null`: an `Option` is a key that may be left out, never one set to null, so
@@ -208,6 +211,7 @@ impl Table {
         match (p["type"].as_str(), p["items"]["type"].as_str()) {
             (Some("string"), _) => Kind::String,
             (Some("boolean"), _) => Kind::Bool,
+            (Some("object"), _) if p["additionalProperties"].is_object() => Kind::Map,
             (Some("object"), _) => Kind::Table,
             (Some("array"), Some("object")) => Kind::Tables,
             (Some("array"), _) => Kind::Strings,
@@ -243,6 +247,12 @@ impl Table {
         p["format"]
             .as_str()
             .or_else(|| p["items"]["format"].as_str())
+            .or_else(|| p["additionalProperties"]["format"].as_str())
+    }
+
+    /// The name of the rule that checks each key of a [`Kind::Map`] (`propertyNames`).
+    pub(crate) fn key_format(&self, key: &str) -> Option<&str> {
+        self.property(key)["propertyNames"]["format"].as_str()
     }
 
     /// Whether a list must hold at least one entry (`minItems`).

@@ -42,7 +42,8 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 let group = group.clone();
                 let ask = asks(&env);
                 async move {
-                    let spec = stack_spec(&env, body, &params);
+                    let tags = stack_tags(&env);
+                    let spec = stack_spec(&env, body, &params, &tags);
                     let guard = Guard {
                         deadline: Deadline::after(args.limits.timeout),
                         tracker,
@@ -120,6 +121,7 @@ pub fn stack_spec<'a>(
     env: &'a Environment,
     template_body: &'a str,
     parameters: &'a [(String, String)],
+    tags: &'a [(String, String)],
 ) -> StackSpec<'a> {
     StackSpec {
         name: &env.role.stack_name,
@@ -132,9 +134,18 @@ pub fn stack_spec<'a>(
             .as_ref()
             .filter(|_| !env.starts_sandbox())
             .map(|o| o.stack_id.as_str()),
-        tags: &[],
-        role_arn: None,
+        tags,
+        role_arn: env.deploy.cloudformation_role_arn.as_deref(),
     }
+}
+
+/// `[deploy] tags`, as the stack takes them.
+pub fn stack_tags(env: &Environment) -> Vec<(String, String)> {
+    env.deploy
+        .tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Prints the outcome of one environment and records its outputs.

@@ -116,7 +116,8 @@ fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Loca
 /// Plans the stack and discards the plan's change set, whatever happened in between.
 async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>) -> Result<Plan> {
     let env = &local.env;
-    let spec = crate::deploy::stack_spec(env, body, &local.parameters);
+    let tags = crate::deploy::stack_tags(env);
+    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
     let clients: Clients = crate::aws::connect(layout, env).await?;
     let mut progress = StackProgress(Progress::new(&env.name, false));
     let plan = clients.plan(&spec, guard, &mut progress).await?;
