@@ -22,7 +22,18 @@ fn unexecuted_change_sets(stack: &str) -> String {
 fn plan_exit_codes_outputs_and_nothing_left_behind() {
     let co = Checkout::new();
     let stack = "it-plan";
-    co.write_env("pl", &descriptor(stack, "plan-ext-id", &["worker-1"]));
+    // The server's own dynamic config file: plan shows the block `render` would put in it.
+    let server_file = co.root().join("server/dynamicconfig.yaml");
+    std::fs::create_dir_all(server_file.parent().unwrap()).unwrap();
+    let server_config = "# our cluster\nlimit.maxIDLength:\n  - value: 255\n";
+    std::fs::write(&server_file, server_config).unwrap();
+    co.write_env(
+        "pl",
+        &descriptor(stack, "plan-ext-id", &["worker-1"]).replace(
+            "[role]",
+            "dynamic_config_file = \"server/dynamicconfig.yaml\"\n\n[role]",
+        ),
+    );
 
     // A new stack: a change, and neither the change set nor its stack stays.
     let run = co.xtask(&["plan", "pl", "--detailed-exitcode"]);
@@ -47,6 +58,17 @@ fn plan_exit_codes_outputs_and_nothing_left_behind() {
         run.stdout.contains("+++ b/environments/pl/parameters.json"),
         "the rendered files that would change, as a diff:\n{}",
         run.stdout
+    );
+    assert!(
+        run.stdout.contains("--- a/server/dynamicconfig.yaml")
+            && run.stdout.contains("+# >>> cargo xtask: workercontroller"),
+        "the server's file, as a diff:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&server_file).unwrap(),
+        server_config,
+        "plan writes no file"
     );
     assert_eq!(stack_statuses(stack), "['DELETE_COMPLETE']");
     assert!(

@@ -95,3 +95,64 @@ pub fn all_names(layout: &env_descriptor::Layout) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DESCRIPTOR: &str = r#"
+[aws]
+region = "us-west-2"
+
+[temporal]
+server_role_arn = "arn:aws:iam::123456789012:role/temporal"
+address = "temporal.internal:7233"
+
+[role]
+stack_name = "s"
+external_id = "plan-ext-id"
+lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:w"]
+
+[[worker_deployments]]
+namespace = "default"
+name = "w"
+build_id = "1"
+lambda_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:w"
+
+[[worker_deployments]]
+namespace = "default"
+name = "w"
+build_id = "2"
+lambda_function_arn = "arn:aws:lambda:us-west-2:123456789012:function:w"
+
+[outputs]
+role_arn = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-s"
+stack_id = "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1"
+deployed_at = "2026-11-25T10:00:00Z"
+registered = ["default/w@1", "default/w@0"]
+"#;
+
+    fn actions(compute_changes: bool) -> Vec<(String, &'static str)> {
+        let env = env_descriptor::load_str(std::path::Path::new("e.toml"), DESCRIPTOR)
+            .expect("valid descriptor")
+            .env;
+        versions(&env, compute_changes)
+            .into_iter()
+            .map(|v| (v.id, v.action.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn versions_are_created_updated_or_left_as_they_are() {
+        let id = |s: &str| s.to_owned();
+        assert_eq!(
+            actions(false),
+            [
+                (id("default/w@1"), "unchanged"),
+                (id("default/w@2"), "create"),
+                (id("default/w@0"), "unlisted"),
+            ]
+        );
+        assert_eq!(actions(true)[0], (id("default/w@1"), "update"));
+    }
+}
