@@ -11,10 +11,10 @@ fn stack_statuses(stack: &str) -> String {
 }
 
 /// The change sets the stack holds that were never executed (the emulator keeps executed
-/// ones listed; AWS deletes them).
+/// ones listed, where AWS deletes them, and lists every stack's: hence the filters).
 fn unexecuted_change_sets(stack: &str) -> String {
     cfn(&format!(
-        "print([c['ChangeSetName'] for c in cfn.list_change_sets(StackName='{stack}')['Summaries'] if c['ExecutionStatus'] != 'EXECUTE_COMPLETE'])"
+        "print([(c['ChangeSetName'], c['Status'], c['ExecutionStatus']) for c in cfn.list_change_sets(StackName='{stack}')['Summaries'] if c['StackName'] == '{stack}' and c['ExecutionStatus'] != 'EXECUTE_COMPLETE'])"
     ))
 }
 

@@ -80,9 +80,24 @@ pub fn json_schema() -> String {
         s.remove("format");
     })
     .transform(&mut root);
-    let mut text = serde_json::to_string_pretty(&root.to_value()).expect("a JSON value serializes");
+    let mut text =
+        serde_json::to_string_pretty(&sorted(root.to_value())).expect("a JSON value serializes");
     text.push('\n');
     text
+}
+
+/// `value` with every object's keys in sorted order: the file must not depend on whether some
+/// crate in the build turned on serde_json's `preserve_order` (a test-only dependency does).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// The generated schema, read by the walker.
