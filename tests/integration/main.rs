@@ -17,6 +17,7 @@ mod files;
 mod helm;
 mod infra_repo;
 mod lambda_worker;
+mod plan;
 mod providers;
 mod registration;
 mod sandbox;

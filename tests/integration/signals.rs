@@ -173,3 +173,27 @@ fn sigterm_after_execute_reports_the_operation_and_the_next_deploy_waits_and_rec
     );
     co.xtask(&["destroy", "exec", "--yes"]).success();
 }
+
+#[test]
+fn sigint_while_plan_creates_the_change_set_of_a_new_stack_leaves_nothing() {
+    let proxy = FaultProxy::start(&emulator().url());
+    proxy.add(Rule::new(
+        "DescribeChangeSet",
+        Fault::Delay(Duration::from_secs(2)),
+    ));
+    let co = Checkout::new();
+    let stack = "it-sigint-plan";
+    let text = through(&proxy, stack);
+    co.write_env("pint", &text);
+
+    let plan = child::spawn(co.root(), &["plan", "pint", "--detailed-exitcode"]);
+    proxy.wait_for("DescribeChangeSet", 0, START);
+    child::signal(&plan, "INT");
+    let run = child::wait(plan, EXIT);
+    assert_nothing_left_running(&co, &proxy);
+
+    assert_eq!(run.code, Some(130), "{}", run.all());
+    assert!(run.all().contains("deleted change set"), "{}", run.all());
+    assert_eq!(stack_status(stack), "gone", "not even REVIEW_IN_PROGRESS");
+    assert_eq!(co.read_env("pint"), text);
+}

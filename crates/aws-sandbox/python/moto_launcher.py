@@ -1088,10 +1088,18 @@ def patch_cfn_change_sets() -> None:
             del self.stacks[stack_id]
             change_set.stack, change_set.stack_id = reviewing, reviewing.stack_id
             stack_id = reviewing.stack_id
-        if change_set_type == "UPDATE" and has_no_changes(self.stacks[stack_id], template, parameters):
-            change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
-            change_set.status_reason = ("The submitted information didn't contain changes. Submit different "
-                                        "information to create a change set.")
+        stack = self.stacks[stack_id]
+        if change_set_type == "UPDATE":
+            unchanged = (has_no_changes(stack, template, parameters)
+                         and same_tags_and_role(stack, kwargs.get("tags"), kwargs.get("role_arn")))
+            if unchanged:
+                change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
+                change_set.status_reason = ("The submitted information didn't contain changes. Submit different "
+                                            "information to create a change set.")
+            elif change_set.status == "FAILED":
+                # moto compares only the template and the parameters as given.
+                change_set.status, change_set.execution_status = "CREATE_COMPLETE", "AVAILABLE"
+                change_set.status_reason = None
         return change_set_id, stack_id
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
@@ -1104,12 +1112,23 @@ def patch_cfn_change_sets() -> None:
         if change_set.change_set_type == "CREATE":
             ok = _execute_create(self, stack, change_set)
         else:
+            # As AWS: the change set's tags become the stack's, its service role the stack's.
+            if change_set.tags is not None:
+                stack.tags = change_set.tags
+            if change_set.role_arn:
+                stack.role_arn = change_set.role_arn
             ok = run_update(self, stack, change_set.template, change_set.parameters)
         change_set.execution_status = "EXECUTE_COMPLETE" if ok else "EXECUTE_FAILED"
 
     ChangeSet.diff = diff  # type: ignore[method-assign]
     CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+
+def same_tags_and_role(stack: Any, tags: dict[str, str] | None, role_arn: str | None) -> bool:
+    """Whether an UPDATE change set leaves the stack's tags and service role as they are: a tag or
+    role change alone is a change in AWS (the tags reach every resource)."""
+    return (tags is None or tags == (stack.tags or {})) and (not role_arn or role_arn == stack.role_arn)
 
 
 def _change_set_target(backend: Any, stack_name: str, change_set_name: str, change_set_type: str) -> Any:

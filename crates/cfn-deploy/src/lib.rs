@@ -1,5 +1,5 @@
-//! The AWS side: the invocation-role stack (create or update through a change set, watch its
-//! events, inspect, delete), the role as IAM holds it, and STS caller identity.
+//! The AWS side: the invocation-role stack (plan a create or update as a change set, apply it,
+//! watch its events, inspect, delete), the role as IAM holds it, and STS caller identity.
 //!
 //! This crate knows CloudFormation and STS, not descriptors or templates: callers hand it a
 //! [`StackSpec`] and an [`Observer`] that shows progress and answers the confirmation.
@@ -9,6 +9,7 @@ mod error;
 mod explain;
 mod iam;
 mod in_flight;
+mod plan;
 mod role;
 mod stack;
 
@@ -16,5 +17,6 @@ pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
 pub use error::{DeployError, format_duration};
 pub use explain::message_chain;
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
+pub use plan::{Change, ChangeSetRef, Plan, PlanAction, PropertyChange, ValueChange};
 pub use role::LiveRole;
-pub use stack::{Change, Event, Guard, Observer, Outcome, StackInfo, StackSpec};
+pub use stack::{Event, Guard, Observer, Outcome, StackInfo, StackSpec};

@@ -12,12 +12,14 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
 };
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, StackEvent, TemplateStage,
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceChange, ResourceChangeDetail,
+    Stack, StackEvent, Tag, TemplateStage,
 };
 
 use crate::client::Clients;
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::{Deadline, InFlight, Running, Tracker};
+use crate::plan::{Change, Plan, PropertyChange};
 
 /// The stack to deploy: its template and the complete set of parameter values (defaults
 /// included), in the form CloudFormation reports them.
@@ -30,6 +32,12 @@ pub struct StackSpec<'a> {
     /// more, the deploy is refused ([`DeployError::RecordedStackGone`]) instead of creating a
     /// new stack over the record; `None` lets it create one.
     pub recorded_stack_id: Option<&'a str>,
+    /// Stack tags (`[deploy] tags`): CloudFormation puts them on every resource it can tag, the
+    /// role included. The stack gets exactly these: a tag left out is removed.
+    pub tags: &'a [(String, String)],
+    /// The CloudFormation service role (`[deploy] cloudformation_role_arn`) the stack
+    /// operations run as; `None` keeps whatever role the stack has (none for a new stack).
+    pub role_arn: Option<&'a str>,
 }
 
 /// A deployed stack as `DescribeStacks` reports it.
@@ -42,17 +50,9 @@ pub struct StackInfo {
     pub updated_at: Option<String>,
     pub outputs: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
-}
-
-/// One planned change of a change set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// `Add`, `Modify`, `Remove`, ...
-    pub action: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    /// `True`, `False` or `Conditional` for modifications.
-    pub replacement: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// The service role CloudFormation runs the stack's operations as.
+    pub role_arn: Option<String>,
 }
 
 /// One stack event.
@@ -88,13 +88,9 @@ pub trait Observer {
     fn step(&mut self, what: &str);
     /// A line worth keeping in the output (e.g. what the deploy waits for, and why).
     fn note(&mut self, text: &str);
-    /// The change set is ready; resolves to whether to execute it. A future, so that an
+    /// The plan holds a change set; resolves to whether to execute it. A future, so that an
     /// interruption is noticed while a person is asked.
-    fn confirm<'a>(
-        &'a mut self,
-        stack: &'a str,
-        changes: &'a [Change],
-    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+    fn confirm<'a>(&'a mut self, plan: &'a Plan) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
     /// A new stack event, in the order they happened.
     fn event(&mut self, event: &Event);
 }
@@ -141,37 +137,17 @@ impl Clients {
         }
     }
 
-    /// Creates or updates the stack through a change set, or does nothing when the deployed
-    /// template and parameters already equal `spec`. A stack operation in progress is waited
-    /// for first.
-    pub async fn deploy(
-        &self,
-        spec: &StackSpec<'_>,
-        replace_failed: bool,
-        guard: Guard<'_>,
-        obs: &mut dyn Observer,
-    ) -> Result<Outcome, DeployError> {
-        Op {
-            clients: self,
-            guard,
-            obs,
-        }
-        .deploy(spec, replace_failed)
-        .await
-    }
-
     /// Deletes the stack and waits until it is gone. Returns `false` when there was no stack.
+    /// `role_arn`: the service role to delete it as (`None`: the one the stack has).
     pub async fn destroy(
         &self,
         stack: &str,
+        role_arn: Option<&str>,
         guard: Guard<'_>,
         obs: &mut dyn Observer,
     ) -> Result<bool, DeployError> {
-        let mut op = Op {
-            clients: self,
-            guard,
-            obs,
-        };
+        let mut op = Op::new(self, guard, obs);
+        op.role_arn = role_arn.map(str::to_owned);
         match op.settled(stack).await? {
             None => Ok(false),
             Some(s) => {
@@ -183,26 +159,39 @@ impl Clients {
     }
 }
 
-/// One deploy or destroy in progress.
-struct Op<'a, 'g> {
-    clients: &'a Clients,
-    guard: Guard<'g>,
-    obs: &'a mut dyn Observer,
+/// One plan, apply, deploy or destroy in progress.
+pub(crate) struct Op<'a, 'g> {
+    pub(crate) clients: &'a Clients,
+    pub(crate) guard: Guard<'g>,
+    pub(crate) obs: &'a mut dyn Observer,
+    /// The service role stack deletions run as (`None`: the one the stack has).
+    pub(crate) role_arn: Option<String>,
 }
 
 /// A settled stack (or none), with the events seen on the way.
-struct Settled {
-    stack: Option<StackInfo>,
-    failures: Vec<Event>,
+pub(crate) struct Settled {
+    pub(crate) stack: Option<StackInfo>,
+    pub(crate) failures: Vec<Event>,
+}
+
+impl<'a, 'g> Op<'a, 'g> {
+    pub(crate) fn new(clients: &'a Clients, guard: Guard<'g>, obs: &'a mut dyn Observer) -> Self {
+        Op {
+            clients,
+            guard,
+            obs,
+            role_arn: None,
+        }
+    }
 }
 
 impl Op<'_, '_> {
-    fn cfn(&self) -> &aws_sdk_cloudformation::Client {
+    pub(crate) fn cfn(&self) -> &aws_sdk_cloudformation::Client {
         &self.clients.cfn
     }
 
     /// Awaits one request within the deadline (the SDK retries it meanwhile).
-    async fn call<T, E>(
+    pub(crate) async fn call<T, E>(
         &self,
         action: &'static str,
         request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -248,7 +237,7 @@ impl Op<'_, '_> {
 
     /// The stack as it is once no operation runs on it: one in progress (started by anyone)
     /// is waited for, by its id, and shown.
-    async fn settled(&mut self, name: &str) -> Result<Option<StackInfo>, DeployError> {
+    pub(crate) async fn settled(&mut self, name: &str) -> Result<Option<StackInfo>, DeployError> {
         match self.describe(name).await? {
             Some(s) if is_in_progress(&s.status) => {
                 self.obs.note(&format!(
@@ -270,143 +259,12 @@ impl Op<'_, '_> {
         }
     }
 
-    async fn deploy(
-        &mut self,
-        spec: &StackSpec<'_>,
-        replace_failed: bool,
-    ) -> Result<Outcome, DeployError> {
-        let current = self.settled(spec.name).await?;
-        let change_set_type = match &current {
-            None => {
-                if let Some(id) = spec.recorded_stack_id {
-                    return Err(DeployError::RecordedStackGone {
-                        stack: spec.name.into(),
-                        stack_id: id.into(),
-                    });
-                }
-                ChangeSetType::Create
-            }
-            Some(s) if s.status == "REVIEW_IN_PROGRESS" => ChangeSetType::Create,
-            Some(s) if s.status == "ROLLBACK_COMPLETE" || s.status == "ROLLBACK_FAILED" => {
-                if !replace_failed {
-                    return Err(DeployError::NeedsReplace {
-                        stack: spec.name.into(),
-                        status: s.status.clone(),
-                    });
-                }
-                self.obs.step(&format!(
-                    "deleting stack `{}` ({}) to replace it",
-                    spec.name, s.status
-                ));
-                self.delete_and_wait(spec.name, &s.stack_id).await?;
-                ChangeSetType::Create
-            }
-            Some(s) if s.status.ends_with("_FAILED") => {
-                return Err(DeployError::Stuck {
-                    stack: spec.name.into(),
-                    status: s.status.clone(),
-                    hint: "see its events in the CloudFormation console; an UPDATE_ROLLBACK_FAILED stack needs `aws cloudformation continue-update-rollback`",
-                });
-            }
-            Some(s) => {
-                if self.is_unchanged(spec, s).await? {
-                    return Ok(Outcome::Unchanged(s.clone()));
-                }
-                ChangeSetType::Update
-            }
-        };
-        let creating = change_set_type == ChangeSetType::Create;
-        // Only a stack this run makes from nothing is deleted again when the deploy stops short.
-        let created_stack = creating
-            && current
-                .as_ref()
-                .is_none_or(|s| s.status != "REVIEW_IN_PROGRESS");
-        let existing = current
-            .as_ref()
-            .filter(|s| s.status != "ROLLBACK_COMPLETE" && s.status != "ROLLBACK_FAILED");
-        let planned = self
-            .create_change_set(spec, change_set_type, existing, created_stack)
-            .await?;
-        let Some(ChangeSet {
-            id: change_set_id,
-            stack_id,
-            changes,
-        }) = planned
-        else {
-            self.guard.tracker.set(InFlight::Nothing);
-            // Only an UPDATE change set can be empty, so the stack exists.
-            return match current {
-                Some(info) => Ok(Outcome::Unchanged(info)),
-                None => Err(DeployError::ChangeSetFailed {
-                    stack: spec.name.into(),
-                    reason: "an empty change set for a new stack".into(),
-                }),
-            };
-        };
-        if !self.obs.confirm(spec.name, &changes).await {
-            self.discard_change_set(&change_set_id, &stack_id, created_stack)
-                .await?;
-            self.guard.tracker.set(InFlight::Nothing);
-            return Err(DeployError::Declined {
-                stack: spec.name.into(),
-            });
-        }
-        let seen = self.event_ids(&stack_id).await?;
-        self.call(
-            "ExecuteChangeSet",
-            self.cfn()
-                .execute_change_set()
-                .change_set_name(&change_set_id)
-                .stack_name(&stack_id)
-                .send(),
-        )
-        .await?;
-        let status = if creating {
-            "CREATE_IN_PROGRESS"
-        } else {
-            "UPDATE_IN_PROGRESS"
-        };
-        self.guard.tracker.set(InFlight::Operation(Running {
-            stack: spec.name.into(),
-            stack_id: stack_id.clone(),
-            status: status.into(),
-        }));
-        self.obs.step(if creating {
-            "creating stack"
-        } else {
-            "updating stack"
-        });
-        let settled = self.watch(spec.name, &stack_id, seen).await?;
-        self.guard.tracker.set(InFlight::Nothing);
-        let info = match settled.stack {
-            Some(info) if info.status == "CREATE_COMPLETE" || info.status == "UPDATE_COMPLETE" => {
-                info
-            }
-            other => {
-                return Err(DeployError::Failed {
-                    stack: spec.name.into(),
-                    status: other.map_or("DELETE_COMPLETE".into(), |s| s.status),
-                    failures: settled.failures,
-                });
-            }
-        };
-        Ok(if creating {
-            Outcome::Created(info)
-        } else {
-            Outcome::Updated(info)
-        })
-    }
-
-    /// Compares the deployed template and parameters with `spec` (one `GetTemplate` call).
-    async fn is_unchanged(
+    /// Whether the deployed template is `spec`'s (one `GetTemplate` call).
+    pub(crate) async fn same_template(
         &self,
         spec: &StackSpec<'_>,
         current: &StackInfo,
     ) -> Result<bool, DeployError> {
-        let wanted: BTreeMap<String, String> = spec.parameters.iter().cloned().collect();
-        if wanted != current.parameters {
-            return Ok(false);
-        }
         let out = self
             .call(
                 "GetTemplate",
@@ -422,7 +280,7 @@ impl Op<'_, '_> {
 
     /// Creates a change set and waits until it is ready. `None` when it holds no changes.
     /// `existing` is the stack it updates (or replaces in REVIEW_IN_PROGRESS).
-    async fn create_change_set(
+    pub(crate) async fn create_change_set(
         &mut self,
         spec: &StackSpec<'_>,
         kind: ChangeSetType,
@@ -447,6 +305,12 @@ impl Op<'_, '_> {
                     .build()
             })
             .collect();
+        // Always sent, even empty: a change set without Tags would keep the stack's old ones.
+        let tags = spec
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         let out = self
             .call(
                 "CreateChangeSet",
@@ -457,6 +321,8 @@ impl Op<'_, '_> {
                     .change_set_type(kind)
                     .template_body(spec.template_body)
                     .set_parameters(Some(params))
+                    .set_tags(Some(tags))
+                    .set_role_arn(spec.role_arn.map(str::to_owned))
                     .capabilities(Capability::CapabilityNamedIam)
                     .send(),
             )
@@ -485,6 +351,7 @@ impl Op<'_, '_> {
                         .describe_change_set()
                         .change_set_name(&id)
                         .stack_name(&stack_id)
+                        .include_property_values(true)
                         .customize()
                         .config_override(no_retries())
                         .send(),
@@ -500,15 +367,7 @@ impl Op<'_, '_> {
                         .changes()
                         .iter()
                         .filter_map(|c| c.resource_change())
-                        .map(|r| Change {
-                            action: r
-                                .action()
-                                .map(|a| a.as_str().to_owned())
-                                .unwrap_or_default(),
-                            logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
-                            resource_type: r.resource_type().unwrap_or_default().to_owned(),
-                            replacement: r.replacement().map(|x| x.as_str().to_owned()),
-                        })
+                        .map(resource_change)
                         .collect();
                     return Ok(Some(ChangeSet {
                         id,
@@ -534,7 +393,7 @@ impl Op<'_, '_> {
         }
     }
 
-    async fn discard_change_set(
+    pub(crate) async fn discard_change_set(
         &self,
         id: &str,
         stack_id: &str,
@@ -563,7 +422,7 @@ impl Op<'_, '_> {
     }
 
     /// The ids of the stack's newest events (its first page), to tell new events from old.
-    async fn event_ids(&self, stack_id: &str) -> Result<HashSet<String>, DeployError> {
+    pub(crate) async fn event_ids(&self, stack_id: &str) -> Result<HashSet<String>, DeployError> {
         let out = self
             .call(
                 "DescribeStackEvents",
@@ -626,7 +485,7 @@ impl Op<'_, '_> {
     /// Polls the stack by id, showing each new event, until no operation runs on it or the
     /// deadline passes. Errors that may go away by themselves (throttling, 5xx, timeouts,
     /// dropped connections) only slow the polling down: the operation goes on regardless.
-    async fn watch(
+    pub(crate) async fn watch(
         &mut self,
         stack: &str,
         stack_id: &str,
@@ -751,7 +610,11 @@ impl Op<'_, '_> {
         Ok(Ok(failures))
     }
 
-    async fn delete_and_wait(&mut self, stack: &str, stack_id: &str) -> Result<(), DeployError> {
+    pub(crate) async fn delete_and_wait(
+        &mut self,
+        stack: &str,
+        stack_id: &str,
+    ) -> Result<(), DeployError> {
         let seen = self.event_ids(stack_id).await.unwrap_or_default();
         self.guard.tracker.set(InFlight::Operation(Running {
             stack: stack.into(),
@@ -760,7 +623,11 @@ impl Op<'_, '_> {
         }));
         self.call(
             "DeleteStack",
-            self.cfn().delete_stack().stack_name(stack_id).send(),
+            self.cfn()
+                .delete_stack()
+                .stack_name(stack_id)
+                .set_role_arn(self.role_arn.clone())
+                .send(),
         )
         .await?;
         let settled = self.watch(stack, stack_id, seen).await?;
@@ -782,10 +649,44 @@ impl Op<'_, '_> {
 type Polled<T> = Result<Result<T, DeployError>, DeployError>;
 
 /// A change set ready to execute.
-struct ChangeSet {
-    id: String,
-    stack_id: String,
-    changes: Vec<Change>,
+pub(crate) struct ChangeSet {
+    pub(crate) id: String,
+    pub(crate) stack_id: String,
+    pub(crate) changes: Vec<Change>,
+}
+
+fn resource_change(r: &ResourceChange) -> Change {
+    Change {
+        action: r
+            .action()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
+        logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
+        resource_type: r.resource_type().unwrap_or_default().to_owned(),
+        replacement: r.replacement().map(|x| x.as_str().to_owned()),
+        details: r.details().iter().filter_map(property_change).collect(),
+    }
+}
+
+/// One detail of a resource change, when it names what changed.
+fn property_change(d: &ResourceChangeDetail) -> Option<PropertyChange> {
+    let target = d.target()?;
+    let cause = match (d.change_source(), d.causing_entity()) {
+        (Some(source), Some(entity)) => Some(format!("{} {entity}", source.as_str())),
+        (Some(source), None) => Some(source.as_str().to_owned()),
+        (None, entity) => entity.map(str::to_owned),
+    };
+    Some(PropertyChange {
+        attribute: target
+            .attribute()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
+        path: target.path().or(target.name()).map(str::to_owned),
+        before: target.before_value().map(str::to_owned),
+        after: target.after_value().map(str::to_owned),
+        requires_recreation: target.requires_recreation().map(|r| r.as_str().to_owned()),
+        cause,
+    })
 }
 
 /// For the requests of a polling loop: one attempt each, the loop retries.
@@ -825,6 +726,12 @@ fn stack_info(s: &Stack) -> StackInfo {
                 ))
             })
             .collect(),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect(),
+        role_arn: s.role_arn().map(str::to_owned),
     }
 }
 

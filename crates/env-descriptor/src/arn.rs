@@ -140,6 +140,18 @@ pub fn check_principal_arn<'a>(s: &'a str, partition: Option<&str>) -> Result<&'
     }
 }
 
+/// Checks an IAM role ARN (a service role CloudFormation assumes) in `partition` (`None`:
+/// any, when `aws.region` is itself invalid). Returns the account id on success.
+pub fn check_role_arn<'a>(s: &'a str, partition: Option<&str>) -> Result<&'a str, String> {
+    let account = check_principal_arn(s, partition)?;
+    if Arn::parse(s).is_some_and(|a| a.resource.starts_with("user/")) {
+        return Err(format!(
+            "`{s}` is an IAM user, which CloudFormation cannot assume; allowed: `arn:PARTITION:iam::ACCOUNT:role/NAME`"
+        ));
+    }
+    Ok(account)
+}
+
 /// A Lambda function ARN, checked for shape. Returns its region and account for the caller's
 /// consistency checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

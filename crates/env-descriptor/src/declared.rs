@@ -80,9 +80,24 @@ pub fn json_schema() -> String {
         s.remove("format");
     })
     .transform(&mut root);
-    let mut text = serde_json::to_string_pretty(&root.to_value()).expect("a JSON value serializes");
+    let mut text =
+        serde_json::to_string_pretty(&sorted(root.to_value())).expect("a JSON value serializes");
     text.push('\n');
     text
+}
+
+/// `value` with every object's keys in sorted order: the file must not depend on whether some
+/// crate in the build turned on serde_json's `preserve_order` (a test-only dependency does).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// The generated schema, read by the walker.
@@ -106,6 +121,9 @@ pub(crate) enum Kind {
     Bool,
     Table,
     Tables,
+    /// An inline table of strings (`tags = { team = "payments" }`), its keys and values each
+    /// checked by a rule.
+    Map,
 }
 
 /// TOML has no `null`: an `Option` is a key that may be left out, never one set to null, so
@@ -208,6 +226,7 @@ impl Table {
         match (p["type"].as_str(), p["items"]["type"].as_str()) {
             (Some("string"), _) => Kind::String,
             (Some("boolean"), _) => Kind::Bool,
+            (Some("object"), _) if p["additionalProperties"].is_object() => Kind::Map,
             (Some("object"), _) => Kind::Table,
             (Some("array"), Some("object")) => Kind::Tables,
             (Some("array"), _) => Kind::Strings,
@@ -243,6 +262,12 @@ impl Table {
         p["format"]
             .as_str()
             .or_else(|| p["items"]["format"].as_str())
+            .or_else(|| p["additionalProperties"]["format"].as_str())
+    }
+
+    /// The name of the rule that checks each key of a [`Kind::Map`] (`propertyNames`).
+    pub(crate) fn key_format(&self, key: &str) -> Option<&str> {
+        self.property(key)["propertyNames"]["format"].as_str()
     }
 
     /// Whether a list must hold at least one entry (`minItems`).

@@ -16,6 +16,7 @@
 //! quoted when the key is missing (or, for a list, empty). Rules that span keys are in
 //! `rules.rs`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -23,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::{
     AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
-    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
-    Timestamp,
+    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleArn, RoleName,
+    StackName, TagKey, TagValue, Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -311,12 +312,26 @@ pub struct DeploySettings {
     /// Ask before executing a change set; without a terminal, deploy then needs --yes.
     #[serde(default = "yes")]
     pub confirm: bool,
+    /// Stack tags, e.g. `tags = { team = "payments", cost-center = "42" }`: CloudFormation puts
+    /// them on the stack and on every resource it can tag, the role included. Removing one
+    /// here removes it there.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "format": "TagKey" }))]
+    pub tags: BTreeMap<TagKey, TagValue>,
+    /// A CloudFormation service role the stack's operations run as (RoleARN), so that the
+    /// deployer needs little more than CloudFormation and `iam:PassRole` on it. In the stack's
+    /// account; once a stack has one, leaving this out keeps it.
+    pub cloudformation_role_arn: Option<RoleArn>,
 }
 
 /// A descriptor without `[deploy]` asks before executing a change set.
 impl Default for DeploySettings {
     fn default() -> Self {
-        DeploySettings { confirm: yes() }
+        DeploySettings {
+            confirm: yes(),
+            tags: BTreeMap::new(),
+            cloudformation_role_arn: None,
+        }
     }
 }
 

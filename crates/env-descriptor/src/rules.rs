@@ -4,8 +4,8 @@
 use crate::arn;
 use crate::declared::shape;
 use crate::model::Role;
-use crate::schema::{Found, Report};
-use crate::value::{LambdaArn, PrincipalArn, Region, RoleName};
+use crate::schema::{Found, Read, Report};
+use crate::value::{LambdaArn, PrincipalArn, Region, RoleArn, RoleName};
 
 /// Runs every rule that spans keys, reporting what they find.
 pub(crate) fn check(found: &mut Found, report: &mut Report) {
@@ -17,6 +17,8 @@ pub(crate) fn check(found: &mut Found, report: &mut Report) {
     needed_choices(found, report);
     tls(found, report);
     one_dynamic_config(found, report);
+    tag_count(found, report);
+    service_role_account(found, report);
     if let Some(region) = &region {
         lambda_accounts(found, report, region);
         recorded_stack(found, report, region);
@@ -56,6 +58,9 @@ fn in_partition(found: &mut Found, report: &mut Report, partition: &str) {
     let p = Some(partition);
     recheck(found, report, "temporal.server_role_arn", |a| {
         PrincipalArn::parse_in(a, p).map(drop)
+    });
+    recheck(found, report, "deploy.cloudformation_role_arn", |a| {
+        RoleArn::parse_in(a, p).map(drop)
     });
     let lambdas = found
         .entries("role.lambda_function_arns")
@@ -161,6 +166,43 @@ fn one_dynamic_config(found: &Found, report: &mut Report) {
         key_span(found, "temporal.helm_values"),
         message,
     );
+}
+
+/// The most tags a CloudFormation stack takes.
+const MAX_TAGS: usize = 50;
+
+fn tag_count(found: &Found, report: &mut Report) {
+    if let Some(Read::Map(n)) = found.get("deploy.tags").map(|e| &e.read)
+        && *n > MAX_TAGS
+    {
+        let span = span(found, "deploy.tags");
+        report.error(
+            "deploy.tags",
+            span,
+            format!("has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit"),
+        );
+    }
+}
+
+/// The service role must be in the stack's account (when that is known): CloudFormation
+/// assumes it there.
+fn service_role_account(found: &Found, report: &mut Report) {
+    let key = "deploy.cloudformation_role_arn";
+    let Some(arn) = found.valid_text(key).and_then(arn::Arn::parse) else {
+        return;
+    };
+    if let Some((source, account)) = role_account(found)
+        && arn.account != account
+    {
+        report.error(
+            key,
+            span(found, key),
+            format!(
+                "is in account `{}`, not `{account}` ({source}); allowed: a role in the stack's account, which CloudFormation can assume",
+                arn.account
+            ),
+        );
+    }
 }
 
 /// The account the invocation role lives in, and what says so: `aws.account_id`, else the

@@ -114,6 +114,8 @@ pub(crate) enum Read {
     Table,
     /// An array of this many tables (each recorded at `key[i]`).
     Tables(usize),
+    /// An inline table of this many strings (each recorded at `key.NAME`).
+    Map(usize),
 }
 
 impl Found {
@@ -314,6 +316,7 @@ impl Report<'_> {
                         format!("expected a table `[{full}]`, found {}", item.type_name()),
                     ),
                 },
+                Kind::Map => self.map(found, declared, key, full, item, key_span),
                 Kind::Tables => match item.as_array_of_tables() {
                     Some(tables) => {
                         found.insert(
@@ -397,6 +400,43 @@ impl Report<'_> {
         let text = s.value().clone();
         let ok = self.check(declared, key, &full, &text, s.span());
         found.insert(full, key_span, s.span(), Read::Text { text, ok });
+    }
+
+    /// An inline table of strings: each key checked by the rule its declaration names for keys,
+    /// each value by the one for values (recorded at `key.NAME`).
+    fn map(
+        &mut self,
+        found: &mut Found,
+        declared: &Table,
+        key: &str,
+        full: String,
+        item: &Item,
+        key_span: Option<Range<usize>>,
+    ) {
+        let Some(map) = item.as_table_like() else {
+            self.error(
+                full,
+                item.span(),
+                format!(
+                    "expected a table of strings, e.g. `{key} = {{ team = \"payments\" }}`, found {}",
+                    item.type_name()
+                ),
+            );
+            return;
+        };
+        found.insert(full.clone(), key_span, item.span(), Read::Map(map.len()));
+        for (name, value) in map.iter() {
+            let entry = format!("{full}.{name}");
+            let name_span = map.get_key_value(name).and_then(|(k, _)| k.span());
+            if let Some(format) = declared.key_format(key) {
+                let rule = crate::value::rule(format)
+                    .unwrap_or_else(|| panic!("`{format}` of `{full}` names no value type"));
+                if let Err(msg) = rule(name) {
+                    self.error(&entry, name_span.clone(), msg);
+                }
+            }
+            self.string(found, declared, key, entry, value, name_span);
+        }
     }
 
     /// An array of strings, each checked by its value type's rule or against the allowed names;
@@ -738,7 +778,17 @@ lambda_function_arns = []
                     ("smoke_input", r#"'"x"'"#),
                 ],
             ),
-            ("[deploy]", vec![("confirm", "false")]),
+            (
+                "[deploy]",
+                vec![
+                    ("confirm", "false"),
+                    ("tags", r#"{ team = "payments", "cost center" = "" }"#),
+                    (
+                        "cloudformation_role_arn",
+                        r#""arn:aws:iam::123456789012:role/cfn-deployer""#,
+                    ),
+                ],
+            ),
             ("[sandbox]", vec![("auto_start", "false")]),
             (
                 "[outputs]",
@@ -801,7 +851,69 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 13 + 4 + 8 + 1 + 1 + 4);
+        assert_eq!(checked, 7 + 4 + 13 + 4 + 8 + 3 + 1 + 4);
+    }
+
+    /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a
+    /// role (not a user) in the region's partition and the stack's account.
+    #[test]
+    fn stack_tags_and_the_service_role_follow_aws_rules() {
+        let with = |deploy: &str| {
+            GOOD.replace("[aws]\n", "[aws]\naccount_id = \"123456789012\"\n")
+                + &format!("\n[deploy]\n{deploy}\n")
+        };
+        let good = with(
+            "tags = { team = \"payments\", \"cost:center\" = \"42\" }\ncloudformation_role_arn = \"arn:aws:iam::123456789012:role/cfn\"",
+        );
+        let env = load(&good).expect("valid").env;
+        assert_eq!(env.deploy.tags.len(), 2);
+        assert_eq!(
+            env.deploy.cloudformation_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/cfn")
+        );
+        let cases = [
+            (
+                "tags = { \"AWS:team\" = \"x\" }",
+                "deploy.tags.AWS:team",
+                "reserves",
+            ),
+            ("tags = { team = \"a;b\" }", "deploy.tags.team", "tag value"),
+            (
+                "tags = { team = 5 }",
+                "deploy.tags.team",
+                "expected a string",
+            ),
+            (
+                "tags = \"team\"",
+                "deploy.tags",
+                "expected a table of strings",
+            ),
+            (
+                "cloudformation_role_arn = \"arn:aws:iam::123456789012:user/u\"",
+                "deploy.cloudformation_role_arn",
+                "IAM user",
+            ),
+            (
+                "cloudformation_role_arn = \"arn:aws-cn:iam::123456789012:role/r\"",
+                "deploy.cloudformation_role_arn",
+                "partition",
+            ),
+            (
+                "cloudformation_role_arn = \"arn:aws:iam::210987654321:role/r\"",
+                "deploy.cloudformation_role_arn",
+                "not `123456789012` (aws.account_id)",
+            ),
+        ];
+        for (deploy, key, says) in cases {
+            let p = problems(&with(deploy));
+            assert!(
+                p.iter().any(|p| p.key == key && p.message.contains(says)),
+                "{deploy}: {p:#?}"
+            );
+        }
+        let many: Vec<String> = (0..51).map(|i| format!("t{i} = \"v\"")).collect();
+        let p = problems(&with(&format!("tags = {{ {} }}", many.join(", "))));
+        assert!(p[0].message.contains("at most 50"), "{p:#?}");
     }
 
     /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed

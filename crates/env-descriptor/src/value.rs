@@ -42,6 +42,9 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         JsonText,
         Timestamp,
         RegisteredId,
+        RoleArn,
+        TagKey,
+        TagValue,
     ];
     rules
         .into_iter()
@@ -385,6 +388,55 @@ impl LambdaArn {
     pub fn parse_in(s: &str, partition: Option<&str>) -> Result<Self, String> {
         arn::check_lambda_arn(s, partition).map(|_| Self(s.to_owned()))
     }
+}
+
+rule_newtype! {
+    /// `deploy.cloudformation_role_arn`: an IAM role CloudFormation assumes to run the stack's
+    /// operations (a service role), so that the deployer itself needs few permissions.
+    RoleArn () = |a| arn::check_role_arn(a, None).map(drop);
+}
+
+impl RoleArn {
+    /// The ARN, which must also be in `partition` (that of `aws.region`, when it is valid).
+    pub fn parse_in(s: &str, partition: Option<&str>) -> Result<Self, String> {
+        arn::check_role_arn(s, partition).map(|_| Self(s.to_owned()))
+    }
+}
+
+/// The characters AWS allows in tag keys and values: letters, digits and spaces in any script,
+/// and `_ . : / = + - @`.
+fn is_tag_text(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))
+}
+
+rule_newtype! {
+    /// A key of `deploy.tags`: 1 to 128 characters AWS allows in tags, not starting with `aws:`
+    /// (AWS reserves that prefix).
+    TagKey ("minLength": 1, "maxLength": 128) = |k| {
+        const ALLOWED: &str = "allowed: 1 to 128 letters, digits, spaces and `_ . : / = + - @`, not starting with `aws:`";
+        if k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            Err(format!("`{}` starts with `aws:`, which AWS reserves; {ALLOWED}", k.escape_debug()))
+        } else if k.is_empty() || k.chars().count() > 128 || !is_tag_text(k) {
+            Err(format!("`{}` is not a tag key AWS accepts; {ALLOWED}", k.escape_debug()))
+        } else {
+            Ok(())
+        }
+    };
+}
+
+rule_newtype! {
+    /// A value of `deploy.tags`: up to 256 characters AWS allows in tags.
+    TagValue ("maxLength": 256) = |v| {
+        if v.chars().count() > 256 || !is_tag_text(v) {
+            Err(format!(
+                "`{}` is not a tag value AWS accepts; allowed: up to 256 letters, digits, spaces and `_ . : / = + - @`",
+                v.escape_debug()
+            ))
+        } else {
+            Ok(())
+        }
+    };
 }
 
 rule_newtype! {

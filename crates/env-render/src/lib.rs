@@ -417,17 +417,6 @@ impl Rendered {
         Ok(true)
     }
 
-    /// Whether [`Self::update_server_file`] would change the file (for `render --check`).
-    pub fn update_server_file_would_change(
-        &self,
-        path: &Path,
-        env_name: &str,
-    ) -> Result<bool, RenderError> {
-        Ok(self
-            .server_config_change(ServerConfig::File, path, env_name)?
-            .is_some())
-    }
-
     /// The server's file with the managed keys in place, or `None` when it is already so
     /// (for `render --check` and `plan`); nothing is written.
     pub fn server_config_change(

@@ -66,6 +66,54 @@ pub struct DeployArgs {
     pub limits: StackLimits,
 }
 
+/// `plan --detailed-exitcode`: the plan has changes (Terraform's convention).
+pub const PLAN_CHANGES: u8 = 2;
+
+/// Show what `deploy` (and `register`) would change, executing nothing.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Per environment: the stack parameters old -> new, tag and service-role changes, the change set's
+resource changes (with property-level detail where CloudFormation gives it), the rendered files
+that differ from what is committed (and the server's dynamic config file, when
+`temporal.dynamic_config_file` is set) as unified diffs, and the Worker Deployment Versions
+`register` would create or update. It executes nothing and leaves nothing behind: the change set
+it created is deleted, and for a new stack the REVIEW_IN_PROGRESS stack too (also on Ctrl-C).
+It writes no file. A stack operation in progress is waited for first (--timeout).
+
+Exit codes:
+  0  no changes (without --detailed-exitcode: any plan that succeeded)
+  1  error (bad descriptor, AWS unreachable, a stack that needs a hand, ...)
+  2  with --detailed-exitcode: some environment has changes
+
+Examples:
+  cargo xtask plan staging
+  cargo xtask plan --all --output markdown     the pull request comment (CI)
+  cargo xtask plan staging --output json --detailed-exitcode")]
+pub struct PlanArgs {
+    /// The environments (environments/ENV.toml).
+    #[arg(required_unless_present = "all")]
+    pub envs: Vec<String>,
+    /// Every environment, except the sandbox ones (`[sandbox]`).
+    #[arg(long, conflicts_with = "envs")]
+    pub all: bool,
+    /// `text` (default), `json` (stable, `version: 1`) or `markdown` (a pull request comment).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: PlanOutput,
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Give up waiting after this long (e.g. `90s`, `30m`).
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanOutput {
+    Text,
+    Json,
+    Markdown,
+}
+
 /// `status`: the descriptor has changes the stack does not have (or [outputs] are stale).
 pub const STATUS_UNDEPLOYED: u8 = 2;
 /// `status`: AWS was changed outside the tool (the role, or the stack deleted).

@@ -32,6 +32,7 @@ fn version() -> &'static str {
 Environments are described in environments/NAME.toml. The usual flow:
   cargo xtask init staging          write a descriptor with a fresh external ID
   cargo xtask validate              check every descriptor, without calling AWS
+  cargo xtask plan staging          show what deploy and register would change
   cargo xtask deploy staging        render, then create or update the IAM role stack
   cargo xtask status staging        compare the stack with what the descriptor recorded
   cargo xtask register staging      create the Worker Deployment Versions (Lambda compute)
@@ -83,6 +84,8 @@ pub enum LocalCommand {
 #[derive(Debug, Subcommand)]
 pub enum AwsCommand {
     #[command(display_order = 3)]
+    Plan(aws_args::PlanArgs),
+    #[command(display_order = 3)]
     Deploy(aws_args::DeployArgs),
     #[command(display_order = 4)]
     Status(aws_args::StatusArgs),
@@ -95,14 +98,14 @@ pub enum AwsCommand {
 }
 
 impl AwsCommand {
-    /// The environments the command works on (`deploy --all`: every one in `layout` but the
-    /// sandboxes, [`crate::envs::all_but_sandboxes`]).
+    /// The environments the command works on (`deploy --all`, `plan --all`: every one in
+    /// `layout` but the sandboxes, [`crate::envs::all_but_sandboxes`]).
     pub fn env_names(&self, layout: &Layout) -> Vec<String> {
         match self {
-            AwsCommand::Deploy(a) if a.all => crate::envs::all_but_sandboxes(layout)
-                .map(|(names, _)| names)
-                .unwrap_or_default(),
+            AwsCommand::Deploy(a) if a.all => all_but_sandboxes(layout),
             AwsCommand::Deploy(a) => a.envs.clone(),
+            AwsCommand::Plan(a) if a.all => all_but_sandboxes(layout),
+            AwsCommand::Plan(a) => a.envs.clone(),
             AwsCommand::Status(a) => vec![a.env.clone()],
             AwsCommand::Destroy(a) => vec![a.env.clone()],
             AwsCommand::Whoami(a) => vec![a.env.clone()],
@@ -130,4 +133,11 @@ impl LocalCommand {
             LocalCommand::Completions(args) => args.run(),
         }
     }
+}
+
+/// The names `--all` stands for (an unreadable checkout: none; the command then reports it).
+fn all_but_sandboxes(layout: &Layout) -> Vec<String> {
+    crate::envs::all_but_sandboxes(layout)
+        .map(|(names, _)| names)
+        .unwrap_or_default()
 }

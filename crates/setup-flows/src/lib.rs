@@ -16,6 +16,7 @@ pub mod deploy;
 pub mod doctor;
 pub mod envs;
 pub mod init;
+pub mod plan;
 pub mod register;
 pub mod render;
 pub mod sandbox;

@@ -47,15 +47,19 @@ pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Resul
 }
 
 /// What rendering `env` would change, written nowhere: its rendered files, then the server's
-/// own file (`dynamic_config_file` or `helm_values`).
-pub fn changes(layout: &Layout, templates: &Templates, env: &Environment) -> Result<Vec<Change>> {
+/// own file (`dynamic_config_file` or `helm_values`). What `render --check` and `plan` report.
+pub fn pending(
+    layout: &Layout,
+    templates: &Templates,
+    env: &Environment,
+) -> Result<(Rendered, Vec<Change>)> {
     let rendered = templates.render(env)?;
     let mut changes = rendered.changes(&layout.rendered_dir(&env.name));
     if let Some((kind, file)) = ServerConfig::of(env) {
         let path = layout.root().join(file);
         changes.extend(rendered.server_config_change(kind, &path, &env.name)?);
     }
-    Ok(changes)
+    Ok((rendered, changes))
 }
 
 /// A unified diff from the file on disk to what rendering gives, named by its path in the
@@ -82,7 +86,7 @@ impl Args {
         for name in &names {
             let env = crate::envs::load_env(layout, name)?;
             if self.check {
-                stale.extend(changes(layout, &templates, &env)?);
+                stale.extend(pending(layout, &templates, &env)?.1);
             } else {
                 write(layout, &templates, &env)?;
             }

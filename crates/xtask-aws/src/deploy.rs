@@ -42,18 +42,8 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 let group = group.clone();
                 let ask = asks(&env);
                 async move {
-                    let spec = StackSpec {
-                        name: &env.role.stack_name,
-                        template_body: body,
-                        parameters: &params,
-                        // The sandbox's emulator forgets its stacks when restarted: recreate it
-                        // there (and say so); anywhere else a vanished stack needs a human.
-                        recorded_stack_id: env
-                            .outputs
-                            .as_ref()
-                            .filter(|_| !env.starts_sandbox())
-                            .map(|o| o.stack_id.as_str()),
-                    };
+                    let tags = stack_tags(&env);
+                    let spec = stack_spec(&env, body, &params, &tags);
                     let guard = Guard {
                         deadline: Deadline::after(args.limits.timeout),
                         tracker,
@@ -124,6 +114,38 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         failed += setup_flows::deploy::register_deployed(layout, &deployed)?;
     }
     Ok(setup_flows::deploy::exit_code(failed, envs.len()))
+}
+
+/// The stack `env` describes: what `deploy` applies and `plan` shows.
+pub fn stack_spec<'a>(
+    env: &'a Environment,
+    template_body: &'a str,
+    parameters: &'a [(String, String)],
+    tags: &'a [(String, String)],
+) -> StackSpec<'a> {
+    StackSpec {
+        name: &env.role.stack_name,
+        template_body,
+        parameters,
+        // The sandbox's emulator forgets its stacks when restarted: recreate it there (and say
+        // so); anywhere else a vanished stack needs a human.
+        recorded_stack_id: env
+            .outputs
+            .as_ref()
+            .filter(|_| !env.starts_sandbox())
+            .map(|o| o.stack_id.as_str()),
+        tags,
+        role_arn: env.deploy.cloudformation_role_arn.as_deref(),
+    }
+}
+
+/// `[deploy] tags`, as the stack takes them.
+pub fn stack_tags(env: &Environment) -> Vec<(String, String)> {
+    env.deploy
+        .tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Prints the outcome of one environment and records its outputs.

@@ -37,7 +37,14 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
                 deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
-            let existed = clients.destroy(stack, guard, &mut progress).await;
+            let existed = clients
+                .destroy(
+                    stack,
+                    env.deploy.cloudformation_role_arn.as_deref(),
+                    guard,
+                    &mut progress,
+                )
+                .await;
             progress.0.finish();
             anyhow::Ok(existed?)
         };

@@ -7,6 +7,8 @@ mod deploy;
 mod destroy;
 mod doctor;
 mod interrupt;
+mod plan;
+mod plan_view;
 mod progress;
 mod status;
 mod ui;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
 
 fn run(command: AwsCommand, layout: &Layout) -> Result<ExitCode> {
     match command {
+        AwsCommand::Plan(args) => plan::run(args, layout),
         AwsCommand::Deploy(args) => deploy::run(args, layout),
         AwsCommand::Status(args) => status::run(args, layout),
         AwsCommand::Destroy(args) => destroy::run(args, layout),

@@ -3,20 +3,11 @@
 use std::pin::Pin;
 
 use crate::ui::Progress;
-use cfn_deploy::{Change, Event, Observer};
+use cfn_deploy::{Event, Observer, Plan};
 
 /// A [`Progress`] that shows a stack deploy.
 #[derive(Debug)]
 pub struct StackProgress(pub Progress);
-
-fn symbol(action: &str) -> char {
-    match action {
-        "Add" => '+',
-        "Remove" => '-',
-        "Modify" => '~',
-        _ => '*',
-    }
-}
 
 impl Observer for StackProgress {
     fn step(&mut self, what: &str) {
@@ -27,33 +18,10 @@ impl Observer for StackProgress {
         self.0.line(text);
     }
 
-    fn confirm<'a>(
-        &'a mut self,
-        stack: &'a str,
-        changes: &'a [Change],
-    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
-        self.0.line(&format!("changes to stack `{stack}`:"));
-        if changes.is_empty() {
-            self.0.line("  (CloudFormation listed no resource changes)");
-        }
-        let width = changes
-            .iter()
-            .map(|c| c.logical_id.len())
-            .max()
-            .unwrap_or(0);
-        for c in changes {
-            let replacement = match c.replacement.as_deref() {
-                Some("True") => "  (replaces the resource)",
-                Some("Conditional") => "  (may replace the resource)",
-                _ => "",
-            };
-            self.0.line(&format!(
-                "  {} {:<7} {:<width$}  {}{replacement}",
-                symbol(&c.action),
-                c.action,
-                c.logical_id,
-                c.resource_type
-            ));
+    fn confirm<'a>(&'a mut self, plan: &'a Plan) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        // The same lines `plan` prints for the stack.
+        for line in crate::plan_view::stack_lines(plan) {
+            self.0.line(&line);
         }
         // Asked on a thread of its own: the deploy stays free to notice Ctrl-C meanwhile.
         let ask = self.0.confirmation("execute these changes?");

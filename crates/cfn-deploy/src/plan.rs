@@ -1,0 +1,431 @@
+//! Deploy = plan, then apply that plan: [`Clients::plan`] finds what a deploy would change
+//! (parameters, tags, service role, and the change set's resource changes) and returns it as a
+//! value; [`Clients::apply`] executes the change set that value holds, [`Clients::discard`]
+//! deletes it. `deploy` shows and confirms the very plan it then applies, and `plan` shows the
+//! same value and discards it, so the preview and the command cannot disagree.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::types::ChangeSetType;
+
+use crate::client::Clients;
+use crate::error::DeployError;
+use crate::in_flight::{InFlight, Running};
+use crate::stack::{Guard, Observer, Op, Outcome, StackInfo, StackSpec};
+
+/// What a deploy would do to one stack. Holding a plan with a change set means holding that
+/// change set on AWS: pass it to [`Clients::apply`] or [`Clients::discard`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The stack's name.
+    pub stack: String,
+    pub action: PlanAction,
+    /// The stack as it is once settled; `None` when there is none.
+    pub current: Option<StackInfo>,
+    /// The stack parameters that differ, old → new (every one, for a new stack). Nothing the
+    /// template takes is secret (no `NoEcho` parameter), so the values are shown.
+    pub parameters: Vec<ValueChange>,
+    /// The stack tags that differ, old → new.
+    pub tags: Vec<ValueChange>,
+    /// The CloudFormation service role, when it changes.
+    pub role_arn: Option<ValueChange>,
+    /// The change set's resource changes.
+    pub changes: Vec<Change>,
+    /// The change set this plan created; `None` for [`PlanAction::NoChange`] and
+    /// [`PlanAction::Replace`].
+    pub change_set: Option<ChangeSetRef>,
+}
+
+/// What applying a plan does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanAction {
+    /// The deployed template, parameters, tags and role already are what the spec says.
+    NoChange,
+    /// A new stack (or one that only held a change set, REVIEW_IN_PROGRESS).
+    Create,
+    Update,
+    /// The stack's creation failed (`status`: ROLLBACK_COMPLETE or ROLLBACK_FAILED): it can
+    /// only be deleted and created anew (`deploy --replace-failed`).
+    Replace {
+        status: String,
+    },
+}
+
+/// A value that differs: `None` on a side where it is not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueChange {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// A change set a plan created and holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetRef {
+    /// Its ARN.
+    pub id: String,
+    /// The stack's ID, as AWS returned it.
+    pub stack_id: String,
+    /// The change set made the stack (REVIEW_IN_PROGRESS): discarding the plan deletes it too.
+    pub created_stack: bool,
+}
+
+/// One resource change of a change set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `Add`, `Modify`, `Remove`, ...
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional` for modifications.
+    pub replacement: Option<String>,
+    /// Property-level detail, where CloudFormation gives it (`IncludePropertyValues`).
+    pub details: Vec<PropertyChange>,
+}
+
+/// One changed attribute or property of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyChange {
+    /// `Properties`, `Tags`, ...
+    pub attribute: String,
+    /// The property's name or path (`/Properties/Policies/0/...`), when it is one.
+    pub path: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// `Never`, `Conditionally` or `Always`.
+    pub requires_recreation: Option<String>,
+    /// What caused it: `DirectModification`, or e.g. `ParameterReference ExternalId`.
+    pub cause: Option<String>,
+}
+
+impl Plan {
+    /// Whether applying the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        self.action != PlanAction::NoChange
+    }
+}
+
+/// The entries of `new` that differ from `old`, old → new, by key.
+pub(crate) fn value_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<ValueChange> {
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .map(|k| ValueChange {
+            key: k.clone(),
+            old: old.get(k).cloned(),
+            new: new.get(k).cloned(),
+        })
+        .collect()
+}
+
+impl StackSpec<'_> {
+    fn parameter_map(&self) -> BTreeMap<String, String> {
+        self.parameters.iter().cloned().collect()
+    }
+
+    fn tag_map(&self) -> BTreeMap<String, String> {
+        self.tags.iter().cloned().collect()
+    }
+
+    /// The service role change against `current`: a stack keeps its role when the spec names
+    /// none (CloudFormation cannot remove one), so only a named, different role is a change.
+    fn role_change(&self, current: Option<&StackInfo>) -> Option<ValueChange> {
+        let new = self.role_arn?;
+        let old = current.and_then(|s| s.role_arn.as_deref());
+        (old != Some(new)).then(|| ValueChange {
+            key: "RoleARN".into(),
+            old: old.map(str::to_owned),
+            new: Some(new.to_owned()),
+        })
+    }
+
+    /// What differs from `current` besides the template.
+    fn differences(&self, current: Option<&StackInfo>) -> Differences {
+        let empty = BTreeMap::new();
+        Differences {
+            parameters: value_changes(
+                current.map_or(&empty, |s| &s.parameters),
+                &self.parameter_map(),
+            ),
+            tags: value_changes(current.map_or(&empty, |s| &s.tags), &self.tag_map()),
+            role_arn: self.role_change(current),
+        }
+    }
+}
+
+struct Differences {
+    parameters: Vec<ValueChange>,
+    tags: Vec<ValueChange>,
+    role_arn: Option<ValueChange>,
+}
+
+impl Differences {
+    fn is_empty(&self) -> bool {
+        self.parameters.is_empty() && self.tags.is_empty() && self.role_arn.is_none()
+    }
+}
+
+impl Clients {
+    /// Finds what deploying `spec` would change, waiting first for a stack operation in
+    /// progress. Creates a change set unless nothing changes (DescribeStacks + GetTemplate) or
+    /// the stack must be replaced; the plan holds it until [`Clients::apply`] or
+    /// [`Clients::discard`], and `guard.tracker` knows it meanwhile, so an interruption
+    /// deletes it.
+    pub async fn plan(
+        &self,
+        spec: &StackSpec<'_>,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<Plan, DeployError> {
+        let mut op = Op::new(self, guard, obs);
+        let current = op.settled(spec.name).await?;
+        op.plan(spec, current, true).await
+    }
+
+    /// Executes the plan's change set and watches the stack until it settles. A
+    /// [`PlanAction::NoChange`] plan returns the stack as it is; a [`PlanAction::Replace`]
+    /// plan is refused ([`DeployError::NeedsReplace`]): [`Clients::deploy`] replaces.
+    pub async fn apply(
+        &self,
+        plan: Plan,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<Outcome, DeployError> {
+        Op::new(self, guard, obs).apply(plan).await
+    }
+
+    /// Deletes the plan's change set (and the empty stack it created), executing nothing.
+    pub async fn discard(
+        &self,
+        plan: &Plan,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<(), DeployError> {
+        Op::new(self, guard, obs).discard(plan).await
+    }
+
+    /// Plans, shows the plan and asks ([`Observer::confirm`]), then applies it. A stack whose
+    /// creation failed is deleted and planned anew when `replace_failed`, else refused.
+    pub async fn deploy(
+        &self,
+        spec: &StackSpec<'_>,
+        replace_failed: bool,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<Outcome, DeployError> {
+        let mut op = Op::new(self, guard, obs);
+        let current = op.settled(spec.name).await?;
+        let mut plan = op.plan(spec, current, true).await?;
+        if let (PlanAction::Replace { status }, Some(failed)) = (&plan.action, &plan.current) {
+            if !replace_failed {
+                return Err(DeployError::NeedsReplace {
+                    stack: spec.name.into(),
+                    status: status.clone(),
+                });
+            }
+            op.obs.step(&format!(
+                "deleting stack `{}` ({status}) to replace it",
+                spec.name
+            ));
+            op.delete_and_wait(spec.name, &failed.stack_id).await?;
+            // The record named the failed stack: replacing it is what was asked for.
+            plan = op.plan(spec, None, false).await?;
+        }
+        if !plan.has_changes() {
+            return op.apply(plan).await;
+        }
+        if !op.obs.confirm(&plan).await {
+            op.discard(&plan).await?;
+            return Err(DeployError::Declined {
+                stack: spec.name.into(),
+            });
+        }
+        op.apply(plan).await
+    }
+}
+
+impl Op<'_, '_> {
+    /// Plans `spec` against the settled `current` stack. `check_record`: refuse when the
+    /// stack recorded in `[outputs]` is gone.
+    async fn plan(
+        &mut self,
+        spec: &StackSpec<'_>,
+        current: Option<StackInfo>,
+        check_record: bool,
+    ) -> Result<Plan, DeployError> {
+        let differences = spec.differences(current.as_ref());
+        let kind = match &current {
+            None => {
+                if let (Some(id), true) = (spec.recorded_stack_id, check_record) {
+                    return Err(DeployError::RecordedStackGone {
+                        stack: spec.name.into(),
+                        stack_id: id.into(),
+                    });
+                }
+                ChangeSetType::Create
+            }
+            Some(s) if s.status == "REVIEW_IN_PROGRESS" => ChangeSetType::Create,
+            Some(s) if s.status == "ROLLBACK_COMPLETE" || s.status == "ROLLBACK_FAILED" => {
+                let status = s.status.clone();
+                return Ok(Plan::without_change_set(
+                    spec,
+                    PlanAction::Replace { status },
+                    current,
+                    differences,
+                ));
+            }
+            Some(s) if s.status.ends_with("_FAILED") => {
+                return Err(DeployError::Stuck {
+                    stack: spec.name.into(),
+                    status: s.status.clone(),
+                    hint: "see its events in the CloudFormation console; an UPDATE_ROLLBACK_FAILED stack needs `aws cloudformation continue-update-rollback`",
+                });
+            }
+            Some(s) => {
+                if differences.is_empty() && self.same_template(spec, s).await? {
+                    return Ok(Plan::without_change_set(
+                        spec,
+                        PlanAction::NoChange,
+                        current,
+                        differences,
+                    ));
+                }
+                ChangeSetType::Update
+            }
+        };
+        let creating = kind == ChangeSetType::Create;
+        // Only a stack this run makes from nothing is deleted again when the plan is discarded.
+        let created_stack = creating
+            && current
+                .as_ref()
+                .is_none_or(|s| s.status != "REVIEW_IN_PROGRESS");
+        let Some(change_set) = self
+            .create_change_set(spec, kind, current.as_ref(), created_stack)
+            .await?
+        else {
+            self.guard.tracker.set(InFlight::Nothing);
+            // Only an UPDATE change set can be empty, so the stack exists.
+            return match current {
+                Some(_) => Ok(Plan::without_change_set(
+                    spec,
+                    PlanAction::NoChange,
+                    current,
+                    differences,
+                )),
+                None => Err(DeployError::ChangeSetFailed {
+                    stack: spec.name.into(),
+                    reason: "an empty change set for a new stack".into(),
+                }),
+            };
+        };
+        Ok(Plan {
+            stack: spec.name.into(),
+            action: if creating {
+                PlanAction::Create
+            } else {
+                PlanAction::Update
+            },
+            current,
+            parameters: differences.parameters,
+            tags: differences.tags,
+            role_arn: differences.role_arn,
+            changes: change_set.changes,
+            change_set: Some(ChangeSetRef {
+                id: change_set.id,
+                stack_id: change_set.stack_id,
+                created_stack,
+            }),
+        })
+    }
+
+    async fn apply(&mut self, plan: Plan) -> Result<Outcome, DeployError> {
+        let (cs, creating) = match (&plan.action, plan.change_set) {
+            (PlanAction::NoChange, _) | (_, None) => {
+                let current = plan.current.ok_or_else(|| DeployError::ChangeSetFailed {
+                    stack: plan.stack.clone(),
+                    reason: "a plan without a change set and without a stack".into(),
+                })?;
+                return Ok(Outcome::Unchanged(current));
+            }
+            (PlanAction::Replace { status }, _) => {
+                return Err(DeployError::NeedsReplace {
+                    stack: plan.stack,
+                    status: status.clone(),
+                });
+            }
+            (PlanAction::Create, Some(cs)) => (cs, true),
+            (PlanAction::Update, Some(cs)) => (cs, false),
+        };
+        let seen = self.event_ids(&cs.stack_id).await?;
+        self.call(
+            "ExecuteChangeSet",
+            self.cfn()
+                .execute_change_set()
+                .change_set_name(&cs.id)
+                .stack_name(&cs.stack_id)
+                .send(),
+        )
+        .await?;
+        let status = if creating {
+            "CREATE_IN_PROGRESS"
+        } else {
+            "UPDATE_IN_PROGRESS"
+        };
+        self.guard.tracker.set(InFlight::Operation(Running {
+            stack: plan.stack.clone(),
+            stack_id: cs.stack_id.clone(),
+            status: status.into(),
+        }));
+        self.obs.step(if creating {
+            "creating stack"
+        } else {
+            "updating stack"
+        });
+        let settled = self.watch(&plan.stack, &cs.stack_id, seen).await?;
+        self.guard.tracker.set(InFlight::Nothing);
+        match settled.stack {
+            Some(info) if info.status == "CREATE_COMPLETE" => Ok(Outcome::Created(info)),
+            Some(info) if info.status == "UPDATE_COMPLETE" => Ok(Outcome::Updated(info)),
+            other => Err(DeployError::Failed {
+                stack: plan.stack,
+                status: other.map_or("DELETE_COMPLETE".into(), |s| s.status),
+                failures: settled.failures,
+            }),
+        }
+    }
+
+    async fn discard(&mut self, plan: &Plan) -> Result<(), DeployError> {
+        if let Some(cs) = &plan.change_set {
+            self.discard_change_set(&cs.id, &cs.stack_id, cs.created_stack)
+                .await?;
+        }
+        self.guard.tracker.set(InFlight::Nothing);
+        Ok(())
+    }
+}
+
+impl Plan {
+    fn without_change_set(
+        spec: &StackSpec<'_>,
+        action: PlanAction,
+        current: Option<StackInfo>,
+        differences: Differences,
+    ) -> Self {
+        Plan {
+            stack: spec.name.into(),
+            action,
+            current,
+            parameters: differences.parameters,
+            tags: differences.tags,
+            role_arn: differences.role_arn,
+            changes: Vec::new(),
+            change_set: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

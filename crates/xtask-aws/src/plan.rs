@@ -1,0 +1,152 @@
+//! `plan`: what `deploy` and `register` would change, per environment, executing nothing. The
+//! stack's part is the very [`cfn_deploy::Plan`] a deploy applies; its change set is discarded
+//! at once (and on Ctrl-C, through the same [`Tracker`] a deploy uses).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use cfn_deploy::{Clients, Deadline, Guard, Plan, PlanAction, Tracker};
+use env_descriptor::{Environment, Layout};
+use env_render::{Templates, cfn};
+use setup_flows::aws_args::{PLAN_CHANGES, PlanArgs, PlanOutput};
+
+use crate::interrupt::{self, Signals, Stopped};
+use crate::plan_view::{self, EnvPlan};
+use crate::progress::StackProgress;
+use crate::ui::Progress;
+
+/// What one environment needs for its plan, found before any AWS call.
+struct Local {
+    env: Environment,
+    parameters: Vec<(String, String)>,
+    files: Vec<(String, String)>,
+}
+
+pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
+    let names = if args.all {
+        setup_flows::envs::all_for(layout, "plan")?
+    } else {
+        args.envs.clone()
+    };
+    let templates = Templates::load(&layout.templates_dir())?;
+    let locals = names
+        .iter()
+        .map(|name| local_part(layout, &templates, name))
+        .collect::<Result<Vec<_>>>()?;
+    let body = &templates.cfn_template().body;
+    let trackers: Vec<Tracker> = locals.iter().map(|_| Tracker::default()).collect();
+    let rt = crate::aws::runtime()?;
+    let planned = rt.block_on(async {
+        let mut signals = Signals::listen()?;
+        let plans = async {
+            let mut out = Vec::new();
+            for (local, tracker) in locals.iter().zip(&trackers) {
+                let guard = Guard {
+                    deadline: Deadline::after(args.timeout),
+                    tracker,
+                };
+                let stack = plan_stack(layout, local, body, guard)
+                    .await
+                    .map_err(|e| format!("{e:#}"));
+                out.push(env_plan(layout, local, stack));
+            }
+            out
+        };
+        anyhow::Ok(tokio::select! {
+            plans = plans => Ok(plans),
+            first = signals.next() => {
+                let runs: Vec<Stopped> = locals
+                    .iter()
+                    .zip(&trackers)
+                    .map(|(l, tracker)| Stopped { env: &l.env, tracker, resume: "plan" })
+                    .collect();
+                Err(interrupt::clean_up(layout, first, &mut signals, &runs).await)
+            }
+        })
+    })?;
+    let plans = match planned {
+        Ok(plans) => plans,
+        Err(code) => return Ok(code),
+    };
+    match args.output {
+        PlanOutput::Text => print!("{}", plan_view::text(&plans)),
+        PlanOutput::Markdown => print!("{}", plan_view::markdown(&plans)),
+        PlanOutput::Json => println!("{:#}", plan_view::json(&plans)),
+    }
+    for p in &plans {
+        if let Err(e) = &p.stack {
+            eprintln!("error: {}: {e}", p.env);
+        }
+    }
+    Ok(exit_code(&plans, args.detailed_exitcode))
+}
+
+/// 1 on any error; with `detailed`, 2 when anything changes and 0 when nothing does.
+fn exit_code(plans: &[EnvPlan], detailed: bool) -> ExitCode {
+    if plans.iter().any(|p| p.stack.is_err()) {
+        ExitCode::FAILURE
+    } else if detailed && plans.iter().any(EnvPlan::has_changes) {
+        ExitCode::from(PLAN_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Loads and renders one environment (nothing written): its stack parameters and the
+/// rendered files that would change, as unified diffs.
+fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Local> {
+    let env = setup_flows::envs::load_env(layout, name)?;
+    let (rendered, changes) = setup_flows::render::pending(layout, templates, &env)?;
+    let files = changes
+        .iter()
+        .map(|c| {
+            (
+                setup_flows::relative(layout, &c.path),
+                setup_flows::render::unified_diff(layout, c),
+            )
+        })
+        .collect();
+    Ok(Local {
+        parameters: templates.cfn_template().with_defaults(&rendered.parameters),
+        env,
+        files,
+    })
+}
+
+/// Plans the stack and discards the plan's change set, whatever happened in between.
+async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>) -> Result<Plan> {
+    let env = &local.env;
+    let tags = crate::deploy::stack_tags(env);
+    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
+    let clients: Clients = crate::aws::connect(layout, env).await?;
+    let mut progress = StackProgress(Progress::new(&env.name, false));
+    let plan = clients.plan(&spec, guard, &mut progress).await?;
+    clients.discard(&plan, guard, &mut progress).await?;
+    progress.0.finish();
+    Ok(plan)
+}
+
+fn env_plan(layout: &Layout, local: &Local, stack: Result<Plan, String>) -> EnvPlan {
+    let compute_changes = stack.as_ref().is_ok_and(changes_compute);
+    EnvPlan {
+        env: local.env.name.clone(),
+        file: setup_flows::relative(layout, &local.env.file),
+        versions: setup_flows::plan::versions(&local.env, compute_changes),
+        files: local.files.clone(),
+        stack,
+    }
+}
+
+/// Whether the plan changes what a version's compute config holds: the role (a new stack, or
+/// the role replaced) or the external ID.
+fn changes_compute(plan: &Plan) -> bool {
+    matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. })
+        || plan
+            .parameters
+            .iter()
+            .any(|p| p.key == cfn::EXTERNAL_ID_PARAMETER)
+        || plan.changes.iter().any(|c| {
+            c.resource_type == "AWS::IAM::Role"
+                && matches!(c.replacement.as_deref(), Some("True" | "Conditional"))
+        })
+}
