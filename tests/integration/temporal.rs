@@ -135,9 +135,10 @@ fn missing_function_and_unenforced_external_id_are_refused_and_diagnosed() {
     );
     let run = co.xtask(&["doctor", "nofn"]);
     run.failure();
+    let line = run.line("function arn:aws:lambda:us-east-1:123456789012:function:it-missing-fn");
     assert!(
-        run.line("function arn:aws:lambda:us-east-1:123456789012:function:it-missing-fn")
-            .starts_with("FAIL  step 1"),
+        line.starts_with("FAIL  step 1")
+            && line.contains("GetFunction failed: ResourceNotFoundException: Function not found: "),
         "{}",
         run.stdout
     );

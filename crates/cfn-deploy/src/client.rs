@@ -35,8 +35,8 @@ pub struct Clients {
     pub local_endpoints: Vec<Endpoint>,
 }
 
-/// The SDK service ids of every client this tool builds: [`Clients`] and `preflight`'s Lambda
-/// client, all from [`Clients::config`].
+/// The SDK service ids of every client this tool builds, all from [`Clients::config`]
+/// (Lambda's by [`Clients::lambda`]).
 const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
 
 /// The key every client signs with when any endpoint is on this machine.
@@ -166,7 +166,7 @@ fn endpoints(config: &SdkConfig) -> Vec<Endpoint> {
 /// The endpoint `service`'s client built from `config` calls, resolved as the SDK resolves it:
 /// an endpoint given in code, else `AWS_ENDPOINT_URL_<SERVICE>` or the config file's service
 /// section, else `AWS_ENDPOINT_URL` or the profile's `endpoint_url`; `None` for AWS's own.
-fn endpoint_of(config: &SdkConfig, service: &str) -> Option<String> {
+pub(crate) fn endpoint_of(config: &SdkConfig, service: &str) -> Option<String> {
     if config.get_origin("endpoint_url").is_client_config() {
         return config.endpoint_url().map(str::to_owned);
     }

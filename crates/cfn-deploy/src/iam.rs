@@ -1,71 +1,30 @@
 //! The four IAM calls `role.rs` needs (GetRole, ListRolePolicies, GetRolePolicy,
-//! ListAttachedRolePolicies), made through IAM's Query API by hand.
-//!
-//! Why not `aws-sdk-iam`: it was the slowest crate of the cold build (about 100 s of compiling
-//! on two cores) for four read calls. Each call here is an operation of the same smithy
-//! orchestrator the SDK clients run on, built from the same [`SdkConfig`]: the same HTTP client,
-//! retry configuration and classifiers (throttling codes, 5xx, timeouts, dropped connections),
-//! timeouts, credentials provider and identity cache (so the dummy keys of a local endpoint
-//! apply here too), signed with SigV4 by `aws-runtime`. Answers are parsed with
-//! `aws-smithy-xml`, the parser the SDK's XML protocols already compile in.
-
-use std::fmt;
+//! ListAttachedRolePolicies), made through IAM's Query API by hand, on the signed request of
+//! `signed.rs` (why not `aws-sdk-iam` is told there). Answers are parsed with `aws-smithy-xml`,
+//! the parser the SDK's XML protocols already compile in.
 
 use aws_config::SdkConfig;
-use aws_runtime::auth::SigV4OperationSigningConfig;
-use aws_runtime::auth::sigv4::{SCHEME_ID as SIGV4, SigV4AuthScheme};
-use aws_runtime::retries::classifiers::AwsErrorCodeClassifier;
-use aws_smithy_runtime::client::orchestrator::operation::Operation;
-use aws_smithy_runtime::client::retries::classifiers::{
-    HttpStatusCodeClassifier, TransientErrorClassifier,
-};
-use aws_smithy_runtime_api::client::auth::static_resolver::StaticAuthSchemeOptionResolver;
-use aws_smithy_runtime_api::client::auth::{AuthSchemeOptionResolverParams, SharedAuthScheme};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
-use aws_smithy_runtime_api::client::runtime_plugin::StaticRuntimePlugin;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::config_bag::Layer;
-use aws_smithy_types::error::metadata::{ErrorMetadata, ProvideErrorMetadata};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::metadata::ErrorMetadata;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
-use aws_types::SigningName;
-use aws_types::region::SigningRegion;
 
-use crate::error::{DeployError, aws_error};
+use crate::error::DeployError;
+use crate::signed::{Protocol, Request, Signed, encode, metadata};
 
 /// The version of the IAM Query API every request names.
 const VERSION: &str = "2010-05-08";
 
+/// IAM's Query protocol: form-encoded POSTs, XML answers.
+static IAM: Protocol = Protocol {
+    signing_name: "iam",
+    label: "IAM",
+    error: error_from,
+};
+
 /// An IAM client for the read calls of `role.rs`.
 #[derive(Debug, Clone)]
 pub(crate) struct Iam {
-    operation: Operation<String, String, IamError>,
-}
-
-/// An error answer of IAM (`<ErrorResponse><Error><Code>...`), or an error status without
-/// one (a proxy's page). Its metadata gives the retry classifiers and `aws_error` the code and
-/// message.
-#[derive(Debug)]
-pub(crate) struct IamError {
-    meta: ErrorMetadata,
-}
-
-impl fmt::Display for IamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.meta.code(), self.meta.message()) {
-            (Some(code), Some(message)) => write!(f, "{code}: {message}"),
-            (Some(text), None) | (None, Some(text)) => f.write_str(text),
-            (None, None) => f.write_str("IAM answered with an error and no code"),
-        }
-    }
-}
-
-impl std::error::Error for IamError {}
-
-impl ProvideErrorMetadata for IamError {
-    fn meta(&self) -> &ErrorMetadata {
-        &self.meta
-    }
+    signed: Signed,
 }
 
 /// One page of a list call: the items, and the marker of the next page when there is one.
@@ -79,70 +38,9 @@ impl Iam {
     /// A client calling `endpoint` (a URL), signing for `signing_region`, with everything else
     /// from `config`.
     pub(crate) fn new(config: &SdkConfig, endpoint: &str, signing_region: &str) -> Self {
-        let mut layer = Layer::new("iam");
-        layer.store_put(AuthSchemeOptionResolverParams::new(()));
-        layer.store_put(SigningName::from_static("iam"));
-        layer.store_put(SigningRegion::from(aws_types::region::Region::new(
-            signing_region.to_owned(),
-        )));
-        layer.store_put(SigV4OperationSigningConfig::default());
-        let mut components = RuntimeComponentsBuilder::new("iam")
-            .with_auth_scheme_option_resolver(Some(StaticAuthSchemeOptionResolver::new(vec![
-                SIGV4,
-            ])))
-            .with_auth_scheme(SharedAuthScheme::new(SigV4AuthScheme::new()));
-        if let Some(credentials) = config.credentials_provider() {
-            components = components.with_identity_resolver(SIGV4, credentials);
+        Iam {
+            signed: Signed::new(config, &IAM, endpoint, signing_region),
         }
-        if let Some(cache) = config.identity_cache() {
-            components = components.with_identity_cache(Some(cache));
-        }
-        // One operation serves the four actions (the body names the action); the name only
-        // labels traces.
-        let mut builder = Operation::builder()
-            .service_name("IAM")
-            .operation_name("IAM")
-            .endpoint_url(endpoint)
-            .retry_classifier(AwsErrorCodeClassifier::<IamError>::new())
-            .retry_classifier(HttpStatusCodeClassifier::default())
-            .retry_classifier(TransientErrorClassifier::<IamError>::new())
-            .with_connection_poisoning()
-            .runtime_plugin(
-                StaticRuntimePlugin::new()
-                    .with_config(layer.freeze())
-                    .with_runtime_components(components),
-            );
-        if let Some(http) = config.http_client() {
-            builder = builder.http_client(http);
-        }
-        builder = match config.retry_config() {
-            Some(retry) => builder.standard_retry(retry),
-            None => builder.no_retry(),
-        };
-        if let Some(timeouts) = config.timeout_config() {
-            builder = builder.timeout_config(timeouts.clone());
-        }
-        if let Some(sleep) = config.sleep_impl() {
-            builder = builder.sleep_impl(sleep);
-        }
-        if let Some(time) = config.time_source() {
-            builder = builder.time_source(time);
-        }
-        let operation = builder
-            .serializer(|body: String| {
-                let request = http::Request::builder()
-                    .method("POST")
-                    .uri("/")
-                    .header(
-                        "content-type",
-                        "application/x-www-form-urlencoded; charset=utf-8",
-                    )
-                    .body(SdkBody::from(body))?;
-                Ok(HttpRequest::try_from(request)?)
-            })
-            .deserializer(deserialize)
-            .build();
-        Iam { operation }
     }
 
     /// Sends `action` with `params` (names and values, form-encoded here) and returns the
@@ -152,10 +50,13 @@ impl Iam {
         action: &'static str,
         params: &[(&str, &str)],
     ) -> Result<String, DeployError> {
-        self.operation
-            .invoke(form(action, params))
-            .await
-            .map_err(|e| aws_error(action, e))
+        let request = Request {
+            method: http::Method::POST,
+            uri: "/".to_owned(),
+            content_type: Some("application/x-www-form-urlencoded; charset=utf-8"),
+            body: form(action, params),
+        };
+        self.signed.send(action, request).await
     }
 
     /// GetRole: the role's trust policy document, as IAM returns it (URL-encoded).
@@ -223,54 +124,11 @@ fn form(action: &str, params: &[(&str, &str)]) -> String {
     out
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A 2xx answer's body; any other status is an [`IamError`] read from its body.
-fn deserialize(response: &HttpResponse) -> Result<String, OrchestratorError<IamError>> {
-    let body = response
-        .body()
-        .bytes()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    if response.status().is_success() {
-        Ok(body)
-    } else {
-        Err(OrchestratorError::operation(error_from(
-            &body,
-            response.status().as_u16(),
-        )))
-    }
-}
-
-/// The error an `<ErrorResponse>` names; when the body is not one (a proxy's page, an empty
-/// body), an error that says so with the HTTP status.
-fn error_from(body: &str, status: u16) -> IamError {
-    let read = |name: &str| first(body, &["Error", name]).ok().filter(|t| !t.is_empty());
-    let (code, message) = (read("Code"), read("Message"));
-    let mut meta = ErrorMetadata::builder();
-    match (code, message) {
-        (None, None) => {
-            meta = meta.message(format!("HTTP {status} without an IAM error in its body"));
-        }
-        (code, message) => {
-            if let Some(code) = code {
-                meta = meta.code(code);
-            }
-            if let Some(message) = message {
-                meta = meta.message(message);
-            }
-        }
-    }
-    IamError { meta: meta.build() }
+/// The code and message of an `<ErrorResponse>`; none when the body is not one (a proxy's
+/// page, an empty body).
+fn error_from(_: &HttpResponse, body: &str) -> ErrorMetadata {
+    let read = |name: &str| first(body, &["Error", name]).ok();
+    metadata(read("Code"), read("Message"))
 }
 
 /// The text of the first element at `path` below the root element.
@@ -343,8 +201,11 @@ fn collect(
 #[cfg(test)]
 mod tests {
     use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
     use super::*;
+    use crate::signed::deserialize;
 
     /// GetRole as AWS documents it, with the elements around the document that must be skipped.
     const GET_ROLE: &str = r#"<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
@@ -466,7 +327,7 @@ mod tests {
   </Error>
   <RequestId>4a4ea3a2-5d5f-4e1b-9a1b-EXAMPLE</RequestId>
 </ErrorResponse>"#;
-        let err = deserialize(&response(404, body)).unwrap_err();
+        let err = deserialize(&IAM, &response(404, body)).unwrap_err();
         let err = err.as_operation_error().expect("an IAM error");
         assert_eq!(err.code(), Some("NoSuchEntity"));
         assert_eq!(
@@ -475,21 +336,27 @@ mod tests {
         );
         let throttled = "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded\
                          </Message></Error></ErrorResponse>";
-        let err = deserialize(&response(400, throttled)).unwrap_err();
+        let err = deserialize(&IAM, &response(400, throttled)).unwrap_err();
         assert_eq!(err.as_operation_error().unwrap().code(), Some("Throttling"));
     }
 
     #[test]
     fn an_error_status_without_an_error_body_names_the_status() {
-        let err = deserialize(&response(502, "<html>Bad Gateway</html>")).unwrap_err();
+        let err = deserialize(&IAM, &response(502, "<html>Bad Gateway</html>")).unwrap_err();
         let err = err.as_operation_error().unwrap();
         assert_eq!(err.code(), None);
-        assert_eq!(err.to_string(), "HTTP 502 without an IAM error in its body");
+        assert_eq!(
+            err.to_string(),
+            "HTTP 502 and no error code or message from IAM in its body"
+        );
     }
 
     #[test]
     fn a_success_gives_the_body() {
-        assert_eq!(deserialize(&response(200, GET_ROLE)).unwrap(), GET_ROLE);
+        assert_eq!(
+            deserialize(&IAM, &response(200, GET_ROLE)).unwrap(),
+            GET_ROLE
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
-use aws_sdk_lambda::error::ProvideErrorMetadata;
-use cfn_deploy::{Clients, StackInfo};
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use cfn_deploy::{Clients, DeployError, Lambda, StackInfo};
 use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
@@ -269,56 +269,38 @@ fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
     private && !loopback
 }
 
-fn lambda_client(inputs: &Inputs<'_>, creds: Option<Credentials>) -> aws_sdk_lambda::Client {
-    let mut b = aws_sdk_lambda::config::Builder::from(&inputs.clients.config);
-    if let Some(c) = creds {
-        b = b.credentials_provider(c);
+fn lambda_client(inputs: &Inputs<'_>, creds: Option<Credentials>) -> Lambda {
+    let client = inputs.clients.lambda();
+    match creds {
+        Some(c) => client.with_credentials(c),
+        None => client,
     }
-    aws_sdk_lambda::Client::from_conf(b.build())
 }
 
-/// A client for the function's own region.
-async fn get_function(
-    client: &aws_sdk_lambda::Client,
-    arn: &str,
-) -> Result<aws_sdk_lambda::operation::get_function::GetFunctionOutput, String> {
+/// GetFunction in the function's own region; the error as AWS words it (`code: message`).
+async fn get_function(client: &Lambda, arn: &str) -> Result<cfn_deploy::Function, String> {
     client
-        .get_function()
-        .function_name(arn)
-        .customize()
-        .config_override(region_of(arn))
-        .send()
+        .get_function(arn, &region_of(arn))
         .await
-        .map_err(|e| match (e.code(), e.message()) {
-            (Some(code), Some(msg)) => format!("{code}: {msg}"),
-            _ => cfn_deploy::message_chain(&e),
+        .map_err(|e| match e {
+            DeployError::Aws { message, .. } => message,
+            other => other.to_string(),
         })
 }
 
 /// GetFunctionConfiguration in the function's own region.
 async fn get_function_configuration(
-    client: &aws_sdk_lambda::Client,
+    client: &Lambda,
     arn: &str,
-) -> Result<
-    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
-    String,
-> {
-    client
-        .get_function_configuration()
-        .function_name(arn)
-        .customize()
-        .config_override(region_of(arn))
-        .send()
-        .await
-        .map_err(|e| cfn_deploy::message_chain(&e))
+) -> Result<cfn_deploy::FunctionConfiguration, DeployError> {
+    client.function_configuration(arn, &region_of(arn)).await
 }
 
-/// A config override that sends a request to the region of `arn`.
-fn region_of(arn: &str) -> aws_sdk_lambda::config::Builder {
-    let region = arn::Arn::parse(arn)
+/// The region of `arn`; empty (the configured region) when it is not an ARN.
+fn region_of(arn: &str) -> String {
+    arn::Arn::parse(arn)
         .map(|a| a.region.to_owned())
-        .unwrap_or_default();
-    aws_sdk_lambda::config::Builder::default().region(aws_sdk_lambda::config::Region::new(region))
+        .unwrap_or_default()
 }
 
 /// Step 1: the functions exist; on a private frontend, they run in a VPC.
@@ -332,10 +314,7 @@ async fn lambda_functions(
     for f in functions {
         match get_function(&client, f).await {
             Ok(out) => {
-                let in_vpc = out
-                    .configuration()
-                    .and_then(|c| c.vpc_config())
-                    .is_some_and(|v| !v.subnet_ids().is_empty());
+                let in_vpc = out.configuration.in_vpc();
                 if private && !in_vpc {
                     r.warn(1, format!("function {f}"), "exists but has no VPC config, and the frontend is on a private address", "give the function VPC access to the frontend's network (subnets, security group)");
                 } else {
@@ -380,13 +359,8 @@ async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>) {
         seen.push(arn.clone());
         // A missing function is reported by step 1's GetFunction check.
         if let Ok(config) = get_function_configuration(&client, &arn).await {
-            function_timeout(r, &arn, config.timeout());
-            let vars = config
-                .environment()
-                .and_then(|e| e.variables())
-                .cloned()
-                .unwrap_or_default();
-            worker_variables(r, inputs.env, wd, &arn, &vars);
+            function_timeout(r, &arn, config.timeout);
+            worker_variables(r, inputs.env, wd, &arn, &config.environment.variables);
         }
     }
 }
