@@ -1,7 +1,10 @@
 //! `plan` against the emulator: every exit code, the three outputs, and nothing left behind
 //! (no change set, no REVIEW_IN_PROGRESS stack, no file written).
 
-use crate::support::{Checkout, cfn, descriptor, recorded_outputs};
+use crate::support::{
+    Checkout, WCI_ON, cfn, create_functions, descriptor, free_port, function_arn, recorded_outputs,
+    temporal_server,
+};
 
 /// The statuses of every stack named `stack` (deleted ones stay listed as DELETE_COMPLETE).
 fn stack_statuses(stack: &str) -> String {
@@ -220,4 +223,124 @@ fn stack_tags_and_the_service_role_reach_the_stack_and_a_tag_change_is_planned()
         format!(r#"[[["cost:center", "42"], ["team", "billing"]], "{role}"]"#)
     );
     co.xtask(&["plan", "tg", "--detailed-exitcode"]).success();
+}
+
+/// A descriptor (WCI enabled globally) with the frontend at `address` and one version
+/// `orders/STACK-worker@build-1` of `function`; the role may invoke every one of `functions`.
+fn with_version(stack: &str, address: &str, functions: &[&str], function: &str) -> String {
+    descriptor(stack, "plan-versions-ext-id", functions).replace(
+        "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
+        &format!("address = \"{address}\"\n"),
+    ) + &format!(
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\n",
+        function_arn(function)
+    )
+}
+
+/// The versions part comes from the server: a registered version whose function changed in the
+/// descriptor is an update (function old → new) until `register` runs, a version no longer
+/// listed is named as left behind, and a frontend that does not answer falls back to the
+/// descriptor with a note, never failing the plan.
+#[test]
+fn plan_asks_the_server_which_versions_register_would_change() {
+    let server = temporal_server(WCI_ON);
+    create_functions(&["it-pv-fn", "it-pv-fn2"]);
+    let co = Checkout::new();
+    let functions = ["it-pv-fn", "it-pv-fn2"];
+    co.write_env(
+        "pv",
+        &with_version("it-pv", &server.address(), &functions, "it-pv-fn"),
+    );
+    co.xtask(&["deploy", "pv", "--yes", "--register"]).success();
+    let version = "Worker Deployment Version orders/it-pv-worker@build-1";
+    let run = co.xtask(&["plan", "pv", "--detailed-exitcode"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!("{version}: unchanged")),
+        "{}",
+        run.all()
+    );
+
+    // Another function for the registered version: an update, old → new, in every output.
+    let registered = co.read_env("pv");
+    co.write_env(
+        "pv",
+        &registered.replace("function:it-pv-fn\"\n", "function:it-pv-fn2\"\n"),
+    );
+    let run = co.xtask(&["plan", "pv", "--detailed-exitcode"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    let change = format!(
+        "{version}: update (function `{}` → `{}`)",
+        function_arn("it-pv-fn"),
+        function_arn("it-pv-fn2")
+    );
+    assert!(run.stdout.contains(&change), "{}", run.stdout);
+    let run = co.xtask(&["plan", "pv", "--output", "json"]);
+    run.success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    let env = &json["environments"][0];
+    assert_eq!(env["versions_source"], "server", "{env}");
+    assert_eq!(
+        env["worker_deployment_versions"][0]["differences"],
+        serde_json::json!([{"field": "function", "old": function_arn("it-pv-fn"), "new": function_arn("it-pv-fn2")}]),
+        "{env}"
+    );
+    let run = co.xtask(&["plan", "pv", "--output", "markdown"]);
+    assert!(
+        run.stdout.contains("update (function `")
+            && run
+                .stdout
+                .contains("Versions as the Temporal server holds them"),
+        "{}",
+        run.stdout
+    );
+    co.xtask(&["register", "pv"]).success();
+    let run = co.xtask(&["plan", "pv", "--detailed-exitcode"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!("{version}: unchanged")),
+        "{}",
+        run.all()
+    );
+
+    // A new build ID: created, and the old one is left behind with the command that retires it.
+    let moved = co
+        .read_env("pv")
+        .replace("build_id = \"build-1\"", "build_id = \"build-2\"");
+    co.write_env("pv", &moved);
+    let run = co.xtask(&["plan", "pv", "--detailed-exitcode"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("Worker Deployment Version orders/it-pv-worker@build-2: create")
+            && run.stdout.contains(&format!(
+                "{version}: left behind (register lists it; retire with `temporal worker deployment delete-version --namespace orders --deployment-name it-pv-worker --build-id build-1"
+            )),
+        "{}",
+        run.stdout
+    );
+
+    // Nothing answers at the frontend: the plan still succeeds, from the descriptor, and says so.
+    let closed = format!("127.0.0.1:{}", free_port());
+    co.write_env("pv", &moved.replace(&server.address(), &closed));
+    let run = co.xtask(&["plan", "pv"]);
+    run.success();
+    assert!(
+        run.stdout.contains(&format!(
+            "Versions from the descriptor alone: nothing answers at {closed}"
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = co.xtask(&["plan", "pv", "--output", "json"]);
+    run.success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    let env = &json["environments"][0];
+    assert_eq!(env["versions_source"], "descriptor", "{env}");
+    assert!(
+        env["versions_note"]
+            .as_str()
+            .is_some_and(|n| n.contains(&closed)),
+        "{env}"
+    );
 }

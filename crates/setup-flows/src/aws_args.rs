@@ -76,7 +76,9 @@ Per environment: the stack parameters old -> new, tag and service-role changes, 
 resource changes (with property-level detail where CloudFormation gives it), the rendered files
 that differ from what is committed (and the server's dynamic config file, when
 `temporal.dynamic_config_file` is set) as unified diffs, and the Worker Deployment Versions
-`register` would create or update. It executes nothing and leaves nothing behind: the change set
+`register` would create or update (asked of the Temporal server, read-only, with what differs
+old -> new; estimated from [outputs].registered, saying so, when the frontend does not answer or
+no `temporal` CLI is found). It executes nothing and leaves nothing behind: the change set
 it created is deleted, and for a new stack the REVIEW_IN_PROGRESS stack too (also on Ctrl-C).
 It writes no file. A stack operation in progress is waited for first (--timeout).
 

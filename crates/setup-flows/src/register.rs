@@ -105,7 +105,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
     for wd in &env.worker_deployments {
         let reg = Registration {
             deployment: wd,
-            role_arn: &outputs.role_arn,
+            role_arn: Some(&outputs.role_arn),
             external_id: &env.role.external_id,
         };
         // Each error is printed here, once: the command's own error only counts them.
@@ -180,18 +180,30 @@ pub(crate) fn ensure_frontend_answers(
     env: &Environment,
     frontend: &Frontend,
 ) -> Result<()> {
+    match silent_frontend(layout, env, frontend) {
+        Some(why) => anyhow::bail!(
+            "{}: {why}: start the Temporal server there, or correct the address; nothing was registered",
+            env.name
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `nothing answers at ADDRESS (where it came from)` for a frontend on this machine that nothing
+/// listens at; `None` when something does, or the frontend is remote (only the CLI can tell).
+pub(crate) fn silent_frontend(
+    layout: &Layout,
+    env: &Environment,
+    frontend: &Frontend,
+) -> Option<String> {
     let address = frontend.address.as_str();
-    let Some((host, port)) = local_endpoint::host_port(address) else {
-        return Ok(());
-    };
+    let (host, port) = local_endpoint::host_port(address)?;
+    if !local_endpoint::is_local(address) || aws_sandbox::listening(&host, port) {
+        return None;
+    }
     let origin = match frontend.source {
         Source::Descriptor => format!("temporal.address of {}", crate::relative(layout, &env.file)),
         _ => frontend.origin(),
     };
-    anyhow::ensure!(
-        !local_endpoint::is_local(address) || aws_sandbox::listening(&host, port),
-        "{}: nothing answers at {address} ({origin}): start the Temporal server there, or correct the address; nothing was registered",
-        env.name
-    );
-    Ok(())
+    Some(format!("nothing answers at {address} ({origin})"))
 }

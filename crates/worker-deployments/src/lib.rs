@@ -41,6 +41,8 @@ pub enum RegisterError {
         message: String,
         hint: Option<&'static str>,
     },
+    #[error("`{0}` cannot be registered before its role exists: deploy the stack first")]
+    RoleUnknown(String),
     #[error("the API key variable `{0}` (temporal.api_key_env) is not set")]
     ApiKeyMissing(String),
     #[error(
@@ -151,8 +153,56 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct Registration<'a> {
     pub deployment: &'a WorkerDeployment,
-    pub role_arn: &'a str,
+    /// `None` while the stack that creates the role is not deployed (only `plan` asks then):
+    /// the role's ARN is known after the deploy.
+    pub role_arn: Option<&'a str>,
     pub external_id: &'a str,
+}
+
+/// What `register` would do with one version: the decision [`Client::register`] acts on and
+/// `plan` shows, so the two never disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned {
+    Create,
+    /// Each way the version differs from the registration; never empty.
+    Update(Vec<Difference>),
+    Unchanged,
+}
+
+/// One way a registered version differs from what `register` would set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub field: Field,
+    /// What the server holds; `None` when it holds none, or it cannot be read.
+    pub old: Option<String>,
+    /// What `register` would set; `None` for a role ARN known only after the deploy.
+    pub new: Option<String>,
+}
+
+/// What a [`Difference`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The version holds no Lambda compute config, or the server's record of it cannot be read
+    /// (then updating is the safe answer: the update is idempotent).
+    Compute,
+    Function,
+    Role,
+    ExternalId,
+    /// `set_current`: the deployment's current version.
+    Current,
+}
+
+impl Field {
+    /// The name `plan` shows and its JSON holds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Compute => "compute",
+            Field::Function => "function",
+            Field::Role => "role",
+            Field::ExternalId => "external_id",
+            Field::Current => "current",
+        }
+    }
 }
 
 /// Runs the CLI against one frontend.
@@ -325,10 +375,81 @@ impl Client {
         Ok(field("deploymentName").zip(field("buildId")))
     }
 
-    /// Creates the version (and its deployment) or updates its compute config; then makes it
-    /// current when asked.
+    /// What [`Client::register`] would do with `reg`, asking the server: whether the version
+    /// exists, the compute config it holds ([`held`]), and (for `set_current`) which version is
+    /// current. Reads only.
+    pub fn would_register(&self, reg: &Registration<'_>) -> Result<Planned, RegisterError> {
+        let wd = reg.deployment;
+        let Some(version) = self.describe_version(wd)? else {
+            return Ok(Planned::Create);
+        };
+        let mut differences = self.compute_differences(wd, &version, reg);
+        if wd.set_current {
+            let current = self.current_build_id(wd)?;
+            if current.as_deref() != Some(&wd.build_id) {
+                differences.push(Difference {
+                    field: Field::Current,
+                    old: current,
+                    new: Some(wd.build_id.to_string()),
+                });
+            }
+        }
+        Ok(if differences.is_empty() {
+            Planned::Unchanged
+        } else {
+            Planned::Update(differences)
+        })
+    }
+
+    /// How the compute config `version` (described) holds, as the server recorded it
+    /// ([`held`]), differs from the one `reg` would set.
+    fn compute_differences(
+        &self,
+        wd: &WorkerDeployment,
+        version: &serde_json::Value,
+        reg: &Registration<'_>,
+    ) -> Vec<Difference> {
+        let held = match self.held_compute(wd) {
+            Ok(Some(held)) if has_lambda_compute(version) => held,
+            _ => {
+                return vec![Difference {
+                    field: Field::Compute,
+                    old: None,
+                    new: Some(AWS_LAMBDA.to_owned()),
+                }];
+            }
+        };
+        let wanted = [
+            (
+                Field::Function,
+                held.function_arn,
+                Some(wd.lambda_function_arn.to_string()),
+            ),
+            (Field::Role, held.role_arn, reg.role_arn.map(str::to_owned)),
+            (
+                Field::ExternalId,
+                held.external_id,
+                Some(reg.external_id.to_owned()),
+            ),
+        ];
+        wanted
+            .into_iter()
+            .filter(|(_, old, new)| new.as_ref() != Some(old))
+            .map(|(field, old, new)| Difference {
+                field,
+                old: Some(old),
+                new,
+            })
+            .collect()
+    }
+
+    /// Creates the version (and its deployment) or updates its compute config, as
+    /// [`Client::would_register`] decides; then makes it current when asked.
     pub fn register(&self, reg: &Registration<'_>) -> Result<Action, RegisterError> {
         let wd = reg.deployment;
+        let role_arn = reg
+            .role_arn
+            .ok_or_else(|| RegisterError::RoleUnknown(wd.id()))?;
         let lambda = strings(&[
             "--deployment-name",
             &wd.name,
@@ -337,68 +458,59 @@ impl Client {
             "--aws-lambda-function-arn",
             &wd.lambda_function_arn,
             "--aws-lambda-assume-role-arn",
-            reg.role_arn,
+            role_arn,
             "--aws-lambda-assume-role-external-id",
             reg.external_id,
         ]);
-        let action = if let Some(version) = self.describe_version(wd)? {
-            if self.holds(wd, &version, reg) {
-                Action::Unchanged
-            } else {
-                let args = [strings(&["update-version-compute-config"]), lambda].concat();
+        let planned = self.would_register(reg)?;
+        let (action, make_current) = match &planned {
+            Planned::Unchanged => return Ok(Action::Unchanged),
+            Planned::Create => {
+                match self.run(&wd.namespace, &strings(&["create", "--name", &wd.name])) {
+                    Ok(_) => {}
+                    Err(m) if m.contains("already exists") => {}
+                    Err(m) => return Err(self.fail(wd, "create (deployment)", m)),
+                }
+                let args = [strings(&["create-version"]), lambda].concat();
                 self.run(&wd.namespace, &args)
-                    .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
-                Action::Updated
+                    .map_err(|m| self.fail(wd, "create-version", m))?;
+                (Action::Created, wd.set_current)
             }
-        } else {
-            match self.run(&wd.namespace, &strings(&["create", "--name", &wd.name])) {
-                Ok(_) => {}
-                Err(m) if m.contains("already exists") => {}
-                Err(m) => return Err(self.fail(wd, "create (deployment)", m)),
+            Planned::Update(differences) => {
+                if differences.iter().any(|d| d.field != Field::Current) {
+                    let args = [strings(&["update-version-compute-config"]), lambda].concat();
+                    self.run(&wd.namespace, &args)
+                        .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                }
+                let current = differences.iter().any(|d| d.field == Field::Current);
+                (Action::Updated, current)
             }
-            let args = [strings(&["create-version"]), lambda].concat();
-            self.run(&wd.namespace, &args)
-                .map_err(|m| self.fail(wd, "create-version", m))?;
-            Action::Created
         };
-        if wd.set_current && self.current_build_id(wd)?.as_deref() != Some(&wd.build_id) {
-            let args = strings(&[
-                "set-current-version",
-                "--deployment-name",
-                &wd.name,
-                "--build-id",
-                &wd.build_id,
-                "--allow-no-pollers",
-                "--ignore-missing-task-queues",
-                "--yes",
-            ]);
-            self.run(&wd.namespace, &args)
-                .map_err(|m| self.fail(wd, "set-current-version", m))?;
-            if action == Action::Unchanged {
-                return Ok(Action::Updated);
-            }
+        if make_current {
+            self.set_current(wd)?;
         }
         Ok(action)
     }
 
-    /// The command that retires version `name@build_id` of `namespace` on this frontend:
-    /// deleting it (Temporal refuses while it is current, ramping or draining).
-    /// Whether `version` (described) already holds the compute config `reg` would set, as the
-    /// server itself recorded it ([`held`]). When that cannot be read, it does not: the update
-    /// is idempotent, so updating is the safe answer.
-    fn holds(
-        &self,
-        wd: &WorkerDeployment,
-        version: &serde_json::Value,
-        reg: &Registration<'_>,
-    ) -> bool {
-        has_lambda_compute(version)
-            && matches!(self.held_compute(wd), Ok(Some(held))
-                if held.function_arn == wd.lambda_function_arn.as_ref()
-                    && held.role_arn == reg.role_arn
-                    && held.external_id == reg.external_id)
+    /// Makes the version its deployment's current version.
+    fn set_current(&self, wd: &WorkerDeployment) -> Result<(), RegisterError> {
+        let args = strings(&[
+            "set-current-version",
+            "--deployment-name",
+            &wd.name,
+            "--build-id",
+            &wd.build_id,
+            "--allow-no-pollers",
+            "--ignore-missing-task-queues",
+            "--yes",
+        ]);
+        self.run(&wd.namespace, &args)
+            .map_err(|m| self.fail(wd, "set-current-version", m))?;
+        Ok(())
     }
 
+    /// The command that retires version `name@build_id` of `namespace` on this frontend:
+    /// deleting it (Temporal refuses while it is current, ramping or draining).
     fn retire_command(&self, namespace: &str, name: &str, build_id: &str) -> String {
         format!(
             "temporal worker deployment delete-version --namespace {namespace} --deployment-name {name} --build-id {build_id} --address {}",

@@ -128,13 +128,31 @@ async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>
 
 fn env_plan(layout: &Layout, local: &Local, stack: Result<Plan, String>) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
+    let role_arn = deployed_role_arn(&local.env, &stack);
     EnvPlan {
         env: local.env.name.clone(),
         file: setup_flows::relative(layout, &local.env.file),
-        versions: setup_flows::plan::versions(&local.env, compute_changes),
+        versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes),
         files: local.files.clone(),
         stack,
     }
+}
+
+/// The role ARN `register` would set after this plan is deployed: `[outputs].role_arn`, unless
+/// the plan creates the stack or renames its role (then it is known after the deploy: the
+/// account is not known before).
+fn deployed_role_arn<'a>(env: &'a Environment, stack: &Result<Plan, String>) -> Option<&'a str> {
+    let renames = stack.as_ref().is_ok_and(|plan| {
+        matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. })
+            || plan
+                .parameters
+                .iter()
+                .any(|p| p.key == cfn::ROLE_NAME_PARAMETER)
+    });
+    env.outputs
+        .as_ref()
+        .filter(|_| !renames)
+        .map(|o| o.role_arn.as_str())
 }
 
 /// Whether the plan changes what a version's compute config holds: the role (a new stack, or

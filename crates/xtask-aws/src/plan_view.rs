@@ -4,7 +4,7 @@
 
 use cfn_deploy::{Change, Plan, PlanAction, ValueChange};
 use serde_json::{Value, json};
-use setup_flows::plan::VersionPlan;
+use setup_flows::plan::{VersionPlan, VersionsPlan};
 
 /// One environment's plan.
 #[derive(Debug)]
@@ -16,14 +16,14 @@ pub struct EnvPlan {
     pub stack: Result<Plan, String>,
     /// Rendered files that would change: (path relative to the checkout, unified diff).
     pub files: Vec<(String, String)>,
-    pub versions: Vec<VersionPlan>,
+    pub versions: VersionsPlan,
 }
 
 impl EnvPlan {
     pub fn has_changes(&self) -> bool {
         self.stack.as_ref().is_ok_and(Plan::has_changes)
             || !self.files.is_empty()
-            || self.versions.iter().any(VersionPlan::is_change)
+            || self.versions.versions.iter().any(VersionPlan::is_change)
     }
 }
 
@@ -161,11 +161,14 @@ pub fn text(plans: &[EnvPlan]) -> String {
                 out.push_str(&format!("    {line}\n"));
             }
         }
-        for v in &p.versions {
+        if let Some(line) = p.versions.source_line() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        for v in &p.versions.versions {
             out.push_str(&format!(
                 "  Worker Deployment Version {}: {}\n",
                 v.id,
-                v.action.as_str()
+                v.describe()
             ));
         }
         out.push_str(&format!(
@@ -212,16 +215,19 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
                 "<details><summary>{path} changes</summary>\n\n```diff\n{diff}```\n\n</details>\n\n"
             ));
         }
-        if !p.versions.is_empty() {
+        if let Some(line) = p.versions.source_line() {
+            out.push_str(&format!("*{}*\n\n", cell(&line)));
+        }
+        if !p.versions.versions.is_empty() {
             out.push_str(
                 "| Worker Deployment Version | Function | register would |\n|---|---|---|\n",
             );
-            for v in &p.versions {
+            for v in &p.versions.versions {
                 out.push_str(&format!(
                     "| `{}` | {} | {} |\n",
                     cell(&v.id),
                     md_value(&v.lambda_function_arn),
-                    v.action.as_str()
+                    cell(&v.describe())
                 ));
             }
             out.push('\n');
@@ -319,10 +325,18 @@ pub fn json(plans: &[EnvPlan]) -> Value {
             "error": p.stack.as_ref().err(),
             "stack": p.stack.as_ref().ok().map(stack_json),
             "files": p.files.iter().map(|(path, diff)| json!({ "path": path, "diff": diff })).collect::<Vec<_>>(),
-            "worker_deployment_versions": p.versions.iter().map(|v| json!({
+            "versions_source": p.versions.source.as_str(),
+            "versions_note": p.versions.source_line(),
+            "worker_deployment_versions": p.versions.versions.iter().map(|v| json!({
                 "id": v.id,
                 "lambda_function_arn": v.lambda_function_arn,
                 "action": v.action.as_str(),
+                "differences": v.differences.iter().map(|d| json!({
+                    "field": d.field.as_str(),
+                    "old": d.old,
+                    "new": d.new,
+                })).collect::<Vec<_>>(),
+                "retire": v.retire,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
