@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use env_descriptor::{AWS_LAMBDA, Smoke, WorkerDeployment};
 
+/// How long one CLI call may take (beyond a smoke workflow's own timeout).
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
+
 pub use frontend::{Frontend, Source};
 
 mod held;
@@ -230,7 +233,7 @@ impl Client {
 
     /// Runs `temporal ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
     fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, String> {
-        let out = self.output(namespace, args)?;
+        let out = self.output(namespace, args, CALL_DEADLINE)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -239,10 +242,19 @@ impl Client {
 
     /// Runs `temporal ARGS... CONNECTION` whatever its exit status, with no `TEMPORAL_*`
     /// variable of this process: the connection is the flags (and the API key) of
-    /// [`Frontend`] alone.
-    fn output(&self, namespace: &str, args: &[String]) -> Result<std::process::Output, String> {
+    /// [`Frontend`] alone. The CLI ends the call after `deadline` (`--command-timeout`): its
+    /// own dial gives up on a silent port, but a frontend that accepts a call and never
+    /// answers would otherwise hold `register`, `plan` or `doctor` forever.
+    fn output(
+        &self,
+        namespace: &str,
+        args: &[String],
+        deadline: Duration,
+    ) -> Result<std::process::Output, String> {
         let mut cmd = Command::new(self.cli.program());
-        cmd.args(args).args(self.frontend.flags(namespace));
+        cmd.args(args)
+            .args(self.frontend.flags(namespace))
+            .arg(format!("--command-timeout={}s", deadline.as_secs().max(1)));
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("TEMPORAL_") {
                 cmd.env_remove(name);
@@ -342,7 +354,7 @@ impl Client {
         }
         // A workflow that closes otherwise than completed makes the CLI exit non-zero with
         // the run, as JSON, on stdout; anything else is the CLI's own error.
-        let out = self.output(&wd.namespace, &args)?;
+        let out = self.output(&wd.namespace, &args, timeout + CALL_DEADLINE)?;
         match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
             Ok(run) if run.get("status").is_some() => Ok(WorkflowEnd::of(&run)),
             _ => Err(cli_error(&out)),
