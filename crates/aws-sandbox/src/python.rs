@@ -66,13 +66,14 @@ impl PythonEnv {
             .join(", ");
         log(&format!("installing {pins} (once; about a minute)"));
         let py = env.python();
-        // `--no-compile`: byte-compiling every module of moto and botocore up front is a third
-        // of the install's time, all of it CPU taken from the cargo build this install runs
-        // beside on a first `deploy local`; Python compiles (and caches) the few it imports.
+        // On a first `deploy local` this install runs beside the cargo build of the AWS half,
+        // which takes longer and is what the user waits for: so the install yields the CPU to it
+        // (`nice`), and skips byte-compiling every module of moto and botocore up front (a third
+        // of its time; Python compiles and caches the few it imports).
         run(
             cmd!(
                 sh,
-                "{py} -m pip install --quiet --disable-pip-version-check --no-compile -r {req}"
+                "nice -n 10 {py} -m pip install --quiet --disable-pip-version-check --no-compile -r {req}"
             ),
             "installing the emulator's Python packages",
         )?;
