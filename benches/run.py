@@ -1217,9 +1217,13 @@ lambda_function_arns = ["{LAMBDA_A}"]
                 w("")
             lb, la = cold.get("load_before"), cold.get("load_after")
             if lb and la:
+                # The build itself raises the load average; only a load before it above one
+                # core's worth says that something else was running.
+                busy = lb[0] > 1.5
+                shared = "other work shared the CPU" if busy else "nothing else was running"
                 w(f"Load average (1 min) {lb[0]:.2f} before and {la[0]:.2f} after the cold build "
-                  f"on {i.get('nproc')} cores: other builds shared the CPU, and a single cold "
-                  "build is one sample, so expect tens of percent between runs.")
+                  f"on {i.get('nproc')} cores ({shared}; the build itself raises it). A single "
+                  "cold build is one sample, so expect several percent between runs.")
                 w("")
             if cold.get("timeline"):
                 w("What `cargo xtask deploy local` printed, with the time since it started "
