@@ -188,4 +188,31 @@ mod tests {
         );
         assert_eq!(host_port("not a url"), None);
     }
+
+    /// Non-ASCII hosts go through UTS 46 mapping, as a browser and the WHATWG parser read them
+    /// (whichever Unicode back end `idna` is built with): full-width letters and digits and
+    /// ideographic full stops spell loopback too; a mapped name elsewhere stays remote.
+    #[test]
+    fn non_ascii_spellings_are_mapped_as_the_whatwg_parser_does() {
+        let cases = [
+            (
+                "http://\u{ff4c}\u{ff4f}\u{ff43}\u{ff41}\u{ff4c}\u{ff48}\u{ff4f}\u{ff53}\u{ff54}:5050",
+                Locality::Loopback,
+            ),
+            (
+                "http://\u{ff11}\u{ff12}\u{ff17}\u{3002}0\u{3002}0\u{3002}\u{ff11}:5050",
+                Locality::Loopback,
+            ),
+            ("http://LOCAL\u{0048}OST\u{3002}:5050", Locality::Loopback),
+            ("http://b\u{00fc}cher.example:5050", Locality::Remote),
+            ("http://xn--bcher-kva.example:5050", Locality::Remote),
+        ];
+        for (endpoint, want) in cases {
+            assert_eq!(classify(endpoint), want, "{endpoint}");
+        }
+        assert_eq!(
+            host_port("http://b\u{00fc}cher.example:5050"),
+            Some(("xn--bcher-kva.example".into(), 5050))
+        );
+    }
 }
