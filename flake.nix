@@ -66,7 +66,7 @@
           env.XTASK_GIT_REVISION = self.shortRev or self.dirtyShortRev or "";
 
           # Unit tests only (every crate's lib and bins). The integration tests in
-          # tests/integration/ install a pinned moto server, cfn-lint and the Temporal CLI
+          # tests/integration/ install a pinned moto server, the Temporal CLI and cfn-lint
           # from PyPI into target/ and run them on loopback; the Nix build sandbox has no
           # network, so they run with `cargo test --workspace` (.ci/run) instead.
           cargoTestFlags = [
@@ -133,8 +133,8 @@
               pkgs.git
             ];
 
-            # The sandbox and the tests create their virtualenv (pinned moto, cfn-lint, Temporal
-            # CLI from crates/aws-sandbox/python/requirements.txt) with $PYTHON: the bare
+            # The sandbox and the tests create their virtualenv (pinned moto and Temporal CLI
+            # from crates/aws-sandbox/python/requirements.txt) with $PYTHON: the bare
             # interpreter (with venv and pip), exactly as on a machine without Nix.
             PYTHON = "${pkgs.python3}/bin/python3";
 

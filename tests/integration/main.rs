@@ -22,6 +22,7 @@ mod providers;
 mod registration;
 mod sandbox;
 mod schema;
+mod shared_build;
 mod shell;
 mod signals;
 mod sts;

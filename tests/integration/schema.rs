@@ -1,11 +1,11 @@
 //! The JSON Schema editors check descriptors with (`environments/descriptor.schema.json`),
-//! applied by a real JSON Schema validator (Python's `jsonschema`, pinned with the sandbox's
-//! packages) to the committed descriptors, and compared with `validate`.
+//! applied by a real JSON Schema validator (Python's `jsonschema`, pinned in the tests'
+//! `requirements.txt`) to the committed descriptors, and compared with `validate`.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{Checkout, python, repo_root};
+use crate::support::{Checkout, repo_root, test_tools};
 
 const DIRECTIVE: &str = "#:schema ./descriptor.schema.json\n";
 
@@ -26,7 +26,7 @@ for path in sys.argv[2:]:
 
 /// One verdict per file: `ok`, or `invalid: PATH: MESSAGE`.
 fn schema_verdicts(schema: &Path, files: &[&Path]) -> Vec<String> {
-    let out = Command::new(python().python())
+    let out = Command::new(test_tools().python())
         .arg("-c")
         .arg(CHECK)
         .arg(schema)

@@ -13,7 +13,8 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-/// The pinned Python tools (moto, cfn-lint), installed once into the sandbox's cache.
+/// The sandbox's pinned Python packages (moto, the Temporal CLI, temporalio), installed once
+/// into the sandbox's cache: the same virtualenv users get.
 pub fn python() -> &'static PythonEnv {
     static ENV: OnceLock<PythonEnv> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -21,6 +22,19 @@ pub fn python() -> &'static PythonEnv {
         sandbox
             .python_env(&mut |line| eprintln!("test setup: {line}"))
             .unwrap_or_else(|e| panic!("cannot install the AWS emulator for the tests: {e}"))
+    })
+}
+
+/// The tests' own Python tools (`requirements.txt` beside this file: cfn-lint, jsonschema), in
+/// a virtualenv of their own, so that the emulator's is exactly the one users get.
+pub fn test_tools() -> &'static PythonEnv {
+    static ENV: OnceLock<PythonEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let dir = repo_root().join("target").join("xtask").join("test-tools");
+        PythonEnv::ensure_pinned(&dir, include_str!("requirements.txt"), &mut |line| {
+            eprintln!("test setup: {line}")
+        })
+        .unwrap_or_else(|e| panic!("cannot install the tests' Python tools: {e}"))
     })
 }
 

@@ -1,15 +1,15 @@
-//! The CloudFormation template passes cfn-lint (pinned, from the emulator's virtualenv).
+//! The CloudFormation template passes cfn-lint (pinned in the tests' `requirements.txt`).
 
 use std::process::Command;
 
 use env_render::cfn::ROLE_ARN_OUTPUT;
 
-use crate::support::{python, repo_root};
+use crate::support::{repo_root, test_tools};
 
 #[test]
 fn template_passes_cfn_lint() {
     let template = repo_root().join("templates/serverless-worker-role.yaml");
-    let out = Command::new(python().bin("cfn-lint"))
+    let out = Command::new(test_tools().bin("cfn-lint"))
         .arg(&template)
         .output()
         .expect("run cfn-lint");

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             let root = cli.root.clone();
             return delegate::to_aws_binary(move || {
                 if let Ok(layout) = Layout::discover(root.as_deref()) {
-                    setup_flows::sandbox::install_ahead(&layout, &command.env_names(&layout));
+                    setup_flows::sandbox::start_ahead(&layout, &command.env_names(&layout));
                 }
             });
         }

@@ -7,6 +7,7 @@
 
 mod invocations;
 mod lambda;
+mod lock;
 mod python;
 mod server;
 
@@ -15,7 +16,7 @@ pub use lambda::{
     SAMPLE_TASK_QUEUE, SAMPLE_WORKER_TIMEOUT, SAMPLE_WORKFLOW, SampleWorker, deploy_sample_workers,
     seed_lambda_functions,
 };
-pub use python::{PythonEnv, REQUIREMENTS};
+pub use python::{PythonEnv, REQUIREMENTS, pins};
 pub use server::{Owned, Sandbox, Service, Status, TemporalDev, listening};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ use xshell::{Shell, cmd};
 
 use crate::SandboxError;
 
-/// The pinned Python packages (moto server, cfn-lint, the Temporal CLI, and temporalio for the
+/// The pinned Python packages (the moto server, the Temporal CLI, and temporalio for the
 /// sample worker the emulator runs).
 pub const REQUIREMENTS: &str = include_str!("../python/requirements.txt");
 pub(crate) const LAUNCHER: &str = include_str!("../python/moto_launcher.py");
@@ -21,20 +21,44 @@ impl PythonEnv {
     /// Makes sure `dir` holds a virtualenv with exactly [`REQUIREMENTS`] installed, creating or
     /// updating it when the pins changed. `log` receives one line per step that takes time.
     pub fn ensure(dir: &Path, log: &mut dyn FnMut(&str)) -> Result<Self, SandboxError> {
+        Self::ensure_pinned(dir, REQUIREMENTS, log)
+    }
+
+    /// [`PythonEnv::ensure`] for other pinned packages (`requirements`: a requirements file's
+    /// text) in a virtualenv of their own: the tests' tools.
+    pub fn ensure_pinned(
+        dir: &Path,
+        requirements: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Self, SandboxError> {
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        Self::ensure_with(dir, &python, requirements, log)
+    }
+
+    /// [`PythonEnv::ensure_pinned`] with the interpreter that creates the virtualenv.
+    fn ensure_with(
+        dir: &Path,
+        python: &str,
+        requirements: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Self, SandboxError> {
         let env = PythonEnv {
             dir: dir.to_owned(),
         };
-        let stamp = dir.join(".requirements");
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(REQUIREMENTS)
-            && env.python().exists()
-        {
+        if env.installed(requirements) {
             return Ok(env);
         }
-        let sh = Shell::new().map_err(|e| SandboxError::Command {
-            what: "starting a shell".into(),
-            message: e.to_string(),
-        })?;
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        // Two runs at once in one checkout install one after the other.
+        let _lock = crate::lock::exclusive(
+            &dir.with_extension("lock"),
+            "installing the sandbox's Python packages",
+            log,
+        )?;
+        if env.installed(requirements) {
+            // The other run installed them while this one waited.
+            return Ok(env);
+        }
+        let sh = shell()?;
         if cmd!(sh, "{python} --version")
             .quiet()
             .ignore_stdout()
@@ -42,7 +66,7 @@ impl PythonEnv {
             .run()
             .is_err()
         {
-            return Err(SandboxError::NoPython(python));
+            return Err(SandboxError::NoPython(python.to_owned()));
         }
         if !env.python().exists() {
             log(&format!(
@@ -54,18 +78,32 @@ impl PythonEnv {
                 "creating the virtualenv",
             )?;
         }
-        let req = dir.join("requirements.txt");
-        std::fs::write(&req, REQUIREMENTS).map_err(|source| SandboxError::Io {
+        env.install(requirements, log)?;
+        Ok(env)
+    }
+
+    /// Whether exactly `requirements` were installed.
+    fn installed(&self, requirements: &str) -> bool {
+        std::fs::read_to_string(self.stamp()).ok().as_deref() == Some(requirements)
+            && self.python().exists()
+    }
+
+    fn stamp(&self) -> PathBuf {
+        self.dir.join(".requirements")
+    }
+
+    fn install(&self, requirements: &str, log: &mut dyn FnMut(&str)) -> Result<(), SandboxError> {
+        let req = self.dir.join("requirements.txt");
+        std::fs::write(&req, requirements).map_err(|source| SandboxError::Io {
             path: req.clone(),
             source,
         })?;
-        let pins = REQUIREMENTS
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
-        log(&format!("installing {pins} (once; about a minute)"));
-        let py = env.python();
+        log(&format!(
+            "installing {} (once; about a minute)",
+            pins(requirements).join(", ")
+        ));
+        let sh = shell()?;
+        let py = self.python();
         // On a first `deploy local` this install runs beside the cargo build of the AWS half,
         // which takes longer and is what the user waits for: so the install yields the CPU to it
         // (`nice`), and skips byte-compiling every module of moto and botocore up front (a third
@@ -77,11 +115,11 @@ impl PythonEnv {
             ),
             "installing the emulator's Python packages",
         )?;
-        std::fs::write(&stamp, REQUIREMENTS).map_err(|source| SandboxError::Io {
+        let stamp = self.stamp();
+        std::fs::write(&stamp, requirements).map_err(|source| SandboxError::Io {
             path: stamp,
             source,
-        })?;
-        Ok(env)
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -92,10 +130,26 @@ impl PythonEnv {
         self.bin("python")
     }
 
-    /// A program the packages installed, e.g. `cfn-lint`.
+    /// A program the packages installed, e.g. `temporal`.
     pub fn bin(&self, name: &str) -> PathBuf {
         self.dir.join("bin").join(name)
     }
+}
+
+/// The requirements of a requirements file's text: its lines without comments and blanks.
+pub fn pins(requirements: &str) -> Vec<&str> {
+    requirements
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+fn shell() -> Result<Shell, SandboxError> {
+    Shell::new().map_err(|e| SandboxError::Command {
+        what: "starting a shell".into(),
+        message: e.to_string(),
+    })
 }
 
 fn run(cmd: xshell::Cmd<'_>, what: &str) -> Result<(), SandboxError> {
@@ -120,4 +174,68 @@ fn run(cmd: xshell::Cmd<'_>, what: &str) -> Result<(), SandboxError> {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for Python: `-m venv DIR` copies itself to DIR/bin/python, and `-m pip`
+    /// logs its start and end, two seconds apart, beside that directory.
+    const FAKE_PYTHON: &str = r#"#!/bin/sh
+case "$1 $2" in
+  "--version ") exit 0 ;;
+  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && exit 0 ;;
+  "-m pip") log="$(dirname "$0")/../../pip.log"; echo start >> "$log"; sleep 2; echo end >> "$log"; exit 0 ;;
+esac
+exit 1
+"#;
+
+    #[test]
+    fn two_runs_at_once_install_once_one_after_the_other() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let python = tmp.path().join("python3");
+        std::fs::write(&python, FAKE_PYTHON).unwrap();
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let venv = tmp.path().join("sandbox").join("venv");
+        let waited = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    let mut log = |line: &str| waited.lock().unwrap().push(line.to_owned());
+                    PythonEnv::ensure_with(&venv, python.to_str().unwrap(), REQUIREMENTS, &mut log)
+                        .unwrap();
+                });
+            }
+        });
+        let pip_log = std::fs::read_to_string(tmp.path().join("sandbox").join("pip.log")).unwrap();
+        assert_eq!(
+            pip_log, "start\nend\n",
+            "pip ran more than once, or twice at once"
+        );
+        let waited = waited.into_inner().unwrap();
+        assert!(
+            waited
+                .iter()
+                .any(|l| l.starts_with("waiting for another run")),
+            "the second run did not say it waited: {waited:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(venv.join(".requirements")).unwrap(),
+            REQUIREMENTS
+        );
+    }
+
+    #[test]
+    fn pins_leave_out_comments_and_blank_lines() {
+        assert_eq!(
+            pins("# header\n\nmoto==5.2.5  # the emulator\n  flask==3.1.3\n"),
+            ["moto==5.2.5", "flask==3.1.3"]
+        );
+        assert!(
+            pins(REQUIREMENTS).iter().all(|p| p.contains("==")),
+            "every package is pinned"
+        );
+    }
 }

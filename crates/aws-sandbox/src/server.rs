@@ -156,6 +156,7 @@ impl Sandbox {
         log: &mut dyn FnMut(&str),
     ) -> Result<(u32, bool), SandboxError> {
         check_loopback(host)?;
+        let _lock = self.lock(log)?;
         match self.status(Service::Aws, host, port) {
             Status::Running { pid } => return Ok((pid, false)),
             Status::Foreign => {
@@ -182,6 +183,7 @@ impl Sandbox {
         log: &mut dyn FnMut(&str),
     ) -> Result<(u32, bool), SandboxError> {
         check_loopback(&dev.host)?;
+        let _lock = self.lock(log)?;
         let recorded =
             std::fs::read_to_string(self.pid_file(Service::Temporal)).unwrap_or_default();
         match self.status(Service::Temporal, &dev.host, dev.port) {
@@ -245,8 +247,18 @@ impl Sandbox {
         Ok((pid, true))
     }
 
+    /// Held while a service is started or stopped.
+    fn lock(&self, log: &mut dyn FnMut(&str)) -> Result<std::fs::File, SandboxError> {
+        crate::lock::exclusive(
+            &self.dir.join("services.lock"),
+            "starting or stopping the sandbox",
+            log,
+        )
+    }
+
     /// Stops every service started by `up`, Temporal first. Returns what was stopped.
     pub fn down(&self) -> Vec<(Service, u32)> {
+        let _lock = self.lock(&mut |line| eprintln!("{line}"));
         [Service::Temporal, Service::Aws]
             .into_iter()
             .filter_map(|s| self.stop(s).map(|pid| (s, pid)))

@@ -104,17 +104,20 @@ fn say(line: &str) {
     eprintln!("sandbox: {line}");
 }
 
-/// Installs the sandbox's pinned Python tools (once) when one of `names` is a sandbox
-/// environment, so that a first `cargo xtask deploy local` does it while cargo compiles the AWS
+/// For each of `names` that is a sandbox environment, installs the sandbox's pinned Python
+/// tools (once) and starts its AWS emulator, as the AWS commands would (`xtask-aws`'s
+/// `aws::connect`): a first `cargo xtask deploy local` does both while cargo compiles the AWS
 /// half of the tool instead of after. Best effort: the command itself reports any failure.
-pub fn install_ahead(layout: &Layout, names: &[String]) {
-    let sandboxed = names.iter().any(|name| {
-        layout.env_file(name).is_ok_and(|path| {
-            env_descriptor::load(&path).is_ok_and(|loaded| loaded.env.starts_sandbox())
-        })
-    });
-    if sandboxed {
-        let _ = Sandbox::new(&layout.cache_dir()).python_env(&mut say);
+pub fn start_ahead(layout: &Layout, names: &[String]) {
+    for name in names {
+        let Ok(path) = layout.env_file(name) else {
+            continue;
+        };
+        if let Ok(loaded) = env_descriptor::load(&path)
+            && loaded.env.starts_sandbox()
+        {
+            let _ = ensure_aws(layout, &loaded.env);
+        }
     }
 }
 
@@ -226,11 +229,7 @@ impl Args {
                 }
             }
             Action::Status => {
-                let pins = aws_sandbox::REQUIREMENTS
-                    .lines()
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let pins = aws_sandbox::pins(aws_sandbox::REQUIREMENTS).join(", ");
                 let mut rows = vec![(
                     Service::Aws,
                     format!("http://{host}:{port}"),
