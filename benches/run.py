@@ -10,11 +10,11 @@ Usage:
 Writes BENCHMARKS.md at the top of the checkout. Python 3 standard library only.
 
 What it measures (each number is printed next to its target in BENCHMARKS.md):
-  1. cold build: `git clone` of HEAD, then `cargo xtask deploy local` as its first command
-     (compiling included; moto's virtualenv installed into the clone's target/), on a free port;
-     then the rest of the whole guide (`sandbox up`, `deploy local --register`, `smoke local`,
-     the dev server on another free port), timed from the clone; `cargo xtask sandbox down` in
-     the clone at the end; then `cargo xtask validate` as the first command of a second clone.
+  1. cold build: three fresh `git clone`s of HEAD, each on free ports, each timed from its
+     first command (compiling included; moto's virtualenv installed into the clone's target/):
+     `cargo xtask deploy local` alone; the README's whole guide (`sandbox up`, `deploy local
+     --register`, `smoke local`); `cargo xtask validate` alone. `cargo xtask sandbox down` in
+     each clone at the end.
   2. no-op deploy: the tool's binary, the `cargo xtask` wrapper, and
      `aws cloudformation deploy --no-fail-on-empty-changeset`, on the same stack and emulator;
      median times and the number of AWS requests (lines of moto's request log) per run; for
@@ -706,31 +706,18 @@ confirm = false
     def cold_build(self) -> None:
         tmp = Path(tempfile.mkdtemp(prefix="xtask-bench-cold-"))
         self.cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
-        clone = tmp / "repo"
-        port, tport = free_port(), free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        env = self.env.for_endpoint(endpoint)
         r = self.results.setdefault("cold", {})
-        run_checked(["git", "clone", "-q", str(REPO), str(clone)], cwd=tmp, env=env,
-                    timeout=600, what="git clone")
-        r["commit"] = capture(["git", "rev-parse", "HEAD"], cwd=clone)
+        clone, env = self.cold_clone(tmp, "repo")
         local = clone / "environments" / "local.toml"
-        text = local.read_text()
-        text, n = re.subn(r'(endpoint_url\s*=\s*"http://127\.0\.0\.1:)\d+', rf"\g<1>{port}", text)
-        if n != 1:
-            raise CommandFailed("cannot find `endpoint_url = \"http://127.0.0.1:PORT\"` in "
-                                "the clone's environments/local.toml")
-        # The dev server's address too, so that nothing in the clone can reach 7233.
-        text = re.sub(r'(address\s*=\s*"127\.0\.0\.1:)\d+', rf"\g<1>{tport}", text)
-        local.write_text(text)
-        r["port"] = port
+        r["commit"] = capture(["git", "rev-parse", "HEAD"], cwd=clone)
+        r["port"] = int(re.search(r'endpoint_url\s*=\s*"http://127\.0\.0\.1:(\d+)',
+                                  local.read_text()).group(1))
         r["split"] = (clone / "crates" / "xtask-aws").is_dir()
         pip_cache = capture([sys.executable, "-m", "pip", "cache", "dir"], env=env)
         r["pip_cache"] = bool(pip_cache) and Path(pip_cache).is_dir() and \
             any(Path(pip_cache).rglob("*"))
         # Untimed: make sure every crate is in ~/.cargo, so the times exclude downloads.
         run_checked(["cargo", "fetch"], cwd=clone, env=env, timeout=1800, what="cargo fetch")
-        self.cleanup.callback(self.cold_sandbox_down, clone, env)
         r["load_before"] = os.getloadavg()
         log(f"cold: cargo xtask deploy local in {clone}")
         t0 = time.perf_counter()
@@ -740,15 +727,20 @@ confirm = false
             what="cold cargo xtask deploy local")
         r["total"] = r["deploy"]
         r["load_after"] = os.getloadavg()
-        # When cargo finished each binary: the binaries' modification times.
+        # When cargo finished each binary: the binaries' modification times (`cargo xtask`
+        # builds in the `tool` profile; `debug` before it had one).
         for name in ("xtask", "xtask-aws"):
-            with contextlib.suppress(OSError):
-                r[f"built_{name}"] = (clone / "target" / "debug" / name).stat().st_mtime - started
+            for profile in ("tool", "debug"):
+                with contextlib.suppress(OSError):
+                    r[f"built_{name}"] = (clone / "target" / profile / name).stat().st_mtime \
+                        - started
+                    break
         if "[outputs]" not in local.read_text():
             raise CommandFailed("cold deploy local exited 0 but recorded no [outputs]:\n"
                                 + "\n".join(l for _, l in r["timeline"][-25:]))
         log(f"cold: deploy local took {fmt_s(r['deploy'])}")
-        self.cold_smoke(clone, env, t0)
+        self.cold_sandbox_down(clone, env)
+        self.cold_guide(tmp)
         self.cold_validate(tmp, env)
 
     def cold_validate(self, tmp: Path, env: dict) -> None:
@@ -765,21 +757,46 @@ confirm = false
         r["validate"] = time.perf_counter() - t0
         log(f"cold: validate took {fmt_s(r['validate'])}")
 
-    def cold_smoke(self, clone: Path, env: dict, t0: float) -> None:
-        """The rest of the whole guide in the same clone, timed on from the clone: the dev
-        server and the sample worker (`sandbox up`), the role and a registered version
-        (`deploy local --register`), and a workflow run through Lambda (`smoke local`)."""
+    def cold_clone(self, tmp: Path, name: str) -> tuple[Path, dict]:
+        """A fresh clone of HEAD whose `local` environment uses free ports (the emulator's
+        and the dev server's), and the environment to run it with."""
+        clone = tmp / name
+        port, tport = free_port(), free_port()
+        env = self.env.for_endpoint(f"http://127.0.0.1:{port}")
+        run_checked(["git", "clone", "-q", str(REPO), str(clone)], cwd=tmp, env=env,
+                    timeout=600, what="git clone")
+        local = clone / "environments" / "local.toml"
+        text = local.read_text()
+        text, n = re.subn(r'(endpoint_url\s*=\s*"http://127\.0\.0\.1:)\d+', rf"\g<1>{port}",
+                          text)
+        if n != 1:
+            raise CommandFailed("cannot find `endpoint_url = \"http://127\.0\.0\.1:PORT\"` in "
+                                "the clone's environments/local.toml")
+        # The dev server's address too, so that nothing in the clone can reach 7233.
+        text = re.sub(r'(address\s*=\s*"127\.0\.0\.1:)\d+', rf"\g<1>{tport}", text)
+        local.write_text(text)
+        self.cleanup.callback(self.cold_sandbox_down, clone, env)
+        return clone, env
+
+    def cold_guide(self, tmp: Path) -> None:
+        """The whole guide as the README gives it, in another fresh clone, each step timed
+        from the clone: the sandbox (`sandbox up`, which compiles the AWS half meanwhile), the
+        role and a registered version (`deploy local --register`), and a workflow run through
+        Lambda (`smoke local`)."""
         r = self.results["cold"]
+        clone, env = self.cold_clone(tmp, "repo-guide")
         steps = r.setdefault("smoke_steps", [])
+        t0 = time.perf_counter()
         for args in (["sandbox", "up"], ["deploy", "local", "--register"], ["smoke", "local"]):
             label = "cargo xtask " + " ".join(args)
             log(f"cold: {label}")
             elapsed, lines = run_timeline(["cargo", "xtask", *args], cwd=clone, env=env,
-                                          timeout=900, what=f"cold {label}")
+                                          timeout=1800, what=f"cold {label}")
             steps.append((label, elapsed))
             r["smoke_said"] = [l for _, l in lines if "smoke" in l][-1:]
         r["smoke_total"] = time.perf_counter() - t0
         log(f"cold: clone to smoke completed took {fmt_s(r['smoke_total'])}")
+        self.cold_sandbox_down(clone, env)
 
     def cold_sandbox_down(self, clone: Path, env: dict) -> None:
         with contextlib.suppress(CommandFailed, OSError):
@@ -1139,9 +1156,9 @@ lambda_function_arns = ["{LAMBDA_A}"]
             else:
                 w("| 1b | cold `cargo xtask deploy local` | FAILED | < 75 s | n/a |")
             if "smoke_total" in cold:
-                w(f"| 1c | cold clone to a completed `smoke local` (1b, then `sandbox up`, "
-                  f"`deploy local --register`, `smoke local`; §1) | {fmt_s(cold['smoke_total'])} "
-                  "| measured | |")
+                w(f"| 1c | cold clone to a completed `smoke local`: `sandbox up`, `deploy local "
+                  f"--register`, `smoke local` in a fresh clone (§1) | "
+                  f"{fmt_s(cold['smoke_total'])} | measured | |")
         else:
             w("| 1 | cold build | FAILED (see below) | validate < 30 s, deploy local < 75 s | "
               "n/a |")
@@ -1206,11 +1223,11 @@ lambda_function_arns = ["{LAMBDA_A}"]
         if cold and "validate" in cold:
             w("## 1. Cold build")
             w("")
-            w(f"`git clone -q` of HEAD ({cold.get('commit', '')[:12]}) into a temporary "
-              "directory (so `target/` is empty), `environments/local.toml`'s endpoint moved to "
-              f"free port {cold.get('port')} (and the dev server's address to another free "
-              "port), then the whole guide as a new user runs it, each step timed; `validate` "
-              "was timed apart, as the first command of a second fresh clone:")
+            w(f"Three fresh `git clone -q`s of HEAD ({cold.get('commit', '')[:12]}) into a "
+              "temporary directory (so `target/` is empty), each with `environments/local.toml`'s "
+              "endpoint and dev server moved to free ports (the first: "
+              f"{cold.get('port')}), each timed from its first command: `deploy local` alone; "
+              "the whole guide as the README gives it; `validate` alone.")
             w("")
             w("| step | time |")
             w("|---|---|")
@@ -1218,21 +1235,22 @@ lambda_function_arns = ["{LAMBDA_A}"]
             if "deploy" in cold:
                 built = [f"`{n}` at {fmt_s(cold[f'built_{n}'])}" for n in ("xtask", "xtask-aws")
                          if f"built_{n}" in cold]
-                w("| `cargo xtask deploy local`, the first command (cargo compiles `xtask`, "
+                w("| clone 1: `cargo xtask deploy local` (cargo compiles `xtask`, "
                   + ("which compiles `xtask-aws`, the AWS SDK half, while it creates the moto "
                      "virtualenv in the clone's `target/xtask/sandbox/`, pip-installs the pins "
                      "and starts moto; then deploys" if split else "then deploys")
                   + (f"; cargo finished {' and '.join(built)}" if built else "")
                   + f") | {fmt_s(cold['deploy'])} |")
-            for label, elapsed in cold.get("smoke_steps", []):
-                w(f"| then `{label[len('cargo xtask '):]}` | {fmt_s(elapsed)} |")
+            for n, (label, elapsed) in enumerate(cold.get("smoke_steps", [])):
+                w(f"| clone 2: {'then ' if n else ''}`{label[len('cargo xtask '):]}`"
+                  + (" (compiles `xtask`, then installs and starts the sandbox while cargo "
+                     "compiles `xtask-aws`)" if n == 0 else "") + f" | {fmt_s(elapsed)} |")
             if "smoke_total" in cold:
-                w(f"| clone to a completed smoke workflow, all four steps | "
+                w(f"| clone 2 to a completed smoke workflow, all three steps | "
                   f"{fmt_s(cold['smoke_total'])} |")
             if "validate" in cold:
-                w(f"| `cargo xtask validate`, the first command of another fresh clone "
-                  f"(compiles `xtask` only: dev profile, {i.get('nproc')} cores) | "
-                  f"{fmt_s(cold['validate'])} |")
+                w(f"| clone 3: `cargo xtask validate` (compiles `xtask` only: `tool` profile, "
+                  f"{i.get('nproc')} cores) | {fmt_s(cold['validate'])} |")
             w("")
             if cold.get("smoke_said"):
                 w(f"`smoke local` said: `{cold['smoke_said'][0].strip()}`")

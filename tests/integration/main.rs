@@ -7,6 +7,7 @@ mod support;
 mod child;
 mod fault_proxy;
 
+mod build_ahead;
 mod checks;
 mod cli;
 mod credentials;

@@ -8,6 +8,9 @@
 //! installed binary started by another project's cargo sees that project's
 //! `CARGO_MANIFEST_DIR`, and builds nothing.
 //!
+//! `sandbox up`, the whole guide's first step, starts that first build ahead ([`build_ahead`]),
+//! so that the `deploy local` after it finds `xtask-aws` built.
+//!
 //! On Unix this process then becomes `xtask-aws` (exec): the pid the user started, and signals
 //! with Ctrl-C or `kill`, is the deploy itself, which stops cleanly (`xtask-aws`'s
 //! `interrupt.rs`). A child process would go on creating the stack after its parent was gone.
@@ -73,6 +76,53 @@ fn build_with_cargo(
     if !sibling.exists() {
         eprintln!("compiling the AWS part of the tool (`{BIN}`, once; about a minute)...");
     }
+    let status = cargo_build(cargo, manifest_dir, exe).status()?;
+    anyhow::ensure!(status.success(), "`cargo build -p {BIN}` failed");
+    Ok(())
+}
+
+/// A first build of `xtask-aws` running beside another command ([`build_ahead`]).
+#[derive(Debug)]
+pub struct Ahead(std::process::Child);
+
+/// Under `cargo xtask`, when `xtask-aws` was never built: starts building it, for the AWS
+/// command that usually comes next, and returns at once. The build is a child of this process
+/// (a Ctrl-C ends both); [`Ahead::wait`] waits for it.
+pub fn build_ahead() -> Option<Ahead> {
+    let cargo = std::env::var_os("CARGO")?;
+    let manifest_dir = under_cargo_xtask()?;
+    let exe = std::env::current_exe().ok()?;
+    let sibling = exe.with_file_name(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
+    if sibling.exists() || std::env::var_os("XTASK_AWS_BIN").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    eprintln!(
+        "compiling the AWS part of the tool (`{BIN}`, once; about a minute) meanwhile, for `deploy`..."
+    );
+    cargo_build(Path::new(&cargo), Path::new(&manifest_dir), &exe)
+        .spawn()
+        .ok()
+        .map(Ahead)
+}
+
+impl Ahead {
+    /// Waits for the build; a failure is only noted, since the next AWS command builds again
+    /// and reports it.
+    pub fn wait(mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            eprintln!("waiting for cargo to finish compiling `{BIN}`...");
+        }
+        match self.0.wait() {
+            Ok(status) if status.success() => {}
+            _ => eprintln!(
+                "note: compiling `{BIN}` did not succeed; the next AWS command (`deploy`, ...) builds it again and says why"
+            ),
+        }
+    }
+}
+
+/// `cargo build -p xtask-aws` in the workspace and profile this binary was built in.
+fn cargo_build(cargo: &Path, manifest_dir: &Path, exe: &Path) -> Command {
     let mut cmd = Command::new(cargo);
     cmd.args([
         "build",
@@ -98,9 +148,7 @@ fn build_with_cargo(
     if let Some(target_dir) = exe.parent().and_then(Path::parent) {
         cmd.arg("--target-dir").arg(target_dir);
     }
-    let status = cmd.status()?;
-    anyhow::ensure!(status.success(), "`cargo build -p {BIN}` failed");
-    Ok(())
+    cmd
 }
 
 /// Becomes `bin`, with this process's arguments; returns only when that fails.

@@ -23,5 +23,16 @@ fn main() -> ExitCode {
             });
         }
     };
-    setup_flows::exit(command.run(cli.root.as_deref()))
+    // `sandbox up` is the first step of the whole guide, and `deploy local` follows it: on a
+    // first run, cargo compiles the AWS half meanwhile.
+    let ahead = if command.starts_sandbox() {
+        delegate::build_ahead()
+    } else {
+        None
+    };
+    let code = setup_flows::exit(command.run(cli.root.as_deref()));
+    if let Some(build) = ahead {
+        build.wait();
+    }
+    code
 }

@@ -115,6 +115,11 @@ impl AwsCommand {
 }
 
 impl LocalCommand {
+    /// Whether this is `sandbox up`, which the AWS commands usually follow (`deploy local`).
+    pub fn starts_sandbox(&self) -> bool {
+        matches!(self, LocalCommand::Sandbox(args) if args.starts())
+    }
+
     /// Runs the command in this process, in the checkout found from `root` (`--root`); only
     /// `completions` runs without one.
     pub fn run(self, root: Option<&Path>) -> Result<ExitCode> {

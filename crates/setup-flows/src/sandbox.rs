@@ -40,6 +40,13 @@ enum Action {
     Status,
 }
 
+impl Args {
+    /// `sandbox up`: the first step of the whole guide, before the AWS commands.
+    pub fn starts(&self) -> bool {
+        matches!(self.action, Action::Up)
+    }
+}
+
 /// The host (normalised: `127.1` is `127.0.0.1`) and port of a URL or `host:port` address.
 fn host_port(what: &str, endpoint: &str) -> Result<(String, u16)> {
     local_endpoint::host_port(endpoint)
