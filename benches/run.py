@@ -1276,26 +1276,48 @@ lambda_function_arns = ["{LAMBDA_A}"]
                 w(f"+{cold['deploy']:6.1f} s  (exit 0)")
                 w("```")
             w("")
-            w("**What the AWS half compiles** (measured apart, with `cargo build --timings`, on "
-              "2026-11-25 at load average 5 to 10, so seconds are inflated alike): IAM is called "
-              "without `aws-sdk-iam` (`crates/cfn-deploy/src/iam.rs`; the crate was the slowest "
-              "of the build, about 99 s), on crates the other clients compile anyway. The "
-              "credential providers users have, built in since (aws-config's `sso` and "
-              "`credentials-process`), add `aws-sdk-ssooidc` (6.8 s) and `aws-sdk-sso` (4.8 s), "
-              "compiled in parallel with the rest, and tokio's `process`: an incremental build "
-              "of just that change took 93 s wall (75.9 s user) as it recompiled everything "
-              "above tokio, in which `aws-sdk-cloudformation` took 50.9 s and `aws-sdk-lambda` "
-              "48.0 s, now the two slowest crates. In the cold build before it (576 s wall at "
-              "load 10, the sum of all units 1133 s) those two took 205 s and 226 s; scaled "
-              "alike, the SSO crates are about 4% of the summed compile time. Net, measured as CPU "
-              "time (user + system) of `cargo build -p xtask -p xtask-aws` in two fresh clones "
-              "built side by side (so under the same load): 211 s at 0ee4313 (with "
-              "`aws-sdk-iam`, without the SSO providers) against 178 s at 41146f9, **−15%**. "
-              "Web identity and "
-              "`source_profile` need no feature. `url` (with its IDNA/ICU crates) costs the light "
-              "binary 11% of its summed compile time (39 s of 349 s in that build, about 3 s of "
-              "`validate`); it stays, because the credential rule must read hosts as the WHATWG "
-              "parser does, and aws-config compiles it for the AWS half anyway.")
+            w("**What changed the first run** (2026-11-25, one fresh clone's `cargo xtask deploy "
+              "local` each, 20:10 to 21:13 UTC on this machine, nothing else running): 105.4 s at "
+              "70c8d8e; 94.2 s at 5e9492d; 87.7 s at ddb2ba7; 82.8 s in the table above (7c24c85). "
+              "In order:")
+            w("")
+            w("- *The second build compiles nothing twice.* Cargo resolves features per build, "
+              "so `cargo build -p xtask-aws` after `-p xtask` compiled 17 crates again (`libc`, "
+              "`smallvec`, `url`, `tempfile`, ..., and 7 of ours above them), because the AWS SDK "
+              "gives 5 of them more features. `xtask/Cargo.toml` now asks for those features "
+              "itself; `tests/integration/shared_build.rs` fails, naming the crate, when another "
+              "one diverges.")
+            w("- *The sandbox installs less, and starts its emulator during the build.* moto's "
+              "`server` extra without cfn-lint (moto needs it only for ValidateTemplate, which "
+              "this tool never calls; it brought sympy and networkx): pip's CPU time 24 s to "
+              "17 s. The emulator now starts as soon as pip is done, while cargo still compiles: "
+              "above, pip finished at 69.4 s and cargo at 82.5 s, so the Python side is off the "
+              "critical path.")
+            w("- *`cargo xtask` builds in its own profile, `tool`:* the dev profile without "
+              "incremental state, debug info, debug assertions or overflow checks. Compiling our "
+              "10 crates alone, 4 runs each in pairs: 17.1 s to 11.4 s of CPU (−34%, "
+              "incremental state alone); the whole first run 94.2 s to 87.7 s.")
+            w("- *`sandbox up` compiles the AWS half meanwhile* on a first run, so the whole "
+              "guide (clone 2) takes about as long as `deploy local` alone.")
+            w("")
+            w("**Why `deploy local` is still over 75 s.** It is bound by the compiler. The "
+              "dependencies chosen for this tool (aws-config with the SSO and process credential "
+              "providers, aws-sdk-cloudformation, aws-sdk-sts, the rustls/ring HTTP client, clap, "
+              "minijinja, serde_yaml, xshell, tokio), alone in a scratch crate that calls each "
+              "once, take 66.9 s of wall time and 116 s of CPU time to build on this machine "
+              "(dev profile, 21:03 UTC): that is the floor any tool on them starts from. Ours "
+              "builds in two steps (`xtask` to 23.3 s, then `xtask-aws`), and in the second, "
+              "`cargo build --timings` shows the rest: `aws-sdk-cloudformation`, the longest "
+              "unit (18.4 s), could start 21.8 s into that build, but cargo starts first the "
+              "units with more dependents (the STS, SSO and SSO-OIDC clients, aws-config, the "
+              "HTTP client), so it started at 32.4 s and the build ends on it alone, one core "
+              "idle (17 core-seconds idle in 52 s). Cargo gives no stable way to order units (its "
+              "order is by the number of dependents, every unit costed alike), and more jobs "
+              "than cores for that build did not help: `-j 3` 48.3 s against 51.2 s (median of "
+              "3 pairs, ratio 0.94 to 1.00), `-j 8` 57.6 s against 55.7 s (3% slower, 9% more "
+              "CPU time). A single build of "
+              "both binaries from a launcher without dependencies was 4% faster than the two "
+              "in turn (median of 3 pairs, same CPU time): not worth a third binary either.")
             w("")
             w("The crates were already in `~/.cargo` (an untimed `cargo fetch` ran first), so "
               "these numbers **exclude crate download time**. pip, on the other hand, runs for "
