@@ -110,7 +110,9 @@ impl Ahead {
     /// and reports it.
     pub fn wait(mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
-            eprintln!("waiting for cargo to finish compiling `{BIN}`...");
+            eprintln!(
+                "waiting for cargo to finish compiling `{BIN}` (Ctrl-C stops it; the next AWS command goes on from there)..."
+            );
         }
         match self.0.wait() {
             Ok(status) if status.success() => {}
