@@ -1291,7 +1291,7 @@ lambda_function_arns = ["{LAMBDA_A}"]
               "`server` extra without cfn-lint (moto needs it only for ValidateTemplate, which "
               "this tool never calls; it brought sympy and networkx): pip's CPU time 24 s to "
               "17 s. The emulator now starts as soon as pip is done, while cargo still compiles: "
-              "above, pip finished at 69.4 s and cargo at 82.5 s, so the Python side is off the "
+              "in the 21:13 UTC run, pip finished at 69.4 s and cargo at 82.5 s, so the Python side is off the "
               "critical path.")
             w("- *`cargo xtask` builds in its own profile, `tool`:* the dev profile without "
               "incremental state, debug info, debug assertions or overflow checks. Compiling our "
@@ -1326,7 +1326,7 @@ lambda_function_arns = ["{LAMBDA_A}"]
                  "machine, so Python package downloads are mostly excluded too"
                  if cold.get("pip_cache") else
                  " and pip's cache was empty, so the download of the Python packages (moto, "
-                 "cfn-lint, ...) from the package registry **is included**")
+                 "the Temporal CLI, ...) from the package registry **is included**")
               + ". `cargo xtask sandbox down` stopped the clone's moto afterwards.")
             w("")
 
