@@ -707,11 +707,9 @@ confirm = false
         tmp = Path(tempfile.mkdtemp(prefix="xtask-bench-cold-"))
         self.cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         r = self.results.setdefault("cold", {})
-        clone, env = self.cold_clone(tmp, "repo")
+        clone, env, r["port"] = self.cold_clone(tmp, "repo")
         local = clone / "environments" / "local.toml"
         r["commit"] = capture(["git", "rev-parse", "HEAD"], cwd=clone)
-        r["port"] = int(re.search(r'endpoint_url\s*=\s*"http://127\.0\.0\.1:(\d+)',
-                                  local.read_text()).group(1))
         r["split"] = (clone / "crates" / "xtask-aws").is_dir()
         pip_cache = capture([sys.executable, "-m", "pip", "cache", "dir"], env=env)
         r["pip_cache"] = bool(pip_cache) and Path(pip_cache).is_dir() and \
@@ -757,9 +755,9 @@ confirm = false
         r["validate"] = time.perf_counter() - t0
         log(f"cold: validate took {fmt_s(r['validate'])}")
 
-    def cold_clone(self, tmp: Path, name: str) -> tuple[Path, dict]:
+    def cold_clone(self, tmp: Path, name: str) -> tuple[Path, dict, int]:
         """A fresh clone of HEAD whose `local` environment uses free ports (the emulator's
-        and the dev server's), and the environment to run it with."""
+        and the dev server's), the environment to run it with, and the emulator's port."""
         clone = tmp / name
         port, tport = free_port(), free_port()
         env = self.env.for_endpoint(f"http://127.0.0.1:{port}")
@@ -776,7 +774,7 @@ confirm = false
         text = re.sub(r'(address\s*=\s*"127\.0\.0\.1:)\d+', rf"\g<1>{tport}", text)
         local.write_text(text)
         self.cleanup.callback(self.cold_sandbox_down, clone, env)
-        return clone, env
+        return clone, env, port
 
     def cold_guide(self, tmp: Path) -> None:
         """The whole guide as the README gives it, in another fresh clone, each step timed
@@ -784,7 +782,7 @@ confirm = false
         role and a registered version (`deploy local --register`), and a workflow run through
         Lambda (`smoke local`)."""
         r = self.results["cold"]
-        clone, env = self.cold_clone(tmp, "repo-guide")
+        clone, env, _ = self.cold_clone(tmp, "repo-guide")
         steps = r.setdefault("smoke_steps", [])
         t0 = time.perf_counter()
         for args in (["sandbox", "up"], ["deploy", "local", "--register"], ["smoke", "local"]):

@@ -20,6 +20,9 @@ use std::process::{Command, ExitCode};
 
 const BIN: &str = "xtask-aws";
 
+/// What a first build of [`BIN`] says when it starts.
+const COMPILING: &str = "compiling the AWS part of the tool (`xtask-aws`, once; about a minute)";
+
 /// Hands the command line to `xtask-aws` (see the module's documentation); returns only when
 /// that fails, or (not on Unix) with its exit code. `alongside` runs in a thread while cargo
 /// builds `xtask-aws` for the first time (e.g. installing the sandbox's Python tools), and is
@@ -35,12 +38,12 @@ pub fn to_aws_binary(alongside: impl FnOnce() + Send + 'static) -> ExitCode {
 }
 
 fn locate(alongside: impl FnOnce() + Send + 'static) -> anyhow::Result<PathBuf> {
-    if let Some(bin) = std::env::var_os("XTASK_AWS_BIN").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(bin));
+    if let Some(bin) = named_binary() {
+        return Ok(bin);
     }
     let exe = std::env::current_exe()?;
-    let sibling = exe.with_file_name(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
-    if let (Some(cargo), Some(manifest_dir)) = (std::env::var_os("CARGO"), under_cargo_xtask()) {
+    let sibling = sibling_of(&exe);
+    if let Some((cargo, manifest_dir)) = cargo_xtask() {
         // Only a first build takes long enough to be worth overlapping.
         let beside = (!sibling.exists()).then(|| std::thread::spawn(alongside));
         let built = build_with_cargo(Path::new(&cargo), Path::new(&manifest_dir), &exe, &sibling);
@@ -56,6 +59,24 @@ fn locate(alongside: impl FnOnce() + Send + 'static) -> anyhow::Result<PathBuf> 
         exe.display()
     );
     Ok(sibling)
+}
+
+/// `XTASK_AWS_BIN`, when set.
+fn named_binary() -> Option<PathBuf> {
+    std::env::var_os("XTASK_AWS_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Where `xtask-aws` lies next to this binary `exe`.
+fn sibling_of(exe: &Path) -> PathBuf {
+    exe.with_file_name(format!("{BIN}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Cargo and this crate's directory, when `cargo xtask` started this binary
+/// ([`under_cargo_xtask`]).
+fn cargo_xtask() -> Option<(std::ffi::OsString, std::ffi::OsString)> {
+    Some((std::env::var_os("CARGO")?, under_cargo_xtask()?))
 }
 
 /// This crate's directory when `cargo xtask` (or `cargo run -p xtask`, or a test of this
@@ -74,7 +95,7 @@ fn build_with_cargo(
     sibling: &Path,
 ) -> anyhow::Result<()> {
     if !sibling.exists() {
-        eprintln!("compiling the AWS part of the tool (`{BIN}`, once; about a minute)...");
+        eprintln!("{COMPILING}...");
     }
     let status = cargo_build(cargo, manifest_dir, exe).status()?;
     anyhow::ensure!(status.success(), "`cargo build -p {BIN}` failed");
@@ -89,16 +110,12 @@ pub struct Ahead(std::process::Child);
 /// command that usually comes next, and returns at once. The build is a child of this process
 /// (a Ctrl-C ends both); [`Ahead::wait`] waits for it.
 pub fn build_ahead() -> Option<Ahead> {
-    let cargo = std::env::var_os("CARGO")?;
-    let manifest_dir = under_cargo_xtask()?;
+    let (cargo, manifest_dir) = cargo_xtask()?;
     let exe = std::env::current_exe().ok()?;
-    let sibling = exe.with_file_name(format!("{BIN}{}", std::env::consts::EXE_SUFFIX));
-    if sibling.exists() || std::env::var_os("XTASK_AWS_BIN").is_some_and(|v| !v.is_empty()) {
+    if sibling_of(&exe).exists() || named_binary().is_some() {
         return None;
     }
-    eprintln!(
-        "compiling the AWS part of the tool (`{BIN}`, once; about a minute) meanwhile, for `deploy`..."
-    );
+    eprintln!("{COMPILING} meanwhile, for `deploy`...");
     cargo_build(Path::new(&cargo), Path::new(&manifest_dir), &exe)
         .spawn()
         .ok()
