@@ -4,6 +4,10 @@
 //! time, with every crate above it (our own crates among them): seconds more of a cold first
 //! run. `xtask/Cargo.toml` asks for those features in the first build too; this test keeps it
 //! that way.
+//!
+//! The second build ends when the CloudFormation client, its longest unit, is compiled. Cargo
+//! starts first the ready unit that most units depend on; the crates are laid out so that this
+//! is the CloudFormation client (ARCHITECTURE.md, "Build time"), and the second test keeps it so.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -44,6 +48,63 @@ fn compiled(package: &str) -> BTreeMap<String, BTreeSet<String>> {
             .insert(features.trim_end_matches(" (*)").to_owned());
     }
     packages
+}
+
+/// The packages of `cargo build -p xtask-aws` that depend on `package`, directly or not.
+fn dependents(package: &str) -> BTreeSet<String> {
+    let out = Command::new(env!("CARGO"))
+        .current_dir(repo_root())
+        .args([
+            "tree",
+            "--locked",
+            "--package",
+            "xtask-aws",
+            "--invert",
+            package,
+        ])
+        .args([
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree --invert {package} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.split(" (").next().unwrap_or_default().to_owned())
+        .filter(|p| !p.is_empty() && p.split(' ').next() != Some(package))
+        .collect()
+}
+
+#[test]
+fn the_cloudformation_client_is_compiled_before_the_other_aws_clients() {
+    let cfn = dependents("aws-sdk-cloudformation");
+    assert!(
+        cfn.contains("xtask-aws v0.1.0"),
+        "xtask-aws builds on the CloudFormation client: {cfn:?}"
+    );
+    for other in ["aws-sdk-sts", "aws-sdk-sso", "aws-sdk-ssooidc"] {
+        let theirs = dependents(other);
+        assert!(
+            cfn.len() > theirs.len(),
+            "{} crates depend on aws-sdk-cloudformation ({cfn:?}) and {} on {other} \
+             ({theirs:?}): cargo would start {other} first and the CloudFormation client, the \
+             longest unit, late, with one core idle at the end of the build; keep `cfn-deploy` \
+             on CloudFormation alone, with more of our crates above it than above aws-config \
+             (ARCHITECTURE.md, \"Build time\")",
+            cfn.len(),
+            theirs.len()
+        );
+    }
 }
 
 #[test]

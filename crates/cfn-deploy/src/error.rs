@@ -1,9 +1,10 @@
+use std::error::Error;
+use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
-use crate::explain::message_chain;
 use crate::in_flight::Running;
 use crate::stack::Event;
 
@@ -140,7 +141,7 @@ pub(crate) fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespon
 /// Turns an SDK error into a [`DeployError::Aws`] that names the call, the code and the message,
 /// or the cause chain when the request never got an answer (nothing listening, no credentials),
 /// with its hint (see `explain.rs`).
-pub(crate) fn aws_error<E>(action: &'static str, err: E) -> DeployError
+pub fn aws_error<E>(action: &'static str, err: E) -> DeployError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -154,5 +155,115 @@ where
         action,
         code,
         message,
+    }
+}
+
+/// Labels the SDK puts in front of the real cause, which say nothing to a reader.
+const LABELS: &[&str] = &[
+    "dispatch failure",
+    "other",
+    "io error",
+    "user error",
+    "service error",
+    "unhandled error",
+    "failed to construct request",
+];
+
+/// `err` and each of its sources, joined with `: `; the SDK's bare labels and a source that
+/// repeats the text before it are left out. Any [`Hint`] in the chain is appended, after `; `.
+pub fn message_chain(err: &(dyn Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut hints: Vec<&str> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(hint) = e.downcast_ref::<Hint>() {
+            hints.push(&hint.hint);
+        }
+        let text = e.to_string();
+        let label = e.source().is_some() && LABELS.contains(&text.as_str());
+        if !label && !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let mut out = parts.join(": ");
+    for hint in hints {
+        out.push_str("; ");
+        out.push_str(hint);
+    }
+    out
+}
+
+/// An error with the fix for its usual cause. It reads as the error it wraps (so
+/// [`message_chain`] shows that error once), and adds its hint at the end.
+#[derive(Debug)]
+pub struct Hint {
+    hint: String,
+    source: Box<dyn Error + Send + Sync>,
+}
+
+impl Hint {
+    pub fn new(hint: String, source: impl Error + Send + Sync + 'static) -> Self {
+        Hint {
+            hint,
+            source: Box::new(source),
+        }
+    }
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.source, f)
+    }
+}
+
+impl Error for Hint {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Link(&'static str, Option<Box<Link>>);
+
+    impl fmt::Display for Link {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Link {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn Error + 'static))
+        }
+    }
+
+    fn links(texts: &[&'static str]) -> Link {
+        let (last, rest) = texts.split_last().unwrap();
+        rest.iter().rev().fold(Link(last, None), |inner, text| {
+            Link(text, Some(Box::new(inner)))
+        })
+    }
+
+    #[test]
+    fn the_chain_drops_bare_labels_and_repeats() {
+        let err = links(&[
+            "dispatch failure",
+            "io error",
+            "client error (Connect)",
+            "tcp connect error",
+            "Connection refused (os error 111)",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            message_chain(&err),
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        // A label that is the whole message is kept.
+        assert_eq!(message_chain(&links(&["other"])), "other");
     }
 }

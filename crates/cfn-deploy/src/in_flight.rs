@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
 
-use crate::client::Clients;
 use crate::error::{DeployError, aws_error};
+use crate::stack::Stacks;
 use crate::stack::{Backoff, is_in_progress};
 
 /// When a run gives up waiting. Every AWS request and every wait of a deploy or destroy ends
@@ -140,7 +140,7 @@ impl Tracker {
     }
 }
 
-/// What [`Clients::undo`] did.
+/// What [`Stacks::undo`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Undone {
     Nothing,
@@ -173,7 +173,7 @@ impl fmt::Display for Undone {
     }
 }
 
-impl Clients {
+impl Stacks {
     /// After an interruption: deletes a change set that was never executed (and the empty
     /// REVIEW_IN_PROGRESS stack this run created for it), or finds the current status of an
     /// operation CloudFormation goes on with. The caller bounds it with a short deadline.

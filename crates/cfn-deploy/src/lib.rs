@@ -1,26 +1,18 @@
-//! The AWS side: the invocation-role stack (plan a create or update as a change set, apply it,
-//! watch its events, inspect, delete), the role as IAM holds it, the functions as Lambda holds
-//! them, and STS caller identity.
+//! The invocation-role stack on CloudFormation: plan a create or update as a change set,
+//! apply it, watch its events, describe it, delete it, and undo what an interruption left.
 //!
-//! This crate knows CloudFormation and STS, not descriptors or templates: callers hand it a
-//! [`StackSpec`] and an [`Observer`] that shows progress and answers the confirmation.
+//! This crate knows CloudFormation only, not descriptors, templates or the other AWS services:
+//! callers hand [`Stacks`] a [`StackSpec`] and an [`Observer`] that shows progress and answers
+//! the confirmation. It depends on the CloudFormation client and nothing above it, so that
+//! cargo starts that client, the longest unit of the build, early (ARCHITECTURE.md, "Build
+//! time"); `aws-clients` builds the [`Stacks`] with the other clients.
 
-mod client;
 mod error;
-mod explain;
-mod iam;
 mod in_flight;
-mod lambda;
 mod plan;
-mod role;
-mod signed;
 mod stack;
 
-pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
-pub use error::{DeployError, format_duration};
-pub use explain::message_chain;
+pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
-pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
 pub use plan::{Change, ChangeSetRef, Plan, PlanAction, PropertyChange, ValueChange};
-pub use role::LiveRole;
-pub use stack::{Event, Guard, Observer, Outcome, StackInfo, StackSpec};
+pub use stack::{Event, Guard, Observer, Outcome, StackInfo, StackSpec, Stacks};

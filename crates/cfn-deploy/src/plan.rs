@@ -1,6 +1,6 @@
-//! Deploy = plan, then apply that plan: [`Clients::plan`] finds what a deploy would change
+//! Deploy = plan, then apply that plan: [`Stacks::plan`] finds what a deploy would change
 //! (parameters, tags, service role, and the change set's resource changes) and returns it as a
-//! value; [`Clients::apply`] executes the change set that value holds, [`Clients::discard`]
+//! value; [`Stacks::apply`] executes the change set that value holds, [`Stacks::discard`]
 //! deletes it. `deploy` shows and confirms the very plan it then applies, and `plan` shows the
 //! same value and discards it, so the preview and the command cannot disagree.
 
@@ -8,13 +8,12 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types::ChangeSetType;
 
-use crate::client::Clients;
 use crate::error::DeployError;
 use crate::in_flight::{InFlight, Running};
-use crate::stack::{Guard, Observer, Op, Outcome, StackInfo, StackSpec};
+use crate::stack::{Guard, Observer, Op, Outcome, StackInfo, StackSpec, Stacks};
 
 /// What a deploy would do to one stack. Holding a plan with a change set means holding that
-/// change set on AWS: pass it to [`Clients::apply`] or [`Clients::discard`].
+/// change set on AWS: pass it to [`Stacks::apply`] or [`Stacks::discard`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// The stack's name.
@@ -168,11 +167,11 @@ impl Differences {
     }
 }
 
-impl Clients {
+impl Stacks {
     /// Finds what deploying `spec` would change, waiting first for a stack operation in
     /// progress. Creates a change set unless nothing changes (DescribeStacks + GetTemplate) or
-    /// the stack must be replaced; the plan holds it until [`Clients::apply`] or
-    /// [`Clients::discard`], and `guard.tracker` knows it meanwhile, so an interruption
+    /// the stack must be replaced; the plan holds it until [`Stacks::apply`] or
+    /// [`Stacks::discard`], and `guard.tracker` knows it meanwhile, so an interruption
     /// deletes it.
     pub async fn plan(
         &self,
@@ -187,7 +186,7 @@ impl Clients {
 
     /// Executes the plan's change set and watches the stack until it settles. A
     /// [`PlanAction::NoChange`] plan returns the stack as it is; a [`PlanAction::Replace`]
-    /// plan is refused ([`DeployError::NeedsReplace`]): [`Clients::deploy`] replaces.
+    /// plan is refused ([`DeployError::NeedsReplace`]): [`Stacks::deploy`] replaces.
     pub async fn apply(
         &self,
         plan: Plan,

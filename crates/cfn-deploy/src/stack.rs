@@ -11,12 +11,13 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
     DescribeStacksError, DescribeStacksOutput,
 };
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
+use aws_types::SdkConfig;
+
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceChange, ResourceChangeDetail,
     Stack, StackEvent, Tag, TemplateStage,
 };
 
-use crate::client::Clients;
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::{Deadline, InFlight, Running, Tracker};
 use crate::plan::{Change, Plan, PropertyChange};
@@ -127,7 +128,39 @@ fn is_gone(e: &SdkError<DescribeStacksError, HttpResponse>) -> bool {
         .is_some_and(|m| m.contains(NOT_FOUND))
 }
 
-impl Clients {
+/// CloudFormation, for the invocation-role stack: every operation of this crate is a method.
+#[derive(Debug, Clone)]
+pub struct Stacks {
+    pub(crate) cfn: aws_sdk_cloudformation::Client,
+    /// Where requests go, for the error of one that gets no answer: `from URL`, or
+    /// `from AWS in REGION`.
+    target: String,
+}
+
+impl Stacks {
+    /// The CloudFormation client of `config`. `endpoint`: the one it calls, as the caller
+    /// resolved it (`None`: AWS's own, in the configured region).
+    pub fn new(config: &SdkConfig, endpoint: Option<&str>) -> Self {
+        let region = config.region().map(|r| r.as_ref().to_owned());
+        Self::with_client(
+            aws_sdk_cloudformation::Client::new(config),
+            endpoint,
+            region.as_deref(),
+        )
+    }
+
+    pub(crate) fn with_client(
+        cfn: aws_sdk_cloudformation::Client,
+        endpoint: Option<&str>,
+        region: Option<&str>,
+    ) -> Self {
+        let target = match endpoint {
+            Some(url) => format!("from {url}"),
+            None => format!("from AWS in {}", region.unwrap_or("the default region")),
+        };
+        Stacks { cfn, target }
+    }
+
     /// `DescribeStacks` by name or id: `None` when the stack does not exist (or was deleted).
     pub async fn describe_stack(&self, name: &str) -> Result<Option<StackInfo>, DeployError> {
         match self.cfn.describe_stacks().stack_name(name).send().await {
@@ -135,6 +168,19 @@ impl Clients {
             Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(aws_error("DescribeStacks", e)),
         }
+    }
+
+    /// The template the stack was last deployed from, as it was submitted (GetTemplate).
+    pub async fn deployed_template(&self, stack_id: &str) -> Result<String, DeployError> {
+        let out = self
+            .cfn
+            .get_template()
+            .stack_name(stack_id)
+            .template_stage(TemplateStage::Original)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetTemplate", e))?;
+        Ok(out.template_body().unwrap_or_default().to_owned())
     }
 
     /// Deletes the stack and waits until it is gone. Returns `false` when there was no stack.
@@ -161,7 +207,7 @@ impl Clients {
 
 /// One plan, apply, deploy or destroy in progress.
 pub(crate) struct Op<'a, 'g> {
-    pub(crate) clients: &'a Clients,
+    pub(crate) stacks: &'a Stacks,
     pub(crate) guard: Guard<'g>,
     pub(crate) obs: &'a mut dyn Observer,
     /// The service role stack deletions run as (`None`: the one the stack has).
@@ -175,9 +221,9 @@ pub(crate) struct Settled {
 }
 
 impl<'a, 'g> Op<'a, 'g> {
-    pub(crate) fn new(clients: &'a Clients, guard: Guard<'g>, obs: &'a mut dyn Observer) -> Self {
+    pub(crate) fn new(stacks: &'a Stacks, guard: Guard<'g>, obs: &'a mut dyn Observer) -> Self {
         Op {
-            clients,
+            stacks,
             guard,
             obs,
             role_arn: None,
@@ -187,7 +233,7 @@ impl<'a, 'g> Op<'a, 'g> {
 
 impl Op<'_, '_> {
     pub(crate) fn cfn(&self) -> &aws_sdk_cloudformation::Client {
-        &self.clients.cfn
+        &self.stacks.cfn
     }
 
     /// Awaits one request within the deadline (the SDK retries it meanwhile).
@@ -207,16 +253,7 @@ impl Op<'_, '_> {
 
     /// What a request that got no answer waited for, with the endpoint it went to.
     fn answer_to(&self, action: &str) -> String {
-        match self.clients.config.endpoint_url() {
-            Some(url) => format!("an answer to {action} from {url}"),
-            None => format!(
-                "an answer to {action} from AWS in {}",
-                self.clients
-                    .config
-                    .region()
-                    .map_or("the default region", |r| r.as_ref())
-            ),
-        }
+        format!("an answer to {action} {}", self.stacks.target)
     }
 
     fn timed_out(&self, waiting_for: String) -> DeployError {
@@ -228,7 +265,7 @@ impl Op<'_, '_> {
     }
 
     async fn describe(&self, name_or_id: &str) -> Result<Option<StackInfo>, DeployError> {
-        let request = self.clients.describe_stack(name_or_id);
+        let request = self.stacks.describe_stack(name_or_id);
         match self.guard.deadline.bound(request).await {
             Some(result) => result,
             None => Err(self.timed_out(self.answer_to("DescribeStacks"))),
@@ -413,7 +450,7 @@ impl Op<'_, '_> {
             let deleted = self
                 .guard
                 .deadline
-                .bound(self.clients.delete_if_empty(stack_id));
+                .bound(self.stacks.delete_if_empty(stack_id));
             deleted
                 .await
                 .ok_or_else(|| self.timed_out(self.answer_to("DeleteStack")))??;

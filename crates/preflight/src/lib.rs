@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use aws_clients::{Clients, Lambda};
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use cfn_deploy::{Clients, DeployError, Lambda, StackInfo};
+use cfn_deploy::{DeployError, StackInfo};
 use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
@@ -278,7 +279,7 @@ fn lambda_client(inputs: &Inputs<'_>, creds: Option<Credentials>) -> Lambda {
 }
 
 /// GetFunction in the function's own region; the error as AWS words it (`code: message`).
-async fn get_function(client: &Lambda, arn: &str) -> Result<cfn_deploy::Function, String> {
+async fn get_function(client: &Lambda, arn: &str) -> Result<aws_clients::Function, String> {
     client
         .get_function(arn, &region_of(arn))
         .await
@@ -292,7 +293,7 @@ async fn get_function(client: &Lambda, arn: &str) -> Result<cfn_deploy::Function
 async fn get_function_configuration(
     client: &Lambda,
     arn: &str,
-) -> Result<cfn_deploy::FunctionConfiguration, DeployError> {
+) -> Result<aws_clients::FunctionConfiguration, DeployError> {
     client.function_configuration(arn, &region_of(arn)).await
 }
 
@@ -567,7 +568,12 @@ async fn assume(
 async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
     let env = inputs.env;
     let deploy_fix = format!("run `cargo xtask deploy {}`", env.name);
-    let stack = match inputs.clients.describe_stack(&env.role.stack_name).await {
+    let stack = match inputs
+        .clients
+        .stacks
+        .describe_stack(&env.role.stack_name)
+        .await
+    {
         Ok(Some(s))
             if s.status.ends_with("_COMPLETE")
                 && !s.status.contains("ROLLBACK")

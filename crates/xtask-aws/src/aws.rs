@@ -1,7 +1,7 @@
 //! Shared steps of the AWS commands.
 
 use anyhow::{Context, Result};
-use cfn_deploy::{Clients, Connection, Endpoint, EndpointOrigin};
+use aws_clients::{Clients, Connection, Endpoint, EndpointOrigin};
 use env_descriptor::{Environment, Layout};
 
 /// The AWS connection an environment describes.

@@ -53,6 +53,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                             let mut progress =
                                 StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
                             let r = clients
+                                .stacks
                                 .deploy(&spec, args.replace_failed, guard, &mut progress)
                                 .await;
                             progress.0.finish();

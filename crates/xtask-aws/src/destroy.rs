@@ -38,6 +38,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
                 tracker: &tracker,
             };
             let existed = clients
+                .stacks
                 .destroy(
                     stack,
                     env.deploy.cloudformation_role_arn.as_deref(),

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use cfn_deploy::{Clients, Deadline, InFlight, Tracker, Undone};
+use aws_clients::Clients;
+use cfn_deploy::{Deadline, InFlight, Tracker, Undone};
 use env_descriptor::{Environment, Layout};
 
 /// How long undoing may take: a few requests.
@@ -111,7 +112,7 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
     } else {
         let clients = Clients::connect(&crate::aws::connection(env)).await;
         let deadline = Deadline::after(CLEANUP);
-        match deadline.bound(clients.undo(&in_flight)).await {
+        match deadline.bound(clients.stacks.undo(&in_flight)).await {
             Some(Ok(undone)) => Ok(undone),
             Some(Err(e)) => Err(format!("could not undo the {in_flight}: {e}")),
             None => Err(format!(

@@ -8,7 +8,6 @@ mod destroy;
 mod doctor;
 mod interrupt;
 mod plan;
-mod plan_view;
 mod progress;
 mod status;
 mod ui;

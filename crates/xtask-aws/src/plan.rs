@@ -5,13 +5,15 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cfn_deploy::{Clients, Deadline, Guard, Plan, PlanAction, Tracker};
+use aws_clients::Clients;
+use cfn_deploy::{Deadline, Guard, Plan, PlanAction, Tracker};
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{PLAN_CHANGES, PlanArgs, PlanOutput};
 
+use plan_view::EnvPlan;
+
 use crate::interrupt::{self, Signals, Stopped};
-use crate::plan_view::{self, EnvPlan};
 use crate::progress::StackProgress;
 use crate::ui::Progress;
 
@@ -120,8 +122,8 @@ async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>
     let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
     let clients: Clients = crate::aws::connect(layout, env).await?;
     let mut progress = StackProgress(Progress::new(&env.name, false));
-    let plan = clients.plan(&spec, guard, &mut progress).await?;
-    clients.discard(&plan, guard, &mut progress).await?;
+    let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
+    clients.stacks.discard(&plan, guard, &mut progress).await?;
     progress.0.finish();
     Ok(plan)
 }

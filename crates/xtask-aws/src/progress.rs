@@ -20,7 +20,7 @@ impl Observer for StackProgress {
 
     fn confirm<'a>(&'a mut self, plan: &'a Plan) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         // The same lines `plan` prints for the stack.
-        for line in crate::plan_view::stack_lines(plan) {
+        for line in plan_view::stack_lines(plan) {
             self.0.line(&line);
         }
         // Asked on a thread of its own: the deploy stays free to notice Ctrl-C meanwhile.

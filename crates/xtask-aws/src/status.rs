@@ -7,7 +7,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cfn_deploy::{Clients, StackInfo};
+use aws_clients::Clients;
+use cfn_deploy::StackInfo;
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{STATUS_CHANGED_OUTSIDE, STATUS_UNDEPLOYED, StatusArgs};
@@ -59,7 +60,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let mut verdict = Verdict::default();
     crate::aws::runtime()?.block_on(async {
         let clients = crate::aws::connect(layout, &env).await?;
-        let Some(stack) = clients.describe_stack(&env.role.stack_name).await? else {
+        let Some(stack) = clients.stacks.describe_stack(&env.role.stack_name).await? else {
             stack_missing(&env, &file, &mut verdict);
             return anyhow::Ok(());
         };
@@ -68,7 +69,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
         verdict
             .undeployed
             .extend(cfn::parameter_drift(&wanted, &stack.parameters));
-        if clients.deployed_template(&stack.stack_id).await? != template.body {
+        if clients.stacks.deployed_template(&stack.stack_id).await? != template.body {
             verdict.undeployed.push(format!(
                 "template: the stack was deployed from another template than {}",
                 templates.cfn_origin()

@@ -26,7 +26,6 @@ use aws_sdk_cloudformation::types::{
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 
 use super::*;
-use crate::client::Connection;
 use crate::in_flight::{Deadline, Tracker};
 use crate::stack::Event;
 
@@ -137,7 +136,7 @@ fn no_events() -> Rule {
 
 /// What one test's client was asked.
 struct Mocked {
-    clients: Clients,
+    stacks: Stacks,
     create: Rule,
     execute: Rule,
     delete_change_set: Rule,
@@ -147,7 +146,7 @@ struct Mocked {
 
 /// A client whose `DescribeStacks` answers `stacks` in turn; every other call succeeds, the
 /// change set is ready at once with one property-level change, and `events` are the stack's.
-async fn mocked(stacks: Vec<Result<Stack, ()>>, events: Rule) -> Mocked {
+fn mocked(stacks: Vec<Result<Stack, ()>>, events: Rule) -> Mocked {
     let create = mock!(Client::create_change_set).then_output(|| {
         CreateChangeSetOutput::builder()
             .id(CHANGE_SET)
@@ -183,16 +182,13 @@ async fn mocked(stacks: Vec<Result<Stack, ()>>, events: Rule) -> Mocked {
         .http_client(create_mock_http_client())
         .interceptor(interceptor)
         .build();
-    // A local endpoint: the other clients sign with dummy keys and are never called.
-    let mut clients = Clients::connect(&Connection {
-        region: "us-east-1".into(),
-        profile: None,
-        endpoint_url: Some("http://127.0.0.1:9".into()),
-    })
-    .await;
-    clients.cfn = Client::from_conf(config);
+    let stacks = Stacks::with_client(
+        Client::from_conf(config),
+        Some("http://127.0.0.1:9"),
+        Some("us-east-1"),
+    );
     Mocked {
-        clients,
+        stacks,
         create,
         execute,
         delete_change_set,
@@ -248,19 +244,18 @@ async fn a_no_op_is_two_requests_and_no_change_set() {
     let m = mocked(
         vec![Ok(stack(StackStatus::UpdateComplete, "same-id"))],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = yes();
     let plan = m
-        .clients
+        .stacks
         .plan(&spec(&params), guard(&tracker), &mut obs)
         .await
         .unwrap();
     assert_eq!(plan.action, PlanAction::NoChange);
     assert!(plan.parameters.is_empty() && plan.change_set.is_none());
     let outcome = m
-        .clients
+        .stacks
         .deploy(&spec(&params), false, guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -277,12 +272,11 @@ async fn a_new_stack_is_planned_with_every_parameter_and_discarding_leaves_nothi
     let m = mocked(
         vec![Err(()), Ok(stack(StackStatus::ReviewInProgress, ""))],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = yes();
     let plan = m
-        .clients
+        .stacks
         .plan(&spec(&params), guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -301,7 +295,7 @@ async fn a_new_stack_is_planned_with_every_parameter_and_discarding_leaves_nothi
         matches!(tracker.in_flight(), InFlight::ChangeSet { .. }),
         "an interruption now deletes the change set"
     );
-    m.clients
+    m.stacks
         .discard(&plan, guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -321,12 +315,11 @@ async fn a_new_stack_is_created_from_the_plan_it_confirmed() {
     let m = mocked(
         vec![Err(()), Ok(stack(StackStatus::CreateComplete, "new-id"))],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = yes();
     let outcome = m
-        .clients
+        .stacks
         .deploy(&spec(&params), false, guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -346,12 +339,11 @@ async fn an_update_shows_parameters_old_to_new_and_property_detail() {
             Ok(stack(StackStatus::UpdateComplete, "new-id")),
         ],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = yes();
     let outcome = m
-        .clients
+        .stacks
         .deploy(&spec(&params), false, guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -391,8 +383,7 @@ async fn a_tag_or_service_role_change_is_a_change() {
     let m = mocked(
         vec![Ok(stack(StackStatus::UpdateComplete, "same-id"))],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let tags = vec![("team".to_owned(), "payments".to_owned())];
     let role = "arn:aws:iam::123456789012:role/cfn-deployer";
@@ -402,7 +393,7 @@ async fn a_tag_or_service_role_change_is_a_change() {
         ..spec(&params)
     };
     let plan = m
-        .clients
+        .stacks
         .plan(&spec, guard(&tracker), &mut yes())
         .await
         .unwrap();
@@ -432,12 +423,11 @@ async fn a_busy_stack_is_waited_for_then_planned() {
             Ok(stack(StackStatus::UpdateComplete, "same-id")),
         ],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = yes();
     let plan = m
-        .clients
+        .stacks
         .plan(&spec(&params), guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -459,11 +449,10 @@ async fn a_failed_creation_needs_replace_failed_and_is_then_replaced() {
     let m = mocked(
         vec![Ok(stack(StackStatus::RollbackComplete, "old-id"))],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let plan = m
-        .clients
+        .stacks
         .plan(&spec(&params), guard(&tracker), &mut yes())
         .await
         .unwrap();
@@ -474,7 +463,7 @@ async fn a_failed_creation_needs_replace_failed_and_is_then_replaced() {
         }
     );
     let refused = m
-        .clients
+        .stacks
         .deploy(&spec(&params), false, guard(&tracker), &mut yes())
         .await;
     assert!(
@@ -492,11 +481,10 @@ async fn a_failed_creation_needs_replace_failed_and_is_then_replaced() {
             Ok(stack(StackStatus::CreateComplete, "new-id")),
         ],
         no_events(),
-    )
-    .await;
+    );
     let mut obs = yes();
     let outcome = m
-        .clients
+        .stacks
         .deploy(&spec(&params), true, guard(&tracker), &mut obs)
         .await
         .unwrap();
@@ -511,12 +499,11 @@ async fn a_declined_plan_is_discarded_and_nothing_executed() {
     let m = mocked(
         vec![Ok(stack(StackStatus::UpdateComplete, "old-id"))],
         no_events(),
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = Recorder::default();
     let declined = m
-        .clients
+        .stacks
         .deploy(&spec(&params), false, guard(&tracker), &mut obs)
         .await;
     assert!(
@@ -559,12 +546,11 @@ async fn a_failed_update_that_rolled_back_names_the_failed_resource() {
             Ok(stack(StackStatus::UpdateRollbackComplete, "old-id")),
         ],
         events,
-    )
-    .await;
+    );
     let tracker = Tracker::default();
     let mut obs = yes();
     let result = m
-        .clients
+        .stacks
         .deploy(&spec(&params), false, guard(&tracker), &mut obs)
         .await;
     let Err(DeployError::Failed {

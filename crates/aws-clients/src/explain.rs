@@ -1,6 +1,6 @@
-//! Failures of AWS calls told as causes with fixes: the message chain of an SDK error (never
-//! its Debug dump), the address a request could not reach, and a hint for the usual causes
-//! of missing credentials.
+//! Failures of AWS calls told as causes with fixes: the address a request could not reach, and
+//! a hint for the usual causes of missing credentials (both shown by
+//! [`cfn_deploy::message_chain`], never as a Debug dump).
 
 use std::error::Error;
 use std::fmt;
@@ -15,62 +15,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-
-/// Labels the SDK puts in front of the real cause, which say nothing to a reader.
-const LABELS: &[&str] = &[
-    "dispatch failure",
-    "other",
-    "io error",
-    "user error",
-    "service error",
-    "unhandled error",
-    "failed to construct request",
-];
-
-/// `err` and each of its sources, joined with `: `; the SDK's bare labels and a source that
-/// repeats the text before it are left out. Any [`Hint`] in the chain is appended, after `; `.
-pub fn message_chain(err: &(dyn Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut hints: Vec<&str> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(hint) = e.downcast_ref::<Hint>() {
-            hints.push(&hint.hint);
-        }
-        let text = e.to_string();
-        let label = e.source().is_some() && LABELS.contains(&text.as_str());
-        if !label && !text.is_empty() && parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    let mut out = parts.join(": ");
-    for hint in hints {
-        out.push_str("; ");
-        out.push_str(hint);
-    }
-    out
-}
-
-/// A credentials error with the fix for its usual cause. It reads as the error it wraps (so
-/// [`message_chain`] shows that error once), and adds its hint at the end.
-#[derive(Debug)]
-struct Hint {
-    hint: String,
-    source: CredentialsError,
-}
-
-impl fmt::Display for Hint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.source, f)
-    }
-}
-
-impl Error for Hint {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.source.source()
-    }
-}
+use cfn_deploy::{Hint, message_chain};
 
 /// The credentials provider every client uses, whose failures carry a [`Hint`].
 #[derive(Debug)]
@@ -118,15 +63,15 @@ fn with_hint(err: CredentialsError, profile: &str) -> CredentialsError {
     };
     match &err {
         CredentialsError::CredentialsNotLoaded(_) => {
-            CredentialsError::not_loaded(Hint { hint, source: err })
+            CredentialsError::not_loaded(Hint::new(hint, err))
         }
         CredentialsError::InvalidConfiguration(_) => {
-            CredentialsError::invalid_configuration(Hint { hint, source: err })
+            CredentialsError::invalid_configuration(Hint::new(hint, err))
         }
         CredentialsError::ProviderError(_) => {
-            CredentialsError::provider_error(Hint { hint, source: err })
+            CredentialsError::provider_error(Hint::new(hint, err))
         }
-        CredentialsError::Unhandled(_) => CredentialsError::unhandled(Hint { hint, source: err }),
+        CredentialsError::Unhandled(_) => CredentialsError::unhandled(Hint::new(hint, err)),
         _ => err,
     }
 }
@@ -251,47 +196,7 @@ mod tests {
 
     use super::*;
     use crate::client::{Clients, Connection};
-    use crate::error::aws_error;
-
-    #[derive(Debug)]
-    struct Link(&'static str, Option<Box<Link>>);
-
-    impl fmt::Display for Link {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    impl Error for Link {
-        fn source(&self) -> Option<&(dyn Error + 'static)> {
-            self.1.as_deref().map(|l| l as &(dyn Error + 'static))
-        }
-    }
-
-    fn links(texts: &[&'static str]) -> Link {
-        let (last, rest) = texts.split_last().unwrap();
-        rest.iter().rev().fold(Link(last, None), |inner, text| {
-            Link(text, Some(Box::new(inner)))
-        })
-    }
-
-    #[test]
-    fn the_chain_drops_bare_labels_and_repeats() {
-        let err = links(&[
-            "dispatch failure",
-            "io error",
-            "client error (Connect)",
-            "tcp connect error",
-            "Connection refused (os error 111)",
-            "Connection refused (os error 111)",
-        ]);
-        assert_eq!(
-            message_chain(&err),
-            "client error (Connect): tcp connect error: Connection refused (os error 111)"
-        );
-        // A label that is the whole message is kept.
-        assert_eq!(message_chain(&links(&["other"])), "other");
-    }
+    use cfn_deploy::aws_error;
 
     #[test]
     fn an_expired_sso_token_hints_at_logging_in() {

@@ -12,8 +12,8 @@ use aws_smithy_types::error::metadata::ErrorMetadata;
 use serde::{Deserialize, Deserializer};
 
 use crate::client::{Clients, endpoint_of};
-use crate::error::DeployError;
 use crate::signed::{Protocol, Request, Signed, encode, metadata};
+use cfn_deploy::DeployError;
 
 /// The version of the Lambda API in every path.
 const VERSION: &str = "2015-03-31";

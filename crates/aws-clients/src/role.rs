@@ -1,11 +1,9 @@
 //! The invocation role as IAM holds it, for the comparisons of `status` and `doctor`: the
 //! template declares it, but anyone with IAM rights can change it without touching the stack.
 
-use aws_sdk_cloudformation::types::TemplateStage;
-
 use crate::client::Clients;
-use crate::error::{DeployError, aws_error};
 use crate::iam::Page;
+use cfn_deploy::DeployError;
 
 /// A role's policies as IAM reports them (documents decoded to JSON text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,19 +37,6 @@ impl Clients {
             })
             .await?,
         })
-    }
-
-    /// The template the stack was last deployed from, as it was submitted (GetTemplate).
-    pub async fn deployed_template(&self, stack_id: &str) -> Result<String, DeployError> {
-        let out = self
-            .cfn
-            .get_template()
-            .stack_name(stack_id)
-            .template_stage(TemplateStage::Original)
-            .send()
-            .await
-            .map_err(|e| aws_error("GetTemplate", e))?;
-        Ok(out.template_body().unwrap_or_default().to_owned())
     }
 }
 

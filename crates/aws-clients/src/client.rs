@@ -8,9 +8,9 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
-use crate::error::{DeployError, aws_error};
 use crate::explain::{self, Hinting};
 use crate::iam::Iam;
+use cfn_deploy::{DeployError, Stacks, aws_error};
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +24,8 @@ pub struct Connection {
 /// One client per service, sharing one configuration.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    pub cfn: aws_sdk_cloudformation::Client,
+    /// The invocation-role stack, on CloudFormation.
+    pub stacks: Stacks,
     pub sts: aws_sdk_sts::Client,
     /// IAM, to read the invocation role as it is (`status`, `doctor`).
     pub(crate) iam: Iam,
@@ -118,7 +119,7 @@ impl Clients {
                 .build()
         };
         Clients {
-            cfn: aws_sdk_cloudformation::Client::new(&config),
+            stacks: Stacks::new(&config, endpoint_of(&config, "CloudFormation").as_deref()),
             sts: aws_sdk_sts::Client::new(&config),
             iam: iam_client(&config, &conn.region),
             config,

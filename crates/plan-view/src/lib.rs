@@ -341,3 +341,82 @@ pub fn json(plans: &[EnvPlan]) -> Value {
         })).collect::<Vec<_>>(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(parameters: Vec<ValueChange>, changes: Vec<Change>) -> Plan {
+        Plan {
+            stack: "role-stack".into(),
+            action: PlanAction::Update,
+            current: None,
+            parameters,
+            tags: Vec::new(),
+            role_arn: None,
+            changes,
+            change_set: None,
+        }
+    }
+
+    fn value(key: &str, old: Option<&str>, new: Option<&str>) -> ValueChange {
+        ValueChange {
+            key: key.into(),
+            old: old.map(str::to_owned),
+            new: new.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_value_with_pipes_and_line_breaks_stays_in_its_markdown_cell() {
+        let plan = update(
+            vec![value("Note", Some("a|b"), Some("line one\nline two"))],
+            Vec::new(),
+        );
+        let mut out = String::new();
+        markdown_stack(&mut out, &plan);
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("| parameter |"))
+            .unwrap_or_else(|| panic!("no parameter row in:\n{out}"));
+        assert_eq!(row, "| parameter | Note | `a\\|b` | `line one line two` |");
+        // Five unescaped pipes: four cells.
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 5, "{row}");
+    }
+
+    #[test]
+    fn stack_lines_align_resource_changes_and_name_what_each_property_does() {
+        let change = |id: &str, replacement: Option<&str>| Change {
+            action: "Modify".into(),
+            logical_id: id.into(),
+            resource_type: "AWS::IAM::Role".into(),
+            replacement: replacement.map(str::to_owned),
+            details: Vec::new(),
+        };
+        let plan = update(
+            vec![value("ExternalId", Some("old"), Some("new"))],
+            vec![
+                change("Role", Some("False")),
+                change("RolePolicy", Some("True")),
+            ],
+        );
+        let lines = stack_lines(&plan);
+        assert_eq!(lines[0], "stack `role-stack`: update ()");
+        assert_eq!(lines[1], "  parameters:");
+        assert!(
+            lines[2].contains("ExternalId") && lines[2].contains("→"),
+            "{lines:?}"
+        );
+        let role = lines.iter().position(|l| l.contains(" Role ")).unwrap();
+        let policy = lines
+            .iter()
+            .position(|l| l.contains(" RolePolicy "))
+            .unwrap();
+        assert_eq!(
+            lines[role].find("AWS::IAM::Role"),
+            lines[policy].find("AWS::IAM::Role"),
+            "resource types in one column: {lines:?}"
+        );
+        assert_ne!(replacement_note(&plan.changes[1]), "", "{lines:?}");
+    }
+}

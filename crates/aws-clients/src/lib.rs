@@ -1,0 +1,15 @@
+//! The AWS side but the stack itself: one connection for every client (endpoints, credentials
+//! that never reach a local port, retries, deadlines), the role as IAM holds it, the functions
+//! as Lambda holds them, and STS caller identity. [`Clients::stacks`] is the invocation-role
+//! stack (`cfn-deploy`) on the same connection.
+
+mod client;
+mod explain;
+mod iam;
+mod lambda;
+mod role;
+mod signed;
+
+pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
+pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
+pub use role::LiveRole;
