@@ -73,12 +73,13 @@ impl PythonEnv {
                 "creating a Python virtualenv in {}",
                 dir.display()
             ));
+            let without_pip = outer_pip(&sh, python).then_some("--without-pip");
             run(
-                cmd!(sh, "{python} -m venv {dir}"),
+                cmd!(sh, "{python} -m venv {without_pip...} {dir}"),
                 "creating the virtualenv",
             )?;
         }
-        env.install(requirements, log)?;
+        env.install(python, requirements, log)?;
         Ok(env)
     }
 
@@ -92,7 +93,14 @@ impl PythonEnv {
         self.dir.join(".requirements")
     }
 
-    fn install(&self, requirements: &str, log: &mut dyn FnMut(&str)) -> Result<(), SandboxError> {
+    /// Installs `requirements` with the pip of `python`, the interpreter that created the
+    /// virtualenv, when it has a pip that can ([`outer_pip`]), else with the virtualenv's own.
+    fn install(
+        &self,
+        python: &str,
+        requirements: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(), SandboxError> {
         let req = self.dir.join("requirements.txt");
         std::fs::write(&req, requirements).map_err(|source| SandboxError::Io {
             path: req.clone(),
@@ -104,6 +112,25 @@ impl PythonEnv {
         ));
         let sh = shell()?;
         let py = self.python();
+        let pip: Vec<String> = if self.bin("pip").exists() {
+            vec![py.display().to_string(), "-m".into(), "pip".into()]
+        } else if outer_pip(&sh, python) {
+            let py = py.display().to_string();
+            vec![
+                python.into(),
+                "-m".into(),
+                "pip".into(),
+                "--python".into(),
+                py,
+            ]
+        } else {
+            // Created by an interpreter whose pip could, which then changed.
+            run(
+                cmd!(sh, "{py} -m ensurepip --default-pip"),
+                "installing pip into the virtualenv",
+            )?;
+            vec![py.display().to_string(), "-m".into(), "pip".into()]
+        };
         // On a first `deploy local` this install runs beside the cargo build of the AWS half,
         // which takes longer and is what the user waits for: so the install yields the CPU to it
         // (`nice`), and skips byte-compiling every module of moto and botocore up front (a third
@@ -111,7 +138,7 @@ impl PythonEnv {
         run(
             cmd!(
                 sh,
-                "nice -n 10 {py} -m pip install --quiet --disable-pip-version-check --no-compile -r {req}"
+                "nice -n 10 {pip...} install --quiet --disable-pip-version-check --no-compile -r {req}"
             ),
             "installing the emulator's Python packages",
         )?;
@@ -134,6 +161,30 @@ impl PythonEnv {
     pub fn bin(&self, name: &str) -> PathBuf {
         self.dir.join("bin").join(name)
     }
+}
+
+/// Whether `python` has a pip that installs into another interpreter's environment
+/// (`--python`, pip 22.3 and later). The virtualenv is then created without a pip of its own:
+/// installing one (`ensurepip`, setuptools with it) is about 4 s of CPU time that a first
+/// `deploy local` spends beside the compiler.
+fn outer_pip(sh: &Shell, python: &str) -> bool {
+    let Ok(version) = cmd!(sh, "{python} -m pip --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    else {
+        return false;
+    };
+    // `pip 23.2.1 from /usr/lib/python3/dist-packages/pip (python 3.11)`
+    let mut numbers = version
+        .strip_prefix("pip ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = numbers.next().unwrap_or(0);
+    let minor = numbers.next().unwrap_or(0);
+    (major, minor) >= (22, 3)
 }
 
 /// The requirements of a requirements file's text: its lines without comments and blanks.
@@ -180,24 +231,38 @@ fn run(cmd: xshell::Cmd<'_>, what: &str) -> Result<(), SandboxError> {
 mod tests {
     use super::*;
 
-    /// A stand-in for Python: `-m venv DIR` copies itself to DIR/bin/python, and `-m pip`
-    /// logs its start and end, two seconds apart, beside that directory.
+    /// A stand-in for Python, which appends each call's arguments to `calls.log` beside it:
+    /// `-m venv [--without-pip] DIR` copies itself to DIR/bin/python (and a `pip` beside it
+    /// unless `--without-pip`); `-m pip --version` says its version, `$PIP_VERSION` (23.2.1 by
+    /// default); `-m pip [--python PY] install ...` logs its start and end, two seconds apart, in
+    /// `pip.log` beside the virtualenv.
     const FAKE_PYTHON: &str = r#"#!/bin/sh
-case "$1 $2" in
-  "--version ") exit 0 ;;
-  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && exit 0 ;;
-  "-m pip") log="$(dirname "$0")/../../pip.log"; echo start >> "$log"; sleep 2; echo end >> "$log"; exit 0 ;;
+here="$(dirname "$0")"
+case "$here" in */bin) top="$here/../../..";; *) top="$here";; esac
+echo "$*" >> "$top/calls.log"
+case "$1 $2 $3" in
+  "--version  ") exit 0 ;;
+  "-m venv --without-pip") mkdir -p "$4/bin" && cp "$0" "$4/bin/python" && exit 0 ;;
+  "-m venv "*) mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && touch "$3/bin/pip" && exit 0 ;;
+  "-m pip --version") echo "pip ${PIP_VERSION:-23.2.1} from /usr/lib/python3/dist-packages/pip (python 3.11)"; exit 0 ;;
+  "-m pip "*) log="$top/sandbox/pip.log"; echo start >> "$log"; sleep 2; echo end >> "$log"; exit 0 ;;
 esac
 exit 1
 "#;
 
-    #[test]
-    fn two_runs_at_once_install_once_one_after_the_other() {
+    /// The stand-in, installed as `DIR/python3`.
+    fn fake_python(dir: &Path) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
-        let tmp = tempfile::tempdir().unwrap();
-        let python = tmp.path().join("python3");
+        let python = dir.join("python3");
         std::fs::write(&python, FAKE_PYTHON).unwrap();
         std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        python
+    }
+
+    #[test]
+    fn two_runs_at_once_install_once_one_after_the_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        let python = fake_python(tmp.path());
         let venv = tmp.path().join("sandbox").join("venv");
         let waited = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
@@ -225,6 +290,61 @@ exit 1
             std::fs::read_to_string(venv.join(".requirements")).unwrap(),
             REQUIREMENTS
         );
+    }
+
+    /// The calls the stand-in logged, each with the paths under `dir` shortened to `DIR`.
+    fn calls(dir: &Path) -> Vec<String> {
+        let log = std::fs::read_to_string(dir.join("calls.log")).unwrap();
+        let dir = dir.display().to_string();
+        log.lines().map(|l| l.replace(&dir, "DIR")).collect()
+    }
+
+    #[test]
+    fn a_new_virtualenv_gets_no_pip_when_the_interpreters_own_can_install_into_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let python = fake_python(tmp.path());
+        let venv = tmp.path().join("sandbox").join("venv");
+        PythonEnv::ensure_with(&venv, python.to_str().unwrap(), REQUIREMENTS, &mut |_| {}).unwrap();
+        let calls = calls(tmp.path());
+        assert!(
+            calls.contains(&"-m venv --without-pip DIR/sandbox/venv".to_owned()),
+            "{calls:?}"
+        );
+        let install = calls.iter().find(|c| c.contains(" install ")).unwrap();
+        assert!(
+            install.starts_with("-m pip --python DIR/sandbox/venv/bin/python install "),
+            "{calls:?}"
+        );
+        assert!(!venv.join("bin").join("pip").exists());
+    }
+
+    #[test]
+    fn a_pip_too_old_for_python_flag_leaves_the_virtualenv_its_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        let python = fake_python(tmp.path());
+        // A wrapper that makes the stand-in's pip 22.2, one release short of `--python`.
+        let old = tmp.path().join("old-python3");
+        std::fs::write(
+            &old,
+            format!(
+                "#!/bin/sh\nPIP_VERSION=22.2.2 exec {} \"$@\"\n",
+                python.display()
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let venv = tmp.path().join("sandbox").join("venv");
+        PythonEnv::ensure_with(&venv, old.to_str().unwrap(), REQUIREMENTS, &mut |_| {}).unwrap();
+        let calls = calls(tmp.path());
+        assert!(
+            calls.contains(&"-m venv DIR/sandbox/venv".to_owned()),
+            "{calls:?}"
+        );
+        let install = calls.iter().find(|c| c.contains(" install ")).unwrap();
+        assert!(install.starts_with("-m pip install "), "{calls:?}");
     }
 
     #[test]
