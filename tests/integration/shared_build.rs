@@ -14,29 +14,35 @@ use std::process::Command;
 
 use crate::support::repo_root;
 
-/// Every package `cargo build -p PACKAGE` compiles, with the feature sets it is compiled with
-/// (two when it is built for the host, for a build script or macro, and for the target alike).
-fn compiled(package: &str) -> BTreeMap<String, BTreeSet<String>> {
+/// What `cargo tree ARGS` prints for the normal and build dependencies, one package a line.
+fn cargo_tree(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO"))
         .current_dir(repo_root())
         .args([
             "tree",
             "--locked",
-            "--package",
-            package,
             "--edges",
             "normal,build",
+            "--prefix",
+            "none",
         ])
-        .args(["--prefix", "none", "--format", "{p}|{f}"])
+        .args(args)
         .output()
         .expect("run cargo tree");
     assert!(
         out.status.success(),
-        "cargo tree -p {package} failed:\n{}",
+        "cargo tree {} failed:\n{}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every package `cargo build -p PACKAGE` compiles, with the feature sets it is compiled with
+/// (two when it is built for the host, for a build script or macro, and for the target alike).
+fn compiled(package: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut packages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in cargo_tree(&["--package", package, "--format", "{p}|{f}"]).lines() {
         let Some((name_version, features)) = line.split_once('|') else {
             continue;
         };
@@ -52,37 +58,18 @@ fn compiled(package: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 /// The packages of `cargo build -p xtask-aws` that depend on `package`, directly or not.
 fn dependents(package: &str) -> BTreeSet<String> {
-    let out = Command::new(env!("CARGO"))
-        .current_dir(repo_root())
-        .args([
-            "tree",
-            "--locked",
-            "--package",
-            "xtask-aws",
-            "--invert",
-            package,
-        ])
-        .args([
-            "--edges",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
-        .output()
-        .expect("run cargo tree");
-    assert!(
-        out.status.success(),
-        "cargo tree --invert {package} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| line.split(" (").next().unwrap_or_default().to_owned())
-        .filter(|p| !p.is_empty() && p.split(' ').next() != Some(package))
-        .collect()
+    cargo_tree(&[
+        "--package",
+        "xtask-aws",
+        "--invert",
+        package,
+        "--format",
+        "{p}",
+    ])
+    .lines()
+    .map(|line| line.split(" (").next().unwrap_or_default().to_owned())
+    .filter(|p| !p.is_empty() && p.split(' ').next() != Some(package))
+    .collect()
 }
 
 #[test]

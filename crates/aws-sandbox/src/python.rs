@@ -250,12 +250,16 @@ esac
 exit 1
 "#;
 
+    fn write_executable(path: &Path, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     /// The stand-in, installed as `DIR/python3`.
     fn fake_python(dir: &Path) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
         let python = dir.join("python3");
-        std::fs::write(&python, FAKE_PYTHON).unwrap();
-        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&python, FAKE_PYTHON);
         python
     }
 
@@ -292,30 +296,33 @@ exit 1
         );
     }
 
-    /// The calls the stand-in logged, each with the paths under `dir` shortened to `DIR`.
-    fn calls(dir: &Path) -> Vec<String> {
+    /// Creates `DIR/sandbox/venv` with `python`: the stand-in's calls that created the
+    /// virtualenv and installed into it, with `DIR` for `dir`.
+    fn first_install(dir: &Path, python: &Path) -> (String, String) {
+        let venv = dir.join("sandbox").join("venv");
+        PythonEnv::ensure_with(&venv, python.to_str().unwrap(), REQUIREMENTS, &mut |_| {}).unwrap();
         let log = std::fs::read_to_string(dir.join("calls.log")).unwrap();
-        let dir = dir.display().to_string();
-        log.lines().map(|l| l.replace(&dir, "DIR")).collect()
+        let calls: Vec<String> = log
+            .lines()
+            .map(|l| l.replace(&dir.display().to_string(), "DIR"))
+            .collect();
+        let find = |what: &str| calls.iter().find(|c| c.contains(what)).cloned();
+        (
+            find("-m venv").unwrap_or_else(|| panic!("no virtualenv created: {calls:?}")),
+            find(" install ").unwrap_or_else(|| panic!("nothing installed: {calls:?}")),
+        )
     }
 
     #[test]
     fn a_new_virtualenv_gets_no_pip_when_the_interpreters_own_can_install_into_it() {
         let tmp = tempfile::tempdir().unwrap();
-        let python = fake_python(tmp.path());
-        let venv = tmp.path().join("sandbox").join("venv");
-        PythonEnv::ensure_with(&venv, python.to_str().unwrap(), REQUIREMENTS, &mut |_| {}).unwrap();
-        let calls = calls(tmp.path());
+        let (created, installed) = first_install(tmp.path(), &fake_python(tmp.path()));
+        assert_eq!(created, "-m venv --without-pip DIR/sandbox/venv");
         assert!(
-            calls.contains(&"-m venv --without-pip DIR/sandbox/venv".to_owned()),
-            "{calls:?}"
+            installed.starts_with("-m pip --python DIR/sandbox/venv/bin/python install "),
+            "{installed}"
         );
-        let install = calls.iter().find(|c| c.contains(" install ")).unwrap();
-        assert!(
-            install.starts_with("-m pip --python DIR/sandbox/venv/bin/python install "),
-            "{calls:?}"
-        );
-        assert!(!venv.join("bin").join("pip").exists());
+        assert!(!tmp.path().join("sandbox/venv/bin/pip").exists());
     }
 
     #[test]
@@ -324,27 +331,14 @@ exit 1
         let python = fake_python(tmp.path());
         // A wrapper that makes the stand-in's pip 22.2, one release short of `--python`.
         let old = tmp.path().join("old-python3");
-        std::fs::write(
-            &old,
-            format!(
-                "#!/bin/sh\nPIP_VERSION=22.2.2 exec {} \"$@\"\n",
-                python.display()
-            ),
-        )
-        .unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let venv = tmp.path().join("sandbox").join("venv");
-        PythonEnv::ensure_with(&venv, old.to_str().unwrap(), REQUIREMENTS, &mut |_| {}).unwrap();
-        let calls = calls(tmp.path());
-        assert!(
-            calls.contains(&"-m venv DIR/sandbox/venv".to_owned()),
-            "{calls:?}"
+        let wrapper = format!(
+            "#!/bin/sh\nPIP_VERSION=22.2.2 exec {} \"$@\"\n",
+            python.display()
         );
-        let install = calls.iter().find(|c| c.contains(" install ")).unwrap();
-        assert!(install.starts_with("-m pip install "), "{calls:?}");
+        write_executable(&old, &wrapper);
+        let (created, installed) = first_install(tmp.path(), &old);
+        assert_eq!(created, "-m venv DIR/sandbox/venv");
+        assert!(installed.starts_with("-m pip install "), "{installed}");
     }
 
     #[test]
