@@ -68,18 +68,20 @@ impl PythonEnv {
         {
             return Err(SandboxError::NoPython(python.to_owned()));
         }
+        // Asked only of a virtualenv that has no pip of its own, or none yet.
+        let outer = !env.bin("pip").exists() && outer_pip(&sh, python);
         if !env.python().exists() {
             log(&format!(
                 "creating a Python virtualenv in {}",
                 dir.display()
             ));
-            let without_pip = outer_pip(&sh, python).then_some("--without-pip");
+            let without_pip = outer.then_some("--without-pip");
             run(
                 cmd!(sh, "{python} -m venv {without_pip...} {dir}"),
                 "creating the virtualenv",
             )?;
         }
-        env.install(python, requirements, log)?;
+        env.install(outer.then_some(python), requirements, log)?;
         Ok(env)
     }
 
@@ -93,11 +95,11 @@ impl PythonEnv {
         self.dir.join(".requirements")
     }
 
-    /// Installs `requirements` with the pip of `python`, the interpreter that created the
-    /// virtualenv, when it has a pip that can ([`outer_pip`]), else with the virtualenv's own.
+    /// Installs `requirements` with the pip of `outer`, the interpreter that created the
+    /// virtualenv, when given ([`outer_pip`]), else with the virtualenv's own.
     fn install(
         &self,
-        python: &str,
+        outer: Option<&str>,
         requirements: &str,
         log: &mut dyn FnMut(&str),
     ) -> Result<(), SandboxError> {
@@ -112,24 +114,19 @@ impl PythonEnv {
         ));
         let sh = shell()?;
         let py = self.python();
-        let pip: Vec<String> = if self.bin("pip").exists() {
-            vec![py.display().to_string(), "-m".into(), "pip".into()]
-        } else if outer_pip(&sh, python) {
-            let py = py.display().to_string();
-            vec![
-                python.into(),
-                "-m".into(),
-                "pip".into(),
-                "--python".into(),
-                py,
-            ]
-        } else {
-            // Created by an interpreter whose pip could, which then changed.
-            run(
-                cmd!(sh, "{py} -m ensurepip --default-pip"),
-                "installing pip into the virtualenv",
-            )?;
-            vec![py.display().to_string(), "-m".into(), "pip".into()]
+        let py_path = py.display().to_string();
+        let pip: Vec<&str> = match outer {
+            Some(python) => vec![python, "-m", "pip", "--python", &py_path],
+            None => {
+                if !self.bin("pip").exists() {
+                    // Created without one by an interpreter whose pip could, which then changed.
+                    run(
+                        cmd!(sh, "{py} -m ensurepip --default-pip"),
+                        "installing pip into the virtualenv",
+                    )?;
+                }
+                vec![&py_path, "-m", "pip"]
+            }
         };
         // On a first `deploy local` this install runs beside the cargo build of the AWS half,
         // which takes longer and is what the user waits for: so the install yields the CPU to it
@@ -233,7 +230,7 @@ mod tests {
 
     /// A stand-in for Python, which appends each call's arguments to `calls.log` beside it:
     /// `-m venv [--without-pip] DIR` copies itself to DIR/bin/python (and a `pip` beside it
-    /// unless `--without-pip`); `-m pip --version` says its version, `$PIP_VERSION` (23.2.1 by
+    /// unless `--without-pip`, or by `-m ensurepip`); `-m pip --version` says its version, `$PIP_VERSION` (23.2.1 by
     /// default); `-m pip [--python PY] install ...` logs its start and end, two seconds apart, in
     /// `pip.log` beside the virtualenv.
     const FAKE_PYTHON: &str = r#"#!/bin/sh
@@ -244,6 +241,7 @@ case "$1 $2 $3" in
   "--version  ") exit 0 ;;
   "-m venv --without-pip") mkdir -p "$4/bin" && cp "$0" "$4/bin/python" && exit 0 ;;
   "-m venv "*) mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && touch "$3/bin/pip" && exit 0 ;;
+  "-m ensurepip --default-pip") touch "$here/pip"; exit 0 ;;
   "-m pip --version") echo "pip ${PIP_VERSION:-23.2.1} from /usr/lib/python3/dist-packages/pip (python 3.11)"; exit 0 ;;
   "-m pip "*) log="$top/sandbox/pip.log"; echo start >> "$log"; sleep 2; echo end >> "$log"; exit 0 ;;
 esac
@@ -325,20 +323,39 @@ exit 1
         assert!(!tmp.path().join("sandbox/venv/bin/pip").exists());
     }
 
+    /// The stand-in behind a wrapper that makes its pip 22.2, one release short of `--python`.
+    fn old_pip_python(dir: &Path) -> PathBuf {
+        let old = dir.join("old-python3");
+        let wrapper = format!(
+            "#!/bin/sh\nPIP_VERSION=22.2.2 exec {} \"$@\"\n",
+            fake_python(dir).display()
+        );
+        write_executable(&old, &wrapper);
+        old
+    }
+
     #[test]
     fn a_pip_too_old_for_python_flag_leaves_the_virtualenv_its_own() {
         let tmp = tempfile::tempdir().unwrap();
-        let python = fake_python(tmp.path());
-        // A wrapper that makes the stand-in's pip 22.2, one release short of `--python`.
-        let old = tmp.path().join("old-python3");
-        let wrapper = format!(
-            "#!/bin/sh\nPIP_VERSION=22.2.2 exec {} \"$@\"\n",
-            python.display()
-        );
-        write_executable(&old, &wrapper);
-        let (created, installed) = first_install(tmp.path(), &old);
+        let (created, installed) = first_install(tmp.path(), &old_pip_python(tmp.path()));
         assert_eq!(created, "-m venv DIR/sandbox/venv");
         assert!(installed.starts_with("-m pip install "), "{installed}");
+    }
+
+    #[test]
+    fn a_virtualenv_without_pip_gets_its_own_when_the_interpreters_can_no_longer_install() {
+        let tmp = tempfile::tempdir().unwrap();
+        first_install(tmp.path(), &fake_python(tmp.path()));
+        // New pins, and the interpreter now has a pip without `--python`.
+        let venv = tmp.path().join("sandbox").join("venv");
+        let old = old_pip_python(tmp.path());
+        PythonEnv::ensure_with(&venv, old.to_str().unwrap(), "moto==5.2.6\n", &mut |_| {}).unwrap();
+        let log = std::fs::read_to_string(tmp.path().join("calls.log")).unwrap();
+        let last: Vec<&str> = log.lines().rev().take(2).collect();
+        assert!(
+            last[1] == "-m ensurepip --default-pip" && last[0].starts_with("-m pip install "),
+            "{log}"
+        );
     }
 
     #[test]
