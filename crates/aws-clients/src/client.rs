@@ -8,9 +8,10 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
+use cfn_deploy::{DeployError, Stacks, aws_error};
+
 use crate::explain::{self, Hinting};
 use crate::iam::Iam;
-use cfn_deploy::{DeployError, Stacks, aws_error};
 
 /// Where and as whom to call AWS.
 #[derive(Debug, Clone, Default)]

@@ -8,8 +8,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
 
-use crate::signed::{Protocol, Request, Signed, encode, metadata};
 use cfn_deploy::DeployError;
+
+use crate::signed::{Protocol, Request, Signed, encode, metadata};
 
 /// The version of the IAM Query API every request names.
 const VERSION: &str = "2010-05-08";

@@ -11,9 +11,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use serde::{Deserialize, Deserializer};
 
+use cfn_deploy::DeployError;
+
 use crate::client::{Clients, endpoint_of};
 use crate::signed::{Protocol, Request, Signed, encode, metadata};
-use cfn_deploy::DeployError;
 
 /// The version of the Lambda API in every path.
 const VERSION: &str = "2015-03-31";

@@ -1,9 +1,10 @@
 //! The invocation role as IAM holds it, for the comparisons of `status` and `doctor`: the
 //! template declares it, but anyone with IAM rights can change it without touching the stack.
 
+use cfn_deploy::DeployError;
+
 use crate::client::Clients;
 use crate::iam::Page;
-use cfn_deploy::DeployError;
 
 /// A role's policies as IAM reports them (documents decoded to JSON text).
 #[derive(Debug, Clone, PartialEq, Eq)]
