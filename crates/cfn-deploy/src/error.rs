@@ -6,7 +6,7 @@ use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
 use crate::in_flight::Running;
-use crate::stack::Event;
+use crate::model::Event;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {

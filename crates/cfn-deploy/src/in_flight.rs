@@ -5,12 +5,11 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
-
-use crate::error::{DeployError, aws_error};
-use crate::stack::Stacks;
-use crate::stack::{Backoff, is_in_progress};
+/// Whether a stack operation is under way. REVIEW_IN_PROGRESS is a stack that only holds a
+/// change set: nothing runs.
+pub fn is_in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+}
 
 /// When a run gives up waiting. Every AWS request and every wait of a deploy or destroy ends
 /// by it, so that nothing can hang; CloudFormation itself is not stopped by it.
@@ -169,141 +168,6 @@ impl fmt::Display for Undone {
                 Ok(())
             }
             Undone::StillRunning(r) => write!(f, "{r}"),
-        }
-    }
-}
-
-impl Stacks {
-    /// After an interruption: deletes a change set that was never executed (and the empty
-    /// REVIEW_IN_PROGRESS stack this run created for it), or finds the current status of an
-    /// operation CloudFormation goes on with. The caller bounds it with a short deadline.
-    pub async fn undo(&self, in_flight: &InFlight) -> Result<Undone, DeployError> {
-        match in_flight {
-            InFlight::Nothing => Ok(Undone::Nothing),
-            InFlight::Operation(r) => Ok(Undone::StillRunning(self.refresh(r).await)),
-            InFlight::ChangeSet {
-                stack,
-                change_set,
-                stack_id,
-                created_stack,
-            } => {
-                self.undo_change_set(stack, change_set, stack_id.as_deref(), *created_stack)
-                    .await
-            }
-        }
-    }
-
-    /// `running` with the stack's current status (as it was, when that cannot be read).
-    async fn refresh(&self, running: &Running) -> Running {
-        let status = match self.describe_stack(&running.stack_id).await {
-            Ok(Some(s)) => s.status,
-            Ok(None) => "DELETE_COMPLETE".into(),
-            Err(_) => running.status.clone(),
-        };
-        Running {
-            status,
-            ..running.clone()
-        }
-    }
-
-    async fn undo_change_set(
-        &self,
-        stack: &str,
-        change_set: &str,
-        stack_id: Option<&str>,
-        created_stack: bool,
-    ) -> Result<Undone, DeployError> {
-        let mut backoff = Backoff::new();
-        let described = loop {
-            let out = self
-                .cfn
-                .describe_change_set()
-                .change_set_name(change_set)
-                .stack_name(stack_id.unwrap_or(stack))
-                .send()
-                .await;
-            match out {
-                // Never created (interrupted before CreateChangeSet got through).
-                Err(e)
-                    if matches!(
-                        e.as_service_error().and_then(|s| s.code()),
-                        Some("ChangeSetNotFound" | "ValidationError")
-                    ) =>
-                {
-                    break None;
-                }
-                Err(e) => return Err(aws_error("DescribeChangeSet", e)),
-                // Still being created: it cannot be deleted yet.
-                Ok(cs)
-                    if matches!(
-                        cs.status(),
-                        Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
-                    ) =>
-                {
-                    backoff.wait().await;
-                }
-                Ok(cs) => break Some(cs),
-            }
-        };
-        let stack_id = described
-            .as_ref()
-            .and_then(|cs| cs.stack_id())
-            .or(stack_id)
-            .unwrap_or(stack)
-            .to_owned();
-        if let Some(cs) = &described {
-            let executed = !matches!(
-                cs.execution_status(),
-                None | Some(ExecutionStatus::Available | ExecutionStatus::Unavailable)
-            );
-            if executed {
-                let running = Running {
-                    stack: stack.into(),
-                    stack_id,
-                    status: String::new(),
-                };
-                return Ok(Undone::StillRunning(self.refresh(&running).await));
-            }
-            self.cfn
-                .delete_change_set()
-                .change_set_name(cs.change_set_id().unwrap_or(change_set))
-                .stack_name(&stack_id)
-                .send()
-                .await
-                .map_err(|e| aws_error("DeleteChangeSet", e))?;
-        }
-        let deleted_stack = if created_stack {
-            self.delete_if_empty(&stack_id)
-                .await?
-                .then(|| stack.to_owned())
-        } else {
-            None
-        };
-        Ok(match (described, deleted_stack) {
-            (None, None) => Undone::Nothing,
-            (cs, deleted_stack) => Undone::DeletedChangeSet {
-                change_set: cs
-                    .and_then(|c| c.change_set_name().map(str::to_owned))
-                    .unwrap_or_else(|| change_set.to_owned()),
-                deleted_stack,
-            },
-        })
-    }
-
-    /// Deletes the stack when it is an empty REVIEW_IN_PROGRESS stack (what a CREATE change set
-    /// leaves behind). Whether it did.
-    pub(crate) async fn delete_if_empty(&self, stack_id: &str) -> Result<bool, DeployError> {
-        match self.describe_stack(stack_id).await? {
-            Some(s) if s.status == "REVIEW_IN_PROGRESS" => {
-                self.cfn
-                    .delete_stack()
-                    .stack_name(&s.stack_id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("DeleteStack", e))?;
-                Ok(true)
-            }
-            _ => Ok(false),
         }
     }
 }

@@ -9,10 +9,15 @@
 
 mod error;
 mod in_flight;
+mod model;
 mod plan;
 mod stack;
+mod undo;
 
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
-pub use plan::{Change, ChangeSetRef, Plan, PlanAction, PropertyChange, ValueChange};
-pub use stack::{Event, Guard, Observer, Outcome, StackInfo, StackSpec, Stacks};
+pub use model::{
+    Change, ChangeSetRef, Event, Outcome, Plan, PlanAction, PropertyChange, StackInfo, StackSpec,
+    ValueChange,
+};
+pub use stack::{Guard, Observer, Stacks};

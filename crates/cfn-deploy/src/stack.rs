@@ -1,6 +1,6 @@
 //! Stack lifecycle: plan, change set, execute, watch, describe, delete.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -19,69 +19,8 @@ use aws_sdk_cloudformation::types::{
 };
 
 use crate::error::{DeployError, aws_error, is_transient};
-use crate::in_flight::{Deadline, InFlight, Running, Tracker};
-use crate::plan::{Change, Plan, PropertyChange};
-
-/// The stack to deploy: its template and the complete set of parameter values (defaults
-/// included), in the form CloudFormation reports them.
-#[derive(Debug, Clone)]
-pub struct StackSpec<'a> {
-    pub name: &'a str,
-    pub template_body: &'a str,
-    pub parameters: &'a [(String, String)],
-    /// The stack ID the last deploy recorded. When it is set and no stack has the name any
-    /// more, the deploy is refused ([`DeployError::RecordedStackGone`]) instead of creating a
-    /// new stack over the record; `None` lets it create one.
-    pub recorded_stack_id: Option<&'a str>,
-    /// Stack tags (`[deploy] tags`): CloudFormation puts them on every resource it can tag, the
-    /// role included. The stack gets exactly these: a tag left out is removed.
-    pub tags: &'a [(String, String)],
-    /// The CloudFormation service role (`[deploy] cloudformation_role_arn`) the stack
-    /// operations run as; `None` keeps whatever role the stack has (none for a new stack).
-    pub role_arn: Option<&'a str>,
-}
-
-/// A deployed stack as `DescribeStacks` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackInfo {
-    pub stack_id: String,
-    pub status: String,
-    pub status_reason: Option<String>,
-    /// RFC 3339 time of the last update, or of the creation when never updated.
-    pub updated_at: Option<String>,
-    pub outputs: BTreeMap<String, String>,
-    pub parameters: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    /// The service role CloudFormation runs the stack's operations as.
-    pub role_arn: Option<String>,
-}
-
-/// One stack event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub id: String,
-    pub timestamp: Option<String>,
-    pub logical_id: String,
-    pub resource_type: String,
-    pub status: String,
-    pub reason: Option<String>,
-}
-
-/// What a deploy did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Unchanged(StackInfo),
-    Created(StackInfo),
-    Updated(StackInfo),
-}
-
-impl Outcome {
-    pub fn stack(&self) -> &StackInfo {
-        match self {
-            Outcome::Unchanged(s) | Outcome::Created(s) | Outcome::Updated(s) => s,
-        }
-    }
-}
+use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress};
+use crate::model::{Change, Event, Plan, PropertyChange, StackInfo, StackSpec};
 
 /// Shows progress and answers the confirmation; implemented by the command line.
 pub trait Observer {
@@ -105,12 +44,6 @@ pub struct Guard<'a> {
 }
 
 const NOT_FOUND: &str = "does not exist";
-
-/// Whether a stack operation is under way. REVIEW_IN_PROGRESS is a stack that only holds a
-/// change set: nothing runs.
-pub(crate) fn is_in_progress(status: &str) -> bool {
-    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
-}
 
 /// The stack `DescribeStacks` found, unless it was deleted (deleted stacks stay visible by
 /// id, as DELETE_COMPLETE).

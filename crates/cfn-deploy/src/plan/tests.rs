@@ -27,7 +27,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 
 use super::*;
 use crate::in_flight::{Deadline, Tracker};
-use crate::stack::Event;
+use crate::model::{Event, PropertyChange};
 
 const STACK: &str = "role-stack";
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/role-stack/1";

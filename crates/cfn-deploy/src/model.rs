@@ -1,0 +1,157 @@
+//! What this crate's callers hand it and get back: the stack to deploy, the stack as
+//! CloudFormation reports it, its events, what a deploy did, and the plan of a deploy.
+
+use std::collections::BTreeMap;
+
+/// The stack to deploy: its template and the complete set of parameter values (defaults
+/// included), in the form CloudFormation reports them.
+#[derive(Debug, Clone)]
+pub struct StackSpec<'a> {
+    pub name: &'a str,
+    pub template_body: &'a str,
+    pub parameters: &'a [(String, String)],
+    /// The stack ID the last deploy recorded. When it is set and no stack has the name any
+    /// more, the deploy is refused ([`DeployError::RecordedStackGone`]) instead of creating a
+    /// new stack over the record; `None` lets it create one.
+    pub recorded_stack_id: Option<&'a str>,
+    /// Stack tags (`[deploy] tags`): CloudFormation puts them on every resource it can tag, the
+    /// role included. The stack gets exactly these: a tag left out is removed.
+    pub tags: &'a [(String, String)],
+    /// The CloudFormation service role (`[deploy] cloudformation_role_arn`) the stack
+    /// operations run as; `None` keeps whatever role the stack has (none for a new stack).
+    pub role_arn: Option<&'a str>,
+}
+
+/// A deployed stack as `DescribeStacks` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackInfo {
+    pub stack_id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// RFC 3339 time of the last update, or of the creation when never updated.
+    pub updated_at: Option<String>,
+    pub outputs: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// The service role CloudFormation runs the stack's operations as.
+    pub role_arn: Option<String>,
+}
+
+/// One stack event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub timestamp: Option<String>,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged(StackInfo),
+    Created(StackInfo),
+    Updated(StackInfo),
+}
+
+impl Outcome {
+    pub fn stack(&self) -> &StackInfo {
+        match self {
+            Outcome::Unchanged(s) | Outcome::Created(s) | Outcome::Updated(s) => s,
+        }
+    }
+}
+
+/// What a deploy would do to one stack. Holding a plan with a change set means holding that
+/// change set on AWS: pass it to [`Stacks::apply`] or [`Stacks::discard`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The stack's name.
+    pub stack: String,
+    pub action: PlanAction,
+    /// The stack as it is once settled; `None` when there is none.
+    pub current: Option<StackInfo>,
+    /// The stack parameters that differ, old → new (every one, for a new stack). Nothing the
+    /// template takes is secret (no `NoEcho` parameter), so the values are shown.
+    pub parameters: Vec<ValueChange>,
+    /// The stack tags that differ, old → new.
+    pub tags: Vec<ValueChange>,
+    /// The CloudFormation service role, when it changes.
+    pub role_arn: Option<ValueChange>,
+    /// The change set's resource changes.
+    pub changes: Vec<Change>,
+    /// The change set this plan created; `None` for [`PlanAction::NoChange`] and
+    /// [`PlanAction::Replace`].
+    pub change_set: Option<ChangeSetRef>,
+}
+
+/// What applying a plan does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanAction {
+    /// The deployed template, parameters, tags and role already are what the spec says.
+    NoChange,
+    /// A new stack (or one that only held a change set, REVIEW_IN_PROGRESS).
+    Create,
+    Update,
+    /// The stack's creation failed (`status`: ROLLBACK_COMPLETE or ROLLBACK_FAILED): it can
+    /// only be deleted and created anew (`deploy --replace-failed`).
+    Replace {
+        status: String,
+    },
+}
+
+/// A value that differs: `None` on a side where it is not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueChange {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// A change set a plan created and holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetRef {
+    /// Its ARN.
+    pub id: String,
+    /// The stack's ID, as AWS returned it.
+    pub stack_id: String,
+    /// The change set made the stack (REVIEW_IN_PROGRESS): discarding the plan deletes it too.
+    pub created_stack: bool,
+}
+
+/// One resource change of a change set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `Add`, `Modify`, `Remove`, ...
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    /// `True`, `False` or `Conditional` for modifications.
+    pub replacement: Option<String>,
+    /// Property-level detail, where CloudFormation gives it (`IncludePropertyValues`).
+    pub details: Vec<PropertyChange>,
+}
+
+/// One changed attribute or property of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyChange {
+    /// `Properties`, `Tags`, ...
+    pub attribute: String,
+    /// The property's name or path (`/Properties/Policies/0/...`), when it is one.
+    pub path: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// `Never`, `Conditionally` or `Always`.
+    pub requires_recreation: Option<String>,
+    /// What caused it: `DirectModification`, or e.g. `ParameterReference ExternalId`.
+    pub cause: Option<String>,
+}
+
+impl Plan {
+    /// Whether applying the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        self.action != PlanAction::NoChange
+    }
+}
