@@ -11,12 +11,11 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
     DescribeStacksError, DescribeStacksOutput,
 };
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
-use aws_types::SdkConfig;
-
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceChange, ResourceChangeDetail,
     Stack, StackEvent, Tag, TemplateStage,
 };
+use aws_types::SdkConfig;
 
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress};
@@ -74,11 +73,10 @@ impl Stacks {
     /// The CloudFormation client of `config`. `endpoint`: the one it calls, as the caller
     /// resolved it (`None`: AWS's own, in the configured region).
     pub fn new(config: &SdkConfig, endpoint: Option<&str>) -> Self {
-        let region = config.region().map(|r| r.as_ref().to_owned());
         Self::with_client(
             aws_sdk_cloudformation::Client::new(config),
             endpoint,
-            region.as_deref(),
+            config.region().map(|r| r.as_ref()),
         )
     }
 
