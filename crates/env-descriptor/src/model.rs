@@ -82,7 +82,8 @@ pub struct Aws {
     pub region: Region,
     /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
     pub profile: Option<ProfileName>,
-    /// An AWS emulator, e.g. `http://127.0.0.1:5050`; `AWS_ENDPOINT_URL` is honoured too.
+    /// An AWS emulator on this machine (loopback), e.g. `http://127.0.0.1:5050`. An endpoint
+    /// elsewhere is the caller's to set (`AWS_ENDPOINT_URL`), never a descriptor's.
     pub endpoint_url: Option<EndpointUrl>,
     /// The account the stack is expected in; defaults to the account of
     /// `temporal.server_role_arn`.

@@ -1304,6 +1304,42 @@ lambda_function_arns = []
         )
     }
 
+    /// The job's AWS credentials (a session token travels in every signed request) go wherever
+    /// `aws.endpoint_url` points: a descriptor, which a pull request may change, can only name an
+    /// emulator on this machine. Another endpoint comes from the caller (`AWS_ENDPOINT_URL`, the
+    /// AWS config file), never from a descriptor.
+    #[test]
+    fn endpoint_url_reaches_only_this_machine() {
+        let with = |url: &str| {
+            GOOD.replace(
+                "region = \"us-west-2\"",
+                &format!("region = \"us-west-2\"\nendpoint_url = \"{url}\""),
+            )
+        };
+        for local in [
+            "http://127.0.0.1:5050",
+            "http://localhost:4566",
+            "http://[::1]:5050",
+        ] {
+            assert!(load(&with(local)).is_ok(), "{local}");
+        }
+        for remote in [
+            "https://collector.example.com",
+            "http://192.0.2.1:5050",
+            "https://cloudformation.us-west-2.amazonaws.com",
+        ] {
+            let p = problems(&with(remote));
+            let msgs: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+            assert_eq!(p.len(), 1, "{remote}: {msgs:#?}");
+            assert!(
+                msgs[0].starts_with(&format!(
+                    "environments/staging.toml:4:16: error: `aws.endpoint_url`: `{remote}` is not on this machine"
+                )) && msgs[0].contains("AWS_ENDPOINT_URL"),
+                "{msgs:#?}"
+            );
+        }
+    }
+
     #[test]
     fn sandbox_table_needs_loopback_addresses() {
         let sandbox = |aws: &str, address: &str| {

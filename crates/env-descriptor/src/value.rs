@@ -201,12 +201,23 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `aws.endpoint_url`: `http://HOST:PORT` or `https://HOST[:PORT]`.
+    /// `aws.endpoint_url`: an AWS emulator on this machine, `http://HOST:PORT` or
+    /// `https://HOST[:PORT]` where HOST is loopback. Every signed request carries the caller's
+    /// session token, and a descriptor may come from a pull request: so a descriptor never
+    /// sends them to another machine. An endpoint elsewhere (a VPC endpoint, a shared emulator)
+    /// is the caller's to set: `AWS_ENDPOINT_URL` or the AWS config file.
     EndpointUrl ("pattern": r"^https?://\S+$") = |u| {
         let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
         if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
             Err(format!(
                 "`{}` is not a URL; allowed: `http://HOST:PORT` or `https://HOST[:PORT]`",
+                u.escape_debug()
+            ))
+        } else if !local_endpoint::is_local(u) {
+            Err(format!(
+                "`{}` is not on this machine; allowed: an emulator on loopback, e.g. \
+                 `http://127.0.0.1:5050`. A descriptor never sends credentials elsewhere: set \
+                 AWS_ENDPOINT_URL (or `endpoint_url` in the AWS config file) for another endpoint",
                 u.escape_debug()
             ))
         } else {
