@@ -274,6 +274,31 @@ pub struct Parameter {
     pub max_length: Option<usize>,
 }
 
+/// Where a template asks CloudFormation for a transform, if it does: the top-level `Transform`
+/// key, an `Fn::Transform` key or a `!Transform` tag at any depth. A macro is a Lambda function
+/// that runs while the change set is created, and `AWS::Include` reads S3 as the caller.
+fn transform(doc: &Value) -> Option<&'static str> {
+    if doc.get("Transform").is_some() {
+        return Some("the top-level `Transform` key");
+    }
+    fn nested(v: &Value) -> Option<&'static str> {
+        match v {
+            Value::Mapping(m) => m.iter().find_map(|(k, v)| {
+                if k.as_str() == Some("Fn::Transform") {
+                    Some("an `Fn::Transform` key")
+                } else {
+                    nested(k).or_else(|| nested(v))
+                }
+            }),
+            Value::Sequence(items) => items.iter().find_map(nested),
+            Value::Tagged(t) if t.tag == "Transform" => Some("a `!Transform` tag"),
+            Value::Tagged(t) => nested(&t.value),
+            _ => None,
+        }
+    }
+    nested(doc)
+}
+
 /// The template body and its declared parameters.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -285,6 +310,13 @@ impl Template {
     /// Parses the parameters out of a template body (YAML with CloudFormation's `!` tags).
     pub fn parse(body: String) -> Result<Self, String> {
         let doc: Value = serde_yaml::from_str(&body).map_err(|e| format!("not valid YAML: {e}"))?;
+        if let Some(at) = transform(&doc) {
+            return Err(format!(
+                "it declares a transform ({at}), which runs code or reads S3 while `plan` creates \
+                 its change set; allowed: a template without `Transform`, `Fn::Transform` or \
+                 `!Transform`, as the guide's"
+            ));
+        }
         let params = doc
             .get("Parameters")
             .and_then(Value::as_mapping)

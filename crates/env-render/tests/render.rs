@@ -171,6 +171,37 @@ fn a_template_without_the_role_arn_output_is_refused() {
     assert!(err.contains("`RoleARN`"), "{err}");
 }
 
+/// `plan` creates a change set from the checkout's template, with the plan job's credentials,
+/// on every pull request. A transform runs code while the change set is created (a macro is a
+/// Lambda function; `AWS::Include` reads S3 objects as the caller): the guide's template has
+/// none, and an override with one is refused, wherever it hides.
+#[test]
+fn a_template_with_a_transform_is_refused() {
+    let body =
+        std::fs::read_to_string(templates_dir().join("serverless-worker-role.yaml")).unwrap();
+    let top = format!("Transform: AWS::Serverless-2016-10-31\n{body}");
+    let nested = body.replace(
+        "\nResources:\n",
+        "\nResources:\n  Fn::Transform:\n    Name: AWS::Include\n    Parameters:\n      Location: s3://bucket/x.yaml\n",
+    );
+    let tagged = body.replace(
+        "\nResources:\n",
+        "\nResources:\n  Included: !Transform { Name: Exfil, Parameters: {} }\n",
+    );
+    for (what, hostile) in [
+        ("top level", top),
+        ("Fn::Transform", nested),
+        ("!Transform", tagged),
+    ] {
+        assert_ne!(hostile, body, "{what}");
+        let err = env_render::cfn::Template::parse(hostile).unwrap_err();
+        assert!(
+            err.contains("transform") && err.contains("runs code"),
+            "{what}: {err}"
+        );
+    }
+}
+
 #[test]
 fn write_is_idempotent_and_reports_stale_files() {
     let t = Templates::load(&templates_dir()).unwrap();
