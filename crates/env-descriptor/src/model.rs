@@ -23,9 +23,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
-    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleArn, RoleName,
-    StackName, TagKey, TagValue, Timestamp,
+    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
+    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleArn, RoleName, StackName, TagKey, TagValue, Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -251,14 +251,14 @@ pub struct WorkerDeployment {
     ///
     /// Allowed: the Temporal namespace of the Worker Deployment
     pub namespace: Namespace,
-    /// 1 to 255 printable characters.
+    /// 1 to 255 printable characters, without `.` or `:`, not starting with `__`.
     ///
     /// Allowed: the Worker Deployment name your Lambda worker uses
-    pub name: Label,
-    /// 1 to 255 printable characters.
+    pub name: DeploymentName,
+    /// 1 to 255 printable characters, not starting with `__`.
     ///
     /// Allowed: the build ID your Lambda worker uses
-    pub build_id: Label,
+    pub build_id: BuildId,
     /// Must be covered by `role.lambda_function_arns`.
     ///
     /// Allowed: the ARN of the worker's Lambda function (a published version recommended)

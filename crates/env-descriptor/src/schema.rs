@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use toml_edit::{Item, TableLike, Value};
 
 use crate::declared::{Kind, Table, shape};
+use crate::layout::{FileError, Layout};
 use crate::model::Environment;
 use crate::problem::{Problem, Severity, line_text};
 
@@ -26,11 +27,9 @@ pub struct Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The descriptor itself could not be read (outside the checkout, too large, ...).
+    #[error(transparent)]
+    Read(#[from] FileError),
     /// Every problem found, errors and warnings, in file order.
     #[error("{}", render_problems(.0))]
     Invalid(Vec<Problem>),
@@ -49,20 +48,24 @@ fn render_problems(problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and validates `path`. The environment's name is the file stem.
-pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    load_str(path, &src)
+/// Reads and validates `path`, a descriptor of the checkout `layout`, through
+/// [`Layout::read`] (inside the checkout, bounded in size). The environment's name is the file
+/// stem. Beyond [`load_str`]'s checks, the files its keys name must resolve inside the checkout.
+pub fn load(layout: &Layout, path: &Path) -> Result<Loaded, LoadError> {
+    let src = layout.read(path)?;
+    check(path, &src, Some(layout))
 }
 
-/// Validates `src` as the contents of `path`.
+/// Validates `src` as the contents of `path`, without looking at any file it names.
 pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
+    check(path, src, None)
+}
+
+fn check(path: &Path, src: &str, checkout: Option<&Layout>) -> Result<Loaded, LoadError> {
     let mut report = Report {
         file: path,
         src,
+        checkout,
         problems: Vec::new(),
     };
     let env = report.environment(path);
@@ -82,6 +85,8 @@ pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
 pub(crate) struct Report<'s> {
     file: &'s Path,
     src: &'s str,
+    /// The checkout, when the files the descriptor names are to be checked on disk.
+    pub(crate) checkout: Option<&'s Layout>,
     problems: Vec<Problem>,
 }
 
@@ -225,6 +230,11 @@ impl Report<'_> {
         message: impl Into<String>,
     ) {
         self.push(Severity::Warning, key.into(), span, message.into());
+    }
+
+    /// The descriptor's path.
+    pub(crate) fn file(&self) -> &Path {
+        self.file
     }
 
     /// The 1-based line of byte `offset`, for messages that name another key's line.

@@ -99,7 +99,7 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
     fn write(dir: &Path, name: &str, text: &str) -> Environment {
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
-        crate::load(&path).unwrap().env
+        crate::load(&crate::Layout::at(dir), &path).unwrap().env
     }
 
     #[test]

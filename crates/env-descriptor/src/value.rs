@@ -39,6 +39,8 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         ExternalId,
         LambdaArn,
         Label,
+        DeploymentName,
+        BuildId,
         JsonText,
         Timestamp,
         RegisteredId,
@@ -447,6 +449,52 @@ rule_newtype! {
         } else {
             Ok(())
         }
+    };
+}
+
+/// The longest Worker Deployment name or build ID the server takes, in bytes: half of what its
+/// default `limit.maxIDLength` (1000) leaves beside the version workflow's ID prefix
+/// (`temporal-sys-worker-deployment-version:`, 39 bytes).
+pub const MAX_VERSION_FIELD_BYTES: usize = (1000 - 39) / 2;
+
+/// What the server refuses in a Worker Deployment name (`what`, with `extra` the characters it
+/// reserves) or build ID, beyond what a [`Label`] allows.
+fn version_field(v: &str, what: &str, reserved: &[char]) -> Result<(), String> {
+    Label::RULE(v)?;
+    let shown = v.escape_debug();
+    if v.len() > MAX_VERSION_FIELD_BYTES {
+        return Err(format!(
+            "is {} bytes; allowed: at most {MAX_VERSION_FIELD_BYTES} bytes, the server's limit for a {what}",
+            v.len()
+        ));
+    }
+    if let Some(c) = v.chars().find(|c| reserved.contains(c)) {
+        return Err(format!(
+            "`{shown}` contains `{c}`, which the server reserves as a version delimiter; allowed: a {what} without `.` or `:`, e.g. `{}`",
+            v.replace(['.', ':'], "-").escape_debug()
+        ));
+    }
+    if v.starts_with("__") {
+        return Err(format!(
+            "`{shown}` starts with `__`, which the server reserves for its own names; allowed: a {what} that does not"
+        ));
+    }
+    Ok(())
+}
+
+rule_newtype! {
+    /// A Worker Deployment name: a [`Label`] without `.` or `:` (the server's version
+    /// delimiters), not starting with `__`, of at most [`MAX_VERSION_FIELD_BYTES`] bytes.
+    DeploymentName ("minLength": 1, "maxLength": 255, "pattern": "^[^.:]*$") = |v| {
+        version_field(v, "Worker Deployment name", &['.', ':'])
+    };
+}
+
+rule_newtype! {
+    /// A build ID: a [`Label`] not starting with `__`, of at most [`MAX_VERSION_FIELD_BYTES`]
+    /// bytes.
+    BuildId ("minLength": 1, "maxLength": 255) = |v| {
+        version_field(v, "build ID", &[])
     };
 }
 

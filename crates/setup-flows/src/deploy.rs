@@ -44,7 +44,7 @@ pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<
         &command,
         &args.limits.lock,
     )?;
-    let templates = Templates::load(&layout.templates_dir())?;
+    let templates = Templates::load(layout)?;
     let mut parameters = Vec::new();
     for env in &envs {
         let rendered = crate::render::write(layout, &templates, env)?;

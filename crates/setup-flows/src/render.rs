@@ -30,12 +30,12 @@ pub struct Args {
 /// Renders `env` and writes its files when they changed; prints what it wrote.
 pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Result<Rendered> {
     let rendered = templates.render(env)?;
-    for path in rendered.write(&layout.rendered_dir(&env.name))? {
+    for path in rendered.write(layout, &layout.rendered_dir(&env.name))? {
         println!("wrote {}", crate::relative(layout, &path));
     }
     if let Some((kind, file)) = ServerConfig::of(env) {
         let path = layout.root().join(file);
-        if rendered.update_server_config(kind, &path, &env.name)? {
+        if rendered.update_server_config(kind, layout, file, &env.name)? {
             println!(
                 "updated {} {}",
                 kind.place(),
@@ -54,10 +54,9 @@ pub fn pending(
     env: &Environment,
 ) -> Result<(Rendered, Vec<Change>)> {
     let rendered = templates.render(env)?;
-    let mut changes = rendered.changes(&layout.rendered_dir(&env.name));
+    let mut changes = rendered.changes(layout, &layout.rendered_dir(&env.name))?;
     if let Some((kind, file)) = ServerConfig::of(env) {
-        let path = layout.root().join(file);
-        changes.extend(rendered.server_config_change(kind, &path, &env.name)?);
+        changes.extend(rendered.server_config_change(kind, layout, file, &env.name)?);
     }
     Ok((rendered, changes))
 }
@@ -81,7 +80,7 @@ pub fn unified_diff(layout: &Layout, change: &Change) -> String {
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let names = crate::envs::named_or_all(layout, self.envs)?;
-        let templates = Templates::load(&layout.templates_dir())?;
+        let templates = Templates::load(layout)?;
         let mut stale = Vec::new();
         for name in &names {
             let env = crate::envs::load_env(layout, name)?;

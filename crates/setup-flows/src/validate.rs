@@ -33,7 +33,7 @@ impl Args {
         }
         // A template of the repository's own is checked when loaded (the parameters the tool
         // passes, the output it records) and by rendering every environment below.
-        let templates = Templates::load(&layout.templates_dir())?;
+        let templates = Templates::load(layout)?;
         for path in templates.overrides() {
             println!(
                 "note    {} overrides the built-in template",

@@ -30,7 +30,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     } else {
         args.envs.clone()
     };
-    let templates = Templates::load(&layout.templates_dir())?;
+    let templates = Templates::load(layout)?;
     let locals = names
         .iter()
         .map(|name| local_part(layout, &templates, name))

@@ -53,7 +53,7 @@ impl Verdict {
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let env = setup_flows::envs::load_env(layout, &args.env)?;
-    let templates = Templates::load(&layout.templates_dir())?;
+    let templates = Templates::load(layout)?;
     let template = templates.cfn_template();
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = setup_flows::relative(layout, &env.file);
