@@ -44,6 +44,7 @@ impl Args {
         let check = |name: &str| -> Result<()> {
             let env = crate::envs::load_env(layout, name)?;
             templates.render(&env)?;
+            crate::render::ensure_own_server_file(layout, &templates, &env, &all)?;
             crate::envs::ensure_own_stacks(std::slice::from_ref(&env), &all)
         };
         let mut failed = 0;
