@@ -3,7 +3,9 @@
 //! (IAM role names are global), a server file another descriptor renders into, drift that only
 //! `status` used to see, and versions a `destroy` would strand.
 
-use crate::support::{Checkout, descriptor};
+use crate::support::{
+    Checkout, WCI_ON, create_functions, descriptor, function_arn, temporal_server,
+};
 
 /// A descriptor that validates offline: no endpoint, `stack` in `region` of `account`.
 fn offline(stack: &str, region: &str, account: &str, extra_temporal: &str) -> String {
@@ -109,4 +111,129 @@ fn a_server_file_two_descriptors_render_differently_is_refused_naming_both() {
     co.xtask(&["render"]).success();
     co.xtask(&["render", "--check"]).success();
     let _ = descriptor;
+}
+
+/// A descriptor on the test emulator with one version `orders/STACK-worker@build-1` of
+/// `function`, and its frontend at `address` (`None`: no `temporal.address`).
+fn with_version(stack: &str, address: Option<&str>, function: &str) -> String {
+    let address = address.map_or_else(String::new, |a| format!("address = \"{a}\"\n"));
+    descriptor(stack, "boundaries-ext-id", &[function]).replace(
+        "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
+        &address,
+    ) + &format!(
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"{stack}-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\n",
+        function_arn(function)
+    )
+}
+
+/// `TEMPORAL_ADDRESS` (like a CLI profile) is the frontend of a command that names one
+/// environment; with several, an environment without `temporal.address` is left out of the
+/// server's part, with one line saying why, and never planned or registered against it.
+#[test]
+fn an_ambient_temporal_address_serves_only_a_command_naming_one_environment() {
+    let server = temporal_server(WCI_ON);
+    create_functions(&["it-amb-staging", "it-amb-prod"]);
+    let co = Checkout::new();
+    co.write_env(
+        "staging",
+        &with_version("it-amb-staging", Some(&server.address()), "it-amb-staging"),
+    );
+    co.write_env(
+        "production",
+        &with_version("it-amb-prod", None, "it-amb-prod"),
+    );
+    let ambient = [("TEMPORAL_ADDRESS", Some(server.address()))];
+    let ambient: Vec<(&str, Option<&str>)> =
+        ambient.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+    co.xtask(&["deploy", "staging", "--yes", "--register"])
+        .success();
+    // Named alone, production's frontend is TEMPORAL_ADDRESS.
+    co.xtask_with(&["deploy", "production", "--yes", "--register"], &ambient)
+        .success();
+    let moved = co
+        .read_env("production")
+        .replace("build_id = \"build-1\"", "build_id = \"build-2\"");
+    co.write_env("production", &moved);
+
+    let run = co.xtask_with(&["plan", "--all", "--output", "json"], &ambient);
+    run.success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    let env = |name: &str| {
+        json["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {json}"))
+            .clone()
+    };
+    assert_eq!(env("staging")["versions_source"], "server", "{json}");
+    let production = env("production");
+    assert_eq!(production["versions_source"], "descriptor", "{production}");
+    let note = production["versions_note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("TEMPORAL_ADDRESS") && note.contains("temporal.address"),
+        "{production}"
+    );
+    let run = co.xtask_with(&["plan", "--all"], &ambient);
+    run.success();
+    assert!(
+        run.stdout.contains("TEMPORAL_ADDRESS applies only"),
+        "{}",
+        run.stdout
+    );
+
+    // Named alone, it is that environment's frontend.
+    let run = co.xtask_with(&["plan", "production", "--output", "json"], &ambient);
+    run.success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    assert_eq!(
+        json["environments"][0]["versions_source"], "server",
+        "{json}"
+    );
+
+    // `deploy --register` of both registers staging, leaves production out with one line, and
+    // fails; production's version never reaches the staging server.
+    let run = co.xtask_with(
+        &["deploy", "staging", "production", "--yes", "--register"],
+        &ambient,
+    );
+    run.failure();
+    assert!(
+        run.stderr.contains("production:") && run.stderr.contains("TEMPORAL_ADDRESS applies only"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains(
+            "staging: no changes to Worker Deployment Version `orders/it-amb-staging-worker@build-1`"
+        ),
+        "{}",
+        run.all()
+    );
+    assert!(
+        describe_version_of(&server.address(), "it-amb-prod-worker", "build-2").is_none(),
+        "production's new build was registered on the staging server"
+    );
+}
+
+/// Whether `build` of `deployment` (namespace `orders`) is on the server at `address`.
+fn describe_version_of(address: &str, deployment: &str, build: &str) -> Option<()> {
+    let out = std::process::Command::new(crate::support::python().bin("temporal"))
+        .args([
+            "worker",
+            "deployment",
+            "describe-version",
+            "--deployment-name",
+            deployment,
+            "--build-id",
+            build,
+            "--address",
+            address,
+            "--namespace",
+            "orders",
+        ])
+        .output()
+        .unwrap();
+    out.status.success().then_some(())
 }

@@ -112,7 +112,8 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         }
     }
     if args.register {
-        failed += setup_flows::deploy::register_deployed(layout, &deployed)?;
+        let scope = worker_deployments::Scope::of(args.all, envs.len());
+        failed += setup_flows::deploy::register_deployed(layout, &deployed, scope)?;
     }
     Ok(setup_flows::deploy::exit_code(failed, envs.len()))
 }

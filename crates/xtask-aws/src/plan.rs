@@ -42,6 +42,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         let mut signals = Signals::listen()?;
         let plans = async {
             let mut out = Vec::new();
+            let scope = worker_deployments::Scope::of(args.all, locals.len());
             for (local, tracker) in locals.iter().zip(&trackers) {
                 let guard = Guard {
                     deadline: Deadline::after(args.timeout),
@@ -50,7 +51,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                 let stack = plan_stack(layout, local, body, guard)
                     .await
                     .map_err(|e| format!("{e:#}"));
-                out.push(env_plan(layout, local, stack));
+                out.push(env_plan(layout, local, stack, scope));
             }
             out
         };
@@ -128,13 +129,18 @@ async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>
     Ok(plan)
 }
 
-fn env_plan(layout: &Layout, local: &Local, stack: Result<Plan, String>) -> EnvPlan {
+fn env_plan(
+    layout: &Layout,
+    local: &Local,
+    stack: Result<Plan, String>,
+    scope: worker_deployments::Scope,
+) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
     let role_arn = deployed_role_arn(&local.env, &stack);
     EnvPlan {
         env: local.env.name.clone(),
         file: setup_flows::relative(layout, &local.env.file),
-        versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes),
+        versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes, scope),
         files: local.files.clone(),
         stack,
     }
