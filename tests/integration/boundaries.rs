@@ -4,7 +4,7 @@
 //! `status` used to see, and versions a `destroy` would strand.
 
 use crate::support::{
-    Checkout, WCI_ON, create_functions, descriptor, function_arn, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, create_functions, descriptor, function_arn, iam, temporal_server,
 };
 
 /// A descriptor that validates offline: no endpoint, `stack` in `region` of `account`.
@@ -236,4 +236,77 @@ fn describe_version_of(address: &str, deployment: &str, build: &str) -> Option<(
         .output()
         .unwrap();
     out.status.success().then_some(())
+}
+
+/// A role widened by hand is a change in every output of `plan` (and for
+/// `--detailed-exitcode`), and `deploy` puts back what the template declares, so that `status`
+/// agrees again: its own fix, `deploy`, does what it says.
+#[test]
+fn plan_shows_role_drift_and_deploy_restores_the_declared_role() {
+    let co = Checkout::new();
+    let stack = "it-drift-plan";
+    co.write_env("drift", &descriptor(stack, "drift-ext-id", &["worker-1"]));
+    co.xtask(&["deploy", "drift", "--yes"]).success();
+    co.xtask(&["plan", "drift", "--detailed-exitcode"])
+        .success();
+
+    let role = format!("Temporal-Serverless-Worker-{stack}");
+    let policy = format!("arn:aws:iam::{ACCOUNT}:policy/{stack}-extra");
+    iam(&format!(
+        "iam.put_role_policy(RoleName='{role}', PolicyName='Temporal-Lambda-Invoke-Permissions', \
+         PolicyDocument=json.dumps({{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', \
+         'Action': ['lambda:*'], 'Resource': '*'}}]}}))\n\
+         iam.put_role_policy(RoleName='{role}', PolicyName='extra', \
+         PolicyDocument=json.dumps({{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', \
+         'Action': ['s3:GetObject'], 'Resource': '*'}}]}}))\n\
+         iam.update_assume_role_policy(RoleName='{role}', PolicyDocument=json.dumps({{\
+         'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', \
+         'Principal': {{'AWS': 'arn:aws:iam::{ACCOUNT}:role/someone-else'}}, \
+         'Action': 'sts:AssumeRole'}}]}}))\n\
+         iam.create_policy(PolicyName='{stack}-extra', PolicyDocument=json.dumps({{\
+         'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Action': 's3:*', \
+         'Resource': '*'}}]}})); iam.attach_role_policy(RoleName='{role}', PolicyArn='{policy}')"
+    ));
+    let run = co.xtask(&["status", "drift"]);
+    assert_eq!(run.code, Some(3), "{}", run.all());
+
+    let run = co.xtask(&["plan", "drift", "--detailed-exitcode"]);
+    assert_eq!(run.code, Some(2), "drift is a change:\n{}", run.all());
+    assert!(
+        run.stdout.contains("changed outside the tool")
+            && run.stdout.contains("lambda:*")
+            && run.stdout.contains("someone-else"),
+        "{}",
+        run.stdout
+    );
+    let run = co.xtask(&["plan", "drift", "--output", "markdown"]);
+    run.success();
+    assert!(
+        run.stdout.contains("changed outside the tool") && run.stdout.contains("lambda:*"),
+        "{}",
+        run.stdout
+    );
+    let run = co.xtask(&["plan", "drift", "--output", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    let env = &json["environments"][0];
+    assert_eq!(env["changes"], true, "{env}");
+    assert!(
+        env["role_drift"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|l| l.as_str().unwrap().contains("lambda:*"))),
+        "{env}"
+    );
+
+    let run = co.xtask(&["deploy", "drift", "--yes"]);
+    run.success();
+    assert!(
+        run.all().contains(&format!("restored role `{role}`")),
+        "{}",
+        run.all()
+    );
+    co.xtask(&["status", "drift"]).success();
+    co.xtask(&["plan", "drift", "--detailed-exitcode"])
+        .success();
+    iam(&format!("iam.delete_policy(PolicyArn='{policy}')"));
+    co.xtask(&["destroy", "drift", "--yes"]).success();
 }

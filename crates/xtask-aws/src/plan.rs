@@ -48,10 +48,13 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     deadline: Deadline::after(args.timeout),
                     tracker,
                 };
-                let stack = plan_stack(layout, local, body, guard)
-                    .await
-                    .map_err(|e| format!("{e:#}"));
-                out.push(env_plan(layout, local, stack, scope));
+                let (stack, role_drift) = match plan_stack(layout, local, body, guard).await {
+                    Ok((plan, drift)) => (Ok(plan), drift),
+                    Err(e) => (Err(format!("{e:#}")), Vec::new()),
+                };
+                let mut plan = env_plan(layout, local, stack, scope);
+                plan.role_drift = role_drift;
+                out.push(plan);
             }
             out
         };
@@ -116,8 +119,15 @@ fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Loca
     })
 }
 
-/// Plans the stack and discards the plan's change set, whatever happened in between.
-async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>) -> Result<Plan> {
+/// Plans the stack and discards the plan's change set, whatever happened in between; with the
+/// role's drift from what the template declares for the deployed parameters (what `status`
+/// reports as changed outside the tool, and `deploy` restores).
+async fn plan_stack(
+    layout: &Layout,
+    local: &Local,
+    body: &str,
+    guard: Guard<'_>,
+) -> Result<(Plan, Vec<String>)> {
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
     let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
@@ -126,7 +136,13 @@ async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>
     let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
     clients.stacks.discard(&plan, guard, &mut progress).await?;
     progress.0.finish();
-    Ok(plan)
+    let drift = match (&plan.action, &plan.current) {
+        (PlanAction::NoChange | PlanAction::Update, Some(current)) => {
+            crate::drift::role_drift(&clients, current).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok((plan, drift))
 }
 
 fn env_plan(
@@ -143,6 +159,7 @@ fn env_plan(
         versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes, scope),
         files: local.files.clone(),
         stack,
+        role_drift: Vec::new(),
     }
 }
 
