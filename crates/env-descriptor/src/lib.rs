@@ -14,6 +14,7 @@ mod model;
 mod outputs;
 mod problem;
 mod rules;
+mod role_names;
 mod schema;
 mod stacks;
 pub mod text;
@@ -33,6 +34,7 @@ pub use model::{
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
 pub use schema::{LoadError, Loaded, load, load_str};
+pub use role_names::shared_role_names;
 pub use stacks::shared_stacks;
 pub use value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,

@@ -73,7 +73,7 @@ fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
 
 /// The text of `path` and the byte offset of `role.stack_name`'s value in it, read again from
 /// the file: only needed for the rare message, so descriptors do not carry positions around.
-fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
+pub(crate) fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
     let src = std::fs::read_to_string(path).ok()?;
     let doc = src.parse::<toml_edit::Document<String>>().ok()?;
     let start = doc.get("role")?.get("stack_name")?.span()?.start;

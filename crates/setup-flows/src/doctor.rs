@@ -43,7 +43,8 @@ pub fn temporal_client(
     layout: &Layout,
     env: &Environment,
 ) -> Result<worker_deployments::Client, String> {
-    crate::register::client(layout, env).map_err(|e| format!("{e:#}"))
+    crate::register::client(layout, env, worker_deployments::Scope::One)
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// Why each `[[worker_deployments]]` function's last invocation failed, by its ARN, where this

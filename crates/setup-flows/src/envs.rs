@@ -84,9 +84,11 @@ pub fn all_envs(layout: &Layout) -> Vec<Environment> {
         .collect()
 }
 
-/// Refuses `envs` when another descriptor of `all` deploys one of their stacks, naming both.
+/// Refuses `envs` when another descriptor of `all` deploys one of their stacks, or creates an
+/// IAM role of the same name in what may be the same account, naming both.
 pub fn ensure_own_stacks(envs: &[Environment], all: &[Environment]) -> Result<()> {
-    let problems = env_descriptor::shared_stacks(envs, all);
+    let mut problems = env_descriptor::shared_stacks(envs, all);
+    problems.extend(env_descriptor::shared_role_names(envs, all));
     if problems.is_empty() {
         return Ok(());
     }

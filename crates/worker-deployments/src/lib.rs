@@ -16,7 +16,7 @@ use env_descriptor::{AWS_LAMBDA, Smoke, WorkerDeployment};
 /// How long one CLI call may take (beyond a smoke workflow's own timeout).
 const CALL_DEADLINE: Duration = Duration::from_secs(60);
 
-pub use frontend::{Frontend, Source};
+pub use frontend::{Frontend, Scope, Source};
 
 mod held;
 pub use held::{HeldCompute, Validation, instance_workflow_id};
@@ -61,6 +61,12 @@ pub enum RegisterError {
     },
     #[error("the Temporal CLI's config file {} cannot be read: {message}", file.display())]
     Profile { file: PathBuf, message: String },
+    #[error(
+        "{ambient} applies only to a command that names one environment, and {descriptor} sets no \
+         `temporal.address`, so this environment is left out: set `temporal.address` in it, or \
+         run the command for it alone"
+    )]
+    AmbientFrontend { descriptor: String, ambient: String },
 }
 
 /// `message`'s lines, each on a new line and indented by two spaces.

@@ -17,6 +17,9 @@ use crate::progress::StackProgress;
 struct Report {
     env: Environment,
     result: Result<Outcome, DeployError>,
+    /// After a deploy that succeeded: what was done to put the role back to what the template
+    /// declares (empty when it had not drifted), or why it could not be.
+    restored: Result<Vec<String>, String>,
 }
 
 pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
@@ -48,6 +51,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                         deadline: Deadline::after(args.limits.timeout),
                         tracker,
                     };
+                    let mut restored = Ok(Vec::new());
                     let result = match crate::aws::connect(layout, &env).await {
                         Ok(clients) => {
                             let mut progress =
@@ -57,6 +61,13 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                                 .deploy(&spec, args.replace_failed, guard, &mut progress)
                                 .await;
                             progress.0.finish();
+                            // CloudFormation leaves a role changed outside it as it is while
+                            // the template and parameters are unchanged: put it back here.
+                            if let Ok(outcome) = &r {
+                                restored = crate::drift::restore(&clients, outcome.stack())
+                                    .await
+                                    .map_err(|e| format!("{e:#}"));
+                            }
                             r
                         }
                         Err(e) => Err(DeployError::Aws {
@@ -65,7 +76,11 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                             message: format!("{e:#}"),
                         }),
                     };
-                    Report { env, result }
+                    Report {
+                        env,
+                        result,
+                        restored,
+                    }
                 }
             };
             let jobs = envs.iter().cloned().zip(parameters).zip(&trackers);
@@ -112,7 +127,8 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         }
     }
     if args.register {
-        failed += setup_flows::deploy::register_deployed(layout, &deployed)?;
+        let scope = worker_deployments::Scope::of(args.all, envs.len());
+        failed += setup_flows::deploy::register_deployed(layout, &deployed, scope)?;
     }
     Ok(setup_flows::deploy::exit_code(failed, envs.len()))
 }
@@ -212,5 +228,20 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     if Outputs::record_stack(&env.file, &recorded)? {
         println!("recorded [outputs] in {file}");
     }
-    Ok(())
+    match &report.restored {
+        Ok(lines) if lines.is_empty() => Ok(()),
+        Ok(lines) => {
+            let role = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next());
+            println!(
+                "{}: restored role `{}` to what the template declares; it had been changed outside the tool:",
+                env.name,
+                role.unwrap_or_default()
+            );
+            for line in lines {
+                println!("  {line}");
+            }
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{}: the stack is deployed, but {e}", env.name),
+    }
 }
