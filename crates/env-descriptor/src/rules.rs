@@ -168,8 +168,9 @@ fn one_dynamic_config(found: &Found, report: &mut Report) {
     );
 }
 
-/// The most tags a CloudFormation stack takes.
-const MAX_TAGS: usize = 50;
+/// The most tags a descriptor may give: CloudFormation's limit of 50 a stack, less the one the
+/// tool sets on every stack it creates (`temporal-serverless-workers:environment`).
+const MAX_TAGS: usize = 49;
 
 fn tag_count(found: &Found, report: &mut Report) {
     if let Some(Read::Map(n)) = found.get("deploy.tags").map(|e| &e.read)
@@ -179,7 +180,9 @@ fn tag_count(found: &Found, report: &mut Report) {
         report.error(
             "deploy.tags",
             span,
-            format!("has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit"),
+            format!(
+                "has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit of 50 less the tool's own tag"
+            ),
         );
     }
 }

@@ -47,7 +47,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     deadline: Deadline::after(args.timeout),
                     tracker,
                 };
-                let stack = plan_stack(layout, local, body, guard)
+                let stack = plan_stack(layout, local, body, args.adopt_stack, guard)
                     .await
                     .map_err(|e| format!("{e:#}"));
                 out.push(env_plan(layout, local, stack));
@@ -116,10 +116,16 @@ fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Loca
 }
 
 /// Plans the stack and discards the plan's change set, whatever happened in between.
-async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>) -> Result<Plan> {
+async fn plan_stack(
+    layout: &Layout,
+    local: &Local,
+    body: &str,
+    adopt: bool,
+    guard: Guard<'_>,
+) -> Result<Plan> {
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
-    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
+    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
     let clients: Clients = crate::aws::connect(layout, env).await?;
     let mut progress = StackProgress(Progress::new(&env.name, false));
     let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
