@@ -19,6 +19,7 @@ mod files;
 mod helm;
 mod infra_repo;
 mod lambda_worker;
+mod ownership;
 mod plan;
 mod providers;
 mod registration;

@@ -296,8 +296,9 @@ fn lambda_arns_fit(found: &Found, report: &mut Report) {
     report.error(key, key_span(found, key), message);
 }
 
-/// The most tags a CloudFormation stack takes.
-const MAX_TAGS: usize = 50;
+/// The most tags a descriptor may give: CloudFormation's limit of 50 a stack, less the one the
+/// tool sets on every stack it creates (`temporal-serverless-workers:environment`).
+const MAX_TAGS: usize = 49;
 
 fn tag_count(found: &Found, report: &mut Report) {
     if let Some(Read::Map(n)) = found.get("deploy.tags").map(|e| &e.read)
@@ -307,7 +308,9 @@ fn tag_count(found: &Found, report: &mut Report) {
         report.error(
             "deploy.tags",
             span,
-            format!("has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit"),
+            format!(
+                "has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit of 50 less the tool's own tag"
+            ),
         );
     }
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cfn_deploy::{Deadline, DeployError, Guard, Outcome, StackSpec, Tracker};
+use cfn_deploy::{Deadline, DeployError, Guard, Outcome, Owner, StackSpec, Tracker};
 use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
 use env_render::cfn;
 use indicatif::MultiProgress;
@@ -46,7 +46,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 let ask = asks(&env);
                 async move {
                     let tags = stack_tags(&env);
-                    let spec = stack_spec(&env, body, &params, &tags);
+                    let spec = stack_spec(&env, body, &params, &tags, args.adopt_stack);
                     let guard = Guard {
                         deadline: Deadline::after(args.limits.timeout),
                         tracker,
@@ -133,12 +133,14 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     Ok(setup_flows::deploy::exit_code(failed, envs.len()))
 }
 
-/// The stack `env` describes: what `deploy` applies and `plan` shows.
+/// The stack `env` describes: what `deploy` applies and `plan` shows. `adopt`: take over a
+/// stack of the name that is not recognisably this tool's (`--adopt-stack`).
 pub fn stack_spec<'a>(
     env: &'a Environment,
     template_body: &'a str,
     parameters: &'a [(String, String)],
     tags: &'a [(String, String)],
+    adopt: bool,
 ) -> StackSpec<'a> {
     StackSpec {
         name: &env.role.stack_name,
@@ -153,15 +155,33 @@ pub fn stack_spec<'a>(
             .map(|o| o.stack_id.as_str()),
         tags,
         role_arn: env.deploy.cloudformation_role_arn.as_deref(),
+        owner: owner(env, adopt),
     }
 }
 
-/// `[deploy] tags`, as the stack takes them.
+/// The tag the tool sets on every stack it creates, with the environment's name: what tells
+/// its stacks from others' when no `[outputs]` record them.
+pub const OWNER_TAG: &str = "temporal-serverless-workers:environment";
+
+/// How `env`'s stack is recognised as this tool's (see [`cfn_deploy::Owner`]).
+pub fn owner(env: &Environment, adopt: bool) -> Owner<'_> {
+    Owner {
+        recorded_stack_id: env.outputs.as_ref().map(|o| o.stack_id.as_str()),
+        tag: (OWNER_TAG, env.name.as_str()),
+        output: cfn::ROLE_ARN_OUTPUT,
+        parameter: (cfn::EXTERNAL_ID_PARAMETER, env.role.external_id.as_str()),
+        adopt,
+    }
+}
+
+/// `[deploy] tags`, as the stack takes them, and [`OWNER_TAG`] (over a tag of that key).
 pub fn stack_tags(env: &Environment) -> Vec<(String, String)> {
     env.deploy
         .tags
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| k != OWNER_TAG)
+        .chain([(OWNER_TAG.to_owned(), env.name.clone())])
         .collect()
 }
 

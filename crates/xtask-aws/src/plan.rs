@@ -48,10 +48,11 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     deadline: Deadline::after(args.timeout),
                     tracker,
                 };
-                let (stack, role_drift) = match plan_stack(layout, local, body, guard).await {
-                    Ok((plan, drift)) => (Ok(plan), drift),
-                    Err(e) => (Err(format!("{e:#}")), Vec::new()),
-                };
+                let (stack, role_drift) =
+                    match plan_stack(layout, local, body, args.adopt_stack, guard).await {
+                        Ok((plan, drift)) => (Ok(plan), drift),
+                        Err(e) => (Err(format!("{e:#}")), Vec::new()),
+                    };
                 let mut plan = env_plan(layout, local, stack, scope);
                 plan.role_drift = role_drift;
                 out.push(plan);
@@ -126,11 +127,12 @@ async fn plan_stack(
     layout: &Layout,
     local: &Local,
     body: &str,
+    adopt: bool,
     guard: Guard<'_>,
 ) -> Result<(Plan, Vec<String>)> {
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
-    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
+    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
     let clients: Clients = crate::aws::connect(layout, env).await?;
     let mut progress = StackProgress(Progress::new(&env.name, false));
     let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
