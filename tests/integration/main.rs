@@ -29,3 +29,4 @@ mod signals;
 mod sts;
 mod template;
 mod temporal;
+mod untrusted;
