@@ -31,4 +31,5 @@ mod signals;
 mod sts;
 mod template;
 mod temporal;
+mod untrusted;
 mod untrusted_files;

@@ -143,7 +143,9 @@ pub struct Temporal {
     pub tls_ca_path: Option<String>,
     /// The name to verify the frontend's certificate against.
     pub tls_server_name: Option<String>,
-    /// The NAME of the environment variable that holds the API key (never the key itself).
+    /// The NAME of the environment variable that holds the API key (never the key itself):
+    /// `TEMPORAL_API_KEY` or `TEMPORAL_<NAME>_API_KEY`. Sent only over TLS, or to a loopback
+    /// address.
     pub api_key_env: Option<EnvVarName>,
 }
 

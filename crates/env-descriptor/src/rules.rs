@@ -150,6 +150,22 @@ fn tls(found: &Found, report: &mut Report) {
             "is `false` but `tls_*` keys are set; remove them or set `tls = true`",
         );
     }
+    // An API key in cleartext only to this machine (a sandbox, a port forward).
+    let address = found.valid_text("temporal.address");
+    if found.bool("temporal.tls") == Some(false)
+        && found.valid_text("temporal.api_key_env").is_some()
+        && address.is_some_and(|a| !local_endpoint::is_loopback(a))
+    {
+        report.error(
+            "temporal.tls",
+            key_span(found, "temporal.tls"),
+            format!(
+                "is `false` with `api_key_env`: the key would go in cleartext to `{}`; allowed: \
+                 `tls = false` with an API key only for a loopback address; remove `tls = false`",
+                address.unwrap_or_default().escape_debug()
+            ),
+        );
+    }
 }
 
 /// The server reads its dynamic config from one place: its own file, or the values of the Helm

@@ -763,7 +763,7 @@ lambda_function_arns = []
                     ("tls_key_path", r#""k""#),
                     ("tls_ca_path", r#""ca""#),
                     ("tls_server_name", r#""t""#),
-                    ("api_key_env", r#""KEY""#),
+                    ("api_key_env", r#""TEMPORAL_API_KEY""#),
                 ],
             ),
             (
@@ -1303,6 +1303,56 @@ lambda_function_arns = []
         let t = load(&src).unwrap().env.temporal;
         assert_eq!(t.tls(), Some(crate::model::Tls::default()));
         assert_eq!(t.api_key_env.as_deref(), Some("TEMPORAL_API_KEY"));
+    }
+
+    /// The API key's variable is one meant for a Temporal key (never the CI job's AWS or
+    /// GitHub secrets), and a key goes in cleartext only to this machine.
+    #[test]
+    fn the_api_key_comes_from_a_temporal_variable_and_never_travels_in_cleartext() {
+        for name in [
+            "AWS_SECRET_ACCESS_KEY",
+            "GITHUB_TOKEN",
+            "ACTIONS_RUNTIME_TOKEN",
+            "MY_KEY",
+        ] {
+            let src = GOOD.replace(
+                "namespaces = [",
+                &format!("address = \"t:7233\"\napi_key_env = \"{name}\"\nnamespaces = ["),
+            );
+            let p = problems(&src);
+            assert_eq!(p.len(), 1, "{p:#?}");
+            assert_eq!(p[0].key, "temporal.api_key_env");
+            assert!(
+                p[0].message.contains(&format!("`{name}`"))
+                    && p[0].message.contains("`TEMPORAL_API_KEY`")
+                    && p[0].message.contains("`TEMPORAL_<NAME>_API_KEY`"),
+                "{}",
+                p[0].message
+            );
+        }
+        for name in ["TEMPORAL_API_KEY", "TEMPORAL_STAGING_API_KEY"] {
+            let src = GOOD.replace(
+                "namespaces = [",
+                &format!("address = \"t:7233\"\napi_key_env = \"{name}\"\nnamespaces = ["),
+            );
+            assert!(load(&src).is_ok(), "{name}");
+        }
+        let plaintext = |address: &str| {
+            GOOD.replace(
+                "namespaces = [",
+                &format!("address = \"{address}\"\ntls = false\napi_key_env = \"TEMPORAL_API_KEY\"\nnamespaces = ["),
+            )
+        };
+        let p = problems(&plaintext("temporal.example.com:7233"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "temporal.tls");
+        assert!(
+            p[0].message.contains("cleartext") && p[0].message.contains("loopback"),
+            "{}",
+            p[0].message
+        );
+        assert!(load(&plaintext("127.0.0.1:7233")).is_ok());
+        assert!(load(&plaintext("localhost:7233")).is_ok());
     }
 
     const STACK_ID: &str = "arn:aws:cloudformation:us-west-2:123456789012:stack/temporal-serverless-worker-staging/0f1e-42";

@@ -310,15 +310,23 @@ impl AsRef<std::path::Path> for ConfigPath {
 }
 
 rule_newtype! {
-    /// `temporal.api_key_env`: the NAME of an environment variable, never the key itself.
-    EnvVarName ("pattern": r"^[A-Z_][A-Z0-9_]*$") = |v| {
-        let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-            && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    /// `temporal.api_key_env`: the NAME of an environment variable, never the key itself; one
+    /// meant for a Temporal API key (`TEMPORAL_API_KEY`, `TEMPORAL_<NAME>_API_KEY`), so that a
+    /// descriptor can never have another secret of the process (`AWS_SECRET_ACCESS_KEY`,
+    /// `GITHUB_TOKEN`, ...) sent to a frontend.
+    EnvVarName ("pattern": r"^TEMPORAL_([A-Z0-9_]*_)?API_KEY$") = |v| {
+        let ok = v
+            .strip_prefix("TEMPORAL_")
+            .and_then(|rest| rest.strip_suffix("API_KEY"))
+            .is_some_and(|middle| {
+                (middle.is_empty() || middle.ends_with('_'))
+                    && middle.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            });
         if ok {
             Ok(())
         } else {
             Err(format!(
-                "`{}` is not an environment variable name; allowed: the NAME of a variable that holds the key, e.g. `TEMPORAL_API_KEY` (never the key itself)",
+                "`{}` is not allowed; allowed: the NAME of the variable that holds the Temporal API key, `TEMPORAL_API_KEY` or `TEMPORAL_<NAME>_API_KEY` (letters, digits and `_`; never the key itself, nor another secret's variable)",
                 v.escape_debug()
             ))
         }

@@ -111,6 +111,11 @@ impl Frontend {
             (None, _, _) if api_key.is_some() => TlsMode::On(Tls::default()),
             (None, _, _) => TlsMode::Off,
         };
+        // An API key in cleartext only to this machine (the descriptor's own address is
+        // checked by `validate`; this covers TEMPORAL_ADDRESS too).
+        if tls == TlsMode::Off && api_key.is_some() && !local_endpoint::is_loopback(&address) {
+            return Err(RegisterError::KeyInCleartext(address));
+        }
         Ok(Frontend {
             address,
             source,
@@ -328,8 +333,8 @@ mod tests {
     #[test]
     fn tls_and_the_api_key_come_from_the_descriptor() {
         let f = resolve(
-            "address = \"t:7233\"\ntls_ca_path = \"ca.pem\"\napi_key_env = \"MY_KEY\"",
-            &[("MY_KEY", "secret")],
+            "address = \"t:7233\"\ntls_ca_path = \"ca.pem\"\napi_key_env = \"TEMPORAL_MY_API_KEY\"",
+            &[("TEMPORAL_MY_API_KEY", "secret")],
         )
         .unwrap();
         let flags = f.flags("orders");
@@ -344,14 +349,43 @@ mod tests {
         assert!(!flags.iter().any(|f| f.contains("secret")), "{flags:?}");
         assert_eq!(f.env(), [("TEMPORAL_API_KEY", "secret")]);
         let keyed = resolve(
-            "api_key_env = \"MY_KEY\"",
-            &[("MY_KEY", "s"), ("TEMPORAL_ADDRESS", "e:1")],
+            "api_key_env = \"TEMPORAL_MY_API_KEY\"",
+            &[("TEMPORAL_MY_API_KEY", "s"), ("TEMPORAL_ADDRESS", "e:1")],
         );
         assert!(keyed.unwrap().flags("n").ends_with(&["--tls".into()]));
         assert!(matches!(
-            resolve("address = \"t:1\"\napi_key_env = \"MY_KEY\"", &[]),
-            Err(RegisterError::ApiKeyMissing(name)) if name == "MY_KEY"
+            resolve("address = \"t:1\"\napi_key_env = \"TEMPORAL_MY_API_KEY\"", &[]),
+            Err(RegisterError::ApiKeyMissing(name)) if name == "TEMPORAL_MY_API_KEY"
         ));
+    }
+
+    #[test]
+    fn an_api_key_goes_in_cleartext_only_to_loopback() {
+        let keyed = "tls = false\napi_key_env = \"TEMPORAL_API_KEY\"";
+        let err = resolve(
+            keyed,
+            &[
+                ("TEMPORAL_API_KEY", "secret"),
+                ("TEMPORAL_ADDRESS", "t.example.com:7233"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`t.example.com:7233`")
+                && err.contains("cleartext")
+                && !err.contains("secret"),
+            "{err}"
+        );
+        let f = resolve(
+            keyed,
+            &[
+                ("TEMPORAL_API_KEY", "secret"),
+                ("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+            ],
+        )
+        .unwrap();
+        assert!(f.flags("n").ends_with(&["--tls=false".into()]));
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub enum RegisterError {
     #[error("the API key variable `{0}` (temporal.api_key_env) is not set")]
     ApiKeyMissing(String),
     #[error(
+        "`tls = false` with `api_key_env` would send the API key in cleartext to `{}`: \
+         only a loopback address may get a key without TLS; remove `tls = false`",
+        .0.escape_debug()
+    )]
+    KeyInCleartext(String),
+    #[error(
         "no Temporal frontend to connect to: set `temporal.address` in {descriptor}, or TEMPORAL_ADDRESS, \
          or `address` in profile `{profile}` of the Temporal CLI's config file {file} \
          (TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE choose another; \
