@@ -342,3 +342,23 @@ fn deeply_nested_yaml_is_refused_at_once() {
     assert!(run.all().contains("nested"), "{}", run.all());
     let _ = Path::new("");
 }
+
+/// A lock file committed as a link to another descriptor: `deploy` refuses it, before any AWS
+/// call, and the descriptor it points to keeps its contents (it was truncated before).
+#[test]
+fn a_lock_file_that_is_a_link_is_refused_and_its_target_kept() {
+    let co = Checkout::new();
+    let kept = descriptor("");
+    co.write_env("aaa", &kept);
+    co.write_env(
+        "locked",
+        &descriptor("").replace("it-untrusted", "it-locked"),
+    );
+    let locks = co.root().join("target/xtask/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    symlink("../../../environments/aaa.toml", locks.join("locked.lock")).unwrap();
+    let run = co.xtask(&["deploy", "locked", "--yes"]);
+    run.failure();
+    assert!(run.all().contains("is a symbolic link"), "{}", run.all());
+    assert_eq!(co.read_env("aaa"), kept);
+}
