@@ -13,10 +13,11 @@ use crate::support::{Checkout, Run, safe_aws_env};
 /// What a CI job keeps next to the checkout and must never reach a pull request's comment.
 const SECRET: &str = "client-key-data: SECRET-OF-THE-CI-JOB";
 
-/// A descriptor that needs no emulator, with `extra` at the end of `[temporal]`.
+/// A descriptor that needs no emulator, with `extra` at the end of `[temporal]` (its endpoint
+/// is a loopback port nothing answers at: nothing here may reach AWS).
 fn descriptor(extra: &str) -> String {
     format!(
-        "[aws]\nregion = \"us-east-1\"\n\n[temporal]\nserver_role_arn = \"arn:aws:iam::123456789012:role/temporal\"\n{extra}\n\n\
+        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"http://127.0.0.1:9\"\n\n[temporal]\nserver_role_arn = \"arn:aws:iam::123456789012:role/temporal\"\n{extra}\n\n\
          [role]\nstack_name = \"it-untrusted\"\nexternal_id = \"untrusted-ext-id\"\n\
          lambda_function_arns = [\"arn:aws:lambda:us-east-1:123456789012:function:f\"]\n"
     )
@@ -108,7 +109,7 @@ fn a_server_file_outside_the_checkout_is_refused_at_its_key() {
         .unwrap();
         b.write_env(name, &descriptor(&format!("helm_values = \"{value}\"")));
         let key = "temporal.helm_values";
-        let line = format!("{name}.toml:6");
+        let line = format!("{name}.toml:7");
         refused_without_secret(
             &b.xtask(&["validate", name], &[]),
             &[key, &line, "outside the checkout"],
@@ -119,6 +120,10 @@ fn a_server_file_outside_the_checkout_is_refused_at_its_key() {
         );
         refused_without_secret(
             &b.xtask(&["render", name], &[]),
+            &[key, "outside the checkout"],
+        );
+        refused_without_secret(
+            &b.xtask(&["plan", name, "--output", "markdown"], &[]),
             &[key, "outside the checkout"],
         );
         b.secret_intact();
@@ -223,7 +228,7 @@ fn a_server_file_that_is_the_rendered_file_is_refused() {
         let run = co.xtask(&["validate", "self"]);
         run.failure();
         assert!(
-            run.all().contains("self.toml:6")
+            run.all().contains("self.toml:7")
                 && run.all().contains("temporal.dynamic_config_file")
                 && run.all().contains("the file `render` writes"),
             "{}",
@@ -336,4 +341,24 @@ fn deeply_nested_yaml_is_refused_at_once() {
     );
     assert!(run.all().contains("nested"), "{}", run.all());
     let _ = Path::new("");
+}
+
+/// A lock file committed as a link to another descriptor: `deploy` refuses it, before any AWS
+/// call, and the descriptor it points to keeps its contents (it was truncated before).
+#[test]
+fn a_lock_file_that_is_a_link_is_refused_and_its_target_kept() {
+    let co = Checkout::new();
+    let kept = descriptor("");
+    co.write_env("aaa", &kept);
+    co.write_env(
+        "locked",
+        &descriptor("").replace("it-untrusted", "it-locked"),
+    );
+    let locks = co.root().join("target/xtask/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    symlink("../../../environments/aaa.toml", locks.join("locked.lock")).unwrap();
+    let run = co.xtask(&["deploy", "locked", "--yes"]);
+    run.failure();
+    assert!(run.all().contains("is a symbolic link"), "{}", run.all());
+    assert_eq!(co.read_env("aaa"), kept);
 }

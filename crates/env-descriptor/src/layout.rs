@@ -423,7 +423,10 @@ mod tests {
                 .is_not_found()
         );
 
-        let allowed = layout.clone().allowing_outside(std::slice::from_ref(&outside)).unwrap();
+        let allowed = layout
+            .clone()
+            .allowing_outside(std::slice::from_ref(&outside))
+            .unwrap();
         assert_eq!(
             allowed.read(Path::new("deploy/link.yaml")).unwrap(),
             "secret"
