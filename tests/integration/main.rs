@@ -7,6 +7,7 @@ mod support;
 mod child;
 mod fault_proxy;
 
+mod accounts;
 mod build_ahead;
 mod checks;
 mod cli;

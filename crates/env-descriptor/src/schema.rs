@@ -736,6 +736,9 @@ lambda_function_arns = []
                     ("profile", r#""p""#),
                     ("endpoint_url", r#""http://127.0.0.1:5050""#),
                     ("account_id", r#""123456789012""#),
+                    ("role_arn", r#""arn:aws:iam::123456789012:role/deployer""#),
+                    ("external_id", r#""ci-external-id""#),
+                    ("session_name", r#""ci-job""#),
                 ],
             ),
             (
@@ -851,7 +854,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 13 + 4 + 8 + 3 + 1 + 4);
+        assert_eq!(checked, 7 + 7 + 13 + 4 + 8 + 3 + 1 + 4);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a

@@ -11,7 +11,7 @@ use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{PLAN_CHANGES, PlanArgs, PlanOutput};
 
-use plan_view::EnvPlan;
+use plan_view::{AwsTarget, EnvPlan};
 
 use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
@@ -47,10 +47,15 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     deadline: Deadline::after(args.timeout),
                     tracker,
                 };
-                let stack = plan_stack(layout, local, body, guard)
+                let mut aws = AwsTarget {
+                    account: local.env.account().map(|(account, _)| account),
+                    region: local.env.aws.region.to_string(),
+                    credentials: None,
+                };
+                let stack = plan_stack(layout, local, body, guard, &mut aws)
                     .await
                     .map_err(|e| format!("{e:#}"));
-                out.push(env_plan(layout, local, stack));
+                out.push(env_plan(layout, local, stack, aws));
             }
             out
         };
@@ -115,12 +120,23 @@ fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Loca
     })
 }
 
-/// Plans the stack and discards the plan's change set, whatever happened in between.
-async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>) -> Result<Plan> {
+/// Plans the stack and discards the plan's change set, whatever happened in between; `aws`
+/// gets the caller's account and where its credentials came from.
+async fn plan_stack(
+    layout: &Layout,
+    local: &Local,
+    body: &str,
+    guard: Guard<'_>,
+    aws: &mut AwsTarget,
+) -> Result<Plan> {
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
     let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
-    let clients: Clients = crate::aws::connect(layout, env).await?;
+    let (clients, caller): (Clients, _) = crate::aws::connect_as(layout, env).await?;
+    if let Some(caller) = caller {
+        aws.account = Some(caller.account);
+    }
+    aws.credentials = Some(clients.credentials.to_string());
     let mut progress = StackProgress(Progress::new(&env.name, false));
     let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
     clients.stacks.discard(&plan, guard, &mut progress).await?;
@@ -128,7 +144,12 @@ async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>
     Ok(plan)
 }
 
-fn env_plan(layout: &Layout, local: &Local, stack: Result<Plan, String>) -> EnvPlan {
+fn env_plan(
+    layout: &Layout,
+    local: &Local,
+    stack: Result<Plan, String>,
+    aws: AwsTarget,
+) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
     let role_arn = deployed_role_arn(&local.env, &stack);
     EnvPlan {
@@ -137,6 +158,7 @@ fn env_plan(layout: &Layout, local: &Local, stack: Result<Plan, String>) -> EnvP
         versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes),
         files: local.files.clone(),
         stack,
+        aws,
     }
 }
 
