@@ -48,6 +48,22 @@ pub async fn connect_as(layout: &Layout, env: &Environment) -> Result<(Clients, 
     Ok((clients, Some(caller)))
 }
 
+/// [`connect`] for `doctor`, which changes nothing and is also run with the Temporal server's
+/// credentials: the account of `temporal.server_role_arn` is accepted too.
+pub async fn connect_for_doctor(layout: &Layout, env: &Environment) -> Result<Clients> {
+    let clients = connect_unchecked(layout, env).await?;
+    if !clients.sts_answers_for_all() {
+        return Ok(clients);
+    }
+    let caller = clients.whoami().await?;
+    let server = env_descriptor::arn::Arn::parse(&env.temporal.server_role_arn)
+        .is_some_and(|arn| arn.account == caller.account);
+    match wrong_account(layout, env, &clients, &caller) {
+        Some(refusal) if !server => anyhow::bail!(refusal),
+        _ => Ok(clients),
+    }
+}
+
 /// Why `caller` may not act for `env`: it is of another account than the one `env` belongs to.
 pub fn wrong_account(
     layout: &Layout,
