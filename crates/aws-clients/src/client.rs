@@ -124,6 +124,11 @@ impl Clients {
             || endpoint_of(&self.config, "STS").is_some_and(|url| local_endpoint::is_local(&url))
     }
 
+    /// The endpoint STS calls go to, for messages.
+    pub fn sts_endpoint(&self) -> String {
+        endpoint_of(&self.config, "STS").unwrap_or_else(|| "STS".to_owned())
+    }
+
     /// STS GetCallerIdentity.
     pub async fn whoami(&self) -> Result<Identity, DeployError> {
         let out = self

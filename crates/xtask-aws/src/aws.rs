@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use aws_clients::{AssumeRole, Clients, Connection, Endpoint, EndpointOrigin, Identity};
+use cfn_deploy::{Deadline, DeployError};
 use env_descriptor::{Environment, Layout};
 
 /// The AWS connection an environment describes.
@@ -28,7 +29,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Connects to AWS for `env` as [`connect_as`] does.
 pub async fn connect(layout: &Layout, env: &Environment) -> Result<Clients> {
-    Ok(connect_as(layout, env).await?.0)
+    Ok(connect_as(layout, env, None).await?.0)
 }
 
 /// Connects to AWS for `env` and asks STS who the caller is (GetCallerIdentity), before any
@@ -36,12 +37,26 @@ pub async fn connect(layout: &Layout, env: &Environment) -> Result<Clients> {
 /// ([`Environment::account`]) are refused, naming both accounts and where the credentials came
 /// from, as Terraform's `allowed_account_ids` does. No caller when STS cannot answer for the
 /// endpoints called (an emulator for some services only: every call has dummy keys then).
-pub async fn connect_as(layout: &Layout, env: &Environment) -> Result<(Clients, Option<Identity>)> {
+/// The question ends by `deadline` when there is one (`--timeout`).
+pub async fn connect_as(
+    layout: &Layout,
+    env: &Environment,
+    deadline: Option<&Deadline>,
+) -> Result<(Clients, Option<Identity>)> {
     let clients = connect_unchecked(layout, env).await?;
     if !clients.sts_answers_for_all() {
         return Ok((clients, None));
     }
-    let caller = clients.whoami().await?;
+    let caller = match deadline {
+        Some(deadline) => deadline.bound(clients.whoami()).await.unwrap_or_else(|| {
+            Err(DeployError::TimedOut {
+                waiting_for: format!("GetCallerIdentity from {}", clients.sts_endpoint()),
+                after: deadline.limit(),
+                running: None,
+            })
+        })?,
+        None => clients.whoami().await?,
+    };
     if let Some(refusal) = wrong_account(layout, env, &clients, &caller) {
         anyhow::bail!(refusal);
     }

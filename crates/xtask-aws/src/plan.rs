@@ -132,7 +132,8 @@ async fn plan_stack(
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
     let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
-    let (clients, caller): (Clients, _) = crate::aws::connect_as(layout, env).await?;
+    let (clients, caller): (Clients, _) =
+        crate::aws::connect_as(layout, env, Some(&guard.deadline)).await?;
     if let Some(caller) = caller {
         aws.account = Some(caller.account);
     }
