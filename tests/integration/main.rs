@@ -7,6 +7,7 @@ mod support;
 mod child;
 mod fault_proxy;
 
+mod accounts;
 mod boundaries;
 mod build_ahead;
 mod checks;

@@ -3,14 +3,13 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
 use cfn_deploy::{DeployError, Stacks, aws_error};
 
-use crate::explain::{self, Hinting};
+use crate::credentials::{self, AssumeRole, CredentialSource};
+use crate::explain;
 use crate::iam::Iam;
 
 /// Where and as whom to call AWS.
@@ -20,6 +19,8 @@ pub struct Connection {
     pub profile: Option<String>,
     /// An emulator endpoint (`AWS_ENDPOINT_URL` is honoured too).
     pub endpoint_url: Option<String>,
+    /// A role to assume with the credentials found (`aws.role_arn`).
+    pub assume_role: Option<AssumeRole>,
 }
 
 /// One client per service, sharing one configuration.
@@ -35,14 +36,13 @@ pub struct Clients {
     /// The endpoints on this machine that some client calls. When there is any, every client
     /// signs with dummy keys.
     pub local_endpoints: Vec<Endpoint>,
+    /// Where the credentials every client signs with come from.
+    pub credentials: CredentialSource,
 }
 
 /// The SDK service ids of every client this tool builds, all from [`Clients::config`]
 /// (Lambda's by [`Clients::lambda`]).
 const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
-
-/// The key every client signs with when any endpoint is on this machine.
-const DUMMY_KEY: &str = "testing";
 
 /// An endpoint a client calls, and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,27 +97,14 @@ impl Clients {
             .into_iter()
             .filter(|e| local_endpoint::is_local(&e.url))
             .collect();
-        // Decided after loading, from what each client will really call: the caller's keys,
-        // session token, profile, SSO or credential process are then never even resolved.
-        let config = if local_endpoints.is_empty() {
-            match config.credentials_provider() {
-                Some(chain) => config
-                    .into_builder()
-                    .credentials_provider(Hinting::wrap(chain, conn.profile.as_deref()))
-                    .build(),
-                None => config,
-            }
-        } else {
-            config
-                .into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                    DUMMY_KEY,
-                    DUMMY_KEY,
-                    None,
-                    None,
-                    "local endpoint",
-                )))
-                .build()
+        // Decided after loading, from what each client will really call: with a local one,
+        // the caller's keys, session token, profile, SSO or credential process are never even
+        // resolved (see `credentials.rs`).
+        let local = !local_endpoints.is_empty();
+        let credentials = CredentialSource::of(conn, local, &|v| std::env::var(v).ok());
+        let config = match credentials::provider(conn, &config, local, None).await {
+            Some(provider) => config.into_builder().credentials_provider(provider).build(),
+            None => config,
         };
         Clients {
             stacks: Stacks::new(&config, endpoint_of(&config, "CloudFormation").as_deref()),
@@ -125,7 +112,21 @@ impl Clients {
             iam: iam_client(&config, &conn.region),
             config,
             local_endpoints,
+            credentials,
         }
+    }
+
+    /// Whether STS can say who calls every endpoint: not when some endpoint is on this machine
+    /// and STS's is not (every call is then signed with dummy keys, which no account of AWS
+    /// takes, and STS elsewhere would answer for another system).
+    pub fn sts_answers_for_all(&self) -> bool {
+        self.local_endpoints.is_empty()
+            || endpoint_of(&self.config, "STS").is_some_and(|url| local_endpoint::is_local(&url))
+    }
+
+    /// The endpoint STS calls go to, for messages.
+    pub fn sts_endpoint(&self) -> String {
+        endpoint_of(&self.config, "STS").unwrap_or_else(|| "STS".to_owned())
     }
 
     /// STS GetCallerIdentity.

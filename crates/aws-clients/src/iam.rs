@@ -1,4 +1,4 @@
-//! The four IAM calls `role.rs` needs (GetRole, ListRolePolicies, GetRolePolicy,
+//! The IAM calls `role.rs` needs (GetRole, ListRolePolicies, GetRolePolicy,
 //! ListAttachedRolePolicies), made through IAM's Query API by hand, on the signed request of
 //! `signed.rs` (why not `aws-sdk-iam` is told there). Answers are parsed with `aws-smithy-xml`,
 //! the parser the SDK's XML protocols already compile in.
@@ -66,6 +66,13 @@ impl Iam {
         let xml = self.call(ACTION, &[("RoleName", role)]).await?;
         first(&xml, &["GetRoleResult", "Role", "AssumeRolePolicyDocument"])
             .map_err(unreadable(ACTION))
+    }
+
+    /// GetRole: the role's ARN, with its path (`role/aws-reserved/sso.amazonaws.com/NAME`).
+    pub(crate) async fn role_arn(&self, role: &str) -> Result<String, DeployError> {
+        const ACTION: &str = "GetRole";
+        let xml = self.call(ACTION, &[("RoleName", role)]).await?;
+        first(&xml, &["GetRoleResult", "Role", "Arn"]).map_err(unreadable(ACTION))
     }
 
     /// ListRolePolicies, one page: the names of the role's inline policies.
@@ -291,6 +298,18 @@ mod tests {
             )
             .unwrap(),
             "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%7D%5D%7D"
+        );
+    }
+
+    #[test]
+    fn get_role_yields_the_arn_with_its_path() {
+        let xml = GET_ROLE.replace(
+            "role/Temporal-Serverless-Worker-x</Arn>",
+            "role/aws-reserved/sso.amazonaws.com/Temporal-Serverless-Worker-x</Arn>",
+        );
+        assert_eq!(
+            first(&xml, &["GetRoleResult", "Role", "Arn"]).unwrap(),
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/Temporal-Serverless-Worker-x"
         );
     }
 

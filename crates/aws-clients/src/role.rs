@@ -19,6 +19,12 @@ pub struct LiveRole {
 }
 
 impl Clients {
+    /// The ARN of the role named `name` as IAM holds it, path included (GetRole): an
+    /// assumed-role session's ARN names the role without its path.
+    pub async fn role_arn(&self, name: &str) -> Result<String, DeployError> {
+        self.iam.role_arn(name).await
+    }
+
     /// The role named `name`, with its trust policy and every policy that grants it anything:
     /// GetRole, ListRolePolicies, GetRolePolicy for each, ListAttachedRolePolicies.
     pub async fn live_role(&self, name: &str) -> Result<LiveRole, DeployError> {

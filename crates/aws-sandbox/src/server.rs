@@ -300,6 +300,19 @@ impl Owned {
         Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
     }
 
+    /// The AWS emulator on a free port, answering as account `account` (moto's
+    /// `MOTO_ACCOUNT_ID`): for tests of more than one account.
+    pub fn aws_in_account(
+        env: &PythonEnv,
+        work_dir: &Path,
+        account: &str,
+    ) -> Result<Self, SandboxError> {
+        let port = free_port()?;
+        let mut cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
+        cmd.env("MOTO_ACCOUNT_ID", account);
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+    }
+
     /// The emulator's Lambda invocation log: a JSON object per line, `"event"` `start` (with
     /// `caller`: `access_key`, `arn`, and for an assumed role `role_arn`, `session_name`,
     /// `external_id`) and `end` (with `status`, `error` and `output_tail`).

@@ -24,6 +24,7 @@ pub(crate) fn check(found: &mut Found, report: &mut Report) {
     lambda_arns_fit(found, report);
     tag_count(found, report);
     service_role_account(found, report);
+    assumed_role(found, report);
     if let Some(region) = &region {
         lambda_accounts(found, report, region);
         recorded_stack(found, report, region);
@@ -65,6 +66,9 @@ fn in_partition(found: &mut Found, report: &mut Report, partition: &str) {
         PrincipalArn::parse_in(a, p).map(drop)
     });
     recheck(found, report, "deploy.cloudformation_role_arn", |a| {
+        RoleArn::parse_in(a, p).map(drop)
+    });
+    recheck(found, report, "aws.role_arn", |a| {
         RoleArn::parse_in(a, p).map(drop)
     });
     let lambdas = found
@@ -346,6 +350,39 @@ fn service_role_account(found: &Found, report: &mut Report) {
             span(found, key),
             format!(
                 "is in account `{}`, not `{account}` ({source}); allowed: a role in the stack's account, which CloudFormation can assume",
+                arn.account
+            ),
+        );
+    }
+}
+
+/// `aws.role_arn` is a role of the environment's account (the caller's account is then the
+/// role's), and its external ID and session name come with it.
+fn assumed_role(found: &Found, report: &mut Report) {
+    let key = "aws.role_arn";
+    if found.get(key).is_none() {
+        for other in ["aws.external_id", "aws.session_name"] {
+            if found.get(other).is_some() {
+                report.error(
+                    other,
+                    span(found, other),
+                    "is set without `aws.role_arn`; allowed: with `aws.role_arn`, the role it is for, or leave the key out".to_owned(),
+                );
+            }
+        }
+        return;
+    }
+    let Some(arn) = found.valid_text(key).and_then(arn::Arn::parse) else {
+        return;
+    };
+    if let Some((source, account)) = role_account(found)
+        && arn.account != account
+    {
+        report.error(
+            key,
+            span(found, key),
+            format!(
+                "is in account `{}`, not `{account}` ({source}); allowed: a role of the environment's account, whose credentials every call then uses",
                 arn.account
             ),
         );

@@ -658,6 +658,81 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         }
     }
 
+    /// `aws.role_arn` is a role of the environment's account, and its external ID and session
+    /// name come only with it.
+    #[test]
+    fn the_role_to_assume_is_of_the_environments_account_and_brings_its_keys() {
+        let with = |aws: &str| GOOD.replace("[aws]\n", &format!("[aws]\n{aws}\n"));
+        let role = "role_arn = \"arn:aws:iam::123456789012:role/ci/deployer\"";
+        let good = with(&format!(
+            "account_id = \"123456789012\"\n{role}\nexternal_id = \"ci:ext/1\"\nsession_name = \"ci-job\""
+        ));
+        let env = load(&good).unwrap().env;
+        assert_eq!(
+            env.aws.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/ci/deployer")
+        );
+        let foreign = with(
+            "account_id = \"210987654321\"\nrole_arn = \"arn:aws:iam::123456789012:role/deployer\"",
+        );
+        let p = problems(&foreign);
+        assert!(
+            p.iter().any(|p| p.key == "aws.role_arn"
+                && p.message
+                    .contains("`123456789012`, not `210987654321` (aws.account_id)")),
+            "{p:#?}"
+        );
+        for key in ["external_id = \"ci-ext\"", "session_name = \"ci-job\""] {
+            let p = problems(&with(key));
+            assert!(
+                p.iter()
+                    .any(|p| p.key.starts_with("aws.")
+                        && p.message.contains("without `aws.role_arn`")),
+                "{key}: {p:#?}"
+            );
+        }
+        let p = problems(&with(&format!("{role}\nsession_name = \"a b\"")));
+        assert!(p.iter().any(|p| p.key == "aws.session_name"), "{p:#?}");
+    }
+
+    /// The account an environment belongs to: declared, else what its record or ARNs imply.
+    #[test]
+    fn the_account_is_declared_or_implied_by_the_record_and_the_arns() {
+        let account = |src: &str| load(src).unwrap().env.account();
+        assert_eq!(
+            account(GOOD),
+            Some(("123456789012".into(), "role.lambda_function_arns"))
+        );
+        let recorded = format!(
+            "{GOOD}\n[outputs]\nrole_arn = \"arn:aws:iam::210987654321:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging\"\n\
+             stack_id = \"arn:aws:cloudformation:us-west-2:210987654321:stack/temporal-serverless-worker-staging/1\"\n\
+             deployed_at = \"2026-01-02T03:04:05Z\"\n"
+        );
+        assert_eq!(
+            account(&recorded),
+            Some(("210987654321".into(), "the stack recorded in [outputs]"))
+        );
+        let declared = recorded.replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n");
+        assert_eq!(
+            account(&declared),
+            Some(("210987654321".into(), "aws.account_id"))
+        );
+        let assumed = GOOD.replace(
+            "[aws]\n",
+            "[aws]\nrole_arn = \"arn:aws:iam::333333333333:role/deployer\"\n",
+        );
+        assert_eq!(
+            account(&assumed),
+            Some(("333333333333".into(), "aws.role_arn"))
+        );
+        // Functions in two accounts imply none.
+        let two = GOOD.replace(
+            "function:worker-1\"]",
+            "function:worker-1\", \"arn:aws:lambda:us-west-2:333333333333:function:w\"]",
+        );
+        assert_eq!(account(&two), None);
+    }
+
     #[test]
     fn good_descriptor_loads_with_defaults() {
         let loaded = load(GOOD).unwrap();
@@ -746,6 +821,9 @@ lambda_function_arns = []
                     ("profile", r#""p""#),
                     ("endpoint_url", r#""http://127.0.0.1:5050""#),
                     ("account_id", r#""123456789012""#),
+                    ("role_arn", r#""arn:aws:iam::123456789012:role/deployer""#),
+                    ("external_id", r#""ci-external-id""#),
+                    ("session_name", r#""ci-job""#),
                 ],
             ),
             (
@@ -861,7 +939,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 13 + 4 + 8 + 3 + 1 + 4);
+        assert_eq!(checked, 7 + 7 + 13 + 4 + 8 + 3 + 1 + 4);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a

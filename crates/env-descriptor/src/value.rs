@@ -45,6 +45,8 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         Timestamp,
         RegisteredId,
         RoleArn,
+        SessionName,
+        StsExternalId,
         TagKey,
         TagValue,
     ];
@@ -396,6 +398,40 @@ rule_newtype! {
             ));
         }
         Ok(())
+    };
+}
+
+rule_newtype! {
+    /// `aws.session_name`: the session name of the role `aws.role_arn` names (STS
+    /// `RoleSessionName`): 2 to 64 characters of [a-zA-Z0-9_+=,.@-].
+    SessionName ("pattern": r"^[a-zA-Z0-9_+=,.@-]{2,64}$") = |s| {
+        let ok = (2..=64).contains(&s.chars().count())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not a role session name; allowed: 2 to 64 characters of [a-zA-Z0-9_+=,.@-]",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `aws.external_id`: the external ID the trust policy of `aws.role_arn` requires (STS
+    /// `ExternalId`): 2 to 1224 characters of [a-zA-Z0-9_+=,.@:/-].
+    StsExternalId ("pattern": r"^[a-zA-Z0-9_+=,.@:/-]{2,1224}$") = |s| {
+        let ok = (2..=1224).contains(&s.chars().count())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not an STS external ID; allowed: 2 to 1224 characters of [a-zA-Z0-9_+=,.@:/-]",
+                s.escape_debug()
+            ))
+        }
     };
 }
 

@@ -20,6 +20,30 @@ pub struct EnvPlan {
     /// How the stack's role differs from what the template declares (changed outside the
     /// tool), one line each; `deploy` restores it.
     pub role_drift: Vec<String>,
+    /// Where its AWS calls go, and as whom.
+    pub aws: AwsTarget,
+}
+
+/// The account, region and credentials of an environment's AWS calls.
+#[derive(Debug, Clone, Default)]
+pub struct AwsTarget {
+    /// The caller's account (STS), else the one the descriptor implies; `None`: not known.
+    pub account: Option<String>,
+    pub region: String,
+    /// Where the credentials came from; `None` when the connection failed before.
+    pub credentials: Option<String>,
+}
+
+impl AwsTarget {
+    /// `account A, region R, credentials: C`.
+    pub fn line(&self) -> String {
+        format!(
+            "account {}, region {}, credentials: {}",
+            self.account.as_deref().unwrap_or("(not known)"),
+            self.region,
+            self.credentials.as_deref().unwrap_or("(not known)")
+        )
+    }
 }
 
 /// The heading of the role's drift in every output.
@@ -152,6 +176,7 @@ pub fn text(plans: &[EnvPlan]) -> String {
     let mut out = String::new();
     for p in plans {
         out.push_str(&format!("{} ({}):\n", p.env, p.file));
+        out.push_str(&format!("  aws: {}\n", p.aws.line()));
         match &p.stack {
             Ok(plan) => {
                 for line in stack_lines(plan) {
@@ -220,6 +245,12 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             (_, false) => "no changes",
         };
         out.push_str(&format!("### `{}`: {verdict}\n\n", p.env));
+        out.push_str(&format!(
+            "AWS: account `{}`, region `{}`, credentials: {}\n\n",
+            cell(p.aws.account.as_deref().unwrap_or("(not known)")),
+            cell(&p.aws.region),
+            cell(p.aws.credentials.as_deref().unwrap_or("(not known)"))
+        ));
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
             Err(e) => out.push_str(&format!("**Error:** {}\n\n", cell(e))),
@@ -343,6 +374,11 @@ pub fn json(plans: &[EnvPlan]) -> Value {
             "name": p.env,
             "file": p.file,
             "changes": p.has_changes(),
+            "aws": json!({
+                "account": p.aws.account,
+                "region": p.aws.region,
+                "credentials": p.aws.credentials,
+            }),
             "error": p.stack.as_ref().err(),
             "stack": p.stack.as_ref().ok().map(stack_json),
             "role_drift": p.role_drift,

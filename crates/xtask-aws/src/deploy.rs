@@ -52,10 +52,20 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                         tracker,
                     };
                     let mut restored = Ok(Vec::new());
-                    let result = match crate::aws::connect(layout, &env).await {
-                        Ok(clients) => {
+                    let result = match crate::aws::connect_as(layout, &env, Some(&guard.deadline))
+                        .await
+                    {
+                        Ok((clients, caller)) => {
                             let mut progress =
                                 StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
+                            // Whose account this deploy changes, before any preview or question.
+                            let account = caller.map_or(String::new(), |c| {
+                                format!("account {} ({}), ", c.account, c.arn)
+                            });
+                            progress.0.line(&format!(
+                                "{account}region {}, credentials: {}",
+                                env.aws.region, clients.credentials
+                            ));
                             let r = clients
                                 .stacks
                                 .deploy(&spec, args.replace_failed, guard, &mut progress)

@@ -31,12 +31,12 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let existed = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let destroy = async {
-            let clients = crate::aws::connect(layout, &env).await?;
-            let mut progress = StackProgress(Progress::new(&env.name, false));
             let guard = Guard {
                 deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
+            let (clients, _) = crate::aws::connect_as(layout, &env, Some(&guard.deadline)).await?;
+            let mut progress = StackProgress(Progress::new(&env.name, false));
             let existed = clients
                 .stacks
                 .destroy(

@@ -11,7 +11,7 @@ use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{PLAN_CHANGES, PlanArgs, PlanOutput};
 
-use plan_view::EnvPlan;
+use plan_view::{AwsTarget, EnvPlan};
 
 use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
@@ -48,12 +48,17 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     deadline: Deadline::after(args.timeout),
                     tracker,
                 };
+                let mut aws = AwsTarget {
+                    account: local.env.account().map(|(account, _)| account),
+                    region: local.env.aws.region.to_string(),
+                    credentials: None,
+                };
                 let (stack, role_drift) =
-                    match plan_stack(layout, local, body, args.adopt_stack, guard).await {
+                    match plan_stack(layout, local, body, args.adopt_stack, guard, &mut aws).await {
                         Ok((plan, drift)) => (Ok(plan), drift),
                         Err(e) => (Err(format!("{e:#}")), Vec::new()),
                     };
-                let mut plan = env_plan(layout, local, stack, scope);
+                let mut plan = env_plan(layout, local, stack, scope, aws);
                 plan.role_drift = role_drift;
                 out.push(plan);
             }
@@ -122,18 +127,25 @@ fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Loca
 
 /// Plans the stack and discards the plan's change set, whatever happened in between; with the
 /// role's drift from what the template declares for the deployed parameters (what `status`
-/// reports as changed outside the tool, and `deploy` restores).
+/// reports as changed outside the tool, and `deploy` restores). `aws` gets the caller's account
+/// and where its credentials came from.
 async fn plan_stack(
     layout: &Layout,
     local: &Local,
     body: &str,
     adopt: bool,
     guard: Guard<'_>,
+    aws: &mut AwsTarget,
 ) -> Result<(Plan, Vec<String>)> {
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
     let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
-    let clients: Clients = crate::aws::connect(layout, env).await?;
+    let (clients, caller): (Clients, _) =
+        crate::aws::connect_as(layout, env, Some(&guard.deadline)).await?;
+    if let Some(caller) = caller {
+        aws.account = Some(caller.account);
+    }
+    aws.credentials = Some(clients.credentials.to_string());
     let mut progress = StackProgress(Progress::new(&env.name, false));
     let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
     clients.stacks.discard(&plan, guard, &mut progress).await?;
@@ -152,6 +164,7 @@ fn env_plan(
     local: &Local,
     stack: Result<Plan, String>,
     scope: worker_deployments::Scope,
+    aws: AwsTarget,
 ) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
     let role_arn = deployed_role_arn(&local.env, &stack);
@@ -162,6 +175,7 @@ fn env_plan(
         files: local.files.clone(),
         stack,
         role_drift: Vec::new(),
+        aws,
     }
 }
 
