@@ -310,3 +310,58 @@ fn plan_shows_role_drift_and_deploy_restores_the_declared_role() {
     iam(&format!("iam.delete_policy(PolicyArn='{policy}')"));
     co.xtask(&["destroy", "drift", "--yes"]).success();
 }
+
+/// `destroy` refuses while a version registered from the environment holds Lambda compute
+/// through the stack's role, naming it and the command that retires it; told to go ahead, it
+/// says which registrations it drops, and `doctor` then fails on the version's missing role.
+#[test]
+fn destroy_refuses_to_strand_registered_versions_and_doctor_sees_a_missing_role() {
+    let server = temporal_server(WCI_ON);
+    create_functions(&["it-strand-fn"]);
+    let co = Checkout::new();
+    co.write_env(
+        "strand",
+        &with_version("it-strand", Some(&server.address()), "it-strand-fn"),
+    );
+    co.xtask(&["deploy", "strand", "--yes", "--register"])
+        .success();
+    let before = co.read_env("strand");
+    let version = "orders/it-strand-worker@build-1";
+
+    let run = co.xtask(&["destroy", "strand", "--yes"]);
+    run.failure();
+    assert!(
+        run.stderr.contains(&format!("`{version}`"))
+            && run.stderr.contains(
+                "temporal worker deployment delete-version --namespace orders --deployment-name it-strand-worker --build-id build-1"
+            )
+            && run.stderr.contains("--leave-versions"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(co.read_env("strand"), before, "nothing was changed");
+    co.xtask(&["status", "strand"]).success();
+
+    let run = co.xtask(&["destroy", "strand", "--yes", "--leave-versions"]);
+    run.success();
+    assert!(
+        run.stdout
+            .contains(&format!("with [outputs].registered: `{version}`")),
+        "{}",
+        run.all()
+    );
+    // AWS deletes the stack's role with it; the emulator may keep it after a registration
+    // (seen with moto 5), so make sure it is gone as it would be on AWS.
+    iam(
+        "try:\n    iam.delete_role_policy(RoleName='Temporal-Serverless-Worker-it-strand', PolicyName='Temporal-Lambda-Invoke-Permissions')\nexcept Exception:\n    pass\n\
+         try:\n    iam.delete_role(RoleName='Temporal-Serverless-Worker-it-strand')\nexcept iam.exceptions.NoSuchEntityException:\n    pass",
+    );
+    let run = co.xtask(&["doctor", "strand"]);
+    run.failure();
+    let line = run.line(&format!("role of {version}"));
+    assert!(
+        line.starts_with("FAIL") && line.contains("no longer exists"),
+        "{}",
+        run.stdout
+    );
+}

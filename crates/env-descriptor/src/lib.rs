@@ -13,8 +13,8 @@ mod lock;
 mod model;
 mod outputs;
 mod problem;
-mod rules;
 mod role_names;
+mod rules;
 mod schema;
 mod stacks;
 pub mod text;
@@ -33,8 +33,8 @@ pub use model::{
 };
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
-pub use schema::{LoadError, Loaded, load, load_str};
 pub use role_names::shared_role_names;
+pub use schema::{LoadError, Loaded, load, load_str};
 pub use stacks::shared_stacks;
 pub use value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,

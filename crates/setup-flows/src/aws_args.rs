@@ -154,7 +154,11 @@ pub struct StatusArgs {
 /// Delete the stack and remove [outputs] from the descriptor.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Asks first on a terminal; elsewhere it needs --yes.
+Asks first on a terminal; elsewhere it needs --yes. Refuses, before asking, while Worker
+Deployment Versions registered from the environment (its `[[worker_deployments]]` and
+[outputs].registered) still hold Lambda compute through the stack's role, naming each with the
+command that retires it: Temporal would go on invoking through a role that no longer exists.
+--leave-versions deletes the stack anyway.
 
 Examples:
   cargo xtask destroy local --yes
@@ -169,6 +173,11 @@ pub struct DestroyArgs {
     /// it lacks the tool's tag).
     #[arg(long)]
     pub adopt_stack: bool,
+
+    /// Delete the stack even while Worker Deployment Versions registered from this environment
+    /// hold Lambda compute through its role (or when the server cannot be asked).
+    #[arg(long)]
+    pub leave_versions: bool,
     #[command(flatten)]
     pub limits: StackLimits,
 }

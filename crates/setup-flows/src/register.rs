@@ -176,6 +176,40 @@ fn left_behind(client: &Client, env: &Environment, file: &str) -> Vec<String> {
         .collect()
 }
 
+/// The versions registered from `env` (the deployments of its `[[worker_deployments]]` and of
+/// `[outputs].registered`) that hold Lambda compute through its recorded role, each with the
+/// command that retires it: what deleting the stack would strand. Empty without a recorded
+/// role or deployments; `Err(why)` when the server cannot be asked.
+pub fn versions_holding_role(
+    layout: &Layout,
+    env: &Environment,
+) -> Result<Vec<worker_deployments::LeftBehind>, String> {
+    let Some(outputs) = &env.outputs else {
+        return Ok(Vec::new());
+    };
+    let mut deployments: Vec<(String, String)> = env
+        .worker_deployments
+        .iter()
+        .map(|wd| (wd.namespace.to_string(), wd.name.to_string()))
+        .collect();
+    deployments.extend(outputs.registered.iter().filter_map(|id| {
+        let (namespace, rest) = id.as_ref().split_once('/')?;
+        let (name, _) = rest.rsplit_once('@')?;
+        Some((namespace.to_owned(), name.to_owned()))
+    }));
+    if deployments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let one_line = |e: &dyn std::fmt::Display| e.to_string().lines().collect::<Vec<_>>().join(" ");
+    let client = client(layout, env, Scope::One).map_err(|e| one_line(&format!("{e:#}")))?;
+    if let Some(why) = silent_frontend(layout, env, client.frontend()) {
+        return Err(why);
+    }
+    client
+        .holding_role(&deployments, &outputs.role_arn)
+        .map_err(|e| one_line(&e))
+}
+
 /// A frontend on this machine that nothing answers at is an error naming it and where its
 /// address came from: never a stand-in started in its place (that is the sandbox's, and only
 /// with `[sandbox]`). A remote frontend is left to the CLI, which may reach it through a proxy.

@@ -14,7 +14,9 @@ Both are meant to be committed; rendering twice gives the same bytes. With
 `temporal.dynamic_config_file` set, the workercontroller keys are also put into that file (the one
 your server reads) as a marked block; with `temporal.helm_values`, under `server.dynamicConfig` of
 that Helm values file. Every other byte of it is kept, and a result Temporal would reject is never
-written.
+written. Descriptors may share that file only when they render the same keys into it (the
+block's note then names the first of them by name); otherwise `validate` and `render` refuse,
+naming both.
 
 Examples:
   cargo xtask render staging

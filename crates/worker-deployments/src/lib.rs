@@ -307,16 +307,59 @@ impl Client {
         &self,
         wd: &WorkerDeployment,
     ) -> Result<Option<HeldCompute>, RegisterError> {
-        let id = instance_workflow_id(&wd.name, &wd.build_id);
+        self.held_compute_of(&wd.namespace, &wd.name, &wd.build_id)
+    }
+
+    /// [`Self::held_compute`] of build `build_id` of deployment `name` in `namespace`.
+    fn held_compute_of(
+        &self,
+        namespace: &str,
+        name: &str,
+        build_id: &str,
+    ) -> Result<Option<HeldCompute>, RegisterError> {
+        let fail = |message: String| RegisterError::Cli {
+            what: format!(
+                "`temporal workflow show` (the instance of `{namespace}/{name}@{build_id}`)"
+            ),
+            hint: hint(&message),
+            message,
+        };
+        let id = instance_workflow_id(name, build_id);
         let args = strings(&["workflow", "show", "--workflow-id", &id, "--output", "json"]);
-        let history = match self.temporal(&wd.namespace, &args) {
+        let history = match self.temporal(namespace, &args) {
             Ok(json) => json,
             Err(msg) if msg.contains("not found") => return Ok(None),
-            Err(msg) => return Err(self.fail(wd, "workflow show (its instance)", msg)),
+            Err(msg) => return Err(fail(msg)),
         };
-        let history: serde_json::Value = serde_json::from_str(&history)
-            .map_err(|e| self.fail(wd, "workflow show (its instance)", e.to_string()))?;
+        let history: serde_json::Value =
+            serde_json::from_str(&history).map_err(|e| fail(e.to_string()))?;
         Ok(HeldCompute::from_history(&history))
+    }
+
+    /// The versions of `deployments` (namespace, name) that hold Lambda compute through
+    /// `role_arn` (or through a role the server's record does not name: possibly this one),
+    /// each with the command that retires it: what deleting the role would strand.
+    pub fn holding_role(
+        &self,
+        deployments: &[(String, String)],
+        role_arn: &str,
+    ) -> Result<Vec<LeftBehind>, RegisterError> {
+        let mut deployments = deployments.to_vec();
+        deployments.sort();
+        deployments.dedup();
+        let mut found = Vec::new();
+        for (namespace, name) in &deployments {
+            for build_id in self.lambda_versions_outside(namespace, name, &[])? {
+                let held = self.held_compute_of(namespace, name, &build_id)?;
+                if held.is_none_or(|h| h.role_arn == role_arn) {
+                    found.push(LeftBehind {
+                        id: format!("{namespace}/{name}@{build_id}"),
+                        retire: self.retire_command(namespace, name, &build_id),
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The build ID of the deployment's current version; `None` when none is current (or the
