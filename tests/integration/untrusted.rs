@@ -209,3 +209,75 @@ fn a_cli_from_the_checkout_never_runs() {
         run.all()
     );
 }
+
+/// A Temporal CLI profile file that does not parse is named with its line, never quoted: the
+/// line may hold `api_key = "..."`, and `plan`'s markdown is posted as a comment.
+#[test]
+fn a_broken_profile_file_never_shows_its_api_key() {
+    let co = Checkout::new();
+    let text = descriptor(
+        "it-untrusted-profile",
+        "untrusted-ext-id",
+        &["it-untrusted-fn"],
+    ) + &format!(
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"profile-worker\"\nbuild_id = \"build-1\"\nlambda_function_arn = \"{}\"\n",
+        function_arn("it-untrusted-fn")
+    );
+    co.write_env("profile", &text);
+    let profile = co.root().join("temporal.toml");
+    std::fs::write(
+        &profile,
+        "[profile.default]\naddress = \"127.0.0.1:7233\"\napi_key = \"SENTINEL-api-key\" oops\n",
+    )
+    .unwrap();
+    let run = co.xtask_with(
+        &["plan", "profile", "--output", "markdown"],
+        &[
+            ("TEMPORAL_CONFIG_FILE", Some(profile.to_str().unwrap())),
+            ("TEMPORAL_ADDRESS", None),
+        ],
+    );
+    run.success();
+    assert!(
+        !run.all().contains("SENTINEL")
+            && run.stdout.contains("temporal.toml")
+            && run.stdout.contains("line 3"),
+        "{}",
+        run.all()
+    );
+}
+
+/// An AWS endpoint the SDK cannot use (from AWS_ENDPOINT_URL or the AWS config file) is an
+/// error naming the setting, never the SDK's Debug dump of the request.
+#[test]
+fn a_malformed_aws_endpoint_is_named_not_dumped() {
+    let co = Checkout::new();
+    co.write_env(
+        "ep",
+        &descriptor("it-untrusted-ep", "untrusted-ext-id", &["it-untrusted-fn"])
+            .replace(&format!("endpoint_url = \"{}\"\n", emulator().url()), ""),
+    );
+    let config = co.root().join("aws-config");
+    std::fs::write(&config, "[default]\nendpoint_url = http://[::1\n").unwrap();
+    for (vars, setting) in [
+        (
+            vec![("AWS_ENDPOINT_URL", Some("not a url"))],
+            "the environment variable AWS_ENDPOINT_URL",
+        ),
+        (
+            vec![("AWS_CONFIG_FILE", Some(config.to_str().unwrap()))],
+            "endpoint_url in the AWS config file",
+        ),
+    ] {
+        let run = co.xtask_with(&["plan", "ep"], &vars);
+        assert_eq!(run.code, Some(1), "{}", run.all());
+        assert!(
+            !run.all().contains("Request {")
+                && !run.all().contains("SdkBody")
+                && run.all().contains(setting)
+                && run.all().contains("is not a URL"),
+            "{}",
+            run.all()
+        );
+    }
+}
