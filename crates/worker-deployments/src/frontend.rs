@@ -132,7 +132,8 @@ impl Frontend {
         args
     }
 
-    /// The variables the CLI gets beyond a process environment without any `TEMPORAL_*`.
+    /// The variables the CLI gets beyond the allow-listed ones ([`crate::child::ALLOWED`]),
+    /// which hold no `TEMPORAL_*`.
     pub(crate) fn env(&self) -> Vec<(&'static str, &str)> {
         self.api_key
             .iter()
