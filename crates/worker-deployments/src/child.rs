@@ -118,7 +118,10 @@ pub fn run<A: AsRef<OsStr>>(
                 stop(&mut child);
                 return Err(timeout());
             }
-            None => std::thread::sleep(Duration::from_millis(5)),
+            // Often at first (most calls take a fraction of a second), then less.
+            None => std::thread::sleep(
+                (start.elapsed() / 20).clamp(Duration::from_millis(5), Duration::from_millis(100)),
+            ),
         }
     };
     // Its output, unless something it started holds the pipes open past the deadline.
