@@ -92,6 +92,63 @@ impl Iam {
         first(&xml, &["GetRolePolicyResult", "PolicyDocument"]).map_err(unreadable(ACTION))
     }
 
+    /// UpdateAssumeRolePolicy: replaces the role's trust policy with `document` (JSON).
+    pub(crate) async fn update_trust_policy(
+        &self,
+        role: &str,
+        document: &str,
+    ) -> Result<(), DeployError> {
+        self.call(
+            "UpdateAssumeRolePolicy",
+            &[("RoleName", role), ("PolicyDocument", document)],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// PutRolePolicy: sets the inline policy `policy` of the role to `document` (JSON).
+    pub(crate) async fn put_inline_policy(
+        &self,
+        role: &str,
+        policy: &str,
+        document: &str,
+    ) -> Result<(), DeployError> {
+        self.call(
+            "PutRolePolicy",
+            &[
+                ("RoleName", role),
+                ("PolicyName", policy),
+                ("PolicyDocument", document),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// DeleteRolePolicy: removes the inline policy `policy` from the role.
+    pub(crate) async fn delete_inline_policy(
+        &self,
+        role: &str,
+        policy: &str,
+    ) -> Result<(), DeployError> {
+        self.call(
+            "DeleteRolePolicy",
+            &[("RoleName", role), ("PolicyName", policy)],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// DetachRolePolicy: detaches the managed policy `arn` from the role.
+    pub(crate) async fn detach_policy(&self, role: &str, arn: &str) -> Result<(), DeployError> {
+        self.call(
+            "DetachRolePolicy",
+            &[("RoleName", role), ("PolicyArn", arn)],
+        )
+        .await
+        .map(drop)
+    }
+
     /// ListAttachedRolePolicies, one page: the ARNs of the managed policies attached.
     pub(crate) async fn attached_policy_arns(
         &self,

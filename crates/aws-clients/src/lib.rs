@@ -12,4 +12,4 @@ mod signed;
 
 pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
 pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
-pub use role::LiveRole;
+pub use role::{DeclaredRole, LiveRole};

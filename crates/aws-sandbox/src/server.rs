@@ -249,12 +249,12 @@ impl Sandbox {
         })?;
         let pid = child.id();
         let pid_file = self.pid_file(service);
-        std::fs::write(&pid_file, format!("{pid}\n{fingerprint}\n")).map_err(|source| {
-            SandboxError::Io {
+        crate::lock::write_own(&pid_file, format!("{pid}\n{fingerprint}\n").as_bytes()).map_err(
+            |source| SandboxError::Io {
                 path: pid_file,
                 source,
-            }
-        })?;
+            },
+        )?;
         wait_ready(child, host, port, &log)?;
         Ok((pid, true))
     }
@@ -441,7 +441,7 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), SandboxError> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
-    std::fs::write(path, text).map_err(|source| SandboxError::Io {
+    crate::lock::write_own(path, text.as_bytes()).map_err(|source| SandboxError::Io {
         path: path.to_owned(),
         source,
     })
@@ -455,7 +455,7 @@ fn redirect(cmd: &mut Command, log: &Path) -> Result<(), SandboxError> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let out = std::fs::File::create(log).map_err(io)?;
+    let out = crate::lock::own_file(log, true).map_err(io)?;
     let err = out.try_clone().map_err(io)?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     Ok(())

@@ -164,6 +164,9 @@ impl Op<'_, '_> {
         current: Option<StackInfo>,
         check_record: bool,
     ) -> Result<Plan, DeployError> {
+        if let Some(s) = &current {
+            spec.owner.check(spec.name, s)?;
+        }
         let differences = spec.differences(current.as_ref());
         let kind = match &current {
             None => {

@@ -19,7 +19,7 @@ use aws_types::SdkConfig;
 
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress};
-use crate::model::{Change, Event, Plan, PropertyChange, StackInfo, StackSpec};
+use crate::model::{Change, Event, Owner, Plan, PropertyChange, StackInfo, StackSpec};
 
 /// Shows progress and answers the confirmation; implemented by the command line.
 pub trait Observer {
@@ -115,11 +115,13 @@ impl Stacks {
     }
 
     /// Deletes the stack and waits until it is gone. Returns `false` when there was no stack.
-    /// `role_arn`: the service role to delete it as (`None`: the one the stack has).
+    /// `role_arn`: the service role to delete it as (`None`: the one the stack has). A stack
+    /// `owner` does not recognise is left alone ([`DeployError::NotOurs`]).
     pub async fn destroy(
         &self,
         stack: &str,
         role_arn: Option<&str>,
+        owner: &Owner<'_>,
         guard: Guard<'_>,
         obs: &mut dyn Observer,
     ) -> Result<bool, DeployError> {
@@ -128,6 +130,7 @@ impl Stacks {
         match op.settled(stack).await? {
             None => Ok(false),
             Some(s) => {
+                owner.check(stack, &s)?;
                 op.obs.step("deleting stack");
                 op.delete_and_wait(stack, &s.stack_id).await?;
                 Ok(true)

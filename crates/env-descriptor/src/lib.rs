@@ -14,6 +14,7 @@ mod model;
 mod outputs;
 mod problem;
 mod rules;
+mod role_names;
 mod schema;
 mod stacks;
 pub mod text;
@@ -21,7 +22,10 @@ mod value;
 
 pub use atomic::{check_writable, write_atomic};
 pub use declared::json_schema;
-pub use layout::{Layout, LayoutError, valid_env_name};
+pub use layout::{
+    ALLOW_OUTSIDE_VAR, FileError, Layout, LayoutError, MAX_FILE_BYTES, RENDERED_FILES, WriteError,
+    read_capped, valid_env_name,
+};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{
     AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings, Smoke,
@@ -30,11 +34,12 @@ pub use model::{
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
 pub use schema::{LoadError, Loaded, load, load_str};
+pub use role_names::shared_role_names;
 pub use stacks::shared_stacks;
 pub use value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
-    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
-    Timestamp,
+    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
+    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleName, StackName, Timestamp,
 };
 
 /// The JSON Schema of a descriptor, beside the descriptors in `environments/` (so that the

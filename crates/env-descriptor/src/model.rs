@@ -23,9 +23,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
-    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleArn, RoleName,
-    StackName, TagKey, TagValue, Timestamp,
+    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
+    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleArn, RoleName, StackName, TagKey, TagValue, Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -82,7 +82,8 @@ pub struct Aws {
     pub region: Region,
     /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
     pub profile: Option<ProfileName>,
-    /// An AWS emulator, e.g. `http://127.0.0.1:5050`; `AWS_ENDPOINT_URL` is honoured too.
+    /// An AWS emulator on this machine (loopback), e.g. `http://127.0.0.1:5050`. An endpoint
+    /// elsewhere is the caller's to set (`AWS_ENDPOINT_URL`), never a descriptor's.
     pub endpoint_url: Option<EndpointUrl>,
     /// The account the stack is expected in; defaults to the account of
     /// `temporal.server_role_arn`.
@@ -252,14 +253,14 @@ pub struct WorkerDeployment {
     ///
     /// Allowed: the Temporal namespace of the Worker Deployment
     pub namespace: Namespace,
-    /// 1 to 255 printable characters.
+    /// 1 to 255 printable characters, without `.` or `:`, not starting with `__`.
     ///
     /// Allowed: the Worker Deployment name your Lambda worker uses
-    pub name: Label,
-    /// 1 to 255 printable characters.
+    pub name: DeploymentName,
+    /// 1 to 255 printable characters, not starting with `__`.
     ///
     /// Allowed: the build ID your Lambda worker uses
-    pub build_id: Label,
+    pub build_id: BuildId,
     /// Must be covered by `role.lambda_function_arns`.
     ///
     /// Allowed: the ARN of the worker's Lambda function (a published version recommended)

@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use toml_edit::{Item, TableLike, Value};
 
 use crate::declared::{Kind, Table, shape};
+use crate::layout::{FileError, Layout};
 use crate::model::Environment;
 use crate::problem::{Problem, Severity, line_text};
 
@@ -26,11 +27,9 @@ pub struct Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The descriptor itself could not be read (outside the checkout, too large, ...).
+    #[error(transparent)]
+    Read(#[from] FileError),
     /// Every problem found, errors and warnings, in file order.
     #[error("{}", render_problems(.0))]
     Invalid(Vec<Problem>),
@@ -49,20 +48,24 @@ fn render_problems(problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and validates `path`. The environment's name is the file stem.
-pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    load_str(path, &src)
+/// Reads and validates `path`, a descriptor of the checkout `layout`, through
+/// [`Layout::read`] (inside the checkout, bounded in size). The environment's name is the file
+/// stem. Beyond [`load_str`]'s checks, the files its keys name must resolve inside the checkout.
+pub fn load(layout: &Layout, path: &Path) -> Result<Loaded, LoadError> {
+    let src = layout.read(path)?;
+    check(path, &src, Some(layout))
 }
 
-/// Validates `src` as the contents of `path`.
+/// Validates `src` as the contents of `path`, without looking at any file it names.
 pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
+    check(path, src, None)
+}
+
+fn check(path: &Path, src: &str, checkout: Option<&Layout>) -> Result<Loaded, LoadError> {
     let mut report = Report {
         file: path,
         src,
+        checkout,
         problems: Vec::new(),
     };
     let env = report.environment(path);
@@ -82,6 +85,8 @@ pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
 pub(crate) struct Report<'s> {
     file: &'s Path,
     src: &'s str,
+    /// The checkout, when the files the descriptor names are to be checked on disk.
+    pub(crate) checkout: Option<&'s Layout>,
     problems: Vec<Problem>,
 }
 
@@ -225,6 +230,11 @@ impl Report<'_> {
         message: impl Into<String>,
     ) {
         self.push(Severity::Warning, key.into(), span, message.into());
+    }
+
+    /// The descriptor's path.
+    pub(crate) fn file(&self) -> &Path {
+        self.file
     }
 
     /// The 1-based line of byte `offset`, for messages that name another key's line.
@@ -911,9 +921,9 @@ lambda_function_arns = []
                 "{deploy}: {p:#?}"
             );
         }
-        let many: Vec<String> = (0..51).map(|i| format!("t{i} = \"v\"")).collect();
+        let many: Vec<String> = (0..50).map(|i| format!("t{i} = \"v\"")).collect();
         let p = problems(&with(&format!("tags = {{ {} }}", many.join(", "))));
-        assert!(p[0].message.contains("at most 50"), "{p:#?}");
+        assert!(p[0].message.contains("at most 49"), "{p:#?}");
     }
 
     /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed
@@ -1352,6 +1362,42 @@ lambda_function_arns = []
         format!(
             "{GOOD}\n[deploy]\nconfirm = false\n\n[outputs]\nrole_arn = \"{role_arn}\"\nstack_id = \"{stack_id}\"\ndeployed_at = \"{deployed_at}\"\nregistered = {registered}\n"
         )
+    }
+
+    /// The job's AWS credentials (a session token travels in every signed request) go wherever
+    /// `aws.endpoint_url` points: a descriptor, which a pull request may change, can only name an
+    /// emulator on this machine. Another endpoint comes from the caller (`AWS_ENDPOINT_URL`, the
+    /// AWS config file), never from a descriptor.
+    #[test]
+    fn endpoint_url_reaches_only_this_machine() {
+        let with = |url: &str| {
+            GOOD.replace(
+                "region = \"us-west-2\"",
+                &format!("region = \"us-west-2\"\nendpoint_url = \"{url}\""),
+            )
+        };
+        for local in [
+            "http://127.0.0.1:5050",
+            "http://localhost:4566",
+            "http://[::1]:5050",
+        ] {
+            assert!(load(&with(local)).is_ok(), "{local}");
+        }
+        for remote in [
+            "https://collector.example.com",
+            "http://192.0.2.1:5050",
+            "https://cloudformation.us-west-2.amazonaws.com",
+        ] {
+            let p = problems(&with(remote));
+            let msgs: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+            assert_eq!(p.len(), 1, "{remote}: {msgs:#?}");
+            assert!(
+                msgs[0].starts_with(&format!(
+                    "environments/staging.toml:4:16: error: `aws.endpoint_url`: `{remote}` is not on this machine"
+                )) && msgs[0].contains("AWS_ENDPOINT_URL"),
+                "{msgs:#?}"
+            );
+        }
     }
 
     #[test]

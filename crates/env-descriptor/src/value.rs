@@ -39,6 +39,8 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         ExternalId,
         LambdaArn,
         Label,
+        DeploymentName,
+        BuildId,
         JsonText,
         Timestamp,
         RegisteredId,
@@ -201,12 +203,23 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `aws.endpoint_url`: `http://HOST:PORT` or `https://HOST[:PORT]`.
+    /// `aws.endpoint_url`: an AWS emulator on this machine, `http://HOST:PORT` or
+    /// `https://HOST[:PORT]` where HOST is loopback. Every signed request carries the caller's
+    /// session token, and a descriptor may come from a pull request: so a descriptor never
+    /// sends them to another machine. An endpoint elsewhere (a VPC endpoint, a shared emulator)
+    /// is the caller's to set: `AWS_ENDPOINT_URL` or the AWS config file.
     EndpointUrl ("pattern": r"^https?://\S+$") = |u| {
         let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
         if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
             Err(format!(
                 "`{}` is not a URL; allowed: `http://HOST:PORT` or `https://HOST[:PORT]`",
+                u.escape_debug()
+            ))
+        } else if !local_endpoint::is_local(u) {
+            Err(format!(
+                "`{}` is not on this machine; allowed: an emulator on loopback, e.g. \
+                 `http://127.0.0.1:5050`. A descriptor never sends credentials elsewhere: set \
+                 AWS_ENDPOINT_URL (or `endpoint_url` in the AWS config file) for another endpoint",
                 u.escape_debug()
             ))
         } else {
@@ -444,6 +457,52 @@ rule_newtype! {
         } else {
             Ok(())
         }
+    };
+}
+
+/// The longest Worker Deployment name or build ID the server takes, in bytes: half of what its
+/// default `limit.maxIDLength` (1000) leaves beside the version workflow's ID prefix
+/// (`temporal-sys-worker-deployment-version:`, 39 bytes).
+pub const MAX_VERSION_FIELD_BYTES: usize = (1000 - 39) / 2;
+
+/// What the server refuses in a Worker Deployment name (`what`, with `extra` the characters it
+/// reserves) or build ID, beyond what a [`Label`] allows.
+fn version_field(v: &str, what: &str, reserved: &[char]) -> Result<(), String> {
+    Label::RULE(v)?;
+    let shown = v.escape_debug();
+    if v.len() > MAX_VERSION_FIELD_BYTES {
+        return Err(format!(
+            "is {} bytes; allowed: at most {MAX_VERSION_FIELD_BYTES} bytes, the server's limit for a {what}",
+            v.len()
+        ));
+    }
+    if let Some(c) = v.chars().find(|c| reserved.contains(c)) {
+        return Err(format!(
+            "`{shown}` contains `{c}`, which the server reserves as a version delimiter; allowed: a {what} without `.` or `:`, e.g. `{}`",
+            v.replace(['.', ':'], "-").escape_debug()
+        ));
+    }
+    if v.starts_with("__") {
+        return Err(format!(
+            "`{shown}` starts with `__`, which the server reserves for its own names; allowed: a {what} that does not"
+        ));
+    }
+    Ok(())
+}
+
+rule_newtype! {
+    /// A Worker Deployment name: a [`Label`] without `.` or `:` (the server's version
+    /// delimiters), not starting with `__`, of at most [`MAX_VERSION_FIELD_BYTES`] bytes.
+    DeploymentName ("minLength": 1, "maxLength": 255, "pattern": "^[^.:]*$") = |v| {
+        version_field(v, "Worker Deployment name", &['.', ':'])
+    };
+}
+
+rule_newtype! {
+    /// A build ID: a [`Label`] not starting with `__`, of at most [`MAX_VERSION_FIELD_BYTES`]
+    /// bytes.
+    BuildId ("minLength": 1, "maxLength": 255) = |v| {
+        version_field(v, "build ID", &[])
     };
 }
 

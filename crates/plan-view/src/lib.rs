@@ -17,13 +17,21 @@ pub struct EnvPlan {
     /// Rendered files that would change: (path relative to the checkout, unified diff).
     pub files: Vec<(String, String)>,
     pub versions: VersionsPlan,
+    /// How the stack's role differs from what the template declares (changed outside the
+    /// tool), one line each; `deploy` restores it.
+    pub role_drift: Vec<String>,
 }
+
+/// The heading of the role's drift in every output.
+const DRIFT_HEADING: &str =
+    "role changed outside the tool (deploy restores what the template declares)";
 
 impl EnvPlan {
     pub fn has_changes(&self) -> bool {
         self.stack.as_ref().is_ok_and(Plan::has_changes)
             || !self.files.is_empty()
             || self.versions.versions.iter().any(VersionPlan::is_change)
+            || !self.role_drift.is_empty()
     }
 }
 
@@ -152,6 +160,12 @@ pub fn text(plans: &[EnvPlan]) -> String {
             }
             Err(e) => out.push_str(&format!("  error: {e}\n")),
         }
+        if !p.role_drift.is_empty() {
+            out.push_str(&format!("  {DRIFT_HEADING}:\n"));
+            for line in &p.role_drift {
+                out.push_str(&format!("    ~ {line}\n"));
+            }
+        }
         if p.files.is_empty() {
             out.push_str("  rendered files: up to date\n");
         }
@@ -209,6 +223,13 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
             Err(e) => out.push_str(&format!("**Error:** {}\n\n", cell(e))),
+        }
+        if !p.role_drift.is_empty() {
+            out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));
+            for line in &p.role_drift {
+                out.push_str(&format!("- {}\n", cell(line)));
+            }
+            out.push('\n');
         }
         for (path, diff) in &p.files {
             out.push_str(&format!(
@@ -324,6 +345,7 @@ pub fn json(plans: &[EnvPlan]) -> Value {
             "changes": p.has_changes(),
             "error": p.stack.as_ref().err(),
             "stack": p.stack.as_ref().ok().map(stack_json),
+            "role_drift": p.role_drift,
             "files": p.files.iter().map(|(path, diff)| json!({ "path": path, "diff": diff })).collect::<Vec<_>>(),
             "versions_source": p.versions.source.as_str(),
             "versions_note": p.versions.source_line(),

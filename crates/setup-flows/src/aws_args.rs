@@ -62,6 +62,10 @@ pub struct DeployArgs {
     /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
     #[arg(long)]
     pub register: bool,
+    /// Deploy over an existing stack of the name that is not recognisably this tool's (no
+    /// [outputs] record it, it lacks the tool's tag): it becomes this environment's stack.
+    #[arg(long)]
+    pub adopt_stack: bool,
     #[command(flatten)]
     pub limits: StackLimits,
 }
@@ -104,6 +108,10 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Plan over an existing stack of the name that is not recognisably this tool's, as
+    /// `deploy --adopt-stack` would.
+    #[arg(long)]
+    pub adopt_stack: bool,
     /// Give up waiting after this long (e.g. `90s`, `30m`).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
@@ -157,6 +165,10 @@ pub struct DestroyArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Delete the stack even when it is not recognisably this tool's (no [outputs] record it,
+    /// it lacks the tool's tag).
+    #[arg(long)]
+    pub adopt_stack: bool,
     #[command(flatten)]
     pub limits: StackLimits,
 }

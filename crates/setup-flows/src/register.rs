@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
 use env_descriptor::{Environment, Layout, Outputs};
-use worker_deployments::{Action, Cli, Client, Frontend, Registration, Source};
+use worker_deployments::{Action, Cli, Client, Frontend, Registration, Scope, Source};
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
 #[derive(Debug, clap::Args)]
@@ -19,7 +19,9 @@ what to fix. Uses the official `temporal` CLI (1.9+; TEMPORAL_CLI to choose one)
 
 The frontend is `temporal.address`, else TEMPORAL_ADDRESS, else the Temporal CLI's profile
 (TEMPORAL_PROFILE or `default`, in TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml);
-no other TEMPORAL_* variable is passed on.
+no other TEMPORAL_* variable is passed on. TEMPORAL_ADDRESS and the profile serve a command that
+names one environment only: `deploy --register` of several leaves out (and fails) each
+environment without `temporal.address`.
 
   [temporal]
   address = \"temporal.staging.internal:7233\"
@@ -45,16 +47,17 @@ pub struct Args {
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
-        register_env(layout, &env)?;
+        register_env(layout, &env, Scope::One)?;
         Ok(ExitCode::SUCCESS)
     }
 }
 
 /// The frontend of `env`: `temporal.address`, else `TEMPORAL_ADDRESS`, else the Temporal CLI's
-/// profile (see [`Frontend::resolve`]).
-pub fn frontend(layout: &Layout, env: &Environment) -> Result<Frontend> {
+/// profile (see [`Frontend::resolve`]); the last two only for a command that names `env` alone
+/// (`scope`).
+pub fn frontend(layout: &Layout, env: &Environment, scope: Scope) -> Result<Frontend> {
     let file = crate::relative(layout, &env.file);
-    Frontend::resolve(&env.temporal, &file, layout.root(), |name| {
+    Frontend::resolve(&env.temporal, &file, layout.root(), scope, |name| {
         std::env::var(name).ok()
     })
     .with_context(|| format!("{}: cannot connect to Temporal", env.name))
@@ -75,15 +78,15 @@ fn cli(layout: &Layout, env: &Environment) -> Result<Cli> {
 }
 
 /// A client for `env`'s frontend through the Temporal CLI.
-pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
-    let frontend = frontend(layout, env)?;
+pub fn client(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
+    let frontend = frontend(layout, env, scope)?;
     Ok(Client::new(cli(layout, env)?, frontend))
 }
 
 /// The frontend of `env`, answering: started first for the sandbox, checked for any other
 /// environment whose frontend is on this machine ([`ensure_frontend_answers`]).
-pub(crate) fn connect(layout: &Layout, env: &Environment) -> Result<Client> {
-    let frontend = frontend(layout, env)?;
+pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
+    let frontend = frontend(layout, env, scope)?;
     if env.starts_sandbox() {
         crate::sandbox::ensure_all(layout, env)?;
     } else {
@@ -93,8 +96,9 @@ pub(crate) fn connect(layout: &Layout, env: &Environment) -> Result<Client> {
 }
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
-/// the environment's lock ([`crate::claim::claim`]).
-pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
+/// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
+/// names (see [`Scope`]).
+pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<()> {
     let file = crate::relative(layout, &env.file);
     anyhow::ensure!(
         !env.worker_deployments.is_empty(),
@@ -107,7 +111,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             env.name, env.name
         )
     })?;
-    let client = connect(layout, env)?;
+    let client = connect(layout, env, scope)?;
     let mut registered = Vec::new();
     let mut failed = 0;
     for wd in &env.worker_deployments {

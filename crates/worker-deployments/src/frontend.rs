@@ -14,6 +14,29 @@ use env_descriptor::{Temporal, Tls};
 
 use crate::RegisterError;
 
+/// How many environments the command names: a frontend that does not come from the descriptor
+/// (`TEMPORAL_ADDRESS`, a profile of the CLI's config file) is the frontend of one named
+/// environment only, never of every environment of `--all` or of several names, where it would
+/// serve production with staging's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Exactly one environment, named on the command line.
+    One,
+    /// `--all`, or several names.
+    Several,
+}
+
+impl Scope {
+    /// The scope of a command given `count` names, or `--all` when `all`.
+    pub fn of(all: bool, count: usize) -> Self {
+        if !all && count == 1 {
+            Scope::One
+        } else {
+            Scope::Several
+        }
+    }
+}
+
 /// The profile the CLI uses when `TEMPORAL_PROFILE` is not set.
 const DEFAULT_PROFILE: &str = "default";
 
@@ -51,13 +74,24 @@ pub struct Frontend {
 impl Frontend {
     /// Resolves the frontend of `temporal` (the descriptor's table; `descriptor` is its file as
     /// messages show it, `root` what its relative TLS paths are relative to), reading the
-    /// process's environment through `var`.
+    /// process's environment through `var`. With [`Scope::Several`], only `temporal.address`.
     pub fn resolve(
         temporal: &Temporal,
         descriptor: &str,
         root: &Path,
+        scope: Scope,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, RegisterError> {
+        if temporal.address.is_none() && scope == Scope::Several {
+            let ambient = match var("TEMPORAL_ADDRESS").filter(|a| !a.is_empty()) {
+                Some(_) => "TEMPORAL_ADDRESS",
+                None => "a frontend from TEMPORAL_ADDRESS or the Temporal CLI's profile",
+            };
+            return Err(RegisterError::AmbientFrontend {
+                descriptor: descriptor.to_owned(),
+                ambient: ambient.to_owned(),
+            });
+        }
         let api_key = match &temporal.api_key_env {
             Some(name) => Some(
                 var(name.as_ref()).ok_or_else(|| RegisterError::ApiKeyMissing(name.to_string()))?,
@@ -287,6 +321,7 @@ mod tests {
             &temporal(extra),
             "environments/x.toml",
             Path::new("/repo"),
+            Scope::One,
             vars(pairs),
         )
     }
@@ -458,5 +493,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("bad.toml") && err.contains("TOML"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn with_several_environments_only_the_descriptor_names_the_frontend() {
+        let text = "[aws]\nregion = \"us-west-2\"\n[temporal]\nserver_role_arn = \"arn:aws:iam::123456789012:role/t\"\n[role]\nstack_name = \"s\"\nexternal_id = \"ext-id-1\"\nlambda_function_arns = [\"arn:aws:lambda:us-west-2:123456789012:function:f\"]\n";
+        let temporal = env_descriptor::load_str(Path::new("environments/x.toml"), text)
+            .unwrap()
+            .env
+            .temporal;
+        let var = |name: &str| (name == "TEMPORAL_ADDRESS").then(|| "staging:7233".to_owned());
+        let one = Frontend::resolve(&temporal, "x.toml", Path::new("/"), Scope::One, var).unwrap();
+        assert_eq!(
+            (one.address.as_str(), one.source),
+            ("staging:7233", Source::Environment)
+        );
+        let several = Frontend::resolve(&temporal, "x.toml", Path::new("/"), Scope::Several, var);
+        assert!(
+            matches!(several, Err(RegisterError::AmbientFrontend { ref ambient, .. }) if ambient == "TEMPORAL_ADDRESS"),
+            "{several:?}"
+        );
+        assert_eq!(Scope::of(false, 1), Scope::One);
+        assert_eq!(Scope::of(true, 1), Scope::Several);
+        assert_eq!(Scope::of(false, 2), Scope::Several);
     }
 }

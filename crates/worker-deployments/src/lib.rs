@@ -20,7 +20,7 @@ const CALL_GRACE: Duration = Duration::from_secs(15);
 /// How long `temporal --version` may take.
 pub const VERSION_DEADLINE: Duration = Duration::from_secs(10);
 
-pub use frontend::{Frontend, Source};
+pub use frontend::{Frontend, Scope, Source};
 
 mod held;
 pub use held::{HeldCompute, Validation, instance_workflow_id};
@@ -71,6 +71,12 @@ pub enum RegisterError {
     },
     #[error("the Temporal CLI's config file {} cannot be read: {message}", file.display())]
     Profile { file: PathBuf, message: String },
+    #[error(
+        "{ambient} applies only to a command that names one environment, and {descriptor} sets no \
+         `temporal.address`, so this environment is left out: set `temporal.address` in it, or \
+         run the command for it alone"
+    )]
+    AmbientFrontend { descriptor: String, ambient: String },
     #[error(transparent)]
     Child(#[from] child::ChildError),
 }

@@ -42,6 +42,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
                 .destroy(
                     stack,
                     env.deploy.cloudformation_role_arn.as_deref(),
+                    &crate::deploy::owner(&env, args.adopt_stack),
                     guard,
                     &mut progress,
                 )

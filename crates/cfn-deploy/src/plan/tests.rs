@@ -27,7 +27,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 
 use super::*;
 use crate::in_flight::{Deadline, Tracker};
-use crate::model::{Event, PropertyChange};
+use crate::model::{Event, Owner, PropertyChange};
 
 const STACK: &str = "role-stack";
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/role-stack/1";
@@ -47,6 +47,13 @@ fn spec(parameters: &[(String, String)]) -> StackSpec<'_> {
         recorded_stack_id: None,
         tags: &[],
         role_arn: None,
+        owner: Owner {
+            recorded_stack_id: Some(STACK_ID),
+            tag: ("owner", "env"),
+            output: "RoleARN",
+            parameter: ("ExternalId", "new-id"),
+            adopt: false,
+        },
     }
 }
 
@@ -374,6 +381,41 @@ async fn an_update_shows_parameters_old_to_new_and_property_detail() {
             requires_recreation: Some("Never".into()),
             cause: Some("ParameterReference ExternalId".into()),
         }]
+    );
+}
+
+/// A stack nothing marks as this tool's is refused before any change set exists.
+#[tokio::test]
+async fn a_stack_that_is_not_ours_is_refused_before_any_change_set() {
+    let params = wanted();
+    let m = mocked(
+        vec![Ok(stack(StackStatus::UpdateComplete, "other-id"))],
+        no_events(),
+    );
+    let tracker = Tracker::default();
+    let mut spec = spec(&params);
+    spec.owner.recorded_stack_id = None;
+    let err = m
+        .stacks
+        .plan(&spec, guard(&tracker), &mut yes())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::NotOurs { stack_id, .. } if stack_id == STACK_ID),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--adopt-stack"), "{err}");
+    spec.owner.adopt = true;
+    let m = mocked(
+        vec![Ok(stack(StackStatus::UpdateComplete, "other-id"))],
+        no_events(),
+    );
+    assert!(
+        !matches!(
+            m.stacks.plan(&spec, guard(&tracker), &mut yes()).await,
+            Err(DeployError::NotOurs { .. })
+        ),
+        "adopted"
     );
 }
 
