@@ -145,6 +145,29 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The first endpoint a client would call that no request can go to (the SDK would fail
+    /// every request with a Debug dump of it), with what is wrong with it.
+    pub fn malformed_endpoint(&self) -> Option<(Endpoint, String)> {
+        endpoints(&self.config)
+            .into_iter()
+            .find_map(|e| endpoint_problem(&e.url).map(|why| (e, why)))
+    }
+}
+
+/// What keeps `url` from being an endpoint the SDK sends to: an absolute `http` or `https`
+/// URI with a host.
+fn endpoint_problem(url: &str) -> Option<String> {
+    match url.parse::<http::Uri>() {
+        Err(e) => Some(e.to_string()),
+        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
+            Some("it does not start with `http://` or `https://`".to_owned())
+        }
+        Ok(uri) if uri.host().is_none_or(str::is_empty) => Some("it has no host".to_owned()),
+        Ok(_) => None,
+    }
+}
+
 /// The endpoint each service's client built from `config` calls (see [`endpoint_of`]);
 /// distinct, in service order.
 fn endpoints(config: &SdkConfig) -> Vec<Endpoint> {
@@ -238,4 +261,32 @@ fn timeout_config() -> TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(60))
         .operation_timeout(Duration::from_secs(300))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_problem;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_endpoints() {
+        for good in [
+            "http://127.0.0.1:5050",
+            "https://cloudformation.us-east-1.amazonaws.com",
+            "http://[::1]:1/",
+            "http://user@127.0.0.1:1",
+            "http://2130706433:1",
+            "http://[::ffff:127.0.0.1]:1",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for bad in [
+            "not a url",
+            "http://[::1",
+            "127.0.0.1:5050",
+            "ftp://h:1",
+            "http://",
+        ] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
+    }
 }

@@ -119,6 +119,17 @@ impl Sandbox {
         Some(self.dir.join("venv").join("bin").join(name)).filter(|p| p.exists())
     }
 
+    /// The virtualenv's Temporal CLI, when there is one and it is the pinned wheel's
+    /// (`pinned_cli`): `Ok(None)` when none is installed, an error naming it when a program
+    /// stands there that the tool did not install.
+    pub fn verified_cli(&self) -> Result<Option<PathBuf>, crate::Unverified> {
+        let venv = self.dir.join("venv");
+        match self.installed_tool("temporal") {
+            Some(path) => crate::pinned_cli::verify(&path, &venv).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn log_file(&self, service: Service) -> PathBuf {
         self.dir.join(format!("{}.log", service.name()))
     }
@@ -205,6 +216,7 @@ impl Sandbox {
             Status::Stopped => {}
         }
         let env = self.python_env(log)?;
+        crate::pinned_cli::verify(&env.bin("temporal"), env.dir())?;
         log(&format!(
             "starting the Temporal dev server on {}:{} (AWS calls go to {})",
             dev.host, dev.port, dev.aws_endpoint

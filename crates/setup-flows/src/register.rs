@@ -63,16 +63,24 @@ pub fn frontend(layout: &Layout, env: &Environment, scope: Scope) -> Result<Fron
     .with_context(|| format!("{}: cannot connect to Temporal", env.name))
 }
 
-/// The Temporal CLI: TEMPORAL_CLI, the sandbox's pinned one, or `temporal` on PATH.
-fn cli(layout: &Layout) -> Result<Cli> {
-    let sandbox_cli = Sandbox::new(&layout.cache_dir()).installed_tool("temporal");
-    Ok(Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?)
+/// The Temporal CLI: TEMPORAL_CLI; else, for an environment with `[sandbox]` only, the
+/// sandbox's pinned one once its digest proves the tool installed it (a program under the
+/// checkout's `target/` may come from a pull request); else `temporal` on PATH.
+fn cli(layout: &Layout, env: &Environment) -> Result<Cli> {
+    let mut candidates = Vec::new();
+    if env.starts_sandbox() && std::env::var_os("TEMPORAL_CLI").is_none() {
+        let verified = Sandbox::new(&layout.cache_dir())
+            .verified_cli()
+            .with_context(|| format!("{}: the sandbox's Temporal CLI", env.name))?;
+        candidates.extend(verified);
+    }
+    Ok(Cli::find(&candidates)?)
 }
 
 /// A client for `env`'s frontend through the Temporal CLI.
 pub fn client(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
     let frontend = frontend(layout, env, scope)?;
-    Ok(Client::new(cli(layout)?, frontend))
+    Ok(Client::new(cli(layout, env)?, frontend))
 }
 
 /// The frontend of `env`, answering: started first for the sandbox, checked for any other
@@ -84,7 +92,7 @@ pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Resul
     } else {
         ensure_frontend_answers(layout, env, &frontend)?;
     }
-    Ok(Client::new(cli(layout)?, frontend))
+    Ok(Client::new(cli(layout, env)?, frontend))
 }
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds

@@ -263,10 +263,15 @@ impl Args {
                     );
                 }
                 println!("versions: {pins}");
-                if let Some(out) = sandbox
-                    .installed_tool("temporal")
-                    .and_then(|t| std::process::Command::new(t).arg("--version").output().ok())
-                {
+                if let Some(out) = sandbox.verified_cli().ok().flatten().and_then(|t| {
+                    worker_deployments::child::run(
+                        &t,
+                        &["--version"],
+                        &[],
+                        worker_deployments::VERSION_DEADLINE,
+                    )
+                    .ok()
+                }) {
                     println!("          {}", String::from_utf8_lossy(&out.stdout).trim());
                 }
             }

@@ -166,7 +166,8 @@ impl Frontend {
         args
     }
 
-    /// The variables the CLI gets beyond a process environment without any `TEMPORAL_*`.
+    /// The variables the CLI gets beyond the allow-listed ones ([`crate::child::ALLOWED`]),
+    /// which hold no `TEMPORAL_*`.
     pub(crate) fn env(&self) -> Vec<(&'static str, &str)> {
         self.api_key
             .iter()
@@ -232,7 +233,7 @@ fn profile_address(
     };
     let doc: toml_edit::DocumentMut = text
         .parse()
-        .map_err(|e: toml_edit::TomlError| profile_error(&file, e.to_string()))?;
+        .map_err(|e: toml_edit::TomlError| profile_error(&file, syntax_error(&text, &e)))?;
     match doc
         .get("profile")
         .and_then(|p| p.get(&name))
@@ -247,6 +248,28 @@ fn profile_address(
         },
         None => Err(missing(Some(&file))),
     }
+}
+
+/// A TOML syntax error of the profile file by line and column, never quoting the line: it may
+/// hold `api_key = "..."` (toml_edit's own message shows it).
+fn syntax_error(text: &str, e: &toml_edit::TomlError) -> String {
+    let at = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
+            format!(" at line {line}, column {column}")
+        })
+        .unwrap_or_default();
+    let message: Vec<&str> = e.message().lines().map(str::trim).collect();
+    format!("TOML syntax error{at}: {}", message.join("; "))
 }
 
 fn profile_error(file: &Path, message: String) -> RegisterError {
@@ -357,6 +380,24 @@ mod tests {
             resolve("address = \"t:1\"\napi_key_env = \"TEMPORAL_MY_API_KEY\"", &[]),
             Err(RegisterError::ApiKeyMissing(name)) if name == "TEMPORAL_MY_API_KEY"
         ));
+    }
+
+    #[test]
+    fn a_broken_profile_file_is_named_with_its_line_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("temporal.toml");
+        std::fs::write(
+            &file,
+            "[profile.default]\naddress = \"t:7233\"\napi_key = \"SECRET-key-123\" trailing\n",
+        )
+        .unwrap();
+        let err = resolve("", &[("TEMPORAL_CONFIG_FILE", &file.display().to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("SECRET") && err.contains("temporal.toml") && err.contains("line 3"),
+            "{err}"
+        );
     }
 
     #[test]

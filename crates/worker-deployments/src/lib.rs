@@ -5,16 +5,20 @@
 //! Temporal docs use, it already speaks every connection option self-hosted users need (TLS,
 //! mTLS, API keys), and it keeps protobuf and tonic out of this tool's build.
 
+pub mod child;
 mod frontend;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use env_descriptor::{AWS_LAMBDA, Smoke, WorkerDeployment};
 
 /// How long one CLI call may take (beyond a smoke workflow's own timeout).
 const CALL_DEADLINE: Duration = Duration::from_secs(60);
+/// How long past its own `--command-timeout` a CLI call may take before it is killed.
+const CALL_GRACE: Duration = Duration::from_secs(15);
+/// How long `temporal --version` may take.
+pub const VERSION_DEADLINE: Duration = Duration::from_secs(10);
 
 pub use frontend::{Frontend, Scope, Source};
 
@@ -73,6 +77,8 @@ pub enum RegisterError {
          run the command for it alone"
     )]
     AmbientFrontend { descriptor: String, ambient: String },
+    #[error(transparent)]
+    Child(#[from] child::ChildError),
 }
 
 /// `message`'s lines, each on a new line and indented by two spaces.
@@ -103,11 +109,10 @@ impl Cli {
         let mut tried = Vec::new();
         for program in options {
             tried.push(format!("`{}`", program.display()));
-            let Ok(out) = std::process::Command::new(&program)
-                .arg("--version")
-                .output()
-            else {
-                continue;
+            let out = match child::run(&program, &["--version"], &[], VERSION_DEADLINE) {
+                Ok(out) => out,
+                Err(child::ChildError::Spawn { .. }) => continue,
+                Err(e) => return Err(e.into()),
             };
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             let Some(version) = parse_version(&text) else {
@@ -252,29 +257,31 @@ impl Client {
         Err(cli_error(&out))
     }
 
-    /// Runs `temporal ARGS... CONNECTION` whatever its exit status, with no `TEMPORAL_*`
-    /// variable of this process: the connection is the flags (and the API key) of
-    /// [`Frontend`] alone. The CLI ends the call after `deadline` (`--command-timeout`): its
-    /// own dial gives up on a silent port, but a frontend that accepts a call and never
-    /// answers would otherwise hold `register`, `plan` or `doctor` forever.
+    /// Runs `temporal ARGS... CONNECTION` whatever its exit status, through [`child::run`]:
+    /// none of this process's variables but the allow-listed ones, so the connection is the
+    /// flags (and the API key) of [`Frontend`] alone. The CLI ends the call after `deadline`
+    /// (`--command-timeout`): its own dial gives up on a silent port, but a frontend that
+    /// accepts a call and never answers would otherwise hold `register`, `plan` or `doctor`
+    /// forever; a CLI that ignores it is killed [`CALL_GRACE`] later.
     fn output(
         &self,
         namespace: &str,
         args: &[String],
         deadline: Duration,
     ) -> Result<std::process::Output, String> {
-        let mut cmd = Command::new(self.cli.program());
-        cmd.args(args)
-            .args(self.frontend.flags(namespace))
-            .arg(format!("--command-timeout={}s", deadline.as_secs().max(1)));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TEMPORAL_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.envs(self.frontend.env());
-        cmd.output()
-            .map_err(|e| format!("cannot run `{}`: {e}", self.cli.program().display()))
+        let args: Vec<String> = args
+            .iter()
+            .cloned()
+            .chain(self.frontend.flags(namespace))
+            .chain([format!("--command-timeout={}s", deadline.as_secs().max(1))])
+            .collect();
+        child::run(
+            self.cli.program(),
+            &args,
+            &self.frontend.env(),
+            deadline + CALL_GRACE,
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// `describe-version` as JSON; `None` when the version does not exist.

@@ -109,6 +109,14 @@ pub async fn connect_unchecked(layout: &Layout, env: &Environment) -> Result<Cli
         setup_flows::sandbox::ensure_aws(layout, env)?;
     }
     let clients = Clients::connect(&connection(env)).await;
+    if let Some((endpoint, why)) = clients.malformed_endpoint() {
+        anyhow::bail!(
+            "the AWS endpoint `{}` ({}) is not a URL a request can go to: {why}; allowed: \
+             `http://HOST[:PORT]` or `https://HOST[:PORT]`: correct it, or unset it to call AWS itself; nothing was changed",
+            endpoint.url.escape_debug(),
+            origin(layout, env, &endpoint)
+        );
+    }
     if let Some(first) = clients.local_endpoints.first() {
         eprintln!(
             "{}: the AWS endpoint {} ({}) is on this machine: every call is signed with dummy keys, never your credentials",
