@@ -19,6 +19,9 @@ pub enum Fault {
     Delay(Duration),
     /// Read the request, then close the connection without an answer.
     Drop,
+    /// Forward the request, then close the connection without passing the answer on: the
+    /// request took effect, its caller never hears of it.
+    Lose,
     /// Forward, then replace `from` with `to` in the answer's body.
     Rewrite(&'static str, &'static str),
 }
@@ -197,6 +200,7 @@ fn serve(client: TcpStream, upstream: SocketAddr, state: &Mutex<State>) -> std::
             client.write_all(&forward(upstream, &head, &body)?)
         }
         Some(Fault::Drop) => Ok(()),
+        Some(Fault::Lose) => forward(upstream, &head, &body).map(drop),
         Some(Fault::Rewrite(from, to)) => {
             let answer = forward(upstream, &head, &body)?;
             client.write_all(&rewrite(&answer, from, to))

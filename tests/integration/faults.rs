@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::child;
 use crate::fault_proxy::{BlackHole, Fault, FaultProxy, Rule};
 use crate::signals::stack_status;
-use crate::support::{ACCOUNT, Checkout, descriptor, emulator};
+use crate::support::{ACCOUNT, Checkout, cfn, descriptor, emulator};
 
 const LIMIT: Duration = Duration::from_secs(240);
 
@@ -170,4 +170,52 @@ fn a_timeout_that_is_no_duration_is_refused() {
         "{}",
         run.stderr
     );
+}
+
+/// The live (not deleted) stacks named `stack`, by ID, with their status.
+fn stacks_named(stack: &str) -> Vec<String> {
+    let out = cfn(&format!(
+        "p = cfn.get_paginator('list_stacks')\n\
+         for page in p.paginate():\n\
+         \x20   for s in page['StackSummaries']:\n\
+         \x20       if s['StackName'] == '{stack}' and s['StackStatus'] != 'DELETE_COMPLETE':\n\
+         \x20           print(s['StackId'], s['StackStatus'])"
+    ));
+    out.lines().map(str::to_owned).collect()
+}
+
+/// CreateChangeSet took effect but its answer was lost: the retry finds the change set it
+/// asked for (same name, same client token) instead of making a second stack of the name.
+#[test]
+fn a_lost_answer_to_create_change_set_makes_one_stack_and_records_it() {
+    let proxy = FaultProxy::start(&emulator().url());
+    proxy.add(Rule::new("CreateChangeSet", Fault::Lose).times(1));
+    let co = Checkout::new();
+    let stack = "it-lost-ccs";
+    co.write_env("lc", &through(&proxy.url(), stack));
+
+    let run = child::wait(child::spawn(co.root(), &["deploy", "lc", "--yes"]), LIMIT);
+    run.success();
+    assert!(
+        proxy.count("CreateChangeSet") >= 2,
+        "the lost request was retried: {:?}",
+        proxy.seen()
+    );
+    let live = stacks_named(stack);
+    assert_eq!(
+        live.len(),
+        1,
+        "one stack of the name: {live:?}\n{}",
+        run.all()
+    );
+    assert!(live[0].ends_with(" CREATE_COMPLETE"), "{live:?}");
+    let id = live[0].split(' ').next().unwrap();
+    assert!(
+        co.read_env("lc").contains(&format!("stack_id = \"{id}\"")),
+        "the live stack is recorded:\n{}",
+        co.read_env("lc")
+    );
+    proxy.clear();
+    co.xtask(&["destroy", "lc", "--yes"]).success();
+    assert!(stacks_named(stack).is_empty());
 }

@@ -282,13 +282,18 @@ impl Op<'_, '_> {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let out = self
+        // The SDK retries a request whose answer was lost. The client token makes that retry
+        // idempotent (AWS answers with the change set the first request made); without it, or
+        // where it is not honoured, the retry fails with AlreadyExistsException for a name only
+        // this run uses, so that change set is the one it asked for.
+        let created = self
             .call(
                 "CreateChangeSet",
                 self.cfn()
                     .create_change_set()
                     .stack_name(spec.name)
                     .change_set_name(&name)
+                    .client_token(&name)
                     .change_set_type(kind)
                     .template_body(spec.template_body)
                     .set_parameters(Some(params))
@@ -297,11 +302,32 @@ impl Op<'_, '_> {
                     .capabilities(Capability::CapabilityNamedIam)
                     .send(),
             )
-            .await?;
-        let id = out.id().unwrap_or(&name).to_owned();
-        let stack_id = out
-            .stack_id()
-            .map(str::to_owned)
+            .await;
+        let (id, stack_id) = match created {
+            Ok(out) => (
+                out.id().map(str::to_owned),
+                out.stack_id().map(str::to_owned),
+            ),
+            Err(e) if e.code() == Some("AlreadyExistsException") => {
+                let out = self
+                    .call(
+                        "DescribeChangeSet",
+                        self.cfn()
+                            .describe_change_set()
+                            .change_set_name(&name)
+                            .stack_name(spec.name)
+                            .send(),
+                    )
+                    .await?;
+                (
+                    out.change_set_id().map(str::to_owned),
+                    out.stack_id().map(str::to_owned),
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        let id = id.unwrap_or_else(|| name.clone());
+        let stack_id = stack_id
             .or_else(|| existing.map(|s| s.stack_id.clone()))
             .unwrap_or_else(|| spec.name.to_owned());
         self.guard.tracker.set(InFlight::ChangeSet {
