@@ -12,14 +12,16 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
 };
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceChange, ResourceChangeDetail,
-    Stack, StackEvent, Tag, TemplateStage,
+    Capability, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter, ResourceChange,
+    ResourceChangeDetail, Stack, StackEvent, Tag, TemplateStage,
 };
 use aws_types::SdkConfig;
 
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress};
-use crate::model::{Change, Event, Owner, Plan, PropertyChange, StackInfo, StackSpec};
+use crate::model::{
+    Change, ChangeSetRef, Event, Owner, Plan, PropertyChange, StackInfo, StackSpec,
+};
 
 /// Shows progress and answers the confirmation; implemented by the command line.
 pub trait Observer {
@@ -386,6 +388,67 @@ impl Op<'_, '_> {
                     });
                 }
                 _ => backoff.wait().await,
+            }
+        }
+    }
+
+    /// Executes the change set. A request that fails may still have taken effect (its answer
+    /// lost; then the SDK's retry is refused as InvalidChangeSetStatus), so the change set's
+    /// execution status decides: executed (in progress, complete or failed) is done, still
+    /// AVAILABLE is asked again (a few times), anything else is the error.
+    pub(crate) async fn execute(&mut self, cs: &ChangeSetRef) -> Result<(), DeployError> {
+        const ATTEMPTS: u32 = 3;
+        let mut backoff = Backoff::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self
+                .call(
+                    "ExecuteChangeSet",
+                    self.cfn()
+                        .execute_change_set()
+                        .change_set_name(&cs.id)
+                        .stack_name(&cs.stack_id)
+                        .send(),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e @ DeployError::TimedOut { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            let status = loop {
+                if self.guard.deadline.passed() {
+                    return Err(err);
+                }
+                let polled = self
+                    .poll(
+                        "DescribeChangeSet",
+                        self.cfn()
+                            .describe_change_set()
+                            .change_set_name(&cs.id)
+                            .stack_name(&cs.stack_id)
+                            .customize()
+                            .config_override(no_retries())
+                            .send(),
+                    )
+                    .await?;
+                match self.retry_later(polled, &mut backoff, "the change set's execution status")? {
+                    Some(out) => break out.execution_status().cloned(),
+                    None => backoff.wait().await,
+                }
+            };
+            match status {
+                Some(ExecutionStatus::Available) if attempt < ATTEMPTS => {
+                    self.obs.step(&format!("{err}; trying again"));
+                    backoff.wait().await;
+                }
+                Some(
+                    ExecutionStatus::ExecuteInProgress
+                    | ExecutionStatus::ExecuteComplete
+                    | ExecutionStatus::ExecuteFailed,
+                ) => return Ok(()),
+                _ => return Err(err),
             }
         }
     }
