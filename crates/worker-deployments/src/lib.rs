@@ -483,15 +483,51 @@ impl Client {
         version: &serde_json::Value,
         reg: &Registration<'_>,
     ) -> Vec<Difference> {
-        let held = match self.held_compute(wd) {
-            Ok(Some(held)) if has_lambda_compute(version) => held,
-            _ => {
-                return vec![Difference {
-                    field: Field::Compute,
-                    old: None,
-                    new: Some(AWS_LAMBDA.to_owned()),
-                }];
+        let held = self
+            .held_compute(wd)
+            .ok()
+            .flatten()
+            .filter(|_| has_lambda_compute(version));
+        Self::held_differences(held, reg)
+    }
+
+    /// Creates the version; when the server says it exists already (an earlier run's
+    /// create-version reached it, e.g. one cut short by a frontend restart, while
+    /// describe-version does not show it yet), goes on from what it holds ([`held`]): an update
+    /// of its compute config, or nothing.
+    fn create_or_converge(
+        &self,
+        reg: &Registration<'_>,
+        lambda: &[String],
+    ) -> Result<Action, RegisterError> {
+        let wd = reg.deployment;
+        let args = [strings(&["create-version"]), lambda.to_vec()].concat();
+        match self.run(&wd.namespace, &args) {
+            Ok(_) => Ok(Action::Created),
+            Err(m) if m.contains("already exists") => {
+                let held = self.held_compute(wd)?;
+                if Self::held_differences(held, reg).is_empty() {
+                    return Ok(Action::Unchanged);
+                }
+                let args = [strings(&["update-version-compute-config"]), lambda.to_vec()].concat();
+                self.run(&wd.namespace, &args)
+                    .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                Ok(Action::Updated)
             }
+            Err(m) => Err(self.fail(wd, "create-version", m)),
+        }
+    }
+
+    /// How the compute config a version holds (`None`: none the server shows) differs from the
+    /// one `reg` would set.
+    fn held_differences(held: Option<HeldCompute>, reg: &Registration<'_>) -> Vec<Difference> {
+        let wd = reg.deployment;
+        let Some(held) = held else {
+            return vec![Difference {
+                field: Field::Compute,
+                old: None,
+                new: Some(AWS_LAMBDA.to_owned()),
+            }];
         };
         let wanted = [
             (
@@ -545,10 +581,17 @@ impl Client {
                     Err(m) if m.contains("already exists") => {}
                     Err(m) => return Err(self.fail(wd, "create (deployment)", m)),
                 }
-                let args = [strings(&["create-version"]), lambda].concat();
-                self.run(&wd.namespace, &args)
-                    .map_err(|m| self.fail(wd, "create-version", m))?;
-                (Action::Created, wd.set_current)
+                match self.create_or_converge(reg, &lambda)? {
+                    Action::Created => (Action::Created, wd.set_current),
+                    converged => {
+                        let make_current = wd.set_current
+                            && self.current_build_id(wd)?.as_deref() != Some(wd.build_id.as_str());
+                        match (converged, make_current) {
+                            (Action::Unchanged, false) => return Ok(Action::Unchanged),
+                            _ => (Action::Updated, make_current),
+                        }
+                    }
+                }
             }
             Planned::Update(differences) => {
                 if differences.iter().any(|d| d.field != Field::Current) {
