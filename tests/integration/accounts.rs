@@ -347,13 +347,17 @@ fn the_descriptor_profile_wins_over_keys_in_the_environment() {
     let co = Checkout::new();
     co.write_env(
         "production",
+        // A remote endpoint (so no dummy keys replace the profile's) that no TCP connection can
+        // be made to; from the environment, since a descriptor names only endpoints on this
+        // machine.
         &env(
             "http://255.255.255.255:9",
             "it-acct-profile",
             PRODUCTION,
             "profile = \"prod-deployer\"",
             "",
-        ),
+        )
+        .replace("endpoint_url = \"http://255.255.255.255:9\"\n", ""),
     );
     let (home, config, credentials) = (
         home.path().display().to_string(),
@@ -369,6 +373,7 @@ fn the_descriptor_profile_wins_over_keys_in_the_environment() {
             ("AWS_SHARED_CREDENTIALS_FILE", Some(&credentials)),
             ("AWS_ACCESS_KEY_ID", Some("AKIAENVIRONMENTKEY01")),
             ("AWS_SECRET_ACCESS_KEY", Some("environment-secret")),
+            ("AWS_ENDPOINT_URL", Some("http://255.255.255.255:9")),
         ],
     );
     run.failure();
