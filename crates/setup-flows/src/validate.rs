@@ -35,7 +35,7 @@ impl Args {
         // passes, the output it records) and by rendering every environment below.
         let templates = Templates::load(&layout.templates_dir())?;
         for path in templates.overrides() {
-            println!(
+            safe_text::println!(
                 "note    {} overrides the built-in template",
                 crate::relative(layout, path)
             );
@@ -49,16 +49,16 @@ impl Args {
         let mut failed = 0;
         for name in &names {
             match check(name) {
-                Ok(_) => println!("ok      {name}"),
+                Ok(_) => safe_text::println!("ok      {name}"),
                 Err(e) => {
                     failed += 1;
-                    eprintln!("error: {e:#}");
-                    println!("FAILED  {name}");
+                    safe_text::eprintln!("error: {}", safe_text::bound_quotes(&format!("{e:#}")));
+                    safe_text::println!("FAILED  {name}");
                 }
             }
         }
         if failed > 0 {
-            eprintln!(
+            safe_text::eprintln!(
                 "{failed} of {} environment(s) failed validation",
                 names.len()
             );

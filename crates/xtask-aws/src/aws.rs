@@ -30,7 +30,7 @@ pub async fn connect(layout: &Layout, env: &Environment) -> Result<Clients> {
     }
     let clients = Clients::connect(&connection(env)).await;
     if let Some(first) = clients.local_endpoints.first() {
-        eprintln!(
+        safe_text::eprintln!(
             "{}: the AWS endpoint {} ({}) is on this machine: every call is signed with dummy keys, never your credentials",
             env.name,
             first.url,

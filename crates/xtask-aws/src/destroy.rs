@@ -22,7 +22,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
             None,
             &format!("delete stack `{stack}` of environment `{}`?", env.name),
         ) {
-            eprintln!("nothing was deleted");
+            safe_text::eprintln!("nothing was deleted");
             return Ok(ExitCode::FAILURE);
         }
     }
@@ -62,12 +62,12 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if existed {
-        println!("{}: deleted stack `{stack}`", env.name);
+        safe_text::println!("{}: deleted stack `{stack}`", env.name);
     } else {
-        println!("{}: stack `{stack}` did not exist", env.name);
+        safe_text::println!("{}: stack `{stack}` did not exist", env.name);
     }
     if Outputs::remove(&env.file)? {
-        println!(
+        safe_text::println!(
             "removed [outputs] from {}",
             setup_flows::relative(layout, &env.file)
         );

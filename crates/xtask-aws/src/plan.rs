@@ -71,13 +71,16 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match args.output {
-        PlanOutput::Text => print!("{}", plan_view::text(&plans)),
-        PlanOutput::Markdown => print!("{}", plan_view::markdown(&plans)),
-        PlanOutput::Json => println!("{:#}", plan_view::json(&plans)),
+        PlanOutput::Text => safe_text::print!("{}", plan_view::text(&plans)),
+        PlanOutput::Markdown => safe_text::print!("{}", plan_view::markdown(&plans)),
+        PlanOutput::Json => safe_text::println!(
+            "{}",
+            safe_text::json(&format!("{:#}", plan_view::json(&plans)))
+        ),
     }
     for p in &plans {
         if let Err(e) = &p.stack {
-            eprintln!("error: {}: {e}", p.env);
+            safe_text::eprintln!("error: {}: {e}", p.env);
         }
     }
     Ok(exit_code(&plans, args.detailed_exitcode))

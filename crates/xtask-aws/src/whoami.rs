@@ -10,21 +10,21 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
         let clients = crate::aws::connect(layout, &env).await?;
         anyhow::Ok(clients.whoami().await?)
     })?;
-    println!("account:  {}", id.account);
-    println!("arn:      {}", id.arn);
-    println!("user id:  {}", id.user_id);
+    safe_text::println!("account:  {}", id.account);
+    safe_text::println!("arn:      {}", id.arn);
+    safe_text::println!("user id:  {}", id.user_id);
     let principal = arn::principal_of(&id.arn);
     match &principal {
         Some(p) if *p != id.arn => {
-            println!(
+            safe_text::println!(
                 "this is a role session; the role to name in `temporal.server_role_arn` is:\n  {p}"
             );
-            println!(
+            safe_text::println!(
                 "  (if the role has a path, e.g. role/service/NAME, include it: the session ARN drops it)"
             );
         }
-        Some(_) => println!("use as `temporal.server_role_arn`: {}", id.arn),
-        None => println!("this identity is not an IAM role or user ARN"),
+        Some(_) => safe_text::println!("use as `temporal.server_role_arn`: {}", id.arn),
+        None => safe_text::println!("this identity is not an IAM role or user ARN"),
     }
     if let Some(p) = principal {
         let note = if p == env.temporal.server_role_arn {
@@ -32,9 +32,10 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
         } else {
             "differs from"
         };
-        println!(
+        safe_text::println!(
             "{note} `temporal.server_role_arn` of {} ({})",
-            env.name, env.temporal.server_role_arn
+            env.name,
+            env.temporal.server_role_arn
         );
     }
     Ok(ExitCode::SUCCESS)
