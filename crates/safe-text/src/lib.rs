@@ -116,6 +116,19 @@ pub fn excerpt_of(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// At most `max` characters of `text` as it is (lines and all), then `…` and how many bytes
+/// were left out: for a whole answer of another program quoted in an error.
+pub fn cut(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => Cow::Owned(format!(
+            "{}… ({} bytes left out)",
+            &text[..at],
+            text.len() - at
+        )),
+    }
+}
+
 /// A value as an error quotes it: at most [`EXCERPT_CHARS`] characters, [`inline`]-escaped.
 pub fn excerpt(text: &str) -> Cow<'_, str> {
     excerpt_of(text, EXCERPT_CHARS)
@@ -387,6 +400,8 @@ mod tests {
         let unquoted = format!("server said: {big}");
         assert!(bound_quotes(&unquoted).len() < PROSE_CHARS + 100);
         assert!(matches!(bound_quotes("`a` is `b`"), Cow::Borrowed(_)));
+        assert_eq!(cut("line\nline", 6), "line\nl… (3 bytes left out)");
+        assert_eq!(cut("short", 6), "short");
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                 };
                 let stack = plan_stack(layout, local, body, guard)
                     .await
-                    .map_err(|e| format!("{e:#}"));
+                    .map_err(|e| safe_text::bound_quotes(&format!("{e:#}")).into_owned());
                 out.push(env_plan(layout, local, stack));
             }
             out
