@@ -29,11 +29,15 @@ pub fn md_cell(value: &str) -> String {
     md_code(value).replace('|', "\\|")
 }
 
-/// Text that is not code (a message with values in it, an error from AWS or the server) as
-/// markdown text on one line, shown as it is written: every ASCII punctuation character escaped
-/// with a backslash (so no emphasis, HTML, link, autolink, table cell or entity can start), and
-/// `@` and `#` in a code span of their own (no mention or issue reference; copying the text
-/// still gives `@org/team`). Safe in a table cell.
+/// The ASCII punctuation [`md_text`] escapes with a backslash: every character that can start
+/// emphasis, code, HTML, an entity, a link or image, a table cell, strikethrough or math, and
+/// `:` and `.`, without which no URL is linked (`https://`, `www.`).
+const MD_SPECIAL: &str = "\\`*_[]<>&|~!:.$";
+
+/// Text that is not code (an error from AWS or the server, a name) as markdown text on one line,
+/// shown as it is written: [`MD_SPECIAL`] escaped with a backslash, and `@` and `#` in a code
+/// span of their own (no mention or issue reference; copying the text still gives
+/// `@org/team`). Inline only (never at the start of a line); safe in a table cell.
 pub fn md_text(text: &str) -> String {
     let text = safe_text::inline(text);
     let mut out = String::with_capacity(text.len() + 16);
@@ -44,7 +48,7 @@ pub fn md_text(text: &str) -> String {
                 out.push(c);
                 out.push('`');
             }
-            c if c.is_ascii_punctuation() => {
+            c if MD_SPECIAL.contains(c) => {
                 out.push('\\');
                 out.push(c);
             }
@@ -52,6 +56,23 @@ pub fn md_text(text: &str) -> String {
         }
     }
     out
+}
+
+/// A message of the tool's, with values quoted in backticks (`update (function `A` → `B`)`),
+/// as markdown: the text between them as [`md_text`], each quoted value as [`md_code`]. A
+/// value holding a backtick only shifts which pieces are which: each is escaped either way.
+pub fn md_prose(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 1 {
+                md_code(piece)
+            } else {
+                md_text(piece)
+            }
+        })
+        .collect()
 }
 
 /// A value in the tool's own HTML (`<summary>`): in `<code>` (no mention or reference), with
@@ -166,30 +187,56 @@ mod tests {
         for value in HOSTILE {
             let shown = md_text(value);
             assert_plain(&shown, value);
-            // Every piece is an escaped punctuation character, `@` or `#` in code, or no
-            // punctuation at all.
+            // Every piece is an escaped special character, `@` or `#` in code, or no special
+            // character at all.
             let mut rest = shown.as_str();
             while let Some(c) = rest.chars().next() {
                 rest = if let Some(after) = rest.strip_prefix('\\') {
                     let p = after.chars().next().expect("a character after `\\`");
-                    assert!(p.is_ascii_punctuation(), "{value:?}: {shown}");
+                    assert!(MD_SPECIAL.contains(p), "{value:?}: {shown}");
                     &after[1..]
                 } else if let Some(after) = rest.strip_prefix("`@`").or(rest.strip_prefix("`#`")) {
                     after
                 } else {
                     assert!(
-                        !c.is_ascii_punctuation(),
+                        !MD_SPECIAL.contains(c),
                         "{value:?}: `{c}` unescaped in {shown}"
                     );
+                    assert!(c != '@' && c != '#', "{value:?}: {shown}");
                     &rest[c.len_utf8()..]
                 };
             }
             assert!(!shown.replace("`@`", "").contains('@'), "{shown}");
             assert!(!shown.replace("`#`", "").contains('#'), "{shown}");
-            assert!(!shown.contains("://") && !shown.contains("www."), "{shown}");
         }
-        assert_eq!(md_text("@org/team"), "`@`org\\/team");
-        assert_eq!(md_text("a\u{202e}"), "a\\\\u\\{202e\\}");
+        assert_eq!(md_text("@org/team"), "`@`org/team");
+        assert_eq!(md_text("a\u{202e}"), "a\\\\u{202e}");
+    }
+
+    #[test]
+    fn prose_shows_its_quoted_values_as_code() {
+        assert_eq!(
+            md_prose("update (function `a|b` → `@x`) at 127.0.0.1"),
+            "update (function `a|b` → `@x`) at 127\\.0\\.0\\.1"
+        );
+        for value in HOSTILE {
+            for message in [
+                format!("value `{value}` is bad: {value}"),
+                format!("`{value}"),
+                value.to_string(),
+            ] {
+                let shown = md_prose(&message);
+                assert_plain(&shown, value);
+                for (i, piece) in shown.split('`').enumerate() {
+                    if i % 2 == 0 {
+                        assert!(
+                            !piece.contains(['<', '@', '#', '[']) || piece.contains('\\'),
+                            "{shown}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

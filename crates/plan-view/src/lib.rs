@@ -206,7 +206,7 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
         out.push_str(&format!("### {}: {verdict}\n\n", escape::md_code(&p.env)));
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
-            Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_text(e))),
+            Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
         }
         for (path, diff) in &p.files {
             out.push_str(&format!(
@@ -216,7 +216,7 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             ));
         }
         if let Some(line) = p.versions.source_line() {
-            out.push_str(&format!("*{}*\n\n", escape::md_text(&line)));
+            out.push_str(&format!("*{}*\n\n", escape::md_prose(&line)));
         }
         if !p.versions.versions.is_empty() {
             out.push_str(
@@ -227,7 +227,7 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
                     "| {} | {} | {} |\n",
                     escape::md_cell(&v.id),
                     md_value(&v.lambda_function_arn),
-                    escape::md_text(&v.describe())
+                    escape::md_prose(&v.describe())
                 ));
             }
             out.push('\n');
@@ -237,7 +237,7 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
 }
 
 fn markdown_stack(out: &mut String, plan: &Plan) {
-    out.push_str(&format!("{}\n\n", escape::md_text(&headline(plan))));
+    out.push_str(&format!("{}\n\n", escape::md_prose(&headline(plan))));
     let mut values: Vec<(&str, &ValueChange)> = Vec::new();
     values.extend(plan.parameters.iter().map(|c| ("parameter", c)));
     values.extend(plan.tags.iter().map(|c| ("tag", c)));
