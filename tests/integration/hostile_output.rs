@@ -92,6 +92,35 @@ fn validate_shows_hostile_values_lines_and_file_names_escaped() {
     assert!(run.stderr.contains("temporal.address"), "{}", run.stderr);
 }
 
+/// `render --check` prints the server file's diff to the CI log: its lines are the file's.
+#[test]
+fn render_check_shows_a_hostile_files_lines_escaped() {
+    let co = Checkout::new();
+    std::fs::create_dir_all(co.root().join("server")).unwrap();
+    std::fs::write(
+        co.root().join("server/dc.yaml"),
+        "# id-\u{202e}verse \u{200b}\u{2066}\n::add-mask::secret:\n  - value: 1\n",
+    )
+    .unwrap();
+    co.write_env(
+        "rc",
+        &offline("rc").replace(
+            "[temporal]",
+            "[temporal]\ndynamic_config_file = \"server/dc.yaml\"",
+        ),
+    );
+    let run = co.xtask(&["render", "--check", "rc"]);
+    run.failure();
+    assert!(
+        run.stderr.contains("\\::add-mask::secret:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("id-\\u{202e}verse"), "{}", run.stderr);
+    assert_safe_for_a_log("stdout", &run.stdout);
+    assert_safe_for_a_log("stderr", &run.stderr);
+}
+
 #[test]
 fn a_huge_value_is_quoted_as_a_bounded_excerpt() {
     let co = Checkout::new();
