@@ -135,8 +135,9 @@ pub fn excerpt(text: &str) -> Cow<'_, str> {
 }
 
 /// A message whose quoted values (between backticks) are cut to [`excerpt`]s, and whose text
-/// between them to a few thousand characters: the bound on what one error can print, for
-/// messages built of values in backticks (which every error of the tool is).
+/// between them to a few thousand characters: the bound on what one error can print, for one
+/// message built of values in backticks (which every error of the tool is). Not for a list of
+/// messages quoting descriptor lines, whose own backticks would pair across messages.
 pub fn bound_quotes(message: &str) -> Cow<'_, str> {
     let too_long = |s: &str, max: usize| s.char_indices().nth(max).is_some();
     let long = message.split('`').enumerate().any(|(i, part)| {

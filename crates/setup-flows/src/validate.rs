@@ -52,7 +52,7 @@ impl Args {
                 Ok(_) => safe_text::println!("ok      {name}"),
                 Err(e) => {
                     failed += 1;
-                    safe_text::eprintln!("error: {}", safe_text::bound_quotes(&format!("{e:#}")));
+                    safe_text::eprintln!("error: {e:#}");
                     safe_text::println!("FAILED  {name}");
                 }
             }
