@@ -209,7 +209,7 @@ fn plan_markdown_of_hostile_values_is_inert() {
     let server_file = "server/<img src=x>@org.yaml";
     std::fs::write(
         co.root().join(server_file),
-        "limit.maxIDLength:\n  - value: 255\n# ```\n# </details><details><summary>All checks passed</summary>\n# @org/team <img src=x onerror=alert(1)>\n::add-mask::secret:\n  - value: 1\n",
+        "limit.maxIDLength:\n  - value: 255\n# ```\n# </details><details><summary>All checks passed</summary>\n# @org/team <img src=x onerror=alert(1)> id-\u{202e}verse\u{200b}\n::add-mask::secret:\n  - value: 1\n",
     )
     .unwrap();
     let text = descriptor(stack, "hostile-md-ext-id", &["it-hostile-fn"])
@@ -234,6 +234,11 @@ fn plan_markdown_of_hostile_values_is_inert() {
     let run = co.xtask(&["plan", "md", "--output", "markdown"]);
     run.success();
     assert!(run.stdout.contains("All checks passed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("id-\\u{202e}verse\\u{200b}"),
+        "the file's bidi override, escaped:\n{}",
+        run.stdout
+    );
     assert_inert_markdown(&run.stdout);
     assert_safe_for_a_log("stderr", &run.stderr);
 
