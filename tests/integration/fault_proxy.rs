@@ -19,6 +19,9 @@ pub enum Fault {
     Delay(Duration),
     /// Read the request, then close the connection without an answer.
     Drop,
+    /// Forward the request, then close the connection without passing the answer on: the
+    /// request took effect, its caller never hears of it.
+    Lose,
     /// Forward, then replace `from` with `to` in the answer's body.
     Rewrite(&'static str, &'static str),
 }
@@ -32,6 +35,10 @@ pub struct Rule {
     after: Option<&'static str>,
     times: Option<usize>,
     applied: usize,
+    /// Only for this share (in percent) of the requests, picked by a seeded hash of the action,
+    /// the stack it names and how many such requests came before: the same requests of each
+    /// stack every run, however the stacks' requests interleave.
+    share: Option<(u64, u64)>,
 }
 
 impl Rule {
@@ -42,7 +49,14 @@ impl Rule {
             after: None,
             times: None,
             applied: 0,
+            share: None,
         }
+    }
+
+    /// Only for `percent` % of the matching requests, a deterministic choice by `seed`.
+    pub fn share(mut self, percent: u64, seed: u64) -> Self {
+        self.share = Some((percent, seed));
+        self
     }
 
     /// Only for requests after the first `action` request.
@@ -57,10 +71,16 @@ impl Rule {
         self
     }
 
-    fn matches(&self, action: &str, seen: &[String]) -> bool {
+    fn matches(&self, action: &str, seen: &[String], nth: u64, stack: &str) -> bool {
         (self.action == "*" || self.action == action)
             && self.times.is_none_or(|n| self.applied < n)
             && self.after.is_none_or(|a| seen.iter().any(|s| s == a))
+            && self.share.is_none_or(|(percent, seed)| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (seed, action, stack, nth).hash(&mut h);
+                h.finish() % 100 < percent
+            })
     }
 }
 
@@ -69,6 +89,8 @@ struct State {
     rules: Vec<Rule>,
     /// Every request's action, in arrival order.
     seen: Vec<String>,
+    /// How many requests of each (action, stack name) came so far.
+    counts: std::collections::HashMap<(String, String), u64>,
 }
 
 /// The proxy; it runs until the test process exits.
@@ -162,13 +184,25 @@ impl FaultProxy {
 }
 
 /// Records the request and picks the fault of the first matching rule.
-fn fault_for(state: &Mutex<State>, action: &str) -> Option<Fault> {
+fn fault_for(state: &Mutex<State>, action: &str, stack: &str) -> Option<Fault> {
     let mut state = state.lock().unwrap();
-    let State { rules, seen } = &mut *state;
-    let fault = rules.iter_mut().find(|r| r.matches(action, seen)).map(|r| {
-        r.applied += 1;
-        r.fault.clone()
-    });
+    let State {
+        rules,
+        seen,
+        counts,
+    } = &mut *state;
+    let count = counts
+        .entry((action.to_owned(), stack.to_owned()))
+        .or_default();
+    let nth = *count;
+    *count += 1;
+    let fault = rules
+        .iter_mut()
+        .find(|r| r.matches(action, seen, nth, stack))
+        .map(|r| {
+            r.applied += 1;
+            r.fault.clone()
+        });
     seen.push(action.to_owned());
     fault
 }
@@ -176,9 +210,10 @@ fn fault_for(state: &Mutex<State>, action: &str) -> Option<Fault> {
 fn serve(client: TcpStream, upstream: SocketAddr, state: &Mutex<State>) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let (head, body) = read_request(&mut reader)?;
-    let action = action_of(&body).unwrap_or_default();
+    let action = field_of(&body, "Action").unwrap_or_default();
+    let stack = stack_of(&body);
     let mut client = client;
-    match fault_for(state, &action) {
+    match fault_for(state, &action, &stack) {
         None => client.write_all(&forward(upstream, &head, &body)?),
         Some(Fault::Throttle) => client.write_all(&error_response(
             400,
@@ -197,6 +232,7 @@ fn serve(client: TcpStream, upstream: SocketAddr, state: &Mutex<State>) -> std::
             client.write_all(&forward(upstream, &head, &body)?)
         }
         Some(Fault::Drop) => Ok(()),
+        Some(Fault::Lose) => forward(upstream, &head, &body).map(drop),
         Some(Fault::Rewrite(from, to)) => {
             let answer = forward(upstream, &head, &body)?;
             client.write_all(&rewrite(&answer, from, to))
@@ -233,10 +269,24 @@ fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
     })
 }
 
-fn action_of(body: &[u8]) -> Option<String> {
+/// The name of the stack a request names, by name or by ID (an ARN: `...:stack/NAME/UUID`).
+fn stack_of(body: &[u8]) -> String {
+    let value = field_of(body, "StackName")
+        .unwrap_or_default()
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    match value.strip_prefix("arn:") {
+        Some(arn) => arn.split('/').nth(1).unwrap_or_default().to_owned(),
+        None => value,
+    }
+}
+
+/// A field of the query protocol's form body, as sent (`Action`, `StackName`).
+fn field_of(body: &[u8], name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     String::from_utf8_lossy(body)
         .split('&')
-        .find_map(|kv| kv.strip_prefix("Action=").map(str::to_owned))
+        .find_map(|kv| kv.strip_prefix(&prefix).map(str::to_owned))
 }
 
 /// Sends the request upstream with `Connection: close` and returns the whole answer.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::child;
 use crate::fault_proxy::{BlackHole, Fault, FaultProxy, Rule};
 use crate::signals::stack_status;
-use crate::support::{ACCOUNT, Checkout, descriptor, emulator};
+use crate::support::{ACCOUNT, Checkout, cfn, descriptor, emulator};
 
 const LIMIT: Duration = Duration::from_secs(240);
 
@@ -152,7 +152,7 @@ fn an_endpoint_that_never_answers_times_out_instead_of_hanging() {
         let all = run.all();
         assert!(
             all.contains("timed out after 3s")
-                && all.contains(&format!("DescribeStacks from {}", hole.url())),
+                && all.contains(&format!("GetCallerIdentity from {}", hole.url())),
             "{args:?}: names the call that got no answer:\n{all}"
         );
         assert_eq!(co.read_env("bh"), text);
@@ -170,4 +170,134 @@ fn a_timeout_that_is_no_duration_is_refused() {
         "{}",
         run.stderr
     );
+}
+
+/// The live (not deleted) stacks named `stack`, by ID, with their status.
+fn stacks_named(stack: &str) -> Vec<String> {
+    let out = cfn(&format!(
+        "p = cfn.get_paginator('list_stacks')\n\
+         for page in p.paginate():\n\
+         \x20   for s in page['StackSummaries']:\n\
+         \x20       if s['StackName'] == '{stack}' and s['StackStatus'] != 'DELETE_COMPLETE':\n\
+         \x20           print(s['StackId'], s['StackStatus'])"
+    ));
+    out.lines().map(str::to_owned).collect()
+}
+
+/// CreateChangeSet took effect but its answer was lost: the retry finds the change set it
+/// asked for (same name, same client token) instead of making a second stack of the name.
+#[test]
+fn a_lost_answer_to_create_change_set_makes_one_stack_and_records_it() {
+    let proxy = FaultProxy::start(&emulator().url());
+    proxy.add(Rule::new("CreateChangeSet", Fault::Lose).times(1));
+    let co = Checkout::new();
+    let stack = "it-lost-ccs";
+    co.write_env("lc", &through(&proxy.url(), stack));
+
+    let run = child::wait(child::spawn(co.root(), &["deploy", "lc", "--yes"]), LIMIT);
+    run.success();
+    assert!(
+        proxy.count("CreateChangeSet") >= 2,
+        "the lost request was retried: {:?}",
+        proxy.seen()
+    );
+    let live = stacks_named(stack);
+    assert_eq!(
+        live.len(),
+        1,
+        "one stack of the name: {live:?}\n{}",
+        run.all()
+    );
+    assert!(live[0].ends_with(" CREATE_COMPLETE"), "{live:?}");
+    let id = live[0].split(' ').next().unwrap();
+    assert!(
+        co.read_env("lc").contains(&format!("stack_id = \"{id}\"")),
+        "the live stack is recorded:\n{}",
+        co.read_env("lc")
+    );
+    proxy.clear();
+    co.xtask(&["destroy", "lc", "--yes"]).success();
+    assert!(stacks_named(stack).is_empty());
+}
+
+/// `[outputs] stack_id` of the descriptor's text, if recorded.
+fn recorded_id(text: &str) -> Option<String> {
+    let at = text.find("stack_id = \"")? + "stack_id = \"".len();
+    Some(text[at..at + text[at..].find('"')?].to_owned())
+}
+
+/// `deploy --all` over several environments while a fifth of the requests (a seeded, fixed
+/// choice) is dropped before reaching AWS or loses its answer after taking effect, and half the
+/// ExecuteChangeSet answers are lost (the SDK's retry is then refused: the change set is already
+/// executing), and one environment cannot reach AWS at all: every
+/// environment whose stack exists has it recorded, by its live ID, whether or not other
+/// environments failed; no stack is left behind in review; and a second run converges.
+#[test]
+fn deploy_all_with_requests_lost_records_every_live_stack() {
+    let proxy = FaultProxy::start(&emulator().url());
+    proxy
+        .add(Rule::new("ExecuteChangeSet", Fault::Lose).share(50, 3))
+        .add(Rule::new("*", Fault::Lose).share(10, 7))
+        .add(Rule::new("*", Fault::Drop).share(10, 11));
+    let co = Checkout::new();
+    let names: Vec<String> = (1..=5).map(|i| format!("lossy{i}")).collect();
+    for n in &names {
+        let text =
+            through(&proxy.url(), &format!("it-{n}")).replace("confirm = true", "confirm = false");
+        co.write_env(n, &text);
+    }
+    // One more that fails for good (nothing listens at its endpoint): the others are recorded
+    // regardless.
+    let down = format!("http://127.0.0.1:{}", crate::support::free_port());
+    co.write_env(
+        "lossy-down",
+        &through(&down, "it-lossy-down").replace("confirm = true", "confirm = false"),
+    );
+    let check = |run: &crate::support::Run| {
+        for n in &names {
+            let stack = format!("it-{n}");
+            let live = stacks_named(&stack);
+            assert!(live.len() <= 1, "{n}: one stack of the name: {live:?}");
+            let recorded = recorded_id(&co.read_env(n));
+            match live.first().map(|l| l.split_once(' ').unwrap()) {
+                Some((id, status)) => {
+                    assert!(
+                        status.ends_with("_COMPLETE"),
+                        "{n}: nothing left half done: {live:?}\n{}",
+                        run.all()
+                    );
+                    assert_eq!(
+                        recorded.as_deref(),
+                        Some(id),
+                        "{n}: the live stack is recorded\n{}",
+                        run.all()
+                    );
+                }
+                None => assert_eq!(recorded, None, "{n}: {}", run.all()),
+            }
+        }
+    };
+    let run = child::wait(
+        child::spawn(co.root(), &["deploy", "--all", "--yes"]),
+        LIMIT,
+    );
+    let lost = proxy.seen().len();
+    run.failure();
+    assert!(run.stderr.contains("lossy-down: "), "{}", run.all());
+    check(&run);
+    proxy.clear();
+    std::fs::remove_file(co.env_path("lossy-down")).unwrap();
+    let again = child::wait(
+        child::spawn(co.root(), &["deploy", "--all", "--yes"]),
+        LIMIT,
+    );
+    again.success();
+    check(&again);
+    eprintln!(
+        "{lost} requests in the first run; first run:\n{}",
+        run.all()
+    );
+    for n in &names {
+        co.xtask(&["destroy", n, "--yes"]).success();
+    }
 }

@@ -297,11 +297,27 @@ fn validate_refuses_two_descriptors_for_one_stack() {
     assert!(run.stderr.contains("is also deployed by"), "{}", run.stderr);
     assert!(!stack_exists(&co, "c"), "nothing was deployed");
 
-    // Another region is another stack.
+    // Another region is another stack, but not another role: IAM names are global to an
+    // account, so the same role name is refused until one of them names its own.
+    let elsewhere = a
+        .replace("\"us-east-1\"", "\"us-east-2\"")
+        .replace("us-east-1:", "us-east-2:");
+    co.write_env("b", &elsewhere);
+    let run = co.xtask(&["validate"]);
+    run.failure();
+    assert!(
+        run.stderr
+            .contains("IAM role `Temporal-Serverless-Worker-it-shared` (region `us-east-2`)")
+            && !run.stderr.contains("is also deployed by"),
+        "{}",
+        run.stderr
+    );
     co.write_env(
         "b",
-        &a.replace("\"us-east-1\"", "\"us-east-2\"")
-            .replace("us-east-1:", "us-east-2:"),
+        &elsewhere.replace(
+            "[role]   # the stack\n",
+            "[role]   # the stack\nname = \"Other-Role\"\n",
+        ),
     );
     co.xtask(&["validate"]).success();
 }

@@ -201,7 +201,9 @@ fn stack_tags_and_the_service_role_reach_the_stack_and_a_tag_change_is_planned()
     };
     assert_eq!(
         described(),
-        format!(r#"[[["cost:center", "42"], ["team", "payments"]], "{role}"]"#)
+        format!(
+            r#"[[["cost:center", "42"], ["team", "payments"], ["temporal-serverless-workers:environment", "tg"]], "{role}"]"#
+        )
     );
     co.xtask(&["plan", "tg", "--detailed-exitcode"]).success();
 
@@ -220,7 +222,9 @@ fn stack_tags_and_the_service_role_reach_the_stack_and_a_tag_change_is_planned()
     co.xtask(&["deploy", "tg", "--yes"]).success();
     assert_eq!(
         described(),
-        format!(r#"[[["cost:center", "42"], ["team", "billing"]], "{role}"]"#)
+        format!(
+            r#"[[["cost:center", "42"], ["team", "billing"], ["temporal-serverless-workers:environment", "tg"]], "{role}"]"#
+        )
     );
     co.xtask(&["plan", "tg", "--detailed-exitcode"]).success();
 }

@@ -341,3 +341,54 @@ fn a_failed_registration_is_reported_once_with_the_cli_lines_kept() {
         run.stderr
     );
 }
+
+/// A version whose create-version reached the server while describe-version does not show it
+/// (a frontend restarted in the middle of `register`): the next `register` is told "already
+/// exists", reads what the version holds and converges instead of failing.
+#[test]
+fn register_converges_on_a_version_that_exists_but_is_not_described() {
+    let server = temporal_server(WCI_ON);
+    create_functions(&["it-conv-fn"]);
+    let co = Checkout::new();
+    let address = format!("address = \"{}\"\n", server.address());
+    co.write_env(
+        "conv",
+        &environment(
+            "it-conv",
+            &address,
+            &["it-conv-fn"],
+            "it-conv-fn",
+            "build-1",
+        ),
+    );
+    co.xtask(&["deploy", "conv", "--yes"]).success();
+    co.xtask(&["register", "conv"]).success();
+
+    // The real CLI, except that describe-version does not find the version.
+    let cli = co.root().join("temporal-not-described");
+    std::fs::write(
+        &cli,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do\n  if [ \"$a\" = describe-version ]; then\n    echo 'Error: worker deployment version not found' >&2\n    exit 1\n  fi\ndone\nexec '{}' \"$@\"\n",
+            crate::support::python().bin("temporal").display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&cli).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&cli, perms).unwrap();
+    let run = co.xtask_with(
+        &["register", "conv"],
+        &[("TEMPORAL_CLI", Some(cli.to_str().unwrap()))],
+    );
+    run.success();
+    assert!(
+        run.stdout.contains("no changes") && !run.all().contains("already exists"),
+        "{}",
+        run.all()
+    );
+    // And with the real CLI: the version is there, holding what the descriptor says.
+    let run = co.xtask(&["register", "conv"]);
+    run.success();
+    assert!(run.stdout.contains("no changes"), "{}", run.all());
+}

@@ -56,6 +56,13 @@ pub fn emulator() -> &'static Owned {
     })
 }
 
+/// An emulator of its own on a free port that answers as account `id` (moto's
+/// `MOTO_ACCOUNT_ID`), for tests with more than one account; it stops when dropped.
+pub fn emulator_for_account(id: &str) -> Owned {
+    Owned::aws_in_account(python(), &work_dir(), id)
+        .unwrap_or_else(|e| panic!("cannot start the AWS emulator of account {id}: {e}"))
+}
+
 /// A Temporal dev server (Temporal Server 1.32) whose AWS calls go to the test emulator,
 /// with `dynamic_config` as its `--dynamic-config-value` flags.
 pub fn temporal_server(dynamic_config: &[(&str, &str)]) -> Owned {
@@ -251,9 +258,13 @@ confirm = true
 /// itself, never a proxy) and `json` in scope, and returns what it prints: for setting up and
 /// checking what a test needs outside the tool.
 pub fn boto3(service: &str, statement: &str) -> String {
+    boto3_at(&emulator().url(), service, statement)
+}
+
+/// [`boto3`] on the emulator at `url`.
+pub fn boto3_at(url: &str, service: &str, statement: &str) -> String {
     let script = format!(
-        "import boto3, json\nclient = boto3.client('{service}', endpoint_url='{}', region_name='us-east-1')\n{statement}\n",
-        emulator().url()
+        "import boto3, json\nclient = boto3.client('{service}', endpoint_url='{url}', region_name='us-east-1')\n{statement}\n"
     );
     let mut cmd = Command::new(python().python());
     cmd.args(["-c", &script]);

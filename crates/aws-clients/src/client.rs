@@ -3,14 +3,13 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
 use cfn_deploy::{DeployError, Stacks, aws_error};
 
-use crate::explain::{self, Hinting};
+use crate::credentials::{self, AssumeRole, CredentialSource};
+use crate::explain;
 use crate::iam::Iam;
 
 /// Where and as whom to call AWS.
@@ -20,6 +19,8 @@ pub struct Connection {
     pub profile: Option<String>,
     /// An emulator endpoint (`AWS_ENDPOINT_URL` is honoured too).
     pub endpoint_url: Option<String>,
+    /// A role to assume with the credentials found (`aws.role_arn`).
+    pub assume_role: Option<AssumeRole>,
 }
 
 /// One client per service, sharing one configuration.
@@ -35,14 +36,13 @@ pub struct Clients {
     /// The endpoints on this machine that some client calls. When there is any, every client
     /// signs with dummy keys.
     pub local_endpoints: Vec<Endpoint>,
+    /// Where the credentials every client signs with come from.
+    pub credentials: CredentialSource,
 }
 
 /// The SDK service ids of every client this tool builds, all from [`Clients::config`]
 /// (Lambda's by [`Clients::lambda`]).
 const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
-
-/// The key every client signs with when any endpoint is on this machine.
-const DUMMY_KEY: &str = "testing";
 
 /// An endpoint a client calls, and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,27 +97,14 @@ impl Clients {
             .into_iter()
             .filter(|e| local_endpoint::is_local(&e.url))
             .collect();
-        // Decided after loading, from what each client will really call: the caller's keys,
-        // session token, profile, SSO or credential process are then never even resolved.
-        let config = if local_endpoints.is_empty() {
-            match config.credentials_provider() {
-                Some(chain) => config
-                    .into_builder()
-                    .credentials_provider(Hinting::wrap(chain, conn.profile.as_deref()))
-                    .build(),
-                None => config,
-            }
-        } else {
-            config
-                .into_builder()
-                .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                    DUMMY_KEY,
-                    DUMMY_KEY,
-                    None,
-                    None,
-                    "local endpoint",
-                )))
-                .build()
+        // Decided after loading, from what each client will really call: with a local one,
+        // the caller's keys, session token, profile, SSO or credential process are never even
+        // resolved (see `credentials.rs`).
+        let local = !local_endpoints.is_empty();
+        let credentials = CredentialSource::of(conn, local, &|v| std::env::var(v).ok());
+        let config = match credentials::provider(conn, &config, local, None).await {
+            Some(provider) => config.into_builder().credentials_provider(provider).build(),
+            None => config,
         };
         Clients {
             stacks: Stacks::new(&config, endpoint_of(&config, "CloudFormation").as_deref()),
@@ -125,7 +112,21 @@ impl Clients {
             iam: iam_client(&config, &conn.region),
             config,
             local_endpoints,
+            credentials,
         }
+    }
+
+    /// Whether STS can say who calls every endpoint: not when some endpoint is on this machine
+    /// and STS's is not (every call is then signed with dummy keys, which no account of AWS
+    /// takes, and STS elsewhere would answer for another system).
+    pub fn sts_answers_for_all(&self) -> bool {
+        self.local_endpoints.is_empty()
+            || endpoint_of(&self.config, "STS").is_some_and(|url| local_endpoint::is_local(&url))
+    }
+
+    /// The endpoint STS calls go to, for messages.
+    pub fn sts_endpoint(&self) -> String {
+        endpoint_of(&self.config, "STS").unwrap_or_else(|| "STS".to_owned())
     }
 
     /// STS GetCallerIdentity.
@@ -141,6 +142,29 @@ impl Clients {
             arn: out.arn().unwrap_or_default().to_owned(),
             user_id: out.user_id().unwrap_or_default().to_owned(),
         })
+    }
+}
+
+impl Clients {
+    /// The first endpoint a client would call that no request can go to (the SDK would fail
+    /// every request with a Debug dump of it), with what is wrong with it.
+    pub fn malformed_endpoint(&self) -> Option<(Endpoint, String)> {
+        endpoints(&self.config)
+            .into_iter()
+            .find_map(|e| endpoint_problem(&e.url).map(|why| (e, why)))
+    }
+}
+
+/// What keeps `url` from being an endpoint the SDK sends to: an absolute `http` or `https`
+/// URI with a host.
+fn endpoint_problem(url: &str) -> Option<String> {
+    match url.parse::<http::Uri>() {
+        Err(e) => Some(e.to_string()),
+        Ok(uri) if !matches!(uri.scheme_str(), Some("http" | "https")) => {
+            Some("it does not start with `http://` or `https://`".to_owned())
+        }
+        Ok(uri) if uri.host().is_none_or(str::is_empty) => Some("it has no host".to_owned()),
+        Ok(_) => None,
     }
 }
 
@@ -237,4 +261,32 @@ fn timeout_config() -> TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(60))
         .operation_timeout(Duration::from_secs(300))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_problem;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_endpoints() {
+        for good in [
+            "http://127.0.0.1:5050",
+            "https://cloudformation.us-east-1.amazonaws.com",
+            "http://[::1]:1/",
+            "http://user@127.0.0.1:1",
+            "http://2130706433:1",
+            "http://[::ffff:127.0.0.1]:1",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for bad in [
+            "not a url",
+            "http://[::1",
+            "127.0.0.1:5050",
+            "ftp://h:1",
+            "http://",
+        ] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
+    }
 }

@@ -245,6 +245,7 @@ mod tests {
         let clients = Clients::connect(&Connection {
             region: "us-east-1".into(),
             profile: None,
+            assume_role: None,
             endpoint_url: Some(url.clone()),
         })
         .await;

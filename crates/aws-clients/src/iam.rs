@@ -1,4 +1,4 @@
-//! The four IAM calls `role.rs` needs (GetRole, ListRolePolicies, GetRolePolicy,
+//! The IAM calls `role.rs` needs (GetRole, ListRolePolicies, GetRolePolicy,
 //! ListAttachedRolePolicies), made through IAM's Query API by hand, on the signed request of
 //! `signed.rs` (why not `aws-sdk-iam` is told there). Answers are parsed with `aws-smithy-xml`,
 //! the parser the SDK's XML protocols already compile in.
@@ -68,6 +68,13 @@ impl Iam {
             .map_err(unreadable(ACTION))
     }
 
+    /// GetRole: the role's ARN, with its path (`role/aws-reserved/sso.amazonaws.com/NAME`).
+    pub(crate) async fn role_arn(&self, role: &str) -> Result<String, DeployError> {
+        const ACTION: &str = "GetRole";
+        let xml = self.call(ACTION, &[("RoleName", role)]).await?;
+        first(&xml, &["GetRoleResult", "Role", "Arn"]).map_err(unreadable(ACTION))
+    }
+
     /// ListRolePolicies, one page: the names of the role's inline policies.
     pub(crate) async fn inline_policy_names(
         &self,
@@ -90,6 +97,63 @@ impl Iam {
             .call(ACTION, &[("RoleName", role), ("PolicyName", policy)])
             .await?;
         first(&xml, &["GetRolePolicyResult", "PolicyDocument"]).map_err(unreadable(ACTION))
+    }
+
+    /// UpdateAssumeRolePolicy: replaces the role's trust policy with `document` (JSON).
+    pub(crate) async fn update_trust_policy(
+        &self,
+        role: &str,
+        document: &str,
+    ) -> Result<(), DeployError> {
+        self.call(
+            "UpdateAssumeRolePolicy",
+            &[("RoleName", role), ("PolicyDocument", document)],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// PutRolePolicy: sets the inline policy `policy` of the role to `document` (JSON).
+    pub(crate) async fn put_inline_policy(
+        &self,
+        role: &str,
+        policy: &str,
+        document: &str,
+    ) -> Result<(), DeployError> {
+        self.call(
+            "PutRolePolicy",
+            &[
+                ("RoleName", role),
+                ("PolicyName", policy),
+                ("PolicyDocument", document),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// DeleteRolePolicy: removes the inline policy `policy` from the role.
+    pub(crate) async fn delete_inline_policy(
+        &self,
+        role: &str,
+        policy: &str,
+    ) -> Result<(), DeployError> {
+        self.call(
+            "DeleteRolePolicy",
+            &[("RoleName", role), ("PolicyName", policy)],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// DetachRolePolicy: detaches the managed policy `arn` from the role.
+    pub(crate) async fn detach_policy(&self, role: &str, arn: &str) -> Result<(), DeployError> {
+        self.call(
+            "DetachRolePolicy",
+            &[("RoleName", role), ("PolicyArn", arn)],
+        )
+        .await
+        .map(drop)
     }
 
     /// ListAttachedRolePolicies, one page: the ARNs of the managed policies attached.
@@ -234,6 +298,18 @@ mod tests {
             )
             .unwrap(),
             "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%7D%5D%7D"
+        );
+    }
+
+    #[test]
+    fn get_role_yields_the_arn_with_its_path() {
+        let xml = GET_ROLE.replace(
+            "role/Temporal-Serverless-Worker-x</Arn>",
+            "role/aws-reserved/sso.amazonaws.com/Temporal-Serverless-Worker-x</Arn>",
+        );
+        assert_eq!(
+            first(&xml, &["GetRoleResult", "Role", "Arn"]).unwrap(),
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/Temporal-Serverless-Worker-x"
         );
     }
 

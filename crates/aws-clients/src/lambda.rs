@@ -348,6 +348,7 @@ mod tests {
         Clients::connect(&crate::Connection {
             region: "eu-west-1".into(),
             profile: None,
+            assume_role: None,
             endpoint_url: Some(url.to_owned()),
         })
         .await

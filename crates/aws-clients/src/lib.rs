@@ -4,6 +4,7 @@
 //! stack (`cfn-deploy`) on the same connection.
 
 mod client;
+mod credentials;
 mod explain;
 mod iam;
 mod lambda;
@@ -11,5 +12,6 @@ mod role;
 mod signed;
 
 pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
+pub use credentials::{AssumeRole, CredentialSource, DEFAULT_SESSION_NAME};
 pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
-pub use role::LiveRole;
+pub use role::{DeclaredRole, LiveRole};

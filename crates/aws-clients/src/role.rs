@@ -19,6 +19,12 @@ pub struct LiveRole {
 }
 
 impl Clients {
+    /// The ARN of the role named `name` as IAM holds it, path included (GetRole): an
+    /// assumed-role session's ARN names the role without its path.
+    pub async fn role_arn(&self, name: &str) -> Result<String, DeployError> {
+        self.iam.role_arn(name).await
+    }
+
     /// The role named `name`, with its trust policy and every policy that grants it anything:
     /// GetRole, ListRolePolicies, GetRolePolicy for each, ListAttachedRolePolicies.
     pub async fn live_role(&self, name: &str) -> Result<LiveRole, DeployError> {
@@ -38,6 +44,45 @@ impl Clients {
             })
             .await?,
         })
+    }
+}
+
+/// What the template declares for a role: its trust policy and its one inline policy (name,
+/// document), as JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct DeclaredRole<'a> {
+    pub trust_policy: &'a str,
+    pub invoke_policy: (&'a str, &'a str),
+}
+
+impl Clients {
+    /// Puts `live` (the role as IAM holds it) back to `declared`, which CloudFormation does not
+    /// do while the template and parameters are unchanged: the declared trust policy and
+    /// invoke policy are written, every other inline policy is deleted and every managed
+    /// policy detached. Returns one line per change made.
+    pub async fn restore_role(
+        &self,
+        live: &LiveRole,
+        declared: DeclaredRole<'_>,
+    ) -> Result<Vec<String>, DeployError> {
+        let name = live.name.as_str();
+        let mut done = Vec::new();
+        self.iam
+            .update_trust_policy(name, declared.trust_policy)
+            .await?;
+        done.push("wrote the declared trust policy".to_owned());
+        let (policy, document) = declared.invoke_policy;
+        self.iam.put_inline_policy(name, policy, document).await?;
+        done.push(format!("wrote the declared inline policy `{policy}`"));
+        for (other, _) in live.inline_policies.iter().filter(|(n, _)| n != policy) {
+            self.iam.delete_inline_policy(name, other).await?;
+            done.push(format!("deleted the inline policy `{other}`"));
+        }
+        for arn in &live.attached_policies {
+            self.iam.detach_policy(name, arn).await?;
+            done.push(format!("detached the managed policy `{arn}`"));
+        }
+        Ok(done)
     }
 }
 

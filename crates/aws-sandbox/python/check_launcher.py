@@ -682,6 +682,25 @@ def create_failure_deletes_what_was_created(c: Clients, launcher: Launcher) -> N
 
 
 @check
+def a_change_set_name_is_taken_once_unless_the_client_token_repeats(c: Clients, launcher: Launcher) -> None:
+    def create(token: str | None) -> dict[str, Any]:
+        extra = {"ClientToken": token} if token else {}
+        return c.cf.create_change_set(StackName="csname", ChangeSetName="once", TemplateBody=TEMPLATE,
+                                      Parameters=params(), ChangeSetType="CREATE",
+                                      Capabilities=["CAPABILITY_NAMED_IAM"], **extra)
+
+    first = create("token-1")
+    again = create("token-1")
+    assert (again["Id"], again["StackId"]) == (first["Id"], first["StackId"]), (first, again)
+    expect_error(lambda: create("token-2"), "AlreadyExistsException", "ChangeSet once already exists", 400)
+    expect_error(lambda: create(None), "AlreadyExistsException", "ChangeSet once already exists", 400)
+    named = [s for s in c.cf.list_stacks()["StackSummaries"] if s["StackName"] == "csname"]
+    assert len(named) == 1 and named[0]["StackStatus"] == "REVIEW_IN_PROGRESS", named
+    c.cf.delete_change_set(ChangeSetName=first["Id"])
+    c.cf.delete_stack(StackName=first["StackId"])
+
+
+@check
 def execute_create_change_set_rolls_back(c: Clients, launcher: Launcher) -> None:
     c.iam.create_role(RoleName="Temporal-Serverless-Worker-csdup", AssumeRolePolicyDocument=trust_policy("*"))
     cs = change_set(c, "csdup", "create", "CREATE")

@@ -1122,7 +1122,41 @@ def patch_cfn_change_sets() -> None:
 
     ChangeSet.diff = diff  # type: ignore[method-assign]
     CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
+    patch_cfn_change_set_names()
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+
+def patch_cfn_change_set_names() -> None:
+    """As AWS: a change set name is taken once per stack. CreateChangeSet of a name the stack
+    already has fails with AlreadyExistsException, unless it repeats the ClientToken of the
+    request that made it (an idempotent retry), which answers with that change set again. moto
+    makes another change set (and, for CREATE, another stack of the name)."""
+    from moto.cloudformation.exceptions import AlreadyExistsException
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    _require(CloudFormationResponse, "create_change_set")
+    original = CloudFormationResponse.create_change_set
+
+    def create_change_set(self: Any) -> Any:
+        backend = self.cloudformation_backend
+        stack_name = self._get_param("StackName")
+        name = self._get_param("ChangeSetName")
+        token = self._get_param("ClientToken")
+        for cs in list(backend.change_sets.values()):
+            stack = cs.stack
+            same_stack = stack_name in (stack.name, stack.stack_id) and stack.status != "DELETE_COMPLETE"
+            if cs.change_set_name == name and same_stack:
+                if token and getattr(cs, "client_token", None) == token:
+                    return ActionResult({"Id": cs.change_set_id, "StackId": cs.stack_id})
+                raise AlreadyExistsException(f"ChangeSet {name} already exists")
+        result = original(self)
+        for cs in backend.change_sets.values():
+            if cs.change_set_name == name and stack_name in (cs.stack.name, cs.stack_id):
+                cs.client_token = token
+        return result
+
+    CloudFormationResponse.create_change_set = create_change_set  # type: ignore[method-assign]
 
 
 def same_tags_and_role(stack: Any, tags: dict[str, str] | None, role_arn: str | None) -> bool:

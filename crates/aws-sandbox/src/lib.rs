@@ -8,6 +8,7 @@
 mod invocations;
 mod lambda;
 mod lock;
+mod pinned_cli;
 mod python;
 mod server;
 
@@ -16,6 +17,7 @@ pub use lambda::{
     SAMPLE_TASK_QUEUE, SAMPLE_WORKER_TIMEOUT, SAMPLE_WORKFLOW, SampleWorker, deploy_sample_workers,
     seed_lambda_functions,
 };
+pub use pinned_cli::{TEMPORAL_BIN, Unverified};
 pub use python::{PythonEnv, REQUIREMENTS, pins};
 pub use server::{Owned, Sandbox, Service, Status, TemporalDev, listening};
 
@@ -46,6 +48,8 @@ pub enum SandboxError {
         log: std::path::PathBuf,
         tail: String,
     },
+    #[error(transparent)]
+    Unverified(#[from] Unverified),
 }
 
 /// The environment every emulator process gets: no instance metadata, dummy keys, and none of

@@ -3,6 +3,8 @@
 //! not pip-install into the same virtualenv at once, nor both start an emulator on one port.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::SandboxError;
@@ -21,12 +23,7 @@ pub(crate) fn exclusive(
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io)?;
+    let file = own_file(path, false).map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -39,4 +36,63 @@ pub(crate) fn exclusive(
         Err(TryLockError::Error(e)) => return Err(io(e)),
     }
     Ok(file)
+}
+
+/// Opens (creating when missing) one of the sandbox's own state files for writing, emptied
+/// when `truncate`: never through a symbolic link (`O_NOFOLLOW`), and only a regular file, so
+/// that a link committed under `target/xtask/sandbox/` cannot make the tool overwrite the file
+/// it points to.
+pub(crate) fn own_file(path: &Path, truncate: bool) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(truncate)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "`{}` is a symbolic link; the sandbox's files are its own and never followed: remove it and run again",
+                        path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "`{}` is not a regular file; remove it and run again",
+                path.display()
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Writes `contents` to the sandbox's own file `path` through [`own_file`].
+pub(crate) fn write_own(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    own_file(path, true)?.write_all(contents)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn state_files_are_never_written_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("aaa.toml");
+        std::fs::write(&target, "kept").unwrap();
+        for name in ["x.lock", "x.pid"] {
+            std::os::unix::fs::symlink(&target, dir.path().join(name)).unwrap();
+        }
+        let err = super::exclusive(&dir.path().join("x.lock"), "test", &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        let err = super::write_own(&dir.path().join("x.pid"), b"1\n").unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept");
+    }
 }

@@ -104,9 +104,11 @@ impl PythonEnv {
         log: &mut dyn FnMut(&str),
     ) -> Result<(), SandboxError> {
         let req = self.dir.join("requirements.txt");
-        std::fs::write(&req, requirements).map_err(|source| SandboxError::Io {
-            path: req.clone(),
-            source,
+        crate::lock::write_own(&req, requirements.as_bytes()).map_err(|source| {
+            SandboxError::Io {
+                path: req.clone(),
+                source,
+            }
         })?;
         log(&format!(
             "installing {} (once; about a minute)",
@@ -140,7 +142,7 @@ impl PythonEnv {
             "installing the emulator's Python packages",
         )?;
         let stamp = self.stamp();
-        std::fs::write(&stamp, requirements).map_err(|source| SandboxError::Io {
+        crate::lock::write_own(&stamp, requirements.as_bytes()).map_err(|source| SandboxError::Io {
             path: stamp,
             source,
         })

@@ -119,6 +119,17 @@ impl Sandbox {
         Some(self.dir.join("venv").join("bin").join(name)).filter(|p| p.exists())
     }
 
+    /// The virtualenv's Temporal CLI, when there is one and it is the pinned wheel's
+    /// (`pinned_cli`): `Ok(None)` when none is installed, an error naming it when a program
+    /// stands there that the tool did not install.
+    pub fn verified_cli(&self) -> Result<Option<PathBuf>, crate::Unverified> {
+        let venv = self.dir.join("venv");
+        match self.installed_tool("temporal") {
+            Some(path) => crate::pinned_cli::verify(&path, &venv).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn log_file(&self, service: Service) -> PathBuf {
         self.dir.join(format!("{}.log", service.name()))
     }
@@ -205,6 +216,7 @@ impl Sandbox {
             Status::Stopped => {}
         }
         let env = self.python_env(log)?;
+        crate::pinned_cli::verify(&env.bin("temporal"), env.dir())?;
         log(&format!(
             "starting the Temporal dev server on {}:{} (AWS calls go to {})",
             dev.host, dev.port, dev.aws_endpoint
@@ -237,12 +249,12 @@ impl Sandbox {
         })?;
         let pid = child.id();
         let pid_file = self.pid_file(service);
-        std::fs::write(&pid_file, format!("{pid}\n{fingerprint}\n")).map_err(|source| {
-            SandboxError::Io {
+        crate::lock::write_own(&pid_file, format!("{pid}\n{fingerprint}\n").as_bytes()).map_err(
+            |source| SandboxError::Io {
                 path: pid_file,
                 source,
-            }
-        })?;
+            },
+        )?;
         wait_ready(child, host, port, &log)?;
         Ok((pid, true))
     }
@@ -297,6 +309,19 @@ impl Owned {
     pub fn aws(env: &PythonEnv, work_dir: &Path) -> Result<Self, SandboxError> {
         let port = free_port()?;
         let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+    }
+
+    /// The AWS emulator on a free port, answering as account `account` (moto's
+    /// `MOTO_ACCOUNT_ID`): for tests of more than one account.
+    pub fn aws_in_account(
+        env: &PythonEnv,
+        work_dir: &Path,
+        account: &str,
+    ) -> Result<Self, SandboxError> {
+        let port = free_port()?;
+        let mut cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
+        cmd.env("MOTO_ACCOUNT_ID", account);
         Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
     }
 
@@ -429,7 +454,7 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), SandboxError> {
     if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
         return Ok(());
     }
-    std::fs::write(path, text).map_err(|source| SandboxError::Io {
+    crate::lock::write_own(path, text.as_bytes()).map_err(|source| SandboxError::Io {
         path: path.to_owned(),
         source,
     })
@@ -443,7 +468,7 @@ fn redirect(cmd: &mut Command, log: &Path) -> Result<(), SandboxError> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let out = std::fs::File::create(log).map_err(io)?;
+    let out = crate::lock::own_file(log, true).map_err(io)?;
     let err = out.try_clone().map_err(io)?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     Ok(())

@@ -43,6 +43,18 @@ pub enum DeployError {
          emulator was restarted; nothing was created"
     )]
     RecordedStackGone { stack: String, stack_id: String },
+    /// A stack of the name exists that nothing marks as this tool's ([`crate::Owner`]).
+    #[error(
+        "stack `{stack}` ({stack_id}) exists but is not recognisably this tool's: no [outputs] \
+         record its ID, it has no `{tag}` tag and its template is not this tool's, so it is \
+         someone else's; nothing was changed. Choose another `stack_name`, or, if this environment \
+         really owns it, run the command again with `--adopt-stack`"
+    )]
+    NotOurs {
+        stack: String,
+        stack_id: String,
+        tag: String,
+    },
     #[error("deploy of stack `{stack}` declined; nothing was changed")]
     Declined { stack: String },
     /// The deadline passed: `waiting_for` says on what, `running` what CloudFormation goes on

@@ -17,7 +17,7 @@ mod undo;
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
 pub use model::{
-    Change, ChangeSetRef, Event, Outcome, Plan, PlanAction, PropertyChange, StackInfo, StackSpec,
-    ValueChange,
+    Change, ChangeSetRef, Event, Outcome, Owner, Plan, PlanAction, PropertyChange, StackInfo,
+    StackSpec, ValueChange,
 };
 pub use stack::{Guard, Observer, Stacks};

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::DeployError;
+
 /// The stack to deploy: its template and the complete set of parameter values (defaults
 /// included), in the form CloudFormation reports them.
 #[derive(Debug, Clone)]
@@ -20,6 +22,56 @@ pub struct StackSpec<'a> {
     /// The CloudFormation service role (`[deploy] cloudformation_role_arn`) the stack
     /// operations run as; `None` keeps whatever role the stack has (none for a new stack).
     pub role_arn: Option<&'a str>,
+    /// How an existing stack of this name is told to be this tool's: only such a stack is
+    /// changed (or replaced).
+    pub owner: Owner<'a>,
+}
+
+/// What makes an existing stack recognisably this tool's, for this environment: the stack ID
+/// `[outputs]` record, the tag the tool sets on every stack it creates, or (for stacks made
+/// before it set that tag) its template's output beside this environment's parameter value.
+/// Any other stack of the name belongs to someone else, and is changed or deleted only when
+/// the user adopts it (`adopt`, `--adopt-stack`).
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// The stack ID `[outputs]` record, if any.
+    pub recorded_stack_id: Option<&'a str>,
+    /// The tag (key, value) the tool sets on every stack it creates (among the spec's tags).
+    pub tag: (&'a str, &'a str),
+    /// An output only this tool's template has (`RoleARN`)...
+    pub output: &'a str,
+    /// ...with a parameter (key, value) that only this environment gives it (its external ID).
+    pub parameter: (&'a str, &'a str),
+    /// Take the stack over whatever it is (`--adopt-stack`).
+    pub adopt: bool,
+}
+
+impl Owner<'_> {
+    /// Refuses `stack` (named `name`) unless it [`Owner::recognises`] it.
+    pub(crate) fn check(&self, name: &str, stack: &StackInfo) -> Result<(), DeployError> {
+        if self.recognises(stack) {
+            return Ok(());
+        }
+        Err(DeployError::NotOurs {
+            stack: name.into(),
+            stack_id: stack.stack_id.clone(),
+            tag: format!("{} = {}", self.tag.0, self.tag.1),
+        })
+    }
+
+    /// Whether `stack` may be changed or deleted as this environment's.
+    pub fn recognises(&self, stack: &StackInfo) -> bool {
+        let (tag, value) = self.tag;
+        let (param, param_value) = self.parameter;
+        self.adopt
+            || self.recorded_stack_id == Some(stack.stack_id.as_str())
+            || stack.tags.get(tag).is_some_and(|v| v == value)
+            || (stack.outputs.contains_key(self.output)
+                && stack
+                    .parameters
+                    .get(param)
+                    .is_some_and(|v| v == param_value))
+    }
 }
 
 /// A deployed stack as `DescribeStacks` reports it.

@@ -164,6 +164,9 @@ impl Op<'_, '_> {
         current: Option<StackInfo>,
         check_record: bool,
     ) -> Result<Plan, DeployError> {
+        if let Some(s) = &current {
+            spec.owner.check(spec.name, s)?;
+        }
         let differences = spec.differences(current.as_ref());
         let kind = match &current {
             None => {
@@ -268,15 +271,7 @@ impl Op<'_, '_> {
             (PlanAction::Update, Some(cs)) => (cs, false),
         };
         let seen = self.event_ids(&cs.stack_id).await?;
-        self.call(
-            "ExecuteChangeSet",
-            self.cfn()
-                .execute_change_set()
-                .change_set_name(&cs.id)
-                .stack_name(&cs.stack_id)
-                .send(),
-        )
-        .await?;
+        self.execute(&cs).await?;
         let status = if creating {
             "CREATE_IN_PROGRESS"
         } else {

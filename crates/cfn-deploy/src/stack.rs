@@ -12,14 +12,16 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
 };
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceChange, ResourceChangeDetail,
-    Stack, StackEvent, Tag, TemplateStage,
+    Capability, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter, ResourceChange,
+    ResourceChangeDetail, Stack, StackEvent, Tag, TemplateStage,
 };
 use aws_types::SdkConfig;
 
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress};
-use crate::model::{Change, Event, Plan, PropertyChange, StackInfo, StackSpec};
+use crate::model::{
+    Change, ChangeSetRef, Event, Owner, Plan, PropertyChange, StackInfo, StackSpec,
+};
 
 /// Shows progress and answers the confirmation; implemented by the command line.
 pub trait Observer {
@@ -115,11 +117,13 @@ impl Stacks {
     }
 
     /// Deletes the stack and waits until it is gone. Returns `false` when there was no stack.
-    /// `role_arn`: the service role to delete it as (`None`: the one the stack has).
+    /// `role_arn`: the service role to delete it as (`None`: the one the stack has). A stack
+    /// `owner` does not recognise is left alone ([`DeployError::NotOurs`]).
     pub async fn destroy(
         &self,
         stack: &str,
         role_arn: Option<&str>,
+        owner: &Owner<'_>,
         guard: Guard<'_>,
         obs: &mut dyn Observer,
     ) -> Result<bool, DeployError> {
@@ -128,6 +132,7 @@ impl Stacks {
         match op.settled(stack).await? {
             None => Ok(false),
             Some(s) => {
+                owner.check(stack, &s)?;
                 op.obs.step("deleting stack");
                 op.delete_and_wait(stack, &s.stack_id).await?;
                 Ok(true)
@@ -279,13 +284,18 @@ impl Op<'_, '_> {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
-        let out = self
+        // The SDK retries a request whose answer was lost. The client token makes that retry
+        // idempotent (AWS answers with the change set the first request made); without it, or
+        // where it is not honoured, the retry fails with AlreadyExistsException for a name only
+        // this run uses, so that change set is the one it asked for.
+        let created = self
             .call(
                 "CreateChangeSet",
                 self.cfn()
                     .create_change_set()
                     .stack_name(spec.name)
                     .change_set_name(&name)
+                    .client_token(&name)
                     .change_set_type(kind)
                     .template_body(spec.template_body)
                     .set_parameters(Some(params))
@@ -294,11 +304,32 @@ impl Op<'_, '_> {
                     .capabilities(Capability::CapabilityNamedIam)
                     .send(),
             )
-            .await?;
-        let id = out.id().unwrap_or(&name).to_owned();
-        let stack_id = out
-            .stack_id()
-            .map(str::to_owned)
+            .await;
+        let (id, stack_id) = match created {
+            Ok(out) => (
+                out.id().map(str::to_owned),
+                out.stack_id().map(str::to_owned),
+            ),
+            Err(e) if e.code() == Some("AlreadyExistsException") => {
+                let out = self
+                    .call(
+                        "DescribeChangeSet",
+                        self.cfn()
+                            .describe_change_set()
+                            .change_set_name(&name)
+                            .stack_name(spec.name)
+                            .send(),
+                    )
+                    .await?;
+                (
+                    out.change_set_id().map(str::to_owned),
+                    out.stack_id().map(str::to_owned),
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        let id = id.unwrap_or_else(|| name.clone());
+        let stack_id = stack_id
             .or_else(|| existing.map(|s| s.stack_id.clone()))
             .unwrap_or_else(|| spec.name.to_owned());
         self.guard.tracker.set(InFlight::ChangeSet {
@@ -357,6 +388,67 @@ impl Op<'_, '_> {
                     });
                 }
                 _ => backoff.wait().await,
+            }
+        }
+    }
+
+    /// Executes the change set. A request that fails may still have taken effect (its answer
+    /// lost; then the SDK's retry is refused as InvalidChangeSetStatus), so the change set's
+    /// execution status decides: executed (in progress, complete or failed) is done, still
+    /// AVAILABLE is asked again (a few times), anything else is the error.
+    pub(crate) async fn execute(&mut self, cs: &ChangeSetRef) -> Result<(), DeployError> {
+        const ATTEMPTS: u32 = 3;
+        let mut backoff = Backoff::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self
+                .call(
+                    "ExecuteChangeSet",
+                    self.cfn()
+                        .execute_change_set()
+                        .change_set_name(&cs.id)
+                        .stack_name(&cs.stack_id)
+                        .send(),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e @ DeployError::TimedOut { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            let status = loop {
+                if self.guard.deadline.passed() {
+                    return Err(err);
+                }
+                let polled = self
+                    .poll(
+                        "DescribeChangeSet",
+                        self.cfn()
+                            .describe_change_set()
+                            .change_set_name(&cs.id)
+                            .stack_name(&cs.stack_id)
+                            .customize()
+                            .config_override(no_retries())
+                            .send(),
+                    )
+                    .await?;
+                match self.retry_later(polled, &mut backoff, "the change set's execution status")? {
+                    Some(out) => break out.execution_status().cloned(),
+                    None => backoff.wait().await,
+                }
+            };
+            match status {
+                Some(ExecutionStatus::Available) if attempt < ATTEMPTS => {
+                    self.obs.step(&format!("{err}; trying again"));
+                    backoff.wait().await;
+                }
+                Some(
+                    ExecutionStatus::ExecuteInProgress
+                    | ExecutionStatus::ExecuteComplete
+                    | ExecutionStatus::ExecuteFailed,
+                ) => return Ok(()),
+                _ => return Err(err),
             }
         }
     }

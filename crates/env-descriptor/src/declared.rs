@@ -355,7 +355,15 @@ mod tests {
         let aws = shape().table("aws");
         assert_eq!(
             aws.keys,
-            ["region", "profile", "endpoint_url", "account_id"]
+            [
+                "region",
+                "profile",
+                "endpoint_url",
+                "account_id",
+                "role_arn",
+                "external_id",
+                "session_name"
+            ]
         );
         assert!(aws.is_required("region") && !aws.is_required("profile"));
         let temporal = shape().table("temporal");

@@ -13,6 +13,7 @@ mod lock;
 mod model;
 mod outputs;
 mod problem;
+mod role_names;
 mod rules;
 mod schema;
 mod stacks;
@@ -21,7 +22,10 @@ mod value;
 
 pub use atomic::{check_writable, write_atomic};
 pub use declared::json_schema;
-pub use layout::{Layout, LayoutError, valid_env_name};
+pub use layout::{
+    ALLOW_OUTSIDE_VAR, FileError, Layout, LayoutError, MAX_FILE_BYTES, RENDERED_FILES, WriteError,
+    read_capped, valid_env_name,
+};
 pub use lock::{EnvLock, Holder, LockError};
 pub use model::{
     AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings, Smoke,
@@ -29,12 +33,13 @@ pub use model::{
 };
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
+pub use role_names::shared_role_names;
 pub use schema::{LoadError, Loaded, load, load_str};
 pub use stacks::shared_stacks;
 pub use value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
-    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleName, StackName,
-    Timestamp,
+    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
+    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleName, StackName, Timestamp,
 };
 
 /// The JSON Schema of a descriptor, beside the descriptors in `environments/` (so that the

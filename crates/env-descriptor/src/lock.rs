@@ -11,7 +11,8 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -95,10 +96,16 @@ impl Holder {
         holder
     }
 
-    fn read(path: &Path) -> Self {
-        std::fs::read_to_string(path)
-            .map(|t| Self::parse(&t))
-            .unwrap_or_default()
+    /// What the lock's file says (read through the open file: never through a link).
+    fn read(mut file: &File) -> Self {
+        let mut text = String::new();
+        match file
+            .rewind()
+            .and_then(|()| file.take(4096).read_to_string(&mut text))
+        {
+            Ok(_) => Self::parse(&text),
+            Err(_) => Holder::default(),
+        }
     }
 }
 
@@ -119,13 +126,7 @@ impl EnvLock {
             source,
         };
         std::fs::create_dir_all(path.parent().expect("a lock file has a directory")).map_err(io)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = open_state_file(&path).map_err(io)?;
         let start = Instant::now();
         let mut announced = false;
         loop {
@@ -133,7 +134,7 @@ impl EnvLock {
                 Ok(()) => break,
                 Err(TryLockError::Error(e)) => return Err(io(e)),
                 Err(TryLockError::WouldBlock) => {
-                    let holder = Holder::read(&path);
+                    let holder = Holder::read(&file);
                     let waited = start.elapsed();
                     if timeout.is_zero() {
                         return Err(LockError::Busy {
@@ -170,6 +171,42 @@ impl EnvLock {
             .map_err(io)?;
         Ok(EnvLock { file })
     }
+}
+
+/// Opens (creating when missing) one of the tool's own state files for reading and writing,
+/// never through a symbolic link (`O_NOFOLLOW`) and only when it is a regular file: a link
+/// committed in its place would otherwise have the tool truncate whatever it points to.
+fn open_state_file(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "`{}` is a symbolic link; this file is the tool's own and is never followed: remove it (`rm`) and run again",
+                        path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "`{}` is not a regular file; this file is the tool's own: remove it and run again",
+                path.display()
+            ),
+        ));
+    }
+    Ok(file)
 }
 
 impl Drop for EnvLock {
@@ -272,6 +309,29 @@ mod tests {
         )
         .unwrap();
         releaser.join().unwrap();
+    }
+
+    /// A lock file committed as a link to a descriptor: the lock is refused and the descriptor
+    /// keeps its contents.
+    #[test]
+    fn a_lock_file_that_is_a_symlink_is_never_followed() {
+        let (dir, layout) = layout();
+        let envs = dir.path().join("environments");
+        std::fs::create_dir_all(&envs).unwrap();
+        std::fs::write(envs.join("aaa.toml"), "[aws]\nregion = \"us-east-1\"\n").unwrap();
+        let lock = layout.lock_file("staging");
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("../../../environments/aaa.toml", &lock).unwrap();
+        let err = take(&layout, "staging", "deploy staging").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is a symbolic link; this file is the tool's own"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(envs.join("aaa.toml")).unwrap(),
+            "[aws]\nregion = \"us-east-1\"\n"
+        );
     }
 
     #[test]

@@ -23,9 +23,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::value::{
-    AccountId, Address, ConfigPath, EndpointUrl, EnvVarName, ExternalId, JsonText, Label,
-    LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId, RoleArn, RoleName,
-    StackName, TagKey, TagValue, Timestamp,
+    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
+    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleArn, RoleName, SessionName, StackName, StsExternalId, TagKey, TagValue, Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -63,6 +63,48 @@ impl Environment {
         crate::arn::Arn::parse(&self.temporal.server_role_arn).map(|a| a.account.to_owned())
     }
 
+    /// The account this environment belongs to, which every command that calls AWS holds the
+    /// caller to, and what says so: `aws.account_id`, else the account of the stack (then the
+    /// role) recorded in `[outputs]`, of `aws.role_arn`, of `deploy.cloudformation_role_arn`,
+    /// else of `role.lambda_function_arns` when they are all in one. `None` when nothing
+    /// implies one (a descriptor never deployed that names no ARN of its account).
+    pub fn account(&self) -> Option<(String, &'static str)> {
+        if let Some(id) = &self.aws.account_id {
+            return Some((id.to_string(), "aws.account_id"));
+        }
+        let account_of = |arn: &str| {
+            crate::arn::Arn::parse(arn)
+                .map(|a| a.account.to_owned())
+                .filter(|a| crate::arn::is_account(a))
+        };
+        let implied = [
+            (
+                self.outputs.as_ref().map(|o| o.stack_id.as_str()),
+                "the stack recorded in [outputs]",
+            ),
+            (
+                self.outputs.as_ref().map(|o| o.role_arn.as_str()),
+                "the role recorded in [outputs]",
+            ),
+            (self.aws.role_arn.as_deref(), "aws.role_arn"),
+            (
+                self.deploy.cloudformation_role_arn.as_deref(),
+                "deploy.cloudformation_role_arn",
+            ),
+        ];
+        if let Some(found) = implied
+            .into_iter()
+            .find_map(|(arn, source)| Some((account_of(arn?)?, source)))
+        {
+            return Some(found);
+        }
+        let mut lambdas = self.role.lambda_function_arns.iter().map(|a| account_of(a));
+        let first = lambdas.next()??;
+        lambdas
+            .all(|a| a.as_deref() == Some(first.as_str()))
+            .then_some((first, "role.lambda_function_arns"))
+    }
+
     /// Whether the tool may start the local sandbox for this environment when nothing answers
     /// at its addresses. Only an environment that declares `[sandbox]` is the sandbox: for any
     /// other, a service that is down is an error, never a fresh server started in its place.
@@ -82,11 +124,21 @@ pub struct Aws {
     pub region: Region,
     /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
     pub profile: Option<ProfileName>,
-    /// An AWS emulator, e.g. `http://127.0.0.1:5050`; `AWS_ENDPOINT_URL` is honoured too.
+    /// An AWS emulator on this machine (loopback), e.g. `http://127.0.0.1:5050`. An endpoint
+    /// elsewhere is the caller's to set (`AWS_ENDPOINT_URL`), never a descriptor's.
     pub endpoint_url: Option<EndpointUrl>,
     /// The account the stack is expected in; defaults to the account of
-    /// `temporal.server_role_arn`.
+    /// `temporal.server_role_arn`. Every command that calls AWS refuses credentials of
+    /// another account (without it: the account `[outputs]` or this descriptor's role ARNs imply).
     pub account_id: Option<AccountId>,
+    /// A role to assume, from whatever identity runs the tool, for every call of this
+    /// environment: one identity (a CI job's) reaches each environment's account through a role
+    /// of that account.
+    pub role_arn: Option<RoleArn>,
+    /// The external ID the trust policy of `role_arn` requires.
+    pub external_id: Option<StsExternalId>,
+    /// The session name of `role_arn` (shown in CloudTrail); default `cargo-xtask`.
+    pub session_name: Option<SessionName>,
 }
 
 impl Aws {
@@ -142,7 +194,9 @@ pub struct Temporal {
     pub tls_ca_path: Option<String>,
     /// The name to verify the frontend's certificate against.
     pub tls_server_name: Option<String>,
-    /// The NAME of the environment variable that holds the API key (never the key itself).
+    /// The NAME of the environment variable that holds the API key (never the key itself):
+    /// `TEMPORAL_API_KEY` or `TEMPORAL_<NAME>_API_KEY`. Sent only over TLS, or to a loopback
+    /// address.
     pub api_key_env: Option<EnvVarName>,
 }
 
@@ -250,14 +304,14 @@ pub struct WorkerDeployment {
     ///
     /// Allowed: the Temporal namespace of the Worker Deployment
     pub namespace: Namespace,
-    /// 1 to 255 printable characters.
+    /// 1 to 255 printable characters, without `.` or `:`, not starting with `__`.
     ///
     /// Allowed: the Worker Deployment name your Lambda worker uses
-    pub name: Label,
-    /// 1 to 255 printable characters.
+    pub name: DeploymentName,
+    /// 1 to 255 printable characters, not starting with `__`.
     ///
     /// Allowed: the build ID your Lambda worker uses
-    pub build_id: Label,
+    pub build_id: BuildId,
     /// Must be covered by `role.lambda_function_arns`.
     ///
     /// Allowed: the ARN of the worker's Lambda function (a published version recommended)

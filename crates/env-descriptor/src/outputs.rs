@@ -126,9 +126,14 @@ fn edit(
     path: &Path,
     f: impl FnOnce(&mut DocumentMut) -> Result<(), OutputsError>,
 ) -> Result<bool, OutputsError> {
-    let src = std::fs::read_to_string(path).map_err(|source| OutputsError::Read {
+    // The descriptor passed `Layout::resolve` when it was loaded and claimed; only its size is
+    // checked again here.
+    let src = crate::read_capped(path, path).map_err(|e| OutputsError::Read {
         path: path.to_owned(),
-        source,
+        source: match e {
+            crate::FileError::Io { err, .. } => err,
+            e => std::io::Error::other(e.to_string()),
+        },
     })?;
     let (bom, text) = strip_bom(&src);
     let mut doc: DocumentMut =

@@ -1,6 +1,8 @@
 //! The rules that span keys, run after the walk on what it read (`Found`): each reads only the
 //! values that passed their own rule, so that one invalid value hides no other problem.
 
+use std::path::{Component, Path, PathBuf};
+
 use crate::arn;
 use crate::declared::shape;
 use crate::model::Role;
@@ -17,8 +19,12 @@ pub(crate) fn check(found: &mut Found, report: &mut Report) {
     needed_choices(found, report);
     tls(found, report);
     one_dynamic_config(found, report);
+    server_file_not_ours(found, report);
+    server_file_inside(found, report);
+    lambda_arns_fit(found, report);
     tag_count(found, report);
     service_role_account(found, report);
+    assumed_role(found, report);
     if let Some(region) = &region {
         lambda_accounts(found, report, region);
         recorded_stack(found, report, region);
@@ -60,6 +66,9 @@ fn in_partition(found: &mut Found, report: &mut Report, partition: &str) {
         PrincipalArn::parse_in(a, p).map(drop)
     });
     recheck(found, report, "deploy.cloudformation_role_arn", |a| {
+        RoleArn::parse_in(a, p).map(drop)
+    });
+    recheck(found, report, "aws.role_arn", |a| {
         RoleArn::parse_in(a, p).map(drop)
     });
     let lambdas = found
@@ -145,6 +154,22 @@ fn tls(found: &Found, report: &mut Report) {
             "is `false` but `tls_*` keys are set; remove them or set `tls = true`",
         );
     }
+    // An API key in cleartext only to this machine (a sandbox, a port forward).
+    let address = found.valid_text("temporal.address");
+    if found.bool("temporal.tls") == Some(false)
+        && found.valid_text("temporal.api_key_env").is_some()
+        && address.is_some_and(|a| !local_endpoint::is_loopback(a))
+    {
+        report.error(
+            "temporal.tls",
+            key_span(found, "temporal.tls"),
+            format!(
+                "is `false` with `api_key_env`: the key would go in cleartext to `{}`; allowed: \
+                 `tls = false` with an API key only for a loopback address; remove `tls = false`",
+                address.unwrap_or_default().escape_debug()
+            ),
+        );
+    }
 }
 
 /// The server reads its dynamic config from one place: its own file, or the values of the Helm
@@ -168,8 +193,132 @@ fn one_dynamic_config(found: &Found, report: &mut Report) {
     );
 }
 
-/// The most tags a CloudFormation stack takes.
-const MAX_TAGS: usize = 50;
+/// The keys naming a file of the server's own, which `render` reads and rewrites in place.
+const SERVER_FILE_KEYS: [&str; 2] = ["temporal.dynamic_config_file", "temporal.helm_values"];
+
+/// The server's file is never one the tool writes itself (a rendered file, a descriptor, the
+/// schema): `render` would replace the server's keys with its own and then refuse forever.
+fn server_file_not_ours(found: &mut Found, report: &mut Report) {
+    for key in SERVER_FILE_KEYS {
+        let Some(text) = found.valid_text(key) else {
+            continue;
+        };
+        let Some(ours) = tool_file(Path::new(text)) else {
+            continue;
+        };
+        report.error(
+            key,
+            span(found, key),
+            format!(
+                "names `{}`, {ours}; allowed: the file your server reads its dynamic config from, which `render` updates in place",
+                text.escape_debug()
+            ),
+        );
+        found.reject(key);
+    }
+}
+
+/// What the tool writes at `path` (relative to the checkout), if it writes anything there:
+/// the path is read as written, `.` and `..` applied.
+fn tool_file(path: &Path) -> Option<&'static str> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    let names: Vec<&str> = parts.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
+    match names.as_slice() {
+        ["environments", _, file] if crate::RENDERED_FILES.contains(file) => {
+            Some("the file `render` writes for an environment")
+        }
+        ["environments", file] if file.ends_with(".toml") => Some("a descriptor"),
+        ["environments", file] if *file == crate::SCHEMA_FILE => {
+            Some("the descriptors' schema, which the tool writes")
+        }
+        _ => None,
+    }
+}
+
+/// The server's file resolves (links followed) inside the checkout, or in a directory allowed
+/// where the tool runs, and is not a file the tool writes; only when loading from a checkout.
+fn server_file_inside(found: &mut Found, report: &mut Report) {
+    let Some(layout) = report.checkout else {
+        return;
+    };
+    let env = report
+        .file()
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+    let rendered: Vec<PathBuf> = env
+        .iter()
+        .flat_map(|env| crate::RENDERED_FILES.map(|f| layout.rendered_dir(env).join(f)))
+        .filter_map(|f| layout.resolve(&f).ok())
+        .collect();
+    for key in SERVER_FILE_KEYS {
+        let Some(text) = found.valid_text(key) else {
+            continue;
+        };
+        let message = match layout.resolve(Path::new(text)) {
+            Err(e @ crate::FileError::Outside { .. }) => e.to_string(),
+            Ok(resolved) if rendered.contains(&resolved) => format!(
+                "`{}` is the file `render` writes for this environment (through a link); allowed: the file your server reads its dynamic config from",
+                text.escape_debug()
+            ),
+            _ => continue,
+        };
+        report.error(key, span(found, key), message);
+        found.reject(key);
+    }
+}
+
+/// CloudFormation's limit on one parameter value, in bytes: `LambdaFunctionARNs` is the ARNs
+/// joined by commas.
+const MAX_PARAMETER_BYTES: usize = 4096;
+/// IAM's limit on a role's inline policies, in bytes of the JSON without whitespace.
+const MAX_INLINE_POLICY_BYTES: usize = 10_240;
+/// The template's inline policy without its resources, whitespace left out:
+/// `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["lambda:InvokeFunction",
+/// "lambda:GetFunction"],"Resource":[]}]}`; each ARN adds itself and its quotes, and a comma between two.
+const POLICY_BYTES_WITHOUT_ARNS: usize = 127;
+
+/// `role.lambda_function_arns` must fit in one parameter value and in the role's inline policy.
+fn lambda_arns_fit(found: &Found, report: &mut Report) {
+    let key = "role.lambda_function_arns";
+    let arns: Vec<&str> = found
+        .entries(key)
+        .iter()
+        .filter_map(|e| found.text(e))
+        .collect();
+    if arns.is_empty() {
+        return;
+    }
+    let parameter = arns.iter().map(|a| a.len()).sum::<usize>() + arns.len() - 1;
+    let policy = POLICY_BYTES_WITHOUT_ARNS + arns.iter().map(|a| a.len() + 3).sum::<usize>() - 1;
+    let message = if parameter > MAX_PARAMETER_BYTES {
+        format!(
+            "is {parameter} bytes as the `LambdaFunctionARNs` parameter ({} ARNs joined by commas); allowed: at most {MAX_PARAMETER_BYTES} bytes, CloudFormation's limit for a parameter value; \
+             use fewer functions, or one ARN with a `*` qualifier per function instead of one per version",
+            arns.len()
+        )
+    } else if policy > MAX_INLINE_POLICY_BYTES {
+        format!(
+            "makes the role's inline policy {policy} bytes; allowed: at most {MAX_INLINE_POLICY_BYTES} bytes, IAM's limit for a role's inline policies; use fewer functions"
+        )
+    } else {
+        return;
+    };
+    report.error(key, key_span(found, key), message);
+}
+
+/// The most tags a descriptor may give: CloudFormation's limit of 50 a stack, less the one the
+/// tool sets on every stack it creates (`temporal-serverless-workers:environment`).
+const MAX_TAGS: usize = 49;
 
 fn tag_count(found: &Found, report: &mut Report) {
     if let Some(Read::Map(n)) = found.get("deploy.tags").map(|e| &e.read)
@@ -179,7 +328,9 @@ fn tag_count(found: &Found, report: &mut Report) {
         report.error(
             "deploy.tags",
             span,
-            format!("has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit"),
+            format!(
+                "has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit of 50 less the tool's own tag"
+            ),
         );
     }
 }
@@ -199,6 +350,39 @@ fn service_role_account(found: &Found, report: &mut Report) {
             span(found, key),
             format!(
                 "is in account `{}`, not `{account}` ({source}); allowed: a role in the stack's account, which CloudFormation can assume",
+                arn.account
+            ),
+        );
+    }
+}
+
+/// `aws.role_arn` is a role of the environment's account (the caller's account is then the
+/// role's), and its external ID and session name come with it.
+fn assumed_role(found: &Found, report: &mut Report) {
+    let key = "aws.role_arn";
+    if found.get(key).is_none() {
+        for other in ["aws.external_id", "aws.session_name"] {
+            if found.get(other).is_some() {
+                report.error(
+                    other,
+                    span(found, other),
+                    "is set without `aws.role_arn`; allowed: with `aws.role_arn`, the role it is for, or leave the key out".to_owned(),
+                );
+            }
+        }
+        return;
+    }
+    let Some(arn) = found.valid_text(key).and_then(arn::Arn::parse) else {
+        return;
+    };
+    if let Some((source, account)) = role_account(found)
+        && arn.account != account
+    {
+        report.error(
+            key,
+            span(found, key),
+            format!(
+                "is in account `{}`, not `{account}` ({source}); allowed: a role of the environment's account, whose credentials every call then uses",
                 arn.account
             ),
         );

@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use toml_edit::{Item, TableLike, Value};
 
 use crate::declared::{Kind, Table, shape};
+use crate::layout::{FileError, Layout};
 use crate::model::Environment;
 use crate::problem::{Problem, Severity, line_text};
 
@@ -26,11 +27,9 @@ pub struct Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The descriptor itself could not be read (outside the checkout, too large, ...).
+    #[error(transparent)]
+    Read(#[from] FileError),
     /// Every problem found, errors and warnings, in file order.
     #[error("{}", render_problems(.0))]
     Invalid(Vec<Problem>),
@@ -49,20 +48,24 @@ fn render_problems(problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and validates `path`. The environment's name is the file stem.
-pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    load_str(path, &src)
+/// Reads and validates `path`, a descriptor of the checkout `layout`, through
+/// [`Layout::read`] (inside the checkout, bounded in size). The environment's name is the file
+/// stem. Beyond [`load_str`]'s checks, the files its keys name must resolve inside the checkout.
+pub fn load(layout: &Layout, path: &Path) -> Result<Loaded, LoadError> {
+    let src = layout.read(path)?;
+    check(path, &src, Some(layout))
 }
 
-/// Validates `src` as the contents of `path`.
+/// Validates `src` as the contents of `path`, without looking at any file it names.
 pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
+    check(path, src, None)
+}
+
+fn check(path: &Path, src: &str, checkout: Option<&Layout>) -> Result<Loaded, LoadError> {
     let mut report = Report {
         file: path,
         src,
+        checkout,
         problems: Vec::new(),
     };
     let env = report.environment(path);
@@ -82,6 +85,8 @@ pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
 pub(crate) struct Report<'s> {
     file: &'s Path,
     src: &'s str,
+    /// The checkout, when the files the descriptor names are to be checked on disk.
+    pub(crate) checkout: Option<&'s Layout>,
     problems: Vec<Problem>,
 }
 
@@ -225,6 +230,11 @@ impl Report<'_> {
         message: impl Into<String>,
     ) {
         self.push(Severity::Warning, key.into(), span, message.into());
+    }
+
+    /// The descriptor's path.
+    pub(crate) fn file(&self) -> &Path {
+        self.file
     }
 
     /// The 1-based line of byte `offset`, for messages that name another key's line.
@@ -648,6 +658,81 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         }
     }
 
+    /// `aws.role_arn` is a role of the environment's account, and its external ID and session
+    /// name come only with it.
+    #[test]
+    fn the_role_to_assume_is_of_the_environments_account_and_brings_its_keys() {
+        let with = |aws: &str| GOOD.replace("[aws]\n", &format!("[aws]\n{aws}\n"));
+        let role = "role_arn = \"arn:aws:iam::123456789012:role/ci/deployer\"";
+        let good = with(&format!(
+            "account_id = \"123456789012\"\n{role}\nexternal_id = \"ci:ext/1\"\nsession_name = \"ci-job\""
+        ));
+        let env = load(&good).unwrap().env;
+        assert_eq!(
+            env.aws.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/ci/deployer")
+        );
+        let foreign = with(
+            "account_id = \"210987654321\"\nrole_arn = \"arn:aws:iam::123456789012:role/deployer\"",
+        );
+        let p = problems(&foreign);
+        assert!(
+            p.iter().any(|p| p.key == "aws.role_arn"
+                && p.message
+                    .contains("`123456789012`, not `210987654321` (aws.account_id)")),
+            "{p:#?}"
+        );
+        for key in ["external_id = \"ci-ext\"", "session_name = \"ci-job\""] {
+            let p = problems(&with(key));
+            assert!(
+                p.iter()
+                    .any(|p| p.key.starts_with("aws.")
+                        && p.message.contains("without `aws.role_arn`")),
+                "{key}: {p:#?}"
+            );
+        }
+        let p = problems(&with(&format!("{role}\nsession_name = \"a b\"")));
+        assert!(p.iter().any(|p| p.key == "aws.session_name"), "{p:#?}");
+    }
+
+    /// The account an environment belongs to: declared, else what its record or ARNs imply.
+    #[test]
+    fn the_account_is_declared_or_implied_by_the_record_and_the_arns() {
+        let account = |src: &str| load(src).unwrap().env.account();
+        assert_eq!(
+            account(GOOD),
+            Some(("123456789012".into(), "role.lambda_function_arns"))
+        );
+        let recorded = format!(
+            "{GOOD}\n[outputs]\nrole_arn = \"arn:aws:iam::210987654321:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging\"\n\
+             stack_id = \"arn:aws:cloudformation:us-west-2:210987654321:stack/temporal-serverless-worker-staging/1\"\n\
+             deployed_at = \"2026-01-02T03:04:05Z\"\n"
+        );
+        assert_eq!(
+            account(&recorded),
+            Some(("210987654321".into(), "the stack recorded in [outputs]"))
+        );
+        let declared = recorded.replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n");
+        assert_eq!(
+            account(&declared),
+            Some(("210987654321".into(), "aws.account_id"))
+        );
+        let assumed = GOOD.replace(
+            "[aws]\n",
+            "[aws]\nrole_arn = \"arn:aws:iam::333333333333:role/deployer\"\n",
+        );
+        assert_eq!(
+            account(&assumed),
+            Some(("333333333333".into(), "aws.role_arn"))
+        );
+        // Functions in two accounts imply none.
+        let two = GOOD.replace(
+            "function:worker-1\"]",
+            "function:worker-1\", \"arn:aws:lambda:us-west-2:333333333333:function:w\"]",
+        );
+        assert_eq!(account(&two), None);
+    }
+
     #[test]
     fn good_descriptor_loads_with_defaults() {
         let loaded = load(GOOD).unwrap();
@@ -736,6 +821,9 @@ lambda_function_arns = []
                     ("profile", r#""p""#),
                     ("endpoint_url", r#""http://127.0.0.1:5050""#),
                     ("account_id", r#""123456789012""#),
+                    ("role_arn", r#""arn:aws:iam::123456789012:role/deployer""#),
+                    ("external_id", r#""ci-external-id""#),
+                    ("session_name", r#""ci-job""#),
                 ],
             ),
             (
@@ -753,7 +841,7 @@ lambda_function_arns = []
                     ("tls_key_path", r#""k""#),
                     ("tls_ca_path", r#""ca""#),
                     ("tls_server_name", r#""t""#),
-                    ("api_key_env", r#""KEY""#),
+                    ("api_key_env", r#""TEMPORAL_API_KEY""#),
                 ],
             ),
             (
@@ -851,7 +939,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 4 + 13 + 4 + 8 + 3 + 1 + 4);
+        assert_eq!(checked, 7 + 7 + 13 + 4 + 8 + 3 + 1 + 4);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a
@@ -911,9 +999,9 @@ lambda_function_arns = []
                 "{deploy}: {p:#?}"
             );
         }
-        let many: Vec<String> = (0..51).map(|i| format!("t{i} = \"v\"")).collect();
+        let many: Vec<String> = (0..50).map(|i| format!("t{i} = \"v\"")).collect();
         let p = problems(&with(&format!("tags = {{ {} }}", many.join(", "))));
-        assert!(p[0].message.contains("at most 50"), "{p:#?}");
+        assert!(p[0].message.contains("at most 49"), "{p:#?}");
     }
 
     /// The rules across keys that other tests leave out: TLS keys, a Worker Deployment listed
@@ -1295,6 +1383,56 @@ lambda_function_arns = []
         assert_eq!(t.api_key_env.as_deref(), Some("TEMPORAL_API_KEY"));
     }
 
+    /// The API key's variable is one meant for a Temporal key (never the CI job's AWS or
+    /// GitHub secrets), and a key goes in cleartext only to this machine.
+    #[test]
+    fn the_api_key_comes_from_a_temporal_variable_and_never_travels_in_cleartext() {
+        for name in [
+            "AWS_SECRET_ACCESS_KEY",
+            "GITHUB_TOKEN",
+            "ACTIONS_RUNTIME_TOKEN",
+            "MY_KEY",
+        ] {
+            let src = GOOD.replace(
+                "namespaces = [",
+                &format!("address = \"t:7233\"\napi_key_env = \"{name}\"\nnamespaces = ["),
+            );
+            let p = problems(&src);
+            assert_eq!(p.len(), 1, "{p:#?}");
+            assert_eq!(p[0].key, "temporal.api_key_env");
+            assert!(
+                p[0].message.contains(&format!("`{name}`"))
+                    && p[0].message.contains("`TEMPORAL_API_KEY`")
+                    && p[0].message.contains("`TEMPORAL_<NAME>_API_KEY`"),
+                "{}",
+                p[0].message
+            );
+        }
+        for name in ["TEMPORAL_API_KEY", "TEMPORAL_STAGING_API_KEY"] {
+            let src = GOOD.replace(
+                "namespaces = [",
+                &format!("address = \"t:7233\"\napi_key_env = \"{name}\"\nnamespaces = ["),
+            );
+            assert!(load(&src).is_ok(), "{name}");
+        }
+        let plaintext = |address: &str| {
+            GOOD.replace(
+                "namespaces = [",
+                &format!("address = \"{address}\"\ntls = false\napi_key_env = \"TEMPORAL_API_KEY\"\nnamespaces = ["),
+            )
+        };
+        let p = problems(&plaintext("temporal.example.com:7233"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "temporal.tls");
+        assert!(
+            p[0].message.contains("cleartext") && p[0].message.contains("loopback"),
+            "{}",
+            p[0].message
+        );
+        assert!(load(&plaintext("127.0.0.1:7233")).is_ok());
+        assert!(load(&plaintext("localhost:7233")).is_ok());
+    }
+
     const STACK_ID: &str = "arn:aws:cloudformation:us-west-2:123456789012:stack/temporal-serverless-worker-staging/0f1e-42";
     const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging";
 
@@ -1302,6 +1440,42 @@ lambda_function_arns = []
         format!(
             "{GOOD}\n[deploy]\nconfirm = false\n\n[outputs]\nrole_arn = \"{role_arn}\"\nstack_id = \"{stack_id}\"\ndeployed_at = \"{deployed_at}\"\nregistered = {registered}\n"
         )
+    }
+
+    /// The job's AWS credentials (a session token travels in every signed request) go wherever
+    /// `aws.endpoint_url` points: a descriptor, which a pull request may change, can only name an
+    /// emulator on this machine. Another endpoint comes from the caller (`AWS_ENDPOINT_URL`, the
+    /// AWS config file), never from a descriptor.
+    #[test]
+    fn endpoint_url_reaches_only_this_machine() {
+        let with = |url: &str| {
+            GOOD.replace(
+                "region = \"us-west-2\"",
+                &format!("region = \"us-west-2\"\nendpoint_url = \"{url}\""),
+            )
+        };
+        for local in [
+            "http://127.0.0.1:5050",
+            "http://localhost:4566",
+            "http://[::1]:5050",
+        ] {
+            assert!(load(&with(local)).is_ok(), "{local}");
+        }
+        for remote in [
+            "https://collector.example.com",
+            "http://192.0.2.1:5050",
+            "https://cloudformation.us-west-2.amazonaws.com",
+        ] {
+            let p = problems(&with(remote));
+            let msgs: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+            assert_eq!(p.len(), 1, "{remote}: {msgs:#?}");
+            assert!(
+                msgs[0].starts_with(&format!(
+                    "environments/staging.toml:4:16: error: `aws.endpoint_url`: `{remote}` is not on this machine"
+                )) && msgs[0].contains("AWS_ENDPOINT_URL"),
+                "{msgs:#?}"
+            );
+        }
     }
 
     #[test]

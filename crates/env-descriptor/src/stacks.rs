@@ -73,7 +73,7 @@ fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
 
 /// The text of `path` and the byte offset of `role.stack_name`'s value in it, read again from
 /// the file: only needed for the rare message, so descriptors do not carry positions around.
-fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
+pub(crate) fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
     let src = std::fs::read_to_string(path).ok()?;
     let doc = src.parse::<toml_edit::Document<String>>().ok()?;
     let start = doc.get("role")?.get("stack_name")?.span()?.start;
@@ -99,7 +99,7 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
     fn write(dir: &Path, name: &str, text: &str) -> Environment {
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
-        crate::load(&path).unwrap().env
+        crate::load(&crate::Layout::at(dir), &path).unwrap().env
     }
 
     #[test]

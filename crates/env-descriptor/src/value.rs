@@ -39,10 +39,14 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         ExternalId,
         LambdaArn,
         Label,
+        DeploymentName,
+        BuildId,
         JsonText,
         Timestamp,
         RegisteredId,
         RoleArn,
+        SessionName,
+        StsExternalId,
         TagKey,
         TagValue,
     ];
@@ -225,12 +229,23 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `aws.endpoint_url`: `http://HOST:PORT` or `https://HOST[:PORT]`.
+    /// `aws.endpoint_url`: an AWS emulator on this machine, `http://HOST:PORT` or
+    /// `https://HOST[:PORT]` where HOST is loopback. Every signed request carries the caller's
+    /// session token, and a descriptor may come from a pull request: so a descriptor never
+    /// sends them to another machine. An endpoint elsewhere (a VPC endpoint, a shared emulator)
+    /// is the caller's to set: `AWS_ENDPOINT_URL` or the AWS config file.
     EndpointUrl ("pattern": r"^https?://\S+$") = |u| {
         let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
         if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
             Err(format!(
                 "`{}` is not a URL; allowed: `http://HOST:PORT` or `https://HOST[:PORT]`",
+                u.escape_debug()
+            ))
+        } else if !local_endpoint::is_local(u) {
+            Err(format!(
+                "`{}` is not on this machine; allowed: an emulator on loopback, e.g. \
+                 `http://127.0.0.1:5050`. A descriptor never sends credentials elsewhere: set \
+                 AWS_ENDPOINT_URL (or `endpoint_url` in the AWS config file) for another endpoint",
                 u.escape_debug()
             ))
         } else {
@@ -321,15 +336,23 @@ impl AsRef<std::path::Path> for ConfigPath {
 }
 
 rule_newtype! {
-    /// `temporal.api_key_env`: the NAME of an environment variable, never the key itself.
-    EnvVarName ("pattern": r"^[A-Z_][A-Z0-9_]*$") = |v| {
-        let ok = v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-            && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    /// `temporal.api_key_env`: the NAME of an environment variable, never the key itself; one
+    /// meant for a Temporal API key (`TEMPORAL_API_KEY`, `TEMPORAL_<NAME>_API_KEY`), so that a
+    /// descriptor can never have another secret of the process (`AWS_SECRET_ACCESS_KEY`,
+    /// `GITHUB_TOKEN`, ...) sent to a frontend.
+    EnvVarName ("pattern": r"^TEMPORAL_([A-Z0-9_]*_)?API_KEY$") = |v| {
+        let ok = v
+            .strip_prefix("TEMPORAL_")
+            .and_then(|rest| rest.strip_suffix("API_KEY"))
+            .is_some_and(|middle| {
+                (middle.is_empty() || middle.ends_with('_'))
+                    && middle.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            });
         if ok {
             Ok(())
         } else {
             Err(format!(
-                "`{}` is not an environment variable name; allowed: the NAME of a variable that holds the key, e.g. `TEMPORAL_API_KEY` (never the key itself)",
+                "`{}` is not allowed; allowed: the NAME of the variable that holds the Temporal API key, `TEMPORAL_API_KEY` or `TEMPORAL_<NAME>_API_KEY` (letters, digits and `_`; never the key itself, nor another secret's variable)",
                 v.escape_debug()
             ))
         }
@@ -403,6 +426,40 @@ rule_newtype! {
 }
 
 rule_newtype! {
+    /// `aws.session_name`: the session name of the role `aws.role_arn` names (STS
+    /// `RoleSessionName`): 2 to 64 characters of [a-zA-Z0-9_+=,.@-].
+    SessionName ("pattern": r"^[a-zA-Z0-9_+=,.@-]{2,64}$") = |s| {
+        let ok = (2..=64).contains(&s.chars().count())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not a role session name; allowed: 2 to 64 characters of [a-zA-Z0-9_+=,.@-]",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `aws.external_id`: the external ID the trust policy of `aws.role_arn` requires (STS
+    /// `ExternalId`): 2 to 1224 characters of [a-zA-Z0-9_+=,.@:/-].
+    StsExternalId ("pattern": r"^[a-zA-Z0-9_+=,.@:/-]{2,1224}$") = |s| {
+        let ok = (2..=1224).contains(&s.chars().count())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not an STS external ID; allowed: 2 to 1224 characters of [a-zA-Z0-9_+=,.@:/-]",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
     /// A Lambda function ARN, qualified with a version, alias or `*`, or unqualified.
     LambdaArn () = |a| arn::check_lambda_arn(a, None).map(drop);
 }
@@ -460,6 +517,52 @@ rule_newtype! {
         } else {
             Ok(())
         }
+    };
+}
+
+/// The longest Worker Deployment name or build ID the server takes, in bytes: half of what its
+/// default `limit.maxIDLength` (1000) leaves beside the version workflow's ID prefix
+/// (`temporal-sys-worker-deployment-version:`, 39 bytes).
+pub const MAX_VERSION_FIELD_BYTES: usize = (1000 - 39) / 2;
+
+/// What the server refuses in a Worker Deployment name (`what`, with `extra` the characters it
+/// reserves) or build ID, beyond what a [`Label`] allows.
+fn version_field(v: &str, what: &str, reserved: &[char]) -> Result<(), String> {
+    Label::RULE(v)?;
+    let shown = v.escape_debug();
+    if v.len() > MAX_VERSION_FIELD_BYTES {
+        return Err(format!(
+            "is {} bytes; allowed: at most {MAX_VERSION_FIELD_BYTES} bytes, the server's limit for a {what}",
+            v.len()
+        ));
+    }
+    if let Some(c) = v.chars().find(|c| reserved.contains(c)) {
+        return Err(format!(
+            "`{shown}` contains `{c}`, which the server reserves as a version delimiter; allowed: a {what} without `.` or `:`, e.g. `{}`",
+            v.replace(['.', ':'], "-").escape_debug()
+        ));
+    }
+    if v.starts_with("__") {
+        return Err(format!(
+            "`{shown}` starts with `__`, which the server reserves for its own names; allowed: a {what} that does not"
+        ));
+    }
+    Ok(())
+}
+
+rule_newtype! {
+    /// A Worker Deployment name: a [`Label`] without `.` or `:` (the server's version
+    /// delimiters), not starting with `__`, of at most [`MAX_VERSION_FIELD_BYTES`] bytes.
+    DeploymentName ("minLength": 1, "maxLength": 255, "pattern": "^[^.:]*$") = |v| {
+        version_field(v, "Worker Deployment name", &['.', ':'])
+    };
+}
+
+rule_newtype! {
+    /// A build ID: a [`Label`] not starting with `__`, of at most [`MAX_VERSION_FIELD_BYTES`]
+    /// bytes.
+    BuildId ("minLength": 1, "maxLength": 255) = |v| {
+        version_field(v, "build ID", &[])
     };
 }
 

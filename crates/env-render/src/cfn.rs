@@ -25,6 +25,43 @@ pub const PASSED_PARAMETERS: [&str; 4] = [
 /// What the template's invoke policy allows on those functions.
 pub const INVOKE_ACTIONS: [&str; 2] = ["lambda:InvokeFunction", "lambda:GetFunction"];
 
+/// The name of the template's invoke policy (`TemporalLambdaInvokePermissions`).
+pub const INVOKE_POLICY_NAME: &str = "Temporal-Lambda-Invoke-Permissions";
+
+/// The role's trust policy as the template declares it for the parameters a stack was deployed
+/// with (`deployed`): the principal may assume it with the external ID, nothing else.
+pub fn declared_trust_policy(deployed: &BTreeMap<String, String>) -> String {
+    let param = |n: &str| deployed.get(n).map(String::as_str).unwrap_or_default();
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": [param(PRINCIPAL_PARAMETER)]},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": [param(EXTERNAL_ID_PARAMETER)]}},
+        }],
+    })
+    .to_string()
+}
+
+/// The invoke policy as the template declares it for `deployed`: [`INVOKE_ACTIONS`] on the
+/// listed functions.
+pub fn declared_invoke_policy(deployed: &BTreeMap<String, String>) -> String {
+    let functions: Vec<&str> = deployed
+        .get(FUNCTIONS_PARAMETER)
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": INVOKE_ACTIONS, "Resource": functions}],
+    })
+    .to_string()
+}
+
 /// The template's output holding the role's ARN, which `deploy` records as `[outputs].role_arn`
 /// and `register` puts into each Worker Deployment Version.
 pub const ROLE_ARN_OUTPUT: &str = "RoleARN";
@@ -274,6 +311,31 @@ pub struct Parameter {
     pub max_length: Option<usize>,
 }
 
+/// Where a template asks CloudFormation for a transform, if it does: the top-level `Transform`
+/// key, an `Fn::Transform` key or a `!Transform` tag at any depth. A macro is a Lambda function
+/// that runs while the change set is created, and `AWS::Include` reads S3 as the caller.
+fn transform(doc: &Value) -> Option<&'static str> {
+    if doc.get("Transform").is_some() {
+        return Some("the top-level `Transform` key");
+    }
+    fn nested(v: &Value) -> Option<&'static str> {
+        match v {
+            Value::Mapping(m) => m.iter().find_map(|(k, v)| {
+                if k.as_str() == Some("Fn::Transform") {
+                    Some("an `Fn::Transform` key")
+                } else {
+                    nested(k).or_else(|| nested(v))
+                }
+            }),
+            Value::Sequence(items) => items.iter().find_map(nested),
+            Value::Tagged(t) if t.tag == "Transform" => Some("a `!Transform` tag"),
+            Value::Tagged(t) => nested(&t.value),
+            _ => None,
+        }
+    }
+    nested(doc)
+}
+
 /// The template body and its declared parameters.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -285,6 +347,13 @@ impl Template {
     /// Parses the parameters out of a template body (YAML with CloudFormation's `!` tags).
     pub fn parse(body: String) -> Result<Self, String> {
         let doc: Value = serde_yaml::from_str(&body).map_err(|e| format!("not valid YAML: {e}"))?;
+        if let Some(at) = transform(&doc) {
+            return Err(format!(
+                "it declares a transform ({at}), which runs code or reads S3 while `plan` creates \
+                 its change set; allowed: a template without `Transform`, `Fn::Transform` or \
+                 `!Transform`, as the guide's"
+            ));
+        }
         let params = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
@@ -413,6 +482,32 @@ impl Template {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_declared_documents_are_what_role_drift_expects() {
+        let deployed: super::BTreeMap<String, String> = [
+            (super::PRINCIPAL_PARAMETER, "arn:aws:iam::123456789012:role/t"),
+            (super::EXTERNAL_ID_PARAMETER, "ext-id-1"),
+            (
+                super::FUNCTIONS_PARAMETER,
+                "arn:aws:lambda:us-east-1:123456789012:function:a,arn:aws:lambda:us-east-1:123456789012:function:b",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let inline = [(
+            super::INVOKE_POLICY_NAME.to_owned(),
+            super::declared_invoke_policy(&deployed),
+        )];
+        let drift = super::role_drift(
+            &deployed,
+            &super::declared_trust_policy(&deployed),
+            &inline,
+            &[],
+        );
+        assert!(drift.is_empty(), "{drift:#?}");
+    }
+
     use super::*;
 
     fn deployed() -> BTreeMap<String, String> {

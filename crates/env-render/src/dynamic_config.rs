@@ -138,6 +138,7 @@ fn is_string(v: &Value) -> bool {
 
 /// Checks a whole dynamic config file. The error lists every problem, one per line.
 pub fn check(yaml: &str) -> Result<(), String> {
+    crate::yaml_edit::check_depth(yaml).map_err(|e| e.to_string())?;
     let doc: Value = serde_yaml::from_str(yaml).map_err(|e| format!("not valid YAML: {e}"))?;
     match doc {
         Value::Mapping(m) => check_mapping(&m),
@@ -388,6 +389,7 @@ pub fn merge_into_helm_values(
 /// The dynamic config a Helm chart's values give the server (the mapping at
 /// [`HELM_VALUES_PATH`]), as the text of a dynamic config file; empty when it has none.
 pub fn from_helm_values(values: &str) -> Result<String, String> {
+    crate::yaml_edit::check_depth(values).map_err(|e| e.to_string())?;
     let doc: Value = serde_yaml::from_str(values.trim_start_matches('\u{feff}'))
         .map_err(|e| format!("not valid YAML: {e}"))?;
     let config = HELM_VALUES_PATH

@@ -16,7 +16,7 @@ pub mod yaml_edit;
 
 use std::path::{Path, PathBuf};
 
-use env_descriptor::Environment;
+use env_descriptor::{Environment, Layout};
 use minijinja::{AutoEscape, UndefinedBehavior};
 use serde::Serialize;
 
@@ -56,29 +56,29 @@ pub struct Source {
 }
 
 impl Source {
-    /// The template `name`: `dir/name` when that file exists, else the built-in one.
-    pub fn find(dir: &Path, name: &str) -> Result<Self, RenderError> {
-        let path = dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Source {
+    /// The template `name`: the checkout's `templates/name` when that file exists (read
+    /// through [`Layout::read`]: inside the checkout, bounded in size), else the built-in one.
+    pub fn find(layout: &Layout, name: &str) -> Result<Self, RenderError> {
+        let path = layout.templates_dir().join(name);
+        match layout.read_if_exists(&path)? {
+            Some(text) => Ok(Source {
                 text,
                 overridden_by: Some(path),
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            None => {
                 let text = BUILT_IN
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, text)| (*text).to_owned())
                     .ok_or_else(|| RenderError::Read {
                         path: path.clone(),
-                        source: e,
+                        source: std::io::ErrorKind::NotFound.into(),
                     })?;
                 Ok(Source {
                     text,
                     overridden_by: None,
                 })
             }
-            Err(source) => Err(RenderError::Read { path, source }),
         }
     }
 
@@ -90,9 +90,9 @@ impl Source {
         }
     }
 }
-/// Rendered file names, inside `environments/NAME/`.
-pub const DYNAMIC_CONFIG_FILE: &str = "dynamicconfig.yaml";
-pub const PARAMETERS_FILE: &str = "parameters.json";
+/// Rendered file names, inside `environments/NAME/` ([`env_descriptor::RENDERED_FILES`]).
+pub const DYNAMIC_CONFIG_FILE: &str = env_descriptor::RENDERED_FILES[0];
+pub const PARAMETERS_FILE: &str = env_descriptor::RENDERED_FILES[1];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -126,6 +126,17 @@ pub enum RenderError {
     Write {
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// A file of the checkout that may not be read or written (outside it, too large, ...).
+    #[error(transparent)]
+    File(#[from] env_descriptor::FileError),
+    #[error(transparent)]
+    WriteFile(#[from] env_descriptor::WriteError),
+    /// The server's file, named by `key`, may not be read or written.
+    #[error("`{key}`: {err}")]
+    ServerFileRefused {
+        key: &'static str,
+        err: env_descriptor::FileError,
     },
 }
 
@@ -168,6 +179,14 @@ impl ServerConfig {
             (Some(file), _) => Some((ServerConfig::File, file.as_ref())),
             (None, Some(values)) => Some((ServerConfig::HelmValues, values.as_ref())),
             (None, None) => None,
+        }
+    }
+
+    /// The descriptor key that names the file.
+    pub fn key(self) -> &'static str {
+        match self {
+            ServerConfig::File => "temporal.dynamic_config_file",
+            ServerConfig::HelmValues => "temporal.helm_values",
         }
     }
 
@@ -266,13 +285,13 @@ impl<'a> From<&'a Environment> for Inputs<'a> {
 
 impl Templates {
     /// Loads the templates: the built-in ones, each overridden by a file of the same name in
-    /// `dir` (the checkout's `templates/`, which need not exist). The CloudFormation template
-    /// must declare the parameters the tool passes and the output it records.
-    pub fn load(dir: &Path) -> Result<Self, RenderError> {
+    /// the checkout's `templates/` (which need not exist). The CloudFormation template must
+    /// declare the parameters the tool passes and the output it records.
+    pub fn load(layout: &Layout) -> Result<Self, RenderError> {
         let mut origins = Vec::new();
         let mut overrides = Vec::new();
         let mut read = |name: &'static str| {
-            let source = Source::find(dir, name)?;
+            let source = Source::find(layout, name)?;
             origins.push((name, source.origin(name)));
             overrides.extend(source.overridden_by);
             Ok::<_, RenderError>(source.text)
@@ -370,65 +389,88 @@ impl Rendered {
         ]
     }
 
-    /// The files under `dir` whose contents differ from the rendered ones.
-    pub fn stale(&self, dir: &Path) -> Vec<PathBuf> {
-        self.changes(dir).into_iter().map(|c| c.path).collect()
+    /// The files under `dir` (of the checkout `layout`) whose contents differ from the rendered
+    /// ones.
+    pub fn stale(&self, layout: &Layout, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+        Ok(self
+            .changes(layout, dir)?
+            .into_iter()
+            .map(|c| c.path)
+            .collect())
     }
 
-    /// The files under `dir` whose contents differ from the rendered ones, with both texts.
-    pub fn changes(&self, dir: &Path) -> Vec<Change> {
-        self.files(dir)
-            .into_iter()
-            .filter_map(|(path, contents)| {
-                let old = std::fs::read_to_string(&path).ok();
-                (old.as_deref() != Some(contents)).then(|| Change {
+    /// The files under `dir` (of the checkout `layout`) whose contents differ from the rendered
+    /// ones, with both texts; each read through [`Layout::read`], so a rendered file that links
+    /// out of the checkout is refused, never shown.
+    pub fn changes(&self, layout: &Layout, dir: &Path) -> Result<Vec<Change>, RenderError> {
+        let mut changes = Vec::new();
+        for (path, contents) in self.files(dir) {
+            let old = layout.read_if_exists(&path)?;
+            if old.as_deref() != Some(contents) {
+                changes.push(Change {
                     path,
                     old,
                     new: contents.to_owned(),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(changes)
     }
 
     /// Puts the workercontroller keys into the dynamic config file the server reads, as a
     /// managed block, keeping every other byte (see [`dynamic_config::merge_into_server_file`]).
     /// Returns whether the file changed. A missing file is an error: Temporal does not start
     /// without it, so it is not ours to create.
-    pub fn update_server_file(&self, path: &Path, env_name: &str) -> Result<bool, RenderError> {
-        self.update_server_config(ServerConfig::File, path, env_name)
+    pub fn update_server_file(
+        &self,
+        layout: &Layout,
+        path: &Path,
+        env_name: &str,
+    ) -> Result<bool, RenderError> {
+        self.update_server_config(ServerConfig::File, layout, path, env_name)
     }
 
     /// [`Self::update_server_file`] for either kind of the server's file.
     pub fn update_server_config(
         &self,
         kind: ServerConfig,
+        layout: &Layout,
         path: &Path,
         env_name: &str,
     ) -> Result<bool, RenderError> {
-        let Some(change) = self.server_config_change(kind, path, env_name)? else {
+        let Some(change) = self.server_config_change(kind, layout, path, env_name)? else {
             return Ok(false);
         };
-        env_descriptor::write_atomic(path, change.new.as_bytes()).map_err(|source| {
-            RenderError::Write {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
+        layout
+            .write(path, change.new.as_bytes())
+            .map_err(|e| match e {
+                env_descriptor::WriteError::File(err) => RenderError::ServerFileRefused {
+                    key: kind.key(),
+                    err,
+                },
+                env_descriptor::WriteError::Io { path, err } => {
+                    RenderError::Write { path, source: err }
+                }
+            })?;
         Ok(true)
     }
 
-    /// The server's file with the managed keys in place, or `None` when it is already so
-    /// (for `render --check` and `plan`); nothing is written.
+    /// The server's file (`path`, as the descriptor names it, relative to the checkout
+    /// `layout`) with the managed keys in place, or `None` when it is already so (for
+    /// `render --check` and `plan`); nothing is written.
     pub fn server_config_change(
         &self,
         kind: ServerConfig,
+        layout: &Layout,
         path: &Path,
         env_name: &str,
     ) -> Result<Option<Change>, RenderError> {
-        let existing = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let existing = layout
+            .read(path)
+            .map_err(|err| RenderError::ServerFileRefused {
+                key: kind.key(),
+                err,
+            })?;
         let merged = kind
             .merge(&existing, &self.dynamic_config, env_name)
             .map_err(|message| RenderError::ServerFile {
@@ -436,23 +478,19 @@ impl Rendered {
                 message,
             })?;
         Ok((merged != existing).then(|| Change {
-            path: path.to_owned(),
+            path: layout.root().join(path),
             old: Some(existing),
             new: merged,
         }))
     }
 
-    /// Writes the files that changed into `dir`, each atomically; returns them.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
-        let stale = self.stale(dir);
+    /// Writes the files that changed into `dir` (of the checkout `layout`), each atomically;
+    /// returns them.
+    pub fn write(&self, layout: &Layout, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+        let stale = self.stale(layout, dir)?;
         for (path, contents) in self.files(dir) {
             if stale.contains(&path) {
-                env_descriptor::write_atomic(&path, contents.as_bytes()).map_err(|source| {
-                    RenderError::Write {
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
+                layout.write(&path, contents.as_bytes())?;
             }
         }
         Ok(stale)

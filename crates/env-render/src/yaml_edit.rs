@@ -87,6 +87,102 @@ pub enum EditError {
         "the edit would change more than the managed keys ({0}); this is a bug in the tool's YAML reading, please report it with the file"
     )]
     Unverified(String),
+    #[error(
+        "line {line} is nested more than {MAX_DEPTH} levels deep; allowed: at most {MAX_DEPTH} (a dynamic config or Helm values file needs a handful); nothing was parsed"
+    )]
+    TooDeep { line: usize },
+}
+
+/// The deepest nesting of collections (block and flow together) the tool parses: checked by
+/// [`check_depth`] in one linear pass before any YAML parser sees a file, since the parser's
+/// work grows with the square of the depth of flow collections (47 s for 200 KB of `[`).
+pub const MAX_DEPTH: usize = 64;
+
+/// Refuses `text` when its collections nest more than [`MAX_DEPTH`] deep, naming the line.
+/// One pass: block nesting by indentation and compact `- ` entries, flow nesting by brackets
+/// outside quoted scalars, comments and block scalars.
+pub fn check_depth(text: &str) -> Result<(), EditError> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    let mut quote: Option<u8> = None;
+    // The indentation of the line that opened a block scalar (`|`, `>`), while in one.
+    let mut block_scalar: Option<usize> = None;
+    for (number, line) in text.lines().enumerate() {
+        let b = line.as_bytes();
+        let too_deep = Err(EditError::TooDeep { line: number + 1 });
+        let indent = b.iter().take_while(|&&c| c == b' ').count();
+        let blank =
+            b[indent..].iter().all(|c| c.is_ascii_whitespace()) || b.get(indent) == Some(&b'#');
+        let mut i = 0;
+        if quote.is_none() && flow == 0 {
+            if let Some(owner) = block_scalar {
+                if blank || indent > owner {
+                    continue;
+                }
+                block_scalar = None;
+            }
+            if blank {
+                continue;
+            }
+            while indents.last().is_some_and(|&last| last >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+            i = indent;
+            while matches!(b.get(i), Some(b'-' | b'?' | b':')) && ends_token(b, i + 1) {
+                indents.push(i + 1);
+                i = skip_spaces(b, i + 1);
+            }
+            if indents.len() > MAX_DEPTH {
+                return too_deep;
+            }
+        }
+        let mut last = 0u8;
+        while i < b.len() {
+            if let Some(q) = quote {
+                match close_quote(b, i, q) {
+                    Some(j) => {
+                        quote = None;
+                        i = j + 1;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let c = b[i];
+            let token_start = i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'[' | b'{' | b',');
+            match c {
+                b'"' | b'\'' if token_start => quote = Some(c),
+                b'[' | b'{' => {
+                    flow += 1;
+                    if indents.len() + flow > MAX_DEPTH {
+                        return too_deep;
+                    }
+                }
+                b']' | b'}' => flow = flow.saturating_sub(1),
+                b'#' if token_start => break,
+                _ => {}
+            }
+            if !c.is_ascii_whitespace() {
+                last = c;
+            }
+            i += 1;
+        }
+        // A block scalar's header ends its line: `key: |`, `- >-`, `key: |2+`.
+        if flow == 0 && quote.is_none() {
+            let head = line.split(" #").next().unwrap_or(line).trim_end();
+            let indicator =
+                head.trim_end_matches(|c: char| c == '+' || c == '-' || c.is_ascii_digit());
+            if (indicator.ends_with('|') || indicator.ends_with('>'))
+                && (indicator.len() == 1
+                    || indicator[..indicator.len() - 1].ends_with([' ', ':', '-']))
+                && last != 0
+            {
+                block_scalar = Some(indent);
+            }
+        }
+    }
+    Ok(())
 }
 
 impl<'a> Block<'a> {
@@ -128,6 +224,7 @@ pub struct Edited {
 /// Returns the new text (equal to `text` when nothing changes) and the mapping as parsed
 /// from it, after checking that nothing but the owned keys of the mapping changed.
 pub fn put_managed_block(text: &str, block: &Block, entries: &str) -> Result<Edited, EditError> {
+    check_depth(text)?;
     let wanted = parse_entries(block, entries)?;
     let before = with_path(parse(text)?, block.path);
     let base = add_missing_keys(text, block.path)?;
@@ -203,6 +300,7 @@ fn with_path(mut value: Value, path: &[&str]) -> Value {
 }
 
 fn parse(text: &str) -> Result<Value, EditError> {
+    check_depth(text)?;
     serde_yaml::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
         .map_err(|e| EditError::NotYaml(e.to_string()))
 }
@@ -1047,6 +1145,46 @@ mod tests {
 
     const HELM: &str = "server:\n  config: {}   # persistence etc.\n  dynamicConfig: {}   # server-side\n\
                         web:\n  enabled: true\n";
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused_before_parsing() {
+        let flow = format!(
+            "a: 1\nother: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let start = std::time::Instant::now();
+        assert_eq!(check_depth(&flow), Err(EditError::TooDeep { line: 2 }));
+        let err = put(&flow, &[], "workercontroller.enabled:\n- value: true\n").unwrap_err();
+        assert_eq!(err, EditError::TooDeep { line: 2 });
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            err.to_string().contains("nested more than 64 levels"),
+            "{err}"
+        );
+
+        let block: String = (0..70)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        assert_eq!(check_depth(&block), Err(EditError::TooDeep { line: 65 }));
+        let compact = format!("a:\n{}x\n", "- ".repeat(70));
+        assert_eq!(check_depth(&compact), Err(EditError::TooDeep { line: 2 }));
+
+        // Brackets in quotes, comments and block scalars are text, and a file at the limit is
+        // read as before.
+        let text = format!(
+            "a: \"{open}\"\nb: '{open}' # {open}\nscript: |\n  echo {open}\n  {open}\nc: {ok}{close}\n",
+            open = "[".repeat(100),
+            ok = "[".repeat(60),
+            close = "]".repeat(60)
+        );
+        check_depth(&text).unwrap();
+        let mut nested = serde_yaml::Value::Sequence(Vec::new());
+        for _ in 1..60 {
+            nested = serde_yaml::Value::Sequence(vec![nested]);
+        }
+        assert_eq!(parse(&text).unwrap()["c"], nested);
+    }
 
     #[test]
     fn an_empty_helm_mapping_becomes_a_block_mapping() {

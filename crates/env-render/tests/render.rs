@@ -5,7 +5,7 @@ mod support;
 use env_descriptor::Role;
 use env_render::{Inputs, Templates};
 use serde_json::json;
-use support::{env, templates_dir};
+use support::{checkout, env, scratch, templates_dir};
 
 fn yaml(s: &str) -> serde_json::Value {
     serde_yaml::from_str(s).unwrap()
@@ -13,7 +13,7 @@ fn yaml(s: &str) -> serde_json::Value {
 
 #[test]
 fn per_namespace_config_has_the_intended_structure() {
-    let t = Templates::load(&templates_dir()).unwrap();
+    let t = Templates::load(&checkout()).unwrap();
     let r = t
         .render(&env(Some(vec!["orders".into(), "billing".into()]), None))
         .unwrap();
@@ -43,7 +43,7 @@ fn per_namespace_config_has_the_intended_structure() {
 
 #[test]
 fn global_config_and_role_name() {
-    let t = Templates::load(&templates_dir()).unwrap();
+    let t = Templates::load(&checkout()).unwrap();
     let r = t.render(&env(None, Some("Custom"))).unwrap();
     assert_eq!(
         yaml(&r.dynamic_config),
@@ -64,7 +64,7 @@ fn global_config_and_role_name() {
 /// Values that would break out of naive YAML or JSON templating parse back as themselves.
 #[test]
 fn hostile_values_cannot_change_the_structure() {
-    let t = Templates::load(&templates_dir()).unwrap();
+    let t = Templates::load(&checkout()).unwrap();
     let mut checked = 0;
     let hostile = [
         "a\"b",
@@ -128,17 +128,18 @@ fn hostile_values_cannot_change_the_structure() {
 
 #[test]
 fn undefined_variable_names_template_and_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, dir) = scratch(tmp.path());
     for f in std::fs::read_dir(templates_dir()).unwrap() {
         let f = f.unwrap();
-        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
+        std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
     }
-    let p = dir.path().join("parameters.json.j2");
+    let p = dir.join("parameters.json.j2");
     let src = std::fs::read_to_string(&p)
         .unwrap()
         .replace("role.external_id", "role.externalid");
     std::fs::write(&p, src).unwrap();
-    let err = Templates::load(dir.path())
+    let err = Templates::load(&layout)
         .unwrap()
         .render(&env(None, None))
         .unwrap_err();
@@ -151,7 +152,7 @@ fn undefined_variable_names_template_and_line() {
 
 #[test]
 fn role_name_default_matches_the_template() {
-    let t = Templates::load(&templates_dir()).unwrap();
+    let t = Templates::load(&checkout()).unwrap();
     assert_eq!(
         t.cfn_template().default_of("RoleName"),
         Some(Role::DEFAULT_NAME)
@@ -171,15 +172,48 @@ fn a_template_without_the_role_arn_output_is_refused() {
     assert!(err.contains("`RoleARN`"), "{err}");
 }
 
+/// `plan` creates a change set from the checkout's template, with the plan job's credentials,
+/// on every pull request. A transform runs code while the change set is created (a macro is a
+/// Lambda function; `AWS::Include` reads S3 objects as the caller): the guide's template has
+/// none, and an override with one is refused, wherever it hides.
+#[test]
+fn a_template_with_a_transform_is_refused() {
+    let body =
+        std::fs::read_to_string(templates_dir().join("serverless-worker-role.yaml")).unwrap();
+    let top = format!("Transform: AWS::Serverless-2016-10-31\n{body}");
+    let nested = body.replace(
+        "\nResources:\n",
+        "\nResources:\n  Fn::Transform:\n    Name: AWS::Include\n    Parameters:\n      Location: s3://bucket/x.yaml\n",
+    );
+    let tagged = body.replace(
+        "\nResources:\n",
+        "\nResources:\n  Included: !Transform { Name: Exfil, Parameters: {} }\n",
+    );
+    for (what, hostile) in [
+        ("top level", top),
+        ("Fn::Transform", nested),
+        ("!Transform", tagged),
+    ] {
+        assert_ne!(hostile, body, "{what}");
+        let err = env_render::cfn::Template::parse(hostile).unwrap_err();
+        assert!(
+            err.contains("transform") && err.contains("runs code"),
+            "{what}: {err}"
+        );
+    }
+}
+
 #[test]
 fn write_is_idempotent_and_reports_stale_files() {
-    let t = Templates::load(&templates_dir()).unwrap();
+    let t = Templates::load(&checkout()).unwrap();
     let r = t.render(&env(None, None)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(r.stale(dir.path()).len(), 2);
-    assert_eq!(r.write(dir.path()).unwrap().len(), 2);
-    assert!(r.stale(dir.path()).is_empty());
-    assert!(r.write(dir.path()).unwrap().is_empty());
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = env_descriptor::Layout::at(tmp.path());
+    let dir = layout.rendered_dir("staging");
+    assert_eq!(r.stale(&layout, &dir).unwrap().len(), 2);
+    assert_eq!(r.write(&layout, &dir).unwrap().len(), 2);
+    assert!(r.stale(&layout, &dir).unwrap().is_empty());
+    assert!(r.write(&layout, &dir).unwrap().is_empty());
 }
 
 /// The templates are built in: a directory without them renders the same files as this
@@ -187,9 +221,9 @@ fn write_is_idempotent_and_reports_stale_files() {
 #[test]
 fn built_in_templates_need_no_directory() {
     let none = tempfile::tempdir().unwrap();
-    let built_in = Templates::load(&none.path().join("templates")).unwrap();
+    let built_in = Templates::load(&env_descriptor::Layout::at(none.path())).unwrap();
     assert!(built_in.overrides().is_empty());
-    let here = Templates::load(&templates_dir()).unwrap();
+    let here = Templates::load(&checkout()).unwrap();
     // Rendering reads three of them (the fourth is the descriptor `init` writes).
     assert_eq!(here.overrides().len(), 3);
     assert_eq!(
@@ -208,13 +242,14 @@ fn built_in_templates_need_no_directory() {
 /// override must still declare every parameter the tool passes.
 #[test]
 fn an_override_replaces_one_template_and_is_checked() {
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, dir) = scratch(tmp.path());
     let ours = std::fs::read_to_string(templates_dir().join("serverless-worker-role.yaml"))
         .unwrap()
         .replacen("Description: The ARN", "Description: (ours) The ARN", 1);
-    let path = dir.path().join("serverless-worker-role.yaml");
+    let path = dir.join("serverless-worker-role.yaml");
     std::fs::write(&path, &ours).unwrap();
-    let t = Templates::load(dir.path()).unwrap();
+    let t = Templates::load(&layout).unwrap();
     assert_eq!(t.overrides(), std::slice::from_ref(&path));
     assert_eq!(t.cfn_template().body, ours);
     t.render(&env(None, None)).unwrap();
@@ -222,7 +257,7 @@ fn an_override_replaces_one_template_and_is_checked() {
     for parameter in env_render::cfn::PASSED_PARAMETERS {
         let lost = ours.replace(&format!("  {parameter}:\n"), "  Other:\n");
         std::fs::write(&path, lost).unwrap();
-        let err = Templates::load(dir.path()).unwrap_err().to_string();
+        let err = Templates::load(&layout).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("`{}` is not a usable CloudFormation template: it does not declare the parameter(s) `{parameter}`, which the tool passes", path.display())),
             "{err}"

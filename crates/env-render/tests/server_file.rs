@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 
 use env_render::{Rendered, Templates};
-use support::{env, templates_dir};
+use support::{checkout, env};
 
 const BEGIN: &str = "# >>> cargo xtask: workercontroller";
 const END: &str = "# <<< cargo xtask: workercontroller <<<";
@@ -17,7 +17,7 @@ const HAND: &str = "# Our server's dynamic config.\nfrontend.enableUpdateWorkflo
 
 fn rendered(namespaces: &[&str]) -> Rendered {
     let namespaces = namespaces.iter().map(|n| (*n).to_owned()).collect();
-    Templates::load(&templates_dir())
+    Templates::load(&checkout())
         .unwrap()
         .render(&env(Some(namespaces), None))
         .unwrap()
@@ -39,7 +39,11 @@ impl ServerFile {
 
     fn update(&self, namespaces: &[&str]) -> Result<bool, String> {
         rendered(namespaces)
-            .update_server_file(&self.path, "staging")
+            .update_server_file(
+                &env_descriptor::Layout::at(self.path.parent().unwrap()),
+                &self.path,
+                "staging",
+            )
             .map_err(|e| e.to_string())
     }
 

@@ -19,13 +19,45 @@ pub struct EnvPlan {
     /// Rendered files that would change: (path relative to the checkout, unified diff).
     pub files: Vec<(String, String)>,
     pub versions: VersionsPlan,
+    /// How the stack's role differs from what the template declares (changed outside the
+    /// tool), one line each; `deploy` restores it.
+    pub role_drift: Vec<String>,
+    /// Where its AWS calls go, and as whom.
+    pub aws: AwsTarget,
 }
+
+/// The account, region and credentials of an environment's AWS calls.
+#[derive(Debug, Clone, Default)]
+pub struct AwsTarget {
+    /// The caller's account (STS), else the one the descriptor implies; `None`: not known.
+    pub account: Option<String>,
+    pub region: String,
+    /// Where the credentials came from; `None` when the connection failed before.
+    pub credentials: Option<String>,
+}
+
+impl AwsTarget {
+    /// `account A, region R, credentials: C`.
+    pub fn line(&self) -> String {
+        format!(
+            "account {}, region {}, credentials: {}",
+            self.account.as_deref().unwrap_or("(not known)"),
+            self.region,
+            self.credentials.as_deref().unwrap_or("(not known)")
+        )
+    }
+}
+
+/// The heading of the role's drift in every output.
+const DRIFT_HEADING: &str =
+    "role changed outside the tool (deploy restores what the template declares)";
 
 impl EnvPlan {
     pub fn has_changes(&self) -> bool {
         self.stack.as_ref().is_ok_and(Plan::has_changes)
             || !self.files.is_empty()
             || self.versions.versions.iter().any(VersionPlan::is_change)
+            || !self.role_drift.is_empty()
     }
 }
 
@@ -146,6 +178,7 @@ pub fn text(plans: &[EnvPlan]) -> String {
     let mut out = String::new();
     for p in plans {
         out.push_str(&format!("{} ({}):\n", p.env, p.file));
+        out.push_str(&format!("  aws: {}\n", p.aws.line()));
         match &p.stack {
             Ok(plan) => {
                 for line in stack_lines(plan) {
@@ -153,6 +186,12 @@ pub fn text(plans: &[EnvPlan]) -> String {
                 }
             }
             Err(e) => out.push_str(&format!("  error: {e}\n")),
+        }
+        if !p.role_drift.is_empty() {
+            out.push_str(&format!("  {DRIFT_HEADING}:\n"));
+            for line in &p.role_drift {
+                out.push_str(&format!("    ~ {line}\n"));
+            }
         }
         if p.files.is_empty() {
             out.push_str("  rendered files: up to date\n");
@@ -204,9 +243,22 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             (_, false) => "no changes",
         };
         out.push_str(&format!("### {}: {verdict}\n\n", escape::md_code(&p.env)));
+        out.push_str(&format!(
+            "AWS: account {}, region {}, credentials: {}\n\n",
+            escape::md_code(p.aws.account.as_deref().unwrap_or("(not known)")),
+            escape::md_code(&p.aws.region),
+            escape::md_text(p.aws.credentials.as_deref().unwrap_or("(not known)"))
+        ));
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
             Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
+        }
+        if !p.role_drift.is_empty() {
+            out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));
+            for line in &p.role_drift {
+                out.push_str(&format!("- {}\n", escape::md_prose(line)));
+            }
+            out.push('\n');
         }
         for (path, diff) in &p.files {
             out.push_str(&format!(
@@ -327,8 +379,14 @@ pub fn json(plans: &[EnvPlan]) -> Value {
             "name": p.env,
             "file": p.file,
             "changes": p.has_changes(),
+            "aws": json!({
+                "account": p.aws.account,
+                "region": p.aws.region,
+                "credentials": p.aws.credentials,
+            }),
             "error": p.stack.as_ref().err(),
             "stack": p.stack.as_ref().ok().map(stack_json),
+            "role_drift": p.role_drift,
             "files": p.files.iter().map(|(path, diff)| json!({ "path": path, "diff": diff })).collect::<Vec<_>>(),
             "versions_source": p.versions.source.as_str(),
             "versions_note": p.versions.source_line(),

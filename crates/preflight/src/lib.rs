@@ -146,7 +146,8 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
     identity(&mut r, inputs).await;
     role(&mut r, inputs, &functions).await;
     worker_functions(&mut r, inputs).await;
-    registrations(&mut r, inputs);
+    let held = registrations(&mut r, inputs);
+    held_roles_exist(&mut r, inputs, &held).await;
     r
 }
 
@@ -689,7 +690,7 @@ async fn live_role(r: &mut Report, inputs: &Inputs<'_>, stack: &StackInfo) -> Op
             4,
             CHECK,
             format!("role `{name}` was changed outside the stack: {}", drift.join("; ")),
-            "undo the change in IAM; a deploy does not rewrite a role whose stack parameters are unchanged",
+            "undo the change in IAM, or run `cargo xtask deploy ENV`: it restores what the template declares",
         );
     }
     cfn::Trust::parse(&role.trust_policy).ok()
@@ -751,21 +752,24 @@ fn denial_proves(trust: Option<&cfn::Trust>, caller: Option<&str>) -> Result<Str
     ))
 }
 
-/// Step 5: the versions of `[[worker_deployments]]` exist with Lambda compute.
-fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
+/// Step 5: the versions of `[[worker_deployments]]` exist with Lambda compute. Returns the
+/// role each version holds (version ID, role ARN), where the server's record names one.
+fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
     let env = inputs.env;
+    let mut held_roles = Vec::new();
     if env.worker_deployments.is_empty() {
-        return;
+        return held_roles;
     }
     let client = match &inputs.temporal {
         Ok(c) => c,
         Err(e) => {
-            return r.warn(
+            r.warn(
                 5,
                 "worker deployment versions",
                 format!("not checked: {e}"),
                 "install the Temporal CLI (1.9+) or set TEMPORAL_CLI",
             );
+            return held_roles;
         }
     };
     for wd in &env.worker_deployments {
@@ -778,7 +782,9 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
                     .unwrap_or("none");
                 if provider == AWS_LAMBDA {
                     r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
-                    held_compute(r, env, client, wd);
+                    if let Some(role) = held_compute(r, env, client, wd) {
+                        held_roles.push((wd.id(), role));
+                    }
                     let failure = inputs.worker_failures.get(wd.lambda_function_arn.as_str());
                     task_queue_bound(r, env, wd, &v, failure);
                     published_qualifier(r, wd);
@@ -806,6 +812,43 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) {
         }
     }
     left_behind(r, env, client);
+    held_roles
+}
+
+/// Step 5: the role each version holds still exists. Deleting the stack (`destroy`) deletes
+/// the role but not the versions, and the server goes on invoking through it; every other
+/// check of the version may still pass. Only roles of the environment's account are read.
+async fn held_roles_exist(r: &mut Report, inputs: &Inputs<'_>, held: &[(String, String)]) {
+    let account = inputs.env.expected_account();
+    for (id, role_arn) in held {
+        let Some(arn) = env_descriptor::arn::Arn::parse(role_arn) else {
+            continue;
+        };
+        if account.as_deref().is_some_and(|a| a != arn.account) {
+            continue;
+        }
+        let Some(name) = role_arn.rsplit('/').next() else {
+            continue;
+        };
+        match inputs.clients.live_role(name).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("NoSuchEntity") => r.fail(
+                5,
+                format!("role of {id}"),
+                format!("the version holds role `{role_arn}`, which no longer exists: Temporal cannot invoke its function"),
+                format!(
+                    "deploy the stack again and register (`cargo xtask deploy {0} --register`), or retire the version (`temporal worker deployment delete-version`)",
+                    inputs.env.name
+                ),
+            ),
+            Err(e) => r.warn(
+                5,
+                format!("role of {id}"),
+                format!("not checked: cannot read role `{name}`: {e}"),
+                "let these credentials call iam:GetRole",
+            ),
+        }
+    }
 }
 
 /// Step 5: versions of the descriptor's deployments that still hold Lambda compute but are no
@@ -839,27 +882,31 @@ fn held_compute(
     env: &Environment,
     client: &worker_deployments::Client,
     wd: &env_descriptor::WorkerDeployment,
-) {
+) -> Option<String> {
     let name = format!("compute config of {}", wd.id());
     let register = format!("run `cargo xtask register {}`", env.name);
     let held = match client.held_compute(wd) {
         Ok(Some(held)) => held,
         Ok(None) => {
-            return r.warn(5, name, "not checked: the server holds no record of the version's Lambda config (its Worker Controller Instance workflow)", register);
+            r.warn(5, name, "not checked: the server holds no record of the version's Lambda config (its Worker Controller Instance workflow)", register);
+            return None;
         }
         Err(e) => {
-            return r.warn(5, name, format!("not checked: {e}"), "let these credentials read the namespace's workflow histories (the version's Worker Controller Instance)");
+            r.warn(5, name, format!("not checked: {e}"), "let these credentials read the namespace's workflow histories (the version's Worker Controller Instance)");
+            return None;
         }
     };
+    let role = Some(held.role_arn.clone());
     let differences = held_differences(env, wd, &held);
     if !differences.is_empty() {
         let detail = format!("the version holds {}", differences.join("; "));
-        return r.fail(
+        r.fail(
             5,
             name,
             detail,
             format!("{register}: it updates the version's compute config"),
         );
+        return role;
     }
     let agrees = "function, role and external ID as the descriptor and [outputs] name them";
     match held.validation {
@@ -885,6 +932,7 @@ fn held_compute(
             register,
         ),
     }
+    role
 }
 
 /// What the version holds that the descriptor (and its `[outputs]`) do not say, each as

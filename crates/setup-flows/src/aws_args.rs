@@ -62,6 +62,10 @@ pub struct DeployArgs {
     /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
     #[arg(long)]
     pub register: bool,
+    /// Deploy over an existing stack of the name that is not recognisably this tool's (no
+    /// [outputs] record it, it lacks the tool's tag): it becomes this environment's stack.
+    #[arg(long)]
+    pub adopt_stack: bool,
     #[command(flatten)]
     pub limits: StackLimits,
 }
@@ -104,6 +108,10 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Plan over an existing stack of the name that is not recognisably this tool's, as
+    /// `deploy --adopt-stack` would.
+    #[arg(long)]
+    pub adopt_stack: bool,
     /// Give up waiting after this long (e.g. `90s`, `30m`).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
@@ -146,7 +154,11 @@ pub struct StatusArgs {
 /// Delete the stack and remove [outputs] from the descriptor.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Asks first on a terminal; elsewhere it needs --yes.
+Asks first on a terminal; elsewhere it needs --yes. Refuses, before asking, while Worker
+Deployment Versions registered from the environment (its `[[worker_deployments]]` and
+[outputs].registered) still hold Lambda compute through the stack's role, naming each with the
+command that retires it: Temporal would go on invoking through a role that no longer exists.
+--leave-versions deletes the stack anyway.
 
 Examples:
   cargo xtask destroy local --yes
@@ -157,6 +169,15 @@ pub struct DestroyArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Delete the stack even when it is not recognisably this tool's (no [outputs] record it,
+    /// it lacks the tool's tag).
+    #[arg(long)]
+    pub adopt_stack: bool,
+
+    /// Delete the stack even while Worker Deployment Versions registered from this environment
+    /// hold Lambda compute through its role (or when the server cannot be asked).
+    #[arg(long)]
+    pub leave_versions: bool,
     #[command(flatten)]
     pub limits: StackLimits,
 }

@@ -43,7 +43,7 @@ pub fn claim(
             lock.lock_timeout,
             &mut say,
         )?);
-        env_descriptor::check_writable(&env.file).with_context(|| {
+        layout.check_writable(&env.file).with_context(|| {
             format!(
                 "{}: the result could not be recorded in `{}`, so nothing was changed",
                 env.name,

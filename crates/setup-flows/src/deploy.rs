@@ -44,7 +44,7 @@ pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<
         &command,
         &args.limits.lock,
     )?;
-    let templates = Templates::load(&layout.templates_dir())?;
+    let templates = Templates::load(layout)?;
     let mut parameters = Vec::new();
     for env in &envs {
         let rendered = crate::render::write(layout, &templates, env)?;
@@ -88,13 +88,18 @@ pub fn ensure_confirmable(
 }
 
 /// `deploy --register`: registers the versions of each environment that was deployed, printing
-/// each failure. Returns how many failed.
-pub fn register_deployed(layout: &Layout, deployed: &[String]) -> Result<usize> {
+/// each failure. Returns how many failed. `scope`: how many environments the deploy names; with
+/// several, an environment without `temporal.address` fails with the line saying why.
+pub fn register_deployed(
+    layout: &Layout,
+    deployed: &[String],
+    scope: worker_deployments::Scope,
+) -> Result<usize> {
     let mut failed = 0;
     for name in deployed {
         // Reloaded: the deploy just recorded the role ARN.
         let env = crate::envs::load_env(layout, name)?;
-        if let Err(e) = crate::register::register_env(layout, &env) {
+        if let Err(e) = crate::register::register_env(layout, &env, scope) {
             failed += 1;
             safe_text::eprintln!("error: {e:#}");
         }

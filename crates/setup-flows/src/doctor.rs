@@ -20,16 +20,17 @@ pub fn dynamic_config(
             ServerConfig::File => file.display().to_string(),
             ServerConfig::HelmValues => format!("server.dynamicConfig of {}", file.display()),
         };
-        let text = std::fs::read_to_string(layout.root().join(file))
+        let text = layout
+            .read(file)
             .map_err(|e| e.to_string())
             .and_then(|text| kind.dynamic_config(&text));
         return Ok((source, text));
     }
     let path = layout.rendered_dir(&env.name).join(DYNAMIC_CONFIG_FILE);
     let text = if path.exists() {
-        std::fs::read_to_string(&path).map_err(|e| e.to_string())
+        layout.read(&path).map_err(|e| e.to_string())
     } else {
-        Templates::load(&layout.templates_dir())?
+        Templates::load(layout)?
             .render(env)
             .map(|r| r.dynamic_config)
             .map_err(|e| e.to_string())
@@ -42,7 +43,8 @@ pub fn temporal_client(
     layout: &Layout,
     env: &Environment,
 ) -> Result<worker_deployments::Client, String> {
-    crate::register::client(layout, env).map_err(|e| format!("{e:#}"))
+    crate::register::client(layout, env, worker_deployments::Scope::One)
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// Why each `[[worker_deployments]]` function's last invocation failed, by its ARN, where this

@@ -22,7 +22,7 @@ pub fn all_but_sandboxes(layout: &Layout) -> Result<(Vec<String>, Vec<String>)> 
         let sandbox = layout
             .env_file(&name)
             .ok()
-            .and_then(|path| env_descriptor::load(&path).ok())
+            .and_then(|path| env_descriptor::load(layout, &path).ok())
             .is_some_and(|loaded| loaded.env.sandbox.is_some());
         if sandbox {
             skipped.push(name);
@@ -60,7 +60,7 @@ pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
             if known.is_empty() { "none" } else { &known }
         );
     }
-    match env_descriptor::load(&path) {
+    match env_descriptor::load(layout, &path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 safe_text::eprintln!("{w}");
@@ -79,14 +79,16 @@ pub fn all_envs(layout: &Layout) -> Vec<Environment> {
     names
         .iter()
         .filter_map(|name| layout.env_file(name).ok())
-        .filter_map(|path| env_descriptor::load(&path).ok())
+        .filter_map(|path| env_descriptor::load(layout, &path).ok())
         .map(|loaded| loaded.env)
         .collect()
 }
 
-/// Refuses `envs` when another descriptor of `all` deploys one of their stacks, naming both.
+/// Refuses `envs` when another descriptor of `all` deploys one of their stacks, or creates an
+/// IAM role of the same name in what may be the same account, naming both.
 pub fn ensure_own_stacks(envs: &[Environment], all: &[Environment]) -> Result<()> {
-    let problems = env_descriptor::shared_stacks(envs, all);
+    let mut problems = env_descriptor::shared_stacks(envs, all);
+    problems.extend(env_descriptor::shared_role_names(envs, all));
     if problems.is_empty() {
         return Ok(());
     }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use env_descriptor::{Layout, write_atomic};
+use env_descriptor::Layout;
 use minijinja::{AutoEscape, UndefinedBehavior, context};
 
 /// Write a commented descriptor with a freshly generated external ID.
@@ -59,7 +59,7 @@ impl Args {
         } else {
             self.lambda_function_arns
         };
-        let source = env_render::Source::find(&layout.templates_dir(), TEMPLATE)?.text;
+        let source = env_render::Source::find(layout, TEMPLATE)?.text;
         let mut jinja = minijinja::Environment::new();
         jinja.set_undefined_behavior(UndefinedBehavior::Strict);
         jinja.set_keep_trailing_newline(true);
@@ -82,7 +82,8 @@ impl Args {
             safe_text::eprintln!("{w}");
         }
         let schema = write_schema_if_missing(layout)?;
-        write_atomic(&path, text.as_bytes())
+        layout
+            .write(&path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         for written in schema.iter().chain([&path]) {
             safe_text::println!("wrote {}", crate::relative(layout, written));
@@ -103,7 +104,8 @@ fn write_schema_if_missing(layout: &Layout) -> Result<Option<PathBuf>> {
     if path.exists() {
         return Ok(None);
     }
-    write_atomic(&path, env_descriptor::json_schema().as_bytes())
+    layout
+        .write(&path, env_descriptor::json_schema().as_bytes())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(Some(path))
 }

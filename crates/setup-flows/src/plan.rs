@@ -5,7 +5,7 @@
 //! never fails the plan). `xtask-aws` adds the stack's plan and shows both.
 
 use env_descriptor::{Environment, Layout};
-use worker_deployments::{Client, Difference, Planned, Registration};
+use worker_deployments::{Client, Difference, Planned, Registration, Scope};
 
 /// What `register` would do with one Worker Deployment Version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +149,14 @@ impl VersionPlan {
 /// The versions of `env`: from the server when it answers, else from the descriptor.
 /// `role_arn`: the role ARN the deploy leaves (`None` while it is known only after the deploy);
 /// `compute_changes`: for the estimate, whether the plan changes the role or the external ID.
+/// `scope`: how many environments the plan names; with several, an environment without
+/// `temporal.address` gets the estimate, with the note saying why.
 pub fn versions(
     layout: &Layout,
     env: &Environment,
     role_arn: Option<&str>,
     compute_changes: bool,
+    scope: Scope,
 ) -> VersionsPlan {
     if env.worker_deployments.is_empty() {
         return VersionsPlan {
@@ -162,7 +165,7 @@ pub fn versions(
             versions: from_descriptor(env, compute_changes),
         };
     }
-    match from_server(layout, env, role_arn) {
+    match from_server(layout, env, role_arn, scope) {
         Ok((address, versions)) => VersionsPlan {
             source: VersionsSource::Server,
             note: Some(address),
@@ -183,9 +186,11 @@ fn from_server(
     layout: &Layout,
     env: &Environment,
     role_arn: Option<&str>,
+    scope: Scope,
 ) -> Result<(String, Vec<VersionPlan>), String> {
     let one_line = |e: &dyn std::fmt::Display| e.to_string().lines().collect::<Vec<_>>().join(" ");
-    let client = crate::register::client(layout, env).map_err(|e| one_line(&format!("{e:#}")))?;
+    let client =
+        crate::register::client(layout, env, scope).map_err(|e| one_line(&format!("{e:#}")))?;
     if let Some(why) = crate::register::silent_frontend(layout, env, client.frontend()) {
         return Err(why);
     }

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
 use env_descriptor::{Environment, Layout, Outputs};
-use worker_deployments::{Action, Cli, Client, Frontend, Registration, Source};
+use worker_deployments::{Action, Cli, Client, Frontend, Registration, Scope, Source};
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
 #[derive(Debug, clap::Args)]
@@ -19,7 +19,9 @@ what to fix. Uses the official `temporal` CLI (1.9+; TEMPORAL_CLI to choose one)
 
 The frontend is `temporal.address`, else TEMPORAL_ADDRESS, else the Temporal CLI's profile
 (TEMPORAL_PROFILE or `default`, in TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml);
-no other TEMPORAL_* variable is passed on.
+no other TEMPORAL_* variable is passed on. TEMPORAL_ADDRESS and the profile serve a command that
+names one environment only: `deploy --register` of several leaves out (and fails) each
+environment without `temporal.address`.
 
   [temporal]
   address = \"temporal.staging.internal:7233\"
@@ -45,48 +47,58 @@ pub struct Args {
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
-        register_env(layout, &env)?;
+        register_env(layout, &env, Scope::One)?;
         Ok(ExitCode::SUCCESS)
     }
 }
 
 /// The frontend of `env`: `temporal.address`, else `TEMPORAL_ADDRESS`, else the Temporal CLI's
-/// profile (see [`Frontend::resolve`]).
-pub fn frontend(layout: &Layout, env: &Environment) -> Result<Frontend> {
+/// profile (see [`Frontend::resolve`]); the last two only for a command that names `env` alone
+/// (`scope`).
+pub fn frontend(layout: &Layout, env: &Environment, scope: Scope) -> Result<Frontend> {
     let file = crate::relative(layout, &env.file);
-    Frontend::resolve(&env.temporal, &file, layout.root(), |name| {
+    Frontend::resolve(&env.temporal, &file, layout.root(), scope, |name| {
         std::env::var(name).ok()
     })
     .with_context(|| format!("{}: cannot connect to Temporal", env.name))
 }
 
-/// The Temporal CLI: TEMPORAL_CLI, the sandbox's pinned one, or `temporal` on PATH.
-fn cli(layout: &Layout) -> Result<Cli> {
-    let sandbox_cli = Sandbox::new(&layout.cache_dir()).installed_tool("temporal");
-    Ok(Cli::find(&sandbox_cli.into_iter().collect::<Vec<_>>())?)
+/// The Temporal CLI: TEMPORAL_CLI; else, for an environment with `[sandbox]` only, the
+/// sandbox's pinned one once its digest proves the tool installed it (a program under the
+/// checkout's `target/` may come from a pull request); else `temporal` on PATH.
+fn cli(layout: &Layout, env: &Environment) -> Result<Cli> {
+    let mut candidates = Vec::new();
+    if env.starts_sandbox() && std::env::var_os("TEMPORAL_CLI").is_none() {
+        let verified = Sandbox::new(&layout.cache_dir())
+            .verified_cli()
+            .with_context(|| format!("{}: the sandbox's Temporal CLI", env.name))?;
+        candidates.extend(verified);
+    }
+    Ok(Cli::find(&candidates)?)
 }
 
 /// A client for `env`'s frontend through the Temporal CLI.
-pub fn client(layout: &Layout, env: &Environment) -> Result<Client> {
-    let frontend = frontend(layout, env)?;
-    Ok(Client::new(cli(layout)?, frontend))
+pub fn client(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
+    let frontend = frontend(layout, env, scope)?;
+    Ok(Client::new(cli(layout, env)?, frontend))
 }
 
 /// The frontend of `env`, answering: started first for the sandbox, checked for any other
 /// environment whose frontend is on this machine ([`ensure_frontend_answers`]).
-pub(crate) fn connect(layout: &Layout, env: &Environment) -> Result<Client> {
-    let frontend = frontend(layout, env)?;
+pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
+    let frontend = frontend(layout, env, scope)?;
     if env.starts_sandbox() {
         crate::sandbox::ensure_all(layout, env)?;
     } else {
         ensure_frontend_answers(layout, env, &frontend)?;
     }
-    Ok(Client::new(cli(layout)?, frontend))
+    Ok(Client::new(cli(layout, env)?, frontend))
 }
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
-/// the environment's lock ([`crate::claim::claim`]).
-pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
+/// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
+/// names (see [`Scope`]).
+pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<()> {
     let file = crate::relative(layout, &env.file);
     anyhow::ensure!(
         !env.worker_deployments.is_empty(),
@@ -99,7 +111,7 @@ pub fn register_env(layout: &Layout, env: &Environment) -> Result<()> {
             env.name, env.name
         )
     })?;
-    let client = connect(layout, env)?;
+    let client = connect(layout, env, scope)?;
     let mut registered = Vec::new();
     let mut failed = 0;
     for wd in &env.worker_deployments {
@@ -170,6 +182,40 @@ fn left_behind(client: &Client, env: &Environment, file: &str) -> Vec<String> {
             Err(e) => format!("the versions no longer in {file} could not be listed: {e}"),
         })
         .collect()
+}
+
+/// The versions registered from `env` (the deployments of its `[[worker_deployments]]` and of
+/// `[outputs].registered`) that hold Lambda compute through its recorded role, each with the
+/// command that retires it: what deleting the stack would strand. Empty without a recorded
+/// role or deployments; `Err(why)` when the server cannot be asked.
+pub fn versions_holding_role(
+    layout: &Layout,
+    env: &Environment,
+) -> Result<Vec<worker_deployments::LeftBehind>, String> {
+    let Some(outputs) = &env.outputs else {
+        return Ok(Vec::new());
+    };
+    let mut deployments: Vec<(String, String)> = env
+        .worker_deployments
+        .iter()
+        .map(|wd| (wd.namespace.to_string(), wd.name.to_string()))
+        .collect();
+    deployments.extend(outputs.registered.iter().filter_map(|id| {
+        let (namespace, rest) = id.as_ref().split_once('/')?;
+        let (name, _) = rest.rsplit_once('@')?;
+        Some((namespace.to_owned(), name.to_owned()))
+    }));
+    if deployments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let one_line = |e: &dyn std::fmt::Display| e.to_string().lines().collect::<Vec<_>>().join(" ");
+    let client = client(layout, env, Scope::One).map_err(|e| one_line(&format!("{e:#}")))?;
+    if let Some(why) = silent_frontend(layout, env, client.frontend()) {
+        return Err(why);
+    }
+    client
+        .holding_role(&deployments, &outputs.role_arn)
+        .map_err(|e| one_line(&e))
 }
 
 /// A frontend on this machine that nothing answers at is an error naming it and where its

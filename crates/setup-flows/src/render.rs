@@ -1,3 +1,4 @@
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -13,7 +14,9 @@ Both are meant to be committed; rendering twice gives the same bytes. With
 `temporal.dynamic_config_file` set, the workercontroller keys are also put into that file (the one
 your server reads) as a marked block; with `temporal.helm_values`, under `server.dynamicConfig` of
 that Helm values file. Every other byte of it is kept, and a result Temporal would reject is never
-written.
+written. Descriptors may share that file only when they render the same keys into it (the
+block's note then names the first of them by name); otherwise `validate` and `render` refuse,
+naming both.
 
 Examples:
   cargo xtask render staging
@@ -27,15 +30,97 @@ pub struct Args {
     check: bool,
 }
 
+/// Where a server file named in a descriptor is, for comparing with another descriptor's: the
+/// file itself when it exists (links and `..` resolved), else its path in the checkout.
+fn server_file(layout: &Layout, file: &Path) -> PathBuf {
+    let path = layout.root().join(file);
+    path.canonicalize().unwrap_or(path)
+}
+
+/// The other descriptors of `all` that name the server file `env` names (`dynamic_config_file`
+/// or `helm_values`), with the kind each names it as.
+fn sharers<'a>(
+    layout: &Layout,
+    env: &Environment,
+    all: &'a [Environment],
+) -> Vec<(&'a Environment, ServerConfig)> {
+    let Some((_, file)) = ServerConfig::of(env) else {
+        return Vec::new();
+    };
+    let path = server_file(layout, file);
+    all.iter()
+        .filter(|o| o.file != env.file)
+        .filter_map(|o| {
+            let (kind, file) = ServerConfig::of(o)?;
+            (server_file(layout, file) == path).then_some((o, kind))
+        })
+        .collect()
+}
+
+/// Refuses `env` when another descriptor of `all` puts other keys into the same server file
+/// (or names it as the other kind of file): each `render` would replace the other's block, so
+/// the last writer would win and `render --check` would fail for one of them forever.
+/// Descriptors that render the same keys into it may share it.
+pub fn ensure_own_server_file(
+    layout: &Layout,
+    templates: &Templates,
+    env: &Environment,
+    all: &[Environment],
+) -> Result<()> {
+    let Some((kind, file)) = ServerConfig::of(env) else {
+        return Ok(());
+    };
+    let shared = sharers(layout, env, all);
+    if shared.is_empty() {
+        return Ok(());
+    }
+    let key = |kind: ServerConfig| match kind {
+        ServerConfig::File => "temporal.dynamic_config_file",
+        ServerConfig::HelmValues => "temporal.helm_values",
+    };
+    let ours = templates.render(env)?.dynamic_config;
+    for (other, other_kind) in shared {
+        let same = other_kind == kind
+            && templates
+                .render(other)
+                .is_ok_and(|theirs| theirs.dynamic_config == ours);
+        anyhow::ensure!(
+            same,
+            "{}: `{}` ({} of {}) is also written by {} ({}), which puts other workercontroller keys into it:              each `render` would replace the other's block and `render --check` would fail for one of them;              give each descriptor its own file, or make both render the same keys (the same namespaces and settings)",
+            env.name,
+            file.display(),
+            key(kind),
+            crate::relative(layout, &env.file),
+            crate::relative(layout, &other.file),
+            key(other_kind),
+        );
+    }
+    Ok(())
+}
+
+/// The environment named in the managed block's note of `env`'s server file: of the
+/// descriptors that share the file (and, checked by [`ensure_own_server_file`], render the same
+/// keys into it), the first by name, so that rendering any of them leaves the same bytes.
+fn block_owner(layout: &Layout, env: &Environment) -> String {
+    let all = crate::envs::all_envs(layout);
+    sharers(layout, env, &all)
+        .into_iter()
+        .map(|(o, _)| o.name.clone())
+        .chain([env.name.clone()])
+        .min()
+        .unwrap_or_else(|| env.name.clone())
+}
+
 /// Renders `env` and writes its files when they changed; prints what it wrote.
 pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Result<Rendered> {
+    ensure_own_server_file(layout, templates, env, &crate::envs::all_envs(layout))?;
     let rendered = templates.render(env)?;
-    for path in rendered.write(&layout.rendered_dir(&env.name))? {
+    for path in rendered.write(layout, &layout.rendered_dir(&env.name))? {
         safe_text::println!("wrote {}", crate::relative(layout, &path));
     }
     if let Some((kind, file)) = ServerConfig::of(env) {
         let path = layout.root().join(file);
-        if rendered.update_server_config(kind, &path, &env.name)? {
+        if rendered.update_server_config(kind, layout, file, &block_owner(layout, env))? {
             safe_text::println!(
                 "updated {} {}",
                 kind.place(),
@@ -53,11 +138,16 @@ pub fn pending(
     templates: &Templates,
     env: &Environment,
 ) -> Result<(Rendered, Vec<Change>)> {
+    ensure_own_server_file(layout, templates, env, &crate::envs::all_envs(layout))?;
     let rendered = templates.render(env)?;
-    let mut changes = rendered.changes(&layout.rendered_dir(&env.name));
+    let mut changes = rendered.changes(layout, &layout.rendered_dir(&env.name))?;
     if let Some((kind, file)) = ServerConfig::of(env) {
-        let path = layout.root().join(file);
-        changes.extend(rendered.server_config_change(kind, &path, &env.name)?);
+        changes.extend(rendered.server_config_change(
+            kind,
+            layout,
+            file,
+            &block_owner(layout, env),
+        )?);
     }
     Ok((rendered, changes))
 }
@@ -81,7 +171,7 @@ pub fn unified_diff(layout: &Layout, change: &Change) -> String {
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let names = crate::envs::named_or_all(layout, self.envs)?;
-        let templates = Templates::load(&layout.templates_dir())?;
+        let templates = Templates::load(layout)?;
         let mut stale = Vec::new();
         for name in &names {
             let env = crate::envs::load_env(layout, name)?;

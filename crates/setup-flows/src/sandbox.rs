@@ -76,7 +76,7 @@ fn temporal_dev(layout: &Layout, env: &Environment) -> Result<TemporalDev> {
         .as_deref()
         .with_context(|| format!("environment `{}` has no `temporal.address`", env.name))?;
     let (host, port) = host_port("`temporal.address`", address)?;
-    let rendered = Templates::load(&layout.templates_dir())?.render(env)?;
+    let rendered = Templates::load(layout)?.render(env)?;
     let dynamic_config =
         dynamic_config::dev_server_values(&rendered.dynamic_config).map_err(|e| {
             anyhow::anyhow!(
@@ -120,7 +120,7 @@ pub fn start_ahead(layout: &Layout, names: &[String]) {
         let Ok(path) = layout.env_file(name) else {
             continue;
         };
-        if let Ok(loaded) = env_descriptor::load(&path)
+        if let Ok(loaded) = env_descriptor::load(layout, &path)
             && loaded.env.starts_sandbox()
         {
             let _ = ensure_aws(layout, &loaded.env);
@@ -263,14 +263,16 @@ impl Args {
                     );
                 }
                 safe_text::println!("versions: {pins}");
-                if let Some(out) = sandbox
-                    .installed_tool("temporal")
-                    .and_then(|t| std::process::Command::new(t).arg("--version").output().ok())
-                {
-                    safe_text::println!(
-                        "          {}",
-                        String::from_utf8_lossy(&out.stdout).trim()
-                    );
+                if let Some(out) = sandbox.verified_cli().ok().flatten().and_then(|t| {
+                    worker_deployments::child::run(
+                        &t,
+                        &["--version"],
+                        &[],
+                        worker_deployments::VERSION_DEADLINE,
+                    )
+                    .ok()
+                }) {
+                    safe_text::println!("          {}", String::from_utf8_lossy(&out.stdout).trim());
                 }
             }
         }

@@ -55,7 +55,7 @@ impl Args {
                 crate::relative(layout, &env.file)
             );
         }
-        let client = crate::register::connect(layout, &env)?;
+        let client = crate::register::connect(layout, &env, worker_deployments::Scope::One)?;
         let mut failed = 0;
         for (wd, smoke) in smokes {
             match run_one(&client, &env, wd, &smoke, self.timeout) {

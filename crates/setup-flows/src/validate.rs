@@ -11,7 +11,9 @@ Every problem is reported at once, with file, line, key and what is allowed. Tem
 repository's templates/ override the built-in ones: each is named, must declare the parameters the
 tool passes, and must render every environment. Each descriptor is
 also compared with every other one in environments/: two that deploy the same stack (same
-`role.stack_name`, account, region and endpoint) are refused, naming both files. `[outputs]` must
+`role.stack_name`, account, region and endpoint) are refused, naming both files; so are two that
+create one IAM role name in one account (any region: IAM names are global), and two that name one
+`dynamic_config_file` or `helm_values` file but render other keys into it. `[outputs]` must
 be this stack's own: its role, its stack ID, an RFC 3339 `deployed_at`.
 
 Examples:
@@ -33,7 +35,7 @@ impl Args {
         }
         // A template of the repository's own is checked when loaded (the parameters the tool
         // passes, the output it records) and by rendering every environment below.
-        let templates = Templates::load(&layout.templates_dir())?;
+        let templates = Templates::load(layout)?;
         for path in templates.overrides() {
             safe_text::println!(
                 "note    {} overrides the built-in template",
@@ -44,6 +46,7 @@ impl Args {
         let check = |name: &str| -> Result<()> {
             let env = crate::envs::load_env(layout, name)?;
             templates.render(&env)?;
+            crate::render::ensure_own_server_file(layout, &templates, &env, &all)?;
             crate::envs::ensure_own_stacks(std::slice::from_ref(&env), &all)
         };
         let mut failed = 0;

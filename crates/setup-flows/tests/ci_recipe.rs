@@ -250,3 +250,115 @@ fn the_recipe_is_not_an_active_workflow_of_this_repository() {
         .collect();
     assert!(active.is_empty(), "{active:?}");
 }
+
+/// The deploy job's steps: the deploy and the commit of what it recorded.
+fn deploy_and_commit_steps(yaml: &Value) -> (&Value, &Value) {
+    let (_, deploy) = jobs(yaml).into_iter().find(|(n, _)| n == "deploy").unwrap();
+    let find = |text: &str| {
+        steps(deploy)
+            .iter()
+            .find(|s| s["run"].as_str().is_some_and(|r| r.contains(text)))
+            .unwrap_or_else(|| panic!("a step that runs `{text}`"))
+    };
+    (find("cargo xtask deploy --all"), find("git push"))
+}
+
+/// `deploy --all` records the `[outputs]` of every environment it deployed even when another
+/// one failed: the commit step runs after a failed deploy too (not only on success), and the
+/// job still fails.
+#[test]
+fn the_outputs_are_committed_when_the_deploy_failed_and_the_job_still_fails() {
+    let (_, yaml) = recipe();
+    let (deploy, commit) = deploy_and_commit_steps(&yaml);
+    let id = deploy["id"].as_str().expect("the deploy step has an id");
+    let condition = commit["if"].as_str().unwrap_or_default();
+    assert!(
+        (condition.contains("always()") || condition.contains("!cancelled()"))
+            && condition.contains(&format!("steps.{id}.outcome")),
+        "the commit step runs whatever the deploy's outcome, once it ran: `{condition}`"
+    );
+    for step in [deploy, commit] {
+        assert!(
+            step.get("continue-on-error").is_none(),
+            "a failed deploy fails the job: {step:?}"
+        );
+    }
+
+    // The script, run as GitHub's bash runs it, after a deploy that recorded one environment
+    // and failed another: it commits and pushes what was recorded.
+    let script = commit["run"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let remote = dir.path().join("remote.git");
+    let work = dir.path().join("work");
+    git(
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    git(
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    std::fs::create_dir_all(work.join("environments")).unwrap();
+    std::fs::write(work.join("environments/a.toml"), "[role]\n").unwrap();
+    git(&["add", "."], &work);
+    git(
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ],
+        &work,
+    );
+    git(&["push", "-q", "origin", "HEAD:main"], &work);
+    std::fs::write(
+        work.join("environments/a.toml"),
+        "[role]\n\n[outputs]\nstack_id = \"x\"\n",
+    )
+    .unwrap();
+    let run = |script: &str| {
+        Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .current_dir(&work)
+            .env("GITHUB_REF_NAME", "main")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap()
+    };
+    assert!(run(script).success());
+    let pushed = git(&["log", "--format=%s", "main"], &remote);
+    assert!(
+        pushed.starts_with("environments: record deployed [outputs]"),
+        "{pushed}"
+    );
+    // Nothing new: nothing committed, and the step succeeds.
+    assert!(run(script).success());
+    assert_eq!(git(&["log", "--format=%s", "main"], &remote), pushed);
+}

@@ -14,6 +14,29 @@ use env_descriptor::{Temporal, Tls};
 
 use crate::RegisterError;
 
+/// How many environments the command names: a frontend that does not come from the descriptor
+/// (`TEMPORAL_ADDRESS`, a profile of the CLI's config file) is the frontend of one named
+/// environment only, never of every environment of `--all` or of several names, where it would
+/// serve production with staging's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Exactly one environment, named on the command line.
+    One,
+    /// `--all`, or several names.
+    Several,
+}
+
+impl Scope {
+    /// The scope of a command given `count` names, or `--all` when `all`.
+    pub fn of(all: bool, count: usize) -> Self {
+        if !all && count == 1 {
+            Scope::One
+        } else {
+            Scope::Several
+        }
+    }
+}
+
 /// The profile the CLI uses when `TEMPORAL_PROFILE` is not set.
 const DEFAULT_PROFILE: &str = "default";
 
@@ -51,13 +74,24 @@ pub struct Frontend {
 impl Frontend {
     /// Resolves the frontend of `temporal` (the descriptor's table; `descriptor` is its file as
     /// messages show it, `root` what its relative TLS paths are relative to), reading the
-    /// process's environment through `var`.
+    /// process's environment through `var`. With [`Scope::Several`], only `temporal.address`.
     pub fn resolve(
         temporal: &Temporal,
         descriptor: &str,
         root: &Path,
+        scope: Scope,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, RegisterError> {
+        if temporal.address.is_none() && scope == Scope::Several {
+            let ambient = match var("TEMPORAL_ADDRESS").filter(|a| !a.is_empty()) {
+                Some(_) => "TEMPORAL_ADDRESS",
+                None => "a frontend from TEMPORAL_ADDRESS or the Temporal CLI's profile",
+            };
+            return Err(RegisterError::AmbientFrontend {
+                descriptor: descriptor.to_owned(),
+                ambient: ambient.to_owned(),
+            });
+        }
         let api_key = match &temporal.api_key_env {
             Some(name) => Some(
                 var(name.as_ref()).ok_or_else(|| RegisterError::ApiKeyMissing(name.to_string()))?,
@@ -77,6 +111,11 @@ impl Frontend {
             (None, _, _) if api_key.is_some() => TlsMode::On(Tls::default()),
             (None, _, _) => TlsMode::Off,
         };
+        // An API key in cleartext only to this machine (the descriptor's own address is
+        // checked by `validate`; this covers TEMPORAL_ADDRESS too).
+        if tls == TlsMode::Off && api_key.is_some() && !local_endpoint::is_loopback(&address) {
+            return Err(RegisterError::KeyInCleartext(address));
+        }
         Ok(Frontend {
             address,
             source,
@@ -127,7 +166,8 @@ impl Frontend {
         args
     }
 
-    /// The variables the CLI gets beyond a process environment without any `TEMPORAL_*`.
+    /// The variables the CLI gets beyond the allow-listed ones ([`crate::child::ALLOWED`]),
+    /// which hold no `TEMPORAL_*`.
     pub(crate) fn env(&self) -> Vec<(&'static str, &str)> {
         self.api_key
             .iter()
@@ -193,7 +233,7 @@ fn profile_address(
     };
     let doc: toml_edit::DocumentMut = text
         .parse()
-        .map_err(|e: toml_edit::TomlError| profile_error(&file, e.to_string()))?;
+        .map_err(|e: toml_edit::TomlError| profile_error(&file, syntax_error(&text, &e)))?;
     match doc
         .get("profile")
         .and_then(|p| p.get(&name))
@@ -208,6 +248,28 @@ fn profile_address(
         },
         None => Err(missing(Some(&file))),
     }
+}
+
+/// A TOML syntax error of the profile file by line and column, never quoting the line: it may
+/// hold `api_key = "..."` (toml_edit's own message shows it).
+fn syntax_error(text: &str, e: &toml_edit::TomlError) -> String {
+    let at = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
+            format!(" at line {line}, column {column}")
+        })
+        .unwrap_or_default();
+    let message: Vec<&str> = e.message().lines().map(str::trim).collect();
+    format!("TOML syntax error{at}: {}", message.join("; "))
 }
 
 fn profile_error(file: &Path, message: String) -> RegisterError {
@@ -259,6 +321,7 @@ mod tests {
             &temporal(extra),
             "environments/x.toml",
             Path::new("/repo"),
+            Scope::One,
             vars(pairs),
         )
     }
@@ -293,8 +356,8 @@ mod tests {
     #[test]
     fn tls_and_the_api_key_come_from_the_descriptor() {
         let f = resolve(
-            "address = \"t:7233\"\ntls_ca_path = \"ca.pem\"\napi_key_env = \"MY_KEY\"",
-            &[("MY_KEY", "secret")],
+            "address = \"t:7233\"\ntls_ca_path = \"ca.pem\"\napi_key_env = \"TEMPORAL_MY_API_KEY\"",
+            &[("TEMPORAL_MY_API_KEY", "secret")],
         )
         .unwrap();
         let flags = f.flags("orders");
@@ -309,14 +372,61 @@ mod tests {
         assert!(!flags.iter().any(|f| f.contains("secret")), "{flags:?}");
         assert_eq!(f.env(), [("TEMPORAL_API_KEY", "secret")]);
         let keyed = resolve(
-            "api_key_env = \"MY_KEY\"",
-            &[("MY_KEY", "s"), ("TEMPORAL_ADDRESS", "e:1")],
+            "api_key_env = \"TEMPORAL_MY_API_KEY\"",
+            &[("TEMPORAL_MY_API_KEY", "s"), ("TEMPORAL_ADDRESS", "e:1")],
         );
         assert!(keyed.unwrap().flags("n").ends_with(&["--tls".into()]));
         assert!(matches!(
-            resolve("address = \"t:1\"\napi_key_env = \"MY_KEY\"", &[]),
-            Err(RegisterError::ApiKeyMissing(name)) if name == "MY_KEY"
+            resolve("address = \"t:1\"\napi_key_env = \"TEMPORAL_MY_API_KEY\"", &[]),
+            Err(RegisterError::ApiKeyMissing(name)) if name == "TEMPORAL_MY_API_KEY"
         ));
+    }
+
+    #[test]
+    fn a_broken_profile_file_is_named_with_its_line_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("temporal.toml");
+        std::fs::write(
+            &file,
+            "[profile.default]\naddress = \"t:7233\"\napi_key = \"SECRET-key-123\" trailing\n",
+        )
+        .unwrap();
+        let err = resolve("", &[("TEMPORAL_CONFIG_FILE", &file.display().to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("SECRET") && err.contains("temporal.toml") && err.contains("line 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_api_key_goes_in_cleartext_only_to_loopback() {
+        let keyed = "tls = false\napi_key_env = \"TEMPORAL_API_KEY\"";
+        let err = resolve(
+            keyed,
+            &[
+                ("TEMPORAL_API_KEY", "secret"),
+                ("TEMPORAL_ADDRESS", "t.example.com:7233"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`t.example.com:7233`")
+                && err.contains("cleartext")
+                && !err.contains("secret"),
+            "{err}"
+        );
+        let f = resolve(
+            keyed,
+            &[
+                ("TEMPORAL_API_KEY", "secret"),
+                ("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+            ],
+        )
+        .unwrap();
+        assert!(f.flags("n").ends_with(&["--tls=false".into()]));
     }
 
     #[test]
@@ -383,5 +493,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("bad.toml") && err.contains("TOML"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn with_several_environments_only_the_descriptor_names_the_frontend() {
+        let text = "[aws]\nregion = \"us-west-2\"\n[temporal]\nserver_role_arn = \"arn:aws:iam::123456789012:role/t\"\n[role]\nstack_name = \"s\"\nexternal_id = \"ext-id-1\"\nlambda_function_arns = [\"arn:aws:lambda:us-west-2:123456789012:function:f\"]\n";
+        let temporal = env_descriptor::load_str(Path::new("environments/x.toml"), text)
+            .unwrap()
+            .env
+            .temporal;
+        let var = |name: &str| (name == "TEMPORAL_ADDRESS").then(|| "staging:7233".to_owned());
+        let one = Frontend::resolve(&temporal, "x.toml", Path::new("/"), Scope::One, var).unwrap();
+        assert_eq!(
+            (one.address.as_str(), one.source),
+            ("staging:7233", Source::Environment)
+        );
+        let several = Frontend::resolve(&temporal, "x.toml", Path::new("/"), Scope::Several, var);
+        assert!(
+            matches!(several, Err(RegisterError::AmbientFrontend { ref ambient, .. }) if ambient == "TEMPORAL_ADDRESS"),
+            "{several:?}"
+        );
+        assert_eq!(Scope::of(false, 1), Scope::One);
+        assert_eq!(Scope::of(true, 1), Scope::Several);
+        assert_eq!(Scope::of(false, 2), Scope::Several);
     }
 }

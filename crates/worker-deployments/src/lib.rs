@@ -5,18 +5,22 @@
 //! Temporal docs use, it already speaks every connection option self-hosted users need (TLS,
 //! mTLS, API keys), and it keeps protobuf and tonic out of this tool's build.
 
+pub mod child;
 mod frontend;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use env_descriptor::{AWS_LAMBDA, Smoke, WorkerDeployment};
 
 /// How long one CLI call may take (beyond a smoke workflow's own timeout).
 const CALL_DEADLINE: Duration = Duration::from_secs(60);
+/// How long past its own `--command-timeout` a CLI call may take before it is killed.
+const CALL_GRACE: Duration = Duration::from_secs(15);
+/// How long `temporal --version` may take.
+pub const VERSION_DEADLINE: Duration = Duration::from_secs(10);
 
-pub use frontend::{Frontend, Source};
+pub use frontend::{Frontend, Scope, Source};
 
 mod held;
 pub use held::{HeldCompute, Validation, instance_workflow_id};
@@ -49,6 +53,12 @@ pub enum RegisterError {
     #[error("the API key variable `{0}` (temporal.api_key_env) is not set")]
     ApiKeyMissing(String),
     #[error(
+        "`tls = false` with `api_key_env` would send the API key in cleartext to `{}`: \
+         only a loopback address may get a key without TLS; remove `tls = false`",
+        .0.escape_debug()
+    )]
+    KeyInCleartext(String),
+    #[error(
         "no Temporal frontend to connect to: set `temporal.address` in {descriptor}, or TEMPORAL_ADDRESS, \
          or `address` in profile `{profile}` of the Temporal CLI's config file {file} \
          (TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE choose another; \
@@ -61,6 +71,14 @@ pub enum RegisterError {
     },
     #[error("the Temporal CLI's config file {} cannot be read: {message}", file.display())]
     Profile { file: PathBuf, message: String },
+    #[error(
+        "{ambient} applies only to a command that names one environment, and {descriptor} sets no \
+         `temporal.address`, so this environment is left out: set `temporal.address` in it, or \
+         run the command for it alone"
+    )]
+    AmbientFrontend { descriptor: String, ambient: String },
+    #[error(transparent)]
+    Child(#[from] child::ChildError),
 }
 
 /// `message`'s lines, each on a new line and indented by two spaces.
@@ -91,11 +109,10 @@ impl Cli {
         let mut tried = Vec::new();
         for program in options {
             tried.push(format!("`{}`", program.display()));
-            let Ok(out) = std::process::Command::new(&program)
-                .arg("--version")
-                .output()
-            else {
-                continue;
+            let out = match child::run(&program, &["--version"], &[], VERSION_DEADLINE) {
+                Ok(out) => out,
+                Err(child::ChildError::Spawn { .. }) => continue,
+                Err(e) => return Err(e.into()),
             };
             let text = String::from_utf8_lossy(&out.stdout).into_owned();
             let Some(version) = parse_version(&text) else {
@@ -240,29 +257,31 @@ impl Client {
         Err(cli_error(&out))
     }
 
-    /// Runs `temporal ARGS... CONNECTION` whatever its exit status, with no `TEMPORAL_*`
-    /// variable of this process: the connection is the flags (and the API key) of
-    /// [`Frontend`] alone. The CLI ends the call after `deadline` (`--command-timeout`): its
-    /// own dial gives up on a silent port, but a frontend that accepts a call and never
-    /// answers would otherwise hold `register`, `plan` or `doctor` forever.
+    /// Runs `temporal ARGS... CONNECTION` whatever its exit status, through [`child::run`]:
+    /// none of this process's variables but the allow-listed ones, so the connection is the
+    /// flags (and the API key) of [`Frontend`] alone. The CLI ends the call after `deadline`
+    /// (`--command-timeout`): its own dial gives up on a silent port, but a frontend that
+    /// accepts a call and never answers would otherwise hold `register`, `plan` or `doctor`
+    /// forever; a CLI that ignores it is killed [`CALL_GRACE`] later.
     fn output(
         &self,
         namespace: &str,
         args: &[String],
         deadline: Duration,
     ) -> Result<std::process::Output, String> {
-        let mut cmd = Command::new(self.cli.program());
-        cmd.args(args)
-            .args(self.frontend.flags(namespace))
-            .arg(format!("--command-timeout={}s", deadline.as_secs().max(1)));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TEMPORAL_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.envs(self.frontend.env());
-        cmd.output()
-            .map_err(|e| format!("cannot run `{}`: {e}", self.cli.program().display()))
+        let args: Vec<String> = args
+            .iter()
+            .cloned()
+            .chain(self.frontend.flags(namespace))
+            .chain([format!("--command-timeout={}s", deadline.as_secs().max(1))])
+            .collect();
+        child::run(
+            self.cli.program(),
+            &args,
+            &self.frontend.env(),
+            deadline + CALL_GRACE,
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// `describe-version` as JSON; `None` when the version does not exist.
@@ -295,16 +314,59 @@ impl Client {
         &self,
         wd: &WorkerDeployment,
     ) -> Result<Option<HeldCompute>, RegisterError> {
-        let id = instance_workflow_id(&wd.name, &wd.build_id);
+        self.held_compute_of(&wd.namespace, &wd.name, &wd.build_id)
+    }
+
+    /// [`Self::held_compute`] of build `build_id` of deployment `name` in `namespace`.
+    fn held_compute_of(
+        &self,
+        namespace: &str,
+        name: &str,
+        build_id: &str,
+    ) -> Result<Option<HeldCompute>, RegisterError> {
+        let fail = |message: String| RegisterError::Cli {
+            what: format!(
+                "`temporal workflow show` (the instance of `{namespace}/{name}@{build_id}`)"
+            ),
+            hint: hint(&message),
+            message,
+        };
+        let id = instance_workflow_id(name, build_id);
         let args = strings(&["workflow", "show", "--workflow-id", &id, "--output", "json"]);
-        let history = match self.temporal(&wd.namespace, &args) {
+        let history = match self.temporal(namespace, &args) {
             Ok(json) => json,
             Err(msg) if msg.contains("not found") => return Ok(None),
-            Err(msg) => return Err(self.fail(wd, "workflow show (its instance)", msg)),
+            Err(msg) => return Err(fail(msg)),
         };
-        let history: serde_json::Value = serde_json::from_str(&history)
-            .map_err(|e| self.fail(wd, "workflow show (its instance)", e.to_string()))?;
+        let history: serde_json::Value =
+            serde_json::from_str(&history).map_err(|e| fail(e.to_string()))?;
         Ok(HeldCompute::from_history(&history))
+    }
+
+    /// The versions of `deployments` (namespace, name) that hold Lambda compute through
+    /// `role_arn` (or through a role the server's record does not name: possibly this one),
+    /// each with the command that retires it: what deleting the role would strand.
+    pub fn holding_role(
+        &self,
+        deployments: &[(String, String)],
+        role_arn: &str,
+    ) -> Result<Vec<LeftBehind>, RegisterError> {
+        let mut deployments = deployments.to_vec();
+        deployments.sort();
+        deployments.dedup();
+        let mut found = Vec::new();
+        for (namespace, name) in &deployments {
+            for build_id in self.lambda_versions_outside(namespace, name, &[])? {
+                let held = self.held_compute_of(namespace, name, &build_id)?;
+                if held.is_none_or(|h| h.role_arn == role_arn) {
+                    found.push(LeftBehind {
+                        id: format!("{namespace}/{name}@{build_id}"),
+                        retire: self.retire_command(namespace, name, &build_id),
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The build ID of the deployment's current version; `None` when none is current (or the
@@ -421,15 +483,51 @@ impl Client {
         version: &serde_json::Value,
         reg: &Registration<'_>,
     ) -> Vec<Difference> {
-        let held = match self.held_compute(wd) {
-            Ok(Some(held)) if has_lambda_compute(version) => held,
-            _ => {
-                return vec![Difference {
-                    field: Field::Compute,
-                    old: None,
-                    new: Some(AWS_LAMBDA.to_owned()),
-                }];
+        let held = self
+            .held_compute(wd)
+            .ok()
+            .flatten()
+            .filter(|_| has_lambda_compute(version));
+        Self::held_differences(held, reg)
+    }
+
+    /// Creates the version; when the server says it exists already (an earlier run's
+    /// create-version reached it, e.g. one cut short by a frontend restart, while
+    /// describe-version does not show it yet), goes on from what it holds ([`held`]): an update
+    /// of its compute config, or nothing.
+    fn create_or_converge(
+        &self,
+        reg: &Registration<'_>,
+        lambda: &[String],
+    ) -> Result<Action, RegisterError> {
+        let wd = reg.deployment;
+        let args = [strings(&["create-version"]), lambda.to_vec()].concat();
+        match self.run(&wd.namespace, &args) {
+            Ok(_) => Ok(Action::Created),
+            Err(m) if m.contains("already exists") => {
+                let held = self.held_compute(wd)?;
+                if Self::held_differences(held, reg).is_empty() {
+                    return Ok(Action::Unchanged);
+                }
+                let args = [strings(&["update-version-compute-config"]), lambda.to_vec()].concat();
+                self.run(&wd.namespace, &args)
+                    .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                Ok(Action::Updated)
             }
+            Err(m) => Err(self.fail(wd, "create-version", m)),
+        }
+    }
+
+    /// How the compute config a version holds (`None`: none the server shows) differs from the
+    /// one `reg` would set.
+    fn held_differences(held: Option<HeldCompute>, reg: &Registration<'_>) -> Vec<Difference> {
+        let wd = reg.deployment;
+        let Some(held) = held else {
+            return vec![Difference {
+                field: Field::Compute,
+                old: None,
+                new: Some(AWS_LAMBDA.to_owned()),
+            }];
         };
         let wanted = [
             (
@@ -483,10 +581,17 @@ impl Client {
                     Err(m) if m.contains("already exists") => {}
                     Err(m) => return Err(self.fail(wd, "create (deployment)", m)),
                 }
-                let args = [strings(&["create-version"]), lambda].concat();
-                self.run(&wd.namespace, &args)
-                    .map_err(|m| self.fail(wd, "create-version", m))?;
-                (Action::Created, wd.set_current)
+                match self.create_or_converge(reg, &lambda)? {
+                    Action::Created => (Action::Created, wd.set_current),
+                    converged => {
+                        let make_current = wd.set_current
+                            && self.current_build_id(wd)?.as_deref() != Some(wd.build_id.as_str());
+                        match (converged, make_current) {
+                            (Action::Unchanged, false) => return Ok(Action::Unchanged),
+                            _ => (Action::Updated, make_current),
+                        }
+                    }
+                }
             }
             Planned::Update(differences) => {
                 if differences.iter().any(|d| d.field != Field::Current) {

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cfn_deploy::{Deadline, DeployError, Guard, Outcome, StackSpec, Tracker};
+use cfn_deploy::{Deadline, DeployError, Guard, Outcome, Owner, StackSpec, Tracker};
 use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
 use env_render::cfn;
 use indicatif::MultiProgress;
@@ -17,6 +17,9 @@ use crate::progress::StackProgress;
 struct Report {
     env: Environment,
     result: Result<Outcome, DeployError>,
+    /// After a deploy that succeeded: what was done to put the role back to what the template
+    /// declares (empty when it had not drifted), or why it could not be.
+    restored: Result<Vec<String>, String>,
 }
 
 pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
@@ -43,20 +46,38 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 let ask = asks(&env);
                 async move {
                     let tags = stack_tags(&env);
-                    let spec = stack_spec(&env, body, &params, &tags);
+                    let spec = stack_spec(&env, body, &params, &tags, args.adopt_stack);
                     let guard = Guard {
                         deadline: Deadline::after(args.limits.timeout),
                         tracker,
                     };
-                    let result = match crate::aws::connect(layout, &env).await {
-                        Ok(clients) => {
+                    let mut restored = Ok(Vec::new());
+                    let result = match crate::aws::connect_as(layout, &env, Some(&guard.deadline))
+                        .await
+                    {
+                        Ok((clients, caller)) => {
                             let mut progress =
                                 StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
+                            // Whose account this deploy changes, before any preview or question.
+                            let account = caller.map_or(String::new(), |c| {
+                                format!("account {} ({}), ", c.account, c.arn)
+                            });
+                            progress.0.line(&format!(
+                                "{account}region {}, credentials: {}",
+                                env.aws.region, clients.credentials
+                            ));
                             let r = clients
                                 .stacks
                                 .deploy(&spec, args.replace_failed, guard, &mut progress)
                                 .await;
                             progress.0.finish();
+                            // CloudFormation leaves a role changed outside it as it is while
+                            // the template and parameters are unchanged: put it back here.
+                            if let Ok(outcome) = &r {
+                                restored = crate::drift::restore(&clients, outcome.stack())
+                                    .await
+                                    .map_err(|e| format!("{e:#}"));
+                            }
                             r
                         }
                         Err(e) => Err(DeployError::Aws {
@@ -65,7 +86,11 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                             message: format!("{e:#}"),
                         }),
                     };
-                    Report { env, result }
+                    Report {
+                        env,
+                        result,
+                        restored,
+                    }
                 }
             };
             let jobs = envs.iter().cloned().zip(parameters).zip(&trackers);
@@ -112,17 +137,20 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         }
     }
     if args.register {
-        failed += setup_flows::deploy::register_deployed(layout, &deployed)?;
+        let scope = worker_deployments::Scope::of(args.all, envs.len());
+        failed += setup_flows::deploy::register_deployed(layout, &deployed, scope)?;
     }
     Ok(setup_flows::deploy::exit_code(failed, envs.len()))
 }
 
-/// The stack `env` describes: what `deploy` applies and `plan` shows.
+/// The stack `env` describes: what `deploy` applies and `plan` shows. `adopt`: take over a
+/// stack of the name that is not recognisably this tool's (`--adopt-stack`).
 pub fn stack_spec<'a>(
     env: &'a Environment,
     template_body: &'a str,
     parameters: &'a [(String, String)],
     tags: &'a [(String, String)],
+    adopt: bool,
 ) -> StackSpec<'a> {
     StackSpec {
         name: &env.role.stack_name,
@@ -137,15 +165,33 @@ pub fn stack_spec<'a>(
             .map(|o| o.stack_id.as_str()),
         tags,
         role_arn: env.deploy.cloudformation_role_arn.as_deref(),
+        owner: owner(env, adopt),
     }
 }
 
-/// `[deploy] tags`, as the stack takes them.
+/// The tag the tool sets on every stack it creates, with the environment's name: what tells
+/// its stacks from others' when no `[outputs]` record them.
+pub const OWNER_TAG: &str = "temporal-serverless-workers:environment";
+
+/// How `env`'s stack is recognised as this tool's (see [`cfn_deploy::Owner`]).
+pub fn owner(env: &Environment, adopt: bool) -> Owner<'_> {
+    Owner {
+        recorded_stack_id: env.outputs.as_ref().map(|o| o.stack_id.as_str()),
+        tag: (OWNER_TAG, env.name.as_str()),
+        output: cfn::ROLE_ARN_OUTPUT,
+        parameter: (cfn::EXTERNAL_ID_PARAMETER, env.role.external_id.as_str()),
+        adopt,
+    }
+}
+
+/// `[deploy] tags`, as the stack takes them, and [`OWNER_TAG`] (over a tag of that key).
 pub fn stack_tags(env: &Environment) -> Vec<(String, String)> {
     env.deploy
         .tags
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| k != OWNER_TAG)
+        .chain([(OWNER_TAG.to_owned(), env.name.clone())])
         .collect()
 }
 
@@ -216,5 +262,20 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     if Outputs::record_stack(&env.file, &recorded)? {
         safe_text::println!("recorded [outputs] in {file}");
     }
-    Ok(())
+    match &report.restored {
+        Ok(lines) if lines.is_empty() => Ok(()),
+        Ok(lines) => {
+            let role = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next());
+            safe_text::println!(
+                "{}: restored role `{}` to what the template declares; it had been changed outside the tool:",
+                env.name,
+                role.unwrap_or_default()
+            );
+            for line in lines {
+                safe_text::println!("  {line}");
+            }
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{}: the stack is deployed, but {e}", env.name),
+    }
 }

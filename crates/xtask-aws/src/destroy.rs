@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use cfn_deploy::{Deadline, Guard, Tracker};
-use env_descriptor::{Layout, Outputs};
+use env_descriptor::{Environment, Layout, Outputs};
 use setup_flows::aws_args::DestroyArgs;
 
 use crate::ui::{self, Progress};
@@ -14,6 +14,10 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let (env, _lock) =
         setup_flows::claim::load_and_claim(layout, "destroy", &args.env, &args.limits.lock)?;
     let stack = &env.role.stack_name;
+    let file = setup_flows::relative(layout, &env.file);
+    if !args.leave_versions {
+        ensure_no_version_holds_the_role(layout, &env, &file)?;
+    }
     if !args.yes {
         if !ui::interactive() {
             anyhow::bail!("refusing to delete stack `{stack}` without confirmation: pass --yes");
@@ -31,17 +35,18 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let existed = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let destroy = async {
-            let clients = crate::aws::connect(layout, &env).await?;
-            let mut progress = StackProgress(Progress::new(&env.name, false));
             let guard = Guard {
                 deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
+            let (clients, _) = crate::aws::connect_as(layout, &env, Some(&guard.deadline)).await?;
+            let mut progress = StackProgress(Progress::new(&env.name, false));
             let existed = clients
                 .stacks
                 .destroy(
                     stack,
                     env.deploy.cloudformation_role_arn.as_deref(),
+                    &crate::deploy::owner(&env, args.adopt_stack),
                     guard,
                     &mut progress,
                 )
@@ -66,11 +71,64 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     } else {
         safe_text::println!("{}: stack `{stack}` did not exist", env.name);
     }
+    let registered: Vec<String> = env
+        .outputs
+        .iter()
+        .flat_map(|o| o.registered.iter().map(|r| format!("`{r}`")))
+        .collect();
     if Outputs::remove(&env.file)? {
-        safe_text::println!(
-            "removed [outputs] from {}",
-            setup_flows::relative(layout, &env.file)
-        );
+        safe_text::println!("removed [outputs] from {file}");
+        if !registered.is_empty() {
+            safe_text::println!(
+                "  with [outputs].registered: {}; `cargo xtask doctor {}` names any version that still holds the deleted role",
+                registered.join(", "),
+                env.name
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses, before anything is asked or deleted, while versions registered from `env` hold
+/// Lambda compute through the stack's role: deleting it would leave Temporal invoking through
+/// a role that no longer exists. When the server cannot be asked, refuses only if `[outputs]`
+/// records registered versions.
+fn ensure_no_version_holds_the_role(layout: &Layout, env: &Environment, file: &str) -> Result<()> {
+    let stack = &env.role.stack_name;
+    let role = env
+        .outputs
+        .as_ref()
+        .map(|o| o.role_arn.as_str())
+        .unwrap_or_default();
+    let registered: Vec<String> = env
+        .outputs
+        .iter()
+        .flat_map(|o| o.registered.iter().map(|r| format!("`{r}`")))
+        .collect();
+    match setup_flows::register::versions_holding_role(layout, env) {
+        Ok(versions) if versions.is_empty() => Ok(()),
+        Ok(versions) => {
+            let list: Vec<String> = versions
+                .iter()
+                .map(|v| format!("  `{}`: retire it with `{}`", v.id, v.retire))
+                .collect();
+            anyhow::bail!(
+                "{}: refusing to delete stack `{stack}`: these Worker Deployment Versions registered from {file} hold Lambda compute through its role `{role}`, and Temporal would go on invoking through a role that no longer exists:\n{}\nretire them first (a current version must stop being current first), or pass --leave-versions to delete the stack anyway; nothing was deleted",
+                env.name,
+                list.join("\n")
+            )
+        }
+        Err(why) if !registered.is_empty() => anyhow::bail!(
+            "{}: refusing to delete stack `{stack}`: [outputs].registered of {file} records {}, and the Temporal server could not be asked whether they still hold Lambda compute through its role ({why}); retire them, or pass --leave-versions to delete the stack anyway; nothing was deleted",
+            env.name,
+            registered.join(", ")
+        ),
+        Err(why) => {
+            safe_text::eprintln!(
+                "{}: did not check for Worker Deployment Versions holding the role: {why}",
+                env.name
+            );
+            Ok(())
+        }
+    }
 }

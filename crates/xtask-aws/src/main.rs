@@ -6,6 +6,7 @@ mod aws;
 mod deploy;
 mod destroy;
 mod doctor;
+mod drift;
 mod interrupt;
 mod plan;
 mod progress;

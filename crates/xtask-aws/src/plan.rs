@@ -11,7 +11,7 @@ use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{PLAN_CHANGES, PlanArgs, PlanOutput};
 
-use plan_view::EnvPlan;
+use plan_view::{AwsTarget, EnvPlan};
 
 use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackProgress;
@@ -30,7 +30,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     } else {
         args.envs.clone()
     };
-    let templates = Templates::load(&layout.templates_dir())?;
+    let templates = Templates::load(layout)?;
     let locals = names
         .iter()
         .map(|name| local_part(layout, &templates, name))
@@ -42,15 +42,28 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         let mut signals = Signals::listen()?;
         let plans = async {
             let mut out = Vec::new();
+            let scope = worker_deployments::Scope::of(args.all, locals.len());
             for (local, tracker) in locals.iter().zip(&trackers) {
                 let guard = Guard {
                     deadline: Deadline::after(args.timeout),
                     tracker,
                 };
-                let stack = plan_stack(layout, local, body, guard)
-                    .await
-                    .map_err(|e| safe_text::bound_quotes(&format!("{e:#}")).into_owned());
-                out.push(env_plan(layout, local, stack));
+                let mut aws = AwsTarget {
+                    account: local.env.account().map(|(account, _)| account),
+                    region: local.env.aws.region.to_string(),
+                    credentials: None,
+                };
+                let (stack, role_drift) =
+                    match plan_stack(layout, local, body, args.adopt_stack, guard, &mut aws).await {
+                        Ok((plan, drift)) => (Ok(plan), drift),
+                        Err(e) => (
+                            Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
+                            Vec::new(),
+                        ),
+                    };
+                let mut plan = env_plan(layout, local, stack, scope, aws);
+                plan.role_drift = role_drift;
+                out.push(plan);
             }
             out
         };
@@ -118,28 +131,57 @@ fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Loca
     })
 }
 
-/// Plans the stack and discards the plan's change set, whatever happened in between.
-async fn plan_stack(layout: &Layout, local: &Local, body: &str, guard: Guard<'_>) -> Result<Plan> {
+/// Plans the stack and discards the plan's change set, whatever happened in between; with the
+/// role's drift from what the template declares for the deployed parameters (what `status`
+/// reports as changed outside the tool, and `deploy` restores). `aws` gets the caller's account
+/// and where its credentials came from.
+async fn plan_stack(
+    layout: &Layout,
+    local: &Local,
+    body: &str,
+    adopt: bool,
+    guard: Guard<'_>,
+    aws: &mut AwsTarget,
+) -> Result<(Plan, Vec<String>)> {
     let env = &local.env;
     let tags = crate::deploy::stack_tags(env);
-    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags);
-    let clients: Clients = crate::aws::connect(layout, env).await?;
+    let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
+    let (clients, caller): (Clients, _) =
+        crate::aws::connect_as(layout, env, Some(&guard.deadline)).await?;
+    if let Some(caller) = caller {
+        aws.account = Some(caller.account);
+    }
+    aws.credentials = Some(clients.credentials.to_string());
     let mut progress = StackProgress(Progress::new(&env.name, false));
     let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
     clients.stacks.discard(&plan, guard, &mut progress).await?;
     progress.0.finish();
-    Ok(plan)
+    let drift = match (&plan.action, &plan.current) {
+        (PlanAction::NoChange | PlanAction::Update, Some(current)) => {
+            crate::drift::role_drift(&clients, current).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok((plan, drift))
 }
 
-fn env_plan(layout: &Layout, local: &Local, stack: Result<Plan, String>) -> EnvPlan {
+fn env_plan(
+    layout: &Layout,
+    local: &Local,
+    stack: Result<Plan, String>,
+    scope: worker_deployments::Scope,
+    aws: AwsTarget,
+) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
     let role_arn = deployed_role_arn(&local.env, &stack);
     EnvPlan {
         env: local.env.name.clone(),
         file: setup_flows::relative(layout, &local.env.file),
-        versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes),
+        versions: setup_flows::plan::versions(layout, &local.env, role_arn, compute_changes, scope),
         files: local.files.clone(),
         stack,
+        role_drift: Vec::new(),
+        aws,
     }
 }
 

@@ -7,7 +7,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use aws_clients::Clients;
 use cfn_deploy::StackInfo;
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
@@ -53,7 +52,7 @@ impl Verdict {
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let env = setup_flows::envs::load_env(layout, &args.env)?;
-    let templates = Templates::load(&layout.templates_dir())?;
+    let templates = Templates::load(layout)?;
     let template = templates.cfn_template();
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = setup_flows::relative(layout, &env.file);
@@ -75,7 +74,9 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
                 templates.cfn_origin()
             ));
         }
-        verdict.outside.extend(role_drift(&clients, &stack).await?);
+        verdict
+            .outside
+            .extend(crate::drift::role_drift(&clients, &stack).await?);
         anyhow::Ok(())
     })?;
     Ok(verdict.exit_code(&env.name))
@@ -130,30 +131,4 @@ fn compare_record(env: &Environment, file: &str, stack: &StackInfo, verdict: &mu
         safe_text::println!("recorded [outputs] in {file} do not match the stack");
         verdict.undeployed.extend(drift);
     }
-}
-
-/// The role as IAM holds it against what the template declares for the stack's parameters.
-async fn role_drift(clients: &Clients, stack: &StackInfo) -> Result<Vec<String>> {
-    let Some(name) = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next()) else {
-        return Ok(vec![format!(
-            "the stack has no `{}` output",
-            cfn::ROLE_ARN_OUTPUT
-        )]);
-    };
-    let role = match clients.live_role(name).await {
-        Ok(role) => role,
-        Err(e) if e.code() == Some("NoSuchEntity") => {
-            return Ok(vec![format!("role `{name}` was deleted")]);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(cfn::role_drift(
-        &stack.parameters,
-        &role.trust_policy,
-        &role.inline_policies,
-        &role.attached_policies,
-    )
-    .into_iter()
-    .map(|line| format!("role `{name}`: {line}"))
-    .collect())
 }

@@ -6,26 +6,50 @@ use setup_flows::aws_args::WhoamiArgs;
 
 pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
     let env = setup_flows::envs::load_env(layout, &args.env)?;
-    let id = crate::aws::runtime()?.block_on(async {
-        let clients = crate::aws::connect(layout, &env).await?;
-        anyhow::Ok(clients.whoami().await?)
+    let (id, refusal, role) = crate::aws::runtime()?.block_on(async {
+        let clients = crate::aws::connect_unchecked(layout, &env).await?;
+        let id = clients.whoami().await?;
+        let refusal = crate::aws::wrong_account(layout, &env, &clients, &id);
+        // A session's ARN names its role without the role's path: ask IAM for the role.
+        let role = match session_role(&id.arn) {
+            Some(name) => Some((name.clone(), clients.role_arn(&name).await)),
+            None => None,
+        };
+        safe_text::println!("credentials: {}", clients.credentials);
+        anyhow::Ok((id, refusal, role))
     })?;
     safe_text::println!("account:  {}", id.account);
     safe_text::println!("arn:      {}", id.arn);
     safe_text::println!("user id:  {}", id.user_id);
-    let principal = arn::principal_of(&id.arn);
-    match &principal {
-        Some(p) if *p != id.arn => {
+    let principal = match role {
+        Some((_, Ok(role_arn))) => {
             safe_text::println!(
-                "this is a role session; the role to name in `temporal.server_role_arn` is:\n  {p}"
+                "this is a role session; the role to name in `temporal.server_role_arn` is (from IAM, with its path):\n  {role_arn}"
             );
-            safe_text::println!(
-                "  (if the role has a path, e.g. role/service/NAME, include it: the session ARN drops it)"
-            );
+            Some(role_arn)
         }
-        Some(_) => safe_text::println!("use as `temporal.server_role_arn`: {}", id.arn),
-        None => safe_text::println!("this identity is not an IAM role or user ARN"),
-    }
+        Some((name, Err(e))) => {
+            safe_text::println!(
+                "this is a role session of role `{name}`, but cannot read role `{name}` from IAM \
+                 (iam:GetRole: {}), so its path is unknown: a role may live under a path (IAM \
+                 Identity Center's under `aws-reserved/sso.amazonaws.com/`), which the session's \
+                 ARN leaves out; `aws iam get-role --role-name {name}` with credentials that may \
+                 read it prints its ARN",
+                cfn_deploy::message_chain(&e)
+            );
+            None
+        }
+        None => match arn::principal_of(&id.arn) {
+            Some(p) => {
+                safe_text::println!("use as `temporal.server_role_arn`: {p}");
+                Some(p)
+            }
+            None => {
+                safe_text::println!("this identity is not an IAM role or user ARN");
+                None
+            }
+        },
+    };
     if let Some(p) = principal {
         let note = if p == env.temporal.server_role_arn {
             "matches"
@@ -38,5 +62,22 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
             env.temporal.server_role_arn
         );
     }
+    // Not an error: `whoami` is also run with the Temporal server's credentials, which may be
+    // of another account; the commands that act for the environment refuse them.
+    if let Some(refusal) = refusal {
+        safe_text::println!(
+            "note: every command but `whoami` and `doctor` refuses these credentials: {refusal}"
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The role name of an assumed-role session ARN
+/// (`arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION`).
+fn session_role(caller: &str) -> Option<String> {
+    let arn = arn::Arn::parse(caller)?;
+    let mut parts = arn.resource.split('/');
+    (arn.service == "sts" && parts.next() == Some("assumed-role"))
+        .then(|| parts.next().map(str::to_owned))
+        .flatten()
 }

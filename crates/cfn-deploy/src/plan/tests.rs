@@ -27,7 +27,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 
 use super::*;
 use crate::in_flight::{Deadline, Tracker};
-use crate::model::{Event, PropertyChange};
+use crate::model::{Event, Owner, PropertyChange};
 
 const STACK: &str = "role-stack";
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/role-stack/1";
@@ -47,6 +47,13 @@ fn spec(parameters: &[(String, String)]) -> StackSpec<'_> {
         recorded_stack_id: None,
         tags: &[],
         role_arn: None,
+        owner: Owner {
+            recorded_stack_id: Some(STACK_ID),
+            tag: ("owner", "env"),
+            output: "RoleARN",
+            parameter: ("ExternalId", "new-id"),
+            adopt: false,
+        },
     }
 }
 
@@ -377,6 +384,41 @@ async fn an_update_shows_parameters_old_to_new_and_property_detail() {
     );
 }
 
+/// A stack nothing marks as this tool's is refused before any change set exists.
+#[tokio::test]
+async fn a_stack_that_is_not_ours_is_refused_before_any_change_set() {
+    let params = wanted();
+    let m = mocked(
+        vec![Ok(stack(StackStatus::UpdateComplete, "other-id"))],
+        no_events(),
+    );
+    let tracker = Tracker::default();
+    let mut spec = spec(&params);
+    spec.owner.recorded_stack_id = None;
+    let err = m
+        .stacks
+        .plan(&spec, guard(&tracker), &mut yes())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::NotOurs { stack_id, .. } if stack_id == STACK_ID),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--adopt-stack"), "{err}");
+    spec.owner.adopt = true;
+    let m = mocked(
+        vec![Ok(stack(StackStatus::UpdateComplete, "other-id"))],
+        no_events(),
+    );
+    assert!(
+        !matches!(
+            m.stacks.plan(&spec, guard(&tracker), &mut yes()).await,
+            Err(DeployError::NotOurs { .. })
+        ),
+        "adopted"
+    );
+}
+
 #[tokio::test]
 async fn a_tag_or_service_role_change_is_a_change() {
     let params = vec![("ExternalId".to_owned(), "same-id".to_owned())];
@@ -567,4 +609,64 @@ async fn a_failed_update_that_rolled_back_names_the_failed_resource() {
     );
     assert_eq!(obs.events.len(), 1, "the event was shown once");
     assert_eq!(tracker.in_flight(), InFlight::Nothing);
+}
+
+/// A retried CreateChangeSet refused as AlreadyExists (the first request made the change set,
+/// its answer was lost): the change set of that name is this run's own, read back by name.
+#[tokio::test]
+async fn a_change_set_that_already_exists_is_read_back_by_name() {
+    use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetError;
+    let params = wanted();
+    let create = mock!(Client::create_change_set).then_error(|| {
+        CreateChangeSetError::generic(
+            ErrorMetadata::builder()
+                .code("AlreadyExistsException")
+                .message("ChangeSet xtask-1 already exists")
+                .build(),
+        )
+    });
+    let by_name = mock!(Client::describe_change_set)
+        .match_requests(|r| {
+            r.include_property_values().is_none()
+                && r.stack_name() == Some(STACK)
+                && r.change_set_name().is_some_and(|n| n.starts_with("xtask-"))
+        })
+        .then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .change_set_id(CHANGE_SET)
+                .stack_id(STACK_ID)
+                .status(ChangeSetStatus::CreateComplete)
+                .build()
+        });
+    let rules = [
+        describe_stacks(vec![Err(())]),
+        create.clone(),
+        by_name.clone(),
+        change_set_ready(),
+        no_events(),
+    ];
+    let interceptor = rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |i, r| i.with_rule(r),
+    );
+    let config = aws_sdk_cloudformation::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    let stacks = Stacks::with_client(Client::from_conf(config), None, Some("us-east-1"));
+    let tracker = Tracker::default();
+    let plan = stacks
+        .plan(&spec(&params), guard(&tracker), &mut yes())
+        .await
+        .unwrap();
+    assert_eq!(plan.action, PlanAction::Create);
+    let cs = plan.change_set.unwrap();
+    assert_eq!(
+        (cs.id.as_str(), cs.stack_id.as_str()),
+        (CHANGE_SET, STACK_ID)
+    );
+    assert_eq!((create.num_calls(), by_name.num_calls()), (1, 1));
 }

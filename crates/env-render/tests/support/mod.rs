@@ -2,10 +2,25 @@
 
 use std::path::{Path, PathBuf};
 
-use env_descriptor::Environment;
+use env_descriptor::{Environment, Layout};
 
+#[allow(dead_code)]
 pub fn templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
+}
+
+/// This repository as a checkout: its `templates/` override the built-in ones.
+#[allow(dead_code)]
+pub fn checkout() -> Layout {
+    Layout::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// A scratch checkout in `dir` whose `templates/` is `dir/templates` (created).
+#[allow(dead_code)]
+pub fn scratch(dir: &Path) -> (Layout, PathBuf) {
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    (Layout::at(dir), templates)
 }
 
 /// A test environment, loaded from a descriptor as every environment is (so that it has every
