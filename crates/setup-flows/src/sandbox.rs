@@ -272,7 +272,10 @@ impl Args {
                     )
                     .ok()
                 }) {
-                    safe_text::println!("          {}", String::from_utf8_lossy(&out.stdout).trim());
+                    safe_text::println!(
+                        "          {}",
+                        String::from_utf8_lossy(&out.stdout).trim()
+                    );
                 }
             }
         }
