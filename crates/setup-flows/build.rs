@@ -6,6 +6,9 @@
 //! commit, a checkout), never for an edit of a source file: each path it watches must exist, as
 //! a missing one would make cargo rerun the script on every build.
 
+// Cargo's directives, not the tool's output: printed as they are.
+#![allow(clippy::disallowed_macros)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

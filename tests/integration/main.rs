@@ -2,6 +2,9 @@
 //! run on a free 127.0.0.1 port, patched by the sandbox launcher to behave like AWS), through
 //! the real AWS SDK. Nothing is mocked.
 
+// The tests' own notes, not the tool's output: printed as they are.
+#![allow(clippy::disallowed_macros)]
+
 mod support;
 
 mod child;
@@ -18,6 +21,7 @@ mod emulator;
 mod faults;
 mod files;
 mod helm;
+mod hostile_output;
 mod infra_repo;
 mod lambda_worker;
 mod ownership;

@@ -31,7 +31,7 @@ pub fn to_aws_binary(alongside: impl FnOnce() + Send + 'static) -> ExitCode {
     match locate(alongside).and_then(|bin| run(&bin)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            safe_text::eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -95,7 +95,7 @@ fn build_with_cargo(
     sibling: &Path,
 ) -> anyhow::Result<()> {
     if !sibling.exists() {
-        eprintln!("{COMPILING}...");
+        safe_text::eprintln!("{COMPILING}...");
     }
     let status = cargo_build(cargo, manifest_dir, exe).status()?;
     anyhow::ensure!(status.success(), "`cargo build -p {BIN}` failed");
@@ -115,7 +115,7 @@ pub fn build_ahead() -> Option<Ahead> {
     if sibling_of(&exe).exists() || named_binary().is_some() {
         return None;
     }
-    eprintln!("{COMPILING} meanwhile, for `deploy`...");
+    safe_text::eprintln!("{COMPILING} meanwhile, for `deploy`...");
     cargo_build(Path::new(&cargo), Path::new(&manifest_dir), &exe)
         .spawn()
         .ok()
@@ -127,13 +127,13 @@ impl Ahead {
     /// and reports it.
     pub fn wait(mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
-            eprintln!(
+            safe_text::eprintln!(
                 "waiting for cargo to finish compiling `{BIN}` (Ctrl-C stops it; the next AWS command goes on from there)..."
             );
         }
         match self.0.wait() {
             Ok(status) if status.success() => {}
-            _ => eprintln!(
+            _ => safe_text::eprintln!(
                 "note: compiling `{BIN}` did not succeed; the next AWS command (`deploy`, ...) builds it again and says why"
             ),
         }

@@ -270,7 +270,7 @@ impl Sandbox {
 
     /// Stops every service started by `up`, Temporal first. Returns what was stopped.
     pub fn down(&self) -> Vec<(Service, u32)> {
-        let _lock = self.lock(&mut |line| eprintln!("{line}"));
+        let _lock = self.lock(&mut |line| safe_text::eprintln!("{line}"));
         [Service::Temporal, Service::Aws]
             .into_iter()
             .filter_map(|s| self.stop(s).map(|pid| (s, pid)))

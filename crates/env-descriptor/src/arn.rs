@@ -298,7 +298,10 @@ pub fn check_stack_id<'a>(
         .strip_prefix("stack/")
         .and_then(|r| r.strip_prefix(stack))
         .and_then(|r| r.strip_prefix('/'));
-    if arn.partition != partition || id.is_none_or(str::is_empty) {
+    // CloudFormation's ID is a UUID: letters, digits and `-`.
+    let uuid =
+        |id: &str| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if arn.partition != partition || !id.is_some_and(uuid) {
         return Err(format!("`{s}` is not the ID of stack `{stack}`; {allowed}"));
     }
     recorded_account(s, arn.account, &allowed)
@@ -483,6 +486,8 @@ mod tests {
             "arn:aws:cloudformation:us-west-2:123456789012:stack/sx/1",
             "arn:aws:cloudformation:us-west-2:123456789012:stack/s/",
             "arn:aws:cloudformation:us-west-2:123456789012:stackset/s/1",
+            "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\u{202e}2",
+            "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\u{1b}]0;t\u{7}",
         ] {
             let err = check_stack_id(bad, "aws", "us-west-2", "s").unwrap_err();
             assert!(err.contains("is not the ID of stack `s`"), "{bad}: {err}");

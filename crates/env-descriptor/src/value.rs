@@ -56,6 +56,25 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         .map(|(_, rule)| rule)
 }
 
+/// The rule every value type starts with: no control character (but line feed, carriage return
+/// and tab, which multi-line JSON may hold), bidi control or invisible character
+/// ([`safe_text::is_hidden`]), which could show a value other than it is, to a reviewer or on a
+/// terminal.
+fn visible(s: &str) -> Result<(), String> {
+    match s
+        .char_indices()
+        .find(|&(_, c)| c != '\r' && safe_text::is_hidden(c))
+    {
+        None => Ok(()),
+        Some((at, c)) => Err(format!(
+            "`{}` holds `{}` (character {}), a control, bidi or invisible character; allowed: visible characters only",
+            safe_text::excerpt(s),
+            safe_text::inline(&c.to_string()),
+            s[..at].chars().count() + 1
+        )),
+    }
+}
+
 /// A string newtype whose `FromStr` applies `$rule: fn(&str) -> Result<(), String>`, and whose
 /// JSON Schema (for editors) is a string with the keywords in parentheses and its name as `format`, next to the rule they
 /// describe.
@@ -69,8 +88,13 @@ macro_rules! rule_newtype {
         pub struct $name(String);
 
         impl $name {
-            /// The rule: `Ok` for a text this type accepts, else what is wrong and allowed.
-            pub(crate) const RULE: Rule = $rule;
+            /// The rule: `Ok` for a text this type accepts, else what is wrong and allowed. No
+            /// value holds a character a terminal or a review would not show as it is.
+            pub(crate) const RULE: Rule = |s| {
+                visible(s)?;
+                let rule: Rule = $rule;
+                rule(s)
+            };
 
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -740,6 +764,60 @@ mod tests {
         for bad in ["", "-x", "a b", "a:b", "ä"] {
             assert!(bad.parse::<Namespace>().is_err(), "{bad}");
         }
+    }
+
+    /// No value type takes a control, bidi or invisible character, wherever it is in the value.
+    #[test]
+    fn no_value_holds_a_hidden_character() {
+        let valid = [
+            ("Region", "us-east-1"),
+            ("ProfileName", "ci"),
+            ("EndpointUrl", "http://127.0.0.1:5050"),
+            ("AccountId", "123456789012"),
+            ("PrincipalArn", "arn:aws:iam::123456789012:role/ci"),
+            ("Namespace", "orders"),
+            ("Address", "temporal.internal:7233"),
+            ("ConfigPath", "server/dynamicconfig.yaml"),
+            ("EnvVarName", "TEMPORAL_API_KEY"),
+            ("StackName", "role-stack"),
+            ("RoleName", "Worker"),
+            ("ExternalId", "external-id"),
+            (
+                "LambdaArn",
+                "arn:aws:lambda:us-east-1:123456789012:function:worker",
+            ),
+            ("Label", "orders-worker"),
+            ("JsonText", "\"smoke\""),
+            ("Timestamp", "2026-11-25T10:00:00Z"),
+            ("RegisteredId", "orders/worker@build-1"),
+            ("RoleArn", "arn:aws:iam::123456789012:role/deployer"),
+            ("TagKey", "team"),
+            ("TagValue", "payments"),
+        ];
+        for (format, good) in valid {
+            let rule = rule(format).unwrap_or_else(|| panic!("no rule {format}"));
+            assert_eq!(rule(good), Ok(()), "{format}");
+            for hidden in [
+                "\u{1b}]0;t\u{7}",
+                "\u{202e}",
+                "\u{200b}",
+                "\u{9b}",
+                "\u{7f}",
+                "\u{feff}",
+                "\u{2066}",
+                "\u{e0041}",
+            ] {
+                for bad in [format!("{hidden}{good}"), format!("{good}{hidden}")] {
+                    let err = rule(&bad).expect_err(&format!("{format} {bad:?}"));
+                    assert!(!err.chars().any(safe_text::is_hidden), "{format}: {err:?}");
+                }
+            }
+        }
+        assert_eq!(rule("JsonText").unwrap()("{\r\n\t\"a\": 1\n}"), Ok(()));
+        assert_eq!(
+            "a\u{202e}b".parse::<Label>().unwrap_err(),
+            "`a\\u{202e}b` holds `\\u{202e}` (character 2), a control, bidi or invisible character; allowed: visible characters only"
+        );
     }
 
     /// A value is its string: it compares, derefs and prints as the text it was parsed from.

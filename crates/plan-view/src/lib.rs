@@ -2,6 +2,8 @@
 //! so that its preview is exactly what `plan` prints), and a whole environment's plan as
 //! text, markdown (a pull request comment) or JSON (stable: `version` 1, see README).
 
+mod escape;
+
 use cfn_deploy::{Change, Plan, PlanAction, ValueChange};
 use serde_json::{Value, json};
 use setup_flows::plan::{VersionPlan, VersionsPlan};
@@ -224,18 +226,14 @@ pub fn text(plans: &[EnvPlan]) -> String {
     out
 }
 
-/// Escapes a table cell: pipes and line breaks would end it.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 fn md_value(value: &Option<String>) -> String {
     value
         .as_deref()
-        .map_or_else(|| "*(none)*".to_owned(), |v| format!("`{}`", cell(v)))
+        .map_or_else(|| "*(none)*".to_owned(), escape::md_cell)
 }
 
-/// The plan of every environment as markdown: a heading per environment, tables.
+/// The plan of every environment as markdown: a heading per environment, tables. A pull
+/// request controls every value in it: each is interpolated through [`escape`] only.
 pub fn markdown(plans: &[EnvPlan]) -> String {
     let mut out = String::from("## cargo xtask plan\n\n");
     for p in plans {
@@ -244,31 +242,33 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             (_, true) => "changes",
             (_, false) => "no changes",
         };
-        out.push_str(&format!("### `{}`: {verdict}\n\n", p.env));
+        out.push_str(&format!("### {}: {verdict}\n\n", escape::md_code(&p.env)));
         out.push_str(&format!(
-            "AWS: account `{}`, region `{}`, credentials: {}\n\n",
-            cell(p.aws.account.as_deref().unwrap_or("(not known)")),
-            cell(&p.aws.region),
-            cell(p.aws.credentials.as_deref().unwrap_or("(not known)"))
+            "AWS: account {}, region {}, credentials: {}\n\n",
+            escape::md_code(p.aws.account.as_deref().unwrap_or("(not known)")),
+            escape::md_code(&p.aws.region),
+            escape::md_text(p.aws.credentials.as_deref().unwrap_or("(not known)"))
         ));
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
-            Err(e) => out.push_str(&format!("**Error:** {}\n\n", cell(e))),
+            Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
         }
         if !p.role_drift.is_empty() {
             out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));
             for line in &p.role_drift {
-                out.push_str(&format!("- {}\n", cell(line)));
+                out.push_str(&format!("- {}\n", escape::md_prose(line)));
             }
             out.push('\n');
         }
         for (path, diff) in &p.files {
             out.push_str(&format!(
-                "<details><summary>{path} changes</summary>\n\n```diff\n{diff}```\n\n</details>\n\n"
+                "<details><summary>{} changes</summary>\n\n{}\n</details>\n\n",
+                escape::html_code(path),
+                escape::md_fenced("diff", diff)
             ));
         }
         if let Some(line) = p.versions.source_line() {
-            out.push_str(&format!("*{}*\n\n", cell(&line)));
+            out.push_str(&format!("*{}*\n\n", escape::md_prose(&line)));
         }
         if !p.versions.versions.is_empty() {
             out.push_str(
@@ -276,10 +276,10 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             );
             for v in &p.versions.versions {
                 out.push_str(&format!(
-                    "| `{}` | {} | {} |\n",
-                    cell(&v.id),
+                    "| {} | {} | {} |\n",
+                    escape::md_cell(&v.id),
                     md_value(&v.lambda_function_arn),
-                    cell(&v.describe())
+                    escape::md_prose(&v.describe())
                 ));
             }
             out.push('\n');
@@ -289,7 +289,7 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
 }
 
 fn markdown_stack(out: &mut String, plan: &Plan) {
-    out.push_str(&format!("{}\n\n", cell(&headline(plan))));
+    out.push_str(&format!("{}\n\n", escape::md_prose(&headline(plan))));
     let mut values: Vec<(&str, &ValueChange)> = Vec::new();
     values.extend(plan.parameters.iter().map(|c| ("parameter", c)));
     values.extend(plan.tags.iter().map(|c| ("tag", c)));
@@ -299,7 +299,7 @@ fn markdown_stack(out: &mut String, plan: &Plan) {
         for (kind, c) in values {
             out.push_str(&format!(
                 "| {kind} | {} | {} | {} |\n",
-                cell(&c.key),
+                escape::md_text(&c.key),
                 md_value(&c.old),
                 md_value(&c.new)
             ));
@@ -317,17 +317,22 @@ fn markdown_stack(out: &mut String, plan: &Plan) {
                 .map(|d| {
                     let what = d.path.as_deref().unwrap_or(&d.attribute);
                     match (&d.before, &d.after) {
-                        (None, None) => format!("`{}`", cell(what)),
-                        (b, a) => format!("`{}`: {} → {}", cell(what), md_value(b), md_value(a)),
+                        (None, None) => escape::md_cell(what),
+                        (b, a) => format!(
+                            "{}: {} → {}",
+                            escape::md_cell(what),
+                            md_value(b),
+                            md_value(a)
+                        ),
                     }
                 })
                 .collect();
             out.push_str(&format!(
-                "| {} | `{}` | `{}` | {} | {} |\n",
-                c.action,
-                cell(&c.logical_id),
-                cell(&c.resource_type),
-                c.replacement.as_deref().unwrap_or(""),
+                "| {} | {} | {} | {} | {} |\n",
+                escape::md_text(&c.action),
+                escape::md_cell(&c.logical_id),
+                escape::md_cell(&c.resource_type),
+                escape::md_text(c.replacement.as_deref().unwrap_or("")),
                 details.join("<br>")
             ));
         }
@@ -437,7 +442,10 @@ mod tests {
             .lines()
             .find(|l| l.starts_with("| parameter |"))
             .unwrap_or_else(|| panic!("no parameter row in:\n{out}"));
-        assert_eq!(row, "| parameter | Note | `a\\|b` | `line one line two` |");
+        assert_eq!(
+            row,
+            "| parameter | Note | `a\\|b` | `line one\\nline two` |"
+        );
         // Five unescaped pipes: four cells.
         assert_eq!(row.replace("\\|", "").matches('|').count(), 5, "{row}");
     }

@@ -30,7 +30,7 @@ pub fn claim(
     let mut locks = Vec::with_capacity(sorted.len());
     for env in sorted {
         let mut say = |holder: &env_descriptor::Holder| {
-            eprintln!(
+            safe_text::eprintln!(
                 "waiting for `{}`: locked by {holder} (at most {})",
                 env.name,
                 humantime::format_duration(lock.lock_timeout)

@@ -101,7 +101,7 @@ pub fn register_deployed(
         let env = crate::envs::load_env(layout, name)?;
         if let Err(e) = crate::register::register_env(layout, &env, scope) {
             failed += 1;
-            eprintln!("error: {e:#}");
+            safe_text::eprintln!("error: {e:#}");
         }
     }
     Ok(failed)
@@ -113,7 +113,7 @@ pub fn exit_code(failed: usize, total: usize) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if total > 1 {
-        eprintln!("{failed} failure(s) across {total} environment(s)");
+        safe_text::eprintln!("{failed} failure(s) across {total} environment(s)");
     }
     ExitCode::FAILURE
 }

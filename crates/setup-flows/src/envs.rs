@@ -38,7 +38,7 @@ pub fn all_but_sandboxes(layout: &Layout) -> Result<(Vec<String>, Vec<String>)> 
 pub fn all_for(layout: &Layout, command: &str) -> Result<Vec<String>> {
     let (names, skipped) = all_but_sandboxes(layout)?;
     for name in &skipped {
-        eprintln!("skipped {name}: a sandbox environment; name it to include it");
+        safe_text::eprintln!("skipped {name}: a sandbox environment; name it to include it");
     }
     anyhow::ensure!(
         !names.is_empty(),
@@ -63,7 +63,7 @@ pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
     match env_descriptor::load(layout, &path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("{w}");
+                safe_text::eprintln!("{w}");
             }
             Ok(loaded.env)
         }

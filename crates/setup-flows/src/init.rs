@@ -79,16 +79,16 @@ impl Args {
         let loaded = env_descriptor::load_str(&path, &text)
             .map_err(|e| anyhow::anyhow!("{e}\nnothing was written"))?;
         for w in &loaded.warnings {
-            eprintln!("{w}");
+            safe_text::eprintln!("{w}");
         }
         let schema = write_schema_if_missing(layout)?;
         layout
             .write(&path, text.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         for written in schema.iter().chain([&path]) {
-            println!("wrote {}", crate::relative(layout, written));
+            safe_text::println!("wrote {}", crate::relative(layout, written));
         }
-        println!(
+        safe_text::println!(
             "next: edit it (server_role_arn, lambda_function_arns), then `cargo xtask validate {0}` and `cargo xtask deploy {0}`",
             self.env
         );

@@ -40,7 +40,7 @@ pub fn exit(result: anyhow::Result<std::process::ExitCode>) -> std::process::Exi
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            safe_text::eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -129,7 +129,7 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
                     Action::Unchanged => "no changes to",
                 };
                 let current = if wd.set_current { ", current" } else { "" };
-                println!(
+                safe_text::println!(
                     "{}: {verb} Worker Deployment Version `{}` (aws-lambda {}{current})",
                     env.name,
                     wd.id(),
@@ -138,13 +138,13 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
                 registered.push(wd.id());
             }
             Err(e) => {
-                eprintln!("{}: {e}", env.name);
+                safe_text::eprintln!("{}: {e}", env.name);
                 failed += 1;
             }
         }
     }
     for line in left_behind(&client, env, &file) {
-        eprintln!("{}: {line}", env.name);
+        safe_text::eprintln!("{}: {line}", env.name);
     }
     // In descriptor order: what succeeded now, and what the file records as registered (now,
     // not when this command started) and is still listed.
@@ -156,7 +156,7 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
             .collect()
     };
     if Outputs::update_registered(&env.file, keep)? {
-        println!("recorded [outputs].registered in {file}");
+        safe_text::println!("recorded [outputs].registered in {file}");
     }
     anyhow::ensure!(
         failed == 0,

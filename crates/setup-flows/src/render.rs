@@ -116,12 +116,12 @@ pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Resul
     ensure_own_server_file(layout, templates, env, &crate::envs::all_envs(layout))?;
     let rendered = templates.render(env)?;
     for path in rendered.write(layout, &layout.rendered_dir(&env.name))? {
-        println!("wrote {}", crate::relative(layout, &path));
+        safe_text::println!("wrote {}", crate::relative(layout, &path));
     }
     if let Some((kind, file)) = ServerConfig::of(env) {
         let path = layout.root().join(file);
         if rendered.update_server_config(kind, layout, file, &block_owner(layout, env))? {
-            println!(
+            safe_text::println!(
                 "updated {} {}",
                 kind.place(),
                 crate::relative(layout, &path)
@@ -183,14 +183,14 @@ impl Args {
         }
         if !stale.is_empty() {
             for change in &stale {
-                eprintln!("stale: {}", crate::relative(layout, &change.path));
-                eprint!("{}", unified_diff(layout, change));
+                safe_text::eprintln!("stale: {}", crate::relative(layout, &change.path));
+                safe_text::eprint!("{}", unified_diff(layout, change));
             }
-            eprintln!("run `cargo xtask render` and commit the result");
+            safe_text::eprintln!("run `cargo xtask render` and commit the result");
             return Ok(ExitCode::FAILURE);
         }
         if self.check {
-            println!(
+            safe_text::println!(
                 "{} environment(s) rendered files are up to date",
                 names.len()
             );

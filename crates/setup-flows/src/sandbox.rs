@@ -108,7 +108,7 @@ fn temporal_dev(layout: &Layout, env: &Environment) -> Result<TemporalDev> {
 }
 
 fn say(line: &str) {
-    eprintln!("sandbox: {line}");
+    safe_text::eprintln!("sandbox: {line}");
 }
 
 /// For each of `names` that is a sandbox environment, installs the sandbox's pinned Python
@@ -202,7 +202,7 @@ impl Args {
         match self.action {
             Action::Up => {
                 let (pid, started) = sandbox.up_aws(&host, port, &mut say)?;
-                println!(
+                safe_text::println!(
                     "aws       http://{host}:{port}  pid {pid}{}",
                     if started { "" } else { " (already running)" }
                 );
@@ -214,25 +214,25 @@ impl Args {
                 }
                 let dev = temporal_dev(layout, &env)?;
                 let (pid, started) = sandbox.up_temporal(&dev, &mut say)?;
-                println!(
+                safe_text::println!(
                     "temporal  {}:{}  pid {pid}{}",
                     dev.host,
                     dev.port,
                     if started { "" } else { " (already running)" }
                 );
-                println!("WCI enabled globally on the dev server with:");
+                safe_text::println!("WCI enabled globally on the dev server with:");
                 for (key, json) in &dev.dynamic_config {
-                    println!("  {key}={json}");
+                    safe_text::println!("  {key}={json}");
                 }
-                println!("stop with `cargo xtask sandbox down`");
+                safe_text::println!("stop with `cargo xtask sandbox down`");
             }
             Action::Down => {
                 let stopped = sandbox.down();
                 if stopped.is_empty() {
-                    println!("the sandbox was not running");
+                    safe_text::println!("the sandbox was not running");
                 }
                 for (service, pid) in stopped {
-                    println!("stopped {} (pid {pid})", service.name());
+                    safe_text::println!("stopped {} (pid {pid})", service.name());
                 }
             }
             Action::Status => {
@@ -256,13 +256,13 @@ impl Args {
                         Status::Foreign => "something else answers there".to_owned(),
                         Status::Stopped => "stopped".to_owned(),
                     };
-                    println!(
+                    safe_text::println!(
                         "{:<9} {address:<24} {state:<22} log: {}",
                         service.name(),
                         sandbox.log_file(service).display()
                     );
                 }
-                println!("versions: {pins}");
+                safe_text::println!("versions: {pins}");
                 if let Some(out) = sandbox.verified_cli().ok().flatten().and_then(|t| {
                     worker_deployments::child::run(
                         &t,
@@ -272,7 +272,10 @@ impl Args {
                     )
                     .ok()
                 }) {
-                    println!("          {}", String::from_utf8_lossy(&out.stdout).trim());
+                    safe_text::println!(
+                        "          {}",
+                        String::from_utf8_lossy(&out.stdout).trim()
+                    );
                 }
             }
         }

@@ -59,9 +59,9 @@ impl Args {
         let mut failed = 0;
         for (wd, smoke) in smokes {
             match run_one(&client, &env, wd, &smoke, self.timeout) {
-                Ok(line) => println!("{}: {line}", env.name),
+                Ok(line) => safe_text::println!("{}: {line}", env.name),
                 Err(e) => {
-                    eprintln!(
+                    safe_text::eprintln!(
                         "{}: smoke `{}` of {} failed: {e:#}",
                         env.name,
                         smoke.workflow,

@@ -37,7 +37,7 @@ impl Args {
         // passes, the output it records) and by rendering every environment below.
         let templates = Templates::load(layout)?;
         for path in templates.overrides() {
-            println!(
+            safe_text::println!(
                 "note    {} overrides the built-in template",
                 crate::relative(layout, path)
             );
@@ -52,16 +52,16 @@ impl Args {
         let mut failed = 0;
         for name in &names {
             match check(name) {
-                Ok(_) => println!("ok      {name}"),
+                Ok(_) => safe_text::println!("ok      {name}"),
                 Err(e) => {
                     failed += 1;
-                    eprintln!("error: {e:#}");
-                    println!("FAILED  {name}");
+                    safe_text::eprintln!("error: {e:#}");
+                    safe_text::println!("FAILED  {name}");
                 }
             }
         }
         if failed > 0 {
-            eprintln!(
+            safe_text::eprintln!(
                 "{failed} of {} environment(s) failed validation",
                 names.len()
             );

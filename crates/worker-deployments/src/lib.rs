@@ -725,20 +725,26 @@ impl Client {
     }
 }
 
-/// The CLI's error (its stderr and stdout), line by line, without blank lines and `Error: `.
+/// The CLI's error (its stderr and stdout), line by line, without blank lines and `Error: `; at
+/// most a few thousand characters of it (it quotes the server's answer).
 fn cli_error(out: &std::process::Output) -> String {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&out.stdout)
     );
-    text.lines()
+    let text = text
+        .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| l.trim_start_matches("Error: "))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    safe_text::cut(&text, CLI_ERROR_CHARS).into_owned()
 }
+
+/// How much of the CLI's error an error quotes.
+const CLI_ERROR_CHARS: usize = 2000;
 
 /// Whether `version` (`describe-version`'s JSON) has an `aws-lambda` compute provider.
 pub fn has_lambda_compute(version: &serde_json::Value) -> bool {
@@ -875,6 +881,22 @@ fn hint(message: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_cli_error_is_quoted_as_an_excerpt() {
+        let out = std::process::Output {
+            status: std::process::ExitStatus::default(),
+            stdout: Vec::new(),
+            stderr: format!("Error: {}\n", "x".repeat(10 << 20)).into_bytes(),
+        };
+        let quoted = cli_error(&out);
+        assert!(quoted.len() < CLI_ERROR_CHARS + 100, "{}", quoted.len());
+        assert!(
+            quoted.ends_with(" bytes left out)"),
+            "{}",
+            &quoted[quoted.len() - 50..]
+        );
+    }
 
     #[test]
     fn versions() {

@@ -118,7 +118,7 @@ pub async fn connect_unchecked(layout: &Layout, env: &Environment) -> Result<Cli
         );
     }
     if let Some(first) = clients.local_endpoints.first() {
-        eprintln!(
+        safe_text::eprintln!(
             "{}: the AWS endpoint {} ({}) is on this machine: every call is signed with dummy keys, never your credentials",
             env.name,
             first.url,

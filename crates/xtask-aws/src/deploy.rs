@@ -132,7 +132,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
             Ok(()) => deployed.push(report.env.name),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}");
+                safe_text::eprintln!("error: {e:#}");
             }
         }
     }
@@ -223,9 +223,10 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     let stack = outcome.stack();
     let name = &env.role.stack_name;
     match outcome {
-        Outcome::Unchanged(_) => println!(
+        Outcome::Unchanged(_) => safe_text::println!(
             "{}: no changes; stack `{name}` is up to date ({})",
-            env.name, stack.status
+            env.name,
+            stack.status
         ),
         Outcome::Created(_) => {
             // Only the sandbox (or `--replace-failed`) gets here with a stack on record.
@@ -234,17 +235,20 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
                 .as_ref()
                 .filter(|o| o.stack_id != stack.stack_id)
             {
-                println!(
+                safe_text::println!(
                     "{}: stack `{name}` recorded in [outputs] of {file} no longer exists ({}): created it anew",
-                    env.name, recorded.stack_id
+                    env.name,
+                    recorded.stack_id
                 );
             }
-            println!("{}: created stack `{name}` ({})", env.name, stack.status)
+            safe_text::println!("{}: created stack `{name}` ({})", env.name, stack.status)
         }
-        Outcome::Updated(_) => println!("{}: updated stack `{name}` ({})", env.name, stack.status),
+        Outcome::Updated(_) => {
+            safe_text::println!("{}: updated stack `{name}` ({})", env.name, stack.status)
+        }
     }
     for (key, value) in &stack.outputs {
-        println!("  {key:<20} {value}");
+        safe_text::println!("  {key:<20} {value}");
     }
     // Only what the stack reported: `registered` belongs to `register`, and the file is
     // merged into as it is now, so edits made while the deploy ran are kept.
@@ -256,19 +260,19 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
         deployed_at: stack.updated_at.clone().unwrap_or_default(),
     };
     if Outputs::record_stack(&env.file, &recorded)? {
-        println!("recorded [outputs] in {file}");
+        safe_text::println!("recorded [outputs] in {file}");
     }
     match &report.restored {
         Ok(lines) if lines.is_empty() => Ok(()),
         Ok(lines) => {
             let role = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next());
-            println!(
+            safe_text::println!(
                 "{}: restored role `{}` to what the template declares; it had been changed outside the tool:",
                 env.name,
                 role.unwrap_or_default()
             );
             for line in lines {
-                println!("  {line}");
+                safe_text::println!("  {line}");
             }
             Ok(())
         }

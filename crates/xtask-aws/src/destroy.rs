@@ -26,7 +26,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
             None,
             &format!("delete stack `{stack}` of environment `{}`?", env.name),
         ) {
-            eprintln!("nothing was deleted");
+            safe_text::eprintln!("nothing was deleted");
             return Ok(ExitCode::FAILURE);
         }
     }
@@ -67,9 +67,9 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     if existed {
-        println!("{}: deleted stack `{stack}`", env.name);
+        safe_text::println!("{}: deleted stack `{stack}`", env.name);
     } else {
-        println!("{}: stack `{stack}` did not exist", env.name);
+        safe_text::println!("{}: stack `{stack}` did not exist", env.name);
     }
     let registered: Vec<String> = env
         .outputs
@@ -77,9 +77,9 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
         .flat_map(|o| o.registered.iter().map(|r| format!("`{r}`")))
         .collect();
     if Outputs::remove(&env.file)? {
-        println!("removed [outputs] from {file}");
+        safe_text::println!("removed [outputs] from {file}");
         if !registered.is_empty() {
-            println!(
+            safe_text::println!(
                 "  with [outputs].registered: {}; `cargo xtask doctor {}` names any version that still holds the deleted role",
                 registered.join(", "),
                 env.name
@@ -124,7 +124,7 @@ fn ensure_no_version_holds_the_role(layout: &Layout, env: &Environment, file: &s
             registered.join(", ")
         ),
         Err(why) => {
-            eprintln!(
+            safe_text::eprintln!(
                 "{}: did not check for Worker Deployment Versions holding the role: {why}",
                 env.name
             );

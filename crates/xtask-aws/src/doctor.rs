@@ -27,7 +27,10 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
         anyhow::Ok(preflight::run(&inputs).await)
     })?;
     match args.output {
-        Output::Json => println!("{:#}", report.to_json(&env.name)),
+        Output::Json => {
+            let json = format!("{:#}", report.to_json(&env.name));
+            safe_text::println!("{}", safe_text::json(&json))
+        }
         Output::Text => {
             for c in &report.checks {
                 let mark = match c.level {
@@ -35,13 +38,13 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
                     Level::Warn => "WARN",
                     Level::Fail => "FAIL",
                 };
-                println!("{mark}  step {}  {}: {}", c.step, c.name, c.detail);
+                safe_text::println!("{mark}  step {}  {}: {}", c.step, c.name, c.detail);
                 if let Some(fix) = &c.fix {
-                    println!("            fix: {fix}");
+                    safe_text::println!("            fix: {fix}");
                 }
             }
             let count = |l| report.checks.iter().filter(|c| c.level == l).count();
-            println!(
+            safe_text::println!(
                 "{}: {} passed, {} warnings, {} failed",
                 env.name,
                 count(Level::Pass),

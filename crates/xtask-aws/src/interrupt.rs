@@ -89,7 +89,7 @@ pub async fn clean_up(
     signals: &mut Signals,
     runs: &[Stopped<'_>],
 ) -> ExitCode {
-    eprintln!(
+    safe_text::eprintln!(
         "{}: stopping; undoing what was never executed...",
         first.name
     );
@@ -97,7 +97,7 @@ pub async fn clean_up(
     tokio::select! {
         _ = work => {}
         second = signals.next() => {
-            eprintln!("{}: stopped without finishing the cleanup", second.name);
+            safe_text::eprintln!("{}: stopped without finishing the cleanup", second.name);
             return second.exit_code();
         }
     }
@@ -122,15 +122,17 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
         }
     };
     match &undone {
-        Ok(undone) => eprintln!("{}: interrupted; {undone}", env.name),
-        Err(e) => eprintln!("{}: interrupted; {e}", env.name),
+        Ok(undone) => safe_text::eprintln!("{}: interrupted; {undone}", env.name),
+        Err(e) => safe_text::eprintln!("{}: interrupted; {e}", env.name),
     }
     if matches!(undone, Ok(Undone::StillRunning(_))) {
-        eprintln!(
+        safe_text::eprintln!(
             "{}: run `cargo xtask {} {}` to wait for it and record the result",
-            env.name, run.resume, env.name
+            env.name,
+            run.resume,
+            env.name
         );
     }
     let file = setup_flows::relative(layout, &env.file);
-    eprintln!("{}: `{file}` was left as it was", env.name);
+    safe_text::eprintln!("{}: `{file}` was left as it was", env.name);
 }

@@ -40,30 +40,36 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     let rt = crate::aws::runtime()?;
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
-        let plans = async {
-            let mut out = Vec::new();
-            let scope = worker_deployments::Scope::of(args.all, locals.len());
-            for (local, tracker) in locals.iter().zip(&trackers) {
-                let guard = Guard {
-                    deadline: Deadline::after(args.timeout),
-                    tracker,
-                };
-                let mut aws = AwsTarget {
-                    account: local.env.account().map(|(account, _)| account),
-                    region: local.env.aws.region.to_string(),
-                    credentials: None,
-                };
-                let (stack, role_drift) =
-                    match plan_stack(layout, local, body, args.adopt_stack, guard, &mut aws).await {
-                        Ok((plan, drift)) => (Ok(plan), drift),
-                        Err(e) => (Err(format!("{e:#}")), Vec::new()),
+        let plans =
+            async {
+                let mut out = Vec::new();
+                let scope = worker_deployments::Scope::of(args.all, locals.len());
+                for (local, tracker) in locals.iter().zip(&trackers) {
+                    let guard = Guard {
+                        deadline: Deadline::after(args.timeout),
+                        tracker,
                     };
-                let mut plan = env_plan(layout, local, stack, scope, aws);
-                plan.role_drift = role_drift;
-                out.push(plan);
-            }
-            out
-        };
+                    let mut aws = AwsTarget {
+                        account: local.env.account().map(|(account, _)| account),
+                        region: local.env.aws.region.to_string(),
+                        credentials: None,
+                    };
+                    let (stack, role_drift) =
+                        match plan_stack(layout, local, body, args.adopt_stack, guard, &mut aws)
+                            .await
+                        {
+                            Ok((plan, drift)) => (Ok(plan), drift),
+                            Err(e) => (
+                                Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
+                                Vec::new(),
+                            ),
+                        };
+                    let mut plan = env_plan(layout, local, stack, scope, aws);
+                    plan.role_drift = role_drift;
+                    out.push(plan);
+                }
+                out
+            };
         anyhow::Ok(tokio::select! {
             plans = plans => Ok(plans),
             first = signals.next() => {
@@ -81,13 +87,16 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match args.output {
-        PlanOutput::Text => print!("{}", plan_view::text(&plans)),
-        PlanOutput::Markdown => print!("{}", plan_view::markdown(&plans)),
-        PlanOutput::Json => println!("{:#}", plan_view::json(&plans)),
+        PlanOutput::Text => safe_text::print!("{}", plan_view::text(&plans)),
+        PlanOutput::Markdown => safe_text::print!("{}", plan_view::markdown(&plans)),
+        PlanOutput::Json => safe_text::println!(
+            "{}",
+            safe_text::json(&format!("{:#}", plan_view::json(&plans)))
+        ),
     }
     for p in &plans {
         if let Err(e) = &p.stack {
-            eprintln!("error: {}: {e}", p.env);
+            safe_text::eprintln!("error: {}: {e}", p.env);
         }
     }
     Ok(exit_code(&plans, args.detailed_exitcode))

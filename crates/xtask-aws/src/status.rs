@@ -24,27 +24,27 @@ struct Verdict {
 impl Verdict {
     fn exit_code(&self, env: &str) -> ExitCode {
         if !self.outside.is_empty() {
-            println!("AWS was changed outside the tool:");
+            safe_text::println!("AWS was changed outside the tool:");
             for line in &self.outside {
-                println!("  {line}");
+                safe_text::println!("  {line}");
             }
-            println!(
+            safe_text::println!(
                 "  fix: undo the change in AWS, or make the descriptor say what you want and run `cargo xtask deploy {env}`"
             );
         }
         if !self.undeployed.is_empty() {
-            println!("the descriptor has undeployed changes:");
+            safe_text::println!("the descriptor has undeployed changes:");
             for line in &self.undeployed {
-                println!("  {line}");
+                safe_text::println!("  {line}");
             }
-            println!("  fix: run `cargo xtask deploy {env}`");
+            safe_text::println!("  fix: run `cargo xtask deploy {env}`");
         }
         if !self.outside.is_empty() {
             ExitCode::from(STATUS_CHANGED_OUTSIDE)
         } else if !self.undeployed.is_empty() {
             ExitCode::from(STATUS_UNDEPLOYED)
         } else {
-            println!("{env}: in sync: the descriptor, the stack and the role agree");
+            safe_text::println!("{env}: in sync: the descriptor, the stack and the role agree");
             ExitCode::SUCCESS
         }
     }
@@ -84,7 +84,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
 
 fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict) {
     let stack = &env.role.stack_name;
-    println!("{}: stack `{stack}` does not exist", env.name);
+    safe_text::println!("{}: stack `{stack}` does not exist", env.name);
     match &env.outputs {
         Some(o) => verdict.outside.push(format!(
             "stack `{stack}` ({}) recorded in [outputs] of {file} was deleted outside this tool \
@@ -98,19 +98,21 @@ fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict) {
 }
 
 fn show(env: &Environment, stack: &StackInfo) {
-    println!(
+    safe_text::println!(
         "{}: stack `{}` is {}",
-        env.name, env.role.stack_name, stack.status
+        env.name,
+        env.role.stack_name,
+        stack.status
     );
     if let Some(reason) = &stack.status_reason {
-        println!("  reason: {reason}");
+        safe_text::println!("  reason: {reason}");
     }
-    println!("  id: {}", stack.stack_id);
+    safe_text::println!("  id: {}", stack.stack_id);
     if let Some(at) = &stack.updated_at {
-        println!("  last change: {at}");
+        safe_text::println!("  last change: {at}");
     }
     for (key, value) in &stack.outputs {
-        println!("  {key:<20} {value}");
+        safe_text::println!("  {key:<20} {value}");
     }
 }
 
@@ -124,9 +126,9 @@ fn compare_record(env: &Environment, file: &str, stack: &StackInfo, verdict: &mu
     };
     let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
     if drift.is_empty() {
-        println!("recorded [outputs] in {file} match the stack");
+        safe_text::println!("recorded [outputs] in {file} match the stack");
     } else {
-        println!("recorded [outputs] in {file} do not match the stack");
+        safe_text::println!("recorded [outputs] in {file} do not match the stack");
         verdict.undeployed.extend(drift);
     }
 }

@@ -38,7 +38,8 @@ impl Progress {
             ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
                 .expect("valid template"),
         );
-        bar.set_prefix(label.to_owned());
+        // Drawn by the terminal library, not through `safe_text`: escaped here, its own codes added after.
+        bar.set_prefix(safe_text::inline(label).into_owned());
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress {
             bar,
@@ -49,12 +50,13 @@ impl Progress {
 
     /// Prints a line above the spinner (or plainly, when stderr is not a terminal).
     pub fn line(&self, text: &str) {
-        self.bar.suspend(|| eprintln!("{} {text}", self.label));
+        self.bar
+            .suspend(|| safe_text::eprintln!("{} {text}", self.label));
     }
 
     /// Shows `what` next to the spinner.
     pub fn step(&self, what: &str) {
-        self.bar.set_message(what.to_owned());
+        self.bar.set_message(safe_text::inline(what).into_owned());
     }
 
     /// Asks `question` when this progress was made to ask (on a terminal), otherwise answers
@@ -80,7 +82,7 @@ impl Drop for Progress {
 /// Asks a yes/no question on the terminal; anything but y/yes is no.
 pub fn ask_yes_no(bar: Option<&ProgressBar>, question: &str) -> bool {
     let ask = || {
-        eprint!("{question} [y/N] ");
+        safe_text::eprint!("{question} [y/N] ");
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);

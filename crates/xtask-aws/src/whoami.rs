@@ -15,21 +15,21 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
             Some(name) => Some((name.clone(), clients.role_arn(&name).await)),
             None => None,
         };
-        println!("credentials: {}", clients.credentials);
+        safe_text::println!("credentials: {}", clients.credentials);
         anyhow::Ok((id, refusal, role))
     })?;
-    println!("account:  {}", id.account);
-    println!("arn:      {}", id.arn);
-    println!("user id:  {}", id.user_id);
+    safe_text::println!("account:  {}", id.account);
+    safe_text::println!("arn:      {}", id.arn);
+    safe_text::println!("user id:  {}", id.user_id);
     let principal = match role {
         Some((_, Ok(role_arn))) => {
-            println!(
+            safe_text::println!(
                 "this is a role session; the role to name in `temporal.server_role_arn` is (from IAM, with its path):\n  {role_arn}"
             );
             Some(role_arn)
         }
         Some((name, Err(e))) => {
-            println!(
+            safe_text::println!(
                 "this is a role session of role `{name}`, but cannot read role `{name}` from IAM \
                  (iam:GetRole: {}), so its path is unknown: a role may live under a path (IAM \
                  Identity Center's under `aws-reserved/sso.amazonaws.com/`), which the session's \
@@ -41,11 +41,11 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
         }
         None => match arn::principal_of(&id.arn) {
             Some(p) => {
-                println!("use as `temporal.server_role_arn`: {p}");
+                safe_text::println!("use as `temporal.server_role_arn`: {p}");
                 Some(p)
             }
             None => {
-                println!("this identity is not an IAM role or user ARN");
+                safe_text::println!("this identity is not an IAM role or user ARN");
                 None
             }
         },
@@ -56,15 +56,16 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
         } else {
             "differs from"
         };
-        println!(
+        safe_text::println!(
             "{note} `temporal.server_role_arn` of {} ({})",
-            env.name, env.temporal.server_role_arn
+            env.name,
+            env.temporal.server_role_arn
         );
     }
     // Not an error: `whoami` is also run with the Temporal server's credentials, which may be
     // of another account; the commands that act for the environment refuse them.
     if let Some(refusal) = refusal {
-        println!(
+        safe_text::println!(
             "note: every command but `whoami` and `doctor` refuses these credentials: {refusal}"
         );
     }
