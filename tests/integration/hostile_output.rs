@@ -124,7 +124,8 @@ fn render_check_shows_a_hostile_files_lines_escaped() {
 #[test]
 fn a_huge_value_is_quoted_as_a_bounded_excerpt() {
     let co = Checkout::new();
-    let huge = "A".repeat(10 << 20);
+    // 3 MiB: under the 4 MiB a descriptor may have (a larger file is refused unread).
+    let huge = "A".repeat(3 << 20);
     co.write_env("huge", &offline(&huge));
     let run = co.xtask(&["validate", "huge"]);
     run.failure();
@@ -225,7 +226,7 @@ fn plan_markdown_of_hostile_values_is_inert() {
             "confirm = true\ntags = { \"@org/team\" = \"::add-mask::x\", \"All checks passed\" = \"https://example.invalid/approve\" }\n",
         )
         + &format!(
-            "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"</code><a href=https://example.invalid>Approve</a>\"\nbuild_id = \"b`<img src=x>`|@org/team|<details>\"\nlambda_function_arn = \"{}\"\n",
+            "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"</code><a href=//example-invalid/approve>Approve</a>\"\nbuild_id = \"b`<img src=x>`|@org/team|<details>\"\nlambda_function_arn = \"{}\"\n",
             function_arn("it-hostile-fn")
         );
     co.write_env("md", &text);
