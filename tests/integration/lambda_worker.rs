@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use aws_sandbox::{SAMPLE_TASK_QUEUE, SAMPLE_WORKFLOW};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, deploy_sample_worker, describe_version, descriptor, emulator,
-    function_arn, temporal_json, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, WORKER_TIMEOUT, deploy_sample_worker, describe_version, descriptor,
+    emulator, function_arn, invocation_window, temporal_json, temporal_server,
 };
 
 const EXTERNAL_ID: &str = "lambda-worker-ext-id";
@@ -73,21 +73,23 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
         "e2e",
         &environment("it-e2e", &server.address(), "it-e2e-fn"),
     );
-    // 10 s: 3 s of polling after the 7 s lambda_worker keeps for shutdown.
     deploy_sample_worker(
         "it-e2e-fn",
         &server.address(),
         "it-e2e-worker",
-        Duration::from_secs(10),
+        WORKER_TIMEOUT,
     );
     co.xtask(&["deploy", "e2e", "--yes"]).success();
 
     let registered = Instant::now();
     let run = co.xtask(&["register", "e2e"]);
     run.success();
-    let queues = wait_for("bound task queue", Duration::from_secs(30), || {
-        Some(bound_task_queues(&server.address(), "it-e2e-worker")).filter(|q| !q.is_empty())
-    });
+    // The bootstrap invocation binds the queue or never will.
+    let queues = wait_for(
+        "bound task queue",
+        invocation_window(WORKER_TIMEOUT),
+        || Some(bound_task_queues(&server.address(), "it-e2e-worker")).filter(|q| !q.is_empty()),
+    );
     eprintln!(
         "measured: register (create-version) to bound task queue: {:?}",
         registered.elapsed()
@@ -125,7 +127,7 @@ fn temporal_runs_the_sample_worker_through_lambda_and_a_workflow_completes() {
     // also waits out the race of a start right after `set-current-version`, about 0.2 s.)
     wait_for(
         "end of the bootstrap invocation",
-        Duration::from_secs(30),
+        invocation_window(WORKER_TIMEOUT),
         || invocations("it-e2e-fn", "end").into_iter().next(),
     );
     let started = Instant::now();
@@ -203,9 +205,11 @@ fn a_timeout_shorter_than_the_shutdown_reserve_never_binds_the_task_queue() {
     co.xtask(&["deploy", "short", "--yes"]).success();
     co.xtask(&["register", "short"]).success();
 
-    let end = wait_for("finished invocation", Duration::from_secs(20), || {
-        invocations("it-short-fn", "end").into_iter().next()
-    });
+    let end = wait_for(
+        "finished invocation",
+        invocation_window(Duration::from_secs(3)),
+        || invocations("it-short-fn", "end").into_iter().next(),
+    );
     assert_eq!(end["status"], "error", "{end:#}");
     let message = end["error"]["errorMessage"].as_str().unwrap_or_default();
     assert!(
@@ -270,19 +274,16 @@ fn a_worker_that_cannot_reach_the_frontend_never_binds_the_task_queue_and_doctor
     );
     // The worker dials a closed loopback port: its connect fails at once, not after a timeout.
     let dead = closed_loopback_address();
-    deploy_sample_worker(
-        "it-unreach-fn",
-        &dead,
-        "it-unreach-worker",
-        Duration::from_secs(10),
-    );
+    deploy_sample_worker("it-unreach-fn", &dead, "it-unreach-worker", WORKER_TIMEOUT);
     co.xtask(&["deploy", "unreach", "--yes"]).success();
     co.xtask(&["register", "unreach"]).success();
 
     // The server invoked the function; the worker's connection to the frontend failed.
-    let end = wait_for("finished invocation", Duration::from_secs(20), || {
-        invocations("it-unreach-fn", "end").into_iter().next()
-    });
+    let end = wait_for(
+        "finished invocation",
+        invocation_window(WORKER_TIMEOUT),
+        || invocations("it-unreach-fn", "end").into_iter().next(),
+    );
     assert_eq!(end["status"], "error", "{end:#}");
     let message = end["error"]["errorMessage"].as_str().unwrap_or_default();
     assert!(

@@ -2,9 +2,12 @@
 //! for any other, a service that is down is an error naming the address, never a stand-in
 //! server, and a stack recorded in `[outputs]` that no longer exists is never silently replaced.
 
-use aws_sandbox::listening;
+use aws_sandbox::{SampleWorker, listening};
 
-use crate::support::{ACCOUNT, Checkout, descriptor, emulator, free_port, recorded_outputs};
+use crate::support::{
+    ACCOUNT, Checkout, WCI_ON, descriptor, emulator, free_port, function_arn, python,
+    recorded_outputs, safe_aws_env, temporal_server,
+};
 
 #[test]
 fn register_against_a_closed_port_fails_and_starts_nothing() {
@@ -121,4 +124,99 @@ fn a_recorded_stack_that_is_gone_is_not_replaced_silently() {
         "{after}"
     );
     co.xtask(&["destroy", "local", "--yes"]).success();
+}
+
+/// Stops the checkout's sandbox when the test ends, passed or not.
+struct SandboxDown<'a>(&'a Checkout, &'a str);
+
+impl Drop for SandboxDown<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.xtask(&["sandbox", "down", "--env", self.1]);
+    }
+}
+
+/// The Lambda function `name`'s timeout and its number of published versions, read with boto3.
+fn function_state(url: &str, name: &str) -> (i64, usize) {
+    let script = "import boto3, json, sys\n\
+        lam = boto3.client('lambda', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+        config = lam.get_function_configuration(FunctionName=sys.argv[2])\n\
+        versions = lam.list_versions_by_function(FunctionName=sys.argv[2])['Versions']\n\
+        print(json.dumps([config['Timeout'], len(versions)]))\n";
+    let mut cmd = std::process::Command::new(python().python());
+    cmd.args(["-c", script, url, name]);
+    safe_aws_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Sets the Lambda function `name`'s timeout by hand, as a user would with the AWS CLI.
+fn set_function_timeout(url: &str, name: &str, secs: u32) {
+    let script = "import boto3, sys\n\
+        lam = boto3.client('lambda', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+        lam.update_function_configuration(FunctionName=sys.argv[2], Timeout=int(sys.argv[3]))\n";
+    let mut cmd = std::process::Command::new(python().python());
+    cmd.args(["-c", script, url, name, &secs.to_string()]);
+    safe_aws_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn doctor_on_the_sandbox_reports_a_function_as_it_is_and_changes_nothing() {
+    let server = temporal_server(WCI_ON);
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let co = Checkout::new().with_installed_sandbox();
+    let function = "it-readonly-fn";
+    let text = descriptor("it-readonly", "readonly-external-id", &[function])
+        .replace(&emulator().url(), &url)
+        .replace(
+            "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
+            &format!("address = \"{}\"\n", server.address()),
+        )
+        + &format!(
+            "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"it-readonly-worker\"\n\
+             build_id = \"build-1\"\nlambda_function_arn = \"{}\"\n\n[sandbox]\n",
+            function_arn(function)
+        );
+    co.write_env("local", &text);
+    let _down = SandboxDown(&co, "local");
+    // `deploy` starts the sandbox's own emulator; the user deploys the function, then sets its
+    // timeout by hand.
+    co.xtask(&["deploy", "local", "--yes"]).success();
+    let worker = SampleWorker::for_version(
+        &function_arn(function),
+        &server.address(),
+        "orders",
+        "it-readonly-worker",
+        "build-1",
+    );
+    aws_sandbox::deploy_sample_workers(python(), &url, "us-east-1", &[worker]).unwrap();
+    set_function_timeout(&url, function, 3);
+    let before = function_state(&url, function);
+    assert_eq!(before.0, 3);
+
+    let run = co.xtask(&["doctor", "local"]);
+    run.failure();
+    let timeout = run.line(&format!("timeout of {}", function_arn(function)));
+    assert!(
+        timeout.starts_with("FAIL  step 5") && timeout.contains("the function's timeout is 3 s"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("published version"), "{}", run.all());
+    assert_eq!(
+        function_state(&url, function),
+        before,
+        "doctor changed the function: {}",
+        run.all()
+    );
 }

@@ -357,6 +357,18 @@ pub fn function_arn(function: &str) -> String {
     format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}")
 }
 
+/// The sample worker's function timeout in these tests: `lambda_worker` keeps 7 s of it for
+/// shutdown and polls for the other 3 s, so the bootstrap invocation ends soon.
+pub const WORKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest an invocation of a function with `timeout` takes in the emulator, from the
+/// moment the server is asked to invoke it: as on AWS, an init phase of up to 10 s (the
+/// interpreter's start and the handler's import, not counted in the timeout), then the timeout,
+/// plus 10 s for the server to invoke it and for the test to see what it did.
+pub fn invocation_window(timeout: Duration) -> Duration {
+    Duration::from_secs(10) + timeout + Duration::from_secs(10)
+}
+
 /// Deploys the sample worker as `function`, polling in namespace `orders` as `deployment`@build-1 on `address`.
 pub fn deploy_sample_worker(function: &str, address: &str, deployment: &str, timeout: Duration) {
     let worker = SampleWorker {

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, create_functions, deploy_sample_worker, describe_version,
-    descriptor, iam, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, WORKER_TIMEOUT, create_functions, deploy_sample_worker,
+    describe_version, descriptor, iam, invocation_window, temporal_server,
 };
 
 /// A descriptor with WCI enabled globally (as on the dev server), the frontend at `address`, and
@@ -41,7 +41,7 @@ fn deploy_register_creates_a_lambda_version_and_doctor_passes() {
         "it-good-fn",
         &server.address(),
         "it-good-worker",
-        Duration::from_secs(10),
+        WORKER_TIMEOUT,
     );
     let co = Checkout::new();
     co.write_env(
@@ -376,9 +376,14 @@ fn render_edits_only_the_managed_keys_of_a_hostile_server_file() {
 
 /// Waits until a worker has bound a task queue to `deployment`@build-1.
 fn wait_for_bound_queue(address: &str, deployment: &str) {
-    let bound = Instant::now() + Duration::from_secs(30);
+    // The bootstrap invocation binds the queue or never will.
+    let window = invocation_window(WORKER_TIMEOUT);
+    let bound = Instant::now() + window;
     while describe_version(address, deployment)["taskQueuesInfos"].is_null() {
-        assert!(Instant::now() < bound, "no task queue bound within 30 s");
+        assert!(
+            Instant::now() < bound,
+            "no task queue bound within {window:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -390,7 +395,7 @@ fn doctor_compares_the_compute_config_the_server_holds_with_the_descriptor() {
         "it-held-fn",
         &server.address(),
         "it-held-worker",
-        Duration::from_secs(10),
+        WORKER_TIMEOUT,
     );
     create_functions(&["it-held-other-fn"]);
     let co = Checkout::new();

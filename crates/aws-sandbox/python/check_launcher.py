@@ -465,6 +465,26 @@ def lambda_is_killed_at_its_timeout_with_its_children(c: Clients, launcher: Laun
     wait_for("the handler and its child to be killed", lambda: not pid_alive(handler_pid) and not pid_alive(child_pid), 5)
 
 
+SLOW_INIT_HANDLER = """
+import time
+time.sleep(2.5)  # a module that imports slowly, as temporalio does on a loaded machine
+def handler(event, context):
+    return {"remaining": context.get_remaining_time_in_millis()}
+"""
+
+
+@check
+def lambda_init_does_not_count_against_the_timeout(c: Clients, launcher: Launcher) -> None:
+    # As AWS: the function's timeout starts when the init phase (the interpreter's start and the
+    # handler module's import, up to 10 s) has ended, so a slow import leaves the handler its time.
+    make_function(c, "slow-init", SLOW_INIT_HANDLER, timeout=2)
+    result, payload = invoke_json(c, "slow-init")
+    assert "FunctionError" not in result, (result, payload)
+    assert 1000 < payload["remaining"] <= 2000, payload
+    end = [r for r in launcher.invocations() if r["function"] == "slow-init" and r["event"] == "end"][-1]
+    assert end["init_duration_ms"] >= 2500 and end["status"] == "ok", end
+
+
 @check
 def lambda_refuses_runtimes_it_cannot_run(c: Clients, launcher: Launcher) -> None:
     for runtime in ("nodejs22.x", "provided.al2023", "java21"):

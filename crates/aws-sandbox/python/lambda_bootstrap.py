@@ -5,6 +5,13 @@ context, its result or error written as JSON to the invocation's result file.
 
 Usage: python lambda_bootstrap.py INVOCATION_DIR   (reads invocation.json, writes result.json)
 
+As on AWS, the function's timeout does not include the init phase (the interpreter's start and
+the import of the handler's module, which for temporalio takes seconds on a loaded machine), up
+to INIT_LIMIT_S: the clock starts when init ends, or INIT_LIMIT_S after the process started if
+init takes longer (AWS then counts the rest of init against the timeout too). The deadline that
+follows is written, as one line of milliseconds since the epoch, to the pipe `ready_fd` the
+emulator waits on, so that it kills the process at the very deadline the context reports.
+
 The process leads its own process group; it kills that group when the emulator that started it
 is gone, so nothing it started outlives the emulator. After the handler returns it ends with
 os._exit, as Lambda does (no interpreter teardown: it crashed the Temporal worker once in five).
@@ -22,6 +29,9 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+# AWS Lambda's limit on the init phase of an on-demand function, which its timeout excludes.
+INIT_LIMIT_S = 10.0
 
 
 class Context:
@@ -73,16 +83,31 @@ def load_handler(name: str) -> Any:
     return handler
 
 
-def run(spec: dict[str, Any]) -> dict[str, Any]:
-    """The invocation's outcome: {"result": ...} or {"error": {...}} in Lambda's error shape."""
+def init(spec: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+    """The init phase: the handler, or the invocation's outcome when it cannot be loaded."""
     try:
-        handler = load_handler(spec["handler"])
+        return load_handler(spec["handler"]), None
     except (ImportError, SyntaxError) as exc:
-        return error("Runtime.ImportModuleError", f"Unable to import module '{spec['handler'].rpartition('.')[0]}': {exc}")
+        return None, error("Runtime.ImportModuleError", f"Unable to import module '{spec['handler'].rpartition('.')[0]}': {exc}")
     except (LookupError, AttributeError) as exc:
-        return error("Runtime.HandlerNotFound", str(exc))
+        return None, error("Runtime.HandlerNotFound", str(exc))
     except SystemExit as exc:
-        return error("Runtime.ExitError", f"RequestId: {spec['request_id']} Error: Runtime exited with error: exit status {exc.code}")
+        return None, error("Runtime.ExitError", f"RequestId: {spec['request_id']} Error: Runtime exited with error: exit status {exc.code}")
+
+
+def start_clock(spec: dict[str, Any]) -> float:
+    """Ends the init phase: the invocation's deadline (ms since the epoch), also told to the
+    emulator through `ready_fd`."""
+    now_ms = time.time() * 1000
+    clock_ms = min(now_ms, float(spec["started_ms"]) + INIT_LIMIT_S * 1000)
+    deadline_ms = clock_ms + float(spec["timeout_s"]) * 1000
+    with os.fdopen(int(spec["ready_fd"]), "w") as ready:
+        ready.write(f"{deadline_ms}\n")
+    return deadline_ms
+
+
+def invoke(handler: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """The invocation's outcome: {"result": ...} or {"error": {...}} in Lambda's error shape."""
     try:
         result = handler(spec["event"], Context(spec))
     except SystemExit as exc:
@@ -105,7 +130,9 @@ def main() -> None:
     guard_network(spec["launcher_dir"])
     os.chdir(spec["code_dir"])
     sys.path.insert(0, spec["code_dir"])
-    outcome = run(spec)
+    handler, failed = init(spec)
+    spec["deadline_ms"] = start_clock(spec)
+    outcome = failed or invoke(handler, spec)
     (invocation / "result.json.tmp").write_text(json.dumps(outcome))
     os.replace(invocation / "result.json.tmp", invocation / "result.json")
     sys.stdout.flush()

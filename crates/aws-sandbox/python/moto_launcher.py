@@ -12,7 +12,8 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
   * lambda config     - {"lambda": {"use_docker": false}}: docker-free Lambda backend.
   * lambda runtime    - Invoke runs a python3.x handler from the function's zip in its own process
                         (lambda_bootstrap.py, next to this file) with the function's environment, a
-                        Lambda-like context and its timeout; Event answers 202 at once and runs in
+                        Lambda-like context and its timeout, which as on AWS starts after the init
+                        phase (interpreter start, handler import; up to 10 s); Event answers 202 at once and runs in
                         the background; other runtimes are refused at CreateFunction.  Each
                         invocation is logged (stderr and DIR/invocations.jsonl) with its caller:
                         access key, and for an assumed role its ARN, session and external ID.
@@ -51,6 +52,7 @@ import json
 import os
 import re
 import shutil
+import select
 import signal
 import socket
 import subprocess
@@ -1240,20 +1242,46 @@ class Caller:
         return f"{caller['arn']} (access key {caller['access_key']})"
 
 
+# AWS Lambda's limit on the init phase of an on-demand function, which its timeout excludes
+# (lambda_bootstrap.INIT_LIMIT_S).
+INIT_LIMIT_S = 10.0
+
+
 class Invocation:
-    """One run of a handler in its own process group."""
+    """One run of a handler in its own process group. `ready` is the pipe on which the process
+    ends its init phase with the invocation's deadline (lambda_bootstrap.start_clock)."""
 
     def __init__(self, record: dict[str, Any], directory: Path, process: subprocess.Popen[bytes],
-                 timeout: float, started: float) -> None:
+                 timeout: float, started: float, ready: int) -> None:
         self.record, self.directory, self.process = record, directory, process
-        self.timeout, self.started = timeout, started
+        self.timeout, self.started, self.ready = timeout, started, ready
+
+    def deadline(self) -> tuple[float, float | None]:
+        """When the function's time is up, and when its clock started (None: the process ended
+        during init). Waits for the end of init, at most until the latest possible deadline."""
+        latest = self.started + INIT_LIMIT_S + self.timeout
+        line = b""
+        try:
+            while not line.endswith(b"\n"):
+                readable, _, _ = select.select([self.ready], [], [], max(0.0, latest - time.time()))
+                chunk = os.read(self.ready, 64) if readable else b""
+                if not chunk:
+                    break
+                line += chunk
+        finally:
+            os.close(self.ready)
+        try:
+            deadline = float(line) / 1000
+        except ValueError:
+            return latest, None
+        return min(deadline, latest), deadline - self.timeout
 
 
 class LambdaRuntime:
     """Runs Python functions for the docker-free Lambda backend: each invocation is a process
     (lambda_bootstrap.py, the venv's interpreter) in the function's extracted code, with its
-    environment variables, killed with its whole process group at the function's timeout or
-    when the emulator stops. Every invocation is logged twice (start, end) as a JSON line in
+    environment variables, killed with its whole process group at the function's timeout (counted,
+    as on AWS, from the end of its init phase; see lambda_bootstrap.py) or when the emulator stops. Every invocation is logged twice (start, end) as a JSON line in
     LAMBDA_DIR/invocations.jsonl and on stderr, with the identity that made it."""
 
     def __init__(self, root: Path, endpoint: str) -> None:
@@ -1306,40 +1334,51 @@ class LambdaRuntime:
         directory.mkdir(parents=True)
         started = time.time()
         timeout = float(fn.timeout)
-        (directory / "invocation.json").write_text(json.dumps({
-            "request_id": request_id, "invoked_function_arn": invoked_arn, "function_name": fn.function_name,
-            "function_version": str(fn.version), "memory_limit_in_mb": fn.memory_size, "handler": fn.handler,
-            "deadline_ms": (started + timeout) * 1000, "event": event, "code_dir": str(code),
-            "parent_pid": os.getpid(), "launcher_dir": str(Path(__file__).resolve().parent),
-        }))
         record = {"event": "start", "time": started, "request_id": request_id, "function": fn.function_name,
                   "function_arn": invoked_arn, "version": str(fn.version), "invocation_type": kind,
                   "caller": caller, "output": str(directory / "output.log")}
         self.write(record)
         print(f"lambda: START {request_id} {invoked_arn} ({kind}) by {Caller.describe(caller)}",
               file=sys.stderr, flush=True)
-        with (directory / "output.log").open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve().parent / "lambda_bootstrap.py"), str(directory)],
-                cwd=code, env=self.environment(fn, code), stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, start_new_session=True)
+        ready, ready_w = os.pipe()
+        try:
+            (directory / "invocation.json").write_text(json.dumps({
+                "request_id": request_id, "invoked_function_arn": invoked_arn, "function_name": fn.function_name,
+                "function_version": str(fn.version), "memory_limit_in_mb": fn.memory_size, "handler": fn.handler,
+                "started_ms": started * 1000, "timeout_s": timeout, "ready_fd": ready_w, "event": event,
+                "code_dir": str(code), "parent_pid": os.getpid(),
+                "launcher_dir": str(Path(__file__).resolve().parent),
+            }))
+            with (directory / "output.log").open("wb") as output:
+                process = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).resolve().parent / "lambda_bootstrap.py"), str(directory)],
+                    cwd=code, env=self.environment(fn, code), stdin=subprocess.DEVNULL, stdout=output,
+                    stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(ready_w,))
+        except BaseException:
+            os.close(ready)
+            raise
+        finally:
+            os.close(ready_w)
         with self.lock:
             self.running.add(process)
-        return Invocation(record, directory, process, timeout, started)
+        return Invocation(record, directory, process, timeout, started, ready)
 
     def finish(self, inv: Invocation) -> dict[str, Any]:
         """Waits for the handler until its deadline; returns {"result": ...} or {"error": ...}."""
+        deadline, clock = inv.deadline()
         try:
-            code = inv.process.wait(max(0.0, inv.started + inv.timeout - time.time()))
+            code = inv.process.wait(max(0.0, deadline - time.time()))
             timed_out = False
         except subprocess.TimeoutExpired:
             code, timed_out = None, True
         self._kill(inv.process)
         outcome = self._outcome(inv, code, timed_out)
-        took_ms = int((time.time() - inv.started) * 1000)
+        ended = time.time()
+        took_ms = int((ended - inv.started) * 1000)
+        init_ms = int(((clock or ended) - inv.started) * 1000)
         error = outcome.get("error")
-        self.write({**inv.record, "event": "end", "time": time.time(), "duration_ms": took_ms,
-                    "status": "error" if error else "ok", "error": error,
+        self.write({**inv.record, "event": "end", "time": ended, "duration_ms": took_ms,
+                    "init_duration_ms": init_ms, "status": "error" if error else "ok", "error": error,
                     "output_tail": _tail(inv.directory / "output.log")})
         summary = f"{error['errorType']}: {error['errorMessage']}" if error else "ok"
         print(f"lambda: END {inv.record['request_id']} {summary} in {took_ms} ms (output: "

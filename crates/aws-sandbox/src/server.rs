@@ -498,6 +498,12 @@ fn wait_ready(mut child: Child, host: &str, port: u16, log: &Path) -> Result<Chi
     }
 }
 
+/// How long a connection to `listening`'s address may take. On this machine a port nothing
+/// listens on refuses at once, so this bounds only a server that is slow to answer, as one is on
+/// a loaded machine: with 200 ms, a dev server just started was once reported as "nothing
+/// answers" there.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Whether something accepts connections on `host:port`.
 pub fn listening(host: &str, port: u16) -> bool {
     let addrs: Vec<SocketAddr> = (host, port)
@@ -506,7 +512,7 @@ pub fn listening(host: &str, port: u16) -> bool {
         .unwrap_or_default();
     addrs
         .iter()
-        .any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
+        .any(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok())
 }
 
 /// Whether `pid` is alive and its command line contains `marker`.

@@ -139,7 +139,8 @@ pub fn ensure_aws(layout: &Layout, env: &Environment) -> Result<()> {
 }
 
 /// Starts everything `env` needs locally: the emulator, its Lambda functions, and the Temporal
-/// dev server when `temporal.address` is on this machine and nothing answers there.
+/// dev server when `temporal.address` is on this machine and nothing answers there. For
+/// `register`, which stands in for the user's own function deploys.
 pub fn ensure_all(layout: &Layout, env: &Environment) -> Result<()> {
     ensure_aws(layout, env)?;
     let sandbox = Sandbox::new(&layout.cache_dir());
@@ -156,6 +157,19 @@ pub fn ensure_all(layout: &Layout, env: &Environment) -> Result<()> {
         )
     {
         sandbox.up_temporal(&dev, &mut say)?;
+    }
+    Ok(())
+}
+
+/// Starts the emulator and the Temporal dev server of `env` when nothing answers at their
+/// addresses, and changes nothing in what runs: for `doctor`, which reports the functions and
+/// the dev server as they are (never deploys the sample worker, never restarts a dev server
+/// with other settings).
+pub fn ensure_services(layout: &Layout, env: &Environment) -> Result<()> {
+    ensure_aws(layout, env)?;
+    let dev = temporal_dev(layout, env)?;
+    if !aws_sandbox::listening(&dev.host, dev.port) {
+        Sandbox::new(&layout.cache_dir()).up_temporal(&dev, &mut say)?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! promises, every `cargo xtask` line parses with the real command line, a plan with changes
 //! (exit 2) is a success, and AWS credentials come from OIDC web identity only.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::{CommandFactory, Parser};
@@ -239,15 +239,32 @@ fn actions_are_pinned_by_commit_and_only_environments_are_committed_back() {
     assert_eq!(deploy["permissions"]["contents"], "write");
 }
 
+/// The workflows of the repository at `root` that would run the recipe there: a copy of it, or
+/// any workflow that deploys. None when the repository has no `.github/workflows`.
+fn active_recipes(root: &Path) -> Vec<PathBuf> {
+    let workflows = root.join(".github/workflows");
+    let entries = match std::fs::read_dir(&workflows) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => panic!("{}: {e}", workflows.display()),
+    };
+    let (recipe, _) = recipe();
+    let mut active: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            text == recipe || text.contains("cargo xtask deploy")
+        })
+        .collect();
+    active.sort();
+    active
+}
+
 #[test]
 fn the_recipe_is_not_an_active_workflow_of_this_repository() {
-    let workflows = recipe_path().join("../../../.github/workflows");
-    let active: Vec<_> = std::fs::read_dir(&workflows)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| std::fs::read(e.path()).ok() == std::fs::read(recipe_path()).ok())
-        .collect();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(root.join("docs/ci/environments.yml").is_file(), "{root:?}");
+    let active = active_recipes(&root);
     assert!(active.is_empty(), "{active:?}");
 }
 
@@ -361,4 +378,24 @@ fn the_outputs_are_committed_when_the_deploy_failed_and_the_job_still_fails() {
     // Nothing new: nothing committed, and the step succeeds.
     assert!(run(script).success());
     assert_eq!(git(&["log", "--format=%s", "main"], &remote), pushed);
+}
+
+#[test]
+fn a_workflow_that_would_run_the_recipe_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(active_recipes(dir.path()), Vec::<PathBuf>::new());
+    let workflows = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    let (recipe, _) = recipe();
+    std::fs::write(workflows.join("copy.yml"), &recipe).unwrap();
+    std::fs::write(
+        workflows.join("edited.yml"),
+        recipe.replace("name: environments", "name: envs"),
+    )
+    .unwrap();
+    std::fs::write(workflows.join("lint.yml"), "name: lint\n").unwrap();
+    assert_eq!(
+        active_recipes(dir.path()),
+        [workflows.join("copy.yml"), workflows.join("edited.yml")]
+    );
 }

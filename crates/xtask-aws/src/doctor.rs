@@ -9,7 +9,8 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
     let env = setup_flows::envs::load_env(layout, &args.env)?;
     let emulator = env.aws.uses_emulator();
     if env.starts_sandbox() {
-        setup_flows::sandbox::ensure_all(layout, &env)?;
+        // A check never repairs what it checks: services are started, functions left as they are.
+        setup_flows::sandbox::ensure_services(layout, &env)?;
     }
     let dynamic_config = setup_flows::doctor::dynamic_config(layout, &env)?;
     let temporal = setup_flows::doctor::temporal_client(layout, &env);
