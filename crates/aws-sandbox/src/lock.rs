@@ -4,7 +4,6 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::SandboxError;
@@ -39,39 +38,16 @@ pub(crate) fn exclusive(
 }
 
 /// Opens (creating when missing) one of the sandbox's own state files for writing, emptied
-/// when `truncate`: never through a symbolic link (`O_NOFOLLOW`), and only a regular file, so
-/// that a link committed under `target/xtask/sandbox/` cannot make the tool overwrite the file
-/// it points to.
+/// when `truncate`, through [`env_descriptor::open_state_file`]: never through a link, only a
+/// regular file.
 pub(crate) fn own_file(path: &Path, truncate: bool) -> std::io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(truncate)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                std::io::Error::new(
-                    e.kind(),
-                    format!(
-                        "`{}` is a symbolic link; the sandbox's files are its own and never followed: remove it and run again",
-                        path.display()
-                    ),
-                )
-            } else {
-                e
-            }
-        })?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!(
-                "`{}` is not a regular file; remove it and run again",
-                path.display()
-            ),
-        ));
-    }
-    Ok(file)
+    env_descriptor::open_state_file(
+        path,
+        OpenOptions::new()
+            .create(true)
+            .truncate(truncate)
+            .write(true),
+    )
 }
 
 /// Writes `contents` to the sandbox's own file `path` through [`own_file`].

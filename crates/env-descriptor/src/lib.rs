@@ -26,7 +26,7 @@ pub use layout::{
     ALLOW_OUTSIDE_VAR, FileError, Layout, LayoutError, MAX_FILE_BYTES, RENDERED_FILES, WriteError,
     read_capped, valid_env_name,
 };
-pub use lock::{EnvLock, Holder, LockError};
+pub use lock::{EnvLock, Holder, LockError, open_state_file};
 pub use model::{
     AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings, Smoke,
     Temporal, Tls, WorkerDeployment,

@@ -126,7 +126,15 @@ impl EnvLock {
             source,
         };
         std::fs::create_dir_all(path.parent().expect("a lock file has a directory")).map_err(io)?;
-        let mut file = open_state_file(&path).map_err(io)?;
+        let mut file = open_state_file(
+            &path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(io)?;
         let start = Instant::now();
         let mut announced = false;
         loop {
@@ -173,15 +181,13 @@ impl EnvLock {
     }
 }
 
-/// Opens (creating when missing) one of the tool's own state files for reading and writing,
+/// Opens one of the tool's own state files as `options` say (creating it, emptying it, ...),
 /// never through a symbolic link (`O_NOFOLLOW`) and only when it is a regular file: a link
-/// committed in its place would otherwise have the tool truncate whatever it points to.
-fn open_state_file(path: &Path) -> std::io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
+/// committed in its place (a pull request's, under `target/`) would otherwise have the tool
+/// truncate or write whatever it points to. The one opener of the tool's state files: the
+/// environment locks here and the sandbox's lock, pid, stamp and log files.
+pub fn open_state_file(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    let file = options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| {

@@ -3,8 +3,7 @@
 //! the second deploy collides on the role and rolls back.
 
 use crate::model::Environment;
-use crate::problem::{Problem, Severity, line_col};
-use crate::stacks::stack_name_offset;
+use crate::problem::Problem;
 
 /// The role a descriptor's stack creates, and where: equal names at the same endpoint clash
 /// when the accounts are equal or either is unknown.
@@ -68,24 +67,14 @@ fn shared(env: &Environment, other: &Environment, key: &RoleKey, other_key: &Rol
         (Some(a), Some(_)) => format!("account `{a}`"),
         _ => "what may be the same account (set `aws.account_id` in both to tell)".to_owned(),
     };
-    let other_at = match stack_name_offset(&other.file) {
-        Some((src, at)) => format!("`{}` (line {})", other.file.display(), line_col(&src, at).0),
-        None => format!("`{}`", other.file.display()),
-    };
-    let (src, at) = stack_name_offset(&env.file).unzip();
-    Problem::at(
-        Severity::Error,
-        &env.file,
-        src.as_deref().unwrap_or_default(),
-        at,
-        "role.stack_name".into(),
+    crate::stacks::clash(env, other, |other_at| {
         format!(
             "IAM role `{}` (region `{}`) is also created by {other_at} (region `{}`) in {account}; \
              IAM role names are global to an account, so the second deploy would fail on it and \
              roll back: change `role.stack_name` or `role.name` in one of them",
             key.name, key.region, other_key.region
-        ),
-    )
+        )
+    })
 }
 
 #[cfg(test)]

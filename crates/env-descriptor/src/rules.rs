@@ -338,7 +338,17 @@ fn tag_count(found: &Found, report: &mut Report) {
 /// The service role must be in the stack's account (when that is known): CloudFormation
 /// assumes it there.
 fn service_role_account(found: &Found, report: &mut Report) {
-    let key = "deploy.cloudformation_role_arn";
+    in_stack_account(
+        found,
+        report,
+        "deploy.cloudformation_role_arn",
+        "a role in the stack's account, which CloudFormation can assume",
+    );
+}
+
+/// The ARN at `key` (when valid) is in the environment's account (when that is known), or an
+/// error says which it is in and what is `allowed`.
+fn in_stack_account(found: &Found, report: &mut Report, key: &str, allowed: &str) {
     let Some(arn) = found.valid_text(key).and_then(arn::Arn::parse) else {
         return;
     };
@@ -349,7 +359,7 @@ fn service_role_account(found: &Found, report: &mut Report) {
             key,
             span(found, key),
             format!(
-                "is in account `{}`, not `{account}` ({source}); allowed: a role in the stack's account, which CloudFormation can assume",
+                "is in account `{}`, not `{account}` ({source}); allowed: {allowed}",
                 arn.account
             ),
         );
@@ -372,21 +382,12 @@ fn assumed_role(found: &Found, report: &mut Report) {
         }
         return;
     }
-    let Some(arn) = found.valid_text(key).and_then(arn::Arn::parse) else {
-        return;
-    };
-    if let Some((source, account)) = role_account(found)
-        && arn.account != account
-    {
-        report.error(
-            key,
-            span(found, key),
-            format!(
-                "is in account `{}`, not `{account}` ({source}); allowed: a role of the environment's account, whose credentials every call then uses",
-                arn.account
-            ),
-        );
-    }
+    in_stack_account(
+        found,
+        report,
+        key,
+        "a role of the environment's account, whose credentials every call then uses",
+    );
 }
 
 /// The account the invocation role lives in, and what says so: `aws.account_id`, else the

@@ -51,6 +51,23 @@ fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
         .endpoint
         .map(|e| format!(" at `{e}`"))
         .unwrap_or_default();
+    clash(env, other, |other_at| {
+        format!(
+            "stack `{}` in account `{account}`, region `{}`{endpoint} is also deployed by {other_at}; \
+             one stack, one descriptor: change `role.stack_name` in one of them \
+             (or set `aws.account_id` in each, if they deploy to different accounts)",
+            key.name, key.region
+        )
+    })
+}
+
+/// An error at `env`'s `role.stack_name` (its line quoted) about a clash with `other`; `message`
+/// gets `other` as it names it: its file and the line of its `role.stack_name`.
+pub(crate) fn clash(
+    env: &Environment,
+    other: &Environment,
+    message: impl FnOnce(&str) -> String,
+) -> Problem {
     let other_at = match stack_name_offset(&other.file) {
         Some((src, at)) => format!("`{}` (line {})", other.file.display(), line_col(&src, at).0),
         None => format!("`{}`", other.file.display()),
@@ -62,18 +79,13 @@ fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
         src.as_deref().unwrap_or_default(),
         at,
         "role.stack_name".into(),
-        format!(
-            "stack `{}` in account `{account}`, region `{}`{endpoint} is also deployed by {other_at}; \
-             one stack, one descriptor: change `role.stack_name` in one of them \
-             (or set `aws.account_id` in each, if they deploy to different accounts)",
-            key.name, key.region
-        ),
+        message(&other_at),
     )
 }
 
 /// The text of `path` and the byte offset of `role.stack_name`'s value in it, read again from
 /// the file: only needed for the rare message, so descriptors do not carry positions around.
-pub(crate) fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
+fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
     let src = std::fs::read_to_string(path).ok()?;
     let doc = src.parse::<toml_edit::Document<String>>().ok()?;
     let start = doc.get("role")?.get("stack_name")?.span()?.start;
