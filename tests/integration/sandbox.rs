@@ -5,8 +5,8 @@
 use aws_sandbox::{SampleWorker, listening};
 
 use crate::support::{
-    ACCOUNT, Checkout, WCI_ON, descriptor, emulator, free_port, function_arn, python,
-    recorded_outputs, safe_aws_env, temporal_server,
+    ACCOUNT, Checkout, WCI_ON, boto3_at, descriptor, emulator, free_port, function_arn, python,
+    recorded_outputs, temporal_server,
 };
 
 #[test]
@@ -137,36 +137,24 @@ impl Drop for SandboxDown<'_> {
 
 /// The Lambda function `name`'s timeout and its number of published versions, read with boto3.
 fn function_state(url: &str, name: &str) -> (i64, usize) {
-    let script = "import boto3, json, sys\n\
-        lam = boto3.client('lambda', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
-        config = lam.get_function_configuration(FunctionName=sys.argv[2])\n\
-        versions = lam.list_versions_by_function(FunctionName=sys.argv[2])['Versions']\n\
-        print(json.dumps([config['Timeout'], len(versions)]))\n";
-    let mut cmd = std::process::Command::new(python().python());
-    cmd.args(["-c", script, url, name]);
-    safe_aws_env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = boto3_at(
+        url,
+        "lambda",
+        &format!(
+            "config = client.get_function_configuration(FunctionName='{name}')\n\
+             versions = client.list_versions_by_function(FunctionName='{name}')['Versions']\n\
+             print(json.dumps([config['Timeout'], len(versions)]))"
+        ),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&out).unwrap()
 }
 
 /// Sets the Lambda function `name`'s timeout by hand, as a user would with the AWS CLI.
 fn set_function_timeout(url: &str, name: &str, secs: u32) {
-    let script = "import boto3, sys\n\
-        lam = boto3.client('lambda', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
-        lam.update_function_configuration(FunctionName=sys.argv[2], Timeout=int(sys.argv[3]))\n";
-    let mut cmd = std::process::Command::new(python().python());
-    cmd.args(["-c", script, url, name, &secs.to_string()]);
-    safe_aws_env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    boto3_at(
+        url,
+        "lambda",
+        &format!("client.update_function_configuration(FunctionName='{name}', Timeout={secs})"),
     );
 }
 
