@@ -4,8 +4,9 @@
 Usage:
     python3 benches/run.py            # everything, including a cold build in a fresh clone
     python3 benches/run.py --quick    # 3 iterations per measurement, no cold build
-    python3 benches/run.py --only merge   # one section (cold, noop, create, many, merge);
-                                          # the other sections of BENCHMARKS.md are kept
+    python3 benches/run.py --only merge   # one section (cold, noop, create, many, merge,
+                                          # hostile); the other sections of BENCHMARKS.md
+                                          # are kept
 
 Writes BENCHMARKS.md at the top of the checkout. Python 3 standard library only.
 
@@ -30,6 +31,11 @@ What it measures (each number is printed next to its target in BENCHMARKS.md):
   5. merging into a large server file: `render` with `temporal.dynamic_config_file` pointing
      at a file of 50k and 400k keys set by hand (adding the block, replacing it, and a no-op),
      with a time limit per run (`--merge-timeout`); no emulator involved.
+  6. hostile files: wall time, max RSS (the child's own rusage, from wait4) and output bytes of
+     `render --check` with `temporal.dynamic_config_file` naming a 100 MB server file (refused
+     unread), a file just under the 4 MiB cap (the worst case accepted) and a 200 KB file of
+     nested flow collections (refused by the depth check), and of `validate` on a descriptor
+     holding one 3 MiB value; no emulator involved.
 
 Nothing here talks to anything but 127.0.0.1: every process gets dummy credentials,
 AWS_EC2_METADATA_DISABLED=true and an endpoint on 127.0.0.1. Everything the script starts is
@@ -80,7 +86,19 @@ MERGE_BEFORE = {"commit": "d20c091", "limit_s": 60,
                 "insert": {50_000: 30.18, 400_000: None},
                 "replace": {50_000: 24.61, 400_000: None},
                 "noop": {50_000: 20.96, 400_000: None}}
-SECTIONS = ("cold", "noop", "create", "many", "merge")
+# Section 6: the files of issue 18 ("Scale of hostile files") and what they cost before the
+# size cap (env_descriptor::MAX_FILE_BYTES) and the depth check (yaml_edit::check_depth). Not
+# rerunnable here: the issue's numbers are its reporter's, the hand numbers were taken once by
+# another engineer, with their own files (for the 4 MB file: after the cap).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+HOSTILE_BEFORE = {
+    "big": "issue 18: 58.6 s, 6.7 GB of memory (67 times the file); by hand: 143.5 s user + "
+           "12.2 s sys, 9.4 GB max RSS",
+    "nested": "issue 18: 47 s, then failed on a recursion limit; by hand: 245 s wall",
+    "cap": "by hand, after the cap (another 4 MB file): 5.8 s user, 388 MB max RSS",
+    "value": "",
+}
+SECTIONS = ("cold", "noop", "create", "many", "merge", "hostile")
 SERVER_ROLE = "arn:aws:iam::123456789012:user/moto"
 EXTERNAL_ID = "bench-external-id-0001"
 LAMBDA_A = "arn:aws:lambda:us-east-1:123456789012:function:bench-worker-a"
@@ -404,6 +422,7 @@ class Bench:
         self.n_many = n or (2 if self.quick else 4)
         self.n_notice = n or (2 if self.quick else 3)
         self.n_merge = n or (1 if self.quick else 3)
+        self.n_hostile = n or (2 if self.quick else 3)
 
     # ---- bookkeeping
 
@@ -1048,6 +1067,152 @@ lambda_function_arns = ["{LAMBDA_A}"]
 """
         (self.root / "environments" / "merge.toml").write_text(text)
 
+    # ---- 6. hostile files
+
+    def hostile(self) -> None:
+        """`render --check` on huge and deeply nested server files, `validate` on a huge value:
+        wall time, max RSS and output of each, in a checkout of its own (one descriptor)."""
+        r = self.results.setdefault("hostile", {"rows": []})
+        r["commit"] = self.info.get("commit", "")
+        root = self.workdir / "hostile-root"
+        (root / "environments").mkdir(parents=True)
+        (root / "server").mkdir()
+        shutil.copytree(REPO / "templates", root / "templates")
+        server = root / "server" / "dynamicconfig.yaml"
+        env_file = root / "environments" / "hostile.toml"
+        env_file.write_text(f"""# written by benches/run.py
+[aws]
+region = "{REGION}"
+
+[temporal]
+server_role_arn = "{SERVER_ROLE}"
+namespaces = ["orders"]
+dynamic_config_file = "server/dynamicconfig.yaml"
+
+[role]
+stack_name = "bench-hostile"
+external_id = "{EXTERNAL_ID}"
+lambda_function_arns = ["{LAMBDA_A}"]
+""")
+
+        def unique_keys(limit: int) -> None:
+            """Hand-set keys (`history.benchKeyNNNNNNNN:` one `- value:` each) up to `limit`
+            bytes, written in chunks."""
+            size, k = 0, 0
+            with open(server, "w") as f:
+                while True:
+                    chunk = "".join(f"history.benchKey{j:08d}:\n  - value: {j}\n"
+                                    for j in range(k, k + 10_000))
+                    if size + len(chunk) > limit:
+                        lines = chunk.splitlines(keepends=True)
+                        while lines and size + len(lines[0]) + len(lines[1]) <= limit:
+                            f.write(lines[0] + lines[1])
+                            size += len(lines[0]) + len(lines[1])
+                            lines = lines[2:]
+                        return
+                    f.write(chunk)
+                    size += len(chunk)
+                    k += 10_000
+
+        def measure(key: str, what: str, args: list[str], expect_ok: bool, said: str) -> None:
+            row = {"key": key, "what": what, "bytes": 0, "runs": []}
+            row["bytes"] = (server if key != "value" else root / "environments" / "huge.toml"
+                            ).stat().st_size
+            for _ in range(self.n_hostile):
+                m = self.rusage_run(what, [str(self.xtask), "--root", str(root), *args],
+                                    cwd=root, timeout=600)
+                if m["ok"] != expect_ok or said not in m["stderr"] + m["stdout"]:
+                    raise CommandFailed(
+                        f"{what}: exit {m['rc']} (expected {'0' if expect_ok else 'non-zero'} "
+                        f"and {said!r} in the output)\n{tail(m['stdout'], 5)}\n"
+                        f"{tail(m['stderr'][:4000], 10)}")
+                row["runs"].append(m)
+            first = row["runs"][0]
+            row["said"] = next((l for l in (first["stderr"] + first["stdout"]).splitlines()
+                                if said in l and l.strip()), "").replace(f"{root}/", "")
+            r["rows"].append(row)
+            log(f"hostile {key}: {fmt_s(median([x['seconds'] for x in row['runs']]))}, "
+                f"{median([x['maxrss_kib'] for x in row['runs']]) / 1024:.0f} MiB max RSS")
+
+        # 100 MB of unique keys: refused by its size before a byte is read.
+        unique_keys(100_000_000)
+        measure("big", "render --check, 100 MB server file", ["render", "--check", "hostile"],
+                False, "4 MiB")
+        # Just under the cap once the tool's block is in: the most the tool ever parses. The
+        # block is rendered in first (untimed), so the check passes and does all of its work.
+        unique_keys(MAX_FILE_BYTES - 16 * 1024)
+        run_checked([str(self.xtask), "--root", str(root), "render", "hostile"], cwd=root,
+                    env=self.env.for_endpoint("http://127.0.0.1:9"), timeout=600,
+                    what="render hostile (4 MiB server file, untimed)")
+        if server.stat().st_size > MAX_FILE_BYTES:
+            raise CommandFailed(f"the rendered server file is {server.stat().st_size} bytes, "
+                                f"over the cap of {MAX_FILE_BYTES}")
+        measure("cap", "render --check, server file just under 4 MiB",
+                ["render", "--check", "hostile"], True, "")
+        # 200 KB of nested flow collections: refused by the depth check, nothing parsed.
+        depth = 200_000 // len("[{a: }]")
+        server.write_text("history.benchNested: " + "[{a: " * depth + "}]" * depth + "\n")
+        measure("nested", "render --check, 200 KB of nested flow collections",
+                ["render", "--check", "hostile"], False, "nested more than")
+        # One 3 MiB value in the descriptor (under the cap): refused, quoted as an excerpt.
+        env_file.unlink()
+        (root / "environments" / "huge.toml").write_text(f"""# written by benches/run.py
+[aws]
+region = "{REGION}"
+
+[temporal]
+server_role_arn = "{SERVER_ROLE}"
+
+[role]
+stack_name = "{'A' * (3 << 20)}"
+external_id = "{EXTERNAL_ID}"
+lambda_function_arns = ["{LAMBDA_A}"]
+""")
+        measure("value", "validate, a descriptor with one 3 MiB value", ["validate", "huge"],
+                False, "role.stack_name")
+
+    def rusage_run(self, label: str, cmd: list[str], *, cwd: Path, timeout: float) -> dict:
+        """One command; its wall time, and its own rusage (max RSS, CPU) from wait4, which
+        RUSAGE_CHILDREN cannot give (its max RSS is the largest of every child so far)."""
+        env = self.env.for_endpoint("http://127.0.0.1:9")
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        bufs: dict[str, bytes] = {}
+
+        def drain(name: str, pipe) -> None:
+            bufs[name] = pipe.read()
+
+        threads = [threading.Thread(target=drain, args=(n, f), daemon=True)
+                   for n, f in (("stdout", p.stdout), ("stderr", p.stderr))]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        except BaseException:
+            kill()
+            raise
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        for t in threads:
+            t.join()
+        if elapsed >= timeout:
+            raise CommandFailed(f"{label}: timed out after {timeout:.0f} s")
+        out, err = bufs.get("stdout", b""), bufs.get("stderr", b"")
+        return {"seconds": elapsed, "rc": p.returncode, "ok": p.returncode == 0,
+                "maxrss_kib": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime,
+                "out_bytes": len(out) + len(err),
+                "stdout": out.decode("utf-8", "replace"), "stderr": err.decode("utf-8", "replace")}
+
     # ---- the report
 
     def write_report(self, path: Path) -> None:
@@ -1654,6 +1819,64 @@ lambda_function_arns = ["{LAMBDA_A}"]
             w("Not measured: the section failed (see Failures).")
             w("")
 
+        hostile = res.get("hostile")
+        if hostile and hostile.get("rows"):
+            def mib(kib: float) -> str:
+                return f"{kib / 1024:.0f} MiB"
+
+            def size(n: int) -> str:
+                return f"{n:,} bytes"
+
+            def excerpt(line: str) -> str:
+                line = line.strip()
+                line = line if len(line) <= 160 else line[:157] + "..."
+                return "`" + line.replace("`", "'").replace("|", "\\|") + "`"
+
+            w("## 6. Hostile files")
+            w("")
+            w("The files of issue 18 (\"Scale of hostile files\"), in a scratch checkout with one "
+              "descriptor whose `temporal.dynamic_config_file` names the generated server file "
+              "(`xtask --root DIR render --check hostile`; unique hand-set keys "
+              "`history.benchKeyNNNNNNNN:` with one `- value:` each, or one key holding "
+              "`[{a: ` nested to 200 KB), and `xtask --root DIR validate huge` on a descriptor "
+              "whose `role.stack_name` is 3 MiB of `A`; no emulator involved. The file under the "
+              "cap has the tool's block rendered in first, so the check passes after doing all "
+              "its work. Binary: the private copy of `target/debug/xtask` (set-up above). Wall "
+              "time, and max RSS and CPU (user + sys) of the process itself (`wait4`); output: "
+              f"bytes of stdout and stderr together. Median of {self.n_hostile} run(s) each; "
+              f"measured on commit {str(hostile.get('commit'))[:7]}"
+              f"{' (section rerun alone with `--only hostile`)' if self.args.only else ''}.")
+            w("")
+            w("| case | file | exit | wall | min – max | max RSS | CPU | output | what it said | "
+              "before (issue 18 and by hand; not rerunnable) |")
+            w("|---|---|---|---|---|---|---|---|---|---|")
+            for row in hostile["rows"]:
+                runs = row["runs"]
+                rcs = sorted({x["rc"] for x in runs})
+                w(f"| {row['what']} | {size(row['bytes'])} | {', '.join(map(str, rcs))} | "
+                  f"**{fmt_s(med(runs))}** | {spread(runs)} | "
+                  f"**{mib(median([x['maxrss_kib'] for x in runs]))}** | "
+                  f"{fmt_s(median([x['cpu'] for x in runs]))} | "
+                  f"{int(median([x['out_bytes'] for x in runs])):,} B | "
+                  f"{excerpt(row['said']) if row['said'] else ''} | "
+                  f"{HOSTILE_BEFORE.get(row['key']) or 'n/a'} |")
+            w("")
+            w(f"The tool refuses a file over {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+              "(`env_descriptor::MAX_FILE_BYTES`) from its size, before reading it, and YAML "
+              "nested deeper than 64 levels in one linear pass before any parser "
+              "(`yaml_edit::check_depth`): both hostile files now cost about a process start "
+              "where they took minutes and gigabytes, the file just under the cap bounds what "
+              "any accepted file can cost, and a huge value is quoted as a bounded excerpt, so "
+              "the output stays small. The *before* column is quoted from the issue (its "
+              "reporter's machine and files) and from one hand measurement by another engineer; "
+              "this script cannot rerun it (`HOSTILE_BEFORE` in `benches/run.py`).")
+            w("")
+        elif "hostile" in res:
+            w("## 6. Hostile files")
+            w("")
+            w("Not measured: the section failed (see Failures).")
+            w("")
+
         if self.failures:
             w("## Failures")
             w("")
@@ -1669,8 +1892,8 @@ lambda_function_arns = ["{LAMBDA_A}"]
         w("python3 benches/run.py           # everything (a few minutes on 2 cores, mostly the "
           "cold build)")
         w("python3 benches/run.py --quick   # 2-3 iterations per row, no cold build (~1 min)")
-        w("python3 benches/run.py --only merge  # one section (cold, noop, create, many, merge);"
-          " the others are kept")
+        w("python3 benches/run.py --only merge  # one section (cold, noop, create, many, merge, "
+          "hostile); the others are kept")
         w("```")
         w("")
         w("The script builds `target/debug/xtask` (`cargo build -p xtask`, plus the helper "
@@ -1694,7 +1917,7 @@ lambda_function_arns = ["{LAMBDA_A}"]
 
 
 SECTION_HEADINGS = {"cold": "## 1.", "noop": "## 2.", "create": "## 3.", "many": "## 4.",
-                    "merge": "## 5."}
+                    "merge": "## 5.", "hostile": "## 6."}
 
 
 def sections_of(text: str) -> list[tuple[str, str]]:
@@ -1787,6 +2010,8 @@ def main() -> int:
                     bench.section("4. many environments, latency model", bench.many_latency)
                 if "merge" in only:
                     bench.section("5. merging into a large server file", bench.merge)
+                if "hostile" in only:
+                    bench.section("6. hostile files", bench.hostile)
         finally:
             bench.write_report(args.output)
         if bench.failures:
