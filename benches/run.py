@@ -1448,8 +1448,8 @@ lambda_function_arns = ["{LAMBDA_A}"]
               "so `cargo build -p xtask-aws` after `-p xtask` compiled 17 crates again (`libc`, "
               "`smallvec`, `url`, `tempfile`, ..., and 7 of ours above them), because the AWS SDK "
               "gives 5 of them more features. `xtask/Cargo.toml` now asks for those features "
-              "itself; `tests/integration/shared_build.rs` fails, naming the crate, when another "
-              "one diverges.")
+              "itself; `tests/integration/shared_build.rs` failed, naming the crate, when another "
+              "one diverged (both removed when the build-time target was retired).")
             w("- *The sandbox installs less, and starts its emulator during the build.* moto's "
               "`server` extra without cfn-lint (moto needs it only for ValidateTemplate, which "
               "this tool never calls; it brought sympy and networkx): pip's CPU time 24 s to "

@@ -30,7 +30,6 @@ mod providers;
 mod registration;
 mod sandbox;
 mod schema;
-mod shared_build;
 mod shell;
 mod signals;
 mod sts;
