@@ -56,6 +56,24 @@ pub enum ChildError {
     Timeout { program: PathBuf, after: Duration },
 }
 
+/// Starts `cmd`. A program written a moment ago may still be open for writing in a process
+/// forked meanwhile (by another thread of whoever wrote it, until that child's `exec` closes
+/// it): Linux refuses to run it with ETXTBSY for that moment, so that error is tried again for
+/// up to a second.
+fn spawn(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    const TEXT_FILE_BUSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs `program ARGS...` with the [`ALLOWED`] variables of this process and `env`, no stdin,
 /// and its output captured; kills it when it has not exited after `deadline`.
 pub fn run<A: AsRef<OsStr>>(
@@ -82,7 +100,7 @@ pub fn run<A: AsRef<OsStr>>(
         program: program.to_owned(),
         source,
     };
-    let mut child = cmd.spawn().map_err(spawn_error)?;
+    let mut child = spawn(&mut cmd).map_err(spawn_error)?;
     let (tx, rx) = mpsc::channel();
     for (index, pipe) in [
         child
@@ -193,6 +211,26 @@ mod tests {
             std::env::vars().any(|(n, _)| n.starts_with("CARGO")),
             "the test runs under cargo"
         );
+    }
+
+    /// A program still open for writing somewhere (a process forked while it was written, not
+    /// yet at its `exec`) is busy for a moment, not missing: the call waits it out.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_program_still_open_for_writing_is_run_once_it_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "busy", "echo ran");
+        let writer = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&program)
+            .unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(writer);
+        });
+        let out = run(&program, &[] as &[&str], &[], Duration::from_secs(10)).unwrap();
+        closer.join().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ran");
     }
 
     #[test]
