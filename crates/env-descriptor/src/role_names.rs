@@ -4,40 +4,31 @@
 
 use crate::model::Environment;
 use crate::problem::Problem;
+use crate::stacks::StackKey;
 
 /// The role a descriptor's stack creates, and where: equal names at the same endpoint clash
 /// when the accounts are equal or either is unknown.
 struct RoleKey<'a> {
     /// `${RoleName}-${AWS::StackName}`, as the template names it.
     name: String,
-    stack: &'a str,
-    account: Option<String>,
-    region: &'a str,
-    /// Another endpoint (an emulator) is another set of accounts.
-    endpoint: Option<&'a str>,
+    stack: StackKey<'a>,
 }
 
 impl<'a> RoleKey<'a> {
     fn of(env: &'a Environment) -> Self {
         RoleKey {
             name: format!("{}-{}", env.role.name_or_default(), env.role.stack_name),
-            stack: &env.role.stack_name,
-            account: env.expected_account(),
-            region: &env.aws.region,
-            endpoint: env.aws.endpoint_url.as_deref(),
+            stack: StackKey::of(env),
         }
     }
 
-    /// Whether both name the same role in what may be the same account; one stack in one
-    /// region is [`crate::shared_stacks`]'s to report.
+    /// Whether both name the same role in what may be the same account; one stack is
+    /// [`crate::shared_stacks`]'s to report.
     fn clashes(&self, other: &RoleKey) -> bool {
-        let same_stack = self.stack == other.stack
-            && self.region == other.region
-            && self.account == other.account;
         self.name == other.name
-            && self.endpoint == other.endpoint
-            && !same_stack
-            && match (&self.account, &other.account) {
+            && self.stack.endpoint == other.stack.endpoint
+            && self.stack != other.stack
+            && match (&self.stack.account, &other.stack.account) {
                 (Some(a), Some(b)) => a == b,
                 _ => true,
             }
@@ -63,7 +54,7 @@ pub fn shared_role_names(checked: &[Environment], all: &[Environment]) -> Vec<Pr
 }
 
 fn shared(env: &Environment, other: &Environment, key: &RoleKey, other_key: &RoleKey) -> Problem {
-    let account = match (&key.account, &other_key.account) {
+    let account = match (&key.stack.account, &other_key.stack.account) {
         (Some(a), Some(_)) => format!("account `{a}`"),
         _ => "what may be the same account (set `aws.account_id` in both to tell)".to_owned(),
     };
@@ -72,7 +63,7 @@ fn shared(env: &Environment, other: &Environment, key: &RoleKey, other_key: &Rol
             "IAM role `{}` (region `{}`) is also created by {other_at} (region `{}`) in {account}; \
              IAM role names are global to an account, so the second deploy would fail on it and \
              roll back: change `role.stack_name` or `role.name` in one of them",
-            key.name, key.region, other_key.region
+            key.name, key.stack.region, other_key.stack.region
         )
     })
 }

@@ -9,16 +9,16 @@ use crate::problem::{Problem, Severity, line_col};
 
 /// Where a descriptor's stack lives; equal keys mean the same stack.
 #[derive(Debug, PartialEq, Eq)]
-struct StackKey<'a> {
-    name: &'a str,
-    account: Option<String>,
-    region: &'a str,
+pub(crate) struct StackKey<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) account: Option<String>,
+    pub(crate) region: &'a str,
     /// Another endpoint (an emulator) is another set of stacks.
-    endpoint: Option<&'a str>,
+    pub(crate) endpoint: Option<&'a str>,
 }
 
 impl<'a> StackKey<'a> {
-    fn of(env: &'a Environment) -> Self {
+    pub(crate) fn of(env: &'a Environment) -> Self {
         StackKey {
             name: &env.role.stack_name,
             account: env.expected_account(),
