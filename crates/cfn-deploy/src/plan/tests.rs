@@ -29,6 +29,23 @@ use super::*;
 use crate::in_flight::{Deadline, Tracker};
 use crate::model::{Event, Owner, PropertyChange};
 
+/// `Stacks` on a CloudFormation client that answers only by `rules` (any order), in us-east-1,
+/// naming `endpoint` in its messages.
+fn mocked_stacks(rules: &[Rule], endpoint: Option<&str>) -> Stacks {
+    let interceptor = rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |i, r| i.with_rule(r),
+    );
+    let config = aws_sdk_cloudformation::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    Stacks::with_client(Client::from_conf(config), endpoint, Some("us-east-1"))
+}
+
 const STACK: &str = "role-stack";
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/role-stack/1";
 const CHANGE_SET: &str = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/xtask-1/2";
@@ -178,22 +195,7 @@ fn mocked(stacks: Vec<Result<Stack, ()>>, events: Rule) -> Mocked {
         get_template.clone(),
         events,
     ];
-    let interceptor = rules.iter().fold(
-        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-        |i, r| i.with_rule(r),
-    );
-    let config = aws_sdk_cloudformation::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    let stacks = Stacks::with_client(
-        Client::from_conf(config),
-        Some("http://127.0.0.1:9"),
-        Some("us-east-1"),
-    );
+    let stacks = mocked_stacks(&rules, Some("http://127.0.0.1:9"));
     Mocked {
         stacks,
         create,
@@ -645,18 +647,7 @@ async fn a_change_set_that_already_exists_is_read_back_by_name() {
         change_set_ready(),
         no_events(),
     ];
-    let interceptor = rules.iter().fold(
-        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-        |i, r| i.with_rule(r),
-    );
-    let config = aws_sdk_cloudformation::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .build();
-    let stacks = Stacks::with_client(Client::from_conf(config), None, Some("us-east-1"));
+    let stacks = mocked_stacks(&rules, None);
     let tracker = Tracker::default();
     let plan = stacks
         .plan(&spec(&params), guard(&tracker), &mut yes())
