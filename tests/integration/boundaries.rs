@@ -212,15 +212,16 @@ fn an_ambient_temporal_address_serves_only_a_command_naming_one_environment() {
         run.all()
     );
     assert!(
-        describe_version_of(&server.address(), "it-amb-prod-worker", "build-2").is_none(),
+        !version_exists(&server.address(), "it-amb-prod-worker", "build-2"),
         "production's new build was registered on the staging server"
     );
 }
 
 /// Whether `build` of `deployment` (namespace `orders`) is on the server at `address`.
-fn describe_version_of(address: &str, deployment: &str, build: &str) -> Option<()> {
-    let out = std::process::Command::new(crate::support::python().bin("temporal"))
-        .args([
+fn version_exists(address: &str, deployment: &str, build: &str) -> bool {
+    crate::support::temporal_cli(
+        address,
+        &[
             "worker",
             "deployment",
             "describe-version",
@@ -228,14 +229,10 @@ fn describe_version_of(address: &str, deployment: &str, build: &str) -> Option<(
             deployment,
             "--build-id",
             build,
-            "--address",
-            address,
-            "--namespace",
-            "orders",
-        ])
-        .output()
-        .unwrap();
-    out.status.success().then_some(())
+        ],
+    )
+    .status
+    .success()
 }
 
 /// A role widened by hand is a change in every output of `plan` (and for

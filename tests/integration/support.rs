@@ -385,10 +385,9 @@ pub fn deploy_sample_worker(function: &str, address: &str, deployment: &str, tim
         .unwrap_or_else(|e| panic!("deploying the sample worker: {e}"));
 }
 
-/// Runs the pinned Temporal CLI against `address` in namespace `orders` with `--output json`,
-/// and returns what it printed, parsed; fails the test when the CLI fails.
-pub fn temporal_json(address: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(python().bin("temporal"))
+/// Runs the pinned Temporal CLI against `address` in namespace `orders` with `--output json`.
+pub fn temporal_cli(address: &str, args: &[&str]) -> std::process::Output {
+    Command::new(python().bin("temporal"))
         .args(args)
         .args([
             "--address",
@@ -399,7 +398,12 @@ pub fn temporal_json(address: &str, args: &[&str]) -> serde_json::Value {
             "json",
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// [`temporal_cli`], and what it printed, parsed; fails the test when the CLI fails.
+pub fn temporal_json(address: &str, args: &[&str]) -> serde_json::Value {
+    let out = temporal_cli(address, args);
     assert!(
         out.status.success(),
         "temporal {args:?}: {}{}",
