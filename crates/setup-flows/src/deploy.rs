@@ -36,7 +36,8 @@ pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<
         .map(|n| crate::envs::load_env(layout, n))
         .collect::<Result<_>>()?;
     ensure_confirmable(layout, &envs, args.yes, interactive)?;
-    crate::envs::ensure_own_stacks(&envs, &crate::envs::all_envs(layout))?;
+    let all = crate::envs::all_envs(layout);
+    crate::envs::ensure_own_stacks(&envs, &all)?;
     let command = format!("deploy {}", names.join(" "));
     let locks = crate::claim::claim(
         layout,
@@ -47,7 +48,7 @@ pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<
     let templates = Templates::load(layout)?;
     let mut parameters = Vec::new();
     for env in &envs {
-        let rendered = crate::render::write(layout, &templates, env)?;
+        let rendered = crate::render::write(layout, &templates, env, &all)?;
         parameters.push(templates.cfn_template().with_defaults(&rendered.parameters));
     }
     Ok(Prepared {

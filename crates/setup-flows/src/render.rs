@@ -86,7 +86,9 @@ pub fn ensure_own_server_file(
                 .is_ok_and(|theirs| theirs.dynamic_config == ours);
         anyhow::ensure!(
             same,
-            "{}: `{}` ({} of {}) is also written by {} ({}), which puts other workercontroller keys into it:              each `render` would replace the other's block and `render --check` would fail for one of them;              give each descriptor its own file, or make both render the same keys (the same namespaces and settings)",
+            "{}: `{}` ({} of {}) is also written by {} ({}), which puts other workercontroller keys into it: \
+             each `render` would replace the other's block and `render --check` would fail for one of them; \
+             give each descriptor its own file, or make both render the same keys (the same namespaces and settings)",
             env.name,
             file.display(),
             key(kind),
@@ -101,9 +103,8 @@ pub fn ensure_own_server_file(
 /// The environment named in the managed block's note of `env`'s server file: of the
 /// descriptors that share the file (and, checked by [`ensure_own_server_file`], render the same
 /// keys into it), the first by name, so that rendering any of them leaves the same bytes.
-fn block_owner(layout: &Layout, env: &Environment) -> String {
-    let all = crate::envs::all_envs(layout);
-    sharers(layout, env, &all)
+fn block_owner(layout: &Layout, env: &Environment, all: &[Environment]) -> String {
+    sharers(layout, env, all)
         .into_iter()
         .map(|(o, _)| o.name.clone())
         .chain([env.name.clone()])
@@ -111,16 +112,22 @@ fn block_owner(layout: &Layout, env: &Environment) -> String {
         .unwrap_or_else(|| env.name.clone())
 }
 
-/// Renders `env` and writes its files when they changed; prints what it wrote.
-pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Result<Rendered> {
-    ensure_own_server_file(layout, templates, env, &crate::envs::all_envs(layout))?;
+/// Renders `env` and writes its files when they changed; prints what it wrote. `all` is every
+/// descriptor of the checkout ([`crate::envs::all_envs`]), which may share its server file.
+pub fn write(
+    layout: &Layout,
+    templates: &Templates,
+    env: &Environment,
+    all: &[Environment],
+) -> Result<Rendered> {
+    ensure_own_server_file(layout, templates, env, all)?;
     let rendered = templates.render(env)?;
     for path in rendered.write(layout, &layout.rendered_dir(&env.name))? {
         safe_text::println!("wrote {}", crate::relative(layout, &path));
     }
     if let Some((kind, file)) = ServerConfig::of(env) {
         let path = layout.root().join(file);
-        if rendered.update_server_config(kind, layout, file, &block_owner(layout, env))? {
+        if rendered.update_server_config(kind, layout, file, &block_owner(layout, env, all))? {
             safe_text::println!(
                 "updated {} {}",
                 kind.place(),
@@ -133,12 +140,14 @@ pub fn write(layout: &Layout, templates: &Templates, env: &Environment) -> Resul
 
 /// What rendering `env` would change, written nowhere: its rendered files, then the server's
 /// own file (`dynamic_config_file` or `helm_values`). What `render --check` and `plan` report.
+/// `all` as for [`write`].
 pub fn pending(
     layout: &Layout,
     templates: &Templates,
     env: &Environment,
+    all: &[Environment],
 ) -> Result<(Rendered, Vec<Change>)> {
-    ensure_own_server_file(layout, templates, env, &crate::envs::all_envs(layout))?;
+    ensure_own_server_file(layout, templates, env, all)?;
     let rendered = templates.render(env)?;
     let mut changes = rendered.changes(layout, &layout.rendered_dir(&env.name))?;
     if let Some((kind, file)) = ServerConfig::of(env) {
@@ -146,7 +155,7 @@ pub fn pending(
             kind,
             layout,
             file,
-            &block_owner(layout, env),
+            &block_owner(layout, env, all),
         )?);
     }
     Ok((rendered, changes))
@@ -172,13 +181,14 @@ impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let names = crate::envs::named_or_all(layout, self.envs)?;
         let templates = Templates::load(layout)?;
+        let all = crate::envs::all_envs(layout);
         let mut stale = Vec::new();
         for name in &names {
             let env = crate::envs::load_env(layout, name)?;
             if self.check {
-                stale.extend(pending(layout, &templates, &env)?.1);
+                stale.extend(pending(layout, &templates, &env, &all)?.1);
             } else {
-                write(layout, &templates, &env)?;
+                write(layout, &templates, &env, &all)?;
             }
         }
         if !stale.is_empty() {

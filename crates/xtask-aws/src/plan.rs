@@ -31,9 +31,10 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         args.envs.clone()
     };
     let templates = Templates::load(layout)?;
+    let all = setup_flows::envs::all_envs(layout);
     let locals = names
         .iter()
-        .map(|name| local_part(layout, &templates, name))
+        .map(|name| local_part(layout, &templates, &all, name))
         .collect::<Result<Vec<_>>>()?;
     let body = &templates.cfn_template().body;
     let trackers: Vec<Tracker> = locals.iter().map(|_| Tracker::default()).collect();
@@ -115,9 +116,14 @@ fn exit_code(plans: &[EnvPlan], detailed: bool) -> ExitCode {
 
 /// Loads and renders one environment (nothing written): its stack parameters and the
 /// rendered files that would change, as unified diffs.
-fn local_part(layout: &Layout, templates: &Templates, name: &str) -> Result<Local> {
+fn local_part(
+    layout: &Layout,
+    templates: &Templates,
+    all: &[Environment],
+    name: &str,
+) -> Result<Local> {
     let env = setup_flows::envs::load_env(layout, name)?;
-    let (rendered, changes) = setup_flows::render::pending(layout, templates, &env)?;
+    let (rendered, changes) = setup_flows::render::pending(layout, templates, &env, all)?;
     let files = changes
         .iter()
         .map(|c| {
