@@ -58,25 +58,13 @@ fn status_exits_2_when_the_descriptor_has_undeployed_changes() {
         &descriptor(stack, "status-ext-id", &["worker-1", "worker-2"]),
     );
     co.xtask(&["deploy", "su", "--yes"]).success();
-    let run = co.xtask(&["status", "su"]);
-    run.success();
-    assert!(run.stdout.contains("in sync"), "{}", run.stdout);
+    co.xtask(&["status", "su"]).success();
 
     let deployed = co.read_env("su");
     co.write_env("su", &deployed.replace("status-ext-id", "status-ext-id-2"));
+    // What status shows is in the snapshots (snapshots.rs).
     let run = co.xtask(&["status", "su"]);
     assert_eq!(run.code, Some(2), "{}", run.all());
-    assert!(
-        run.stdout
-            .contains("AssumeRoleExternalId: `status-ext-id` → `status-ext-id-2`"),
-        "the parameter, old → new:\n{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("cargo xtask deploy su"),
-        "{}",
-        run.stdout
-    );
 
     // A function dropped from the list is an undeployed change too.
     let one_function = deployed.replace(
@@ -111,18 +99,13 @@ fn status_and_doctor_catch_an_out_of_band_trust_policy_edit() {
          'Action': 'sts:AssumeRole', \
          'Condition': {{'StringEquals': {{'sts:ExternalId': 'tampered-id'}}}}}}]}}))"
     ));
+    // How status and doctor name what differs is in the snapshots (snapshots.rs).
     let run = co.xtask(&["status", "oob"]);
     assert_eq!(run.code, Some(3), "{}", run.all());
-    assert!(
-        run.stdout.contains("someone-else") && run.stdout.contains("tampered-id"),
-        "names what differs:\n{}",
-        run.stdout
-    );
     let run = co.xtask(&["doctor", "oob"]);
     run.failure();
-    let line = run.line("role as declared");
     assert!(
-        line.starts_with("FAIL") && line.contains("someone-else"),
+        run.line("role as declared").starts_with("FAIL"),
         "{}",
         run.stdout
     );

@@ -124,22 +124,7 @@ fn init_writes_a_valid_descriptor_with_a_random_external_id() {
         std::fs::read_to_string(repo_root().join("environments/descriptor.schema.json")).unwrap(),
         "a checkout without a schema gets the current one"
     );
-    assert!(
-        run.stdout
-            .contains("wrote environments/descriptor.schema.json\nwrote environments/dev.toml\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(text.contains("region = \"eu-west-1\""), "{text}");
-    assert!(text.contains("namespaces = [\"orders\"]"), "{text}");
-    assert!(
-        text.contains("stack_name = \"temporal-serverless-worker-dev\""),
-        "{text}"
-    );
-    assert!(
-        text.contains("without a\n#") && text.contains("deploy refuses unless --yes"),
-        "the confirmation rule as deploy applies it: {text}"
-    );
+    // What init prints and writes is in the snapshots (snapshots.rs).
     co.xtask(&["validate", "dev"]).success();
     let id = |t: &str| {
         t.lines()

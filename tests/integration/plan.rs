@@ -38,36 +38,10 @@ fn plan_exit_codes_outputs_and_nothing_left_behind() {
         ),
     );
 
-    // A new stack: a change, and neither the change set nor its stack stays.
+    // A new stack: a change, and neither the change set nor its stack stays. What plan shows
+    // is in the snapshots (snapshots.rs).
     let run = co.xtask(&["plan", "pl", "--detailed-exitcode"]);
     assert_eq!(run.code, Some(2), "{}", run.all());
-    assert!(
-        run.stdout.contains("stack `it-plan`: create"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("AssumeRoleExternalId: (none) → `plan-ext-id`"),
-        "every parameter of a new stack, with its value:\n{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("+ Add     TemporalServerlessWorker"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("+++ b/environments/pl/parameters.json"),
-        "the rendered files that would change, as a diff:\n{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("--- a/server/dynamicconfig.yaml")
-            && run.stdout.contains("+# >>> cargo xtask: workercontroller"),
-        "the server's file, as a diff:\n{}",
-        run.stdout
-    );
     assert_eq!(
         std::fs::read_to_string(&server_file).unwrap(),
         server_config,
@@ -83,35 +57,12 @@ fn plan_exit_codes_outputs_and_nothing_left_behind() {
 
     co.xtask(&["deploy", "pl", "--yes"]).success();
     let deployed = co.read_env("pl");
-    let run = co.xtask(&["plan", "pl", "--detailed-exitcode"]);
-    run.success();
-    assert!(
-        run.stdout.contains("stack `it-plan`: no changes"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("rendered files: up to date"),
-        "{}",
-        run.stdout
-    );
+    co.xtask(&["plan", "pl", "--detailed-exitcode"]).success();
 
     // An undeployed change: exit 2 in every output, each with the parameter old → new.
     co.write_env("pl", &deployed.replace("'plan-ext-id'", "'plan-ext-id-2'"));
     let run = co.xtask(&["plan", "pl", "--detailed-exitcode"]);
     assert_eq!(run.code, Some(2), "{}", run.all());
-    assert!(
-        run.stdout
-            .contains("AssumeRoleExternalId: `plan-ext-id` → `plan-ext-id-2`"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("-    \"ParameterValue\": \"plan-ext-id\"")
-            || run.stdout.contains("-  {\"ParameterKey\": \"AssumeRoleExternalId\", \"ParameterValue\": \"plan-ext-id\"}"),
-        "the committed parameters.json, as a diff:\n{}",
-        run.stdout
-    );
 
     let run = co.xtask(&["plan", "pl", "--output", "json", "--detailed-exitcode"]);
     assert_eq!(run.code, Some(2), "{}", run.all());
@@ -130,15 +81,7 @@ fn plan_exit_codes_outputs_and_nothing_left_behind() {
         "{env}"
     );
 
-    let run = co.xtask(&["plan", "pl", "--output", "markdown"]);
-    run.success();
-    assert!(run.stdout.contains("### `pl`: changes"), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("| parameter | AssumeRoleExternalId | `plan-ext-id` | `plan-ext-id-2` |"),
-        "{}",
-        run.stdout
-    );
+    co.xtask(&["plan", "pl", "--output", "markdown"]).success();
     assert_eq!(
         unexecuted_change_sets(stack),
         "[]",
