@@ -21,6 +21,13 @@
       forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
 
       manifest = (builtins.fromTOML (builtins.readFile ./xtask/Cargo.toml)).package;
+      # The package's version, or the workspace's when it inherits it (`version.workspace = true`):
+      # the release version is set once, in [workspace.package] of Cargo.toml.
+      version =
+        if builtins.isString manifest.version then
+          manifest.version
+        else
+          (builtins.fromTOML (builtins.readFile ./Cargo.toml)).workspace.package.version;
 
       # What cargo needs to build and unit-test the workspace: the manifests and lock file, the
       # sources, and `tests/` (xtask/Cargo.toml declares `[[test]] path =
@@ -45,7 +52,7 @@
         pkgs:
         pkgs.rustPlatform.buildRustPackage {
           pname = manifest.name;
-          inherit (manifest) version;
+          inherit version;
           inherit src;
 
           # The same Cargo.lock as `cargo xtask`; it has no git dependencies, so no outputHashes.
