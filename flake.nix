@@ -1,10 +1,10 @@
 {
   description = "Temporal Serverless Workers setup: cargo xtask automation";
 
-  # The only input. `flake.lock` pins its revision: create it with `nix flake lock` and commit
-  # it; `nix flake update` moves it. nixos-26.05 is the last nixpkgs release with x86_64-darwin
-  # (nixos-unstable has dropped it: moving past 26.05 means removing it from `systems`), and its
-  # rustc is recent enough for the workspace's rust-version (1.89 or later).
+  # The only input. The committed `flake.lock` pins its revision (README, "Nix": where it came
+  # from); `nix flake update` moves it within the branch. nixos-26.05 is the last nixpkgs release
+  # with x86_64-darwin (nixos-unstable has dropped it: moving past 26.05 means removing it from
+  # `systems`), and its rustc is recent enough for the workspace's rust-version (1.89 or later).
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
@@ -21,6 +21,13 @@
       forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
 
       manifest = (builtins.fromTOML (builtins.readFile ./xtask/Cargo.toml)).package;
+      # The package's version, or the workspace's when it inherits it (`version.workspace = true`):
+      # the release version is set once, in [workspace.package] of Cargo.toml.
+      version =
+        if builtins.isString manifest.version then
+          manifest.version
+        else
+          (builtins.fromTOML (builtins.readFile ./Cargo.toml)).workspace.package.version;
 
       # What cargo needs to build and unit-test the workspace: the manifests and lock file, the
       # sources, and `tests/` (xtask/Cargo.toml declares `[[test]] path =
@@ -45,7 +52,7 @@
         pkgs:
         pkgs.rustPlatform.buildRustPackage {
           pname = manifest.name;
-          inherit (manifest) version;
+          inherit version;
           inherit src;
 
           # The same Cargo.lock as `cargo xtask`; it has no git dependencies, so no outputHashes.
@@ -87,24 +94,28 @@
         };
     in
     {
+      # `nix build .#tsw` (or `.`): the program, under its own name.
       packages = forAllSystems (
-        system: pkgs: {
-          default = xtaskFor pkgs;
+        system: pkgs: rec {
+          tsw = xtaskFor pkgs;
+          default = tsw;
         }
       );
 
       # `nix run . -- deploy staging`: the binary finds the repository by its environments/ from
       # the current directory (or --root DIR / XTASK_ROOT), never from its build, so it behaves
       # exactly like `cargo xtask deploy staging` in the checkout. The templates are built into
-      # it (a repository's templates/ overrides them), so `nix run github:OWNER/REPO -- deploy
-      # staging` works in a team's own repository that has only environments/.
+      # it (a repository's templates/ overrides them), so `nix run
+      # github:temporal-serverless-workers/tsw -- deploy staging` works in a team's own repository
+      # that has only environments/. The program is the package's mainProgram.
       apps = forAllSystems (
-        system: pkgs: {
-          default = {
+        system: pkgs: rec {
+          tsw = {
             type = "app";
-            program = "${self.packages.${system}.default}/bin/xtask";
+            program = lib.getExe self.packages.${system}.tsw;
             meta.description = manifest.description;
           };
+          default = tsw;
         }
       );
 

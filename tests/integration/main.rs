@@ -28,6 +28,7 @@ mod ownership;
 mod plan;
 mod providers;
 mod registration;
+mod release;
 mod sandbox;
 mod schema;
 mod shell;
