@@ -54,8 +54,8 @@ pub struct Environment {
 }
 
 impl Environment {
-    /// The account the stack is expected in: `aws.account_id`, else the account of
-    /// `temporal.server_role_arn`.
+    /// `aws.account_id`, else the account of `temporal.server_role_arn`: the server's account,
+    /// which need not be the stack's. Prefer [`Environment::account`], the stack's.
     pub fn expected_account(&self) -> Option<String> {
         if let Some(id) = &self.aws.account_id {
             return Some(id.to_string());
@@ -127,9 +127,9 @@ pub struct Aws {
     /// An AWS emulator on this machine (loopback), e.g. `http://127.0.0.1:5050`. An endpoint
     /// elsewhere is the caller's to set (`AWS_ENDPOINT_URL`), never a descriptor's.
     pub endpoint_url: Option<EndpointUrl>,
-    /// The account the stack is expected in; defaults to the account of
-    /// `temporal.server_role_arn`. Every command that calls AWS refuses credentials of
-    /// another account (without it: the account `[outputs]` or this descriptor's role ARNs imply).
+    /// The account the stack is expected in. Every command that calls AWS refuses credentials
+    /// of another account; without it, the account `[outputs]` or the ARNs of the stack's side
+    /// (`aws.role_arn`, `deploy.cloudformation_role_arn`, `role.lambda_function_arns`) imply.
     pub account_id: Option<AccountId>,
     /// A role to assume, from whatever identity runs the tool, for every call of this
     /// environment: one identity (a CI job's) reaches each environment's account through a role

@@ -37,8 +37,8 @@ impl<'a> RoleKey<'a> {
 
 /// An error for each descriptor of `checked` whose IAM role another descriptor of `all` would
 /// create too: the same role name (`role.name` and `role.stack_name`) in the same account
-/// (`aws.account_id`, else the account of `temporal.server_role_arn`; an unknown account may be
-/// the same one), in any region. Each names both files.
+/// ([`Environment::account`]; an unknown account may be the same one), in any region. Each
+/// names both files.
 pub fn shared_role_names(checked: &[Environment], all: &[Environment]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for env in checked {

@@ -21,7 +21,7 @@ impl<'a> StackKey<'a> {
     pub(crate) fn of(env: &'a Environment) -> Self {
         StackKey {
             name: &env.role.stack_name,
-            account: env.expected_account(),
+            account: env.account().map(|(account, _)| account),
             region: &env.aws.region,
             endpoint: env.aws.endpoint_url.as_deref(),
         }
@@ -29,8 +29,9 @@ impl<'a> StackKey<'a> {
 }
 
 /// An error for each descriptor of `checked` whose stack another descriptor of `all` deploys
-/// too: the same `role.stack_name` in the same account (`aws.account_id`, else the account of
-/// `temporal.server_role_arn`), region and endpoint. Each names both files.
+/// too: the same `role.stack_name` in the same account ([`Environment::account`]: declared, or
+/// implied by the record and the ARNs of the stack's side, never by the server's), region and
+/// endpoint. Each names both files.
 pub fn shared_stacks(checked: &[Environment], all: &[Environment]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for env in checked {
@@ -148,5 +149,42 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         )), "{found:#?}");
         assert!(found[1].contains(&format!("also deployed by `{}`", all[0].file.display())));
         assert!(shared_stacks(&all[2..], &all).is_empty());
+    }
+
+    /// A stack lives where its role and functions do, not where the Temporal server runs: one
+    /// server (account 123456789012) serving two environments whose stacks are in two other
+    /// accounts is no clash, and two servers whose environments put the same stack in one
+    /// account are.
+    #[test]
+    fn a_stack_is_in_the_account_of_its_functions_not_of_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_account = |name: &str, server: &str, functions: &str| {
+            let text = ENV
+                .replace(
+                    "iam::123456789012:role/temporal-server",
+                    &format!("iam::{server}:role/temporal-server"),
+                )
+                .replace(
+                    "us-west-2:123456789012:function",
+                    &format!("us-west-2:{functions}:function"),
+                );
+            write(dir.path(), name, &text)
+        };
+        let one_server = [
+            in_account("p", "123456789012", "222222222222"),
+            in_account("q", "123456789012", "333333333333"),
+        ];
+        let found = shared_stacks(&one_server, &one_server);
+        assert!(found.is_empty(), "{found:#?}");
+        let one_stack_account = [
+            in_account("r", "123456789012", "444444444444"),
+            in_account("s", "210987654321", "444444444444"),
+        ];
+        let found = shared_stacks(&one_stack_account, &one_stack_account);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].message.contains("in account `444444444444`"),
+            "{found:#?}"
+        );
     }
 }

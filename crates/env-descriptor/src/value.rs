@@ -201,7 +201,7 @@ macro_rules! rule_newtype {
 
 rule_newtype! {
     /// `aws.region`: a region code such as `us-west-2`, which names its partition.
-    Region ("pattern": r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,3}$") = |r| match arn::partition_of_region(r) {
+    Region ("pattern": format!("^{REGION_PATTERN}$")) = |r| match arn::partition_of_region(r) {
         Some(_) => Ok(()),
         None => Err(format!(
             "`{}` is not an AWS region; allowed: a region code such as `us-west-2`",
@@ -270,7 +270,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// `temporal.server_role_arn`: the IAM role or user the Temporal server runs as.
-    PrincipalArn () = |a| arn::check_principal_arn(a, None).map(drop);
+    PrincipalArn ("pattern": iam_arn_pattern("role|user")) = |a| arn::check_principal_arn(a, None).map(drop);
 }
 
 impl PrincipalArn {
@@ -461,7 +461,7 @@ rule_newtype! {
 
 rule_newtype! {
     /// A Lambda function ARN, qualified with a version, alias or `*`, or unqualified.
-    LambdaArn () = |a| arn::check_lambda_arn(a, None).map(drop);
+    LambdaArn ("pattern": lambda_arn_pattern()) = |a| arn::check_lambda_arn(a, None).map(drop);
 }
 
 impl LambdaArn {
@@ -474,7 +474,7 @@ impl LambdaArn {
 rule_newtype! {
     /// `deploy.cloudformation_role_arn`: an IAM role CloudFormation assumes to run the stack's
     /// operations (a service role), so that the deployer itself needs few permissions.
-    RoleArn () = |a| arn::check_role_arn(a, None).map(drop);
+    RoleArn ("pattern": iam_arn_pattern("role")) = |a| arn::check_role_arn(a, None).map(drop);
 }
 
 impl RoleArn {
@@ -683,6 +683,27 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
+/// The shape of a region code, for editors (the rule knows the partitions' regions).
+const REGION_PATTERN: &str = r"[a-z]{2}(-[a-z]+)+-[0-9]{1,3}";
+/// The shape of a partition name (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso-b`, ...).
+const PARTITION_PATTERN: &str = "aws(-[a-z]+)*";
+
+/// An IAM ARN of one of `kinds` (`role|user`), with an optional path, as a pattern: what an
+/// editor can check of [`arn::check_principal_arn`].
+fn iam_arn_pattern(kinds: &str) -> String {
+    format!(
+        r"^arn:{PARTITION_PATTERN}:iam::[0-9]{{12}}:({kinds})/(\S*/)?[a-zA-Z0-9_+=,.@-]{{1,64}}$"
+    )
+}
+
+/// A Lambda function ARN, qualified or not, as a pattern: what an editor can check of
+/// [`arn::check_lambda_arn`].
+fn lambda_arn_pattern() -> String {
+    format!(
+        r"^arn:{PARTITION_PATTERN}:lambda:{REGION_PATTERN}:[0-9]{{12}}:function:[a-zA-Z0-9_-]{{1,64}}(:([a-zA-Z0-9_-]{{1,128}}|\$LATEST|\*))?$"
+    )
+}
+
 /// The template's rule for `AssumeRoleExternalId`, as a pattern.
 fn external_id_pattern() -> String {
     let len = crate::EXTERNAL_ID_LEN;
@@ -817,6 +838,64 @@ mod tests {
         assert_eq!(
             "a\u{202e}b".parse::<Label>().unwrap_err(),
             "`a\\u{202e}b` holds `\\u{202e}` (character 2), a control, bidi or invisible character; allowed: visible characters only"
+        );
+    }
+
+    /// The pattern an editor checks a value by (the schema's) agrees with the value's rule on
+    /// examples either way: an editor never flags a valid value, and flags what is plainly not
+    /// of the type (a `server_role_arn` that is not an ARN).
+    #[test]
+    fn each_schema_pattern_agrees_with_its_rule() {
+        use schemars::JsonSchema;
+        fn agrees<T: JsonSchema + FromStr>(good: &[&str], bad: &[&str]) {
+            let schema = T::json_schema(&mut schemars::SchemaGenerator::default());
+            let name = T::schema_name();
+            let pattern = schema
+                .get("pattern")
+                .and_then(|p| p.as_str())
+                .unwrap_or_else(|| panic!("{name} gives editors no pattern"));
+            let re = regex_lite::Regex::new(pattern).unwrap();
+            for text in good {
+                assert!(text.parse::<T>().is_ok(), "{name}: {text}");
+                assert!(re.is_match(text), "{name}: pattern rejects `{text}`");
+            }
+            for text in bad {
+                assert!(text.parse::<T>().is_err(), "{name}: {text}");
+                assert!(!re.is_match(text), "{name}: pattern accepts `{text}`");
+            }
+        }
+        agrees::<PrincipalArn>(
+            &[
+                "arn:aws:iam::123456789012:role/temporal-server",
+                "arn:aws-us-gov:iam::123456789012:user/ops/temporal",
+                "arn:aws-iso-b:iam::123456789012:role/a/b/c@x",
+            ],
+            &[
+                "temporal-server",
+                "arn:aws:iam::123456789012:group/admins",
+                "arn:aws:iam::12345:role/x",
+                "arn:aws:sts::123456789012:assumed-role/x/session",
+                "arn:aws:s3:::bucket",
+            ],
+        );
+        agrees::<RoleArn>(
+            &["arn:aws:iam::123456789012:role/cfn-service"],
+            &["cfn-service", "arn:aws:iam::123456789012:user/deployer"],
+        );
+        agrees::<LambdaArn>(
+            &[
+                "arn:aws:lambda:us-east-1:123456789012:function:worker",
+                "arn:aws-cn:lambda:cn-north-1:123456789012:function:my_fn-2:*",
+                "arn:aws:lambda:eu-west-1:123456789012:function:worker:$LATEST",
+                "arn:aws:lambda:eu-west-1:123456789012:function:worker:7",
+            ],
+            &[
+                "worker",
+                "arn:aws:lambda:us-east-1:123456789012:layer:x",
+                "arn:aws:lambda:us-east-1:1234:function:worker",
+                "arn:aws:lambda:us-east-1:123456789012:function:a.b",
+                "arn:aws:lambda:us-east-1:123456789012:function:worker:1:2",
+            ],
         );
     }
 
