@@ -4,7 +4,7 @@
 
 mod escape;
 
-use cfn_deploy::{Change, Plan, PlanAction, ValueChange};
+use aws::{Change, Plan, PlanAction, ValueChange};
 use serde_json::{Value, json};
 use setup_flows::plan::{VersionPlan, VersionsPlan};
 

@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use aws_clients::{Clients, Lambda};
+use aws::{Clients, Lambda};
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use cfn_deploy::{DeployError, StackInfo};
+use aws::{DeployError, StackInfo};
 use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
@@ -280,7 +280,7 @@ fn lambda_client(inputs: &Inputs<'_>, creds: Option<Credentials>) -> Lambda {
 }
 
 /// GetFunction in the function's own region; the error as AWS words it (`code: message`).
-async fn get_function(client: &Lambda, arn: &str) -> Result<aws_clients::Function, String> {
+async fn get_function(client: &Lambda, arn: &str) -> Result<aws::Function, String> {
     client
         .get_function(arn, &region_of(arn))
         .await
@@ -294,7 +294,7 @@ async fn get_function(client: &Lambda, arn: &str) -> Result<aws_clients::Functio
 async fn get_function_configuration(
     client: &Lambda,
     arn: &str,
-) -> Result<aws_clients::FunctionConfiguration, DeployError> {
+) -> Result<aws::FunctionConfiguration, DeployError> {
     client.function_configuration(arn, &region_of(arn)).await
 }
 

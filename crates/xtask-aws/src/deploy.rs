@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cfn_deploy::{Deadline, DeployError, Guard, Outcome, Owner, StackSpec, Tracker};
+use aws::{Deadline, DeployError, Guard, Outcome, Owner, StackSpec, Tracker};
 use env_descriptor::{Environment, Layout, Outputs, StackOutputs};
 use env_render::cfn;
 use indicatif::MultiProgress;
@@ -36,7 +36,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     let parallel = envs.len() > 1 && !envs.iter().any(asks);
     let group = (envs.len() > 1).then(MultiProgress::new);
 
-    let rt = crate::aws::runtime()?;
+    let rt = crate::connect::runtime()?;
     let trackers: Vec<Tracker> = envs.iter().map(|_| Tracker::default()).collect();
     let interrupted = rt.block_on(async {
         let mut signals = Signals::listen()?;
@@ -52,7 +52,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                         tracker,
                     };
                     let mut restored = Ok(Vec::new());
-                    let result = match crate::aws::connect_as(layout, &env, Some(&guard.deadline))
+                    let result = match crate::connect::connect_as(layout, &env, Some(&guard.deadline))
                         .await
                     {
                         Ok((clients, caller)) => {
@@ -173,7 +173,7 @@ pub fn stack_spec<'a>(
 /// its stacks from others' when no `[outputs]` record them.
 pub const OWNER_TAG: &str = "temporal-serverless-workers:environment";
 
-/// How `env`'s stack is recognised as this tool's (see [`cfn_deploy::Owner`]).
+/// How `env`'s stack is recognised as this tool's (see [`aws::Owner`]).
 pub fn owner(env: &Environment, adopt: bool) -> Owner<'_> {
     Owner {
         recorded_stack_id: env.outputs.as_ref().map(|o| o.stack_id.as_str()),

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cfn_deploy::{Deadline, Guard, Tracker};
+use aws::{Deadline, Guard, Tracker};
 use env_descriptor::{Environment, Layout, Outputs};
 use setup_flows::aws_args::DestroyArgs;
 
@@ -30,7 +30,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     }
-    let rt = crate::aws::runtime()?;
+    let rt = crate::connect::runtime()?;
     let tracker = Tracker::default();
     let existed = rt.block_on(async {
         let mut signals = Signals::listen()?;
@@ -39,7 +39,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
                 deadline: Deadline::after(args.limits.timeout),
                 tracker: &tracker,
             };
-            let (clients, _) = crate::aws::connect_as(layout, &env, Some(&guard.deadline)).await?;
+            let (clients, _) = crate::connect::connect_as(layout, &env, Some(&guard.deadline)).await?;
             let mut progress = StackProgress(Progress::new(&env.name, false));
             let existed = clients
                 .stacks

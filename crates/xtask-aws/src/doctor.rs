@@ -15,8 +15,8 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
     let dynamic_config = setup_flows::doctor::dynamic_config(layout, &env)?;
     let temporal = setup_flows::doctor::temporal_client(layout, &env);
     let worker_failures = setup_flows::doctor::worker_failures(layout, &env);
-    let report = crate::aws::runtime()?.block_on(async {
-        let clients = crate::aws::connect_for_doctor(layout, &env).await?;
+    let report = crate::connect::runtime()?.block_on(async {
+        let clients = crate::connect::connect_for_doctor(layout, &env).await?;
         let inputs = Inputs {
             env: &env,
             clients: &clients,

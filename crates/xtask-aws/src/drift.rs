@@ -3,8 +3,8 @@
 //! leaves a change made outside it alone while the template and parameters are unchanged).
 
 use anyhow::Result;
-use aws_clients::{Clients, DeclaredRole, LiveRole};
-use cfn_deploy::StackInfo;
+use aws::{Clients, DeclaredRole, LiveRole};
+use aws::StackInfo;
 use env_render::cfn;
 
 /// The role's name, from the stack's `RoleARN` output.

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws_clients::Clients;
-use cfn_deploy::{Deadline, InFlight, Tracker, Undone};
+use aws::Clients;
+use aws::{Deadline, InFlight, Tracker, Undone};
 use env_descriptor::{Environment, Layout};
 
 /// How long undoing may take: a few requests.
@@ -110,14 +110,14 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
     let undone = if in_flight == InFlight::Nothing {
         Ok(Undone::Nothing)
     } else {
-        let clients = Clients::connect(&crate::aws::connection(env)).await;
+        let clients = Clients::connect(&crate::connect::connection(env)).await;
         let deadline = Deadline::after(CLEANUP);
         match deadline.bound(clients.stacks.undo(&in_flight)).await {
             Some(Ok(undone)) => Ok(undone),
             Some(Err(e)) => Err(format!("could not undo the {in_flight}: {e}")),
             None => Err(format!(
                 "could not undo the {in_flight} within {}",
-                cfn_deploy::format_duration(CLEANUP)
+                aws::format_duration(CLEANUP)
             )),
         }
     };

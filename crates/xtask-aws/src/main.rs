@@ -2,7 +2,7 @@
 //! and runs this binary with the same arguments; it also works on its own, running the other
 //! commands as `xtask` does (through `setup-flows`).
 
-mod aws;
+mod connect;
 mod deploy;
 mod destroy;
 mod doctor;

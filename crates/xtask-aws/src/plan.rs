@@ -1,12 +1,12 @@
 //! `plan`: what `deploy` and `register` would change, per environment, executing nothing. The
-//! stack's part is the very [`cfn_deploy::Plan`] a deploy applies; its change set is discarded
+//! stack's part is the very [`aws::Plan`] a deploy applies; its change set is discarded
 //! at once (and on Ctrl-C, through the same [`Tracker`] a deploy uses).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use aws_clients::Clients;
-use cfn_deploy::{Deadline, Guard, Plan, PlanAction, Tracker};
+use aws::Clients;
+use aws::{Deadline, Guard, Plan, PlanAction, Tracker};
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{PLAN_CHANGES, PlanArgs, PlanOutput};
@@ -38,7 +38,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let body = &templates.cfn_template().body;
     let trackers: Vec<Tracker> = locals.iter().map(|_| Tracker::default()).collect();
-    let rt = crate::aws::runtime()?;
+    let rt = crate::connect::runtime()?;
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let plans =
@@ -156,7 +156,7 @@ async fn plan_stack(
     let tags = crate::deploy::stack_tags(env);
     let spec = crate::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
     let (clients, caller): (Clients, _) =
-        crate::aws::connect_as(layout, env, Some(&guard.deadline)).await?;
+        crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
     if let Some(caller) = caller {
         aws.account = Some(caller.account);
     }

@@ -3,7 +3,7 @@
 use std::pin::Pin;
 
 use crate::ui::Progress;
-use cfn_deploy::{Event, Observer, Plan};
+use aws::{Event, Observer, Plan};
 
 /// A [`Progress`] that shows a stack deploy.
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cfn_deploy::StackInfo;
+use aws::StackInfo;
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use setup_flows::aws_args::{STATUS_CHANGED_OUTSIDE, STATUS_UNDEPLOYED, StatusArgs};
@@ -57,8 +57,8 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = setup_flows::relative(layout, &env.file);
     let mut verdict = Verdict::default();
-    crate::aws::runtime()?.block_on(async {
-        let clients = crate::aws::connect(layout, &env).await?;
+    crate::connect::runtime()?.block_on(async {
+        let clients = crate::connect::connect(layout, &env).await?;
         let Some(stack) = clients.stacks.describe_stack(&env.role.stack_name).await? else {
             stack_missing(&env, &file, &mut verdict);
             return anyhow::Ok(());

@@ -6,10 +6,10 @@ use setup_flows::aws_args::WhoamiArgs;
 
 pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
     let env = setup_flows::envs::load_env(layout, &args.env)?;
-    let (id, refusal, role) = crate::aws::runtime()?.block_on(async {
-        let clients = crate::aws::connect_unchecked(layout, &env).await?;
+    let (id, refusal, role) = crate::connect::runtime()?.block_on(async {
+        let clients = crate::connect::connect_unchecked(layout, &env).await?;
         let id = clients.whoami().await?;
-        let refusal = crate::aws::wrong_account(layout, &env, &clients, &id);
+        let refusal = crate::connect::wrong_account(layout, &env, &clients, &id);
         // A session's ARN names its role without the role's path: ask IAM for the role.
         let role = match session_role(&id.arn) {
             Some(name) => Some((name.clone(), clients.role_arn(&name).await)),
@@ -35,7 +35,7 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
                  Identity Center's under `aws-reserved/sso.amazonaws.com/`), which the session's \
                  ARN leaves out; `aws iam get-role --role-name {name}` with credentials that may \
                  read it prints its ARN",
-                cfn_deploy::message_chain(&e)
+                aws::message_chain(&e)
             );
             None
         }

@@ -324,7 +324,7 @@ mod tests {
         provider
             .provide_credentials()
             .await
-            .unwrap_or_else(|e| panic!("{}", cfn_deploy::message_chain(&e)))
+            .unwrap_or_else(|e| panic!("{}", crate::message_chain(&e)))
             .access_key_id()
             .to_owned()
     }

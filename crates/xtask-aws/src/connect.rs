@@ -1,8 +1,8 @@
 //! Shared steps of the AWS commands.
 
 use anyhow::{Context, Result};
-use aws_clients::{AssumeRole, Clients, Connection, Endpoint, EndpointOrigin, Identity};
-use cfn_deploy::{Deadline, DeployError};
+use aws::{AssumeRole, Clients, Connection, Endpoint, EndpointOrigin, Identity};
+use aws::{Deadline, DeployError};
 use env_descriptor::{Environment, Layout};
 
 /// The AWS connection an environment describes.

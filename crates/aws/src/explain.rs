@@ -1,6 +1,6 @@
 //! Failures of AWS calls told as causes with fixes: the address a request could not reach, and
 //! a hint for the usual causes of missing credentials (both shown by
-//! [`cfn_deploy::message_chain`], never as a Debug dump).
+//! [`crate::message_chain`], never as a Debug dump).
 
 use std::error::Error;
 use std::fmt;
@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use cfn_deploy::{Hint, message_chain};
+use crate::{Hint, message_chain};
 
 /// The credentials provider every client uses, whose failures carry a [`Hint`].
 #[derive(Debug)]
@@ -196,7 +196,7 @@ mod tests {
 
     use super::*;
     use crate::client::{Clients, Connection};
-    use cfn_deploy::aws_error;
+    use crate::aws_error;
 
     #[test]
     fn an_expired_sso_token_hints_at_logging_in() {

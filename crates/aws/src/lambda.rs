@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use serde::{Deserialize, Deserializer};
 
-use cfn_deploy::DeployError;
+use crate::DeployError;
 
 use crate::client::{Clients, endpoint_of};
 use crate::signed::{Protocol, Request, Signed, encode, metadata};

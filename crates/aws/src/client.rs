@@ -6,7 +6,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_types::service_config::ServiceConfigKey;
 
-use cfn_deploy::{DeployError, Stacks, aws_error};
+use crate::{DeployError, Stacks, aws_error};
 
 use crate::credentials::{self, AssumeRole, CredentialSource};
 use crate::explain;

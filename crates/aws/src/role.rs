@@ -1,7 +1,7 @@
 //! The invocation role as IAM holds it, for the comparisons of `status` and `doctor`: the
 //! template declares it, but anyone with IAM rights can change it without touching the stack.
 
-use cfn_deploy::DeployError;
+use crate::DeployError;
 
 use crate::client::Clients;
 use crate::iam::Page;

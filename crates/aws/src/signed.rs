@@ -31,7 +31,7 @@ use aws_smithy_types::error::metadata::{ErrorMetadata, ProvideErrorMetadata};
 use aws_types::SigningName;
 use aws_types::region::SigningRegion;
 
-use cfn_deploy::{DeployError, aws_error};
+use crate::{DeployError, aws_error};
 
 /// What differs between the APIs called by hand: the name requests are signed for, and how an
 /// error answer names its code and message.

@@ -8,7 +8,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::metadata::ErrorMetadata;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
 
-use cfn_deploy::DeployError;
+use crate::DeployError;
 
 use crate::signed::{Protocol, Request, Signed, encode, metadata};
 
