@@ -5,6 +5,7 @@
 use std::error::Error;
 use std::fmt;
 
+use crate::{Hint, message_chain};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
@@ -15,7 +16,6 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use crate::{Hint, message_chain};
 
 /// The credentials provider every client uses, whose failures carry a [`Hint`].
 #[derive(Debug)]
@@ -195,8 +195,8 @@ mod tests {
     use aws_config::retry::RetryConfig;
 
     use super::*;
-    use crate::client::{Clients, Connection};
     use crate::aws_error;
+    use crate::client::{Clients, Connection};
 
     #[test]
     fn an_expired_sso_token_hints_at_logging_in() {
