@@ -20,7 +20,7 @@
       ];
       forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
 
-      manifest = (builtins.fromTOML (builtins.readFile ./xtask/Cargo.toml)).package;
+      manifest = (builtins.fromTOML (builtins.readFile ./tsw/Cargo.toml)).package;
       # The package's version, or the workspace's when it inherits it (`version.workspace = true`):
       # the release version is set once, in [workspace.package] of Cargo.toml.
       version =
@@ -30,7 +30,7 @@
           (builtins.fromTOML (builtins.readFile ./Cargo.toml)).workspace.package.version;
 
       # What cargo needs to build and unit-test the workspace: the manifests and lock file, the
-      # sources, and `tests/` (xtask/Cargo.toml declares `[[test]] path =
+      # sources, and `tests/` (tsw/Cargo.toml declares `[[test]] path =
       # "../tests/integration/main.rs"`, so cargo needs it just to read the manifest).
       # `environments/` is left out on purpose: the binary never reads it from here (it finds the
       # checkout from the current directory at run time), and `deploy` rewrites descriptors, so
@@ -41,7 +41,7 @@
           ./Cargo.toml
           ./Cargo.lock
           ./.cargo
-          ./xtask
+          ./tsw
           ./crates
           ./templates
           ./tests
@@ -58,14 +58,10 @@
           # The same Cargo.lock as `cargo xtask`; it has no git dependencies, so no outputHashes.
           cargoLock.lockFile = ./Cargo.lock;
 
-          # Build only the binary packages that ship; every binary they build is installed into
-          # $out/bin. xtask execs `xtask-aws` (crates/xtask-aws: the commands that call AWS) from
-          # next to its own executable. Add further binary packages here.
+          # Build only the binary package that ships; its binary `tsw` is installed into $out/bin.
           cargoBuildFlags = [
             "--package"
-            "xtask"
-            "--package"
-            "xtask-aws"
+            "tsw"
           ];
 
           # `--version` names the commit: a Nix build has no .git, so the flake passes its own
@@ -89,7 +85,7 @@
           meta = {
             inherit (manifest) description;
             license = lib.licenses.asl20;
-            mainProgram = "xtask";
+            mainProgram = "tsw";
           };
         };
     in
@@ -189,7 +185,7 @@
           '';
 
           # The committed descriptors are valid and their rendered files are up to date
-          # (`xtask validate` and `xtask render --check` never call AWS). On the whole checkout:
+          # (`tsw validate` and `tsw render --check` never call AWS). On the whole checkout:
           # a descriptor may name other files in it (temporal.dynamic_config_file).
           descriptors = pkgs.runCommand "xtask-descriptors-check" {
             nativeBuildInputs = [ xtask ];
@@ -197,8 +193,8 @@
             export HOME="$TMPDIR" AWS_EC2_METADATA_DISABLED=true
             cp -r --no-preserve=mode ${self} checkout
             cd checkout
-            xtask validate
-            xtask render --check
+            tsw validate
+            tsw render --check
             touch "$out"
           '';
         }

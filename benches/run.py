@@ -535,21 +535,21 @@ class Bench:
         )
 
     def build_tool(self) -> None:
-        """`cargo build -p xtask`, then a private copy of the binary (others rebuild it)."""
+        """`cargo build -p tsw`, then a private copy of the binary (others rebuild it)."""
         env = self.env.for_endpoint("http://127.0.0.1:9")
         last = None
         for attempt in range(3):
             try:
-                # The tool's binaries: `xtask`, and any helper binary it hands commands to
-                # (e.g. `xtask-aws`, found next to it): every workspace bin named xtask*.
+                # The tool's binary: `tsw` (older checkouts: `xtask`, and the `xtask-aws` it
+                # handed commands to).
                 meta = json.loads(run_checked(
                     ["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=REPO,
                     env=env, timeout=600, what="cargo metadata").stdout)
                 pkgs, bins = [], []
                 for pkg in meta["packages"]:
                     names = [t["name"] for t in pkg["targets"] if "bin" in t["kind"]]
-                    names = [n for n in names if n.startswith("xtask")]
-                    if names and pkg["name"].startswith("xtask"):
+                    names = [n for n in names if n.startswith(("xtask", "tsw"))]
+                    if names and pkg["name"].startswith(("xtask", "tsw")):
                         pkgs.append(pkg["name"])
                         bins += names
                 cmd = ["cargo", "build"] + [a for p in sorted(pkgs) for a in ("-p", p)]
@@ -570,7 +570,8 @@ class Bench:
         (self.workdir / "bin").mkdir()
         for name in self.info["bins"]:
             shutil.copy2(REPO / "target" / "debug" / name, self.workdir / "bin" / name)
-        self.xtask = self.workdir / "bin" / "xtask"
+        tool = "tsw" if "tsw" in self.info["bins"] else "xtask"
+        self.xtask = self.workdir / "bin" / tool
 
     def moto_python(self) -> Path:
         """The checkout's sandbox venv, or one built under target/bench/."""
@@ -622,7 +623,7 @@ class Bench:
             if len(delays) >= 2:
                 self.info["cli_deploy_changeset_delay"] = int(delays[0])
                 self.info["cli_deploy_execute_delay"] = int(delays[1])
-        stack_rs = REPO / "crates" / "cfn-deploy" / "src" / "stack.rs"
+        stack_rs = REPO / "crates" / "aws" / "src" / "stack.rs"
         with contextlib.suppress(OSError):
             src = stack_rs.read_text()
             first = re.search(r"FIRST: Duration = Duration::from_millis\((\d+)\)", src)

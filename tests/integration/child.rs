@@ -20,7 +20,7 @@ pub struct Proc {
 pub fn spawn(root: &Path, args: &[&str]) -> Proc {
     let stdout = tempfile::NamedTempFile::new().unwrap();
     let stderr = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.arg("--root").arg(root).args(args);
     safe_aws_env(&mut cmd);
     let child = cmd

@@ -1,8 +1,6 @@
 //! Commands that need no AWS: help, validate, render, init; and the checkout's own files.
 
-use clap::CommandFactory;
-
-use crate::support::{Checkout, repo_root, xtask_in};
+use crate::support::{Checkout, commands, repo_root, xtask_in};
 
 #[test]
 fn every_command_has_help_with_examples() {
@@ -12,10 +10,9 @@ fn every_command_has_help_with_examples() {
     let help = xtask_in(&root, &["--help"]);
     help.success();
     // Every command the parser knows, so that a new one cannot be left out here.
-    let cli = setup_flows::cli::Cli::command();
-    let commands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
-    assert!(commands.contains(&"deploy"), "{commands:?}");
-    for cmd in commands {
+    let commands = commands();
+    assert!(commands.iter().any(|c| c == "deploy"), "{commands:?}");
+    for cmd in commands.iter().map(String::as_str) {
         assert!(
             top.stderr.contains(cmd),
             "`{cmd}` is listed:\n{}",
@@ -180,7 +177,7 @@ fn destroy_without_a_terminal_needs_yes() {
 #[test]
 fn outside_a_checkout_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.current_dir(dir.path())
         .env_remove("XTASK_ROOT")
         .arg("validate");

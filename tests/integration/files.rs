@@ -13,7 +13,7 @@ use gate::GateProxy;
 
 /// Starts `xtask --root CHECKOUT ARGS...` in the background, like [`Checkout::xtask`].
 fn spawn(co: &Checkout, args: &[&str]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.arg("--root").arg(co.root()).args(args);
     safe_aws_env(&mut cmd);
     cmd.stdout(Stdio::piped())

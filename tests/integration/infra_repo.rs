@@ -8,40 +8,22 @@ use std::process::Command;
 
 use crate::support::{Run, cfn, descriptor, safe_aws_env};
 
-/// `xtask ARGS...` as installed: the binary next to `xtask-aws`, started in `dir`, no cargo
-/// variables (which would make it build `xtask-aws` from this workspace), no `--root`.
+/// `tsw ARGS...` as installed: the binary started in `dir`, no cargo variables (with which it
+/// would call itself `cargo xtask`), no `--root`.
 fn installed(dir: &Path, args: &[&str]) -> Run {
     installed_with(dir, args, &[])
 }
 
 /// [`installed`] with `vars` set.
 fn installed_with(dir: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.current_dir(dir).args(args);
     safe_aws_env(&mut cmd);
-    for var in ["CARGO", "CARGO_MANIFEST_DIR", "XTASK_AWS_BIN"] {
+    for var in ["CARGO", "CARGO_MANIFEST_DIR"] {
         cmd.env_remove(var);
     }
     cmd.envs(vars.iter().copied());
     Run::from(cmd.output().expect("run xtask"))
-}
-
-/// Builds `xtask-aws` next to `xtask`, as an installation ships it.
-fn build_aws_binary() {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "xtask-aws",
-            "--bin",
-            "xtask-aws",
-        ])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]
@@ -70,7 +52,6 @@ fn a_repo_with_only_environments_renders_and_deploys_with_the_built_in_templates
         "nothing is copied in"
     );
 
-    build_aws_binary();
     let run = installed(repo.path(), &["deploy", "staging", "--yes"]);
     run.success();
     let status =

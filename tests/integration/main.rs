@@ -12,7 +12,6 @@ mod fault_proxy;
 
 mod accounts;
 mod boundaries;
-mod build_ahead;
 mod checks;
 mod cli;
 mod credentials;

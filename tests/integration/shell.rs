@@ -1,11 +1,10 @@
-//! What a shell user expects of a command line tool: `--version` and completions.
+//! What a shell user expects of a command line tool: `--version`, completions, and help that
+//! names the program as it was started.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
-use clap::CommandFactory;
-
-use crate::support::{Checkout, Run, repo_root, xtask_in};
+use crate::support::{Run, commands, repo_root, safe_aws_env, xtask_in};
 
 /// `git rev-parse --short HEAD` of this checkout, when git and a checkout are there.
 fn git_revision() -> Option<String> {
@@ -19,19 +18,8 @@ fn git_revision() -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// `xtask-aws`, next to `xtask`; built (by `xtask`, through cargo) when an AWS command runs.
-fn aws_binary() -> PathBuf {
-    let xtask = PathBuf::from(env!("CARGO_BIN_EXE_xtask"));
-    let aws = xtask.with_file_name(format!("xtask-aws{}", std::env::consts::EXE_SUFFIX));
-    if !aws.exists() {
-        // Fails (no such environment), after building xtask-aws.
-        Checkout::new().xtask(&["whoami", "nonexistent"]);
-    }
-    aws
-}
-
 #[test]
-fn both_binaries_print_their_version_and_git_revision() {
+fn prints_its_version_and_git_revision() {
     let expected = match git_revision() {
         Some(rev) => format!("cargo xtask {} ({rev})\n", env!("CARGO_PKG_VERSION")),
         None => format!("cargo xtask {}\n", env!("CARGO_PKG_VERSION")),
@@ -39,29 +27,18 @@ fn both_binaries_print_their_version_and_git_revision() {
     let run = xtask_in(&repo_root(), &["--version"]);
     run.success();
     assert_eq!(run.stdout, expected);
-    let run = Run::from(
-        Command::new(aws_binary())
-            .arg("--version")
-            .output()
-            .unwrap(),
-    );
-    run.success();
-    assert_eq!(run.stdout, expected);
 }
 
 #[test]
 fn completions_know_every_command() {
-    let commands: Vec<String> = setup_flows::cli::Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .collect();
+    let commands = commands();
     assert!(commands.iter().any(|c| c == "completions"), "{commands:?}");
     let run = xtask_in(&repo_root(), &["completions", "bash"]);
     run.success();
-    assert!(run.stdout.contains("complete -F _xtask"), "{}", run.stdout);
+    assert!(run.stdout.contains("complete -F _tsw"), "{}", run.stdout);
     for command in &commands {
         assert!(
-            run.stdout.contains(&format!("xtask,{command})")),
+            run.stdout.contains(&format!("tsw,{command})")),
             "bash completes `{command}`"
         );
     }
@@ -77,5 +54,95 @@ fn completions_know_every_command() {
             .contains("[possible values: bash, elvish, fish, powershell, zsh]"),
         "{}",
         run.stderr
+    );
+}
+
+/// The binary copied to `dir` as `name`, started there with `args`, cargo's variables as
+/// `cargo_manifest_dir` says.
+fn started_as(dir: &Path, name: &str, cargo_manifest_dir: Option<&str>, args: &[&str]) -> Run {
+    let exe = dir.join(name);
+    if !exe.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_tsw"), &exe).unwrap();
+    }
+    let mut cmd = Command::new(&exe);
+    cmd.current_dir(dir).args(args);
+    safe_aws_env(&mut cmd);
+    cmd.env_remove("CARGO").env_remove("CARGO_MANIFEST_DIR");
+    if let Some(value) = cargo_manifest_dir {
+        cmd.env("CARGO_MANIFEST_DIR", value);
+    }
+    Run::from(cmd.output().unwrap())
+}
+
+#[test]
+fn help_examples_and_hints_name_the_program_as_it_was_started() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("environments")).unwrap();
+    let dir = dir.path();
+
+    // Started by its file name: usage, examples and completions say that name.
+    let help = started_as(dir, "mytool", None, &["deploy", "--help"]);
+    help.success();
+    assert!(
+        help.stdout.contains("Usage: mytool deploy "),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        help.stdout.contains("\n  mytool deploy local "),
+        "{}",
+        help.stdout
+    );
+    assert!(!help.stdout.contains("cargo xtask"), "{}", help.stdout);
+    let top = started_as(dir, "mytool", None, &["--help"]);
+    assert!(
+        top.stdout.contains("  mytool init staging "),
+        "{}",
+        top.stdout
+    );
+    let completions = started_as(dir, "mytool", None, &["completions", "bash"]);
+    assert!(
+        completions.stdout.contains("complete -F _mytool"),
+        "{}",
+        completions.stdout
+    );
+    // A hint ("next: ...") too.
+    let init = started_as(dir, "mytool", None, &["init", "demo"]);
+    init.success();
+    assert!(
+        init.stdout.contains("`mytool validate demo`"),
+        "{}",
+        init.stdout
+    );
+
+    // Run by `cargo xtask`: cargo points CARGO_MANIFEST_DIR at the package it was built from.
+    let package = repo_root().join("tsw");
+    let cargo = started_as(
+        dir,
+        "tsw",
+        Some(package.to_str().unwrap()),
+        &["deploy", "--help"],
+    );
+    assert!(
+        cargo.stdout.contains("Usage: cargo xtask deploy "),
+        "{}",
+        cargo.stdout
+    );
+    assert!(
+        cargo.stdout.contains("\n  cargo xtask deploy local "),
+        "{}",
+        cargo.stdout
+    );
+    // Another package's cargo run does not make it `cargo xtask`.
+    let other = started_as(
+        dir,
+        "tsw",
+        Some(dir.to_str().unwrap()),
+        &["deploy", "--help"],
+    );
+    assert!(
+        other.stdout.contains("Usage: tsw deploy "),
+        "{}",
+        other.stdout
     );
 }

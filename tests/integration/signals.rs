@@ -8,7 +8,7 @@ use crate::child::{self, end_leftovers};
 use crate::fault_proxy::{Fault, FaultProxy, Rule};
 use crate::support::{ACCOUNT, Checkout, cfn, descriptor, emulator};
 
-/// Generous: the first run may wait for `cargo build -p xtask-aws` to find it up to date.
+/// Generous: a machine under load.
 const START: Duration = Duration::from_secs(120);
 const EXIT: Duration = Duration::from_secs(30);
 

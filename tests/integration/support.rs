@@ -9,7 +9,7 @@ use aws_sandbox::{Owned, PythonEnv, SampleWorker, Sandbox, TemporalDev};
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask/ has a parent")
+        .expect("tsw/ has a parent")
         .to_owned()
 }
 
@@ -138,8 +138,25 @@ impl Checkout {
     }
 }
 
+/// Every command the parser knows, as `--help` lists them (but `help`).
+pub fn commands() -> Vec<String> {
+    let help = xtask_in(&repo_root(), &["--help"]);
+    help.success();
+    help.stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        // A command's line is indented by two; a wrapped description by more.
+        .filter_map(|l| l.strip_prefix("  ").filter(|l| !l.starts_with(' ')))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
 pub fn xtask_in(root: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.arg("--root").arg(root).args(args);
     safe_aws_env(&mut cmd);
     let out = cmd.output().expect("run xtask");
@@ -302,7 +319,7 @@ impl Checkout {
     /// Runs `xtask --root CHECKOUT ARGS...` with emulator-safe AWS settings, then `vars` on top
     /// (a `None` value removes the variable).
     pub fn xtask_with(&self, args: &[&str], vars: &[(&str, Option<&str>)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
         cmd.arg("--root").arg(self.root()).args(args);
         safe_aws_env(&mut cmd);
         for (key, value) in vars {

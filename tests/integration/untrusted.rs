@@ -83,7 +83,7 @@ fn xtask_within(
     vars: &[(&str, Option<&str>)],
     limit: std::time::Duration,
 ) -> Option<Run> {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.arg("--root").arg(co.root()).args(args);
     safe_aws_env(&mut cmd);
     for (key, value) in vars {
@@ -166,7 +166,7 @@ fn a_cli_that_never_answers_is_stopped_and_named() {
         &co,
         &["plan", "hang"],
         &[("TEMPORAL_CLI", Some(cli.to_str().unwrap()))],
-        // Room for the build of `xtask-aws` this run may start first.
+        // Room for a machine under load.
         std::time::Duration::from_secs(300),
     )
     .expect("plan still waits for the CLI after 300 s");

@@ -59,7 +59,7 @@ impl Beside {
     }
 
     fn xtask(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
         cmd.arg("--root").arg(self.root()).args(args);
         safe_aws_env(&mut cmd);
         cmd.env_remove("XTASK_ALLOW_OUTSIDE");

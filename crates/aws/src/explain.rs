@@ -1,0 +1,272 @@
+//! Failures of AWS calls told as causes with fixes: the address a request could not reach, and
+//! a hint for the usual causes of missing credentials (both shown by
+//! [`crate::message_chain`], never as a Debug dump).
+
+use std::error::Error;
+use std::fmt;
+
+use crate::{Hint, message_chain};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+/// The credentials provider every client uses, whose failures carry a [`Hint`].
+#[derive(Debug)]
+pub(crate) struct Hinting {
+    inner: SharedCredentialsProvider,
+    /// The profile in effect: the descriptor's, else `AWS_PROFILE`, else `default`.
+    profile: String,
+}
+
+impl Hinting {
+    pub(crate) fn wrap(
+        inner: SharedCredentialsProvider,
+        profile: Option<&str>,
+    ) -> SharedCredentialsProvider {
+        let profile = profile
+            .map(str::to_owned)
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| "default".to_owned());
+        SharedCredentialsProvider::new(Hinting { inner, profile })
+    }
+}
+
+impl ProvideCredentials for Hinting {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(async move {
+            self.inner
+                .provide_credentials()
+                .await
+                .map_err(|e| with_hint(e, &self.profile))
+        })
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<Credentials> {
+        self.inner.fallback_on_interrupt()
+    }
+}
+
+/// `err` with the fix for its usual cause, when there is one (same kind of error).
+fn with_hint(err: CredentialsError, profile: &str) -> CredentialsError {
+    let Some(hint) = hint_for(&err, profile) else {
+        return err;
+    };
+    match &err {
+        CredentialsError::CredentialsNotLoaded(_) => {
+            CredentialsError::not_loaded(Hint::new(hint, err))
+        }
+        CredentialsError::InvalidConfiguration(_) => {
+            CredentialsError::invalid_configuration(Hint::new(hint, err))
+        }
+        CredentialsError::ProviderError(_) => {
+            CredentialsError::provider_error(Hint::new(hint, err))
+        }
+        CredentialsError::Unhandled(_) => CredentialsError::unhandled(Hint::new(hint, err)),
+        _ => err,
+    }
+}
+
+/// The fix for the usual causes: an IAM Identity Center session that expired or never
+/// started, or no credentials anywhere the SDK looks.
+fn hint_for(err: &CredentialsError, profile: &str) -> Option<String> {
+    let text = message_chain(err).to_ascii_lowercase();
+    if text.contains("sso") && (text.contains("token") || text.contains("expired")) {
+        return Some(format!(
+            "the IAM Identity Center (SSO) session of profile `{profile}` has expired or was never \
+             started: run `aws sso login --profile {profile}` and try again"
+        ));
+    }
+    matches!(err, CredentialsError::CredentialsNotLoaded(_)).then(|| {
+        format!(
+            "no AWS credentials were found for profile `{profile}` (in AWS_ACCESS_KEY_ID, the \
+             config and credentials files, web identity, or the container or instance metadata): \
+             set `aws.profile` in the descriptor, or AWS_PROFILE, to a profile that has them; \
+             `aws configure list --profile {profile}` shows what the AWS CLI finds"
+        )
+    })
+}
+
+/// The HTTP client every AWS client shares: `inner`, whose connection failures name the
+/// address they were for (the SDK's own say only `Connection refused`).
+pub(crate) fn naming_endpoints(inner: SharedHttpClient) -> SharedHttpClient {
+    SharedHttpClient::new(Naming(inner))
+}
+
+#[derive(Debug)]
+struct Naming(SharedHttpClient);
+
+impl HttpClient for Naming {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(NamingConnector(self.0.http_connector(settings, components)))
+    }
+}
+
+#[derive(Debug)]
+struct NamingConnector(SharedHttpConnector);
+
+impl HttpConnector for NamingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let endpoint = origin(request.uri());
+        let sent = self.0.call(request);
+        HttpConnectorFuture::new(async move { sent.await.map_err(|e| at_endpoint(e, endpoint)) })
+    }
+}
+
+/// `scheme://authority` of `uri`: where the request went, without its path.
+fn origin(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+            format!("{scheme}://{authority}")
+        }
+        None => uri.to_owned(),
+    }
+}
+
+/// The same kind of connector error (retries depend on it), naming `endpoint`.
+fn at_endpoint(err: ConnectorError, endpoint: String) -> ConnectorError {
+    let (timeout, io, user, other) = (err.is_timeout(), err.is_io(), err.is_user(), err.as_other());
+    let connection = err.connection_metadata().cloned();
+    let source = Box::new(AtEndpoint {
+        endpoint,
+        source: err.into_source(),
+    });
+    let named = if timeout {
+        ConnectorError::timeout(source)
+    } else if io {
+        ConnectorError::io(source)
+    } else if user {
+        ConnectorError::user(source)
+    } else {
+        ConnectorError::other(source, other)
+    };
+    match connection {
+        Some(c) => named.with_connection(c),
+        None => named,
+    }
+}
+
+/// A request to `endpoint` that failed.
+#[derive(Debug)]
+struct AtEndpoint {
+    endpoint: String,
+    source: Box<dyn Error + Send + Sync>,
+}
+
+impl fmt::Display for AtEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cause = message_chain(self.source.as_ref()).to_ascii_lowercase();
+        if cause.contains("connection refused") {
+            write!(
+                f,
+                "nothing listens at {} (connection refused): check the endpoint, or start the service there",
+                self.endpoint
+            )
+        } else if cause.contains("dns error") || cause.contains("failed to lookup address") {
+            write!(f, "cannot resolve the host of {}", self.endpoint)
+        } else {
+            write!(f, "request to {} failed", self.endpoint)
+        }
+    }
+}
+
+impl Error for AtEndpoint {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::retry::RetryConfig;
+
+    use super::*;
+    use crate::aws_error;
+    use crate::client::{Clients, Connection};
+
+    #[test]
+    fn an_expired_sso_token_hints_at_logging_in() {
+        let err =
+            CredentialsError::provider_error("the SSO token has expired and cannot be refreshed");
+        let err = with_hint(err, "team");
+        let text = message_chain(&err);
+        assert!(
+            text.starts_with("an error occurred while loading credentials: the SSO token has expired")
+                && text.ends_with("; the IAM Identity Center (SSO) session of profile `team` has expired or was never started: run `aws sso login --profile team` and try again"),
+            "{text}"
+        );
+        // Shown once, not once for the wrapper and once for the hint.
+        assert_eq!(text.matches("an error occurred").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn other_credential_failures_keep_their_own_message() {
+        let err = CredentialsError::provider_error("external process exited with code 1");
+        assert_eq!(
+            message_chain(&with_hint(err, "p")),
+            "an error occurred while loading credentials: external process exited with code 1"
+        );
+    }
+
+    #[test]
+    fn origin_keeps_scheme_host_and_port() {
+        assert_eq!(
+            origin("http://127.0.0.1:5050/?Action=x"),
+            "http://127.0.0.1:5050"
+        );
+        assert_eq!(
+            origin("https://sts.amazonaws.com/"),
+            "https://sts.amazonaws.com"
+        );
+        assert_eq!(origin("https://[::1]:9?a"), "https://[::1]:9");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_endpoint_without_a_debug_dump() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let clients = Clients::connect(&Connection {
+            region: "us-east-1".into(),
+            profile: None,
+            assume_role: None,
+            endpoint_url: Some(url.clone()),
+        })
+        .await;
+        // The shared configuration, without the minute of retries a refused connection gets.
+        let config = clients
+            .config
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let err = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .unwrap_err();
+        let text = aws_error("GetCallerIdentity", err).to_string();
+        assert!(
+            text.starts_with(&format!(
+                "GetCallerIdentity failed: nothing listens at {url} (connection refused)"
+            )) && !text.contains("DispatchFailure")
+                && !text.contains("source:"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! `deploy`: render, then create or update each environment's invocation-role stack and record
+//! its outputs. Reads top to bottom: validate, render and claim every environment before the
+//! first AWS call ([`prepare`]); then per environment connect, plan the change set, show it,
+//! confirm, execute, wait, record the outputs; then register (`--register`) and sum up.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use aws::{Deadline, DeployError, Guard, Outcome, Owner, StackSpec, Tracker};
+use env_descriptor::{EnvLock, Environment, Layout, Outputs, StackOutputs};
+use env_render::{Templates, cfn};
+use indicatif::MultiProgress;
+
+use crate::cli::StackLimits;
+use crate::interrupt::{self, Signals, Stopped};
+use crate::progress::StackProgress;
+use crate::ui::{self, Progress};
+
+/// Render, then create or update the invocation-role stack and record its outputs.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Validates the descriptors, renders environments/ENV/, then creates or updates each CloudFormation
+stack through a change set: it shows what will change, asks on a terminal (unless --yes or
+`[deploy] confirm = false`), shows stack events as they happen, and writes the stack's outputs
+into the descriptor's [outputs] table. When the deployed template and parameters already match,
+it says so and leaves the stack alone. Several environments are deployed in parallel, each line
+prefixed with the environment's name.
+
+Examples:
+  cargo xtask deploy local                    the local sandbox (started if needed)
+  cargo xtask deploy staging
+  cargo xtask deploy staging production --yes several at once, no confirmation (CI)
+  cargo xtask deploy --all --yes              every environment but the sandboxes
+  cargo xtask deploy local --register         then register the Worker Deployment Versions
+  cargo xtask deploy staging --replace-failed replace a stack left in ROLLBACK_COMPLETE
+  cargo xtask deploy staging --timeout 1h     give CloudFormation longer
+
+A stack operation already in progress (from an interrupted deploy, or anyone else) is waited for
+first. Ctrl-C (or SIGTERM) stops the deploy: a change set that was never executed is deleted
+(with the empty stack a new one made), an operation CloudFormation already runs is named with
+how to follow it, and the descriptor is left as it was; the next deploy waits for the operation
+and records it. Exits 130 (SIGINT) or 143 (SIGTERM).
+
+Confirmation: with `[deploy] confirm = true` (the default) and no terminal to ask on, deploy
+refuses unless --yes is given: exit 1, before anything is rendered or any change set exists.")]
+pub struct DeployArgs {
+    /// The environments (environments/ENV.toml).
+    #[arg(required_unless_present = "all")]
+    pub envs: Vec<String>,
+    /// Deploy every environment except those that declare `[sandbox]` (name one to include it).
+    #[arg(long, conflicts_with = "envs")]
+    pub all: bool,
+    /// Execute the change sets without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Delete and re-create a stack whose creation failed (ROLLBACK_COMPLETE).
+    #[arg(long)]
+    pub replace_failed: bool,
+    /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
+    #[arg(long)]
+    pub register: bool,
+    /// Deploy over an existing stack of the name that is not recognisably this tool's (no
+    /// [outputs] record it, it lacks the tool's tag): it becomes this environment's stack.
+    #[arg(long)]
+    pub adopt_stack: bool,
+    #[command(flatten)]
+    pub limits: StackLimits,
+}
+
+/// What one environment's deploy ended with.
+struct Report {
+    env: Environment,
+    result: Result<Outcome, DeployError>,
+    /// After a deploy that succeeded: what was done to put the role back to what the template
+    /// declares (empty when it had not drifted), or why it could not be.
+    restored: Result<Vec<String>, String>,
+}
+
+pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
+    // Every descriptor is validated, claimed and rendered before the first AWS call.
+    let Prepared {
+        envs,
+        parameters,
+        template_body,
+        locks: _locks,
+    } = prepare(layout, &args, ui::interactive())?;
+    let body = &template_body;
+    let asks = |env: &Environment| env.deploy.confirm && !args.yes && ui::interactive();
+    // Questions cannot be asked in parallel: with any, one environment after the other.
+    let parallel = envs.len() > 1 && !envs.iter().any(asks);
+    let group = (envs.len() > 1).then(MultiProgress::new);
+
+    let rt = crate::connect::runtime()?;
+    let trackers: Vec<Tracker> = envs.iter().map(|_| Tracker::default()).collect();
+    let interrupted = rt.block_on(async {
+        let mut signals = Signals::listen()?;
+        let deploys = async {
+            let deploy_one = |env: Environment, params: Vec<(String, String)>, tracker| {
+                let group = group.clone();
+                let ask = asks(&env);
+                async move {
+                    let tags = stack_tags(&env);
+                    let spec = stack_spec(&env, body, &params, &tags, args.adopt_stack);
+                    let guard = Guard {
+                        deadline: Deadline::after(args.limits.timeout),
+                        tracker,
+                    };
+                    let mut restored = Ok(Vec::new());
+                    let result =
+                        match crate::connect::connect_as(layout, &env, Some(&guard.deadline)).await
+                        {
+                            Ok((clients, caller)) => {
+                                let mut progress = StackProgress(Progress::in_group(
+                                    group.as_ref(),
+                                    &env.name,
+                                    ask,
+                                ));
+                                // Whose account this deploy changes, before any preview or question.
+                                let account = caller.map_or(String::new(), |c| {
+                                    format!("account {} ({}), ", c.account, c.arn)
+                                });
+                                progress.0.line(&format!(
+                                    "{account}region {}, credentials: {}",
+                                    env.aws.region, clients.credentials
+                                ));
+                                let r = clients
+                                    .stacks
+                                    .deploy(&spec, args.replace_failed, guard, &mut progress)
+                                    .await;
+                                progress.0.finish();
+                                // CloudFormation leaves a role changed outside it as it is while
+                                // the template and parameters are unchanged: put it back here.
+                                if let Ok(outcome) = &r {
+                                    restored = crate::drift::restore(&clients, outcome.stack())
+                                        .await
+                                        .map_err(|e| format!("{e:#}"));
+                                }
+                                r
+                            }
+                            Err(e) => Err(DeployError::Aws {
+                                action: "connecting",
+                                code: None,
+                                message: format!("{e:#}"),
+                            }),
+                        };
+                    Report {
+                        env,
+                        result,
+                        restored,
+                    }
+                }
+            };
+            let jobs = envs.iter().cloned().zip(parameters).zip(&trackers);
+            if parallel {
+                futures_util::future::join_all(jobs.map(|((e, p), t)| deploy_one(e, p, t))).await
+            } else {
+                let mut out = Vec::new();
+                for ((e, p), t) in jobs {
+                    out.push(deploy_one(e, p, t).await);
+                }
+                out
+            }
+        };
+        anyhow::Ok(tokio::select! {
+            reports = deploys => Ok(reports),
+            first = signals.next() => {
+                let runs: Vec<Stopped> = envs
+                    .iter()
+                    .zip(&trackers)
+                    .map(|(env, tracker)| Stopped { env, tracker, resume: "deploy" })
+                    .collect();
+                Err(interrupt::clean_up(layout, first, &mut signals, &runs).await)
+            }
+        })
+    })?;
+    let reports = match interrupted {
+        Ok(reports) => reports,
+        Err(code) => {
+            // A confirmation may still wait for an answer on another thread.
+            rt.shutdown_background();
+            return Ok(code);
+        }
+    };
+
+    let mut failed = 0;
+    let mut deployed = Vec::new();
+    for report in reports {
+        match finish(layout, &report) {
+            Ok(()) => deployed.push(report.env.name),
+            Err(e) => {
+                failed += 1;
+                safe_text::eprintln!("error: {e:#}");
+            }
+        }
+    }
+    if args.register {
+        let scope = worker_deployments::Scope::of(args.all, envs.len());
+        failed += register_deployed(layout, &deployed, scope)?;
+    }
+    Ok(exit_code(failed, envs.len()))
+}
+
+/// The stack `env` describes: what `deploy` applies and `plan` shows. `adopt`: take over a
+/// stack of the name that is not recognisably this tool's (`--adopt-stack`).
+pub fn stack_spec<'a>(
+    env: &'a Environment,
+    template_body: &'a str,
+    parameters: &'a [(String, String)],
+    tags: &'a [(String, String)],
+    adopt: bool,
+) -> StackSpec<'a> {
+    StackSpec {
+        name: &env.role.stack_name,
+        template_body,
+        parameters,
+        // The sandbox's emulator forgets its stacks when restarted: recreate it there (and say
+        // so); anywhere else a vanished stack needs a human.
+        recorded_stack_id: env
+            .outputs
+            .as_ref()
+            .filter(|_| !env.starts_sandbox())
+            .map(|o| o.stack_id.as_str()),
+        tags,
+        role_arn: env.deploy.cloudformation_role_arn.as_deref(),
+        owner: owner(env, adopt),
+    }
+}
+
+/// The tag the tool sets on every stack it creates, with the environment's name: what tells
+/// its stacks from others' when no `[outputs]` record them.
+pub const OWNER_TAG: &str = "temporal-serverless-workers:environment";
+
+/// How `env`'s stack is recognised as this tool's (see [`aws::Owner`]).
+pub fn owner(env: &Environment, adopt: bool) -> Owner<'_> {
+    Owner {
+        recorded_stack_id: env.outputs.as_ref().map(|o| o.stack_id.as_str()),
+        tag: (OWNER_TAG, env.name.as_str()),
+        output: cfn::ROLE_ARN_OUTPUT,
+        parameter: (cfn::EXTERNAL_ID_PARAMETER, env.role.external_id.as_str()),
+        adopt,
+    }
+}
+
+/// `[deploy] tags`, as the stack takes them, and [`OWNER_TAG`] (over a tag of that key).
+pub fn stack_tags(env: &Environment) -> Vec<(String, String)> {
+    env.deploy
+        .tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| k != OWNER_TAG)
+        .chain([(OWNER_TAG.to_owned(), env.name.clone())])
+        .collect()
+}
+
+/// Prints the outcome of one environment and records its outputs.
+fn finish(layout: &Layout, report: &Report) -> Result<()> {
+    let tsw = crate::cli::name();
+    let env = &report.env;
+    let file = crate::relative(layout, &env.file);
+    let outcome = match &report.result {
+        Ok(outcome) => outcome,
+        Err(e @ DeployError::Declined { .. }) => anyhow::bail!("{}: {e}", env.name),
+        Err(DeployError::RecordedStackGone { stack, stack_id }) => anyhow::bail!(
+            "{}: stack `{stack}` recorded in [outputs] of {file} no longer exists ({stack_id}): \
+             it was deleted outside this tool, or its emulator was restarted and forgot it. Nothing \
+             was created and `{file}` was left as it was; to create a new stack, run \
+             `{tsw} destroy {} --yes` (it clears [outputs]) and deploy again",
+            env.name,
+            env.name
+        ),
+        Err(e) if e.still_running().is_some() => anyhow::bail!(
+            "{}: {e}\n  `{file}` was left as it was; run `{tsw} deploy {}` to wait for it and record the result",
+            env.name,
+            env.name
+        ),
+        Err(e) => anyhow::bail!(
+            "{}: deploy failed; `{file}` was left as it was: {e}",
+            env.name
+        ),
+    };
+    let stack = outcome.stack();
+    let name = &env.role.stack_name;
+    match outcome {
+        Outcome::Unchanged(_) => safe_text::println!(
+            "{}: no changes; stack `{name}` is up to date ({})",
+            env.name,
+            stack.status
+        ),
+        Outcome::Created(_) => {
+            // Only the sandbox (or `--replace-failed`) gets here with a stack on record.
+            if let Some(recorded) = env
+                .outputs
+                .as_ref()
+                .filter(|o| o.stack_id != stack.stack_id)
+            {
+                safe_text::println!(
+                    "{}: stack `{name}` recorded in [outputs] of {file} no longer exists ({}): created it anew",
+                    env.name,
+                    recorded.stack_id
+                );
+            }
+            safe_text::println!("{}: created stack `{name}` ({})", env.name, stack.status)
+        }
+        Outcome::Updated(_) => {
+            safe_text::println!("{}: updated stack `{name}` ({})", env.name, stack.status)
+        }
+    }
+    for (key, value) in &stack.outputs {
+        safe_text::println!("  {key:<20} {value}");
+    }
+    // Only what the stack reported: `registered` belongs to `register`, and the file is
+    // merged into as it is now, so edits made while the deploy ran are kept.
+    let recorded = StackOutputs {
+        role_arn: cfn::role_arn(&stack.outputs)
+            .with_context(|| format!("the stack has no `{}` output", cfn::ROLE_ARN_OUTPUT))?
+            .to_owned(),
+        stack_id: stack.stack_id.clone(),
+        deployed_at: stack.updated_at.clone().unwrap_or_default(),
+    };
+    if Outputs::record_stack(&env.file, &recorded)? {
+        safe_text::println!("recorded [outputs] in {file}");
+    }
+    match &report.restored {
+        Ok(lines) if lines.is_empty() => Ok(()),
+        Ok(lines) => {
+            let role = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next());
+            safe_text::println!(
+                "{}: restored role `{}` to what the template declares; it had been changed outside the tool:",
+                env.name,
+                role.unwrap_or_default()
+            );
+            for line in lines {
+                safe_text::println!("  {line}");
+            }
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{}: the stack is deployed, but {e}", env.name),
+    }
+}
+
+/// The environments of one `deploy`, validated, rendered and claimed.
+#[derive(Debug)]
+pub struct Prepared {
+    pub envs: Vec<Environment>,
+    /// Each environment's stack parameters, template defaults included, in the order of `envs`.
+    pub parameters: Vec<Vec<(String, String)>>,
+    /// The CloudFormation template every stack is deployed from.
+    pub template_body: String,
+    /// Held until the deploy ends (see [`crate::claim::claim`]).
+    pub locks: Vec<EnvLock>,
+}
+
+/// Validates every environment `args` names, refuses unconfirmed ones without a terminal
+/// ([`ensure_confirmable`]), checks that no other descriptor deploys the same stacks, claims
+/// them, then renders and writes their files: all before the first AWS call. `interactive`:
+/// whether a person can answer the confirmation.
+pub fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prepared> {
+    let names = if args.all {
+        crate::envs::all_for(layout, "deploy")?
+    } else {
+        args.envs.clone()
+    };
+    let envs: Vec<Environment> = names
+        .iter()
+        .map(|n| crate::envs::load_env(layout, n))
+        .collect::<Result<_>>()?;
+    ensure_confirmable(layout, &envs, args.yes, interactive)?;
+    let all = crate::envs::all_envs(layout);
+    crate::envs::ensure_own_stacks(&envs, &all)?;
+    let command = format!("deploy {}", names.join(" "));
+    let locks = crate::claim::claim(
+        layout,
+        &envs.iter().collect::<Vec<_>>(),
+        &command,
+        &args.limits.lock,
+    )?;
+    let templates = Templates::load(layout)?;
+    let mut parameters = Vec::new();
+    for env in &envs {
+        let rendered = crate::commands::render::write(layout, &templates, env, &all)?;
+        parameters.push(templates.cfn_template().with_defaults(&rendered.parameters));
+    }
+    Ok(Prepared {
+        envs,
+        parameters,
+        template_body: templates.cfn_template().body.clone(),
+        locks,
+    })
+}
+
+/// Refuses to deploy an environment that asks for confirmation (`[deploy] confirm = true`, the
+/// default) when nobody can answer and `--yes` was not given. Decided before anything is
+/// rendered or any change set exists: the rule is known up front, and executing unasked is
+/// exactly what `confirm` is there to prevent (a CI job must say `--yes`).
+pub fn ensure_confirmable(
+    layout: &Layout,
+    envs: &[Environment],
+    yes: bool,
+    interactive: bool,
+) -> Result<()> {
+    if yes || interactive {
+        return Ok(());
+    }
+    let unconfirmed: Vec<String> = envs
+        .iter()
+        .filter(|e| e.deploy.confirm)
+        .map(|e| format!("`{}` ({})", e.name, crate::relative(layout, &e.file)))
+        .collect();
+    if unconfirmed.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to deploy {} without confirmation: there is no terminal to ask on and \
+         `[deploy] confirm` is true (the default). Nothing was rendered or changed; pass --yes to \
+         deploy without asking, or set `[deploy] confirm = false` in the descriptor",
+        unconfirmed.join(", ")
+    )
+}
+
+/// `deploy --register`: registers the versions of each environment that was deployed, printing
+/// each failure. Returns how many failed. `scope`: how many environments the deploy names; with
+/// several, an environment without `temporal.address` fails with the line saying why.
+pub fn register_deployed(
+    layout: &Layout,
+    deployed: &[String],
+    scope: worker_deployments::Scope,
+) -> Result<usize> {
+    let mut failed = 0;
+    for name in deployed {
+        // Reloaded: the deploy just recorded the role ARN.
+        let env = crate::envs::load_env(layout, name)?;
+        if let Err(e) = crate::commands::register::register_env(layout, &env, scope) {
+            failed += 1;
+            safe_text::eprintln!("error: {e:#}");
+        }
+    }
+    Ok(failed)
+}
+
+/// The exit code of a run over `total` environments of which `failed` failed.
+pub fn exit_code(failed: usize, total: usize) -> ExitCode {
+    if failed == 0 {
+        return ExitCode::SUCCESS;
+    }
+    if total > 1 {
+        safe_text::eprintln!("{failed} failure(s) across {total} environment(s)");
+    }
+    ExitCode::FAILURE
+}

@@ -1,0 +1,256 @@
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use aws_sandbox::Sandbox;
+use env_descriptor::{Environment, Layout, Outputs};
+use worker_deployments::{Action, Cli, Client, Frontend, Registration, Scope, Source};
+
+/// Register the Worker Deployment Versions of an environment with their Lambda compute config.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Each `[[worker_deployments]]` entry becomes a Worker Deployment Version whose compute config is
+AWS Lambda: the entry's function ARN, the role ARN recorded by `deploy` in [outputs], and
+`role.external_id`. A version that exists gets its compute config updated, or `no changes` when
+it has it already; versions of the same deployments that keep Lambda compute but are no longer
+listed are named, with the command that retires them. The Temporal server checks the config
+as it registers (it assumes the role with the external ID, calls GetFunction,
+and makes sure the role refuses AssumeRole without the external ID); its refusals are shown with
+what to fix. Uses the official `temporal` CLI (1.9+; TEMPORAL_CLI to choose one).
+
+The frontend is `temporal.address`, else TEMPORAL_ADDRESS, else the Temporal CLI's profile
+(TEMPORAL_PROFILE or `default`, in TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml);
+no other TEMPORAL_* variable is passed on. TEMPORAL_ADDRESS and the profile serve a command that
+names one environment only: `deploy --register` of several leaves out (and fails) each
+environment without `temporal.address`.
+
+  [temporal]
+  address = \"temporal.staging.internal:7233\"
+  # tls = true, tls_cert_path/tls_key_path/tls_ca_path/tls_server_name, api_key_env = \"TEMPORAL_API_KEY\"
+
+  [[worker_deployments]]
+  namespace = \"orders\"
+  name = \"orders-worker\"
+  build_id = \"2026-11-24.1\"
+  lambda_function_arn = \"arn:aws:lambda:us-west-2:123456789012:function:worker-1\"
+  # set_current = true   # make it the deployment's current version
+
+Examples:
+  cargo xtask register staging
+  cargo xtask deploy local --register     deploy, then register")]
+pub struct Args {
+    /// The environment (environments/ENV.toml).
+    env: String,
+    #[command(flatten)]
+    lock: crate::claim::LockArgs,
+}
+
+impl Args {
+    pub fn run(self, layout: &Layout) -> Result<ExitCode> {
+        let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
+        register_env(layout, &env, Scope::One)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The frontend of `env`: `temporal.address`, else `TEMPORAL_ADDRESS`, else the Temporal CLI's
+/// profile (see [`Frontend::resolve`]); the last two only for a command that names `env` alone
+/// (`scope`).
+pub fn frontend(layout: &Layout, env: &Environment, scope: Scope) -> Result<Frontend> {
+    let file = crate::relative(layout, &env.file);
+    Frontend::resolve(&env.temporal, &file, layout.root(), scope, |name| {
+        std::env::var(name).ok()
+    })
+    .with_context(|| format!("{}: cannot connect to Temporal", env.name))
+}
+
+/// The Temporal CLI: TEMPORAL_CLI; else, for an environment with `[sandbox]` only, the
+/// sandbox's pinned one once its digest proves the tool installed it (a program under the
+/// checkout's `target/` may come from a pull request); else `temporal` on PATH.
+fn cli(layout: &Layout, env: &Environment) -> Result<Cli> {
+    let mut candidates = Vec::new();
+    if env.starts_sandbox() && std::env::var_os("TEMPORAL_CLI").is_none() {
+        let verified = Sandbox::new(&layout.cache_dir())
+            .verified_cli()
+            .with_context(|| format!("{}: the sandbox's Temporal CLI", env.name))?;
+        candidates.extend(verified);
+    }
+    Ok(Cli::find(&candidates)?)
+}
+
+/// A client for `env`'s frontend through the Temporal CLI.
+pub fn client(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
+    let frontend = frontend(layout, env, scope)?;
+    Ok(Client::new(cli(layout, env)?, frontend))
+}
+
+/// The frontend of `env`, answering: started first for the sandbox, checked for any other
+/// environment whose frontend is on this machine ([`ensure_frontend_answers`]).
+pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Result<Client> {
+    let frontend = frontend(layout, env, scope)?;
+    if env.starts_sandbox() {
+        crate::commands::sandbox::ensure_all(layout, env)?;
+    } else {
+        ensure_frontend_answers(layout, env, &frontend)?;
+    }
+    Ok(Client::new(cli(layout, env)?, frontend))
+}
+
+/// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
+/// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
+/// names (see [`Scope`]).
+pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<()> {
+    let tsw = crate::cli::name();
+    let file = crate::relative(layout, &env.file);
+    anyhow::ensure!(
+        !env.worker_deployments.is_empty(),
+        "{}: `{file}` lists no `[[worker_deployments]]` to register",
+        env.name
+    );
+    let outputs = env.outputs.as_ref().with_context(|| {
+        format!(
+            "{}: `{file}` has no [outputs].role_arn yet: run `{tsw} deploy {}` first",
+            env.name, env.name
+        )
+    })?;
+    let client = connect(layout, env, scope)?;
+    let mut registered = Vec::new();
+    let mut failed = 0;
+    for wd in &env.worker_deployments {
+        let reg = Registration {
+            deployment: wd,
+            role_arn: Some(&outputs.role_arn),
+            external_id: &env.role.external_id,
+        };
+        // Each error is printed here, once: the command's own error only counts them.
+        match client.register(&reg) {
+            Ok(action) => {
+                let verb = match action {
+                    Action::Created => "created",
+                    Action::Updated => "updated",
+                    Action::Unchanged => "no changes to",
+                };
+                let current = if wd.set_current { ", current" } else { "" };
+                safe_text::println!(
+                    "{}: {verb} Worker Deployment Version `{}` (aws-lambda {}{current})",
+                    env.name,
+                    wd.id(),
+                    wd.lambda_function_arn
+                );
+                registered.push(wd.id());
+            }
+            Err(e) => {
+                safe_text::eprintln!("{}: {e}", env.name);
+                failed += 1;
+            }
+        }
+    }
+    for line in left_behind(&client, env, &file) {
+        safe_text::eprintln!("{}: {line}", env.name);
+    }
+    // In descriptor order: what succeeded now, and what the file records as registered (now,
+    // not when this command started) and is still listed.
+    let listed: Vec<String> = env.worker_deployments.iter().map(|w| w.id()).collect();
+    let keep = |current: &[String]| {
+        listed
+            .into_iter()
+            .filter(|id| registered.contains(id) || current.contains(id))
+            .collect()
+    };
+    if Outputs::update_registered(&env.file, keep)? {
+        safe_text::println!("recorded [outputs].registered in {file}");
+    }
+    anyhow::ensure!(
+        failed == 0,
+        "{}: {failed} of {} versions failed to register (above)",
+        env.name,
+        env.worker_deployments.len()
+    );
+    Ok(())
+}
+
+/// The versions of `env`'s deployments that still hold Lambda compute but are no longer in the
+/// descriptor, each with the command that retires it, or why they could not be listed. `doctor`
+/// warns about the same versions.
+fn left_behind(client: &Client, env: &Environment, file: &str) -> Vec<String> {
+    client
+        .left_behind(&env.worker_deployments)
+        .into_iter()
+        .map(|found| match found {
+            Ok(version) => format!(
+                "version `{}` still has aws-lambda compute but is not in {file}, so Temporal may still invoke its function; retire it with `{}`",
+                version.id, version.retire
+            ),
+            Err(e) => format!("the versions no longer in {file} could not be listed: {e}"),
+        })
+        .collect()
+}
+
+/// The versions registered from `env` (the deployments of its `[[worker_deployments]]` and of
+/// `[outputs].registered`) that hold Lambda compute through its recorded role, each with the
+/// command that retires it: what deleting the stack would strand. Empty without a recorded
+/// role or deployments; `Err(why)` when the server cannot be asked.
+pub fn versions_holding_role(
+    layout: &Layout,
+    env: &Environment,
+) -> Result<Vec<worker_deployments::LeftBehind>, String> {
+    let Some(outputs) = &env.outputs else {
+        return Ok(Vec::new());
+    };
+    let mut deployments: Vec<(String, String)> = env
+        .worker_deployments
+        .iter()
+        .map(|wd| (wd.namespace.to_string(), wd.name.to_string()))
+        .collect();
+    deployments.extend(outputs.registered.iter().filter_map(|id| {
+        let (namespace, rest) = id.as_ref().split_once('/')?;
+        let (name, _) = rest.rsplit_once('@')?;
+        Some((namespace.to_owned(), name.to_owned()))
+    }));
+    if deployments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let one_line = |e: &dyn std::fmt::Display| e.to_string().lines().collect::<Vec<_>>().join(" ");
+    let client = client(layout, env, Scope::One).map_err(|e| one_line(&format!("{e:#}")))?;
+    if let Some(why) = silent_frontend(layout, env, client.frontend()) {
+        return Err(why);
+    }
+    client
+        .holding_role(&deployments, &outputs.role_arn)
+        .map_err(|e| one_line(&e))
+}
+
+/// A frontend on this machine that nothing answers at is an error naming it and where its
+/// address came from: never a stand-in started in its place (that is the sandbox's, and only
+/// with `[sandbox]`). A remote frontend is left to the CLI, which may reach it through a proxy.
+pub(crate) fn ensure_frontend_answers(
+    layout: &Layout,
+    env: &Environment,
+    frontend: &Frontend,
+) -> Result<()> {
+    match silent_frontend(layout, env, frontend) {
+        Some(why) => anyhow::bail!(
+            "{}: {why}: start the Temporal server there, or correct the address; nothing was registered",
+            env.name
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `nothing answers at ADDRESS (where it came from)` for a frontend on this machine that nothing
+/// listens at; `None` when something does, or the frontend is remote (only the CLI can tell).
+pub(crate) fn silent_frontend(
+    layout: &Layout,
+    env: &Environment,
+    frontend: &Frontend,
+) -> Option<String> {
+    let address = frontend.address.as_str();
+    let (host, port) = local_endpoint::host_port(address)?;
+    if !local_endpoint::is_local(address) || aws_sandbox::listening(&host, port) {
+        return None;
+    }
+    let origin = match frontend.source {
+        Source::Descriptor => format!("temporal.address of {}", crate::relative(layout, &env.file)),
+        _ => frontend.origin(),
+    };
+    Some(format!("nothing answers at {address} ({origin})"))
+}

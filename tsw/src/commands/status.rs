@@ -1,0 +1,161 @@
+//! `status`: the stack, and whether git and AWS agree. Three things are compared: the
+//! descriptor (rendered now, nothing written) with the stack's parameters and template, the
+//! recorded `[outputs]` with the stack's outputs, and the role IAM holds with what the template
+//! declares for the deployed parameters. Each side that differs has its own exit code, so that
+//! CI can tell "merge not deployed yet" from "someone changed AWS by hand".
+
+use anyhow::Result;
+use aws::StackInfo;
+use env_descriptor::{Environment, Layout};
+use env_render::{Templates, cfn};
+use std::process::ExitCode;
+
+/// `status`: the descriptor has changes the stack does not have (or [outputs] are stale).
+pub const STATUS_UNDEPLOYED: u8 = 2;
+/// `status`: AWS was changed outside the tool (the role, or the stack deleted).
+pub const STATUS_CHANGED_OUTSIDE: u8 = 3;
+
+/// Show the stack, and whether the descriptor, the stack and the role agree.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Compares the descriptor (rendered now; nothing is written) with the stack's parameters and
+template, the recorded [outputs] with the stack's outputs, and the role IAM holds (trust policy
+principal and sts:ExternalId, invoke policy actions and resources, no managed policies) with
+what the template declares. Differing parameters are printed old -> new.
+
+Exit codes:
+  0  all agree
+  1  error (bad descriptor, AWS unreachable, ...)
+  2  the descriptor has undeployed changes: run `cargo xtask deploy ENV`
+  3  AWS was changed outside the tool (the role edited, the stack deleted); wins over 2
+
+Examples:
+  cargo xtask status staging
+  cargo xtask status local")]
+pub struct StatusArgs {
+    /// The environment (environments/ENV.toml).
+    pub env: String,
+}
+
+/// Which side disagrees, in the order of precedence of their exit codes.
+#[derive(Debug, Default)]
+struct Verdict {
+    /// The descriptor holds changes the stack does not have (or its record is stale).
+    undeployed: Vec<String>,
+    /// AWS differs from what the tool deployed.
+    outside: Vec<String>,
+}
+
+impl Verdict {
+    fn exit_code(&self, env: &str) -> ExitCode {
+        let tsw = crate::cli::name();
+        if !self.outside.is_empty() {
+            safe_text::println!("AWS was changed outside the tool:");
+            for line in &self.outside {
+                safe_text::println!("  {line}");
+            }
+            safe_text::println!(
+                "  fix: undo the change in AWS, or make the descriptor say what you want and run `{tsw} deploy {env}`"
+            );
+        }
+        if !self.undeployed.is_empty() {
+            safe_text::println!("the descriptor has undeployed changes:");
+            for line in &self.undeployed {
+                safe_text::println!("  {line}");
+            }
+            safe_text::println!("  fix: run `{tsw} deploy {env}`");
+        }
+        if !self.outside.is_empty() {
+            ExitCode::from(STATUS_CHANGED_OUTSIDE)
+        } else if !self.undeployed.is_empty() {
+            ExitCode::from(STATUS_UNDEPLOYED)
+        } else {
+            safe_text::println!("{env}: in sync: the descriptor, the stack and the role agree");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
+    let env = crate::envs::load_env(layout, &args.env)?;
+    let templates = Templates::load(layout)?;
+    let template = templates.cfn_template();
+    let wanted = template.with_defaults(&templates.render(&env)?.parameters);
+    let file = crate::relative(layout, &env.file);
+    let mut verdict = Verdict::default();
+    crate::connect::runtime()?.block_on(async {
+        let clients = crate::connect::connect(layout, &env).await?;
+        let Some(stack) = clients.stacks.describe_stack(&env.role.stack_name).await? else {
+            stack_missing(&env, &file, &mut verdict);
+            return anyhow::Ok(());
+        };
+        show(&env, &stack);
+        compare_record(&env, &file, &stack, &mut verdict);
+        verdict
+            .undeployed
+            .extend(cfn::parameter_drift(&wanted, &stack.parameters));
+        if clients.stacks.deployed_template(&stack.stack_id).await? != template.body {
+            verdict.undeployed.push(format!(
+                "template: the stack was deployed from another template than {}",
+                templates.cfn_origin()
+            ));
+        }
+        verdict
+            .outside
+            .extend(crate::drift::role_drift(&clients, &stack).await?);
+        anyhow::Ok(())
+    })?;
+    Ok(verdict.exit_code(&env.name))
+}
+
+fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict) {
+    let tsw = crate::cli::name();
+    let stack = &env.role.stack_name;
+    safe_text::println!("{}: stack `{stack}` does not exist", env.name);
+    match &env.outputs {
+        Some(o) => verdict.outside.push(format!(
+            "stack `{stack}` ({}) recorded in [outputs] of {file} was deleted outside this tool \
+             (or its emulator restarted); `{tsw} destroy {} --yes` clears the record",
+            o.stack_id, env.name
+        )),
+        None => verdict
+            .undeployed
+            .push(format!("stack `{stack}` was never deployed")),
+    }
+}
+
+fn show(env: &Environment, stack: &StackInfo) {
+    safe_text::println!(
+        "{}: stack `{}` is {}",
+        env.name,
+        env.role.stack_name,
+        stack.status
+    );
+    if let Some(reason) = &stack.status_reason {
+        safe_text::println!("  reason: {reason}");
+    }
+    safe_text::println!("  id: {}", stack.stack_id);
+    if let Some(at) = &stack.updated_at {
+        safe_text::println!("  last change: {at}");
+    }
+    for (key, value) in &stack.outputs {
+        safe_text::println!("  {key:<20} {value}");
+    }
+}
+
+/// The recorded `[outputs]` against the stack's: a stale record is fixed by a deploy.
+fn compare_record(env: &Environment, file: &str, stack: &StackInfo, verdict: &mut Verdict) {
+    let Some(recorded) = &env.outputs else {
+        verdict
+            .undeployed
+            .push(format!("{file} has no [outputs] recorded for the stack"));
+        return;
+    };
+    let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
+    if drift.is_empty() {
+        safe_text::println!("recorded [outputs] in {file} match the stack");
+    } else {
+        safe_text::println!("recorded [outputs] in {file} do not match the stack");
+        verdict.undeployed.extend(drift);
+    }
+}
