@@ -1,8 +1,11 @@
-//! Shared steps of the AWS commands.
+//! Connecting to AWS for an environment, shared by every command that calls AWS: the
+//! connection the descriptor describes, the runtime the calls run on, and the check that the
+//! credentials belong to the environment's account.
 
 use anyhow::{Context, Result};
-use aws::{AssumeRole, Clients, Connection, Endpoint, EndpointOrigin, Identity};
-use aws::{Deadline, DeployError};
+use aws::{
+    AssumeRole, Clients, Connection, Deadline, DeployError, Endpoint, EndpointOrigin, Identity,
+};
 use env_descriptor::{Environment, Layout};
 
 /// The AWS connection an environment describes.
