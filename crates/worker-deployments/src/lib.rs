@@ -5,7 +5,8 @@
 //! Temporal docs use, it already speaks every connection option self-hosted users need (TLS,
 //! mTLS, API keys), and it keeps protobuf and tonic out of this tool's build.
 
-pub mod child;
+/// The runner every CLI call goes through (this crate's callers use it for theirs too).
+pub use child_process as child;
 mod frontend;
 
 use std::path::{Path, PathBuf};
