@@ -2,8 +2,8 @@
 //! `target/xtask/sandbox/` and run on 127.0.0.1 by `python/moto_launcher.py`, which patches moto
 //! to behave like AWS where this tool depends on it (see that file's docstring).
 //!
-//! Every process started here gets `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens
-//! on loopback only.
+//! Every process started here goes through `child-process` (allow-listed environment), gets
+//! `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens on loopback only.
 
 mod invocations;
 mod lambda;
@@ -52,23 +52,15 @@ pub enum SandboxError {
     Unverified(#[from] Unverified),
 }
 
-/// The environment every emulator process gets: no instance metadata, dummy keys, and none of
-/// the caller's AWS settings.
-pub(crate) fn safe_env(cmd: &mut std::process::Command) {
-    for var in [
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("PYTHONUNBUFFERED", "1");
+/// `program` through the tool's one runner ([`child_process::Child`]: the allow-listed
+/// variables only, none of the caller's AWS settings), with what every process of the sandbox
+/// gets on top: no instance metadata, dummy keys, unbuffered Python output.
+pub(crate) fn sandbox_child(program: impl AsRef<std::ffi::OsStr>) -> child_process::Child {
+    child_process::Child::new(program).envs([
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("PYTHONUNBUFFERED", "1"),
+    ])
 }

@@ -123,21 +123,26 @@ impl Child {
         self
     }
 
-    /// The program and its arguments, as a command line to show (not to run).
-    pub fn display(&self) -> String {
-        std::iter::once(self.cmd.get_program())
-            .chain(self.cmd.get_args())
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// The program and arguments, for a wrapper that starts this command itself.
-    pub fn argv(&self) -> Vec<OsString> {
-        std::iter::once(self.cmd.get_program())
+    /// This command run by `wrapper WRAPPER_ARGS...`, its program and arguments after them,
+    /// with the same environment (a watcher that ends it with its parent, say).
+    pub fn wrapped_in<A: AsRef<OsStr>>(
+        self,
+        wrapper: impl AsRef<OsStr>,
+        wrapper_args: impl IntoIterator<Item = A>,
+    ) -> Self {
+        let argv: Vec<OsString> = std::iter::once(self.cmd.get_program())
             .chain(self.cmd.get_args())
             .map(OsStr::to_owned)
-            .collect()
+            .collect();
+        let mut outer = Child::new(wrapper).args(wrapper_args).args(argv);
+        outer.cmd.env_clear();
+        for (name, value) in self.cmd.get_envs() {
+            if let Some(value) = value {
+                outer.cmd.env(name, value);
+            }
+        }
+        outer.input = self.input;
+        outer
     }
 
     /// Runs it with its output captured; stops it (its process group) when it has not exited
