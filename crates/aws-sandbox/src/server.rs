@@ -348,9 +348,13 @@ impl Owned {
         // emulator's launcher does that itself, with `--parent-pid`).
         let watcher = work_dir.join("watch_parent.py");
         write_if_changed(&watcher, WATCH_PARENT)?;
-        let cmd = dev
-            .command(env)
-            .wrapped_in(env.python(), [watcher.into_os_string(), std::process::id().to_string().into()]);
+        let cmd = dev.command(env).wrapped_in(
+            env.python(),
+            [
+                watcher.into_os_string(),
+                std::process::id().to_string().into(),
+            ],
+        );
         let port = dev.port;
         Self::spawn(cmd, port, work_dir, &format!("temporal-{port}.log"))
     }

@@ -244,18 +244,20 @@ impl Client {
     }
 
     /// Runs `temporal worker deployment ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
-    fn run(&self, namespace: &str, args: &[String]) -> Result<String, String> {
+    fn run(&self, namespace: &str, args: &[String]) -> Result<String, Failure> {
         let args = [strings(&["worker", "deployment"]), args.to_vec()].concat();
         self.temporal(namespace, &args)
     }
 
     /// Runs `temporal ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
-    fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, String> {
-        let out = self.output(namespace, args, CALL_DEADLINE)?;
+    fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, Failure> {
+        let out = self
+            .output(namespace, args, CALL_DEADLINE)
+            .map_err(Failure::other)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        Err(cli_error(&out))
+        Err(Failure::of(&out))
     }
 
     /// Runs `temporal ARGS... CONNECTION` whatever its exit status, through [`child::run`]:
@@ -303,8 +305,8 @@ impl Client {
             Ok(json) => serde_json::from_str(&json)
                 .map(Some)
                 .map_err(|e| self.fail(wd, "describe-version", e.to_string())),
-            Err(msg) if msg.contains("not found") => Ok(None),
-            Err(msg) => Err(self.fail(wd, "describe-version", msg)),
+            Err(f) if f.answer == Answer::NotFound => Ok(None),
+            Err(f) => Err(self.fail(wd, "describe-version", f.message)),
         }
     }
 
@@ -336,8 +338,8 @@ impl Client {
         let args = strings(&["workflow", "show", "--workflow-id", &id, "--output", "json"]);
         let history = match self.temporal(namespace, &args) {
             Ok(json) => json,
-            Err(msg) if msg.contains("not found") => return Ok(None),
-            Err(msg) => return Err(fail(msg)),
+            Err(f) if f.answer == Answer::NotFound => return Ok(None),
+            Err(f) => return Err(fail(f.message)),
         };
         let history: serde_json::Value =
             serde_json::from_str(&history).map_err(|e| fail(e.to_string()))?;
@@ -376,8 +378,8 @@ impl Client {
         let args = strings(&["describe", "--name", &wd.name, "--output", "json"]);
         let json = match self.run(&wd.namespace, &args) {
             Ok(json) => json,
-            Err(msg) if msg.contains("not found") => return Ok(None),
-            Err(msg) => return Err(self.fail(wd, "describe", msg)),
+            Err(f) if f.answer == Answer::NotFound => return Ok(None),
+            Err(f) => return Err(self.fail(wd, "describe", f.message)),
         };
         let described: serde_json::Value =
             serde_json::from_str(&json).map_err(|e| self.fail(wd, "describe", e.to_string()))?;
@@ -439,8 +441,9 @@ impl Client {
             "--output",
             "json",
         ]);
+        let json = self.temporal(namespace, &args).map_err(|f| f.message)?;
         let described: serde_json::Value =
-            serde_json::from_str(&self.temporal(namespace, &args)?).map_err(|e| e.to_string())?;
+            serde_json::from_str(&json).map_err(|e| e.to_string())?;
         let info = described.pointer("/workflowExecutionInfo/versioningInfo/deploymentVersion");
         let field = |name: &str| {
             info.and_then(|i| i.get(name))
@@ -505,17 +508,17 @@ impl Client {
         let args = [strings(&["create-version"]), lambda.to_vec()].concat();
         match self.run(&wd.namespace, &args) {
             Ok(_) => Ok(Action::Created),
-            Err(m) if m.contains("already exists") => {
+            Err(f) if f.answer == Answer::AlreadyExists => {
                 let held = self.held_compute(wd)?;
                 if Self::held_differences(held, reg).is_empty() {
                     return Ok(Action::Unchanged);
                 }
                 let args = [strings(&["update-version-compute-config"]), lambda.to_vec()].concat();
                 self.run(&wd.namespace, &args)
-                    .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                    .map_err(|f| self.fail(wd, "update-version-compute-config", f.message))?;
                 Ok(Action::Updated)
             }
-            Err(m) => Err(self.fail(wd, "create-version", m)),
+            Err(f) => Err(self.fail(wd, "create-version", f.message)),
         }
     }
 
@@ -579,8 +582,8 @@ impl Client {
             Planned::Create => {
                 match self.run(&wd.namespace, &strings(&["create", "--name", &wd.name])) {
                     Ok(_) => {}
-                    Err(m) if m.contains("already exists") => {}
-                    Err(m) => return Err(self.fail(wd, "create (deployment)", m)),
+                    Err(f) if f.answer == Answer::AlreadyExists => {}
+                    Err(f) => return Err(self.fail(wd, "create (deployment)", f.message)),
                 }
                 match self.create_or_converge(reg, &lambda)? {
                     Action::Created => (Action::Created, wd.set_current),
@@ -598,7 +601,7 @@ impl Client {
                 if differences.iter().any(|d| d.field != Field::Current) {
                     let args = [strings(&["update-version-compute-config"]), lambda].concat();
                     self.run(&wd.namespace, &args)
-                        .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                        .map_err(|f| self.fail(wd, "update-version-compute-config", f.message))?;
                 }
                 let current = differences.iter().any(|d| d.field == Field::Current);
                 (Action::Updated, current)
@@ -623,7 +626,7 @@ impl Client {
             "--yes",
         ]);
         self.run(&wd.namespace, &args)
-            .map_err(|m| self.fail(wd, "set-current-version", m))?;
+            .map_err(|f| self.fail(wd, "set-current-version", f.message))?;
         Ok(())
     }
 
@@ -686,8 +689,8 @@ impl Client {
         let args = strings(&["describe", "--name", name, "--output", "json"]);
         let json = match self.run(namespace, &args) {
             Ok(json) => json,
-            Err(msg) if msg.contains("not found") => return Ok(Vec::new()),
-            Err(msg) => return Err(step(msg)),
+            Err(f) if f.answer == Answer::NotFound => return Ok(Vec::new()),
+            Err(f) => return Err(step(f.message)),
         };
         let described: serde_json::Value =
             serde_json::from_str(&json).map_err(|e| step(e.to_string()))?;
@@ -707,8 +710,8 @@ impl Client {
             ]);
             let version = match self.run(namespace, &args) {
                 Ok(json) => serde_json::from_str(&json).map_err(|e| step(e.to_string()))?,
-                Err(msg) if msg.contains("not found") => continue,
-                Err(msg) => return Err(step(msg)),
+                Err(f) if f.answer == Answer::NotFound => continue,
+                Err(f) => return Err(step(f.message)),
             };
             if has_lambda_compute(&version) {
                 found.push(build_id);
@@ -723,6 +726,60 @@ impl Client {
             hint: hint(&message),
             message,
         }
+    }
+}
+
+/// A CLI call that failed: its error, and what it says about the thing it asked for.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    answer: Answer,
+}
+
+impl Failure {
+    fn of(out: &std::process::Output) -> Self {
+        Failure {
+            message: cli_error(out),
+            answer: answer(out),
+        }
+    }
+
+    /// A call that gave no answer (the CLI could not run, or ran out of time).
+    fn other(message: String) -> Self {
+        Failure {
+            message,
+            answer: Answer::Other,
+        }
+    }
+}
+
+/// What a failed CLI call says about the version, deployment or workflow it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// It does not exist (in a namespace that does).
+    NotFound,
+    /// It exists already (a `create`).
+    AlreadyExists,
+    /// Any other failure: the namespace, the connection, the request.
+    Other,
+}
+
+/// What the CLI's failed call `out` says. The CLI prints the server's gRPC error as its message
+/// only (`Error: ...` on stderr, exit status 1, with `--output json` as well): the status code
+/// (`NotFound`, `AlreadyExists`) does not reach its output, so the server's wording is read here,
+/// and only here. `tests/cli_answers.rs` runs the pinned CLI against a dev server for each
+/// answer, so a CLI or server that words them otherwise fails that test, not a user's run.
+pub fn answer(out: &std::process::Output) -> Answer {
+    if out.status.success() {
+        return Answer::Other;
+    }
+    let text = cli_error(out).to_ascii_lowercase();
+    if text.contains("already exists") {
+        Answer::AlreadyExists
+    } else if text.contains("not found") {
+        Answer::NotFound
+    } else {
+        Answer::Other
     }
 }
 
