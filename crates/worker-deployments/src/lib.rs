@@ -769,14 +769,26 @@ pub enum Answer {
 /// (`NotFound`, `AlreadyExists`) does not reach its output, so the server's wording is read here,
 /// and only here. `tests/cli_answers.rs` runs the pinned CLI against a dev server for each
 /// answer, so a CLI or server that words them otherwise fails that test, not a user's run.
+///
+/// A namespace that does not exist (`Namespace NS is not found.`) is [`Answer::Other`]: the
+/// version is not missing, the place to look for it is.
 pub fn answer(out: &std::process::Output) -> Answer {
+    /// The server's words for a version, a deployment and a workflow that do not exist.
+    const NOT_FOUND: &[&str] = &[
+        "worker deployment version not found",
+        "no worker deployment found with name",
+        "workflow not found for id",
+    ];
+    /// The server's words for a deployment or version that a `create` finds already there.
+    const ALREADY_EXISTS: &[&str] = &["already exists"];
     if out.status.success() {
         return Answer::Other;
     }
     let text = cli_error(out).to_ascii_lowercase();
-    if text.contains("already exists") {
+    let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if says(ALREADY_EXISTS) {
         Answer::AlreadyExists
-    } else if text.contains("not found") {
+    } else if says(NOT_FOUND) {
         Answer::NotFound
     } else {
         Answer::Other
