@@ -21,6 +21,9 @@ pub use pinned_cli::{TEMPORAL_BIN, Unverified};
 pub use python::{PythonEnv, REQUIREMENTS, pins};
 pub use server::{Owned, Sandbox, Service, Status, TemporalDev, listening};
 
+/// Blocking calls of this crate (starting a service, [`listening`]'s probe) from async code.
+pub use child_process::unblock;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error(

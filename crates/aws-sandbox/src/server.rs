@@ -462,6 +462,9 @@ fn log_file(log: &Path) -> Result<std::fs::File, SandboxError> {
     crate::lock::own_file(log, true).map_err(io)
 }
 
+/// Waits until the service answers on `host:port`; stops it when it exits first, does not
+/// answer within [`START_TIMEOUT`], or the [`child_process::unblock`] call it runs in is
+/// cancelled.
 fn wait_ready(
     mut child: child_process::Service,
     host: &str,
@@ -472,6 +475,13 @@ fn wait_ready(
     loop {
         if listening(host, port) {
             return Ok(child);
+        }
+        if child_process::cancelled() {
+            child.stop(STOP_GRACE);
+            return Err(SandboxError::Command {
+                what: format!("starting the service on {host}:{port}"),
+                message: "interrupted; it was stopped".into(),
+            });
         }
         let exited = child.exited().is_some();
         if exited || start.elapsed() > START_TIMEOUT {

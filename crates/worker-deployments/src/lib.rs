@@ -7,6 +7,8 @@
 
 /// The runner every CLI call goes through (this crate's callers use it for theirs too).
 pub use child_process as child;
+/// Blocking calls of this crate ([`Client`]'s, [`Cli::find`]) from async code.
+pub use child_process::unblock;
 mod frontend;
 
 use std::path::{Path, PathBuf};
@@ -226,8 +228,10 @@ impl Field {
     }
 }
 
-/// Runs the CLI against one frontend.
-#[derive(Debug)]
+/// Runs the CLI against one frontend. Its calls block until the CLI exits (up to a minute, or
+/// a smoke workflow's timeout): async code runs them through [`unblock`] on a clone, so the
+/// runtime stays free and a dropped future stops the CLI it waits for.
+#[derive(Debug, Clone)]
 pub struct Client {
     cli: Cli,
     frontend: Frontend,
