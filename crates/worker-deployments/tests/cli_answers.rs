@@ -14,7 +14,7 @@ use worker_deployments::{Answer, answer};
 fn python() -> PythonEnv {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     Sandbox::new(&root.join("target").join("xtask"))
-        .python_env(&mut |line| eprintln!("test setup: {line}"))
+        .python_env(&mut |line| safe_text::eprintln!("test setup: {line}"))
         .unwrap_or_else(|e| panic!("cannot install the sandbox's Temporal CLI: {e}"))
 }
 
