@@ -279,16 +279,18 @@ impl Sandbox {
 
     /// Stops the service recorded in its pid file, once its command line shows it is ours: its
     /// process group gets SIGTERM, then SIGKILL after [`STOP_GRACE`]. Started by an earlier
-    /// `sandbox up`, it is not this process's child: `kill(pid, 0)` tells when it is gone.
+    /// `sandbox up`, it is not this process's child, so it cannot be waited for: [`is_running`]
+    /// tells when it is gone (on Linux without starting a process; an exited child of this
+    /// process not reaped yet has no command line, so it counts as gone).
     fn stop(&self, service: Service) -> Option<u32> {
         let pid = self.running_pid(service);
         if let Some(pid) = pid {
             child_process::terminate(pid, true);
             let deadline = Instant::now() + STOP_GRACE;
-            while child_process::alive(pid) && Instant::now() < deadline {
+            while is_running(pid, service.marker()) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            if child_process::alive(pid) {
+            if is_running(pid, service.marker()) {
                 child_process::kill(pid, true);
             }
         }
@@ -541,4 +543,46 @@ fn free_port() -> Result<u16, SandboxError> {
     };
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
     listener.local_addr().map(|a| a.port()).map_err(io)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn service(dir: &Path, name: &str) -> child_process::Service {
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        // `sh` stays (a command follows `sleep`), with `name` in its command line.
+        Child::new("sh")
+            .args(["-c", "sleep 1000; true", name])
+            .start(&log)
+            .unwrap()
+    }
+
+    #[test]
+    fn stop_ends_the_recorded_service_and_leaves_a_pid_that_is_not_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("sandbox")).unwrap();
+        let pid_file = sandbox.pid_file(Service::Aws);
+
+        let ours = service(dir.path(), Service::Aws.marker());
+        std::fs::write(&pid_file, format!("{}\n\n", ours.pid())).unwrap();
+        let start = Instant::now();
+        assert_eq!(sandbox.stop(Service::Aws), Some(ours.pid()));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(!pid_file.exists());
+        ours.stop(Duration::ZERO);
+
+        // A pid recycled by another program: not signalled.
+        let other = service(dir.path(), "something-else");
+        std::fs::write(&pid_file, format!("{}\n\n", other.pid())).unwrap();
+        assert_eq!(sandbox.stop(Service::Aws), None);
+        let mut other = other;
+        assert!(other.exited().is_none(), "the other program was stopped");
+        other.stop(Duration::ZERO);
+    }
 }
