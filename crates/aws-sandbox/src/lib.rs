@@ -45,6 +45,14 @@ pub enum SandboxError {
         "port {port} on {host} is taken by another program (not this sandbox); stop it or choose another `aws.endpoint_url`"
     )]
     PortTaken { host: String, port: u16 },
+    #[error(
+        "the service could not listen on {host}:{port}: another program took the port while it started (its log: `{}`); start it again, or choose another port", log.display()
+    )]
+    PortLost {
+        host: String,
+        port: u16,
+        log: std::path::PathBuf,
+    },
     #[error("the emulator did not start within {secs} s; its log `{}` ends with:\n{tail}", log.display())]
     StartTimeout {
         secs: u64,

@@ -183,7 +183,7 @@ impl Sandbox {
             "starting the AWS emulator (moto) on http://{host}:{port}"
         ));
         let cmd = launcher_command(&env, &self.dir, host, port, None)?;
-        self.start(Service::Aws, cmd, host, port, "")
+        self.start(Service::Aws, cmd, host, port, "", &|| true)
     }
 
     /// Starts the Temporal dev server unless it already runs with the same settings; restarts
@@ -227,6 +227,7 @@ impl Sandbox {
             &dev.host,
             dev.port,
             &dev.fingerprint(),
+            &|| frontend_answers(&env, &dev.host, dev.port),
         )
     }
 
@@ -239,6 +240,7 @@ impl Sandbox {
         host: &str,
         port: u16,
         fingerprint: &str,
+        answers: &dyn Fn() -> bool,
     ) -> Result<(u32, bool), SandboxError> {
         let log = self.log_file(service);
         let child = cmd
@@ -255,7 +257,7 @@ impl Sandbox {
                 source,
             },
         )?;
-        wait_ready(child, host, port, &log)?;
+        wait_ready(child, host, port, &log, answers)?;
         Ok((pid, true))
     }
 
@@ -314,7 +316,7 @@ impl Owned {
     pub fn aws(env: &PythonEnv, work_dir: &Path) -> Result<Self, SandboxError> {
         let port = free_port()?;
         let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
-        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"), &|| true)
     }
 
     /// The AWS emulator on a free port, answering as account `account` (moto's
@@ -327,7 +329,7 @@ impl Owned {
         let port = free_port()?;
         let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?
             .env("MOTO_ACCOUNT_ID", account);
-        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"), &|| true)
     }
 
     /// The emulator's Lambda invocation log: a JSON object per line, `"event"` `start` (with
@@ -337,28 +339,41 @@ impl Owned {
         lambda_dir(&self.work_dir, self.port).join("invocations.jsonl")
     }
 
-    /// A Temporal dev server; `dev.port` 0 picks a free port.
+    /// A Temporal dev server, ready when its frontend answers the CLI's health check; `dev.port`
+    /// 0 picks a free port, and another when a program takes that one while the server starts
+    /// (a free port is only free until someone binds it: on a loaded machine, another test's
+    /// server may).
     pub fn temporal(
         env: &PythonEnv,
         work_dir: &Path,
-        mut dev: TemporalDev,
+        dev: TemporalDev,
     ) -> Result<Self, SandboxError> {
-        if dev.port == 0 {
-            dev.port = free_port()?;
-        }
         // Through `watch_parent.py`, which ends the server when this process is gone (the
         // emulator's launcher does that itself, with `--parent-pid`).
         let watcher = work_dir.join("watch_parent.py");
         write_if_changed(&watcher, WATCH_PARENT)?;
-        let cmd = dev.command(env).wrapped_in(
-            env.python(),
-            [
-                watcher.into_os_string(),
-                std::process::id().to_string().into(),
-            ],
-        );
-        let port = dev.port;
-        Self::spawn(cmd, port, work_dir, &format!("temporal-{port}.log"))
+        let picked = dev.port == 0;
+        let mut tries = 0;
+        loop {
+            let mut dev = dev.clone();
+            if picked {
+                dev.port = free_port()?;
+            }
+            let port = dev.port;
+            let cmd = dev.command(env).wrapped_in(
+                env.python(),
+                [
+                    watcher.clone().into_os_string(),
+                    std::process::id().to_string().into(),
+                ],
+            );
+            let answers = || frontend_answers(env, "127.0.0.1", port);
+            let log = format!("temporal-{port}.log");
+            match Self::spawn(cmd, port, work_dir, &log, &answers) {
+                Err(SandboxError::PortLost { .. }) if picked && tries < 3 => tries += 1,
+                other => return other,
+            }
+        }
     }
 
     /// The service's output (`moto-PORT.log` or `temporal-PORT.log` in the work directory).
@@ -366,7 +381,13 @@ impl Owned {
         &self.log
     }
 
-    fn spawn(cmd: Child, port: u16, work_dir: &Path, log_name: &str) -> Result<Self, SandboxError> {
+    fn spawn(
+        cmd: Child,
+        port: u16,
+        work_dir: &Path,
+        log_name: &str,
+        answers: &dyn Fn() -> bool,
+    ) -> Result<Self, SandboxError> {
         let log = &work_dir.join(log_name);
         let child = cmd
             .start(&log_file(log)?)
@@ -374,7 +395,7 @@ impl Owned {
                 what: "starting a test service".into(),
                 message: e.to_string(),
             })?;
-        let child = wait_ready(child, "127.0.0.1", port, log)?;
+        let child = wait_ready(child, "127.0.0.1", port, log, answers)?;
         Ok(Owned {
             child: Some(child),
             port,
@@ -464,18 +485,21 @@ fn log_file(log: &Path) -> Result<std::fs::File, SandboxError> {
     crate::lock::own_file(log, true).map_err(io)
 }
 
-/// Waits until the service answers on `host:port`; stops it when it exits first, does not
-/// answer within [`START_TIMEOUT`], or the [`child_process::unblock`] call it runs in is
-/// cancelled.
+/// Waits until the service answers on `host:port` and `answers` confirms it is a service of its
+/// kind (something else may listen there); stops it when it exits first, does not answer within
+/// [`START_TIMEOUT`], or the [`child_process::unblock`] call it runs in is cancelled. A service
+/// that exits because another program holds its port is [`SandboxError::PortLost`].
 fn wait_ready(
     mut child: child_process::Service,
     host: &str,
     port: u16,
     log: &Path,
+    answers: &dyn Fn() -> bool,
 ) -> Result<child_process::Service, SandboxError> {
     let start = Instant::now();
     loop {
-        if listening(host, port) {
+        // Still ours after it answered: one that lost its port may answer through the other.
+        if listening(host, port) && answers() && child.exited().is_none() {
             return Ok(child);
         }
         if child_process::cancelled() {
@@ -489,6 +513,13 @@ fn wait_ready(
         if exited || start.elapsed() > START_TIMEOUT {
             child.stop(Duration::ZERO);
             let text = std::fs::read_to_string(log).unwrap_or_default();
+            if exited && text.contains("address already in use") {
+                return Err(SandboxError::PortLost {
+                    host: host.to_owned(),
+                    port,
+                    log: log.to_owned(),
+                });
+            }
             let tail: Vec<&str> = text.lines().rev().take(20).collect();
             return Err(SandboxError::StartTimeout {
                 secs: START_TIMEOUT.as_secs(),
@@ -498,6 +529,21 @@ fn wait_ready(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether a Temporal frontend answers on `host:port` (`temporal operator cluster health`): not
+/// merely something listening, such as another dev server's internal service.
+fn frontend_answers(env: &PythonEnv, host: &str, port: u16) -> bool {
+    sandbox_child(env.bin("temporal"))
+        .args(["operator", "cluster", "health", "--address"])
+        .arg(if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        })
+        .arg("--command-timeout=5s")
+        .output(Duration::from_secs(15))
+        .is_ok_and(|out| out.status.success())
 }
 
 /// How long a connection to `listening`'s address may take. On this machine a port nothing
