@@ -3,11 +3,13 @@
 //! runs the sample worker (`worker/`), which the emulator really runs when Temporal invokes it;
 //! any other gets a stub handler.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::{PythonEnv, SandboxError, safe_env};
+use crate::{PythonEnv, SandboxError, sandbox_child};
+
+/// How long creating or updating the functions may take: a zip and a few calls each, on an
+/// emulator that may be slow under load.
+const SEED_DEADLINE: Duration = Duration::from_secs(300);
 
 const SEED_LAMBDA: &str = include_str!("../python/seed_lambda.py");
 
@@ -139,22 +141,12 @@ fn seed(
         message,
     };
     let spec = serde_json::json!({ "endpoint": endpoint, "functions": functions });
-    let mut cmd = Command::new(env.python());
-    cmd.arg("-c")
+    let out = sandbox_child(env.python())
+        .arg("-c")
         .arg(SEED_LAMBDA)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    safe_env(&mut cmd);
-    cmd.env("AWS_DEFAULT_REGION", region);
-    let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(spec.to_string().as_bytes())
-            .map_err(|e| failed(e.to_string()))?;
-    }
-    let out = child
-        .wait_with_output()
+        .env("AWS_DEFAULT_REGION", region)
+        .input(spec.to_string())
+        .output(SEED_DEADLINE)
         .map_err(|e| failed(e.to_string()))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -2,8 +2,8 @@
 //! `target/xtask/sandbox/` and run on 127.0.0.1 by `python/moto_launcher.py`, which patches moto
 //! to behave like AWS where this tool depends on it (see that file's docstring).
 //!
-//! Every process started here gets `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens
-//! on loopback only.
+//! Every process started here goes through `child-process` (allow-listed environment), gets
+//! `AWS_EC2_METADATA_DISABLED=true` and dummy keys, and listens on loopback only.
 
 mod invocations;
 mod lambda;
@@ -20,6 +20,9 @@ pub use lambda::{
 pub use pinned_cli::{TEMPORAL_BIN, Unverified};
 pub use python::{PythonEnv, REQUIREMENTS, pins};
 pub use server::{Owned, Sandbox, Service, Status, TemporalDev, listening};
+
+/// Blocking calls of this crate (starting a service, [`listening`]'s probe) from async code.
+pub use child_process::unblock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -42,6 +45,14 @@ pub enum SandboxError {
         "port {port} on {host} is taken by another program (not this sandbox); stop it or choose another `aws.endpoint_url`"
     )]
     PortTaken { host: String, port: u16 },
+    #[error(
+        "the service could not listen on {host}:{port}: another program took the port while it started (its log: `{}`); start it again, or choose another port", log.display()
+    )]
+    PortLost {
+        host: String,
+        port: u16,
+        log: std::path::PathBuf,
+    },
     #[error("the emulator did not start within {secs} s; its log `{}` ends with:\n{tail}", log.display())]
     StartTimeout {
         secs: u64,
@@ -52,23 +63,15 @@ pub enum SandboxError {
     Unverified(#[from] Unverified),
 }
 
-/// The environment every emulator process gets: no instance metadata, dummy keys, and none of
-/// the caller's AWS settings.
-pub(crate) fn safe_env(cmd: &mut std::process::Command) {
-    for var in [
-        "AWS_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("PYTHONUNBUFFERED", "1");
+/// `program` through the tool's one runner ([`child_process::Child`]: the allow-listed
+/// variables only, none of the caller's AWS settings), with what every process of the sandbox
+/// gets on top: no instance metadata, dummy keys, unbuffered Python output.
+pub(crate) fn sandbox_child(program: impl AsRef<std::ffi::OsStr>) -> child_process::Child {
+    child_process::Child::new(program).envs([
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("PYTHONUNBUFFERED", "1"),
+    ])
 }

@@ -11,6 +11,9 @@ pub(crate) const LAUNCHER: &str = include_str!("../python/moto_launcher.py");
 /// Runs one Lambda invocation in its own process; the launcher finds it next to itself.
 pub(crate) const LAMBDA_BOOTSTRAP: &str = include_str!("../python/lambda_bootstrap.py");
 
+/// Runs a command until a given process is gone (`Owned::temporal`).
+pub(crate) const WATCH_PARENT: &str = include_str!("../python/watch_parent.py");
+
 /// A virtualenv with the pinned packages installed.
 #[derive(Debug, Clone)]
 pub struct PythonEnv {

@@ -1,12 +1,15 @@
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::python::{LAMBDA_BOOTSTRAP, LAUNCHER, PythonEnv};
-use crate::{SandboxError, safe_env};
+use child_process::Child;
+
+use crate::python::{LAMBDA_BOOTSTRAP, LAUNCHER, PythonEnv, WATCH_PARENT};
+use crate::{SandboxError, sandbox_child};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a service may take to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// A service of the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +65,8 @@ pub struct TemporalDev {
 }
 
 impl TemporalDev {
-    fn command(&self, env: &PythonEnv) -> Command {
-        let mut cmd = Command::new(env.bin("temporal"));
-        cmd.args([
+    fn command(&self, env: &PythonEnv) -> Child {
+        let mut cmd = sandbox_child(env.bin("temporal")).args([
             "server",
             "start-dev",
             "--headless",
@@ -76,16 +78,14 @@ impl TemporalDev {
             &self.port.to_string(),
         ]);
         for ns in &self.namespaces {
-            cmd.args(["--namespace", ns]);
+            cmd = cmd.args(["--namespace", ns]);
         }
         for (key, json) in &self.dynamic_config {
-            cmd.args(["--dynamic-config-value", &format!("{key}={json}")]);
+            cmd = cmd.args(["--dynamic-config-value", &format!("{key}={json}")]);
         }
-        safe_env(&mut cmd);
         // The server calls STS and Lambda: only ever the emulator.
         cmd.env("AWS_ENDPOINT_URL", &self.aws_endpoint)
-            .env("AWS_REGION", &self.aws_region);
-        cmd
+            .env("AWS_REGION", &self.aws_region)
     }
 
     /// The settings as recorded next to the pid, to notice when a restart is needed.
@@ -183,7 +183,7 @@ impl Sandbox {
             "starting the AWS emulator (moto) on http://{host}:{port}"
         ));
         let cmd = launcher_command(&env, &self.dir, host, port, None)?;
-        self.start(Service::Aws, cmd, host, port, "")
+        self.start(Service::Aws, cmd, host, port, "", &|| true)
     }
 
     /// Starts the Temporal dev server unless it already runs with the same settings; restarts
@@ -227,27 +227,29 @@ impl Sandbox {
             &dev.host,
             dev.port,
             &dev.fingerprint(),
+            &|| frontend_answers(&env, &dev.host, dev.port),
         )
     }
 
+    /// Starts `cmd` in a process group of its own (the runner's), so a Ctrl-C in the terminal
+    /// that ran `sandbox up` leaves it running, and records its pid.
     fn start(
         &self,
         service: Service,
-        mut cmd: Command,
+        cmd: Child,
         host: &str,
         port: u16,
         fingerprint: &str,
+        answers: &dyn Fn() -> bool,
     ) -> Result<(u32, bool), SandboxError> {
         let log = self.log_file(service);
-        redirect(&mut cmd, &log)?;
-        use std::os::unix::process::CommandExt;
-        // Its own process group: a Ctrl-C in the terminal that ran `sandbox up` leaves it running.
-        cmd.process_group(0);
-        let child = cmd.spawn().map_err(|e| SandboxError::Command {
-            what: format!("starting {}", service.name()),
-            message: e.to_string(),
-        })?;
-        let pid = child.id();
+        let child = cmd
+            .start(&log_file(&log)?)
+            .map_err(|e| SandboxError::Command {
+                what: format!("starting {}", service.name()),
+                message: e.to_string(),
+            })?;
+        let pid = child.pid();
         let pid_file = self.pid_file(service);
         crate::lock::write_own(&pid_file, format!("{pid}\n{fingerprint}\n").as_bytes()).map_err(
             |source| SandboxError::Io {
@@ -255,7 +257,7 @@ impl Sandbox {
                 source,
             },
         )?;
-        wait_ready(child, host, port, &log)?;
+        wait_ready(child, host, port, &log, answers)?;
         Ok((pid, true))
     }
 
@@ -277,16 +279,21 @@ impl Sandbox {
             .collect()
     }
 
+    /// Stops the service recorded in its pid file, once its command line shows it is ours: its
+    /// process group gets SIGTERM, then SIGKILL after [`STOP_GRACE`]. Started by an earlier
+    /// `sandbox up`, it is not this process's child, so it cannot be waited for: [`is_running`]
+    /// tells when it is gone (on Linux without starting a process; an exited child of this
+    /// process not reaped yet has no command line, so it counts as gone).
     fn stop(&self, service: Service) -> Option<u32> {
         let pid = self.running_pid(service);
         if let Some(pid) = pid {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
+            child_process::terminate(pid, true);
+            let deadline = Instant::now() + STOP_GRACE;
             while is_running(pid, service.marker()) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if is_running(pid, service.marker()) {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                child_process::kill(pid, true);
             }
         }
         let _ = std::fs::remove_file(self.pid_file(service));
@@ -298,7 +305,7 @@ impl Sandbox {
 /// if this process dies first.
 #[derive(Debug)]
 pub struct Owned {
-    child: Option<Child>,
+    child: Option<child_process::Service>,
     pub port: u16,
     work_dir: PathBuf,
     log: PathBuf,
@@ -309,7 +316,7 @@ impl Owned {
     pub fn aws(env: &PythonEnv, work_dir: &Path) -> Result<Self, SandboxError> {
         let port = free_port()?;
         let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
-        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"), &|| true)
     }
 
     /// The AWS emulator on a free port, answering as account `account` (moto's
@@ -320,9 +327,9 @@ impl Owned {
         account: &str,
     ) -> Result<Self, SandboxError> {
         let port = free_port()?;
-        let mut cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?;
-        cmd.env("MOTO_ACCOUNT_ID", account);
-        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"))
+        let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?
+            .env("MOTO_ACCOUNT_ID", account);
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"), &|| true)
     }
 
     /// The emulator's Lambda invocation log: a JSON object per line, `"event"` `start` (with
@@ -332,35 +339,41 @@ impl Owned {
         lambda_dir(&self.work_dir, self.port).join("invocations.jsonl")
     }
 
-    /// A Temporal dev server; `dev.port` 0 picks a free port.
+    /// A Temporal dev server, ready when its frontend answers the CLI's health check; `dev.port`
+    /// 0 picks a free port, and another when a program takes that one while the server starts
+    /// (a free port is only free until someone binds it: on a loaded machine, another test's
+    /// server may).
     pub fn temporal(
         env: &PythonEnv,
         work_dir: &Path,
-        mut dev: TemporalDev,
+        dev: TemporalDev,
     ) -> Result<Self, SandboxError> {
-        if dev.port == 0 {
-            dev.port = free_port()?;
+        // Through `watch_parent.py`, which ends the server when this process is gone (the
+        // emulator's launcher does that itself, with `--parent-pid`).
+        let watcher = work_dir.join("watch_parent.py");
+        write_if_changed(&watcher, WATCH_PARENT)?;
+        let picked = dev.port == 0;
+        let mut tries = 0;
+        loop {
+            let mut dev = dev.clone();
+            if picked {
+                dev.port = free_port()?;
+            }
+            let port = dev.port;
+            let cmd = dev.command(env).wrapped_in(
+                env.python(),
+                [
+                    watcher.clone().into_os_string(),
+                    std::process::id().to_string().into(),
+                ],
+            );
+            let answers = || frontend_answers(env, "127.0.0.1", port);
+            let log = format!("temporal-{port}.log");
+            match Self::spawn(cmd, port, work_dir, &log, &answers) {
+                Err(SandboxError::PortLost { .. }) if picked && tries < 3 => tries += 1,
+                other => return other,
+            }
         }
-        let inner = dev.command(env);
-        // A small watcher: ends the server when this process is gone.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(format!(
-                "\"$@\" & c=$!; trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM; \
-                 while kill -0 {parent} 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 0.5; done; kill $c 2>/dev/null; wait $c",
-                parent = std::process::id()
-            ))
-            .arg("sh")
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        for (k, v) in inner.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        let port = dev.port;
-        Self::spawn(cmd, port, work_dir, &format!("temporal-{port}.log"))
     }
 
     /// The service's output (`moto-PORT.log` or `temporal-PORT.log` in the work directory).
@@ -369,18 +382,20 @@ impl Owned {
     }
 
     fn spawn(
-        mut cmd: Command,
+        cmd: Child,
         port: u16,
         work_dir: &Path,
         log_name: &str,
+        answers: &dyn Fn() -> bool,
     ) -> Result<Self, SandboxError> {
         let log = &work_dir.join(log_name);
-        redirect(&mut cmd, log)?;
-        let child = cmd.spawn().map_err(|e| SandboxError::Command {
-            what: "starting a test service".into(),
-            message: e.to_string(),
-        })?;
-        let child = wait_ready(child, "127.0.0.1", port, log)?;
+        let child = cmd
+            .start(&log_file(log)?)
+            .map_err(|e| SandboxError::Command {
+                what: "starting a test service".into(),
+                message: e.to_string(),
+            })?;
+        let child = wait_ready(child, "127.0.0.1", port, log, answers)?;
         Ok(Owned {
             child: Some(child),
             port,
@@ -400,9 +415,8 @@ impl Owned {
 
 impl Drop for Owned {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            child.stop(STOP_GRACE);
         }
     }
 }
@@ -423,7 +437,7 @@ fn launcher_command(
     host: &str,
     port: u16,
     parent: Option<u32>,
-) -> Result<Command, SandboxError> {
+) -> Result<Child, SandboxError> {
     check_loopback(host)?;
     std::fs::create_dir_all(dir).map_err(|source| SandboxError::Io {
         path: dir.to_owned(),
@@ -432,16 +446,15 @@ fn launcher_command(
     let launcher = dir.join("moto_launcher.py");
     write_if_changed(&launcher, LAUNCHER)?;
     write_if_changed(&dir.join("lambda_bootstrap.py"), LAMBDA_BOOTSTRAP)?;
-    let mut cmd = Command::new(env.python());
-    cmd.arg(&launcher)
+    let cmd = sandbox_child(env.python())
+        .arg(&launcher)
         .args(["--host", host, "--port", &port.to_string()])
         .arg("--lambda-dir")
         .arg(lambda_dir(dir, port));
-    if let Some(pid) = parent {
-        cmd.args(["--parent-pid", &pid.to_string()]);
-    }
-    safe_env(&mut cmd);
-    Ok(cmd)
+    Ok(match parent {
+        Some(pid) => cmd.args(["--parent-pid", &pid.to_string()]),
+        None => cmd,
+    })
 }
 
 /// Where the emulator on `port` extracts Lambda code and logs invocations
@@ -460,7 +473,8 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), SandboxError> {
     })
 }
 
-fn redirect(cmd: &mut Command, log: &Path) -> Result<(), SandboxError> {
+/// `log`, created (only by this user) or appended to, for a service's output.
+fn log_file(log: &Path) -> Result<std::fs::File, SandboxError> {
     let io = |source| SandboxError::Io {
         path: log.to_owned(),
         source,
@@ -468,25 +482,44 @@ fn redirect(cmd: &mut Command, log: &Path) -> Result<(), SandboxError> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let out = crate::lock::own_file(log, true).map_err(io)?;
-    let err = out.try_clone().map_err(io)?;
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    Ok(())
+    crate::lock::own_file(log, true).map_err(io)
 }
 
-fn wait_ready(mut child: Child, host: &str, port: u16, log: &Path) -> Result<Child, SandboxError> {
+/// Waits until the service answers on `host:port` and `answers` confirms it is a service of its
+/// kind (something else may listen there); stops it when it exits first, does not answer within
+/// [`START_TIMEOUT`], or the [`child_process::unblock`] call it runs in is cancelled. A service
+/// that exits because another program holds its port is [`SandboxError::PortLost`].
+fn wait_ready(
+    mut child: child_process::Service,
+    host: &str,
+    port: u16,
+    log: &Path,
+    answers: &dyn Fn() -> bool,
+) -> Result<child_process::Service, SandboxError> {
     let start = Instant::now();
     loop {
-        if listening(host, port) {
+        // Still ours after it answered: one that lost its port may answer through the other.
+        if listening(host, port) && answers() && child.exited().is_none() {
             return Ok(child);
         }
-        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if child_process::cancelled() {
+            child.stop(STOP_GRACE);
+            return Err(SandboxError::Command {
+                what: format!("starting the service on {host}:{port}"),
+                message: "interrupted; it was stopped".into(),
+            });
+        }
+        let exited = child.exited().is_some();
         if exited || start.elapsed() > START_TIMEOUT {
-            if !exited {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            child.stop(Duration::ZERO);
             let text = std::fs::read_to_string(log).unwrap_or_default();
+            if exited && text.contains("address already in use") {
+                return Err(SandboxError::PortLost {
+                    host: host.to_owned(),
+                    port,
+                    log: log.to_owned(),
+                });
+            }
             let tail: Vec<&str> = text.lines().rev().take(20).collect();
             return Err(SandboxError::StartTimeout {
                 secs: START_TIMEOUT.as_secs(),
@@ -496,6 +529,21 @@ fn wait_ready(mut child: Child, host: &str, port: u16, log: &Path) -> Result<Chi
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether a Temporal frontend answers on `host:port` (`temporal operator cluster health`): not
+/// merely something listening, such as another dev server's internal service.
+fn frontend_answers(env: &PythonEnv, host: &str, port: u16) -> bool {
+    sandbox_child(env.bin("temporal"))
+        .args(["operator", "cluster", "health", "--address"])
+        .arg(if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        })
+        .arg("--command-timeout=5s")
+        .output(Duration::from_secs(15))
+        .is_ok_and(|out| out.status.success())
 }
 
 /// How long a connection to `listening`'s address may take. On this machine a port nothing
@@ -515,13 +563,23 @@ pub fn listening(host: &str, port: u16) -> bool {
         .any(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok())
 }
 
-/// Whether `pid` is alive and its command line contains `marker`.
+/// Whether `pid` is alive and its command line contains `marker` (so a recycled pid is never
+/// taken for the service): Linux's `/proc/PID/cmdline`, elsewhere `ps`.
 fn is_running(pid: u32, marker: &str) -> bool {
-    Command::new("ps")
-        .args(["-o", "command=", "-p", &pid.to_string()])
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(marker))
+    if !child_process::alive(pid) {
+        return false;
+    }
+    let command_line = if cfg!(target_os = "linux") {
+        std::fs::read(format!("/proc/{pid}/cmdline")).ok()
+    } else {
+        Child::new("ps")
+            .args(["-o", "command=", "-p", &pid.to_string()])
+            .output(Duration::from_secs(10))
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| o.stdout)
+    };
+    command_line.is_some_and(|line| String::from_utf8_lossy(&line).contains(marker))
 }
 
 fn free_port() -> Result<u16, SandboxError> {
@@ -531,4 +589,46 @@ fn free_port() -> Result<u16, SandboxError> {
     };
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
     listener.local_addr().map(|a| a.port()).map_err(io)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn service(dir: &Path, name: &str) -> child_process::Service {
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        // `sh` stays (a command follows `sleep`), with `name` in its command line.
+        Child::new("sh")
+            .args(["-c", "sleep 1000; true", name])
+            .start(&log)
+            .unwrap()
+    }
+
+    #[test]
+    fn stop_ends_the_recorded_service_and_leaves_a_pid_that_is_not_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("sandbox")).unwrap();
+        let pid_file = sandbox.pid_file(Service::Aws);
+
+        let ours = service(dir.path(), Service::Aws.marker());
+        std::fs::write(&pid_file, format!("{}\n\n", ours.pid())).unwrap();
+        let start = Instant::now();
+        assert_eq!(sandbox.stop(Service::Aws), Some(ours.pid()));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(!pid_file.exists());
+        ours.stop(Duration::ZERO);
+
+        // A pid recycled by another program: not signalled.
+        let other = service(dir.path(), "something-else");
+        std::fs::write(&pid_file, format!("{}\n\n", other.pid())).unwrap();
+        assert_eq!(sandbox.stop(Service::Aws), None);
+        let mut other = other;
+        assert!(other.exited().is_none(), "the other program was stopped");
+        other.stop(Duration::ZERO);
+    }
 }

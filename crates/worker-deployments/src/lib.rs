@@ -5,7 +5,10 @@
 //! Temporal docs use, it already speaks every connection option self-hosted users need (TLS,
 //! mTLS, API keys), and it keeps protobuf and tonic out of this tool's build.
 
-pub mod child;
+/// The runner every CLI call goes through (this crate's callers use it for theirs too).
+pub use child_process as child;
+/// Blocking calls of this crate ([`Client`]'s, [`Cli::find`]) from async code.
+pub use child_process::unblock;
 mod frontend;
 
 use std::path::{Path, PathBuf};
@@ -225,8 +228,10 @@ impl Field {
     }
 }
 
-/// Runs the CLI against one frontend.
-#[derive(Debug)]
+/// Runs the CLI against one frontend. Its calls block until the CLI exits (up to a minute, or
+/// a smoke workflow's timeout): async code runs them through [`unblock`] on a clone, so the
+/// runtime stays free and a dropped future stops the CLI it waits for.
+#[derive(Debug, Clone)]
 pub struct Client {
     cli: Cli,
     frontend: Frontend,
@@ -243,18 +248,20 @@ impl Client {
     }
 
     /// Runs `temporal worker deployment ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
-    fn run(&self, namespace: &str, args: &[String]) -> Result<String, String> {
+    fn run(&self, namespace: &str, args: &[String]) -> Result<String, Failure> {
         let args = [strings(&["worker", "deployment"]), args.to_vec()].concat();
         self.temporal(namespace, &args)
     }
 
     /// Runs `temporal ARGS... CONNECTION`; Ok(stdout) or Err(the CLI's error).
-    fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, String> {
-        let out = self.output(namespace, args, CALL_DEADLINE)?;
+    fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, Failure> {
+        let out = self
+            .output(namespace, args, CALL_DEADLINE)
+            .map_err(Failure::other)?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        Err(cli_error(&out))
+        Err(Failure::of(&out))
     }
 
     /// Runs `temporal ARGS... CONNECTION` whatever its exit status, through [`child::run`]:
@@ -302,8 +309,8 @@ impl Client {
             Ok(json) => serde_json::from_str(&json)
                 .map(Some)
                 .map_err(|e| self.fail(wd, "describe-version", e.to_string())),
-            Err(msg) if msg.contains("not found") => Ok(None),
-            Err(msg) => Err(self.fail(wd, "describe-version", msg)),
+            Err(f) if f.answer == Answer::NotFound => Ok(None),
+            Err(f) => Err(self.fail(wd, "describe-version", f.message)),
         }
     }
 
@@ -335,8 +342,8 @@ impl Client {
         let args = strings(&["workflow", "show", "--workflow-id", &id, "--output", "json"]);
         let history = match self.temporal(namespace, &args) {
             Ok(json) => json,
-            Err(msg) if msg.contains("not found") => return Ok(None),
-            Err(msg) => return Err(fail(msg)),
+            Err(f) if f.answer == Answer::NotFound => return Ok(None),
+            Err(f) => return Err(fail(f.message)),
         };
         let history: serde_json::Value =
             serde_json::from_str(&history).map_err(|e| fail(e.to_string()))?;
@@ -375,8 +382,8 @@ impl Client {
         let args = strings(&["describe", "--name", &wd.name, "--output", "json"]);
         let json = match self.run(&wd.namespace, &args) {
             Ok(json) => json,
-            Err(msg) if msg.contains("not found") => return Ok(None),
-            Err(msg) => return Err(self.fail(wd, "describe", msg)),
+            Err(f) if f.answer == Answer::NotFound => return Ok(None),
+            Err(f) => return Err(self.fail(wd, "describe", f.message)),
         };
         let described: serde_json::Value =
             serde_json::from_str(&json).map_err(|e| self.fail(wd, "describe", e.to_string()))?;
@@ -438,8 +445,9 @@ impl Client {
             "--output",
             "json",
         ]);
+        let json = self.temporal(namespace, &args).map_err(|f| f.message)?;
         let described: serde_json::Value =
-            serde_json::from_str(&self.temporal(namespace, &args)?).map_err(|e| e.to_string())?;
+            serde_json::from_str(&json).map_err(|e| e.to_string())?;
         let info = described.pointer("/workflowExecutionInfo/versioningInfo/deploymentVersion");
         let field = |name: &str| {
             info.and_then(|i| i.get(name))
@@ -504,17 +512,17 @@ impl Client {
         let args = [strings(&["create-version"]), lambda.to_vec()].concat();
         match self.run(&wd.namespace, &args) {
             Ok(_) => Ok(Action::Created),
-            Err(m) if m.contains("already exists") => {
+            Err(f) if f.answer == Answer::AlreadyExists => {
                 let held = self.held_compute(wd)?;
                 if Self::held_differences(held, reg).is_empty() {
                     return Ok(Action::Unchanged);
                 }
                 let args = [strings(&["update-version-compute-config"]), lambda.to_vec()].concat();
                 self.run(&wd.namespace, &args)
-                    .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                    .map_err(|f| self.fail(wd, "update-version-compute-config", f.message))?;
                 Ok(Action::Updated)
             }
-            Err(m) => Err(self.fail(wd, "create-version", m)),
+            Err(f) => Err(self.fail(wd, "create-version", f.message)),
         }
     }
 
@@ -578,8 +586,8 @@ impl Client {
             Planned::Create => {
                 match self.run(&wd.namespace, &strings(&["create", "--name", &wd.name])) {
                     Ok(_) => {}
-                    Err(m) if m.contains("already exists") => {}
-                    Err(m) => return Err(self.fail(wd, "create (deployment)", m)),
+                    Err(f) if f.answer == Answer::AlreadyExists => {}
+                    Err(f) => return Err(self.fail(wd, "create (deployment)", f.message)),
                 }
                 match self.create_or_converge(reg, &lambda)? {
                     Action::Created => (Action::Created, wd.set_current),
@@ -597,7 +605,7 @@ impl Client {
                 if differences.iter().any(|d| d.field != Field::Current) {
                     let args = [strings(&["update-version-compute-config"]), lambda].concat();
                     self.run(&wd.namespace, &args)
-                        .map_err(|m| self.fail(wd, "update-version-compute-config", m))?;
+                        .map_err(|f| self.fail(wd, "update-version-compute-config", f.message))?;
                 }
                 let current = differences.iter().any(|d| d.field == Field::Current);
                 (Action::Updated, current)
@@ -622,7 +630,7 @@ impl Client {
             "--yes",
         ]);
         self.run(&wd.namespace, &args)
-            .map_err(|m| self.fail(wd, "set-current-version", m))?;
+            .map_err(|f| self.fail(wd, "set-current-version", f.message))?;
         Ok(())
     }
 
@@ -685,8 +693,8 @@ impl Client {
         let args = strings(&["describe", "--name", name, "--output", "json"]);
         let json = match self.run(namespace, &args) {
             Ok(json) => json,
-            Err(msg) if msg.contains("not found") => return Ok(Vec::new()),
-            Err(msg) => return Err(step(msg)),
+            Err(f) if f.answer == Answer::NotFound => return Ok(Vec::new()),
+            Err(f) => return Err(step(f.message)),
         };
         let described: serde_json::Value =
             serde_json::from_str(&json).map_err(|e| step(e.to_string()))?;
@@ -706,8 +714,8 @@ impl Client {
             ]);
             let version = match self.run(namespace, &args) {
                 Ok(json) => serde_json::from_str(&json).map_err(|e| step(e.to_string()))?,
-                Err(msg) if msg.contains("not found") => continue,
-                Err(msg) => return Err(step(msg)),
+                Err(f) if f.answer == Answer::NotFound => continue,
+                Err(f) => return Err(step(f.message)),
             };
             if has_lambda_compute(&version) {
                 found.push(build_id);
@@ -722,6 +730,72 @@ impl Client {
             hint: hint(&message),
             message,
         }
+    }
+}
+
+/// A CLI call that failed: its error, and what it says about the thing it asked for.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    answer: Answer,
+}
+
+impl Failure {
+    fn of(out: &std::process::Output) -> Self {
+        Failure {
+            message: cli_error(out),
+            answer: answer(out),
+        }
+    }
+
+    /// A call that gave no answer (the CLI could not run, or ran out of time).
+    fn other(message: String) -> Self {
+        Failure {
+            message,
+            answer: Answer::Other,
+        }
+    }
+}
+
+/// What a failed CLI call says about the version, deployment or workflow it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// It does not exist (in a namespace that does).
+    NotFound,
+    /// It exists already (a `create`).
+    AlreadyExists,
+    /// Any other failure: the namespace, the connection, the request.
+    Other,
+}
+
+/// What the CLI's failed call `out` says. The CLI prints the server's gRPC error as its message
+/// only (`Error: ...` on stderr, exit status 1, with `--output json` as well): the status code
+/// (`NotFound`, `AlreadyExists`) does not reach its output, so the server's wording is read here,
+/// and only here. `tests/cli_answers.rs` runs the pinned CLI against a dev server for each
+/// answer, so a CLI or server that words them otherwise fails that test, not a user's run.
+///
+/// A namespace that does not exist (`Namespace NS is not found.`) is [`Answer::Other`]: the
+/// version is not missing, the place to look for it is.
+pub fn answer(out: &std::process::Output) -> Answer {
+    /// The server's words for a version, a deployment and a workflow that do not exist.
+    const NOT_FOUND: &[&str] = &[
+        "worker deployment version not found",
+        "no worker deployment found with name",
+        "workflow not found for id",
+    ];
+    /// The server's words for a deployment or version that a `create` finds already there.
+    const ALREADY_EXISTS: &[&str] = &["already exists"];
+    if out.status.success() {
+        return Answer::Other;
+    }
+    let text = cli_error(out).to_ascii_lowercase();
+    let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if says(ALREADY_EXISTS) {
+        Answer::AlreadyExists
+    } else if says(NOT_FOUND) {
+        Answer::NotFound
+    } else {
+        Answer::Other
     }
 }
 
