@@ -32,6 +32,7 @@ mod sandbox;
 mod schema;
 mod shell;
 mod signals;
+mod stacksets;
 mod sts;
 mod template;
 mod temporal;
