@@ -1017,6 +1017,20 @@ def failing_instances_report_their_reason_and_failure_tolerance_stops(c: Clients
 
 
 @check
+def stack_set_drift_detection_finds_a_changed_trust_policy(c: Clients, launcher: Launcher) -> None:
+    _, ou, accounts = org_unit(c, "drifting", 2)
+    operation_done(c, "drifting", stack_set_with_instances(c, "drifting", ou, "Drifting-Role"))
+    in_account(c, "iam", accounts[0]).update_assume_role_policy(RoleName="Drifting-Role",
+                                                                PolicyDocument=trust_policy(TEMPORAL_ARN))
+    op = c.cf.detect_stack_set_drift(StackSetName="drifting")["OperationId"]
+    assert operation_done(c, "drifting", op)["Action"] == "DETECT_DRIFT"
+    drift = {i["Account"]: i["DriftStatus"] for i in c.cf.list_stack_instances(StackSetName="drifting")["Summaries"]}
+    assert drift == {accounts[0]: "DRIFTED", accounts[1]: "IN_SYNC"}, drift
+    details = c.cf.describe_stack_set(StackSetName="drifting")["StackSet"]["StackSetDriftDetectionDetails"]
+    assert (details["DriftStatus"], details["DriftedStackInstancesCount"]) == ("DRIFTED", 1), details
+
+
+@check
 def auto_deployment_follows_accounts_into_and_out_of_the_ou(c: Clients, launcher: Launcher) -> None:
     root, ou, accounts = org_unit(c, "joining", 1)
     operation_done(c, "joining", stack_set_with_instances(c, "joining", ou, "Joining-Role"))

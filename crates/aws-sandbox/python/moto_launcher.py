@@ -26,6 +26,33 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
   * cfn role update   - AWS::IAM::Role updates apply the new trust policy and replace on rename.
   * iam principals    - malformed "AWS" trust principal: MalformedPolicyDocument; duplicate role (any case) fails.
   * cfn change sets   - no-op change sets FAIL like AWS; Changes carry Add/Modify/Remove + Replacement.
+  * iam role names    - CreateRole (and so AWS::IAM::Role) refuses a name over 64 characters or outside
+                        [\w+=,.@-] with IAM's ValidationError; moto accepted any name.
+  * cfn stack sets    - StackSet operations as AWS runs them (moto 5.2.5 ran every operation SUCCEEDED at
+                        once, never failed an instance, never updated one on UpdateStackSet):
+                        - instances are real stacks, StackSet-NAME-UUID, in each target account and region
+                          (CreateStackInstances, UpdateStackSet, UpdateStackInstances with
+                          ParameterOverrides), created and updated with the rollback above; a failing
+                          stack fails only its instance: OUTDATED / FAILED with AWS's StatusReason
+                          "ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:...";
+                        - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s;
+                          instances OUTDATED / RUNNING meanwhile), then SUCCEEDED, FAILED or STOPPED; a
+                          second operation meanwhile is OperationInProgressException; its work is done
+                          when it starts, so resources exist while it is RUNNING, as they may on AWS;
+                        - OperationPreferences: RegionOrder, MaxConcurrentCount/Percentage (STRICT mode caps
+                          it at tolerance + 1), FailureToleranceCount/Percentage per region: once exceeded
+                          the operation FAILS and the targets not yet run are CANCELLED;
+                        - ListStackSetOperationResults, ListStackInstances, DescribeStackInstance give
+                          per-account/region Status, StatusReason, DetailedStatus, StackId, OU and the
+                          last operation; service-managed targets are every active account under the OUs
+                          (all levels, as AWS; moto went one level), never the management account;
+                        - AutoDeployment (service-managed only) is stored and shown by DescribeStackSet;
+                        - DetectStackSetDrift (moto answered 500) runs as an operation that sets each
+                          instance's DriftStatus and the StackSet's StackSetDriftDetectionDetails.
+  * org auto deploy   - Organizations CreateAccount/MoveAccount/RemoveAccountFromOrganization start the
+                        automatic deployment of service-managed StackSets with AutoDeployment Enabled: an
+                        account that joins a targeted OU gets instances in the StackSet's regions, one
+                        that leaves loses them (stacks kept with RetainStacksOnAccountRemoval).
 
 Limits (what is still not AWS):
   * Resources are created synchronously; stack events are all emitted during the API call.
@@ -38,6 +65,12 @@ Limits (what is still not AWS):
   * Resource events carry no ResourceProperties; DescribeStackResources keeps moto's statuses.
   * Only the sts:ExternalId condition of a trust policy is evaluated, not principals or
     other condition keys; a trust policy without any Allow for sts:AssumeRole stays permissive.
+  * StackSets: drift detection compares only the trust policy (and existence) of each
+    AWS::IAM::Role of an instance's stack with its template; no AccountFilterType, AccountsUrl, CallAs/delegated administrators, no
+    execution-role check in SELF_MANAGED targets; automatic deployments are not queued behind a
+    running operation; StopStackSetOperation only marks the operation STOPPED (its work is done);
+    a fixed delay per operation, whatever its number of targets; instance statuses never
+    INOPERABLE (DeleteStackInstances does not fail).
 """
 
 from __future__ import annotations
@@ -1266,6 +1299,8 @@ class _SetInstance:
         self.overrides: dict[str, str] = {}
         self.status, self.detailed, self.reason = "OUTDATED", "PENDING", None
         self.operation: _SetOperation | None = None
+        self.drift: str = "NOT_CHECKED"
+        self.drift_checked: Any = None
 
     def summary(self, stack_set: Any, with_overrides: bool = False) -> dict[str, Any]:
         status, detailed, reason = self.status, self.detailed, self.reason
@@ -1273,7 +1308,9 @@ class _SetInstance:
             status, detailed, reason = "OUTDATED", "RUNNING", "User initiated operation"
         out: dict[str, Any] = {"StackSetId": stack_set.id, "Region": self.region, "Account": self.account,
                                "Status": status, "StackInstanceStatus": {"DetailedStatus": detailed},
-                               "DriftStatus": "NOT_CHECKED"}
+                               "DriftStatus": self.drift}
+        if self.drift_checked is not None:
+            out["LastDriftCheckTimestamp"] = self.drift_checked
         if self.stack is not None:
             out["StackId"] = self.stack.stack_id
         if reason:
@@ -1406,6 +1443,33 @@ def _remove_instance(state: _SetState, inst: _SetInstance, retain: bool) -> str 
     return None
 
 
+def instance_drift(inst: _SetInstance) -> str:
+    """DRIFTED when a role of the instance's stack is gone from its account or its trust policy is
+    not the template's; IN_SYNC otherwise (only AWS::IAM::Role trust policies are compared)."""
+    from moto.cloudformation.parsing import clean_json
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    stack = inst.stack
+    if stack is None or stack.status not in _UPDATABLE:
+        return "NOT_CHECKED"
+    rm = stack.resource_map
+    iam = iam_backends[inst.account][get_partition(inst.region)]
+    for lid, body in (rm._resource_json_map or {}).items():
+        resource = rm._parsed_resources.get(lid)
+        if (body or {}).get("Type") != "AWS::IAM::Role" or resource is None:
+            continue
+        try:
+            live = iam.get_role(resource.name)
+        except Exception:
+            return "DRIFTED"
+        expected = clean_json(copy.deepcopy((body.get("Properties") or {}).get("AssumeRolePolicyDocument")), rm)
+        if _load_policy(json.dumps(expected) if not isinstance(expected, str) else expected) != _load_policy(
+                live.assume_role_policy_document):
+            return "DRIFTED"
+    return "IN_SYNC"
+
+
 def _limit(preferences: dict[str, Any], kind: str, total: int, default: int) -> int:
     if f"{kind}Count" in preferences:
         return int(preferences[f"{kind}Count"])
@@ -1450,6 +1514,12 @@ def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str,
                     continue
                 if action == "DELETE":
                     reason = _remove_instance(state, inst, retain) if inst is not None else None
+                elif action == "DETECT_DRIFT":
+                    reason = None
+                    if inst is not None:
+                        from moto.core.utils import utcnow
+
+                        inst.drift, inst.drift_checked = instance_drift(inst), utcnow()
                 else:
                     if inst is None:
                         inst = state.instances[(account, region)] = _SetInstance(account, region, ou)
@@ -1720,6 +1790,23 @@ def patch_cfn_stack_sets() -> None:
             op = _state(stack_set).operation(self._get_param("OperationId"))
             return ActionResult({"Summaries": op.result_summaries()})
 
+    def detect_stack_set_drift(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            state = _state(stack_set)
+            targets = [(a, r, i.ou) for (a, r), i in state.instances.items()]
+            op = run_set_operation(stack_set, "DETECT_DRIFT", targets, _preferences(self),
+                                   self._get_param("OperationId"))
+            checked = [i for i in state.instances.values() if i.drift in ("DRIFTED", "IN_SYNC")]
+            drifted = sum(1 for i in checked if i.drift == "DRIFTED")
+            stack_set.stack_set_drift_detection_details = {
+                "DriftStatus": "DRIFTED" if drifted else "IN_SYNC", "DriftDetectionStatus": "COMPLETED",
+                "LastDriftCheckTimestamp": op.created, "TotalStackInstancesCount": len(state.instances),
+                "DriftedStackInstancesCount": drifted, "InSyncStackInstancesCount": len(checked) - drifted,
+                "InProgressStackInstancesCount": 0, "FailedStackInstancesCount": len(state.instances) - len(checked)}
+            return ActionResult({"OperationId": op.id})
+
     def stop_stack_set_operation(self: Any) -> Any:
         with _STACK_SETS:
             stack_set = stack_set_of(self)
@@ -1736,6 +1823,7 @@ def patch_cfn_stack_sets() -> None:
                      ("list_stack_set_operations", list_stack_set_operations),
                      ("describe_stack_set_operation", describe_stack_set_operation),
                      ("list_stack_set_operation_results", list_stack_set_operation_results),
+                     ("detect_stack_set_drift", detect_stack_set_drift),
                      ("stop_stack_set_operation", stop_stack_set_operation)]:
         setattr(CloudFormationResponse, name, fn)
 
