@@ -211,3 +211,48 @@ fn auto_deployment_covers_an_account_moved_into_the_ou_and_leaves_one_moved_out(
     assert_eq!(moved["left"], false, "{moved}");
     assert_eq!(moved["role_gone"], true, "{moved}");
 }
+
+#[test]
+fn a_role_name_already_taken_in_a_member_account_fails_only_that_instance() {
+    let emu = emulator_of_its_own();
+    // The OU's first account already has a role of that name (another stack's, or by hand):
+    // IAM names are unique per account, so its instance fails; one failure is tolerated.
+    let taken = step(
+        &emu.url(),
+        r#"
+import json
+org.create_organization(FeatureSet='ALL')
+root = org.list_roots()['Roots'][0]['Id']
+ou = org.create_organizational_unit(ParentId=root, Name='workers')['OrganizationalUnit']['Id']
+accounts = []
+for i in range(3):
+    a = org.create_account(Email=f'team{i}@example.com', AccountName=f'team{i}')['CreateAccountStatus']['AccountId']
+    org.move_account(AccountId=a, SourceParentId=root, DestinationParentId=ou)
+    accounts.append(a)
+other('iam', accounts[0]).create_role(RoleName='Temporal-Serverless-Worker', AssumeRolePolicyDocument=json.dumps(
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::123456789012:root'},
+                                             'Action': 'sts:AssumeRole'}]}))
+cfn.create_stack_set(StackSetName='roles', TemplateBody=template, Parameters=params(), PermissionModel='SERVICE_MANAGED',
+                     Capabilities=['CAPABILITY_NAMED_IAM'])
+op = cfn.create_stack_instances(StackSetName='roles', Regions=['us-east-1'], DeploymentTargets={'OrganizationalUnitIds': [ou]},
+                                OperationPreferences={'FailureToleranceCount': 1, 'MaxConcurrentCount': 1})['OperationId']
+print(json.dumps({'accounts': accounts, 'final': done(op)['Status'], 'results': results(op), 'instances': instances()}))
+"#,
+    );
+    let members = accounts(&taken);
+    assert_eq!(taken["final"], "SUCCEEDED", "{taken}");
+    let reason = taken["results"][&members[0]][1]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(taken["results"][&members[0]][0], "FAILED", "{taken}");
+    assert!(
+        reason.contains("Role with name Temporal-Serverless-Worker already exists"),
+        "{reason}"
+    );
+    assert_eq!(taken["instances"][&members[0]][0], "OUTDATED", "{taken}");
+    assert_eq!(taken["instances"][&members[0]][2], reason, "{taken}");
+    for account in &members[1..] {
+        assert_eq!(taken["results"][account][0], "SUCCEEDED", "{taken}");
+        assert_eq!(taken["instances"][account][0], "CURRENT", "{taken}");
+    }
+}
