@@ -909,10 +909,11 @@ def set_params(role_name: str, external_id: str = EXTERNAL_ID) -> list[dict[str,
     return params(AssumeRoleExternalId=external_id) + [{"ParameterKey": "RoleName", "ParameterValue": role_name}]
 
 
-def stack_set_with_instances(c: Clients, name: str, ou: str, role_name: str, **prefs: Any) -> str:
+def stack_set_with_instances(c: Clients, name: str, ou: str, role_name: str, retain: bool = False,
+                             **prefs: Any) -> str:
     c.cf.create_stack_set(StackSetName=name, TemplateBody=FIXED_NAME_TEMPLATE, Parameters=set_params(role_name),
                           PermissionModel="SERVICE_MANAGED", Capabilities=["CAPABILITY_NAMED_IAM"],
-                          AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False})
+                          AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": retain})
     return str(c.cf.create_stack_instances(StackSetName=name, Regions=["us-east-1"], OperationPreferences=prefs,
                                            DeploymentTargets={"OrganizationalUnitIds": [ou]})["OperationId"])
 
@@ -1047,6 +1048,26 @@ def auto_deployment_follows_accounts_into_and_out_of_the_ou(c: Clients, launcher
     org.move_account(AccountId=newcomer, SourceParentId=ou, DestinationParentId=root)
     assert set(instances(c, "joining")) == set(accounts), instances(c, "joining")
     expect_error(lambda: in_account(c, "iam", newcomer).get_role(RoleName="Joining-Role"), "NoSuchEntity")
+
+
+@check
+def auto_deployment_retains_stacks_of_a_leaving_account_when_asked(c: Clients, launcher: Launcher) -> None:
+    root, ou, (leaving, staying) = org_unit(c, "retaining", 2)
+    operation_done(c, "retaining", stack_set_with_instances(c, "retaining", ou, "Retained-Role", retain=True))
+    org = boto3.client("organizations", endpoint_url=c.cf.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    org.move_account(AccountId=leaving, SourceParentId=ou, DestinationParentId=root)
+    assert set(instances(c, "retaining")) == {staying}, instances(c, "retaining")
+    assert trusted_external_id(c, leaving, "Retained-Role") == [EXTERNAL_ID]  # the stack and its role stay
+    self_managed = c.cf.create_stack_set(StackSetName="self-managed", TemplateBody=FIXED_NAME_TEMPLATE,
+                                         Parameters=set_params("Self-Role"))
+    assert self_managed["StackSetId"]
+    assert "AutoDeployment" not in c.cf.describe_stack_set(StackSetName="self-managed")["StackSet"]
+    expect_error(lambda: c.cf.create_stack_set(StackSetName="self-managed-auto", TemplateBody=FIXED_NAME_TEMPLATE,
+                                               Parameters=set_params("Self-Role"),
+                                               AutoDeployment={"Enabled": True}),
+                 "ValidationError", contains="SERVICE_MANAGED")
+    expect_error(lambda: c.cf.describe_stack_set(StackSetName="self-managed-auto"), "StackSetNotFoundException")
 
 
 @check

@@ -1672,9 +1672,13 @@ def patch_cfn_stack_sets() -> None:
     def create_stack_set(self: Any) -> Any:
         with _STACK_SETS:
             parse_submitted_template(self._get_param("TemplateBody"))
+            if self._get_param("AutoDeployment") and self._get_param("PermissionModel") != "SERVICE_MANAGED":
+                raise ValidationError(message="AutoDeployment is only supported for StackSets with the "
+                                      "SERVICE_MANAGED permission model")
             result = original_create_set(self)
             stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
-            stack_set.auto_deployment = dict(_state(stack_set).auto)
+            if stack_set.permission_model == "SERVICE_MANAGED":
+                stack_set.auto_deployment = dict(_state(stack_set).auto)
             _auto_deployment(self, stack_set, self._get_param("AutoDeployment"))
             return result
 
