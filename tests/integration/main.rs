@@ -33,6 +33,7 @@ mod schema;
 mod shell;
 mod signals;
 mod snapshots;
+mod stacksets;
 mod sts;
 mod template;
 mod temporal;

@@ -63,6 +63,15 @@ pub fn emulator_for_account(id: &str) -> Owned {
         .unwrap_or_else(|e| panic!("cannot start the AWS emulator of account {id}: {e}"))
 }
 
+/// An emulator of its own on a free port, for tests whose state (an organization) must not be
+/// shared; it answers as moto's default account (123456789012) and as any other account a request
+/// names with the `x-moto-account-id` header, which [`emulator_for_account`]'s `MOTO_ACCOUNT_ID`
+/// would override. It stops when dropped.
+pub fn emulator_of_its_own() -> Owned {
+    Owned::aws(python(), &work_dir())
+        .unwrap_or_else(|e| panic!("cannot start an AWS emulator of its own: {e}"))
+}
+
 /// A Temporal dev server (Temporal Server 1.32) whose AWS calls go to the test emulator,
 /// with `dynamic_config` as its `--dynamic-config-value` flags.
 pub fn temporal_server(dynamic_config: &[(&str, &str)]) -> Owned {

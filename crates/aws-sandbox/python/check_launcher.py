@@ -871,6 +871,205 @@ def second_create_change_set_reuses_stack_in_review(c: Clients, launcher: Launch
                  "Stack [review] already exists and cannot be created again with the changeSet [third].")
 
 
+# --------------------------------------------------------------------------- StackSets
+
+STACK_SET_SECONDS = 0.5  # SANDBOX_STACK_SET_OPERATION_SECONDS of the checked launcher (see main)
+FIXED_NAME_TEMPLATE = TEMPLATE.replace("!Sub '${RoleName}-${AWS::StackName}'", "!Ref RoleName")
+
+
+def in_account(c: Clients, service: str, account: str) -> Any:
+    """A client of `service` that moto answers as `account` (the x-moto-account-id header)."""
+    client = boto3.client(service, endpoint_url=c.cf.meta.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.meta.events.register("before-sign.*.*", lambda request, **_: request.headers.__setitem__(
+        "x-moto-account-id", account))
+    return client
+
+
+def org_unit(c: Clients, name: str, members: int) -> tuple[str, str, list[str]]:
+    """(root id, a new OU, its new member accounts), in the organization of the checked account."""
+    org = boto3.client("organizations", endpoint_url=c.cf.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    try:
+        org.describe_organization()
+    except ClientError:
+        org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou = org.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
+    accounts = []
+    for i in range(members):
+        account = org.create_account(Email=f"{name}-{i}@example.com", AccountName=f"{name}-{i}")
+        account_id = account["CreateAccountStatus"]["AccountId"]
+        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=ou)
+        accounts.append(account_id)
+    return root, ou, accounts
+
+
+def set_params(role_name: str, external_id: str = EXTERNAL_ID) -> list[dict[str, str]]:
+    return params(AssumeRoleExternalId=external_id) + [{"ParameterKey": "RoleName", "ParameterValue": role_name}]
+
+
+def stack_set_with_instances(c: Clients, name: str, ou: str, role_name: str, retain: bool = False,
+                             **prefs: Any) -> str:
+    c.cf.create_stack_set(StackSetName=name, TemplateBody=FIXED_NAME_TEMPLATE, Parameters=set_params(role_name),
+                          PermissionModel="SERVICE_MANAGED", Capabilities=["CAPABILITY_NAMED_IAM"],
+                          AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": retain})
+    return str(c.cf.create_stack_instances(StackSetName=name, Regions=["us-east-1"], OperationPreferences=prefs,
+                                           DeploymentTargets={"OrganizationalUnitIds": [ou]})["OperationId"])
+
+
+def operation_done(c: Clients, name: str, operation_id: str) -> dict[str, Any]:
+    def finished() -> Any:
+        op = c.cf.describe_stack_set_operation(StackSetName=name, OperationId=operation_id)["StackSetOperation"]
+        return op if op["Status"] not in ("RUNNING", "QUEUED") else None
+    return dict(wait_for(f"operation {operation_id}", finished))
+
+
+def results(c: Clients, name: str, operation_id: str) -> dict[str, tuple[str, str | None]]:
+    found = c.cf.list_stack_set_operation_results(StackSetName=name, OperationId=operation_id)["Summaries"]
+    return {r["Account"]: (r["Status"], r.get("StatusReason")) for r in found}
+
+
+def instances(c: Clients, name: str) -> dict[str, tuple[str, str, str | None]]:
+    found = c.cf.list_stack_instances(StackSetName=name)["Summaries"]
+    return {i["Account"]: (i["Status"], i["StackInstanceStatus"]["DetailedStatus"], i.get("StatusReason"))
+            for i in found}
+
+
+def trusted_external_id(c: Clients, account: str, role_name: str) -> Any:
+    role = in_account(c, "iam", account).get_role(RoleName=role_name)["Role"]
+    return _load_external_id(role["AssumeRolePolicyDocument"])
+
+
+def _load_external_id(document: Any) -> Any:
+    statement = document["Statement"][0]
+    return statement["Condition"]["StringEquals"]["sts:ExternalId"]
+
+
+@check
+def iam_role_names_follow_iams_rule(c: Clients, launcher: Launcher) -> None:
+    policy = trust_policy(TEMPORAL_ARN)
+    expect_error(lambda: c.iam.create_role(RoleName="r" * 65, AssumeRolePolicyDocument=policy), "ValidationError",
+                 contains="Member must have length less than or equal to 64")
+    expect_error(lambda: c.iam.create_role(RoleName="bad/name", AssumeRolePolicyDocument=policy), "ValidationError",
+                 contains="regular expression pattern")
+    c.iam.create_role(RoleName="r" * 64, AssumeRolePolicyDocument=policy)
+
+
+@check
+def stack_set_operations_run_then_deploy_real_stacks_in_each_account(c: Clients, launcher: Launcher) -> None:
+    _, ou, accounts = org_unit(c, "running", 2)
+    started = time.monotonic()
+    op = stack_set_with_instances(c, "running", ou, "Running-Role")
+    described = c.cf.describe_stack_set_operation(StackSetName="running", OperationId=op)["StackSetOperation"]
+    assert described["Status"] == "RUNNING", described
+    assert {v[:2] for v in instances(c, "running").values()} == {("OUTDATED", "RUNNING")}, instances(c, "running")
+    expect_error(lambda: c.cf.update_stack_set(StackSetName="running", UsePreviousTemplate=True,
+                                               Parameters=set_params("Running-Role")),
+                 "OperationInProgressException")
+    assert operation_done(c, "running", op)["Status"] == "SUCCEEDED"
+    assert time.monotonic() - started >= STACK_SET_SECONDS * 0.9
+    assert results(c, "running", op) == {a: ("SUCCEEDED", None) for a in accounts}, results(c, "running", op)
+    assert instances(c, "running") == {a: ("CURRENT", "SUCCEEDED", None) for a in accounts}
+    assert c.cf.describe_stack_set(StackSetName="running")["StackSet"]["AutoDeployment"] == {
+        "Enabled": True, "RetainStacksOnAccountRemoval": False}
+    for account in accounts:
+        assert trusted_external_id(c, account, "Running-Role") == [EXTERNAL_ID]
+        instance = c.cf.describe_stack_instance(StackSetName="running", StackInstanceAccount=account,
+                                                StackInstanceRegion="us-east-1")["StackInstance"]
+        stacks = in_account(c, "cloudformation", account).describe_stacks(StackName=instance["StackId"])["Stacks"]
+        assert stacks[0]["StackName"].startswith("StackSet-running-"), stacks[0]["StackName"]
+        assert stacks[0]["StackStatus"] == "CREATE_COMPLETE", stacks[0]["StackStatus"]
+
+
+@check
+def update_stack_set_reaches_every_instance(c: Clients, launcher: Launcher) -> None:
+    _, ou, accounts = org_unit(c, "updated", 2)
+    operation_done(c, "updated", stack_set_with_instances(c, "updated", ou, "Updated-Role"))
+    op = c.cf.update_stack_set(StackSetName="updated", UsePreviousTemplate=True,
+                               Parameters=set_params("Updated-Role", "new-external-id"))["OperationId"]
+    assert operation_done(c, "updated", op)["Status"] == "SUCCEEDED"
+    for account in accounts:
+        assert trusted_external_id(c, account, "Updated-Role") == ["new-external-id"], account
+
+
+@check
+def failing_instances_report_their_reason_and_failure_tolerance_stops(c: Clients, launcher: Launcher) -> None:
+    _, ou, accounts = org_unit(c, "failing", 3)
+    in_account(c, "iam", accounts[0]).create_role(RoleName="Taken-Role", AssumeRolePolicyDocument=trust_policy(
+        TEMPORAL_ARN))
+    op = stack_set_with_instances(c, "failing", ou, "Taken-Role", FailureToleranceCount=1, MaxConcurrentCount=1)
+    assert operation_done(c, "failing", op)["Status"] == "SUCCEEDED"  # one failure is tolerated
+    got = results(c, "failing", op)
+    assert got[accounts[0]][0] == "FAILED" and "Taken-Role already exists" in str(got[accounts[0]][1]), got
+    assert got[accounts[1]] == got[accounts[2]] == ("SUCCEEDED", None), got
+    assert instances(c, "failing")[accounts[0]][:2] == ("OUTDATED", "FAILED"), instances(c, "failing")
+    op = c.cf.update_stack_set(StackSetName="failing", UsePreviousTemplate=True, Parameters=set_params("x" * 65),
+                               OperationPreferences={"FailureToleranceCount": 0, "MaxConcurrentCount": 1})
+    failed = operation_done(c, "failing", op["OperationId"])
+    assert failed["Status"] == "FAILED", failed
+    got = results(c, "failing", op["OperationId"])
+    statuses = sorted(status for status, _ in got.values())
+    assert statuses == ["CANCELLED", "CANCELLED", "FAILED"], got
+    reason = next(r for s, r in got.values() if s == "FAILED")
+    assert "ResourceLogicalId:TemporalServerlessWorker" in str(reason) and "64" in str(reason), reason
+    for account in accounts[1:]:  # rolled back or never touched: the role keeps its name
+        assert trusted_external_id(c, account, "Taken-Role") == [EXTERNAL_ID]
+
+
+@check
+def stack_set_drift_detection_finds_a_changed_trust_policy(c: Clients, launcher: Launcher) -> None:
+    _, ou, accounts = org_unit(c, "drifting", 2)
+    operation_done(c, "drifting", stack_set_with_instances(c, "drifting", ou, "Drifting-Role"))
+    in_account(c, "iam", accounts[0]).update_assume_role_policy(RoleName="Drifting-Role",
+                                                                PolicyDocument=trust_policy(TEMPORAL_ARN))
+    op = c.cf.detect_stack_set_drift(StackSetName="drifting")["OperationId"]
+    assert operation_done(c, "drifting", op)["Action"] == "DETECT_DRIFT"
+    drift = {i["Account"]: i["DriftStatus"] for i in c.cf.list_stack_instances(StackSetName="drifting")["Summaries"]}
+    assert drift == {accounts[0]: "DRIFTED", accounts[1]: "IN_SYNC"}, drift
+    details = c.cf.describe_stack_set(StackSetName="drifting")["StackSet"]["StackSetDriftDetectionDetails"]
+    assert (details["DriftStatus"], details["DriftedStackInstancesCount"]) == ("DRIFTED", 1), details
+
+
+@check
+def auto_deployment_follows_accounts_into_and_out_of_the_ou(c: Clients, launcher: Launcher) -> None:
+    root, ou, accounts = org_unit(c, "joining", 1)
+    operation_done(c, "joining", stack_set_with_instances(c, "joining", ou, "Joining-Role"))
+    _, _, (newcomer,) = org_unit(c, "newcomers", 1)
+    org = boto3.client("organizations", endpoint_url=c.cf.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    newcomers = org.list_parents(ChildId=newcomer)["Parents"][0]["Id"]
+    org.move_account(AccountId=newcomer, SourceParentId=newcomers, DestinationParentId=ou)
+    assert newcomer in instances(c, "joining"), instances(c, "joining")
+    last = c.cf.list_stack_set_operations(StackSetName="joining")["Summaries"][-1]
+    operation_done(c, "joining", last["OperationId"])
+    assert instances(c, "joining")[newcomer] == ("CURRENT", "SUCCEEDED", None)
+    assert trusted_external_id(c, newcomer, "Joining-Role") == [EXTERNAL_ID]
+    org.move_account(AccountId=newcomer, SourceParentId=ou, DestinationParentId=root)
+    assert set(instances(c, "joining")) == set(accounts), instances(c, "joining")
+    expect_error(lambda: in_account(c, "iam", newcomer).get_role(RoleName="Joining-Role"), "NoSuchEntity")
+
+
+@check
+def auto_deployment_retains_stacks_of_a_leaving_account_when_asked(c: Clients, launcher: Launcher) -> None:
+    root, ou, (leaving, staying) = org_unit(c, "retaining", 2)
+    operation_done(c, "retaining", stack_set_with_instances(c, "retaining", ou, "Retained-Role", retain=True))
+    org = boto3.client("organizations", endpoint_url=c.cf.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    org.move_account(AccountId=leaving, SourceParentId=ou, DestinationParentId=root)
+    assert set(instances(c, "retaining")) == {staying}, instances(c, "retaining")
+    assert trusted_external_id(c, leaving, "Retained-Role") == [EXTERNAL_ID]  # the stack and its role stay
+    self_managed = c.cf.create_stack_set(StackSetName="self-managed", TemplateBody=FIXED_NAME_TEMPLATE,
+                                         Parameters=set_params("Self-Role"))
+    assert self_managed["StackSetId"]
+    assert "AutoDeployment" not in c.cf.describe_stack_set(StackSetName="self-managed")["StackSet"]
+    expect_error(lambda: c.cf.create_stack_set(StackSetName="self-managed-auto", TemplateBody=FIXED_NAME_TEMPLATE,
+                                               Parameters=set_params("Self-Role"),
+                                               AutoDeployment={"Enabled": True}),
+                 "ValidationError", contains="SERVICE_MANAGED")
+    expect_error(lambda: c.cf.describe_stack_set(StackSetName="self-managed-auto"), "StackSetNotFoundException")
+
+
 @check
 def port_in_use_fails_fast(c: Clients, launcher: Launcher) -> None:
     port = int(launcher.url.rsplit(":", 1)[1])
@@ -946,6 +1145,7 @@ def exits_cleanly_on_sigint(c: Clients, launcher: Launcher) -> None:
 
 
 def main() -> int:
+    os.environ["SANDBOX_STACK_SET_OPERATION_SECONDS"] = str(STACK_SET_SECONDS)
     launcher = Launcher(free_port(), parent_pid=os.getpid())
     passed = failed = 0
     try:

@@ -26,6 +26,33 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
   * cfn role update   - AWS::IAM::Role updates apply the new trust policy and replace on rename.
   * iam principals    - malformed "AWS" trust principal: MalformedPolicyDocument; duplicate role (any case) fails.
   * cfn change sets   - no-op change sets FAIL like AWS; Changes carry Add/Modify/Remove + Replacement.
+  * iam role names    - CreateRole (and so AWS::IAM::Role) refuses a name over 64 characters or outside
+                        [\w+=,.@-] with IAM's ValidationError; moto accepted any name.
+  * cfn stack sets    - StackSet operations as AWS runs them (moto 5.2.5 ran every operation SUCCEEDED at
+                        once, never failed an instance, never updated one on UpdateStackSet):
+                        - instances are real stacks, StackSet-NAME-UUID, in each target account and region
+                          (CreateStackInstances, UpdateStackSet, UpdateStackInstances with
+                          ParameterOverrides), created and updated with the rollback above; a failing
+                          stack fails only its instance: OUTDATED / FAILED with AWS's StatusReason
+                          "ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:...";
+                        - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s;
+                          instances OUTDATED / RUNNING meanwhile), then SUCCEEDED, FAILED or STOPPED; a
+                          second operation meanwhile is OperationInProgressException; its work is done
+                          when it starts, so resources exist while it is RUNNING, as they may on AWS;
+                        - OperationPreferences: RegionOrder, MaxConcurrentCount/Percentage (STRICT mode caps
+                          it at tolerance + 1), FailureToleranceCount/Percentage per region: once exceeded
+                          the operation FAILS and the targets not yet run are CANCELLED;
+                        - ListStackSetOperationResults, ListStackInstances, DescribeStackInstance give
+                          per-account/region Status, StatusReason, DetailedStatus, StackId, OU and the
+                          last operation; service-managed targets are every active account under the OUs
+                          (all levels, as AWS; moto went one level), never the management account;
+                        - AutoDeployment (service-managed only) is stored and shown by DescribeStackSet;
+                        - DetectStackSetDrift (moto answered 500) runs as an operation that sets each
+                          instance's DriftStatus and the StackSet's StackSetDriftDetectionDetails.
+  * org auto deploy   - Organizations CreateAccount/MoveAccount/RemoveAccountFromOrganization start the
+                        automatic deployment of service-managed StackSets with AutoDeployment Enabled: an
+                        account that joins a targeted OU gets instances in the StackSet's regions, one
+                        that leaves loses them (stacks kept with RetainStacksOnAccountRemoval).
 
 Limits (what is still not AWS):
   * Resources are created synchronously; stack events are all emitted during the API call.
@@ -38,6 +65,12 @@ Limits (what is still not AWS):
   * Resource events carry no ResourceProperties; DescribeStackResources keeps moto's statuses.
   * Only the sts:ExternalId condition of a trust policy is evaluated, not principals or
     other condition keys; a trust policy without any Allow for sts:AssumeRole stays permissive.
+  * StackSets: drift detection compares only the trust policy (and existence) of each
+    AWS::IAM::Role of an instance's stack with its template; no AccountFilterType, AccountsUrl, CallAs/delegated administrators, no
+    execution-role check in SELF_MANAGED targets; automatic deployments are not queued behind a
+    running operation; StopStackSetOperation only marks the operation STOPPED (its work is done);
+    a fixed delay per operation, whatever its number of targets; instance statuses never
+    INOPERABLE (DeleteStackInstances does not fail).
 """
 
 from __future__ import annotations
@@ -1193,6 +1226,637 @@ def _execute_create(backend: Any, stack: Any, change_set: Any) -> bool:
     return not stack.status.startswith("ROLLBACK")
 
 
+# --------------------------------------------------------------------------- CloudFormation: StackSets
+
+
+STACK_SET_SECONDS_ENV = "SANDBOX_STACK_SET_OPERATION_SECONDS"
+STACK_SET_SECONDS_DEFAULT = 1.0
+_STACK_SETS = threading.RLock()  # one StackSet request (or Organizations change) at a time
+_CANCELLED = "Cancelled since failure tolerance has exceeded"
+
+
+def stack_set_seconds() -> float:
+    """How long a StackSet operation stays RUNNING (SANDBOX_STACK_SET_OPERATION_SECONDS, default 1)."""
+    text = os.environ.get(STACK_SET_SECONDS_ENV, "")
+    try:
+        return max(0.0, float(text)) if text else STACK_SET_SECONDS_DEFAULT
+    except ValueError:
+        print(f"moto_launcher: {STACK_SET_SECONDS_ENV}={text!r} is not a number of seconds; using "
+              f"{STACK_SET_SECONDS_DEFAULT}", file=sys.stderr, flush=True)
+        return STACK_SET_SECONDS_DEFAULT
+
+
+class _SetOperation:
+    """One StackSet operation: its work is done when it starts, its outcome shows once it has run."""
+
+    def __init__(self, action: str, operation_id: str | None, preferences: dict[str, Any]) -> None:
+        import uuid
+
+        from moto.core.utils import utcnow
+
+        self.id = operation_id or str(uuid.uuid4())
+        self.action = action
+        self.preferences = preferences
+        self.created = utcnow()
+        self.seconds = stack_set_seconds()
+        self.done_at = time.monotonic() + self.seconds
+        self.final = "SUCCEEDED"
+        self.stopped = False
+        self.results: list[dict[str, Any]] = []  # Account, Region, Status, StatusReason, ...
+
+    def running(self) -> bool:
+        return not self.stopped and time.monotonic() < self.done_at
+
+    def status(self) -> str:
+        return "STOPPED" if self.stopped else "RUNNING" if self.running() else self.final
+
+    def summary(self, stack_set: Any) -> dict[str, Any]:
+        from datetime import timedelta
+
+        out: dict[str, Any] = {"OperationId": self.id, "StackSetId": stack_set.id, "Action": self.action,
+                               "Status": self.status(), "CreationTimestamp": self.created,
+                               "OperationPreferences": self.preferences,
+                               "AdministrationRoleARN": stack_set.administration_role_arn,
+                               "ExecutionRoleName": stack_set.execution_role_name}
+        if not self.running():
+            out["EndTimestamp"] = self.created + timedelta(seconds=self.seconds)
+        if self.status() == "FAILED":
+            out["StatusReason"] = "The Operation failed: the number of failed stack instances exceeded the failure tolerance"
+        return out
+
+    def result_summaries(self) -> list[dict[str, Any]]:
+        if not self.running():
+            return [dict(r) for r in self.results]
+        return [{**{k: v for k, v in r.items() if k != "StatusReason"}, "Status": "RUNNING"} for r in self.results]
+
+
+class _SetInstance:
+    """A stack instance: the stack in its account and region, its overrides and last outcome."""
+
+    def __init__(self, account: str, region: str, ou: str | None) -> None:
+        self.account, self.region, self.ou = account, region, ou
+        self.stack: Any = None
+        self.overrides: dict[str, str] = {}
+        self.status, self.detailed, self.reason = "OUTDATED", "PENDING", None
+        self.operation: _SetOperation | None = None
+        self.drift: str = "NOT_CHECKED"
+        self.drift_checked: Any = None
+
+    def summary(self, stack_set: Any, with_overrides: bool = False) -> dict[str, Any]:
+        status, detailed, reason = self.status, self.detailed, self.reason
+        if self.operation is not None and self.operation.running():
+            status, detailed, reason = "OUTDATED", "RUNNING", "User initiated operation"
+        out: dict[str, Any] = {"StackSetId": stack_set.id, "Region": self.region, "Account": self.account,
+                               "Status": status, "StackInstanceStatus": {"DetailedStatus": detailed},
+                               "DriftStatus": self.drift}
+        if self.drift_checked is not None:
+            out["LastDriftCheckTimestamp"] = self.drift_checked
+        if self.stack is not None:
+            out["StackId"] = self.stack.stack_id
+        if reason:
+            out["StatusReason"] = reason
+        if self.ou:
+            out["OrganizationalUnitId"] = self.ou
+        if self.operation is not None:
+            out["LastOperationId"] = self.operation.id
+        if with_overrides:
+            out["ParameterOverrides"] = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.overrides.items()]
+        return out
+
+
+class _SetState:
+    """What the launcher keeps per StackSet (moto's own instances and operations stay unused)."""
+
+    def __init__(self) -> None:
+        self.ous: list[str] = []
+        self.regions: list[str] = []
+        self.auto: dict[str, bool] = {"Enabled": False, "RetainStacksOnAccountRemoval": False}
+        self.instances: dict[tuple[str, str], _SetInstance] = {}
+        self.operations: list[_SetOperation] = []
+
+    def busy(self) -> _SetOperation | None:
+        return next((op for op in self.operations if op.running()), None)
+
+    def operation(self, operation_id: str) -> _SetOperation:
+        from moto.cloudformation.exceptions import CloudFormationError
+
+        class OperationNotFound(CloudFormationError):
+            code = "OperationNotFoundException"
+
+        for op in self.operations:
+            if op.id == operation_id:
+                return op
+        raise OperationNotFound(f"Operation {operation_id} not found")
+
+
+def _state(stack_set: Any) -> _SetState:
+    state = getattr(stack_set, "_launcher_state", None)
+    if state is None:
+        state = stack_set._launcher_state = _SetState()
+    return state
+
+
+def _check_idle(stack_set: Any) -> None:
+    from moto.cloudformation.exceptions import CloudFormationError
+
+    class OperationInProgress(CloudFormationError):
+        code = "OperationInProgressException"
+
+    busy = _state(stack_set).busy()
+    if busy is not None:
+        raise OperationInProgress(f"Another Operation on StackSet {stack_set.arn} is in progress: {busy.id}")
+
+
+def _org(account_id: str, region: str) -> Any:
+    from moto.organizations.models import organizations_backends
+    from moto.utilities.utils import get_partition
+
+    return organizations_backends[account_id][get_partition(region)]
+
+
+def _ou_accounts(org: Any, ous: list[str]) -> list[tuple[str, str]]:
+    """(account, targeted OU) for the active accounts under `ous` and all their descendants, without
+    the management account (never a target of a service-managed StackSet)."""
+    owner: dict[str, str] = {ou: ou for ou in ous}
+    grew = True
+    while grew:
+        grew = False
+        for unit in org.ou:
+            if unit.id not in owner and unit.parent_id in owner:
+                owner[unit.id] = owner[unit.parent_id]
+                grew = True
+    master = org.org.master_account_id if org.org is not None else None
+    return [(acct.id, owner[acct.parent_id]) for acct in org.accounts
+            if acct.parent_id in owner and acct.id != master and getattr(acct, "status", "ACTIVE") == "ACTIVE"]
+
+
+def _failure_reason(stack: Any) -> str:
+    for event in reversed(stack.events):
+        status = str(event.resource_status)
+        if status.endswith("_FAILED") and event.resource_status_reason and event.logical_resource_id != stack.name:
+            return (f"ResourceLogicalId:{event.logical_resource_id}, ResourceType:{event.resource_type}, "
+                    f"ResourceStatusReason:{event.resource_status_reason}.")
+    return str(getattr(stack, "stack_status_reason", None) or f"Stack {stack.name} is in {stack.status} state")
+
+
+def _deploy_instance(stack_set: Any, inst: _SetInstance) -> str | None:
+    """Create or update the instance's stack from the StackSet's template and parameters (with the
+    instance's overrides), with the launcher's rollback; the failure reason, or None."""
+    import uuid
+
+    from moto.cloudformation.models import Stack, cloudformation_backends
+    from moto.cloudformation.utils import generate_stack_id
+
+    cfn = cloudformation_backends[inst.account][inst.region]
+    params = {**{k: _as_str(v) for k, v in (stack_set.parameters or {}).items()}, **inst.overrides}
+    try:
+        validate_parameters(stack_set.template, params)
+        stack = inst.stack
+        if stack is not None and stack.status in _UPDATABLE:
+            if has_no_changes(stack, stack_set.template, params):
+                return None
+            return None if run_update(cfn, stack, stack_set.template, params) else _failure_reason(stack)
+        if stack is not None:  # never created: AWS deletes it and creates it again
+            cfn.stacks.pop(stack.stack_id, None)
+        name = f"StackSet-{stack_set.name}-{uuid.uuid4()}"
+        stack = Stack(stack_id=generate_stack_id(name, inst.region, inst.account), name=name,
+                      template=stack_set.template, parameters=params, account_id=inst.account,
+                      region_name=inst.region, tags=stack_set.tags, cross_stack_resources=cfn.exports)
+        cfn.stacks[stack.stack_id] = stack
+        inst.stack = stack
+        stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        run_create(cfn, stack, synchronous_template_errors=False)
+        return None if stack.status == "CREATE_COMPLETE" else _failure_reason(stack)
+    except Exception as exc:  # whatever AWS would report as this instance's failure
+        return _error_message(exc)
+
+
+def _remove_instance(state: _SetState, inst: _SetInstance, retain: bool) -> str | None:
+    from moto.cloudformation.models import cloudformation_backends
+
+    try:
+        if inst.stack is not None and not retain:
+            cloudformation_backends[inst.account][inst.region].delete_stack(inst.stack.stack_id)
+    except Exception as exc:
+        return _error_message(exc)
+    state.instances.pop((inst.account, inst.region), None)
+    return None
+
+
+def instance_drift(inst: _SetInstance) -> str:
+    """DRIFTED when a role of the instance's stack is gone from its account or its trust policy is
+    not the template's; IN_SYNC otherwise (only AWS::IAM::Role trust policies are compared)."""
+    from moto.cloudformation.parsing import clean_json
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    stack = inst.stack
+    if stack is None or stack.status not in _UPDATABLE:
+        return "NOT_CHECKED"
+    rm = stack.resource_map
+    iam = iam_backends[inst.account][get_partition(inst.region)]
+    for lid, body in (rm._resource_json_map or {}).items():
+        resource = rm._parsed_resources.get(lid)
+        if (body or {}).get("Type") != "AWS::IAM::Role" or resource is None:
+            continue
+        try:
+            live = iam.get_role(resource.name)
+        except Exception:
+            return "DRIFTED"
+        expected = clean_json(copy.deepcopy((body.get("Properties") or {}).get("AssumeRolePolicyDocument")), rm)
+        if _load_policy(json.dumps(expected) if not isinstance(expected, str) else expected) != _load_policy(
+                live.assume_role_policy_document):
+            return "DRIFTED"
+    return "IN_SYNC"
+
+
+def _limit(preferences: dict[str, Any], kind: str, total: int, default: int) -> int:
+    if f"{kind}Count" in preferences:
+        return int(preferences[f"{kind}Count"])
+    if f"{kind}Percentage" in preferences:
+        value = int(preferences[f"{kind}Percentage"]) * total // 100
+        return max(1, value) if kind == "MaxConcurrent" else value
+    return default
+
+
+def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str, str | None]],
+                      preferences: dict[str, Any], operation_id: str | None = None,
+                      overrides: dict[str, str] | None = None, retain: bool = False) -> _SetOperation:
+    """Run CREATE/UPDATE/DELETE on (account, region, OU) targets region by region (RegionOrder
+    first), in batches of the maximum concurrency; once a region's failures exceed the failure
+    tolerance, the rest of the operation is cancelled and it FAILS."""
+    state = _state(stack_set)
+    op = _SetOperation(action, operation_id, preferences)
+    state.operations.append(op)
+    order = [r for r in preferences.get("RegionOrder") or [] if any(t[1] == r for t in targets)]
+    order += [r for r in dict.fromkeys(t[1] for t in targets) if r not in order]
+    cancelled = False
+    for region in order:
+        here = [t for t in targets if t[1] == region]
+        tolerance = _limit(preferences, "FailureTolerance", len(here), 0)
+        concurrency = _limit(preferences, "MaxConcurrent", len(here), 1)
+        if preferences.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE") == "STRICT_FAILURE_TOLERANCE":
+            concurrency = max(1, min(concurrency, tolerance + 1))
+        failed = 0
+        for start in range(0, len(here), concurrency):
+            for account, _, ou in here[start:start + concurrency]:
+                result: dict[str, Any] = {"Account": account, "Region": region,
+                                          "AccountGateResult": {"Status": "SKIPPED", "StatusReason": "AccountGate "
+                                                                "function not found in the target account"}}
+                if ou:
+                    result["OrganizationalUnitId"] = ou
+                inst = state.instances.get((account, region))
+                if cancelled:
+                    result.update(Status="CANCELLED", StatusReason=_CANCELLED)
+                    if inst is not None:
+                        inst.status, inst.detailed, inst.reason, inst.operation = "OUTDATED", "CANCELLED", _CANCELLED, op
+                    op.results.append(result)
+                    continue
+                if action == "DELETE":
+                    reason = _remove_instance(state, inst, retain) if inst is not None else None
+                elif action == "DETECT_DRIFT":
+                    reason = None
+                    if inst is not None:
+                        from moto.core.utils import utcnow
+
+                        inst.drift, inst.drift_checked = instance_drift(inst), utcnow()
+                else:
+                    if inst is None:
+                        inst = state.instances[(account, region)] = _SetInstance(account, region, ou)
+                    inst.overrides.update(overrides or {})
+                    reason = _deploy_instance(stack_set, inst)
+                    inst.operation = op
+                    inst.status, inst.detailed, inst.reason = (
+                        ("CURRENT", "SUCCEEDED", None) if reason is None else ("OUTDATED", "FAILED", reason))
+                result.update(Status="SUCCEEDED" if reason is None else "FAILED")
+                if reason is not None:
+                    result["StatusReason"] = reason
+                    failed += 1
+                op.results.append(result)
+            if failed > tolerance and not cancelled:
+                cancelled, op.final = True, "FAILED"
+    return op
+
+
+def _targets(stack_set: Any, account_id: str, region: str, regions: list[str], accounts: list[str],
+             deployment: dict[str, Any], existing_only: bool) -> list[tuple[str, str, str | None]]:
+    """The (account, region, OU) pairs a request names; SERVICE_MANAGED needs OUs, SELF_MANAGED accounts."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    ous = list(deployment.get("OrganizationalUnitIds") or [])
+    accounts = list(accounts) + list(deployment.get("Accounts") or [])
+    if stack_set.permission_model == "SERVICE_MANAGED":
+        if not ous:
+            raise ValidationError(message="StackSets with SERVICE_MANAGED permission model can only have "
+                                  "OrganizationalUnit as target")
+        for ou in ous:
+            if not re.fullmatch(r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})", ou):
+                raise ValidationError(message=f"1 validation error detected: Value '[{ou}]' at "
+                                      "'deploymentTargets.organizationalUnitIds' failed to satisfy constraint: "
+                                      "Member must satisfy regular expression pattern: "
+                                      "^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
+        members = _ou_accounts(_org(account_id, region), ous)
+    else:
+        if ous:
+            raise ValidationError(message="StackSets with SELF_MANAGED permission model can only have accounts "
+                                  "as target")
+        members = [(a, None) for a in accounts]  # type: ignore[misc]
+    state = _state(stack_set)
+    pairs = [(a, r, ou) for r in regions for a, ou in members]
+    if existing_only:
+        pairs = [p for p in pairs if (p[0], p[1]) in state.instances]
+    return pairs
+
+
+def _preferences(response: Any) -> dict[str, Any]:
+    return dict(response._get_params().get("OperationPreferences") or {})
+
+
+def _overrides(items: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {p["ParameterKey"]: _as_str(p.get("ParameterValue", "")) for p in items or []}
+
+
+def _auto_deployment(response: Any, stack_set: Any, given: dict[str, Any] | None) -> None:
+    from moto.cloudformation.exceptions import ValidationError
+
+    if not given:
+        return
+    if stack_set.permission_model != "SERVICE_MANAGED":
+        raise ValidationError(message="AutoDeployment is only supported for StackSets with the SERVICE_MANAGED "
+                              "permission model")
+    state = _state(stack_set)
+    state.auto = {"Enabled": bool(given.get("Enabled", False)),
+                  "RetainStacksOnAccountRemoval": bool(given.get("RetainStacksOnAccountRemoval", False))}
+    stack_set.auto_deployment = dict(state.auto)
+
+
+def follow_account(org: Any, account_id: str) -> None:
+    """AutoDeployment: an account that joined a targeted OU gets the StackSet's instances (in every
+    region it targets); one that left loses them (its stacks kept with RetainStacksOnAccountRemoval)."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    with _STACK_SETS:
+        if org.account_id not in cloudformation_backends:
+            return
+        for region, cfn in list(dict.items(cloudformation_backends[org.account_id])):
+            for stack_set in list(cfn.stacksets.values()):
+                state = getattr(stack_set, "_launcher_state", None)
+                if (state is None or not state.auto["Enabled"] or stack_set.status != "ACTIVE"
+                        or stack_set.permission_model != "SERVICE_MANAGED"):
+                    continue
+                covered = dict(_ou_accounts(org, state.ous))
+                have = [(a, r, i.ou) for (a, r), i in state.instances.items() if a == account_id]
+                if account_id in covered:
+                    missing = [(account_id, r, covered[account_id]) for r in state.regions
+                               if (account_id, r) not in state.instances]
+                    if missing:
+                        run_set_operation(stack_set, "CREATE", missing, {})
+                elif have:
+                    run_set_operation(stack_set, "DELETE", have, {},
+                                      retain=state.auto["RetainStacksOnAccountRemoval"])
+
+
+def patch_organizations_auto_deployment() -> None:
+    """Organizations' CreateAccount, MoveAccount and RemoveAccountFromOrganization start the
+    automatic deployments of service-managed StackSets (see follow_account); moto has none."""
+    from moto.organizations.models import OrganizationsBackend
+
+    _require(OrganizationsBackend, "create_account", "move_account", "remove_account_from_organization")
+    original_create = OrganizationsBackend.create_account
+    original_move = OrganizationsBackend.move_account
+    original_remove = OrganizationsBackend.remove_account_from_organization
+
+    def create_account(self: Any, **kwargs: Any) -> Any:
+        status = original_create(self, **kwargs)
+        follow_account(self, self.accounts[-1].id)
+        return status
+
+    def move_account(self: Any, **kwargs: Any) -> None:
+        original_move(self, **kwargs)
+        follow_account(self, kwargs["AccountId"])
+
+    def remove_account_from_organization(self: Any, **kwargs: Any) -> None:
+        account_id = kwargs["AccountId"]
+        original_remove(self, **kwargs)
+        follow_account(self, account_id)
+
+    OrganizationsBackend.create_account = create_account  # type: ignore[method-assign]
+    OrganizationsBackend.move_account = move_account  # type: ignore[method-assign]
+    OrganizationsBackend.remove_account_from_organization = remove_account_from_organization  # type: ignore[method-assign]
+
+
+def patch_cfn_stack_sets() -> None:
+    """StackSet operations as AWS runs them (see run_set_operation): instances are real stacks
+    (StackSet-NAME-UUID) in each target account that create, update and fail with rollback;
+    UpdateStackSet reaches them; operations stay RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS
+    and refuse a second one meanwhile; results and instances carry per-target status and reason;
+    AutoDeployment is stored, shown and followed (patch_organizations_auto_deployment)."""
+    from moto.cloudformation.exceptions import StackInstanceNotFound, StackSetNotEmpty, ValidationError
+    from moto.cloudformation.models import CloudFormationBackend, StackSet
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult, EmptyResult
+
+    names = ("create_stack_set", "create_stack_instances", "update_stack_set", "update_stack_instances",
+             "delete_stack_instances", "delete_stack_set", "describe_stack_set", "describe_stack_instance",
+             "list_stack_instances", "list_stack_set_operations", "describe_stack_set_operation",
+             "list_stack_set_operation_results", "stop_stack_set_operation", "_get_params", "_get_param")
+    _require(CloudFormationResponse, *names)
+    _require(CloudFormationBackend, "describe_stack_set", "_resolve_update_parameters")
+    _require(StackSet, "template_body")  # name, template, parameters, permission_model: set in __init__
+    original_create_set = CloudFormationResponse.create_stack_set
+    original_delete_set = CloudFormationResponse.delete_stack_set
+
+    def stack_set_of(self: Any) -> Any:
+        return self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+
+    def create_stack_set(self: Any) -> Any:
+        with _STACK_SETS:
+            parse_submitted_template(self._get_param("TemplateBody"))
+            if self._get_param("AutoDeployment") and self._get_param("PermissionModel") != "SERVICE_MANAGED":
+                raise ValidationError(message="AutoDeployment is only supported for StackSets with the "
+                                      "SERVICE_MANAGED permission model")
+            result = original_create_set(self)
+            stack_set = self.cloudformation_backend.describe_stack_set(self._get_param("StackSetName"))
+            if stack_set.permission_model == "SERVICE_MANAGED":
+                stack_set.auto_deployment = dict(_state(stack_set).auto)
+            _auto_deployment(self, stack_set, self._get_param("AutoDeployment"))
+            return result
+
+    def create_stack_instances(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            regions = list(self._get_param("Regions", []))
+            deployment = self._get_params().get("DeploymentTargets") or {}
+            targets = _targets(stack_set, self.current_account, self.region, regions,
+                               self._get_param("Accounts", []), deployment, existing_only=False)
+            state = _state(stack_set)
+            state.ous += [ou for ou in deployment.get("OrganizationalUnitIds") or [] if ou not in state.ous]
+            state.regions += [r for r in regions if r not in state.regions]
+            op = run_set_operation(stack_set, "CREATE", targets, _preferences(self), self._get_param("OperationId"),
+                                   _overrides(self._get_param("ParameterOverrides")))
+            return ActionResult({"OperationId": op.id})
+
+    def update_stack_set(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            body = self._get_param("TemplateBody")
+            if body is None and not self._get_param("UsePreviousTemplate"):
+                raise ValidationError(message="Either Template URL or Template Body must be specified.")
+            template = stack_set.template if body is None else body
+            parse_submitted_template(template)
+            incoming = self._get_param("Parameters", [])
+            stack_set.parameters = self.cloudformation_backend._resolve_update_parameters(stack_set, incoming)
+            stack_set.template = template
+            if self._get_param("Description") is not None:
+                stack_set.description = self._get_param("Description")
+            if self._get_param("Tags") is not None:
+                stack_set.tags = {t["Key"]: t["Value"] for t in self._get_param("Tags")}
+            _auto_deployment(self, stack_set, self._get_param("AutoDeployment"))
+            state = _state(stack_set)
+            regions = self._get_param("Regions") or state.regions
+            deployment = self._get_params().get("DeploymentTargets") or {}
+            if deployment or self._get_param("Accounts"):
+                targets = _targets(stack_set, self.current_account, self.region, regions,
+                                   self._get_param("Accounts", []), deployment, existing_only=True)
+            else:
+                targets = [(a, r, i.ou) for (a, r), i in state.instances.items() if r in regions]
+            op = run_set_operation(stack_set, "UPDATE", targets, _preferences(self), self._get_param("OperationId"))
+            return ActionResult({"OperationId": op.id})
+
+    def update_stack_instances(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            targets = _targets(stack_set, self.current_account, self.region, self._get_param("Regions", []),
+                               self._get_param("Accounts", []), self._get_params().get("DeploymentTargets") or {},
+                               existing_only=True)
+            op = run_set_operation(stack_set, "UPDATE", targets, _preferences(self), self._get_param("OperationId"),
+                                   _overrides(self._get_param("ParameterOverrides")))
+            return ActionResult({"OperationId": op.id})
+
+    def delete_stack_instances(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            regions = list(self._get_param("Regions", []))
+            deployment = self._get_params().get("DeploymentTargets") or {}
+            targets = _targets(stack_set, self.current_account, self.region, regions,
+                               self._get_param("Accounts", []), deployment, existing_only=True)
+            state = _state(stack_set)
+            op = run_set_operation(stack_set, "DELETE", targets, _preferences(self), self._get_param("OperationId"),
+                                   retain=bool(self._get_param("RetainStacks")))
+            state.regions = [r for r in state.regions if any(k[1] == r for k in state.instances)]
+            removed = set(deployment.get("OrganizationalUnitIds") or [])
+            state.ous = [ou for ou in state.ous if ou not in removed or any(i.ou == ou for i in state.instances.values())]
+            return ActionResult({"OperationId": op.id})
+
+    def delete_stack_set(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            if _state(stack_set).instances:
+                raise StackSetNotEmpty()
+            return original_delete_set(self)
+
+    def describe_stack_instance(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            key = (self._get_param("StackInstanceAccount"), self._get_param("StackInstanceRegion"))
+            inst = _state(stack_set).instances.get(key)
+            if inst is None:
+                raise StackInstanceNotFound()
+            return ActionResult({"StackInstance": inst.summary(stack_set, with_overrides=True)})
+
+    def list_stack_instances(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            account, region = self._get_param("StackInstanceAccount"), self._get_param("StackInstanceRegion")
+            found = [i.summary(stack_set) for (a, r), i in _state(stack_set).instances.items()
+                     if account in (None, a) and region in (None, r)]
+            return ActionResult({"Summaries": found})
+
+    def list_stack_set_operations(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            return ActionResult({"Summaries": [op.summary(stack_set) for op in _state(stack_set).operations]})
+
+    def describe_stack_set_operation(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            op = _state(stack_set).operation(self._get_param("OperationId"))
+            return ActionResult({"StackSetOperation": op.summary(stack_set)})
+
+    def list_stack_set_operation_results(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            op = _state(stack_set).operation(self._get_param("OperationId"))
+            return ActionResult({"Summaries": op.result_summaries()})
+
+    def detect_stack_set_drift(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            _check_idle(stack_set)
+            state = _state(stack_set)
+            targets = [(a, r, i.ou) for (a, r), i in state.instances.items()]
+            op = run_set_operation(stack_set, "DETECT_DRIFT", targets, _preferences(self),
+                                   self._get_param("OperationId"))
+            checked = [i for i in state.instances.values() if i.drift in ("DRIFTED", "IN_SYNC")]
+            drifted = sum(1 for i in checked if i.drift == "DRIFTED")
+            stack_set.stack_set_drift_detection_details = {
+                "DriftStatus": "DRIFTED" if drifted else "IN_SYNC", "DriftDetectionStatus": "COMPLETED",
+                "LastDriftCheckTimestamp": op.created, "TotalStackInstancesCount": len(state.instances),
+                "DriftedStackInstancesCount": drifted, "InSyncStackInstancesCount": len(checked) - drifted,
+                "InProgressStackInstancesCount": 0, "FailedStackInstancesCount": len(state.instances) - len(checked)}
+            return ActionResult({"OperationId": op.id})
+
+    def stop_stack_set_operation(self: Any) -> Any:
+        with _STACK_SETS:
+            stack_set = stack_set_of(self)
+            op = _state(stack_set).operation(self._get_param("OperationId"))
+            if op.running():
+                op.stopped = True
+            return EmptyResult()
+
+    for name, fn in [("create_stack_set", create_stack_set), ("create_stack_instances", create_stack_instances),
+                     ("update_stack_set", update_stack_set), ("update_stack_instances", update_stack_instances),
+                     ("delete_stack_instances", delete_stack_instances), ("delete_stack_set", delete_stack_set),
+                     ("describe_stack_instance", describe_stack_instance),
+                     ("list_stack_instances", list_stack_instances),
+                     ("list_stack_set_operations", list_stack_set_operations),
+                     ("describe_stack_set_operation", describe_stack_set_operation),
+                     ("list_stack_set_operation_results", list_stack_set_operation_results),
+                     ("detect_stack_set_drift", detect_stack_set_drift),
+                     ("stop_stack_set_operation", stop_stack_set_operation)]:
+        setattr(CloudFormationResponse, name, fn)
+
+
+_IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]+")
+
+
+def patch_iam_role_names() -> None:
+    """CreateRole checks the name as IAM does: 1 to 64 characters of [\\w+=,.@-] (ValidationError);
+    moto accepts any name, so a StackSet's too-long role name never failed."""
+    from moto.iam.exceptions import ValidationError
+    from moto.iam.models import IAMBackend
+
+    _require(IAMBackend, "create_role")
+    original = IAMBackend.create_role
+
+    def create_role(self: Any, role_name: str, *args: Any, **kwargs: Any) -> Any:
+        name = str(role_name)
+        if len(name) > 64:
+            raise ValidationError(f"1 validation error detected: Value '{name}' at 'roleName' failed to satisfy "
+                                  "constraint: Member must have length less than or equal to 64")
+        if not _IAM_ROLE_NAME.fullmatch(name):
+            raise ValidationError(f"1 validation error detected: Value '{name}' at 'roleName' failed to satisfy "
+                                  "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+")
+        return original(self, role_name, *args, **kwargs)
+
+    IAMBackend.create_role = create_role  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- Lambda: runs the code
 
 
@@ -1515,6 +2179,9 @@ PATCHES: list[Callable[[], None]] = [
     patch_cfn_create_stack,
     patch_cfn_update_stack,
     patch_cfn_change_sets,
+    patch_iam_role_names,
+    patch_cfn_stack_sets,
+    patch_organizations_auto_deployment,
 ]
 
 
