@@ -9,7 +9,6 @@ mod explain;
 mod iam;
 mod lambda;
 mod role;
-mod signed;
 
 pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
 pub use credentials::{AssumeRole, CredentialSource, DEFAULT_SESSION_NAME};
