@@ -14,6 +14,7 @@ mod plan;
 mod stack;
 mod undo;
 
+pub use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
 pub use model::{

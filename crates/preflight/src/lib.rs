@@ -19,7 +19,7 @@ use std::time::Duration;
 use aws_clients::{Clients, Lambda};
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use cfn_deploy::{DeployError, StackInfo};
+use cfn_deploy::{DeployError, StackInfo, StackStatus};
 use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
@@ -576,9 +576,12 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
         .await
     {
         Ok(Some(s))
-            if s.status.ends_with("_COMPLETE")
-                && !s.status.contains("ROLLBACK")
-                && !s.status.starts_with("DELETE") =>
+            if matches!(
+                s.status,
+                StackStatus::CreateComplete
+                    | StackStatus::UpdateComplete
+                    | StackStatus::ImportComplete
+            ) =>
         {
             s
         }
