@@ -348,7 +348,7 @@ fn stack_json(plan: &Plan) -> Value {
     json!({
         "name": plan.stack,
         "action": action_name(&plan.action),
-        "status": plan.current.as_ref().map(|s| &s.status),
+        "status": plan.current.as_ref().map(|s| s.status.as_str()),
         "stack_id": plan.current.as_ref().map(|s| &s.stack_id),
         "parameters": plan.parameters.iter().map(value_json).collect::<Vec<_>>(),
         "tags": plan.tags.iter().map(value_json).collect::<Vec<_>>(),

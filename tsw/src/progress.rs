@@ -41,7 +41,9 @@ impl Observer for StackProgress {
             .unwrap_or_default();
         self.0.line(&format!(
             "  {time}  {:<20} {} ({}){reason}",
-            e.status, e.logical_id, e.resource_type
+            e.status.as_str(),
+            e.logical_id,
+            e.resource_type
         ));
     }
 }

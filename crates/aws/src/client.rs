@@ -29,7 +29,7 @@ pub struct Clients {
     /// The invocation-role stack, on CloudFormation.
     pub stacks: Stacks,
     pub sts: aws_sdk_sts::Client,
-    /// IAM, to read the invocation role as it is (`status`, `doctor`).
+    /// IAM, to read the invocation role as it is (`status`, `doctor`) and put it back.
     pub(crate) iam: Iam,
     /// The shared configuration, for clients of other services.
     pub config: aws_config::SdkConfig,
@@ -109,7 +109,7 @@ impl Clients {
         Clients {
             stacks: Stacks::new(&config, endpoint_of(&config, "CloudFormation").as_deref()),
             sts: aws_sdk_sts::Client::new(&config),
-            iam: iam_client(&config, &conn.region),
+            iam: Iam::new(&config),
             config,
             local_endpoints,
             credentials,
@@ -202,23 +202,6 @@ pub(crate) fn endpoint_of(config: &SdkConfig, service: &str) -> Option<String> {
         .or_else(|| config.endpoint_url().map(str::to_owned))
 }
 
-/// The IAM client: the configured endpoint (signed for the descriptor's region, as the SDK
-/// signs for a custom endpoint), else IAM's global endpoint of `region`'s partition, which
-/// signs for that partition's first region.
-fn iam_client(config: &SdkConfig, region: &str) -> Iam {
-    if let Some(url) = endpoint_of(config, "IAM") {
-        return Iam::new(config, &url, region);
-    }
-    let (url, signing_region) = if region.starts_with("cn-") {
-        ("https://iam.cn-north-1.amazonaws.com.cn", "cn-north-1")
-    } else if region.starts_with("us-gov-") {
-        ("https://iam.us-gov.amazonaws.com", "us-gov-west-1")
-    } else {
-        ("https://iam.amazonaws.com", "us-east-1")
-    };
-    Iam::new(config, url, signing_region)
-}
-
 /// The key the generated clients look their endpoint up with.
 fn service_key(service: &str) -> ServiceConfigKey<'_> {
     ServiceConfigKey::builder()
@@ -264,8 +247,124 @@ fn timeout_config() -> TimeoutConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::endpoint_problem;
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_config::retry::RetryConfig;
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_sdk_iam::config::endpoint::{Params, ResolveEndpoint};
+    use aws_smithy_runtime_api::client::http::{
+        HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::Document;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    /// Answers every request with IAM's AccessDenied and keeps its URI and `authorization`.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct Capture(pub(crate) Arc<Mutex<Vec<(String, String)>>>);
+
+    impl HttpConnector for Capture {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let auth = request
+                .headers()
+                .get("authorization")
+                .unwrap_or_default()
+                .to_owned();
+            self.0
+                .lock()
+                .unwrap()
+                .push((request.uri().to_owned(), auth));
+            let body = "<ErrorResponse><Error><Code>AccessDenied</Code>\
+                        <Message>no</Message></Error></ErrorResponse>";
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                StatusCode::try_from(403).unwrap(),
+                SdkBody::from(body),
+            )))
+        }
+    }
+
+    /// The configuration of `region` with `fips` and `dual_stack`, sending into `capture`.
+    pub(crate) fn config_of(
+        region: &str,
+        fips: bool,
+        dual_stack: bool,
+        capture: &Capture,
+    ) -> SdkConfig {
+        let connector = SharedHttpConnector::new(capture.clone());
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .use_fips(fips)
+            .use_dual_stack(dual_stack)
+            .retry_config(RetryConfig::disabled())
+            .http_client(http_client_fn(move |_, _| connector.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            )))
+            .build()
+    }
+
+    /// IAM's endpoint and signing region as the SDK's rules resolve them.
+    async fn resolved(region: &str, fips: bool, dual_stack: bool) -> (String, String) {
+        let params = Params::builder()
+            .region(region)
+            .use_fips(fips)
+            .use_dual_stack(dual_stack)
+            .build()
+            .unwrap();
+        let endpoint = aws_sdk_iam::config::endpoint::DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .unwrap();
+        let Some(Document::Array(schemes)) = endpoint.properties().get("authSchemes") else {
+            panic!("no authSchemes in {endpoint:?}");
+        };
+        let signing_region = match schemes.first() {
+            Some(Document::Object(scheme)) => match scheme.get("signingRegion") {
+                Some(Document::String(r)) => r.clone(),
+                _ => region.to_owned(),
+            },
+            _ => region.to_owned(),
+        };
+        (endpoint.url().to_owned(), signing_region)
+    }
+
+    #[tokio::test]
+    async fn iam_calls_go_where_the_sdk_resolves_for_every_partition_fips_and_dual_stack() {
+        for (region, fips, dual_stack) in [
+            ("us-east-1", false, false),
+            ("eu-west-1", true, false),
+            ("eu-west-1", false, true),
+            ("cn-north-1", false, false),
+            ("us-gov-west-1", true, false),
+            ("us-iso-east-1", false, false),
+            ("us-isob-east-1", false, false),
+            ("eu-isoe-west-1", false, false),
+        ] {
+            let capture = Capture::default();
+            let config = config_of(region, fips, dual_stack, &capture);
+            let _ = Iam::new(&config).role_arn("r").await;
+            let (url, signing_region) = resolved(region, fips, dual_stack).await;
+            let sent = capture.0.lock().unwrap().clone();
+            let case = format!("{region} fips={fips} dual-stack={dual_stack}: {sent:?}");
+            assert_eq!(sent.len(), 1, "{case}");
+            let (uri, auth) = &sent[0];
+            assert_eq!(
+                uri.trim_end_matches('/'),
+                url.trim_end_matches('/'),
+                "{case}"
+            );
+            assert!(
+                auth.contains(&format!("/{signing_region}/iam/aws4_request")),
+                "{case}: signed for {signing_region}?"
+            );
+        }
+    }
 
     #[test]
     fn only_http_urls_with_a_host_are_endpoints() {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::in_flight::Running;
 use crate::model::Event;
@@ -21,19 +22,17 @@ pub enum DeployError {
         "stack `{stack}` is in {status}: its creation failed and CloudFormation cannot update it; \
          run the deploy again with `--replace-failed` to delete it and create it anew"
     )]
-    NeedsReplace { stack: String, status: String },
-    #[error("stack `{stack}` is busy ({status}); wait for it to settle and run the command again")]
-    Busy { stack: String, status: String },
+    NeedsReplace { stack: String, status: StackStatus },
     #[error("stack `{stack}` is in {status}, which needs a hand: {hint}")]
     Stuck {
         stack: String,
-        status: String,
+        status: StackStatus,
         hint: &'static str,
     },
     #[error("{}", describe_failure(stack, status, failures))]
     Failed {
         stack: String,
-        status: String,
+        status: StackStatus,
         failures: Vec<Event>,
     },
     #[error("change set for stack `{stack}` failed: {reason}")]
@@ -73,7 +72,7 @@ pub enum DeployError {
     },
 }
 
-fn describe_failure(stack: &str, status: &str, failures: &[Event]) -> String {
+fn describe_failure(stack: &str, status: &StackStatus, failures: &[Event]) -> String {
     let mut out = format!("stack `{stack}` ended in {status}");
     if failures.is_empty() {
         out.push_str(" (CloudFormation gave no failed resource)");

@@ -5,10 +5,45 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use aws_sdk_cloudformation::types::StackStatus;
+
 /// Whether a stack operation is under way. REVIEW_IN_PROGRESS is a stack that only holds a
-/// change set: nothing runs.
-pub fn is_in_progress(status: &str) -> bool {
-    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+/// change set: nothing runs. A status this SDK does not know yet counts by its name.
+pub fn is_in_progress(status: &StackStatus) -> bool {
+    use StackStatus as S;
+    match status {
+        S::CreateInProgress
+        | S::DeleteInProgress
+        | S::ImportInProgress
+        | S::ImportRollbackInProgress
+        | S::RollbackInProgress
+        | S::UpdateCompleteCleanupInProgress
+        | S::UpdateInProgress
+        | S::UpdateRollbackCompleteCleanupInProgress
+        | S::UpdateRollbackInProgress => true,
+        other => newer_ending(other.as_str(), S::values(), "_IN_PROGRESS"),
+    }
+}
+
+/// Whether the stack's last operation failed and its rollback did not undo that (a `_FAILED`
+/// status). A status this SDK does not know yet counts by its name.
+pub(crate) fn is_failed(status: &StackStatus) -> bool {
+    use StackStatus as S;
+    match status {
+        S::CreateFailed
+        | S::DeleteFailed
+        | S::ImportRollbackFailed
+        | S::RollbackFailed
+        | S::UpdateFailed
+        | S::UpdateRollbackFailed => true,
+        other => newer_ending(other.as_str(), S::values(), "_FAILED"),
+    }
+}
+
+/// Whether `status` is newer than the SDK (not among its `known` values) and ends with
+/// `suffix`: AWS adds statuses now and then, named by the same pattern.
+pub(crate) fn newer_ending(status: &str, known: &[&str], suffix: &str) -> bool {
+    !known.contains(&status) && status.ends_with(suffix)
 }
 
 /// When a run gives up waiting. Every AWS request and every wait of a deploy or destroy ends
@@ -51,8 +86,8 @@ impl Deadline {
 pub struct Running {
     pub stack: String,
     pub stack_id: String,
-    /// The last status seen.
-    pub status: String,
+    /// The last status seen; `None` when none could be read.
+    pub status: Option<StackStatus>,
 }
 
 impl fmt::Display for Running {
@@ -62,8 +97,14 @@ impl fmt::Display for Running {
             stack_id,
             status,
         } = self;
-        write!(f, "stack `{stack}` ({stack_id}) is {status}")?;
-        if is_in_progress(status) {
+        match status {
+            Some(status) => write!(f, "stack `{stack}` ({stack_id}) is {status}")?,
+            None => write!(
+                f,
+                "stack `{stack}` ({stack_id}) is in a status that could not be read"
+            )?,
+        }
+        if status.as_ref().is_none_or(is_in_progress) {
             write!(
                 f,
                 ": CloudFormation goes on with it on its own; follow it with \
@@ -120,9 +161,9 @@ impl Tracker {
     }
 
     /// Records the newest status of a running operation.
-    pub(crate) fn saw_status(&self, status: &str) {
+    pub(crate) fn saw_status(&self, status: &StackStatus) {
         if let InFlight::Operation(r) = &mut *self.lock() {
-            r.status = status.to_owned();
+            r.status = Some(status.clone());
         }
     }
 
@@ -181,7 +222,7 @@ mod tests {
         let r = Running {
             stack: "s".into(),
             stack_id: "arn:aws:cloudformation:us-east-1:1:stack/s/x".into(),
-            status: "UPDATE_IN_PROGRESS".into(),
+            status: Some(StackStatus::UpdateInProgress),
         };
         let text = r.to_string();
         assert!(
@@ -193,10 +234,38 @@ mod tests {
             "{text}"
         );
         let settled = Running {
-            status: "UPDATE_COMPLETE".into(),
+            status: Some(StackStatus::UpdateComplete),
             ..r
         };
         assert!(!settled.to_string().contains("goes on"));
+    }
+
+    #[test]
+    fn a_running_operation_whose_status_was_not_read_says_how_to_follow_it() {
+        let r = Running {
+            stack: "s".into(),
+            stack_id: "id".into(),
+            status: None,
+        };
+        let text = r.to_string();
+        assert!(
+            text.starts_with(
+                "stack `s` (id) is in a status that could not be read: CloudFormation goes on"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn statuses_newer_than_the_sdk_count_by_their_name() {
+        assert!(is_in_progress(&StackStatus::UpdateRollbackInProgress));
+        assert!(!is_in_progress(&StackStatus::ReviewInProgress));
+        assert!(!is_in_progress(&StackStatus::UpdateComplete));
+        assert!(is_in_progress(&StackStatus::from("MOVE_IN_PROGRESS")));
+        assert!(!is_in_progress(&StackStatus::from("MOVE_COMPLETE")));
+        assert!(is_failed(&StackStatus::UpdateRollbackFailed));
+        assert!(!is_failed(&StackStatus::RollbackComplete));
+        assert!(is_failed(&StackStatus::from("MOVE_FAILED")));
     }
 
     #[test]

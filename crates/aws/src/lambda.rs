@@ -1,51 +1,30 @@
-//! The two Lambda reads `doctor` makes (GetFunction, GetFunctionConfiguration), through Lambda's
-//! REST-JSON API by hand on the signed request of `signed.rs` (why not `aws-sdk-lambda` is told
-//! there). Answers are parsed with `serde_json`, keeping the fields the checks read.
+//! The two Lambda reads `doctor` makes (GetFunction, GetFunctionConfiguration), on the SDK's
+//! Lambda client built from the shared configuration, for the region of the function read.
 
 use std::collections::HashMap;
 
-use aws_config::SdkConfig;
+use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_types::error::metadata::ErrorMetadata;
-use serde::{Deserialize, Deserializer};
 
-use crate::DeployError;
+use crate::{DeployError, aws_error};
 
-use crate::client::{Clients, endpoint_of};
-use crate::signed::{Protocol, Request, Signed, encode, metadata};
-
-/// The version of the Lambda API in every path.
-const VERSION: &str = "2015-03-31";
-
-/// Lambda's REST-JSON protocol: errors are named by the `x-amzn-ErrorType` header or the
-/// body's `__type` / `code`.
-static LAMBDA: Protocol = Protocol {
-    signing_name: "lambda",
-    label: "Lambda",
-    error: error_from,
-};
+use crate::client::Clients;
 
 /// A Lambda client for `doctor`'s reads. Each call goes to the region of the function it reads.
 #[derive(Debug, Clone)]
 pub struct Lambda {
     config: SdkConfig,
-    /// The configured endpoint (an emulator), else `None` for AWS's own of each region.
-    endpoint: Option<String>,
 }
 
 /// What GetFunction returns, as far as the checks read it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Function {
-    #[serde(default, deserialize_with = "nullable")]
     pub configuration: FunctionConfiguration,
 }
 
 /// A function's configuration (GetFunctionConfiguration, or GetFunction's `Configuration`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionConfiguration {
     pub function_arn: Option<String>,
     pub runtime: Option<String>,
@@ -53,25 +32,19 @@ pub struct FunctionConfiguration {
     pub state: Option<String>,
     /// Seconds; Lambda's default (3) when `None`.
     pub timeout: Option<i32>,
-    #[serde(default, deserialize_with = "nullable")]
     pub environment: FunctionEnvironment,
-    #[serde(default, deserialize_with = "nullable")]
     pub vpc_config: VpcConfig,
 }
 
 /// The function's environment variables.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionEnvironment {
-    #[serde(default, deserialize_with = "nullable")]
     pub variables: HashMap<String, String>,
 }
 
 /// The function's VPC access.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VpcConfig {
-    #[serde(default, deserialize_with = "nullable")]
     pub subnet_ids: Vec<String>,
 }
 
@@ -82,12 +55,47 @@ impl FunctionConfiguration {
     }
 }
 
+/// The configuration as the SDK reads it; GetFunction's and GetFunctionConfiguration's answers
+/// are two types with the same accessors.
+macro_rules! configuration_from {
+    ($($sdk:ty),*) => {$(
+        impl From<&$sdk> for FunctionConfiguration {
+            fn from(c: &$sdk) -> Self {
+                FunctionConfiguration {
+                    function_arn: c.function_arn().map(str::to_owned),
+                    runtime: c.runtime().map(|r| r.as_str().to_owned()),
+                    version: c.version().map(str::to_owned),
+                    state: c.state().map(|s| s.as_str().to_owned()),
+                    timeout: c.timeout(),
+                    environment: FunctionEnvironment {
+                        variables: c
+                            .environment()
+                            .and_then(|e| e.variables())
+                            .cloned()
+                            .unwrap_or_default(),
+                    },
+                    vpc_config: VpcConfig {
+                        subnet_ids: c
+                            .vpc_config()
+                            .map(|v| v.subnet_ids().to_vec())
+                            .unwrap_or_default(),
+                    },
+                }
+            }
+        }
+    )*};
+}
+
+configuration_from!(
+    aws_sdk_lambda::types::FunctionConfiguration,
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput
+);
+
 impl Clients {
     /// A Lambda client with the credentials of every client.
     pub fn lambda(&self) -> Lambda {
         Lambda {
             config: self.config.clone(),
-            endpoint: endpoint_of(&self.config, "Lambda"),
         }
     }
 }
@@ -103,15 +111,35 @@ impl Lambda {
         self
     }
 
+    /// The SDK's Lambda client for `region` (the configured one when empty): the configured
+    /// endpoint, signed for `region`, else Lambda's own in `region`.
+    fn client(&self, region: &str) -> aws_sdk_lambda::Client {
+        let mut config = aws_sdk_lambda::config::Builder::from(&self.config);
+        if !region.is_empty() {
+            config = config.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_lambda::Client::from_conf(config.build())
+    }
+
     /// GetFunction of `function` (a name or ARN, qualified or not) in `region`.
     pub async fn get_function(
         &self,
         function: &str,
         region: &str,
     ) -> Result<Function, DeployError> {
-        const ACTION: &str = "GetFunction";
-        let path = format!("/{VERSION}/functions/{}", encode(function));
-        self.read(ACTION, path, region).await
+        let out = self
+            .client(region)
+            .get_function()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunction", e))?;
+        Ok(Function {
+            configuration: out
+                .configuration()
+                .map(FunctionConfiguration::from)
+                .unwrap_or_default(),
+        })
     }
 
     /// GetFunctionConfiguration of `function` (a name or ARN, qualified or not) in `region`.
@@ -120,102 +148,20 @@ impl Lambda {
         function: &str,
         region: &str,
     ) -> Result<FunctionConfiguration, DeployError> {
-        const ACTION: &str = "GetFunctionConfiguration";
-        let path = format!("/{VERSION}/functions/{}/configuration", encode(function));
-        self.read(ACTION, path, region).await
+        let out = self
+            .client(region)
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetFunctionConfiguration", e))?;
+        Ok(FunctionConfiguration::from(&out))
     }
-
-    /// GETs `path` in `region` and reads the answer as `T`.
-    async fn read<T: for<'de> Deserialize<'de>>(
-        &self,
-        action: &'static str,
-        path: String,
-        region: &str,
-    ) -> Result<T, DeployError> {
-        let region = if region.is_empty() {
-            self.config.region().map(|r| r.as_ref()).unwrap_or_default()
-        } else {
-            region
-        };
-        let url = match &self.endpoint {
-            Some(url) => url.clone(),
-            None => regional_endpoint(region),
-        };
-        let request = Request {
-            method: http::Method::GET,
-            uri: path,
-            content_type: None,
-            body: String::new(),
-        };
-        let body = Signed::new(&self.config, &LAMBDA, &url, region)
-            .send(action, request)
-            .await?;
-        serde_json::from_str(&body).map_err(|err| DeployError::Aws {
-            action,
-            code: None,
-            message: format!("cannot read Lambda's answer: {err}"),
-        })
-    }
-}
-
-/// Lambda's endpoint in `region`, in the region's partition.
-fn regional_endpoint(region: &str) -> String {
-    let suffix = [
-        ("cn-", "amazonaws.com.cn"),
-        ("us-isob-", "sc2s.sgov.gov"),
-        ("us-isof-", "csp.hci.ic.gov"),
-        ("us-iso-", "c2s.ic.gov"),
-        ("eu-isoe-", "cloud.adc-e.uk"),
-    ]
-    .into_iter()
-    .find(|(prefix, _)| region.starts_with(prefix))
-    .map_or("amazonaws.com", |(_, suffix)| suffix);
-    format!("https://lambda.{region}.{suffix}")
-}
-
-/// The code and message of a REST-JSON error answer, read as the SDK reads it: the code from
-/// `x-amzn-ErrorType`, else the body's `code` or `__type` (without a `namespace#` prefix or a
-/// `:` suffix); the message from `message`, `Message` or `errorMessage`.
-fn error_from(response: &HttpResponse, body: &str) -> ErrorMetadata {
-    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let field = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| json.get(n).and_then(|v| v.as_str()))
-            .map(str::to_owned)
-    };
-    let code = response
-        .headers()
-        .get("x-amzn-errortype")
-        .map(str::to_owned)
-        .or_else(|| field(&["code", "__type"]))
-        .map(|c| sanitize(&c).to_owned());
-    metadata(code, field(&["message", "Message", "errorMessage"]))
-}
-
-/// `aws.lambda#ResourceNotFoundException:http://internal/` → `ResourceNotFoundException`.
-fn sanitize(code: &str) -> &str {
-    let code = code.split(':').next().unwrap_or(code);
-    code.rsplit('#').next().unwrap_or(code)
-}
-
-/// A field AWS may send as `null`: read as its default.
-fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_smithy_runtime_api::http::StatusCode;
-    use aws_smithy_types::body::SdkBody;
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
     use super::*;
-    use crate::signed::deserialize;
 
     /// GetFunctionConfiguration as AWS documents it, with fields the checks skip.
     const CONFIGURATION: &str = r#"{
@@ -238,81 +184,6 @@ mod tests {
   "PackageType": "Zip",
   "Architectures": ["x86_64"]
 }"#;
-
-    #[test]
-    fn a_configuration_gives_the_fields_the_checks_read() {
-        let c: FunctionConfiguration = serde_json::from_str(CONFIGURATION).unwrap();
-        assert_eq!(c.timeout, Some(600));
-        assert_eq!(c.version.as_deref(), Some("3"));
-        assert_eq!(c.state.as_deref(), Some("Active"));
-        assert_eq!(c.runtime.as_deref(), Some("python3.13"));
-        assert_eq!(
-            c.function_arn.as_deref(),
-            Some("arn:aws:lambda:us-east-2:123456789012:function:worker:3")
-        );
-        assert_eq!(c.environment.variables["TEMPORAL_ADDRESS"], "10.0.0.5:7233");
-        assert_eq!(c.environment.variables.len(), 2);
-        assert!(!c.in_vpc());
-    }
-
-    #[test]
-    fn get_function_reads_its_configuration_and_nulls_as_absent() {
-        let body = r#"{"Configuration": {"FunctionName": "w", "Timeout": null,
-            "Environment": {"Variables": null}, "VpcConfig": {"SubnetIds": ["subnet-1"]}},
-            "Code": {"RepositoryType": "S3", "Location": "https://example/"},
-            "Tags": {"team": "a"}}"#;
-        let f: Function = serde_json::from_str(body).unwrap();
-        assert!(f.configuration.in_vpc());
-        assert_eq!(f.configuration.timeout, None);
-        assert!(f.configuration.environment.variables.is_empty());
-        let bare: Function = serde_json::from_str(r#"{"Configuration": null}"#).unwrap();
-        assert_eq!(bare, Function::default());
-    }
-
-    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
-        let mut r = HttpResponse::new(
-            StatusCode::try_from(status).unwrap(),
-            SdkBody::from(body.to_owned()),
-        );
-        for (name, value) in headers {
-            r.headers_mut().insert(name.to_string(), value.to_string());
-        }
-        r
-    }
-
-    #[test]
-    fn an_error_answer_gives_its_code_from_the_header_and_its_message() {
-        let body = r#"{"Type":"User","message":"Function not found: arn:aws:lambda:us-east-2:123456789012:function:w"}"#;
-        let header = [(
-            "x-amzn-ErrorType",
-            "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.awslambda/",
-        )];
-        let err = deserialize(&LAMBDA, &response(404, &header, body)).unwrap_err();
-        let err = err.as_operation_error().expect("a Lambda error");
-        assert_eq!(err.code(), Some("ResourceNotFoundException"));
-        assert_eq!(
-            err.to_string(),
-            "ResourceNotFoundException: Function not found: arn:aws:lambda:us-east-2:123456789012:function:w"
-        );
-    }
-
-    #[test]
-    fn without_the_header_the_body_names_the_code() {
-        let body = r#"{"__type":"com.amazonaws.lambda#AccessDeniedException","Message":"not authorized to perform: lambda:GetFunction"}"#;
-        let err = deserialize(&LAMBDA, &response(403, &[], body)).unwrap_err();
-        let err = err.as_operation_error().unwrap();
-        assert_eq!(err.code(), Some("AccessDeniedException"));
-        assert_eq!(
-            err.message(),
-            Some("not authorized to perform: lambda:GetFunction")
-        );
-        let err =
-            deserialize(&LAMBDA, &response(502, &[], "<html>Bad Gateway</html>")).unwrap_err();
-        assert_eq!(
-            err.as_operation_error().unwrap().to_string(),
-            "HTTP 502 and no error code or message from Lambda in its body"
-        );
-    }
 
     /// An HTTP server on loopback that gives each connection the next of `answers` (status,
     /// `x-amzn-ErrorType`, body) and closes it; it returns the head of every request it read.
@@ -407,19 +278,96 @@ mod tests {
         assert!(heads[0].starts_with("GET /2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-2%3A123456789012%3Afunction%3Aw%3A3 HTTP/1.1"), "{heads:?}");
     }
 
-    #[test]
-    fn endpoints_follow_the_partition() {
+    #[tokio::test]
+    async fn a_configuration_gives_the_fields_the_checks_read() {
+        let (url, server) = serve(vec![(200, None, CONFIGURATION)]);
+        let c = lambda_at(&url)
+            .await
+            .function_configuration(ARN, "us-east-2")
+            .await
+            .unwrap();
+        server.join().unwrap();
+        assert_eq!(c.timeout, Some(600));
+        assert_eq!(c.version.as_deref(), Some("3"));
+        assert_eq!(c.state.as_deref(), Some("Active"));
+        assert_eq!(c.runtime.as_deref(), Some("python3.13"));
         assert_eq!(
-            regional_endpoint("eu-west-1"),
-            "https://lambda.eu-west-1.amazonaws.com"
+            c.function_arn.as_deref(),
+            Some("arn:aws:lambda:us-east-2:123456789012:function:worker:3")
         );
-        assert_eq!(
-            regional_endpoint("cn-north-1"),
-            "https://lambda.cn-north-1.amazonaws.com.cn"
-        );
-        assert_eq!(
-            regional_endpoint("us-isob-east-1"),
-            "https://lambda.us-isob-east-1.sc2s.sgov.gov"
-        );
+        assert_eq!(c.environment.variables["TEMPORAL_ADDRESS"], "10.0.0.5:7233");
+        assert_eq!(c.environment.variables.len(), 2);
+        assert!(!c.in_vpc());
+    }
+
+    #[tokio::test]
+    async fn get_function_reads_its_configuration_and_nulls_as_absent() {
+        let (url, server) = serve(vec![
+            (
+                200,
+                None,
+                r#"{"Configuration": {"FunctionName": "w", "Timeout": null,
+                    "Environment": {"Variables": null}, "VpcConfig": {"SubnetIds": ["subnet-1"]}},
+                    "Code": {"RepositoryType": "S3", "Location": "https://example/"},
+                    "Tags": {"team": "a"}}"#,
+            ),
+            (200, None, r#"{"Configuration": null}"#),
+        ]);
+        let lambda = lambda_at(&url).await;
+        let f = lambda.get_function(ARN, "us-east-2").await.unwrap();
+        assert!(f.configuration.in_vpc());
+        assert_eq!(f.configuration.timeout, None);
+        assert!(f.configuration.environment.variables.is_empty());
+        let bare = lambda.get_function(ARN, "us-east-2").await.unwrap();
+        assert_eq!(bare, Function::default());
+        server.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn reads_go_where_the_sdk_resolves_in_the_function_region_fips_and_dual_stack() {
+        use aws_sdk_lambda::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+
+        use crate::client::tests::{Capture, config_of};
+
+        for (region, fips, dual_stack) in [
+            ("us-east-2", false, false),
+            ("us-gov-west-1", true, false),
+            ("eu-west-1", false, true),
+            ("cn-north-1", false, false),
+            ("us-isob-east-1", false, false),
+            ("eu-isoe-west-1", false, false),
+        ] {
+            let capture = Capture::default();
+            // The configured region is another one: each read goes to its function's region.
+            let lambda = Lambda {
+                config: config_of("ap-southeast-2", fips, dual_stack, &capture),
+            };
+            let arn = format!("arn:aws:lambda:{region}:123456789012:function:w");
+            let _ = lambda.get_function(&arn, region).await;
+            let params = Params::builder()
+                .region(region)
+                .use_fips(fips)
+                .use_dual_stack(dual_stack)
+                .build()
+                .unwrap();
+            let url = DefaultResolver::new()
+                .resolve_endpoint(&params)
+                .await
+                .unwrap()
+                .url()
+                .to_owned();
+            let sent = capture.0.lock().unwrap().clone();
+            let case = format!("{region} fips={fips} dual-stack={dual_stack}: {sent:?}");
+            assert_eq!(sent.len(), 1, "{case}");
+            let (uri, auth) = &sent[0];
+            assert!(
+                uri.starts_with(&format!("{url}/2015-03-31/functions/")),
+                "{case}"
+            );
+            assert!(
+                auth.contains(&format!("/{region}/lambda/aws4_request")),
+                "{case}"
+            );
+        }
     }
 }

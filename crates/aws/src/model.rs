@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
+
 use crate::error::DeployError;
 
 /// The stack to deploy: its template and the complete set of parameter values (defaults
@@ -78,7 +80,7 @@ impl Owner<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackInfo {
     pub stack_id: String,
-    pub status: String,
+    pub status: StackStatus,
     pub status_reason: Option<String>,
     /// RFC 3339 time of the last update, or of the creation when never updated.
     pub updated_at: Option<String>,
@@ -96,7 +98,7 @@ pub struct Event {
     pub timestamp: Option<String>,
     pub logical_id: String,
     pub resource_type: String,
-    pub status: String,
+    pub status: ResourceStatus,
     pub reason: Option<String>,
 }
 
@@ -150,7 +152,7 @@ pub enum PlanAction {
     /// The stack's creation failed (`status`: ROLLBACK_COMPLETE or ROLLBACK_FAILED): it can
     /// only be deleted and created anew (`deploy --replace-failed`).
     Replace {
-        status: String,
+        status: StackStatus,
     },
 }
 

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudformation::types::ChangeSetType;
+use aws_sdk_cloudformation::types::{ChangeSetType, StackStatus};
 
 use crate::error::DeployError;
-use crate::in_flight::{InFlight, Running};
+use crate::in_flight::{InFlight, Running, is_failed};
 use crate::model::{ChangeSetRef, Outcome, Plan, PlanAction, StackInfo, StackSpec, ValueChange};
 use crate::stack::{Guard, Observer, Op, Stacks};
 
@@ -178,8 +178,13 @@ impl Op<'_, '_> {
                 }
                 ChangeSetType::Create
             }
-            Some(s) if s.status == "REVIEW_IN_PROGRESS" => ChangeSetType::Create,
-            Some(s) if s.status == "ROLLBACK_COMPLETE" || s.status == "ROLLBACK_FAILED" => {
+            Some(s) if s.status == StackStatus::ReviewInProgress => ChangeSetType::Create,
+            Some(s)
+                if matches!(
+                    s.status,
+                    StackStatus::RollbackComplete | StackStatus::RollbackFailed
+                ) =>
+            {
                 let status = s.status.clone();
                 return Ok(Plan::without_change_set(
                     spec,
@@ -188,7 +193,7 @@ impl Op<'_, '_> {
                     differences,
                 ));
             }
-            Some(s) if s.status.ends_with("_FAILED") => {
+            Some(s) if is_failed(&s.status) => {
                 return Err(DeployError::Stuck {
                     stack: spec.name.into(),
                     status: s.status.clone(),
@@ -212,7 +217,7 @@ impl Op<'_, '_> {
         let created_stack = creating
             && current
                 .as_ref()
-                .is_none_or(|s| s.status != "REVIEW_IN_PROGRESS");
+                .is_none_or(|s| s.status != StackStatus::ReviewInProgress);
         let Some(change_set) = self
             .create_change_set(spec, kind, current.as_ref(), created_stack)
             .await?
@@ -273,14 +278,14 @@ impl Op<'_, '_> {
         let seen = self.event_ids(&cs.stack_id).await?;
         self.execute(&cs).await?;
         let status = if creating {
-            "CREATE_IN_PROGRESS"
+            StackStatus::CreateInProgress
         } else {
-            "UPDATE_IN_PROGRESS"
+            StackStatus::UpdateInProgress
         };
         self.guard.tracker.set(InFlight::Operation(Running {
             stack: plan.stack.clone(),
             stack_id: cs.stack_id.clone(),
-            status: status.into(),
+            status: Some(status),
         }));
         self.obs.step(if creating {
             "creating stack"
@@ -290,11 +295,11 @@ impl Op<'_, '_> {
         let settled = self.watch(&plan.stack, &cs.stack_id, seen).await?;
         self.guard.tracker.set(InFlight::Nothing);
         match settled.stack {
-            Some(info) if info.status == "CREATE_COMPLETE" => Ok(Outcome::Created(info)),
-            Some(info) if info.status == "UPDATE_COMPLETE" => Ok(Outcome::Updated(info)),
+            Some(info) if info.status == StackStatus::CreateComplete => Ok(Outcome::Created(info)),
+            Some(info) if info.status == StackStatus::UpdateComplete => Ok(Outcome::Updated(info)),
             other => Err(DeployError::Failed {
                 stack: plan.stack,
-                status: other.map_or("DELETE_COMPLETE".into(), |s| s.status),
+                status: other.map_or(StackStatus::DeleteComplete, |s| s.status),
                 failures: settled.failures,
             }),
         }

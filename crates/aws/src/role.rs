@@ -4,7 +4,6 @@
 use crate::DeployError;
 
 use crate::client::Clients;
-use crate::iam::Page;
 
 /// A role's policies as IAM reports them (documents decoded to JSON text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +29,7 @@ impl Clients {
     pub async fn live_role(&self, name: &str) -> Result<LiveRole, DeployError> {
         let trust_policy = url_decode(&self.iam.trust_policy(name).await?);
         let mut inline_policies = Vec::new();
-        let names = all_pages(async |marker| self.iam.inline_policy_names(name, marker).await);
-        for policy in names.await? {
+        for policy in self.iam.inline_policy_names(name).await? {
             let document = self.iam.inline_policy(name, &policy).await?;
             inline_policies.push((policy, url_decode(&document)));
         }
@@ -39,10 +37,7 @@ impl Clients {
             name: name.to_owned(),
             trust_policy,
             inline_policies,
-            attached_policies: all_pages(async |marker| {
-                self.iam.attached_policy_arns(name, marker).await
-            })
-            .await?,
+            attached_policies: self.iam.attached_policy_arns(name).await?,
         })
     }
 }
@@ -83,22 +78,6 @@ impl Clients {
             done.push(format!("detached the managed policy `{arn}`"));
         }
         Ok(done)
-    }
-}
-
-/// Every item of a list call, page after page (`fetch` is given each page's marker).
-async fn all_pages(
-    mut fetch: impl AsyncFnMut(Option<&str>) -> Result<Page, DeployError>,
-) -> Result<Vec<String>, DeployError> {
-    let mut items = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = fetch(marker.as_deref()).await?;
-        items.extend(page.items);
-        match page.marker {
-            Some(next) => marker = Some(next),
-            None => return Ok(items),
-        }
     }
 }
 

@@ -13,12 +13,12 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter, ResourceChange,
-    ResourceChangeDetail, Stack, StackEvent, Tag, TemplateStage,
+    ResourceChangeDetail, ResourceStatus, Stack, StackEvent, StackStatus, Tag, TemplateStage,
 };
 use aws_types::SdkConfig;
 
 use crate::error::{DeployError, aws_error, is_transient};
-use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress};
+use crate::in_flight::{Deadline, InFlight, Running, Tracker, is_in_progress, newer_ending};
 use crate::model::{
     Change, ChangeSetRef, Event, Owner, Plan, PropertyChange, StackInfo, StackSpec,
 };
@@ -44,7 +44,9 @@ pub struct Guard<'a> {
     pub tracker: &'a Tracker,
 }
 
-const NOT_FOUND: &str = "does not exist";
+/// CloudFormation has no error code of its own for a missing stack: DescribeStacks answers
+/// `ValidationError` (the code of every invalid request) with this in its message.
+const NOT_FOUND: (&str, &str) = ("ValidationError", "does not exist");
 
 /// The stack `DescribeStacks` found, unless it was deleted (deleted stacks stay visible by
 /// id, as DELETE_COMPLETE).
@@ -52,14 +54,14 @@ fn live_stack(out: &DescribeStacksOutput) -> Option<StackInfo> {
     out.stacks()
         .first()
         .map(stack_info)
-        .filter(|s| s.status != "DELETE_COMPLETE")
+        .filter(|s| s.status != StackStatus::DeleteComplete)
 }
 
 /// Whether `DescribeStacks` failed because there is no such stack.
 fn is_gone(e: &SdkError<DescribeStacksError, HttpResponse>) -> bool {
+    let (code, text) = NOT_FOUND;
     e.as_service_error()
-        .and_then(|s| s.meta().message())
-        .is_some_and(|m| m.contains(NOT_FOUND))
+        .is_some_and(|s| s.code() == Some(code) && s.message().is_some_and(|m| m.contains(text)))
 }
 
 /// CloudFormation, for the invocation-role stack: every operation of this crate is a method.
@@ -220,7 +222,7 @@ impl Op<'_, '_> {
                 let running = Running {
                     stack: name.into(),
                     stack_id: s.stack_id.clone(),
-                    status: s.status.clone(),
+                    status: Some(s.status.clone()),
                 };
                 self.guard.tracker.set(InFlight::Operation(running));
                 let seen = self.event_ids(&s.stack_id).await?;
@@ -663,7 +665,7 @@ impl Op<'_, '_> {
         for e in fresh.into_iter().rev() {
             seen.insert(e.id.clone());
             self.obs.event(&e);
-            if e.status.ends_with("_FAILED") {
+            if resource_failed(&e.status) {
                 failures.push(e);
             }
         }
@@ -679,7 +681,7 @@ impl Op<'_, '_> {
         self.guard.tracker.set(InFlight::Operation(Running {
             stack: stack.into(),
             stack_id: stack_id.into(),
-            status: "DELETE_IN_PROGRESS".into(),
+            status: Some(StackStatus::DeleteInProgress),
         }));
         self.call(
             "DeleteStack",
@@ -759,8 +761,8 @@ fn stack_info(s: &Stack) -> StackInfo {
         stack_id: s.stack_id().unwrap_or_default().to_owned(),
         status: s
             .stack_status()
-            .map(|x| x.as_str().to_owned())
-            .unwrap_or_default(),
+            .cloned()
+            .unwrap_or_else(|| StackStatus::from("")),
         status_reason: s.stack_status_reason().map(str::to_owned),
         updated_at: s
             .last_updated_time()
@@ -805,9 +807,27 @@ fn event(e: &StackEvent) -> Event {
         resource_type: e.resource_type().unwrap_or_default().to_owned(),
         status: e
             .resource_status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
+            .cloned()
+            .unwrap_or_else(|| ResourceStatus::from("")),
         reason: e.resource_status_reason().map(str::to_owned),
+    }
+}
+
+/// Whether the event is a resource's failure (a `_FAILED` status). A status this SDK does not
+/// know yet counts by its name.
+fn resource_failed(status: &ResourceStatus) -> bool {
+    use ResourceStatus as S;
+    match status {
+        S::CreateFailed
+        | S::DeleteFailed
+        | S::ExportFailed
+        | S::ExportRollbackFailed
+        | S::ImportFailed
+        | S::ImportRollbackFailed
+        | S::RollbackFailed
+        | S::UpdateFailed
+        | S::UpdateRollbackFailed => true,
+        other => newer_ending(other.as_str(), S::values(), "_FAILED"),
     }
 }
 

@@ -2,7 +2,7 @@
 //! with ([`Stacks::undo`], on the [`InFlight`] a run's [`crate::Tracker`] recorded).
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus};
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus, StackStatus};
 
 use crate::error::{DeployError, aws_error};
 use crate::in_flight::{InFlight, Running, Undone};
@@ -31,8 +31,8 @@ impl Stacks {
     /// `running` with the stack's current status (as it was, when that cannot be read).
     async fn refresh(&self, running: &Running) -> Running {
         let status = match self.describe_stack(&running.stack_id).await {
-            Ok(Some(s)) => s.status,
-            Ok(None) => "DELETE_COMPLETE".into(),
+            Ok(Some(s)) => Some(s.status),
+            Ok(None) => Some(StackStatus::DeleteComplete),
             Err(_) => running.status.clone(),
         };
         Running {
@@ -95,7 +95,7 @@ impl Stacks {
                 let running = Running {
                     stack: stack.into(),
                     stack_id,
-                    status: String::new(),
+                    status: None,
                 };
                 return Ok(Undone::StillRunning(self.refresh(&running).await));
             }
@@ -129,7 +129,7 @@ impl Stacks {
     /// leaves behind). Whether it did.
     pub(crate) async fn delete_if_empty(&self, stack_id: &str) -> Result<bool, DeployError> {
         match self.describe_stack(stack_id).await? {
-            Some(s) if s.status == "REVIEW_IN_PROGRESS" => {
+            Some(s) if s.status == StackStatus::ReviewInProgress => {
                 self.cfn
                     .delete_stack()
                     .stack_name(&s.stack_id)

@@ -477,8 +477,8 @@ async fn a_busy_stack_is_waited_for_then_planned() {
         .unwrap();
     assert_eq!(plan.action, PlanAction::NoChange);
     assert_eq!(
-        plan.current.map(|s| s.status).as_deref(),
-        Some("UPDATE_COMPLETE")
+        plan.current.map(|s| s.status),
+        Some(StackStatus::UpdateComplete)
     );
     assert!(
         obs.notes[0].contains("which is UPDATE_IN_PROGRESS, to settle"),
@@ -503,7 +503,7 @@ async fn a_failed_creation_needs_replace_failed_and_is_then_replaced() {
     assert_eq!(
         plan.action,
         PlanAction::Replace {
-            status: "ROLLBACK_COMPLETE".into()
+            status: StackStatus::RollbackComplete
         }
     );
     let refused = m
@@ -603,7 +603,7 @@ async fn a_failed_update_that_rolled_back_names_the_failed_resource() {
     else {
         panic!("{result:?}");
     };
-    assert_eq!(status, "UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(status, StackStatus::UpdateRollbackComplete);
     assert_eq!(failures[0].logical_id, "Role");
     assert_eq!(
         failures[0].reason.as_deref(),

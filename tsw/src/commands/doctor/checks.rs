@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use aws::{Clients, Lambda};
-use aws::{DeployError, StackInfo};
+use aws::{DeployError, StackInfo, StackStatus};
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
@@ -578,9 +578,12 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
         .await
     {
         Ok(Some(s))
-            if s.status.ends_with("_COMPLETE")
-                && !s.status.contains("ROLLBACK")
-                && !s.status.starts_with("DELETE") =>
+            if matches!(
+                s.status,
+                StackStatus::CreateComplete
+                    | StackStatus::UpdateComplete
+                    | StackStatus::ImportComplete
+            ) =>
         {
             s
         }
