@@ -1,7 +1,7 @@
 {
   description = "Temporal Serverless Workers setup: cargo xtask automation";
 
-  # The only input. The committed `flake.lock` pins its revision (README, "Nix": where it came
+  # The only input. The committed `flake.lock` pins its revision (docs/nix.md, "Pinning": where it came
   # from); `nix flake update` moves it within the branch. nixos-26.05 is the last nixpkgs release
   # with x86_64-darwin (nixos-unstable has dropped it: moving past 26.05 means removing it from
   # `systems`), and its rustc is recent enough for the workspace's rust-version (1.89 or later).

@@ -16,6 +16,7 @@ mod checks;
 mod cli;
 mod credentials;
 mod deploy;
+mod docs;
 mod emulator;
 mod faults;
 mod files;

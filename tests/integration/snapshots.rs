@@ -2,7 +2,7 @@
 //! `validate`'s errors, `init`, and `--help`. Each is stored in `snapshots/` beside this file
 //! with the checkout's path, ports, times and random IDs masked, and the program's name as
 //! `[PROG]` (so that neither a rename nor a test run changes a snapshot). A change of wording
-//! shows up as a snapshot diff to review: see ARCHITECTURE.md, "Tests".
+//! shows up as a snapshot diff to review: see CONTRIBUTING.md, "Snapshots and fixtures".
 
 use std::path::Path;
 
