@@ -54,15 +54,6 @@ pub struct Environment {
 }
 
 impl Environment {
-    /// `aws.account_id`, else the account of `temporal.server_role_arn`: the server's account,
-    /// which need not be the stack's. Prefer [`Environment::account`], the stack's.
-    pub fn expected_account(&self) -> Option<String> {
-        if let Some(id) = &self.aws.account_id {
-            return Some(id.to_string());
-        }
-        crate::arn::Arn::parse(&self.temporal.server_role_arn).map(|a| a.account.to_owned())
-    }
-
     /// The account this environment belongs to, which every command that calls AWS holds the
     /// caller to, and what says so: `aws.account_id`, else the account of the stack (then the
     /// role) recorded in `[outputs]`, of `aws.role_arn`, of `deploy.cloudformation_role_arn`,
