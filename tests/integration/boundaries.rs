@@ -311,6 +311,8 @@ fn plan_shows_role_drift_and_deploy_restores_the_declared_role() {
 /// `destroy` refuses while a version registered from the environment holds Lambda compute
 /// through the stack's role, naming it and the command that retires it; told to go ahead, it
 /// says which registrations it drops, and `doctor` then fails on the version's missing role.
+/// The Temporal server runs in another account than the stack: the role is looked up in the
+/// stack's account, never skipped because the server's differs.
 #[test]
 fn destroy_refuses_to_strand_registered_versions_and_doctor_sees_a_missing_role() {
     let server = temporal_server(WCI_ON);
@@ -318,7 +320,10 @@ fn destroy_refuses_to_strand_registered_versions_and_doctor_sees_a_missing_role(
     let co = Checkout::new();
     co.write_env(
         "strand",
-        &with_version("it-strand", Some(&server.address()), "it-strand-fn"),
+        &with_version("it-strand", Some(&server.address()), "it-strand-fn").replace(
+            &format!("server_role_arn = \"arn:aws:iam::{ACCOUNT}:user/moto\""),
+            "server_role_arn = \"arn:aws:iam::210987654321:role/temporal-server\"",
+        ),
     );
     co.xtask(&["deploy", "strand", "--yes", "--register"])
         .success();

@@ -251,38 +251,47 @@ fn failed_creation_is_explained_rolled_back_and_replaceable() {
 fn invalid_descriptor_fails_before_any_aws_call_and_changes_nothing() {
     let co = Checkout::new();
     // The endpoint is dead: any AWS call would fail with a connection error instead.
-    let text = descriptor("it-invalid", "bad", &["worker-1"])
-        .replace(&crate::support::emulator().url(), "http://127.0.0.1:9")
-        .replace(
-            "region   =   \"us-east-1\"",
-            "region = \"us-east-1\"\ncolour = \"red\"",
-        );
-    co.write_env("bad", &text);
-    for args in [
-        &["deploy", "bad"][..],
-        &["validate", "bad"],
-        &["render", "bad"],
-    ] {
+    let dead = descriptor("it-invalid", "bad", &["worker-1"])
+        .replace(&crate::support::emulator().url(), "http://127.0.0.1:9");
+    // Every value's problem at once; a structural one (an unknown key) alone.
+    let values = dead.replace("region   =   \"us-east-1\"", "region = \"moon-1\"");
+    let unknown = dead.replace(
+        "region   =   \"us-east-1\"",
+        "region = \"us-east-1\"\ncolour = \"red\"",
+    );
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            &values,
+            &[
+                "environments/bad.toml:3:10: error: `aws.region`: `moon-1` is not an AWS region",
+                "error: `role.external_id`: is 3 characters long; allowed: 5 to 45 characters",
+            ],
+        ),
+        (
+            &unknown,
+            &["environments/bad.toml:4:1: error: `aws.colour`: unknown key; allowed: `region`"],
+        ),
+    ];
+    for ((text, expected), args) in cases.into_iter().flat_map(|case| {
+        [
+            &["deploy", "bad"][..],
+            &["validate", "bad"],
+            &["render", "bad"],
+        ]
+        .map(|args| (case, args))
+    }) {
+        co.write_env("bad", text);
         let run = co.xtask(args);
         run.failure();
         let all = run.all();
-        assert!(
-            all.contains(
-                "environments/bad.toml:4:1: error: `aws.colour`: unknown key; allowed: `region`"
-            ),
-            "{args:?}: {all}"
-        );
-        assert!(
-            all.contains(
-                "error: `role.external_id`: is 3 characters long; allowed: 5 to 45 characters"
-            ),
-            "{args:?}: {all}"
-        );
+        for expected in expected {
+            assert!(all.contains(expected), "{args:?}: {all}");
+        }
         assert!(
             !all.contains("127.0.0.1:9"),
             "no AWS call was attempted: {all}"
         );
-        assert_eq!(co.read_env("bad"), text);
+        assert_eq!(co.read_env("bad"), *text);
         assert!(
             !co.root().join("environments/bad").exists(),
             "nothing was rendered"

@@ -149,13 +149,13 @@ fn validate_reports_every_problem_at_once() {
         r#"# Several mistakes at once.
 [aws]
 region = "moon-central-1"
-colour = "blue"
 
 [temporal]
 server_role_arn = "temporal-server"
 
 [role]
 stack_name = "s"
+external_id = "abc"
 lambda_function_arns = ["arn:aws:lambda:us-east-1:123456789012:worker"]
 "#,
     );

@@ -13,10 +13,12 @@ mod lock;
 mod model;
 mod outputs;
 mod problem;
+mod read;
 mod role_names;
 mod rules;
 mod schema;
 mod stacks;
+mod stage;
 pub mod text;
 mod value;
 

@@ -1,20 +1,18 @@
 //! The descriptor's tables and keys, declared once: these types are the public model of a
-//! loaded environment and, through their derives, its declaration.
+//! loaded environment, the shape the loader reads, and the source of the editors' schema.
 //!
-//! They mirror `environments/NAME.toml` exactly. `schemars` turns them (doc comments,
-//! `#[serde(default)]`, `deny_unknown_fields`, and each value type's own schema from `value.rs`,
-//! which sits next to the rule that type enforces) into the JSON Schema that editors use
-//! (`environments/descriptor.schema.json`); the validating walk in `schema.rs` reads the same
-//! schema for which keys exist, which are required, their types, defaults, allowed values, the
-//! rule of each value (its `format`, which names its type) and the text that says what to write
-//! when a required key is missing; and serde builds these types from a document the walk passed.
-//! serde's derive gives the keys in the order they are declared, which is the order error
-//! messages list them in.
+//! Each table is generic over its stage (`stage.rs`): `Aws` is `Aws<Valid>`, the public model,
+//! each value its type; `Aws<Read>` is the same table as written, each value with its span and
+//! its rule's verdict, which the rules across keys (`rules.rs`) read. serde reads both (unknown,
+//! missing and mistyped keys are its errors, listed in declaration order); `schemars` turns the
+//! `Valid` model (doc comments, `#[serde(default)]`, `deny_unknown_fields`, and each value
+//! type's schema from `value.rs`) into the JSON Schema that editors use
+//! (`environments/descriptor.schema.json`).
 //!
-//! Adding a key is one field here (with its doc comment and its value type, whose rule is its
-//! constructor in `value.rs`) and a test. The last paragraph of a required key's doc comment is
-//! quoted when the key is missing (or, for a list, empty). Rules that span keys are in
-//! `rules.rs`.
+//! Adding a key is one field here, with its doc comment and its value type (`S::V<T>`, whose
+//! rule is `T`'s constructor in `value.rs`; `S::Text` for free text, `S::Flag` for a boolean),
+//! and a test. The last paragraph of a required key's doc comment is quoted when the key is
+//! missing (or, for a list, empty).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,6 +20,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::stage::{Stage, Valid};
 use crate::value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
     JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
@@ -31,38 +30,32 @@ use crate::value::{
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
 /// `cargo xtask validate NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "Temporal Serverless Workers environment descriptor")]
-pub struct Environment {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(
+    title = "Temporal Serverless Workers environment descriptor",
+    bound = ""
+)]
+pub struct Environment<S: Stage = Valid> {
     /// The file stem: `staging` for `environments/staging.toml`.
     #[serde(skip)]
     pub name: String,
     /// The descriptor's path, as given to [`crate::load`].
     #[serde(skip)]
     pub file: PathBuf,
-    pub aws: Aws,
-    pub temporal: Temporal,
-    pub role: Role,
+    pub aws: Aws<S>,
+    pub temporal: Temporal<S>,
+    pub role: Role<S>,
     /// The Worker Deployment Versions `cargo xtask register` creates, each backed by a Lambda
     /// function.
     #[serde(default)]
-    pub worker_deployments: Vec<WorkerDeployment>,
+    pub worker_deployments: Vec<WorkerDeployment<S>>,
     #[serde(default)]
-    pub deploy: DeploySettings,
-    pub sandbox: Option<SandboxSettings>,
-    pub outputs: Option<Outputs>,
+    pub deploy: DeploySettings<S>,
+    pub sandbox: Option<SandboxSettings<S>>,
+    pub outputs: Option<Outputs<S>>,
 }
 
 impl Environment {
-    /// `aws.account_id`, else the account of `temporal.server_role_arn`: the server's account,
-    /// which need not be the stack's. Prefer [`Environment::account`], the stack's.
-    pub fn expected_account(&self) -> Option<String> {
-        if let Some(id) = &self.aws.account_id {
-            return Some(id.to_string());
-        }
-        crate::arn::Arn::parse(&self.temporal.server_role_arn).map(|a| a.account.to_owned())
-    }
-
     /// The account this environment belongs to, which every command that calls AWS holds the
     /// caller to, and what says so: `aws.account_id`, else the account of the stack (then the
     /// role) recorded in `[outputs]`, of `aws.role_arn`, of `deploy.cloudformation_role_arn`,
@@ -115,30 +108,30 @@ impl Environment {
 
 /// Where the stack lives and how to reach AWS.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct Aws {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct Aws<S: Stage = Valid> {
     /// The region of the stack.
     ///
     /// Allowed: an AWS region code such as `us-west-2`
-    pub region: Region,
+    pub region: S::V<Region>,
     /// A named profile from ~/.aws/config; otherwise the SDK's default credential chain.
-    pub profile: Option<ProfileName>,
+    pub profile: Option<S::V<ProfileName>>,
     /// An AWS emulator on this machine (loopback), e.g. `http://127.0.0.1:5050`. An endpoint
     /// elsewhere is the caller's to set (`AWS_ENDPOINT_URL`), never a descriptor's.
-    pub endpoint_url: Option<EndpointUrl>,
+    pub endpoint_url: Option<S::V<EndpointUrl>>,
     /// The account the stack is expected in. Every command that calls AWS refuses credentials
     /// of another account; without it, the account `[outputs]` or the ARNs of the stack's side
     /// (`aws.role_arn`, `deploy.cloudformation_role_arn`, `role.lambda_function_arns`) imply.
-    pub account_id: Option<AccountId>,
+    pub account_id: Option<S::V<AccountId>>,
     /// A role to assume, from whatever identity runs the tool, for every call of this
     /// environment: one identity (a CI job's) reaches each environment's account through a role
     /// of that account.
-    pub role_arn: Option<RoleArn>,
+    pub role_arn: Option<S::V<RoleArn>>,
     /// The external ID the trust policy of `role_arn` requires.
-    pub external_id: Option<StsExternalId>,
+    pub external_id: Option<S::V<StsExternalId>>,
     /// The session name of `role_arn` (shown in CloudTrail); default `cargo-xtask`.
-    pub session_name: Option<SessionName>,
+    pub session_name: Option<S::V<SessionName>>,
 }
 
 impl Aws {
@@ -153,51 +146,51 @@ impl Aws {
 
 /// The Temporal server that assumes the role, and how the tool reaches its frontend.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct Temporal {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct Temporal<S: Stage = Valid> {
     /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`).
     ///
     /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)
-    pub server_role_arn: PrincipalArn,
+    pub server_role_arn: S::V<PrincipalArn>,
     /// Enable the Worker Controller Instance for these namespaces only; leave the key out to
     /// enable it globally.
     ///
     /// Allowed: one or more namespace names, or leave the key out to enable the Worker Controller globally
     #[schemars(length(min = 1))]
-    pub namespaces: Option<Vec<Namespace>>,
+    pub namespaces: Option<Vec<S::V<Namespace>>>,
     /// Compute providers the Worker Controller may use; must include `aws-lambda`.
-    #[serde(default = "default_compute_providers")]
+    #[serde(default = "default_compute_providers::<S>")]
     #[schemars(with = "Vec<ComputeProvider>")]
-    pub compute_providers: Vec<String>,
+    pub compute_providers: Vec<S::Text>,
     /// Scaling algorithms the Worker Controller may use; must include `no-sync`.
-    #[serde(default = "default_scaling_algorithms")]
+    #[serde(default = "default_scaling_algorithms::<S>")]
     #[schemars(with = "Vec<ScalingAlgorithm>")]
-    pub scaling_algorithms: Vec<String>,
+    pub scaling_algorithms: Vec<S::Text>,
     /// The frontend the tool dials for `register`, `doctor` and `smoke` (`host:port`); when left
     /// out, `TEMPORAL_ADDRESS`, then the Temporal CLI's profile (`temporal.toml`).
-    pub address: Option<Address>,
+    pub address: Option<S::V<Address>>,
     /// The dynamic config file the server reads, relative to the checkout; `render` updates the
     /// workercontroller keys in it in place.
-    pub dynamic_config_file: Option<ConfigPath>,
+    pub dynamic_config_file: Option<S::V<ConfigPath>>,
     /// The values file of the Helm chart that deploys the server, relative to the checkout;
     /// `render` updates the workercontroller keys under its `server.dynamicConfig` in place.
     /// Not with `dynamic_config_file`.
-    pub helm_values: Option<ConfigPath>,
+    pub helm_values: Option<S::V<ConfigPath>>,
     /// TLS towards the frontend; implied by any `tls_*` key.
-    pub tls: Option<bool>,
+    pub tls: Option<S::Flag>,
     /// Client certificate for mutual TLS (with `tls_key_path`), relative to the checkout.
-    pub tls_cert_path: Option<String>,
+    pub tls_cert_path: Option<S::Text>,
     /// Client key for mutual TLS (with `tls_cert_path`), relative to the checkout.
-    pub tls_key_path: Option<String>,
+    pub tls_key_path: Option<S::Text>,
     /// CA bundle that signed the frontend's certificate, relative to the checkout.
-    pub tls_ca_path: Option<String>,
+    pub tls_ca_path: Option<S::Text>,
     /// The name to verify the frontend's certificate against.
-    pub tls_server_name: Option<String>,
+    pub tls_server_name: Option<S::Text>,
     /// The NAME of the environment variable that holds the API key (never the key itself):
     /// `TEMPORAL_API_KEY` or `TEMPORAL_<NAME>_API_KEY`. Sent only over TLS, or to a loopback
     /// address.
-    pub api_key_env: Option<EnvVarName>,
+    pub api_key_env: Option<S::V<EnvVarName>>,
 }
 
 impl Temporal {
@@ -243,8 +236,8 @@ pub(crate) enum ComputeProvider {
 /// written in a descriptor): the default, and what `register` and `doctor` look for.
 pub const AWS_LAMBDA: &str = "aws-lambda";
 
-fn default_compute_providers() -> Vec<String> {
-    vec![AWS_LAMBDA.to_owned()]
+fn default_compute_providers<S: Stage>() -> Vec<S::Text> {
+    vec![S::text(AWS_LAMBDA)]
 }
 
 /// Scaling algorithms the Temporal 1.32 Worker Controller knows.
@@ -260,30 +253,30 @@ pub(crate) enum ScalingAlgorithm {
 /// descriptor): the default, and what `doctor` looks for.
 pub const NO_SYNC: &str = "no-sync";
 
-fn default_scaling_algorithms() -> Vec<String> {
-    vec![NO_SYNC.to_owned()]
+fn default_scaling_algorithms<S: Stage>() -> Vec<S::Text> {
+    vec![S::text(NO_SYNC)]
 }
 
 /// The CloudFormation stack that creates the invocation role.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct Role {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct Role<S: Stage = Valid> {
     /// The stack's name.
     ///
     /// Allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`
-    pub stack_name: StackName,
+    pub stack_name: S::V<StackName>,
     /// `RoleName`; the role is named NAME-STACK_NAME (default `Temporal-Serverless-Worker`).
-    pub name: Option<RoleName>,
+    pub name: Option<S::V<RoleName>>,
     /// `AssumeRoleExternalId`: guards the role against confused deputies.
     ///
     /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)
-    pub external_id: ExternalId,
+    pub external_id: S::V<ExternalId>,
     /// `LambdaFunctionARNs`: the functions Temporal may invoke.
     ///
     /// Allowed: one or more Lambda function ARNs, `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`
     #[schemars(length(min = 1))]
-    pub lambda_function_arns: Vec<LambdaArn>,
+    pub lambda_function_arns: Vec<S::V<LambdaArn>>,
 }
 
 impl Role {
@@ -297,39 +290,39 @@ impl Role {
 
 /// A Worker Deployment Version backed by a Lambda function.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct WorkerDeployment {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct WorkerDeployment<S: Stage = Valid> {
     /// Must be one of `temporal.namespaces` when that is set.
     ///
     /// Allowed: the Temporal namespace of the Worker Deployment
-    pub namespace: Namespace,
+    pub namespace: S::V<Namespace>,
     /// 1 to 255 printable characters, without `.` or `:`, not starting with `__`.
     ///
     /// Allowed: the Worker Deployment name your Lambda worker uses
-    pub name: DeploymentName,
+    pub name: S::V<DeploymentName>,
     /// 1 to 255 printable characters, not starting with `__`.
     ///
     /// Allowed: the build ID your Lambda worker uses
-    pub build_id: BuildId,
+    pub build_id: S::V<BuildId>,
     /// Must be covered by `role.lambda_function_arns`.
     ///
     /// Allowed: the ARN of the worker's Lambda function (a published version recommended)
-    pub lambda_function_arn: LambdaArn,
+    pub lambda_function_arn: S::V<LambdaArn>,
     /// Make this version the deployment's current version (tasks are routed to it).
     #[serde(default)]
-    pub set_current: bool,
+    pub set_current: S::Flag,
     /// The workflow type `cargo xtask smoke` starts to prove the version runs (with
     /// `smoke_task_queue`).
     ///
     /// Allowed: a workflow type the worker registers, e.g. `Greet`
-    pub smoke_workflow: Option<Label>,
+    pub smoke_workflow: Option<S::V<Label>>,
     /// The task queue `cargo xtask smoke` starts `smoke_workflow` on: one the worker polls.
     ///
     /// Allowed: a task queue the worker polls, e.g. `sample-worker`
-    pub smoke_task_queue: Option<Label>,
+    pub smoke_task_queue: Option<S::V<Label>>,
     /// The smoke workflow's input, as JSON text: `smoke_input = '"smoke"'` for the string.
-    pub smoke_input: Option<JsonText>,
+    pub smoke_input: Option<S::V<JsonText>>,
 }
 
 /// A workflow that proves a version runs: `smoke_workflow` on `smoke_task_queue` with
@@ -348,7 +341,7 @@ impl WorkerDeployment {
         format!("{}/{}@{}", self.namespace, self.name, self.build_id)
     }
 
-    /// The smoke workflow the entry declares (the walk made sure its keys come together).
+    /// The smoke workflow the entry declares (validation made sure its keys come together).
     pub fn smoke(&self) -> Option<Smoke> {
         Some(Smoke {
             workflow: self.smoke_workflow.clone()?,
@@ -360,29 +353,29 @@ impl WorkerDeployment {
 
 /// How `cargo xtask deploy` behaves for this environment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct DeploySettings {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct DeploySettings<S: Stage = Valid> {
     /// Ask before executing a change set; without a terminal, deploy then needs --yes.
-    #[serde(default = "yes")]
-    pub confirm: bool,
+    #[serde(default = "yes::<S>")]
+    pub confirm: S::Flag,
     /// Stack tags, e.g. `tags = { team = "payments", cost-center = "42" }`: CloudFormation puts
     /// them on the stack and on every resource it can tag, the role included. Removing one
     /// here removes it there.
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "format": "TagKey" }))]
-    pub tags: BTreeMap<TagKey, TagValue>,
+    pub tags: BTreeMap<S::V<TagKey>, S::V<TagValue>>,
     /// A CloudFormation service role the stack's operations run as (RoleARN), so that the
     /// deployer needs little more than CloudFormation and `iam:PassRole` on it. In the stack's
     /// account; once a stack has one, leaving this out keeps it.
-    pub cloudformation_role_arn: Option<RoleArn>,
+    pub cloudformation_role_arn: Option<S::V<RoleArn>>,
 }
 
 /// A descriptor without `[deploy]` asks before executing a change set.
-impl Default for DeploySettings {
+impl<S: Stage> Default for DeploySettings<S> {
     fn default() -> Self {
         DeploySettings {
-            confirm: yes(),
+            confirm: yes::<S>(),
             tags: BTreeMap::new(),
             cloudformation_role_arn: None,
         }
@@ -392,37 +385,37 @@ impl Default for DeploySettings {
 /// This environment is the local sandbox: its AWS endpoint and Temporal address must be
 /// loopback addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct SandboxSettings {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct SandboxSettings<S: Stage = Valid> {
     /// Start the emulator (and, for `register` and `doctor`, the Temporal dev server) when
     /// nothing answers at the environment's addresses.
-    #[serde(default = "yes")]
-    pub auto_start: bool,
+    #[serde(default = "yes::<S>")]
+    pub auto_start: S::Flag,
 }
 
-fn yes() -> bool {
-    true
+fn yes<S: Stage>() -> S::Flag {
+    S::flag(true)
 }
 
 /// Written by `cargo xtask deploy` and `register`, removed by `destroy`; never edit it by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(inline)]
-pub struct Outputs {
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct Outputs<S: Stage = Valid> {
     /// The stack's `RoleARN` output: the role the Worker Deployment Versions name.
     ///
     /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    pub role_arn: String,
+    pub role_arn: S::Text,
     /// The stack's ID, which every later call goes by.
     ///
     /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    pub stack_id: String,
+    pub stack_id: S::Text,
     /// RFC 3339 time of the deploy that recorded these outputs.
     ///
     /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
-    pub deployed_at: Timestamp,
+    pub deployed_at: S::V<Timestamp>,
     /// Worker Deployment Versions `register` created or updated (`namespace/name@build_id`).
     #[serde(default)]
-    pub registered: Vec<RegisteredId>,
+    pub registered: Vec<S::V<RegisteredId>>,
 }

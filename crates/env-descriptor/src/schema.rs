@@ -1,22 +1,16 @@
-//! Parsing and validation of a descriptor, in three steps, so that every problem is reported at
-//! once, each with its line:
-//! 1. a walk over the document, driven by the declaration (`declared.rs`, generated from the
-//!    model's types): unknown and missing keys, types, allowed names, and each value's own rule,
-//!    which its schema names as `format` (`value::rule`). It records what it read (`Found`);
-//! 2. the rules that span keys (`rules.rs`), on the values that passed their own rule;
-//! 3. when nothing was wrong, serde builds the model (`model.rs`) from the document.
+//! Loading a descriptor: the document is read into the `Read` stage of the model (`read.rs`),
+//! where serde reports a structural problem and every value's own rule reports; the rules
+//! across keys (`rules.rs`) run on what it read; when nothing was wrong, serde reads the
+//! document again into the public model (`model.rs`). Every value and rule problem is reported
+//! at once, each with its line.
 
-use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::Path;
-use std::str::FromStr;
 
-use toml_edit::{Item, TableLike, Value};
-
-use crate::declared::{Kind, Table, shape};
 use crate::layout::{FileError, Layout};
 use crate::model::Environment;
 use crate::problem::{Problem, Severity, line_text};
+use crate::read::{Context, KeyIndex, problem, read};
+use crate::rules::RULES;
 
 /// A descriptor that passed validation, with the warnings it raised.
 #[derive(Debug, Clone)]
@@ -62,537 +56,70 @@ pub fn load_str(path: &Path, src: &str) -> Result<Loaded, LoadError> {
 }
 
 fn check(path: &Path, src: &str, checkout: Option<&Layout>) -> Result<Loaded, LoadError> {
-    let mut report = Report {
+    let doc = match src.parse::<toml_edit::Document<String>>() {
+        Ok(doc) => doc,
+        Err(e) => {
+            let msg = e.message().trim().to_owned();
+            let key = e
+                .span()
+                .and_then(|s| key_at(src, s.start))
+                .unwrap_or_else(|| "(syntax)".to_owned());
+            let offset = e.span().map(|s| s.start);
+            let p = Problem::at(
+                Severity::Error,
+                path,
+                src,
+                offset,
+                key,
+                format!("not valid TOML: {msg}"),
+            );
+            return Err(LoadError::Invalid(vec![p]));
+        }
+    };
+    let index = KeyIndex::of(&doc);
+    let cx = Context {
         file: path,
         src,
+        index: &index,
         checkout,
-        problems: Vec::new(),
     };
-    let env = report.environment(path);
-    let mut problems = report.problems;
+    let found = match read(doc.clone(), &index) {
+        Err(structural) => vec![structural],
+        Ok((mut env, mut found)) => {
+            for rule in RULES {
+                rule(&mut env, &cx, &mut found);
+            }
+            found
+        }
+    };
+    let mut problems: Vec<Problem> = found.into_iter().map(|f| problem(f, &index, &cx)).collect();
     problems.sort_by_key(|p| p.position);
-    let has_errors = problems.iter().any(|p| p.severity == Severity::Error);
-    match env {
-        Some(env) if !has_errors => Ok(Loaded {
-            env,
-            warnings: problems,
-        }),
-        _ => Err(LoadError::Invalid(problems)),
+    if problems.iter().any(|p| p.severity == Severity::Error) {
+        return Err(LoadError::Invalid(problems));
     }
-}
-
-/// The problems found in one file.
-pub(crate) struct Report<'s> {
-    file: &'s Path,
-    src: &'s str,
-    /// The checkout, when the files the descriptor names are to be checked on disk.
-    pub(crate) checkout: Option<&'s Layout>,
-    problems: Vec<Problem>,
-}
-
-/// What the walk read at each dotted key (`aws.region`, `role.lambda_function_arns[0]`,
-/// `worker_deployments[1].namespace`), for the rules that span keys. A key whose value has the
-/// wrong type is not recorded, as if it were left out.
-#[derive(Default)]
-pub(crate) struct Found {
-    at: BTreeMap<String, Entry>,
-}
-
-/// One key's value and where it stands.
-pub(crate) struct Entry {
-    /// The key (or, for a list's entry or a table of an array, the value).
-    pub(crate) key_span: Option<Range<usize>>,
-    pub(crate) span: Option<Range<usize>>,
-    pub(crate) read: Read,
-}
-
-pub(crate) enum Read {
-    /// A string, and whether its rule accepted it.
-    Text {
-        text: String,
-        ok: bool,
-    },
-    /// A list of strings, with this many entries (each recorded at `key[i]`).
-    List(usize),
-    Bool(bool),
-    /// A table, or an entry of an array of tables.
-    Table,
-    /// An array of this many tables (each recorded at `key[i]`).
-    Tables(usize),
-    /// An inline table of this many strings (each recorded at `key.NAME`).
-    Map(usize),
-}
-
-impl Found {
-    pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
-        self.at.get(key)
-    }
-
-    /// A string's text, whether or not its rule accepted it.
-    pub(crate) fn text(&self, key: &str) -> Option<&str> {
-        match &self.get(key)?.read {
-            Read::Text { text, .. } => Some(text),
-            _ => None,
+    match toml_edit::de::from_document::<Environment>(doc) {
+        Ok(mut env) => {
+            env.name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            env.file = path.to_owned();
+            Ok(Loaded {
+                env,
+                warnings: problems,
+            })
         }
+        // Every value passed its rule in the read; this is a type whose rules disagree.
+        Err(e) => Err(LoadError::Invalid(vec![Problem::at(
+            Severity::Error,
+            path,
+            src,
+            e.span().map(|s| s.start),
+            "(model)".to_owned(),
+            format!("the model rejects what validation passed: {}", e.message()),
+        )])),
     }
-
-    /// A string its rule accepted.
-    pub(crate) fn valid_text(&self, key: &str) -> Option<&str> {
-        match &self.get(key)?.read {
-            Read::Text { text, ok: true } => Some(text),
-            _ => None,
-        }
-    }
-
-    /// A value its rule accepted, as its type.
-    pub(crate) fn valid<T: FromStr>(&self, key: &str) -> Option<T> {
-        self.valid_text(key)?.parse().ok()
-    }
-
-    pub(crate) fn bool(&self, key: &str) -> Option<bool> {
-        match self.get(key)?.read {
-            Read::Bool(b) => Some(b),
-            _ => None,
-        }
-    }
-
-    /// The keys of a list's entries, or of an array's tables (`key[0]`, ...); none when the key
-    /// is left out or has the wrong type.
-    pub(crate) fn entries(&self, key: &str) -> Vec<String> {
-        let len = match self.get(key).map(|e| &e.read) {
-            Some(Read::List(n) | Read::Tables(n)) => *n,
-            _ => 0,
-        };
-        (0..len).map(|i| format!("{key}[{i}]")).collect()
-    }
-
-    /// Marks a value its rule accepted as rejected by a rule that spans keys, so that later
-    /// rules read it as invalid.
-    pub(crate) fn reject(&mut self, key: &str) {
-        if let Some(Entry {
-            read: Read::Text { ok, .. },
-            ..
-        }) = self.at.get_mut(key)
-        {
-            *ok = false;
-        }
-    }
-
-    fn insert(
-        &mut self,
-        key: String,
-        key_span: Option<Range<usize>>,
-        span: Option<Range<usize>>,
-        read: Read,
-    ) {
-        self.at.insert(
-            key,
-            Entry {
-                key_span,
-                span,
-                read,
-            },
-        );
-    }
-}
-
-impl Report<'_> {
-    fn push(
-        &mut self,
-        severity: Severity,
-        key: String,
-        span: Option<Range<usize>>,
-        message: String,
-    ) {
-        self.problems.push(Problem::at(
-            severity,
-            self.file,
-            self.src,
-            span.map(|s| s.start),
-            key,
-            message,
-        ));
-    }
-
-    pub(crate) fn error(
-        &mut self,
-        key: impl Into<String>,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) {
-        self.push(Severity::Error, key.into(), span, message.into());
-    }
-
-    pub(crate) fn warn(
-        &mut self,
-        key: impl Into<String>,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) {
-        self.push(Severity::Warning, key.into(), span, message.into());
-    }
-
-    /// The descriptor's path.
-    pub(crate) fn file(&self) -> &Path {
-        self.file
-    }
-
-    /// The 1-based line of byte `offset`, for messages that name another key's line.
-    pub(crate) fn line_of(&self, offset: usize) -> usize {
-        crate::problem::line_col(self.src, offset).0
-    }
-
-    fn has_errors(&self) -> bool {
-        self.problems.iter().any(|p| p.severity == Severity::Error)
-    }
-
-    fn environment(&mut self, path: &Path) -> Option<Environment> {
-        let doc = match self.src.parse::<toml_edit::Document<String>>() {
-            Ok(doc) => doc,
-            Err(e) => {
-                let msg = e.message().trim().to_owned();
-                let key = e
-                    .span()
-                    .and_then(|s| key_at(self.src, s.start))
-                    .unwrap_or_else(|| "(syntax)".to_owned());
-                self.error(key, e.span(), format!("not valid TOML: {msg}"));
-                return None;
-            }
-        };
-        let mut found = Found::default();
-        self.table(&mut found, doc.as_table(), "");
-        crate::rules::check(&mut found, self);
-        if self.has_errors() {
-            return None;
-        }
-        let value = json_of_table(doc.as_table());
-        match serde_json::from_value::<Environment>(value) {
-            Ok(mut env) => {
-                env.name = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                env.file = path.to_owned();
-                Some(env)
-            }
-            Err(e) => {
-                // The walk checks what serde reads; this is a walk that missed a rule.
-                self.error(
-                    "(model)",
-                    None,
-                    format!("the model rejects what validation passed: {e}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Checks `[section]` against its declaration and records what it holds in `found`; its
-    /// tables are walked after its own keys, so that a missing table is reported before the keys
-    /// missing in the others.
-    fn table<'d>(&mut self, found: &mut Found, t: &'d dyn TableLike, section: &str) {
-        self.unknown_keys(t, section);
-        let declared = declared(section);
-        let mut nested: Vec<(String, &'d dyn TableLike, Option<Range<usize>>)> = Vec::new();
-        for key in declared.keys {
-            let full = join(section, key);
-            let Some(item) = t.get(key) else {
-                self.missing(section, key);
-                continue;
-            };
-            let key_span = key_span(t, key);
-            match declared.kind(key) {
-                Kind::String => self.string(found, declared, key, full, item, key_span),
-                Kind::Strings => self.strings(found, declared, key, full, item, key_span),
-                Kind::Bool => match item {
-                    Item::Value(Value::Boolean(b)) => {
-                        found.insert(full, key_span, item.span(), Read::Bool(*b.value()));
-                    }
-                    _ => self.error(
-                        full,
-                        item.span(),
-                        format!("expected `true` or `false`, found {}", item.type_name()),
-                    ),
-                },
-                Kind::Table => match item.as_table_like() {
-                    Some(sub) => {
-                        found.insert(full.clone(), key_span, item.span(), Read::Table);
-                        nested.push((full, sub, item.span()));
-                    }
-                    None => self.error(
-                        &full,
-                        item.span(),
-                        format!("expected a table `[{full}]`, found {}", item.type_name()),
-                    ),
-                },
-                Kind::Map => self.map(found, declared, key, full, item, key_span),
-                Kind::Tables => match item.as_array_of_tables() {
-                    Some(tables) => {
-                        found.insert(
-                            full.clone(),
-                            key_span,
-                            item.span(),
-                            Read::Tables(tables.len()),
-                        );
-                        for (i, sub) in tables.iter().enumerate() {
-                            let entry = format!("{full}[{i}]");
-                            found.insert(entry.clone(), sub.span(), sub.span(), Read::Table);
-                            nested.push((entry, sub, sub.span()));
-                        }
-                    }
-                    None => self.error(
-                        &full,
-                        item.span(),
-                        format!("expected `[[{full}]]` tables, found {}", item.type_name()),
-                    ),
-                },
-            }
-        }
-        for (section, sub, _) in nested {
-            self.table(found, sub, &section);
-        }
-    }
-
-    fn unknown_keys(&mut self, t: &dyn TableLike, section: &str) {
-        let allowed = declared(section).keys;
-        for (key, _) in t.iter() {
-            if !allowed.contains(&key) {
-                let span = t.get_key_value(key).and_then(|(k, _)| k.span());
-                let what = if section.is_empty() { "table" } else { "key" };
-                let list = allowed
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                self.error(
-                    join(section, key),
-                    span,
-                    format!("unknown {what}; allowed: {list}"),
-                );
-            }
-        }
-    }
-
-    /// Reports a key left out when its declaration requires it, quoting what to write there.
-    fn missing(&mut self, section: &str, key: &str) {
-        let declared = declared(section);
-        if !declared.is_required(key) {
-            return;
-        }
-        let full = join(section, key);
-        if declared.kind(key) == Kind::Table {
-            self.error(&full, None, format!("the table `[{full}]` is missing"));
-        } else {
-            let hint = declared.missing_hint(key);
-            self.error(full, None, format!("is missing; {hint}"));
-        }
-    }
-
-    /// A string, checked by its value type's rule.
-    fn string(
-        &mut self,
-        found: &mut Found,
-        declared: &Table,
-        key: &str,
-        full: String,
-        item: &Item,
-        key_span: Option<Range<usize>>,
-    ) {
-        let Item::Value(Value::String(s)) = item else {
-            self.error(
-                full,
-                item.span(),
-                format!("expected a string, found {}", item.type_name()),
-            );
-            return;
-        };
-        let text = s.value().clone();
-        let ok = self.check(declared, key, &full, &text, s.span());
-        found.insert(full, key_span, s.span(), Read::Text { text, ok });
-    }
-
-    /// An inline table of strings: each key checked by the rule its declaration names for keys,
-    /// each value by the one for values (recorded at `key.NAME`).
-    fn map(
-        &mut self,
-        found: &mut Found,
-        declared: &Table,
-        key: &str,
-        full: String,
-        item: &Item,
-        key_span: Option<Range<usize>>,
-    ) {
-        let Some(map) = item.as_table_like() else {
-            self.error(
-                full,
-                item.span(),
-                format!(
-                    "expected a table of strings, e.g. `{key} = {{ team = \"payments\" }}`, found {}",
-                    item.type_name()
-                ),
-            );
-            return;
-        };
-        found.insert(full.clone(), key_span, item.span(), Read::Map(map.len()));
-        for (name, value) in map.iter() {
-            let entry = format!("{full}.{name}");
-            let name_span = map.get_key_value(name).and_then(|(k, _)| k.span());
-            if let Some(format) = declared.key_format(key) {
-                let rule = crate::value::rule(format)
-                    .unwrap_or_else(|| panic!("`{format}` of `{full}` names no value type"));
-                if let Err(msg) = rule(name) {
-                    self.error(&entry, name_span.clone(), msg);
-                }
-            }
-            self.string(found, declared, key, entry, value, name_span);
-        }
-    }
-
-    /// An array of strings, each checked by its value type's rule or against the allowed names;
-    /// an entry listed twice, or none where one is needed, is reported too.
-    fn strings(
-        &mut self,
-        found: &mut Found,
-        declared: &Table,
-        key: &str,
-        full: String,
-        item: &Item,
-        key_span: Option<Range<usize>>,
-    ) {
-        let Some(array) = item.as_array() else {
-            self.error(
-                full,
-                item.span(),
-                format!("expected an array of strings, found {}", item.type_name()),
-            );
-            return;
-        };
-        let mut texts = Vec::with_capacity(array.len());
-        for (i, v) in array.iter().enumerate() {
-            match v {
-                Value::String(s) => texts.push((s.value().clone(), s.span())),
-                other => self.error(
-                    format!("{full}[{i}]"),
-                    other.span(),
-                    format!("expected a string, found {}", other.type_name()),
-                ),
-            }
-        }
-        if texts.len() != array.len() {
-            return;
-        }
-        for (i, (text, span)) in texts.iter().enumerate() {
-            let entry = format!("{full}[{i}]");
-            let ok = self.check(declared, key, &entry, text, span.clone());
-            if texts[..i].iter().any(|(t, _)| t == text) {
-                self.error(
-                    &entry,
-                    span.clone(),
-                    format!("`{}` is listed twice", text.escape_debug()),
-                );
-            }
-            let read = Read::Text {
-                text: text.clone(),
-                ok,
-            };
-            found.insert(entry, None, span.clone(), read);
-        }
-        if texts.is_empty() && declared.needs_entries(key) {
-            let hint = declared.missing_hint(key);
-            self.error(&full, key_span.clone(), format!("is empty; {hint}"));
-        }
-        found.insert(full, key_span, item.span(), Read::List(texts.len()));
-    }
-
-    /// Whether `text` passes the rule of `key`'s value type (or is one of its allowed names),
-    /// reporting why not at `span`.
-    fn check(
-        &mut self,
-        declared: &Table,
-        key: &str,
-        full: &str,
-        text: &str,
-        span: Option<Range<usize>>,
-    ) -> bool {
-        let verdict = match declared.format(key) {
-            Some(format) => {
-                let rule = crate::value::rule(format)
-                    .unwrap_or_else(|| panic!("`{format}` of `{full}` names no value type"));
-                rule(text)
-            }
-            None => Self::choice(declared, key, text),
-        };
-        verdict.map_err(|msg| self.error(full, span, msg)).is_ok()
-    }
-
-    /// Whether `text` is one of the names the key's declaration allows (any text when it names
-    /// none).
-    fn choice(declared: &Table, key: &str, text: &str) -> Result<(), String> {
-        let allowed = declared.choices(key);
-        if allowed.is_empty() || allowed.contains(&text) {
-            return Ok(());
-        }
-        let names = allowed
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let what = declared.choices_described(key).trim_end_matches('.');
-        let what = what[..1].to_lowercase() + &what[1..];
-        Err(format!(
-            "`{}` is not one of the {what}; allowed: {names}",
-            text.escape_debug()
-        ))
-    }
-}
-
-/// `section.key`, or `key` at the top level.
-fn join(section: &str, key: &str) -> String {
-    if section.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{section}.{key}")
-    }
-}
-
-fn key_span(t: &dyn TableLike, key: &str) -> Option<Range<usize>> {
-    t.get_key_value(key)
-        .and_then(|(k, v)| k.span().or_else(|| v.span()))
-}
-
-/// The document as the JSON value serde builds the model from (the walk has checked its types).
-fn json_of_table(t: &dyn TableLike) -> serde_json::Value {
-    t.iter()
-        .map(|(k, item)| (k.to_owned(), json_of_item(item)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-fn json_of_item(item: &Item) -> serde_json::Value {
-    match item {
-        Item::None => serde_json::Value::Null,
-        Item::Value(v) => json_of_value(v),
-        Item::Table(t) => json_of_table(t),
-        Item::ArrayOfTables(a) => a.iter().map(|t| json_of_table(t)).collect(),
-    }
-}
-
-fn json_of_value(v: &Value) -> serde_json::Value {
-    match v {
-        Value::String(s) => s.value().clone().into(),
-        Value::Integer(i) => (*i.value()).into(),
-        Value::Float(f) => (*f.value()).into(),
-        Value::Boolean(b) => (*b.value()).into(),
-        Value::Datetime(d) => d.value().to_string().into(),
-        Value::Array(a) => a.iter().map(json_of_value).collect(),
-        Value::InlineTable(t) => json_of_table(t),
-    }
-}
-
-/// The declaration of `section` (`""` for the top level, `worker_deployments[i]` for an entry).
-fn declared(section: &str) -> &'static Table {
-    shape().table(section)
 }
 
 /// The dotted key a syntax error at byte `offset` is about, read from the text because the
@@ -755,7 +282,6 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         let src = r#"
 [aws]
 region = "mars-1"
-colour = "blue"
 
 [temporal]
 server_role_arn = "arn:aws:sts::123456789012:assumed-role/temporal/i-0abc"
@@ -773,7 +299,6 @@ lambda_function_arns = []
             keys,
             vec![
                 "aws.region",
-                "aws.colour",
                 "temporal.server_role_arn",
                 "temporal.namespaces[1]",
                 "temporal.compute_providers",
@@ -786,10 +311,19 @@ lambda_function_arns = []
         assert!(p[0].to_string().starts_with(
             "environments/staging.toml:3:10: error: `aws.region`: `mars-1` is not an AWS region"
         ));
-        assert!(p[1].message.contains("allowed: `region`, `profile`"));
-        assert!(p[5].message.contains("3 characters long; allowed: 5 to 45"));
+        assert!(p[4].message.contains("3 characters long; allowed: 5 to 45"));
         assert!(p.iter().all(|p| p.severity == Severity::Error));
         // An invalid region hides nothing: the assumed-role ARN is reported with or without it.
+        // A structural problem (an unknown key, a missing one, a wrong type) stops the read:
+        // it is reported alone.
+        let p = problems(&src.replace("[temporal]", "colour = \"blue\"\n[temporal]"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!(p[0].key, "aws.colour");
+        assert_eq!(p[0].position, Some((5, 1)));
+        assert!(
+            p[0].message
+                .contains("unknown key; allowed: `region`, `profile`")
+        );
         let fixed = src.replace("mars-1", "us-west-2");
         let p = problems(&fixed);
         let role = p
@@ -890,8 +424,8 @@ lambda_function_arns = []
         ]
     }
 
-    /// Every key the declaration lists is read by the walk, with its declared type: a key the
-    /// walk forgot would be accepted and ignored.
+    /// Every key the schema lists is read with its declared type: a key set to an integer is
+    /// reported as the wrong type, never accepted and ignored.
     #[test]
     fn every_declared_key_is_read_with_its_type() {
         let tables = every_table();
@@ -921,8 +455,25 @@ lambda_function_arns = []
         assert_eq!(all.len(), 1, "{all:#?}");
         assert_eq!(all[0].key, "temporal.helm_values");
         let mut checked = 0;
-        for table in std::iter::once("").chain(declared("").keys.iter().copied()) {
-            for key in declared(table).keys {
+        // Every key of every table, from the schema generated from the model.
+        let schema: serde_json::Value = serde_json::from_str(&crate::json_schema()).unwrap();
+        let keys = |t: &serde_json::Value| -> Vec<String> {
+            t["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let mut declared = vec![(String::new(), keys(&schema))];
+        for (name, t) in schema["properties"].as_object().unwrap() {
+            let t = if t["type"] == "array" { &t["items"] } else { t };
+            declared.push((name.clone(), keys(t)));
+        }
+        for (table, table_keys) in &declared {
+            let table = table.as_str();
+            for key in table_keys {
+                let key = key.as_str();
                 let src = text(Some((table, key)));
                 let full = match table {
                     "" => (*key).to_owned(),
@@ -1076,28 +627,26 @@ lambda_function_arns = []
 
     #[test]
     fn wrong_types_and_missing_tables() {
-        let p = problems("[aws]\nregion = 5\n[temporal]\nnamespaces = [\"a\", 1]\n");
-        let msgs: Vec<String> = p
-            .iter()
-            .map(|p| format!("{}: {}", p.key, p.message))
-            .collect();
-        assert!(
-            msgs.contains(&"aws.region: expected a string, found integer".to_owned()),
-            "{msgs:#?}"
+        // A structural problem stops the read, so each is reported alone, the first met.
+        let first = |src: &str| {
+            let p = problems(src);
+            assert_eq!(p.len(), 1, "{p:#?}");
+            format!("{}: {}", p[0].key, p[0].message)
+        };
+        assert_eq!(
+            first("[aws]\nregion = 5\n[temporal]\nnamespaces = [\"a\", 1]\n"),
+            "aws.region: expected a string, found integer"
+        );
+        assert_eq!(
+            first("[aws]\nregion = \"x\"\n[temporal]\nnamespaces = [\"a\", 1]\n"),
+            "temporal.namespaces[1]: expected a string, found integer"
         );
         assert!(
-            msgs.contains(&"temporal.namespaces[1]: expected a string, found integer".to_owned()),
-            "{msgs:#?}"
+            first("[aws]\nregion = \"x\"\n[temporal]\nnamespaces = [\"a\"]\n")
+                .starts_with("temporal.server_role_arn: is missing; allowed: the ARN"),
         );
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("temporal.server_role_arn: is missing")),
-            "{msgs:#?}"
-        );
-        assert!(
-            msgs.contains(&"role: the table `[role]` is missing".to_owned()),
-            "{msgs:#?}"
-        );
+        let no_role = GOOD[..GOOD.find("[role]").unwrap()].to_owned();
+        assert_eq!(first(&no_role), "role: the table `[role]` is missing");
     }
 
     #[test]
@@ -1517,15 +1066,14 @@ lambda_function_arns = []
         );
         assert!(msgs[1].contains("`temporal.address`: `temporal.internal:7233` cannot be the sandbox's Temporal dev server"), "{msgs:#?}");
 
-        let p = problems(&format!(
-            "{GOOD}\n[sandbox]\nauto_start = \"yes\"\nport = 1\n"
-        ));
+        let p = problems(&format!("{GOOD}\n[sandbox]\nauto_start = \"yes\"\n"));
         let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            ["aws.endpoint_url", "sandbox.auto_start", "sandbox.port"],
-            "{p:#?}"
-        );
+        assert_eq!(keys, ["sandbox.auto_start"], "{p:#?}");
+        let p = problems(&format!("{GOOD}\n[sandbox]\nport = 1\n"));
+        let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["sandbox.port"], "{p:#?}");
+        let p = problems(&format!("{GOOD}\n[sandbox]\n"));
+        assert_eq!(p.len(), 1, "{p:#?}");
         assert!(
             p[0].message
                 .starts_with("is missing; `[sandbox]` needs the emulator's URL")
@@ -1616,19 +1164,20 @@ lambda_function_arns = []
         assert!(load(&src).is_ok());
     }
 
-    /// A role name's own rule does not wait for `role.stack_name`: both problems are reported.
+    /// A role name's own rule does not wait for a valid `role.stack_name`: both problems are
+    /// reported.
     #[test]
     fn an_invalid_role_name_is_reported_without_a_stack_name() {
         let src = GOOD.replace(
             "stack_name = \"temporal-serverless-worker-staging\"",
-            "name = \"bad name\"",
+            "stack_name = \"1bad\"\nname = \"bad name\"",
         );
         let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
         assert_eq!(keys, ["role.stack_name", "role.name"]);
     }
 
     /// Rules that span tables run on the values that passed their own rule, whatever else in
-    /// their tables is missing or invalid.
+    /// their tables is invalid (a missing key is structural: reported alone).
     #[test]
     fn a_missing_or_invalid_value_hides_no_rule_across_tables() {
         let src = format!(
@@ -1636,15 +1185,15 @@ lambda_function_arns = []
         )
         .replace(
             "server_role_arn = \"arn:aws:iam::123456789012:role/temporal-server\"\n",
-            "address = \"temporal.internal:7233\"\n",
+            "server_role_arn = \"arn:aws:iam::123456789012:nope\"\naddress = \"temporal.internal:7233\"\n",
         )
         .replace("abcdef-12345", "abc");
         let keys: Vec<String> = problems(&src).into_iter().map(|p| p.key).collect();
         assert_eq!(
             keys,
             [
-                "temporal.server_role_arn",
                 "aws.endpoint_url",
+                "temporal.server_role_arn",
                 "temporal.address",
                 "role.external_id",
                 "worker_deployments[0].namespace",

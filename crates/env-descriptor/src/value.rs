@@ -1,9 +1,9 @@
 //! The values a descriptor holds, each a type whose one constructor is its rule.
 //!
 //! Parsing a value is validating it: [`FromStr`] (and `TryFrom<String>`) returns either the value
-//! or the reason it is rejected, phrased as "what it is; what is allowed". The walk in
-//! `schema.rs` checks every string by the rule its schema names as `format` ([`rule`]), and serde
-//! builds the model through `TryFrom<String>`, so a key's rule lives here and nowhere else.
+//! or the reason it is rejected, phrased as "what it is; what is allowed". The loader's read
+//! (`stage.rs`'s `Checked`) applies it to every value through `FromStr`, and serde builds the
+//! public model through `TryFrom<String>`, so a key's rule lives here and nowhere else.
 //! Rules that need another key (an ARN's partition comes from `aws.region`, a role name's length
 //! from `role.stack_name`) take it as an argument of `parse_in`.
 
@@ -16,8 +16,9 @@ use crate::arn;
 /// A value type's rule: `Ok` for a text it accepts, else what is wrong and what is allowed.
 pub(crate) type Rule = fn(&str) -> Result<(), String>;
 
-/// The rule of the value type named `format` (which its schema gives as `format`), for the walk
-/// that checks every key of a descriptor by its schema.
+/// The rule of the value type named `format` (which its schema gives as `format`), for the test
+/// that each schema pattern agrees with its rule.
+#[cfg(test)]
 pub(crate) fn rule(format: &str) -> Option<Rule> {
     macro_rules! rules {
         ($($name:ident),* $(,)?) => {

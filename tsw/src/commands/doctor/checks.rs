@@ -827,7 +827,9 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
 /// check of the version may still pass. Only roles of the environment's account are read.
 async fn held_roles_exist(r: &mut Report, inputs: &Inputs<'_>, held: &[(String, String)]) {
     let tsw = crate::cli::name();
-    let account = inputs.env.expected_account();
+    // The stack's account, which need not be the server's: a role held in another account is
+    // not ours to look up.
+    let account = inputs.env.account().map(|(id, _)| id);
     for (id, role_arn) in held {
         let Some(arn) = env_descriptor::arn::Arn::parse(role_arn) else {
             continue;
