@@ -7,7 +7,7 @@ use crate::arn;
 use crate::declared::shape;
 use crate::model::Role;
 use crate::schema::{Found, Read, Report};
-use crate::value::{LambdaArn, PrincipalArn, Region, RoleArn, RoleName};
+use crate::value::{LambdaArn, Naming, PrincipalArn, Region, RoleArn, RoleName};
 
 /// Runs every rule that spans keys, reporting what they find.
 pub(crate) fn check(found: &mut Found, report: &mut Report) {
@@ -85,17 +85,44 @@ fn in_partition(found: &mut Found, report: &mut Report, partition: &str) {
     }
 }
 
-/// The template names the role `NAME-STACK_NAME`, which IAM caps at 64 characters; left out,
-/// NAME is the template's default, which must fit too (reported at the stack's name).
+/// How the role is named ([`Naming::resolve`] of what was read); `None` when `role.naming` or
+/// `role.name` is set but invalid (reported by its own rule).
+fn naming(found: &Found) -> Option<Naming> {
+    let explicit = match found.get("role.naming") {
+        None => None,
+        Some(_) => Some(found.valid_text("role.naming")?),
+    };
+    let name = role_name(found)?;
+    Some(Naming::resolve(
+        explicit,
+        found.text("outputs.role_arn"),
+        name,
+    ))
+}
+
+/// `role.name`, or the template's default when it is left out; `None` when it is invalid.
+fn role_name<'a>(found: &'a Found) -> Option<&'a str> {
+    match found.get("role.name") {
+        None => Some(Role::DEFAULT_NAME),
+        Some(_) => found.valid_text("role.name"),
+    }
+}
+
+/// IAM caps role names at 64 characters: `role.name` itself with `naming = "fixed"`, and
+/// `NAME-STACK_NAME` with `per-stack`; left out, NAME is the template's default, which must fit
+/// too (reported at the stack's name).
 fn role_name_fits(found: &mut Found, report: &mut Report) {
     let Some(stack) = found.valid_text("role.stack_name").map(str::to_owned) else {
         return;
     };
+    let Some(naming) = naming(found) else {
+        return;
+    };
     if found.get("role.name").is_some() {
         recheck(found, report, "role.name", |n| {
-            RoleName::parse_in(n, &stack).map(drop)
+            RoleName::parse_in(n, &stack, naming).map(drop)
         });
-    } else if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack) {
+    } else if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming) {
         report.error("role.stack_name", key_span(found, "role.stack_name"), msg);
     }
 }
@@ -432,12 +459,8 @@ fn recorded_stack(found: &Found, report: &mut Report, region: &Region) {
     let Some(stack) = found.valid_text("role.stack_name") else {
         return;
     };
-    let name = match found.get("role.name") {
-        None => Role::DEFAULT_NAME,
-        Some(_) => match found.valid_text("role.name") {
-            Some(name) => name,
-            None => return,
-        },
+    let (Some(name), Some(naming)) = (role_name(found), naming(found)) else {
+        return;
     };
     let expected = match found.get("aws.account_id") {
         None => None,
@@ -450,7 +473,7 @@ fn recorded_stack(found: &Found, report: &mut Report, region: &Region) {
     let mut role_account = None;
     if let Some(arn) = found.text("outputs.role_arn") {
         let at = span(found, "outputs.role_arn");
-        match arn::check_recorded_role(arn, partition, name, stack) {
+        match arn::check_recorded_role(arn, partition, name, stack, naming) {
             Ok(account) => role_account = Some((account, arn, at)),
             Err(msg) => report.error("outputs.role_arn", at, msg),
         }

@@ -849,6 +849,7 @@ lambda_function_arns = []
                 vec![
                     ("stack_name", r#""temporal-serverless-worker-staging""#),
                     ("name", r#""n""#),
+                    ("naming", r#""per-stack""#),
                     ("external_id", r#""abcdef-12345""#),
                     ("lambda_function_arns", ARNS),
                 ],
@@ -939,7 +940,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 7 + 13 + 4 + 8 + 3 + 1 + 4);
+        assert_eq!(checked, 7 + 7 + 13 + 5 + 8 + 3 + 1 + 4);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a
