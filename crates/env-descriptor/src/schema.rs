@@ -1264,6 +1264,15 @@ lambda_function_arns = []
         let p = problems(&src);
         assert_eq!(p[0].key, "role.stack_name");
         assert!(p[0].message.contains("at most 64"));
+        // Named exactly `role.name`, the stack's name does not count; the name alone does.
+        let fixed = src.replace("[role]", "[role]\nnaming = \"fixed\"");
+        assert!(load(&fixed).is_ok());
+        let long = fixed.replace("[role]", &format!("[role]\nname = \"{}\"", "r".repeat(65)));
+        let p = problems(&long);
+        assert_eq!((p.len(), p[0].key.as_str()), (1, "role.name"), "{p:#?}");
+        assert!(p[0].message.contains("1 to 64 characters"), "{p:#?}");
+        let bad = src.replace("[role]", "[role]\nnaming = \"random\"");
+        assert_eq!(problems(&bad)[0].key, "role.naming");
     }
 
     #[test]
