@@ -96,7 +96,6 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         .iter()
         .map(|name| local_part(layout, &templates, &all, name))
         .collect::<Result<Vec<_>>>()?;
-    let body = &templates.cfn_template().body;
     let trackers: Vec<Tracker> = locals.iter().map(|_| Tracker::default()).collect();
     let rt = crate::connect::runtime()?;
     let planned = rt.block_on(async {
@@ -116,7 +115,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                         credentials: None,
                     };
                     let (stack, role_drift) =
-                        match plan_stack(layout, local, body, args.adopt_stack, guard, &mut aws)
+                        match plan_stack(layout, local, &templates, args.adopt_stack, guard, &mut aws)
                             .await
                         {
                             Ok((plan, drift)) => (Ok(plan), drift),
@@ -194,7 +193,9 @@ fn local_part(
         })
         .collect();
     Ok(Local {
-        parameters: templates.cfn_template().with_defaults(&rendered.parameters),
+        parameters: templates
+            .cfn_template(env.role_naming())
+            .with_defaults(&rendered.parameters),
         env,
         files,
     })
@@ -207,13 +208,14 @@ fn local_part(
 async fn plan_stack(
     layout: &Layout,
     local: &Local,
-    body: &str,
+    templates: &Templates,
     adopt: bool,
     guard: Guard<'_>,
     aws: &mut AwsTarget,
 ) -> Result<(Plan, Vec<String>)> {
     let env = &local.env;
     let tags = crate::commands::deploy::stack_tags(env);
+    let body = &templates.cfn_template(env.role_naming()).body;
     let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
     let (clients, caller): (Clients, _) =
         crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
@@ -243,32 +245,82 @@ fn env_plan(
 ) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
     let role_arn = deployed_role_arn(&local.env, &stack);
+    let role_replacement = stack
+        .as_ref()
+        .ok()
+        .and_then(|plan| role_replacement(&local.env, plan, role_arn.as_deref()));
     EnvPlan {
         env: local.env.name.clone(),
         file: crate::relative(layout, &local.env.file),
-        versions: versions(layout, &local.env, role_arn, compute_changes, scope),
+        versions: versions(
+            layout,
+            &local.env,
+            role_arn.as_deref(),
+            compute_changes,
+            scope,
+        ),
         files: local.files.clone(),
         stack,
         role_drift: Vec::new(),
+        role_replacement,
         aws,
     }
 }
 
-/// The role ARN `register` would set after this plan is deployed: `[outputs].role_arn`, unless
-/// the plan creates the stack or renames its role (then it is known after the deploy: the
+/// Whether the plan replaces the role of an existing stack: a new `role.naming` or
+/// `role.name` (its `RoleName` changes, and IAM cannot rename a role).
+fn replaces_role(plan: &Plan) -> bool {
+    plan.parameters
+        .iter()
+        .any(|p| p.key == cfn::ROLE_NAME_PARAMETER)
+        || plan.changes.iter().any(|c| {
+            c.resource_type == "AWS::IAM::Role"
+                && matches!(c.replacement.as_deref(), Some("True" | "Conditional"))
+        })
+}
+
+/// The role ARN `register` would set after this plan is deployed: `[outputs].role_arn`; when
+/// the plan replaces the role, the ARN of the role named as the descriptor now says, in the
+/// recorded role's account; `None` when it is known only after the deploy (a new stack: its
 /// account is not known before).
-fn deployed_role_arn<'a>(env: &'a Environment, stack: &Result<Plan, String>) -> Option<&'a str> {
-    let renames = stack.as_ref().is_ok_and(|plan| {
-        matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. })
-            || plan
-                .parameters
-                .iter()
-                .any(|p| p.key == cfn::ROLE_NAME_PARAMETER)
-    });
-    env.outputs
-        .as_ref()
-        .filter(|_| !renames)
-        .map(|o| o.role_arn.as_str())
+fn deployed_role_arn(env: &Environment, stack: &Result<Plan, String>) -> Option<String> {
+    let recorded = &env.outputs.as_ref()?.role_arn;
+    let Ok(plan) = stack else {
+        return Some(recorded.clone());
+    };
+    if matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. }) {
+        return None;
+    }
+    if !replaces_role(plan) {
+        return Some(recorded.clone());
+    }
+    let arn = env_descriptor::arn::Arn::parse(recorded)?;
+    Some(format!(
+        "arn:{}:iam::{}:role/{}",
+        arn.partition,
+        arn.account,
+        env.role_name()
+    ))
+}
+
+/// When the plan replaces the role of a deployed stack: what happens to its ARN, and that the
+/// versions registered with the old one must be registered again, with the command.
+fn role_replacement(env: &Environment, plan: &Plan, new_arn: Option<&str>) -> Option<String> {
+    if plan.action != PlanAction::Update || !replaces_role(plan) {
+        return None;
+    }
+    let old = env.outputs.as_ref().map(|o| o.role_arn.as_str());
+    let tsw = crate::cli::name();
+    let arns = match (old, new_arn) {
+        (Some(old), Some(new)) => format!("its ARN changes from `{old}` to `{new}`"),
+        _ => "its ARN changes".to_owned(),
+    };
+    Some(format!(
+        "the role is replaced (role.naming `{}`, named `{}`): {arns}; Worker Deployment Versions registered with the old ARN must be registered again: `{tsw} deploy {env} --register` (or `{tsw} register {env}` after the deploy)",
+        env.role_naming().as_str(),
+        env.role_name(),
+        env = env.name,
+    ))
 }
 
 /// Whether the plan changes what a version's compute config holds: the role (a new stack, or
