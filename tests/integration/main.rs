@@ -26,6 +26,7 @@ mod lambda_worker;
 mod ownership;
 mod plan;
 mod providers;
+mod role_naming;
 mod registration;
 mod release;
 mod sandbox;

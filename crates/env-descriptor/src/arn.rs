@@ -248,8 +248,9 @@ pub fn resource_matches(pattern: &str, arn: &str) -> bool {
 
 /// Checks `[outputs].role_arn`: the role the template creates for `stack`, named as `naming`
 /// names it (`arn:PARTITION:iam::ACCOUNT:role/ROLE_NAME-STACK` or `.../role/ROLE_NAME`). The
-/// other naming's form passes too: it is the role of a stack whose owner has just changed
-/// `role.naming`, until the next deploy records the new one. Returns its account.
+/// other naming's form passes too, and `role/ANY-STACK`: the role of a stack whose owner has
+/// just changed `role.naming` or `role.name`, until the next deploy records the new one.
+/// Returns its account.
 pub fn check_recorded_role<'a>(
     s: &'a str,
     partition: &str,
@@ -265,9 +266,14 @@ pub fn check_recorded_role<'a>(
     let Some(arn) = Arn::parse(s) else {
         return Err(format!("`{s}` is not an ARN; {allowed}"));
     };
-    let ours = [Naming::Fixed, Naming::PerStack]
-        .iter()
-        .any(|n| arn.resource == format!("role/{}", n.role_name(role_name, stack)));
+    // Named as either naming names `role_name`, or per stack under an earlier `role.name`:
+    // both are this stack's role until the next deploy records the new one.
+    let ours = arn.resource == format!("role/{}", Naming::Fixed.role_name(role_name, stack))
+        || arn
+            .resource
+            .strip_prefix("role/")
+            .and_then(|name| name.strip_suffix(stack))
+            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('-') && !rest.contains('/'));
     if arn.service != "iam" || arn.partition != partition || !arn.region.is_empty() || !ours {
         return Err(format!(
             "`{s}` is not the role of stack `{stack}`; {allowed}"
@@ -471,8 +477,22 @@ mod tests {
             ),
             Ok("123456789012")
         );
+        // Per stack under an earlier `role.name`, before the move is deployed.
+        assert!(
+            check_recorded_role(
+                "arn:aws:iam::123456789012:role/Old-s",
+                "aws",
+                "New",
+                "s",
+                crate::value::Naming::Fixed
+            )
+            .is_ok()
+        );
         for bad in [
             "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-t",
+            "arn:aws:iam::123456789012:role/Other",
+            "arn:aws:iam::123456789012:role/-s",
+            "arn:aws:iam::123456789012:role/path/x-s",
             "arn:aws:iam::123456789012:user/Temporal-Serverless-Worker-s",
             "arn:aws-cn:iam::123456789012:role/Temporal-Serverless-Worker-s",
             "arn:aws:sts::123456789012:role/Temporal-Serverless-Worker-s",
