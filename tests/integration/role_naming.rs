@@ -79,6 +79,9 @@ fn a_per_stack_role_stays_until_its_owner_moves_it_and_plan_shows_the_replacemen
     ] {
         assert!(hint.contains(&part), "`{part}` in:\n{}", run.stdout);
     }
+    crate::snapshots::assert_run("plan_role_naming_move_text", co.root(), &run);
+    let markdown = co.xtask(&["plan", "mv", "--output", "markdown"]);
+    crate::snapshots::assert_run("plan_role_naming_move_markdown", co.root(), &markdown);
     let json = co.xtask(&["plan", "mv", "--output", "json"]);
     json.success();
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
