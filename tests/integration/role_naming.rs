@@ -6,7 +6,11 @@ use crate::support::{ACCOUNT, Checkout, boto3, descriptor};
 
 /// `descriptor` with `lines` added at the top of `[role]`.
 fn with_role_keys(text: &str, lines: &str) -> String {
-    text.replacen("[role]   # the stack\n", &format!("[role]   # the stack\n{lines}"), 1)
+    text.replacen(
+        "[role]   # the stack\n",
+        &format!("[role]   # the stack\n{lines}"),
+        1,
+    )
 }
 
 /// The names of the IAM roles of the emulator's account that start with `prefix`.
@@ -52,9 +56,14 @@ fn a_per_stack_role_stays_until_its_owner_moves_it_and_plan_shows_the_replacemen
     // A descriptor written before `role.naming` existed, deployed with the former template.
     co.write_env("mv", &descriptor(stack, "move-ext-id", &["worker-1"]));
     co.xtask(&["deploy", "mv", "--yes"]).success();
-    assert_eq!(roles(&old_role), [old_role.clone()]);
+    assert_eq!(roles(&old_role), [old_role.as_str()]);
     let run = co.xtask(&["plan", "mv", "--detailed-exitcode"]);
-    assert_eq!(run.code, Some(0), "the old form keeps its role:\n{}", run.all());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the old form keeps its role:\n{}",
+        run.all()
+    );
     assert!(run.stdout.contains("=> no changes"), "{}", run.stdout);
 
     // The owner moves to the guide's current template.
@@ -93,7 +102,7 @@ fn a_per_stack_role_stays_until_its_owner_moves_it_and_plan_shows_the_replacemen
         json.stdout
     );
     // Planning changed nothing.
-    assert_eq!(roles(&old_role), [old_role.clone()]);
+    assert_eq!(roles(&old_role), [old_role.as_str()]);
 
     co.xtask(&["deploy", "mv", "--yes"]).success();
     assert_eq!(roles("it-moved-role"), ["it-moved-role"]);
@@ -132,7 +141,10 @@ fn validate_refuses_a_role_name_iam_would_refuse_with_its_line_and_key() {
     let fifty = "n".repeat(50);
     co.write_env(
         "lp",
-        &with_role_keys(&base, &format!("name = \"{fifty}\"\nnaming = \"per-stack\"\n")),
+        &with_role_keys(
+            &base,
+            &format!("name = \"{fifty}\"\nnaming = \"per-stack\"\n"),
+        ),
     );
     let run = co.xtask(&["validate", "lp"]);
     run.failure();

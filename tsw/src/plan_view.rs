@@ -260,7 +260,10 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
         }
         if let Some(line) = &p.role_replacement {
-            out.push_str(&format!("**Role replaced:** {}\n\n", escape::md_prose(line)));
+            out.push_str(&format!(
+                "**Role replaced:** {}\n\n",
+                escape::md_prose(line)
+            ));
         }
         if !p.role_drift.is_empty() {
             out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));

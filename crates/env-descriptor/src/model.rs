@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
     JsonText, Label, LambdaArn, Namespace, Naming, PrincipalArn, ProfileName, Region, RegisteredId,
-    RoleArn, RoleName, RoleNaming, SessionName, StackName, StsExternalId, TagKey, TagValue, Timestamp,
+    RoleArn, RoleName, RoleNaming, SessionName, StackName, StsExternalId, TagKey, TagValue,
+    Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with

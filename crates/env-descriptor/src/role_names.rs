@@ -133,7 +133,10 @@ mod tests {
             .map(|p| p.to_string())
             .collect();
         assert_eq!(found.len(), 2, "{found:#?}");
-        assert!(found[0].contains("IAM role `worker-role` (region `us-east-1`)"), "{found:#?}");
+        assert!(
+            found[0].contains("IAM role `worker-role` (region `us-east-1`)"),
+            "{found:#?}"
+        );
         // The same stack in the same region is the shared-stack check's, not reported twice.
         let same = [all[0].clone(), env(d, "e", "us-east-1", "111111111111", "")];
         assert!(shared_role_names(&same, &same).is_empty());

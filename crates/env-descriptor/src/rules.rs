@@ -101,7 +101,7 @@ fn naming(found: &Found) -> Option<Naming> {
 }
 
 /// `role.name`, or the template's default when it is left out; `None` when it is invalid.
-fn role_name<'a>(found: &'a Found) -> Option<&'a str> {
+fn role_name(found: &Found) -> Option<&str> {
     match found.get("role.name") {
         None => Some(Role::DEFAULT_NAME),
         Some(_) => found.valid_text("role.name"),

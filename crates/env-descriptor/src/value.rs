@@ -855,9 +855,13 @@ mod tests {
             .is_ok()
         );
         assert!(
-            RoleName::parse_in("Temporal-Serverless-Worker", &"s".repeat(40), Naming::PerStack)
-                .unwrap_err()
-                .contains("at most 64")
+            RoleName::parse_in(
+                "Temporal-Serverless-Worker",
+                &"s".repeat(40),
+                Naming::PerStack
+            )
+            .unwrap_err()
+            .contains("at most 64")
         );
         // Named exactly `role.name`, the stack's name does not count.
         assert!(
@@ -874,7 +878,10 @@ mod tests {
         assert_eq!(Naming::resolve(None, Some(old), "R"), Naming::PerStack);
         assert_eq!(Naming::resolve(None, Some(new), "R"), Naming::Fixed);
         assert_eq!(Naming::resolve(None, None, "R"), Naming::PerStack);
-        assert_eq!(Naming::resolve(Some("fixed"), Some(old), "R"), Naming::Fixed);
+        assert_eq!(
+            Naming::resolve(Some("fixed"), Some(old), "R"),
+            Naming::Fixed
+        );
         assert!("orders".parse::<Namespace>().is_ok());
         assert!("my.ns-1_x".parse::<Namespace>().is_ok());
         for bad in ["", "-x", "a b", "a:b", "ä"] {

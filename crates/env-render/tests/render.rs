@@ -168,8 +168,17 @@ fn the_two_templates_differ_only_in_the_role_name() {
     let t = Templates::load(&checkout()).unwrap();
     let per_stack = &t.cfn_template(Naming::PerStack).body;
     let fixed = &t.cfn_template(Naming::Fixed).body;
-    assert_eq!(per_stack.matches("!Sub '${RoleName}-${AWS::StackName}'").count(), 2);
-    assert_eq!(fixed.matches("!Ref RoleName").count(), 3, "the role, its policy and the output");
+    assert_eq!(
+        per_stack
+            .matches("!Sub '${RoleName}-${AWS::StackName}'")
+            .count(),
+        2
+    );
+    assert_eq!(
+        fixed.matches("!Ref RoleName").count(),
+        3,
+        "the role, its policy and the output"
+    );
     let back = fixed
         .replace("      RoleName: !Ref RoleName", "      RoleName: !Sub '${RoleName}-${AWS::StackName}'")
         .replace("        - !Ref RoleName", "        - !Sub '${RoleName}-${AWS::StackName}'")

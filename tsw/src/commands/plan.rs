@@ -100,36 +100,35 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     let rt = crate::connect::runtime()?;
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
-        let plans =
-            async {
-                let mut out = Vec::new();
-                let scope = worker_deployments::Scope::of(args.all, locals.len());
-                for (local, tracker) in locals.iter().zip(&trackers) {
-                    let guard = Guard {
-                        deadline: Deadline::after(args.timeout),
-                        tracker,
+        let plans = async {
+            let mut out = Vec::new();
+            let scope = worker_deployments::Scope::of(args.all, locals.len());
+            for (local, tracker) in locals.iter().zip(&trackers) {
+                let guard = Guard {
+                    deadline: Deadline::after(args.timeout),
+                    tracker,
+                };
+                let mut aws = AwsTarget {
+                    account: local.env.account().map(|(account, _)| account),
+                    region: local.env.aws.region.to_string(),
+                    credentials: None,
+                };
+                let (stack, role_drift) =
+                    match plan_stack(layout, local, &templates, args.adopt_stack, guard, &mut aws)
+                        .await
+                    {
+                        Ok((plan, drift)) => (Ok(plan), drift),
+                        Err(e) => (
+                            Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
+                            Vec::new(),
+                        ),
                     };
-                    let mut aws = AwsTarget {
-                        account: local.env.account().map(|(account, _)| account),
-                        region: local.env.aws.region.to_string(),
-                        credentials: None,
-                    };
-                    let (stack, role_drift) =
-                        match plan_stack(layout, local, &templates, args.adopt_stack, guard, &mut aws)
-                            .await
-                        {
-                            Ok((plan, drift)) => (Ok(plan), drift),
-                            Err(e) => (
-                                Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
-                                Vec::new(),
-                            ),
-                        };
-                    let mut plan = env_plan(layout, local, stack, scope, aws);
-                    plan.role_drift = role_drift;
-                    out.push(plan);
-                }
-                out
-            };
+                let mut plan = env_plan(layout, local, stack, scope, aws);
+                plan.role_drift = role_drift;
+                out.push(plan);
+            }
+            out
+        };
         anyhow::Ok(tokio::select! {
             plans = plans => Ok(plans),
             first = signals.next() => {
