@@ -655,6 +655,51 @@ registered = ["default/w@1", "default/w@0"]
         assert_eq!(actions(true)[0], (id("default/w@1"), "update"));
     }
 
+    /// A plan that updates the stack; `replaced`: CloudFormation replaces the role.
+    fn update(replaced: bool) -> Plan {
+        Plan {
+            stack: "s".into(),
+            action: PlanAction::Update,
+            current: None,
+            parameters: Vec::new(),
+            tags: Vec::new(),
+            role_arn: None,
+            changes: vec![aws::Change {
+                action: "Modify".into(),
+                logical_id: "TemporalServerlessWorker".into(),
+                resource_type: "AWS::IAM::Role".into(),
+                replacement: Some(if replaced { "True" } else { "False" }.into()),
+                details: Vec::new(),
+            }],
+            change_set: None,
+        }
+    }
+
+    #[test]
+    fn a_replaced_role_gets_the_arn_of_its_new_name_and_the_re_register_line() {
+        let moved = DESCRIPTOR.replace("[role]\n", "[role]\nnaming = \"fixed\"\n");
+        let env = env_descriptor::load_str(std::path::Path::new("e.toml"), &moved)
+            .expect("valid descriptor")
+            .env;
+        let old = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-s";
+        let new = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker";
+        let replaced = Ok(update(true));
+        assert_eq!(deployed_role_arn(&env, &replaced).as_deref(), Some(new));
+        let line = role_replacement(&env, &update(true), Some(new)).expect("a replacement");
+        assert!(
+            line.contains(&format!("from `{old}` to `{new}`"))
+                && line.contains("must be registered again")
+                && line.contains("deploy e --register"),
+            "{line}"
+        );
+        // An update that keeps the role keeps its ARN, and says nothing.
+        assert_eq!(
+            deployed_role_arn(&env, &Ok(update(false))).as_deref(),
+            Some(old)
+        );
+        assert_eq!(role_replacement(&env, &update(false), Some(old)), None);
+    }
+
     use worker_deployments::Field;
     fn version(action: VersionAction, differences: Vec<Difference>) -> VersionPlan {
         VersionPlan {
