@@ -166,7 +166,7 @@
             nativeBuildInputs = [ pkgs.python3Packages.cfn-lint ];
           } ''
             export HOME="$TMPDIR"
-            cfn-lint ${./templates/serverless-worker-role.yaml}
+            cfn-lint ${./templates/serverless-worker-role.yaml} ${./templates/serverless-worker-role-per-stack.yaml}
             touch "$out"
           '';
 

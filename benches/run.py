@@ -72,7 +72,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "target" / "bench"
 AWSCLI_VERSION = "1.46.3"
-TEMPLATE = "serverless-worker-role.yaml"
+# The template the benchmark's descriptors deploy from (no `role.naming`, no [outputs]: per
+# stack, docs/template.md), so that the aws CLI baseline creates the same stacks and roles.
+TEMPLATE = "serverless-worker-role-per-stack.yaml"
 REGION = "us-east-1"
 # The second moto of sections 2 and 4 answers every request this much later (the launcher's
 # --latency-ms): about what one CloudFormation API call takes from outside AWS.

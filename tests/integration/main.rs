@@ -29,6 +29,7 @@ mod plan;
 mod providers;
 mod registration;
 mod release;
+mod role_naming;
 mod sandbox;
 mod schema;
 mod shell;

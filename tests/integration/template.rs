@@ -1,4 +1,4 @@
-//! The CloudFormation template passes cfn-lint (pinned in the tests' `requirements.txt`).
+//! The CloudFormation templates pass cfn-lint (pinned in the tests' `requirements.txt`).
 
 use std::process::Command;
 
@@ -8,7 +8,14 @@ use crate::support::{repo_root, test_tools};
 
 #[test]
 fn template_passes_cfn_lint() {
-    let template = repo_root().join("templates/serverless-worker-role.yaml");
+    // The guide's current template (a role named exactly `RoleName`) and its former one.
+    for name in [env_render::CFN_TEMPLATE, env_render::CFN_TEMPLATE_PER_STACK] {
+        lint_and_compare(name);
+    }
+}
+
+fn lint_and_compare(name: &str) {
+    let template = repo_root().join("templates").join(name);
     let out = Command::new(test_tools().bin("cfn-lint"))
         .arg(&template)
         .output()

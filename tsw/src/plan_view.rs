@@ -22,6 +22,9 @@ pub struct EnvPlan {
     /// How the stack's role differs from what the template declares (changed outside the
     /// tool), one line each; `deploy` restores it.
     pub role_drift: Vec<String>,
+    /// When the plan replaces the role of a deployed stack (a new `role.naming` or
+    /// `role.name`): its ARN old → new and the command that registers the versions again.
+    pub role_replacement: Option<String>,
     /// Where its AWS calls go, and as whom.
     pub aws: AwsTarget,
 }
@@ -187,6 +190,9 @@ pub fn text(plans: &[EnvPlan]) -> String {
             }
             Err(e) => out.push_str(&format!("  error: {e}\n")),
         }
+        if let Some(line) = &p.role_replacement {
+            out.push_str(&format!("  {line}\n"));
+        }
         if !p.role_drift.is_empty() {
             out.push_str(&format!("  {DRIFT_HEADING}:\n"));
             for line in &p.role_drift {
@@ -252,6 +258,12 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
             Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
+        }
+        if let Some(line) = &p.role_replacement {
+            out.push_str(&format!(
+                "**Role replaced:** {}\n\n",
+                escape::md_prose(line)
+            ));
         }
         if !p.role_drift.is_empty() {
             out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));
@@ -387,6 +399,7 @@ pub fn json(plans: &[EnvPlan]) -> Value {
             "error": p.stack.as_ref().err(),
             "stack": p.stack.as_ref().ok().map(stack_json),
             "role_drift": p.role_drift,
+            "role_replacement": p.role_replacement,
             "files": p.files.iter().map(|(path, diff)| json!({ "path": path, "diff": diff })).collect::<Vec<_>>(),
             "versions_source": p.versions.source.as_str(),
             "versions_note": p.versions.source_line(),

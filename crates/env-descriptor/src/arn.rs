@@ -246,26 +246,35 @@ pub fn resource_matches(pattern: &str, arn: &str) -> bool {
     glob(pattern.as_bytes(), arn.as_bytes())
 }
 
-/// Checks `[outputs].role_arn`: the role the template creates for `stack`,
-/// `arn:PARTITION:iam::ACCOUNT:role/ROLE_NAME-STACK`. Returns its account.
+/// Checks `[outputs].role_arn`: the role the template creates for `stack`, named as `naming`
+/// names it (`arn:PARTITION:iam::ACCOUNT:role/ROLE_NAME-STACK` or `.../role/ROLE_NAME`). The
+/// other naming's form passes too, and `role/ANY-STACK`: the role of a stack whose owner has
+/// just changed `role.naming` or `role.name`, until the next deploy records the new one.
+/// Returns its account.
 pub fn check_recorded_role<'a>(
     s: &'a str,
     partition: &str,
     role_name: &str,
     stack: &str,
+    naming: crate::value::Naming,
 ) -> Result<&'a str, String> {
+    use crate::value::Naming;
     let allowed = format!(
-        "allowed: `arn:{partition}:iam::ACCOUNT:role/{role_name}-{stack}`, the role of this stack as `cargo xtask deploy` records it"
+        "allowed: `arn:{partition}:iam::ACCOUNT:role/{}`, the role of this stack as `cargo xtask deploy` records it",
+        naming.role_name(role_name, stack)
     );
     let Some(arn) = Arn::parse(s) else {
         return Err(format!("`{s}` is not an ARN; {allowed}"));
     };
-    let expected = format!("role/{role_name}-{stack}");
-    if arn.service != "iam"
-        || arn.partition != partition
-        || !arn.region.is_empty()
-        || arn.resource != expected
-    {
+    // Named as either naming names `role_name`, or per stack under an earlier `role.name`:
+    // both are this stack's role until the next deploy records the new one.
+    let ours = arn.resource == format!("role/{}", Naming::Fixed.role_name(role_name, stack))
+        || arn
+            .resource
+            .strip_prefix("role/")
+            .and_then(|name| name.strip_suffix(stack))
+            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('-') && !rest.contains('/'));
+    if arn.service != "iam" || arn.partition != partition || !arn.region.is_empty() || !ours {
         return Err(format!(
             "`{s}` is not the role of stack `{stack}`; {allowed}"
         ));
@@ -452,22 +461,48 @@ mod tests {
     #[test]
     fn recorded_outputs() {
         let role = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-s";
+        let per_stack = crate::value::Naming::PerStack;
         assert_eq!(
-            check_recorded_role(role, "aws", "Temporal-Serverless-Worker", "s"),
+            check_recorded_role(role, "aws", "Temporal-Serverless-Worker", "s", per_stack),
             Ok("123456789012")
+        );
+        // The fixed form is this stack's role too (a move between namings not yet deployed).
+        assert_eq!(
+            check_recorded_role(
+                "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker",
+                "aws",
+                "Temporal-Serverless-Worker",
+                "s",
+                per_stack
+            ),
+            Ok("123456789012")
+        );
+        // Per stack under an earlier `role.name`, before the move is deployed.
+        assert!(
+            check_recorded_role(
+                "arn:aws:iam::123456789012:role/Old-s",
+                "aws",
+                "New",
+                "s",
+                crate::value::Naming::Fixed
+            )
+            .is_ok()
         );
         for bad in [
             "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-t",
+            "arn:aws:iam::123456789012:role/Other",
+            "arn:aws:iam::123456789012:role/-s",
+            "arn:aws:iam::123456789012:role/path/x-s",
             "arn:aws:iam::123456789012:user/Temporal-Serverless-Worker-s",
             "arn:aws-cn:iam::123456789012:role/Temporal-Serverless-Worker-s",
             "arn:aws:sts::123456789012:role/Temporal-Serverless-Worker-s",
         ] {
-            let err =
-                check_recorded_role(bad, "aws", "Temporal-Serverless-Worker", "s").unwrap_err();
+            let err = check_recorded_role(bad, "aws", "Temporal-Serverless-Worker", "s", per_stack)
+                .unwrap_err();
             assert!(err.contains("is not the role of stack `s`"), "{err}");
         }
         assert!(
-            check_recorded_role("role", "aws", "R", "s")
+            check_recorded_role("role", "aws", "R", "s", per_stack)
                 .unwrap_err()
                 .contains("not an ARN")
         );

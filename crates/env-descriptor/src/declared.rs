@@ -82,6 +82,10 @@ fn without_null(schema: &mut Schema) {
     let Some(object) = schema.as_object_mut() else {
         return;
     };
+    // An `Option` of named values (`role.naming`) gets `null` among its names too.
+    if let Some(Value::Array(names)) = object.get_mut("enum") {
+        names.retain(|n| !n.is_null());
+    }
     if let Some(Value::Array(types)) = object.get_mut("type") {
         types.retain(|t| t != "null");
         if let [single] = types.as_slice() {

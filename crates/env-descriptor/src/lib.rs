@@ -40,8 +40,8 @@ pub use schema::{LoadError, Loaded, load, load_str};
 pub use stacks::shared_stacks;
 pub use value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
-    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
-    RoleName, StackName, Timestamp,
+    JsonText, Label, LambdaArn, Namespace, Naming, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleName, RoleNaming, StackName, Timestamp,
 };
 
 /// The JSON Schema of a descriptor, beside the descriptors in `environments/` (so that the

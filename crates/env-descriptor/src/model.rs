@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::stage::{Stage, Valid};
 use crate::value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
-    JsonText, Label, LambdaArn, Namespace, PrincipalArn, ProfileName, Region, RegisteredId,
-    RoleArn, RoleName, SessionName, StackName, StsExternalId, TagKey, TagValue, Timestamp,
+    JsonText, Label, LambdaArn, Namespace, Naming, PrincipalArn, ProfileName, Region, RegisteredId,
+    RoleArn, RoleName, RoleNaming, SessionName, StackName, StsExternalId, TagKey, TagValue,
+    Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -96,6 +97,22 @@ impl Environment {
         lambdas
             .all(|a| a.as_deref() == Some(first.as_str()))
             .then_some((first, "role.lambda_function_arns"))
+    }
+
+    /// How the role is named: `role.naming`, else the form `[outputs]` records, else
+    /// [`Naming::PerStack`] ([`Naming::resolve`]).
+    pub fn role_naming(&self) -> Naming {
+        Naming::resolve(
+            self.role.naming.as_deref(),
+            self.outputs.as_ref().map(|o| o.role_arn.as_str()),
+            self.role.name_or_default(),
+        )
+    }
+
+    /// The IAM name of the role this environment's stack creates.
+    pub fn role_name(&self) -> String {
+        self.role_naming()
+            .role_name(self.role.name_or_default(), &self.role.stack_name)
     }
 
     /// Whether the tool may start the local sandbox for this environment when nothing answers
@@ -266,8 +283,16 @@ pub struct Role<S: Stage = Valid> {
     ///
     /// Allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`
     pub stack_name: S::V<StackName>,
-    /// `RoleName`; the role is named NAME-STACK_NAME (default `Temporal-Serverless-Worker`).
+    /// `RoleName` (default `Temporal-Serverless-Worker`): the role's name, exactly, with
+    /// `naming = "fixed"`; its first part, `NAME-STACK_NAME`, with `naming = "per-stack"`. IAM
+    /// role names are unique in an account.
     pub name: Option<S::V<RoleName>>,
+    /// How the template names the role: `fixed` (exactly `name`: the guide's template since
+    /// July 2026, which `init` writes) or `per-stack` (`NAME-STACK_NAME`: the guide's template
+    /// before). Left out: the form `[outputs]` records, else `per-stack`, so that a deployed
+    /// role is never replaced unasked. Changing it replaces the role, whose ARN changes:
+    /// `plan` shows it, and registered versions must be registered again (docs/template.md).
+    pub naming: Option<S::V<RoleNaming>>,
     /// `AssumeRoleExternalId`: guards the role against confused deputies.
     ///
     /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)

@@ -9,7 +9,7 @@ use crate::stacks::StackKey;
 /// The role a descriptor's stack creates, and where: equal names at the same endpoint clash
 /// when the accounts are equal or either is unknown.
 struct RoleKey<'a> {
-    /// `${RoleName}-${AWS::StackName}`, as the template names it.
+    /// The role's IAM name, as the environment's template names it ([`Environment::role_name`]).
     name: String,
     stack: StackKey<'a>,
 }
@@ -17,7 +17,7 @@ struct RoleKey<'a> {
 impl<'a> RoleKey<'a> {
     fn of(env: &'a Environment) -> Self {
         RoleKey {
-            name: format!("{}-{}", env.role.name_or_default(), env.role.stack_name),
+            name: env.role_name(),
             stack: StackKey::of(env),
         }
     }
@@ -62,7 +62,7 @@ fn shared(env: &Environment, other: &Environment, key: &RoleKey, other_key: &Rol
         format!(
             "IAM role `{}` (region `{}`) is also created by {other_at} (region `{}`) in {account}; \
              IAM role names are global to an account, so the second deploy would fail on it and \
-             roll back: change `role.stack_name` or `role.name` in one of them",
+             roll back: change `role.name` (or, with `role.naming = \"per-stack\"`, `role.stack_name`) in one of them",
             key.name, key.stack.region, other_key.stack.region
         )
     })
@@ -114,6 +114,27 @@ mod tests {
         );
         assert!(
             found[0].contains("b.toml` (line 7) (region `us-west-2`) in account `111111111111`"),
+            "{found:#?}"
+        );
+        // Named exactly `role.name`, two stacks of one role name clash whatever their names.
+        let fixed = |name: &str, stack: &str| {
+            let text = format!(
+                "[aws]\nregion = \"us-east-1\"\n[temporal]\nserver_role_arn = \"arn:aws:iam::111111111111:role/t\"\n\
+                 [role]\nstack_name = \"{stack}\"\nname = \"worker-role\"\nnaming = \"fixed\"\nexternal_id = \"abcdef-12345\"\n\
+                 lambda_function_arns = [\"arn:aws:lambda:us-east-1:111111111111:function:w\"]\n"
+            );
+            let path = d.join(format!("{name}.toml"));
+            std::fs::write(&path, &text).unwrap();
+            crate::load_str(&path, &text).unwrap().env
+        };
+        let two = [fixed("f1", "stack-one"), fixed("f2", "stack-two")];
+        let found: Vec<String> = shared_role_names(&two, &two)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].contains("IAM role `worker-role` (region `us-east-1`)"),
             "{found:#?}"
         );
         // The same stack in the same region is the shared-stack check's, not reported twice.

@@ -10,7 +10,7 @@ use crate::arn;
 use crate::model::{Environment, Role, Temporal};
 use crate::read::{Blame, Context, Found};
 use crate::stage::{At, Checked, Read};
-use crate::value::{LambdaArn, PrincipalArn, RoleArn, RoleName};
+use crate::value::{LambdaArn, Naming, PrincipalArn, RoleArn, RoleName};
 
 /// A rule across keys: reads the tables, pushes what it finds.
 pub(crate) type Rule = fn(&mut Environment<Read>, &Context, &mut Vec<Found>);
@@ -179,16 +179,39 @@ fn in_partition(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) 
     }
 }
 
-/// The template names the role `NAME-STACK_NAME`, which IAM caps at 64 characters; left out,
-/// NAME is the template's default, which must fit too (reported at the stack's name).
+/// How the role is named ([`Naming::resolve`] of what was read); `None` when `role.naming` or
+/// `role.name` is set but invalid (reported by its own rule).
+fn naming(env: &Environment<Read>) -> Option<Naming> {
+    let explicit = match &env.role.naming {
+        None => None,
+        Some(naming) => Some(naming.valid()?.as_str()),
+    };
+    let recorded = env.outputs.as_ref().map(|o| o.role_arn.value.as_str());
+    Some(Naming::resolve(explicit, recorded, role_name(env)?))
+}
+
+/// `role.name`, or the template's default when it is left out; `None` when it is invalid.
+fn role_name(env: &Environment<Read>) -> Option<&str> {
+    match &env.role.name {
+        None => Some(Role::DEFAULT_NAME),
+        Some(name) => name.valid().map(|n| n.as_str()),
+    }
+}
+
+/// IAM caps role names at 64 characters: `role.name` itself with `naming = "fixed"`, and
+/// `NAME-STACK_NAME` with `per-stack`; left out, NAME is the template's default, which must fit
+/// too (reported at the stack's name).
 fn role_name_fits(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) {
     let Some(stack) = env.role.stack_name.valid().map(|s| s.to_string()) else {
         return;
     };
+    let Some(naming) = naming(env) else {
+        return;
+    };
     match &mut env.role.name {
-        Some(name) => recheck(name, out, |n| RoleName::parse_in(n, &stack).map(drop)),
+        Some(name) => recheck(name, out, |n| RoleName::parse_in(n, &stack, naming).map(drop)),
         None => {
-            if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack) {
+            if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming) {
                 out.push(Found::error(
                     Blame::Key(env.role.stack_name.span.clone()),
                     msg,
@@ -508,12 +531,8 @@ fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
     ) else {
         return;
     };
-    let name = match &env.role.name {
-        None => Role::DEFAULT_NAME,
-        Some(name) => match name.valid() {
-            Some(name) => name.as_str(),
-            None => return,
-        },
+    let (Some(name), Some(naming)) = (role_name(env), naming(env)) else {
+        return;
     };
     let expected = match &env.aws.account_id {
         None => None,
@@ -524,7 +543,7 @@ fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
     };
     let partition = region.partition();
     let (role, id) = (&outputs.role_arn, &outputs.stack_id);
-    let role_account = match arn::check_recorded_role(&role.value, partition, name, stack) {
+    let role_account = match arn::check_recorded_role(&role.value, partition, name, stack, naming) {
         Ok(account) => Some(account),
         Err(msg) => {
             out.push(Found::error(Blame::Value(role.span.clone()), msg));

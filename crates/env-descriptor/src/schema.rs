@@ -383,6 +383,7 @@ lambda_function_arns = []
                 vec![
                     ("stack_name", r#""temporal-serverless-worker-staging""#),
                     ("name", r#""n""#),
+                    ("naming", r#""per-stack""#),
                     ("external_id", r#""abcdef-12345""#),
                     ("lambda_function_arns", ARNS),
                 ],
@@ -490,7 +491,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 7 + 13 + 4 + 8 + 3 + 1 + 4);
+        assert_eq!(checked, 7 + 7 + 13 + 5 + 8 + 3 + 1 + 4);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a
@@ -812,6 +813,15 @@ lambda_function_arns = []
         let p = problems(&src);
         assert_eq!(p[0].key, "role.stack_name");
         assert!(p[0].message.contains("at most 64"));
+        // Named exactly `role.name`, the stack's name does not count; the name alone does.
+        let fixed = src.replace("[role]", "[role]\nnaming = \"fixed\"");
+        assert!(load(&fixed).is_ok());
+        let long = fixed.replace("[role]", &format!("[role]\nname = \"{}\"", "r".repeat(65)));
+        let p = problems(&long);
+        assert_eq!((p.len(), p[0].key.as_str()), (1, "role.name"), "{p:#?}");
+        assert!(p[0].message.contains("1 to 64 characters"), "{p:#?}");
+        let bad = src.replace("[role]", "[role]\nnaming = \"random\"");
+        assert_eq!(problems(&bad)[0].key, "role.naming");
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         EnvVarName,
         StackName,
         RoleName,
+        RoleNaming,
         ExternalId,
         LambdaArn,
         Label,
@@ -377,7 +378,8 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `role.name` (`RoleName`): an IAM role name, which the template suffixes with the stack.
+    /// `role.name` (`RoleName`): an IAM role name; the per-stack template suffixes it with the
+    /// stack's name.
     RoleName ("pattern": r"^[a-zA-Z0-9_+=,.@-]{1,64}$") = |name| {
         if arn::is_iam_name(name, 64) {
             Ok(())
@@ -390,18 +392,94 @@ rule_newtype! {
 }
 
 impl RoleName {
-    /// The template names the role `${RoleName}-${AWS::StackName}`; IAM caps role names at 64.
-    pub fn parse_in(name: &str, stack_name: &str) -> Result<Self, String> {
+    /// `name` as the role's name in `naming`: exactly `name` ([`Naming::Fixed`]), or
+    /// `NAME-STACK_NAME` ([`Naming::PerStack`], `${RoleName}-${AWS::StackName}`); IAM caps role
+    /// names at 64 characters.
+    pub fn parse_in(name: &str, stack_name: &str, naming: Naming) -> Result<Self, String> {
         let role = name.parse::<Self>()?;
-        let full = format!("{name}-{stack_name}");
+        let full = naming.role_name(name, stack_name);
         if full.len() > 64 {
             return Err(format!(
-                "the role would be named `{full}` ({} characters, `NAME-STACK_NAME`), but IAM allows at most 64; \
-                 shorten `role.name` or `role.stack_name`",
+                "the role would be named `{full}` ({} characters, `NAME-STACK_NAME` as `role.naming = \"per-stack\"` names it), but IAM allows at most 64; \
+                 shorten `role.name` or `role.stack_name`, or move to `role.naming = \"fixed\"` (the role is then named exactly `role.name`; see docs/template.md)",
                 full.len()
             ));
         }
         Ok(role)
+    }
+}
+
+rule_newtype! {
+    /// `role.naming`: how the template names the role, [`Naming`] as written.
+    RoleNaming ("enum": [Naming::FIXED, Naming::PER_STACK]) = |s| {
+        if s == Naming::FIXED || s == Naming::PER_STACK {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not a role naming; allowed: `{}` (the role is named exactly `role.name`) or `{}` (`NAME-STACK_NAME`, the guide's template before July 2026)",
+                s.escape_debug(), Naming::FIXED, Naming::PER_STACK
+            ))
+        }
+    };
+}
+
+impl RoleNaming {
+    pub fn naming(&self) -> Naming {
+        if self.as_str() == Naming::PER_STACK {
+            Naming::PerStack
+        } else {
+            Naming::Fixed
+        }
+    }
+}
+
+/// How the invocation role is named: which of the two templates a stack is deployed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Naming {
+    /// `RoleName: !Ref RoleName`: exactly `role.name`, the guide's template since
+    /// temporalio/documentation PR #4876 (2026-07-13). Unique in the account, so one stack of a
+    /// name per account.
+    Fixed,
+    /// `RoleName: !Sub '${RoleName}-${AWS::StackName}'`: the guide's template before, which
+    /// stacks deployed with it keep until their owner moves them.
+    PerStack,
+}
+
+impl Naming {
+    pub const FIXED: &'static str = "fixed";
+    pub const PER_STACK: &'static str = "per-stack";
+
+    /// As written in `role.naming`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Naming::Fixed => Self::FIXED,
+            Naming::PerStack => Self::PER_STACK,
+        }
+    }
+
+    /// The IAM role name the template gives role `name` in stack `stack`.
+    pub fn role_name(self, name: &str, stack: &str) -> String {
+        match self {
+            Naming::Fixed => name.to_owned(),
+            Naming::PerStack => format!("{name}-{stack}"),
+        }
+    }
+
+    /// The naming of a role: `role.naming` when set; else the form of the role `[outputs]`
+    /// records (`recorded`, its ARN), so that a deployed stack keeps its role; else
+    /// [`Naming::PerStack`], so that a descriptor written before `role.naming` existed never
+    /// replaces a role it may have deployed (`init` writes `naming = "fixed"`).
+    pub fn resolve(explicit: Option<&str>, recorded: Option<&str>, name: &str) -> Naming {
+        match explicit {
+            Some(Self::FIXED) => return Naming::Fixed,
+            Some(Self::PER_STACK) => return Naming::PerStack,
+            _ => {}
+        }
+        let recorded_name = recorded.and_then(|arn| arn.rsplit_once(":role/").map(|(_, n)| n));
+        match recorded_name {
+            Some(n) if n == name => Naming::Fixed,
+            _ => Naming::PerStack,
+        }
     }
 }
 
@@ -772,14 +850,38 @@ mod tests {
         assert!(
             RoleName::parse_in(
                 "Temporal-Serverless-Worker",
-                "temporal-serverless-worker-staging"
+                "temporal-serverless-worker-staging",
+                Naming::PerStack
             )
             .is_ok()
         );
         assert!(
-            RoleName::parse_in("Temporal-Serverless-Worker", &"s".repeat(40))
-                .unwrap_err()
-                .contains("at most 64")
+            RoleName::parse_in(
+                "Temporal-Serverless-Worker",
+                &"s".repeat(40),
+                Naming::PerStack
+            )
+            .unwrap_err()
+            .contains("at most 64")
+        );
+        // Named exactly `role.name`, the stack's name does not count.
+        assert!(
+            RoleName::parse_in("Temporal-Serverless-Worker", &"s".repeat(40), Naming::Fixed)
+                .is_ok()
+        );
+        assert!("r".repeat(65).parse::<RoleName>().is_err());
+        assert!("r".repeat(64).parse::<RoleName>().is_ok());
+        assert!("fixed".parse::<RoleNaming>().is_ok());
+        assert!("per-stack".parse::<RoleNaming>().is_ok());
+        assert!("Fixed".parse::<RoleNaming>().is_err());
+        let old = "arn:aws:iam::123456789012:role/R-s";
+        let new = "arn:aws:iam::123456789012:role/R";
+        assert_eq!(Naming::resolve(None, Some(old), "R"), Naming::PerStack);
+        assert_eq!(Naming::resolve(None, Some(new), "R"), Naming::Fixed);
+        assert_eq!(Naming::resolve(None, None, "R"), Naming::PerStack);
+        assert_eq!(
+            Naming::resolve(Some("fixed"), Some(old), "R"),
+            Naming::Fixed
         );
         assert!("orders".parse::<Namespace>().is_ok());
         assert!("my.ns-1_x".parse::<Namespace>().is_ok());

@@ -262,6 +262,12 @@ pub fn role_drift(
     lines
 }
 
+/// The resources the `Allow` statements of a role's inline policies (name, JSON) grant
+/// actions on: the functions its invoke policy covers, as IAM holds it.
+pub fn granted_resources(inline: &[(String, String)]) -> BTreeSet<String> {
+    granted(inline).1
+}
+
 /// The actions and resources every `Allow` statement of the inline policies grants.
 fn granted(inline: &[(String, String)]) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut actions = BTreeSet::new();

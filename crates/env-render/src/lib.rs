@@ -16,12 +16,25 @@ pub mod yaml_edit;
 
 use std::path::{Path, PathBuf};
 
-use env_descriptor::{Environment, Layout};
+use env_descriptor::{Environment, Layout, Naming};
 use minijinja::{AutoEscape, UndefinedBehavior};
 use serde::Serialize;
 
-/// The CloudFormation template, relative to `templates/`.
+/// The CloudFormation template of a role named exactly `role.name` (`role.naming = "fixed"`,
+/// the guide's template since July 2026), relative to `templates/`.
 pub const CFN_TEMPLATE: &str = "serverless-worker-role.yaml";
+/// The CloudFormation template of a role named `NAME-STACK_NAME` (`role.naming = "per-stack"`,
+/// the guide's template before), relative to `templates/`: byte for byte what stacks deployed
+/// before `role.naming` existed were deployed from, so that they plan no change.
+pub const CFN_TEMPLATE_PER_STACK: &str = "serverless-worker-role-per-stack.yaml";
+
+/// The CloudFormation template of a role named as `naming` says, relative to `templates/`.
+pub fn cfn_template_name(naming: Naming) -> &'static str {
+    match naming {
+        Naming::Fixed => CFN_TEMPLATE,
+        Naming::PerStack => CFN_TEMPLATE_PER_STACK,
+    }
+}
 const DYNAMIC_CONFIG_TEMPLATE: &str = "dynamicconfig.yaml.j2";
 const PARAMETERS_TEMPLATE: &str = "parameters.json.j2";
 /// The descriptor `init` writes, relative to `templates/`.
@@ -32,6 +45,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         CFN_TEMPLATE,
         include_str!("../../../templates/serverless-worker-role.yaml"),
+    ),
+    (
+        CFN_TEMPLATE_PER_STACK,
+        include_str!("../../../templates/serverless-worker-role-per-stack.yaml"),
     ),
     (
         DYNAMIC_CONFIG_TEMPLATE,
@@ -159,6 +176,7 @@ pub struct Templates {
     origins: Vec<(&'static str, String)>,
     overrides: Vec<PathBuf>,
     cfn: cfn::Template,
+    cfn_per_stack: cfn::Template,
 }
 
 /// A file of the server's own that holds its dynamic config, which `render` updates in place.
@@ -256,6 +274,8 @@ pub struct TemporalInputs<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleInputs<'a> {
     pub stack_name: &'a str,
+    /// `fixed` or `per-stack` ([`Naming::as_str`]): which template the parameters are for.
+    pub naming: &'a str,
     pub name: Option<&'a str>,
     pub external_id: &'a str,
     pub lambda_function_arns: Vec<&'a str>,
@@ -275,6 +295,7 @@ impl<'a> From<&'a Environment> for Inputs<'a> {
             },
             role: RoleInputs {
                 stack_name: &env.role.stack_name,
+                naming: env.role_naming().as_str(),
                 name: env.role.name.as_deref(),
                 external_id: &env.role.external_id,
                 lambda_function_arns: texts(&env.role.lambda_function_arns),
@@ -305,16 +326,22 @@ impl Templates {
         for name in [DYNAMIC_CONFIG_TEMPLATE, PARAMETERS_TEMPLATE] {
             jinja.add_template_owned(name.to_owned(), read(name)?)?;
         }
-        let cfn_text = read(CFN_TEMPLATE)?;
-        let cfn = cfn::Template::parse(cfn_text).map_err(|message| RenderError::CfnTemplate {
-            template: origin_in(&origins, CFN_TEMPLATE),
-            message,
-        })?;
+        let texts = [read(CFN_TEMPLATE)?, read(CFN_TEMPLATE_PER_STACK)?];
+        let cfn_template = |name: &'static str, text: String| {
+            cfn::Template::parse(text).map_err(|message| RenderError::CfnTemplate {
+                template: origin_in(&origins, name),
+                message,
+            })
+        };
+        let [fixed, per_stack] = texts;
+        let cfn = cfn_template(CFN_TEMPLATE, fixed)?;
+        let cfn_per_stack = cfn_template(CFN_TEMPLATE_PER_STACK, per_stack)?;
         Ok(Templates {
             jinja,
             origins,
             overrides,
             cfn,
+            cfn_per_stack,
         })
     }
 
@@ -323,19 +350,22 @@ impl Templates {
         &self.overrides
     }
 
-    /// Where the CloudFormation template comes from, for messages: the repository's file or
-    /// the built-in one.
-    pub fn cfn_origin(&self) -> String {
-        self.origin(CFN_TEMPLATE)
+    /// Where the CloudFormation template of `naming` comes from, for messages: the
+    /// repository's file or the built-in one.
+    pub fn cfn_origin(&self, naming: Naming) -> String {
+        self.origin(cfn_template_name(naming))
     }
 
     fn origin(&self, name: &str) -> String {
         origin_in(&self.origins, name)
     }
 
-    /// The CloudFormation template, as deployed.
-    pub fn cfn_template(&self) -> &cfn::Template {
-        &self.cfn
+    /// The CloudFormation template of a role named as `naming` says, as deployed.
+    pub fn cfn_template(&self, naming: Naming) -> &cfn::Template {
+        match naming {
+            Naming::Fixed => &self.cfn,
+            Naming::PerStack => &self.cfn_per_stack,
+        }
     }
 
     /// Renders both files for `env` and checks them; nothing is written.
@@ -356,8 +386,13 @@ impl Templates {
             message,
         })?;
         let parameters_json = self.jinja.get_template(PARAMETERS_TEMPLATE)?.render(ctx)?;
+        let naming = if ctx.role.naming == Naming::FIXED {
+            Naming::Fixed
+        } else {
+            Naming::PerStack
+        };
         let parameters = self
-            .cfn
+            .cfn_template(naming)
             .check_parameters(&parameters_json)
             .map_err(|message| RenderError::Rejected {
                 template: self.origin(PARAMETERS_TEMPLATE),

@@ -2,7 +2,7 @@
 
 mod support;
 
-use env_descriptor::Role;
+use env_descriptor::{Naming, Role};
 use env_render::{Inputs, Templates};
 use serde_json::json;
 use support::{checkout, env, scratch, templates_dir};
@@ -153,10 +153,37 @@ fn undefined_variable_names_template_and_line() {
 #[test]
 fn role_name_default_matches_the_template() {
     let t = Templates::load(&checkout()).unwrap();
+    for naming in [Naming::Fixed, Naming::PerStack] {
+        assert_eq!(
+            t.cfn_template(naming).default_of("RoleName"),
+            Some(Role::DEFAULT_NAME)
+        );
+    }
+}
+
+/// The two templates differ only in how they name the role: exactly `RoleName`, or
+/// `RoleName-StackName` (the guide's template before July 2026, which deployed stacks keep).
+#[test]
+fn the_two_templates_differ_only_in_the_role_name() {
+    let t = Templates::load(&checkout()).unwrap();
+    let per_stack = &t.cfn_template(Naming::PerStack).body;
+    let fixed = &t.cfn_template(Naming::Fixed).body;
     assert_eq!(
-        t.cfn_template().default_of("RoleName"),
-        Some(Role::DEFAULT_NAME)
+        per_stack
+            .matches("!Sub '${RoleName}-${AWS::StackName}'")
+            .count(),
+        2
     );
+    assert_eq!(
+        fixed.matches("!Ref RoleName").count(),
+        3,
+        "the role, its policy and the output"
+    );
+    let back = fixed
+        .replace("      RoleName: !Ref RoleName", "      RoleName: !Sub '${RoleName}-${AWS::StackName}'")
+        .replace("        - !Ref RoleName", "        - !Sub '${RoleName}-${AWS::StackName}'")
+        .replace("    Description: The name of the IAM role, unique in the account. Provide a new role name if creating more than one stack.\n", "");
+    assert_eq!(&back, per_stack);
 }
 
 #[test]
@@ -224,8 +251,8 @@ fn built_in_templates_need_no_directory() {
     let built_in = Templates::load(&env_descriptor::Layout::at(none.path())).unwrap();
     assert!(built_in.overrides().is_empty());
     let here = Templates::load(&checkout()).unwrap();
-    // Rendering reads three of them (the fourth is the descriptor `init` writes).
-    assert_eq!(here.overrides().len(), 3);
+    // Rendering reads four of them (the fifth is the descriptor `init` writes).
+    assert_eq!(here.overrides().len(), 4);
     assert_eq!(
         built_in.render(&env(None, None)).unwrap(),
         here.render(&env(None, None)).unwrap()
@@ -251,7 +278,7 @@ fn an_override_replaces_one_template_and_is_checked() {
     std::fs::write(&path, &ours).unwrap();
     let t = Templates::load(&layout).unwrap();
     assert_eq!(t.overrides(), std::slice::from_ref(&path));
-    assert_eq!(t.cfn_template().body, ours);
+    assert_eq!(t.cfn_template(Naming::Fixed).body, ours);
     t.render(&env(None, None)).unwrap();
 
     for parameter in env_render::cfn::PASSED_PARAMETERS {

@@ -81,10 +81,10 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     let Prepared {
         envs,
         parameters,
-        template_body,
+        templates,
         locks: _locks,
     } = prepare(layout, &args, ui::interactive())?;
-    let body = &template_body;
+    let templates = &templates;
     let asks = |env: &Environment| env.deploy.confirm && !args.yes && ui::interactive();
     // Questions cannot be asked in parallel: with any, one environment after the other.
     let parallel = envs.len() > 1 && !envs.iter().any(asks);
@@ -100,6 +100,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 let ask = asks(&env);
                 async move {
                     let tags = stack_tags(&env);
+                    let body = &templates.cfn_template(env.role_naming()).body;
                     let spec = stack_spec(&env, body, &params, &tags, args.adopt_stack);
                     let guard = Guard {
                         deadline: Deadline::after(args.limits.timeout),
@@ -206,8 +207,8 @@ struct Prepared {
     envs: Vec<Environment>,
     /// Each environment's stack parameters, template defaults included, in the order of `envs`.
     parameters: Vec<Vec<(String, String)>>,
-    /// The CloudFormation template every stack is deployed from.
-    template_body: String,
+    /// The CloudFormation templates; each stack is deployed from the one of its role's naming.
+    templates: Templates,
     /// Held until the deploy ends (see [`crate::claim::claim`]).
     locks: Vec<EnvLock>,
 }
@@ -240,12 +241,13 @@ fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prep
     let mut parameters = Vec::new();
     for env in &envs {
         let rendered = crate::commands::render::write(layout, &templates, env, &all)?;
-        parameters.push(templates.cfn_template().with_defaults(&rendered.parameters));
+        let template = templates.cfn_template(env.role_naming());
+        parameters.push(template.with_defaults(&rendered.parameters));
     }
     Ok(Prepared {
         envs,
         parameters,
-        template_body: templates.cfn_template().body.clone(),
+        templates,
         locks,
     })
 }

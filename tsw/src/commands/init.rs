@@ -72,6 +72,7 @@ impl Args {
             server_role_arn => self.server_role_arn,
             namespaces => self.namespaces,
             stack_name => self.stack_name.unwrap_or_else(|| format!("temporal-serverless-worker-{}", self.env)),
+            role_name => role_name(&self.env),
             external_id => external_id()?,
             lambda_function_arns => functions,
             schema_file => env_descriptor::SCHEMA_FILE,
@@ -109,6 +110,15 @@ fn write_schema_if_missing(layout: &Layout) -> Result<Option<PathBuf>> {
         .write(&path, env_descriptor::json_schema().as_bytes())
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(Some(path))
+}
+
+/// The role's name in a new descriptor, named exactly so (`naming = "fixed"`): the template's
+/// default with the environment's name, so that two environments of one account differ; cut
+/// to IAM's 64 characters (an environment's name is ASCII).
+fn role_name(env: &str) -> String {
+    let mut name = format!("{}-{env}", env_descriptor::Role::DEFAULT_NAME);
+    name.truncate(64);
+    name
 }
 
 /// 32 random characters of [A-Za-z0-9]: within the template's rule (5 to 45 of [a-zA-Z0-9_+=,.@-]).

@@ -96,41 +96,39 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         .iter()
         .map(|name| local_part(layout, &templates, &all, name))
         .collect::<Result<Vec<_>>>()?;
-    let body = &templates.cfn_template().body;
     let trackers: Vec<Tracker> = locals.iter().map(|_| Tracker::default()).collect();
     let rt = crate::connect::runtime()?;
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
-        let plans =
-            async {
-                let mut out = Vec::new();
-                let scope = worker_deployments::Scope::of(args.all, locals.len());
-                for (local, tracker) in locals.iter().zip(&trackers) {
-                    let guard = Guard {
-                        deadline: Deadline::after(args.timeout),
-                        tracker,
+        let plans = async {
+            let mut out = Vec::new();
+            let scope = worker_deployments::Scope::of(args.all, locals.len());
+            for (local, tracker) in locals.iter().zip(&trackers) {
+                let guard = Guard {
+                    deadline: Deadline::after(args.timeout),
+                    tracker,
+                };
+                let mut aws = AwsTarget {
+                    account: local.env.account().map(|(account, _)| account),
+                    region: local.env.aws.region.to_string(),
+                    credentials: None,
+                };
+                let (stack, role_drift) =
+                    match plan_stack(layout, local, &templates, args.adopt_stack, guard, &mut aws)
+                        .await
+                    {
+                        Ok((plan, drift)) => (Ok(plan), drift),
+                        Err(e) => (
+                            Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
+                            Vec::new(),
+                        ),
                     };
-                    let mut aws = AwsTarget {
-                        account: local.env.account().map(|(account, _)| account),
-                        region: local.env.aws.region.to_string(),
-                        credentials: None,
-                    };
-                    let (stack, role_drift) =
-                        match plan_stack(layout, local, body, args.adopt_stack, guard, &mut aws)
-                            .await
-                        {
-                            Ok((plan, drift)) => (Ok(plan), drift),
-                            Err(e) => (
-                                Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
-                                Vec::new(),
-                            ),
-                        };
-                    let mut plan = env_plan(layout, local, stack, scope, aws);
-                    plan.role_drift = role_drift;
-                    out.push(plan);
-                }
-                out
-            };
+                let mut plan = env_plan(layout, local, stack, scope, aws);
+                plan.role_drift = role_drift;
+                out.push(plan);
+            }
+            out
+        };
         anyhow::Ok(tokio::select! {
             plans = plans => Ok(plans),
             first = signals.next() => {
@@ -194,7 +192,9 @@ fn local_part(
         })
         .collect();
     Ok(Local {
-        parameters: templates.cfn_template().with_defaults(&rendered.parameters),
+        parameters: templates
+            .cfn_template(env.role_naming())
+            .with_defaults(&rendered.parameters),
         env,
         files,
     })
@@ -207,13 +207,14 @@ fn local_part(
 async fn plan_stack(
     layout: &Layout,
     local: &Local,
-    body: &str,
+    templates: &Templates,
     adopt: bool,
     guard: Guard<'_>,
     aws: &mut AwsTarget,
 ) -> Result<(Plan, Vec<String>)> {
     let env = &local.env;
     let tags = crate::commands::deploy::stack_tags(env);
+    let body = &templates.cfn_template(env.role_naming()).body;
     let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
     let (clients, caller): (Clients, _) =
         crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
@@ -243,32 +244,82 @@ fn env_plan(
 ) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
     let role_arn = deployed_role_arn(&local.env, &stack);
+    let role_replacement = stack
+        .as_ref()
+        .ok()
+        .and_then(|plan| role_replacement(&local.env, plan, role_arn.as_deref()));
     EnvPlan {
         env: local.env.name.clone(),
         file: crate::relative(layout, &local.env.file),
-        versions: versions(layout, &local.env, role_arn, compute_changes, scope),
+        versions: versions(
+            layout,
+            &local.env,
+            role_arn.as_deref(),
+            compute_changes,
+            scope,
+        ),
         files: local.files.clone(),
         stack,
         role_drift: Vec::new(),
+        role_replacement,
         aws,
     }
 }
 
-/// The role ARN `register` would set after this plan is deployed: `[outputs].role_arn`, unless
-/// the plan creates the stack or renames its role (then it is known after the deploy: the
+/// Whether the plan replaces the role of an existing stack: a new `role.naming` or
+/// `role.name` (its `RoleName` changes, and IAM cannot rename a role).
+fn replaces_role(plan: &Plan) -> bool {
+    plan.parameters
+        .iter()
+        .any(|p| p.key == cfn::ROLE_NAME_PARAMETER)
+        || plan.changes.iter().any(|c| {
+            c.resource_type == "AWS::IAM::Role"
+                && matches!(c.replacement.as_deref(), Some("True" | "Conditional"))
+        })
+}
+
+/// The role ARN `register` would set after this plan is deployed: `[outputs].role_arn`; when
+/// the plan replaces the role, the ARN of the role named as the descriptor now says, in the
+/// recorded role's account; `None` when it is known only after the deploy (a new stack: its
 /// account is not known before).
-fn deployed_role_arn<'a>(env: &'a Environment, stack: &Result<Plan, String>) -> Option<&'a str> {
-    let renames = stack.as_ref().is_ok_and(|plan| {
-        matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. })
-            || plan
-                .parameters
-                .iter()
-                .any(|p| p.key == cfn::ROLE_NAME_PARAMETER)
-    });
-    env.outputs
-        .as_ref()
-        .filter(|_| !renames)
-        .map(|o| o.role_arn.as_str())
+fn deployed_role_arn(env: &Environment, stack: &Result<Plan, String>) -> Option<String> {
+    let recorded = &env.outputs.as_ref()?.role_arn;
+    let Ok(plan) = stack else {
+        return Some(recorded.clone());
+    };
+    if matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. }) {
+        return None;
+    }
+    if !replaces_role(plan) {
+        return Some(recorded.clone());
+    }
+    let arn = env_descriptor::arn::Arn::parse(recorded)?;
+    Some(format!(
+        "arn:{}:iam::{}:role/{}",
+        arn.partition,
+        arn.account,
+        env.role_name()
+    ))
+}
+
+/// When the plan replaces the role of a deployed stack: what happens to its ARN, and that the
+/// versions registered with the old one must be registered again, with the command.
+fn role_replacement(env: &Environment, plan: &Plan, new_arn: Option<&str>) -> Option<String> {
+    if plan.action != PlanAction::Update || !replaces_role(plan) {
+        return None;
+    }
+    let old = env.outputs.as_ref().map(|o| o.role_arn.as_str());
+    let tsw = crate::cli::name();
+    let arns = match (old, new_arn) {
+        (Some(old), Some(new)) => format!("its ARN changes from `{old}` to `{new}`"),
+        _ => "its ARN changes".to_owned(),
+    };
+    Some(format!(
+        "the role is replaced (role.naming `{}`, named `{}`): {arns}; Worker Deployment Versions registered with the old ARN must be registered again: `{tsw} deploy {env} --register` (or `{tsw} register {env}` after the deploy)",
+        env.role_naming().as_str(),
+        env.role_name(),
+        env = env.name,
+    ))
 }
 
 /// Whether the plan changes what a version's compute config holds: the role (a new stack, or
@@ -602,6 +653,51 @@ registered = ["default/w@1", "default/w@0"]
             ]
         );
         assert_eq!(actions(true)[0], (id("default/w@1"), "update"));
+    }
+
+    /// A plan that updates the stack; `replaced`: CloudFormation replaces the role.
+    fn update(replaced: bool) -> Plan {
+        Plan {
+            stack: "s".into(),
+            action: PlanAction::Update,
+            current: None,
+            parameters: Vec::new(),
+            tags: Vec::new(),
+            role_arn: None,
+            changes: vec![aws::Change {
+                action: "Modify".into(),
+                logical_id: "TemporalServerlessWorker".into(),
+                resource_type: "AWS::IAM::Role".into(),
+                replacement: Some(if replaced { "True" } else { "False" }.into()),
+                details: Vec::new(),
+            }],
+            change_set: None,
+        }
+    }
+
+    #[test]
+    fn a_replaced_role_gets_the_arn_of_its_new_name_and_the_re_register_line() {
+        let moved = DESCRIPTOR.replace("[role]\n", "[role]\nnaming = \"fixed\"\n");
+        let env = env_descriptor::load_str(std::path::Path::new("e.toml"), &moved)
+            .expect("valid descriptor")
+            .env;
+        let old = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-s";
+        let new = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker";
+        let replaced = Ok(update(true));
+        assert_eq!(deployed_role_arn(&env, &replaced).as_deref(), Some(new));
+        let line = role_replacement(&env, &update(true), Some(new)).expect("a replacement");
+        assert!(
+            line.contains(&format!("from `{old}` to `{new}`"))
+                && line.contains("must be registered again")
+                && line.contains("deploy e --register"),
+            "{line}"
+        );
+        // An update that keeps the role keeps its ARN, and says nothing.
+        assert_eq!(
+            deployed_role_arn(&env, &Ok(update(false))).as_deref(),
+            Some(old)
+        );
+        assert_eq!(role_replacement(&env, &update(false), Some(old)), None);
     }
 
     use worker_deployments::Field;

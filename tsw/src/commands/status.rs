@@ -79,7 +79,7 @@ impl Verdict {
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let env = crate::envs::load_env(layout, &args.env)?;
     let templates = Templates::load(layout)?;
-    let template = templates.cfn_template();
+    let template = templates.cfn_template(env.role_naming());
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = crate::relative(layout, &env.file);
     let mut verdict = Verdict::default();
@@ -97,7 +97,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
         if clients.stacks.deployed_template(&stack.stack_id).await? != template.body {
             verdict.undeployed.push(format!(
                 "template: the stack was deployed from another template than {}",
-                templates.cfn_origin()
+                templates.cfn_origin(env.role_naming())
             ));
         }
         verdict

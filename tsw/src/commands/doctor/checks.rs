@@ -12,7 +12,7 @@
 //! and a task queue is bound to each version: the proof that Lambda ran the worker and it
 //! reached the frontend.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -651,8 +651,11 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             None
         }
     };
-    let trust = live_role(r, inputs, &stack).await;
+    let (trust, resources) = live_role(r, inputs, &stack).await.unzip();
     external_id_enforced(r, inputs, role_arn, trust.as_ref()).await;
+    if let Some(resources) = resources {
+        registered_versions_covered(r, env, &resources);
+    }
     if let Some(creds) = creds {
         let client = lambda_client(inputs, Some(creds));
         for f in functions {
@@ -665,8 +668,12 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
 }
 
 /// Step 4: the role IAM holds is the one the template declares for the deployed parameters.
-/// Returns its trust policy, when it could be read.
-async fn live_role(r: &mut Report, inputs: &Inputs<'_>, stack: &StackInfo) -> Option<cfn::Trust> {
+/// Returns its trust policy and the resources its inline policies grant, when it could be read.
+async fn live_role(
+    r: &mut Report,
+    inputs: &Inputs<'_>,
+    stack: &StackInfo,
+) -> Option<(cfn::Trust, BTreeSet<String>)> {
     let tsw = crate::cli::name();
     const CHECK: &str = "role as declared";
     let name = cfn::role_arn(&stack.outputs)?.rsplit('/').next()?;
@@ -699,7 +706,47 @@ async fn live_role(r: &mut Report, inputs: &Inputs<'_>, stack: &StackInfo) -> Op
             format!("undo the change in IAM, or run `{tsw} deploy ENV`: it restores what the template declares"),
         );
     }
-    cfn::Trust::parse(&role.trust_policy).ok()
+    let trust = cfn::Trust::parse(&role.trust_policy).ok()?;
+    Some((trust, cfn::granted_resources(&role.inline_policies)))
+}
+
+/// Step 4: every registered version that names a qualified function ARN
+/// (`function:NAME:VERSION`, recorded in `[outputs].registered`) is covered by the role's
+/// invoke policy as IAM holds it (`resources`). An unqualified `function:NAME` there covers
+/// only unqualified calls: the guide now lists `function:NAME:*`. `validate` holds the
+/// descriptor to this; this check finds a role deployed before the descriptor said so.
+fn registered_versions_covered(r: &mut Report, env: &Environment, resources: &BTreeSet<String>) {
+    let tsw = crate::cli::name();
+    let registered: Vec<String> = env
+        .outputs
+        .iter()
+        .flat_map(|o| o.registered.iter().map(|id| id.to_string()))
+        .collect();
+    for wd in &env.worker_deployments {
+        let arn = wd.lambda_function_arn.as_str();
+        let mut parts = arn.splitn(8, ':');
+        let unqualified: Vec<&str> = parts.by_ref().take(7).collect();
+        let qualifier = parts.next();
+        if !registered.contains(&wd.id()) || qualifier.is_none_or(|q| q == "*") {
+            continue;
+        }
+        let name = format!("role covers {}", wd.id());
+        if resources.iter().any(|p| arn::resource_matches(p, arn)) {
+            r.pass(4, name, format!("the role's invoke policy covers `{arn}`"));
+        } else {
+            let listed = resources
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            r.warn(
+                4,
+                name,
+                format!("the version is registered with `{arn}`, which the role's invoke policy does not cover (it allows {listed}): Temporal's invocations of it are denied"),
+                format!("list `{}:*` (every published version) in `role.lambda_function_arns` and run `{tsw} deploy {}`", unqualified.join(":"), env.name),
+            );
+        }
+    }
 }
 
 /// Step 4: AssumeRole without the external ID is denied, and the denial proves the condition:
