@@ -481,7 +481,7 @@ pub fn json(plans: &[EnvPlan]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn update(parameters: Vec<ValueChange>, changes: Vec<Change>) -> Plan {
