@@ -327,9 +327,9 @@ fn run_in(root: &Path, args: &[&str]) -> Result<std::process::ExitCode, String> 
     crate::run(cli).map_err(|e| format!("{e:#}"))
 }
 
-/// Flags the recipe uses that another change adds to this program. TODO: empty this list once
-/// `plan --read-only` is merged; until then the flag is removed before parsing (only while the
-/// command does not know it).
+/// Flags the recipe uses that a change not merged here yet adds to this program (`plan
+/// --read-only`, issue 21): removed before parsing only while the command does not know the
+/// flag; once it does, the flag is parsed like any other, and this entry can go.
 const PENDING_FLAGS: &[(&str, &str)] = &[("plan", "read-only")];
 
 fn knows(subcommand: &str, flag: &str) -> bool {
