@@ -25,6 +25,7 @@ mod infra_repo;
 mod lambda_worker;
 mod ownership;
 mod plan;
+mod plan_summary;
 mod providers;
 mod registration;
 mod release;
