@@ -38,7 +38,8 @@ that differ from what is committed (and the server's dynamic config file, when
 old -> new; estimated from [outputs].registered, saying so, when the frontend does not answer or
 no `temporal` CLI is found). It executes nothing and leaves nothing behind: the change set
 it created is deleted, and for a new stack the REVIEW_IN_PROGRESS stack too (also on Ctrl-C).
-It writes no file but the summary --summary-file names. A stack operation in progress is waited for first (--timeout).
+It writes no file but the one --summary-file names. A stack operation in progress is waited
+for first (--timeout).
 
 Exit codes:
   0  no changes (without --detailed-exitcode: any plan that succeeded)
@@ -47,10 +48,10 @@ Exit codes:
 
 Examples:
   cargo xtask plan staging
-  cargo xtask plan --all --output markdown     the pull request comment (CI)
+  cargo xtask plan --all --output markdown     the full plan as markdown (CI)
   cargo xtask plan staging --output json --detailed-exitcode
-  cargo xtask plan --all --output markdown --summary-file comment.md > plan.md
-                                               the full plan, and a summary for the comment")]
+  cargo xtask plan --all --output markdown --summary-file comment.md
+      the full plan, and in comment.md its summary for a pull request comment (CI)")]
 pub struct PlanArgs {
     /// The environments (environments/ENV.toml).
     #[arg(required_unless_present = "all")]
