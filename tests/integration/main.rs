@@ -13,6 +13,7 @@ mod fault_proxy;
 mod accounts;
 mod boundaries;
 mod checks;
+mod ci_recipe_run;
 mod cli;
 mod credentials;
 mod deploy;
