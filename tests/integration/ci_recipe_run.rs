@@ -31,6 +31,11 @@ fn script<'a>(job: &'a Value, name: &str) -> &'a str {
 /// `script` run by bash in `repo`, `tsw` the built binary as installed (no cargo variables),
 /// with the job's plain `env:` values.
 fn run(repo: &Path, job: &Value, script: &str) -> Run {
+    run_with(repo, job, script, &[])
+}
+
+/// [`run`] with `vars` set too (what GitHub puts for the expressions of `env:`).
+fn run_with(repo: &Path, job: &Value, script: &str, vars: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new("bash");
     cmd.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
         .arg(format!("tsw() {{ \"$TSW_BIN\" \"$@\"; }}\n{script}"))
@@ -47,6 +52,7 @@ fn run(repo: &Path, job: &Value, script: &str) -> Run {
             cmd.env(k, v);
         }
     }
+    cmd.envs(vars.iter().copied());
     Run::from(cmd.output().expect("bash"))
 }
 
