@@ -958,6 +958,39 @@ fn check_outputs(recipe: &Recipe) -> Result<(), String> {
     Ok(())
 }
 
+/// The register step registers every environment of its stage, also after one failed, and then
+/// fails.
+fn check_register_all(recipe: &Recipe) -> Result<(), String> {
+    for (name, job) in recipe.deploy_jobs() {
+        let step = step_running(job, "tsw register")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut vars = step_env(recipe, job, step, &github_values())?;
+        vars.retain(|(k, _)| k != "ENVIRONMENTS");
+        vars.extend([
+            ("ENVIRONMENTS".into(), "first second".into()),
+            (
+                "TSW_CALLS".into(),
+                dir.path().join("calls").display().to_string(),
+            ),
+            ("TSW_EXIT".into(), "1".into()),
+        ]);
+        let run = bash(dir.path(), TSW_STUB, run_of(step), &vars);
+        let made = calls(&std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default());
+        let registered: Vec<String> = made.iter().map(|c| c.words.join(" ")).collect();
+        if run.status.success() || registered != ["register first", "register second"] {
+            return Err(format!(
+                "job `{name}`: with every register failing, it ran {registered:?} and {}",
+                if run.status.success() {
+                    "succeeded"
+                } else {
+                    "failed"
+                }
+            ));
+        }
+    }
+    Ok(())
+}
+
 type Check = fn(&Recipe) -> Result<(), String>;
 
 /// Every check, with a way to break the recipe for it: (name, check, text to replace, with).
@@ -1012,6 +1045,12 @@ const CHECKS: &[(&str, Check, &str, &str)] = &[
         "actions/cache@v4",
     ),
     (
+        "register every environment",
+        check_register_all,
+        "tsw register \"$env\" || failed=1",
+        "tsw register \"$env\"",
+    ),
+    (
         "outputs",
         check_outputs,
         "git push --force origin \"HEAD:refs/heads/$branch\"",
@@ -1062,6 +1101,11 @@ fn a_change_to_any_file_the_tool_edits_runs_the_workflow() {
 #[test]
 fn actions_are_pinned_by_commit() {
     check_pinned(&Recipe::read()).unwrap();
+}
+
+#[test]
+fn every_environment_of_a_stage_is_registered_also_after_one_failed() {
+    check_register_all(&Recipe::read()).unwrap();
 }
 
 #[test]
