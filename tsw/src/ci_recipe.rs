@@ -64,7 +64,7 @@ impl Recipe {
             .ok_or_else(|| format!("no job `{name}`"))
     }
 
-    /// The deploy jobs, in the order `needs` runs them: each with the stage it deploys.
+    /// The jobs named `deploy-STAGE`, in the order the recipe lists them.
     fn deploy_jobs(&self) -> Vec<(String, &Value)> {
         self.jobs()
             .into_iter()
@@ -233,7 +233,14 @@ fn bash(
 
 /// `tsw` as a shell function: records the line it was called from and its words, exits
 /// `$TSW_EXIT` (default 0), and (for `plan --summary-file F`) writes `$TSW_SUMMARY` to F.
-const TSW_STUB: &str = r#"tsw() { { printf '%s' "$((BASH_LINENO[0] - 1))"; printf '\037%s' "$@"; printf '\036'; } >> "$TSW_CALLS"; local prev=; for w in "$@"; do if [ "$prev" = --summary-file ] && [ -n "${TSW_SUMMARY:-}" ]; then printf '%s' "$TSW_SUMMARY" > "$w"; fi; prev=$w; done; return "${TSW_EXIT:-0}"; }"#;
+const TSW_STUB: &str = concat!(
+    r#"tsw() { "#,
+    r#"{ printf '%s' "$((BASH_LINENO[0] - 1))"; printf '\037%s' "$@"; printf '\036'; } >> "$TSW_CALLS"; "#,
+    r#"local prev=; for w in "$@"; do "#,
+    r#"if [ "$prev" = --summary-file ] && [ -n "${TSW_SUMMARY:-}" ]; then printf '%s' "$TSW_SUMMARY" > "$w"; fi; "#,
+    r#"prev=$w; done; "#,
+    r#"return "${TSW_EXIT:-0}"; }"#
+);
 
 /// One `tsw` call a script made: the script's line, and the words.
 #[derive(Debug)]
