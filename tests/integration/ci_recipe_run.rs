@@ -102,4 +102,9 @@ fn the_recipe_validates_deploys_and_registers_in_a_scratch_infrastructure_reposi
             register.all()
         );
     }
+
+    // The full plan (the step summary) speaks the name the program was installed as.
+    let plan = run(&repo, &Value::Null, "tsw plan staging --output markdown");
+    plan.success();
+    assert!(plan.stdout.starts_with("## tsw plan\n"), "{}", plan.stdout);
 }

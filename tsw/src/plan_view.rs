@@ -235,7 +235,7 @@ fn md_value(value: &Option<String>) -> String {
 /// The plan of every environment as markdown: a heading per environment, tables. A pull
 /// request controls every value in it: each is interpolated through [`escape`] only.
 pub fn markdown(plans: &[EnvPlan]) -> String {
-    let mut out = String::from("## cargo xtask plan\n\n");
+    let mut out = format!("## {} plan\n\n", escape::md_text(crate::cli::name()));
     for p in plans {
         out.push_str(&format!(
             "### {}: {}\n\n",
@@ -593,6 +593,15 @@ pub(crate) mod tests {
                 credentials: Some("environment".into()),
             },
         }
+    }
+
+    #[test]
+    fn the_full_plan_is_headed_with_the_name_the_program_was_started_as() {
+        let out = markdown(&[env_plan("e", true, false, false)]);
+        assert!(
+            out.starts_with(&format!("## {} plan\n", crate::cli::name())),
+            "{out}"
+        );
     }
 
     #[test]
