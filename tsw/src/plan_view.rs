@@ -241,14 +241,13 @@ fn md_value(value: &Option<String>) -> String {
 /// The plan of every environment as markdown: a heading per environment, tables. A pull
 /// request controls every value in it: each is interpolated through [`escape`] only.
 pub fn markdown(plans: &[EnvPlan]) -> String {
-    let mut out = String::from("## cargo xtask plan\n\n");
+    let mut out = format!("## {} plan\n\n", escape::md_text(crate::cli::name()));
     for p in plans {
-        let verdict = match (&p.stack, p.has_changes()) {
-            (Err(_), _) => "error",
-            (_, true) => "changes",
-            (_, false) => "no changes",
-        };
-        out.push_str(&format!("### {}: {verdict}\n\n", escape::md_code(&p.env)));
+        out.push_str(&format!(
+            "### {}: {}\n\n",
+            escape::md_code(&p.env),
+            verdict(p)
+        ));
         out.push_str(&format!(
             "AWS: account {}, region {}, credentials: {}\n\n",
             escape::md_code(p.aws.account.as_deref().unwrap_or("(not known)")),
@@ -352,6 +351,82 @@ fn markdown_stack(out: &mut String, plan: &Plan) {
     }
 }
 
+/// How much of a pull request comment [`summary`] may take by default: GitHub refuses a
+/// comment over 65,536 characters, and the workflow adds a heading and links around it.
+pub const SUMMARY_LIMIT: usize = 60_000;
+
+/// The smallest limit [`summary`] keeps: room for its first line, the table's head and the
+/// line counting the rows left out.
+pub const SUMMARY_MIN: usize = 1_000;
+
+/// The verdict of one environment's plan, as every output names it.
+fn verdict(p: &EnvPlan) -> &'static str {
+    match (&p.stack, p.has_changes()) {
+        (Err(_), _) => "error",
+        (_, true) => "changes",
+        (_, false) => "no changes",
+    }
+}
+
+/// The plan of every environment in at most `limit` bytes, so characters (`limit` at least
+/// [`SUMMARY_MIN`]), of markdown for a pull request comment: one summary line, then one table row per environment (its account,
+/// region, verdict and whether its role drifted), errors first, then changes, then drift, then
+/// the rest. Rows that do not fit are counted in a last line that points at the full plan
+/// (`--output markdown`). Every value goes through [`escape`].
+pub fn summary(plans: &[EnvPlan], limit: usize) -> String {
+    let count = |verdict_is: &str| plans.iter().filter(|p| verdict(p) == verdict_is).count();
+    let drifted = plans.iter().filter(|p| !p.role_drift.is_empty()).count();
+    let mut out = format!(
+        "**{} environments: {} with changes, {} failed, {} without changes; {} with role drift.**\n\n",
+        plans.len(),
+        count("changes"),
+        count("error"),
+        count("no changes"),
+        drifted
+    );
+    if plans.is_empty() {
+        return out;
+    }
+    let rank = |p: &EnvPlan| match (verdict(p), p.role_drift.is_empty()) {
+        ("error", _) => 0,
+        ("changes", false) => 1,
+        ("changes", true) => 2,
+        (_, false) => 3,
+        _ => 4,
+    };
+    let mut ordered: Vec<&EnvPlan> = plans.iter().collect();
+    ordered.sort_by_key(|p| rank(p));
+    out.push_str("| Environment | Account | Region | Plan | Role drift |\n|---|---|---|---|---|\n");
+    let rest = |n: usize| {
+        format!(
+            "\n*{n} more environments: see the full plan (the job's step summary and its artifact).*\n"
+        )
+    };
+    for (shown, p) in ordered.iter().enumerate() {
+        let row = format!(
+            "| {} | {} | {} | {} | {} |\n",
+            escape::md_cell(&p.env),
+            escape::md_cell(p.aws.account.as_deref().unwrap_or("(not known)")),
+            escape::md_cell(&p.aws.region),
+            verdict(p),
+            if p.role_drift.is_empty() {
+                "none"
+            } else {
+                "yes"
+            }
+        );
+        // Room is kept for the line counting the rows after this one, so that it always fits.
+        let left = ordered.len() - shown;
+        let reserve = if left > 1 { rest(left - 1).len() } else { 0 };
+        if out.len() + row.len() + reserve > limit {
+            out.push_str(&rest(left));
+            return out;
+        }
+        out.push_str(&row);
+    }
+    out
+}
+
 fn value_json(c: &ValueChange) -> Value {
     json!({ "key": c.key, "old": c.old, "new": c.new })
 }
@@ -419,7 +494,7 @@ pub fn json(plans: &[EnvPlan]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn update(parameters: Vec<ValueChange>, changes: Vec<Change>) -> Plan {
@@ -497,5 +572,111 @@ mod tests {
             "resource types in one column: {lines:?}"
         );
         assert_ne!(replacement_note(&plan.changes[1]), "", "{lines:?}");
+    }
+
+    /// An environment's plan: `changes` or not, an `error`, with `drift` (which is a change)
+    /// or not.
+    pub(crate) fn env_plan(name: &str, changes: bool, error: bool, drift: bool) -> EnvPlan {
+        let mut stack = update(Vec::new(), Vec::new());
+        if !changes {
+            stack.action = PlanAction::NoChange;
+        }
+        EnvPlan {
+            env: name.into(),
+            file: format!("environments/{name}.toml"),
+            stack: if error {
+                Err("AccessDenied".into())
+            } else {
+                Ok(stack)
+            },
+            files: Vec::new(),
+            versions: VersionsPlan {
+                source: crate::commands::plan::VersionsSource::Descriptor,
+                note: None,
+                versions: Vec::new(),
+            },
+            role_drift: if drift {
+                vec!["policy".into()]
+            } else {
+                Vec::new()
+            },
+            aws: AwsTarget {
+                account: Some("123456789012".into()),
+                region: "eu-west-1".into(),
+                credentials: Some("environment".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn the_full_plan_is_headed_with_the_name_the_program_was_started_as() {
+        let out = markdown(&[env_plan("e", true, false, false)]);
+        assert!(
+            out.starts_with(&format!("## {} plan\n", crate::cli::name())),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_every_verdict_and_shows_errors_and_changes_first() {
+        let plans = [
+            env_plan("quiet", false, false, false),
+            env_plan("drifted", false, false, true),
+            env_plan("changed", true, false, false),
+            env_plan("broken", false, true, false),
+        ];
+        let out = summary(&plans, SUMMARY_LIMIT);
+        let mut lines = out.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "**4 environments: 2 with changes, 1 failed, 1 without changes; 1 with role drift.**"
+            ),
+            "{out}"
+        );
+        let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| `")).collect();
+        assert_eq!(
+            rows,
+            [
+                "| `broken` | `123456789012` | `eu-west-1` | error | none |",
+                "| `drifted` | `123456789012` | `eu-west-1` | changes | yes |",
+                "| `changed` | `123456789012` | `eu-west-1` | changes | none |",
+                "| `quiet` | `123456789012` | `eu-west-1` | no changes | none |",
+            ],
+            "{out}"
+        );
+    }
+
+    /// Rows that do not fit are counted, never cut, and the summary stays within its limit,
+    /// however long the names are; those with changes are the ones shown.
+    #[test]
+    fn the_summary_stays_within_its_limit_and_counts_the_rows_left_out() {
+        let long = "n".repeat(400);
+        let plans: Vec<EnvPlan> = (0..200)
+            .map(|i| env_plan(&format!("{long}-{i:03}"), i % 2 == 0, false, false))
+            .collect();
+        for limit in [SUMMARY_MIN, 5_000, SUMMARY_LIMIT] {
+            let out = summary(&plans, limit);
+            assert!(out.len() <= limit, "{} > {limit}", out.len());
+            let rows = out.lines().filter(|l| l.starts_with("| `")).count();
+            assert!(rows < 200, "{rows} rows at {limit}");
+            assert!(
+                out.ends_with(&format!(
+                    "*{} more environments: see the full plan (the job's step summary and its artifact).*\n",
+                    200 - rows
+                )),
+                "{out}"
+            );
+            assert!(
+                out.lines()
+                    .filter(|l| l.starts_with("| `"))
+                    .take(100)
+                    .all(|l| l.contains("| changes |")),
+                "changes first: {out}"
+            );
+        }
+        let all = summary(&plans[..20], SUMMARY_LIMIT);
+        assert_eq!(all.lines().filter(|l| l.starts_with("| `")).count(), 20);
+        assert!(!all.contains("more environments"), "{all}");
     }
 }

@@ -8,10 +8,11 @@
 //! from the descriptor, with a note saying why (a CI job without access to Temporal is normal,
 //! so this never fails the plan). [`crate::plan_view`] shows both.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws::{Clients, Deadline, Guard, Plan, PlanAction, Tracker};
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
@@ -37,7 +38,8 @@ that differ from what is committed (and the server's dynamic config file, when
 old -> new; estimated from [outputs].registered, saying so, when the frontend does not answer or
 no `temporal` CLI is found). It executes nothing and leaves nothing behind: the change set
 it created is deleted, and for a new stack the REVIEW_IN_PROGRESS stack too (also on Ctrl-C).
-It writes no file. A stack operation in progress is waited for first (--timeout).
+It writes no file but the one --summary-file names. A stack operation in progress is waited
+for first (--timeout).
 
 Exit codes:
   0  no changes (without --detailed-exitcode: any plan that succeeded)
@@ -46,8 +48,10 @@ Exit codes:
 
 Examples:
   cargo xtask plan staging
-  cargo xtask plan --all --output markdown     the pull request comment (CI)
-  cargo xtask plan staging --output json --detailed-exitcode")]
+  cargo xtask plan --all --output markdown     the full plan as markdown (CI)
+  cargo xtask plan staging --output json --detailed-exitcode
+  cargo xtask plan --all --output markdown --summary-file comment.md
+      the full plan, and in comment.md its summary for a pull request comment (CI)")]
 pub struct PlanArgs {
     /// The environments (environments/ENV.toml).
     #[arg(required_unless_present = "all")]
@@ -68,6 +72,26 @@ pub struct PlanArgs {
     /// Give up waiting after this long (e.g. `90s`, `30m`).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Also write a summary for a pull request comment to FILE (markdown: one line of counts,
+    /// one row per environment with its account, region, verdict and role drift), also when
+    /// some environment fails.
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+    /// At most this many characters in the summary; rows that do not fit are counted instead.
+    #[arg(long, value_name = "CHARS", default_value_t = crate::plan_view::SUMMARY_LIMIT,
+          value_parser = parse_summary_limit, requires = "summary_file")]
+    pub summary_limit: usize,
+}
+
+/// `--summary-limit`: a whole number of characters, at least [`crate::plan_view::SUMMARY_MIN`].
+fn parse_summary_limit(text: &str) -> Result<usize, String> {
+    let min = crate::plan_view::SUMMARY_MIN;
+    match text.parse::<usize>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a size; allowed: a whole number of characters, at least {min}"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,6 +169,15 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         Ok(plans) => plans,
         Err(code) => return Ok(code),
     };
+    if let Some(path) = &args.summary_file {
+        let summary = crate::plan_view::summary(&plans, args.summary_limit);
+        std::fs::write(path, summary).with_context(|| {
+            format!(
+                "cannot write the summary to `{}` (--summary-file); name a file in a directory that exists",
+                path.display()
+            )
+        })?;
+    }
     match args.output {
         PlanOutput::Text => safe_text::print!("{}", crate::plan_view::text(&plans)),
         PlanOutput::Markdown => safe_text::print!("{}", crate::plan_view::markdown(&plans)),

@@ -11,7 +11,8 @@ use worker_deployments::{Action, Cli, Client, Frontend, Registration, Scope, Sou
 Each `[[worker_deployments]]` entry becomes a Worker Deployment Version whose compute config is
 AWS Lambda: the entry's function ARN, the role ARN recorded by `deploy` in [outputs], and
 `role.external_id`. A version that exists gets its compute config updated, or `no changes` when
-it has it already; versions of the same deployments that keep Lambda compute but are no longer
+it has it already; an environment that lists none has nothing to register (a success, so that
+CI can register every environment it deploys); versions of the same deployments that keep Lambda compute but are no longer
 listed are named, with the command that retires them. The Temporal server checks the config
 as it registers (it assumes the role with the external ID, calls GetFunction,
 and makes sure the role refuses AssumeRole without the external ID); its refusals are shown with
@@ -95,17 +96,22 @@ pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Resul
     Ok(Client::new(cli(layout, env)?, frontend))
 }
 
-/// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
+/// Registers every worker deployment of `env` and records them in [outputs]; for an
+/// environment that lists none, says there is nothing to register. The caller holds
 /// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
 /// names (see [`Scope`]).
 pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<()> {
     let tsw = crate::cli::name();
     let file = crate::relative(layout, &env.file);
-    anyhow::ensure!(
-        !env.worker_deployments.is_empty(),
-        "{}: `{file}` lists no `[[worker_deployments]]` to register",
-        env.name
-    );
+    if env.worker_deployments.is_empty() {
+        // A success: a CI job registers every environment it deploys, also one that lists no
+        // version yet (as `tsw init` writes it).
+        safe_text::println!(
+            "{}: nothing to register: `{file}` lists no `[[worker_deployments]]`",
+            env.name
+        );
+        return Ok(());
+    }
     let outputs = env.outputs.as_ref().with_context(|| {
         format!(
             "{}: `{file}` has no [outputs].role_arn yet: run `{tsw} deploy {}` first",
