@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use aws::actions::{Scope, Use, policy};
 use env_descriptor::{Environment, Layout, arn};
 
-/// Print the IAM policy a role needs to run the tool (or the Temporal server) for environments.
+/// Print the IAM policy a role needs for a use of the tool, scoped to environments
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The document allows exactly the AWS calls the tool makes for that use, scoped to what the
