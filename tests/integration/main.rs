@@ -25,6 +25,7 @@ mod helm;
 mod hostile_output;
 mod infra_repo;
 mod lambda_worker;
+mod least_privilege;
 mod ownership;
 mod plan;
 mod plan_summary;

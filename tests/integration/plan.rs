@@ -291,3 +291,67 @@ fn plan_asks_the_server_which_versions_register_would_change() {
         "{env}"
     );
 }
+
+#[test]
+fn a_read_only_plan_compares_here_and_says_so() {
+    let co = Checkout::new();
+    let stack = "it-plan-ro";
+    co.write_env("ro", &descriptor(stack, "ro-ext-id", &["worker-1"]));
+    let plan_json = |co: &Checkout| {
+        let run = co.xtask(&[
+            "plan",
+            "ro",
+            "--read-only",
+            "--output",
+            "json",
+            "--detailed-exitcode",
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+        (run, json["environments"][0].clone())
+    };
+
+    // A new stack: a create, and nothing made to find it out.
+    let (run, env) = plan_json(&co);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert_eq!(env["mode"], "read-only");
+    assert_eq!(env["mode_note"], serde_json::Value::Null);
+    assert_eq!(env["stack"]["action"], "create");
+    assert_eq!(env["template_differs"], true);
+    assert_eq!(stack_statuses(stack), "[]", "no change set, no stack");
+
+    co.xtask(&["deploy", "ro", "--yes"]).success();
+    let (run, env) = plan_json(&co);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert_eq!(env["stack"]["action"], "no_change", "{env}");
+    assert_eq!(env["template_differs"], false);
+
+    // A parameter change, in text and JSON, with no change set left or made.
+    let deployed = co.read_env("ro");
+    co.write_env("ro", &deployed.replace("'ro-ext-id'", "'ro-ext-id-2'"));
+    let (run, env) = plan_json(&co);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert_eq!(env["stack"]["action"], "update");
+    assert_eq!(
+        env["stack"]["parameters"],
+        serde_json::json!([{"key": "AssumeRoleExternalId", "old": "ro-ext-id", "new": "ro-ext-id-2"}])
+    );
+    assert_eq!(env["template_differs"], false);
+    let text = co.xtask(&["plan", "ro", "--read-only"]);
+    text.success();
+    assert!(
+        text.stdout.contains("mode: read-only (--read-only)"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(
+        cfn(&format!(
+            "print(len([c for c in cfn.list_change_sets(StackName='{stack}')['Summaries'] if c['StackName'] == '{stack}']))"
+        )),
+        "1",
+        "only the deploy's change set"
+    );
+    // Without --read-only, the plan makes its change set: the mode says so.
+    let run = co.xtask(&["plan", "ro", "--output", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    assert_eq!(json["environments"][0]["mode"], "change-set");
+}

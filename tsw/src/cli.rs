@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
-    completions, deploy, destroy, doctor, init, plan, register, render, sandbox, smoke, status,
-    validate, whoami,
+    completions, deploy, destroy, doctor, init, plan, policy, register, render, sandbox, smoke,
+    status, validate, whoami,
 };
 
 /// How the user started this program, as help, examples, hints and completions name it:
@@ -148,6 +148,8 @@ pub enum Command {
     #[command(display_order = 11)]
     Sandbox(sandbox::Args),
     #[command(display_order = 12)]
+    Policy(policy::Args),
+    #[command(display_order = 13)]
     Completions(completions::Args),
 }
 

@@ -8,6 +8,7 @@ pub mod destroy;
 pub mod doctor;
 pub mod init;
 pub mod plan;
+pub mod policy;
 pub mod register;
 pub mod render;
 pub mod sandbox;

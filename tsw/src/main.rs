@@ -53,6 +53,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Register(args) => args.run(layout),
         Command::Doctor(args) => doctor::run(args, layout),
         Command::Smoke(args) => args.run(layout),
+        Command::Policy(args) => args.run(layout),
         Command::Sandbox(args) => args.run(layout),
         Command::Completions(args) => args.run(),
     }

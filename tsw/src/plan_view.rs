@@ -27,6 +27,56 @@ pub struct EnvPlan {
     pub role_replacement: Option<String>,
     /// Where its AWS calls go, and as whom.
     pub aws: AwsTarget,
+    /// How the stack's plan was made.
+    pub mode: PlanMode,
+}
+
+/// How a stack's plan was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanMode {
+    /// A change set, created and deleted at once: resource changes included.
+    ChangeSet,
+    /// Reads only (`plan --read-only`, or a denied CreateChangeSet: `fallback` says so):
+    /// parameters, tags, service role and template compared here; no resource changes.
+    ReadOnly {
+        template_differs: bool,
+        fallback: Option<String>,
+    },
+}
+
+impl PlanMode {
+    /// `change-set` or `read-only`, as JSON names it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PlanMode::ChangeSet => "change-set",
+            PlanMode::ReadOnly { .. } => "read-only",
+        }
+    }
+
+    /// The lines a read-only plan adds (none for a change set's).
+    pub fn lines(&self) -> Vec<String> {
+        let PlanMode::ReadOnly {
+            template_differs,
+            fallback,
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut out = vec![match fallback {
+            Some(why) => format!("mode: read-only: {why}"),
+            None => "mode: read-only (--read-only): no change set, so no resource-level changes"
+                .to_owned(),
+        }];
+        out.push(
+            if *template_differs {
+                "template: differs from the deployed one"
+            } else {
+                "template: same as the deployed one"
+            }
+            .to_owned(),
+        );
+        out
+    }
 }
 
 /// The account, region and credentials of an environment's AWS calls.
@@ -182,6 +232,9 @@ pub fn text(plans: &[EnvPlan]) -> String {
     for p in plans {
         out.push_str(&format!("{} ({}):\n", p.env, p.file));
         out.push_str(&format!("  aws: {}\n", p.aws.line()));
+        for line in p.mode.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
         match &p.stack {
             Ok(plan) => {
                 for line in stack_lines(plan) {
@@ -254,6 +307,9 @@ pub fn markdown(plans: &[EnvPlan]) -> String {
             escape::md_code(&p.aws.region),
             escape::md_text(p.aws.credentials.as_deref().unwrap_or("(not known)"))
         ));
+        for line in p.mode.lines() {
+            out.push_str(&format!("{}\n\n", escape::md_prose(&line)));
+        }
         match &p.stack {
             Ok(plan) => markdown_stack(&mut out, plan),
             Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
@@ -471,6 +527,15 @@ pub fn json(plans: &[EnvPlan]) -> Value {
                 "region": p.aws.region,
                 "credentials": p.aws.credentials,
             }),
+            "mode": p.mode.as_str(),
+            "mode_note": match &p.mode {
+                PlanMode::ReadOnly { fallback, .. } => fallback.clone(),
+                PlanMode::ChangeSet => None,
+            },
+            "template_differs": match &p.mode {
+                PlanMode::ReadOnly { template_differs, .. } => Some(*template_differs),
+                PlanMode::ChangeSet => None,
+            },
             "error": p.stack.as_ref().err(),
             "stack": p.stack.as_ref().ok().map(stack_json),
             "role_drift": p.role_drift,
@@ -605,6 +670,8 @@ pub(crate) mod tests {
                 region: "eu-west-1".into(),
                 credentials: Some("environment".into()),
             },
+            role_replacement: None,
+            mode: PlanMode::ChangeSet,
         }
     }
 

@@ -1141,6 +1141,50 @@ def exits_cleanly_on_sigint(c: Clients, launcher: Launcher) -> None:
         other.cleanup()
 
 
+@check
+def enforced_iam_checks_forms_as_sent_and_denies_in_the_query_shape(c: Clients, launcher: Launcher) -> None:
+    """With IAM enforced: a form body encoded otherwise than botocore would (`%20` for a space,
+    as the Rust SDK sends it) passes the signature check, and a denied action answers
+    AccessDenied with its code and the action in the message. An emulator of its own, since
+    enforcement is global."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    other = Launcher(free_port())
+    try:
+        admin = Clients(other.url)
+        admin.iam.create_user(UserName="reader")
+        admin.iam.put_user_policy(UserName="reader", PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"}]}))
+        key = admin.iam.create_access_key(UserName="reader")["AccessKey"]
+        urllib.request.urlopen(urllib.request.Request(
+            f"{other.url}/moto-api/reset-auth", data=b"0", method="POST",
+            headers={"Content-Type": "text/plain"}), timeout=30)
+        body = "Action=DescribeStacks&Version=2010-05-15&StackName=not%20there"
+        request = AWSRequest(method="POST", url=other.url + "/", data=body,
+                             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "cloudformation",
+                  "us-east-1").add_auth(request)
+        try:
+            urllib.request.urlopen(urllib.request.Request(
+                other.url + "/", data=body.encode(), method="POST", headers=dict(request.headers)), timeout=30)
+            raise AssertionError("DescribeStacks of a missing stack succeeded")
+        except urllib.error.HTTPError as exc:
+            answer = exc.read().decode()
+            assert "does not exist" in answer and "SignatureDoesNotMatch" not in answer, answer
+        config = Config(retries={"max_attempts": 1})
+        reader = boto3.client("cloudformation", endpoint_url=other.url, region_name="us-east-1",
+                              aws_access_key_id=key["AccessKeyId"],
+                              aws_secret_access_key=key["SecretAccessKey"], config=config)
+        expect_error(lambda: reader.list_stacks(), "AccessDenied",
+                     contains="not authorized to perform: cloudformation:ListStacks", status=403)
+    finally:
+        other.stop(signal.SIGTERM)
+        other.cleanup()
+
+
 # --------------------------------------------------------------------------- main
 
 

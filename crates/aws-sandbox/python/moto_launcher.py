@@ -53,6 +53,13 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         automatic deployment of service-managed StackSets with AutoDeployment Enabled: an
                         account that joins a targeted OU gets instances in the StackSet's regions, one
                         that leaves loses them (stacks kept with RetainStacksOnAccountRemoval).
+  * signed forms      - with IAM enforced (INITIAL_NO_AUTH_ACTION_COUNT, /moto-api/reset-auth), the
+                        signature of a form-encoded request is checked against its body as sent,
+                        not as botocore re-encodes the parsed form (which spells a space `+`
+                        where the Rust SDK sends `%20`, so every such request was refused).
+  * access denied     - an action IAM denies answers AccessDenied in the Query protocol's error shape
+                        (ErrorResponse/Error/Code), as CloudFormation, IAM and STS do, so that SDKs
+                        read its code and message (moto's ErrorResponse/Errors/Error hid both).
 
 Limits (what is still not AWS):
   * Resources are created synchronously; stack events are all emitted during the API call.
@@ -2162,6 +2169,55 @@ def patch_lambda_runtime() -> None:
     LambdaSimpleBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
 
 
+def patch_signed_forms() -> None:
+    """moto (5.2.5) keeps no raw body of a form-encoded request (werkzeug parses the form
+    without caching it), so its signature check re-encodes the parsed form with botocore's
+    rules; a client that encodes otherwise (the Rust SDK: `%20` for a space) fails with
+    SignatureDoesNotMatch. When IAM is enforced, the body is cached first and kept as
+    `raw_body`, which the check signs; `body` stays as moto had it. Nothing changes while IAM
+    is not enforced (the default)."""
+    from moto import settings
+    from moto.core.responses import BaseResponse
+
+    _require(BaseResponse, "setup_class")
+    original = BaseResponse.setup_class
+
+    def setup_class(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        raw = b""
+        if (settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf")
+                and request.mimetype == "application/x-www-form-urlencoded"):
+            raw = request.get_data(cache=True, parse_form_data=False)
+        result = original(self, request, *args, **kwargs)
+        if raw:
+            self.raw_body = raw
+            self.body = ""
+        return result
+
+    BaseResponse.setup_class = setup_class  # type: ignore[method-assign]
+
+
+def patch_access_denied_shape() -> None:
+    """AccessDenied of an enforced IAM policy in the shape the Query protocols answer errors in
+    (`<ErrorResponse><Error>...`), not moto's `<ErrorResponse><Errors><Error>...`, which no
+    SDK reads a code from."""
+    from xml.sax.saxutils import escape
+
+    from moto.core.exceptions import AccessDeniedError
+
+    _require(AccessDeniedError, "__init__")
+    original = AccessDeniedError.__init__
+
+    def __init__(self: Any, user_arn: str, action: str) -> None:
+        original(self, user_arn, action)
+        self.description = (
+            '<?xml version="1.0" encoding="utf-8"?>\n<ErrorResponse><Error><Type>Sender</Type>'
+            f"<Code>AccessDenied</Code><Message>{escape(self.message)}</Message></Error>"
+            "</ErrorResponse>"
+        )
+
+    AccessDeniedError.__init__ = __init__  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- server
 
 
@@ -2182,6 +2238,8 @@ PATCHES: list[Callable[[], None]] = [
     patch_iam_role_names,
     patch_cfn_stack_sets,
     patch_organizations_auto_deployment,
+    patch_signed_forms,
+    patch_access_denied_shape,
 ]
 
 

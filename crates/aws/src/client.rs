@@ -42,7 +42,7 @@ pub struct Clients {
 
 /// The SDK service ids of every client this tool builds, all from [`Clients::config`]
 /// (Lambda's by [`Clients::lambda`]).
-const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
+pub(crate) const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
 
 /// An endpoint a client calls, and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]

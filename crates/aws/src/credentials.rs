@@ -134,13 +134,11 @@ pub(crate) async fn provider(
     files: Option<ProfileFiles>,
 ) -> Option<SharedCredentialsProvider> {
     let base = if local {
-        SharedCredentialsProvider::new(Credentials::new(
-            DUMMY_KEY,
-            DUMMY_KEY,
-            None,
-            None,
-            "local endpoint",
-        ))
+        SharedCredentialsProvider::new(
+            loopback_keys(config, &|v| std::env::var(v).ok()).unwrap_or_else(|| {
+                Credentials::new(DUMMY_KEY, DUMMY_KEY, None, None, "local endpoint")
+            }),
+        )
     } else if let Some(profile) = &conn.profile {
         // Only the profile: the default chain would take keys from the environment first.
         let mut shared = ProviderConfig::without_region().with_region(config.region().cloned());
@@ -191,6 +189,42 @@ pub(crate) async fn provider(
         from,
         inner: builder.build_from_provider(base).await,
     }))
+}
+
+/// Test-only: the access key of an emulator's user to sign with in place of the dummy keys,
+/// so that a test can run the tool as a user with a given policy on an emulator that enforces
+/// IAM. Read only when every client calls an endpoint on this machine; never the caller's
+/// credentials, which a local endpoint never receives.
+pub const LOOPBACK_ACCESS_KEY_ID: &str = "TSW_LOOPBACK_ACCESS_KEY_ID";
+/// Test-only: the secret key that goes with [`LOOPBACK_ACCESS_KEY_ID`].
+pub const LOOPBACK_SECRET_ACCESS_KEY: &str = "TSW_LOOPBACK_SECRET_ACCESS_KEY";
+
+/// The keys of [`LOOPBACK_ACCESS_KEY_ID`] and [`LOOPBACK_SECRET_ACCESS_KEY`] (`var` reads the
+/// environment), when both are set and every client of `config` calls an endpoint on this
+/// machine; else `None` (a remote endpoint never gets them).
+pub(crate) fn loopback_keys(
+    config: &SdkConfig,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Option<Credentials> {
+    let all_local = crate::client::SERVICES.iter().all(|service| {
+        crate::client::endpoint_of(config, service)
+            .is_some_and(|url| local_endpoint::is_local(&url))
+    });
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    match (
+        all_local,
+        set(LOOPBACK_ACCESS_KEY_ID),
+        set(LOOPBACK_SECRET_ACCESS_KEY),
+    ) {
+        (true, Some(id), Some(secret)) => Some(Credentials::new(
+            id,
+            secret,
+            None,
+            None,
+            "loopback keys (test-only)",
+        )),
+        _ => None,
+    }
 }
 
 /// The role of `aws.role_arn`, whose failures name it and the credentials that asked.
@@ -473,6 +507,36 @@ mod tests {
             CredentialSource::of(&conn, false, &|_| None).to_string(),
             "role `arn:aws:iam::222222222222:role/deployer` (aws.role_arn), assumed with profile `prod-deployer` (aws.profile)"
         );
+    }
+
+    #[tokio::test]
+    async fn loopback_keys_are_read_for_a_loopback_endpoint_only() {
+        let var = |name: &str| match name {
+            LOOPBACK_ACCESS_KEY_ID => Some("EMULATORUSER".to_owned()),
+            LOOPBACK_SECRET_ACCESS_KEY => Some("emulator-secret".to_owned()),
+            _ => None,
+        };
+        let local = loopback_keys(&config("http://127.0.0.1:5000").await, &var).unwrap();
+        assert_eq!(local.access_key_id(), "EMULATORUSER");
+        assert_eq!(local.secret_access_key(), "emulator-secret");
+        for remote in [
+            "https://cloudformation.us-east-1.amazonaws.com",
+            "http://emulator.example:5000",
+        ] {
+            assert!(
+                loopback_keys(&config(remote).await, &var).is_none(),
+                "{remote}"
+            );
+        }
+        // Without an endpoint (AWS's own), and with only one of the two keys: ignored.
+        let aws = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(environment_keys())
+            .load()
+            .await;
+        assert!(loopback_keys(&aws, &var).is_none());
+        let half = |name: &str| (name == LOOPBACK_ACCESS_KEY_ID).then(|| "K".to_owned());
+        assert!(loopback_keys(&config("http://127.0.0.1:5000").await, &half).is_none());
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@
 //!
 //! [`DeployError`] is the one error type of every call, with a [`Hint`] for what to do next.
 
+pub mod actions;
 mod client;
 mod credentials;
 mod error;
@@ -26,9 +27,12 @@ mod role;
 mod stack;
 mod undo;
 
-pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
-pub use credentials::{AssumeRole, CredentialSource, DEFAULT_SESSION_NAME};
 pub use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
+pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
+pub use credentials::{
+    AssumeRole, CredentialSource, DEFAULT_SESSION_NAME, LOOPBACK_ACCESS_KEY_ID,
+    LOOPBACK_SECRET_ACCESS_KEY,
+};
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
 pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
@@ -36,5 +40,6 @@ pub use model::{
     Change, ChangeSetRef, Event, Outcome, Owner, Plan, PlanAction, PropertyChange, StackInfo,
     StackSpec, ValueChange,
 };
+pub use plan::{PlanMade, ReadOnlyPlan};
 pub use role::{DeclaredRole, LiveRole};
 pub use stack::{Guard, Observer, Stacks};

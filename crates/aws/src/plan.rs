@@ -93,6 +93,51 @@ impl Stacks {
         op.plan(spec, current, true).await
     }
 
+    /// Finds what deploying `spec` would change without a change set, for a role that may only
+    /// read (DescribeStacks, GetTemplate; DescribeStackEvents while an operation in progress is
+    /// waited for): parameters, tags and service role compared with the stack's, and the
+    /// template with the deployed one, here. The plan holds no change set and no resource
+    /// changes; [`ReadOnlyPlan::template_differs`] says whether the template changes.
+    pub async fn plan_read_only(
+        &self,
+        spec: &StackSpec<'_>,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<ReadOnlyPlan, DeployError> {
+        let mut op = Op::new(self, guard, obs);
+        let current = op.settled(spec.name).await?;
+        op.plan_read_only(spec, current).await
+    }
+
+    /// Plans as [`Stacks::plan`] does; when CreateChangeSet is denied (a role that may only
+    /// read), plans as [`Stacks::plan_read_only`] instead, saying so in
+    /// [`ReadOnlyPlan::fallback`].
+    pub async fn plan_or_read_only(
+        &self,
+        spec: &StackSpec<'_>,
+        guard: Guard<'_>,
+        obs: &mut dyn Observer,
+    ) -> Result<PlanMade, DeployError> {
+        let mut op = Op::new(self, guard, obs);
+        let current = op.settled(spec.name).await?;
+        match op.plan(spec, current.clone(), true).await {
+            Err(DeployError::Aws {
+                action: "CreateChangeSet",
+                code: Some(code),
+                message,
+            }) if is_denial(&code) => {
+                // Nothing was created: there is nothing for an interruption to undo.
+                op.guard.tracker.set(InFlight::Nothing);
+                let mut read = op.plan_read_only(spec, current).await?;
+                read.fallback = Some(format!(
+                    "CreateChangeSet was denied ({code}: {message}), so the plan was made with reads only"
+                ));
+                Ok(PlanMade::ReadOnly(read))
+            }
+            other => other.map(PlanMade::WithChangeSet),
+        }
+    }
+
     /// Executes the plan's change set and watches the stack until it settles. A
     /// [`PlanAction::NoChange`] plan returns the stack as it is; a [`PlanAction::Replace`]
     /// plan is refused ([`DeployError::NeedsReplace`]): [`Stacks::deploy`] replaces.
@@ -155,7 +200,91 @@ impl Stacks {
     }
 }
 
+/// A plan made without a change set ([`Stacks::plan_read_only`]).
+#[derive(Debug, Clone)]
+pub struct ReadOnlyPlan {
+    /// The plan: action, parameters, tags and service role old → new; no change set, and no
+    /// resource changes (only a change set knows them).
+    pub plan: Plan,
+    /// Whether the template differs from the deployed one (always for a stack to create).
+    pub template_differs: bool,
+    /// Why a change set was not used when one was asked for ([`Stacks::plan_or_read_only`]).
+    pub fallback: Option<String>,
+}
+
+/// A plan with a change set, or, when that was denied, one made with reads only.
+#[derive(Debug, Clone)]
+pub enum PlanMade {
+    WithChangeSet(Plan),
+    ReadOnly(ReadOnlyPlan),
+}
+
+/// Whether an error code is AWS's refusal of an action to the caller.
+fn is_denial(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
+    )
+}
+
 impl Op<'_, '_> {
+    /// Plans `spec` against the settled `current` stack with reads only.
+    async fn plan_read_only(
+        &mut self,
+        spec: &StackSpec<'_>,
+        current: Option<StackInfo>,
+    ) -> Result<ReadOnlyPlan, DeployError> {
+        if let Some(s) = &current {
+            spec.owner.check(spec.name, s)?;
+        }
+        let differences = spec.differences(current.as_ref());
+        let (action, template_differs) = match &current {
+            None => {
+                if let Some(id) = spec.recorded_stack_id {
+                    return Err(DeployError::RecordedStackGone {
+                        stack: spec.name.into(),
+                        stack_id: id.into(),
+                    });
+                }
+                (PlanAction::Create, true)
+            }
+            Some(s) if s.status == StackStatus::ReviewInProgress => (PlanAction::Create, true),
+            Some(s)
+                if matches!(
+                    s.status,
+                    StackStatus::RollbackComplete | StackStatus::RollbackFailed
+                ) =>
+            {
+                (
+                    PlanAction::Replace {
+                        status: s.status.clone(),
+                    },
+                    true,
+                )
+            }
+            Some(s) if is_failed(&s.status) => {
+                return Err(DeployError::Stuck {
+                    stack: spec.name.into(),
+                    status: s.status.clone(),
+                    hint: "see its events in the CloudFormation console; an UPDATE_ROLLBACK_FAILED stack needs `aws cloudformation continue-update-rollback`",
+                });
+            }
+            Some(s) => {
+                let differs = !self.same_template(spec, s).await?;
+                if differs || !differences.is_empty() {
+                    (PlanAction::Update, differs)
+                } else {
+                    (PlanAction::NoChange, false)
+                }
+            }
+        };
+        Ok(ReadOnlyPlan {
+            plan: Plan::without_change_set(spec, action, current, differences),
+            template_differs,
+            fallback: None,
+        })
+    }
+
     /// Plans `spec` against the settled `current` stack. `check_record`: refuse when the
     /// stack recorded in `[outputs]` is gone.
     async fn plan(

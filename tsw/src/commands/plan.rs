@@ -13,14 +13,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws::{Clients, Deadline, Guard, Plan, PlanAction, Tracker};
+use aws::{Clients, Deadline, Guard, Plan, PlanAction, PlanMade, Tracker};
 use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use worker_deployments::{Client, Difference, Planned, Registration, Scope};
 
 use crate::cli::{DEFAULT_TIMEOUT, parse_duration};
 use crate::interrupt::{self, Signals, Stopped};
-use crate::plan_view::{AwsTarget, EnvPlan};
+use crate::plan_view::{AwsTarget, EnvPlan, PlanMode};
 use crate::progress::StackProgress;
 use crate::ui::Progress;
 
@@ -72,6 +72,12 @@ pub struct PlanArgs {
     /// Give up waiting after this long (e.g. `90s`, `30m`).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Plan without a change set, for a role that may only read (`policy --for
+    /// plan-read-only`): parameters, tags, service role and template compared with the
+    /// stack's here, the live role read; no resource-level changes. Without it, a denied
+    /// CreateChangeSet falls back to this, saying so.
+    #[arg(long)]
+    pub read_only: bool,
     /// Also write a summary for a pull request comment to FILE (markdown: one line of counts,
     /// one row per environment with its account, region, verdict and role drift), also when
     /// some environment fails.
@@ -137,18 +143,22 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     region: local.env.aws.region.to_string(),
                     credentials: None,
                 };
-                let (stack, role_drift) =
-                    match plan_stack(layout, local, &templates, args.adopt_stack, guard, &mut aws)
-                        .await
-                    {
-                        Ok((plan, drift)) => (Ok(plan), drift),
+                let how = Ask {
+                    adopt: args.adopt_stack,
+                    read_only: args.read_only,
+                };
+                let (stack, role_drift, mode) =
+                    match plan_stack(layout, local, &templates, how, guard, &mut aws).await {
+                        Ok((plan, drift, mode)) => (Ok(plan), drift, mode),
                         Err(e) => (
                             Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
                             Vec::new(),
+                            PlanMode::ChangeSet,
                         ),
                     };
                 let mut plan = env_plan(layout, local, stack, scope, aws);
                 plan.role_drift = role_drift;
+                plan.mode = mode;
                 out.push(plan);
             }
             out
@@ -241,14 +251,14 @@ async fn plan_stack(
     layout: &Layout,
     local: &Local,
     templates: &Templates,
-    adopt: bool,
+    how: Ask,
     guard: Guard<'_>,
     aws: &mut AwsTarget,
-) -> Result<(Plan, Vec<String>)> {
+) -> Result<(Plan, Vec<String>, PlanMode)> {
     let env = &local.env;
     let tags = crate::commands::deploy::stack_tags(env);
     let body = &templates.cfn_template(env.role_naming()).body;
-    let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, adopt);
+    let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, how.adopt);
     let (clients, caller): (Clients, _) =
         crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
     if let Some(caller) = caller {
@@ -256,8 +266,32 @@ async fn plan_stack(
     }
     aws.credentials = Some(clients.credentials.to_string());
     let mut progress = StackProgress(Progress::new(&env.name, false));
-    let plan = clients.stacks.plan(&spec, guard, &mut progress).await?;
-    clients.stacks.discard(&plan, guard, &mut progress).await?;
+    let planned = if how.read_only {
+        PlanMade::ReadOnly(
+            clients
+                .stacks
+                .plan_read_only(&spec, guard, &mut progress)
+                .await?,
+        )
+    } else {
+        clients
+            .stacks
+            .plan_or_read_only(&spec, guard, &mut progress)
+            .await?
+    };
+    let (plan, mode) = match planned {
+        PlanMade::WithChangeSet(plan) => {
+            clients.stacks.discard(&plan, guard, &mut progress).await?;
+            (plan, PlanMode::ChangeSet)
+        }
+        PlanMade::ReadOnly(read) => (
+            read.plan,
+            PlanMode::ReadOnly {
+                template_differs: read.template_differs,
+                fallback: read.fallback,
+            },
+        ),
+    };
     progress.0.finish();
     let drift = match (&plan.action, &plan.current) {
         (PlanAction::NoChange | PlanAction::Update, Some(current)) => {
@@ -265,7 +299,16 @@ async fn plan_stack(
         }
         _ => Vec::new(),
     };
-    Ok((plan, drift))
+    Ok((plan, drift, mode))
+}
+
+/// How `plan` was asked to plan a stack.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    /// `--adopt-stack`.
+    adopt: bool,
+    /// `--read-only`.
+    read_only: bool,
 }
 
 fn env_plan(
@@ -296,6 +339,7 @@ fn env_plan(
         role_drift: Vec::new(),
         role_replacement,
         aws,
+        mode: PlanMode::ChangeSet,
     }
 }
 

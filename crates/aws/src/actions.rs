@@ -1,0 +1,665 @@
+//! Which AWS actions each use of the tool needs, and the IAM policy that grants exactly those.
+//!
+//! [`Use::calls`] is the one table of which command calls which AWS operation (a test reads the
+//! code and fails when a call is missing from it, or an entry is called nowhere). [`policy`]
+//! turns a use into an IAM policy document scoped to what the descriptors declare: the stack
+//! (`arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*`), the change sets this tool
+//! names (`changeSet/xtask-*/*`), the invocation role (`arn:PARTITION:iam::ACCOUNT:role/NAME`),
+//! the Lambda functions, and `iam:PassRole` on `deploy.cloudformation_role_arn` alone, with
+//! `iam:PassedToService`. No action is `*`, and no resource is: every action the tool needs
+//! takes resource-level permissions, but for `sts:GetCallerIdentity`, which needs no permission
+//! at all and is left out.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde_json::{Value, json};
+
+/// An AWS API operation the tool calls (the `aws` crate's calls, and `doctor`'s AssumeRole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    DescribeStacks,
+    GetTemplate,
+    DescribeStackEvents,
+    CreateChangeSet,
+    DescribeChangeSet,
+    ExecuteChangeSet,
+    DeleteChangeSet,
+    DeleteStack,
+    GetRole,
+    ListRolePolicies,
+    GetRolePolicy,
+    ListAttachedRolePolicies,
+    UpdateAssumeRolePolicy,
+    PutRolePolicy,
+    DeleteRolePolicy,
+    DetachRolePolicy,
+    GetFunction,
+    GetFunctionConfiguration,
+    GetCallerIdentity,
+    AssumeRole,
+}
+
+/// What an operation acts on, which is what its permission is scoped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// The environment's stack: `arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*`.
+    Stack,
+    /// The stack and the change sets this tool creates on it
+    /// (`arn:PARTITION:cloudformation:REGION:ACCOUNT:changeSet/xtask-*/*`).
+    ChangeSet,
+    /// The invocation role: `arn:PARTITION:iam::ACCOUNT:role/NAME-STACK`.
+    Role,
+    /// The Lambda functions the descriptor names (each ARN, and its versions and aliases).
+    Function,
+    /// Nothing: the operation needs no permission (`sts:GetCallerIdentity`).
+    Nothing,
+}
+
+impl Operation {
+    /// Every operation, in the order of the enum.
+    pub const ALL: &'static [Operation] = &[
+        Operation::DescribeStacks,
+        Operation::GetTemplate,
+        Operation::DescribeStackEvents,
+        Operation::CreateChangeSet,
+        Operation::DescribeChangeSet,
+        Operation::ExecuteChangeSet,
+        Operation::DeleteChangeSet,
+        Operation::DeleteStack,
+        Operation::GetRole,
+        Operation::ListRolePolicies,
+        Operation::GetRolePolicy,
+        Operation::ListAttachedRolePolicies,
+        Operation::UpdateAssumeRolePolicy,
+        Operation::PutRolePolicy,
+        Operation::DeleteRolePolicy,
+        Operation::DetachRolePolicy,
+        Operation::GetFunction,
+        Operation::GetFunctionConfiguration,
+        Operation::GetCallerIdentity,
+        Operation::AssumeRole,
+    ];
+
+    /// The IAM action that allows it, e.g. `cloudformation:DescribeStacks`.
+    pub fn action(self) -> String {
+        format!("{}:{self:?}", self.service())
+    }
+
+    /// The service prefix of its action.
+    pub fn service(self) -> &'static str {
+        use Operation::*;
+        match self {
+            DescribeStacks | GetTemplate | DescribeStackEvents | CreateChangeSet
+            | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet | DeleteStack => {
+                "cloudformation"
+            }
+            GetRole
+            | ListRolePolicies
+            | GetRolePolicy
+            | ListAttachedRolePolicies
+            | UpdateAssumeRolePolicy
+            | PutRolePolicy
+            | DeleteRolePolicy
+            | DetachRolePolicy => "iam",
+            GetFunction | GetFunctionConfiguration => "lambda",
+            GetCallerIdentity | AssumeRole => "sts",
+        }
+    }
+
+    fn target(self) -> Target {
+        use Operation::*;
+        match self {
+            DescribeStacks | GetTemplate | DescribeStackEvents | DeleteStack => Target::Stack,
+            CreateChangeSet | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet => {
+                Target::ChangeSet
+            }
+            GetRole
+            | ListRolePolicies
+            | GetRolePolicy
+            | ListAttachedRolePolicies
+            | UpdateAssumeRolePolicy
+            | PutRolePolicy
+            | DeleteRolePolicy
+            | DetachRolePolicy
+            | AssumeRole => Target::Role,
+            GetFunction | GetFunctionConfiguration => Target::Function,
+            GetCallerIdentity => Target::Nothing,
+        }
+    }
+}
+
+/// A role the tool runs as, named by what it is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// `plan`: the stack's change set, created and deleted at once, and the live role.
+    Plan,
+    /// `plan --read-only`: no change set; parameters, template and the live role compared
+    /// locally.
+    PlanReadOnly,
+    /// `deploy`: a plan, then its change set executed and watched; a drifted role restored.
+    Deploy,
+    /// `destroy`: the stack deleted and watched.
+    Destroy,
+    /// `doctor`, run with the Temporal server's credentials: the stack, the live role, the
+    /// functions, and the role assumed as the server assumes it.
+    Doctor,
+    /// The Temporal server itself: it assumes the invocation role to invoke the functions.
+    Server,
+}
+
+impl Use {
+    /// Every use, in the order `--for` lists them.
+    pub const ALL: &'static [Use] = &[
+        Use::Plan,
+        Use::PlanReadOnly,
+        Use::Deploy,
+        Use::Destroy,
+        Use::Doctor,
+        Use::Server,
+    ];
+
+    /// Its name on the command line (`--for NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Use::Plan => "plan",
+            Use::PlanReadOnly => "plan-read-only",
+            Use::Deploy => "deploy",
+            Use::Destroy => "destroy",
+            Use::Doctor => "doctor",
+            Use::Server => "server",
+        }
+    }
+
+    /// The use named `name`.
+    pub fn named(name: &str) -> Option<Use> {
+        Use::ALL.iter().copied().find(|u| u.name() == name)
+    }
+
+    /// The operations this use calls: the one table of the tool's AWS calls.
+    pub fn calls(self) -> &'static [Operation] {
+        use Operation::*;
+        match self {
+            Use::PlanReadOnly => &[
+                GetCallerIdentity,
+                DescribeStacks,
+                DescribeStackEvents,
+                GetTemplate,
+                GetRole,
+                ListRolePolicies,
+                GetRolePolicy,
+                ListAttachedRolePolicies,
+            ],
+            Use::Plan => &[
+                GetCallerIdentity,
+                DescribeStacks,
+                DescribeStackEvents,
+                GetTemplate,
+                GetRole,
+                ListRolePolicies,
+                GetRolePolicy,
+                ListAttachedRolePolicies,
+                CreateChangeSet,
+                DescribeChangeSet,
+                DeleteChangeSet,
+                // The empty REVIEW_IN_PROGRESS stack a new stack's change set leaves.
+                DeleteStack,
+            ],
+            Use::Deploy => &[
+                GetCallerIdentity,
+                DescribeStacks,
+                DescribeStackEvents,
+                GetTemplate,
+                GetRole,
+                ListRolePolicies,
+                GetRolePolicy,
+                ListAttachedRolePolicies,
+                CreateChangeSet,
+                DescribeChangeSet,
+                DeleteChangeSet,
+                DeleteStack,
+                ExecuteChangeSet,
+                // Restoring a role changed outside the stack.
+                UpdateAssumeRolePolicy,
+                PutRolePolicy,
+                DeleteRolePolicy,
+                DetachRolePolicy,
+            ],
+            Use::Destroy => &[
+                GetCallerIdentity,
+                DescribeStacks,
+                DescribeStackEvents,
+                DeleteStack,
+            ],
+            Use::Doctor => &[
+                GetCallerIdentity,
+                DescribeStacks,
+                GetRole,
+                ListRolePolicies,
+                GetRolePolicy,
+                ListAttachedRolePolicies,
+                GetFunction,
+                GetFunctionConfiguration,
+                AssumeRole,
+            ],
+            Use::Server => &[AssumeRole],
+        }
+    }
+
+    /// The IAM actions CloudFormation calls as the caller when the stack has no service role
+    /// (`deploy.cloudformation_role_arn`), on the invocation role: the `AWS::IAM::Role` and
+    /// `AWS::IAM::Policy` handlers' permissions from the CloudFormation registry schemas. Not
+    /// the tool's own calls.
+    pub fn cloudformation_as_caller(self) -> &'static [&'static str] {
+        match self {
+            Use::Deploy => &[
+                "iam:AttachRolePolicy",
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+            ],
+            Use::Destroy => &[
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:GetRole",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+                "iam:TagRole",
+                "iam:UntagRole",
+            ],
+            Use::Plan | Use::PlanReadOnly | Use::Doctor | Use::Server => &[],
+        }
+    }
+
+    /// Whether CloudFormation acts with `iam:PassRole` on the stack's service role for this use.
+    fn passes_service_role(self) -> bool {
+        matches!(self, Use::Deploy | Use::Destroy)
+    }
+}
+
+impl fmt::Display for Use {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What one environment declares that a policy is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub stack_name: String,
+    /// The invocation role's ARN (the recorded one, else `role/NAME-STACK`).
+    pub role_arn: String,
+    /// `deploy.cloudformation_role_arn`.
+    pub cloudformation_role_arn: Option<String>,
+    /// The functions `doctor` reads: `role.lambda_function_arns` and those of the worker
+    /// deployments.
+    pub lambda_function_arns: Vec<String>,
+}
+
+impl Scope {
+    /// The stack's ARN pattern: its name, any stack ID.
+    pub fn stack_arn(&self) -> String {
+        format!(
+            "arn:{}:cloudformation:{}:{}:stack/{}/*",
+            self.partition, self.region, self.account, self.stack_name
+        )
+    }
+
+    /// The ARN pattern of the change sets this tool creates (`xtask-MILLIS`), on any stack of
+    /// the region: a change set's ARN does not name its stack.
+    pub fn change_set_arn(&self) -> String {
+        format!(
+            "arn:{}:cloudformation:{}:{}:changeSet/xtask-*/*",
+            self.partition, self.region, self.account
+        )
+    }
+
+    fn resources(&self, target: Target) -> Vec<String> {
+        match target {
+            Target::Stack => vec![self.stack_arn()],
+            Target::ChangeSet => vec![self.stack_arn(), self.change_set_arn()],
+            Target::Role => vec![self.role_arn.clone()],
+            Target::Function => self
+                .lambda_function_arns
+                .iter()
+                .flat_map(|arn| {
+                    // A qualified ARN's unqualified function, and its versions and aliases.
+                    let base = unqualified(arn);
+                    [base.to_owned(), format!("{base}:*")]
+                })
+                .collect(),
+            Target::Nothing => Vec::new(),
+        }
+    }
+}
+
+/// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME` of a function ARN, with or without a
+/// qualifier.
+fn unqualified(arn: &str) -> &str {
+    let mut colons = arn.match_indices(':').map(|(i, _)| i);
+    match colons.nth(6) {
+        Some(i) => &arn[..i],
+        None => arn,
+    }
+}
+
+/// The IAM policy document `what` needs for the environments of `scopes`: one statement per
+/// kind of resource, each naming its actions and the resources of every environment.
+pub fn policy(what: Use, scopes: &[Scope]) -> Value {
+    let mut statements = Vec::new();
+    for (target, sid) in [
+        (Target::Stack, "Stacks"),
+        (Target::ChangeSet, "ChangeSetsOfTheStacks"),
+        (Target::Role, "InvocationRoles"),
+        (Target::Function, "LambdaFunctions"),
+    ] {
+        let actions: BTreeSet<String> = what
+            .calls()
+            .iter()
+            .filter(|op| op.target() == target)
+            .map(|op| op.action())
+            .collect();
+        let resources: BTreeSet<String> = scopes.iter().flat_map(|s| s.resources(target)).collect();
+        if !actions.is_empty() && !resources.is_empty() {
+            statements.push(statement(sid, &actions, &resources));
+        }
+    }
+    if what.passes_service_role() {
+        let roles: BTreeSet<String> = scopes
+            .iter()
+            .filter_map(|s| s.cloudformation_role_arn.clone())
+            .collect();
+        if !roles.is_empty() {
+            let mut pass = statement(
+                "PassTheStackServiceRoleToCloudFormation",
+                &BTreeSet::from(["iam:PassRole".to_owned()]),
+                &roles,
+            );
+            pass["Condition"] = json!({
+                "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" }
+            });
+            statements.push(pass);
+        }
+        let acting: BTreeSet<String> = scopes
+            .iter()
+            .filter(|s| s.cloudformation_role_arn.is_none())
+            .map(|s| s.role_arn.clone())
+            .collect();
+        if !acting.is_empty() {
+            let actions = what
+                .cloudformation_as_caller()
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect();
+            statements.push(statement(
+                "CloudFormationActsAsTheCallerWithoutAServiceRole",
+                &actions,
+                &acting,
+            ));
+        }
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+fn statement(sid: &str, actions: &BTreeSet<String>, resources: &BTreeSet<String>) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions.iter().collect::<Vec<_>>(),
+        "Resource": resources.iter().collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scope(service_role: bool) -> Scope {
+        Scope {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+            stack_name: "tsw-staging".into(),
+            role_arn: "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"
+                .into(),
+            cloudformation_role_arn: service_role
+                .then(|| "arn:aws:iam::123456789012:role/cfn-deployer".into()),
+            lambda_function_arns: vec![
+                "arn:aws:lambda:eu-west-1:123456789012:function:worker".into(),
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders:3".into(),
+            ],
+        }
+    }
+
+    /// The documented ARN format of each resource type (Service Authorization Reference).
+    fn documented_format(resource: &str) -> Option<&'static str> {
+        let p = "(aws|aws-cn|aws-us-gov)";
+        let formats = [
+            (
+                "cloudformation stack",
+                format!(
+                    r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:stack/[A-Za-z][A-Za-z0-9-]*/\*$"
+                ),
+            ),
+            (
+                "cloudformation changeSet",
+                format!(r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:changeSet/xtask-\*/\*$"),
+            ),
+            (
+                "iam role",
+                format!(r"^arn:{p}:iam::\d{{12}}:role/[\w+=,.@/-]+$"),
+            ),
+            (
+                "lambda function",
+                format!(r"^arn:{p}:lambda:[a-z0-9-]+:\d{{12}}:function:[\w-]+(:\*)?$"),
+            ),
+        ];
+        formats
+            .iter()
+            .find(|(_, re)| matches(re, resource))
+            .map(|(name, _)| *name)
+    }
+
+    fn matches(re: &str, text: &str) -> bool {
+        regex_lite::Regex::new(re).unwrap().is_match(text)
+    }
+
+    #[test]
+    fn every_use_is_scoped_to_the_documented_arn_formats() {
+        for &u in Use::ALL {
+            for service_role in [false, true] {
+                let doc = policy(u, &[scope(service_role)]);
+                let statements = doc["Statement"].as_array().unwrap();
+                assert!(!statements.is_empty(), "{u}");
+                for s in statements {
+                    for a in s["Action"].as_array().unwrap() {
+                        let a = a.as_str().unwrap();
+                        assert!(!a.contains('*'), "{u}: action {a}");
+                    }
+                    let sid = s["Sid"].as_str().unwrap();
+                    for r in s["Resource"].as_array().unwrap() {
+                        let r = r.as_str().unwrap();
+                        let format = documented_format(r).unwrap_or_else(|| {
+                            panic!("{u}: {sid}: `{r}` has no documented format")
+                        });
+                        let wanted = match sid {
+                            "Stacks" => &["cloudformation stack"][..],
+                            "ChangeSetsOfTheStacks" => {
+                                &["cloudformation stack", "cloudformation changeSet"][..]
+                            }
+                            "LambdaFunctions" => &["lambda function"][..],
+                            _ => &["iam role"][..],
+                        };
+                        assert!(wanted.contains(&format), "{u}: {sid}: {r} is a {format}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pass_role_is_only_for_the_service_role_and_only_to_cloudformation() {
+        for &u in Use::ALL {
+            for service_role in [false, true] {
+                let doc = policy(u, &[scope(service_role)]);
+                for s in doc["Statement"].as_array().unwrap() {
+                    let actions: Vec<&str> = s["Action"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap())
+                        .collect();
+                    if actions.contains(&"iam:PassRole") {
+                        assert!(
+                            service_role && matches!(u, Use::Deploy | Use::Destroy),
+                            "{u}"
+                        );
+                        assert_eq!(actions, ["iam:PassRole"]);
+                        assert_eq!(
+                            s["Resource"],
+                            json!(["arn:aws:iam::123456789012:role/cfn-deployer"])
+                        );
+                        assert_eq!(
+                            s["Condition"]["StringEquals"]["iam:PassedToService"],
+                            "cloudformation.amazonaws.com"
+                        );
+                    }
+                }
+                let text = doc.to_string();
+                // With a service role, the caller writes nothing to IAM but the drift restore.
+                if service_role {
+                    assert!(!text.contains("iam:CreateRole"), "{u}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_server_may_only_assume_the_invocation_roles() {
+        let doc = policy(Use::Server, &[scope(false)]);
+        assert_eq!(
+            doc["Statement"],
+            json!([{
+                "Sid": "InvocationRoles",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": ["arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"],
+            }])
+        );
+    }
+
+    #[test]
+    fn a_read_only_plan_creates_and_deletes_nothing() {
+        for op in Use::PlanReadOnly.calls() {
+            let name = format!("{op:?}");
+            assert!(
+                ["Describe", "Get", "List"]
+                    .iter()
+                    .any(|p| name.starts_with(p)),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn functions_are_scoped_unqualified_and_with_their_versions() {
+        assert_eq!(
+            unqualified("arn:aws:lambda:eu-west-1:123456789012:function:orders:3"),
+            "arn:aws:lambda:eu-west-1:123456789012:function:orders"
+        );
+        assert_eq!(
+            unqualified("arn:aws:lambda:eu-west-1:123456789012:function:orders"),
+            "arn:aws:lambda:eu-west-1:123456789012:function:orders"
+        );
+    }
+
+    /// The operations the code calls: every SDK operation of the four services (the list in
+    /// `sdk_operations.txt`) whose fluent builder (`.describe_stacks()`) or name as a string
+    /// (`"GetRole"`, the hand-made calls and error labels) occurs in the code of this crate or
+    /// of the binary, outside comments and tests.
+    fn called_in_code() -> BTreeSet<String> {
+        let catalogue: Vec<(String, String, String)> = include_str!("sdk_operations.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (action, method) = l.split_once(' ').unwrap();
+                let name = action.split_once(':').unwrap().1;
+                (
+                    action.to_owned(),
+                    format!(".{method}()"),
+                    format!("\"{name}\""),
+                )
+            })
+            .collect();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut code = String::new();
+        for dir in [root.join("src"), root.join("../../tsw/src")] {
+            read_code(&dir, &mut code);
+        }
+        catalogue
+            .into_iter()
+            .filter(|(_, method, name)| {
+                code.contains(method.as_str()) || code.contains(name.as_str())
+            })
+            .map(|(action, _, _)| action)
+            .collect()
+    }
+
+    /// The code of every `.rs` file under `dir`, without comment lines and without the
+    /// `#[cfg(test)]` module that ends each file.
+    fn read_code(dir: &Path, out: &mut String) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                read_code(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_names_every_call_the_code_makes_and_nothing_else() {
+        let in_table: BTreeSet<String> = Use::ALL
+            .iter()
+            .flat_map(|u| u.calls())
+            .map(|op| op.action())
+            .collect();
+        let every: BTreeSet<String> = Operation::ALL.iter().map(|op| op.action()).collect();
+        assert_eq!(in_table, every, "an operation no use calls");
+        let called = called_in_code();
+        let missing: Vec<_> = called.difference(&in_table).collect();
+        let stale: Vec<_> = in_table.difference(&called).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "called but not in `Use::calls`: {missing:?}; in `Use::calls` but called nowhere: {stale:?}"
+        );
+    }
+}
