@@ -125,7 +125,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                                 Vec::new(),
                             ),
                         };
-                    let mut plan = env_plan(layout, local, stack, scope, aws);
+                    let mut plan = env_plan(layout, local, stack, scope, aws).await;
                     plan.role_drift = role_drift;
                     out.push(plan);
                 }
@@ -234,7 +234,9 @@ async fn plan_stack(
     Ok((plan, drift))
 }
 
-fn env_plan(
+/// One environment's plan: its stack's, and the versions' part, asked of the Temporal CLI off
+/// the runtime ([`worker_deployments::unblock`]) so that Ctrl-C ends a CLI call that hangs.
+async fn env_plan(
     layout: &Layout,
     local: &Local,
     stack: Result<Plan, String>,
@@ -242,11 +244,16 @@ fn env_plan(
     aws: AwsTarget,
 ) -> EnvPlan {
     let compute_changes = stack.as_ref().is_ok_and(changes_compute);
-    let role_arn = deployed_role_arn(&local.env, &stack);
+    let role_arn = deployed_role_arn(&local.env, &stack).map(str::to_owned);
+    let versions = worker_deployments::unblock({
+        let (layout, env) = (layout.clone(), local.env.clone());
+        move || versions(&layout, &env, role_arn.as_deref(), compute_changes, scope)
+    })
+    .await;
     EnvPlan {
         env: local.env.name.clone(),
         file: crate::relative(layout, &local.env.file),
-        versions: versions(layout, &local.env, role_arn, compute_changes, scope),
+        versions,
         files: local.files.clone(),
         stack,
         role_drift: Vec::new(),
