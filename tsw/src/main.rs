@@ -25,7 +25,11 @@ use crate::cli::{Cli, Command};
 use crate::commands::{deploy, destroy, doctor, plan, status, whoami};
 
 fn main() -> ExitCode {
-    match run(cli::parse()) {
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
             safe_text::eprintln!("error: {err:#}");

@@ -43,6 +43,7 @@ Exit codes:
   0  no changes (without --detailed-exitcode: any plan that succeeded)
   1  error (bad descriptor, AWS unreachable, a stack that needs a hand, ...)
   2  with --detailed-exitcode: some environment has changes
+  64 usage error (an unknown flag or value): nothing was run
 
 Examples:
   cargo xtask plan staging

@@ -28,6 +28,7 @@ Exit codes:
   1  error (bad descriptor, AWS unreachable, ...)
   2  the descriptor has undeployed changes: run `cargo xtask deploy ENV`
   3  AWS was changed outside the tool (the role edited, the stack deleted); wins over 2
+  64 usage error (an unknown flag or value): nothing was run
 
 Examples:
   cargo xtask status staging
