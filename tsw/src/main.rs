@@ -11,6 +11,7 @@ mod connect;
 mod drift;
 mod envs;
 mod interrupt;
+mod output;
 mod plan_view;
 mod progress;
 mod ui;

@@ -151,10 +151,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     match args.output {
         PlanOutput::Text => safe_text::print!("{}", crate::plan_view::text(&plans)),
         PlanOutput::Markdown => safe_text::print!("{}", crate::plan_view::markdown(&plans)),
-        PlanOutput::Json => safe_text::println!(
-            "{}",
-            safe_text::json(&format!("{:#}", crate::plan_view::json(&plans)))
-        ),
+        PlanOutput::Json => crate::output::print_document("plan", crate::plan_view::json(&plans)),
     }
     for p in &plans {
         if let Err(e) = &p.stack {

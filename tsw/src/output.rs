@@ -1,0 +1,94 @@
+//! `--output`: how a command reports, and the one envelope of every JSON document. A JSON
+//! document is one object on stdout: `version` (the schema version, [`JSON_VERSION`]),
+//! `command` (the command that wrote it), then the command's own keys (docs/json-output.md).
+//! Progress and errors still go to stderr, so stdout holds the document alone.
+
+use serde_json::{Map, Value};
+
+/// The JSON schema version; bumped only by a change that could break a reader (a key removed
+/// or renamed, a value's type or meaning changed). New keys do not bump it.
+pub const JSON_VERSION: u32 = 1;
+
+/// `--output` of the commands that report in text or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// For people: lines that may change between versions.
+    #[default]
+    Text,
+    /// For scripts: one stable, versioned JSON document (docs/json-output.md).
+    Json,
+}
+
+/// The `--output` flag, for a command's `Args` to flatten.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct OutputArgs {
+    /// `text` (default) or `json` (one stable document, `"version": 1`; docs/json-output.md).
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Format,
+}
+
+impl OutputArgs {
+    /// Whether the command reports in JSON.
+    pub fn json(self) -> bool {
+        self.output == Format::Json
+    }
+
+    /// Prints `line` on stdout in text mode; nothing in JSON mode.
+    pub fn line(self, line: impl std::fmt::Display) {
+        if !self.json() {
+            safe_text::println!("{line}");
+        }
+    }
+
+    /// Prints the JSON document of `command` with `body`'s keys, in JSON mode; nothing in text
+    /// mode.
+    pub fn document(self, command: &str, body: Value) {
+        if self.json() {
+            print_document(command, body);
+        }
+    }
+}
+
+/// The document of `command`: the envelope's keys, then `body`'s (an object; anything else is
+/// put under `result`).
+pub fn document(command: &str, body: Value) -> Value {
+    let mut doc = Map::new();
+    doc.insert("version".into(), JSON_VERSION.into());
+    doc.insert("command".into(), command.into());
+    match body {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                if key != "version" && key != "command" {
+                    doc.insert(key, value);
+                }
+            }
+        }
+        other => {
+            doc.insert("result".into(), other);
+        }
+    }
+    Value::Object(doc)
+}
+
+/// Prints [`document`] on stdout, pretty, through `safe-text`.
+pub fn print_document(command: &str, body: Value) {
+    let text = format!("{:#}", document(command, body));
+    safe_text::println!("{}", safe_text::json(&text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_document_carries_the_version_and_the_command_and_keeps_them() {
+        let doc = document(
+            "status",
+            serde_json::json!({ "version": 99, "command": "x", "environment": "staging" }),
+        );
+        assert_eq!(doc["version"], 1);
+        assert_eq!(doc["command"], "status");
+        assert_eq!(doc["environment"], "staging");
+        assert_eq!(document("whoami", Value::Bool(true))["result"], true);
+    }
+}
