@@ -8,6 +8,7 @@ mod claim;
 mod cli;
 mod commands;
 mod connect;
+mod debug;
 mod drift;
 mod envs;
 mod interrupt;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    debug::init(cli.debug);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
