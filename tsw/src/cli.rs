@@ -92,6 +92,7 @@ fn rename(command: clap::Command, name: &str) -> clap::Command {
             Some(text) => arg.help(text),
             None => arg,
         })
+        .mut_args(crate::commands::completions::complete_env_names)
         .mut_subcommands(|sub| rename(sub, name))
 }
 

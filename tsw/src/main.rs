@@ -27,6 +27,10 @@ use crate::cli::{Cli, Command};
 use crate::commands::{deploy, destroy, doctor, plan, status, whoami};
 
 fn main() -> ExitCode {
+    // A shell asking for completions (the script `completions SHELL` writes) gets them here.
+    clap_complete::CompleteEnv::with_factory(cli::command)
+        .var(commands::completions::VARIABLE)
+        .complete();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
