@@ -138,6 +138,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub debug: bool,
 
+    /// Colour on a terminal: `auto` (default; not when NO_COLOR is set), `always` or `never`.
+    /// JSON and markdown are never coloured.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: crate::output::ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
 }

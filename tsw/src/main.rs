@@ -36,10 +36,11 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     debug::init(cli.debug);
+    cli.color.apply();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            safe_text::eprintln!("error: {err:#}");
+            output::print_error(format_args!("{err:#}"));
             ExitCode::FAILURE
         }
     }

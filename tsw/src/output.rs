@@ -76,6 +76,72 @@ pub fn print_document(command: &str, body: Value) {
     safe_text::println!("{}", safe_text::json(&text));
 }
 
+/// `--color`: when to colour text on a terminal (never JSON or markdown). `auto`: on a
+/// terminal, unless `NO_COLOR` is set (and not empty) or `TERM=dumb` (docs/colour.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Makes every later write through `safe-text` follow this choice.
+    pub fn apply(self) {
+        safe_text::set_colour(match self {
+            ColorChoice::Auto => safe_text::Colour::Auto,
+            ColorChoice::Always => safe_text::Colour::Always,
+            ColorChoice::Never => safe_text::Colour::Never,
+        });
+    }
+}
+
+/// The style of `error:`.
+pub const ERROR: anstyle::Style = anstyle::AnsiColor::Red.on_default().bold();
+
+/// The style of a text line that shows a change, by its first character after the indent:
+/// `+` added (green), `-` removed (red), `~` modified (yellow), `@@` a diff's hunk (cyan).
+fn change_style(line: &str) -> Option<anstyle::Style> {
+    let trimmed = line.trim_start();
+    let colour = if trimmed.starts_with("@@") {
+        anstyle::AnsiColor::Cyan
+    } else if trimmed.starts_with('+') {
+        anstyle::AnsiColor::Green
+    } else if trimmed.starts_with('-') {
+        anstyle::AnsiColor::Red
+    } else if trimmed.starts_with('~') {
+        anstyle::AnsiColor::Yellow
+    } else {
+        return None;
+    };
+    Some(colour.on_default())
+}
+
+/// Prints a plan (or preview) in text on stdout, its change lines coloured on a terminal
+/// ([`change_style`]); through `safe-text` as every line is.
+pub fn print_changes(text: &str) {
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        match change_style(body) {
+            Some(style) => {
+                safe_text::write_styled(safe_text::Stream::Stdout, style, format_args!("{body}"));
+                safe_text::print!("{newline}");
+            }
+            None => safe_text::print!("{line}"),
+        }
+    }
+}
+
+/// Prints `error: MESSAGE` on stderr, `error:` coloured on a terminal.
+pub fn print_error(message: impl std::fmt::Display) {
+    safe_text::write_styled(safe_text::Stream::Stderr, ERROR, format_args!("error:"));
+    safe_text::eprintln!(" {message}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +156,13 @@ mod tests {
         assert_eq!(doc["command"], "status");
         assert_eq!(doc["environment"], "staging");
         assert_eq!(document("whoami", Value::Bool(true))["result"], true);
+    }
+
+    #[test]
+    fn change_lines_are_styled_by_their_marker() {
+        assert!(change_style("      ~ Modify  TemporalServerlessWorker").is_some());
+        assert!(change_style("    +++ b/environments/snap/parameters.json").is_some());
+        assert!(change_style("    @@ -1,5 +1,5 @@").is_some());
+        assert!(change_style("  stack `x`: update").is_none());
     }
 }

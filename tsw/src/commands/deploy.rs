@@ -189,7 +189,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
             Ok(()) => deployed.push(report.env.name),
             Err(e) => {
                 failed += 1;
-                safe_text::eprintln!("error: {e:#}");
+                crate::output::print_error(format_args!("{e:#}"));
             }
         }
     }
@@ -431,7 +431,7 @@ fn register_deployed(
         let env = crate::envs::load_env(layout, name)?;
         if let Err(e) = crate::commands::register::register_env(layout, &env, scope) {
             failed += 1;
-            safe_text::eprintln!("error: {e:#}");
+            crate::output::print_error(format_args!("{e:#}"));
         }
     }
     Ok(failed)

@@ -149,13 +149,13 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     match args.output {
-        PlanOutput::Text => safe_text::print!("{}", crate::plan_view::text(&plans)),
+        PlanOutput::Text => crate::output::print_changes(&crate::plan_view::text(&plans)),
         PlanOutput::Markdown => safe_text::print!("{}", crate::plan_view::markdown(&plans)),
         PlanOutput::Json => crate::output::print_document("plan", crate::plan_view::json(&plans)),
     }
     for p in &plans {
         if let Err(e) = &p.stack {
-            safe_text::eprintln!("error: {}: {e}", p.env);
+            crate::output::print_error(format_args!("{}: {e}", p.env));
         }
     }
     Ok(exit_code(&plans, args.detailed_exitcode))

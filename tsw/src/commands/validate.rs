@@ -68,7 +68,7 @@ impl Args {
                 }
                 Err(e) => {
                     failed += 1;
-                    safe_text::eprintln!("error: {e:#}");
+                    crate::output::print_error(format_args!("{e:#}"));
                     out.line(format_args!("FAILED  {name}"));
                     Some(format!("{e:#}"))
                 }
