@@ -1,5 +1,5 @@
 //! Snapshots of what users read: `plan` in its three outputs, `status`, `whoami`, `doctor`,
-//! `validate`'s errors (the four also as `--output json`), `init`, and `--help`. Each is stored in `snapshots/` beside this file
+//! `validate`'s errors (the four also as `--output json`), `destroy --output json`, `init`, and `--help`. Each is stored in `snapshots/` beside this file
 //! with the checkout's path, ports, times and random IDs masked, and the program's name as
 //! `[PROG]` (so that neither a rename nor a test run changes a snapshot). A change of wording
 //! shows up as a snapshot diff to review: see ARCHITECTURE.md, "Tests".
@@ -25,6 +25,8 @@ fn settings(root: &Path) -> insta::Settings {
         r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?",
         "[TIME]",
     );
+    // The clock time of a stack event, as progress lines show it.
+    s.add_filter(r"\b\d\d:\d\d:\d\d\b", "[CLOCK]");
     s.add_filter(
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
         "[UUID]",
@@ -163,7 +165,11 @@ fn status_and_whoami() {
         &co.xtask(&["whoami", "snap", "--output", "json"]),
     );
     co.write_env("snap", &deployed);
-    co.xtask(&["destroy", "snap", "--yes"]).success();
+    assert_run(
+        "destroy_json",
+        co.root(),
+        &co.xtask(&["destroy", "snap", "--yes", "--output", "json"]),
+    );
 }
 
 #[test]
