@@ -19,8 +19,8 @@ pub enum Format {
     Json,
 }
 
-/// The `--output` flag, for a command's `Args` to flatten.
-#[derive(Debug, Clone, Copy, clap::Args)]
+/// The `--output` flag, for a command's `Args` to flatten; `default()` is text.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct OutputArgs {
     /// `text` (default) or `json` (one stable document, `"version": 1`; docs/json-output.md).
     #[arg(long, value_enum, default_value = "text")]

@@ -429,7 +429,12 @@ fn register_deployed(
     for name in deployed {
         // Reloaded: the deploy just recorded the role ARN.
         let env = crate::envs::load_env(layout, name)?;
-        if let Err(e) = crate::commands::register::register_env(layout, &env, scope) {
+        if let Err(e) = crate::commands::register::register_env(
+            layout,
+            &env,
+            scope,
+            crate::output::OutputArgs::default(),
+        ) {
             failed += 1;
             crate::output::print_error(format_args!("{e:#}"));
         }

@@ -2,8 +2,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
-use env_descriptor::{Environment, Layout, Outputs};
+use env_descriptor::{Environment, Layout, Outputs, WorkerDeployment};
 use worker_deployments::{Action, Cli, Client, Frontend, Registration, Scope, Source};
+
+use crate::output::OutputArgs;
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
 #[derive(Debug, clap::Args)]
@@ -36,18 +38,21 @@ environment without `temporal.address`.
 
 Examples:
   cargo xtask register staging
-  cargo xtask deploy local --register     deploy, then register")]
+  cargo xtask deploy local --register     deploy, then register
+  cargo xtask register staging --output json")]
 pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
     #[command(flatten)]
     lock: crate::claim::LockArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
-        register_env(layout, &env, Scope::One)?;
+        register_env(layout, &env, Scope::One, self.output)?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -97,8 +102,14 @@ pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Resul
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
 /// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
-/// names (see [`Scope`]).
-pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<()> {
+/// names (see [`Scope`]). `out`: in JSON, the document of what each version ended as is
+/// printed (also when some failed) instead of the lines.
+pub fn register_env(
+    layout: &Layout,
+    env: &Environment,
+    scope: Scope,
+    out: OutputArgs,
+) -> Result<()> {
     let tsw = crate::cli::name();
     let file = crate::relative(layout, &env.file);
     anyhow::ensure!(
@@ -115,6 +126,7 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
     let client = connect(layout, env, scope)?;
     let mut registered = Vec::new();
     let mut failed = 0;
+    let mut versions = Vec::new();
     for wd in &env.worker_deployments {
         let reg = Registration {
             deployment: wd,
@@ -130,21 +142,29 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
                     Action::Unchanged => "no changes to",
                 };
                 let current = if wd.set_current { ", current" } else { "" };
-                safe_text::println!(
+                out.line(format_args!(
                     "{}: {verb} Worker Deployment Version `{}` (aws-lambda {}{current})",
                     env.name,
                     wd.id(),
                     wd.lambda_function_arn
-                );
+                ));
+                let action = match action {
+                    Action::Created => "created",
+                    Action::Updated => "updated",
+                    Action::Unchanged => "unchanged",
+                };
+                versions.push(version_json(wd, action, None));
                 registered.push(wd.id());
             }
             Err(e) => {
                 safe_text::eprintln!("{}: {e}", env.name);
+                versions.push(version_json(wd, "failed", Some(e.to_string())));
                 failed += 1;
             }
         }
     }
-    for line in left_behind(&client, env, &file) {
+    let left = left_behind(&client, env, &file);
+    for line in &left {
         safe_text::eprintln!("{}: {line}", env.name);
     }
     // In descriptor order: what succeeded now, and what the file records as registered (now,
@@ -156,9 +176,21 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
             .filter(|id| registered.contains(id) || current.contains(id))
             .collect()
     };
-    if Outputs::update_registered(&env.file, keep)? {
-        safe_text::println!("recorded [outputs].registered in {file}");
+    let recorded = Outputs::update_registered(&env.file, keep)?;
+    if recorded {
+        out.line(format_args!("recorded [outputs].registered in {file}"));
     }
+    out.document(
+        "register",
+        serde_json::json!({
+            "environment": env.name,
+            "file": file,
+            "ok": failed == 0,
+            "worker_deployment_versions": versions,
+            "left_behind": left,
+            "recorded": recorded,
+        }),
+    );
     anyhow::ensure!(
         failed == 0,
         "{}: {failed} of {} versions failed to register (above)",
@@ -166,6 +198,18 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
         env.worker_deployments.len()
     );
     Ok(())
+}
+
+/// One version in `register --output json`: what it ended as (`created`, `updated`,
+/// `unchanged`, `failed`) and, when it failed, why.
+fn version_json(wd: &WorkerDeployment, action: &str, error: Option<String>) -> serde_json::Value {
+    serde_json::json!({
+        "id": wd.id(),
+        "lambda_function_arn": wd.lambda_function_arn.to_string(),
+        "current": wd.set_current,
+        "action": action,
+        "error": error,
+    })
 }
 
 /// The versions of `env`'s deployments that still hold Lambda compute but are no longer in the
