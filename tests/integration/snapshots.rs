@@ -1,5 +1,5 @@
 //! Snapshots of what users read: `plan` in its three outputs, `status`, `whoami`, `doctor`,
-//! `validate`'s errors (the four also as `--output json`), `destroy --output json`, `init`, and `--help`. Each is stored in `snapshots/` beside this file
+//! `validate`'s errors (the four also as `--output json`), `deploy` and `destroy` with `--output json`, `init`, and `--help`. Each is stored in `snapshots/` beside this file
 //! with the checkout's path, ports, times and random IDs masked, and the program's name as
 //! `[PROG]` (so that neither a rename nor a test run changes a snapshot). A change of wording
 //! shows up as a snapshot diff to review: see ARCHITECTURE.md, "Tests".
@@ -136,7 +136,11 @@ fn status_and_whoami() {
         co.root(),
         &co.xtask(&["status", "snap", "--output", "json"]),
     );
-    co.xtask(&["deploy", "snap", "--yes"]).success();
+    assert_run(
+        "deploy_json",
+        co.root(),
+        &co.xtask(&["deploy", "snap", "--yes", "--output", "json"]),
+    );
     assert_run("status_in_sync", co.root(), &co.xtask(&["status", "snap"]));
     assert_run(
         "status_in_sync_json",

@@ -9,13 +9,12 @@ use serde_json::{Map, Value};
 /// or renamed, a value's type or meaning changed). New keys do not bump it.
 pub const JSON_VERSION: u32 = 1;
 
-/// `--output` of the commands that report in text or JSON.
+/// `--output` of the commands that report in text or JSON: `text` for people (lines that may
+/// change between versions), `json` for scripts (one stable, versioned document).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// For people: lines that may change between versions.
     #[default]
     Text,
-    /// For scripts: one stable, versioned JSON document (docs/json-output.md).
     Json,
 }
 

@@ -52,7 +52,9 @@ pub struct Args {
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
-        register_env(layout, &env, Scope::One, self.output)?;
+        let registered = register_env(layout, &env, Scope::One, self.output)?;
+        self.output.document("register", registered.json.clone());
+        registered.ensure_ok(&env)?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -102,14 +104,15 @@ pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Resul
 
 /// Registers every worker deployment of `env` and records them in [outputs]. The caller holds
 /// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
-/// names (see [`Scope`]). `out`: in JSON, the document of what each version ended as is
-/// printed (also when some failed) instead of the lines.
+/// names (see [`Scope`]). `out`: in JSON, no line is printed on stdout (errors still go to
+/// stderr); the caller prints [`Registered::json`]. Versions that failed are counted in the
+/// result, not an error: see [`Registered::ensure_ok`].
 pub fn register_env(
     layout: &Layout,
     env: &Environment,
     scope: Scope,
     out: OutputArgs,
-) -> Result<()> {
+) -> Result<Registered> {
     let tsw = crate::cli::name();
     let file = crate::relative(layout, &env.file);
     anyhow::ensure!(
@@ -180,9 +183,9 @@ pub fn register_env(
     if recorded {
         out.line(format_args!("recorded [outputs].registered in {file}"));
     }
-    out.document(
-        "register",
-        serde_json::json!({
+    Ok(Registered {
+        failed,
+        json: serde_json::json!({
             "environment": env.name,
             "file": file,
             "ok": failed == 0,
@@ -190,14 +193,30 @@ pub fn register_env(
             "left_behind": left,
             "recorded": recorded,
         }),
-    );
-    anyhow::ensure!(
-        failed == 0,
-        "{}: {failed} of {} versions failed to register (above)",
-        env.name,
-        env.worker_deployments.len()
-    );
-    Ok(())
+    })
+}
+
+/// What [`register_env`] did with one environment's versions.
+#[derive(Debug)]
+pub struct Registered {
+    /// How many versions failed (each already printed to stderr).
+    pub failed: usize,
+    /// What each version ended as, as `register --output json` shows it.
+    pub json: serde_json::Value,
+}
+
+impl Registered {
+    /// Fails when any version failed, saying how many.
+    pub fn ensure_ok(&self, env: &Environment) -> Result<()> {
+        anyhow::ensure!(
+            self.failed == 0,
+            "{}: {} of {} versions failed to register (above)",
+            env.name,
+            self.failed,
+            env.worker_deployments.len()
+        );
+        Ok(())
+    }
 }
 
 /// One version in `register --output json`: what it ended as (`created`, `updated`,
