@@ -18,11 +18,17 @@ pub struct Proc {
 
 /// Starts `xtask --root ROOT ARGS...` with emulator-safe AWS settings, output captured.
 pub fn spawn(root: &Path, args: &[&str]) -> Proc {
+    spawn_with(root, args, &[])
+}
+
+/// [`spawn`] with environment variables `vars` set on top of the emulator-safe ones.
+pub fn spawn_with(root: &Path, args: &[&str], vars: &[(&str, &str)]) -> Proc {
     let stdout = tempfile::NamedTempFile::new().unwrap();
     let stderr = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
     cmd.arg("--root").arg(root).args(args);
     safe_aws_env(&mut cmd);
+    cmd.envs(vars.iter().copied());
     let child = cmd
         .stdin(Stdio::null())
         .stdout(stdout.reopen().unwrap())

@@ -6,7 +6,11 @@ use crate::support::{Checkout, commands, repo_root, xtask_in};
 fn every_command_has_help_with_examples() {
     let root = repo_root();
     let top = xtask_in(&root, &[]);
-    assert_eq!(top.code, Some(2), "no arguments prints the help");
+    assert_eq!(
+        top.code,
+        Some(64),
+        "no arguments is a usage error (EX_USAGE) that prints the help"
+    );
     let help = xtask_in(&root, &["--help"]);
     help.success();
     // Every command the parser knows, so that a new one cannot be left out here.
@@ -202,4 +206,35 @@ fn unknown_environment_is_named() {
         "{}",
         run.stderr
     );
+}
+
+/// A usage error exits 64 (EX_USAGE), never 2, which `plan --detailed-exitcode` and `status`
+/// use for "changes", and never 0: `plan --output markdwn` in a CI recipe must not look like a
+/// plan with changes. `--help` and `--version` exit 0.
+#[test]
+fn usage_errors_exit_64_and_help_and_version_0() {
+    let root = repo_root();
+    for args in [
+        &["plan", "--output", "markdwn", "staging"][..],
+        &["plan"],
+        &["validate", "--no-such-flag"],
+        &["no-such-command"],
+        &["deploy", "staging", "--timeout", "soon"],
+        &["completions", "tcsh"],
+    ] {
+        let run = xtask_in(&root, args);
+        assert_eq!(run.code, Some(64), "{args:?}: {}", run.all());
+        assert!(run.stderr.contains("error:"), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["plan", "--help"],
+        &["help"],
+    ] {
+        let run = xtask_in(&root, args);
+        assert_eq!(run.code, Some(0), "{args:?}: {}", run.all());
+        assert!(!run.stdout.is_empty(), "{args:?}");
+    }
 }

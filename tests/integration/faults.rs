@@ -163,7 +163,7 @@ fn an_endpoint_that_never_answers_times_out_instead_of_hanging() {
 fn a_timeout_that_is_no_duration_is_refused() {
     let co = Checkout::new();
     let run = co.xtask(&["deploy", "any", "--timeout", "10 minutes"]);
-    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert_eq!(run.code, Some(64), "a usage error: {}", run.all());
     assert!(
         run.stderr
             .contains("`10 minutes` is not a duration; allowed: e.g. `90s`, `30m`, `1h`"),

@@ -355,3 +355,53 @@ fn a_read_only_plan_compares_here_and_says_so() {
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
     assert_eq!(json["environments"][0]["mode"], "change-set");
 }
+
+/// Colour: `--color always` styles the change lines and `error:`; `never`, `NO_COLOR` and a
+/// pipe (`auto`) leave the text plain; JSON and markdown are never coloured.
+#[test]
+fn colour_follows_color_and_no_color_and_never_reaches_json_or_markdown() {
+    let co = Checkout::new();
+    co.write_env(
+        "hue",
+        &crate::support::descriptor("it-colour", "colour-ext-id", &["worker-1"]),
+    );
+    let esc = '\u{1b}';
+    let coloured = co.xtask(&["plan", "hue", "--color", "always"]);
+    coloured.success();
+    assert!(
+        coloured.stdout.contains(&format!("{esc}[32m")),
+        "added lines are green:\n{}",
+        coloured.stdout
+    );
+    for (args, vars) in [
+        (&["plan", "hue", "--color", "never"][..], &[][..]),
+        (&["plan", "hue"], &[]),
+        (&["plan", "hue"], &[("NO_COLOR", Some("1"))]),
+        (
+            &["plan", "hue", "--output", "json", "--color", "always"],
+            &[],
+        ),
+        (
+            &["plan", "hue", "--output", "markdown", "--color", "always"],
+            &[],
+        ),
+    ] {
+        let run = co.xtask_with(args, vars);
+        run.success();
+        assert!(
+            !run.stdout.contains(esc),
+            "{args:?} {vars:?}:\n{}",
+            run.stdout
+        );
+    }
+    let error = co.xtask(&["status", "no-such-env", "--color", "always"]);
+    assert!(
+        error
+            .stderr
+            .starts_with(&format!("{esc}[1m{esc}[31merror:{esc}[0m ")),
+        "{:?}",
+        error.stderr
+    );
+    let plain = co.xtask(&["status", "no-such-env"]);
+    assert!(plain.stderr.starts_with("error: "), "{}", plain.stderr);
+}

@@ -391,4 +391,25 @@ fn register_converges_on_a_version_that_exists_but_is_not_described() {
     let run = co.xtask(&["register", "conv"]);
     run.success();
     assert!(run.stdout.contains("no changes"), "{}", run.all());
+    // The same as one JSON document (docs/json-output.md), and nothing else on stdout.
+    let run = co.xtask(&["register", "conv", "--output", "json"]);
+    run.success();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    assert_eq!(doc["version"], 1, "{doc}");
+    assert_eq!(doc["command"], "register", "{doc}");
+    assert_eq!(doc["ok"], true, "{doc}");
+    let versions = doc["worker_deployment_versions"]
+        .as_array()
+        .expect("versions");
+    assert_eq!(versions.len(), 1, "{doc}");
+    assert_eq!(versions[0]["id"], "orders/it-conv-worker@build-1", "{doc}");
+    assert_eq!(versions[0]["action"], "unchanged", "{doc}");
+    // `deploy --register`: one document, the registration inside it.
+    let run = co.xtask(&["deploy", "conv", "--yes", "--register", "--output", "json"]);
+    run.success();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    assert_eq!(doc["command"], "deploy", "{doc}");
+    assert_eq!(doc["environments"][0]["action"], "unchanged", "{doc}");
+    let registered = &doc["registered"][0]["worker_deployment_versions"][0];
+    assert_eq!(registered["action"], "unchanged", "{doc}");
 }

@@ -33,27 +33,89 @@ fn prints_its_version_and_git_revision() {
 fn completions_know_every_command() {
     let commands = commands();
     assert!(commands.iter().any(|c| c == "completions"), "{commands:?}");
-    let run = xtask_in(&repo_root(), &["completions", "bash"]);
-    run.success();
-    assert!(run.stdout.contains("complete -F _tsw"), "{}", run.stdout);
-    for command in &commands {
-        assert!(
-            run.stdout.contains(&format!("tsw,{command})")),
-            "bash completes `{command}`"
-        );
-    }
-    for shell in ["zsh", "fish", "elvish", "powershell"] {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let run = xtask_in(&repo_root(), &["completions", shell]);
         run.success();
-        assert!(run.stdout.contains("deploy"), "{shell}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("TSW_COMPLETE") && run.stdout.contains("tsw"),
+            "{shell}: the script asks `tsw`:\n{}",
+            run.stdout
+        );
+    }
+    // What the script asks: every command completes.
+    let listed = complete(&repo_root(), &["tsw", ""]);
+    for command in &commands {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.split('\t').next() == Some(command)),
+            "`{command}` completes:\n{listed}"
+        );
     }
     let run = xtask_in(&repo_root(), &["completions", "tcsh"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(run.code, Some(64), "{}", run.stderr);
     assert!(
         run.stderr
             .contains("[possible values: bash, elvish, fish, powershell, zsh]"),
         "{}",
         run.stderr
+    );
+}
+
+/// What the completion script gets when it asks the program (as fish asks) to complete the
+/// command line `words`, its last word the one being typed, in `dir`.
+fn complete(dir: &Path, words: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsw"));
+    cmd.current_dir(dir).arg("--").args(words);
+    safe_aws_env(&mut cmd);
+    cmd.env("TSW_COMPLETE", "fish");
+    let run = Run::from(cmd.output().unwrap());
+    run.success();
+    run.stdout
+}
+
+/// ENV arguments complete to the environments of the checkout at hand, wherever they are
+/// expected; a file name that is not a plain name (the pull request's) is not offered.
+#[test]
+fn environment_names_complete_from_the_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    for name in [
+        "staging",
+        "production",
+        "sandbox-eu",
+        "bad\u{1b}]0;x\u{7}name",
+        "$(touch x)",
+    ] {
+        std::fs::write(envs.join(format!("{name}.toml")), "").unwrap();
+    }
+    std::fs::write(envs.join("notes.md"), "").unwrap();
+    let names = |words: &[&str]| -> Vec<String> {
+        complete(dir.path(), words)
+            .lines()
+            .filter(|l| !l.starts_with('-'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let all = ["production", "sandbox-eu", "staging"];
+    assert_eq!(names(&["tsw", "plan", ""]), all);
+    assert_eq!(names(&["tsw", "deploy", "st"]), ["staging"]);
+    assert_eq!(names(&["tsw", "plan", "staging", "p"]), ["production"]);
+    assert_eq!(names(&["tsw", "status", ""]), all);
+    assert_eq!(names(&["tsw", "doctor", "s"]), ["sandbox-eu", "staging"]);
+    assert_eq!(
+        names(&["tsw", "sandbox", "status", "--env", "sa"]),
+        ["sandbox-eu"]
+    );
+    // Outside a checkout: nothing, and no error.
+    let outside = tempfile::tempdir().unwrap();
+    assert_eq!(
+        complete(outside.path(), &["tsw", "plan", ""])
+            .lines()
+            .filter(|l| !l.starts_with('-'))
+            .count(),
+        0
     );
 }
 
@@ -102,7 +164,9 @@ fn help_examples_and_hints_name_the_program_as_it_was_started() {
     );
     let completions = started_as(dir, "mytool", None, &["completions", "bash"]);
     assert!(
-        completions.stdout.contains("complete -F _mytool"),
+        completions
+            .stdout
+            .contains("-F _clap_complete_mytool mytool"),
         "{}",
         completions.stdout
     );

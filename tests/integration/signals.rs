@@ -197,3 +197,64 @@ fn sigint_while_plan_creates_the_change_set_of_a_new_stack_leaves_nothing() {
     assert_eq!(stack_status(stack), "gone", "not even REVIEW_IN_PROGRESS");
     assert_eq!(co.read_env("pint"), text);
 }
+
+/// A Temporal CLI that records that it was started (`started` next to it), then hangs.
+fn hanging_cli(co: &Checkout) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cli = co.root().join("temporal-hangs");
+    let started = co.root().join("started");
+    std::fs::write(
+        &cli,
+        format!("#!/bin/sh\ntouch '{}'\nsleep 120\n", started.display()),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&cli).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&cli, perms).unwrap();
+    (cli, started)
+}
+
+/// Waits until `path` exists; panics after `limit`.
+fn wait_for_file(path: &std::path::Path, limit: Duration) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The versions' part of a plan asks the Temporal CLI, which may hang (a frontend that accepts
+/// connections and never answers): Ctrl-C still ends the plan at once, and the CLI with it.
+#[test]
+fn sigint_while_plan_asks_a_hanging_temporal_cli_ends_the_plan_at_once() {
+    // A frontend that accepts connections and says nothing.
+    let frontend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = frontend.local_addr().unwrap();
+    let co = Checkout::new();
+    let text = descriptor("it-sigint-cli", "it-sigint-cli-ext", &["worker-1"]).replace(
+        "namespaces = [ \"orders\",   \"billing\" ]  # odd spacing kept\n",
+        &format!("address = \"{address}\"\n"),
+    ) + &format!(
+        "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"w\"\nbuild_id = \"b1\"\nlambda_function_arn = \"arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker-1\"\n"
+    );
+    co.write_env("cli", &text);
+    let (cli, started) = hanging_cli(&co);
+
+    let plan = child::spawn_with(
+        co.root(),
+        &["plan", "cli"],
+        &[("TEMPORAL_CLI", cli.to_str().unwrap())],
+    );
+    wait_for_file(&started, START);
+    let signalled = std::time::Instant::now();
+    child::signal(&plan, "INT");
+    let run = child::wait(plan, EXIT);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "the plan went on for {:?} after Ctrl-C:\n{}",
+        signalled.elapsed(),
+        run.all()
+    );
+    assert_eq!(run.code, Some(130), "{}", run.all());
+    assert!(end_leftovers(co.root()).is_empty(), "the CLI was stopped");
+    drop(frontend);
+}

@@ -1,5 +1,5 @@
 //! Snapshots of what users read: `plan` in its three outputs, `status`, `whoami`, `doctor`,
-//! `validate`'s errors, `init`, and `--help`. Each is stored in `snapshots/` beside this file
+//! `validate`'s errors (the four also as `--output json`), `deploy` and `destroy` with `--output json`, `init`, and `--help`. Each is stored in `snapshots/` beside this file
 //! with the checkout's path, ports, times and random IDs masked, and the program's name as
 //! `[PROG]` (so that neither a rename nor a test run changes a snapshot). A change of wording
 //! shows up as a snapshot diff to review: see CONTRIBUTING.md, "Snapshots and fixtures".
@@ -25,6 +25,8 @@ fn settings(root: &Path) -> insta::Settings {
         r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?",
         "[TIME]",
     );
+    // The clock time of a stack event, as progress lines show it.
+    s.add_filter(r"\b\d\d:\d\d:\d\d\b", "[CLOCK]");
     s.add_filter(
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
         "[UUID]",
@@ -113,6 +115,11 @@ fn plan_in_text_markdown_and_json() {
         co.root(),
         &co.xtask(&["doctor", "snap"]),
     );
+    assert_run(
+        "doctor_role_drift_json",
+        co.root(),
+        &co.xtask(&["doctor", "snap", "--output", "json"]),
+    );
     co.xtask(&["destroy", "snap", "--yes"]).success();
 }
 
@@ -124,8 +131,22 @@ fn status_and_whoami() {
         &descriptor("it-snap-status", "snap-status-id", &["worker-1"]),
     );
     assert_run("status_no_stack", co.root(), &co.xtask(&["status", "snap"]));
-    co.xtask(&["deploy", "snap", "--yes"]).success();
+    assert_run(
+        "status_no_stack_json",
+        co.root(),
+        &co.xtask(&["status", "snap", "--output", "json"]),
+    );
+    assert_run(
+        "deploy_json",
+        co.root(),
+        &co.xtask(&["deploy", "snap", "--yes", "--output", "json"]),
+    );
     assert_run("status_in_sync", co.root(), &co.xtask(&["status", "snap"]));
+    assert_run(
+        "status_in_sync_json",
+        co.root(),
+        &co.xtask(&["status", "snap", "--output", "json"]),
+    );
     let deployed = co.read_env("snap");
     co.write_env(
         "snap",
@@ -136,9 +157,23 @@ fn status_and_whoami() {
         co.root(),
         &co.xtask(&["status", "snap"]),
     );
+    assert_run(
+        "status_undeployed_change_json",
+        co.root(),
+        &co.xtask(&["status", "snap", "--output", "json"]),
+    );
     assert_run("whoami", co.root(), &co.xtask(&["whoami", "snap"]));
+    assert_run(
+        "whoami_json",
+        co.root(),
+        &co.xtask(&["whoami", "snap", "--output", "json"]),
+    );
     co.write_env("snap", &deployed);
-    co.xtask(&["destroy", "snap", "--yes"]).success();
+    assert_run(
+        "destroy_json",
+        co.root(),
+        &co.xtask(&["destroy", "snap", "--yes", "--output", "json"]),
+    );
 }
 
 #[test]
@@ -163,6 +198,11 @@ lambda_function_arns = ["arn:aws:lambda:us-east-1:123456789012:worker"]
         "validate_several_problems",
         co.root(),
         &co.xtask(&["validate", "bad"]),
+    );
+    assert_run(
+        "validate_several_problems_json",
+        co.root(),
+        &co.xtask(&["validate", "bad", "--output", "json"]),
     );
 }
 

@@ -3,6 +3,7 @@
 //! (`commands::<name>::Args`, or `...Args` for the AWS ones).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -47,13 +48,27 @@ pub fn program() -> &'static str {
     &PROGRAM
 }
 
+/// The exit code of a usage error (BSD's `EX_USAGE`): never 2, which `plan --detailed-exitcode`
+/// and `status` use for "changes", nor 0.
+pub const USAGE_ERROR: u8 = 64;
+
 /// The command line, parsed, with every usage line, example and help text speaking [`name`].
-pub fn parse() -> Cli {
-    let matches = command().get_matches();
-    match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    }
+/// `Err` is the exit code when there is nothing to run: 0 after `--help` or `--version` (printed
+/// to stdout), [`USAGE_ERROR`] after a usage error (printed to stderr).
+pub fn parse() -> Result<Cli, ExitCode> {
+    command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .map_err(|e| {
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                safe_text::eprint!("{text}");
+                ExitCode::from(USAGE_ERROR)
+            } else {
+                safe_text::print!("{text}");
+                ExitCode::SUCCESS
+            }
+        })
 }
 
 /// The clap command tree, its texts written for [`name`]: the help texts (about, flags,
@@ -77,6 +92,7 @@ fn rename(command: clap::Command, name: &str) -> clap::Command {
             Some(text) => arg.help(text),
             None => arg,
         })
+        .mut_args(crate::commands::completions::complete_env_names)
         .mut_subcommands(|sub| rename(sub, name))
 }
 
@@ -115,6 +131,23 @@ pub struct Cli {
     /// The checkout to work in (default: found from the current directory; also XTASK_ROOT).
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+
+    /// Trace each AWS call (service, operation, region, endpoint, duration) and each Temporal CLI
+    /// run (arguments with secrets masked, duration, exit status) to stderr; never a secret.
+    /// Also `TSW_LOG=debug`.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Colour on a terminal: `auto` (default; not when NO_COLOR is set), `always` or `never`.
+    /// JSON and markdown are never coloured.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: crate::output::ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,

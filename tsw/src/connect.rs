@@ -109,7 +109,12 @@ pub fn wrong_account(
 /// endpoint on this machine that nothing answers at is an error naming it, before any request.
 pub async fn connect_unchecked(layout: &Layout, env: &Environment) -> Result<Clients> {
     if env.starts_sandbox() {
-        crate::commands::sandbox::ensure_aws(layout, env)?;
+        // Off the runtime: starting the emulator takes up to a minute, and Ctrl-C ends it.
+        aws_sandbox::unblock({
+            let (layout, env) = (layout.clone(), env.clone());
+            move || crate::commands::sandbox::ensure_aws(&layout, &env)
+        })
+        .await?;
     }
     let clients = Clients::connect(&connection(env)).await;
     if let Some((endpoint, why)) = clients.malformed_endpoint() {
@@ -129,7 +134,7 @@ pub async fn connect_unchecked(layout: &Layout, env: &Environment) -> Result<Cli
         );
     }
     for endpoint in &clients.local_endpoints {
-        ensure_answers(layout, env, endpoint)?;
+        ensure_answers(layout, env, endpoint).await?;
     }
     Ok(clients)
 }
@@ -145,11 +150,16 @@ fn origin(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> String {
     }
 }
 
-/// Fails unless something accepts connections at the local `endpoint`.
-fn ensure_answers(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> Result<()> {
+/// Fails unless something accepts connections at the local `endpoint` (probed off the
+/// runtime: a probe may take seconds).
+async fn ensure_answers(layout: &Layout, env: &Environment, endpoint: &Endpoint) -> Result<()> {
     let tsw = crate::cli::name();
-    let answers = local_endpoint::host_port(&endpoint.url)
-        .is_some_and(|(host, port)| aws_sandbox::listening(&host, port));
+    let answers = match local_endpoint::host_port(&endpoint.url) {
+        Some((host, port)) => {
+            aws_sandbox::unblock(move || aws_sandbox::listening(&host, port)).await
+        }
+        None => false,
+    };
     anyhow::ensure!(
         answers,
         "nothing answers at {} ({}): start your emulator there (the local sandbox: `{tsw} sandbox up --env {}`), or correct the address; nothing was changed",

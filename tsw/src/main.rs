@@ -8,9 +8,11 @@ mod claim;
 mod cli;
 mod commands;
 mod connect;
+mod debug;
 mod drift;
 mod envs;
 mod interrupt;
+mod output;
 mod plan_view;
 mod progress;
 mod ui;
@@ -25,10 +27,20 @@ use crate::cli::{Cli, Command};
 use crate::commands::{deploy, destroy, doctor, plan, status, whoami};
 
 fn main() -> ExitCode {
-    match run(cli::parse()) {
+    // A shell asking for completions (the script `completions SHELL` writes) gets them here.
+    clap_complete::CompleteEnv::with_factory(cli::command)
+        .var(commands::completions::VARIABLE)
+        .complete();
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    debug::init(cli.debug);
+    cli.color.apply();
+    match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            safe_text::eprintln!("error: {err:#}");
+            output::print_error(format_args!("{err:#}"));
             ExitCode::FAILURE
         }
     }

@@ -114,9 +114,6 @@ impl EnvPlan {
     }
 }
 
-/// The JSON schema version; bumped only by changes that could break a reader.
-pub const JSON_VERSION: u32 = 1;
-
 fn action_name(action: &PlanAction) -> &'static str {
     match action {
         PlanAction::NoChange => "no_change",
@@ -516,7 +513,6 @@ fn stack_json(plan: &Plan) -> Value {
 /// The plan of every environment as JSON (the shape README documents).
 pub fn json(plans: &[EnvPlan]) -> Value {
     json!({
-        "version": JSON_VERSION,
         "changes": plans.iter().any(EnvPlan::has_changes),
         "environments": plans.iter().map(|p| json!({
             "name": p.env,

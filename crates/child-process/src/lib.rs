@@ -66,6 +66,37 @@ pub enum ChildError {
     Cancelled { program: PathBuf },
 }
 
+/// Flags whose value is a secret, or (external IDs) must not be printed whole: a flag is one
+/// of them when its name contains one of these words.
+const SECRET_FLAGS: [&str; 6] = ["key", "secret", "token", "password", "external-id", "auth"];
+
+/// `args` as a debug log may show them: the value of every flag named by [`SECRET_FLAGS`]
+/// (`--flag VALUE` or `--flag=VALUE`) is masked, saying only its length. The environment is
+/// never shown: an API key goes to a child there.
+pub fn shown_args<'a>(args: impl IntoIterator<Item = &'a OsStr>) -> String {
+    let secret = |flag: &str| {
+        flag.starts_with('-')
+            && SECRET_FLAGS
+                .iter()
+                .any(|w| flag.to_ascii_lowercase().contains(w))
+    };
+    let masked = |value: &str| format!("[masked: {} characters]", value.chars().count());
+    let mut shown = Vec::new();
+    let mut next_is_secret = false;
+    for arg in args {
+        let arg = arg.to_string_lossy();
+        if std::mem::take(&mut next_is_secret) {
+            shown.push(masked(&arg));
+        } else if let Some((flag, value)) = arg.split_once('=').filter(|(f, _)| secret(f)) {
+            shown.push(format!("{flag}={}", masked(value)));
+        } else {
+            next_is_secret = secret(&arg);
+            shown.push(arg.into_owned());
+        }
+    }
+    shown.join(" ")
+}
+
 /// A program to run, with the [`ALLOWED`] variables of this process and those its caller sets,
 /// no stdin unless [`Child::input`] gives one, in a process group of its own (on Unix).
 #[derive(Debug)]
@@ -220,6 +251,13 @@ impl Child {
             streams[index] = buf;
         }
         let [stdout, stderr] = streams;
+        tracing::debug!(
+            program = %program.display(),
+            args = %shown_args(self.cmd.get_args()),
+            duration_ms = start.elapsed().as_millis() as u64,
+            status = %status,
+            "ran"
+        );
         Ok(Output {
             status,
             stdout,
@@ -413,6 +451,30 @@ where
             // too: nothing is left to hand a value to.
             Err(_) => std::future::pending().await,
         },
+    }
+}
+
+#[cfg(test)]
+mod shown_args_tests {
+    use super::shown_args;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn secret_flag_values_are_masked_and_the_rest_shown() {
+        let args = [
+            "worker",
+            "--api-key",
+            "MARKER-SECRET",
+            "--aws-lambda-assume-role-external-id=ext-123456",
+            "--namespace",
+            "orders",
+        ];
+        let shown = shown_args(args.iter().map(OsStr::new));
+        assert_eq!(
+            shown,
+            "worker --api-key [masked: 13 characters] \
+             --aws-lambda-assume-role-external-id=[masked: 10 characters] --namespace orders"
+        );
     }
 }
 

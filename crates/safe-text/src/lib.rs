@@ -14,6 +14,10 @@
 //! sanitize the whole formatted text; the tool's own styling (the spinner's ANSI codes) is
 //! added after, by the terminal library.
 
+mod colour;
+
+pub use colour::{Colour, set_colour, write_styled};
+
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -268,6 +272,11 @@ static STDERR: Mutex<Lines> = Mutex::new(Lines { at_start: true });
 /// Writes `args` to `stream`, sanitized ([`Lines::sanitize`]). Errors (a closed pipe) are
 /// ignored: there is nowhere left to report them.
 pub fn write(stream: Stream, args: fmt::Arguments<'_>) {
+    write_in(stream, None, args)
+}
+
+/// [`write`], the sanitized text wrapped in `style` when there is one.
+fn write_in(stream: Stream, style: Option<anstyle::Style>, args: fmt::Arguments<'_>) {
     let text: Cow<'_, str> = match args.as_str() {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(args.to_string()),
@@ -278,6 +287,10 @@ pub fn write(stream: Stream, args: fmt::Arguments<'_>) {
     };
     let mut lines = lines.lock().unwrap_or_else(|e| e.into_inner());
     let safe = lines.sanitize(&text);
+    let safe = match style {
+        Some(style) => Cow::Owned(format!("{style}{safe}{style:#}")),
+        None => safe,
+    };
     let _ = match stream {
         Stream::Stdout => {
             let mut out = std::io::stdout().lock();

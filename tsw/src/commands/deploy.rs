@@ -13,6 +13,7 @@ use indicatif::MultiProgress;
 
 use crate::cli::StackLimits;
 use crate::interrupt::{self, Signals, Stopped};
+use crate::output::OutputArgs;
 use crate::progress::StackProgress;
 use crate::ui::{self, Progress};
 
@@ -65,6 +66,8 @@ pub struct DeployArgs {
     pub adopt_stack: bool,
     #[command(flatten)]
     pub limits: StackLimits,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
 }
 
 /// What one environment's deploy ended with.
@@ -183,21 +186,41 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
         }
     };
 
+    let out = args.output;
     let mut failed = 0;
     let mut deployed = Vec::new();
+    let mut shown = Vec::new();
     for report in reports {
-        match finish(layout, &report) {
-            Ok(()) => deployed.push(report.env.name),
+        match finish(layout, &report, out) {
+            Ok(json) => {
+                shown.push(json);
+                deployed.push(report.env.name)
+            }
             Err(e) => {
                 failed += 1;
-                safe_text::eprintln!("error: {e:#}");
+                crate::output::print_error(format_args!("{e:#}"));
+                shown.push(serde_json::json!({
+                    "name": report.env.name,
+                    "file": crate::relative(layout, &report.env.file),
+                    "ok": false,
+                    "error": format!("{e:#}"),
+                }));
             }
         }
     }
+    let mut registered = Vec::new();
     if args.register {
         let scope = worker_deployments::Scope::of(args.all, envs.len());
-        failed += register_deployed(layout, &deployed, scope)?;
+        failed += register_deployed(layout, &deployed, scope, out, &mut registered)?;
     }
+    out.document(
+        "deploy",
+        serde_json::json!({
+            "ok": failed == 0,
+            "environments": shown,
+            "registered": args.register.then_some(registered),
+        }),
+    );
     Ok(exit_code(failed, envs.len()))
 }
 
@@ -240,7 +263,8 @@ fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prep
     let templates = Templates::load(layout)?;
     let mut parameters = Vec::new();
     for env in &envs {
-        let rendered = crate::commands::render::write(layout, &templates, env, &all)?;
+        let rendered =
+            crate::commands::render::write(layout, &templates, env, &all, args.output.json())?;
         let template = templates.cfn_template(env.role_naming());
         parameters.push(template.with_defaults(&rendered.parameters));
     }
@@ -334,7 +358,9 @@ pub fn stack_tags(env: &Environment) -> Vec<(String, String)> {
 }
 
 /// Prints the outcome of one environment and records its outputs.
-fn finish(layout: &Layout, report: &Report) -> Result<()> {
+/// Records and shows what one environment's deploy ended with; its entry in `deploy --output
+/// json`, or why it failed.
+fn finish(layout: &Layout, report: &Report, out: OutputArgs) -> Result<serde_json::Value> {
     let tsw = crate::cli::name();
     let env = &report.env;
     let file = crate::relative(layout, &env.file);
@@ -361,12 +387,16 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
     };
     let stack = outcome.stack();
     let name = &env.role.stack_name;
+    let action = match outcome {
+        Outcome::Unchanged(_) => "unchanged",
+        Outcome::Created(_) => "created",
+        Outcome::Updated(_) => "updated",
+    };
     match outcome {
-        Outcome::Unchanged(_) => safe_text::println!(
+        Outcome::Unchanged(_) => out.line(format_args!(
             "{}: no changes; stack `{name}` is up to date ({})",
-            env.name,
-            stack.status
-        ),
+            env.name, stack.status
+        )),
         Outcome::Created(_) => {
             // Only the sandbox (or `--replace-failed`) gets here with a stack on record.
             if let Some(recorded) = env
@@ -374,20 +404,24 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
                 .as_ref()
                 .filter(|o| o.stack_id != stack.stack_id)
             {
-                safe_text::println!(
+                out.line(format_args!(
                     "{}: stack `{name}` recorded in [outputs] of {file} no longer exists ({}): created it anew",
                     env.name,
                     recorded.stack_id
-                );
+                ));
             }
-            safe_text::println!("{}: created stack `{name}` ({})", env.name, stack.status)
+            out.line(format_args!(
+                "{}: created stack `{name}` ({})",
+                env.name, stack.status
+            ))
         }
-        Outcome::Updated(_) => {
-            safe_text::println!("{}: updated stack `{name}` ({})", env.name, stack.status)
-        }
+        Outcome::Updated(_) => out.line(format_args!(
+            "{}: updated stack `{name}` ({})",
+            env.name, stack.status
+        )),
     }
     for (key, value) in &stack.outputs {
-        safe_text::println!("  {key:<20} {value}");
+        out.line(format_args!("  {key:<20} {value}"));
     }
     // Only what the stack reported: `registered` belongs to `register`, and the file is
     // merged into as it is now, so edits made while the deploy ran are kept.
@@ -398,42 +432,74 @@ fn finish(layout: &Layout, report: &Report) -> Result<()> {
         stack_id: stack.stack_id.clone(),
         deployed_at: stack.updated_at.clone().unwrap_or_default(),
     };
-    if Outputs::record_stack(&env.file, &recorded)? {
-        safe_text::println!("recorded [outputs] in {file}");
+    let wrote = Outputs::record_stack(&env.file, &recorded)?;
+    if wrote {
+        out.line(format_args!("recorded [outputs] in {file}"));
     }
-    match &report.restored {
-        Ok(lines) if lines.is_empty() => Ok(()),
+    let restored = match &report.restored {
+        Ok(lines) if lines.is_empty() => lines,
         Ok(lines) => {
             let role = cfn::role_arn(&stack.outputs).and_then(|a| a.rsplit('/').next());
-            safe_text::println!(
+            out.line(format_args!(
                 "{}: restored role `{}` to what the template declares; it had been changed outside the tool:",
                 env.name,
                 role.unwrap_or_default()
-            );
+            ));
             for line in lines {
-                safe_text::println!("  {line}");
+                out.line(format_args!("  {line}"));
             }
-            Ok(())
+            lines
         }
         Err(e) => anyhow::bail!("{}: the stack is deployed, but {e}", env.name),
-    }
+    };
+    Ok(serde_json::json!({
+        "name": env.name,
+        "file": file,
+        "ok": true,
+        "error": null,
+        "stack_name": name.to_string(),
+        "action": action,
+        "stack_id": stack.stack_id,
+        "status": stack.status.as_str(),
+        "outputs": stack.outputs,
+        "outputs_recorded": wrote,
+        "role_restored": restored,
+    }))
 }
 
 /// `deploy --register`: registers the versions of each environment that was deployed, printing
 /// each failure. Returns how many failed. `scope`: how many environments the deploy names; with
 /// several, an environment without `temporal.address` fails with the line saying why.
+/// `shown` gets each environment's entry of `register --output json`, or its error.
 fn register_deployed(
     layout: &Layout,
     deployed: &[String],
     scope: worker_deployments::Scope,
+    out: OutputArgs,
+    shown: &mut Vec<serde_json::Value>,
 ) -> Result<usize> {
     let mut failed = 0;
     for name in deployed {
         // Reloaded: the deploy just recorded the role ARN.
         let env = crate::envs::load_env(layout, name)?;
-        if let Err(e) = crate::commands::register::register_env(layout, &env, scope) {
+        let registered = crate::commands::register::register_env(layout, &env, scope, out)
+            .and_then(|r| {
+                shown.push(r.json.clone());
+                r.ensure_ok(&env)
+            });
+        if let Err(e) = registered {
             failed += 1;
-            safe_text::eprintln!("error: {e:#}");
+            crate::output::print_error(format_args!("{e:#}"));
+            if shown
+                .last()
+                .is_none_or(|j| j["environment"] != env.name.as_str())
+            {
+                shown.push(serde_json::json!({
+                    "environment": env.name,
+                    "ok": false,
+                    "error": format!("{e:#}"),
+                }));
+            }
         }
     }
     Ok(failed)

@@ -18,7 +18,8 @@ command that retires it: Temporal would go on invoking through a role that no lo
 
 Examples:
   cargo xtask destroy local --yes
-  cargo xtask destroy staging")]
+  cargo xtask destroy staging
+  cargo xtask destroy staging --yes --output json")]
 pub struct DestroyArgs {
     /// The environment (environments/ENV.toml).
     pub env: String,
@@ -36,6 +37,8 @@ pub struct DestroyArgs {
     pub leave_versions: bool,
     #[command(flatten)]
     pub limits: StackLimits,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
 }
 
 pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
@@ -96,26 +99,39 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
         Ok(existed) => existed,
         Err(code) => return Ok(code),
     };
+    let out = args.output;
     if existed {
-        safe_text::println!("{}: deleted stack `{stack}`", env.name);
+        out.line(format_args!("{}: deleted stack `{stack}`", env.name));
     } else {
-        safe_text::println!("{}: stack `{stack}` did not exist", env.name);
+        out.line(format_args!("{}: stack `{stack}` did not exist", env.name));
     }
     let registered: Vec<String> = env
         .outputs
         .iter()
         .flat_map(|o| o.registered.iter().map(|r| format!("`{r}`")))
         .collect();
-    if Outputs::remove(&env.file)? {
-        safe_text::println!("removed [outputs] from {file}");
+    let removed = Outputs::remove(&env.file)?;
+    if removed {
+        out.line(format_args!("removed [outputs] from {file}"));
         if !registered.is_empty() {
-            safe_text::println!(
+            out.line(format_args!(
                 "  with [outputs].registered: {}; `{tsw} doctor {}` names any version that still holds the deleted role",
                 registered.join(", "),
                 env.name
-            );
+            ));
         }
     }
+    out.document(
+        "destroy",
+        serde_json::json!({
+            "environment": env.name,
+            "file": file,
+            "stack_name": stack.to_string(),
+            "deleted": existed,
+            "outputs_removed": removed,
+            "registered": env.outputs.iter().flat_map(|o| o.registered.iter().map(|r| r.to_string())).collect::<Vec<_>>(),
+        }),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,6 +16,8 @@ use env_render::{DYNAMIC_CONFIG_FILE, ServerConfig, Templates};
 
 use checks::{Inputs, Level};
 
+use crate::output::Format;
+
 /// Check every prerequisite of Serverless Workers for an environment.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -40,15 +42,8 @@ Examples:
 pub struct DoctorArgs {
     /// The environment (environments/ENV.toml).
     pub env: String,
-    /// `text` (default) or `json`.
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: Output,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
 }
 
 pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
@@ -73,12 +68,9 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
         };
         anyhow::Ok(checks::run(&inputs).await)
     })?;
-    match args.output {
-        Output::Json => {
-            let json = format!("{:#}", report.to_json(&env.name));
-            safe_text::println!("{}", safe_text::json(&json))
-        }
-        Output::Text => {
+    match args.output.output {
+        Format::Json => crate::output::print_document("doctor", report.to_json(&env.name)),
+        Format::Text => {
             for c in &report.checks {
                 let mark = match c.level {
                     Level::Pass => "pass",

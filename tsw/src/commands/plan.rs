@@ -45,6 +45,7 @@ Exit codes:
   0  no changes (without --detailed-exitcode: any plan that succeeded)
   1  error (bad descriptor, AWS unreachable, a stack that needs a hand, ...)
   2  with --detailed-exitcode: some environment has changes
+  64 usage error (an unknown flag or value): nothing was run
 
 Examples:
   cargo xtask plan staging
@@ -156,7 +157,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                             PlanMode::ChangeSet,
                         ),
                     };
-                let mut plan = env_plan(layout, local, stack, scope, aws);
+                let mut plan = env_plan(layout, local, stack, scope, aws).await;
                 plan.role_drift = role_drift;
                 plan.mode = mode;
                 out.push(plan);
@@ -189,16 +190,13 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         })?;
     }
     match args.output {
-        PlanOutput::Text => safe_text::print!("{}", crate::plan_view::text(&plans)),
+        PlanOutput::Text => crate::output::print_changes(&crate::plan_view::text(&plans)),
         PlanOutput::Markdown => safe_text::print!("{}", crate::plan_view::markdown(&plans)),
-        PlanOutput::Json => safe_text::println!(
-            "{}",
-            safe_text::json(&format!("{:#}", crate::plan_view::json(&plans)))
-        ),
+        PlanOutput::Json => crate::output::print_document("plan", crate::plan_view::json(&plans)),
     }
     for p in &plans {
         if let Err(e) = &p.stack {
-            safe_text::eprintln!("error: {}: {e}", p.env);
+            crate::output::print_error(format_args!("{}: {e}", p.env));
         }
     }
     Ok(exit_code(&plans, args.detailed_exitcode))
@@ -311,7 +309,9 @@ struct Ask {
     read_only: bool,
 }
 
-fn env_plan(
+/// One environment's plan: its stack's, and the versions' part, asked of the Temporal CLI off
+/// the runtime ([`worker_deployments::unblock`]) so that Ctrl-C ends a CLI call that hangs.
+async fn env_plan(
     layout: &Layout,
     local: &Local,
     stack: Result<Plan, String>,
@@ -324,16 +324,15 @@ fn env_plan(
         .as_ref()
         .ok()
         .and_then(|plan| role_replacement(&local.env, plan, role_arn.as_deref()));
+    let versions = worker_deployments::unblock({
+        let (layout, env) = (layout.clone(), local.env.clone());
+        move || versions(&layout, &env, role_arn.as_deref(), compute_changes, scope)
+    })
+    .await;
     EnvPlan {
         env: local.env.name.clone(),
         file: crate::relative(layout, &local.env.file),
-        versions: versions(
-            layout,
-            &local.env,
-            role_arn.as_deref(),
-            compute_changes,
-            scope,
-        ),
+        versions,
         files: local.files.clone(),
         stack,
         role_drift: Vec::new(),

@@ -2,8 +2,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aws_sandbox::Sandbox;
-use env_descriptor::{Environment, Layout, Outputs};
+use env_descriptor::{Environment, Layout, Outputs, WorkerDeployment};
 use worker_deployments::{Action, Cli, Client, Frontend, Registration, Scope, Source};
+
+use crate::output::OutputArgs;
 
 /// Register the Worker Deployment Versions of an environment with their Lambda compute config.
 #[derive(Debug, clap::Args)]
@@ -37,18 +39,23 @@ environment without `temporal.address`.
 
 Examples:
   cargo xtask register staging
-  cargo xtask deploy local --register     deploy, then register")]
+  cargo xtask deploy local --register     deploy, then register
+  cargo xtask register staging --output json")]
 pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
     #[command(flatten)]
     lock: crate::claim::LockArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 impl Args {
     pub fn run(self, layout: &Layout) -> Result<ExitCode> {
         let (env, _lock) = crate::claim::load_and_claim(layout, "register", &self.env, &self.lock)?;
-        register_env(layout, &env, Scope::One)?;
+        let registered = register_env(layout, &env, Scope::One, self.output)?;
+        self.output.document("register", registered.json.clone());
+        registered.ensure_ok(&env)?;
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -99,18 +106,35 @@ pub(crate) fn connect(layout: &Layout, env: &Environment, scope: Scope) -> Resul
 /// Registers every worker deployment of `env` and records them in [outputs]; for an
 /// environment that lists none, says there is nothing to register. The caller holds
 /// the environment's lock ([`crate::claim::claim`]). `scope`: how many environments the command
-/// names (see [`Scope`]).
-pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<()> {
+/// names (see [`Scope`]). `out`: in JSON, no line is printed on stdout (errors still go to
+/// stderr); the caller prints [`Registered::json`]. Versions that failed are counted in the
+/// result, not an error: see [`Registered::ensure_ok`].
+pub fn register_env(
+    layout: &Layout,
+    env: &Environment,
+    scope: Scope,
+    out: OutputArgs,
+) -> Result<Registered> {
     let tsw = crate::cli::name();
     let file = crate::relative(layout, &env.file);
     if env.worker_deployments.is_empty() {
         // A success: a CI job registers every environment it deploys, also one that lists no
         // version yet (as `tsw init` writes it).
-        safe_text::println!(
+        out.line(format_args!(
             "{}: nothing to register: `{file}` lists no `[[worker_deployments]]`",
             env.name
-        );
-        return Ok(());
+        ));
+        return Ok(Registered {
+            failed: 0,
+            json: serde_json::json!({
+                "environment": env.name,
+                "file": file,
+                "ok": true,
+                "worker_deployment_versions": [],
+                "left_behind": [],
+                "recorded": false,
+            }),
+        });
     }
     let outputs = env.outputs.as_ref().with_context(|| {
         format!(
@@ -121,6 +145,7 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
     let client = connect(layout, env, scope)?;
     let mut registered = Vec::new();
     let mut failed = 0;
+    let mut versions = Vec::new();
     for wd in &env.worker_deployments {
         let reg = Registration {
             deployment: wd,
@@ -136,21 +161,29 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
                     Action::Unchanged => "no changes to",
                 };
                 let current = if wd.set_current { ", current" } else { "" };
-                safe_text::println!(
+                out.line(format_args!(
                     "{}: {verb} Worker Deployment Version `{}` (aws-lambda {}{current})",
                     env.name,
                     wd.id(),
                     wd.lambda_function_arn
-                );
+                ));
+                let action = match action {
+                    Action::Created => "created",
+                    Action::Updated => "updated",
+                    Action::Unchanged => "unchanged",
+                };
+                versions.push(version_json(wd, action, None));
                 registered.push(wd.id());
             }
             Err(e) => {
                 safe_text::eprintln!("{}: {e}", env.name);
+                versions.push(version_json(wd, "failed", Some(e.to_string())));
                 failed += 1;
             }
         }
     }
-    for line in left_behind(&client, env, &file) {
+    let left = left_behind(&client, env, &file);
+    for line in &left {
         safe_text::eprintln!("{}: {line}", env.name);
     }
     // In descriptor order: what succeeded now, and what the file records as registered (now,
@@ -162,16 +195,56 @@ pub fn register_env(layout: &Layout, env: &Environment, scope: Scope) -> Result<
             .filter(|id| registered.contains(id) || current.contains(id))
             .collect()
     };
-    if Outputs::update_registered(&env.file, keep)? {
-        safe_text::println!("recorded [outputs].registered in {file}");
+    let recorded = Outputs::update_registered(&env.file, keep)?;
+    if recorded {
+        out.line(format_args!("recorded [outputs].registered in {file}"));
     }
-    anyhow::ensure!(
-        failed == 0,
-        "{}: {failed} of {} versions failed to register (above)",
-        env.name,
-        env.worker_deployments.len()
-    );
-    Ok(())
+    Ok(Registered {
+        failed,
+        json: serde_json::json!({
+            "environment": env.name,
+            "file": file,
+            "ok": failed == 0,
+            "worker_deployment_versions": versions,
+            "left_behind": left,
+            "recorded": recorded,
+        }),
+    })
+}
+
+/// What [`register_env`] did with one environment's versions.
+#[derive(Debug)]
+pub struct Registered {
+    /// How many versions failed (each already printed to stderr).
+    pub failed: usize,
+    /// What each version ended as, as `register --output json` shows it.
+    pub json: serde_json::Value,
+}
+
+impl Registered {
+    /// Fails when any version failed, saying how many.
+    pub fn ensure_ok(&self, env: &Environment) -> Result<()> {
+        anyhow::ensure!(
+            self.failed == 0,
+            "{}: {} of {} versions failed to register (above)",
+            env.name,
+            self.failed,
+            env.worker_deployments.len()
+        );
+        Ok(())
+    }
+}
+
+/// One version in `register --output json`: what it ended as (`created`, `updated`,
+/// `unchanged`, `failed`) and, when it failed, why.
+fn version_json(wd: &WorkerDeployment, action: &str, error: Option<String>) -> serde_json::Value {
+    serde_json::json!({
+        "id": wd.id(),
+        "lambda_function_arn": wd.lambda_function_arn.to_string(),
+        "current": wd.set_current,
+        "action": action,
+        "error": error,
+    })
 }
 
 /// The versions of `env`'s deployments that still hold Lambda compute but are no longer in the

@@ -112,27 +112,37 @@ fn block_owner(layout: &Layout, env: &Environment, all: &[Environment]) -> Strin
         .unwrap_or_else(|| env.name.clone())
 }
 
-/// Renders `env` and writes its files when they changed; prints what it wrote. `all` is every
-/// descriptor of the checkout ([`crate::envs::all_envs`]), which may share its server file.
+/// Renders `env` and writes its files when they changed; prints what it wrote, on stdout, or
+/// on stderr when `json` (stdout then holds a JSON document alone). `all` is every descriptor
+/// of the checkout ([`crate::envs::all_envs`]), which may share its server file.
 pub fn write(
     layout: &Layout,
     templates: &Templates,
     env: &Environment,
     all: &[Environment],
+    json: bool,
 ) -> Result<Rendered> {
+    let say = |line: std::fmt::Arguments<'_>| {
+        let stream = if json {
+            safe_text::Stream::Stderr
+        } else {
+            safe_text::Stream::Stdout
+        };
+        safe_text::write(stream, format_args!("{line}\n"));
+    };
     ensure_own_server_file(layout, templates, env, all)?;
     let rendered = templates.render(env)?;
     for path in rendered.write(layout, &layout.rendered_dir(&env.name))? {
-        safe_text::println!("wrote {}", crate::relative(layout, &path));
+        say(format_args!("wrote {}", crate::relative(layout, &path)));
     }
     if let Some((kind, file)) = ServerConfig::of(env) {
         let path = layout.root().join(file);
         if rendered.update_server_config(kind, layout, file, &block_owner(layout, env, all))? {
-            safe_text::println!(
+            say(format_args!(
                 "updated {} {}",
                 kind.place(),
                 crate::relative(layout, &path)
-            );
+            ));
         }
     }
     Ok(rendered)
@@ -189,7 +199,7 @@ impl Args {
             if self.check {
                 stale.extend(pending(layout, &templates, &env, &all)?.1);
             } else {
-                write(layout, &templates, &env, &all)?;
+                write(layout, &templates, &env, &all, false)?;
             }
         }
         if !stale.is_empty() {

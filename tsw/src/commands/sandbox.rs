@@ -21,6 +21,7 @@ For an environment with a `[sandbox]` table (`local`), `deploy` starts the emula
 Examples:
   cargo xtask sandbox up
   cargo xtask sandbox status
+  cargo xtask sandbox status --output json
   cargo xtask sandbox down")]
 pub struct Args {
     #[command(subcommand)]
@@ -37,7 +38,10 @@ enum Action {
     /// Stop what `up` started.
     Down,
     /// Show both services, their addresses and versions.
-    Status,
+    Status {
+        #[command(flatten)]
+        output: crate::output::OutputArgs,
+    },
 }
 
 /// The host (normalised: `127.1` is `127.0.0.1`) and port of a URL or `host:port` address.
@@ -226,7 +230,7 @@ impl Args {
                     safe_text::println!("stopped {} (pid {pid})", service.name());
                 }
             }
-            Action::Status => {
+            Action::Status { output: out } => {
                 let pins = aws_sandbox::pins(aws_sandbox::REQUIREMENTS).join(", ");
                 let mut rows = vec![(
                     Service::Aws,
@@ -241,20 +245,33 @@ impl Args {
                         sandbox.status(Service::Temporal, &h, p),
                     ));
                 }
+                let mut services = Vec::new();
                 for (service, address, status) in rows {
-                    let state = match status {
-                        Status::Running { pid } => format!("running (pid {pid})"),
-                        Status::Foreign => "something else answers there".to_owned(),
-                        Status::Stopped => "stopped".to_owned(),
+                    let (state, pid) = match status {
+                        Status::Running { pid } => (format!("running (pid {pid})"), Some(pid)),
+                        Status::Foreign => ("something else answers there".to_owned(), None),
+                        Status::Stopped => ("stopped".to_owned(), None),
                     };
-                    safe_text::println!(
-                        "{:<9} {address:<24} {state:<22} log: {}",
-                        service.name(),
-                        sandbox.log_file(service).display()
-                    );
+                    let log = sandbox.log_file(service).display().to_string();
+                    out.line(format_args!(
+                        "{:<9} {address:<24} {state:<22} log: {log}",
+                        service.name()
+                    ));
+                    let state = match status {
+                        Status::Running { .. } => "running",
+                        Status::Foreign => "foreign",
+                        Status::Stopped => "stopped",
+                    };
+                    services.push(serde_json::json!({
+                        "service": service.name(),
+                        "address": address,
+                        "state": state,
+                        "pid": pid,
+                        "log": log,
+                    }));
                 }
-                safe_text::println!("versions: {pins}");
-                if let Some(out) = sandbox.verified_cli().ok().flatten().and_then(|t| {
+                out.line(format_args!("versions: {pins}"));
+                let cli = sandbox.verified_cli().ok().flatten().and_then(|t| {
                     worker_deployments::child::run(
                         &t,
                         &["--version"],
@@ -262,12 +279,20 @@ impl Args {
                         worker_deployments::VERSION_DEADLINE,
                     )
                     .ok()
-                }) {
-                    safe_text::println!(
-                        "          {}",
-                        String::from_utf8_lossy(&out.stdout).trim()
-                    );
+                });
+                let cli = cli.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+                if let Some(cli) = &cli {
+                    out.line(format_args!("          {cli}"));
                 }
+                out.document(
+                    "sandbox status",
+                    serde_json::json!({
+                        "environment": env.name,
+                        "services": services,
+                        "pins": aws_sandbox::pins(aws_sandbox::REQUIREMENTS),
+                        "temporal_cli": cli,
+                    }),
+                );
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -31,13 +31,16 @@ out. Uses the official `temporal` CLI, like `register`.
 Examples:
   cargo xtask smoke local
   cargo xtask sandbox up && cargo xtask deploy local --register && cargo xtask smoke local
-  cargo xtask smoke staging --timeout 2m")]
+  cargo xtask smoke staging --timeout 2m
+  cargo xtask smoke staging --output json")]
 pub struct Args {
     /// The environment (environments/ENV.toml).
     env: String,
     /// How long each workflow may take, from its start to its close.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    #[command(flatten)]
+    output: crate::output::OutputArgs,
 }
 
 impl Args {
@@ -57,10 +60,15 @@ impl Args {
         }
         let client =
             crate::commands::register::connect(layout, &env, worker_deployments::Scope::One)?;
+        let out = self.output;
         let mut failed = 0;
+        let mut results = Vec::new();
         for (wd, smoke) in smokes {
-            match run_one(&client, &env, wd, &smoke, self.timeout) {
-                Ok(line) => safe_text::println!("{}: {line}", env.name),
+            let (result, error) = match run_one(&client, &env, wd, &smoke, self.timeout) {
+                Ok(line) => {
+                    out.line(format_args!("{}: {line}", env.name));
+                    (Some(line), None)
+                }
                 Err(e) => {
                     safe_text::eprintln!(
                         "{}: smoke `{}` of {} failed: {e:#}",
@@ -69,9 +77,22 @@ impl Args {
                         wd.id()
                     );
                     failed += 1;
+                    (None, Some(format!("{e:#}")))
                 }
-            }
+            };
+            results.push(serde_json::json!({
+                "worker_deployment_version": wd.id(),
+                "workflow": smoke.workflow.to_string(),
+                "task_queue": smoke.task_queue.to_string(),
+                "ok": error.is_none(),
+                "result": result,
+                "error": error,
+            }));
         }
+        out.document(
+            "smoke",
+            serde_json::json!({ "environment": env.name, "ok": failed == 0, "smokes": results }),
+        );
         Ok(if failed == 0 {
             ExitCode::SUCCESS
         } else {

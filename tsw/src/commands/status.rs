@@ -10,6 +10,8 @@ use env_descriptor::{Environment, Layout};
 use env_render::{Templates, cfn};
 use std::process::ExitCode;
 
+use crate::output::OutputArgs;
+
 /// `status`: the descriptor has changes the stack does not have (or [outputs] are stale).
 pub const STATUS_UNDEPLOYED: u8 = 2;
 /// `status`: AWS was changed outside the tool (the role, or the stack deleted).
@@ -28,13 +30,17 @@ Exit codes:
   1  error (bad descriptor, AWS unreachable, ...)
   2  the descriptor has undeployed changes: run `cargo xtask deploy ENV`
   3  AWS was changed outside the tool (the role edited, the stack deleted); wins over 2
+  64 usage error (an unknown flag or value): nothing was run
 
 Examples:
   cargo xtask status staging
-  cargo xtask status local")]
+  cargo xtask status local
+  cargo xtask status staging --output json")]
 pub struct StatusArgs {
     /// The environment (environments/ENV.toml).
     pub env: String,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
 }
 
 /// Which side disagrees, in the order of precedence of their exit codes.
@@ -47,32 +53,43 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn exit_code(&self, env: &str) -> ExitCode {
+    fn exit_code(&self, env: &str, out: OutputArgs) -> ExitCode {
         let tsw = crate::cli::name();
         if !self.outside.is_empty() {
-            safe_text::println!("AWS was changed outside the tool:");
+            out.line("AWS was changed outside the tool:");
             for line in &self.outside {
-                safe_text::println!("  {line}");
+                out.line(format_args!("  {line}"));
             }
-            safe_text::println!(
+            out.line(format_args!(
                 "  fix: undo the change in AWS, or make the descriptor say what you want and run `{tsw} deploy {env}`"
-            );
+            ));
         }
         if !self.undeployed.is_empty() {
-            safe_text::println!("the descriptor has undeployed changes:");
+            out.line("the descriptor has undeployed changes:");
             for line in &self.undeployed {
-                safe_text::println!("  {line}");
+                out.line(format_args!("  {line}"));
             }
-            safe_text::println!("  fix: run `{tsw} deploy {env}`");
+            out.line(format_args!("  fix: run `{tsw} deploy {env}`"));
         }
         if !self.outside.is_empty() {
             ExitCode::from(STATUS_CHANGED_OUTSIDE)
         } else if !self.undeployed.is_empty() {
             ExitCode::from(STATUS_UNDEPLOYED)
         } else {
-            safe_text::println!("{env}: in sync: the descriptor, the stack and the role agree");
+            out.line(format_args!(
+                "{env}: in sync: the descriptor, the stack and the role agree"
+            ));
             ExitCode::SUCCESS
         }
+    }
+
+    /// The verdict as JSON: `in_sync`, and each side's differences.
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "in_sync": self.outside.is_empty() && self.undeployed.is_empty(),
+            "undeployed": self.undeployed,
+            "changed_outside": self.outside,
+        })
     }
 }
 
@@ -82,15 +99,18 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let template = templates.cfn_template(env.role_naming());
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = crate::relative(layout, &env.file);
+    let out = args.output;
     let mut verdict = Verdict::default();
+    let mut shown = serde_json::Value::Null;
     crate::connect::runtime()?.block_on(async {
         let clients = crate::connect::connect(layout, &env).await?;
         let Some(stack) = clients.stacks.describe_stack(&env.role.stack_name).await? else {
-            stack_missing(&env, &file, &mut verdict);
+            stack_missing(&env, &file, &mut verdict, out);
             return anyhow::Ok(());
         };
-        show(&env, &stack);
-        compare_record(&env, &file, &stack, &mut verdict);
+        show(&env, &stack, out);
+        shown = stack_json(&stack);
+        compare_record(&env, &file, &stack, &mut verdict, out);
         verdict
             .undeployed
             .extend(cfn::parameter_drift(&wanted, &stack.parameters));
@@ -105,13 +125,31 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
             .extend(crate::drift::role_drift(&clients, &stack).await?);
         anyhow::Ok(())
     })?;
-    Ok(verdict.exit_code(&env.name))
+    let code = verdict.exit_code(&env.name, out);
+    let mut doc = verdict.json();
+    doc["environment"] = env.name.clone().into();
+    doc["file"] = file.into();
+    doc["stack_name"] = env.role.stack_name.to_string().into();
+    doc["stack"] = shown;
+    out.document("status", doc);
+    Ok(code)
 }
 
-fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict) {
+/// The stack as `status --output json` shows it; `null` when there is none.
+fn stack_json(stack: &StackInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": stack.stack_id,
+        "status": stack.status.as_str(),
+        "status_reason": stack.status_reason,
+        "last_change": stack.updated_at,
+        "outputs": stack.outputs,
+    })
+}
+
+fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict, out: OutputArgs) {
     let tsw = crate::cli::name();
     let stack = &env.role.stack_name;
-    safe_text::println!("{}: stack `{stack}` does not exist", env.name);
+    out.line(format_args!("{}: stack `{stack}` does not exist", env.name));
     match &env.outputs {
         Some(o) => verdict.outside.push(format!(
             "stack `{stack}` ({}) recorded in [outputs] of {file} was deleted outside this tool \
@@ -124,27 +162,31 @@ fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict) {
     }
 }
 
-fn show(env: &Environment, stack: &StackInfo) {
-    safe_text::println!(
+fn show(env: &Environment, stack: &StackInfo, out: OutputArgs) {
+    out.line(format_args!(
         "{}: stack `{}` is {}",
-        env.name,
-        env.role.stack_name,
-        stack.status
-    );
+        env.name, env.role.stack_name, stack.status
+    ));
     if let Some(reason) = &stack.status_reason {
-        safe_text::println!("  reason: {reason}");
+        out.line(format_args!("  reason: {reason}"));
     }
-    safe_text::println!("  id: {}", stack.stack_id);
+    out.line(format_args!("  id: {}", stack.stack_id));
     if let Some(at) = &stack.updated_at {
-        safe_text::println!("  last change: {at}");
+        out.line(format_args!("  last change: {at}"));
     }
     for (key, value) in &stack.outputs {
-        safe_text::println!("  {key:<20} {value}");
+        out.line(format_args!("  {key:<20} {value}"));
     }
 }
 
 /// The recorded `[outputs]` against the stack's: a stale record is fixed by a deploy.
-fn compare_record(env: &Environment, file: &str, stack: &StackInfo, verdict: &mut Verdict) {
+fn compare_record(
+    env: &Environment,
+    file: &str,
+    stack: &StackInfo,
+    verdict: &mut Verdict,
+    out: OutputArgs,
+) {
     let Some(recorded) = &env.outputs else {
         verdict
             .undeployed
@@ -153,9 +195,11 @@ fn compare_record(env: &Environment, file: &str, stack: &StackInfo, verdict: &mu
     };
     let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
     if drift.is_empty() {
-        safe_text::println!("recorded [outputs] in {file} match the stack");
+        out.line(format_args!("recorded [outputs] in {file} match the stack"));
     } else {
-        safe_text::println!("recorded [outputs] in {file} do not match the stack");
+        out.line(format_args!(
+            "recorded [outputs] in {file} do not match the stack"
+        ));
         verdict.undeployed.extend(drift);
     }
 }

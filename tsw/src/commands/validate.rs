@@ -18,10 +18,13 @@ be this stack's own: its role, its stack ID, an RFC 3339 `deployed_at`.
 
 Examples:
   cargo xtask validate                      every environments/*.toml
-  cargo xtask validate staging production")]
+  cargo xtask validate staging production
+  cargo xtask validate --output json        one document: each environment, ok or its error")]
 pub struct Args {
     /// Environments to check (default: all).
     envs: Vec<String>,
+    #[command(flatten)]
+    output: crate::output::OutputArgs,
 }
 
 impl Args {
@@ -36,12 +39,17 @@ impl Args {
         }
         // A template of the repository's own is checked when loaded (the parameters the tool
         // passes, the output it records) and by rendering every environment below.
+        let out = self.output;
         let templates = Templates::load(layout)?;
-        for path in templates.overrides() {
-            safe_text::println!(
-                "note    {} overrides the built-in template",
-                crate::relative(layout, path)
-            );
+        let overrides: Vec<String> = templates
+            .overrides()
+            .iter()
+            .map(|path| crate::relative(layout, path))
+            .collect();
+        for path in &overrides {
+            out.line(format_args!(
+                "note    {path} overrides the built-in template"
+            ));
         }
         let all = crate::envs::all_envs(layout);
         let check = |name: &str| -> Result<()> {
@@ -51,16 +59,31 @@ impl Args {
             crate::envs::ensure_own_stacks(std::slice::from_ref(&env), &all)
         };
         let mut failed = 0;
+        let mut results = Vec::new();
         for name in &names {
-            match check(name) {
-                Ok(_) => safe_text::println!("ok      {name}"),
+            let error = match check(name) {
+                Ok(_) => {
+                    out.line(format_args!("ok      {name}"));
+                    None
+                }
                 Err(e) => {
                     failed += 1;
-                    safe_text::eprintln!("error: {e:#}");
-                    safe_text::println!("FAILED  {name}");
+                    crate::output::print_error(format_args!("{e:#}"));
+                    out.line(format_args!("FAILED  {name}"));
+                    Some(format!("{e:#}"))
                 }
-            }
+            };
+            results
+                .push(serde_json::json!({ "name": name, "ok": error.is_none(), "error": error }));
         }
+        out.document(
+            "validate",
+            serde_json::json!({
+                "ok": failed == 0,
+                "template_overrides": overrides,
+                "environments": results,
+            }),
+        );
         if failed > 0 {
             safe_text::eprintln!(
                 "{failed} of {} environment(s) failed validation",

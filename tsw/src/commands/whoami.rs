@@ -11,15 +11,19 @@ ARN, which is what a trust policy must name.
 
 Examples:
   cargo xtask whoami staging
-  AWS_PROFILE=temporal-server cargo xtask whoami staging")]
+  AWS_PROFILE=temporal-server cargo xtask whoami staging
+  cargo xtask whoami staging --output json")]
 pub struct WhoamiArgs {
     /// The environment (environments/ENV.toml).
     pub env: String,
+    #[command(flatten)]
+    pub output: crate::output::OutputArgs,
 }
 
 pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
+    let out = args.output;
     let env = crate::envs::load_env(layout, &args.env)?;
-    let (id, refusal, role) = crate::connect::runtime()?.block_on(async {
+    let (id, refusal, role, credentials) = crate::connect::runtime()?.block_on(async {
         let clients = crate::connect::connect_unchecked(layout, &env).await?;
         let id = clients.whoami().await?;
         let refusal = crate::connect::wrong_account(layout, &env, &clients, &id);
@@ -28,60 +32,74 @@ pub fn run(args: WhoamiArgs, layout: &Layout) -> Result<ExitCode> {
             Some(name) => Some((name.clone(), clients.role_arn(&name).await)),
             None => None,
         };
-        safe_text::println!("credentials: {}", clients.credentials);
-        anyhow::Ok((id, refusal, role))
+        anyhow::Ok((id, refusal, role, clients.credentials.to_string()))
     })?;
-    safe_text::println!("account:  {}", id.account);
-    safe_text::println!("arn:      {}", id.arn);
-    safe_text::println!("user id:  {}", id.user_id);
+    out.line(format_args!("credentials: {credentials}"));
+    out.line(format_args!("account:  {}", id.account));
+    out.line(format_args!("arn:      {}", id.arn));
+    out.line(format_args!("user id:  {}", id.user_id));
+    let mut role_error = None;
     let principal = match role {
         Some((_, Ok(role_arn))) => {
-            safe_text::println!(
+            out.line(format_args!(
                 "this is a role session; the role to name in `temporal.server_role_arn` is (from IAM, with its path):\n  {role_arn}"
-            );
+            ));
             Some(role_arn)
         }
         Some((name, Err(e))) => {
-            safe_text::println!(
+            let error = aws::message_chain(&e);
+            out.line(format_args!(
                 "this is a role session of role `{name}`, but cannot read role `{name}` from IAM \
-                 (iam:GetRole: {}), so its path is unknown: a role may live under a path (IAM \
+                 (iam:GetRole: {error}), so its path is unknown: a role may live under a path (IAM \
                  Identity Center's under `aws-reserved/sso.amazonaws.com/`), which the session's \
                  ARN leaves out; `aws iam get-role --role-name {name}` with credentials that may \
-                 read it prints its ARN",
-                aws::message_chain(&e)
-            );
+                 read it prints its ARN"
+            ));
+            role_error = Some(error);
             None
         }
         None => match arn::principal_of(&id.arn) {
             Some(p) => {
-                safe_text::println!("use as `temporal.server_role_arn`: {p}");
+                out.line(format_args!("use as `temporal.server_role_arn`: {p}"));
                 Some(p)
             }
             None => {
-                safe_text::println!("this identity is not an IAM role or user ARN");
+                out.line("this identity is not an IAM role or user ARN");
                 None
             }
         },
     };
-    if let Some(p) = principal {
-        let note = if p == env.temporal.server_role_arn {
-            "matches"
-        } else {
-            "differs from"
-        };
-        safe_text::println!(
+    let matches = principal
+        .as_ref()
+        .map(|p| p.as_str() == env.temporal.server_role_arn.as_str());
+    if let Some(matches) = matches {
+        let note = if matches { "matches" } else { "differs from" };
+        out.line(format_args!(
             "{note} `temporal.server_role_arn` of {} ({})",
-            env.name,
-            env.temporal.server_role_arn
-        );
+            env.name, env.temporal.server_role_arn
+        ));
     }
     // Not an error: `whoami` is also run with the Temporal server's credentials, which may be
     // of another account; the commands that act for the environment refuse them.
-    if let Some(refusal) = refusal {
-        safe_text::println!(
+    if let Some(refusal) = &refusal {
+        out.line(format_args!(
             "note: every command but `whoami` and `doctor` refuses these credentials: {refusal}"
-        );
+        ));
     }
+    out.document(
+        "whoami",
+        serde_json::json!({
+            "environment": env.name,
+            "credentials": credentials,
+            "account": id.account,
+            "arn": id.arn,
+            "user_id": id.user_id,
+            "principal": principal,
+            "principal_error": role_error,
+            "matches_server_role_arn": matches,
+            "refused": refusal,
+        }),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

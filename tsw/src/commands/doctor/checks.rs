@@ -13,8 +13,7 @@
 //! reached the frontend.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::net::{IpAddr, ToSocketAddrs};
 
 use aws::{Clients, Lambda};
 use aws::{DeployError, StackInfo, StackStatus};
@@ -140,13 +139,13 @@ pub struct Inputs<'a> {
 pub async fn run(inputs: &Inputs<'_>) -> Report {
     let mut r = Report::default();
     let functions = functions(inputs.env);
-    let private = frontend(&mut r, inputs);
+    let private = frontend(&mut r, inputs).await;
     lambda_functions(&mut r, inputs, &functions, private).await;
     dynamic_config_enables_wci(&mut r, inputs);
     identity(&mut r, inputs).await;
     role(&mut r, inputs, &functions).await;
     worker_functions(&mut r, inputs).await;
-    let held = registrations(&mut r, inputs);
+    let held = registrations(&mut r, inputs).await;
     held_roles_exist(&mut r, inputs, &held).await;
     r
 }
@@ -175,8 +174,9 @@ fn functions(env: &Environment) -> Vec<String> {
     all
 }
 
-/// Step 1: the frontend address. Returns whether it is on a private network.
-fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
+/// Step 1: the frontend address. Returns whether it is on a private network. The name is
+/// resolved and the address probed off the runtime (either may take seconds).
+async fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
     // The descriptor's, else the one the Temporal client resolved (TEMPORAL_ADDRESS, a profile).
     let resolved = inputs
         .temporal
@@ -208,10 +208,18 @@ fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
         );
         return false;
     };
+    let resolved = worker_deployments::unblock({
+        let host = host.clone();
+        move || {
+            (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.map(|a| a.ip()).collect::<Vec<IpAddr>>())
+        }
+    });
     let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
-        Err(_) => match (host.as_str(), port).to_socket_addrs() {
-            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+        Err(_) => match resolved.await {
+            Ok(ips) => ips,
             Err(e) => {
                 r.fail(
                     1,
@@ -251,9 +259,7 @@ fn frontend(r: &mut Report, inputs: &Inputs<'_>) -> bool {
             ),
         );
     }
-    let reachable = ips.iter().any(|ip| {
-        TcpStream::connect_timeout(&SocketAddr::new(*ip, port), Duration::from_secs(3)).is_ok()
-    });
+    let reachable = worker_deployments::unblock(move || aws_sandbox::listening(&host, port)).await;
     if reachable {
         r.pass(
             1,
@@ -806,8 +812,9 @@ fn denial_proves(trust: Option<&cfn::Trust>, caller: Option<&str>) -> Result<Str
 }
 
 /// Step 5: the versions of `[[worker_deployments]]` exist with Lambda compute. Returns the
-/// role each version holds (version ID, role ARN), where the server's record names one.
-fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
+/// role each version holds (version ID, role ARN), where the server's record names one. The
+/// Temporal CLI runs off the runtime ([`worker_deployments::unblock`]), so Ctrl-C ends it.
+async fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
     let tsw = crate::cli::name();
     let env = inputs.env;
     let mut held_roles = Vec::new();
@@ -828,7 +835,12 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
     };
     for wd in &env.worker_deployments {
         let name = format!("version {}", wd.id());
-        match client.describe_version(wd) {
+        let described = worker_deployments::unblock({
+            let (client, wd) = (client.clone(), wd.clone());
+            move || client.describe_version(&wd)
+        })
+        .await;
+        match described {
             Ok(Some(v)) => {
                 let provider = v
                     .pointer("/computeConfig/scalingGroups/default/provider/type")
@@ -836,7 +848,7 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
                     .unwrap_or("none");
                 if provider == AWS_LAMBDA {
                     r.pass(5, name, format!("registered with {AWS_LAMBDA} compute"));
-                    if let Some(role) = held_compute(r, env, client, wd) {
+                    if let Some(role) = held_compute(r, env, client, wd).await {
                         held_roles.push((wd.id(), role));
                     }
                     let failure = inputs.worker_failures.get(wd.lambda_function_arn.as_str());
@@ -865,7 +877,7 @@ fn registrations(r: &mut Report, inputs: &Inputs<'_>) -> Vec<(String, String)> {
             ),
         }
     }
-    left_behind(r, env, client);
+    left_behind(r, env, client).await;
     held_roles
 }
 
@@ -910,8 +922,13 @@ async fn held_roles_exist(r: &mut Report, inputs: &Inputs<'_>, held: &[(String, 
 
 /// Step 5: versions of the descriptor's deployments that still hold Lambda compute but are no
 /// longer in it (a build ID it moved away from): Temporal may still invoke their functions.
-fn left_behind(r: &mut Report, env: &Environment, client: &worker_deployments::Client) {
-    for found in client.left_behind(&env.worker_deployments) {
+async fn left_behind(r: &mut Report, env: &Environment, client: &worker_deployments::Client) {
+    let found = worker_deployments::unblock({
+        let (client, listed) = (client.clone(), env.worker_deployments.clone());
+        move || client.left_behind(&listed)
+    })
+    .await;
+    for found in found {
         match found {
             Ok(version) => r.warn(
                 5,
@@ -934,7 +951,7 @@ fn left_behind(r: &mut Report, env: &Environment, client: &worker_deployments::C
 /// validation of it passed. The server invokes through what it holds, not what the descriptor
 /// says: after a rotated external ID or an out-of-band update every other check passes while
 /// invocations fail.
-fn held_compute(
+async fn held_compute(
     r: &mut Report,
     env: &Environment,
     client: &worker_deployments::Client,
@@ -943,7 +960,12 @@ fn held_compute(
     let tsw = crate::cli::name();
     let name = format!("compute config of {}", wd.id());
     let register = format!("run `{tsw} register {}`", env.name);
-    let held = match client.held_compute(wd) {
+    let held = worker_deployments::unblock({
+        let (client, wd) = (client.clone(), wd.clone());
+        move || client.held_compute(&wd)
+    })
+    .await;
+    let held = match held {
         Ok(Some(held)) => held,
         Ok(None) => {
             r.warn(5, name, "not checked: the server holds no record of the version's Lambda config (its Worker Controller Instance workflow)", register);
