@@ -291,3 +291,34 @@ fn an_override_replaces_one_template_and_is_checked() {
         );
     }
 }
+
+/// The committed `environments/NAME/parameters.json` files are what rendering their descriptors
+/// gives, byte for byte: the file's format is the one `aws cloudformation create-stack
+/// --parameters file://...` reads, one parameter a line.
+#[test]
+fn the_committed_parameter_files_are_rendered_byte_for_byte() {
+    let root = checkout();
+    let t = Templates::load(&root).unwrap();
+    for name in ["local", "staging", "production"] {
+        let path = root.root().join(format!("environments/{name}.toml"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let env = env_descriptor::load_str(&path, &src).unwrap().env;
+        let committed = std::fs::read_to_string(
+            root.root()
+                .join(format!("environments/{name}/parameters.json")),
+        )
+        .unwrap();
+        assert_eq!(t.render(&env).unwrap().parameters_json, committed, "{name}");
+    }
+    let r = t.render(&env(None, Some("Custom"))).unwrap();
+    assert_eq!(
+        r.parameters_json,
+        r#"[
+  {"ParameterKey": "TemporalIamRoleArn", "ParameterValue": "arn:aws:iam::123456789012:role/temporal-server"},
+  {"ParameterKey": "AssumeRoleExternalId", "ParameterValue": "ext-id-123"},
+  {"ParameterKey": "LambdaFunctionARNs", "ParameterValue": "arn:aws:lambda:us-west-2:123456789012:function:a,arn:aws:lambda:us-west-2:123456789012:function:b:7"},
+  {"ParameterKey": "RoleName", "ParameterValue": "Custom"}
+]
+"#
+    );
+}
