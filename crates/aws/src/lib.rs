@@ -26,9 +26,9 @@ mod role;
 mod stack;
 mod undo;
 
+pub use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 pub use client::{Clients, Connection, Endpoint, EndpointOrigin, Identity};
 pub use credentials::{AssumeRole, CredentialSource, DEFAULT_SESSION_NAME};
-pub use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
 pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};

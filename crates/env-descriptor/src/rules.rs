@@ -209,7 +209,9 @@ fn role_name_fits(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
         return;
     };
     match &mut env.role.name {
-        Some(name) => recheck(name, out, |n| RoleName::parse_in(n, &stack, naming).map(drop)),
+        Some(name) => recheck(name, out, |n| {
+            RoleName::parse_in(n, &stack, naming).map(drop)
+        }),
         None => {
             if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming) {
                 out.push(Found::error(
