@@ -226,6 +226,11 @@ pub fn parameter_drift(
         .collect()
 }
 
+/// A role's trust policy that is not JSON, as IAM should never return one.
+#[derive(Debug, thiserror::Error)]
+#[error("the trust policy is not JSON: {0}")]
+pub struct TrustPolicyNotJson(serde_json::Error);
+
 /// What a trust policy lets do: who may assume the role, and the external IDs its
 /// `sts:ExternalId` condition requires (empty: none is required).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -238,9 +243,8 @@ pub struct Trust {
 
 impl Trust {
     /// Reads the `Allow` statements for `sts:AssumeRole` of a trust policy (JSON).
-    pub fn parse(json: &str) -> Result<Self, String> {
-        let doc: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| format!("the trust policy is not JSON: {e}"))?;
+    pub fn parse(json: &str) -> Result<Self, TrustPolicyNotJson> {
+        let doc: serde_json::Value = serde_json::from_str(json).map_err(TrustPolicyNotJson)?;
         let mut trust = Trust::default();
         for statement in statements(&doc) {
             let allows_assume = strings(statement.get("Action"))
@@ -310,7 +314,7 @@ pub fn role_drift(
             .join(", ")
     };
     match Trust::parse(trust_policy) {
-        Err(e) => lines.push(e),
+        Err(e) => lines.push(e.to_string()),
         Ok(trust) => {
             let principal = set(&[param(PRINCIPAL_PARAMETER)]);
             if trust.principals != principal {
@@ -445,6 +449,44 @@ fn transform(doc: &Value) -> Option<&'static str> {
     nested(doc)
 }
 
+/// Why a CloudFormation template is not one the tool can deploy (each message says what is
+/// allowed).
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("not valid YAML: {0}")]
+    NotYaml(serde_yaml::Error),
+    #[error(
+        "it declares a transform ({0}), which runs code or reads S3 while `plan` creates its \
+         change set; allowed: a template without `Transform`, `Fn::Transform` or `!Transform`, \
+         as the guide's"
+    )]
+    Transform(&'static str),
+    #[error("it has no `Parameters` section")]
+    NoParameters,
+    #[error("a parameter name is not a string")]
+    ParameterName,
+    /// The parameters of [`PASSED_PARAMETERS`] it does not declare.
+    #[error(
+        "it does not declare the parameter(s) {}, which the tool passes; allowed: any template that declares {}",
+        quoted(.0),
+        quoted(&PASSED_PARAMETERS)
+    )]
+    Undeclared(Vec<&'static str>),
+    #[error("it has no `Resources` section")]
+    NoResources,
+    #[error("it has no `{ROLE_ARN_OUTPUT}` output, which `deploy` records as `[outputs].role_arn`")]
+    NoRoleArnOutput,
+}
+
+/// `a`, `b`: names as messages quote them.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The template body and its declared parameters.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -454,19 +496,15 @@ pub struct Template {
 
 impl Template {
     /// Parses the parameters out of a template body (YAML with CloudFormation's `!` tags).
-    pub fn parse(body: String) -> Result<Self, String> {
-        let doc: Value = serde_yaml::from_str(&body).map_err(|e| format!("not valid YAML: {e}"))?;
+    pub fn parse(body: String) -> Result<Self, TemplateError> {
+        let doc: Value = serde_yaml::from_str(&body).map_err(TemplateError::NotYaml)?;
         if let Some(at) = transform(&doc) {
-            return Err(format!(
-                "it declares a transform ({at}), which runs code or reads S3 while `plan` creates \
-                 its change set; allowed: a template without `Transform`, `Fn::Transform` or \
-                 `!Transform`, as the guide's"
-            ));
+            return Err(TemplateError::Transform(at));
         }
         let params = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
-            .ok_or("it has no `Parameters` section")?;
+            .ok_or(TemplateError::NoParameters)?;
         let scalar = |v: Option<&Value>| match v {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -477,7 +515,7 @@ impl Template {
         for (name, spec) in params {
             let name = name
                 .as_str()
-                .ok_or("a parameter name is not a string")?
+                .ok_or(TemplateError::ParameterName)?
                 .to_owned();
             let number = |k: &str| spec.get(k).and_then(Value::as_u64).map(|n| n as usize);
             parameters.push(Parameter {
@@ -487,29 +525,22 @@ impl Template {
                 name,
             });
         }
-        let missing: Vec<String> = PASSED_PARAMETERS
-            .iter()
-            .filter(|p| !parameters.iter().any(|d| d.name == **p))
-            .map(|p| format!("`{p}`"))
+        let missing: Vec<&'static str> = PASSED_PARAMETERS
+            .into_iter()
+            .filter(|p| !parameters.iter().any(|d| d.name == *p))
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "it does not declare the parameter(s) {}, which the tool passes; allowed: any template that declares {}",
-                missing.join(", "),
-                PASSED_PARAMETERS.map(|p| format!("`{p}`")).join(", ")
-            ));
+            return Err(TemplateError::Undeclared(missing));
         }
         if doc.get("Resources").is_none() {
-            return Err("it has no `Resources` section".into());
+            return Err(TemplateError::NoResources);
         }
         if doc
             .get("Outputs")
             .and_then(|o| o.get(ROLE_ARN_OUTPUT))
             .is_none()
         {
-            return Err(format!(
-                "it has no `{ROLE_ARN_OUTPUT}` output, which `deploy` records as `[outputs].role_arn`"
-            ));
+            return Err(TemplateError::NoRoleArnOutput);
         }
         Ok(Template { body, parameters })
     }

@@ -154,11 +154,11 @@ pub enum RenderError {
     /// The stack parameters could not be written as JSON (not expected: they are strings).
     #[error("cannot write the stack parameters as JSON: {0}")]
     ParametersFile(#[from] serde_json::Error),
-    #[error("{template} is not a usable CloudFormation template: {message}")]
+    #[error("{template} is not a usable CloudFormation template: {problem}")]
     CfnTemplate {
         /// The template, as [`Source::origin`] names it.
         template: String,
-        message: String,
+        problem: cfn::TemplateError,
     },
     #[error("not updating `{}`: {message}; it was left as it was", path.display())]
     ServerFile { path: PathBuf, message: String },
@@ -353,9 +353,9 @@ impl Templates {
         )?;
         let texts = [read(CFN_TEMPLATE)?, read(CFN_TEMPLATE_PER_STACK)?];
         let cfn_template = |name: &'static str, text: String| {
-            cfn::Template::parse(text).map_err(|message| RenderError::CfnTemplate {
+            cfn::Template::parse(text).map_err(|problem| RenderError::CfnTemplate {
                 template: origin_in(&origins, name),
-                message,
+                problem,
             })
         };
         let [fixed, per_stack] = texts;

@@ -198,7 +198,9 @@ fn a_template_without_the_role_arn_output_is_refused() {
     // deployed but never registered.
     let renamed = body.replace("\n  RoleARN:\n", "\n  RoleArn:\n");
     assert_ne!(renamed, body);
-    let err = env_render::cfn::Template::parse(renamed).unwrap_err();
+    let err = env_render::cfn::Template::parse(renamed)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`RoleARN`"), "{err}");
 }
 
@@ -225,7 +227,9 @@ fn a_template_with_a_transform_is_refused() {
         ("!Transform", tagged),
     ] {
         assert_ne!(hostile, body, "{what}");
-        let err = env_render::cfn::Template::parse(hostile).unwrap_err();
+        let err = env_render::cfn::Template::parse(hostile)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("transform") && err.contains("runs code"),
             "{what}: {err}"
