@@ -121,16 +121,14 @@ pub enum RenderError {
     },
     #[error("{}", describe_template_error(.0))]
     Template(#[from] minijinja::Error),
-    /// A rendered file that its consumer would reject; nothing was written.
+    /// A rendered dynamic config that Temporal would reject; nothing was written.
     #[error(
-        "rendering {template} gave {what} that {consumer} would reject, so nothing was written: {message}"
+        "rendering {template} gave a dynamic config that Temporal would reject, so nothing was written: {problem}"
     )]
     Rejected {
         /// The template, as [`Source::origin`] names it.
         template: String,
-        what: &'static str,
-        consumer: &'static str,
-        message: String,
+        problem: dynamic_config::DynamicConfigError,
     },
     /// Stack parameters that the CloudFormation template would refuse; nothing was written.
     #[error(
@@ -160,8 +158,11 @@ pub enum RenderError {
         template: String,
         problem: cfn::TemplateError,
     },
-    #[error("not updating `{}`: {message}; it was left as it was", path.display())]
-    ServerFile { path: PathBuf, message: String },
+    #[error("not updating `{}`: {problem}; it was left as it was", path.display())]
+    ServerFile {
+        path: PathBuf,
+        problem: dynamic_config::DynamicConfigError,
+    },
     #[error("cannot write `{}`: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -240,14 +241,19 @@ impl ServerConfig {
     }
 
     /// The dynamic config the server reads, from the file's text.
-    pub fn dynamic_config(self, text: &str) -> Result<String, String> {
+    pub fn dynamic_config(self, text: &str) -> Result<String, dynamic_config::DynamicConfigError> {
         match self {
             ServerConfig::File => Ok(text.to_owned()),
             ServerConfig::HelmValues => dynamic_config::from_helm_values(text),
         }
     }
 
-    fn merge(self, existing: &str, rendered: &str, env_name: &str) -> Result<String, String> {
+    fn merge(
+        self,
+        existing: &str,
+        rendered: &str,
+        env_name: &str,
+    ) -> Result<String, dynamic_config::DynamicConfigError> {
         match self {
             ServerConfig::File => {
                 dynamic_config::merge_into_server_file(existing, rendered, env_name)
@@ -414,11 +420,9 @@ impl Templates {
             .jinja
             .get_template(DYNAMIC_CONFIG_TEMPLATE)?
             .render(ctx)?;
-        dynamic_config::check(&dynamic_config).map_err(|message| RenderError::Rejected {
+        dynamic_config::check(&dynamic_config).map_err(|problem| RenderError::Rejected {
             template: self.origin(DYNAMIC_CONFIG_TEMPLATE),
-            what: "a dynamic config",
-            consumer: "Temporal",
-            message,
+            problem,
         })?;
         let problems = self.cfn_template(naming).problems(&parameters);
         if !problems.is_empty() {
@@ -535,9 +539,9 @@ impl Rendered {
             })?;
         let merged = kind
             .merge(&existing, &self.dynamic_config, env_name)
-            .map_err(|message| RenderError::ServerFile {
+            .map_err(|problem| RenderError::ServerFile {
                 path: path.to_owned(),
-                message,
+                problem,
             })?;
         Ok((merged != existing).then(|| Change {
             path: layout.root().join(path),
