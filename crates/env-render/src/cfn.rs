@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use env_descriptor::Outputs;
+use env_descriptor::{Environment, Outputs};
 use serde_yaml::Value;
 
 /// The template's parameter naming the principal its trust policy lets assume the role.
@@ -14,14 +14,117 @@ pub const EXTERNAL_ID_PARAMETER: &str = "AssumeRoleExternalId";
 pub const FUNCTIONS_PARAMETER: &str = "LambdaFunctionARNs";
 /// The template's parameter naming the role (`role.name`; passed only when set).
 pub const ROLE_NAME_PARAMETER: &str = "RoleName";
-/// Every parameter the tool passes (from `parameters.json.j2`) and reads back from a stack: a
-/// template (the repository's own included) must declare each.
+/// Every parameter the tool passes ([`Parameters`]) and reads back from a stack: a template (the
+/// repository's own included) must declare each.
 pub const PASSED_PARAMETERS: [&str; 4] = [
     PRINCIPAL_PARAMETER,
     EXTERNAL_ID_PARAMETER,
     FUNCTIONS_PARAMETER,
     ROLE_NAME_PARAMETER,
 ];
+/// The stack's parameters as the tool passes them: the one place that maps descriptor keys to
+/// the template's parameters. `plan`, `deploy` and `status` take them as [`Parameters::pairs`];
+/// `render` writes them to `environments/NAME/parameters.json` ([`Parameters::to_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameters {
+    /// `temporal.server_role_arn`, as [`PRINCIPAL_PARAMETER`].
+    pub principal: String,
+    /// `role.external_id`, as [`EXTERNAL_ID_PARAMETER`].
+    pub external_id: String,
+    /// `role.lambda_function_arns`, as [`FUNCTIONS_PARAMETER`] (joined with commas).
+    pub functions: Vec<String>,
+    /// `role.name`, as [`ROLE_NAME_PARAMETER`]; passed only when set, else the template's
+    /// default applies.
+    pub role_name: Option<String>,
+}
+
+impl Parameters {
+    /// The parameters `env` deploys its stack with.
+    pub fn of(env: &Environment) -> Self {
+        Parameters {
+            principal: env.temporal.server_role_arn.to_string(),
+            external_id: env.role.external_id.to_string(),
+            functions: env
+                .role
+                .lambda_function_arns
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            role_name: env.role.name.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// (ParameterKey, ParameterValue), in the order the file lists them; `RoleName` only when
+    /// set.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        [
+            (PRINCIPAL_PARAMETER, Some(self.principal.clone())),
+            (EXTERNAL_ID_PARAMETER, Some(self.external_id.clone())),
+            (FUNCTIONS_PARAMETER, Some(self.functions.join(","))),
+            (ROLE_NAME_PARAMETER, self.role_name.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key.to_owned(), value?)))
+        .collect()
+    }
+
+    /// The `--parameters` file of `aws cloudformation create-stack`: a JSON list of
+    /// `{"ParameterKey": ..., "ParameterValue": ...}`, one parameter a line.
+    pub fn to_file(&self) -> Result<String, serde_json::Error> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Entry {
+            parameter_key: String,
+            parameter_value: String,
+        }
+        let entries: Vec<Entry> = self
+            .pairs()
+            .into_iter()
+            .map(|(parameter_key, parameter_value)| Entry {
+                parameter_key,
+                parameter_value,
+            })
+            .collect();
+        let mut out = Vec::new();
+        serde::Serialize::serialize(
+            &entries,
+            &mut serde_json::Serializer::with_formatter(&mut out, OneEntryALine),
+        )?;
+        out.push(b'\n');
+        String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+    }
+}
+
+/// The layout of `parameters.json`: the list's entries one a line, indented by two spaces, each
+/// object on its line with `": "` and `", "` between its parts.
+struct OneEntryALine;
+
+impl serde_json::ser::Formatter for OneEntryALine {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        w.write_all(if first { b"\n  " } else { b",\n  " })
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\n]")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
 /// What the template's invoke policy allows on those functions.
 pub const INVOKE_ACTIONS: [&str; 2] = ["lambda:InvokeFunction", "lambda:GetFunction"];
 
@@ -123,6 +226,11 @@ pub fn parameter_drift(
         .collect()
 }
 
+/// A role's trust policy that is not JSON, as IAM should never return one.
+#[derive(Debug, thiserror::Error)]
+#[error("the trust policy is not JSON: {0}")]
+pub struct TrustPolicyNotJson(serde_json::Error);
+
 /// What a trust policy lets do: who may assume the role, and the external IDs its
 /// `sts:ExternalId` condition requires (empty: none is required).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,9 +243,8 @@ pub struct Trust {
 
 impl Trust {
     /// Reads the `Allow` statements for `sts:AssumeRole` of a trust policy (JSON).
-    pub fn parse(json: &str) -> Result<Self, String> {
-        let doc: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| format!("the trust policy is not JSON: {e}"))?;
+    pub fn parse(json: &str) -> Result<Self, TrustPolicyNotJson> {
+        let doc: serde_json::Value = serde_json::from_str(json).map_err(TrustPolicyNotJson)?;
         let mut trust = Trust::default();
         for statement in statements(&doc) {
             let allows_assume = strings(statement.get("Action"))
@@ -207,7 +314,7 @@ pub fn role_drift(
             .join(", ")
     };
     match Trust::parse(trust_policy) {
-        Err(e) => lines.push(e),
+        Err(e) => lines.push(e.to_string()),
         Ok(trust) => {
             let principal = set(&[param(PRINCIPAL_PARAMETER)]);
             if trust.principals != principal {
@@ -342,6 +449,44 @@ fn transform(doc: &Value) -> Option<&'static str> {
     nested(doc)
 }
 
+/// Why a CloudFormation template is not one the tool can deploy (each message says what is
+/// allowed).
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("not valid YAML: {0}")]
+    NotYaml(serde_yaml::Error),
+    #[error(
+        "it declares a transform ({0}), which runs code or reads S3 while `plan` creates its \
+         change set; allowed: a template without `Transform`, `Fn::Transform` or `!Transform`, \
+         as the guide's"
+    )]
+    Transform(&'static str),
+    #[error("it has no `Parameters` section")]
+    NoParameters,
+    #[error("a parameter name is not a string")]
+    ParameterName,
+    /// The parameters of [`PASSED_PARAMETERS`] it does not declare.
+    #[error(
+        "it does not declare the parameter(s) {}, which the tool passes; allowed: any template that declares {}",
+        quoted(.0),
+        quoted(&PASSED_PARAMETERS)
+    )]
+    Undeclared(Vec<&'static str>),
+    #[error("it has no `Resources` section")]
+    NoResources,
+    #[error("it has no `{ROLE_ARN_OUTPUT}` output, which `deploy` records as `[outputs].role_arn`")]
+    NoRoleArnOutput,
+}
+
+/// `a`, `b`: names as messages quote them.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The template body and its declared parameters.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -351,19 +496,15 @@ pub struct Template {
 
 impl Template {
     /// Parses the parameters out of a template body (YAML with CloudFormation's `!` tags).
-    pub fn parse(body: String) -> Result<Self, String> {
-        let doc: Value = serde_yaml::from_str(&body).map_err(|e| format!("not valid YAML: {e}"))?;
+    pub fn parse(body: String) -> Result<Self, TemplateError> {
+        let doc: Value = serde_yaml::from_str(&body).map_err(TemplateError::NotYaml)?;
         if let Some(at) = transform(&doc) {
-            return Err(format!(
-                "it declares a transform ({at}), which runs code or reads S3 while `plan` creates \
-                 its change set; allowed: a template without `Transform`, `Fn::Transform` or \
-                 `!Transform`, as the guide's"
-            ));
+            return Err(TemplateError::Transform(at));
         }
         let params = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
-            .ok_or("it has no `Parameters` section")?;
+            .ok_or(TemplateError::NoParameters)?;
         let scalar = |v: Option<&Value>| match v {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -374,7 +515,7 @@ impl Template {
         for (name, spec) in params {
             let name = name
                 .as_str()
-                .ok_or("a parameter name is not a string")?
+                .ok_or(TemplateError::ParameterName)?
                 .to_owned();
             let number = |k: &str| spec.get(k).and_then(Value::as_u64).map(|n| n as usize);
             parameters.push(Parameter {
@@ -384,89 +525,58 @@ impl Template {
                 name,
             });
         }
-        let missing: Vec<String> = PASSED_PARAMETERS
-            .iter()
-            .filter(|p| !parameters.iter().any(|d| d.name == **p))
-            .map(|p| format!("`{p}`"))
+        let missing: Vec<&'static str> = PASSED_PARAMETERS
+            .into_iter()
+            .filter(|p| !parameters.iter().any(|d| d.name == *p))
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "it does not declare the parameter(s) {}, which the tool passes; allowed: any template that declares {}",
-                missing.join(", "),
-                PASSED_PARAMETERS.map(|p| format!("`{p}`")).join(", ")
-            ));
+            return Err(TemplateError::Undeclared(missing));
         }
         if doc.get("Resources").is_none() {
-            return Err("it has no `Resources` section".into());
+            return Err(TemplateError::NoResources);
         }
         if doc
             .get("Outputs")
             .and_then(|o| o.get(ROLE_ARN_OUTPUT))
             .is_none()
         {
-            return Err(format!(
-                "it has no `{ROLE_ARN_OUTPUT}` output, which `deploy` records as `[outputs].role_arn`"
-            ));
+            return Err(TemplateError::NoRoleArnOutput);
         }
         Ok(Template { body, parameters })
     }
 
-    /// Parses a rendered `parameters.json` and checks it against the declared parameters, the way
-    /// CloudFormation would before creating anything.
-    pub fn check_parameters(&self, json: &str) -> Result<Vec<(String, String)>, String> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-        struct Entry {
-            parameter_key: String,
-            parameter_value: String,
-        }
-        let entries: Vec<Entry> = serde_json::from_str(json)
-            .map_err(|e| format!("not a list of {{ParameterKey, ParameterValue}}: {e}"))?;
+    /// What CloudFormation would reject in `passed` before creating anything, one line per
+    /// problem; empty when it takes them. A parameter the template does not declare cannot
+    /// happen: [`Template::parse`] refuses a template without every one of [`PASSED_PARAMETERS`].
+    pub fn problems(&self, passed: &Parameters) -> Vec<String> {
+        let passed = passed.pairs();
         let mut problems = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            match self.parameters.iter().find(|p| p.name == e.parameter_key) {
-                None => problems.push(format!(
-                    "Parameters: [{}] do not exist in the template",
-                    e.parameter_key
-                )),
-                Some(p) => {
-                    let len = e.parameter_value.chars().count();
-                    if p.min_length.is_some_and(|m| len < m)
-                        || p.max_length.is_some_and(|m| len > m)
-                    {
-                        problems.push(format!(
-                            "Parameter '{}' has {len} characters, outside its MinLength/MaxLength",
-                            p.name
-                        ));
-                    }
-                }
-            }
-            if entries[..i]
-                .iter()
-                .any(|o| o.parameter_key == e.parameter_key)
-            {
-                problems.push(format!("Parameter '{}' is given twice", e.parameter_key));
+        for (key, value) in &passed {
+            let Some(p) = self.parameters.iter().find(|p| p.name == *key) else {
+                problems.push(format!("Parameters: [{key}] do not exist in the template"));
+                continue;
+            };
+            let len = value.chars().count();
+            if p.min_length.is_some_and(|m| len < m) || p.max_length.is_some_and(|m| len > m) {
+                problems.push(format!(
+                    "Parameter '{}' has {len} characters, outside its MinLength/MaxLength",
+                    p.name
+                ));
             }
         }
         for p in &self.parameters {
-            if p.default.is_none() && !entries.iter().any(|e| e.parameter_key == p.name) {
+            if p.default.is_none() && !passed.iter().any(|(k, _)| *k == p.name) {
                 problems.push(format!("Parameters: [{}] must have values", p.name));
             }
         }
-        if problems.is_empty() {
-            Ok(entries
-                .into_iter()
-                .map(|e| (e.parameter_key, e.parameter_value))
-                .collect())
-        } else {
-            Err(problems.join("; "))
-        }
+        problems
     }
 
-    /// `rendered` plus the default of every declared parameter it leaves out: the complete set
-    /// of values CloudFormation reports for a stack deployed with `rendered`.
-    pub fn with_defaults(&self, rendered: &[(String, String)]) -> Vec<(String, String)> {
-        let mut all = rendered.to_vec();
+    /// The pairs of `passed` plus the default of every declared parameter it leaves out: the
+    /// complete set of values CloudFormation reports for a stack deployed with `passed`.
+    pub fn with_defaults(&self, passed: &Parameters) -> Vec<(String, String)> {
+        let rendered = passed.pairs();
+        let mut all = rendered.clone();
         for p in &self.parameters {
             if let (Some(default), false) = (&p.default, rendered.iter().any(|(k, _)| *k == p.name))
             {

@@ -9,6 +9,49 @@ use std::collections::HashSet;
 
 use serde_yaml::{Mapping, Value};
 
+use crate::yaml_edit::EditError;
+
+/// Why a dynamic config (or the file that holds one) is not one Temporal would apply, or cannot
+/// take the tool's keys; each message names the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum DynamicConfigError {
+    /// Nested too deep to be parsed, or a managed block that cannot be put in place.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error("not valid YAML: {0}")]
+    NotYaml(serde_yaml::Error),
+    /// `what` (`the file`, or `` `server.dynamicConfig` ``) holds no mapping of keys.
+    #[error("{what} must be a mapping of keys, found {found}")]
+    NotMapping { what: String, found: &'static str },
+    /// Every key Temporal would reject or never apply, with why.
+    #[error("{}", .0.join("; "))]
+    Keys(Vec<String>),
+    /// A key with namespace-constrained values, which the dev server cannot take.
+    #[error(
+        "`{0}` has constrained values, which `temporal server start-dev --dynamic-config-value` cannot take; \
+         leave `temporal.namespaces` out to enable the Worker Controller globally"
+    )]
+    Constrained(String),
+    /// A value that cannot be written as JSON (for the dev server's flags) or YAML.
+    #[error("cannot write a value: {0}")]
+    Unwritable(String),
+    /// The server's file with the tool's keys put in would not pass [`check`].
+    #[error(
+        "the result would be rejected by Temporal: {}{}",
+        .problems.join("; "),
+        if *.looks_like_helm_values {
+            "; it looks like a Helm chart's values file: name it in `temporal.helm_values` instead of `dynamic_config_file`"
+        } else {
+            ""
+        }
+    )]
+    Rejected {
+        problems: Vec<String>,
+        /// The file looks like a Helm chart's values, named as a dynamic config file.
+        looks_like_helm_values: bool,
+    },
+}
+
 /// The type a key's value must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -137,21 +180,31 @@ fn is_string(v: &Value) -> bool {
 }
 
 /// Checks a whole dynamic config file. The error lists every problem, one per line.
-pub fn check(yaml: &str) -> Result<(), String> {
-    crate::yaml_edit::check_depth(yaml).map_err(|e| e.to_string())?;
-    let doc: Value = serde_yaml::from_str(yaml).map_err(|e| format!("not valid YAML: {e}"))?;
+pub fn check(yaml: &str) -> Result<(), DynamicConfigError> {
+    crate::yaml_edit::check_depth(yaml)?;
+    let doc: Value = serde_yaml::from_str(yaml).map_err(DynamicConfigError::NotYaml)?;
     match doc {
         Value::Mapping(m) => check_mapping(&m),
         Value::Null => Ok(()),
-        other => Err(format!(
-            "the file must be a mapping of keys, found {}",
-            type_name(&other)
-        )),
+        other => Err(DynamicConfigError::NotMapping {
+            what: "the file".to_owned(),
+            found: type_name(&other),
+        }),
     }
 }
 
 /// Checks the keys of a dynamic config, parsed; in time linear in the number of keys.
-pub fn check_mapping(root: &Mapping) -> Result<(), String> {
+pub fn check_mapping(root: &Mapping) -> Result<(), DynamicConfigError> {
+    let problems = problems(root);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(DynamicConfigError::Keys(problems))
+    }
+}
+
+/// What Temporal would reject or never apply in the keys of a dynamic config, one line each.
+fn problems(root: &Mapping) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen = HashSet::with_capacity(root.len());
     for (key, entries) in root {
@@ -166,11 +219,7 @@ pub fn check_mapping(root: &Mapping) -> Result<(), String> {
         }
         check_key(key, entries, &mut problems);
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    problems
 }
 
 fn check_key(key: &str, entries: &Value, problems: &mut Vec<String>) {
@@ -287,9 +336,9 @@ fn check_constraints(
 
 /// The `--dynamic-config-value KEY=JSON` pairs of `temporal server start-dev` for a rendered file.
 /// The dev server takes no constraints, so every entry must be unconstrained.
-pub fn dev_server_values(yaml: &str) -> Result<Vec<(String, String)>, String> {
+pub fn dev_server_values(yaml: &str) -> Result<Vec<(String, String)>, DynamicConfigError> {
     check(yaml)?;
-    let doc: Mapping = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+    let doc: Mapping = serde_yaml::from_str(yaml).map_err(DynamicConfigError::NotYaml)?;
     let mut out = Vec::new();
     for (key, entries) in &doc {
         let key = key.as_str().unwrap_or_default();
@@ -299,13 +348,11 @@ pub fn dev_server_values(yaml: &str) -> Result<Vec<(String, String)>, String> {
                 .and_then(Value::as_mapping)
                 .is_some_and(|c| !c.is_empty())
             {
-                return Err(format!(
-                    "`{key}` has constrained values, which `temporal server start-dev --dynamic-config-value` cannot take; \
-                     leave `temporal.namespaces` out to enable the Worker Controller globally"
-                ));
+                return Err(DynamicConfigError::Constrained(key.to_owned()));
             }
             let value = entry.get("value").cloned().unwrap_or(Value::Null);
-            let json = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+            let json = serde_json::to_string(&value)
+                .map_err(|e| DynamicConfigError::Unwritable(e.to_string()))?;
             out.push((key.to_owned(), json));
         }
     }
@@ -372,7 +419,7 @@ pub fn merge_into_server_file(
     existing: &str,
     rendered: &str,
     env_name: &str,
-) -> Result<String, String> {
+) -> Result<String, DynamicConfigError> {
     merge_into(existing, rendered, env_name, &[])
 }
 
@@ -382,28 +429,29 @@ pub fn merge_into_helm_values(
     existing: &str,
     rendered: &str,
     env_name: &str,
-) -> Result<String, String> {
+) -> Result<String, DynamicConfigError> {
     merge_into(existing, rendered, env_name, HELM_VALUES_PATH)
 }
 
 /// The dynamic config a Helm chart's values give the server (the mapping at
 /// [`HELM_VALUES_PATH`]), as the text of a dynamic config file; empty when it has none.
-pub fn from_helm_values(values: &str) -> Result<String, String> {
-    crate::yaml_edit::check_depth(values).map_err(|e| e.to_string())?;
+pub fn from_helm_values(values: &str) -> Result<String, DynamicConfigError> {
+    crate::yaml_edit::check_depth(values)?;
     let doc: Value = serde_yaml::from_str(values.trim_start_matches('\u{feff}'))
-        .map_err(|e| format!("not valid YAML: {e}"))?;
+        .map_err(DynamicConfigError::NotYaml)?;
     let config = HELM_VALUES_PATH
         .iter()
         .try_fold(&doc, |v, key| v.as_mapping().and_then(|m| m.get(*key)));
     match config {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::Mapping(m)) if m.is_empty() => Ok(String::new()),
-        Some(m @ Value::Mapping(_)) => serde_yaml::to_string(m).map_err(|e| e.to_string()),
-        Some(other) => Err(format!(
-            "`{}` must be a mapping of keys, found {}",
-            HELM_VALUES_PATH.join("."),
-            type_name(other)
-        )),
+        Some(m @ Value::Mapping(_)) => {
+            serde_yaml::to_string(m).map_err(|e| DynamicConfigError::Unwritable(e.to_string()))
+        }
+        Some(other) => Err(DynamicConfigError::NotMapping {
+            what: format!("`{}`", HELM_VALUES_PATH.join(".")),
+            found: type_name(other),
+        }),
     }
 }
 
@@ -412,7 +460,7 @@ fn merge_into(
     rendered: &str,
     env_name: &str,
     path: &[&str],
-) -> Result<String, String> {
+) -> Result<String, DynamicConfigError> {
     let note = format!(
         " (managed: edit environments/{env_name}.toml and run `cargo xtask render {env_name}`) >>>"
     );
@@ -424,16 +472,14 @@ fn merge_into(
         owns: is_worker_controller_key,
         owned: "`workercontroller.*` keys",
     };
-    let edited = crate::yaml_edit::put_managed_block(existing, &block, entries(rendered))
-        .map_err(|e| e.to_string())?;
-    check_mapping(&edited.mapping).map_err(|e| {
-        let hint = if path.is_empty() && looks_like_helm_values(&edited.mapping) {
-            "; it looks like a Helm chart's values file: name it in `temporal.helm_values` instead of `dynamic_config_file`"
-        } else {
-            ""
-        };
-        format!("the result would be rejected by Temporal: {e}{hint}")
-    })?;
+    let edited = crate::yaml_edit::put_managed_block(existing, &block, entries(rendered))?;
+    let problems = problems(&edited.mapping);
+    if !problems.is_empty() {
+        return Err(DynamicConfigError::Rejected {
+            problems,
+            looks_like_helm_values: path.is_empty() && looks_like_helm_values(&edited.mapping),
+        });
+    }
     Ok(edited.text)
 }
 
@@ -519,7 +565,7 @@ mod tests {
             ("a:\n  - value: 1\na:\n  - value: 2\n", "not valid YAML"),
             ("- 1\n", "must be a mapping of keys"),
         ] {
-            let err = check(yaml).unwrap_err();
+            let err = check(yaml).unwrap_err().to_string();
             assert!(err.contains(expect), "{yaml:?}: {err}");
         }
     }
@@ -539,6 +585,7 @@ mod tests {
         assert!(
             dev_server_values(scoped)
                 .unwrap_err()
+                .to_string()
                 .contains("cannot take")
         );
     }
@@ -605,12 +652,14 @@ mod tests {
         assert!(
             merge_into_server_file(clash, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
+                .to_string()
                 .contains("outside the managed block")
         );
         let broken = "x: [\n";
         assert!(
             merge_into_server_file(broken, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
+                .to_string()
                 .contains("not valid YAML")
         );
         let rejected = "x:\n  - value: 1\n    constraints: {taskQueueType: q}\n";
@@ -621,12 +670,14 @@ mod tests {
                 "s"
             )
             .unwrap_err()
+            .to_string()
             .contains("rejected by Temporal")
         );
         let half = format!("{BEGIN} (x) >>>\n");
         assert!(
             merge_into_server_file(&half, "workercontroller.enabled:\n  - value: true\n", "s")
                 .unwrap_err()
+                .to_string()
                 .contains("the managed block is broken")
         );
     }
@@ -646,6 +697,7 @@ mod tests {
         assert!(
             from_helm_values("server:\n  dynamicConfig: [1]\n")
                 .unwrap_err()
+                .to_string()
                 .contains("`server.dynamicConfig` must be a mapping of keys, found a list")
         );
         assert!(
@@ -655,6 +707,7 @@ mod tests {
                 "s"
             )
             .unwrap_err()
+            .to_string()
             .ends_with("name it in `temporal.helm_values` instead of `dynamic_config_file`")
         );
         let merged = merge_into_helm_values(

@@ -2,13 +2,15 @@
 //! `environments/NAME/dynamicconfig.yaml` (Temporal's dynamic config) and
 //! `environments/NAME/parameters.json` (the CloudFormation stack parameters).
 //!
-//! Rendering never touches the network. Every rendered file is parsed back and checked (against
-//! Temporal's file format rules, and against the parameters the CloudFormation template
-//! declares) before anything is written.
+//! Rendering never touches the network. Every rendered file is checked (the dynamic config
+//! against Temporal's file format rules, the stack parameters against the parameters the
+//! CloudFormation template declares) before anything is written.
 //!
 //! The templates are built into the binary ([`BUILT_IN`]), so the tool works in any repository
 //! that has `environments/`; a file of the same name in the repository's `templates/`
-//! overrides the built-in one, and is held to the same checks.
+//! overrides the built-in one, and is held to the same checks. The stack parameters are no
+//! template: they are built from the descriptor ([`cfn::Parameters`]), and a repository's
+//! `templates/parameters.json.j2` is refused ([`RETIRED_PARAMETERS_TEMPLATE`]).
 
 pub mod cfn;
 pub mod dynamic_config;
@@ -36,7 +38,10 @@ pub fn cfn_template_name(naming: Naming) -> &'static str {
     }
 }
 const DYNAMIC_CONFIG_TEMPLATE: &str = "dynamicconfig.yaml.j2";
-const PARAMETERS_TEMPLATE: &str = "parameters.json.j2";
+/// The template the stack parameters were rendered from before they were built from the
+/// descriptor ([`cfn::Parameters`]); a repository's file of this name, which would no longer
+/// take effect, is refused rather than ignored.
+pub const RETIRED_PARAMETERS_TEMPLATE: &str = "parameters.json.j2";
 /// The descriptor `init` writes, relative to `templates/`.
 pub const DESCRIPTOR_TEMPLATE: &str = "environment.toml.j2";
 
@@ -53,10 +58,6 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         DYNAMIC_CONFIG_TEMPLATE,
         include_str!("../../../templates/dynamicconfig.yaml.j2"),
-    ),
-    (
-        PARAMETERS_TEMPLATE,
-        include_str!("../../../templates/parameters.json.j2"),
     ),
     (
         DESCRIPTOR_TEMPLATE,
@@ -120,25 +121,48 @@ pub enum RenderError {
     },
     #[error("{}", describe_template_error(.0))]
     Template(#[from] minijinja::Error),
-    /// A rendered file that its consumer would reject; nothing was written.
+    /// A rendered dynamic config that Temporal would reject; nothing was written.
     #[error(
-        "rendering {template} gave {what} that {consumer} would reject, so nothing was written: {message}"
+        "rendering {template} gave a dynamic config that Temporal would reject, so nothing was written: {problem}"
     )]
     Rejected {
         /// The template, as [`Source::origin`] names it.
         template: String,
-        what: &'static str,
-        consumer: &'static str,
-        message: String,
+        problem: dynamic_config::DynamicConfigError,
     },
-    #[error("{template} is not a usable CloudFormation template: {message}")]
-    CfnTemplate {
-        /// The template, as [`Source::origin`] names it.
+    /// Stack parameters that the CloudFormation template would refuse; nothing was written.
+    #[error(
+        "the stack parameters do not fit {template}, so CloudFormation would reject them and \
+         nothing was written: {message}"
+    )]
+    ParametersRejected {
+        /// The CloudFormation template, as [`Source::origin`] names it.
         template: String,
         message: String,
     },
-    #[error("not updating `{}`: {message}; it was left as it was", path.display())]
-    ServerFile { path: PathBuf, message: String },
+    /// A repository's `templates/parameters.json.j2`, which the tool no longer reads.
+    #[error(
+        "`{}` is no longer read: the stack parameters are built from the descriptor \
+         (`temporal.server_role_arn`, `role.external_id`, `role.lambda_function_arns`, \
+         `role.name`); delete the file, and give any other parameter of a template of your own \
+         a `Default`",
+        path.display()
+    )]
+    RetiredTemplate { path: PathBuf },
+    /// The stack parameters could not be written as JSON (not expected: they are strings).
+    #[error("cannot write the stack parameters as JSON: {0}")]
+    ParametersFile(#[from] serde_json::Error),
+    #[error("{template} is not a usable CloudFormation template: {problem}")]
+    CfnTemplate {
+        /// The template, as [`Source::origin`] names it.
+        template: String,
+        problem: cfn::TemplateError,
+    },
+    #[error("not updating `{}`: {problem}; it was left as it was", path.display())]
+    ServerFile {
+        path: PathBuf,
+        problem: dynamic_config::DynamicConfigError,
+    },
     #[error("cannot write `{}`: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -217,14 +241,19 @@ impl ServerConfig {
     }
 
     /// The dynamic config the server reads, from the file's text.
-    pub fn dynamic_config(self, text: &str) -> Result<String, String> {
+    pub fn dynamic_config(self, text: &str) -> Result<String, dynamic_config::DynamicConfigError> {
         match self {
             ServerConfig::File => Ok(text.to_owned()),
             ServerConfig::HelmValues => dynamic_config::from_helm_values(text),
         }
     }
 
-    fn merge(self, existing: &str, rendered: &str, env_name: &str) -> Result<String, String> {
+    fn merge(
+        self,
+        existing: &str,
+        rendered: &str,
+        env_name: &str,
+    ) -> Result<String, dynamic_config::DynamicConfigError> {
         match self {
             ServerConfig::File => {
                 dynamic_config::merge_into_server_file(existing, rendered, env_name)
@@ -248,9 +277,10 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub dynamic_config: String,
+    /// The stack parameters, checked against the template of the environment's role naming.
+    pub parameters: cfn::Parameters,
+    /// [`Self::parameters`] as `parameters.json` holds them ([`cfn::Parameters::to_file`]).
     pub parameters_json: String,
-    /// `parameters.json` parsed back: (ParameterKey, ParameterValue) in file order.
-    pub parameters: Vec<(String, String)>,
 }
 
 /// What the templates see; the structure mirrors the descriptor's tables. The values are plain
@@ -271,14 +301,13 @@ pub struct TemporalInputs<'a> {
     pub scaling_algorithms: Vec<&'a str>,
 }
 
+/// The role's keys the templates see; its stack parameters are no template's
+/// ([`cfn::Parameters`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleInputs<'a> {
     pub stack_name: &'a str,
-    /// `fixed` or `per-stack` ([`Naming::as_str`]): which template the parameters are for.
+    /// `fixed` or `per-stack` ([`Naming::as_str`]).
     pub naming: &'a str,
-    pub name: Option<&'a str>,
-    pub external_id: &'a str,
-    pub lambda_function_arns: Vec<&'a str>,
 }
 
 impl<'a> From<&'a Environment> for Inputs<'a> {
@@ -296,9 +325,6 @@ impl<'a> From<&'a Environment> for Inputs<'a> {
             role: RoleInputs {
                 stack_name: &env.role.stack_name,
                 naming: env.role_naming().as_str(),
-                name: env.role.name.as_deref(),
-                external_id: &env.role.external_id,
-                lambda_function_arns: texts(&env.role.lambda_function_arns),
             },
         }
     }
@@ -317,20 +343,25 @@ impl Templates {
             overrides.extend(source.overridden_by);
             Ok::<_, RenderError>(source.text)
         };
+        let retired = layout.templates_dir().join(RETIRED_PARAMETERS_TEMPLATE);
+        if retired.symlink_metadata().is_ok() {
+            return Err(RenderError::RetiredTemplate { path: retired });
+        }
         let mut jinja = minijinja::Environment::new();
         jinja.set_undefined_behavior(UndefinedBehavior::Strict);
         jinja.set_keep_trailing_newline(true);
         jinja.set_debug(true);
         // Every value is emitted as JSON: valid YAML and JSON, and unable to leave its place.
         jinja.set_auto_escape_callback(|_| AutoEscape::Json);
-        for name in [DYNAMIC_CONFIG_TEMPLATE, PARAMETERS_TEMPLATE] {
-            jinja.add_template_owned(name.to_owned(), read(name)?)?;
-        }
+        jinja.add_template_owned(
+            DYNAMIC_CONFIG_TEMPLATE.to_owned(),
+            read(DYNAMIC_CONFIG_TEMPLATE)?,
+        )?;
         let texts = [read(CFN_TEMPLATE)?, read(CFN_TEMPLATE_PER_STACK)?];
         let cfn_template = |name: &'static str, text: String| {
-            cfn::Template::parse(text).map_err(|message| RenderError::CfnTemplate {
+            cfn::Template::parse(text).map_err(|problem| RenderError::CfnTemplate {
                 template: origin_in(&origins, name),
-                message,
+                problem,
             })
         };
         let [fixed, per_stack] = texts;
@@ -370,39 +401,39 @@ impl Templates {
 
     /// Renders both files for `env` and checks them; nothing is written.
     pub fn render(&self, env: &Environment) -> Result<Rendered, RenderError> {
-        self.render_inputs(&Inputs::from(env))
+        self.render_inputs(
+            &Inputs::from(env),
+            cfn::Parameters::of(env),
+            env.role_naming(),
+        )
     }
 
-    /// Renders both files from `ctx` and checks them; nothing is written.
-    pub fn render_inputs(&self, ctx: &Inputs<'_>) -> Result<Rendered, RenderError> {
+    /// Renders the dynamic config from `ctx` and the parameters file from `parameters` (for
+    /// the template of `naming`), and checks both; nothing is written.
+    pub fn render_inputs(
+        &self,
+        ctx: &Inputs<'_>,
+        parameters: cfn::Parameters,
+        naming: Naming,
+    ) -> Result<Rendered, RenderError> {
         let dynamic_config = self
             .jinja
             .get_template(DYNAMIC_CONFIG_TEMPLATE)?
             .render(ctx)?;
-        dynamic_config::check(&dynamic_config).map_err(|message| RenderError::Rejected {
+        dynamic_config::check(&dynamic_config).map_err(|problem| RenderError::Rejected {
             template: self.origin(DYNAMIC_CONFIG_TEMPLATE),
-            what: "a dynamic config",
-            consumer: "Temporal",
-            message,
+            problem,
         })?;
-        let parameters_json = self.jinja.get_template(PARAMETERS_TEMPLATE)?.render(ctx)?;
-        let naming = if ctx.role.naming == Naming::FIXED {
-            Naming::Fixed
-        } else {
-            Naming::PerStack
-        };
-        let parameters = self
-            .cfn_template(naming)
-            .check_parameters(&parameters_json)
-            .map_err(|message| RenderError::Rejected {
-                template: self.origin(PARAMETERS_TEMPLATE),
-                what: "stack parameters",
-                consumer: "CloudFormation",
-                message,
-            })?;
+        let problems = self.cfn_template(naming).problems(&parameters);
+        if !problems.is_empty() {
+            return Err(RenderError::ParametersRejected {
+                template: self.cfn_origin(naming),
+                message: problems.join("; "),
+            });
+        }
         Ok(Rendered {
             dynamic_config,
-            parameters_json,
+            parameters_json: parameters.to_file()?,
             parameters,
         })
     }
@@ -508,9 +539,9 @@ impl Rendered {
             })?;
         let merged = kind
             .merge(&existing, &self.dynamic_config, env_name)
-            .map_err(|message| RenderError::ServerFile {
+            .map_err(|problem| RenderError::ServerFile {
                 path: path.to_owned(),
-                message,
+                problem,
             })?;
         Ok((merged != existing).then(|| Change {
             path: layout.root().join(path),

@@ -3,7 +3,7 @@
 mod support;
 
 use env_descriptor::{Naming, Role};
-use env_render::{Inputs, Templates};
+use env_render::{Inputs, Templates, cfn::Parameters};
 use serde_json::json;
 use support::{checkout, env, scratch, templates_dir};
 
@@ -54,7 +54,7 @@ fn global_config_and_role_name() {
         })
     );
     assert_eq!(
-        r.parameters.last().unwrap(),
+        r.parameters.pairs().last().unwrap(),
         &("RoleName".to_owned(), "Custom".to_owned())
     );
     // Rendering twice gives the same bytes.
@@ -88,15 +88,18 @@ fn hostile_values_cannot_change_the_structure() {
         let e = env(None, None);
         let mut inputs = Inputs::from(&e);
         inputs.temporal.namespaces = vec![h, "ok"];
-        inputs.role.name = Some(h);
         inputs.temporal.server_role_arn = h;
+        inputs.temporal.compute_providers = vec!["aws-lambda", h];
         // Padded to meet the template's MinLength, which the parameters check enforces.
         let ext = format!("12345{h}");
-        inputs.role.external_id = &ext;
-        inputs.role.lambda_function_arns = vec![h];
-        inputs.temporal.compute_providers = vec!["aws-lambda", h];
+        let parameters = Parameters {
+            principal: h.to_owned(),
+            external_id: ext.clone(),
+            functions: vec![h.to_owned()],
+            role_name: Some(h.to_owned()),
+        };
         let r = t
-            .render_inputs(&inputs)
+            .render_inputs(&inputs, parameters, Naming::Fixed)
             .unwrap_or_else(|err| panic!("{h:?}: {err}"));
         let dc = yaml(&r.dynamic_config);
         assert_eq!(
@@ -134,10 +137,10 @@ fn undefined_variable_names_template_and_line() {
         let f = f.unwrap();
         std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
     }
-    let p = dir.join("parameters.json.j2");
+    let p = dir.join("dynamicconfig.yaml.j2");
     let src = std::fs::read_to_string(&p)
         .unwrap()
-        .replace("role.external_id", "role.externalid");
+        .replace("temporal.scaling_algorithms", "temporal.scaling_algorithm");
     std::fs::write(&p, src).unwrap();
     let err = Templates::load(&layout)
         .unwrap()
@@ -145,7 +148,7 @@ fn undefined_variable_names_template_and_line() {
         .unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.starts_with("templates/parameters.json.j2:4: undefined value"),
+        msg.starts_with("templates/dynamicconfig.yaml.j2:24: undefined value"),
         "{msg}"
     );
 }
@@ -195,7 +198,9 @@ fn a_template_without_the_role_arn_output_is_refused() {
     // deployed but never registered.
     let renamed = body.replace("\n  RoleARN:\n", "\n  RoleArn:\n");
     assert_ne!(renamed, body);
-    let err = env_render::cfn::Template::parse(renamed).unwrap_err();
+    let err = env_render::cfn::Template::parse(renamed)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`RoleARN`"), "{err}");
 }
 
@@ -222,7 +227,9 @@ fn a_template_with_a_transform_is_refused() {
         ("!Transform", tagged),
     ] {
         assert_ne!(hostile, body, "{what}");
-        let err = env_render::cfn::Template::parse(hostile).unwrap_err();
+        let err = env_render::cfn::Template::parse(hostile)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("transform") && err.contains("runs code"),
             "{what}: {err}"
@@ -251,8 +258,8 @@ fn built_in_templates_need_no_directory() {
     let built_in = Templates::load(&env_descriptor::Layout::at(none.path())).unwrap();
     assert!(built_in.overrides().is_empty());
     let here = Templates::load(&checkout()).unwrap();
-    // Rendering reads four of them (the fifth is the descriptor `init` writes).
-    assert_eq!(here.overrides().len(), 4);
+    // Rendering reads three of them (the fourth is the descriptor `init` writes).
+    assert_eq!(here.overrides().len(), 3);
     assert_eq!(
         built_in.render(&env(None, None)).unwrap(),
         here.render(&env(None, None)).unwrap()
@@ -290,4 +297,83 @@ fn an_override_replaces_one_template_and_is_checked() {
             "{err}"
         );
     }
+}
+
+/// The committed `environments/NAME/parameters.json` files are what rendering their descriptors
+/// gives, byte for byte: the file's format is the one `aws cloudformation create-stack
+/// --parameters file://...` reads, one parameter a line.
+#[test]
+fn the_committed_parameter_files_are_rendered_byte_for_byte() {
+    let root = checkout();
+    let t = Templates::load(&root).unwrap();
+    for name in ["local", "staging", "production"] {
+        let path = root.root().join(format!("environments/{name}.toml"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let env = env_descriptor::load_str(&path, &src).unwrap().env;
+        let committed = std::fs::read_to_string(
+            root.root()
+                .join(format!("environments/{name}/parameters.json")),
+        )
+        .unwrap();
+        assert_eq!(t.render(&env).unwrap().parameters_json, committed, "{name}");
+    }
+    let r = t.render(&env(None, Some("Custom"))).unwrap();
+    assert_eq!(
+        r.parameters_json,
+        r#"[
+  {"ParameterKey": "TemporalIamRoleArn", "ParameterValue": "arn:aws:iam::123456789012:role/temporal-server"},
+  {"ParameterKey": "AssumeRoleExternalId", "ParameterValue": "ext-id-123"},
+  {"ParameterKey": "LambdaFunctionARNs", "ParameterValue": "arn:aws:lambda:us-west-2:123456789012:function:a,arn:aws:lambda:us-west-2:123456789012:function:b:7"},
+  {"ParameterKey": "RoleName", "ParameterValue": "Custom"}
+]
+"#
+    );
+}
+
+/// The stack parameters are built from the descriptor, no longer from a template: a
+/// repository's `templates/parameters.json.j2` would silently stop taking effect, so it is
+/// refused with what to do instead.
+#[test]
+fn a_parameters_template_of_the_repository_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, dir) = scratch(tmp.path());
+    let path = dir.join("parameters.json.j2");
+    std::fs::write(&path, "[]\n").unwrap();
+    let err = Templates::load(&layout).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("`{}` is no longer read", path.display()))
+            && err.contains("delete the file"),
+        "{err}"
+    );
+}
+
+/// A template of the repository's own that declares a parameter without a default, which the
+/// tool does not pass, is refused before anything is written, naming the template.
+#[test]
+fn parameters_the_template_requires_but_the_tool_does_not_pass_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, dir) = scratch(tmp.path());
+    let e = env(None, None);
+    let name = env_render::cfn_template_name(e.role_naming());
+    let ours = std::fs::read_to_string(templates_dir().join(name))
+        .unwrap()
+        .replacen(
+            "Parameters:\n",
+            "Parameters:\n  Boundary:\n    Type: String\n",
+            1,
+        );
+    let path = dir.join(name);
+    std::fs::write(&path, &ours).unwrap();
+    let err = Templates::load(&layout)
+        .unwrap()
+        .render(&e)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "the stack parameters do not fit `{}`, so CloudFormation would reject them and nothing was written: Parameters: [Boundary] must have values",
+            path.display()
+        )
+    );
 }

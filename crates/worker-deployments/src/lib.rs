@@ -84,6 +84,21 @@ pub enum RegisterError {
     Child(#[from] child::ChildError),
 }
 
+/// A call of the Temporal CLI that gave no usable answer ([`Client::execute_workflow`],
+/// [`Client::workflow_version`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The CLI could not be run, or ran out of time.
+    #[error(transparent)]
+    Child(#[from] child::ChildError),
+    /// The CLI's own error lines, cut to a bounded length.
+    #[error("{0}")]
+    Cli(String),
+    /// Its answer was not the JSON asked for.
+    #[error("{0}")]
+    NotJson(serde_json::Error),
+}
+
 /// `message`'s lines, each on a new line and indented by two spaces.
 fn indented(message: &str) -> String {
     message.lines().map(|l| format!("\n  {l}")).collect()
@@ -257,7 +272,7 @@ impl Client {
     fn temporal(&self, namespace: &str, args: &[String]) -> Result<String, Failure> {
         let out = self
             .output(namespace, args, CALL_DEADLINE)
-            .map_err(Failure::other)?;
+            .map_err(|e| Failure::other(e.to_string()))?;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
@@ -275,7 +290,7 @@ impl Client {
         namespace: &str,
         args: &[String],
         deadline: Duration,
-    ) -> Result<std::process::Output, String> {
+    ) -> Result<std::process::Output, child::ChildError> {
         let args: Vec<String> = args
             .iter()
             .cloned()
@@ -288,7 +303,6 @@ impl Client {
             &self.frontend.env(),
             deadline + CALL_GRACE,
         )
-        .map_err(|e| e.to_string())
     }
 
     /// `describe-version` as JSON; `None` when the version does not exist.
@@ -403,7 +417,7 @@ impl Client {
         smoke: &Smoke,
         workflow_id: &str,
         timeout: Duration,
-    ) -> Result<WorkflowEnd, String> {
+    ) -> Result<WorkflowEnd, CallError> {
         let mut args = strings(&[
             "workflow",
             "execute",
@@ -426,7 +440,7 @@ impl Client {
         let out = self.output(&wd.namespace, &args, timeout + CALL_DEADLINE)?;
         match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
             Ok(run) if run.get("status").is_some() => Ok(WorkflowEnd::of(&run)),
-            _ => Err(cli_error(&out)),
+            _ => Err(CallError::Cli(cli_error(&out))),
         }
     }
 
@@ -436,7 +450,7 @@ impl Client {
         &self,
         namespace: &str,
         workflow_id: &str,
-    ) -> Result<Option<(String, String)>, String> {
+    ) -> Result<Option<(String, String)>, CallError> {
         let args = strings(&[
             "workflow",
             "describe",
@@ -445,9 +459,11 @@ impl Client {
             "--output",
             "json",
         ]);
-        let json = self.temporal(namespace, &args).map_err(|f| f.message)?;
+        let json = self
+            .temporal(namespace, &args)
+            .map_err(|f| CallError::Cli(f.message))?;
         let described: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| e.to_string())?;
+            serde_json::from_str(&json).map_err(CallError::NotJson)?;
         let info = described.pointer("/workflowExecutionInfo/versioningInfo/deploymentVersion");
         let field = |name: &str| {
             info.and_then(|i| i.get(name))

@@ -115,7 +115,7 @@ pub fn dynamic_config(
         let text = layout
             .read(file)
             .map_err(|e| e.to_string())
-            .and_then(|text| kind.dynamic_config(&text));
+            .and_then(|text| kind.dynamic_config(&text).map_err(|e| e.to_string()));
         return Ok((source, text));
     }
     let path = layout.rendered_dir(&env.name).join(DYNAMIC_CONFIG_FILE);
