@@ -24,6 +24,7 @@ mod helm;
 mod hostile_output;
 mod infra_repo;
 mod lambda_worker;
+mod many;
 mod ownership;
 mod plan;
 mod providers;

@@ -14,6 +14,7 @@ mod interrupt;
 mod plan_view;
 mod progress;
 mod ui;
+mod waves;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -22,6 +22,7 @@ use crate::interrupt::{self, Signals, Stopped};
 use crate::plan_view::{AwsTarget, EnvPlan};
 use crate::progress::StackProgress;
 use crate::ui::Progress;
+use crate::waves::Schedule;
 
 /// `plan --detailed-exitcode`: the plan has changes (Terraform's convention).
 pub const PLAN_CHANGES: u8 = 2;
@@ -68,6 +69,10 @@ pub struct PlanArgs {
     /// Give up waiting after this long (e.g. `90s`, `30m`).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Plan at most this many environments at once.
+    #[arg(long, value_name = "N", default_value_t = crate::waves::DEFAULT_JOBS,
+          value_parser = crate::waves::parse_jobs)]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -101,9 +106,10 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let plans = async {
-            let mut out = Vec::new();
             let scope = worker_deployments::Scope::of(args.all, locals.len());
-            for (local, tracker) in locals.iter().zip(&trackers) {
+            let (locals, trackers, templates) = (&locals, &trackers, &templates);
+            let plan_one = |i: usize| async move {
+                let (local, tracker) = (&locals[i], &trackers[i]);
                 let guard = Guard {
                     deadline: Deadline::after(args.timeout),
                     tracker,
@@ -114,7 +120,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     credentials: None,
                 };
                 let (stack, role_drift) =
-                    match plan_stack(layout, local, &templates, args.adopt_stack, guard, &mut aws)
+                    match plan_stack(layout, local, templates, args.adopt_stack, guard, &mut aws)
                         .await
                     {
                         Ok((plan, drift)) => (Ok(plan), drift),
@@ -125,9 +131,16 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     };
                 let mut plan = env_plan(layout, local, stack, scope, aws);
                 plan.role_drift = role_drift;
-                out.push(plan);
-            }
-            out
+                plan
+            };
+            // No order between plans, and every one runs whatever another's fails.
+            let schedule = Schedule {
+                jobs: args.jobs,
+                tolerance: None,
+            };
+            let waves = vec![0; locals.len()];
+            let plans = crate::waves::run(&waves, schedule, plan_one, |_| false).await;
+            plans.into_iter().flatten().collect::<Vec<_>>()
         };
         anyhow::Ok(tokio::select! {
             plans = plans => Ok(plans),
