@@ -69,6 +69,11 @@ pub struct PlanArgs {
     /// Give up waiting after this long (e.g. `90s`, `30m`).
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_TIMEOUT, value_parser = parse_duration)]
     pub timeout: Duration,
+    /// With `--output markdown`: at most N characters (default GitHub's comment limit). A plan
+    /// over it shows one line per environment and the details of those with changes, as many
+    /// as fit.
+    #[arg(long, value_name = "N", default_value_t = crate::plan_view::GITHUB_COMMENT_MAX_CHARS)]
+    pub max_chars: usize,
     /// Plan at most this many environments at once.
     #[arg(long, value_name = "N", default_value_t = crate::waves::DEFAULT_JOBS,
           value_parser = crate::waves::parse_jobs)]
@@ -160,7 +165,10 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     };
     match args.output {
         PlanOutput::Text => safe_text::print!("{}", crate::plan_view::text(&plans)),
-        PlanOutput::Markdown => safe_text::print!("{}", crate::plan_view::markdown(&plans)),
+        PlanOutput::Markdown => safe_text::print!(
+            "{}",
+            crate::plan_view::markdown_within(&plans, args.max_chars)
+        ),
         PlanOutput::Json => safe_text::println!(
             "{}",
             safe_text::json(&format!("{:#}", crate::plan_view::json(&plans)))
