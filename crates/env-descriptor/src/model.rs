@@ -396,7 +396,7 @@ pub struct DeploySettings<S: Stage = Valid> {
     pub cloudformation_role_arn: Option<S::V<RoleArn>>,
     /// When `deploy --all` (or several named environments) deploys this environment: lower
     /// waves first, and a wave starts when every deploy of the one before has ended, e.g.
-    /// staging `wave = 0`, production `wave = 1`. Default 0.
+    /// staging `wave = 0`, production `wave = 1`.
     #[serde(default)]
     pub wave: u16,
 }
