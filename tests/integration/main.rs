@@ -26,6 +26,7 @@ mod hostile_output;
 mod infra_repo;
 mod lambda_worker;
 mod least_privilege;
+mod many;
 mod ownership;
 mod plan;
 mod plan_summary;

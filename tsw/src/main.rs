@@ -16,6 +16,7 @@ mod output;
 mod plan_view;
 mod progress;
 mod ui;
+mod waves;
 
 use std::path::Path;
 use std::process::ExitCode;

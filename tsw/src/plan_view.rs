@@ -291,65 +291,135 @@ fn md_value(value: &Option<String>) -> String {
 /// The plan of every environment as markdown: a heading per environment, tables. A pull
 /// request controls every value in it: each is interpolated through [`escape`] only.
 pub fn markdown(plans: &[EnvPlan]) -> String {
-    let mut out = format!("## {} plan\n\n", escape::md_text(crate::cli::name()));
+    let mut out = markdown_heading();
     for p in plans {
-        out.push_str(&format!(
-            "### {}: {}\n\n",
-            escape::md_code(&p.env),
-            verdict(p)
-        ));
-        out.push_str(&format!(
-            "AWS: account {}, region {}, credentials: {}\n\n",
-            escape::md_code(p.aws.account.as_deref().unwrap_or("(not known)")),
-            escape::md_code(&p.aws.region),
-            escape::md_text(p.aws.credentials.as_deref().unwrap_or("(not known)"))
-        ));
-        for line in p.mode.lines() {
-            out.push_str(&format!("{}\n\n", escape::md_prose(&line)));
-        }
-        match &p.stack {
-            Ok(plan) => markdown_stack(&mut out, plan),
-            Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
-        }
-        if let Some(line) = &p.role_replacement {
-            out.push_str(&format!(
-                "**Role replaced:** {}\n\n",
-                escape::md_prose(line)
-            ));
-        }
-        if !p.role_drift.is_empty() {
-            out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));
-            for line in &p.role_drift {
-                out.push_str(&format!("- {}\n", escape::md_prose(line)));
-            }
-            out.push('\n');
-        }
-        for (path, diff) in &p.files {
-            out.push_str(&format!(
-                "<details><summary>{} changes</summary>\n\n{}\n</details>\n\n",
-                escape::html_code(path),
-                escape::md_fenced("diff", diff)
-            ));
-        }
-        if let Some(line) = p.versions.source_line() {
-            out.push_str(&format!("*{}*\n\n", escape::md_prose(&line)));
-        }
-        if !p.versions.versions.is_empty() {
-            out.push_str(
-                "| Worker Deployment Version | Function | register would |\n|---|---|---|\n",
-            );
-            for v in &p.versions.versions {
-                out.push_str(&format!(
-                    "| {} | {} | {} |\n",
-                    escape::md_cell(&v.id),
-                    md_value(&v.lambda_function_arn),
-                    escape::md_prose(&v.describe())
-                ));
-            }
-            out.push('\n');
-        }
+        markdown_env(&mut out, p);
     }
     out
+}
+
+fn markdown_heading() -> String {
+    format!("## {} plan\n\n", escape::md_text(crate::cli::name()))
+}
+
+/// GitHub's limit on the body of a pull request comment, in characters.
+pub const GITHUB_COMMENT_MAX_CHARS: usize = 65_536;
+
+/// [`markdown`] within `max_chars` characters (a pull request comment: at most
+/// [`GITHUB_COMMENT_MAX_CHARS`]). When the whole plan fits, it is [`markdown`]. Else: one
+/// summary line per environment, then the details of those with changes or errors, in order,
+/// as many as fit, and `… N more in the full plan` for the others (and for summary lines, when
+/// even those do not fit).
+pub fn markdown_within(plans: &[EnvPlan], max_chars: usize) -> String {
+    let full = markdown(plans);
+    let len = |s: &str| s.chars().count();
+    if len(&full) <= max_chars {
+        return full;
+    }
+    let tsw = crate::cli::name();
+    let more = |n: usize, what: &str| {
+        format!("… {n} more {what} in the full plan (`{tsw} plan --all`, or `--output text`)\n\n")
+    };
+    // Room kept for the longest closing line.
+    let reserve = len(&more(plans.len(), "environments")) + 1;
+    let budget = max_chars.saturating_sub(reserve);
+    let mut out = markdown_heading();
+    let (changed, errors) = (
+        plans
+            .iter()
+            .filter(|p| p.stack.is_ok() && p.has_changes())
+            .count(),
+        plans.iter().filter(|p| p.stack.is_err()).count(),
+    );
+    out.push_str(&format!(
+        "{} environments: {changed} with changes, {errors} with errors, {} without changes.\n\n",
+        plans.len(),
+        plans.len() - changed - errors
+    ));
+    let mut used = len(&out);
+    for (i, p) in plans.iter().enumerate() {
+        let line = format!("- {}: {}\n", escape::md_code(&p.env), verdict(p));
+        if used + len(&line) > budget {
+            out.push_str(&format!("\n{}", more(plans.len() - i, "environments")));
+            return out;
+        }
+        used += len(&line);
+        out.push_str(&line);
+    }
+    out.push('\n');
+    used += 1;
+    let detailed: Vec<&EnvPlan> = plans
+        .iter()
+        .filter(|p| p.stack.is_err() || p.has_changes())
+        .collect();
+    for (i, p) in detailed.iter().enumerate() {
+        let mut section = String::new();
+        markdown_env(&mut section, p);
+        if used + len(&section) > budget {
+            out.push_str(&more(detailed.len() - i, "environments' details"));
+            return out;
+        }
+        used += len(&section);
+        out.push_str(&section);
+    }
+    out
+}
+
+/// One environment's section of [`markdown`].
+fn markdown_env(out: &mut String, p: &EnvPlan) {
+    out.push_str(&format!(
+        "### {}: {}\n\n",
+        escape::md_code(&p.env),
+        verdict(p)
+    ));
+    out.push_str(&format!(
+        "AWS: account {}, region {}, credentials: {}\n\n",
+        escape::md_code(p.aws.account.as_deref().unwrap_or("(not known)")),
+        escape::md_code(&p.aws.region),
+        escape::md_text(p.aws.credentials.as_deref().unwrap_or("(not known)"))
+    ));
+    for line in p.mode.lines() {
+        out.push_str(&format!("{}\n\n", escape::md_prose(&line)));
+    }
+    match &p.stack {
+        Ok(plan) => markdown_stack(out, plan),
+        Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
+    }
+    if let Some(line) = &p.role_replacement {
+        out.push_str(&format!(
+            "**Role replaced:** {}\n\n",
+            escape::md_prose(line)
+        ));
+    }
+    if !p.role_drift.is_empty() {
+        out.push_str(&format!("**{DRIFT_HEADING}:**\n\n"));
+        for line in &p.role_drift {
+            out.push_str(&format!("- {}\n", escape::md_prose(line)));
+        }
+        out.push('\n');
+    }
+    for (path, diff) in &p.files {
+        out.push_str(&format!(
+            "<details><summary>{} changes</summary>\n\n{}\n</details>\n\n",
+            escape::html_code(path),
+            escape::md_fenced("diff", diff)
+        ));
+    }
+    if let Some(line) = p.versions.source_line() {
+        out.push_str(&format!("*{}*\n\n", escape::md_prose(&line)));
+    }
+    if !p.versions.versions.is_empty() {
+        out.push_str("| Worker Deployment Version | Function | register would |\n|---|---|---|\n");
+        for v in &p.versions.versions {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                escape::md_cell(&v.id),
+                md_value(&v.lambda_function_arn),
+                escape::md_prose(&v.describe())
+            ));
+        }
+        out.push('\n');
+    }
 }
 
 fn markdown_stack(out: &mut String, plan: &Plan) {
@@ -577,6 +647,104 @@ pub(crate) mod tests {
             old: old.map(str::to_owned),
             new: new.map(str::to_owned),
         }
+    }
+
+    /// 200 environments, every third with changes (a parameter, a resource, a file diff) and
+    /// one with an error: the whole plan is over GitHub's limit, the comment is not.
+    #[test]
+    fn a_plan_of_200_environments_stays_within_a_pull_request_comment() {
+        let plans: Vec<EnvPlan> = (0..200)
+            .map(|i| {
+                let changed = i % 3 == 0;
+                let stack = if i == 7 {
+                    Err("AccessDenied: not authorized".to_owned())
+                } else if changed {
+                    Ok(update(
+                        vec![value(
+                            "LambdaFunctionARNs",
+                            Some("arn:old"),
+                            Some(&format!(
+                                "arn:aws:lambda:us-east-1:123456789012:function:team-{i}"
+                            )),
+                        )],
+                        Vec::new(),
+                    ))
+                } else {
+                    Ok(Plan {
+                        action: PlanAction::NoChange,
+                        ..update(Vec::new(), Vec::new())
+                    })
+                };
+                let diff =
+                    "-  a line of the dynamic config that changes\n+  its new value\n".repeat(12);
+                EnvPlan {
+                    env: format!("team-{i:03}"),
+                    file: format!("environments/team-{i:03}.toml"),
+                    stack,
+                    files: if changed {
+                        vec![(format!("environments/team-{i:03}/dynamicconfig.yaml"), diff)]
+                    } else {
+                        Vec::new()
+                    },
+                    versions: VersionsPlan {
+                        source: crate::commands::plan::VersionsSource::Descriptor,
+                        note: None,
+                        versions: Vec::new(),
+                    },
+                    role_drift: Vec::new(),
+                    role_replacement: None,
+                    aws: AwsTarget {
+                        account: Some("123456789012".into()),
+                        region: "us-east-1".into(),
+                        credentials: Some("OIDC web identity".into()),
+                    },
+                    mode: PlanMode::ChangeSet,
+                }
+            })
+            .collect();
+        let full = markdown(&plans);
+        assert!(
+            full.chars().count() > GITHUB_COMMENT_MAX_CHARS,
+            "{}",
+            full.len()
+        );
+        let comment = markdown_within(&plans, GITHUB_COMMENT_MAX_CHARS);
+        let n = comment.chars().count();
+        assert!(n <= GITHUB_COMMENT_MAX_CHARS, "{n}");
+        assert!(
+            comment
+                .contains("200 environments: 67 with changes, 1 with errors, 132 without changes."),
+            "{comment}"
+        );
+        for i in 0..200 {
+            let line = format!("- `team-{i:03}`: ");
+            assert!(comment.contains(&line), "{line} in {comment}");
+        }
+        assert!(comment.contains("### `team-007`: error"), "{comment}");
+        assert!(
+            !comment.contains("### `team-001`"),
+            "no details without changes"
+        );
+        let shown = comment.matches("### ").count();
+        assert!(
+            comment.contains(&format!(
+                "… {} more environments' details in the full plan",
+                68 - shown
+            )),
+            "{comment}"
+        );
+        // A small limit: the summary lines themselves are cut, and say so.
+        let small = markdown_within(&plans, 2_000);
+        assert!(small.chars().count() <= 2_000, "{small}");
+        assert!(
+            small.contains("more environments in the full plan"),
+            "{small}"
+        );
+        // A plan that fits is the whole plan, as it was.
+        assert_eq!(
+            markdown_within(&plans[..3], GITHUB_COMMENT_MAX_CHARS),
+            markdown(&plans[..3])
+        );
     }
 
     #[test]

@@ -394,6 +394,11 @@ pub struct DeploySettings<S: Stage = Valid> {
     /// deployer needs little more than CloudFormation and `iam:PassRole` on it. In the stack's
     /// account; once a stack has one, leaving this out keeps it.
     pub cloudformation_role_arn: Option<S::V<RoleArn>>,
+    /// When `deploy --all` (or several named environments) deploys this environment: lower
+    /// waves first, and a wave starts when every deploy of the one before has ended, e.g.
+    /// staging `wave = 0`, production `wave = 1`.
+    #[serde(default)]
+    pub wave: u16,
 }
 
 /// A descriptor without `[deploy]` asks before executing a change set.
@@ -403,6 +408,7 @@ impl<S: Stage> Default for DeploySettings<S> {
             confirm: yes::<S>(),
             tags: BTreeMap::new(),
             cloudformation_role_arn: None,
+            wave: 0,
         }
     }
 }

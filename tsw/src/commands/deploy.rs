@@ -16,6 +16,7 @@ use crate::interrupt::{self, Signals, Stopped};
 use crate::output::OutputArgs;
 use crate::progress::StackProgress;
 use crate::ui::{self, Progress};
+use crate::waves::Schedule;
 
 /// Render, then create or update the invocation-role stack and record its outputs.
 #[derive(Debug, clap::Args)]
@@ -24,8 +25,10 @@ Validates the descriptors, renders environments/ENV/, then creates or updates ea
 stack through a change set: it shows what will change, asks on a terminal (unless --yes or
 `[deploy] confirm = false`), shows stack events as they happen, and writes the stack's outputs
 into the descriptor's [outputs] table. When the deployed template and parameters already match,
-it says so and leaves the stack alone. Several environments are deployed in parallel, each line
-prefixed with the environment's name.
+it says so and leaves the stack alone. Several environments are deployed in parallel (at most
+--jobs at once), each line prefixed with the environment's name, in the waves their descriptors
+order (`[deploy] wave`: lower first, a wave once the one before has ended); after more failures
+than --failure-tolerance (default 0) no new deploy starts, and those left are named.
 
 Examples:
   cargo xtask deploy local                    the local sandbox (started if needed)
@@ -64,6 +67,14 @@ pub struct DeployArgs {
     /// [outputs] record it, it lacks the tool's tag): it becomes this environment's stack.
     #[arg(long)]
     pub adopt_stack: bool,
+    /// Deploy at most this many environments at once (with a question to ask: one).
+    #[arg(long, value_name = "N", default_value_t = crate::waves::DEFAULT_JOBS,
+          value_parser = crate::waves::parse_jobs)]
+    pub jobs: usize,
+    /// Start no new deploy once more than N have failed (those running finish; the ones left
+    /// are named); 0: stop starting after the first failure.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub failure_tolerance: usize,
     #[command(flatten)]
     pub limits: StackLimits,
     #[command(flatten)]
@@ -154,16 +165,16 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                     }
                 }
             };
-            let jobs = envs.iter().cloned().zip(parameters).zip(&trackers);
-            if parallel {
-                futures_util::future::join_all(jobs.map(|((e, p), t)| deploy_one(e, p, t))).await
-            } else {
-                let mut out = Vec::new();
-                for ((e, p), t) in jobs {
-                    out.push(deploy_one(e, p, t).await);
-                }
-                out
-            }
+            let waves: Vec<u16> = envs.iter().map(|e| e.deploy.wave).collect();
+            let schedule = Schedule {
+                jobs: if parallel { args.jobs } else { 1 },
+                tolerance: Some(args.failure_tolerance),
+            };
+            let start = |i: usize| deploy_one(envs[i].clone(), parameters[i].clone(), &trackers[i]);
+            crate::waves::run(&waves, schedule, start, |r: &Report| {
+                r.result.is_err() || r.restored.is_err()
+            })
+            .await
         };
         anyhow::Ok(tokio::select! {
             reports = deploys => Ok(reports),
@@ -189,12 +200,18 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
     let out = args.output;
     let mut failed = 0;
     let mut deployed = Vec::new();
+    let not_started: Vec<&str> = envs
+        .iter()
+        .zip(&reports)
+        .filter(|(_, r)| r.is_none())
+        .map(|(e, _)| e.name.as_str())
+        .collect();
     let mut shown = Vec::new();
-    for report in reports {
-        match finish(layout, &report, out) {
+    for report in reports.iter().flatten() {
+        match finish(layout, report, out) {
             Ok(json) => {
                 shown.push(json);
-                deployed.push(report.env.name)
+                deployed.push(report.env.name.clone())
             }
             Err(e) => {
                 failed += 1;
@@ -206,6 +223,21 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                     "error": format!("{e:#}"),
                 }));
             }
+        }
+    }
+    if !not_started.is_empty() {
+        failed += not_started.len();
+        crate::output::print_error(format_args!(
+            "not started (failure tolerance {} exceeded): {}; deploy them when the failures are fixed, or give --failure-tolerance",
+            args.failure_tolerance,
+            not_started.join(", ")
+        ));
+        for name in &not_started {
+            shown.push(serde_json::json!({
+                "name": name,
+                "ok": false,
+                "error": "not started: the failure tolerance was exceeded",
+            }));
         }
     }
     let mut registered = Vec::new();

@@ -23,6 +23,7 @@ use crate::interrupt::{self, Signals, Stopped};
 use crate::plan_view::{AwsTarget, EnvPlan, PlanMode};
 use crate::progress::StackProgress;
 use crate::ui::Progress;
+use crate::waves::Schedule;
 
 /// `plan --detailed-exitcode`: the plan has changes (Terraform's convention).
 pub const PLAN_CHANGES: u8 = 2;
@@ -88,6 +89,15 @@ pub struct PlanArgs {
     #[arg(long, value_name = "CHARS", default_value_t = crate::plan_view::SUMMARY_LIMIT,
           value_parser = parse_summary_limit, requires = "summary_file")]
     pub summary_limit: usize,
+    /// With `--output markdown`: at most N characters (default GitHub's comment limit). A plan
+    /// over it shows one line per environment and the details of those with changes, as many
+    /// as fit.
+    #[arg(long, value_name = "N", default_value_t = crate::plan_view::GITHUB_COMMENT_MAX_CHARS)]
+    pub max_chars: usize,
+    /// Plan at most this many environments at once.
+    #[arg(long, value_name = "N", default_value_t = crate::waves::DEFAULT_JOBS,
+          value_parser = crate::waves::parse_jobs)]
+    pub jobs: usize,
 }
 
 /// `--summary-limit`: a whole number of characters, at least [`crate::plan_view::SUMMARY_MIN`].
@@ -132,9 +142,10 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let plans = async {
-            let mut out = Vec::new();
             let scope = worker_deployments::Scope::of(args.all, locals.len());
-            for (local, tracker) in locals.iter().zip(&trackers) {
+            let (locals, trackers, templates) = (&locals, &trackers, &templates);
+            let plan_one = |i: usize| async move {
+                let (local, tracker) = (&locals[i], &trackers[i]);
                 let guard = Guard {
                     deadline: Deadline::after(args.timeout),
                     tracker,
@@ -149,7 +160,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     read_only: args.read_only,
                 };
                 let (stack, role_drift, mode) =
-                    match plan_stack(layout, local, &templates, how, guard, &mut aws).await {
+                    match plan_stack(layout, local, templates, how, guard, &mut aws).await {
                         Ok((plan, drift, mode)) => (Ok(plan), drift, mode),
                         Err(e) => (
                             Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
@@ -160,9 +171,16 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                 let mut plan = env_plan(layout, local, stack, scope, aws).await;
                 plan.role_drift = role_drift;
                 plan.mode = mode;
-                out.push(plan);
-            }
-            out
+                plan
+            };
+            // No order between plans, and every one runs whatever another's fails.
+            let schedule = Schedule {
+                jobs: args.jobs,
+                tolerance: None,
+            };
+            let waves = vec![0; locals.len()];
+            let plans = crate::waves::run(&waves, schedule, plan_one, |_| false).await;
+            plans.into_iter().flatten().collect::<Vec<_>>()
         };
         anyhow::Ok(tokio::select! {
             plans = plans => Ok(plans),
@@ -191,7 +209,10 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
     }
     match args.output {
         PlanOutput::Text => crate::output::print_changes(&crate::plan_view::text(&plans)),
-        PlanOutput::Markdown => safe_text::print!("{}", crate::plan_view::markdown(&plans)),
+        PlanOutput::Markdown => safe_text::print!(
+            "{}",
+            crate::plan_view::markdown_within(&plans, args.max_chars)
+        ),
         PlanOutput::Json => crate::output::print_document("plan", crate::plan_view::json(&plans)),
     }
     for p in &plans {

@@ -1,0 +1,117 @@
+//! Many single-stack environments in one command: `deploy --all` and `plan --all` run a bounded
+//! number at once (`--jobs`), in the waves the descriptors order (`[deploy] wave`), and stop
+//! starting new deploys past a failure tolerance (`--failure-tolerance`).
+
+use crate::support::{Checkout, descriptor, emulator, emulator_of_its_own};
+
+/// `count` environments `many-NNN` on the emulator at `url`, each with its own stack.
+fn many(co: &Checkout, url: &str, count: usize, extra: impl Fn(usize) -> String) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            let name = format!("many-{i:03}");
+            let text = descriptor(&format!("it-{name}"), &format!("{name}-ext-id"), &["w"])
+                .replace(&emulator().url(), url)
+                .replace("confirm = true", &format!("confirm = true\n{}", extra(i)));
+            co.write_env(&name, &text);
+            name
+        })
+        .collect()
+}
+
+/// 120 environments at once made the emulator (a socket backlog, as AWS's rate limits would)
+/// refuse connections, which the tool took for "nothing answers: start the sandbox". Bounded
+/// (`--jobs`, default 8), every one is deployed, and planned as unchanged right after.
+#[test]
+fn deploy_all_over_120_environments_is_bounded_and_all_succeed() {
+    let emu = emulator_of_its_own();
+    let co = Checkout::new();
+    let names = many(&co, &emu.url(), 120, |_| String::new());
+    let run = co.xtask(&["deploy", "--all", "--yes"]);
+    run.success();
+    for n in &names {
+        assert!(
+            run.stdout
+                .contains(&format!("{n}: created stack `it-{n}` (CREATE_COMPLETE)")),
+            "{n}:\n{}",
+            run.all()
+        );
+    }
+    let run = co.xtask(&["plan", "--all"]);
+    run.success();
+    assert!(!run.all().contains("error"), "{}", run.all());
+}
+
+/// Lower waves first; past the failure tolerance no new deploy starts, and those left are named.
+#[test]
+fn deploy_all_runs_waves_in_order_and_stops_past_the_failure_tolerance() {
+    let emu = emulator_of_its_own();
+    let co = Checkout::new();
+    // Even ones in wave 0 (staging first), odd ones in wave 1.
+    let names = many(&co, &emu.url(), 6, |i| format!("wave = {}", i % 2));
+    let run = co.xtask(&["deploy", "--all", "--yes", "--jobs", "2"]);
+    run.success();
+    // The event lines are live (stderr), each prefixed with its environment.
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let at = |n: &String, what: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{n} ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` line of {n}:\n{}", run.all()))
+    };
+    let last_of_wave_0 = names
+        .iter()
+        .step_by(2)
+        .map(|n| at(n, "CREATE_COMPLETE"))
+        .max()
+        .unwrap();
+    let first_of_wave_1 = names
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|n| at(n, ""))
+        .min()
+        .unwrap();
+    assert!(last_of_wave_0 < first_of_wave_1, "{}", run.stdout);
+
+    // The first environment fails (its stack is in another's hands: a stack of the name without
+    // the tool's tag); one at a time with tolerance 0, none of the others starts: all named.
+    co.xtask(&["destroy", "many-000", "--yes"]).success();
+    crate::support::boto3_at(
+        &emu.url(),
+        "cloudformation",
+        "client.create_stack(StackName='it-many-000', TemplateBody=json.dumps({'Resources': {'T': {'Type': 'AWS::SNS::Topic'}}}))",
+    );
+    let text = co.read_env("many-000");
+    let start = text.find("[outputs]").unwrap_or(text.len());
+    co.write_env("many-000", &text[..start]);
+    let run = co.xtask(&["deploy", "--all", "--yes", "--jobs", "1"]);
+    run.failure();
+    assert!(
+        run.stderr
+            .contains("not started (failure tolerance 0 exceeded): many-001, many-002, many-003, many-004, many-005"),
+        "{}",
+        run.all()
+    );
+    // With a tolerance of 1, every other one is deployed (unchanged).
+    let run = co.xtask(&["deploy", "--all", "--yes", "--failure-tolerance", "1"]);
+    run.failure();
+    assert!(!run.stderr.contains("not started"), "{}", run.all());
+    assert!(run.stdout.contains("many-005: no changes"), "{}", run.all());
+}
+
+/// The emulator's IAM backend has no lock: 120 deploys at once failed 2 roles with "dictionary
+/// changed size during iteration" (moto, under werkzeug's threads), and 1 of 200 with 8 at once
+/// at 100 ms latency. The launcher runs CloudFormation, IAM, STS and Organizations requests one
+/// at a time: 120 at once all succeed.
+#[test]
+fn the_emulator_takes_120_deploys_at_once() {
+    let emu = emulator_of_its_own();
+    let co = Checkout::new();
+    let names = many(&co, &emu.url(), 120, |_| String::new());
+    let run = co.xtask(&["deploy", "--all", "--yes", "--jobs", "120"]);
+    run.success();
+    assert_eq!(
+        run.stdout.matches(": created stack `it-many-").count(),
+        names.len()
+    );
+}
