@@ -206,7 +206,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.toml");
         std::fs::write(&path, format!("{SRC}{old}")).unwrap();
-        assert!(record(&path, "arn:aws:iam::123456789012:role/r"), "header rewritten");
+        assert!(
+            record(&path, "arn:aws:iam::123456789012:role/r"),
+            "header rewritten"
+        );
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             format!("{SRC}{TABLE}")

@@ -1166,7 +1166,10 @@ mod tests {
         );
         let both = format!("{old}{BEGIN} (managed) >>>\n{END}\n");
         let err = put(&both, &[], ENTRIES).unwrap_err();
-        assert!(err.to_string().contains("appears on lines 2 and 7"), "{err}");
+        assert!(
+            err.to_string().contains("appears on lines 2 and 7"),
+            "{err}"
+        );
     }
 
     #[test]
