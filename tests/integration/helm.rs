@@ -63,10 +63,10 @@ impl Helm {
 /// The file without the managed block (its marker lines and what is between them).
 fn without_block(text: &str) -> String {
     let begin = text
-        .find("# >>> cargo xtask: workercontroller")
+        .find("# >>> tsw: workercontroller")
         .expect("a begin marker");
     let begin = text[..begin].rfind('\n').map_or(0, |i| i + 1);
-    let end_marker = "# <<< cargo xtask: workercontroller <<<\n";
+    let end_marker = "# <<< tsw: workercontroller <<<\n";
     let end = text.find(end_marker).expect("an end marker") + end_marker.len();
     format!("{}{}", &text[..begin], &text[end..])
 }
@@ -119,9 +119,7 @@ fn render_puts_the_keys_under_server_dynamic_config_and_keeps_every_other_byte()
         "every byte outside the block is kept"
     );
     assert!(
-        after.contains(
-            "      constraints: {}   # same as read\n    # >>> cargo xtask: workercontroller"
-        ),
+        after.contains("      constraints: {}   # same as read\n    # >>> tsw: workercontroller"),
         "the block follows the keys, at their indentation:\n{after}"
     );
     assert_keys_for_both_namespaces(&after);

@@ -126,3 +126,54 @@ fn a_repo_template_overrides_the_built_in_one_and_validate_checks_it() {
         "nothing was rendered"
     );
 }
+
+/// A hint built in a library crate (the descriptor loader's: a missing key's hint from its doc
+/// comment, an ARN's from a format string) names the program as it was started: `tsw`
+/// installed, a link's own name when started through one, `cargo xtask` under this workspace's
+/// cargo.
+#[test]
+fn library_hints_name_the_program_as_it_was_started() {
+    let repo = tempfile::tempdir().unwrap();
+    let envs = repo.path().join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    let text = descriptor("it-infra-hints", "hints-ext-id", &["f"]);
+    let no_external_id = text.replace("external_id = 'hints-ext-id'\n", "");
+    std::fs::write(envs.join("staging.toml"), no_external_id).unwrap();
+    let session = text.replace(
+        ":iam::123456789012:user/moto",
+        ":sts::123456789012:assumed-role/temporal-server/i-0123456789abcdef0",
+    );
+    assert_ne!(session, text);
+    std::fs::write(envs.join("production.toml"), session).unwrap();
+    let link = repo.path().join("bin/infra");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tsw"), &link).unwrap();
+
+    let linked = {
+        let mut cmd = Command::new(&link);
+        cmd.current_dir(repo.path()).arg("validate");
+        safe_aws_env(&mut cmd);
+        for var in ["CARGO", "CARGO_MANIFEST_DIR"] {
+            cmd.env_remove(var);
+        }
+        Run::from(cmd.output().expect("run the link"))
+    };
+    let under_cargo = installed_with(
+        repo.path(),
+        &["validate"],
+        &[("CARGO_MANIFEST_DIR", Path::new(env!("CARGO_MANIFEST_DIR")))],
+    );
+    for (run, name) in [
+        (installed(repo.path(), &["validate"]), "tsw"),
+        (linked, "infra"),
+        (under_cargo, "cargo xtask"),
+    ] {
+        run.failure();
+        for hint in [
+            format!("(`{name} init` generates one)"),
+            format!("(`{name} whoami ENV` prints it)"),
+        ] {
+            assert!(run.stderr.contains(&hint), "{hint} in:\n{}", run.stderr);
+        }
+    }
+}

@@ -253,13 +253,10 @@ fn render_updates_the_server_dynamic_config_in_place() {
         "every byte outside the block is kept:\n{after}"
     );
     let block = &after[original.len()..];
-    assert!(
-        block.starts_with("# >>> cargo xtask: workercontroller"),
-        "{block}"
-    );
+    assert!(block.starts_with("# >>> tsw: workercontroller"), "{block}");
     assert!(block.contains("      namespace: \"billing\"\n"), "{block}");
     assert!(
-        block.ends_with("# <<< cargo xtask: workercontroller <<<\n"),
+        block.ends_with("# <<< tsw: workercontroller <<<\n"),
         "{block}"
     );
     // Idempotent, and `--check` agrees.
@@ -306,9 +303,9 @@ fn render_edits_only_the_managed_keys_of_a_hostile_server_file() {
     co.write_env("hostile", &env);
     // A byte-order mark, CRLF line endings, and the marker's text where it is no marker: in a
     // comment with other text, in a quoted string, in a block scalar.
-    let head = "\u{feff}# see `# >>> cargo xtask: workercontroller (managed) >>>` below\r\n\
-                frontend.motd:\r\n  - value: \"# >>> cargo xtask: workercontroller\"\r\n\
-                frontend.note:\r\n  - value: |\r\n      # >>> cargo xtask: workercontroller >>>\r\n      # <<< cargo xtask: workercontroller <<<\r\n";
+    let head = "\u{feff}# see `# >>> tsw: workercontroller (managed) >>>` below\r\n\
+                frontend.motd:\r\n  - value: \"# >>> tsw: workercontroller\"\r\n\
+                frontend.note:\r\n  - value: |\r\n      # >>> tsw: workercontroller >>>\r\n      # <<< tsw: workercontroller <<<\r\n";
     let tail = "history.tail:\r\n  - value: 1   # kept\r\n";
     std::fs::write(&server_file, head).unwrap();
     co.xtask(&["render", "hostile"]).success();
@@ -331,7 +328,7 @@ fn render_edits_only_the_managed_keys_of_a_hostile_server_file() {
         second.starts_with(head) && second.ends_with(tail) && !second.contains("billing"),
         "{second:?}"
     );
-    assert!(second[head.len()..].starts_with("# >>> cargo xtask: workercontroller (managed"));
+    assert!(second[head.len()..].starts_with("# >>> tsw: workercontroller (managed"));
     co.xtask(&["render", "--check", "hostile"]).success();
 
     // A second begin marker: refused with both lines, the file left byte for byte.

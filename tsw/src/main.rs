@@ -28,6 +28,8 @@ use crate::cli::{Cli, Command};
 use crate::commands::{deploy, destroy, doctor, plan, status, whoami};
 
 fn main() -> ExitCode {
+    // Hints built in the library crates name the program as the user started it.
+    safe_text::set_program(cli::name());
     // A shell asking for completions (the script `completions SHELL` writes) gets them here.
     clap_complete::CompleteEnv::with_factory(cli::command)
         .var(commands::completions::VARIABLE)

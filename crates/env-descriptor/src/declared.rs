@@ -56,9 +56,10 @@ fn property(table: &str, key: &str) -> &'static Value {
 pub(crate) fn missing_hint(table: &str, key: &str) -> String {
     let description = property(table, key)["description"].as_str().unwrap_or("");
     let last = description.rsplit("\n\n").next().unwrap_or_default();
+    let last = safe_text::for_program(last);
     match last.strip_prefix("Allowed:") {
         Some(rest) => format!("allowed:{rest}"),
-        None => last.to_owned(),
+        None => last.into_owned(),
     }
 }
 
@@ -160,7 +161,7 @@ mod tests {
     fn a_missing_keys_hint_is_the_last_paragraph_of_its_doc_comment() {
         assert_eq!(
             missing_hint("role", "external_id"),
-            "allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)"
+            "allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`tsw init` generates one)"
         );
         assert_eq!(choices("scaling_algorithms").0, ["no-sync", "rate-based"]);
         assert_eq!(

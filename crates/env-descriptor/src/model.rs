@@ -29,7 +29,7 @@ use crate::value::{
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
-/// `cargo xtask validate NAME`.
+/// `tsw validate NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(
@@ -46,7 +46,7 @@ pub struct Environment<S: Stage = Valid> {
     pub aws: Aws<S>,
     pub temporal: Temporal<S>,
     pub role: Role<S>,
-    /// The Worker Deployment Versions `cargo xtask register` creates, each backed by a Lambda
+    /// The Worker Deployment Versions `tsw register` creates, each backed by a Lambda
     /// function.
     #[serde(default)]
     pub worker_deployments: Vec<WorkerDeployment<S>>,
@@ -168,7 +168,7 @@ impl Aws {
 pub struct Temporal<S: Stage = Valid> {
     /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`).
     ///
-    /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`cargo xtask whoami ENV` in the server's environment prints it)
+    /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`tsw whoami ENV` in the server's environment prints it)
     pub server_role_arn: S::V<PrincipalArn>,
     /// Enable the Worker Controller Instance for these namespaces only; leave the key out to
     /// enable it globally.
@@ -295,7 +295,7 @@ pub struct Role<S: Stage = Valid> {
     pub naming: Option<S::V<RoleNaming>>,
     /// `AssumeRoleExternalId`: guards the role against confused deputies.
     ///
-    /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`cargo xtask init` generates one)
+    /// Allowed: 5 to 45 characters of [a-zA-Z0-9_+=,.@-] (`tsw init` generates one)
     pub external_id: S::V<ExternalId>,
     /// `LambdaFunctionARNs`: the functions Temporal may invoke.
     ///
@@ -337,12 +337,12 @@ pub struct WorkerDeployment<S: Stage = Valid> {
     /// Make this version the deployment's current version (tasks are routed to it).
     #[serde(default)]
     pub set_current: S::Flag,
-    /// The workflow type `cargo xtask smoke` starts to prove the version runs (with
+    /// The workflow type `tsw smoke` starts to prove the version runs (with
     /// `smoke_task_queue`).
     ///
     /// Allowed: a workflow type the worker registers, e.g. `Greet`
     pub smoke_workflow: Option<S::V<Label>>,
-    /// The task queue `cargo xtask smoke` starts `smoke_workflow` on: one the worker polls.
+    /// The task queue `tsw smoke` starts `smoke_workflow` on: one the worker polls.
     ///
     /// Allowed: a task queue the worker polls, e.g. `sample-worker`
     pub smoke_task_queue: Option<S::V<Label>>,
@@ -376,7 +376,7 @@ impl WorkerDeployment {
     }
 }
 
-/// How `cargo xtask deploy` behaves for this environment.
+/// How `tsw deploy` behaves for this environment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(inline, bound = "")]
@@ -429,22 +429,22 @@ fn yes<S: Stage>() -> S::Flag {
     S::flag(true)
 }
 
-/// Written by `cargo xtask deploy` and `register`, removed by `destroy`; never edit it by hand.
+/// Written by `tsw deploy` and `register`, removed by `destroy`; never edit it by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(inline, bound = "")]
 pub struct Outputs<S: Stage = Valid> {
     /// The stack's `RoleARN` output: the role the Worker Deployment Versions name.
     ///
-    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
+    /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again
     pub role_arn: S::Text,
     /// The stack's ID, which every later call goes by.
     ///
-    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
+    /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again
     pub stack_id: S::Text,
     /// RFC 3339 time of the deploy that recorded these outputs.
     ///
-    /// `[outputs]` is written by `cargo xtask deploy`; delete the table and deploy again
+    /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again
     pub deployed_at: S::V<Timestamp>,
     /// Worker Deployment Versions `register` created or updated (`namespace/name@build_id`).
     #[serde(default)]

@@ -12,7 +12,13 @@ use toml_edit::{DocumentMut, Item, Table, value};
 use crate::model::Outputs;
 use crate::text::{BOM, restore_line_endings, strip_bom};
 
-const HEADER: &str = "\n# Recorded by `cargo xtask deploy`; do not edit by hand.\n";
+/// The comment above `[outputs]`. It names the installed program, `tsw`, however the tool was
+/// started: the file is committed, and must not change with who ran `deploy`.
+const HEADER: &str = "\n# Recorded by `tsw deploy`; do not edit by hand.\n";
+
+/// The comment line earlier versions wrote above `[outputs]`, replaced by [`HEADER`]'s when the
+/// table is written.
+const OLD_HEADER_LINE: &str = "# Recorded by `cargo xtask deploy`; do not edit by hand.";
 
 /// The keys of `[outputs]` that `deploy` owns: what the stack reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +58,7 @@ impl Outputs {
     pub fn record_stack(path: &Path, stack: &StackOutputs) -> Result<bool, OutputsError> {
         edit(path, |doc| {
             let table = outputs_table(doc);
+            renew_header(table);
             set(table, "role_arn", &stack.role_arn);
             set(table, "stack_id", &stack.stack_id);
             set(table, "deployed_at", &stack.deployed_at);
@@ -72,6 +79,7 @@ impl Outputs {
                     path: path.to_owned(),
                 });
             };
+            renew_header(table);
             let current: Vec<String> = table
                 .get("registered")
                 .and_then(Item::as_array)
@@ -111,6 +119,18 @@ fn outputs_table(doc: &mut DocumentMut) -> &mut Table {
         doc.insert("outputs", Item::Table(t));
     }
     doc["outputs"].as_table_mut().expect("just ensured")
+}
+
+/// Replaces the header line an earlier version wrote above `table` with [`HEADER`]'s, keeping
+/// the rest of the table's leading comments.
+fn renew_header(table: &mut Table) {
+    let Some(prefix) = table.decor().prefix().and_then(|p| p.as_str()) else {
+        return;
+    };
+    if prefix.lines().any(|l| l.trim_end() == OLD_HEADER_LINE) {
+        let renewed = prefix.replacen(OLD_HEADER_LINE, HEADER.trim(), 1);
+        table.decor_mut().set_prefix(renewed);
+    }
 }
 
 /// Sets `key` unless it already holds `v`, so an unchanged value keeps its formatting.
@@ -177,7 +197,35 @@ mod tests {
         Outputs::record_stack(path, &stack(arn)).unwrap()
     }
 
-    const TABLE: &str = "\n# Recorded by `cargo xtask deploy`; do not edit by hand.\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\nstack_id = \"arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n";
+    const TABLE: &str = "\n# Recorded by `tsw deploy`; do not edit by hand.\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/r\"\nstack_id = \"arn:aws:cloudformation:us-west-2:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n";
+
+    #[test]
+    fn a_table_under_the_old_header_gets_the_new_one_and_no_second_table() {
+        let old = TABLE.replace("`tsw deploy`", "`cargo xtask deploy`");
+        assert_ne!(old, TABLE);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        std::fs::write(&path, format!("{SRC}{old}")).unwrap();
+        assert!(
+            record(&path, "arn:aws:iam::123456789012:role/r"),
+            "header rewritten"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{SRC}{TABLE}")
+        );
+        assert!(!record(&path, "arn:aws:iam::123456789012:role/r"));
+        // `register` rewrites it too; `destroy` removes it with the table.
+        std::fs::write(&path, format!("{SRC}{old}")).unwrap();
+        assert!(Outputs::update_registered(&path, |_| vec!["a/b@c".into()]).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{SRC}{TABLE}registered = [\"a/b@c\"]\n")
+        );
+        std::fs::write(&path, format!("{SRC}{old}")).unwrap();
+        assert!(Outputs::remove(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), SRC);
+    }
 
     #[test]
     fn registered_versions_are_merged_into_the_list_in_the_file() {

@@ -660,9 +660,12 @@ fn worker_deployments(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<F
         };
         if let Some((present, at, missing)) = needs {
             let what = if missing == "smoke_task_queue" {
-                "task queue the worker polls, e.g. `sample-worker`"
+                "task queue the worker polls, e.g. `sample-worker`".to_owned()
             } else {
-                "workflow type `cargo xtask smoke` starts, e.g. `Greet`"
+                format!(
+                    "workflow type `{} smoke` starts, e.g. `Greet`",
+                    safe_text::program()
+                )
             };
             out.push(Found::error(
                 Blame::At {

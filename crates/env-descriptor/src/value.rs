@@ -677,8 +677,9 @@ rule_newtype! {
             Ok(())
         } else {
             Err(format!(
-                "`{}` is not an RFC 3339 time; allowed: e.g. `2026-11-25T10:00:00Z`, as `cargo xtask deploy` records it",
-                s.escape_debug()
+                "`{}` is not an RFC 3339 time; allowed: e.g. `2026-11-25T10:00:00Z`, as `{} deploy` records it",
+                s.escape_debug(),
+                safe_text::program()
             ))
         }
     };
@@ -699,8 +700,9 @@ rule_newtype! {
             Ok(())
         } else {
             Err(format!(
-                "`{}` is not `namespace/name@build_id`; allowed: the ID of a `[[worker_deployments]]` entry, as `cargo xtask register` records it",
-                s.escape_debug()
+                "`{}` is not `namespace/name@build_id`; allowed: the ID of a `[[worker_deployments]]` entry, as `{} register` records it",
+                s.escape_debug(),
+                safe_text::program()
             ))
         }
     };

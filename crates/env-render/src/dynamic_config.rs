@@ -394,9 +394,18 @@ pub fn resolve(yaml: &str, key: &str, namespace: Option<&str>) -> Option<Value> 
         .cloned()
 }
 
-/// The managed block's markers in the server's file (see [`crate::yaml_edit`]).
-pub const BEGIN: &str = "# >>> cargo xtask: workercontroller";
-pub const END: &str = "# <<< cargo xtask: workercontroller <<<";
+/// The managed block's markers in the server's file (see [`crate::yaml_edit`]). They name the
+/// installed program, `tsw`, however the tool was started: the file is committed, and must not
+/// change with who ran `render`.
+pub const BEGIN: &str = "# >>> tsw: workercontroller";
+pub const END: &str = "# <<< tsw: workercontroller <<<";
+
+/// The markers earlier versions wrote: a block under them is found and replaced (with
+/// [`BEGIN`] and [`END`]), not added a second time.
+pub const FORMER_MARKERS: &[(&str, &str)] = &[(
+    "# >>> cargo xtask: workercontroller",
+    "# <<< cargo xtask: workercontroller <<<",
+)];
 
 /// Whether the tool owns `key` in a server's file: every `workercontroller.*` key (Temporal
 /// matches keys without case), so that none is set both by hand and by the tool.
@@ -462,13 +471,14 @@ fn merge_into(
     path: &[&str],
 ) -> Result<String, DynamicConfigError> {
     let note = format!(
-        " (managed: edit environments/{env_name}.toml and run `cargo xtask render {env_name}`) >>>"
+        " (managed: edit environments/{env_name}.toml and run `tsw render {env_name}`) >>>"
     );
     let block = crate::yaml_edit::Block {
         path,
         begin: BEGIN,
         note: &note,
         end: END,
+        former: FORMER_MARKERS,
         owns: is_worker_controller_key,
         owned: "`workercontroller.*` keys",
     };
@@ -641,7 +651,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            again.ends_with("# <<< cargo xtask: workercontroller <<<\ntail.key:\n  - value: 1\n"),
+            again.ends_with("# <<< tsw: workercontroller <<<\ntail.key:\n  - value: 1\n"),
             "{again}"
         );
     }

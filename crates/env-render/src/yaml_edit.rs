@@ -6,10 +6,10 @@
 //! ```yaml
 //! frontend.enableUpdateWorkflowExecution:   # the user's keys stay as they are
 //!   - value: true
-//! # >>> cargo xtask: workercontroller (managed: ...) >>>
+//! # >>> tsw: workercontroller (managed: ...) >>>
 //! workercontroller.enabled:
 //!   - value: true
-//! # <<< cargo xtask: workercontroller <<<
+//! # <<< tsw: workercontroller <<<
 //! ```
 //!
 //! [`put_managed_block`] replaces that block, or adds it at the end of the mapping, and keeps
@@ -49,6 +49,10 @@ pub struct Block<'a> {
     pub note: &'a str,
     /// The end marker; a line is one when it reads exactly this.
     pub end: &'a str,
+    /// The begin and end markers earlier versions wrote: read as markers too (a block under
+    /// them is replaced, never added a second time), and written as [`Block::begin`] and
+    /// [`Block::end`].
+    pub former: &'a [(&'a str, &'a str)],
     /// Whether the block may hold `key`. Such keys may appear nowhere else in the mapping.
     pub owns: fn(&str) -> bool,
     /// What `owns` accepts, for messages: "`workercontroller.*` keys".
@@ -194,6 +198,7 @@ impl<'a> Block<'a> {
             begin: "\n",
             note: "",
             end: "\n",
+            former: &[],
             owns: |_| false,
             owned: "",
         }
@@ -733,17 +738,22 @@ type FoundMarker = (Marker, usize, usize, Line);
 
 fn marker(comment: &str, block: &Block) -> Option<Marker> {
     let comment = comment.trim_end();
-    if comment == block.end {
-        Some(Marker::End)
-    } else if comment == block.begin
-        || comment
-            .strip_prefix(block.begin)
-            .is_some_and(|note| note.starts_with(" (") && note.ends_with(") >>>"))
-    {
-        Some(Marker::Begin)
-    } else {
-        None
+    let is_begin = |begin: &str| {
+        comment == begin
+            || comment
+                .strip_prefix(begin)
+                .is_some_and(|note| note.starts_with(" (") && note.ends_with(") >>>"))
+    };
+    let markers = std::iter::once((block.begin, block.end)).chain(block.former.iter().copied());
+    for (begin, end) in markers {
+        if comment == end {
+            return Some(Marker::End);
+        }
+        if is_begin(begin) {
+            return Some(Marker::Begin);
+        }
     }
+    None
 }
 
 /// A key on the way to the mapping (`None` for a sequence entry or any other node).
@@ -1134,6 +1144,7 @@ mod tests {
             begin: BEGIN,
             note: " (managed) >>>",
             end: END,
+            former: &[("# >>> old: keys", "# <<< old: keys <<<")],
             owns: |k| k.starts_with("workercontroller."),
             owned: "`workercontroller.*` keys",
         }
@@ -1145,6 +1156,21 @@ mod tests {
 
     const HELM: &str = "server:\n  config: {}   # persistence etc.\n  dynamicConfig: {}   # server-side\n\
                         web:\n  enabled: true\n";
+
+    #[test]
+    fn a_block_under_former_markers_is_replaced_and_a_second_block_refused() {
+        let old = format!("a: 1\n# >>> old: keys (x) >>>\n{ENTRIES}# <<< old: keys <<<\nb: 2\n");
+        assert_eq!(
+            put(&old, &[], ENTRIES).unwrap(),
+            format!("a: 1\n{BEGIN} (managed) >>>\n{ENTRIES}{END}\nb: 2\n")
+        );
+        let both = format!("{old}{BEGIN} (managed) >>>\n{END}\n");
+        let err = put(&both, &[], ENTRIES).unwrap_err();
+        assert!(
+            err.to_string().contains("appears on lines 2 and 7"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn nesting_deeper_than_the_limit_is_refused_before_parsing() {

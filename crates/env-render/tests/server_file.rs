@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use env_render::{Rendered, Templates};
 use support::{checkout, env};
 
-const BEGIN: &str = "# >>> cargo xtask: workercontroller";
-const END: &str = "# <<< cargo xtask: workercontroller <<<";
+const BEGIN: &str = "# >>> tsw: workercontroller";
+const END: &str = "# <<< tsw: workercontroller <<<";
 
 /// Keys of the server's own, set by hand.
 const HAND: &str = "# Our server's dynamic config.\nfrontend.enableUpdateWorkflowExecution:\n  - value: true   # keep me\n\nlimit.maxIDLength:\n  - value: 255\n    constraints: {}\n";
@@ -68,11 +68,11 @@ fn yaml(s: &str) -> serde_json::Value {
 /// The marker's text where it is not a marker: in a comment with other text, in a quoted
 /// string, in a block scalar, in a multi-line quoted string on a line of its own.
 const LOOKALIKES: &[&str] = &[
-    "# the tool's keys follow `# >>> cargo xtask: workercontroller (managed) >>>` below\nfrontend.a:\n  - value: 1\n",
-    "frontend.motd:\n  - value: \"# >>> cargo xtask: workercontroller\"\n",
-    "frontend.single:\n  - value: '# >>> cargo xtask: workercontroller (managed) >>>'\n",
-    "frontend.note:\n  - value: |\n      # >>> cargo xtask: workercontroller (managed) >>>\n      # <<< cargo xtask: workercontroller <<<\n",
-    "frontend.folded:\n  - value: \"first\n# >>> cargo xtask: workercontroller (managed) >>>\n      last\"\n",
+    "# the tool's keys follow `# >>> tsw: workercontroller (managed) >>>` below\nfrontend.a:\n  - value: 1\n",
+    "frontend.motd:\n  - value: \"# >>> tsw: workercontroller\"\n",
+    "frontend.single:\n  - value: '# >>> tsw: workercontroller (managed) >>>'\n",
+    "frontend.note:\n  - value: |\n      # >>> tsw: workercontroller (managed) >>>\n      # <<< tsw: workercontroller <<<\n",
+    "frontend.folded:\n  - value: \"first\n# >>> tsw: workercontroller (managed) >>>\n      last\"\n",
 ];
 
 #[test]

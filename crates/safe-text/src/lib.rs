@@ -15,8 +15,10 @@
 //! added after, by the terminal library.
 
 mod colour;
+mod program;
 
 pub use colour::{Colour, set_colour, write_styled};
+pub use program::{INSTALLED, for_program, program, set_program};
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};

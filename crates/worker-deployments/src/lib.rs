@@ -45,7 +45,7 @@ pub enum RegisterError {
         min: String,
     },
     /// The CLI's own lines, each indented on a line of its own, then the hint.
-    #[error("{what} failed:{}{}", indented(message), hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    #[error("{what} failed:{}{}", indented(message), hint.map(|h| format!("\n  hint: {}", safe_text::for_program(h))).unwrap_or_default())]
     Cli {
         what: String,
         message: String,
@@ -945,13 +945,13 @@ fn strings(args: &[&str]) -> Vec<String> {
 fn hint(message: &str) -> Option<&'static str> {
     let m = message.to_ascii_lowercase();
     Some(if m.contains("could not instantiate compute provider") {
-        "the Worker Controller is not enabled for this namespace, or `aws-lambda` is not in workercontroller.compute_providers.enabled: load the rendered dynamic config (`cargo xtask render ENV`) into the server"
+        "the Worker Controller is not enabled for this namespace, or `aws-lambda` is not in workercontroller.compute_providers.enabled: load the rendered dynamic config (`tsw render ENV`) into the server"
     } else if m.contains("invalid scaling algorithm") || m.contains("scaling algorithm") {
         "`no-sync` must be in workercontroller.scaling_algorithms.enabled (global) in the server's dynamic config"
     } else if m.contains("does not require the configured external id")
         || m.contains("does not enforce externalid")
     {
-        "the role's trust policy does not enforce the external ID, so Temporal refuses it: deploy the role from this tool's template (`cargo xtask deploy ENV`)"
+        "the role's trust policy does not enforce the external ID, so Temporal refuses it: deploy the role from this tool's template (`tsw deploy ENV`)"
     } else if m.contains("cannot access the compute resource") || m.contains("function not found") {
         "the Lambda function does not exist, or the role may not call lambda:GetFunction on it: check `lambda_function_arn` and `role.lambda_function_arns`, then deploy"
     } else if m.contains("failed to assume role") {
