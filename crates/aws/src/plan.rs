@@ -227,6 +227,49 @@ fn is_denial(code: &str) -> bool {
     )
 }
 
+/// What a settled stack means for a plan, before its template is compared.
+enum Settled<'s> {
+    /// No stack, or the empty REVIEW_IN_PROGRESS one a discarded plan of a new stack leaves.
+    Create,
+    /// A failed creation (ROLLBACK_COMPLETE, ROLLBACK_FAILED): it can only be replaced.
+    Replace(StackStatus),
+    /// A stack to update, or to leave as it is.
+    Existing(&'s StackInfo),
+}
+
+/// Reads the settled stack `current` for `spec`: a stack `[outputs]` records that is gone (when
+/// `check_record`) and a stack stuck in a failed state are errors.
+fn settled<'s>(
+    spec: &StackSpec<'_>,
+    current: Option<&'s StackInfo>,
+    check_record: bool,
+) -> Result<Settled<'s>, DeployError> {
+    match current {
+        None => match (spec.recorded_stack_id, check_record) {
+            (Some(id), true) => Err(DeployError::RecordedStackGone {
+                stack: spec.name.into(),
+                stack_id: id.into(),
+            }),
+            _ => Ok(Settled::Create),
+        },
+        Some(s) if s.status == StackStatus::ReviewInProgress => Ok(Settled::Create),
+        Some(s)
+            if matches!(
+                s.status,
+                StackStatus::RollbackComplete | StackStatus::RollbackFailed
+            ) =>
+        {
+            Ok(Settled::Replace(s.status.clone()))
+        }
+        Some(s) if is_failed(&s.status) => Err(DeployError::Stuck {
+            stack: spec.name.into(),
+            status: s.status.clone(),
+            hint: "see its events in the CloudFormation console; an UPDATE_ROLLBACK_FAILED stack needs `aws cloudformation continue-update-rollback`",
+        }),
+        Some(s) => Ok(Settled::Existing(s)),
+    }
+}
+
 impl Op<'_, '_> {
     /// Plans `spec` against the settled `current` stack with reads only.
     async fn plan_read_only(
@@ -238,38 +281,10 @@ impl Op<'_, '_> {
             spec.owner.check(spec.name, s)?;
         }
         let differences = spec.differences(current.as_ref());
-        let (action, template_differs) = match &current {
-            None => {
-                if let Some(id) = spec.recorded_stack_id {
-                    return Err(DeployError::RecordedStackGone {
-                        stack: spec.name.into(),
-                        stack_id: id.into(),
-                    });
-                }
-                (PlanAction::Create, true)
-            }
-            Some(s) if s.status == StackStatus::ReviewInProgress => (PlanAction::Create, true),
-            Some(s)
-                if matches!(
-                    s.status,
-                    StackStatus::RollbackComplete | StackStatus::RollbackFailed
-                ) =>
-            {
-                (
-                    PlanAction::Replace {
-                        status: s.status.clone(),
-                    },
-                    true,
-                )
-            }
-            Some(s) if is_failed(&s.status) => {
-                return Err(DeployError::Stuck {
-                    stack: spec.name.into(),
-                    status: s.status.clone(),
-                    hint: "see its events in the CloudFormation console; an UPDATE_ROLLBACK_FAILED stack needs `aws cloudformation continue-update-rollback`",
-                });
-            }
-            Some(s) => {
+        let (action, template_differs) = match settled(spec, current.as_ref(), true)? {
+            Settled::Create => (PlanAction::Create, true),
+            Settled::Replace(status) => (PlanAction::Replace { status }, true),
+            Settled::Existing(s) => {
                 let differs = !self.same_template(spec, s).await?;
                 if differs || !differences.is_empty() {
                     (PlanAction::Update, differs)
@@ -297,24 +312,9 @@ impl Op<'_, '_> {
             spec.owner.check(spec.name, s)?;
         }
         let differences = spec.differences(current.as_ref());
-        let kind = match &current {
-            None => {
-                if let (Some(id), true) = (spec.recorded_stack_id, check_record) {
-                    return Err(DeployError::RecordedStackGone {
-                        stack: spec.name.into(),
-                        stack_id: id.into(),
-                    });
-                }
-                ChangeSetType::Create
-            }
-            Some(s) if s.status == StackStatus::ReviewInProgress => ChangeSetType::Create,
-            Some(s)
-                if matches!(
-                    s.status,
-                    StackStatus::RollbackComplete | StackStatus::RollbackFailed
-                ) =>
-            {
-                let status = s.status.clone();
+        let kind = match settled(spec, current.as_ref(), check_record)? {
+            Settled::Create => ChangeSetType::Create,
+            Settled::Replace(status) => {
                 return Ok(Plan::without_change_set(
                     spec,
                     PlanAction::Replace { status },
@@ -322,14 +322,7 @@ impl Op<'_, '_> {
                     differences,
                 ));
             }
-            Some(s) if is_failed(&s.status) => {
-                return Err(DeployError::Stuck {
-                    stack: spec.name.into(),
-                    status: s.status.clone(),
-                    hint: "see its events in the CloudFormation console; an UPDATE_ROLLBACK_FAILED stack needs `aws cloudformation continue-update-rollback`",
-                });
-            }
-            Some(s) => {
+            Settled::Existing(s) => {
                 if differences.is_empty() && self.same_template(spec, s).await? {
                     return Ok(Plan::without_change_set(
                         spec,
