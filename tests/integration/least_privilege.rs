@@ -12,7 +12,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{ACCOUNT, Checkout, Run, emulator_for_account, python, safe_aws_env};
+use crate::support::{ACCOUNT, Checkout, Run, emulator_for_account, python_stdout, safe_aws_env};
 
 /// The statement of the IAM actions CloudFormation calls as the caller.
 const AS_CALLER_SID: &str = "CloudFormationActsAsTheCallerWithoutAServiceRole";
@@ -73,21 +73,11 @@ confirm = false
 /// (`None`: the dummy keys, before IAM is enforced), and returns what it prints.
 fn boto3(url: &str, keys: Option<&(String, String)>, statement: &str) -> String {
     let (id, secret) = keys.map_or(("testing", "testing"), |(i, s)| (i.as_str(), s.as_str()));
-    let script = format!(
+    python_stdout(&format!(
         "import boto3, json, urllib.request\n\
          def client(service):\n    return boto3.client(service, endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='{id}', aws_secret_access_key='{secret}')\n\
          {statement}\n"
-    );
-    let mut cmd = Command::new(python().python());
-    cmd.args(["-c", &script]);
-    safe_aws_env(&mut cmd);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    ))
 }
 
 /// Creates IAM user `name` whose one inline policy allows `actions` on `*`; returns its keys.

@@ -289,11 +289,16 @@ pub fn boto3(service: &str, statement: &str) -> String {
 
 /// [`boto3`] on the emulator at `url`.
 pub fn boto3_at(url: &str, service: &str, statement: &str) -> String {
-    let script = format!(
+    python_stdout(&format!(
         "import boto3, json\nclient = boto3.client('{service}', endpoint_url='{url}', region_name='us-east-1')\n{statement}\n"
-    );
+    ))
+}
+
+/// Runs `script` with the tests' Python (boto3 installed) and the safe AWS environment; fails
+/// the test with its stderr unless it succeeds, and returns what it printed, trimmed.
+pub fn python_stdout(script: &str) -> String {
     let mut cmd = Command::new(python().python());
-    cmd.args(["-c", &script]);
+    cmd.args(["-c", script]);
     safe_aws_env(&mut cmd);
     let out = cmd.output().unwrap();
     assert!(
