@@ -39,15 +39,17 @@ fn generated() -> &'static Value {
     })
 }
 
-/// The schema of `key` in `table` (`""` for the top level; an array of tables is its entry's).
+/// The schema of `key` in `table` (`""` for the top level; a dotted path such as
+/// `temporal.intermediary_roles` for a table in a table; an array of tables is its entry's,
+/// `[N]` left out).
 fn property(table: &str, key: &str) -> &'static Value {
-    let root = generated();
-    let table = if table.is_empty() {
-        root
-    } else {
-        let t = &root["properties"][table];
-        if t["type"] == "array" { &t["items"] } else { t }
-    };
+    let table = table
+        .split('.')
+        .filter(|t| !t.is_empty())
+        .fold(generated(), |t, name| {
+            let t = &t["properties"][name.split('[').next().unwrap_or_default()];
+            if t["type"] == "array" { &t["items"] } else { t }
+        });
     &table["properties"][key]
 }
 

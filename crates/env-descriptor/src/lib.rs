@@ -30,8 +30,8 @@ pub use layout::{
 };
 pub use lock::{EnvLock, Holder, LockError, open_state_file};
 pub use model::{
-    AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings, Smoke,
-    Temporal, Tls, WorkerDeployment,
+    AWS_LAMBDA, Aws, DeploySettings, Environment, IntermediaryRole, InvocationRole, NO_SYNC,
+    Outputs, Role, SandboxSettings, Smoke, Temporal, Tls, WorkerDeployment,
 };
 pub use outputs::{OutputsError, StackOutputs};
 pub use problem::{Problem, Severity};
@@ -41,7 +41,7 @@ pub use stacks::shared_stacks;
 pub use value::{
     AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
     JsonText, Label, LambdaArn, Namespace, Naming, PrincipalArn, ProfileName, Region, RegisteredId,
-    RoleName, RoleNaming, StackName, Timestamp,
+    RoleArn, RoleName, RoleNaming, SessionName, StackName, StsExternalId, Timestamp,
 };
 
 /// The JSON Schema of a descriptor, beside the descriptors in `environments/` (so that the

@@ -115,12 +115,63 @@ impl Environment {
             .role_name(self.role.name_or_default(), &self.role.stack_name)
     }
 
+    /// Every concrete Lambda function ARN the environment names: those of
+    /// `[[worker_deployments]]` and of `role.lambda_function_arns` without a wildcard (which
+    /// cannot be looked up), sorted, each once.
+    pub fn functions(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .worker_deployments
+            .iter()
+            .map(|w| w.lambda_function_arn.to_string())
+            .chain(
+                self.role
+                    .lambda_function_arns
+                    .iter()
+                    .filter(|a| !a.contains('*'))
+                    .map(|a| a.to_string()),
+            )
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// The invocation roles the Temporal server assumes for this environment, each with its
+    /// external ID and the functions it must reach: today the one role its stack created
+    /// (`[outputs].role_arn`); none before the first deploy.
+    pub fn invocation_roles(&self) -> Vec<InvocationRole> {
+        self.outputs
+            .iter()
+            .map(|o| InvocationRole {
+                account: crate::arn::Arn::parse(&o.role_arn)
+                    .map(|a| a.account.to_owned())
+                    .unwrap_or_default(),
+                role_arn: o.role_arn.clone(),
+                external_id: self.role.external_id.to_string(),
+                functions: self.functions(),
+            })
+            .collect()
+    }
+
     /// Whether the tool may start the local sandbox for this environment when nothing answers
     /// at its addresses. Only an environment that declares `[sandbox]` is the sandbox: for any
     /// other, a service that is down is an error, never a fresh server started in its place.
     pub fn starts_sandbox(&self) -> bool {
         self.sandbox.as_ref().is_some_and(|s| s.auto_start)
     }
+}
+
+/// A role the Temporal server assumes to invoke an environment's functions
+/// ([`Environment::invocation_roles`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationRole {
+    /// The account the role is in (from its ARN).
+    pub account: String,
+    pub role_arn: String,
+    /// The external ID its trust policy requires.
+    pub external_id: String,
+    /// The functions it must be able to reach, as concrete ARNs.
+    pub functions: Vec<String>,
 }
 
 /// Where the stack lives and how to reach AWS.
@@ -166,7 +217,8 @@ impl Aws {
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(inline, bound = "")]
 pub struct Temporal<S: Stage = Valid> {
-    /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`).
+    /// The IAM role or user the Temporal server runs as (`TemporalIamRoleArn`, which the
+    /// invocation role trusts, unless `intermediary_roles` is set).
     ///
     /// Allowed: the ARN of the IAM role or user the Temporal server runs as (`tsw whoami ENV` in the server's environment prints it)
     pub server_role_arn: S::V<PrincipalArn>,
@@ -208,6 +260,46 @@ pub struct Temporal<S: Stage = Valid> {
     /// `TEMPORAL_API_KEY` or `TEMPORAL_<NAME>_API_KEY`. Sent only over TLS, or to a loopback
     /// address.
     pub api_key_env: Option<S::V<EnvVarName>>,
+    /// The chain of roles the server assumes, from its own credentials
+    /// (`server_role_arn`), before the invocation role, one `[[temporal.intermediary_roles]]`
+    /// per hop, in order, each with `role_arn`, `session_name` and, when its trust policy
+    /// requires one, `external_id` (Temporal's global key
+    /// `workercontroller.compute_providers.aws.intermediary_roles`): a hub role in one account
+    /// that the invocation roles of many accounts trust. The invocation role then trusts the
+    /// last hop (`TemporalIamRoleArn`), and the first hop must trust `server_role_arn`. One
+    /// server reads one chain: descriptors that render into the same server file must declare
+    /// the same one.
+    #[serde(default)]
+    pub intermediary_roles: Vec<IntermediaryRole<S>>,
+}
+
+/// One hop of the chain the Temporal server assumes before the invocation role
+/// (`{RoleARN, RoleSessionName, ExternalID}` in Temporal's dynamic config).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct IntermediaryRole<S: Stage = Valid> {
+    /// The role assumed at this hop, e.g. a hub role the invocation roles trust.
+    ///
+    /// Allowed: an IAM role ARN, `arn:PARTITION:iam::ACCOUNT:role/NAME`
+    pub role_arn: S::V<RoleArn>,
+    /// The session name the server assumes the role with (`RoleSessionName`, which Temporal
+    /// requires), shown in CloudTrail.
+    ///
+    /// Allowed: 2 to 64 characters of [a-zA-Z0-9_+=,.@-], e.g. `temporal-hub`
+    pub session_name: S::V<SessionName>,
+    /// The external ID the role's trust policy requires (`ExternalID`), if it requires one.
+    pub external_id: Option<S::V<StsExternalId>>,
+}
+
+impl Temporal {
+    /// The principal the invocation role trusts, `TemporalIamRoleArn`: the last hop of
+    /// `intermediary_roles`, which is who calls AssumeRole on it, else `server_role_arn`.
+    pub fn invoking_principal(&self) -> &str {
+        self.intermediary_roles
+            .last()
+            .map_or(self.server_role_arn.as_str(), |hop| hop.role_arn.as_str())
+    }
 }
 
 impl Temporal {

@@ -225,8 +225,10 @@ fn structural(e: &toml_edit::de::Error, index: &KeyIndex) -> Found {
         let message = if section.is_empty() {
             format!("the table `[{full}]` is missing")
         } else {
-            let table = section.split('[').next().unwrap_or_default();
-            format!("is missing; {}", crate::declared::missing_hint(table, key))
+            format!(
+                "is missing; {}",
+                crate::declared::missing_hint(&section, key)
+            )
         };
         return Found::error(
             Blame::At {

@@ -27,6 +27,7 @@ pub(crate) const RULES: &[Rule] = &[
     server_file_inside,
     lambda_arns_fit,
     tag_count,
+    intermediary_roles,
     assumed_role,
     service_role_account,
     lambda_accounts,
@@ -168,6 +169,11 @@ fn in_partition(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) 
     }
     if let Some(arn) = &mut env.aws.role_arn {
         recheck(arn, out, |a| RoleArn::parse_in(a, p).map(drop));
+    }
+    for hop in &mut env.temporal.intermediary_roles {
+        recheck(&mut hop.role_arn, out, |a| {
+            RoleArn::parse_in(a, p).map(drop)
+        });
     }
     let lambdas = env.role.lambda_function_arns.iter_mut().chain(
         env.worker_deployments
@@ -421,6 +427,31 @@ fn tag_count(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
                 "has {n} tags; allowed: at most {MAX_TAGS}, CloudFormation's limit of 50 less the tool's own tag"
             ),
         ));
+    }
+}
+
+/// `temporal.intermediary_roles`: each role once in the chain, and not the server's own
+/// identity (the first hop is assumed from it; STS would chain a role into itself).
+fn intermediary_roles(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) {
+    let server = env.temporal.server_role_arn.valid().map(|a| a.as_str());
+    let mut seen: Vec<&str> = Vec::new();
+    for hop in &env.temporal.intermediary_roles {
+        let Some(arn) = hop.role_arn.valid().map(|a| a.as_str()) else {
+            continue;
+        };
+        let at = || Blame::Value(hop.role_arn.span.clone());
+        if seen.contains(&arn) {
+            out.push(Found::error(
+                at(),
+                format!("`{arn}` is already a hop of the chain; allowed: each role once, in the order the server assumes them"),
+            ));
+        } else if server == Some(arn) {
+            out.push(Found::error(
+                at(),
+                format!("`{arn}` is `temporal.server_role_arn`, the identity the server assumes the first hop from; allowed: the roles it assumes after its own, e.g. a hub role"),
+            ));
+        }
+        seen.push(arn);
     }
 }
 

@@ -222,6 +222,97 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         assert!(p.iter().any(|p| p.key == "aws.session_name"), "{p:#?}");
     }
 
+    /// `[[temporal.intermediary_roles]]`: each hop a role ARN of the region's partition, a
+    /// session name as STS allows it, an optional external ID; each role once, never the
+    /// server's own identity; the invocation role then trusts the last hop.
+    #[test]
+    fn the_chain_of_intermediary_roles_is_checked_hop_by_hop() {
+        let hop = |arn: &str, session: &str, external: Option<&str>| {
+            let external = external
+                .map(|e| format!("external_id = \"{e}\"\n"))
+                .unwrap_or_default();
+            format!(
+                "\n[[temporal.intermediary_roles]]\nrole_arn = \"{arn}\"\nsession_name = \"{session}\"\n{external}"
+            )
+        };
+        // The hops go in the `[temporal]` table: after it, before `[role]`.
+        let chain =
+            |hops: &[String]| GOOD.replace("\n[role]", &format!("{}\n[role]", hops.concat()));
+        let hub = "arn:aws:iam::111111111111:role/temporal-hub";
+        let good = chain(&[
+            hop("arn:aws:iam::222222222222:role/relay", "relay-1", None),
+            hop(hub, "temporal-hub", Some("hub:ext/1")),
+        ]);
+        let env = load(&good).unwrap().env;
+        assert_eq!(env.temporal.intermediary_roles.len(), 2);
+        assert_eq!(env.temporal.invoking_principal(), hub);
+        assert_eq!(
+            env.temporal.intermediary_roles[1].external_id.as_deref(),
+            Some("hub:ext/1")
+        );
+        assert_eq!(
+            load(GOOD).unwrap().env.temporal.invoking_principal(),
+            "arn:aws:iam::123456789012:role/temporal-server"
+        );
+        for (hops, key, says) in [
+            (
+                vec![hop("arn:aws:iam::111111111111:user/hub", "s1", None)],
+                "temporal.intermediary_roles[0].role_arn",
+                "role",
+            ),
+            (
+                vec![hop("arn:aws-cn:iam::111111111111:role/hub", "s1", None)],
+                "temporal.intermediary_roles[0].role_arn",
+                "partition",
+            ),
+            (
+                vec![hop(hub, "a b", None)],
+                "temporal.intermediary_roles[0].session_name",
+                "2 to 64 characters",
+            ),
+            (
+                vec![hop(hub, &"s".repeat(65), None)],
+                "temporal.intermediary_roles[0].session_name",
+                "2 to 64 characters",
+            ),
+            (
+                vec![hop(hub, "s1", Some("x"))],
+                "temporal.intermediary_roles[0].external_id",
+                "2 to 1224 characters",
+            ),
+            (
+                vec![hop(hub, "s1", None), hop(hub, "s2", None)],
+                "temporal.intermediary_roles[1].role_arn",
+                "already a hop",
+            ),
+            (
+                vec![hop(
+                    "arn:aws:iam::123456789012:role/temporal-server",
+                    "s1",
+                    None,
+                )],
+                "temporal.intermediary_roles[0].role_arn",
+                "temporal.server_role_arn",
+            ),
+        ] {
+            let p = problems(&chain(&hops));
+            assert!(
+                p.iter().any(|p| p.key == key && p.message.contains(says)),
+                "{key} ({says}): {p:#?}"
+            );
+        }
+        // A hop without its session name is refused with what is allowed.
+        let p = problems(&GOOD.replace(
+            "\n[role]",
+            &format!("\n[[temporal.intermediary_roles]]\nrole_arn = \"{hub}\"\n\n[role]"),
+        ));
+        assert!(
+            p.iter().any(|p| p.key.ends_with("session_name")
+                && p.message.contains("allowed: 2 to 64 characters")),
+            "{p:#?}"
+        );
+    }
+
     /// The account an environment belongs to: declared, else what its record or ARNs imply.
     #[test]
     fn the_account_is_declared_or_implied_by_the_record_and_the_arns() {
@@ -376,6 +467,10 @@ lambda_function_arns = []
                     ("tls_ca_path", r#""ca""#),
                     ("tls_server_name", r#""t""#),
                     ("api_key_env", r#""TEMPORAL_API_KEY""#),
+                    (
+                        "intermediary_roles",
+                        r#"[{ role_arn = "arn:aws:iam::123456789012:role/hub", session_name = "hub" }]"#,
+                    ),
                 ],
             ),
             (
@@ -494,7 +589,7 @@ lambda_function_arns = []
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 7 + 13 + 5 + 8 + 4 + 1 + 4);
+        assert_eq!(checked, 7 + 7 + 14 + 5 + 8 + 4 + 1 + 4);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a

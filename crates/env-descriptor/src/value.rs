@@ -505,8 +505,9 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `aws.session_name`: the session name of the role `aws.role_arn` names (STS
-    /// `RoleSessionName`): 2 to 64 characters of [a-zA-Z0-9_+=,.@-].
+    /// `aws.session_name` and `session_name` of `temporal.intermediary_roles`: the session
+    /// name a role is assumed with (STS `RoleSessionName`): 2 to 64 characters of
+    /// [a-zA-Z0-9_+=,.@-].
     SessionName ("pattern": r"^[a-zA-Z0-9_+=,.@-]{2,64}$") = |s| {
         let ok = (2..=64).contains(&s.chars().count())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
@@ -522,8 +523,9 @@ rule_newtype! {
 }
 
 rule_newtype! {
-    /// `aws.external_id`: the external ID the trust policy of `aws.role_arn` requires (STS
-    /// `ExternalId`): 2 to 1224 characters of [a-zA-Z0-9_+=,.@:/-].
+    /// `aws.external_id` and `external_id` of `temporal.intermediary_roles`: the external ID
+    /// a role's trust policy requires (STS `ExternalId`): 2 to 1224 characters of
+    /// [a-zA-Z0-9_+=,.@:/-].
     StsExternalId ("pattern": r"^[a-zA-Z0-9_+=,.@:/-]{2,1224}$") = |s| {
         let ok = (2..=1224).contains(&s.chars().count())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
@@ -551,8 +553,9 @@ impl LambdaArn {
 }
 
 rule_newtype! {
-    /// `deploy.cloudformation_role_arn`: an IAM role CloudFormation assumes to run the stack's
-    /// operations (a service role), so that the deployer itself needs few permissions.
+    /// An IAM role's ARN: `deploy.cloudformation_role_arn` (a service role CloudFormation
+    /// assumes to run the stack's operations), `aws.role_arn`, a hop of
+    /// `temporal.intermediary_roles`.
     RoleArn ("pattern": iam_arn_pattern("role")) = |a| arn::check_role_arn(a, None).map(drop);
 }
 

@@ -27,7 +27,9 @@ pub const PASSED_PARAMETERS: [&str; 4] = [
 /// `render` writes them to `environments/NAME/parameters.json` ([`Parameters::to_file`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameters {
-    /// `temporal.server_role_arn`, as [`PRINCIPAL_PARAMETER`].
+    /// Who calls AssumeRole on the role, as [`PRINCIPAL_PARAMETER`]: the last hop of
+    /// `temporal.intermediary_roles`, else `temporal.server_role_arn`
+    /// ([`env_descriptor::Temporal::invoking_principal`]).
     pub principal: String,
     /// `role.external_id`, as [`EXTERNAL_ID_PARAMETER`].
     pub external_id: String,
@@ -42,7 +44,7 @@ impl Parameters {
     /// The parameters `env` deploys its stack with.
     pub fn of(env: &Environment) -> Self {
         Parameters {
-            principal: env.temporal.server_role_arn.to_string(),
+            principal: env.temporal.invoking_principal().to_owned(),
             external_id: env.role.external_id.to_string(),
             functions: env
                 .role

@@ -58,6 +58,9 @@ pub enum Kind {
     Bool,
     Int,
     StringList,
+    /// `[][]{RoleARN, RoleSessionName, ExternalID}`: a chain of hops, each a list of roles
+    /// (field names matched without case, as Temporal's decoder does).
+    RoleChain,
     /// Structured values this tool does not write; not checked.
     Any,
 }
@@ -86,6 +89,18 @@ pub const COMPUTE_PROVIDERS_ENABLED: &str = "workercontroller.compute_providers.
 /// The scaling algorithms it may use (global only); Serverless Workers need `no-sync`.
 pub const SCALING_ALGORITHMS_ENABLED: &str = "workercontroller.scaling_algorithms.enabled";
 
+/// The roles the server assumes, in order, before the invocation role (global only); rendered
+/// from `temporal.intermediary_roles`.
+pub const INTERMEDIARY_ROLES: &str = "workercontroller.compute_providers.aws.intermediary_roles";
+
+/// The fields of one role of a hop of [`INTERMEDIARY_ROLES`], as Temporal's decoder reads
+/// them (without case): each required, but `ExternalID`.
+pub const HOP_FIELDS: [(&str, bool); 3] = [
+    ("RoleARN", true),
+    ("RoleSessionName", true),
+    ("ExternalID", false),
+];
+
 /// Every `workercontroller.*` key of Temporal 1.32, with its type and scope.
 pub const WORKER_CONTROLLER_KEYS: &[KeySpec] = &[
     KeySpec {
@@ -109,8 +124,8 @@ pub const WORKER_CONTROLLER_KEYS: &[KeySpec] = &[
         scope: Scope::Global,
     },
     KeySpec {
-        name: "workercontroller.compute_providers.aws.intermediary_roles",
-        kind: Kind::Any,
+        name: INTERMEDIARY_ROLES,
+        kind: Kind::RoleChain,
         scope: Scope::Global,
     },
     KeySpec {
@@ -272,26 +287,96 @@ fn check_key(key: &str, entries: &Value, problems: &mut Vec<String>) {
 }
 
 fn check_kind(at: &str, kind: Kind, v: &Value, problems: &mut Vec<String>) {
+    if kind == Kind::RoleChain {
+        problems.extend(
+            role_chain_problems(v)
+                .into_iter()
+                .map(|p| format!("{at} value {p} (Temporal would assume no intermediary role)")),
+        );
+        return;
+    }
     let ok = match kind {
         Kind::Bool => v.is_bool(),
         Kind::Int => v.is_i64() || v.is_u64(),
         Kind::StringList => v
             .as_sequence()
             .is_some_and(|s| s.iter().all(Value::is_string)),
-        Kind::Any => true,
+        Kind::RoleChain | Kind::Any => true,
     };
     if !ok {
         let want = match kind {
             Kind::Bool => "`true` or `false`",
             Kind::Int => "an integer",
             Kind::StringList => "a list of strings",
-            Kind::Any => unreachable!(),
+            Kind::RoleChain | Kind::Any => unreachable!(),
         };
         problems.push(format!(
             "{at} value must be {want}, found {} (Temporal would use the default)",
             type_name(v)
         ));
     }
+}
+
+/// What is wrong with a value of [`INTERMEDIARY_ROLES`]: a list of hops, each a list of one
+/// or more roles, each a mapping of [`HOP_FIELDS`] to strings.
+fn role_chain_problems(v: &Value) -> Vec<String> {
+    let Some(hops) = v.as_sequence() else {
+        return vec![format!(
+            "must be a list of hops (each a list of roles), found {}",
+            type_name(v)
+        )];
+    };
+    let mut problems = Vec::new();
+    for (h, hop) in hops.iter().enumerate() {
+        let roles = match hop.as_sequence() {
+            Some(roles) if !roles.is_empty() => roles,
+            _ => {
+                problems.push(format!(
+                    "hop {h} must be a list of one or more roles, found {}",
+                    type_name(hop)
+                ));
+                continue;
+            }
+        };
+        for (r, role) in roles.iter().enumerate() {
+            let at = format!("hop {h} role {r}");
+            let Some(fields) = role.as_mapping() else {
+                problems.push(format!(
+                    "{at} must be a mapping of RoleARN, RoleSessionName and ExternalID, found {}",
+                    type_name(role)
+                ));
+                continue;
+            };
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)))
+                    .map(|(_, v)| v)
+            };
+            for (name, required) in HOP_FIELDS {
+                match field(name) {
+                    None if required => problems.push(format!("{at} has no `{name}`")),
+                    Some(v) if !v.is_string() => problems.push(format!(
+                        "{at} `{name}` must be a string, found {}",
+                        type_name(v)
+                    )),
+                    _ => {}
+                }
+            }
+            for (k, _) in fields {
+                let known = k
+                    .as_str()
+                    .is_some_and(|k| HOP_FIELDS.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)));
+                if !known {
+                    problems.push(format!(
+                        "{at} has field {}, which Temporal does not read; allowed: RoleARN, RoleSessionName, ExternalID",
+                        describe(k)
+                    ));
+                }
+            }
+        }
+    }
+    problems
 }
 
 fn check_constraints(
@@ -392,6 +477,51 @@ pub fn resolve(yaml: &str, key: &str, namespace: Option<&str>) -> Option<Value> 
         .or_else(|| entries.iter().find(|e| constraints_of(e).is_empty()))?
         .get("value")
         .cloned()
+}
+
+/// One role of a hop of [`INTERMEDIARY_ROLES`], as a dynamic config holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRole {
+    pub role_arn: String,
+    pub session_name: String,
+    pub external_id: Option<String>,
+}
+
+/// The chain a dynamic config gives the server: the value of [`INTERMEDIARY_ROLES`] Temporal
+/// reads (unconstrained), hop by hop, each hop its roles; empty when the file has none. `Err`
+/// with what is wrong when the value is not a chain Temporal could use.
+pub fn role_chain(yaml: &str) -> Result<Vec<Vec<ChainRole>>, String> {
+    let Some(value) = resolve(yaml, INTERMEDIARY_ROLES, None) else {
+        return Ok(Vec::new());
+    };
+    let problems = role_chain_problems(&value);
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    let text = |role: &Value, name: &str| {
+        role.as_mapping().and_then(|fields| {
+            fields
+                .iter()
+                .find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)))
+                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+        })
+    };
+    Ok(value
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|hop| {
+            hop.as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|role| ChainRole {
+                    role_arn: text(role, "RoleARN").unwrap_or_default(),
+                    session_name: text(role, "RoleSessionName").unwrap_or_default(),
+                    external_id: text(role, "ExternalID"),
+                })
+                .collect()
+        })
+        .collect())
 }
 
 /// The managed block's markers in the server's file (see [`crate::yaml_edit`]). They name the
@@ -578,6 +708,66 @@ mod tests {
             let err = check(yaml).unwrap_err().to_string();
             assert!(err.contains(expect), "{yaml:?}: {err}");
         }
+    }
+
+    /// The chain of intermediary roles: hops of roles of three string fields, matched without
+    /// case; anything else would leave the server without its chain.
+    #[test]
+    fn intermediary_roles_are_hops_of_roles() {
+        let key = |value: &str| format!("{INTERMEDIARY_ROLES}:\n  - value: {value}\n");
+        check(&key(
+            "[[{RoleARN: 'arn:aws:iam::1:role/hub', RoleSessionName: s, ExternalID: e}], [{rolearn: a, rolesessionname: b}]]",
+        ))
+        .unwrap();
+        for (value, expect) in [
+            ("{RoleARN: a}", "must be a list of hops"),
+            (
+                "[{RoleARN: a, RoleSessionName: s}]",
+                "hop 0 must be a list of one or more roles",
+            ),
+            ("[[]]", "hop 0 must be a list of one or more roles"),
+            ("[[a]]", "hop 0 role 0 must be a mapping"),
+            ("[[{RoleARN: a}]]", "hop 0 role 0 has no `RoleSessionName`"),
+            (
+                "[[{RoleARN: a, RoleSessionName: [s]}]]",
+                "`RoleSessionName` must be a string",
+            ),
+            (
+                "[[{RoleARN: a, RoleSessionName: s, ExternalId: e, Role: x}]]",
+                "field `Role`, which Temporal does not read",
+            ),
+        ] {
+            let err = check(&key(value)).unwrap_err().to_string();
+            assert!(err.contains(expect), "{value}: {err}");
+        }
+        assert_eq!(
+            role_chain(&key(
+                "[[{rolearn: a, RoleSessionName: s, EXTERNALID: e}], [{RoleARN: b, RoleSessionName: t}]]"
+            )),
+            Ok(vec![
+                vec![ChainRole {
+                    role_arn: "a".into(),
+                    session_name: "s".into(),
+                    external_id: Some("e".into())
+                }],
+                vec![ChainRole {
+                    role_arn: "b".into(),
+                    session_name: "t".into(),
+                    external_id: None
+                }],
+            ])
+        );
+        assert_eq!(role_chain("a.b:\n  - value: 1\n"), Ok(Vec::new()));
+        assert!(role_chain(&key("[[{RoleARN: a}]]")).is_err());
+        let scoped = format!(
+            "{INTERMEDIARY_ROLES}:\n  - value: [[{{RoleARN: a, RoleSessionName: s}}]]\n    constraints: {{namespace: n}}\n"
+        );
+        assert!(
+            check(&scoped)
+                .unwrap_err()
+                .to_string()
+                .contains("would never apply")
+        );
     }
 
     #[test]

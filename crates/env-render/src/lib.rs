@@ -299,6 +299,16 @@ pub struct TemporalInputs<'a> {
     pub namespaces: Vec<&'a str>,
     pub compute_providers: Vec<&'a str>,
     pub scaling_algorithms: Vec<&'a str>,
+    /// The chain the server assumes before the invocation role, in order; empty for none.
+    pub intermediary_roles: Vec<HopInputs<'a>>,
+}
+
+/// One hop of `temporal.intermediary_roles`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HopInputs<'a> {
+    pub role_arn: &'a str,
+    pub session_name: &'a str,
+    pub external_id: Option<&'a str>,
 }
 
 /// The role's keys the templates see; its stack parameters are no template's
@@ -321,6 +331,16 @@ impl<'a> From<&'a Environment> for Inputs<'a> {
                 namespaces: texts(env.temporal.namespaces.as_deref().unwrap_or_default()),
                 compute_providers: texts(&env.temporal.compute_providers),
                 scaling_algorithms: texts(&env.temporal.scaling_algorithms),
+                intermediary_roles: env
+                    .temporal
+                    .intermediary_roles
+                    .iter()
+                    .map(|hop| HopInputs {
+                        role_arn: hop.role_arn.as_str(),
+                        session_name: hop.session_name.as_str(),
+                        external_id: hop.external_id.as_ref().map(|e| e.as_str()),
+                    })
+                    .collect(),
             },
             role: RoleInputs {
                 stack_name: &env.role.stack_name,

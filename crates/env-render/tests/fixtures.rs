@@ -4,7 +4,9 @@
 //! says its kind: `dynamicconfig.yaml` is the dynamic config file the server reads
 //! (`temporal.dynamic_config_file`), `values.yaml` a Helm chart's values
 //! (`temporal.helm_values`). Every case renders the environment of `support::env` with the
-//! namespaces `orders` and `billing`, as environment `staging`.
+//! namespaces `orders` and `billing`, as environment `staging`; a case's `temporal.toml`, when
+//! it has one, adds its TOML to that environment after the `[temporal]` keys (e.g. its
+//! `[[temporal.intermediary_roles]]`).
 //!
 //! A new case is a new folder with an `in/` file; run
 //! `INSTA_UPDATE=always cargo test -p env-render --test fixtures` to write its `out/`, then
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use env_descriptor::Layout;
 use env_render::{ServerConfig, Templates};
-use support::{checkout, env};
+use support::{checkout, env_with};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -31,11 +33,17 @@ fn kind(name: &str) -> ServerConfig {
     }
 }
 
-/// The file in `dir` after the edit (unchanged when the edit changes nothing).
+/// The file in `dir` (`in/` or `out/` of a case) after the edit (unchanged when the edit
+/// changes nothing).
 fn edit(dir: &Path, name: &str) -> String {
+    let temporal = std::fs::read_to_string(dir.join("../temporal.toml")).unwrap_or_default();
     let rendered = Templates::load(&checkout())
         .unwrap()
-        .render(&env(Some(vec!["orders".into(), "billing".into()]), None))
+        .render(&env_with(
+            Some(vec!["orders".into(), "billing".into()]),
+            None,
+            &temporal,
+        ))
         .unwrap();
     let change = rendered
         .server_config_change(kind(name), &Layout::at(dir), Path::new(name), "staging")

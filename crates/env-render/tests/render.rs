@@ -5,7 +5,7 @@ mod support;
 use env_descriptor::{Naming, Role};
 use env_render::{Inputs, Templates, cfn::Parameters};
 use serde_json::json;
-use support::{checkout, env, scratch, templates_dir};
+use support::{checkout, env, env_with, scratch, templates_dir};
 
 fn yaml(s: &str) -> serde_json::Value {
     serde_yaml::from_str(s).unwrap()
@@ -59,6 +59,37 @@ fn global_config_and_role_name() {
     );
     // Rendering twice gives the same bytes.
     assert_eq!(t.render(&env(None, Some("Custom"))).unwrap(), r);
+}
+
+/// A chain of intermediary roles: rendered as Temporal's global key, hop by hop in order, the
+/// external ID only where one is given; the invocation role then trusts the last hop.
+#[test]
+fn intermediary_roles_render_as_the_global_key_and_the_role_trusts_the_last_hop() {
+    let t = Templates::load(&checkout()).unwrap();
+    let chain = "\n[[temporal.intermediary_roles]]\nrole_arn = \"arn:aws:iam::222222222222:role/relay\"\nsession_name = \"relay\"\n\
+                 \n[[temporal.intermediary_roles]]\nrole_arn = \"arn:aws:iam::111111111111:role/hub\"\nsession_name = \"hub\"\nexternal_id = \"hub-ext\"\n";
+    let r = t.render(&env_with(None, None, chain)).unwrap();
+    assert_eq!(
+        yaml(&r.dynamic_config)["workercontroller.compute_providers.aws.intermediary_roles"],
+        json!([{"value": [
+            [{"RoleARN": "arn:aws:iam::222222222222:role/relay", "RoleSessionName": "relay"}],
+            [{"RoleARN": "arn:aws:iam::111111111111:role/hub", "RoleSessionName": "hub", "ExternalID": "hub-ext"}],
+        ]}])
+    );
+    assert_eq!(r.parameters.principal, "arn:aws:iam::111111111111:role/hub");
+    // The dev server takes it as one JSON value.
+    let values = env_render::dynamic_config::dev_server_values(&r.dynamic_config).unwrap();
+    assert!(values.contains(&(
+        "workercontroller.compute_providers.aws.intermediary_roles".to_owned(),
+        r#"[[{"RoleARN":"arn:aws:iam::222222222222:role/relay","RoleSessionName":"relay"}],[{"RoleARN":"arn:aws:iam::111111111111:role/hub","RoleSessionName":"hub","ExternalID":"hub-ext"}]]"#.to_owned()
+    )), "{values:?}");
+    // Without a chain the key is not written at all, and the server's identity is trusted.
+    let plain = t.render(&env(None, None)).unwrap();
+    assert!(!plain.dynamic_config.contains("intermediary_roles"));
+    assert_eq!(
+        plain.parameters.principal,
+        "arn:aws:iam::123456789012:role/temporal-server"
+    );
 }
 
 /// Values that would break out of naive YAML or JSON templating parse back as themselves.

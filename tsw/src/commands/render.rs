@@ -16,7 +16,8 @@ your server reads) as a marked block; with `temporal.helm_values`, under `server
 that Helm values file. Every other byte of it is kept, and a result Temporal would reject is never
 written. Descriptors may share that file only when they render the same keys into it (the
 block's note then names the first of them by name); otherwise `validate` and `render` refuse,
-naming both.
+naming both. `temporal.intermediary_roles` is global to the server: descriptors sharing its
+file must declare the same chain.
 
 Examples:
   cargo xtask render staging
@@ -80,6 +81,19 @@ pub fn ensure_own_server_file(
     };
     let ours = templates.render(env)?.dynamic_config;
     for (other, other_kind) in shared {
+        // The chain is read globally: one server, one chain, whatever the namespaces.
+        anyhow::ensure!(
+            other.temporal.intermediary_roles == env.temporal.intermediary_roles,
+            "{}: `{}` ({} of {}) is also written by {}, which declares another \
+             `temporal.intermediary_roles`: the chain is a global key of the server (one chain per \
+             server, for every namespace), so every descriptor rendering into its file must \
+             declare the same hops in the same order; nothing was written",
+            env.name,
+            file.display(),
+            key(kind),
+            crate::relative(layout, &env.file),
+            crate::relative(layout, &other.file),
+        );
         let same = other_kind == kind
             && templates
                 .render(other)

@@ -25,7 +25,18 @@ pub fn scratch(dir: &Path) -> (Layout, PathBuf) {
 
 /// A test environment, loaded from a descriptor as every environment is (so that it has every
 /// key's default, and a new key needs no edit here).
+#[allow(dead_code)]
 pub fn env(namespaces: Option<Vec<String>>, role_name: Option<&str>) -> Environment {
+    env_with(namespaces, role_name, "")
+}
+
+/// [`env`] with `temporal` (TOML, e.g. `[[temporal.intermediary_roles]]` tables) after the
+/// `[temporal]` keys.
+pub fn env_with(
+    namespaces: Option<Vec<String>>,
+    role_name: Option<&str>,
+    temporal: &str,
+) -> Environment {
     let quoted = |v: &str| format!("{v:?}");
     let namespaces = namespaces.map_or(String::new(), |n| {
         let list: Vec<String> = n.iter().map(|n| quoted(n)).collect();
@@ -38,7 +49,7 @@ region = "us-west-2"
 
 [temporal]
 server_role_arn = "arn:aws:iam::123456789012:role/temporal-server"
-{namespaces}
+{namespaces}{temporal}
 [role]
 stack_name = "s"
 {role_name}external_id = "ext-id-123"
