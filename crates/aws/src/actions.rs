@@ -50,6 +50,9 @@ enum Target {
     ChangeSet,
     /// The invocation role: `arn:PARTITION:iam::ACCOUNT:role/NAME-STACK`.
     Role,
+    /// The role a use assumes ([`Scope::assumed_by`]): the invocation role, or the first hop of
+    /// the chain the server assumes first (`temporal.intermediary_roles`).
+    Assumed,
     /// The Lambda functions the descriptor names (each ARN, and its versions and aliases).
     Function,
     /// Nothing: the operation needs no permission (`sts:GetCallerIdentity`).
@@ -121,8 +124,8 @@ impl Operation {
             | UpdateAssumeRolePolicy
             | PutRolePolicy
             | DeleteRolePolicy
-            | DetachRolePolicy
-            | AssumeRole => Target::Role,
+            | DetachRolePolicy => Target::Role,
+            AssumeRole => Target::Assumed,
             GetFunction | GetFunctionConfiguration => Target::Function,
             GetCallerIdentity => Target::Nothing,
         }
@@ -144,8 +147,12 @@ pub enum Use {
     /// `doctor`, run with the Temporal server's credentials: the stack, the live role, the
     /// functions, and the role assumed as the server assumes it.
     Doctor,
-    /// The Temporal server itself: it assumes the invocation role to invoke the functions.
+    /// The Temporal server itself: it assumes the invocation role to invoke the functions, or
+    /// the first hop of `temporal.intermediary_roles`.
     Server,
+    /// The last hop of `temporal.intermediary_roles` (a hub role): it assumes the invocation
+    /// roles for the server.
+    Hub,
 }
 
 impl Use {
@@ -157,6 +164,7 @@ impl Use {
         Use::Destroy,
         Use::Doctor,
         Use::Server,
+        Use::Hub,
     ];
 
     /// Its name on the command line (`--for NAME`).
@@ -168,6 +176,7 @@ impl Use {
             Use::Destroy => "destroy",
             Use::Doctor => "doctor",
             Use::Server => "server",
+            Use::Hub => "hub",
         }
     }
 
@@ -242,7 +251,7 @@ impl Use {
                 GetFunctionConfiguration,
                 AssumeRole,
             ],
-            Use::Server => &[AssumeRole],
+            Use::Server | Use::Hub => &[AssumeRole],
         }
     }
 
@@ -281,7 +290,7 @@ impl Use {
                 "iam:TagRole",
                 "iam:UntagRole",
             ],
-            Use::Plan | Use::PlanReadOnly | Use::Doctor | Use::Server => &[],
+            Use::Plan | Use::PlanReadOnly | Use::Doctor | Use::Server | Use::Hub => &[],
         }
     }
 
@@ -311,6 +320,8 @@ pub struct Scope {
     /// The functions `doctor` reads: `role.lambda_function_arns` and those of the worker
     /// deployments.
     pub lambda_function_arns: Vec<String>,
+    /// The ARNs of `temporal.intermediary_roles`, in the order the server assumes them.
+    pub intermediary_roles: Vec<String>,
 }
 
 impl Scope {
@@ -331,11 +342,27 @@ impl Scope {
         )
     }
 
-    fn resources(&self, target: Target) -> Vec<String> {
+    /// The role `what` calls AssumeRole on: for the server (and `doctor`, run as the server),
+    /// the first hop of the chain, else the invocation role; for the hub, the invocation role,
+    /// when there is a chain.
+    pub fn assumed_by(&self, what: Use) -> Option<&str> {
+        match (what, self.intermediary_roles.first()) {
+            (Use::Hub, None) => None,
+            (Use::Hub, Some(_)) | (_, None) => Some(&self.role_arn),
+            (_, Some(first)) => Some(first),
+        }
+    }
+
+    fn resources(&self, target: Target, what: Use) -> Vec<String> {
         match target {
             Target::Stack => vec![self.stack_arn()],
             Target::ChangeSet => vec![self.stack_arn(), self.change_set_arn()],
             Target::Role => vec![self.role_arn.clone()],
+            Target::Assumed => self
+                .assumed_by(what)
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
             Target::Function => self
                 .lambda_function_arns
                 .iter()
@@ -363,23 +390,52 @@ fn unqualified(arn: &str) -> &str {
 /// The IAM policy document `what` needs for the environments of `scopes`: one statement per
 /// kind of resource, each naming its actions and the resources of every environment.
 pub fn policy(what: Use, scopes: &[Scope]) -> Value {
-    let mut statements = Vec::new();
+    let mut statements: Vec<Value> = Vec::new();
+    let mut role_statement = None;
     for (target, sid) in [
         (Target::Stack, "Stacks"),
         (Target::ChangeSet, "ChangeSetsOfTheStacks"),
         (Target::Role, "InvocationRoles"),
+        (Target::Assumed, "TheFirstRoleAssumed"),
         (Target::Function, "LambdaFunctions"),
     ] {
-        let actions: BTreeSet<String> = what
+        let mut actions: BTreeSet<String> = what
             .calls()
             .iter()
             .filter(|op| op.target() == target)
             .map(|op| op.action())
             .collect();
-        let resources: BTreeSet<String> = scopes.iter().flat_map(|s| s.resources(target)).collect();
-        if !actions.is_empty() && !resources.is_empty() {
-            statements.push(statement(sid, &actions, &resources));
+        let resources: BTreeSet<String> = scopes
+            .iter()
+            .flat_map(|s| s.resources(target, what))
+            .collect();
+        if actions.is_empty() || resources.is_empty() {
+            continue;
         }
+        // The roles assumed are invocation roles (the hub's, or the server's without a
+        // chain): with the other actions on them, in one statement.
+        let invocation_roles: BTreeSet<String> =
+            scopes.iter().map(|s| s.role_arn.clone()).collect();
+        if target == Target::Assumed && (what == Use::Hub || resources == invocation_roles) {
+            if let Some(i) = role_statement {
+                let existing: &mut Value = &mut statements[i];
+                actions.extend(
+                    existing["Action"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a.as_str().map(str::to_owned)),
+                );
+                statements[i] = statement("InvocationRoles", &actions, &resources);
+            } else {
+                statements.push(statement("InvocationRoles", &actions, &resources));
+            }
+            continue;
+        }
+        if target == Target::Role {
+            role_statement = Some(statements.len());
+        }
+        statements.push(statement(sid, &actions, &resources));
     }
     if what.passes_service_role() {
         let roles: BTreeSet<String> = scopes
@@ -446,6 +502,18 @@ mod tests {
                 "arn:aws:lambda:eu-west-1:123456789012:function:worker".into(),
                 "arn:aws:lambda:eu-west-1:123456789012:function:orders:3".into(),
             ],
+            intermediary_roles: Vec::new(),
+        }
+    }
+
+    /// [`scope`] whose server reaches the invocation role through a relay, then a hub role.
+    fn chained(service_role: bool) -> Scope {
+        Scope {
+            intermediary_roles: vec![
+                "arn:aws:iam::222222222222:role/relay".into(),
+                "arn:aws:iam::111111111111:role/temporal-hub".into(),
+            ],
+            ..scope(service_role)
         }
     }
 
@@ -486,9 +554,13 @@ mod tests {
     fn every_use_is_scoped_to_the_documented_arn_formats() {
         for &u in Use::ALL {
             for service_role in [false, true] {
-                let doc = policy(u, &[scope(service_role)]);
+                let doc = policy(u, &[chained(service_role)]);
                 let statements = doc["Statement"].as_array().unwrap();
                 assert!(!statements.is_empty(), "{u}");
+                let doc = policy(u, &[scope(service_role)]);
+                let statements = doc["Statement"].as_array().unwrap();
+                // The hub is only a chain's.
+                assert_eq!(statements.is_empty(), u == Use::Hub, "{u}");
                 for s in statements {
                     for a in s["Action"].as_array().unwrap() {
                         let a = a.as_str().unwrap();
@@ -563,6 +635,69 @@ mod tests {
                 "Action": ["sts:AssumeRole"],
                 "Resource": ["arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"],
             }])
+        );
+    }
+
+    /// With `temporal.intermediary_roles`, the server (and `doctor`, run as the server) may
+    /// assume only the first hop; the hub (the last hop) only the invocation roles.
+    #[test]
+    fn with_a_chain_the_server_assumes_the_first_hop_and_the_hub_the_invocation_roles() {
+        let server = policy(Use::Server, &[chained(false)]);
+        assert_eq!(
+            server["Statement"],
+            json!([{
+                "Sid": "TheFirstRoleAssumed",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": ["arn:aws:iam::222222222222:role/relay"],
+            }])
+        );
+        let hub = policy(Use::Hub, &[chained(false), scope(false)]);
+        assert_eq!(
+            hub["Statement"],
+            json!([{
+                "Sid": "InvocationRoles",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": ["arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"],
+            }])
+        );
+        let doctor = policy(Use::Doctor, &[chained(false)]);
+        let assumed: Vec<&Value> = doctor["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("sts:AssumeRole"))
+            })
+            .collect();
+        assert_eq!(assumed.len(), 1, "{doctor:#}");
+        assert_eq!(
+            assumed[0]["Resource"],
+            json!(["arn:aws:iam::222222222222:role/relay"])
+        );
+        // Without a chain, doctor's AssumeRole stays with its reads of the invocation role.
+        let plain = policy(Use::Doctor, &[scope(false)]);
+        let roles = plain["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "InvocationRoles")
+            .unwrap();
+        assert!(
+            roles["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("sts:AssumeRole"))
+        );
+        assert!(
+            roles["Action"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("iam:GetRole"))
         );
     }
 

@@ -21,7 +21,10 @@ Uses:
   deploy           plan, execute the change set, restore a drifted role
   destroy          delete the stack
   doctor           run with the Temporal server's credentials: reads, and AssumeRole
-  server           the Temporal server itself: sts:AssumeRole on the invocation roles
+  server           the Temporal server itself: sts:AssumeRole on the invocation roles, or on
+                   the first hop of `temporal.intermediary_roles`
+  hub              the last hop of `temporal.intermediary_roles` (a hub role): sts:AssumeRole
+                   on the invocation roles (docs/hub-role.md)
 
 Examples:
   cargo xtask policy staging production --for plan-read-only
@@ -49,6 +52,13 @@ impl Args {
             .iter()
             .map(|name| scope(&crate::envs::load_env(layout, name)?))
             .collect::<Result<Vec<_>>>()?;
+        if what == Use::Hub && scopes.iter().all(|s| s.intermediary_roles.is_empty()) {
+            anyhow::bail!(
+                "no environment among {} declares `temporal.intermediary_roles`, so there is no hub role: \
+                 the server assumes the invocation roles itself (`--for server`)",
+                names.join(", ")
+            );
+        }
         let text = serde_json::to_string_pretty(&policy(what, &scopes))?;
         safe_text::println!("{}", safe_text::json(&text));
         Ok(ExitCode::SUCCESS)
@@ -104,5 +114,11 @@ pub fn scope(env: &Environment) -> Result<Scope> {
             .as_ref()
             .map(|a| a.to_string()),
         lambda_function_arns,
+        intermediary_roles: env
+            .temporal
+            .intermediary_roles
+            .iter()
+            .map(|hop| hop.role_arn.to_string())
+            .collect(),
     })
 }
