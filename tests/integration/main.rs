@@ -23,6 +23,7 @@ mod faults;
 mod files;
 mod helm;
 mod hostile_output;
+mod hub_role;
 mod infra_repo;
 mod lambda_worker;
 mod least_privilege;

@@ -954,6 +954,8 @@ fn hint(message: &str) -> Option<&'static str> {
         "the role's trust policy does not enforce the external ID, so Temporal refuses it: deploy the role from this tool's template (`tsw deploy ENV`)"
     } else if m.contains("cannot access the compute resource") || m.contains("function not found") {
         "the Lambda function does not exist, or the role may not call lambda:GetFunction on it: check `lambda_function_arn` and `role.lambda_function_arns`, then deploy"
+    } else if m.contains("error assuming intermediary role") {
+        "the server could not assume a role of its chain (`temporal.intermediary_roles`, Temporal's workercontroller.compute_providers.aws.intermediary_roles): check that hop's trust policy (the previous identity, its external ID) and session name; `tsw doctor ENV` tries each hop"
     } else if m.contains("failed to assume role") {
         "the server could not assume the role: check that `temporal.server_role_arn` is the identity the server runs as and that the external ID matches"
     } else if m.contains("nothing is listening")

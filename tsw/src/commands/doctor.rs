@@ -27,9 +27,11 @@ with the fix for what fails:
   2  the dynamic config the server reads enables WCI, aws-lambda and no-sync where needed
   3  these credentials are the server's identity (`temporal.server_role_arn`)
   4  the role stack matches [outputs]; the role IAM holds is as the template declares it
-     (trust principal, sts:ExternalId, invoke actions and functions); AssumeRole works with the
-     external ID and is denied without it (proof only for a caller the trust policy names,
-     else a warning); through the role, GetFunction works for every function
+     (trust principal, sts:ExternalId, invoke actions and functions); each hop of
+     `temporal.intermediary_roles` can be assumed, in order, as the server assumes it; then,
+     from the last hop (or these credentials), for every invocation role: AssumeRole works with
+     the external ID and is denied without it (proof only for a caller the trust policy names,
+     else a warning), and through the role, GetFunction works for every function
   5  the [[worker_deployments]] are registered with aws-lambda compute, and each version holds
      the function, role ([outputs].role_arn) and external ID the descriptor names, as the
      server recorded them, with the server's last validation of them; a task queue is bound

@@ -18,11 +18,13 @@ use std::net::{IpAddr, ToSocketAddrs};
 use aws::{Clients, Lambda};
 use aws::{DeployError, StackInfo, StackStatus};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use env_descriptor::{AWS_LAMBDA, Environment, NO_SYNC, arn};
+use env_descriptor::{AWS_LAMBDA, Environment, InvocationRole, NO_SYNC, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
-    self, COMPUTE_PROVIDERS_ENABLED, ENABLED, SCALING_ALGORITHMS_ENABLED,
+    self, COMPUTE_PROVIDERS_ENABLED, ChainRole, ENABLED, INTERMEDIARY_ROLES,
+    SCALING_ALGORITHMS_ENABLED,
 };
 use worker_deployments::{HeldCompute, Validation};
 
@@ -143,7 +145,7 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
     lambda_functions(&mut r, inputs, &functions, private).await;
     dynamic_config_enables_wci(&mut r, inputs);
     identity(&mut r, inputs).await;
-    role(&mut r, inputs, &functions).await;
+    role(&mut r, inputs).await;
     worker_functions(&mut r, inputs).await;
     let held = registrations(&mut r, inputs).await;
     held_roles_exist(&mut r, inputs, &held).await;
@@ -157,21 +159,7 @@ pub const SHUTDOWN_RESERVE_SECS: i32 = 7;
 
 /// Every concrete function ARN the environment names (wildcards cannot be looked up).
 fn functions(env: &Environment) -> Vec<String> {
-    let mut all: Vec<String> = env
-        .worker_deployments
-        .iter()
-        .map(|w| w.lambda_function_arn.to_string())
-        .collect();
-    all.extend(
-        env.role
-            .lambda_function_arns
-            .iter()
-            .filter(|a| !a.contains('*'))
-            .map(|a| a.to_string()),
-    );
-    all.sort();
-    all.dedup();
-    all
+    env.functions()
 }
 
 /// Step 1: the frontend address. Returns whether it is on a private network. The name is
@@ -507,6 +495,7 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
             r.fail(2, name, detail, fix.clone());
         }
     }
+    intermediary_roles_read(r, env, source, text, &fix);
     let name = format!("{NO_SYNC} allowed");
     if contains(
         dynamic_config::resolve(text, SCALING_ALGORITHMS_ENABLED, None),
@@ -519,6 +508,64 @@ fn dynamic_config_enables_wci(r: &mut Report, inputs: &Inputs<'_>) {
         let detail =
             format!("{SCALING_ALGORITHMS_ENABLED} (global) does not include {NO_SYNC} in {source}");
         r.fail(2, name, detail, fix);
+    }
+}
+
+/// Step 2: the chain the server reads is the one `temporal.intermediary_roles` declares (one
+/// role a hop), which the invocation roles trust the last hop of. No line when neither has one.
+fn intermediary_roles_read(r: &mut Report, env: &Environment, source: &str, text: &str, fix: &str) {
+    const CHECK: &str = "intermediary roles";
+    let declared: Vec<Vec<ChainRole>> = env
+        .temporal
+        .intermediary_roles
+        .iter()
+        .map(|hop| {
+            vec![ChainRole {
+                role_arn: hop.role_arn.to_string(),
+                session_name: hop.session_name.to_string(),
+                external_id: hop.external_id.as_ref().map(|e| e.to_string()),
+            }]
+        })
+        .collect();
+    let describe = |chain: &[Vec<ChainRole>]| {
+        if chain.is_empty() {
+            return "no chain".to_owned();
+        }
+        chain
+            .iter()
+            .map(|hop| {
+                hop.iter()
+                    .map(|role| format!("`{}` (session `{}`)", role.role_arn, role.session_name))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    match dynamic_config::role_chain(text) {
+        Ok(held) if held.is_empty() && declared.is_empty() => {}
+        Ok(held) if held == declared => r.pass(
+            2,
+            CHECK,
+            format!("{INTERMEDIARY_ROLES} in {source} is the chain the descriptor declares: {}", describe(&held)),
+        ),
+        Ok(held) => r.fail(
+            2,
+            CHECK,
+            format!(
+                "{source} gives the server {}, but `temporal.intermediary_roles` declares {}, and the invocation role trusts `{}`",
+                describe(&held),
+                describe(&declared),
+                env.temporal.invoking_principal()
+            ),
+            fix.to_owned(),
+        ),
+        Err(why) => r.fail(
+            2,
+            CHECK,
+            format!("{INTERMEDIARY_ROLES} in {source} is no chain Temporal can use: {why}"),
+            fix.to_owned(),
+        ),
     }
 }
 
@@ -540,17 +587,30 @@ async fn identity(r: &mut Report, inputs: &Inputs<'_>) {
     }
 }
 
-async fn assume(
-    inputs: &Inputs<'_>,
+/// The session name Temporal assumes an invocation role with (`ValidateSpec` step d).
+const TEMPORAL_SESSION: &str = "managed-workers-aws";
+
+/// Who calls AssumeRole on the invocation roles, as the server does: these credentials, or the
+/// last hop of `temporal.intermediary_roles` reached from them.
+struct Caller {
+    sts: aws_sdk_sts::Client,
+    /// The principal a trust policy must name for this caller (the last hop's role, else the
+    /// identity of these credentials); `None` when unknown.
+    principal: Option<String>,
+}
+
+/// AssumeRole of `role` by `sts`'s caller with `session` and `external_id`; the error's code and
+/// message as AWS gives them.
+async fn assume_as(
+    sts: &aws_sdk_sts::Client,
     role: &str,
+    session: &str,
     external_id: Option<&str>,
 ) -> Result<Credentials, (Option<String>, String)> {
-    let out = inputs
-        .clients
-        .sts
+    let out = sts
         .assume_role()
         .role_arn(role)
-        .role_session_name("managed-workers-aws")
+        .role_session_name(session)
         .set_external_id(external_id.map(str::to_owned))
         .send()
         .await
@@ -572,8 +632,115 @@ async fn assume(
     ))
 }
 
+/// An STS client of the shared configuration that signs with `credentials` (an assumed role's).
+fn sts_as(inputs: &Inputs<'_>, credentials: Credentials) -> aws_sdk_sts::Client {
+    let config = inputs
+        .clients
+        .config
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build();
+    aws_sdk_sts::Client::new(&config)
+}
+
+/// Step 4: the chain of `temporal.intermediary_roles`, assumed hop by hop from these
+/// credentials as the server does (each with its session name and external ID), one line a
+/// hop. Returns the caller the invocation roles see, or `None` when a hop failed (its line
+/// says what to fix); without a chain, these credentials.
+async fn chain(r: &mut Report, inputs: &Inputs<'_>) -> Option<Caller> {
+    let tsw = crate::cli::name();
+    let env = inputs.env;
+    let hops = &env.temporal.intermediary_roles;
+    let mut sts = inputs.clients.sts.clone();
+    let Some(last) = hops.last() else {
+        let principal = inputs
+            .clients
+            .whoami()
+            .await
+            .ok()
+            .and_then(|id| arn::principal_of(&id.arn).or(Some(id.arn)));
+        return Some(Caller { sts, principal });
+    };
+    let mut previous = format!(
+        "`{}` (`temporal.server_role_arn`)",
+        env.temporal.server_role_arn
+    );
+    for (i, hop) in hops.iter().enumerate() {
+        let name = format!("hop {} of intermediary_roles: {}", i + 1, hop.role_arn);
+        let with = match &hop.external_id {
+            Some(id) => format!(" with external ID `{id}`"),
+            None => " without an external ID".to_owned(),
+        };
+        let external = hop.external_id.as_ref().map(|e| e.as_str());
+        match assume_as(&sts, &hop.role_arn, &hop.session_name, external).await {
+            Ok(creds) => {
+                r.pass(
+                    4,
+                    name,
+                    format!("assumed as session `{}`{with}", hop.session_name),
+                );
+                sts = sts_as(inputs, creds);
+            }
+            Err((code, msg)) => {
+                r.fail(
+                    4,
+                    name,
+                    format!("{}: {msg}", code.as_deref().unwrap_or("error")),
+                    format!(
+                        "the trust policy of `{}` must let {previous} assume it{}, and {previous} needs sts:AssumeRole on it{}; or correct `temporal.intermediary_roles[{i}]` and run `{tsw} render {env_name}`",
+                        hop.role_arn,
+                        match &hop.external_id {
+                            Some(id) => format!(" with sts:ExternalId `{id}`"),
+                            None => String::new(),
+                        },
+                        if i == 0 {
+                            format!(" (`{tsw} policy {} --for server`)", env.name)
+                        } else {
+                            String::new()
+                        },
+                        env_name = env.name,
+                    ),
+                );
+                for role in env.invocation_roles() {
+                    r.warn(
+                        4,
+                        invocation_check("invocation role", &role, true),
+                        format!("not checked: the chain stops at hop {}", i + 1),
+                        "fix the hop above",
+                    );
+                }
+                return None;
+            }
+        }
+        previous = format!("hop {} `{}`", i + 1, hop.role_arn);
+    }
+    Some(Caller {
+        sts,
+        principal: Some(last.role_arn.to_string()),
+    })
+}
+
+/// The name of a check about an invocation role: `what`, and with several roles (one per
+/// account), the role it is about.
+fn invocation_check(what: &str, role: &InvocationRole, named: bool) -> String {
+    if named {
+        format!("{what} {}", role.role_arn)
+    } else {
+        what.to_owned()
+    }
+}
+
+/// The descriptor key naming the principal an invocation role trusts (`TemporalIamRoleArn`).
+fn principal_key(env: &Environment) -> &'static str {
+    if env.temporal.intermediary_roles.is_empty() {
+        "`temporal.server_role_arn` (the trust policy's principal)"
+    } else {
+        "the last hop of `temporal.intermediary_roles` (the trust policy's principal)"
+    }
+}
+
 /// Step 4: the stack as recorded; the role needs the external ID; the role can see the functions.
-async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
+async fn role(r: &mut Report, inputs: &Inputs<'_>) {
     let tsw = crate::cli::name();
     let env = inputs.env;
     let deploy_fix = format!("run `{tsw} deploy {}`", env.name);
@@ -642,32 +809,61 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             deploy_fix.clone(),
         );
     }
-    let role_arn = &recorded.role_arn;
-    let creds = match assume(inputs, role_arn, Some(&env.role.external_id)).await {
-        Ok(c) => {
-            r.pass(
-                4,
-                "AssumeRole with the external ID",
-                format!("`{role_arn}` can be assumed with `role.external_id`"),
-            );
-            Some(c)
-        }
-        Err((code, msg)) => {
-            r.fail(4, "AssumeRole with the external ID", format!("{}: {msg}", code.as_deref().unwrap_or("error")), "check `temporal.server_role_arn` (the trust policy's principal) and `role.external_id`, then deploy");
-            None
-        }
+    let Some(caller) = chain(r, inputs).await else {
+        return;
     };
+    let roles = env.invocation_roles();
+    // With one role (one account) the lines keep their short names.
+    let named = roles.len() > 1;
+    let mut assumed = Vec::new();
+    for role in &roles {
+        let name = invocation_check("AssumeRole with the external ID", role, named);
+        match assume_as(
+            &caller.sts,
+            &role.role_arn,
+            TEMPORAL_SESSION,
+            Some(&role.external_id),
+        )
+        .await
+        {
+            Ok(c) => {
+                r.pass(
+                    4,
+                    name,
+                    format!("`{}` can be assumed with `role.external_id`", role.role_arn),
+                );
+                assumed.push((role, c));
+            }
+            Err((code, msg)) => r.fail(
+                4,
+                name,
+                format!("{}: {msg}", code.as_deref().unwrap_or("error")),
+                format!(
+                    "check {} and `role.external_id`, then deploy",
+                    principal_key(env)
+                ),
+            ),
+        }
+    }
     let (trust, resources) = live_role(r, inputs, &stack).await.unzip();
-    external_id_enforced(r, inputs, role_arn, trust.as_ref()).await;
+    let stack_role = cfn::role_arn(&stack.outputs);
+    for role in &roles {
+        // Only the role of this environment's stack is read from IAM.
+        let trust = trust
+            .as_ref()
+            .filter(|_| stack_role == Some(role.role_arn.as_str()));
+        external_id_enforced(r, &caller, role, named, trust).await;
+    }
     if let Some(resources) = resources {
         registered_versions_covered(r, env, &resources);
     }
-    if let Some(creds) = creds {
+    for (role, creds) in assumed {
         let client = lambda_client(inputs, Some(creds));
-        for f in functions {
+        for f in &role.functions {
+            let name = invocation_check(&format!("role can GetFunction {f}"), role, named);
             match get_function(&client, f).await {
-                Ok(_) => r.pass(4, format!("role can GetFunction {f}"), "through the assumed role"),
-                Err(e) => r.fail(4, format!("role can GetFunction {f}"), e, "add the function to `role.lambda_function_arns` and deploy, or create the function"),
+                Ok(_) => r.pass(4, name, "through the assumed role"),
+                Err(e) => r.fail(4, name, e, "add the function to `role.lambda_function_arns` and deploy, or create the function"),
             }
         }
     }
@@ -760,36 +956,32 @@ fn registered_versions_covered(r: &mut Report, env: &Environment, resources: &BT
 /// (e.g. `doctor` run with an administrator's credentials) says nothing about the condition.
 async fn external_id_enforced(
     r: &mut Report,
-    inputs: &Inputs<'_>,
-    role_arn: &str,
+    caller: &Caller,
+    role: &InvocationRole,
+    named: bool,
     trust: Option<&cfn::Trust>,
 ) {
-    const CHECK: &str = "AssumeRole without the external ID is denied";
-    let caller = inputs
-        .clients
-        .whoami()
-        .await
-        .ok()
-        .and_then(|id| arn::principal_of(&id.arn).or(Some(id.arn)));
-    match assume(inputs, role_arn, None).await {
+    let name = invocation_check("AssumeRole without the external ID is denied", role, named);
+    let role_arn = &role.role_arn;
+    match assume_as(&caller.sts, role_arn, TEMPORAL_SESSION, None).await {
         Ok(_) => r.fail(
             4,
-            CHECK,
+            name,
             format!("`{role_arn}` can be assumed without an external ID, so Temporal refuses it"),
             "enforce `sts:ExternalId` in the trust policy: deploy the role from this tool's template",
         ),
         Err((Some(code), _)) if code == "AccessDenied" => {
-            match denial_proves(trust, caller.as_deref()) {
-                Ok(proof) => r.pass(4, CHECK, format!("AccessDenied {proof}")),
+            match denial_proves(trust, caller.principal.as_deref()) {
+                Ok(proof) => r.pass(4, name, format!("AccessDenied {proof}")),
                 Err(why) => r.warn(
                     4,
-                    CHECK,
+                    name,
                     format!("AccessDenied, but that does not prove the external ID is enforced: {why}"),
                     "run `doctor` with the Temporal server's credentials (`temporal.server_role_arn`)",
                 ),
             }
         }
-        Err((code, msg)) => r.warn(4, CHECK, format!("unexpected answer {}: {msg}", code.as_deref().unwrap_or("")), "Temporal needs exactly AccessDenied here"),
+        Err((code, msg)) => r.warn(4, name, format!("unexpected answer {}: {msg}", code.as_deref().unwrap_or("")), "Temporal needs exactly AccessDenied here"),
     }
 }
 
