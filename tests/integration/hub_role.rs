@@ -60,25 +60,26 @@ fn the_role_trusts_the_hub_and_doctor_proves_the_chain_hop_by_hop() {
     hub_role(hub, "hub-ext-id-1");
     create_functions(&["it-hub-fn"]);
     let plain = descriptor(stack, "hub-invoke-ext", &["it-hub-fn"]);
-    co.write_env("hub", &plain);
-    co.xtask(&["deploy", "hub", "--yes"]).success();
+    co.write_env("payments", &plain);
+    co.xtask(&["deploy", "payments", "--yes"]).success();
     assert!(trusted(stack).contains(&format!("{ACCOUNT}:user/moto")));
 
     // With a chain, the role must trust the hub, which calls AssumeRole on it: plan says so.
-    let chained = with_hub(&co.read_env("hub"), hub, "hub-ext-id-1");
-    co.write_env("hub", &chained);
-    let run = co.xtask(&["plan", "hub"]);
+    let chained = with_hub(&co.read_env("payments"), hub, "hub-ext-id-1");
+    co.write_env("payments", &chained);
+    let run = co.xtask(&["plan", "payments"]);
     assert!(
         run.stdout.contains("TemporalIamRoleArn") && run.stdout.contains(&hub_arn(hub)),
         "{}",
         run.all()
     );
-    co.xtask(&["deploy", "hub", "--yes"]).success();
+    co.xtask(&["deploy", "payments", "--yes"]).success();
     assert!(trusted(stack).contains(&hub_arn(hub)), "{}", trusted(stack));
-    let run = co.xtask(&["render", "hub"]);
+    let run = co.xtask(&["render", "payments"]);
     run.success();
     let rendered =
-        std::fs::read_to_string(co.root().join("environments/hub/dynamicconfig.yaml")).unwrap();
+        std::fs::read_to_string(co.root().join("environments/payments/dynamicconfig.yaml"))
+            .unwrap();
     assert!(
         rendered.contains(&format!(
             "workercontroller.compute_providers.aws.intermediary_roles:\n  - value:\n      - - RoleARN: \"{}\"\n          RoleSessionName: \"temporal-hub\"\n          ExternalID: \"hub-ext-id-1\"\n",
@@ -88,7 +89,8 @@ fn the_role_trusts_the_hub_and_doctor_proves_the_chain_hop_by_hop() {
     );
 
     // doctor, as the server (user/moto): the hop, then the role through it.
-    let run = co.xtask(&["doctor", "hub"]);
+    let run = co.xtask(&["doctor", "payments"]);
+    crate::snapshots::assert_run("doctor_through_a_hub", co.root(), &run);
     let hop = run.line("hop 1 of intermediary_roles");
     assert!(
         hop.starts_with("pass  step 4") && hop.contains(&hub_arn(hub)),
@@ -121,13 +123,13 @@ fn the_role_trusts_the_hub_and_doctor_proves_the_chain_hop_by_hop() {
     );
     // A dynamic config without the chain: the server would assume the role itself, which
     // trusts the hub only.
-    let dc = co.root().join("environments/hub/dynamicconfig.yaml");
+    let dc = co.root().join("environments/payments/dynamicconfig.yaml");
     let without = rendered[..rendered
         .find("workercontroller.compute_providers.aws.intermediary_roles")
         .unwrap()]
         .to_owned();
     std::fs::write(&dc, without).unwrap();
-    let run = co.xtask(&["doctor", "hub"]);
+    let run = co.xtask(&["doctor", "payments"]);
     let line = run.line("intermediary roles");
     assert!(
         line.starts_with("FAIL  step 2") && line.contains("gives the server no chain"),
@@ -139,8 +141,9 @@ fn the_role_trusts_the_hub_and_doctor_proves_the_chain_hop_by_hop() {
     // The hub's trust policy now wants another external ID: the chain stops at that hop, which
     // says what to fix, and the invocation role is not checked through it.
     hub_role(hub, "hub-ext-id-2");
-    let run = co.xtask(&["doctor", "hub"]);
+    let run = co.xtask(&["doctor", "payments"]);
     run.failure();
+    crate::snapshots::assert_run("doctor_through_a_hub_that_refuses", co.root(), &run);
     let hop = run.line("hop 1 of intermediary_roles");
     assert!(
         hop.starts_with("FAIL  step 4") && hop.contains("AccessDenied"),
@@ -164,7 +167,7 @@ fn the_role_trusts_the_hub_and_doctor_proves_the_chain_hop_by_hop() {
         "{}",
         run.stdout
     );
-    co.xtask(&["destroy", "hub", "--yes"]).success();
+    co.xtask(&["destroy", "payments", "--yes"]).success();
 }
 
 /// Two descriptors rendering into one server file must declare the same chain: it is global.
