@@ -313,6 +313,36 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
         );
     }
 
+    /// The invocation roles the server assumes: the recorded role, with the external ID and
+    /// every concrete function; none before the first deploy.
+    #[test]
+    fn the_invocation_roles_are_the_recorded_role_with_its_functions() {
+        assert!(load(GOOD).unwrap().env.invocation_roles().is_empty());
+        let recorded = format!(
+            "{}\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-temporal-serverless-worker-staging\"\n\
+             stack_id = \"arn:aws:cloudformation:us-west-2:123456789012:stack/temporal-serverless-worker-staging/1\"\n\
+             deployed_at = \"2026-01-02T03:04:05Z\"\n",
+            GOOD.replace(
+                "function:worker-1\"]",
+                "function:worker-1\", \"arn:aws:lambda:us-west-2:123456789012:function:w:*\"]"
+            )
+        );
+        let roles = load(&recorded).unwrap().env.invocation_roles();
+        assert_eq!(roles.len(), 1);
+        assert_eq!(roles[0].account, "123456789012");
+        assert_eq!(roles[0].external_id, "abcdef-12345");
+        assert!(
+            roles[0]
+                .role_arn
+                .ends_with(":role/Temporal-Serverless-Worker-temporal-serverless-worker-staging")
+        );
+        // A wildcard cannot be looked up.
+        assert_eq!(
+            roles[0].functions,
+            ["arn:aws:lambda:us-west-2:123456789012:function:worker-1"]
+        );
+    }
+
     /// The account an environment belongs to: declared, else what its record or ARNs imply.
     #[test]
     fn the_account_is_declared_or_implied_by_the_record_and_the_arns() {

@@ -1298,6 +1298,26 @@ mod tests {
     const TRUST: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/temporal"},
         "Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ext-id-1"}}}]}"#;
 
+    /// With one invocation role the lines keep their names; with several (one per account),
+    /// each names its role.
+    #[test]
+    fn a_check_names_its_role_only_among_several() {
+        let role = InvocationRole {
+            account: "222222222222".into(),
+            role_arn: "arn:aws:iam::222222222222:role/invoke".into(),
+            external_id: "ext-12345".into(),
+            functions: Vec::new(),
+        };
+        assert_eq!(
+            invocation_check("AssumeRole with the external ID", &role, false),
+            "AssumeRole with the external ID"
+        );
+        assert_eq!(
+            invocation_check("AssumeRole with the external ID", &role, true),
+            "AssumeRole with the external ID arn:aws:iam::222222222222:role/invoke"
+        );
+    }
+
     #[test]
     fn only_a_denial_to_a_trusted_caller_proves_the_external_id() {
         let trust = cfn::Trust::parse(TRUST).unwrap();
