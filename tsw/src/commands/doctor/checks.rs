@@ -809,14 +809,21 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
             deploy_fix.clone(),
         );
     }
-    let Some(caller) = chain(r, inputs).await else {
-        return;
+    // A hop that fails stops the checks through the chain, not those of the role in IAM.
+    let caller = chain(r, inputs).await;
+    // Through the chain (or these credentials): none when a hop failed.
+    let through: Vec<(InvocationRole, &Caller)> = match &caller {
+        Some(caller) => env
+            .invocation_roles()
+            .into_iter()
+            .map(|role| (role, caller))
+            .collect(),
+        None => Vec::new(),
     };
-    let roles = env.invocation_roles();
     // With one role (one account) the lines keep their short names.
-    let named = roles.len() > 1;
+    let named = through.len() > 1;
     let mut assumed = Vec::new();
-    for role in &roles {
+    for (role, caller) in &through {
         let name = invocation_check("AssumeRole with the external ID", role, named);
         match assume_as(
             &caller.sts,
@@ -847,12 +854,12 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
     }
     let (trust, resources) = live_role(r, inputs, &stack).await.unzip();
     let stack_role = cfn::role_arn(&stack.outputs);
-    for role in &roles {
+    for (role, caller) in &through {
         // Only the role of this environment's stack is read from IAM.
         let trust = trust
             .as_ref()
             .filter(|_| stack_role == Some(role.role_arn.as_str()));
-        external_id_enforced(r, &caller, role, named, trust).await;
+        external_id_enforced(r, caller, role, named, trust).await;
     }
     if let Some(resources) = resources {
         registered_versions_covered(r, env, &resources);
