@@ -265,6 +265,25 @@ fn each_policy_is_enough_and_each_of_its_actions_is_needed() {
                         }
                     }),
                 },
+                Scenario {
+                    name: "deployed stack, a parameter changed",
+                    run: Box::new({
+                        let path = co.root().join("environments/drift.toml");
+                        move |n| {
+                            // A new external ID: an update through a change set.
+                            let text = std::fs::read_to_string(&path).unwrap();
+                            let line = text
+                                .lines()
+                                .find(|l| l.starts_with("external_id = "))
+                                .unwrap()
+                                .to_owned();
+                            let text = text
+                                .replace(&line, &format!("external_id = \"lp-external-id-{n}\""));
+                            std::fs::write(&path, text).unwrap();
+                            vec!["deploy".into(), "drift".into(), "--yes".into()]
+                        }
+                    }),
+                },
             ],
         ),
         (
