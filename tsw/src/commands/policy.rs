@@ -75,10 +75,8 @@ pub fn scope(env: &Environment) -> Result<Scope> {
     let stack_name = env.role.stack_name.to_string();
     let role_arn = match &env.outputs {
         Some(outputs) => outputs.role_arn.to_string(),
-        None => format!(
-            "arn:{partition}:iam::{account}:role/{}-{stack_name}",
-            env.role.name_or_default()
-        ),
+        // The name the stack gives it: `role.name` alone with `role.naming = "fixed"`.
+        None => format!("arn:{partition}:iam::{account}:role/{}", env.role_name()),
     };
     let mut lambda_function_arns: Vec<String> = env
         .role
