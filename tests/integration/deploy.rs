@@ -399,8 +399,8 @@ fn deploy_all_leaves_out_sandbox_environments_unless_named() {
 
 /// The change sets this tool creates are named `tsw-MILLIS`. One an interrupted run left on the
 /// stack more than a day ago (named `xtask-MILLIS` by older versions, or `tsw-MILLIS`) is
-/// deleted by the next plan or deploy that makes one; a recent one, which another run may
-/// still be reviewing, and anyone else's are left alone.
+/// deleted by the next deploy; a recent one, which another run may still be reviewing, and
+/// anyone else's are left alone. A plan, a check, leaves them all.
 #[test]
 fn leftover_change_sets_of_this_tool_and_its_older_versions_are_deleted() {
     let co = Checkout::new();
@@ -440,7 +440,7 @@ fn leftover_change_sets_of_this_tool_and_its_older_versions_are_deleted() {
             .join(" ")
     };
     assert_eq!(listed().split(' ').count(), 4, "{}", listed());
-    // A change the plan previews with a change set of its own.
+    // A change, which plan previews and deploy makes, each with a change set of its own.
     let text = co
         .read_env("lo")
         .replace("leftover-ext-id", "leftover-ext-id-2");
@@ -452,6 +452,8 @@ fn leftover_change_sets_of_this_tool_and_its_older_versions_are_deleted() {
         "{}",
         run.stderr
     );
+    assert_eq!(listed().split(' ').count(), 4, "{}", run.all());
+    co.xtask(&["deploy", "lo", "--yes"]).success();
     let mut want = [format!("tsw-{now}"), "someone-elses".to_owned()];
     want.sort();
     assert_eq!(listed(), want.join(" "), "{}", run.all());

@@ -112,6 +112,15 @@ impl Operation {
         }
     }
 
+    /// What it acts on for `what`: DeleteChangeSet reaches the older versions' change sets
+    /// only for a use that deletes the leftovers of interrupted runs (`deploy`).
+    fn target_for(self, what: Use) -> Target {
+        match self.target() {
+            Target::ChangeSetToDelete if !what.deletes_leftovers() => Target::ChangeSet,
+            target => target,
+        }
+    }
+
     fn target(self) -> Target {
         use Operation::*;
         match self {
@@ -208,8 +217,6 @@ impl Use {
                 CreateChangeSet,
                 DescribeChangeSet,
                 DeleteChangeSet,
-                // The change sets an interrupted run left, found to be deleted.
-                ListChangeSets,
                 // The empty REVIEW_IN_PROGRESS stack a new stack's change set leaves.
                 DeleteStack,
             ],
@@ -225,6 +232,7 @@ impl Use {
                 CreateChangeSet,
                 DescribeChangeSet,
                 DeleteChangeSet,
+                // The change sets an interrupted run left, found to be deleted.
                 ListChangeSets,
                 DeleteStack,
                 ExecuteChangeSet,
@@ -292,6 +300,11 @@ impl Use {
             ],
             Use::Plan | Use::PlanReadOnly | Use::Doctor | Use::Server => &[],
         }
+    }
+
+    /// Whether this use deletes the change sets interrupted runs left (which it lists first).
+    fn deletes_leftovers(self) -> bool {
+        self.calls().contains(&Operation::ListChangeSets)
     }
 
     /// Whether CloudFormation acts with `iam:PassRole` on the stack's service role for this use.
@@ -400,7 +413,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         let actions: BTreeSet<String> = what
             .calls()
             .iter()
-            .filter(|op| op.target() == target)
+            .filter(|op| op.target_for(what) == target)
             .map(|op| op.action())
             .collect();
         let resources: BTreeSet<String> = scopes.iter().flat_map(|s| s.resources(target)).collect();
@@ -595,6 +608,13 @@ mod tests {
                         "{u}"
                     );
                     assert!(resources.contains("changeSet/tsw-*/*"), "{u}");
+                }
+                if resources.contains("changeSet/xtask-") {
+                    assert_eq!(
+                        u,
+                        Use::Deploy,
+                        "only deploy deletes older versions' leftovers"
+                    );
                 }
                 if actions.contains("CreateChangeSet") || actions.contains("ExecuteChangeSet") {
                     assert!(resources.contains("changeSet/tsw-*/*"), "{u}: {resources}");

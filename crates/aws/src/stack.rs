@@ -255,9 +255,13 @@ impl Op<'_, '_> {
 
     /// Deletes the change sets an earlier run of this tool (or of its older versions, named
     /// `xtask-MILLIS`) left on the stack, never executed, when it was killed before it could
-    /// delete them: those named by [`leftover`]. A change set another run may still be
+    /// delete them: those named by [`leftover`]. Only `deploy` does: a plan is a check, and
+    /// touches no change set but its own. A change set another run may still be
     /// reviewing (made within [`LEFTOVER_AFTER`]) or executing is left alone.
-    async fn delete_leftover_change_sets(&mut self, stack_id: &str) -> Result<(), DeployError> {
+    pub(crate) async fn delete_leftover_change_sets(
+        &mut self,
+        stack_id: &str,
+    ) -> Result<(), DeployError> {
         let now = unix_millis();
         let mut token = None;
         let mut leftovers = Vec::new();
@@ -272,7 +276,12 @@ impl Op<'_, '_> {
                         .send(),
                 )
                 .await?;
-            for cs in out.summaries() {
+            // AWS lists only the stack's own; an emulator may list every stack's.
+            for cs in out
+                .summaries()
+                .iter()
+                .filter(|cs| cs.stack_id() == Some(stack_id))
+            {
                 let settled = !matches!(
                     cs.status(),
                     Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
@@ -321,9 +330,6 @@ impl Op<'_, '_> {
         existing: Option<&StackInfo>,
         created_stack: bool,
     ) -> Result<Option<ChangeSet>, DeployError> {
-        if let Some(existing) = existing {
-            self.delete_leftover_change_sets(&existing.stack_id).await?;
-        }
         self.obs.step("creating change set");
         let name = format!("{CHANGE_SET_PREFIX}{}", unix_millis());
         self.guard.tracker.set(InFlight::ChangeSet {
