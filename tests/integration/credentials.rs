@@ -423,3 +423,43 @@ fn debug_traces_every_call_and_never_a_secret() {
     let run = run_with(&co, &["status", "plain"], &vars);
     assert!(!run.stderr.contains("debug:"), "{}", run.stderr);
 }
+
+/// `--debug` gives each AWS call's request ID (`x-amzn-RequestId`, which the emulator sends as
+/// AWS does), on the call's own line: every traced call of a plan that makes a change set.
+#[test]
+fn debug_names_the_request_id_of_every_aws_call() {
+    let co = Checkout::new();
+    co.write_env(
+        "rid",
+        &crate::support::descriptor("it-request-id", "request-id-ext", &["rid-fn"]),
+    );
+    co.xtask(&["deploy", "rid", "--yes"]).success();
+    let text = co
+        .read_env("rid")
+        .replace("request-id-ext", "request-id-ext-2");
+    co.write_env("rid", &text);
+    let run = co.xtask(&["plan", "rid", "--debug"]);
+    run.success();
+    let calls: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("debug: aws: "))
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .any(|l| l.contains("CloudFormation.CreateChangeSet")),
+        "{}",
+        run.stderr
+    );
+    for line in &calls {
+        let id = line
+            .split(" request_id=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no request_id on `{line}`"));
+        assert!(
+            !id.is_empty() && id != "-" && !id.contains(' '),
+            "`{line}` has no request ID"
+        );
+    }
+}

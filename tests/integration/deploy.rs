@@ -1,7 +1,7 @@
 //! The deploy lifecycle against the emulator: create, no-op, update, status, destroy, a failed
 //! creation and its replacement.
 
-use crate::support::{ACCOUNT, Checkout, descriptor, iam};
+use crate::support::{ACCOUNT, Checkout, cfn, descriptor, iam};
 
 fn outputs_table(text: &str) -> &str {
     &text[text.find("[outputs]").expect("an [outputs] table")..]
@@ -395,4 +395,66 @@ fn deploy_all_leaves_out_sandbox_environments_unless_named() {
         run.all()
     );
     co.xtask(&["destroy", "local", "--yes"]).success();
+}
+
+/// The change sets this tool creates are named `tsw-MILLIS`. One an interrupted run left on the
+/// stack more than a day ago (named `xtask-MILLIS` by older versions, or `tsw-MILLIS`) is
+/// deleted by the next deploy; a recent one, which another run may still be reviewing, and
+/// anyone else's are left alone. A plan, a check, leaves them all.
+#[test]
+fn leftover_change_sets_of_this_tool_and_its_older_versions_are_deleted() {
+    let co = Checkout::new();
+    let stack = "it-leftover";
+    co.write_env("lo", &descriptor(stack, "leftover-ext-id", &["worker-1"]));
+    co.xtask(&["deploy", "lo", "--yes"]).success();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    // The names an interrupted run of an older version, one of this version, another run
+    // still reviewing its plan, and someone else would leave.
+    let names = [
+        "xtask-1700000000000".to_owned(),
+        "tsw-1700000000001".to_owned(),
+        format!("tsw-{now}"),
+        "someone-elses".to_owned(),
+    ];
+    for name in &names {
+        cfn(&format!(
+            "s = cfn.describe_stacks(StackName='{stack}')['Stacks'][0]\n\
+             cfn.create_change_set(StackName='{stack}', ChangeSetName='{name}', ChangeSetType='UPDATE', \
+             TemplateBody=cfn.get_template(StackName='{stack}')['TemplateBody'], \
+             Capabilities=['CAPABILITY_NAMED_IAM'], \
+             Parameters=[{{'ParameterKey': p['ParameterKey'], 'UsePreviousValue': True}} for p in s['Parameters']])"
+        ));
+    }
+    // The emulator keeps an executed change set listed (AWS removes it): only these count.
+    let listed = || {
+        let names = names.clone();
+        let all = cfn(&format!(
+            "print(' '.join(sorted(c['ChangeSetName'] for c in cfn.list_change_sets(StackName='{stack}')['Summaries'])))"
+        ));
+        all.split(' ')
+            .filter(|n| names.iter().any(|m| m == n))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(listed().split(' ').count(), 4, "{}", listed());
+    // A change, which plan previews and deploy makes, each with a change set of its own.
+    let text = co
+        .read_env("lo")
+        .replace("leftover-ext-id", "leftover-ext-id-2");
+    co.write_env("lo", &text);
+    let run = co.xtask(&["plan", "lo", "--debug"]);
+    run.success();
+    assert!(
+        run.stderr.contains("CloudFormation.CreateChangeSet"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(listed().split(' ').count(), 4, "{}", run.all());
+    co.xtask(&["deploy", "lo", "--yes"]).success();
+    let mut want = [format!("tsw-{now}"), "someone-elses".to_owned()];
+    want.sort();
+    assert_eq!(listed(), want.join(" "), "{}", run.all());
 }

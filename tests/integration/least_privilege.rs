@@ -1,8 +1,10 @@
 //! The policies `policy --for USE` prints, proven on an emulator that enforces IAM actions:
 //! each command succeeds as an IAM user holding exactly its policy's actions, and fails,
 //! naming the action, as a user holding all of them but one (a denied CreateChangeSet makes
-//! `plan` fall back to a read-only plan, saying why). moto checks actions only, so every
-//! resource is widened to `*` here; the scoping is proven by `aws::actions`' unit tests.
+//! `plan` fall back to a read-only plan, saying why); `doctor` and the Temporal server's own
+//! AssumeRole likewise, as the principal the role trusts. moto checks no resources for
+//! CloudFormation, so every user's actions are granted on `*` here; the scoping is proven by
+//! `aws::actions`' unit tests.
 //! The IAM actions CloudFormation calls as the caller (no service role) are made inside the
 //! emulator, not signed by the tool: moto cannot prove them, so they are granted and not
 //! removed one by one.
@@ -80,19 +82,27 @@ fn boto3(url: &str, keys: Option<&(String, String)>, statement: &str) -> String 
     ))
 }
 
-/// Creates IAM user `name` whose one inline policy allows `actions` on `*`; returns its keys.
+/// Creates IAM user `name` whose one inline policy allows `actions` on `*` (no policy when
+/// there are none); returns its keys.
 fn user(url: &str, name: &str, actions: &BTreeSet<String>) -> (String, String) {
     let document = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": "*" }],
     });
+    let put = if actions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "iam.put_user_policy(UserName='{name}', PolicyName='tool', PolicyDocument=json.dumps({document}))\n"
+        )
+    };
     let out = boto3(
         url,
         None,
         &format!(
             "iam = client('iam')\n\
              iam.create_user(UserName='{name}')\n\
-             iam.put_user_policy(UserName='{name}', PolicyName='tool', PolicyDocument=json.dumps({document}))\n\
+             {put}\
              k = iam.create_access_key(UserName='{name}')['AccessKey']\n\
              print(k['AccessKeyId'] + ' ' + k['SecretAccessKey'])"
         ),
@@ -255,6 +265,25 @@ fn each_policy_is_enough_and_each_of_its_actions_is_needed() {
                         }
                     }),
                 },
+                Scenario {
+                    name: "deployed stack, a parameter changed",
+                    run: Box::new({
+                        let path = co.root().join("environments/drift.toml");
+                        move |n| {
+                            // A new external ID: an update through a change set.
+                            let text = std::fs::read_to_string(&path).unwrap();
+                            let line = text
+                                .lines()
+                                .find(|l| l.starts_with("external_id = "))
+                                .unwrap()
+                                .to_owned();
+                            let text = text
+                                .replace(&line, &format!("external_id = \"lp-external-id-{n}\""));
+                            std::fs::write(&path, text).unwrap();
+                            vec!["deploy".into(), "drift".into(), "--yes".into()]
+                        }
+                    }),
+                },
             ],
         ),
         (
@@ -402,4 +431,131 @@ fn the_documented_policies_are_the_printed_ones() {
              `TSW_BLESS=1 cargo test -p tsw --test integration -- least_privilege` and commit it"
         );
     }
+}
+
+/// `doctor`, run with the Temporal server's credentials holding exactly `policy --for doctor`,
+/// passes every check it can make without a Temporal server; without any one of the policy's
+/// actions a check fails, naming the action. The server itself, holding exactly
+/// `policy --for server`, assumes the invocation role with the external ID and reads and
+/// invokes the function through it (what the role template allows); without `sts:AssumeRole`
+/// it is refused, naming it. The server is one IAM user, the principal the role trusts, whose
+/// policy is replaced for each case: moto checks the trust policy's principal too.
+#[test]
+fn doctor_and_the_server_need_exactly_their_policies() {
+    let emu = emulator_for_account(ACCOUNT);
+    let url = emu.url();
+    let frontend = url.trim_start_matches("http://");
+    let function = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:lp-worker");
+    aws_sandbox::seed_lambda_functions(crate::support::python(), &url, "us-east-1", &[&function])
+        .unwrap();
+    boto3(
+        &url,
+        None,
+        &format!(
+            "client('lambda').update_function_configuration(FunctionName='{function}', Timeout=60, \
+             Environment={{'Variables': {{'TEMPORAL_ADDRESS': '{frontend}', 'TEMPORAL_NAMESPACE': 'orders', \
+             'TEMPORAL_TASK_QUEUE': 'lp'}}}})"
+        ),
+    );
+    let admin = user(&url, "lp-admin", &BTreeSet::from(["*".to_owned()]));
+    let server = user(&url, "lp-server", &BTreeSet::new());
+    let co = Checkout::new();
+    // The frontend address is the emulator's, which accepts connections as a frontend would;
+    // the Temporal CLI is missing, so the registrations are not checked (a warning).
+    let text = descriptor(&url, "lp-doctor")
+        .replace("user/moto", "user/lp-server")
+        .replace(
+            "[temporal]\n",
+            &format!("[temporal]\naddress = \"{frontend}\"\n"),
+        )
+        + &format!(
+            "\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"lp\"\nbuild_id = \"b1\"\n\
+             lambda_function_arn = \"{function}\"\n"
+        );
+    co.write_env("doc", &text);
+    co.xtask_with(
+        &["deploy", "doc", "--yes"],
+        &[
+            (aws::LOOPBACK_ACCESS_KEY_ID, Some(&admin.0)),
+            (aws::LOOPBACK_SECRET_ACCESS_KEY, Some(&admin.1)),
+        ],
+    )
+    .success();
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/Temporal-Serverless-Worker-lp-doctor");
+    let mut cases = Vec::new();
+    for use_ in ["doctor", "server"] {
+        let (all, own) = actions(&co, "doc", use_);
+        assert!(!all.is_empty(), "{use_}");
+        cases.push((use_, String::new(), all.clone()));
+        for missing in &own {
+            let mut fewer = all.clone();
+            fewer.remove(missing);
+            cases.push((use_, missing.clone(), fewer));
+        }
+    }
+    boto3(
+        &url,
+        None,
+        &format!(
+            "urllib.request.urlopen(urllib.request.Request('{url}/moto-api/reset-auth', data=b'0', \
+             method='POST', headers={{'Content-Type': 'text/plain'}}))"
+        ),
+    );
+    let mut problems = Vec::new();
+    for (use_, missing, granted) in &cases {
+        let document = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{ "Effect": "Allow", "Action": granted, "Resource": "*" }],
+        });
+        boto3(
+            &url,
+            Some(&admin),
+            &if granted.is_empty() {
+                "client('iam').delete_user_policy(UserName='lp-server', PolicyName='tool')".into()
+            } else {
+                format!(
+                    "client('iam').put_user_policy(UserName='lp-server', PolicyName='tool', \
+                     PolicyDocument=json.dumps({document}))"
+                )
+            },
+        );
+        let (ok, out) = if *use_ == "doctor" {
+            let run = co.xtask_with(
+                &["doctor", "doc"],
+                &[
+                    (aws::LOOPBACK_ACCESS_KEY_ID, Some(&server.0)),
+                    (aws::LOOPBACK_SECRET_ACCESS_KEY, Some(&server.1)),
+                    ("TEMPORAL_CLI", Some("/nonexistent/temporal")),
+                ],
+            );
+            (run.code == Some(0), run.all())
+        } else {
+            // What the Temporal server does: AssumeRole with the external ID, then GetFunction
+            // and Invoke with the role's credentials.
+            let out = boto3(
+                &url,
+                Some(&server),
+                &format!(
+                    "try:\n    c = client('sts').assume_role(RoleArn='{role_arn}', RoleSessionName='managed-workers-aws', ExternalId='lp-external-id')['Credentials']\n\
+                     except Exception as e:\n    print('FAILED', e); raise SystemExit(0)\n\
+                     lam = boto3.client('lambda', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])\n\
+                     lam.get_function(FunctionName='{function}')\n\
+                     print('invoked', lam.invoke(FunctionName='{function}', Payload=b'{{}}')['StatusCode'])"
+                ),
+            );
+            (out.starts_with("invoked 200"), out)
+        };
+        if missing.is_empty() {
+            if !ok {
+                problems.push(format!("{use_} with its whole policy failed:\n{out}"));
+            }
+        } else if ok {
+            problems.push(format!("{use_} without {missing} succeeded:\n{out}"));
+        } else if !out.contains(&format!("not authorized to perform: {missing}")) {
+            problems.push(format!(
+                "{use_} without {missing} failed without naming it:\n{out}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

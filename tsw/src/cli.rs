@@ -132,8 +132,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Trace each AWS call (service, operation, region, endpoint, duration) and each Temporal CLI
-    /// run (arguments with secrets masked, duration, exit status) to stderr; never a secret.
+    /// Trace each AWS call (service, operation, region, endpoint, duration, request ID) and each
+    /// Temporal CLI run (arguments with secrets masked, duration, exit status) to stderr; never a
+    /// secret.
     /// Also `TSW_LOG=debug`.
     #[arg(long, global = true)]
     pub debug: bool,

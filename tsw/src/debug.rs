@@ -64,6 +64,8 @@ struct Call {
     start: Instant,
     region: Option<String>,
     endpoint: Option<String>,
+    /// The request ID of each answer (one per attempt).
+    request_ids: Vec<String>,
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Calls {
@@ -87,6 +89,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Calls {
                 start: Instant::now(),
                 region: None,
                 endpoint: None,
+                request_ids: Vec::new(),
             });
         }
     }
@@ -94,13 +97,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Calls {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        if event.metadata().target() == ENDPOINTS {
+        let target = event.metadata().target();
+        if target == ENDPOINTS || target == aws::REQUEST_ID_TARGET {
             let text = fields.all();
             let call = ctx.event_scope(event).and_then(|scope| {
                 scope
                     .into_iter()
                     .find(|s| s.extensions().get::<Call>().is_some())
             });
+            if target == aws::REQUEST_ID_TARGET {
+                // Given with its call's line; an answer outside a call is not printed.
+                if let Some(span) = call
+                    && let Some(call) = span.extensions_mut().get_mut::<Call>()
+                {
+                    call.request_ids.push(fields.get("request_id"));
+                }
+                return;
+            }
             if let Some(span) = call {
                 let mut ext = span.extensions_mut();
                 if let Some(call) = ext.get_mut::<Call>() {
@@ -123,13 +136,19 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Calls {
         let Some(call) = ext.get::<Call>() else {
             return;
         };
+        let request_ids = if call.request_ids.is_empty() {
+            "-".to_owned()
+        } else {
+            call.request_ids.join(",")
+        };
         safe_text::eprintln!(
-            "debug: aws: {}.{} region={} endpoint={} duration_ms={}",
+            "debug: aws: {}.{} region={} endpoint={} duration_ms={} request_id={}",
             call.service,
             call.method,
             call.region.as_deref().unwrap_or("-"),
             call.endpoint.as_deref().unwrap_or("-"),
-            call.start.elapsed().as_millis()
+            call.start.elapsed().as_millis(),
+            request_ids
         );
     }
 }

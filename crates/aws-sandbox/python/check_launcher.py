@@ -1144,8 +1144,9 @@ def exits_cleanly_on_sigint(c: Clients, launcher: Launcher) -> None:
 @check
 def enforced_iam_checks_forms_as_sent_and_denies_in_the_query_shape(c: Clients, launcher: Launcher) -> None:
     """With IAM enforced: a form body encoded otherwise than botocore would (`%20` for a space,
-    as the Rust SDK sends it) passes the signature check, and a denied action answers
-    AccessDenied with its code and the action in the message. An emulator of its own, since
+    as the Rust SDK sends it) passes the signature check, and so does a GET without a body
+    (Lambda's GetFunction); a denied action answers AccessDenied with its code and the action
+    in the message, in JSON as AccessDeniedException for Lambda. An emulator of its own, since
     enforcement is global."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -1157,8 +1158,12 @@ def enforced_iam_checks_forms_as_sent_and_denies_in_the_query_shape(c: Clients, 
         admin.iam.create_user(UserName="reader")
         admin.iam.put_user_policy(UserName="reader", PolicyName="p", PolicyDocument=json.dumps({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"}]}))
+            "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"},
+                          {"Effect": "Allow", "Action": ["lambda:GetFunction", "lambda:InvokeFunction"],
+                           "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:enforced"}]}))
         key = admin.iam.create_access_key(UserName="reader")["AccessKey"]
+        function = make_function(admin, "enforced", "def handler(event, context):\n    return 1\n")
+        make_function(admin, "unlisted", "def handler(event, context):\n    return 1\n")
         urllib.request.urlopen(urllib.request.Request(
             f"{other.url}/moto-api/reset-auth", data=b"0", method="POST",
             headers={"Content-Type": "text/plain"}), timeout=30)
@@ -1180,6 +1185,17 @@ def enforced_iam_checks_forms_as_sent_and_denies_in_the_query_shape(c: Clients, 
                               aws_secret_access_key=key["SecretAccessKey"], config=config)
         expect_error(lambda: reader.list_stacks(), "AccessDenied",
                      contains="not authorized to perform: cloudformation:ListStacks", status=403)
+        lam = boto3.client("lambda", endpoint_url=other.url, region_name="us-east-1",
+                           aws_access_key_id=key["AccessKeyId"],
+                           aws_secret_access_key=key["SecretAccessKey"], config=config)
+        assert lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"] == function
+        assert lam.get_function(FunctionName="enforced")["Configuration"]["FunctionArn"] == function
+        assert lam.invoke(FunctionName=function, Payload=b"{}")["StatusCode"] == 200
+        for call in (lambda: lam.get_function(FunctionName="unlisted"),
+                     lambda: lam.invoke(FunctionName="unlisted", Payload=b"{}")):
+            expect_error(call, "AccessDeniedException", contains="not authorized to perform: lambda:", status=403)
+        expect_error(lambda: lam.invoke(FunctionName="unlisted"), "AccessDeniedException",
+                     contains="not authorized to perform: lambda:InvokeFunction", status=403)
     finally:
         other.stop(signal.SIGTERM)
         other.cleanup()

@@ -57,9 +57,17 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         signature of a form-encoded request is checked against its body as sent,
                         not as botocore re-encodes the parsed form (which spells a space `+`
                         where the Rust SDK sends `%20`, so every such request was refused).
+  * signed bodies     - with IAM enforced, the signature is checked against the body as sent, empty
+                        for a GET: moto signed a request without a body as if its headers were its
+                        form, so every signed GET (Lambda's GetFunction) was SignatureDoesNotMatch.
+  * lambda resources  - with IAM enforced, a Lambda call on a function is checked against the
+                        function's ARN (with its qualifier), as AWS does; moto checked it against
+                        `*`, which no policy scoped to functions (the invocation role's) allows;
+                        Invoke is checked as the action IAM names, lambda:InvokeFunction.
   * access denied     - an action IAM denies answers AccessDenied in the Query protocol's error shape
-                        (ErrorResponse/Error/Code), as CloudFormation, IAM and STS do, so that SDKs
-                        read its code and message (moto's ErrorResponse/Errors/Error hid both).
+                        (ErrorResponse/Error/Code), as CloudFormation, IAM and STS do, and for a JSON
+                        service (Lambda) AccessDeniedException as JSON, as it does, so that SDKs read
+                        its code and message (moto's ErrorResponse/Errors/Error hid both).
 
 Limits (what is still not AWS):
   * Resources are created synchronously; stack events are all emitted during the API call.
@@ -2196,6 +2204,79 @@ def patch_signed_forms() -> None:
     BaseResponse.setup_class = setup_class  # type: ignore[method-assign]
 
 
+def patch_signed_bodies() -> None:
+    """moto's signature check (only made when IAM is enforced) signs `body or data`: for a
+    request without a body that is the parsed query string or, without one, the request's
+    headers (`BaseResponse.setup_class` fills the query string with them), so every signed GET
+    without a query string (Lambda's GetFunction) was SignatureDoesNotMatch. It signs the body
+    as sent; a form's is kept by `patch_signed_forms`."""
+    from botocore.awsrequest import AWSRequest
+    from moto.iam.access_control import IAMRequestBase
+
+    _require(IAMRequestBase, "_create_aws_request", "_get_string_between", "_create_headers_for_aws_request")
+
+    def _create_aws_request(self: Any) -> Any:
+        signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+        headers = self._create_headers_for_aws_request(signed_headers, self._headers)
+        body = self._body if self._body is not None else b""
+        request = AWSRequest(method=self._method, url=self._path, data=body, headers=headers)
+        request.context["timestamp"] = headers["X-Amz-Date"]
+        return request
+
+    IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
+
+
+_FUNCTION_PATH = re.compile(r"^/\d{4}-\d{2}-\d{2}/functions/([^/]+)")
+
+
+def patch_lambda_resources() -> None:
+    """The resource an enforced IAM policy is checked against for a Lambda call on a function
+    (`/2015-03-31/functions/NAME...`): the function's ARN, with its qualifier
+    (`function:NAME:QUALIFIER`) when the call names one, as AWS does; `*` otherwise. Invoke
+    is authorized as `lambda:InvokeFunction`, the action IAM policies name (moto checked
+    `lambda:Invoke`, which no policy grants)."""
+    from urllib.parse import unquote
+
+    from moto.awslambda.responses import LambdaResponse
+    from moto.utilities.utils import get_partition
+
+    def _determine_resource(self: Any) -> str:
+        match = _FUNCTION_PATH.match(self.path)
+        if not match:
+            return "*"
+        name = unquote(match.group(1))
+        if not name.startswith("arn:"):
+            name = f"arn:{get_partition(self.region)}:lambda:{self.region}:{self.current_account}:function:{name}"
+        qualifier = (self.querystring.get("Qualifier") or [None])[0]
+        if qualifier and name.count(":") == 6:
+            name = f"{name}:{qualifier}"
+        return name
+
+    LambdaResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+    from moto.iam.access_control import IAMRequestBase
+
+    _require(IAMRequestBase, "__init__")
+    original_init = IAMRequestBase.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self._action in ("lambda:Invoke", "lambda:InvokeWithResponseStream"):
+            self._action = "lambda:InvokeFunction"
+
+    IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _json_protocol(service: str) -> bool:
+    """Whether `service` (a signing name) answers errors in JSON (`json`, `rest-json`)."""
+    import botocore.session
+
+    try:
+        return botocore.session.get_session().get_service_model(service).protocol in ("json", "rest-json")
+    except Exception:  # an unknown service: the Query shape
+        return False
+
+
 def patch_access_denied_shape() -> None:
     """AccessDenied of an enforced IAM policy in the shape the Query protocols answer errors in
     (`<ErrorResponse><Error>...`), not moto's `<ErrorResponse><Errors><Error>...`, which no
@@ -2216,6 +2297,23 @@ def patch_access_denied_shape() -> None:
         )
 
     AccessDeniedError.__init__ = __init__  # type: ignore[method-assign]
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.iam.access_control import IAMRequest
+
+    _require(IAMRequest, "_raise_access_denied")
+    original_raise = IAMRequest._raise_access_denied
+
+    class AccessDeniedException(JsonRESTError):
+        code = 403
+
+    def _raise_access_denied(self: Any) -> None:
+        if _json_protocol(self._service):
+            message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}"
+            raise AccessDeniedException("AccessDeniedException", message)
+        original_raise(self)
+
+    IAMRequest._raise_access_denied = _raise_access_denied  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- server
@@ -2239,6 +2337,8 @@ PATCHES: list[Callable[[], None]] = [
     patch_cfn_stack_sets,
     patch_organizations_auto_deployment,
     patch_signed_forms,
+    patch_signed_bodies,
+    patch_lambda_resources,
     patch_access_denied_shape,
 ]
 

@@ -4,7 +4,8 @@
 //! code and fails when a call is missing from it, or an entry is called nowhere). [`policy`]
 //! turns a use into an IAM policy document scoped to what the descriptors declare: the stack
 //! (`arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*`), the change sets this tool
-//! names (`changeSet/xtask-*/*`), the invocation role (`arn:PARTITION:iam::ACCOUNT:role/NAME`),
+//! names (`changeSet/tsw-*/*`; to delete, `changeSet/xtask-*/*` of older versions too), the
+//! invocation role (`arn:PARTITION:iam::ACCOUNT:role/NAME`),
 //! the Lambda functions, and `iam:PassRole` on `deploy.cloudformation_role_arn` alone, with
 //! `iam:PassedToService`. No action is `*`, and no resource is: every action the tool needs
 //! takes resource-level permissions, but for `sts:GetCallerIdentity`, which needs no permission
@@ -25,6 +26,7 @@ pub enum Operation {
     DescribeChangeSet,
     ExecuteChangeSet,
     DeleteChangeSet,
+    ListChangeSets,
     DeleteStack,
     GetRole,
     ListRolePolicies,
@@ -46,8 +48,11 @@ enum Target {
     /// The environment's stack: `arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*`.
     Stack,
     /// The stack and the change sets this tool creates on it
-    /// (`arn:PARTITION:cloudformation:REGION:ACCOUNT:changeSet/xtask-*/*`).
+    /// (`arn:PARTITION:cloudformation:REGION:ACCOUNT:changeSet/tsw-*/*`).
     ChangeSet,
+    /// The change sets this tool deletes: its own, and those its older versions left
+    /// (`changeSet/xtask-*/*`), which it deletes when a run of them was interrupted.
+    ChangeSetToDelete,
     /// The invocation role: `arn:PARTITION:iam::ACCOUNT:role/NAME-STACK`.
     Role,
     /// The role a use assumes ([`Scope::assumed_by`]): the invocation role, or the first hop of
@@ -69,6 +74,7 @@ impl Operation {
         Operation::DescribeChangeSet,
         Operation::ExecuteChangeSet,
         Operation::DeleteChangeSet,
+        Operation::ListChangeSets,
         Operation::DeleteStack,
         Operation::GetRole,
         Operation::ListRolePolicies,
@@ -94,9 +100,8 @@ impl Operation {
         use Operation::*;
         match self {
             DescribeStacks | GetTemplate | DescribeStackEvents | CreateChangeSet
-            | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet | DeleteStack => {
-                "cloudformation"
-            }
+            | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet | ListChangeSets
+            | DeleteStack => "cloudformation",
             GetRole
             | ListRolePolicies
             | GetRolePolicy
@@ -110,13 +115,23 @@ impl Operation {
         }
     }
 
+    /// What it acts on for `what`: DeleteChangeSet reaches the older versions' change sets
+    /// only for a use that deletes the leftovers of interrupted runs (`deploy`).
+    fn target_for(self, what: Use) -> Target {
+        match self.target() {
+            Target::ChangeSetToDelete if !what.deletes_leftovers() => Target::ChangeSet,
+            target => target,
+        }
+    }
+
     fn target(self) -> Target {
         use Operation::*;
         match self {
-            DescribeStacks | GetTemplate | DescribeStackEvents | DeleteStack => Target::Stack,
-            CreateChangeSet | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet => {
-                Target::ChangeSet
+            DescribeStacks | GetTemplate | DescribeStackEvents | ListChangeSets | DeleteStack => {
+                Target::Stack
             }
+            CreateChangeSet | DescribeChangeSet | ExecuteChangeSet => Target::ChangeSet,
+            DeleteChangeSet => Target::ChangeSetToDelete,
             GetRole
             | ListRolePolicies
             | GetRolePolicy
@@ -226,6 +241,8 @@ impl Use {
                 CreateChangeSet,
                 DescribeChangeSet,
                 DeleteChangeSet,
+                // The change sets an interrupted run left, found to be deleted.
+                ListChangeSets,
                 DeleteStack,
                 ExecuteChangeSet,
                 // Restoring a role changed outside the stack.
@@ -294,6 +311,11 @@ impl Use {
         }
     }
 
+    /// Whether this use deletes the change sets interrupted runs left (which it lists first).
+    fn deletes_leftovers(self) -> bool {
+        self.calls().contains(&Operation::ListChangeSets)
+    }
+
     /// Whether CloudFormation acts with `iam:PassRole` on the stack's service role for this use.
     fn passes_service_role(self) -> bool {
         matches!(self, Use::Deploy | Use::Destroy)
@@ -333,11 +355,16 @@ impl Scope {
         )
     }
 
-    /// The ARN pattern of the change sets this tool creates (`xtask-MILLIS`), on any stack of
+    /// The ARN pattern of the change sets this tool creates (`tsw-MILLIS`), on any stack of
     /// the region: a change set's ARN does not name its stack.
     pub fn change_set_arn(&self) -> String {
+        self.change_set_arn_of(crate::stack::CHANGE_SET_PREFIX)
+    }
+
+    /// The ARN pattern of the change sets whose names start with `prefix`.
+    fn change_set_arn_of(&self, prefix: &str) -> String {
         format!(
-            "arn:{}:cloudformation:{}:{}:changeSet/xtask-*/*",
+            "arn:{}:cloudformation:{}:{}:changeSet/{prefix}*/*",
             self.partition, self.region, self.account
         )
     }
@@ -357,6 +384,15 @@ impl Scope {
         match target {
             Target::Stack => vec![self.stack_arn()],
             Target::ChangeSet => vec![self.stack_arn(), self.change_set_arn()],
+            Target::ChangeSetToDelete => {
+                let mut all = self.resources(Target::ChangeSet, what);
+                all.extend(
+                    crate::stack::OLD_CHANGE_SET_PREFIXES
+                        .iter()
+                        .map(|p| self.change_set_arn_of(p)),
+                );
+                all
+            }
             Target::Role => vec![self.role_arn.clone()],
             Target::Assumed => self
                 .assumed_by(what)
@@ -395,6 +431,10 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
     for (target, sid) in [
         (Target::Stack, "Stacks"),
         (Target::ChangeSet, "ChangeSetsOfTheStacks"),
+        (
+            Target::ChangeSetToDelete,
+            "ChangeSetsToDeleteAlsoOfOlderVersions",
+        ),
         (Target::Role, "InvocationRoles"),
         (Target::Assumed, "TheFirstRoleAssumed"),
         (Target::Function, "LambdaFunctions"),
@@ -402,7 +442,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         let mut actions: BTreeSet<String> = what
             .calls()
             .iter()
-            .filter(|op| op.target() == target)
+            .filter(|op| op.target_for(what) == target)
             .map(|op| op.action())
             .collect();
         let resources: BTreeSet<String> = scopes
@@ -529,7 +569,9 @@ mod tests {
             ),
             (
                 "cloudformation changeSet",
-                format!(r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:changeSet/xtask-\*/\*$"),
+                format!(
+                    r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:changeSet/(tsw|xtask)-\*/\*$"
+                ),
             ),
             (
                 "iam role",
@@ -574,7 +616,7 @@ mod tests {
                         });
                         let wanted = match sid {
                             "Stacks" => &["cloudformation stack"][..],
-                            "ChangeSetsOfTheStacks" => {
+                            "ChangeSetsOfTheStacks" | "ChangeSetsToDeleteAlsoOfOlderVersions" => {
                                 &["cloudformation stack", "cloudformation changeSet"][..]
                             }
                             "LambdaFunctions" => &["lambda function"][..],
@@ -619,6 +661,36 @@ mod tests {
                 // With a service role, the caller writes nothing to IAM but the drift restore.
                 if service_role {
                     assert!(!text.contains("iam:CreateRole"), "{u}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn change_sets_are_created_as_tsw_and_only_deleted_as_older_versions_named_them() {
+        for &u in Use::ALL {
+            let doc = policy(u, &[scope(false)]);
+            for s in doc["Statement"].as_array().unwrap() {
+                let resources = s["Resource"].to_string();
+                let actions = s["Action"].to_string();
+                if resources.contains("changeSet/xtask-") {
+                    assert_eq!(
+                        s["Action"],
+                        json!(["cloudformation:DeleteChangeSet"]),
+                        "{u}"
+                    );
+                    assert!(resources.contains("changeSet/tsw-*/*"), "{u}");
+                }
+                if resources.contains("changeSet/xtask-") {
+                    assert_eq!(
+                        u,
+                        Use::Deploy,
+                        "only deploy deletes older versions' leftovers"
+                    );
+                }
+                if actions.contains("CreateChangeSet") || actions.contains("ExecuteChangeSet") {
+                    assert!(resources.contains("changeSet/tsw-*/*"), "{u}: {resources}");
+                    assert!(!resources.contains("xtask"), "{u}: {resources}");
                 }
             }
         }

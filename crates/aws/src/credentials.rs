@@ -25,7 +25,7 @@ use crate::explain::Hinting;
 pub(crate) const DUMMY_KEY: &str = "testing";
 
 /// The session name of an assumed role when the descriptor gives none (CloudTrail shows it).
-pub const DEFAULT_SESSION_NAME: &str = "cargo-xtask";
+pub const DEFAULT_SESSION_NAME: &str = "tsw";
 
 /// A role to assume with the credentials found: `aws.role_arn`, `aws.external_id`,
 /// `aws.session_name`.

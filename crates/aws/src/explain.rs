@@ -122,8 +122,27 @@ impl HttpConnector for NamingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let endpoint = origin(request.uri());
         let sent = self.0.call(request);
-        HttpConnectorFuture::new(async move { sent.await.map_err(|e| at_endpoint(e, endpoint)) })
+        HttpConnectorFuture::new(async move {
+            let response = sent.await.map_err(|e| at_endpoint(e, endpoint))?;
+            // Inside the SDK's span of the call, which `--debug` prints it with.
+            if let Some(id) = request_id(response.headers()) {
+                tracing::debug!(target: REQUEST_ID_TARGET, request_id = id);
+            }
+            Ok(response)
+        })
     }
+}
+
+/// The target of the event that gives the request ID of each answer (each attempt of a call).
+pub const REQUEST_ID_TARGET: &str = "aws::request_id";
+
+/// The request ID AWS gave an answer (`x-amzn-RequestId`; S3's `x-amz-request-id`), as the
+/// SDK's `request_id()` reads it. Not a secret; at most 128 printable ASCII characters, or none.
+fn request_id(headers: &aws_smithy_runtime_api::http::Headers) -> Option<&str> {
+    ["x-amzn-requestid", "x-amz-request-id"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
 }
 
 /// `scheme://authority` of `uri`: where the request went, without its path.

@@ -34,6 +34,7 @@ pub use credentials::{
     LOOPBACK_SECRET_ACCESS_KEY,
 };
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
+pub use explain::REQUEST_ID_TARGET;
 pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
 pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
 pub use model::{

@@ -171,6 +171,9 @@ impl Stacks {
     ) -> Result<Outcome, DeployError> {
         let mut op = Op::new(self, guard, obs);
         let current = op.settled(spec.name).await?;
+        if let Some(stack) = &current {
+            op.delete_leftover_change_sets(&stack.stack_id).await?;
+        }
         let mut plan = op.plan(spec, current, true).await?;
         if let (PlanAction::Replace { status }, Some(failed)) = (&plan.action, &plan.current) {
             if !replace_failed {

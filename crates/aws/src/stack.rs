@@ -253,6 +253,74 @@ impl Op<'_, '_> {
         Ok(out.template_body() == Some(spec.template_body))
     }
 
+    /// Deletes the change sets an earlier run of this tool (or of its older versions, named
+    /// `xtask-MILLIS`) left on the stack, never executed, when it was killed before it could
+    /// delete them: those named by [`leftover`]. Only `deploy` does: a plan is a check, and
+    /// touches no change set but its own. A change set another run may still be
+    /// reviewing (made within [`LEFTOVER_AFTER`]) or executing is left alone.
+    pub(crate) async fn delete_leftover_change_sets(
+        &mut self,
+        stack_id: &str,
+    ) -> Result<(), DeployError> {
+        let now = unix_millis();
+        let mut token = None;
+        let mut leftovers = Vec::new();
+        loop {
+            let out = self
+                .call(
+                    "ListChangeSets",
+                    self.cfn()
+                        .list_change_sets()
+                        .stack_name(stack_id)
+                        .set_next_token(token)
+                        .send(),
+                )
+                .await?;
+            // AWS lists only the stack's own; an emulator may list every stack's.
+            for cs in out
+                .summaries()
+                .iter()
+                .filter(|cs| cs.stack_id() == Some(stack_id))
+            {
+                let settled = !matches!(
+                    cs.status(),
+                    Some(ChangeSetStatus::CreatePending | ChangeSetStatus::CreateInProgress)
+                ) && matches!(
+                    cs.execution_status(),
+                    None | Some(
+                        ExecutionStatus::Available
+                            | ExecutionStatus::Unavailable
+                            | ExecutionStatus::Obsolete
+                    )
+                );
+                if let (Some(name), Some(id)) = (cs.change_set_name(), cs.change_set_id())
+                    && settled
+                    && leftover(name, now)
+                {
+                    leftovers.push(id.to_owned());
+                }
+            }
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        for id in leftovers {
+            self.obs
+                .step("deleting a change set an interrupted run left");
+            self.call(
+                "DeleteChangeSet",
+                self.cfn()
+                    .delete_change_set()
+                    .change_set_name(&id)
+                    .stack_name(stack_id)
+                    .send(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Creates a change set and waits until it is ready. `None` when it holds no changes.
     /// `existing` is the stack it updates (or replaces in REVIEW_IN_PROGRESS).
     pub(crate) async fn create_change_set(
@@ -263,7 +331,7 @@ impl Op<'_, '_> {
         created_stack: bool,
     ) -> Result<Option<ChangeSet>, DeployError> {
         self.obs.step("creating change set");
-        let name = format!("xtask-{}", unix_millis());
+        let name = format!("{CHANGE_SET_PREFIX}{}", unix_millis());
         self.guard.tracker.set(InFlight::ChangeSet {
             stack: spec.name.into(),
             change_set: name.clone(),
@@ -831,6 +899,30 @@ fn resource_failed(status: &ResourceStatus) -> bool {
     }
 }
 
+/// The name of every change set this tool creates is this prefix and the time in
+/// milliseconds since the epoch (`tsw-1765000000000`).
+pub const CHANGE_SET_PREFIX: &str = "tsw-";
+
+/// The prefixes of the change sets older versions of this tool created (`xtask-MILLIS`): still
+/// recognised as this tool's, to delete what an interrupted run of them left.
+pub const OLD_CHANGE_SET_PREFIXES: &[&str] = &["xtask-"];
+
+/// How old a change set of this tool must be to count as left behind: older than any run
+/// keeps one while a person reviews it.
+pub const LEFTOVER_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Whether the change set `name` is one this tool (or an older version of it) made, more than
+/// [`LEFTOVER_AFTER`] before `now` (milliseconds since the epoch): `PREFIX` and the
+/// milliseconds it was made at, nothing else.
+fn leftover(name: &str, now: u128) -> bool {
+    std::iter::once(CHANGE_SET_PREFIX)
+        .chain(OLD_CHANGE_SET_PREFIXES.iter().copied())
+        .filter_map(|prefix| name.strip_prefix(prefix))
+        .filter(|millis| !millis.is_empty() && millis.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|millis| millis.parse::<u128>().ok())
+        .any(|made| now.saturating_sub(made) > LEFTOVER_AFTER.as_millis())
+}
+
 fn unix_millis() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -888,6 +980,29 @@ impl Backoff {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn leftover_change_sets_are_this_tools_and_old_enough() {
+        let day = LEFTOVER_AFTER.as_millis();
+        let now = 10 * day;
+        assert!(leftover("tsw-1000", now));
+        assert!(leftover("xtask-1000", now));
+        assert!(leftover(&format!("xtask-{}", now - day - 1), now));
+        // Another run may still be reviewing it.
+        assert!(!leftover(&format!("tsw-{}", now - day + 1), now));
+        assert!(!leftover(&format!("xtask-{now}"), now));
+        // Not this tool's: someone else's name, or not a time.
+        for name in [
+            "mine-1000",
+            "tsw-",
+            "tsw-1000a",
+            "xtask-abc",
+            "tsw-x1000",
+            "1000",
+        ] {
+            assert!(!leftover(name, now), "{name}");
+        }
+    }
+
     use super::*;
 
     #[test]

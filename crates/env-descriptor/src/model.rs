@@ -198,7 +198,7 @@ pub struct Aws<S: Stage = Valid> {
     pub role_arn: Option<S::V<RoleArn>>,
     /// The external ID the trust policy of `role_arn` requires.
     pub external_id: Option<S::V<StsExternalId>>,
-    /// The session name of `role_arn` (shown in CloudTrail); default `cargo-xtask`.
+    /// The session name of `role_arn` (shown in CloudTrail); default `tsw`.
     pub session_name: Option<S::V<SessionName>>,
 }
 

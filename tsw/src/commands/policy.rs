@@ -9,7 +9,8 @@ use env_descriptor::{Environment, Layout, arn};
 #[command(after_help = "\
 The document allows exactly the AWS calls the tool makes for that use, scoped to what the
 descriptors declare: each stack (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*), the
-change sets the tool creates (changeSet/xtask-*/*), the invocation role, the Lambda functions.
+change sets the tool creates (changeSet/tsw-*/*; for deploy, DeleteChangeSet also on
+changeSet/xtask-*/*, the leftovers of older versions), the invocation role, the Lambda functions.
 iam:PassRole appears only for `deploy.cloudformation_role_arn`, limited to CloudFormation;
 without a service role, deploy and destroy also need the IAM actions CloudFormation calls as
 you on the invocation role. sts:GetCallerIdentity needs no permission. See
@@ -84,7 +85,7 @@ pub fn scope(env: &Environment) -> Result<Scope> {
     let stack_name = env.role.stack_name.to_string();
     let role_arn = match &env.outputs {
         Some(outputs) => outputs.role_arn.to_string(),
-        // The name the stack will give it: `role.name` alone with `naming = "fixed"`.
+        // The name the stack gives it: `role.name` alone with `role.naming = "fixed"`.
         None => format!("arn:{partition}:iam::{account}:role/{}", env.role_name()),
     };
     let mut lambda_function_arns: Vec<String> = env

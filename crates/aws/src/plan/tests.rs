@@ -18,6 +18,7 @@ use aws_sdk_cloudformation::operation::describe_stacks::{
 };
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
 use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
+use aws_sdk_cloudformation::operation::list_change_sets::ListChangeSetsOutput;
 use aws_sdk_cloudformation::types::{
     self as cfn_types, ChangeAction, ChangeSetStatus, ChangeSource, ChangeType, Replacement,
     RequiresRecreation, ResourceAttribute, ResourceChange, ResourceChangeDetail, ResourceStatus,
@@ -30,9 +31,11 @@ use crate::in_flight::{Deadline, Tracker};
 use crate::model::{Event, Owner, PropertyChange};
 
 /// `Stacks` on a CloudFormation client that answers only by `rules` (any order), in us-east-1,
-/// naming `endpoint` in its messages.
+/// naming `endpoint` in its messages; a stack has no change sets unless a rule says otherwise.
 fn mocked_stacks(rules: &[Rule], endpoint: Option<&str>) -> Stacks {
-    let interceptor = rules.iter().fold(
+    let no_change_sets =
+        mock!(Client::list_change_sets).then_output(|| ListChangeSetsOutput::builder().build());
+    let interceptor = rules.iter().chain(std::iter::once(&no_change_sets)).fold(
         MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
         |i, r| i.with_rule(r),
     );
@@ -48,7 +51,7 @@ fn mocked_stacks(rules: &[Rule], endpoint: Option<&str>) -> Stacks {
 
 const STACK: &str = "role-stack";
 const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/role-stack/1";
-const CHANGE_SET: &str = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/xtask-1/2";
+const CHANGE_SET: &str = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/tsw-1/2";
 const TEMPLATE: &str = "Resources: {}";
 
 /// The parameters every spec deploys.
@@ -623,7 +626,7 @@ async fn a_change_set_that_already_exists_is_read_back_by_name() {
         CreateChangeSetError::generic(
             ErrorMetadata::builder()
                 .code("AlreadyExistsException")
-                .message("ChangeSet xtask-1 already exists")
+                .message("ChangeSet tsw-1 already exists")
                 .build(),
         )
     });
@@ -631,7 +634,7 @@ async fn a_change_set_that_already_exists_is_read_back_by_name() {
         .match_requests(|r| {
             r.include_property_values().is_none()
                 && r.stack_name() == Some(STACK)
-                && r.change_set_name().is_some_and(|n| n.starts_with("xtask-"))
+                && r.change_set_name().is_some_and(|n| n.starts_with("tsw-"))
         })
         .then_output(|| {
             DescribeChangeSetOutput::builder()

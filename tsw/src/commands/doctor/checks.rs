@@ -353,10 +353,20 @@ async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>) {
             continue;
         }
         seen.push(arn.clone());
-        // A missing function is reported by step 1's GetFunction check.
-        if let Ok(config) = get_function_configuration(&client, &arn).await {
-            function_timeout(r, &arn, config.timeout);
-            worker_variables(r, inputs.env, wd, &arn, &config.environment.variables);
+        match get_function_configuration(&client, &arn).await {
+            Ok(config) => {
+                function_timeout(r, &arn, config.timeout);
+                worker_variables(r, inputs.env, wd, &arn, &config.environment.variables);
+            }
+            // A missing function is reported by step 1's GetFunction check.
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+            // Anything else (a denied call) would leave the function's checks out unsaid.
+            Err(e) => r.fail(
+                5,
+                format!("configuration of {arn}"),
+                e.to_string(),
+                "let these credentials call lambda:GetFunctionConfiguration on the function",
+            ),
         }
     }
 }
