@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types as cfn;
 
+pub mod plan;
 pub mod read;
 
-pub use read::{Instance, InstanceStatus, OrgAccount, StackSetInfo};
+pub use plan::{Current, InstanceAction, InstancePlan, SetAction, StackSetPlan};
+pub use read::{Instance, InstanceStatus, OrgAccount, OrgTargets, StackSetInfo};
 
 /// The capability every StackSet of the role needs: its template names an IAM role.
 pub const CAPABILITIES: &[&str] = &["CAPABILITY_NAMED_IAM"];
