@@ -221,3 +221,59 @@ print(json.dumps({{'first': first}}))
         .collect();
     assert_eq!(changed, [(joined, "create".to_owned())], "{plan:#}");
 }
+
+/// `validate` refuses what AWS would refuse later, before any call: each problem with the
+/// descriptor's file, line and key, and what is allowed.
+#[test]
+fn validate_refuses_a_misplaced_stack_set_naming_file_line_and_key() {
+    let co = Checkout::new();
+    let long = "R".repeat(65);
+    co.write_env(
+        "org",
+        &format!(
+            r#"[aws]
+region = "us-east-1"
+account_id = "{ACCOUNT}"
+
+[temporal]
+server_role_arn = "arn:aws:iam::{ACCOUNT}:role/temporal-server"
+
+[role]
+name = "{long}"
+naming = "per-stack"
+external_id = "org-ext-id-1"
+lambda_function_arns = ["arn:aws:lambda:us-east-1:{ACCOUNT}:function:worker:*"]
+
+[stack_set]
+name = "temporal-invocation-role"
+permission_model = "service-managed"
+organizational_units = ["ou-abcd-12345678", "ou-AB-1"]
+accounts = ["{ACCOUNT}"]
+regions = ["us-east-1", "eu-west-1"]
+
+[stack_set.overrides."{ACCOUNT}"]
+external_id = "management-ext-id"
+"#
+        ),
+    );
+    let run = co.xtask(&["validate", "org"]);
+    run.failure();
+    crate::snapshots::assert_run("stackset_validate_refusals", co.root(), &run);
+    for (key, line) in [
+        ("role.name", 9),
+        ("role.naming", 10),
+        ("stack_set.organizational_units[1]", 17),
+        ("stack_set.accounts[0]", 18),
+        ("stack_set.regions[1]", 19),
+        (&format!("stack_set.overrides.{ACCOUNT}") as &str, 21),
+    ] {
+        let at = format!("environments/org.toml:{line}:");
+        assert!(
+            run.all()
+                .lines()
+                .any(|l| l.contains(&at) && l.contains(&format!("`{key}`"))),
+            "{key} at line {line}:\n{}",
+            run.all()
+        );
+    }
+}
