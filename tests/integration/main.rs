@@ -40,6 +40,8 @@ mod schema;
 mod shell;
 mod signals;
 mod snapshots;
+mod stackset_plan;
+mod stackset_register;
 mod stacksets;
 mod sts;
 mod template;

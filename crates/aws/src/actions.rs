@@ -4,7 +4,8 @@
 //! code and fails when a call is missing from it, or an entry is called nowhere). [`policy`]
 //! turns a use into an IAM policy document scoped to what the descriptors declare: the stack
 //! (`arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*`), the change sets this tool
-//! names (`changeSet/tsw-*/*`; to delete, `changeSet/xtask-*/*` of older versions too), the
+//! names (`changeSet/tsw-*/*`; to delete, `changeSet/xtask-*/*` of older versions too), a
+//! StackSet (`stackset/NAME:*`) and the OUs and roots of the organization it targets, the
 //! invocation role (`arn:PARTITION:iam::ACCOUNT:role/NAME`),
 //! the Lambda functions, and `iam:PassRole` on `deploy.cloudformation_role_arn` alone, with
 //! `iam:PassedToService`. No action is `*`, and no resource is: every action the tool needs
@@ -40,6 +41,11 @@ pub enum Operation {
     GetFunctionConfiguration,
     GetCallerIdentity,
     AssumeRole,
+    DescribeStackSet,
+    ListStackInstances,
+    DescribeStackInstance,
+    ListChildren,
+    ListAccountsForParent,
 }
 
 /// What an operation acts on, which is what its permission is scoped to.
@@ -60,6 +66,13 @@ enum Target {
     Assumed,
     /// The Lambda functions the descriptor names (each ARN, and its versions and aliases).
     Function,
+    /// The environment's StackSet:
+    /// `arn:PARTITION:cloudformation:REGION:ACCOUNT:stackset/NAME:*`.
+    StackSet,
+    /// The OUs and roots of the organization a service-managed StackSet targets, and the OUs
+    /// below them (`arn:PARTITION:organizations::*:ou/o-*/ou-*`, `.../root/o-*/r-*`: their
+    /// ARNs name the management account and the organization, which a descriptor need not).
+    Organization,
     /// Nothing: the operation needs no permission (`sts:GetCallerIdentity`).
     Nothing,
 }
@@ -88,6 +101,11 @@ impl Operation {
         Operation::GetFunctionConfiguration,
         Operation::GetCallerIdentity,
         Operation::AssumeRole,
+        Operation::DescribeStackSet,
+        Operation::ListStackInstances,
+        Operation::DescribeStackInstance,
+        Operation::ListChildren,
+        Operation::ListAccountsForParent,
     ];
 
     /// The IAM action that allows it, e.g. `cloudformation:DescribeStacks`.
@@ -99,9 +117,19 @@ impl Operation {
     pub fn service(self) -> &'static str {
         use Operation::*;
         match self {
-            DescribeStacks | GetTemplate | DescribeStackEvents | CreateChangeSet
-            | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet | ListChangeSets
-            | DeleteStack => "cloudformation",
+            DescribeStacks
+            | GetTemplate
+            | DescribeStackEvents
+            | CreateChangeSet
+            | DescribeChangeSet
+            | ExecuteChangeSet
+            | DeleteChangeSet
+            | ListChangeSets
+            | DeleteStack
+            | DescribeStackSet
+            | ListStackInstances
+            | DescribeStackInstance => "cloudformation",
+            ListChildren | ListAccountsForParent => "organizations",
             GetRole
             | ListRolePolicies
             | GetRolePolicy
@@ -142,6 +170,8 @@ impl Operation {
             | DetachRolePolicy => Target::Role,
             AssumeRole => Target::Assumed,
             GetFunction | GetFunctionConfiguration => Target::Function,
+            DescribeStackSet | ListStackInstances | DescribeStackInstance => Target::StackSet,
+            ListChildren | ListAccountsForParent => Target::Organization,
             GetCallerIdentity => Target::Nothing,
         }
     }
@@ -213,6 +243,12 @@ impl Use {
                 ListRolePolicies,
                 GetRolePolicy,
                 ListAttachedRolePolicies,
+                // A StackSet environment's plan reads only.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
             ],
             Use::Plan => &[
                 GetCallerIdentity,
@@ -228,6 +264,12 @@ impl Use {
                 DeleteChangeSet,
                 // The empty REVIEW_IN_PROGRESS stack a new stack's change set leaves.
                 DeleteStack,
+                // A StackSet environment's plan reads only.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
             ],
             Use::Deploy => &[
                 GetCallerIdentity,
@@ -334,9 +376,14 @@ pub struct Scope {
     pub partition: String,
     pub region: String,
     pub account: String,
-    pub stack_name: String,
-    /// The invocation role's ARN (the recorded one, else `role/NAME-STACK`).
-    pub role_arn: String,
+    /// The stack's name; `None` for a StackSet environment.
+    pub stack_name: Option<String>,
+    /// The StackSet's name (`[stack_set]`); `None` for a single stack.
+    pub stack_set_name: Option<String>,
+    /// Whether the StackSet targets organizational units (service-managed).
+    pub organizational_units: bool,
+    /// The invocation roles' ARNs (the recorded ones, else the one the template names).
+    pub role_arns: Vec<String>,
     /// `deploy.cloudformation_role_arn`.
     pub cloudformation_role_arn: Option<String>,
     /// The functions `doctor` reads: `role.lambda_function_arns` and those of the worker
@@ -348,57 +395,79 @@ pub struct Scope {
 
 impl Scope {
     /// The stack's ARN pattern: its name, any stack ID.
-    pub fn stack_arn(&self) -> String {
-        format!(
+    pub fn stack_arn(&self) -> Option<String> {
+        Some(format!(
             "arn:{}:cloudformation:{}:{}:stack/{}/*",
-            self.partition, self.region, self.account, self.stack_name
-        )
+            self.partition,
+            self.region,
+            self.account,
+            self.stack_name.as_ref()?
+        ))
     }
 
     /// The ARN pattern of the change sets this tool creates (`tsw-MILLIS`), on any stack of
     /// the region: a change set's ARN does not name its stack.
-    pub fn change_set_arn(&self) -> String {
+    pub fn change_set_arn(&self) -> Option<String> {
         self.change_set_arn_of(crate::stack::CHANGE_SET_PREFIX)
     }
 
-    /// The ARN pattern of the change sets whose names start with `prefix`.
-    fn change_set_arn_of(&self, prefix: &str) -> String {
-        format!(
+    /// The ARN pattern of the change sets whose names start with `prefix` (none for a StackSet
+    /// environment, which has no stack).
+    fn change_set_arn_of(&self, prefix: &str) -> Option<String> {
+        self.stack_name.as_ref()?;
+        Some(format!(
             "arn:{}:cloudformation:{}:{}:changeSet/{prefix}*/*",
             self.partition, self.region, self.account
-        )
+        ))
+    }
+
+    /// The StackSet's ARN pattern: its name, any StackSet ID.
+    pub fn stack_set_arn(&self) -> Option<String> {
+        Some(format!(
+            "arn:{}:cloudformation:{}:{}:stackset/{}:*",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack_set_name.as_ref()?
+        ))
     }
 
     /// The role `what` calls AssumeRole on: for the server (and `doctor`, run as the server),
     /// the first hop of the chain, else the invocation role; for the hub, the invocation role,
     /// when there is a chain.
-    pub fn assumed_by(&self, what: Use) -> Option<&str> {
+    pub fn assumed_by(&self, what: Use) -> Vec<String> {
         match (what, self.intermediary_roles.first()) {
-            (Use::Hub, None) => None,
-            (Use::Hub, Some(_)) | (_, None) => Some(&self.role_arn),
-            (_, Some(first)) => Some(first),
+            (Use::Hub, None) => Vec::new(),
+            (Use::Hub, Some(_)) | (_, None) => self.role_arns.clone(),
+            (_, Some(first)) => vec![first.clone()],
         }
     }
 
     fn resources(&self, target: Target, what: Use) -> Vec<String> {
         match target {
-            Target::Stack => vec![self.stack_arn()],
-            Target::ChangeSet => vec![self.stack_arn(), self.change_set_arn()],
+            Target::Stack => self.stack_arn().into_iter().collect(),
+            Target::ChangeSet => self
+                .stack_arn()
+                .into_iter()
+                .chain(self.change_set_arn())
+                .collect(),
             Target::ChangeSetToDelete => {
                 let mut all = self.resources(Target::ChangeSet, what);
                 all.extend(
                     crate::stack::OLD_CHANGE_SET_PREFIXES
                         .iter()
-                        .map(|p| self.change_set_arn_of(p)),
+                        .filter_map(|p| self.change_set_arn_of(p)),
                 );
                 all
             }
-            Target::Role => vec![self.role_arn.clone()],
-            Target::Assumed => self
-                .assumed_by(what)
-                .map(str::to_owned)
-                .into_iter()
-                .collect(),
+            Target::StackSet => self.stack_set_arn().into_iter().collect(),
+            Target::Organization if self.organizational_units => vec![
+                format!("arn:{}:organizations::*:ou/o-*/ou-*", self.partition),
+                format!("arn:{}:organizations::*:root/o-*/r-*", self.partition),
+            ],
+            Target::Organization => Vec::new(),
+            Target::Role => self.role_arns.clone(),
+            Target::Assumed => self.assumed_by(what),
             Target::Function => self
                 .lambda_function_arns
                 .iter()
@@ -435,6 +504,8 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
             Target::ChangeSetToDelete,
             "ChangeSetsToDeleteAlsoOfOlderVersions",
         ),
+        (Target::StackSet, "StackSets"),
+        (Target::Organization, "OrganizationalUnitsOfTheStackSets"),
         (Target::Role, "InvocationRoles"),
         (Target::Assumed, "TheFirstRoleAssumed"),
         (Target::Function, "LambdaFunctions"),
@@ -455,7 +526,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         // The roles assumed are invocation roles (the hub's, or the server's without a
         // chain): with the other actions on them, in one statement.
         let invocation_roles: BTreeSet<String> =
-            scopes.iter().map(|s| s.role_arn.clone()).collect();
+            scopes.iter().flat_map(|s| s.role_arns.clone()).collect();
         if target == Target::Assumed && (what == Use::Hub || resources == invocation_roles) {
             if let Some(i) = role_statement {
                 let existing: &mut Value = &mut statements[i];
@@ -496,7 +567,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         let acting: BTreeSet<String> = scopes
             .iter()
             .filter(|s| s.cloudformation_role_arn.is_none())
-            .map(|s| s.role_arn.clone())
+            .flat_map(|s| s.role_arns.clone())
             .collect();
         if !acting.is_empty() {
             let actions = what
@@ -533,9 +604,12 @@ mod tests {
             partition: "aws".into(),
             region: "eu-west-1".into(),
             account: "123456789012".into(),
-            stack_name: "tsw-staging".into(),
-            role_arn: "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"
-                .into(),
+            stack_name: Some("tsw-staging".into()),
+            stack_set_name: None,
+            organizational_units: false,
+            role_arns: vec![
+                "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging".into(),
+            ],
             cloudformation_role_arn: service_role
                 .then(|| "arn:aws:iam::123456789012:role/cfn-deployer".into()),
             lambda_function_arns: vec![
@@ -574,6 +648,20 @@ mod tests {
                 ),
             ),
             (
+                "cloudformation stackset",
+                format!(
+                    r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:stackset/[A-Za-z][A-Za-z0-9-]*:\*$"
+                ),
+            ),
+            (
+                "organizations ou",
+                format!(r"^arn:{p}:organizations::\*:ou/o-\*/ou-\*$"),
+            ),
+            (
+                "organizations root",
+                format!(r"^arn:{p}:organizations::\*:root/o-\*/r-\*$"),
+            ),
+            (
                 "iam role",
                 format!(r"^arn:{p}:iam::\d{{12}}:role/[\w+=,.@/-]+$"),
             ),
@@ -592,6 +680,44 @@ mod tests {
         regex_lite::Regex::new(re).unwrap().is_match(text)
     }
 
+    /// A service-managed StackSet's scope: no stack, the StackSet, roles in two accounts.
+    fn stack_set_scope() -> Scope {
+        Scope {
+            stack_name: None,
+            stack_set_name: Some("roles".into()),
+            organizational_units: true,
+            role_arns: vec![
+                "arn:aws:iam::111111111111:role/Temporal-Serverless-Worker".into(),
+                "arn:aws:iam::222222222222:role/Temporal-Serverless-Worker".into(),
+            ],
+            ..scope(false)
+        }
+    }
+
+    #[test]
+    fn a_stack_sets_plan_may_read_its_stack_set_and_the_ous_and_nothing_of_a_stack() {
+        let doc = policy(Use::PlanReadOnly, &[stack_set_scope()]);
+        let sids: Vec<&str> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sids,
+            [
+                "StackSets",
+                "OrganizationalUnitsOfTheStackSets",
+                "InvocationRoles"
+            ],
+            "{doc:#}"
+        );
+        assert_eq!(
+            doc["Statement"][0]["Resource"],
+            json!(["arn:aws:cloudformation:eu-west-1:123456789012:stackset/roles:*"])
+        );
+    }
+
     #[test]
     fn every_use_is_scoped_to_the_documented_arn_formats() {
         for &u in Use::ALL {
@@ -599,30 +725,41 @@ mod tests {
                 let doc = policy(u, &[chained(service_role)]);
                 let statements = doc["Statement"].as_array().unwrap();
                 assert!(!statements.is_empty(), "{u}");
-                let doc = policy(u, &[scope(service_role)]);
-                let statements = doc["Statement"].as_array().unwrap();
-                // The hub is only a chain's.
-                assert_eq!(statements.is_empty(), u == Use::Hub, "{u}");
-                for s in statements {
-                    for a in s["Action"].as_array().unwrap() {
-                        let a = a.as_str().unwrap();
-                        assert!(!a.contains('*'), "{u}: action {a}");
-                    }
-                    let sid = s["Sid"].as_str().unwrap();
-                    for r in s["Resource"].as_array().unwrap() {
-                        let r = r.as_str().unwrap();
-                        let format = documented_format(r).unwrap_or_else(|| {
-                            panic!("{u}: {sid}: `{r}` has no documented format")
-                        });
-                        let wanted = match sid {
-                            "Stacks" => &["cloudformation stack"][..],
-                            "ChangeSetsOfTheStacks" | "ChangeSetsToDeleteAlsoOfOlderVersions" => {
-                                &["cloudformation stack", "cloudformation changeSet"][..]
-                            }
-                            "LambdaFunctions" => &["lambda function"][..],
-                            _ => &["iam role"][..],
-                        };
-                        assert!(wanted.contains(&format), "{u}: {sid}: {r} is a {format}");
+                let stack_set = Scope {
+                    cloudformation_role_arn: scope(service_role).cloudformation_role_arn,
+                    ..stack_set_scope()
+                };
+                for one in [scope(service_role), stack_set] {
+                    let doc = policy(u, &[one]);
+                    let statements = doc["Statement"].as_array().unwrap();
+                    // The hub is only a chain's.
+                    assert_eq!(statements.is_empty(), u == Use::Hub, "{u}");
+                    for s in statements {
+                        for a in s["Action"].as_array().unwrap() {
+                            let a = a.as_str().unwrap();
+                            assert!(!a.contains('*'), "{u}: action {a}");
+                        }
+                        let sid = s["Sid"].as_str().unwrap();
+                        for r in s["Resource"].as_array().unwrap() {
+                            let r = r.as_str().unwrap();
+                            let format = documented_format(r).unwrap_or_else(|| {
+                                panic!("{u}: {sid}: `{r}` has no documented format")
+                            });
+                            let wanted = match sid {
+                                "Stacks" => &["cloudformation stack"][..],
+                                "StackSets" => &["cloudformation stackset"][..],
+                                "OrganizationalUnitsOfTheStackSets" => {
+                                    &["organizations ou", "organizations root"][..]
+                                }
+                                "ChangeSetsOfTheStacks"
+                                | "ChangeSetsToDeleteAlsoOfOlderVersions" => {
+                                    &["cloudformation stack", "cloudformation changeSet"][..]
+                                }
+                                "LambdaFunctions" => &["lambda function"][..],
+                                _ => &["iam role"][..],
+                            };
+                            assert!(wanted.contains(&format), "{u}: {sid}: {r} is a {format}");
+                        }
                     }
                 }
             }

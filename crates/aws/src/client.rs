@@ -41,8 +41,8 @@ pub struct Clients {
 }
 
 /// The SDK service ids of every client this tool builds, all from [`Clients::config`]
-/// (Lambda's by [`Clients::lambda`]).
-pub(crate) const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
+/// (Lambda's by [`Clients::lambda`], Organizations' by [`Clients::stack_sets`]).
+pub(crate) const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda", "Organizations"];
 
 /// An endpoint a client calls, and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]

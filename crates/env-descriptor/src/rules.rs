@@ -18,6 +18,11 @@ pub(crate) type Rule = fn(&mut Environment<Read>, &Context, &mut Vec<Found>);
 /// Every rule across keys, in the order they run.
 pub(crate) const RULES: &[Rule] = &[
     lists,
+    stack_or_stack_set,
+    stack_set_targets,
+    stack_set_preferences,
+    stack_set_overrides,
+    outputs_form,
     needed_choices,
     in_partition,
     role_name_fits,
@@ -94,6 +99,21 @@ fn lists(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
     if let Some(o) = &env.outputs {
         once(o.registered.iter().map(|c| (c.text.as_str(), &c.span)), out);
     }
+    if let Some(set) = &env.stack_set {
+        once(
+            set.organizational_units
+                .iter()
+                .map(|c| (c.text.as_str(), &c.span)),
+            out,
+        );
+        once(set.accounts.iter().map(|c| (c.text.as_str(), &c.span)), out);
+        once(set.regions.iter().map(|c| (c.text.as_str(), &c.span)), out);
+        for o in set.overrides.values() {
+            if let Some(arns) = &o.lambda_function_arns {
+                once(arns.iter().map(|c| (c.text.as_str(), &c.span)), out);
+            }
+        }
+    }
     let empty = |key: &str, table: &str, field: &str, out: &mut Vec<Found>| {
         let hint = crate::declared::missing_hint(table, field);
         out.push(Found::error(cx.key_blame(key), format!("is empty; {hint}")));
@@ -108,6 +128,19 @@ fn lists(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
     }
     if t.namespaces.as_ref().is_some_and(Vec::is_empty) {
         empty("temporal.namespaces", "temporal", "namespaces", out);
+    }
+    if env.stack_set.as_ref().is_some_and(|s| s.regions.is_empty()) {
+        empty("stack_set.regions", "stack_set", "regions", out);
+    }
+    if let Some(set) = &env.stack_set {
+        for (account, o) in &set.overrides {
+            if o.lambda_function_arns.as_ref().is_some_and(Vec::is_empty) {
+                out.push(Found::error(
+                    cx.key_blame(&format!("stack_set.overrides.{}.lambda_function_arns", account.text)),
+                    "is empty; allowed: one or more Lambda function ARNs of this account, or leave the key out for `role.lambda_function_arns`",
+                ));
+            }
+        }
     }
 }
 
@@ -175,24 +208,49 @@ fn in_partition(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) 
             RoleArn::parse_in(a, p).map(drop)
         });
     }
-    let lambdas = env.role.lambda_function_arns.iter_mut().chain(
-        env.worker_deployments
-            .iter_mut()
-            .map(|w| &mut w.lambda_function_arn),
-    );
+    if let Some(arn) = env
+        .stack_set
+        .as_mut()
+        .and_then(|s| s.administration_role_arn.as_mut())
+    {
+        recheck(arn, out, |a| RoleArn::parse_in(a, p).map(drop));
+    }
+    let overridden = env
+        .stack_set
+        .iter_mut()
+        .flat_map(|s| s.overrides.values_mut())
+        .flat_map(|o| o.lambda_function_arns.iter_mut().flatten());
+    let lambdas = env
+        .role
+        .lambda_function_arns
+        .iter_mut()
+        .chain(
+            env.worker_deployments
+                .iter_mut()
+                .map(|w| &mut w.lambda_function_arn),
+        )
+        .chain(overridden);
     for arn in lambdas {
         recheck(arn, out, |a| LambdaArn::parse_in(a, p).map(drop));
     }
 }
 
-/// How the role is named ([`Naming::resolve`] of what was read); `None` when `role.naming` or
-/// `role.name` is set but invalid (reported by its own rule).
+/// How the role is named ([`Naming::resolve`] of what was read; always fixed for a StackSet,
+/// which [`stack_or_stack_set`] holds it to); `None` when `role.naming` or `role.name` is set
+/// but invalid (reported by its own rule).
 fn naming(env: &Environment<Read>) -> Option<Naming> {
     let explicit = match &env.role.naming {
         None => None,
         Some(naming) => Some(naming.valid()?.as_str()),
     };
-    let recorded = env.outputs.as_ref().map(|o| o.role_arn.value.as_str());
+    if env.stack_set.is_some() {
+        return Some(Naming::Fixed);
+    }
+    let recorded = env
+        .outputs
+        .as_ref()
+        .and_then(|o| o.role_arn.as_ref())
+        .map(|r| r.value.as_str());
     Some(Naming::resolve(explicit, recorded, role_name(env)?))
 }
 
@@ -208,7 +266,13 @@ fn role_name(env: &Environment<Read>) -> Option<&str> {
 /// `NAME-STACK_NAME` with `per-stack`; left out, NAME is the template's default, which must fit
 /// too (reported at the stack's name).
 fn role_name_fits(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) {
-    let Some(stack) = env.role.stack_name.valid().map(|s| s.to_string()) else {
+    let Some(stack) = env
+        .role
+        .stack_name
+        .as_ref()
+        .and_then(|s| s.valid())
+        .map(|s| s.to_string())
+    else {
         return;
     };
     let Some(naming) = naming(env) else {
@@ -219,11 +283,10 @@ fn role_name_fits(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
             RoleName::parse_in(n, &stack, naming).map(drop)
         }),
         None => {
-            if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming) {
-                out.push(Found::error(
-                    Blame::Key(env.role.stack_name.span.clone()),
-                    msg,
-                ));
+            if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming)
+                && let Some(at) = &env.role.stack_name
+            {
+                out.push(Found::error(Blame::Key(at.span.clone()), msg));
             }
         }
     }
@@ -384,12 +447,17 @@ const POLICY_BYTES_WITHOUT_ARNS: usize = 127;
 
 /// `role.lambda_function_arns` must fit in one parameter value and in the role's inline policy.
 fn lambda_arns_fit(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
-    let arns: Vec<&str> = env
-        .role
-        .lambda_function_arns
-        .iter()
-        .map(|a| a.text.as_str())
-        .collect();
+    arns_fit(
+        &env.role.lambda_function_arns,
+        "role.lambda_function_arns",
+        cx,
+        out,
+    );
+}
+
+/// The functions of one role (`key`) fit in one parameter value and in its inline policy.
+fn arns_fit(arns: &[Checked<LambdaArn>], key: &str, cx: &Context, out: &mut Vec<Found>) {
+    let arns: Vec<&str> = arns.iter().map(|a| a.text.as_str()).collect();
     if arns.is_empty() {
         return;
     }
@@ -408,10 +476,7 @@ fn lambda_arns_fit(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Foun
     } else {
         return;
     };
-    out.push(Found::error(
-        cx.key_blame("role.lambda_function_arns"),
-        message,
-    ));
+    out.push(Found::error(cx.key_blame(key), message));
 }
 
 /// The most tags a descriptor may give: CloudFormation's limit of 50 a stack, less the one the
@@ -463,7 +528,7 @@ fn role_account(env: &Environment<Read>) -> Option<(&'static str, String)> {
     if let Some(id) = &env.aws.account_id {
         return Some(("aws.account_id", id.valid()?.to_string()));
     }
-    let role = &env.outputs.as_ref()?.role_arn.value;
+    let role = &env.outputs.as_ref()?.role_arn.as_ref()?.value;
     let arn = arn::Arn::parse(role)?;
     Some(("the account of outputs.role_arn", arn.account.to_owned()))
 }
@@ -535,6 +600,10 @@ fn lambda_accounts(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found
     let Some(region) = env.aws.region.valid() else {
         return;
     };
+    if env.stack_set.is_some() {
+        // The functions are in the target accounts ([`stack_set_overrides`]).
+        return;
+    }
     let account = role_account(env);
     for arn in &env.role.lambda_function_arns {
         let Some(parsed) = arn.valid().and_then(|a| arn::Arn::parse(a)) else {
@@ -559,11 +628,18 @@ fn lambda_accounts(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found
 fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) {
     let (Some(region), Some(stack), Some(outputs)) = (
         env.aws.region.valid(),
-        env.role.stack_name.valid(),
+        env.role.stack_name.as_ref().and_then(|s| s.valid()),
         &env.outputs,
     ) else {
         return;
     };
+    // The form of `[outputs]` is [`outputs_form`]'s to report.
+    let (Some(role), Some(id)) = (&outputs.role_arn, &outputs.stack_id) else {
+        return;
+    };
+    if env.stack_set.is_some() {
+        return;
+    }
     let (Some(name), Some(naming)) = (role_name(env), naming(env)) else {
         return;
     };
@@ -575,7 +651,6 @@ fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
         },
     };
     let partition = region.partition();
-    let (role, id) = (&outputs.role_arn, &outputs.stack_id);
     let role_account = match arn::check_recorded_role(&role.value, partition, name, stack, naming) {
         Ok(account) => Some(account),
         Err(msg) => {
@@ -609,6 +684,360 @@ fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
                 role.value
             ),
         ));
+    }
+}
+
+/// The functions the role that would invoke `function` may invoke, and the key that lists
+/// them: with a StackSet, the override of the function's account when it has one.
+fn covering<'e>(env: &'e Environment<Read>, function: &str) -> (&'e [Checked<LambdaArn>], String) {
+    let default = (
+        env.role.lambda_function_arns.as_slice(),
+        "role.lambda_function_arns".to_owned(),
+    );
+    let (Some(set), Some(parsed)) = (&env.stack_set, arn::Arn::parse(function)) else {
+        return default;
+    };
+    set.overrides
+        .iter()
+        .find(|(account, _)| account.text == parsed.account)
+        .and_then(|(account, o)| {
+            let arns = o.lambda_function_arns.as_deref()?;
+            Some((
+                arns,
+                format!("stack_set.overrides.{}.lambda_function_arns", account.text),
+            ))
+        })
+        .unwrap_or(default)
+}
+
+/// `role.stack_name` is required for a single stack; a StackSet names its instances' stacks
+/// itself and needs the fixed role name (the guide's old `NAME-STACK_NAME` can never fit IAM's
+/// 64 characters: an instance's stack is `StackSet-NAME-UUID`).
+fn stack_or_stack_set(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        if env.role.stack_name.is_none() {
+            let hint = crate::declared::missing_hint("role", "stack_name");
+            out.push(Found::error(
+                cx.missing_in("role.stack_name", "role"),
+                format!("is missing; {hint} (or a `[stack_set]` table, to deploy the role to many accounts)"),
+            ));
+        }
+        return;
+    };
+    if let Some(stack) = &env.role.stack_name {
+        out.push(Found::warning(
+            Blame::Key(stack.span.clone()),
+            "has no use with `[stack_set]`: CloudFormation names each instance's stack `StackSet-NAME-UUID`; remove it",
+        ));
+    }
+    let role_len = role_name(env).unwrap_or(Role::DEFAULT_NAME).len();
+    let set_name = set.name.valid().map_or("NAME", |n| n.as_str()).to_owned();
+    if let Some(naming) = &mut env.role.naming {
+        recheck(naming, out, |n| {
+            if n == Naming::FIXED {
+                return Ok(());
+            }
+            let name = &set_name;
+            Err(format!(
+                "is `{}`, but a StackSet's role must have a fixed name: each instance's stack is named `StackSet-{name}-UUID` (36 characters of UUID), so `ROLE_NAME-STACK_NAME` would be at least {} characters, over IAM's 64; allowed: `{}` (the role is named exactly `role.name`), or leave the key out",
+                n.escape_debug(),
+                role_len + 1 + "StackSet-".len() + name.len() + 1 + 36,
+                Naming::FIXED
+            ))
+        });
+    }
+}
+
+/// Where a StackSet's instances go: OUs for `service-managed`, accounts for `self-managed`,
+/// one region, never the management account; the keys of one model only.
+fn stack_set_targets(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        return;
+    };
+    let Some(model) = set.permission_model.valid() else {
+        return;
+    };
+    for extra in set.regions.iter().skip(1) {
+        out.push(Found::error(
+            Blame::Value(extra.span.clone()),
+            format!(
+                "`{}` is a second region: the role is an IAM role, global to its account, and its fixed name can exist once per account, so a second region's instance would fail (EntityAlreadyExists); allowed: exactly one region",
+                extra.text.escape_debug()
+            ),
+        ));
+    }
+    let owner = owner_account(env);
+    let delegated = set
+        .call_as
+        .as_ref()
+        .and_then(|c| c.valid())
+        .is_some_and(|c| c.is_delegated_admin());
+    let refuse = |span: &std::ops::Range<usize>, why: &str, out: &mut Vec<Found>| {
+        out.push(Found::error(Blame::Key(span.clone()), why.to_owned()));
+    };
+    if model.is_service_managed() {
+        if set.organizational_units.is_empty() {
+            out.push(Found::error(
+                cx.missing_in("stack_set.organizational_units", "stack_set"),
+                "is missing; a `service-managed` StackSet deploys to the accounts of organizational units: allowed: one or more OU IDs (`ou-...`) or the root (`r-...`)",
+            ));
+        }
+        for account in &set.accounts {
+            let why = if owner.as_deref() == account.valid().map(|a| a.as_str()) && !delegated {
+                format!(
+                    "`{}` is `aws.account_id`, the management account, which is never a target of a service-managed StackSet; allowed: accounts only with `permission_model = \"self-managed\"`; target the accounts' OUs in `organizational_units`",
+                    account.text
+                )
+            } else {
+                "is for `permission_model = \"self-managed\"`; a service-managed StackSet targets organizational units: allowed: the accounts' OUs in `organizational_units`".to_owned()
+            };
+            out.push(Found::error(Blame::Value(account.span.clone()), why));
+        }
+        let self_only = [
+            (
+                set.administration_role_arn.as_ref().map(|a| &a.span),
+                "CloudFormation reaches the accounts of an organization through its own service-linked roles",
+            ),
+            (
+                set.execution_role_name.as_ref().map(|a| &a.span),
+                "CloudFormation reaches the accounts of an organization through its own service-linked roles",
+            ),
+        ];
+        for (span, why) in self_only {
+            if let Some(span) = span {
+                refuse(
+                    span,
+                    &format!("is for `permission_model = \"self-managed\"`: {why}; remove it"),
+                    out,
+                );
+            }
+        }
+        // The management account never gets an instance: an override for it is a target
+        // that cannot be.
+        if !delegated && let Some(owner) = &owner {
+            for account in set.overrides.keys() {
+                if account.valid().is_some_and(|a| a.as_str() == owner) {
+                    out.push(Found::error(
+                        Blame::Value(account.span.clone()),
+                        format!("`{owner}` is `aws.account_id`, the management account, which is never a target of a service-managed StackSet; allowed: an account of `organizational_units`"),
+                    ));
+                }
+            }
+        }
+    } else {
+        if set.accounts.is_empty() {
+            out.push(Found::error(
+                cx.missing_in("stack_set.accounts", "stack_set"),
+                "is missing; a `self-managed` StackSet deploys to the accounts it lists: allowed: one or more 12-digit account IDs",
+            ));
+        }
+        for ou in &set.organizational_units {
+            out.push(Found::error(
+                Blame::Value(ou.span.clone()),
+                "is for `permission_model = \"service-managed\"`; a self-managed StackSet targets accounts: allowed: the account IDs in `accounts`, or `permission_model = \"service-managed\"`",
+            ));
+        }
+        let service_only = [
+            (
+                set.call_as
+                    .as_ref()
+                    .filter(|c| c.valid().is_some_and(|c| c.is_delegated_admin()))
+                    .map(|c| &c.span),
+                "`delegated-admin` is for `permission_model = \"service-managed\"`; allowed: `self`, or leave the key out",
+            ),
+            (
+                Some(&set.auto_deployment.span).filter(|s| !s.is_empty()),
+                "is for `permission_model = \"service-managed\"` (AutoDeployment follows OU membership); remove it",
+            ),
+            (
+                Some(&set.retain_stacks_on_account_removal.span).filter(|s| !s.is_empty()),
+                "is for `permission_model = \"service-managed\"` (AutoDeployment follows OU membership); remove it",
+            ),
+        ];
+        for (span, why) in service_only {
+            if let Some(span) = span {
+                refuse(span, why, out);
+            }
+        }
+        for account in set.overrides.keys() {
+            if account.valid().is_some() && !set.accounts.iter().any(|a| a.text == account.text) {
+                out.push(Found::error(
+                    Blame::Value(account.span.clone()),
+                    format!("`{}` is not in `stack_set.accounts`, so it gets no instance; allowed: an override for an account of `accounts`", account.text),
+                ));
+            }
+        }
+    }
+}
+
+/// The account that owns the StackSet, as `aws.account_id` names it (when valid).
+fn owner_account(env: &Environment<Read>) -> Option<String> {
+    env.aws
+        .account_id
+        .as_ref()
+        .and_then(|a| a.valid())
+        .map(|a| a.to_string())
+}
+
+/// A StackSet's operation preferences: a count or a percentage, each in AWS's range.
+fn stack_set_preferences(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        return;
+    };
+    let pairs = [
+        (
+            set.max_concurrent_count.is_some(),
+            set.max_concurrent_percentage.is_some(),
+            "max_concurrent",
+        ),
+        (
+            set.failure_tolerance_count.is_some(),
+            set.failure_tolerance_percentage.is_some(),
+            "failure_tolerance",
+        ),
+    ];
+    for (count, percentage, what) in pairs {
+        if count && percentage {
+            out.push(Found::error(
+                cx.value_blame(&format!("stack_set.{what}_percentage")),
+                format!("cannot be set beside `{what}_count`; allowed: one of the two"),
+            ));
+        }
+    }
+    if set.max_concurrent_count == Some(0) {
+        out.push(Found::error(
+            cx.value_blame("stack_set.max_concurrent_count"),
+            "is 0; allowed: at least 1 account at once",
+        ));
+    }
+    if let Some(p) = set.max_concurrent_percentage
+        && !(1..=100).contains(&p)
+    {
+        out.push(Found::error(
+            cx.value_blame("stack_set.max_concurrent_percentage"),
+            format!("is {p}; allowed: 1 to 100 (percent of the accounts)"),
+        ));
+    }
+    if let Some(p) = set.failure_tolerance_percentage
+        && p > 100
+    {
+        out.push(Found::error(
+            cx.value_blame("stack_set.failure_tolerance_percentage"),
+            format!("is {p}; allowed: 0 to 100 (percent of the accounts)"),
+        ));
+    }
+}
+
+/// Each override's functions are its account's, fit in one parameter and one policy.
+fn stack_set_overrides(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        return;
+    };
+    for (account, o) in &set.overrides {
+        let Some(arns) = &o.lambda_function_arns else {
+            continue;
+        };
+        let key = format!("stack_set.overrides.{}.lambda_function_arns", account.text);
+        arns_fit(arns, &key, cx, out);
+        let Some(account) = account.valid() else {
+            continue;
+        };
+        for arn in arns {
+            if let Some(parsed) = arn.valid().and_then(|a| arn::Arn::parse(a))
+                && parsed.account != account.as_str()
+            {
+                out.push(Found::warning(
+                    Blame::Value(arn.span.clone()),
+                    format!("is in account `{}`, not `{account}` (the account of this override); cross-account invocation needs a resource policy on the function", parsed.account),
+                ));
+            }
+        }
+    }
+}
+
+/// The form of `[outputs]` goes with the descriptor's: `role_arn` and `stack_id` for a single
+/// stack, `stack_set_id` and `role_arns` for a StackSet (each account's role named as the
+/// template names it, in that account).
+fn outputs_form(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(outputs) = &env.outputs else {
+        return;
+    };
+    let redeploy = "delete `[outputs]` and deploy again";
+    let missing = |key: &str, out: &mut Vec<Found>| {
+        let hint = crate::declared::missing_hint("outputs", key);
+        out.push(Found::error(
+            cx.missing_in(&format!("outputs.{key}"), "outputs"),
+            format!("is missing; {hint}"),
+        ));
+    };
+    let Some(set) = &env.stack_set else {
+        for (key, present) in [
+            ("role_arn", outputs.role_arn.is_some()),
+            ("stack_id", outputs.stack_id.is_some()),
+        ] {
+            if !present {
+                missing(key, out);
+            }
+        }
+        if let Some(id) = &outputs.stack_set_id {
+            out.push(Found::error(
+                Blame::Key(id.span.clone()),
+                format!("is a StackSet's, but this descriptor has no `[stack_set]`; {redeploy}"),
+            ));
+        }
+        if !outputs.role_arns.is_empty() {
+            out.push(Found::error(
+                cx.key_blame("outputs.role_arns"),
+                format!("is a StackSet's, but this descriptor has no `[stack_set]`; {redeploy}"),
+            ));
+        }
+        return;
+    };
+    for key in [&outputs.role_arn, &outputs.stack_id].into_iter().flatten() {
+        out.push(Found::error(
+            Blame::Key(key.span.clone()),
+            format!("is a single stack's, but this descriptor deploys a StackSet (`[stack_set]`); {redeploy}"),
+        ));
+    }
+    match &outputs.stack_set_id {
+        None => missing("stack_set_id", out),
+        Some(id) => {
+            if let Some(name) = set.name.valid()
+                && id
+                    .value
+                    .strip_prefix(&format!("{name}:"))
+                    .is_none_or(str::is_empty)
+            {
+                out.push(Found::error(
+                    Blame::Value(id.span.clone()),
+                    format!(
+                        "`{}` is not the ID of StackSet `{name}`; allowed: `{name}:ID`, as `{} deploy` records it; {redeploy}",
+                        id.value.escape_debug(),
+                        safe_text::program()
+                    ),
+                ));
+            }
+        }
+    }
+    let (Some(region), Some(name)) = (env.aws.region.valid(), role_name(env)) else {
+        return;
+    };
+    let partition = region.partition();
+    for (account, arn) in &outputs.role_arns {
+        let (Some(account), Some(arn_text)) = (account.valid(), arn.valid()) else {
+            continue;
+        };
+        let expected = format!("arn:{partition}:iam::{account}:role/{name}");
+        if arn_text.as_str() != expected {
+            out.push(Found::error(
+                Blame::Value(arn.span.clone()),
+                format!(
+                    "`{}` is not this StackSet's role in account `{account}`; allowed: `{expected}`, as `{} deploy` records it; {redeploy}",
+                    arn_text.escape_debug(),
+                    safe_text::program()
+                ),
+            ));
+        }
     }
 }
 
@@ -669,17 +1098,17 @@ fn worker_deployments(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<F
             out.push(Found::error(Blame::Value(wd.namespace.span.clone()), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", "))));
         }
         let lambda = wd.lambda_function_arn.valid();
-        if let Some(a) = lambda
-            && !env
-                .role
-                .lambda_function_arns
+        if let Some(a) = lambda {
+            let (allowed, key) = covering(env, a);
+            if !allowed
                 .iter()
                 .any(|allowed| arn::resource_matches(&allowed.text, a))
-        {
-            out.push(Found::error(
-                Blame::Value(wd.lambda_function_arn.span.clone()),
-                format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
-            ));
+            {
+                out.push(Found::error(
+                    Blame::Value(wd.lambda_function_arn.span.clone()),
+                    format!("`{a}` is not covered by `{key}`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
+                ));
+            }
         }
         let section = format!("worker_deployments[{i}]");
         // A smoke workflow and its task queue come together; an input needs the workflow.
@@ -718,5 +1147,366 @@ fn worker_deployments(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<F
             }
             ids.push(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{LoadError, Problem, Severity, load_str};
+
+    /// A service-managed StackSet over one OU, owned by the management account.
+    const SET: &str = r#"[aws]
+region = "us-east-1"
+account_id = "123456789012"
+
+[temporal]
+server_role_arn = "arn:aws:iam::123456789012:role/temporal-server"
+
+[role]
+name = "Temporal-Serverless-Worker"
+external_id = "abcdef-12345"
+lambda_function_arns = ["arn:aws:lambda:us-east-1:111111111111:function:worker:*"]
+
+[stack_set]
+name = "temporal-invocation-role"
+permission_model = "service-managed"
+organizational_units = ["ou-abcd-12345678"]
+regions = ["us-east-1"]
+"#;
+
+    fn load(src: &str) -> crate::Environment {
+        match load_str(Path::new("environments/org.toml"), src) {
+            Ok(loaded) => loaded.env,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn errors(src: &str) -> Vec<Problem> {
+        match load_str(Path::new("environments/org.toml"), src) {
+            Err(LoadError::Invalid(p)) => p
+                .into_iter()
+                .filter(|p| p.severity == Severity::Error)
+                .collect(),
+            other => panic!("expected errors, got {other:?}"),
+        }
+    }
+
+    /// The one error of `src`: its key, line and message.
+    fn the_error(src: &str) -> (String, usize, String) {
+        let found = errors(src);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let p = &found[0];
+        let line = p.position.map(|(l, _)| l).unwrap_or_default();
+        (p.key.clone(), line, p.message.clone())
+    }
+
+    fn line_of(src: &str, needle: &str) -> usize {
+        src.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in {src}"))
+            + 1
+    }
+
+    #[test]
+    fn the_contract_loads_without_a_stack_name_and_names_its_role_fixed() {
+        let env = load(SET);
+        let set = env.stack_set().expect("[stack_set]");
+        assert_eq!(set.name, "temporal-invocation-role");
+        assert!(set.is_service_managed());
+        assert!(set.auto_deployment && !set.retain_stacks_on_account_removal);
+        assert_eq!(set.region().map(|r| r.as_str()), Some("us-east-1"));
+        assert_eq!(env.role_naming(), crate::Naming::Fixed);
+        assert_eq!(env.role_name(), "Temporal-Serverless-Worker");
+        assert!(env.single_stack("status").is_err());
+        assert!(env.invocation_roles().is_empty());
+    }
+
+    #[test]
+    fn a_single_stack_still_needs_its_stack_name() {
+        let src = SET.split("[stack_set]").next().unwrap();
+        let (key, line, message) = the_error(src);
+        assert_eq!(key, "role.stack_name");
+        assert_eq!(line, line_of(src, "[role]"));
+        assert!(
+            message.starts_with("is missing; allowed: a CloudFormation stack name")
+                && message.contains("[stack_set]"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_role_name_over_64_characters_is_refused() {
+        let long = "R".repeat(65);
+        let src = SET.replace("Temporal-Serverless-Worker", &long);
+        let (key, line, message) = the_error(&src);
+        assert_eq!((key.as_str(), line), ("role.name", line_of(&src, &long)));
+        assert!(message.contains("1 to 64 characters"), "{message}");
+    }
+
+    #[test]
+    fn the_per_stack_role_name_cannot_be_a_stack_sets() {
+        let src = SET.replace("[role]\n", "[role]\nnaming = \"per-stack\"\n");
+        let (key, line, message) = the_error(&src);
+        assert_eq!(
+            (key.as_str(), line),
+            ("role.naming", line_of(&src, "per-stack"))
+        );
+        assert!(
+            message.contains("`StackSet-temporal-invocation-role-UUID`")
+                && message.contains("over IAM's 64")
+                && message.contains("allowed: `fixed`"),
+            "{message}"
+        );
+        // `fixed` is what a StackSet is anyway.
+        load(&SET.replace("[role]\n", "[role]\nnaming = \"fixed\"\n"));
+    }
+
+    #[test]
+    fn a_second_region_is_refused_at_its_entry() {
+        let src = SET.replace(
+            r#"regions = ["us-east-1"]"#,
+            r#"regions = ["us-east-1", "eu-west-1"]"#,
+        );
+        let (key, _, message) = the_error(&src);
+        assert_eq!(key, "stack_set.regions[1]");
+        assert!(
+            message.starts_with("`eu-west-1` is a second region")
+                && message.contains("allowed: exactly one region"),
+            "{message}"
+        );
+        let (key, _, message) =
+            the_error(&SET.replace(r#"regions = ["us-east-1"]"#, "regions = []"));
+        assert_eq!(key, "stack_set.regions");
+        assert!(
+            message.starts_with("is empty; allowed: one region code"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_ou_or_account_id_of_the_wrong_shape_is_refused() {
+        let src = SET.replace("ou-abcd-12345678", "ou-ABCD-123");
+        let (key, line, message) = the_error(&src);
+        assert_eq!(
+            (key.as_str(), line),
+            (
+                "stack_set.organizational_units[0]",
+                line_of(&src, "ou-ABCD")
+            )
+        );
+        assert!(
+            message.starts_with("`ou-ABCD-123` is not an organizational unit ID; allowed:"),
+            "{message}"
+        );
+        load(&SET.replace("ou-abcd-12345678", "r-ab12"));
+        let selfm = SET.replace("service-managed", "self-managed").replace(
+            r#"organizational_units = ["ou-abcd-12345678"]"#,
+            r#"accounts = ["11111111111"]"#,
+        );
+        let (key, _, message) = the_error(&selfm);
+        assert_eq!(key, "stack_set.accounts[0]");
+        assert!(message.contains("allowed: 12 digits"), "{message}");
+    }
+
+    #[test]
+    fn the_management_account_is_never_a_target_of_a_service_managed_stack_set() {
+        let src = format!(
+            "{SET}\n[stack_set.overrides.\"123456789012\"]\nexternal_id = \"other-ext-id\"\n"
+        );
+        let (key, line, message) = the_error(&src);
+        assert_eq!(key, "stack_set.overrides.123456789012");
+        assert_eq!(line, line_of(&src, "overrides"));
+        assert!(
+            message.contains("the management account, which is never a target"),
+            "{message}"
+        );
+        let listed = SET.replace("regions =", "accounts = [\"123456789012\"]\nregions =");
+        let (key, _, message) = the_error(&listed);
+        assert_eq!(key, "stack_set.accounts[0]");
+        assert!(message.contains("the management account"), "{message}");
+        // A delegated administrator is a member account: an override for it is a target.
+        load(&src.replace("regions =", "call_as = \"delegated-admin\"\nregions ="));
+    }
+
+    #[test]
+    fn each_permission_model_has_its_own_targets() {
+        let with_ous = SET.replace("service-managed", "self-managed");
+        let found = errors(&with_ous);
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["stack_set.accounts", "stack_set.organizational_units[0]"],
+            "{found:#?}"
+        );
+        assert!(
+            found[0]
+                .message
+                .starts_with("is missing; a `self-managed` StackSet")
+        );
+        assert!(
+            found[1]
+                .message
+                .contains("is for `permission_model = \"service-managed\"`")
+        );
+        let no_ous = SET.replace(r#"organizational_units = ["ou-abcd-12345678"]"#, "");
+        let (key, _, message) = the_error(&no_ous);
+        assert_eq!(key, "stack_set.organizational_units");
+        assert!(
+            message.starts_with("is missing; a `service-managed` StackSet"),
+            "{message}"
+        );
+        let self_managed = SET.replace("service-managed", "self-managed").replace(
+            r#"organizational_units = ["ou-abcd-12345678"]"#,
+            "accounts = [\"111111111111\"]\nauto_deployment = true\nexecution_role_name = \"exec\"",
+        );
+        let (key, _, message) = the_error(&self_managed);
+        assert_eq!(key, "stack_set.auto_deployment");
+        assert!(message.contains("service-managed"), "{message}");
+        let fine = self_managed.replace("auto_deployment = true\n", "");
+        assert_eq!(load(&fine).stack_set().unwrap().accounts.len(), 1);
+        let admin = SET.replace("regions =", "execution_role_name = \"exec\"\nregions =");
+        assert_eq!(the_error(&admin).0, "stack_set.execution_role_name");
+    }
+
+    #[test]
+    fn operation_preferences_take_a_count_or_a_percentage_in_range() {
+        let both = SET.replace(
+            "regions =",
+            "max_concurrent_count = 2\nmax_concurrent_percentage = 50\nregions =",
+        );
+        assert_eq!(the_error(&both).0, "stack_set.max_concurrent_percentage");
+        let over = SET.replace("regions =", "failure_tolerance_percentage = 101\nregions =");
+        let (key, _, message) = the_error(&over);
+        assert_eq!(key, "stack_set.failure_tolerance_percentage");
+        assert!(message.contains("allowed: 0 to 100"), "{message}");
+        let fine = SET.replace(
+            "regions =",
+            "max_concurrent_percentage = 25\nfailure_tolerance_count = 1\nconcurrency_mode = \"soft-failure-tolerance\"\nregions =",
+        );
+        assert_eq!(
+            load(&fine).stack_set().unwrap().failure_tolerance_count,
+            Some(1)
+        );
+    }
+
+    const RECORDED: &str = "\n[outputs]\nstack_set_id = \"temporal-invocation-role:0f1e-42\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n\n[outputs.role_arns]\n111111111111 = \"arn:aws:iam::111111111111:role/Temporal-Serverless-Worker\"\n";
+
+    #[test]
+    fn outputs_of_a_stack_set_hold_each_accounts_role() {
+        let env = load(&format!("{SET}{RECORDED}"));
+        let roles: Vec<_> = env
+            .invocation_roles()
+            .into_iter()
+            .map(|r| (r.account, r.role_arn))
+            .collect();
+        assert_eq!(
+            roles,
+            [(
+                "111111111111".to_owned(),
+                "arn:aws:iam::111111111111:role/Temporal-Serverless-Worker".to_owned()
+            )]
+        );
+        let (role, external_id) = env
+            .invocation_for("arn:aws:lambda:us-east-1:111111111111:function:worker:3")
+            .unwrap();
+        assert_eq!(
+            role,
+            "arn:aws:iam::111111111111:role/Temporal-Serverless-Worker"
+        );
+        assert_eq!(external_id.as_str(), "abcdef-12345");
+        let err = env
+            .invocation_for("arn:aws:lambda:us-east-1:222222222222:function:worker")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("account `222222222222`")
+                && err.contains(
+                    "`[outputs.role_arns]` of `environments/org.toml` has no `\"222222222222\"`"
+                ),
+            "{err}"
+        );
+        // Another account's ARN under an account, a single stack's keys, a foreign StackSet.
+        let wrong = format!("{SET}{RECORDED}").replace(
+            "111111111111 = \"arn:aws:iam::111111111111",
+            "111111111111 = \"arn:aws:iam::222222222222",
+        );
+        let (key, _, message) = the_error(&wrong);
+        assert_eq!(key, "outputs.role_arns.111111111111");
+        assert!(
+            message
+                .contains("allowed: `arn:aws:iam::111111111111:role/Temporal-Serverless-Worker`"),
+            "{message}"
+        );
+        let single = format!("{SET}{RECORDED}").replace(
+            "[outputs]\n",
+            "[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/Temporal-Serverless-Worker\"\n",
+        );
+        let (key, _, message) = the_error(&single);
+        assert_eq!(key, "outputs.role_arn");
+        assert!(message.contains("is a single stack's"), "{message}");
+        let other =
+            format!("{SET}{RECORDED}").replace("temporal-invocation-role:0f1e", "roles:0f1e");
+        assert_eq!(the_error(&other).0, "outputs.stack_set_id");
+    }
+
+    #[test]
+    fn a_single_stacks_outputs_cannot_hold_a_stack_sets() {
+        let single = SET.split("[stack_set]").next().unwrap().replace(
+            "[role]\n",
+            "[role]\nstack_name = \"s\"\nnaming = \"fixed\"\n",
+        );
+        let src = format!(
+            "{single}\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/Temporal-Serverless-Worker\"\nstack_id = \"arn:aws:cloudformation:us-east-1:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\nstack_set_id = \"x:1\"\n"
+        );
+        let (key, _, message) = the_error(&src);
+        assert_eq!(key, "outputs.stack_set_id");
+        assert!(message.contains("no `[stack_set]`"), "{message}");
+        let missing = src
+            .replace(
+                "stack_id = \"arn:aws:cloudformation:us-east-1:123456789012:stack/s/1\"\n",
+                "",
+            )
+            .replace("stack_set_id = \"x:1\"\n", "");
+        let (key, line, message) = the_error(&missing);
+        assert_eq!(
+            (key.as_str(), line),
+            ("outputs.stack_id", line_of(&missing, "[outputs]"))
+        );
+        assert!(
+            message.starts_with("is missing; `[outputs]` is written by"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_version_is_covered_by_its_accounts_override() {
+        let version = "\n[[worker_deployments]]\nnamespace = \"default\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-east-1:222222222222:function:other:1\"\n";
+        let src = format!("{SET}{version}");
+        let (key, _, message) = the_error(&src);
+        assert_eq!(key, "worker_deployments[0].lambda_function_arn");
+        assert!(
+            message.contains("not covered by `role.lambda_function_arns`"),
+            "{message}"
+        );
+        let with_override = format!(
+            "{SET}\n[stack_set.overrides.\"222222222222\"]\nlambda_function_arns = [\"arn:aws:lambda:us-east-1:222222222222:function:other:*\"]\nexternal_id = \"team-two-ext\"\n{version}"
+        );
+        let env = load(&with_override);
+        let set = env.stack_set().unwrap();
+        let account = "222222222222".parse().unwrap();
+        assert_eq!(
+            set.external_id_of(&env.role, &account).as_str(),
+            "team-two-ext"
+        );
+        assert_eq!(set.lambda_function_arns_of(&env.role, &account).len(), 1);
+        let uncovered = with_override.replace("function:other:*", "function:else:*");
+        let (_, _, message) = the_error(&uncovered);
+        assert!(
+            message
+                .contains("not covered by `stack_set.overrides.222222222222.lambda_function_arns`"),
+            "{message}"
+        );
     }
 }

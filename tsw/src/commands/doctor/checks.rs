@@ -754,12 +754,11 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
     let tsw = crate::cli::name();
     let env = inputs.env;
     let deploy_fix = format!("run `{tsw} deploy {}`", env.name);
-    let stack = match inputs
-        .clients
-        .stacks
-        .describe_stack(&env.role.stack_name)
-        .await
-    {
+    let name = match env.single_stack("doctor") {
+        Ok(name) => name,
+        Err(e) => return r.fail(4, "role stack", e.to_string(), "run `plan` instead"),
+    };
+    let stack = match inputs.clients.stacks.describe_stack(name).await {
         Ok(Some(s))
             if matches!(
                 s.status,
@@ -774,7 +773,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
             return r.fail(
                 4,
                 "role stack",
-                format!("stack `{}` is {}", env.role.stack_name, s.status),
+                format!("stack `{name}` is {}", s.status),
                 deploy_fix,
             );
         }
@@ -782,7 +781,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
             return r.fail(
                 4,
                 "role stack",
-                format!("stack `{}` does not exist", env.role.stack_name),
+                format!("stack `{name}` does not exist"),
                 deploy_fix,
             );
         }
@@ -798,7 +797,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
     r.pass(
         4,
         "role stack",
-        format!("stack `{}` is {}", env.role.stack_name, stack.status),
+        format!("stack `{name}` is {}", stack.status),
     );
     let Some(recorded) = &env.outputs else {
         return r.fail(
@@ -1238,10 +1237,10 @@ fn held_differences(
             held.function_arn, wd.lambda_function_arn
         ));
     }
-    match &env.outputs {
-        Some(o) if held.role_arn != o.role_arn => differences.push(format!(
-            "role `{}`, but [outputs].role_arn is `{}`",
-            held.role_arn, o.role_arn
+    match env.outputs.as_ref().and_then(|o| o.role_arn.as_deref()) {
+        Some(recorded) if held.role_arn != recorded => differences.push(format!(
+            "role `{}`, but [outputs].role_arn is `{recorded}`",
+            held.role_arn
         )),
         _ => {}
     }

@@ -1,0 +1,67 @@
+//! A StackSet environment's [`StackSetSpec`]: the one place that turns `[stack_set]`, `[role]`
+//! and the rendered parameters into what `plan` compares with AWS and `deploy` applies.
+
+use aws::stack_set::{AutoDeployment, CallAs, PermissionModel, Preferences, StackSetSpec, Targets};
+use env_descriptor::Environment;
+use env_render::{Templates, cfn};
+
+/// The StackSet `env` declares, with its parameters as rendered (`parameters`, the template's
+/// defaults filled in); `None` for a single-stack environment.
+pub fn spec(
+    env: &Environment,
+    templates: &Templates,
+    parameters: &[(String, String)],
+) -> Option<StackSetSpec> {
+    let set = env.stack_set()?;
+    let texts =
+        |values: &[env_descriptor::AccountId]| values.iter().map(|v| v.to_string()).collect();
+    let service_managed = set.is_service_managed();
+    let count = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+    let percent = |n: Option<u8>| n.map(i32::from);
+    Some(StackSetSpec {
+        name: set.name.to_string(),
+        template_body: templates.cfn_template(env.role_naming()).body.clone(),
+        parameters: parameters.to_vec(),
+        overrides: cfn::Parameters::overrides_of(env),
+        targets: if service_managed {
+            Targets::OrganizationalUnits(
+                set.organizational_units
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect(),
+            )
+        } else {
+            Targets::Accounts(texts(&set.accounts))
+        },
+        regions: set.regions.iter().map(|r| r.to_string()).collect(),
+        permission_model: if service_managed {
+            PermissionModel::ServiceManaged
+        } else {
+            PermissionModel::SelfManaged
+        },
+        call_as: if set.call_as.as_ref().is_some_and(|c| c.is_delegated_admin()) {
+            CallAs::DelegatedAdmin
+        } else {
+            CallAs::Itself
+        },
+        auto_deployment: service_managed.then_some(AutoDeployment {
+            enabled: set.auto_deployment,
+            retain_stacks_on_account_removal: set.auto_deployment
+                && set.retain_stacks_on_account_removal,
+        }),
+        administration_role_arn: set.administration_role_arn.as_ref().map(|a| a.to_string()),
+        execution_role_name: set.execution_role_name.as_ref().map(|a| a.to_string()),
+        preferences: Preferences {
+            max_concurrent_count: count(set.max_concurrent_count),
+            max_concurrent_percentage: percent(set.max_concurrent_percentage),
+            failure_tolerance_count: count(set.failure_tolerance_count),
+            failure_tolerance_percentage: percent(set.failure_tolerance_percentage),
+            soft_failure_tolerance: set
+                .concurrency_mode
+                .as_ref()
+                .map(|m| m.as_str() == env_descriptor::ConcurrencyMode::SOFT),
+            region_order: Vec::new(),
+        },
+        tags: crate::commands::deploy::stack_tags(env),
+    })
+}
