@@ -45,7 +45,8 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         - ListStackSetOperationResults, ListStackInstances, DescribeStackInstance give
                           per-account/region Status, StatusReason, DetailedStatus, StackId, OU and the
                           last operation; service-managed targets are every active account under the OUs
-                          (all levels, as AWS; moto went one level), never the management account;
+                          (all levels, as AWS; moto went one level), never the management account, narrowed
+                          by Accounts with AccountFilterType INTERSECTION or DIFFERENCE;
                         - AutoDeployment (service-managed only) is stored and shown by DescribeStackSet;
                         - DetectStackSetDrift (moto answered 500) runs as an operation that sets each
                           instance's DriftStatus and the StackSet's StackSetDriftDetectionDetails.
@@ -73,7 +74,8 @@ Limits (what is still not AWS):
   * Only the sts:ExternalId condition of a trust policy is evaluated, not principals or
     other condition keys; a trust policy without any Allow for sts:AssumeRole stays permissive.
   * StackSets: drift detection compares only the trust policy (and existence) of each
-    AWS::IAM::Role of an instance's stack with its template; no AccountFilterType, AccountsUrl, CallAs/delegated administrators, no
+    AWS::IAM::Role of an instance's stack with its template; AccountFilterType only beside OUs (INTERSECTION,
+    DIFFERENCE, UNION), no AccountsUrl, CallAs/delegated administrators, no
     execution-role check in SELF_MANAGED targets; automatic deployments are not queued behind a
     running operation; StopStackSetOperation only marks the operation STOPPED (its work is done);
     a fixed delay per operation, whatever its number of targets; instance statuses never
@@ -1563,6 +1565,16 @@ def _targets(stack_set: Any, account_id: str, region: str, regions: list[str], a
                                       "Member must satisfy regular expression pattern: "
                                       "^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
         members = _ou_accounts(_org(account_id, region), ous)
+        # AccountFilterType narrows (INTERSECTION), excludes (DIFFERENCE) or adds (UNION) the
+        # accounts named beside the OUs; none named: the OUs alone.
+        named = set(accounts)
+        kind = deployment.get("AccountFilterType") or "NONE"
+        if named and kind == "INTERSECTION":
+            members = [m for m in members if m[0] in named]
+        elif named and kind == "DIFFERENCE":
+            members = [m for m in members if m[0] not in named]
+        elif named and kind == "UNION":
+            members += [(a, None) for a in accounts if a not in {m[0] for m in members}]  # type: ignore[misc]
     else:
         if ous:
             raise ValidationError(message="StackSets with SELF_MANAGED permission model can only have accounts "

@@ -26,6 +26,18 @@ pub enum Operation {
     ExecuteChangeSet,
     DeleteChangeSet,
     DeleteStack,
+    DescribeStackSet,
+    ListStackInstances,
+    DescribeStackInstance,
+    CreateStackSet,
+    UpdateStackSet,
+    CreateStackInstances,
+    UpdateStackInstances,
+    DeleteStackInstances,
+    DeleteStackSet,
+    DescribeStackSetOperation,
+    ListStackSetOperationResults,
+    DetectStackSetDrift,
     GetRole,
     ListRolePolicies,
     GetRolePolicy,
@@ -48,6 +60,9 @@ enum Target {
     /// The stack and the change sets this tool creates on it
     /// (`arn:PARTITION:cloudformation:REGION:ACCOUNT:changeSet/xtask-*/*`).
     ChangeSet,
+    /// The environment's StackSet (`[stack_set]`):
+    /// `arn:PARTITION:cloudformation:REGION:ACCOUNT:stackset/NAME:*`.
+    StackSet,
     /// The invocation role: `arn:PARTITION:iam::ACCOUNT:role/NAME-STACK`.
     Role,
     /// The Lambda functions the descriptor names (each ARN, and its versions and aliases).
@@ -67,6 +82,18 @@ impl Operation {
         Operation::ExecuteChangeSet,
         Operation::DeleteChangeSet,
         Operation::DeleteStack,
+        Operation::DescribeStackSet,
+        Operation::ListStackInstances,
+        Operation::DescribeStackInstance,
+        Operation::CreateStackSet,
+        Operation::UpdateStackSet,
+        Operation::CreateStackInstances,
+        Operation::UpdateStackInstances,
+        Operation::DeleteStackInstances,
+        Operation::DeleteStackSet,
+        Operation::DescribeStackSetOperation,
+        Operation::ListStackSetOperationResults,
+        Operation::DetectStackSetDrift,
         Operation::GetRole,
         Operation::ListRolePolicies,
         Operation::GetRolePolicy,
@@ -90,10 +117,26 @@ impl Operation {
     pub fn service(self) -> &'static str {
         use Operation::*;
         match self {
-            DescribeStacks | GetTemplate | DescribeStackEvents | CreateChangeSet
-            | DescribeChangeSet | ExecuteChangeSet | DeleteChangeSet | DeleteStack => {
-                "cloudformation"
-            }
+            DescribeStacks
+            | GetTemplate
+            | DescribeStackEvents
+            | CreateChangeSet
+            | DescribeChangeSet
+            | ExecuteChangeSet
+            | DeleteChangeSet
+            | DeleteStack
+            | DescribeStackSet
+            | ListStackInstances
+            | DescribeStackInstance
+            | CreateStackSet
+            | UpdateStackSet
+            | CreateStackInstances
+            | UpdateStackInstances
+            | DeleteStackInstances
+            | DeleteStackSet
+            | DescribeStackSetOperation
+            | ListStackSetOperationResults
+            | DetectStackSetDrift => "cloudformation",
             GetRole
             | ListRolePolicies
             | GetRolePolicy
@@ -123,6 +166,18 @@ impl Operation {
             | DeleteRolePolicy
             | DetachRolePolicy
             | AssumeRole => Target::Role,
+            DescribeStackSet
+            | ListStackInstances
+            | DescribeStackInstance
+            | CreateStackSet
+            | UpdateStackSet
+            | CreateStackInstances
+            | UpdateStackInstances
+            | DeleteStackInstances
+            | DeleteStackSet
+            | DescribeStackSetOperation
+            | ListStackSetOperationResults
+            | DetectStackSetDrift => Target::StackSet,
             GetFunction | GetFunctionConfiguration => Target::Function,
             GetCallerIdentity => Target::Nothing,
         }
@@ -204,6 +259,14 @@ impl Use {
                 DeleteChangeSet,
                 // The empty REVIEW_IN_PROGRESS stack a new stack's change set leaves.
                 DeleteStack,
+                // A StackSet environment (`status` too): the StackSet, its instances, and drift
+                // detection on them, watched as an operation.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                DetectStackSetDrift,
+                DescribeStackSetOperation,
+                ListStackSetOperationResults,
             ],
             Use::Deploy => &[
                 GetCallerIdentity,
@@ -219,6 +282,18 @@ impl Use {
                 DeleteChangeSet,
                 DeleteStack,
                 ExecuteChangeSet,
+                // A StackSet environment: the StackSet and its instances, each operation
+                // watched.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                CreateStackSet,
+                UpdateStackSet,
+                CreateStackInstances,
+                UpdateStackInstances,
+                DeleteStackInstances,
+                DescribeStackSetOperation,
+                ListStackSetOperationResults,
                 // Restoring a role changed outside the stack.
                 UpdateAssumeRolePolicy,
                 PutRolePolicy,
@@ -230,6 +305,14 @@ impl Use {
                 DescribeStacks,
                 DescribeStackEvents,
                 DeleteStack,
+                // A StackSet environment: every instance deleted, then the StackSet.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                DeleteStackInstances,
+                DescribeStackSetOperation,
+                ListStackSetOperationResults,
+                DeleteStackSet,
             ],
             Use::Doctor => &[
                 GetCallerIdentity,
@@ -304,6 +387,8 @@ pub struct Scope {
     pub region: String,
     pub account: String,
     pub stack_name: String,
+    /// `[stack_set] name`, for a StackSet environment.
+    pub stack_set_name: Option<String>,
     /// The invocation role's ARN (the recorded one, else `role/NAME-STACK`).
     pub role_arn: String,
     /// `deploy.cloudformation_role_arn`.
@@ -331,9 +416,20 @@ impl Scope {
         )
     }
 
+    /// The StackSet's ARN pattern: its name, any StackSet ID.
+    pub fn stack_set_arn(&self) -> Option<String> {
+        self.stack_set_name.as_ref().map(|name| {
+            format!(
+                "arn:{}:cloudformation:{}:{}:stackset/{name}:*",
+                self.partition, self.region, self.account
+            )
+        })
+    }
+
     fn resources(&self, target: Target) -> Vec<String> {
         match target {
             Target::Stack => vec![self.stack_arn()],
+            Target::StackSet => self.stack_set_arn().into_iter().collect(),
             Target::ChangeSet => vec![self.stack_arn(), self.change_set_arn()],
             Target::Role => vec![self.role_arn.clone()],
             Target::Function => self
@@ -367,6 +463,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
     for (target, sid) in [
         (Target::Stack, "Stacks"),
         (Target::ChangeSet, "ChangeSetsOfTheStacks"),
+        (Target::StackSet, "StackSets"),
         (Target::Role, "InvocationRoles"),
         (Target::Function, "LambdaFunctions"),
     ] {
@@ -438,6 +535,7 @@ mod tests {
             region: "eu-west-1".into(),
             account: "123456789012".into(),
             stack_name: "tsw-staging".into(),
+            stack_set_name: Some("temporal-invocation-role".into()),
             role_arn: "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"
                 .into(),
             cloudformation_role_arn: service_role
@@ -462,6 +560,12 @@ mod tests {
             (
                 "cloudformation changeSet",
                 format!(r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:changeSet/xtask-\*/\*$"),
+            ),
+            (
+                "cloudformation stackset",
+                format!(
+                    r"^arn:{p}:cloudformation:[a-z0-9-]+:\d{{12}}:stackset/[A-Za-z][A-Za-z0-9-]*:\*$"
+                ),
             ),
             (
                 "iam role",
@@ -506,6 +610,7 @@ mod tests {
                                 &["cloudformation stack", "cloudformation changeSet"][..]
                             }
                             "LambdaFunctions" => &["lambda function"][..],
+                            "StackSets" => &["cloudformation stackset"][..],
                             _ => &["iam role"][..],
                         };
                         assert!(wanted.contains(&format), "{u}: {sid}: {r} is a {format}");

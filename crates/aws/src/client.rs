@@ -129,6 +129,11 @@ impl Clients {
         endpoint_of(&self.config, "STS").unwrap_or_else(|| "STS".to_owned())
     }
 
+    /// The StackSets of the connection's account and region, called as `call_as`.
+    pub fn stack_sets(&self, call_as: crate::stack_set::CallAs) -> crate::stack_set::StackSets {
+        crate::stack_set::StackSets::new(self.stacks.cfn.clone(), call_as)
+    }
+
     /// STS GetCallerIdentity.
     pub async fn whoami(&self) -> Result<Identity, DeployError> {
         let out = self

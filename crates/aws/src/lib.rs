@@ -25,6 +25,7 @@ mod model;
 mod plan;
 mod role;
 mod stack;
+pub mod stack_set;
 mod undo;
 
 pub use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};

@@ -97,6 +97,8 @@ pub fn scope(env: &Environment) -> Result<Scope> {
         region,
         account,
         stack_name,
+        // Set by a StackSet environment's `[stack_set] name` once the descriptor has it.
+        stack_set_name: None,
         role_arn,
         cloudformation_role_arn: env
             .deploy
