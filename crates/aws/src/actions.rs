@@ -4,7 +4,8 @@
 //! code and fails when a call is missing from it, or an entry is called nowhere). [`policy`]
 //! turns a use into an IAM policy document scoped to what the descriptors declare: the stack
 //! (`arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/*`), the change sets this tool
-//! names (`changeSet/xtask-*/*`), the invocation role (`arn:PARTITION:iam::ACCOUNT:role/NAME`),
+//! names (`changeSet/xtask-*/*`), a StackSet (`stackset/NAME:*`) and the OUs and roots of the
+//! organization it targets, the invocation role (`arn:PARTITION:iam::ACCOUNT:role/NAME`),
 //! the Lambda functions, and `iam:PassRole` on `deploy.cloudformation_role_arn` alone, with
 //! `iam:PassedToService`. No action is `*`, and no resource is: every action the tool needs
 //! takes resource-level permissions, but for `sts:GetCallerIdentity`, which needs no permission
@@ -26,18 +27,6 @@ pub enum Operation {
     ExecuteChangeSet,
     DeleteChangeSet,
     DeleteStack,
-    DescribeStackSet,
-    ListStackInstances,
-    DescribeStackInstance,
-    CreateStackSet,
-    UpdateStackSet,
-    CreateStackInstances,
-    UpdateStackInstances,
-    DeleteStackInstances,
-    DeleteStackSet,
-    DescribeStackSetOperation,
-    ListStackSetOperationResults,
-    DetectStackSetDrift,
     GetRole,
     ListRolePolicies,
     GetRolePolicy,
@@ -50,6 +39,20 @@ pub enum Operation {
     GetFunctionConfiguration,
     GetCallerIdentity,
     AssumeRole,
+    DescribeStackSet,
+    ListStackInstances,
+    DescribeStackInstance,
+    CreateStackSet,
+    UpdateStackSet,
+    CreateStackInstances,
+    UpdateStackInstances,
+    DeleteStackInstances,
+    DeleteStackSet,
+    DescribeStackSetOperation,
+    ListStackSetOperationResults,
+    DetectStackSetDrift,
+    ListChildren,
+    ListAccountsForParent,
 }
 
 /// What an operation acts on, which is what its permission is scoped to.
@@ -60,13 +63,17 @@ enum Target {
     /// The stack and the change sets this tool creates on it
     /// (`arn:PARTITION:cloudformation:REGION:ACCOUNT:changeSet/xtask-*/*`).
     ChangeSet,
-    /// The environment's StackSet (`[stack_set]`):
-    /// `arn:PARTITION:cloudformation:REGION:ACCOUNT:stackset/NAME:*`.
-    StackSet,
     /// The invocation role: `arn:PARTITION:iam::ACCOUNT:role/NAME-STACK`.
     Role,
     /// The Lambda functions the descriptor names (each ARN, and its versions and aliases).
     Function,
+    /// The environment's StackSet:
+    /// `arn:PARTITION:cloudformation:REGION:ACCOUNT:stackset/NAME:*`.
+    StackSet,
+    /// The OUs and roots of the organization a service-managed StackSet targets, and the OUs
+    /// below them (`arn:PARTITION:organizations::*:ou/o-*/ou-*`, `.../root/o-*/r-*`: their
+    /// ARNs name the management account and the organization, which a descriptor need not).
+    Organization,
     /// Nothing: the operation needs no permission (`sts:GetCallerIdentity`).
     Nothing,
 }
@@ -82,18 +89,6 @@ impl Operation {
         Operation::ExecuteChangeSet,
         Operation::DeleteChangeSet,
         Operation::DeleteStack,
-        Operation::DescribeStackSet,
-        Operation::ListStackInstances,
-        Operation::DescribeStackInstance,
-        Operation::CreateStackSet,
-        Operation::UpdateStackSet,
-        Operation::CreateStackInstances,
-        Operation::UpdateStackInstances,
-        Operation::DeleteStackInstances,
-        Operation::DeleteStackSet,
-        Operation::DescribeStackSetOperation,
-        Operation::ListStackSetOperationResults,
-        Operation::DetectStackSetDrift,
         Operation::GetRole,
         Operation::ListRolePolicies,
         Operation::GetRolePolicy,
@@ -106,6 +101,20 @@ impl Operation {
         Operation::GetFunctionConfiguration,
         Operation::GetCallerIdentity,
         Operation::AssumeRole,
+        Operation::DescribeStackSet,
+        Operation::ListStackInstances,
+        Operation::DescribeStackInstance,
+        Operation::CreateStackSet,
+        Operation::UpdateStackSet,
+        Operation::CreateStackInstances,
+        Operation::UpdateStackInstances,
+        Operation::DeleteStackInstances,
+        Operation::DeleteStackSet,
+        Operation::DescribeStackSetOperation,
+        Operation::ListStackSetOperationResults,
+        Operation::DetectStackSetDrift,
+        Operation::ListChildren,
+        Operation::ListAccountsForParent,
     ];
 
     /// The IAM action that allows it, e.g. `cloudformation:DescribeStacks`.
@@ -137,6 +146,7 @@ impl Operation {
             | DescribeStackSetOperation
             | ListStackSetOperationResults
             | DetectStackSetDrift => "cloudformation",
+            ListChildren | ListAccountsForParent => "organizations",
             GetRole
             | ListRolePolicies
             | GetRolePolicy
@@ -166,6 +176,7 @@ impl Operation {
             | DeleteRolePolicy
             | DetachRolePolicy
             | AssumeRole => Target::Role,
+            GetFunction | GetFunctionConfiguration => Target::Function,
             DescribeStackSet
             | ListStackInstances
             | DescribeStackInstance
@@ -178,7 +189,7 @@ impl Operation {
             | DescribeStackSetOperation
             | ListStackSetOperationResults
             | DetectStackSetDrift => Target::StackSet,
-            GetFunction | GetFunctionConfiguration => Target::Function,
+            ListChildren | ListAccountsForParent => Target::Organization,
             GetCallerIdentity => Target::Nothing,
         }
     }
@@ -244,6 +255,12 @@ impl Use {
                 ListRolePolicies,
                 GetRolePolicy,
                 ListAttachedRolePolicies,
+                // A StackSet environment's plan reads only.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
             ],
             Use::Plan => &[
                 GetCallerIdentity,
@@ -259,11 +276,13 @@ impl Use {
                 DeleteChangeSet,
                 // The empty REVIEW_IN_PROGRESS stack a new stack's change set leaves.
                 DeleteStack,
-                // A StackSet environment (`status` too): the StackSet, its instances, and drift
-                // detection on them, watched as an operation.
+                // A StackSet environment's plan reads only; `status` also runs drift detection
+                // on its instances, watched as an operation.
                 DescribeStackSet,
                 ListStackInstances,
                 DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
                 DetectStackSetDrift,
                 DescribeStackSetOperation,
                 ListStackSetOperationResults,
@@ -282,11 +301,13 @@ impl Use {
                 DeleteChangeSet,
                 DeleteStack,
                 ExecuteChangeSet,
-                // A StackSet environment: the StackSet and its instances, each operation
-                // watched.
+                // A StackSet environment: the StackSet and its instances as they are and the
+                // accounts under its OUs, then each change an operation, watched.
                 DescribeStackSet,
                 ListStackInstances,
                 DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
                 CreateStackSet,
                 UpdateStackSet,
                 CreateStackInstances,
@@ -386,11 +407,14 @@ pub struct Scope {
     pub partition: String,
     pub region: String,
     pub account: String,
-    pub stack_name: String,
-    /// `[stack_set] name`, for a StackSet environment.
+    /// The stack's name; `None` for a StackSet environment.
+    pub stack_name: Option<String>,
+    /// The StackSet's name (`[stack_set]`); `None` for a single stack.
     pub stack_set_name: Option<String>,
-    /// The invocation role's ARN (the recorded one, else `role/NAME-STACK`).
-    pub role_arn: String,
+    /// Whether the StackSet targets organizational units (service-managed).
+    pub organizational_units: bool,
+    /// The invocation roles' ARNs (the recorded ones, else the one the template names).
+    pub role_arns: Vec<String>,
     /// `deploy.cloudformation_role_arn`.
     pub cloudformation_role_arn: Option<String>,
     /// The functions `doctor` reads: `role.lambda_function_arns` and those of the worker
@@ -400,38 +424,52 @@ pub struct Scope {
 
 impl Scope {
     /// The stack's ARN pattern: its name, any stack ID.
-    pub fn stack_arn(&self) -> String {
-        format!(
+    pub fn stack_arn(&self) -> Option<String> {
+        Some(format!(
             "arn:{}:cloudformation:{}:{}:stack/{}/*",
-            self.partition, self.region, self.account, self.stack_name
-        )
+            self.partition,
+            self.region,
+            self.account,
+            self.stack_name.as_ref()?
+        ))
     }
 
     /// The ARN pattern of the change sets this tool creates (`xtask-MILLIS`), on any stack of
     /// the region: a change set's ARN does not name its stack.
-    pub fn change_set_arn(&self) -> String {
-        format!(
+    pub fn change_set_arn(&self) -> Option<String> {
+        self.stack_name.as_ref()?;
+        Some(format!(
             "arn:{}:cloudformation:{}:{}:changeSet/xtask-*/*",
             self.partition, self.region, self.account
-        )
+        ))
     }
 
     /// The StackSet's ARN pattern: its name, any StackSet ID.
     pub fn stack_set_arn(&self) -> Option<String> {
-        self.stack_set_name.as_ref().map(|name| {
-            format!(
-                "arn:{}:cloudformation:{}:{}:stackset/{name}:*",
-                self.partition, self.region, self.account
-            )
-        })
+        Some(format!(
+            "arn:{}:cloudformation:{}:{}:stackset/{}:*",
+            self.partition,
+            self.region,
+            self.account,
+            self.stack_set_name.as_ref()?
+        ))
     }
 
     fn resources(&self, target: Target) -> Vec<String> {
         match target {
-            Target::Stack => vec![self.stack_arn()],
+            Target::Stack => self.stack_arn().into_iter().collect(),
+            Target::ChangeSet => self
+                .stack_arn()
+                .into_iter()
+                .chain(self.change_set_arn())
+                .collect(),
             Target::StackSet => self.stack_set_arn().into_iter().collect(),
-            Target::ChangeSet => vec![self.stack_arn(), self.change_set_arn()],
-            Target::Role => vec![self.role_arn.clone()],
+            Target::Organization if self.organizational_units => vec![
+                format!("arn:{}:organizations::*:ou/o-*/ou-*", self.partition),
+                format!("arn:{}:organizations::*:root/o-*/r-*", self.partition),
+            ],
+            Target::Organization => Vec::new(),
+            Target::Role => self.role_arns.clone(),
             Target::Function => self
                 .lambda_function_arns
                 .iter()
@@ -464,6 +502,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         (Target::Stack, "Stacks"),
         (Target::ChangeSet, "ChangeSetsOfTheStacks"),
         (Target::StackSet, "StackSets"),
+        (Target::Organization, "OrganizationalUnitsOfTheStackSets"),
         (Target::Role, "InvocationRoles"),
         (Target::Function, "LambdaFunctions"),
     ] {
@@ -497,7 +536,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         let acting: BTreeSet<String> = scopes
             .iter()
             .filter(|s| s.cloudformation_role_arn.is_none())
-            .map(|s| s.role_arn.clone())
+            .flat_map(|s| s.role_arns.clone())
             .collect();
         if !acting.is_empty() {
             let actions = what
@@ -534,10 +573,12 @@ mod tests {
             partition: "aws".into(),
             region: "eu-west-1".into(),
             account: "123456789012".into(),
-            stack_name: "tsw-staging".into(),
-            stack_set_name: Some("temporal-invocation-role".into()),
-            role_arn: "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging"
-                .into(),
+            stack_name: Some("tsw-staging".into()),
+            stack_set_name: None,
+            organizational_units: false,
+            role_arns: vec![
+                "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging".into(),
+            ],
             cloudformation_role_arn: service_role
                 .then(|| "arn:aws:iam::123456789012:role/cfn-deployer".into()),
             lambda_function_arns: vec![
@@ -568,6 +609,14 @@ mod tests {
                 ),
             ),
             (
+                "organizations ou",
+                format!(r"^arn:{p}:organizations::\*:ou/o-\*/ou-\*$"),
+            ),
+            (
+                "organizations root",
+                format!(r"^arn:{p}:organizations::\*:root/o-\*/r-\*$"),
+            ),
+            (
                 "iam role",
                 format!(r"^arn:{p}:iam::\d{{12}}:role/[\w+=,.@/-]+$"),
             ),
@@ -586,11 +635,50 @@ mod tests {
         regex_lite::Regex::new(re).unwrap().is_match(text)
     }
 
+    /// A service-managed StackSet's scope: no stack, the StackSet, roles in two accounts.
+    fn stack_set_scope() -> Scope {
+        Scope {
+            stack_name: None,
+            stack_set_name: Some("roles".into()),
+            organizational_units: true,
+            role_arns: vec![
+                "arn:aws:iam::111111111111:role/Temporal-Serverless-Worker".into(),
+                "arn:aws:iam::222222222222:role/Temporal-Serverless-Worker".into(),
+            ],
+            ..scope(false)
+        }
+    }
+
+    #[test]
+    fn a_stack_sets_plan_may_read_its_stack_set_and_the_ous_and_nothing_of_a_stack() {
+        let doc = policy(Use::PlanReadOnly, &[stack_set_scope()]);
+        let sids: Vec<&str> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sids,
+            [
+                "StackSets",
+                "OrganizationalUnitsOfTheStackSets",
+                "InvocationRoles"
+            ],
+            "{doc:#}"
+        );
+        assert_eq!(
+            doc["Statement"][0]["Resource"],
+            json!(["arn:aws:cloudformation:eu-west-1:123456789012:stackset/roles:*"])
+        );
+    }
+
     #[test]
     fn every_use_is_scoped_to_the_documented_arn_formats() {
+        let scopes = |service_role| [scope(service_role), stack_set_scope()];
         for &u in Use::ALL {
-            for service_role in [false, true] {
-                let doc = policy(u, &[scope(service_role)]);
+            for scope in [false, true].into_iter().flat_map(scopes) {
+                let doc = policy(u, &[scope]);
                 let statements = doc["Statement"].as_array().unwrap();
                 assert!(!statements.is_empty(), "{u}");
                 for s in statements {
@@ -606,11 +694,14 @@ mod tests {
                         });
                         let wanted = match sid {
                             "Stacks" => &["cloudformation stack"][..],
+                            "StackSets" => &["cloudformation stackset"][..],
+                            "OrganizationalUnitsOfTheStackSets" => {
+                                &["organizations ou", "organizations root"][..]
+                            }
                             "ChangeSetsOfTheStacks" => {
                                 &["cloudformation stack", "cloudformation changeSet"][..]
                             }
                             "LambdaFunctions" => &["lambda function"][..],
-                            "StackSets" => &["cloudformation stackset"][..],
                             _ => &["iam role"][..],
                         };
                         assert!(wanted.contains(&format), "{u}: {sid}: {r} is a {format}");

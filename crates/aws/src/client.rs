@@ -41,8 +41,8 @@ pub struct Clients {
 }
 
 /// The SDK service ids of every client this tool builds, all from [`Clients::config`]
-/// (Lambda's by [`Clients::lambda`]).
-pub(crate) const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda"];
+/// (Lambda's by [`Clients::lambda`], Organizations' by [`Clients::stack_sets`]).
+pub(crate) const SERVICES: &[&str] = &["CloudFormation", "STS", "IAM", "Lambda", "Organizations"];
 
 /// An endpoint a client calls, and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,11 +127,6 @@ impl Clients {
     /// The endpoint STS calls go to, for messages.
     pub fn sts_endpoint(&self) -> String {
         endpoint_of(&self.config, "STS").unwrap_or_else(|| "STS".to_owned())
-    }
-
-    /// The StackSets of the connection's account and region, called as `call_as`.
-    pub fn stack_sets(&self, call_as: crate::stack_set::CallAs) -> crate::stack_set::StackSets {
-        crate::stack_set::StackSets::new(self.stacks.cfn.clone(), call_as)
     }
 
     /// STS GetCallerIdentity.

@@ -7,6 +7,8 @@
 //!   interruption left ([`stack`], [`plan`], [`undo`], [`in_flight`], [`model`]). Callers hand it
 //!   a [`StackSpec`] and an [`Observer`] that shows progress and answers the confirmation; it
 //!   knows no descriptors or templates.
+//! - CloudFormation StackSets: the role in many accounts ([`stack_set`]: the spec a caller
+//!   declares, what AWS holds of it, the accounts AWS Organizations places under an OU).
 //! - IAM: the role as IAM holds it ([`LiveRole`], compared with the [`DeclaredRole`]).
 //! - Lambda: the functions as Lambda holds them ([`Lambda`]).
 //! - STS: who the caller is ([`Identity`], from [`Clients::connect`]).
@@ -44,3 +46,4 @@ pub use model::{
 pub use plan::{PlanMade, ReadOnlyPlan};
 pub use role::{DeclaredRole, LiveRole};
 pub use stack::{Guard, Observer, Stacks};
+pub use stack_set::{StackSetSpec, StackSets};

@@ -30,18 +30,20 @@ pub use layout::{
 };
 pub use lock::{EnvLock, Holder, LockError, open_state_file};
 pub use model::{
-    AWS_LAMBDA, Aws, DeploySettings, Environment, NO_SYNC, Outputs, Role, SandboxSettings, Smoke,
-    Temporal, Tls, WorkerDeployment,
+    AWS_LAMBDA, AccountOverride, Aws, DeploySettings, Environment, NO_SYNC, NoRoleFor,
+    NotForStackSet, Outputs, Role, SandboxSettings, Smoke, StackSet, Temporal, Tls,
+    WorkerDeployment,
 };
-pub use outputs::{OutputsError, StackOutputs};
+pub use outputs::{OutputsError, StackOutputs, StackSetOutputs};
 pub use problem::{Problem, Severity};
 pub use role_names::shared_role_names;
 pub use schema::{LoadError, Loaded, load, load_str};
 pub use stacks::shared_stacks;
 pub use value::{
-    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
-    JsonText, Label, LambdaArn, Namespace, Naming, PrincipalArn, ProfileName, Region, RegisteredId,
-    RoleName, RoleNaming, StackName, Timestamp,
+    AccountId, Address, BuildId, CallAs, ConcurrencyMode, ConfigPath, DeploymentName, EndpointUrl,
+    EnvVarName, ExternalId, JsonText, Label, LambdaArn, Namespace, Naming, OrganizationalUnitId,
+    PermissionModel, PrincipalArn, ProfileName, Region, RegisteredId, RoleArn, RoleName,
+    RoleNaming, StackName, StackSetName, Timestamp,
 };
 
 /// The JSON Schema of a descriptor, beside the descriptors in `environments/` (so that the

@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::stage::{Stage, Valid};
 use crate::value::{
-    AccountId, Address, BuildId, ConfigPath, DeploymentName, EndpointUrl, EnvVarName, ExternalId,
-    JsonText, Label, LambdaArn, Namespace, Naming, PrincipalArn, ProfileName, Region, RegisteredId,
-    RoleArn, RoleName, RoleNaming, SessionName, StackName, StsExternalId, TagKey, TagValue,
-    Timestamp,
+    AccountId, Address, BuildId, CallAs, ConcurrencyMode, ConfigPath, DeploymentName, EndpointUrl,
+    EnvVarName, ExternalId, JsonText, Label, LambdaArn, Namespace, Naming, OrganizationalUnitId,
+    PermissionModel, PrincipalArn, ProfileName, Region, RegisteredId, RoleArn, RoleName,
+    RoleNaming, SessionName, StackName, StackSetName, StsExternalId, TagKey, TagValue, Timestamp,
 };
 
 /// A Temporal Serverless Workers environment (`environments/NAME.toml`). Check it with
@@ -46,6 +46,11 @@ pub struct Environment<S: Stage = Valid> {
     pub aws: Aws<S>,
     pub temporal: Temporal<S>,
     pub role: Role<S>,
+    /// Deploy the role to many accounts through a CloudFormation StackSet instead of one stack
+    /// (docs/stacksets.md): `[aws]` is then the account that owns the StackSet (the
+    /// organization's management account, or a delegated administrator), `[role]` the role
+    /// every account gets.
+    pub stack_set: Option<StackSet<S>>,
     /// The Worker Deployment Versions `tsw register` creates, each backed by a Lambda
     /// function.
     #[serde(default)]
@@ -73,11 +78,11 @@ impl Environment {
         };
         let implied = [
             (
-                self.outputs.as_ref().map(|o| o.stack_id.as_str()),
+                self.outputs.as_ref().and_then(|o| o.stack_id.as_deref()),
                 "the stack recorded in [outputs]",
             ),
             (
-                self.outputs.as_ref().map(|o| o.role_arn.as_str()),
+                self.outputs.as_ref().and_then(|o| o.role_arn.as_deref()),
                 "the role recorded in [outputs]",
             ),
             (self.aws.role_arn.as_deref(), "aws.role_arn"),
@@ -92,6 +97,10 @@ impl Environment {
         {
             return Some(found);
         }
+        if self.stack_set.is_some() {
+            // The functions are the target accounts', never the StackSet's owner's.
+            return None;
+        }
         let mut lambdas = self.role.lambda_function_arns.iter().map(|a| account_of(a));
         let first = lambdas.next()??;
         lambdas
@@ -100,19 +109,114 @@ impl Environment {
     }
 
     /// How the role is named: `role.naming`, else the form `[outputs]` records, else
-    /// [`Naming::PerStack`] ([`Naming::resolve`]).
+    /// [`Naming::PerStack`] ([`Naming::resolve`]); always [`Naming::Fixed`] for a StackSet
+    /// (validation refuses another).
     pub fn role_naming(&self) -> Naming {
+        if self.stack_set.is_some() {
+            return Naming::Fixed;
+        }
         Naming::resolve(
             self.role.naming.as_deref(),
-            self.outputs.as_ref().map(|o| o.role_arn.as_str()),
+            self.outputs.as_ref().and_then(|o| o.role_arn.as_deref()),
             self.role.name_or_default(),
         )
     }
 
-    /// The IAM name of the role this environment's stack creates.
+    /// The IAM name of the role this environment's stack (or each instance of its StackSet)
+    /// creates.
     pub fn role_name(&self) -> String {
+        let stack = self.role.stack_name.as_deref().unwrap_or_default();
         self.role_naming()
-            .role_name(self.role.name_or_default(), &self.role.stack_name)
+            .role_name(self.role.name_or_default(), stack)
+    }
+
+    /// The StackSet this environment deploys the role with, when it has `[stack_set]`.
+    pub fn stack_set(&self) -> Option<&StackSet> {
+        self.stack_set.as_ref()
+    }
+
+    /// The one stack of a single-stack environment, for a command that works on one stack
+    /// (`command`, as the user typed it); a StackSet environment is refused, naming the command.
+    pub fn single_stack(&self, command: &str) -> Result<&StackName, NotForStackSet> {
+        match (&self.stack_set, &self.role.stack_name) {
+            (None, Some(name)) => Ok(name),
+            (set, _) => Err(NotForStackSet {
+                file: self.file.clone(),
+                stack_set: set.as_ref().map(|s| s.name.to_string()).unwrap_or_default(),
+                command: command.to_owned(),
+            }),
+        }
+    }
+
+    /// The invocation roles this environment has deployed, as `[outputs]` records them:
+    /// (account, role ARN), one for a single stack (its `role_arn`), one per account with an
+    /// instance for a StackSet (`role_arns`). Empty before the first deploy.
+    pub fn invocation_roles(&self) -> Vec<(String, String)> {
+        let Some(outputs) = &self.outputs else {
+            return Vec::new();
+        };
+        if self.stack_set.is_some() {
+            return outputs
+                .role_arns
+                .iter()
+                .map(|(account, arn)| (account.to_string(), arn.to_string()))
+                .collect();
+        }
+        outputs
+            .role_arn
+            .iter()
+            .filter_map(|arn| {
+                let account = crate::arn::Arn::parse(arn)?.account.to_owned();
+                Some((account, arn.clone()))
+            })
+            .collect()
+    }
+
+    /// The role and external ID a Worker Deployment Version of `function` is registered with:
+    /// the single stack's recorded role and `role.external_id`; for a StackSet, the role
+    /// recorded for the function's account in `[outputs.role_arns]` and that account's
+    /// external ID (its override, else `role.external_id`).
+    pub fn invocation_for(&self, function: &str) -> Result<(String, &ExternalId), NoRoleFor> {
+        let not_deployed = || NoRoleFor::NotDeployed {
+            file: self.file.clone(),
+            env: self.name.clone(),
+        };
+        let outputs = self.outputs.as_ref().ok_or_else(not_deployed)?;
+        let Some(set) = &self.stack_set else {
+            let role = outputs.role_arn.clone().ok_or_else(not_deployed)?;
+            return Ok((role, &self.role.external_id));
+        };
+        let account = crate::arn::Arn::parse(function)
+            .map(|a| a.account.to_owned())
+            .unwrap_or_default();
+        let role = account
+            .parse::<AccountId>()
+            .ok()
+            .and_then(|a| Some((outputs.role_arns.get(&a)?, a)));
+        match role {
+            Some((role, account)) => {
+                Ok((role.to_string(), set.external_id_of(&self.role, &account)))
+            }
+            None => Err(NoRoleFor::NoInstance {
+                file: self.file.clone(),
+                env: self.name.clone(),
+                account,
+                function: function.to_owned(),
+                stack_set: set.name.to_string(),
+            }),
+        }
+    }
+
+    /// The invocation role of `account` that `[outputs]` records: the single stack's role (any
+    /// account), or the StackSet instance's in that account. `None` when nothing is recorded
+    /// for it.
+    pub fn invocation_role_in(&self, account: &str) -> Option<String> {
+        let outputs = self.outputs.as_ref()?;
+        if self.stack_set.is_some() {
+            let account: AccountId = account.parse().ok()?;
+            return outputs.role_arns.get(&account).map(|a| a.to_string());
+        }
+        outputs.role_arn.clone()
     }
 
     /// Whether the tool may start the local sandbox for this environment when nothing answers
@@ -121,6 +225,41 @@ impl Environment {
     pub fn starts_sandbox(&self) -> bool {
         self.sandbox.as_ref().is_some_and(|s| s.auto_start)
     }
+}
+
+/// A command that works on one stack, asked of a StackSet environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{}` deploys the role with StackSet `{stack_set}` (`[stack_set]`): `{} {command}` is not for a StackSet environment yet; \
+     `{} plan` shows what a StackSet environment would change (docs/stacksets.md)",
+    file.display(), safe_text::program(), safe_text::program()
+)]
+pub struct NotForStackSet {
+    pub file: PathBuf,
+    pub stack_set: String,
+    pub command: String,
+}
+
+/// Why a version's function has no invocation role to be registered with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoRoleFor {
+    #[error(
+        "`{}` has no role recorded in [outputs] yet: run `{} deploy {env}` first",
+        file.display(), safe_text::program()
+    )]
+    NotDeployed { file: PathBuf, env: String },
+    #[error(
+        "`{function}` is in account `{account}`, which has no instance of StackSet `{stack_set}`: `[outputs.role_arns]` of `{}` has no `\"{account}\"`; \
+         allowed: a function of an account the StackSet deployed to (move the account into an OU of `stack_set.organizational_units`, or add it to `stack_set.accounts`, then `{} deploy {env}`)",
+        file.display(), safe_text::program()
+    )]
+    NoInstance {
+        file: PathBuf,
+        env: String,
+        account: String,
+        function: String,
+        stack_set: String,
+    },
 }
 
 /// Where the stack lives and how to reach AWS.
@@ -279,10 +418,10 @@ fn default_scaling_algorithms<S: Stage>() -> Vec<S::Text> {
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(inline, bound = "")]
 pub struct Role<S: Stage = Valid> {
-    /// The stack's name.
+    /// The stack's name; required but with `[stack_set]`, whose instances CloudFormation names.
     ///
     /// Allowed: a CloudFormation stack name such as `temporal-serverless-worker-staging`
-    pub stack_name: S::V<StackName>,
+    pub stack_name: Option<S::V<StackName>>,
     /// `RoleName` (default `Temporal-Serverless-Worker`): the role's name, exactly, with
     /// `naming = "fixed"`; its first part, `NAME-STACK_NAME`, with `naming = "per-stack"`. IAM
     /// role names are unique in an account.
@@ -311,6 +450,117 @@ impl Role {
     pub fn name_or_default(&self) -> &str {
         self.name.as_deref().unwrap_or(Self::DEFAULT_NAME)
     }
+}
+
+/// The CloudFormation StackSet that deploys the role (the guide's template, `RoleName` fixed)
+/// to many accounts, one region each (IAM is global to an account, so a fixed-name role exists
+/// once per account). `[aws]` is the account that owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct StackSet<S: Stage = Valid> {
+    /// The StackSet's name; its instances' stacks are named `StackSet-NAME-UUID`.
+    ///
+    /// Allowed: a letter, then letters, digits and `-`, at most 128 characters, e.g. `temporal-invocation-role`
+    pub name: S::V<StackSetName>,
+    /// `service-managed`: AWS Organizations places the instances in the accounts of
+    /// `organizational_units`; `self-managed`: in `accounts`, through
+    /// `administration_role_arn` and `execution_role_name`.
+    ///
+    /// Allowed: `service-managed` or `self-managed`
+    pub permission_model: S::V<PermissionModel>,
+    /// The OUs (or the root) whose accounts get an instance, with the accounts of every OU
+    /// below them (service-managed only). The management account never gets one.
+    #[serde(default)]
+    pub organizational_units: Vec<S::V<OrganizationalUnitId>>,
+    /// The accounts that get an instance (self-managed only, and required there).
+    #[serde(default)]
+    pub accounts: Vec<S::V<AccountId>>,
+    /// The region of every instance: exactly one, as the role is global to each account.
+    ///
+    /// Allowed: one region code, e.g. `regions = ["us-east-1"]`
+    #[schemars(length(min = 1, max = 1))]
+    pub regions: Vec<S::V<Region>>,
+    /// Whom the calls are made as (`CallAs`): `self` (default) or `delegated-admin`, when
+    /// `[aws]` is a delegated administrator of the organization (service-managed only).
+    pub call_as: Option<S::V<CallAs>>,
+    /// Deploy to accounts that join a targeted OU, and remove from those that leave it
+    /// (service-managed only; AutoDeployment).
+    #[serde(default = "yes::<S>")]
+    pub auto_deployment: S::Flag,
+    /// With `auto_deployment`: keep the role of an account that leaves the OU (its stack is
+    /// only taken out of the StackSet).
+    #[serde(default)]
+    pub retain_stacks_on_account_removal: S::Flag,
+    /// The role of the owning account that CloudFormation assumes to reach the targets
+    /// (self-managed only; default `AWSCloudFormationStackSetAdministrationRole`).
+    pub administration_role_arn: Option<S::V<RoleArn>>,
+    /// The role in each target account that CloudFormation assumes there (self-managed only;
+    /// default `AWSCloudFormationStackSetExecutionRole`).
+    pub execution_role_name: Option<S::V<RoleName>>,
+    /// At most this many accounts deployed at once (`MaxConcurrentCount`); not with
+    /// `max_concurrent_percentage`. AWS's default: 1.
+    pub max_concurrent_count: Option<u32>,
+    /// At most this percentage (1 to 100) of the accounts deployed at once.
+    pub max_concurrent_percentage: Option<u8>,
+    /// Stop the operation after more than this many accounts failed (`FailureToleranceCount`);
+    /// not with `failure_tolerance_percentage`. AWS's default: 0.
+    pub failure_tolerance_count: Option<u32>,
+    /// Stop the operation after more than this percentage (0 to 100) of the accounts failed.
+    pub failure_tolerance_percentage: Option<u8>,
+    /// `strict-failure-tolerance` (AWS's default) or `soft-failure-tolerance`.
+    pub concurrency_mode: Option<S::V<ConcurrencyMode>>,
+    /// What one account's role differs in, e.g.
+    /// `[stack_set.overrides."111111111111"] external_id = "..."`: sent as that account's
+    /// `ParameterOverrides`.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^[0-9]{12}$" }))]
+    pub overrides: BTreeMap<S::V<AccountId>, AccountOverride<S>>,
+}
+
+impl StackSet {
+    /// The region of every instance (validation keeps exactly one).
+    pub fn region(&self) -> Option<&Region> {
+        self.regions.first()
+    }
+
+    /// Whether AWS Organizations places the instances (targets are OUs).
+    pub fn is_service_managed(&self) -> bool {
+        self.permission_model.is_service_managed()
+    }
+
+    /// The external ID of `account`'s role: its override, else `role.external_id`.
+    pub fn external_id_of<'a>(&'a self, role: &'a Role, account: &AccountId) -> &'a ExternalId {
+        self.overrides
+            .get(account)
+            .and_then(|o| o.external_id.as_ref())
+            .unwrap_or(&role.external_id)
+    }
+
+    /// The functions `account`'s role may invoke: its override, else
+    /// `role.lambda_function_arns`.
+    pub fn lambda_function_arns_of<'a>(
+        &'a self,
+        role: &'a Role,
+        account: &AccountId,
+    ) -> &'a [LambdaArn] {
+        self.overrides
+            .get(account)
+            .and_then(|o| o.lambda_function_arns.as_deref())
+            .unwrap_or(&role.lambda_function_arns)
+    }
+}
+
+/// What one account's invocation role differs in from `[role]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(inline, bound = "")]
+pub struct AccountOverride<S: Stage = Valid> {
+    /// This account's `AssumeRoleExternalId`, in place of `role.external_id`.
+    pub external_id: Option<S::V<ExternalId>>,
+    /// This account's `LambdaFunctionARNs`, in place of `role.lambda_function_arns`.
+    #[schemars(length(min = 1))]
+    pub lambda_function_arns: Option<Vec<S::V<LambdaArn>>>,
 }
 
 /// A Worker Deployment Version backed by a Lambda function.
@@ -434,14 +684,24 @@ fn yes<S: Stage>() -> S::Flag {
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(inline, bound = "")]
 pub struct Outputs<S: Stage = Valid> {
-    /// The stack's `RoleARN` output: the role the Worker Deployment Versions name.
+    /// The stack's `RoleARN` output: the role the Worker Deployment Versions name (a single
+    /// stack; a StackSet records `role_arns`).
     ///
     /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again
-    pub role_arn: S::Text,
-    /// The stack's ID, which every later call goes by.
+    pub role_arn: Option<S::Text>,
+    /// The stack's ID, which every later call goes by (a single stack).
     ///
     /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again
-    pub stack_id: S::Text,
+    pub stack_id: Option<S::Text>,
+    /// The StackSet's ID (with `[stack_set]`).
+    ///
+    /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again
+    pub stack_set_id: Option<S::Text>,
+    /// The role of each account with a StackSet instance (with `[stack_set]`), e.g.
+    /// `"111111111111" = "arn:aws:iam::111111111111:role/NAME"`.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^[0-9]{12}$" }))]
+    pub role_arns: BTreeMap<S::V<AccountId>, S::V<RoleArn>>,
     /// RFC 3339 time of the deploy that recorded these outputs.
     ///
     /// `[outputs]` is written by `tsw deploy`; delete the table and deploy again

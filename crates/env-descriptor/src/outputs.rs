@@ -2,7 +2,8 @@
 //!
 //! Each writer owns its own keys and merges them into the file as it is at write time, so an
 //! edit made meanwhile (by the user, or by another command) is kept: `deploy` owns `role_arn`,
-//! `stack_id` and `deployed_at` ([`Outputs::record_stack`]), `register` owns `registered`
+//! `stack_id` and `deployed_at` ([`Outputs::record_stack`]), or for a StackSet `stack_set_id`,
+//! `role_arns` and `deployed_at` ([`Outputs::record_stack_set`]), `register` owns `registered`
 //! ([`Outputs::update_registered`]), and `destroy` removes the table ([`Outputs::remove`]).
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,18 @@ pub struct StackOutputs {
     pub role_arn: String,
     pub stack_id: String,
     /// RFC 3339 time of the stack's last change.
+    pub deployed_at: String,
+}
+
+/// The keys of `[outputs]` that `deploy` owns for a StackSet: the StackSet, and the role of
+/// each account with an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSetOutputs {
+    pub stack_set_id: String,
+    /// (account, role ARN) of each account with an instance; written as
+    /// `[outputs.role_arns]`, in account order.
+    pub role_arns: Vec<(String, String)>,
+    /// RFC 3339 time of the deploy.
     pub deployed_at: String,
 }
 
@@ -62,6 +75,43 @@ impl Outputs {
             set(table, "role_arn", &stack.role_arn);
             set(table, "stack_id", &stack.stack_id);
             set(table, "deployed_at", &stack.deployed_at);
+            Ok(())
+        })
+    }
+
+    /// Writes what `deploy` owns for a StackSet into `[outputs]` of the descriptor at `path`:
+    /// `stack_set_id`, `deployed_at`, and `[outputs.role_arns]` made exactly `stack.role_arns`
+    /// (an account without an instance any more drops out); `registered` and every other byte
+    /// stay as they are. Returns whether the file changed.
+    pub fn record_stack_set(path: &Path, stack: &StackSetOutputs) -> Result<bool, OutputsError> {
+        edit(path, |doc| {
+            let table = outputs_table(doc);
+            renew_header(table);
+            set(table, "stack_set_id", &stack.stack_set_id);
+            set(table, "deployed_at", &stack.deployed_at);
+            let mut wanted: Vec<(&str, &str)> = stack
+                .role_arns
+                .iter()
+                .map(|(a, r)| (a.as_str(), r.as_str()))
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            let current: Vec<(&str, &str)> = table
+                .get("role_arns")
+                .and_then(Item::as_table_like)
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|(k, v)| Some((k, v.as_str()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if current != wanted {
+                let mut roles = Table::new();
+                for (account, arn) in &wanted {
+                    roles[*account] = value(*arn);
+                }
+                table["role_arns"] = Item::Table(roles);
+            }
             Ok(())
         })
     }
@@ -269,6 +319,44 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             with_registered.replace("role/r", "role/s")
         );
+    }
+
+    #[test]
+    fn a_stack_sets_outputs_hold_each_accounts_role_in_a_table_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        std::fs::write(&path, SRC).unwrap();
+        let set = |accounts: &[&str]| StackSetOutputs {
+            stack_set_id: "roles:1b2c".into(),
+            role_arns: accounts
+                .iter()
+                .map(|a| (a.to_string(), format!("arn:aws:iam::{a}:role/R")))
+                .collect(),
+            deployed_at: "2026-11-25T10:00:00Z".into(),
+        };
+        assert!(Outputs::record_stack_set(&path, &set(&["222222222222", "111111111111"])).unwrap());
+        let table = "\n# Recorded by `tsw deploy`; do not edit by hand.\n[outputs]\nstack_set_id = \"roles:1b2c\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n\n[outputs.role_arns]\n111111111111 = \"arn:aws:iam::111111111111:role/R\"\n222222222222 = \"arn:aws:iam::222222222222:role/R\"\n";
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{SRC}{table}")
+        );
+        let loaded = crate::load_str(&path, &std::fs::read_to_string(&path).unwrap());
+        assert!(
+            loaded.is_err(),
+            "no [stack_set] in SRC: the form is refused"
+        );
+        assert!(
+            !Outputs::record_stack_set(&path, &set(&["111111111111", "222222222222"])).unwrap(),
+            "same accounts: no write"
+        );
+        // An account without an instance any more drops out; `registered` stays.
+        assert!(Outputs::update_registered(&path, |_| vec!["a/b@c".into()]).unwrap());
+        assert!(Outputs::record_stack_set(&path, &set(&["111111111111"])).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("registered = [\"a/b@c\"]"), "{text}");
+        assert!(!text.contains("222222222222"), "{text}");
+        assert!(Outputs::remove(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), SRC);
     }
 
     #[test]

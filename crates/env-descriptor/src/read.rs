@@ -83,6 +83,14 @@ impl Context<'_> {
         }
     }
 
+    /// The key `key` (one left out), at the line of its table `table`.
+    pub(crate) fn missing_in(&self, key: &str, table: &str) -> Blame {
+        Blame::At {
+            key: key.to_owned(),
+            offset: self.index.named(table).map(|(_, at)| at),
+        }
+    }
+
     /// The key `key`, at its value's start.
     pub(crate) fn value_blame(&self, key: &str) -> Blame {
         Blame::At {

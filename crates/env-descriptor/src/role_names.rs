@@ -15,11 +15,12 @@ struct RoleKey<'a> {
 }
 
 impl<'a> RoleKey<'a> {
-    fn of(env: &'a Environment) -> Self {
-        RoleKey {
+    /// `None` for a StackSet environment, whose accounts only AWS Organizations may know.
+    fn of(env: &'a Environment) -> Option<Self> {
+        Some(RoleKey {
             name: env.role_name(),
-            stack: StackKey::of(env),
-        }
+            stack: StackKey::of(env)?,
+        })
     }
 
     /// Whether both name the same role in what may be the same account; one stack is
@@ -42,9 +43,13 @@ impl<'a> RoleKey<'a> {
 pub fn shared_role_names(checked: &[Environment], all: &[Environment]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for env in checked {
-        let key = RoleKey::of(env);
+        let Some(key) = RoleKey::of(env) else {
+            continue;
+        };
         for other in all.iter().filter(|o| o.file != env.file) {
-            let other_key = RoleKey::of(other);
+            let Some(other_key) = RoleKey::of(other) else {
+                continue;
+            };
             if key.clashes(&other_key) {
                 problems.push(shared(env, other, &key, &other_key));
             }

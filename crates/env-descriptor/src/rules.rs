@@ -18,6 +18,11 @@ pub(crate) type Rule = fn(&mut Environment<Read>, &Context, &mut Vec<Found>);
 /// Every rule across keys, in the order they run.
 pub(crate) const RULES: &[Rule] = &[
     lists,
+    stack_or_stack_set,
+    stack_set_targets,
+    stack_set_preferences,
+    stack_set_overrides,
+    outputs_form,
     needed_choices,
     in_partition,
     role_name_fits,
@@ -93,6 +98,21 @@ fn lists(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
     if let Some(o) = &env.outputs {
         once(o.registered.iter().map(|c| (c.text.as_str(), &c.span)), out);
     }
+    if let Some(set) = &env.stack_set {
+        once(
+            set.organizational_units
+                .iter()
+                .map(|c| (c.text.as_str(), &c.span)),
+            out,
+        );
+        once(set.accounts.iter().map(|c| (c.text.as_str(), &c.span)), out);
+        once(set.regions.iter().map(|c| (c.text.as_str(), &c.span)), out);
+        for o in set.overrides.values() {
+            if let Some(arns) = &o.lambda_function_arns {
+                once(arns.iter().map(|c| (c.text.as_str(), &c.span)), out);
+            }
+        }
+    }
     let empty = |key: &str, table: &str, field: &str, out: &mut Vec<Found>| {
         let hint = crate::declared::missing_hint(table, field);
         out.push(Found::error(cx.key_blame(key), format!("is empty; {hint}")));
@@ -107,6 +127,19 @@ fn lists(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
     }
     if t.namespaces.as_ref().is_some_and(Vec::is_empty) {
         empty("temporal.namespaces", "temporal", "namespaces", out);
+    }
+    if env.stack_set.as_ref().is_some_and(|s| s.regions.is_empty()) {
+        empty("stack_set.regions", "stack_set", "regions", out);
+    }
+    if let Some(set) = &env.stack_set {
+        for (account, o) in &set.overrides {
+            if o.lambda_function_arns.as_ref().is_some_and(Vec::is_empty) {
+                out.push(Found::error(
+                    cx.key_blame(&format!("stack_set.overrides.{}.lambda_function_arns", account.text)),
+                    "is empty; allowed: one or more Lambda function ARNs of this account, or leave the key out for `role.lambda_function_arns`",
+                ));
+            }
+        }
     }
 }
 
@@ -169,24 +202,49 @@ fn in_partition(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) 
     if let Some(arn) = &mut env.aws.role_arn {
         recheck(arn, out, |a| RoleArn::parse_in(a, p).map(drop));
     }
-    let lambdas = env.role.lambda_function_arns.iter_mut().chain(
-        env.worker_deployments
-            .iter_mut()
-            .map(|w| &mut w.lambda_function_arn),
-    );
+    if let Some(arn) = env
+        .stack_set
+        .as_mut()
+        .and_then(|s| s.administration_role_arn.as_mut())
+    {
+        recheck(arn, out, |a| RoleArn::parse_in(a, p).map(drop));
+    }
+    let overridden = env
+        .stack_set
+        .iter_mut()
+        .flat_map(|s| s.overrides.values_mut())
+        .flat_map(|o| o.lambda_function_arns.iter_mut().flatten());
+    let lambdas = env
+        .role
+        .lambda_function_arns
+        .iter_mut()
+        .chain(
+            env.worker_deployments
+                .iter_mut()
+                .map(|w| &mut w.lambda_function_arn),
+        )
+        .chain(overridden);
     for arn in lambdas {
         recheck(arn, out, |a| LambdaArn::parse_in(a, p).map(drop));
     }
 }
 
-/// How the role is named ([`Naming::resolve`] of what was read); `None` when `role.naming` or
-/// `role.name` is set but invalid (reported by its own rule).
+/// How the role is named ([`Naming::resolve`] of what was read; always fixed for a StackSet,
+/// which [`stack_or_stack_set`] holds it to); `None` when `role.naming` or `role.name` is set
+/// but invalid (reported by its own rule).
 fn naming(env: &Environment<Read>) -> Option<Naming> {
     let explicit = match &env.role.naming {
         None => None,
         Some(naming) => Some(naming.valid()?.as_str()),
     };
-    let recorded = env.outputs.as_ref().map(|o| o.role_arn.value.as_str());
+    if env.stack_set.is_some() {
+        return Some(Naming::Fixed);
+    }
+    let recorded = env
+        .outputs
+        .as_ref()
+        .and_then(|o| o.role_arn.as_ref())
+        .map(|r| r.value.as_str());
     Some(Naming::resolve(explicit, recorded, role_name(env)?))
 }
 
@@ -202,7 +260,13 @@ fn role_name(env: &Environment<Read>) -> Option<&str> {
 /// `NAME-STACK_NAME` with `per-stack`; left out, NAME is the template's default, which must fit
 /// too (reported at the stack's name).
 fn role_name_fits(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) {
-    let Some(stack) = env.role.stack_name.valid().map(|s| s.to_string()) else {
+    let Some(stack) = env
+        .role
+        .stack_name
+        .as_ref()
+        .and_then(|s| s.valid())
+        .map(|s| s.to_string())
+    else {
         return;
     };
     let Some(naming) = naming(env) else {
@@ -213,11 +277,10 @@ fn role_name_fits(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
             RoleName::parse_in(n, &stack, naming).map(drop)
         }),
         None => {
-            if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming) {
-                out.push(Found::error(
-                    Blame::Key(env.role.stack_name.span.clone()),
-                    msg,
-                ));
+            if let Err(msg) = RoleName::parse_in(Role::DEFAULT_NAME, &stack, naming)
+                && let Some(at) = &env.role.stack_name
+            {
+                out.push(Found::error(Blame::Key(at.span.clone()), msg));
             }
         }
     }
@@ -378,12 +441,17 @@ const POLICY_BYTES_WITHOUT_ARNS: usize = 127;
 
 /// `role.lambda_function_arns` must fit in one parameter value and in the role's inline policy.
 fn lambda_arns_fit(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
-    let arns: Vec<&str> = env
-        .role
-        .lambda_function_arns
-        .iter()
-        .map(|a| a.text.as_str())
-        .collect();
+    arns_fit(
+        &env.role.lambda_function_arns,
+        "role.lambda_function_arns",
+        cx,
+        out,
+    );
+}
+
+/// The functions of one role (`key`) fit in one parameter value and in its inline policy.
+fn arns_fit(arns: &[Checked<LambdaArn>], key: &str, cx: &Context, out: &mut Vec<Found>) {
+    let arns: Vec<&str> = arns.iter().map(|a| a.text.as_str()).collect();
     if arns.is_empty() {
         return;
     }
@@ -402,10 +470,7 @@ fn lambda_arns_fit(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Foun
     } else {
         return;
     };
-    out.push(Found::error(
-        cx.key_blame("role.lambda_function_arns"),
-        message,
-    ));
+    out.push(Found::error(cx.key_blame(key), message));
 }
 
 /// The most tags a descriptor may give: CloudFormation's limit of 50 a stack, less the one the
@@ -432,7 +497,7 @@ fn role_account(env: &Environment<Read>) -> Option<(&'static str, String)> {
     if let Some(id) = &env.aws.account_id {
         return Some(("aws.account_id", id.valid()?.to_string()));
     }
-    let role = &env.outputs.as_ref()?.role_arn.value;
+    let role = &env.outputs.as_ref()?.role_arn.as_ref()?.value;
     let arn = arn::Arn::parse(role)?;
     Some(("the account of outputs.role_arn", arn.account.to_owned()))
 }
@@ -504,6 +569,10 @@ fn lambda_accounts(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found
     let Some(region) = env.aws.region.valid() else {
         return;
     };
+    if env.stack_set.is_some() {
+        // The functions are in the target accounts ([`stack_set_overrides`]).
+        return;
+    }
     let account = role_account(env);
     for arn in &env.role.lambda_function_arns {
         let Some(parsed) = arn.valid().and_then(|a| arn::Arn::parse(a)) else {
@@ -528,11 +597,18 @@ fn lambda_accounts(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found
 fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>) {
     let (Some(region), Some(stack), Some(outputs)) = (
         env.aws.region.valid(),
-        env.role.stack_name.valid(),
+        env.role.stack_name.as_ref().and_then(|s| s.valid()),
         &env.outputs,
     ) else {
         return;
     };
+    // The form of `[outputs]` is [`outputs_form`]'s to report.
+    let (Some(role), Some(id)) = (&outputs.role_arn, &outputs.stack_id) else {
+        return;
+    };
+    if env.stack_set.is_some() {
+        return;
+    }
     let (Some(name), Some(naming)) = (role_name(env), naming(env)) else {
         return;
     };
@@ -544,7 +620,6 @@ fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
         },
     };
     let partition = region.partition();
-    let (role, id) = (&outputs.role_arn, &outputs.stack_id);
     let role_account = match arn::check_recorded_role(&role.value, partition, name, stack, naming) {
         Ok(account) => Some(account),
         Err(msg) => {
@@ -578,6 +653,360 @@ fn recorded_stack(env: &mut Environment<Read>, _: &Context, out: &mut Vec<Found>
                 role.value
             ),
         ));
+    }
+}
+
+/// The functions the role that would invoke `function` may invoke, and the key that lists
+/// them: with a StackSet, the override of the function's account when it has one.
+fn covering<'e>(env: &'e Environment<Read>, function: &str) -> (&'e [Checked<LambdaArn>], String) {
+    let default = (
+        env.role.lambda_function_arns.as_slice(),
+        "role.lambda_function_arns".to_owned(),
+    );
+    let (Some(set), Some(parsed)) = (&env.stack_set, arn::Arn::parse(function)) else {
+        return default;
+    };
+    set.overrides
+        .iter()
+        .find(|(account, _)| account.text == parsed.account)
+        .and_then(|(account, o)| {
+            let arns = o.lambda_function_arns.as_deref()?;
+            Some((
+                arns,
+                format!("stack_set.overrides.{}.lambda_function_arns", account.text),
+            ))
+        })
+        .unwrap_or(default)
+}
+
+/// `role.stack_name` is required for a single stack; a StackSet names its instances' stacks
+/// itself and needs the fixed role name (the guide's old `NAME-STACK_NAME` can never fit IAM's
+/// 64 characters: an instance's stack is `StackSet-NAME-UUID`).
+fn stack_or_stack_set(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        if env.role.stack_name.is_none() {
+            let hint = crate::declared::missing_hint("role", "stack_name");
+            out.push(Found::error(
+                cx.missing_in("role.stack_name", "role"),
+                format!("is missing; {hint} (or a `[stack_set]` table, to deploy the role to many accounts)"),
+            ));
+        }
+        return;
+    };
+    if let Some(stack) = &env.role.stack_name {
+        out.push(Found::warning(
+            Blame::Key(stack.span.clone()),
+            "has no use with `[stack_set]`: CloudFormation names each instance's stack `StackSet-NAME-UUID`; remove it",
+        ));
+    }
+    let role_len = role_name(env).unwrap_or(Role::DEFAULT_NAME).len();
+    let set_name = set.name.valid().map_or("NAME", |n| n.as_str()).to_owned();
+    if let Some(naming) = &mut env.role.naming {
+        recheck(naming, out, |n| {
+            if n == Naming::FIXED {
+                return Ok(());
+            }
+            let name = &set_name;
+            Err(format!(
+                "is `{}`, but a StackSet's role must have a fixed name: each instance's stack is named `StackSet-{name}-UUID` (36 characters of UUID), so `ROLE_NAME-STACK_NAME` would be at least {} characters, over IAM's 64; allowed: `{}` (the role is named exactly `role.name`), or leave the key out",
+                n.escape_debug(),
+                role_len + 1 + "StackSet-".len() + name.len() + 1 + 36,
+                Naming::FIXED
+            ))
+        });
+    }
+}
+
+/// Where a StackSet's instances go: OUs for `service-managed`, accounts for `self-managed`,
+/// one region, never the management account; the keys of one model only.
+fn stack_set_targets(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        return;
+    };
+    let Some(model) = set.permission_model.valid() else {
+        return;
+    };
+    for extra in set.regions.iter().skip(1) {
+        out.push(Found::error(
+            Blame::Value(extra.span.clone()),
+            format!(
+                "`{}` is a second region: the role is an IAM role, global to its account, and its fixed name can exist once per account, so a second region's instance would fail (EntityAlreadyExists); allowed: exactly one region",
+                extra.text.escape_debug()
+            ),
+        ));
+    }
+    let owner = owner_account(env);
+    let delegated = set
+        .call_as
+        .as_ref()
+        .and_then(|c| c.valid())
+        .is_some_and(|c| c.is_delegated_admin());
+    let refuse = |span: &std::ops::Range<usize>, why: &str, out: &mut Vec<Found>| {
+        out.push(Found::error(Blame::Key(span.clone()), why.to_owned()));
+    };
+    if model.is_service_managed() {
+        if set.organizational_units.is_empty() {
+            out.push(Found::error(
+                cx.missing_in("stack_set.organizational_units", "stack_set"),
+                "is missing; a `service-managed` StackSet deploys to the accounts of organizational units: allowed: one or more OU IDs (`ou-...`) or the root (`r-...`)",
+            ));
+        }
+        for account in &set.accounts {
+            let why = if owner.as_deref() == account.valid().map(|a| a.as_str()) && !delegated {
+                format!(
+                    "`{}` is `aws.account_id`, the management account, which is never a target of a service-managed StackSet; allowed: accounts only with `permission_model = \"self-managed\"`; target the accounts' OUs in `organizational_units`",
+                    account.text
+                )
+            } else {
+                "is for `permission_model = \"self-managed\"`; a service-managed StackSet targets organizational units: allowed: the accounts' OUs in `organizational_units`".to_owned()
+            };
+            out.push(Found::error(Blame::Value(account.span.clone()), why));
+        }
+        let self_only = [
+            (
+                set.administration_role_arn.as_ref().map(|a| &a.span),
+                "CloudFormation reaches the accounts of an organization through its own service-linked roles",
+            ),
+            (
+                set.execution_role_name.as_ref().map(|a| &a.span),
+                "CloudFormation reaches the accounts of an organization through its own service-linked roles",
+            ),
+        ];
+        for (span, why) in self_only {
+            if let Some(span) = span {
+                refuse(
+                    span,
+                    &format!("is for `permission_model = \"self-managed\"`: {why}; remove it"),
+                    out,
+                );
+            }
+        }
+        // The management account never gets an instance: an override for it is a target
+        // that cannot be.
+        if !delegated && let Some(owner) = &owner {
+            for account in set.overrides.keys() {
+                if account.valid().is_some_and(|a| a.as_str() == owner) {
+                    out.push(Found::error(
+                        Blame::Value(account.span.clone()),
+                        format!("`{owner}` is `aws.account_id`, the management account, which is never a target of a service-managed StackSet; allowed: an account of `organizational_units`"),
+                    ));
+                }
+            }
+        }
+    } else {
+        if set.accounts.is_empty() {
+            out.push(Found::error(
+                cx.missing_in("stack_set.accounts", "stack_set"),
+                "is missing; a `self-managed` StackSet deploys to the accounts it lists: allowed: one or more 12-digit account IDs",
+            ));
+        }
+        for ou in &set.organizational_units {
+            out.push(Found::error(
+                Blame::Value(ou.span.clone()),
+                "is for `permission_model = \"service-managed\"`; a self-managed StackSet targets accounts: allowed: the account IDs in `accounts`, or `permission_model = \"service-managed\"`",
+            ));
+        }
+        let service_only = [
+            (
+                set.call_as
+                    .as_ref()
+                    .filter(|c| c.valid().is_some_and(|c| c.is_delegated_admin()))
+                    .map(|c| &c.span),
+                "`delegated-admin` is for `permission_model = \"service-managed\"`; allowed: `self`, or leave the key out",
+            ),
+            (
+                Some(&set.auto_deployment.span).filter(|s| !s.is_empty()),
+                "is for `permission_model = \"service-managed\"` (AutoDeployment follows OU membership); remove it",
+            ),
+            (
+                Some(&set.retain_stacks_on_account_removal.span).filter(|s| !s.is_empty()),
+                "is for `permission_model = \"service-managed\"` (AutoDeployment follows OU membership); remove it",
+            ),
+        ];
+        for (span, why) in service_only {
+            if let Some(span) = span {
+                refuse(span, why, out);
+            }
+        }
+        for account in set.overrides.keys() {
+            if account.valid().is_some() && !set.accounts.iter().any(|a| a.text == account.text) {
+                out.push(Found::error(
+                    Blame::Value(account.span.clone()),
+                    format!("`{}` is not in `stack_set.accounts`, so it gets no instance; allowed: an override for an account of `accounts`", account.text),
+                ));
+            }
+        }
+    }
+}
+
+/// The account that owns the StackSet, as `aws.account_id` names it (when valid).
+fn owner_account(env: &Environment<Read>) -> Option<String> {
+    env.aws
+        .account_id
+        .as_ref()
+        .and_then(|a| a.valid())
+        .map(|a| a.to_string())
+}
+
+/// A StackSet's operation preferences: a count or a percentage, each in AWS's range.
+fn stack_set_preferences(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        return;
+    };
+    let pairs = [
+        (
+            set.max_concurrent_count.is_some(),
+            set.max_concurrent_percentage.is_some(),
+            "max_concurrent",
+        ),
+        (
+            set.failure_tolerance_count.is_some(),
+            set.failure_tolerance_percentage.is_some(),
+            "failure_tolerance",
+        ),
+    ];
+    for (count, percentage, what) in pairs {
+        if count && percentage {
+            out.push(Found::error(
+                cx.value_blame(&format!("stack_set.{what}_percentage")),
+                format!("cannot be set beside `{what}_count`; allowed: one of the two"),
+            ));
+        }
+    }
+    if set.max_concurrent_count == Some(0) {
+        out.push(Found::error(
+            cx.value_blame("stack_set.max_concurrent_count"),
+            "is 0; allowed: at least 1 account at once",
+        ));
+    }
+    if let Some(p) = set.max_concurrent_percentage
+        && !(1..=100).contains(&p)
+    {
+        out.push(Found::error(
+            cx.value_blame("stack_set.max_concurrent_percentage"),
+            format!("is {p}; allowed: 1 to 100 (percent of the accounts)"),
+        ));
+    }
+    if let Some(p) = set.failure_tolerance_percentage
+        && p > 100
+    {
+        out.push(Found::error(
+            cx.value_blame("stack_set.failure_tolerance_percentage"),
+            format!("is {p}; allowed: 0 to 100 (percent of the accounts)"),
+        ));
+    }
+}
+
+/// Each override's functions are its account's, fit in one parameter and one policy.
+fn stack_set_overrides(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(set) = &env.stack_set else {
+        return;
+    };
+    for (account, o) in &set.overrides {
+        let Some(arns) = &o.lambda_function_arns else {
+            continue;
+        };
+        let key = format!("stack_set.overrides.{}.lambda_function_arns", account.text);
+        arns_fit(arns, &key, cx, out);
+        let Some(account) = account.valid() else {
+            continue;
+        };
+        for arn in arns {
+            if let Some(parsed) = arn.valid().and_then(|a| arn::Arn::parse(a))
+                && parsed.account != account.as_str()
+            {
+                out.push(Found::warning(
+                    Blame::Value(arn.span.clone()),
+                    format!("is in account `{}`, not `{account}` (the account of this override); cross-account invocation needs a resource policy on the function", parsed.account),
+                ));
+            }
+        }
+    }
+}
+
+/// The form of `[outputs]` goes with the descriptor's: `role_arn` and `stack_id` for a single
+/// stack, `stack_set_id` and `role_arns` for a StackSet (each account's role named as the
+/// template names it, in that account).
+fn outputs_form(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<Found>) {
+    let Some(outputs) = &env.outputs else {
+        return;
+    };
+    let redeploy = "delete `[outputs]` and deploy again";
+    let missing = |key: &str, out: &mut Vec<Found>| {
+        let hint = crate::declared::missing_hint("outputs", key);
+        out.push(Found::error(
+            cx.missing_in(&format!("outputs.{key}"), "outputs"),
+            format!("is missing; {hint}"),
+        ));
+    };
+    let Some(set) = &env.stack_set else {
+        for (key, present) in [
+            ("role_arn", outputs.role_arn.is_some()),
+            ("stack_id", outputs.stack_id.is_some()),
+        ] {
+            if !present {
+                missing(key, out);
+            }
+        }
+        if let Some(id) = &outputs.stack_set_id {
+            out.push(Found::error(
+                Blame::Key(id.span.clone()),
+                format!("is a StackSet's, but this descriptor has no `[stack_set]`; {redeploy}"),
+            ));
+        }
+        if !outputs.role_arns.is_empty() {
+            out.push(Found::error(
+                cx.key_blame("outputs.role_arns"),
+                format!("is a StackSet's, but this descriptor has no `[stack_set]`; {redeploy}"),
+            ));
+        }
+        return;
+    };
+    for key in [&outputs.role_arn, &outputs.stack_id].into_iter().flatten() {
+        out.push(Found::error(
+            Blame::Key(key.span.clone()),
+            format!("is a single stack's, but this descriptor deploys a StackSet (`[stack_set]`); {redeploy}"),
+        ));
+    }
+    match &outputs.stack_set_id {
+        None => missing("stack_set_id", out),
+        Some(id) => {
+            if let Some(name) = set.name.valid()
+                && id
+                    .value
+                    .strip_prefix(&format!("{name}:"))
+                    .is_none_or(str::is_empty)
+            {
+                out.push(Found::error(
+                    Blame::Value(id.span.clone()),
+                    format!(
+                        "`{}` is not the ID of StackSet `{name}`; allowed: `{name}:ID`, as `{} deploy` records it; {redeploy}",
+                        id.value.escape_debug(),
+                        safe_text::program()
+                    ),
+                ));
+            }
+        }
+    }
+    let (Some(region), Some(name)) = (env.aws.region.valid(), role_name(env)) else {
+        return;
+    };
+    let partition = region.partition();
+    for (account, arn) in &outputs.role_arns {
+        let (Some(account), Some(arn_text)) = (account.valid(), arn.valid()) else {
+            continue;
+        };
+        let expected = format!("arn:{partition}:iam::{account}:role/{name}");
+        if arn_text.as_str() != expected {
+            out.push(Found::error(
+                Blame::Value(arn.span.clone()),
+                format!(
+                    "`{}` is not this StackSet's role in account `{account}`; allowed: `{expected}`, as `{} deploy` records it; {redeploy}",
+                    arn_text.escape_debug(),
+                    safe_text::program()
+                ),
+            ));
+        }
     }
 }
 
@@ -638,17 +1067,17 @@ fn worker_deployments(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<F
             out.push(Found::error(Blame::Value(wd.namespace.span.clone()), format!("`{ns}` is not in `temporal.namespaces` ({}), so the Worker Controller is not enabled for it; add it there", enabled.join(", "))));
         }
         let lambda = wd.lambda_function_arn.valid();
-        if let Some(a) = lambda
-            && !env
-                .role
-                .lambda_function_arns
+        if let Some(a) = lambda {
+            let (allowed, key) = covering(env, a);
+            if !allowed
                 .iter()
                 .any(|allowed| arn::resource_matches(&allowed.text, a))
-        {
-            out.push(Found::error(
-                Blame::Value(wd.lambda_function_arn.span.clone()),
-                format!("`{a}` is not covered by `role.lambda_function_arns`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
-            ));
+            {
+                out.push(Found::error(
+                    Blame::Value(wd.lambda_function_arn.span.clone()),
+                    format!("`{a}` is not covered by `{key}`, so the role could not invoke it; add it (or `NAME:*` for every version) there and deploy"),
+                ));
+            }
         }
         let section = format!("worker_deployments[{i}]");
         // A smoke workflow and its task queue come together; an input needs the workflow.

@@ -415,16 +415,57 @@ lambda_function_arns = []
             ),
             ("[sandbox]", vec![("auto_start", "false")]),
             (
+                "[stack_set]",
+                vec![
+                    ("name", r#""roles""#),
+                    ("permission_model", r#""service-managed""#),
+                    ("organizational_units", r#"["ou-abcd-12345678"]"#),
+                    ("accounts", r#"["111111111111"]"#),
+                    ("regions", r#"["us-east-1"]"#),
+                    ("call_as", r#""self""#),
+                    ("auto_deployment", "true"),
+                    ("retain_stacks_on_account_removal", "false"),
+                    (
+                        "administration_role_arn",
+                        r#""arn:aws:iam::123456789012:role/admin""#,
+                    ),
+                    ("execution_role_name", r#""exec""#),
+                    ("max_concurrent_count", "3"),
+                    ("max_concurrent_percentage", "50"),
+                    ("failure_tolerance_count", "0"),
+                    ("failure_tolerance_percentage", "10"),
+                    ("concurrency_mode", r#""soft-failure-tolerance""#),
+                    (
+                        "overrides",
+                        r#"{ "111111111111" = { external_id = "other-ext-id" } }"#,
+                    ),
+                ],
+            ),
+            (
                 "[outputs]",
                 vec![
                     ("role_arn", ROLE),
                     ("stack_id", STACK),
+                    ("stack_set_id", r#""roles:0f1e""#),
+                    (
+                        "role_arns",
+                        r#"{ "111111111111" = "arn:aws:iam::111111111111:role/n" }"#,
+                    ),
                     ("deployed_at", r#""2026-11-25T10:00:00Z""#),
                     ("registered", "[]"),
                 ],
             ),
         ]
     }
+
+    /// The keys whose value is an integer: a string there is the wrong type.
+    const INTEGER_KEYS: &[&str] = &[
+        "deploy.wave",
+        "stack_set.max_concurrent_count",
+        "stack_set.max_concurrent_percentage",
+        "stack_set.failure_tolerance_count",
+        "stack_set.failure_tolerance_percentage",
+    ];
 
     /// Every key the schema lists is read with its declared type: a key set to an integer (to a
     /// string, for the one integer key, `deploy.wave`) is reported as the wrong type, never
@@ -443,7 +484,11 @@ lambda_function_arns = []
                 out.push_str(&format!("{header}\n"));
                 for (key, value) in keys {
                     let value = if bad == Some((table, key)) {
-                        if *key == "wave" { "\"5\"" } else { "5" }
+                        if INTEGER_KEYS.contains(&format!("{table}.{key}").as_str()) {
+                            "\"5\""
+                        } else {
+                            "5"
+                        }
                     } else {
                         value
                     };
@@ -452,11 +497,27 @@ lambda_function_arns = []
             }
             out
         };
-        // Every value is valid; the one problem is that the server's dynamic config is given
-        // twice, which `dynamic_config_file` and `helm_values` may not both do.
+        // Every value is valid; the problems are keys that may not go together: the server's
+        // dynamic config given twice, and a StackSet with a single stack's keys and the keys of
+        // both permission models.
         let all = problems(&text(None));
-        assert_eq!(all.len(), 1, "{all:#?}");
-        assert_eq!(all[0].key, "temporal.helm_values");
+        let keys: Vec<&str> = all.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "temporal.helm_values",
+                "role.stack_name",
+                "role.naming",
+                "stack_set.accounts[0]",
+                "stack_set.administration_role_arn",
+                "stack_set.execution_role_name",
+                "stack_set.max_concurrent_percentage",
+                "stack_set.failure_tolerance_percentage",
+                "outputs.role_arn",
+                "outputs.stack_id",
+            ],
+            "{all:#?}"
+        );
         let mut checked = 0;
         // Every key of every table, from the schema generated from the model.
         let schema: serde_json::Value = serde_json::from_str(&crate::json_schema()).unwrap();
@@ -488,13 +549,14 @@ lambda_function_arns = []
                     p.iter().any(|p| p.key == full
                         && p.message.starts_with("expected ")
                         && (p.message.ends_with(", found integer")
-                            || full == "deploy.wave" && p.message.ends_with(", found string"))),
+                            || INTEGER_KEYS.contains(&full.as_str())
+                                && p.message.ends_with(", found string"))),
                     "`{full} = 5` is reported as a wrong type: {p:#?}"
                 );
                 checked += 1;
             }
         }
-        assert_eq!(checked, 7 + 7 + 13 + 5 + 8 + 4 + 1 + 4);
+        assert_eq!(checked, 8 + 7 + 13 + 5 + 8 + 4 + 1 + 16 + 6);
     }
 
     /// `[deploy] tags` and `cloudformation_role_arn`: AWS's tag limits, no `aws:` prefix, a
@@ -1104,7 +1166,7 @@ lambda_function_arns = []
         let env = load(&src).unwrap().env;
         assert!(!env.deploy.confirm);
         let outputs = env.outputs.unwrap();
-        assert_eq!(outputs.stack_id, STACK_ID);
+        assert_eq!(outputs.stack_id.as_deref(), Some(STACK_ID));
         assert_eq!(outputs.registered, vec!["orders/w@1"]);
     }
 

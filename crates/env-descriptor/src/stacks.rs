@@ -18,13 +18,15 @@ pub(crate) struct StackKey<'a> {
 }
 
 impl<'a> StackKey<'a> {
-    pub(crate) fn of(env: &'a Environment) -> Self {
-        StackKey {
-            name: &env.role.stack_name,
+    /// The key of a single-stack environment; `None` for a StackSet's, whose instances'
+    /// stacks CloudFormation names.
+    pub(crate) fn of(env: &'a Environment) -> Option<Self> {
+        Some(StackKey {
+            name: env.single_stack("validate").ok()?,
             account: env.account().map(|(account, _)| account),
             region: &env.aws.region,
             endpoint: env.aws.endpoint_url.as_deref(),
-        }
+        })
     }
 }
 
@@ -35,10 +37,12 @@ impl<'a> StackKey<'a> {
 pub fn shared_stacks(checked: &[Environment], all: &[Environment]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for env in checked {
-        let key = StackKey::of(env);
+        let Some(key) = StackKey::of(env) else {
+            continue;
+        };
         for other in all
             .iter()
-            .filter(|o| o.file != env.file && StackKey::of(o) == key)
+            .filter(|o| o.file != env.file && StackKey::of(o).as_ref() == Some(&key))
         {
             problems.push(shared(env, other, &key));
         }

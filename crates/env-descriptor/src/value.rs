@@ -51,6 +51,11 @@ pub(crate) fn rule(format: &str) -> Option<Rule> {
         StsExternalId,
         TagKey,
         TagValue,
+        StackSetName,
+        PermissionModel,
+        OrganizationalUnitId,
+        CallAs,
+        ConcurrencyMode,
     ];
     rules
         .into_iter()
@@ -563,6 +568,118 @@ impl RoleArn {
     }
 }
 
+rule_newtype! {
+    /// `stack_set.name`: a CloudFormation StackSet name.
+    StackSetName ("pattern": r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$") = |s| {
+        let ok = s.len() <= 128
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not a StackSet name; allowed: a letter, then letters, digits and `-`, at most 128 characters",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+/// Names written in the descriptor for closed choices, each a [`rule_newtype!`] whose rule
+/// accepts exactly `$names`, and the error naming them all.
+fn one_of(s: &str, what: &str, names: &[&str]) -> Result<(), String> {
+    if names.contains(&s) {
+        Ok(())
+    } else {
+        let allowed = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        Err(format!(
+            "`{}` is not {what}; allowed: {allowed}",
+            s.escape_debug()
+        ))
+    }
+}
+
+rule_newtype! {
+    /// `stack_set.permission_model`: `service-managed` (AWS Organizations: targets are OUs,
+    /// CloudFormation makes the roles it needs) or `self-managed` (targets are accounts, each
+    /// with `AWSCloudFormationStackSetExecutionRole`).
+    PermissionModel ("enum": [PermissionModel::SERVICE_MANAGED, PermissionModel::SELF_MANAGED]) = |s| {
+        one_of(s, "a permission model", &[PermissionModel::SERVICE_MANAGED, PermissionModel::SELF_MANAGED])
+    };
+}
+
+impl PermissionModel {
+    pub const SERVICE_MANAGED: &'static str = "service-managed";
+    pub const SELF_MANAGED: &'static str = "self-managed";
+
+    /// Whether AWS Organizations places the instances (targets are OUs).
+    pub fn is_service_managed(&self) -> bool {
+        self.as_str() == Self::SERVICE_MANAGED
+    }
+}
+
+rule_newtype! {
+    /// An entry of `stack_set.organizational_units`: an organizational unit ID
+    /// (`ou-xxxx-xxxxxxxx`) or the organization's root (`r-xxxx`), as CloudFormation takes them.
+    OrganizationalUnitId ("pattern": r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$") = |s| {
+        let part = |p: &str, min: usize| {
+            (min..=32).contains(&p.len())
+                && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        let ok = match s.strip_prefix("ou-") {
+            Some(rest) => rest
+                .split_once('-')
+                .is_some_and(|(root, ou)| part(root, 4) && part(ou, 8)),
+            None => s.strip_prefix("r-").is_some_and(|root| part(root, 4)),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` is not an organizational unit ID; allowed: `ou-` then 4 to 32 and 8 to 32 lowercase letters or digits joined by `-` (e.g. `ou-abcd-12345678`), or a root `r-` then 4 to 32 (e.g. `r-abcd`)",
+                s.escape_debug()
+            ))
+        }
+    };
+}
+
+rule_newtype! {
+    /// `stack_set.call_as`: whom the StackSet calls are made as: `self` (the management
+    /// account, or the account of a self-managed StackSet) or `delegated-admin` (a delegated
+    /// administrator of the organization; service-managed only).
+    CallAs ("enum": [CallAs::SELF, CallAs::DELEGATED_ADMIN]) = |s| {
+        one_of(s, "a caller", &[CallAs::SELF, CallAs::DELEGATED_ADMIN])
+    };
+}
+
+impl CallAs {
+    pub const SELF: &'static str = "self";
+    pub const DELEGATED_ADMIN: &'static str = "delegated-admin";
+
+    pub fn is_delegated_admin(&self) -> bool {
+        self.as_str() == Self::DELEGATED_ADMIN
+    }
+}
+
+rule_newtype! {
+    /// `stack_set.concurrency_mode`: how failures count against the failure tolerance while
+    /// instances deploy: `strict-failure-tolerance` (AWS's default: concurrency drops as
+    /// failures come) or `soft-failure-tolerance` (concurrency stays; the tolerance still
+    /// stops the operation).
+    ConcurrencyMode ("enum": [ConcurrencyMode::STRICT, ConcurrencyMode::SOFT]) = |s| {
+        one_of(s, "a concurrency mode", &[ConcurrencyMode::STRICT, ConcurrencyMode::SOFT])
+    };
+}
+
+impl ConcurrencyMode {
+    pub const STRICT: &'static str = "strict-failure-tolerance";
+    pub const SOFT: &'static str = "soft-failure-tolerance";
+}
+
 /// The characters AWS allows in tag keys and values: letters, digits and spaces in any script,
 /// and `_ . : / = + - @`.
 fn is_tag_text(s: &str) -> bool {
@@ -1001,6 +1118,28 @@ mod tests {
                 "arn:aws:lambda:us-east-1:123456789012:function:a.b",
                 "arn:aws:lambda:us-east-1:123456789012:function:worker:1:2",
             ],
+        );
+        agrees::<OrganizationalUnitId>(
+            &[
+                "ou-abcd-12345678",
+                "ou-a1b2-c3d4e5f6g7",
+                "r-abcd",
+                "r-0123456789abcdef0123456789abcdef",
+            ],
+            &[
+                "ou-abc-12345678",
+                "ou-abcd-1234567",
+                "OU-abcd-12345678",
+                "ou-ABCD-12345678",
+                "ou-abcd-12345678-",
+                "r-abc",
+                "123456789012",
+                "ou-abcd_12345678",
+            ],
+        );
+        agrees::<StackSetName>(
+            &["temporal-invocation-role", "R"],
+            &["1role", "role_name", &"r".repeat(129)],
         );
     }
 

@@ -183,17 +183,17 @@ pub fn drift(
 ) -> Vec<String> {
     let mut lines = Vec::new();
     let role_arn = role_arn(stack_outputs);
-    if role_arn != Some(&*recorded.role_arn) {
+    if role_arn != recorded.role_arn.as_deref() {
         lines.push(format!(
             "role_arn: recorded `{}`, stack has `{}`",
-            recorded.role_arn,
+            recorded.role_arn.as_deref().unwrap_or("nothing"),
             role_arn.unwrap_or("nothing")
         ));
     }
-    if stack_id != &*recorded.stack_id {
+    if Some(stack_id) != recorded.stack_id.as_deref() {
         lines.push(format!(
             "stack_id: recorded `{}`, stack is `{stack_id}`",
-            recorded.stack_id
+            recorded.stack_id.as_deref().unwrap_or("nothing")
         ));
     }
     lines

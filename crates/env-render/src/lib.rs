@@ -305,7 +305,9 @@ pub struct TemporalInputs<'a> {
 /// ([`cfn::Parameters`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleInputs<'a> {
-    pub stack_name: &'a str,
+    /// `None` for a StackSet environment (`[stack_set]`), whose instances' stacks
+    /// CloudFormation names.
+    pub stack_name: Option<&'a str>,
     /// `fixed` or `per-stack` ([`Naming::as_str`]).
     pub naming: &'a str,
 }
@@ -323,7 +325,7 @@ impl<'a> From<&'a Environment> for Inputs<'a> {
                 scaling_algorithms: texts(&env.temporal.scaling_algorithms),
             },
             role: RoleInputs {
-                stack_name: &env.role.stack_name,
+                stack_name: env.role.stack_name.as_deref(),
                 naming: env.role_naming().as_str(),
             },
         }

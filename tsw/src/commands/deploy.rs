@@ -115,7 +115,21 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 async move {
                     let tags = stack_tags(&env);
                     let body = &templates.cfn_template(env.role_naming()).body;
-                    let spec = stack_spec(&env, body, &params, &tags, args.adopt_stack);
+                    let spec = match stack_spec(&env, body, &params, &tags, args.adopt_stack) {
+                        Ok(spec) => spec,
+                        Err(e) => {
+                            let result = Err(DeployError::Aws {
+                                action: "planning",
+                                code: None,
+                                message: e.to_string(),
+                            });
+                            return Report {
+                                env,
+                                result,
+                                restored: Ok(Vec::new()),
+                            };
+                        }
+                    };
                     let guard = Guard {
                         deadline: Deadline::after(args.limits.timeout),
                         tracker,
@@ -282,6 +296,7 @@ fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prep
         .iter()
         .map(|n| crate::envs::load_env(layout, n))
         .collect::<Result<_>>()?;
+    crate::envs::refuse_stack_sets(&envs, "deploy")?;
     ensure_confirmable(layout, &envs, args.yes, interactive)?;
     let all = crate::envs::all_envs(layout);
     crate::envs::ensure_own_stacks(&envs, &all)?;
@@ -338,16 +353,17 @@ fn ensure_confirmable(
 }
 
 /// The stack `env` describes: what `deploy` applies and `plan` shows. `adopt`: take over a
-/// stack of the name that is not recognisably this tool's (`--adopt-stack`).
+/// stack of the name that is not recognisably this tool's (`--adopt-stack`). A StackSet
+/// environment has no one stack.
 pub fn stack_spec<'a>(
     env: &'a Environment,
     template_body: &'a str,
     parameters: &'a [(String, String)],
     tags: &'a [(String, String)],
     adopt: bool,
-) -> StackSpec<'a> {
-    StackSpec {
-        name: &env.role.stack_name,
+) -> Result<StackSpec<'a>, env_descriptor::NotForStackSet> {
+    Ok(StackSpec {
+        name: env.single_stack("deploy")?,
         template_body,
         parameters,
         // The sandbox's emulator forgets its stacks when restarted: recreate it there (and say
@@ -356,11 +372,11 @@ pub fn stack_spec<'a>(
             .outputs
             .as_ref()
             .filter(|_| !env.starts_sandbox())
-            .map(|o| o.stack_id.as_str()),
+            .and_then(|o| o.stack_id.as_deref()),
         tags,
         role_arn: env.deploy.cloudformation_role_arn.as_deref(),
         owner: owner(env, adopt),
-    }
+    })
 }
 
 /// The tag the tool sets on every stack it creates, with the environment's name: what tells
@@ -370,7 +386,7 @@ pub const OWNER_TAG: &str = "temporal-serverless-workers:environment";
 /// How `env`'s stack is recognised as this tool's (see [`aws::Owner`]).
 pub fn owner(env: &Environment, adopt: bool) -> Owner<'_> {
     Owner {
-        recorded_stack_id: env.outputs.as_ref().map(|o| o.stack_id.as_str()),
+        recorded_stack_id: env.outputs.as_ref().and_then(|o| o.stack_id.as_deref()),
         tag: (OWNER_TAG, env.name.as_str()),
         output: cfn::ROLE_ARN_OUTPUT,
         parameter: (cfn::EXTERNAL_ID_PARAMETER, env.role.external_id.as_str()),
@@ -418,7 +434,7 @@ fn finish(layout: &Layout, report: &Report, out: OutputArgs) -> Result<serde_jso
         ),
     };
     let stack = outcome.stack();
-    let name = &env.role.stack_name;
+    let name = env.single_stack("deploy")?;
     let action = match outcome {
         Outcome::Unchanged(_) => "unchanged",
         Outcome::Created(_) => "created",
@@ -434,12 +450,12 @@ fn finish(layout: &Layout, report: &Report, out: OutputArgs) -> Result<serde_jso
             if let Some(recorded) = env
                 .outputs
                 .as_ref()
-                .filter(|o| o.stack_id != stack.stack_id)
+                .and_then(|o| o.stack_id.as_deref())
+                .filter(|id| *id != stack.stack_id)
             {
                 out.line(format_args!(
-                    "{}: stack `{name}` recorded in [outputs] of {file} no longer exists ({}): created it anew",
+                    "{}: stack `{name}` recorded in [outputs] of {file} no longer exists ({recorded}): created it anew",
                     env.name,
-                    recorded.stack_id
                 ));
             }
             out.line(format_args!(

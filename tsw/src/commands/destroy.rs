@@ -45,7 +45,7 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let tsw = crate::cli::name();
     let (env, _lock) =
         crate::claim::load_and_claim(layout, "destroy", &args.env, &args.limits.lock)?;
-    let stack = &env.role.stack_name;
+    let stack = env.single_stack("destroy")?;
     let file = crate::relative(layout, &env.file);
     if !args.leave_versions {
         ensure_no_version_holds_the_role(layout, &env, &file)?;
@@ -140,11 +140,11 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
 /// a role that no longer exists. When the server cannot be asked, refuses only if `[outputs]`
 /// records registered versions.
 fn ensure_no_version_holds_the_role(layout: &Layout, env: &Environment, file: &str) -> Result<()> {
-    let stack = &env.role.stack_name;
+    let stack = env.single_stack("destroy")?;
     let role = env
         .outputs
         .as_ref()
-        .map(|o| o.role_arn.as_str())
+        .and_then(|o| o.role_arn.as_deref())
         .unwrap_or_default();
     let registered: Vec<String> = env
         .outputs

@@ -48,6 +48,7 @@ pub struct DoctorArgs {
 
 pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
     let env = crate::envs::load_env(layout, &args.env)?;
+    env.single_stack("doctor")?;
     let emulator = env.aws.uses_emulator();
     if env.starts_sandbox() {
         // A check never repairs what it checks: services are started, functions left as they are.

@@ -277,7 +277,7 @@ async fn plan_stack(
     let env = &local.env;
     let tags = crate::commands::deploy::stack_tags(env);
     let body = &templates.cfn_template(env.role_naming()).body;
-    let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, how.adopt);
+    let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, how.adopt)?;
     let (clients, caller): (Clients, _) =
         crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
     if let Some(caller) = caller {
@@ -380,7 +380,7 @@ fn replaces_role(plan: &Plan) -> bool {
 /// recorded role's account; `None` when it is known only after the deploy (a new stack: its
 /// account is not known before).
 fn deployed_role_arn(env: &Environment, stack: &Result<Plan, String>) -> Option<String> {
-    let recorded = &env.outputs.as_ref()?.role_arn;
+    let recorded = env.outputs.as_ref()?.role_arn.as_ref()?;
     let Ok(plan) = stack else {
         return Some(recorded.clone());
     };
@@ -405,7 +405,7 @@ fn role_replacement(env: &Environment, plan: &Plan, new_arn: Option<&str>) -> Op
     if plan.action != PlanAction::Update || !replaces_role(plan) {
         return None;
     }
-    let old = env.outputs.as_ref().map(|o| o.role_arn.as_str());
+    let old = env.outputs.as_ref().and_then(|o| o.role_arn.as_deref());
     let tsw = crate::cli::name();
     let arns = match (old, new_arn) {
         (Some(old), Some(new)) => format!("its ARN changes from `{old}` to `{new}`"),

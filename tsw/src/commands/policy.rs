@@ -71,13 +71,38 @@ pub fn scope(env: &Environment) -> Result<Scope> {
             env.file.display()
         )
     })?;
-    let stack_name = env.role.stack_name.to_string();
-    let role_arn = match &env.outputs {
-        Some(outputs) => outputs.role_arn.to_string(),
-        None => format!(
-            "arn:{partition}:iam::{account}:role/{}-{stack_name}",
-            env.role.name_or_default()
-        ),
+    let role_name =
+        |account: &str| format!("arn:{partition}:iam::{account}:role/{}", env.role_name());
+    let (stack_name, role_arns) = match env.stack_set() {
+        // Each account's role where one is recorded; else the role the template names in the
+        // accounts the descriptor names (an OU's accounts only AWS Organizations knows).
+        Some(set) => {
+            let recorded: Vec<String> = env
+                .invocation_roles()
+                .into_iter()
+                .map(|(_, arn)| arn)
+                .collect();
+            let named = set
+                .accounts
+                .iter()
+                .chain(set.overrides.keys())
+                .map(|a| role_name(a));
+            let mut roles: Vec<String> = recorded.into_iter().chain(named).collect();
+            roles.sort();
+            roles.dedup();
+            (None, roles)
+        }
+        None => {
+            let stack_name = env.single_stack("policy")?.to_string();
+            let role_arn = match env.outputs.as_ref().and_then(|o| o.role_arn.as_ref()) {
+                Some(role_arn) => role_arn.to_string(),
+                None => format!(
+                    "arn:{partition}:iam::{account}:role/{}-{stack_name}",
+                    env.role.name_or_default()
+                ),
+            };
+            (Some(stack_name), vec![role_arn])
+        }
     };
     let mut lambda_function_arns: Vec<String> = env
         .role
@@ -89,6 +114,13 @@ pub fn scope(env: &Environment) -> Result<Scope> {
                 .iter()
                 .map(|w| w.lambda_function_arn.to_string()),
         )
+        .chain(
+            env.stack_set()
+                .iter()
+                .flat_map(|s| s.overrides.values())
+                .flat_map(|o| o.lambda_function_arns.iter().flatten())
+                .map(|a| a.to_string()),
+        )
         .collect();
     lambda_function_arns.sort();
     lambda_function_arns.dedup();
@@ -97,9 +129,9 @@ pub fn scope(env: &Environment) -> Result<Scope> {
         region,
         account,
         stack_name,
-        // Set by a StackSet environment's `[stack_set] name` once the descriptor has it.
-        stack_set_name: None,
-        role_arn,
+        stack_set_name: env.stack_set().map(|s| s.name.to_string()),
+        organizational_units: env.stack_set().is_some_and(|s| s.is_service_managed()),
+        role_arns,
         cloudformation_role_arn: env
             .deploy
             .cloudformation_role_arn

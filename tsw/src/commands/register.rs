@@ -115,7 +115,6 @@ pub fn register_env(
     scope: Scope,
     out: OutputArgs,
 ) -> Result<Registered> {
-    let tsw = crate::cli::name();
     let file = crate::relative(layout, &env.file);
     if env.worker_deployments.is_empty() {
         // A success: a CI job registers every environment it deploys, also one that lists no
@@ -136,21 +135,23 @@ pub fn register_env(
             }),
         });
     }
-    let outputs = env.outputs.as_ref().with_context(|| {
-        format!(
-            "{}: `{file}` has no [outputs].role_arn yet: run `{tsw} deploy {}` first",
-            env.name, env.name
-        )
-    })?;
+    // Each version's role (for a StackSet, its function's account's) before any call: a
+    // function of an account without a role registers nothing.
+    let roles = env
+        .worker_deployments
+        .iter()
+        .map(|wd| env.invocation_for(&wd.lambda_function_arn))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: nothing was registered", env.name))?;
     let client = connect(layout, env, scope)?;
     let mut registered = Vec::new();
     let mut failed = 0;
     let mut versions = Vec::new();
-    for wd in &env.worker_deployments {
+    for (wd, (role_arn, external_id)) in env.worker_deployments.iter().zip(&roles) {
         let reg = Registration {
             deployment: wd,
-            role_arn: Some(&outputs.role_arn),
-            external_id: &env.role.external_id,
+            role_arn: Some(role_arn),
+            external_id,
         };
         // Each error is printed here, once: the command's own error only counts them.
         match client.register(&reg) {
@@ -272,7 +273,10 @@ pub fn versions_holding_role(
     layout: &Layout,
     env: &Environment,
 ) -> Result<Vec<worker_deployments::LeftBehind>, String> {
-    let Some(outputs) = &env.outputs else {
+    let (Some(outputs), Some(role)) = (
+        &env.outputs,
+        env.outputs.as_ref().and_then(|o| o.role_arn.as_deref()),
+    ) else {
         return Ok(Vec::new());
     };
     let mut deployments: Vec<(String, String)> = env
@@ -294,7 +298,7 @@ pub fn versions_holding_role(
         return Err(why);
     }
     client
-        .holding_role(&deployments, &outputs.role_arn)
+        .holding_role(&deployments, role)
         .map_err(|e| one_line(&e))
 }
 

@@ -95,6 +95,7 @@ impl Verdict {
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let env = crate::envs::load_env(layout, &args.env)?;
+    let stack_name = env.single_stack("status")?.clone();
     let templates = Templates::load(layout)?;
     let template = templates.cfn_template(env.role_naming());
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
@@ -104,11 +105,11 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let mut shown = serde_json::Value::Null;
     crate::connect::runtime()?.block_on(async {
         let clients = crate::connect::connect(layout, &env).await?;
-        let Some(stack) = clients.stacks.describe_stack(&env.role.stack_name).await? else {
-            stack_missing(&env, &file, &mut verdict, out);
+        let Some(stack) = clients.stacks.describe_stack(&stack_name).await? else {
+            stack_missing(&env, &stack_name, &file, &mut verdict, out);
             return anyhow::Ok(());
         };
-        show(&env, &stack, out);
+        show(&env, &stack_name, &stack, out);
         shown = stack_json(&stack);
         compare_record(&env, &file, &stack, &mut verdict, out);
         verdict
@@ -129,7 +130,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let mut doc = verdict.json();
     doc["environment"] = env.name.clone().into();
     doc["file"] = file.into();
-    doc["stack_name"] = env.role.stack_name.to_string().into();
+    doc["stack_name"] = stack_name.to_string().into();
     doc["stack"] = shown;
     out.document("status", doc);
     Ok(code)
@@ -146,15 +147,21 @@ fn stack_json(stack: &StackInfo) -> serde_json::Value {
     })
 }
 
-fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict, out: OutputArgs) {
+fn stack_missing(
+    env: &Environment,
+    stack: &str,
+    file: &str,
+    verdict: &mut Verdict,
+    out: OutputArgs,
+) {
     let tsw = crate::cli::name();
-    let stack = &env.role.stack_name;
     out.line(format_args!("{}: stack `{stack}` does not exist", env.name));
     match &env.outputs {
         Some(o) => verdict.outside.push(format!(
             "stack `{stack}` ({}) recorded in [outputs] of {file} was deleted outside this tool \
              (or its emulator restarted); `{tsw} destroy {} --yes` clears the record",
-            o.stack_id, env.name
+            o.stack_id.as_deref().unwrap_or_default(),
+            env.name
         )),
         None => verdict
             .undeployed
@@ -162,10 +169,10 @@ fn stack_missing(env: &Environment, file: &str, verdict: &mut Verdict, out: Outp
     }
 }
 
-fn show(env: &Environment, stack: &StackInfo, out: OutputArgs) {
+fn show(env: &Environment, name: &str, stack: &StackInfo, out: OutputArgs) {
     out.line(format_args!(
-        "{}: stack `{}` is {}",
-        env.name, env.role.stack_name, stack.status
+        "{}: stack `{name}` is {}",
+        env.name, stack.status
     ));
     if let Some(reason) = &stack.status_reason {
         out.line(format_args!("  reason: {reason}"));

@@ -11,7 +11,7 @@ use aws_sdk_cloudformation::types::{
 use crate::error::{DeployError, aws_error, is_transient};
 use crate::in_flight::Deadline;
 use crate::stack::Backoff;
-use crate::stack_set::StackSets;
+use crate::stack_set::{CallAs, StackSets};
 
 /// Shows a StackSet deploy as it goes.
 pub trait OperationObserver {
@@ -97,6 +97,7 @@ impl StackSets {
     pub async fn wait(
         &self,
         name: &str,
+        call_as: CallAs,
         operation_id: &str,
         deadline: &Deadline,
         obs: &mut dyn OperationObserver,
@@ -122,7 +123,7 @@ impl StackSets {
                 .describe_stack_set_operation()
                 .stack_set_name(name)
                 .operation_id(operation_id)
-                .set_call_as(self.call_as.clone())
+                .call_as(call_as.sdk())
                 .send();
             let operation = match deadline.bound(request).await {
                 Some(Ok(out)) => out.stack_set_operation,
@@ -138,7 +139,7 @@ impl StackSets {
             let status = operation.as_ref().and_then(|o| o.status());
             let done = !running(status);
             // Read after the status: once it has ended, every result is final.
-            let results = match self.results(name, operation_id, deadline).await {
+            let results = match self.results(name, call_as, operation_id, deadline).await {
                 Ok(results) => results,
                 Err(e) if e.transient => {
                     backoff.failed();
@@ -181,6 +182,7 @@ impl StackSets {
     async fn results(
         &self,
         name: &str,
+        call_as: CallAs,
         operation_id: &str,
         deadline: &Deadline,
     ) -> Result<Vec<InstanceResult>, Polled> {
@@ -192,7 +194,7 @@ impl StackSets {
                 .list_stack_set_operation_results()
                 .stack_set_name(name)
                 .operation_id(operation_id)
-                .set_call_as(self.call_as.clone())
+                .call_as(call_as.sdk())
                 .set_next_token(token)
                 .send();
             let page = match deadline.bound(request).await {

@@ -9,161 +9,25 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{
-    AccountFilterType, AutoDeployment, CallAs as SdkCallAs, Capability, ConcurrencyMode,
-    DeploymentTargets, Parameter, PermissionModels, StackInstanceSummary, StackSet,
-    StackSetOperationPreferences, StackSetStatus, Tag,
-};
+use aws_sdk_cloudformation::types::{AccountFilterType, Capability, DeploymentTargets, Tag};
 
+use super::{
+    CallAs, Instance, InstanceStatus, StackSetInfo, StackSetSpec, StackSets, Targets,
+    sdk_parameters,
+};
 use crate::error::{DeployError, aws_error};
 use crate::in_flight::Deadline;
 use crate::stack_set::watch::{OperationObserver, OperationOutcome};
 
-/// Whose StackSet it is: the caller's own (the management account's, or a self-managed one's),
-/// or one the caller administers as the organization's delegated administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CallAs {
-    #[default]
-    Own,
-    DelegatedAdmin,
-}
-
-/// The permission model, with the targets each one takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Permission {
-    /// AWS Organizations' trusted access: the instances go to every account under the OUs.
-    ServiceManaged {
-        organizational_units: Vec<String>,
-        /// Deploy to accounts that join a targeted OU, remove from those that leave.
-        auto_deployment: bool,
-        retain_stacks_on_account_removal: bool,
-    },
-    /// An administration role in the owner account and an execution role in each target.
-    SelfManaged {
-        accounts: Vec<String>,
-        administration_role_arn: Option<String>,
-        execution_role_name: Option<String>,
-    },
-}
-
-impl Permission {
-    fn model(&self) -> PermissionModels {
-        match self {
-            Permission::ServiceManaged { .. } => PermissionModels::ServiceManaged,
-            Permission::SelfManaged { .. } => PermissionModels::SelfManaged,
-        }
-    }
-}
-
-/// How an operation rolls out (StackSetOperationPreferences); `None`: CloudFormation's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Preferences {
-    pub max_concurrent_count: Option<i32>,
-    pub max_concurrent_percentage: Option<i32>,
-    pub failure_tolerance_count: Option<i32>,
-    pub failure_tolerance_percentage: Option<i32>,
-    /// `STRICT_FAILURE_TOLERANCE` or `SOFT_FAILURE_TOLERANCE`.
-    pub concurrency_mode: Option<String>,
-    pub region_order: Vec<String>,
-}
-
-impl Preferences {
-    fn sdk(&self) -> StackSetOperationPreferences {
-        StackSetOperationPreferences::builder()
-            .set_max_concurrent_count(self.max_concurrent_count)
-            .set_max_concurrent_percentage(self.max_concurrent_percentage)
-            .set_failure_tolerance_count(self.failure_tolerance_count)
-            .set_failure_tolerance_percentage(self.failure_tolerance_percentage)
-            .set_concurrency_mode(self.concurrency_mode.as_deref().map(ConcurrencyMode::from))
-            .set_region_order((!self.region_order.is_empty()).then(|| self.region_order.clone()))
-            .build()
-    }
-}
-
-/// The StackSet to deploy: its template, the complete parameter values (defaults included), its
-/// targets and regions, and each account's overrides.
-#[derive(Debug, Clone)]
-pub struct StackSetSpec<'a> {
-    pub name: &'a str,
-    pub template_body: &'a str,
-    pub parameters: &'a [(String, String)],
-    /// The StackSet's tags (CloudFormation puts them on each instance's stack and its role).
-    pub tags: &'a [(String, String)],
-    pub permission: Permission,
-    pub regions: Vec<String>,
-    /// Per account: parameter values its instances get instead of `parameters`' (sent as
-    /// ParameterOverrides); an account not listed gets `parameters`.
-    pub overrides: BTreeMap<String, Vec<(String, String)>>,
-    pub call_as: CallAs,
-    pub preferences: Preferences,
-}
-
-impl StackSetSpec<'_> {
-    /// The overrides `account` should have, as CloudFormation reports them.
-    fn overrides_of(&self, account: &str) -> BTreeMap<String, String> {
-        self.overrides
-            .get(account)
-            .map(|o| o.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    pub fn organizational_units(&self) -> &[String] {
-        match &self.permission {
-            Permission::ServiceManaged {
-                organizational_units,
-                ..
-            } => organizational_units,
-            Permission::SelfManaged { .. } => &[],
-        }
-    }
-}
-
-/// A StackSet as `DescribeStackSet` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveStackSet {
-    pub id: String,
-    pub status: String,
-    pub template_body: String,
-    pub parameters: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    pub permission_model: Option<String>,
-    /// (Enabled, RetainStacksOnAccountRemoval), for a service-managed StackSet.
-    pub auto_deployment: Option<(bool, bool)>,
-    pub administration_role_arn: Option<String>,
-    pub execution_role_name: Option<String>,
-}
-
-/// A stack instance as `ListStackInstances` (and, for its overrides, `DescribeStackInstance`)
-/// reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    pub account: String,
-    pub region: String,
-    /// CURRENT, OUTDATED or INOPERABLE.
-    pub status: String,
-    /// PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, INOPERABLE, SKIPPED_SUSPENDED_ACCOUNT...
-    pub detailed_status: Option<String>,
-    pub reason: Option<String>,
-    pub organizational_unit_id: Option<String>,
-    /// DRIFTED, IN_SYNC, UNKNOWN or NOT_CHECKED.
-    pub drift_status: Option<String>,
-    pub stack_id: Option<String>,
-    /// Its ParameterOverrides.
-    pub overrides: BTreeMap<String, String>,
-}
-
-impl Instance {
-    pub fn is_current(&self) -> bool {
-        self.status == "CURRENT"
-    }
-}
+/// The ParameterOverrides of each deployed instance, by (account, region).
+pub type Overrides = BTreeMap<(String, String), BTreeMap<String, String>>;
 
 /// One thing a deploy does, in the order it does them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// CreateStackSet (no instances yet).
     CreateStackSet,
-    /// UpdateStackSet: the template, parameters, tags or automatic deployment differ
+    /// UpdateStackSet: the template, parameters, tags, automatic deployment or roles differ
     /// (`changed` says which); it reaches every instance.
     UpdateStackSet { changed: Vec<String> },
     /// CreateStackInstances for accounts without an instance in the regions (service-managed:
@@ -182,9 +46,9 @@ pub enum Step {
     },
 }
 
-/// What `spec` changes in `live`'s own settings (not its instances): template, parameters, tags,
-/// automatic deployment, roles. Empty when nothing.
-pub fn stack_set_changes(spec: &StackSetSpec<'_>, live: &LiveStackSet) -> Vec<String> {
+/// What `spec` changes in `live`'s own settings (not its instances): template, parameters,
+/// tags, automatic deployment, roles. Empty when nothing.
+pub fn stack_set_changes(spec: &StackSetSpec, live: &StackSetInfo) -> Vec<String> {
     let mut changed = Vec::new();
     if live.template_body != spec.template_body {
         changed.push("template".to_owned());
@@ -204,45 +68,34 @@ pub fn stack_set_changes(spec: &StackSetSpec<'_>, live: &LiveStackSet) -> Vec<St
     if tags != live.tags {
         changed.push("tags".to_owned());
     }
-    match &spec.permission {
-        Permission::ServiceManaged {
-            auto_deployment,
-            retain_stacks_on_account_removal,
-            ..
-        } => {
-            let wanted = (*auto_deployment, *retain_stacks_on_account_removal);
-            if live.auto_deployment.is_some_and(|live| live != wanted) {
-                changed.push(format!(
-                    "automatic deployment: enabled {}, retain stacks on account removal {}",
-                    wanted.0, wanted.1
-                ));
-            }
-        }
-        Permission::SelfManaged {
-            administration_role_arn,
-            execution_role_name,
-            ..
-        } => {
-            if administration_role_arn.is_some()
-                && administration_role_arn != &live.administration_role_arn
-            {
-                changed.push("administration role".to_owned());
-            }
-            if execution_role_name.is_some() && execution_role_name != &live.execution_role_name {
-                changed.push("execution role".to_owned());
-            }
-        }
+    if let (Some(wanted), Some(live)) = (spec.auto_deployment, live.auto_deployment)
+        && wanted != live
+    {
+        changed.push(format!(
+            "automatic deployment: enabled {}, retain stacks on account removal {}",
+            wanted.enabled, wanted.retain_stacks_on_account_removal
+        ));
+    }
+    if spec.administration_role_arn.is_some()
+        && spec.administration_role_arn != live.administration_role_arn
+    {
+        changed.push("administration role".to_owned());
+    }
+    if spec.execution_role_name.is_some() && spec.execution_role_name != live.execution_role_name {
+        changed.push("execution role".to_owned());
     }
     changed
 }
 
-/// What a deploy does to bring the StackSet to `spec`. `live`/`instances`: what is deployed
-/// (`None`: no StackSet). `targets`: the accounts that should have instances (self-managed: the
-/// spec's accounts; service-managed: the accounts under its OUs, as Organizations lists them).
+/// What a deploy does to bring the StackSet to `spec`, changing nothing. `live`: the StackSet
+/// deployed (`None`: none), with its `instances` and their `overrides`. `targets`: the accounts
+/// that should have instances (self-managed: the spec's accounts; service-managed: the accounts
+/// under its OUs, as Organizations lists them). Empty when all agree.
 pub fn steps(
-    spec: &StackSetSpec<'_>,
-    live: Option<&LiveStackSet>,
+    spec: &StackSetSpec,
+    live: Option<&StackSetInfo>,
     instances: &[Instance],
+    overrides: &Overrides,
     targets: &[String],
 ) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -265,7 +118,7 @@ pub fn steps(
         .map(|i| ((i.account.as_str(), i.region.as_str()), i))
         .collect();
     let wanted: BTreeSet<&str> = targets.iter().map(String::as_str).collect();
-    let missing: Vec<String> = targets
+    let missing: BTreeSet<String> = targets
         .iter()
         .filter(|a| {
             spec.regions
@@ -273,28 +126,31 @@ pub fn steps(
                 .any(|r| !have.contains_key(&(a.as_str(), r.as_str())))
         })
         .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
     if !missing.is_empty() {
         steps.push(Step::CreateInstances {
-            accounts: missing.clone(),
+            accounts: missing.iter().cloned().collect(),
         });
     }
     // Instances to update, grouped by the overrides they should have: one call per group.
+    let none = BTreeMap::new();
     let mut groups: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
-    for account in targets {
-        let overrides = spec.overrides_of(account);
+    for account in wanted.iter().copied() {
+        let should = spec.overrides_of(account);
         let stale = spec.regions.iter().any(|r| {
-            have.get(&(account.as_str(), r.as_str()))
-                .is_some_and(|i| i.overrides != overrides || (!updated_set && !i.is_current()))
+            have.get(&(account, r.as_str())).is_some_and(|i| {
+                let has = overrides
+                    .get(&(account.to_owned(), r.clone()))
+                    .unwrap_or(&none);
+                *has != should || (!updated_set && i.status != InstanceStatus::Current)
+            })
         });
-        let fresh_with_overrides = missing.contains(account) && !overrides.is_empty();
-        if stale || fresh_with_overrides {
+        let new_with_overrides = missing.contains(account) && !should.is_empty();
+        if stale || new_with_overrides {
             groups
-                .entry(overrides.into_iter().collect())
+                .entry(should.into_iter().collect())
                 .or_default()
-                .insert(account.clone());
+                .insert(account.to_owned());
         }
     }
     for (overrides, accounts) in groups {
@@ -320,7 +176,8 @@ pub fn steps(
     steps
 }
 
-/// What [`StackSets::apply`] did: each operation with how it ended, and the StackSet's id.
+/// What [`StackSets::apply`] or [`StackSets::destroy`] did: the StackSet's ID, and each
+/// operation with how it ended.
 #[derive(Debug, Clone, Default)]
 pub struct SetDeploy {
     pub stack_set_id: String,
@@ -336,27 +193,9 @@ impl SetDeploy {
     }
 }
 
-/// CloudFormation StackSets, as one caller (own or delegated administrator).
-#[derive(Debug, Clone)]
-pub struct StackSets {
-    pub(crate) cfn: aws_sdk_cloudformation::Client,
-    pub(crate) call_as: Option<SdkCallAs>,
-}
-
-fn params(values: &[(String, String)]) -> Vec<Parameter> {
-    values
-        .iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect()
-}
-
-fn tags(values: &[(String, String)]) -> Vec<Tag> {
-    values
+/// `(key, value)` pairs as CloudFormation tags.
+fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
@@ -377,162 +216,29 @@ fn operation_id() -> String {
     )
 }
 
-fn live_stack_set(s: &StackSet) -> LiveStackSet {
-    LiveStackSet {
-        id: s.stack_set_id().unwrap_or_default().to_owned(),
-        status: s
-            .status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        template_body: s.template_body().unwrap_or_default().to_owned(),
-        parameters: s
-            .parameters()
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.parameter_key()?.to_owned(),
-                    p.parameter_value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect(),
-        tags: s
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-            .collect(),
-        permission_model: s.permission_model().map(|p| p.as_str().to_owned()),
-        auto_deployment: s.auto_deployment().map(|a| {
-            (
-                a.enabled().unwrap_or(false),
-                a.retain_stacks_on_account_removal().unwrap_or(false),
-            )
-        }),
-        administration_role_arn: s.administration_role_arn().map(str::to_owned),
-        execution_role_name: s.execution_role_name().map(str::to_owned),
-    }
-}
-
-fn instance(s: &StackInstanceSummary) -> Instance {
-    Instance {
-        account: s.account().unwrap_or_default().to_owned(),
-        region: s.region().unwrap_or_default().to_owned(),
-        status: s
-            .status()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        detailed_status: s
-            .stack_instance_status()
-            .and_then(|d| d.detailed_status())
-            .map(|d| d.as_str().to_owned()),
-        reason: s.status_reason().map(str::to_owned),
-        organizational_unit_id: s.organizational_unit_id().map(str::to_owned),
-        drift_status: s.drift_status().map(|d| d.as_str().to_owned()),
-        stack_id: s.stack_id().map(str::to_owned),
-        overrides: BTreeMap::new(),
+/// The targets of an operation on `accounts`: the accounts themselves (self-managed), or the
+/// StackSet's OUs narrowed to them (service-managed, `AccountFilterType` INTERSECTION); `None`:
+/// every target of the spec.
+fn targets_of(spec: &StackSetSpec, accounts: Option<&[String]>) -> DeploymentTargets {
+    match (&spec.targets, accounts) {
+        (targets, None) => targets.deployment_targets(),
+        (Targets::Accounts(_), Some(accounts)) => DeploymentTargets::builder()
+            .set_accounts(Some(accounts.to_vec()))
+            .build(),
+        (Targets::OrganizationalUnits(ous), Some(accounts)) => DeploymentTargets::builder()
+            .set_organizational_unit_ids(Some(ous.clone()))
+            .set_accounts(Some(accounts.to_vec()))
+            .account_filter_type(AccountFilterType::Intersection)
+            .build(),
     }
 }
 
 impl StackSets {
-    /// The StackSets of `cfn`'s account and region, called as `call_as`.
-    pub fn new(cfn: aws_sdk_cloudformation::Client, call_as: CallAs) -> Self {
-        StackSets {
-            cfn,
-            call_as: match call_as {
-                // Left out for the caller's own: the default, and what every endpoint takes.
-                CallAs::Own => None,
-                CallAs::DelegatedAdmin => Some(SdkCallAs::DelegatedAdmin),
-            },
-        }
-    }
-
-    /// `DescribeStackSet`: `None` when there is none of the name (or it was deleted).
-    pub async fn describe(
-        &self,
-        name: &str,
-        deadline: &Deadline,
-    ) -> Result<Option<LiveStackSet>, DeployError> {
-        let request = self
-            .cfn
-            .describe_stack_set()
-            .stack_set_name(name)
-            .set_call_as(self.call_as.clone())
-            .send();
-        match bound(deadline, "DescribeStackSet", request).await? {
-            Ok(out) => Ok(out
-                .stack_set()
-                .map(live_stack_set)
-                .filter(|s| s.status != StackSetStatus::Deleted.as_str())),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_stack_set_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error("DescribeStackSet", e)),
-        }
-    }
-
-    /// Every instance of the StackSet (`ListStackInstances`, all pages), each with its
-    /// ParameterOverrides (`DescribeStackInstance`).
-    pub async fn instances(
-        &self,
-        name: &str,
-        deadline: &Deadline,
-    ) -> Result<Vec<Instance>, DeployError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let request = self
-                .cfn
-                .list_stack_instances()
-                .stack_set_name(name)
-                .set_call_as(self.call_as.clone())
-                .set_next_token(token)
-                .send();
-            let page = bound(deadline, "ListStackInstances", request)
-                .await?
-                .map_err(|e| aws_error("ListStackInstances", e))?;
-            out.extend(page.summaries().iter().map(instance));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
-        for i in &mut out {
-            let request = self
-                .cfn
-                .describe_stack_instance()
-                .stack_set_name(name)
-                .stack_instance_account(&i.account)
-                .stack_instance_region(&i.region)
-                .set_call_as(self.call_as.clone())
-                .send();
-            let described = bound(deadline, "DescribeStackInstance", request)
-                .await?
-                .map_err(|e| aws_error("DescribeStackInstance", e))?;
-            i.overrides = described
-                .stack_instance()
-                .map(|s| {
-                    s.parameter_overrides()
-                        .iter()
-                        .filter_map(|p| {
-                            Some((
-                                p.parameter_key()?.to_owned(),
-                                p.parameter_value().unwrap_or_default().to_owned(),
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-        }
-        Ok(out)
-    }
-
     /// Runs `steps` in order, each operation watched until it ends. Stops after an operation
     /// that did not succeed (the ones after it would act on a StackSet in an unknown state).
     pub async fn apply(
         &self,
-        spec: &StackSetSpec<'_>,
+        spec: &StackSetSpec,
         steps: &[Step],
         deadline: &Deadline,
         obs: &mut dyn OperationObserver,
@@ -581,11 +287,13 @@ impl StackSets {
                         "deleting the instances of {} account(s) no longer targeted",
                         accounts.len()
                     ));
-                    self.delete_instances(spec, accounts, regions, false, deadline)
+                    self.delete_instances(spec, Some(accounts), regions, deadline)
                         .await?
                 }
             };
-            let outcome = self.wait(spec.name, &operation, deadline, obs).await?;
+            let outcome = self
+                .wait(&spec.name, spec.call_as, &operation, deadline, obs)
+                .await?;
             let ok = outcome.succeeded();
             done.operations.push(outcome);
             if !ok {
@@ -594,7 +302,7 @@ impl StackSets {
         }
         if done.stack_set_id.is_empty() {
             done.stack_set_id = self
-                .describe(spec.name, deadline)
+                .describe(&spec.name, spec.call_as)
                 .await?
                 .map(|s| s.id)
                 .unwrap_or_default();
@@ -604,126 +312,55 @@ impl StackSets {
 
     async fn create_stack_set(
         &self,
-        spec: &StackSetSpec<'_>,
+        spec: &StackSetSpec,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
-        let mut request = self
+        let request = self
             .cfn
             .create_stack_set()
-            .stack_set_name(spec.name)
-            .template_body(spec.template_body)
-            .set_parameters(Some(params(spec.parameters)))
-            .set_tags(Some(tags(spec.tags)))
+            .stack_set_name(&spec.name)
+            .template_body(&spec.template_body)
+            .set_parameters(Some(sdk_parameters(&spec.parameters)))
+            .set_tags(Some(sdk_tags(&spec.tags)))
             .capabilities(Capability::CapabilityNamedIam)
-            .permission_model(spec.permission.model())
-            .set_call_as(self.call_as.clone())
-            .client_request_token(operation_id());
-        match &spec.permission {
-            Permission::ServiceManaged {
-                auto_deployment,
-                retain_stacks_on_account_removal,
-                ..
-            } => {
-                request = request.auto_deployment(
-                    AutoDeployment::builder()
-                        .enabled(*auto_deployment)
-                        .retain_stacks_on_account_removal(*retain_stacks_on_account_removal)
-                        .build(),
-                );
-            }
-            Permission::SelfManaged {
-                administration_role_arn,
-                execution_role_name,
-                ..
-            } => {
-                request = request
-                    .set_administration_role_arn(administration_role_arn.clone())
-                    .set_execution_role_name(execution_role_name.clone());
-            }
-        }
-        let out = bound(deadline, "CreateStackSet", request.send())
+            .permission_model(spec.permission_model.sdk())
+            .set_auto_deployment(spec.auto_deployment.map(|a| a.sdk()))
+            .set_administration_role_arn(spec.administration_role_arn.clone())
+            .set_execution_role_name(spec.execution_role_name.clone())
+            .call_as(spec.call_as.sdk())
+            .client_request_token(operation_id())
+            .send();
+        let out = bound(deadline, "CreateStackSet", request)
             .await?
             .map_err(|e| aws_error("CreateStackSet", e))?;
         Ok(out.stack_set_id().unwrap_or_default().to_owned())
     }
 
-    /// The targets of an operation on `accounts`: the accounts themselves (self-managed), or
-    /// the StackSet's OUs narrowed to them (service-managed, `AccountFilterType` INTERSECTION).
-    fn targets(&self, spec: &StackSetSpec<'_>, accounts: Option<&[String]>) -> DeploymentTargets {
-        match (&spec.permission, accounts) {
-            (Permission::SelfManaged { accounts: all, .. }, None) => DeploymentTargets::builder()
-                .set_accounts(Some(all.clone()))
-                .build(),
-            (Permission::SelfManaged { .. }, Some(accounts)) => DeploymentTargets::builder()
-                .set_accounts(Some(accounts.to_vec()))
-                .build(),
-            (
-                Permission::ServiceManaged {
-                    organizational_units,
-                    ..
-                },
-                None,
-            ) => DeploymentTargets::builder()
-                .set_organizational_unit_ids(Some(organizational_units.clone()))
-                .build(),
-            (
-                Permission::ServiceManaged {
-                    organizational_units,
-                    ..
-                },
-                Some(accounts),
-            ) => DeploymentTargets::builder()
-                .set_organizational_unit_ids(Some(organizational_units.clone()))
-                .set_accounts(Some(accounts.to_vec()))
-                .account_filter_type(AccountFilterType::Intersection)
-                .build(),
-        }
-    }
-
     async fn update_stack_set(
         &self,
-        spec: &StackSetSpec<'_>,
+        spec: &StackSetSpec,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
         let id = operation_id();
-        let mut request = self
+        let request = self
             .cfn
             .update_stack_set()
-            .stack_set_name(spec.name)
-            .template_body(spec.template_body)
-            .set_parameters(Some(params(spec.parameters)))
-            .set_tags(Some(tags(spec.tags)))
+            .stack_set_name(&spec.name)
+            .template_body(&spec.template_body)
+            .set_parameters(Some(sdk_parameters(&spec.parameters)))
+            .set_tags(Some(sdk_tags(&spec.tags)))
             .capabilities(Capability::CapabilityNamedIam)
-            .permission_model(spec.permission.model())
+            .permission_model(spec.permission_model.sdk())
+            .set_auto_deployment(spec.auto_deployment.map(|a| a.sdk()))
+            .set_administration_role_arn(spec.administration_role_arn.clone())
+            .set_execution_role_name(spec.execution_role_name.clone())
             .operation_preferences(spec.preferences.sdk())
             .set_regions(Some(spec.regions.clone()))
-            .deployment_targets(self.targets(spec, None))
-            .set_call_as(self.call_as.clone())
-            .operation_id(&id);
-        match &spec.permission {
-            Permission::ServiceManaged {
-                auto_deployment,
-                retain_stacks_on_account_removal,
-                ..
-            } => {
-                request = request.auto_deployment(
-                    AutoDeployment::builder()
-                        .enabled(*auto_deployment)
-                        .retain_stacks_on_account_removal(*retain_stacks_on_account_removal)
-                        .build(),
-                );
-            }
-            Permission::SelfManaged {
-                administration_role_arn,
-                execution_role_name,
-                ..
-            } => {
-                request = request
-                    .set_administration_role_arn(administration_role_arn.clone())
-                    .set_execution_role_name(execution_role_name.clone());
-            }
-        }
-        let out = bound(deadline, "UpdateStackSet", request.send())
+            .deployment_targets(targets_of(spec, None))
+            .call_as(spec.call_as.sdk())
+            .operation_id(&id)
+            .send();
+        let out = bound(deadline, "UpdateStackSet", request)
             .await?
             .map_err(|e| aws_error("UpdateStackSet", e))?;
         Ok(out.operation_id().map_or(id, str::to_owned))
@@ -731,25 +368,25 @@ impl StackSets {
 
     async fn create_instances(
         &self,
-        spec: &StackSetSpec<'_>,
+        spec: &StackSetSpec,
         accounts: &[String],
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
         let id = operation_id();
         // Service-managed: the OUs (CloudFormation adds every account under them that lacks an
         // instance); self-managed: the accounts.
-        let targets = match &spec.permission {
-            Permission::ServiceManaged { .. } => self.targets(spec, None),
-            Permission::SelfManaged { .. } => self.targets(spec, Some(accounts)),
+        let targets = match &spec.targets {
+            Targets::OrganizationalUnits(_) => targets_of(spec, None),
+            Targets::Accounts(_) => targets_of(spec, Some(accounts)),
         };
         let request = self
             .cfn
             .create_stack_instances()
-            .stack_set_name(spec.name)
+            .stack_set_name(&spec.name)
             .deployment_targets(targets)
             .set_regions(Some(spec.regions.clone()))
             .operation_preferences(spec.preferences.sdk())
-            .set_call_as(self.call_as.clone())
+            .call_as(spec.call_as.sdk())
             .operation_id(&id)
             .send();
         let out = bound(deadline, "CreateStackInstances", request)
@@ -760,7 +397,7 @@ impl StackSets {
 
     async fn update_instances(
         &self,
-        spec: &StackSetSpec<'_>,
+        spec: &StackSetSpec,
         accounts: &[String],
         overrides: &[(String, String)],
         deadline: &Deadline,
@@ -769,13 +406,13 @@ impl StackSets {
         let request = self
             .cfn
             .update_stack_instances()
-            .stack_set_name(spec.name)
-            .deployment_targets(self.targets(spec, Some(accounts)))
+            .stack_set_name(&spec.name)
+            .deployment_targets(targets_of(spec, Some(accounts)))
             .set_regions(Some(spec.regions.clone()))
             // Always sent, even empty: an override left out goes back to the StackSet's value.
-            .set_parameter_overrides(Some(params(overrides)))
+            .set_parameter_overrides(Some(sdk_parameters(overrides)))
             .operation_preferences(spec.preferences.sdk())
-            .set_call_as(self.call_as.clone())
+            .call_as(spec.call_as.sdk())
             .operation_id(&id)
             .send();
         let out = bound(deadline, "UpdateStackInstances", request)
@@ -784,28 +421,24 @@ impl StackSets {
         Ok(out.operation_id().map_or(id, str::to_owned))
     }
 
+    /// DeleteStackInstances of `accounts` (`None`: every target of `spec`) in `regions`.
     async fn delete_instances(
         &self,
-        spec: &StackSetSpec<'_>,
-        accounts: &[String],
+        spec: &StackSetSpec,
+        accounts: Option<&[String]>,
         regions: &[String],
-        all: bool,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
         let id = operation_id();
-        let targets = match (&spec.permission, all) {
-            (Permission::ServiceManaged { .. }, true) => self.targets(spec, None),
-            _ => self.targets(spec, Some(accounts)),
-        };
         let request = self
             .cfn
             .delete_stack_instances()
-            .stack_set_name(spec.name)
-            .deployment_targets(targets)
+            .stack_set_name(&spec.name)
+            .deployment_targets(targets_of(spec, accounts))
             .set_regions(Some(regions.to_vec()))
             .retain_stacks(false)
             .operation_preferences(spec.preferences.sdk())
-            .set_call_as(self.call_as.clone())
+            .call_as(spec.call_as.sdk())
             .operation_id(&id)
             .send();
         let out = bound(deadline, "DeleteStackInstances", request)
@@ -814,65 +447,56 @@ impl StackSets {
         Ok(out.operation_id().map_or(id, str::to_owned))
     }
 
-    /// Deletes every instance of the StackSet (the spec's OUs or accounts and those instances
-    /// name, in every region they are in), waits, then deletes the StackSet. `None` when there
-    /// was no StackSet; the delete operation's outcome otherwise (the StackSet is deleted only
-    /// when it succeeded with no failed instance).
+    /// Deletes every instance of the StackSet (through the spec's OUs and those its instances
+    /// were made for, or the accounts the instances are in, in every region they are in), waits,
+    /// then deletes the StackSet. `None` when there was no StackSet. The StackSet is deleted
+    /// only when every instance was ([`SetDeploy::succeeded`]).
     pub async fn destroy(
         &self,
-        spec: &StackSetSpec<'_>,
+        spec: &StackSetSpec,
         deadline: &Deadline,
         obs: &mut dyn OperationObserver,
     ) -> Result<Option<SetDeploy>, DeployError> {
-        let Some(live) = self.describe(spec.name, deadline).await? else {
+        let Some(live) = self.describe(&spec.name, spec.call_as).await? else {
             return Ok(None);
         };
-        let instances = self.instances(spec.name, deadline).await?;
+        let instances = self.instances(&spec.name, spec.call_as).await?;
         let mut done = SetDeploy {
             stack_set_id: live.id,
             operations: Vec::new(),
         };
         if !instances.is_empty() {
-            let accounts: Vec<String> = instances
-                .iter()
-                .map(|i| i.account.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let regions: Vec<String> = instances
-                .iter()
-                .map(|i| i.region.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            // The OUs the instances were made for, beside the declared ones.
+            let accounts: BTreeSet<String> = instances.iter().map(|i| i.account.clone()).collect();
+            let regions: BTreeSet<String> = instances.iter().map(|i| i.region.clone()).collect();
             let mut spec = spec.clone();
-            if let Permission::ServiceManaged {
-                organizational_units,
-                ..
-            } = &mut spec.permission
-            {
-                for ou in instances
-                    .iter()
-                    .filter_map(|i| i.organizational_unit_id.as_ref())
-                {
-                    if !organizational_units.contains(ou) {
-                        organizational_units.push(ou.clone());
+            spec.targets = match spec.targets {
+                Targets::OrganizationalUnits(mut ous) => {
+                    for ou in instances
+                        .iter()
+                        .filter_map(|i| i.organizational_unit.as_ref())
+                    {
+                        if !ous.contains(ou) {
+                            ous.push(ou.clone());
+                        }
                     }
+                    Targets::OrganizationalUnits(ous)
                 }
-            }
+                Targets::Accounts(_) => Targets::Accounts(accounts.iter().cloned().collect()),
+            };
             obs.step(&format!(
                 "deleting {} instance(s) in {} account(s)",
                 instances.len(),
                 accounts.len()
             ));
+            let regions: Vec<String> = regions.into_iter().collect();
             let operation = self
-                .delete_instances(&spec, &accounts, &regions, true, deadline)
+                .delete_instances(&spec, None, &regions, deadline)
                 .await?;
-            let outcome = self.wait(spec.name, &operation, deadline, obs).await?;
-            let ok = outcome.succeeded() && outcome.failed_instances().next().is_none();
+            let outcome = self
+                .wait(&spec.name, spec.call_as, &operation, deadline, obs)
+                .await?;
             done.operations.push(outcome);
-            if !ok {
+            if !done.succeeded() {
                 return Ok(Some(done));
             }
         }
@@ -880,8 +504,8 @@ impl StackSets {
         let request = self
             .cfn
             .delete_stack_set()
-            .stack_set_name(spec.name)
-            .set_call_as(self.call_as.clone())
+            .stack_set_name(&spec.name)
+            .call_as(spec.call_as.sdk())
             .send();
         bound(deadline, "DeleteStackSet", request)
             .await?
@@ -890,10 +514,11 @@ impl StackSets {
     }
 
     /// Runs drift detection on every instance (`DetectStackSetDrift`) and waits for it; each
-    /// instance's DriftStatus is then in [`StackSets::instances`].
+    /// instance's drift status is then in [`StackSets::instances`].
     pub async fn detect_drift(
         &self,
         name: &str,
+        call_as: CallAs,
         deadline: &Deadline,
         obs: &mut dyn OperationObserver,
     ) -> Result<OperationOutcome, DeployError> {
@@ -902,14 +527,14 @@ impl StackSets {
             .cfn
             .detect_stack_set_drift()
             .stack_set_name(name)
-            .set_call_as(self.call_as.clone())
+            .call_as(call_as.sdk())
             .operation_id(&id)
             .send();
         let out = bound(deadline, "DetectStackSetDrift", request)
             .await?
             .map_err(|e| aws_error("DetectStackSetDrift", e))?;
         let operation = out.operation_id().map_or(id, str::to_owned);
-        self.wait(name, &operation, deadline, obs).await
+        self.wait(name, call_as, &operation, deadline, obs).await
     }
 }
 
@@ -945,56 +570,63 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack_set::{AutoDeployment, PermissionModel, Preferences};
 
-    fn spec<'a>(
-        params: &'a [(String, String)],
+    fn spec(
+        params: &[(String, String)],
         overrides: BTreeMap<String, Vec<(String, String)>>,
-    ) -> StackSetSpec<'a> {
+    ) -> StackSetSpec {
         StackSetSpec {
-            name: "roles",
-            template_body: "body",
-            parameters: params,
-            tags: &[],
-            permission: Permission::ServiceManaged {
-                organizational_units: vec!["ou-abcd-12345678".into()],
-                auto_deployment: true,
-                retain_stacks_on_account_removal: false,
-            },
-            regions: vec!["us-east-1".into()],
+            name: "roles".into(),
+            template_body: "body".into(),
+            parameters: params.to_vec(),
             overrides,
-            call_as: CallAs::Own,
+            targets: Targets::OrganizationalUnits(vec!["ou-abcd-12345678".into()]),
+            regions: vec!["us-east-1".into()],
+            permission_model: PermissionModel::ServiceManaged,
+            call_as: CallAs::Itself,
+            auto_deployment: Some(AutoDeployment {
+                enabled: true,
+                retain_stacks_on_account_removal: false,
+            }),
+            administration_role_arn: None,
+            execution_role_name: None,
             preferences: Preferences::default(),
+            tags: Vec::new(),
         }
     }
 
-    fn live(params: &[(String, String)]) -> LiveStackSet {
-        LiveStackSet {
+    fn live(params: &[(String, String)]) -> StackSetInfo {
+        StackSetInfo {
+            name: "roles".into(),
             id: "roles:1".into(),
+            arn: None,
             status: "ACTIVE".into(),
             template_body: "body".into(),
             parameters: params.iter().cloned().collect(),
-            tags: BTreeMap::new(),
-            permission_model: Some("SERVICE_MANAGED".into()),
-            auto_deployment: Some((true, false)),
+            permission_model: Some(PermissionModel::ServiceManaged),
+            auto_deployment: Some(AutoDeployment {
+                enabled: true,
+                retain_stacks_on_account_removal: false,
+            }),
+            organizational_unit_ids: vec!["ou-abcd-12345678".into()],
             administration_role_arn: None,
             execution_role_name: None,
+            capabilities: vec!["CAPABILITY_NAMED_IAM".into()],
+            tags: BTreeMap::new(),
         }
     }
 
-    fn instance(account: &str, status: &str, overrides: &[(&str, &str)]) -> Instance {
+    fn instance(account: &str, status: InstanceStatus) -> Instance {
         Instance {
             account: account.into(),
             region: "us-east-1".into(),
-            status: status.into(),
+            organizational_unit: Some("ou-abcd-12345678".into()),
+            status,
             detailed_status: None,
             reason: None,
-            organizational_unit_id: Some("ou-abcd-12345678".into()),
-            drift_status: None,
+            drift: None,
             stack_id: None,
-            overrides: overrides
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
         }
     }
 
@@ -1013,6 +645,7 @@ mod tests {
             &spec(&params, BTreeMap::new()),
             None,
             &[],
+            &Overrides::new(),
             &accounts(&["1", "2"]),
         );
         assert_eq!(
@@ -1029,11 +662,15 @@ mod tests {
     #[test]
     fn a_deployed_stack_set_with_current_instances_needs_nothing() {
         let params = [p("AssumeRoleExternalId", "a")];
-        let have = [instance("1", "CURRENT", &[]), instance("2", "CURRENT", &[])];
+        let have = [
+            instance("1", InstanceStatus::Current),
+            instance("2", InstanceStatus::Current),
+        ];
         let steps = steps(
             &spec(&params, BTreeMap::new()),
             Some(&live(&params)),
             &have,
+            &Overrides::new(),
             &accounts(&["1", "2"]),
         );
         assert_eq!(steps, []);
@@ -1044,13 +681,14 @@ mod tests {
         let old = [p("AssumeRoleExternalId", "a")];
         let new = [p("AssumeRoleExternalId", "b")];
         let have = [
-            instance("1", "CURRENT", &[]),
-            instance("2", "OUTDATED", &[]),
+            instance("1", InstanceStatus::Current),
+            instance("2", InstanceStatus::Outdated),
         ];
         let steps = steps(
             &spec(&new, BTreeMap::new()),
             Some(&live(&old)),
             &have,
+            &Overrides::new(),
             &accounts(&["1", "2"]),
         );
         assert_eq!(
@@ -1064,20 +702,27 @@ mod tests {
     #[test]
     fn overrides_outdated_missing_and_extra_instances_each_get_their_call() {
         let params = [p("AssumeRoleExternalId", "a")];
-        let overrides = BTreeMap::from([
+        let wanted = BTreeMap::from([
             ("2".to_owned(), vec![p("AssumeRoleExternalId", "x")]),
             ("4".to_owned(), vec![p("AssumeRoleExternalId", "x")]),
         ]);
         let have = [
-            instance("1", "OUTDATED", &[]),
-            instance("2", "CURRENT", &[]),
-            instance("9", "CURRENT", &[]),
+            instance("1", InstanceStatus::Outdated),
+            instance("2", InstanceStatus::Current),
+            instance("3", InstanceStatus::Current),
+            instance("9", InstanceStatus::Current),
         ];
+        // 3 has an override the descriptor no longer declares.
+        let deployed = Overrides::from([(
+            ("3".to_owned(), "us-east-1".to_owned()),
+            BTreeMap::from([p("AssumeRoleExternalId", "y")]),
+        )]);
         let steps = steps(
-            &spec(&params, overrides),
+            &spec(&params, wanted),
             Some(&live(&params)),
             &have,
-            &accounts(&["1", "2", "4"]),
+            &deployed,
+            &accounts(&["1", "2", "3", "4"]),
         );
         assert_eq!(
             steps,
@@ -1086,7 +731,7 @@ mod tests {
                     accounts: accounts(&["4"])
                 },
                 Step::UpdateInstances {
-                    accounts: accounts(&["1"]),
+                    accounts: accounts(&["1", "3"]),
                     overrides: vec![]
                 },
                 Step::UpdateInstances {

@@ -577,12 +577,11 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
     let tsw = crate::cli::name();
     let env = inputs.env;
     let deploy_fix = format!("run `{tsw} deploy {}`", env.name);
-    let stack = match inputs
-        .clients
-        .stacks
-        .describe_stack(&env.role.stack_name)
-        .await
-    {
+    let name = match env.single_stack("doctor") {
+        Ok(name) => name,
+        Err(e) => return r.fail(4, "role stack", e.to_string(), "run `plan` instead"),
+    };
+    let stack = match inputs.clients.stacks.describe_stack(name).await {
         Ok(Some(s))
             if matches!(
                 s.status,
@@ -597,7 +596,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             return r.fail(
                 4,
                 "role stack",
-                format!("stack `{}` is {}", env.role.stack_name, s.status),
+                format!("stack `{name}` is {}", s.status),
                 deploy_fix,
             );
         }
@@ -605,7 +604,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             return r.fail(
                 4,
                 "role stack",
-                format!("stack `{}` does not exist", env.role.stack_name),
+                format!("stack `{name}` does not exist"),
                 deploy_fix,
             );
         }
@@ -621,7 +620,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
     r.pass(
         4,
         "role stack",
-        format!("stack `{}` is {}", env.role.stack_name, stack.status),
+        format!("stack `{name}` is {}", stack.status),
     );
     let Some(recorded) = &env.outputs else {
         return r.fail(
@@ -642,7 +641,14 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>, functions: &[String]) {
             deploy_fix.clone(),
         );
     }
-    let role_arn = &recorded.role_arn;
+    let Some(role_arn) = recorded.role_arn.as_deref() else {
+        return r.fail(
+            4,
+            "recorded outputs",
+            "the descriptor's [outputs] has no `role_arn`",
+            deploy_fix,
+        );
+    };
     let creds = match assume(inputs, role_arn, Some(&env.role.external_id)).await {
         Ok(c) => {
             r.pass(
@@ -1029,10 +1035,10 @@ fn held_differences(
             held.function_arn, wd.lambda_function_arn
         ));
     }
-    match &env.outputs {
-        Some(o) if held.role_arn != o.role_arn => differences.push(format!(
-            "role `{}`, but [outputs].role_arn is `{}`",
-            held.role_arn, o.role_arn
+    match env.outputs.as_ref().and_then(|o| o.role_arn.as_deref()) {
+        Some(recorded) if held.role_arn != recorded => differences.push(format!(
+            "role `{}`, but [outputs].role_arn is `{recorded}`",
+            held.role_arn
         )),
         _ => {}
     }
