@@ -39,6 +39,7 @@ mod schema;
 mod shell;
 mod signals;
 mod snapshots;
+mod stackset_deploy;
 mod stacksets;
 mod sts;
 mod template;

@@ -15,6 +15,7 @@ mod interrupt;
 mod output;
 mod plan_view;
 mod progress;
+mod stack_sets;
 mod ui;
 mod waves;
 

@@ -7,6 +7,8 @@ use aws::{Deadline, Guard, Tracker};
 use env_descriptor::{Environment, Layout, Outputs};
 use std::process::ExitCode;
 
+mod stack_set;
+
 /// Delete the stack and remove [outputs] from the descriptor.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -45,6 +47,15 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let tsw = crate::cli::name();
     let (env, _lock) =
         crate::claim::load_and_claim(layout, "destroy", &args.env, &args.limits.lock)?;
+    // A StackSet environment: every instance, then the StackSet (`destroy/stack_set.rs`).
+    if env.stack_set().is_some() {
+        let templates = env_render::Templates::load(layout)?;
+        let template = templates.cfn_template(env.role_naming());
+        let parameters = template.with_defaults(&templates.render(&env)?.parameters);
+        if let Some(spec) = crate::stack_sets::spec(&env, &templates, &parameters) {
+            return stack_set::run(&args, layout, &env, &spec);
+        }
+    }
     let stack = env.single_stack("destroy")?;
     let file = crate::relative(layout, &env.file);
     if !args.leave_versions {

@@ -18,7 +18,7 @@ mod write;
 
 pub use read::{Instance, InstanceStatus, OrgAccount, StackSetInfo};
 pub use watch::{InstanceResult, OperationObserver, OperationOutcome};
-pub use write::{SetDeploy, Step, stack_set_changes, steps};
+pub use write::{Overrides, SetDeploy, Step, stack_set_changes, steps};
 
 /// The capability every StackSet of the role needs: its template names an IAM role.
 pub const CAPABILITIES: &[&str] = &["CAPABILITY_NAMED_IAM"];

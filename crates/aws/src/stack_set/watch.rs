@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{
     StackSetOperationResultStatus, StackSetOperationResultSummary, StackSetOperationStatus,
 };
@@ -48,6 +49,8 @@ pub struct OperationOutcome {
     pub status: String,
     /// CloudFormation's reason for a FAILED operation.
     pub reason: Option<String>,
+    /// RFC 3339 time it ended.
+    pub ended_at: Option<String>,
     /// Every account and region of the operation, in the order CloudFormation lists them.
     pub results: Vec<InstanceResult>,
 }
@@ -171,6 +174,9 @@ impl StackSets {
                         .map(|s| s.as_str().to_owned())
                         .unwrap_or_default(),
                     reason: operation.status_reason().map(str::to_owned),
+                    ended_at: operation
+                        .end_timestamp()
+                        .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
                     results,
                 });
             }
