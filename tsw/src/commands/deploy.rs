@@ -32,6 +32,11 @@ it says so and leaves the stack alone. Several environments are deployed in para
 order (`[deploy] wave`: lower first, a wave once the one before has ended); after more failures
 than --failure-tolerance (default 0) no new deploy starts, and those left are named.
 
+A descriptor with [stack_set] deploys the role to many accounts with a CloudFormation StackSet:
+the StackSet and its instances are created, updated or deleted as operations, each instance's
+progress shown, failed instances named with their reason, and each account's role ARN recorded in
+[outputs.role_arns] (docs/stacksets.md).
+
 Examples:
   cargo xtask deploy local                    the local sandbox (started if needed)
   cargo xtask deploy staging

@@ -16,7 +16,8 @@ Asks first on a terminal; elsewhere it needs --yes. Refuses, before asking, whil
 Deployment Versions registered from the environment (its `[[worker_deployments]]` and
 [outputs].registered) still hold Lambda compute through the stack's role, naming each with the
 command that retires it: Temporal would go on invoking through a role that no longer exists.
---leave-versions deletes the stack anyway.
+--leave-versions deletes the stack anyway. For a [stack_set] environment: every instance, then the
+StackSet (docs/stacksets.md).
 
 Examples:
   cargo xtask destroy local --yes

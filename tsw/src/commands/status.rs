@@ -25,7 +25,9 @@ pub const STATUS_CHANGED_OUTSIDE: u8 = 3;
 Compares the descriptor (rendered now; nothing is written) with the stack's parameters and
 template, the recorded [outputs] with the stack's outputs, and the role IAM holds (trust policy
 principal and sts:ExternalId, invoke policy actions and resources, no managed policies) with
-what the template declares. Differing parameters are printed old -> new.
+what the template declares. Differing parameters are printed old -> new. For a [stack_set]
+environment: drift detection on every instance, then outdated, failed, INOPERABLE and drifted
+instances and what a deploy would do (docs/stacksets.md).
 
 Exit codes:
   0  all agree
