@@ -209,6 +209,36 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
         assert_eq!(roles_now[account][1], "ext-id-67890", "{roles_now}");
     }
 
+    // One account's override (ParameterOverrides) reaches that account alone; a deploy right
+    // after has nothing to do; taking the override out puts the StackSet's value back.
+    let table = format!(
+        "\n[stack_set.overrides.\"{}\"]\nexternal_id = \"team-b-external-id\"\n",
+        members[1]
+    );
+    repo.write_env("fleet", &format!("{}{table}", repo.read_env("fleet")));
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let roles_now = roles(&url, &members);
+    for account in &members {
+        let wanted = if *account == members[1] {
+            "team-b-external-id"
+        } else {
+            "ext-id-67890"
+        };
+        assert_eq!(roles_now[account][1], wanted, "{roles_now}");
+    }
+    let again = repo.xtask(&["deploy", "fleet", "--yes"]);
+    assert!(
+        again.success().stdout.contains("no changes"),
+        "{}",
+        again.all()
+    );
+    repo.write_env("fleet", &repo.read_env("fleet").replace(&table, ""));
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let roles_now = roles(&url, &members);
+    for account in &members {
+        assert_eq!(roles_now[account][1], "ext-id-67890", "{roles_now}");
+    }
+
     // AutoDeployment: an account moved into the OU gets the role by itself; the next deploy
     // records its ARN.
     let late = step(

@@ -32,7 +32,8 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         once, never failed an instance, never updated one on UpdateStackSet):
                         - instances are real stacks, StackSet-NAME-UUID, in each target account and region
                           (CreateStackInstances, UpdateStackSet, UpdateStackInstances with
-                          ParameterOverrides), created and updated with the rollback above; a failing
+                          ParameterOverrides, which replace the instances' overrides as on AWS: one left
+                          out reverts to the StackSet's value), created and updated with the rollback above; a failing
                           stack fails only its instance: OUTDATED / FAILED with AWS's StatusReason
                           "ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:...";
                         - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s;
@@ -1490,7 +1491,8 @@ def _limit(preferences: dict[str, Any], kind: str, total: int, default: int) -> 
 
 def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str, str | None]],
                       preferences: dict[str, Any], operation_id: str | None = None,
-                      overrides: dict[str, str] | None = None, retain: bool = False) -> _SetOperation:
+                      overrides: dict[str, str] | None = None, retain: bool = False,
+                      replace_overrides: bool = False) -> _SetOperation:
     """Run CREATE/UPDATE/DELETE on (account, region, OU) targets region by region (RegionOrder
     first), in batches of the maximum concurrency; once a region's failures exceed the failure
     tolerance, the rest of the operation is cancelled and it FAILS."""
@@ -1532,6 +1534,8 @@ def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str,
                 else:
                     if inst is None:
                         inst = state.instances[(account, region)] = _SetInstance(account, region, ou)
+                    if replace_overrides:  # UpdateStackInstances: a parameter left out reverts
+                        inst.overrides = {}
                     inst.overrides.update(overrides or {})
                     reason = _deploy_instance(stack_set, inst)
                     inst.operation = op
@@ -1751,8 +1755,11 @@ def patch_cfn_stack_sets() -> None:
             targets = _targets(stack_set, self.current_account, self.region, self._get_param("Regions", []),
                                self._get_param("Accounts", []), self._get_params().get("DeploymentTargets") or {},
                                existing_only=True)
+            # ParameterOverrides given (an empty list too) is the instances' whole set of overrides,
+            # as on AWS: one left out goes back to the StackSet's value; absent, they stay.
+            given = any(k == "ParameterOverrides" or k.startswith("ParameterOverrides.") for k in self.querystring)
             op = run_set_operation(stack_set, "UPDATE", targets, _preferences(self), self._get_param("OperationId"),
-                                   _overrides(self._get_param("ParameterOverrides")))
+                                   _overrides(self._get_param("ParameterOverrides")), replace_overrides=given)
             return ActionResult({"OperationId": op.id})
 
     def delete_stack_instances(self: Any) -> Any:
