@@ -40,6 +40,7 @@ mod shell;
 mod signals;
 mod snapshots;
 mod stackset_deploy;
+mod stackset_plan;
 mod stacksets;
 mod sts;
 mod template;

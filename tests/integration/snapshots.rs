@@ -60,6 +60,16 @@ pub fn assert_run(name: &str, root: &Path, run: &Run) {
     settings(root).bind(|| insta::assert_snapshot!(name, shown(run)));
 }
 
+/// [`assert_run`] with more masks: each (text, mask) of `masks`, e.g. the random IDs an
+/// emulator gave accounts.
+pub fn assert_run_masked(name: &str, root: &Path, run: &Run, masks: &[(String, String)]) {
+    let mut s = settings(root);
+    for (text, mask) in masks {
+        s.add_filter(&regex_escape(text), mask.as_str());
+    }
+    s.bind(|| insta::assert_snapshot!(name, shown(run)));
+}
+
 #[test]
 fn plan_in_text_markdown_and_json() {
     let co = Checkout::new();

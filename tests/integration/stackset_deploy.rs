@@ -192,6 +192,8 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
         "print(json.dumps(len(client.list_stack_set_operations(StackSetName='temporal-invocation-role')['Summaries'])))",
     );
     assert_eq!(operations, 1, "one CREATE operation only");
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "plan right after: no changes\n{}", plan.all());
     let status = repo.xtask(&["status", "fleet"]);
     assert_eq!(status.code, Some(0), "{}", status.all());
 

@@ -5,6 +5,7 @@
 mod escape;
 
 use crate::commands::plan::{VersionPlan, VersionsPlan};
+use aws::stack_set::{InstanceAction, SetAction, StackSetPlan};
 use aws::{Change, Plan, PlanAction, ValueChange};
 use serde_json::{Value, json};
 
@@ -14,8 +15,8 @@ pub struct EnvPlan {
     pub env: String,
     /// The descriptor, relative to the checkout.
     pub file: String,
-    /// The stack's plan, or why it could not be made.
-    pub stack: Result<Plan, String>,
+    /// The plan of the stack (or the StackSet), or why it could not be made.
+    pub stack: Result<RolePlan, String>,
     /// Rendered files that would change: (path relative to the checkout, unified diff).
     pub files: Vec<(String, String)>,
     pub versions: VersionsPlan,
@@ -31,6 +32,32 @@ pub struct EnvPlan {
     pub mode: PlanMode,
 }
 
+/// What deploys the role: one stack, or a StackSet over many accounts. One per environment
+/// and plan, so the size of the larger variant costs nothing worth a box.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum RolePlan {
+    Stack(Plan),
+    StackSet(StackSetPlan),
+}
+
+impl RolePlan {
+    pub fn has_changes(&self) -> bool {
+        match self {
+            RolePlan::Stack(plan) => plan.has_changes(),
+            RolePlan::StackSet(plan) => plan.has_changes(),
+        }
+    }
+
+    /// The single stack's plan.
+    pub fn stack(&self) -> Option<&Plan> {
+        match self {
+            RolePlan::Stack(plan) => Some(plan),
+            RolePlan::StackSet(_) => None,
+        }
+    }
+}
+
 /// How a stack's plan was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanMode {
@@ -42,14 +69,17 @@ pub enum PlanMode {
         template_differs: bool,
         fallback: Option<String>,
     },
+    /// A StackSet's plan: reads only, by nature (there is no change set of a StackSet).
+    StackSet,
 }
 
 impl PlanMode {
-    /// `change-set` or `read-only`, as JSON names it.
+    /// `change-set`, `read-only` or `stack-set`, as JSON names it.
     pub fn as_str(&self) -> &'static str {
         match self {
             PlanMode::ChangeSet => "change-set",
             PlanMode::ReadOnly { .. } => "read-only",
+            PlanMode::StackSet => "stack-set",
         }
     }
 
@@ -107,7 +137,7 @@ const DRIFT_HEADING: &str =
 
 impl EnvPlan {
     pub fn has_changes(&self) -> bool {
-        self.stack.as_ref().is_ok_and(Plan::has_changes)
+        self.stack.as_ref().is_ok_and(RolePlan::has_changes)
             || !self.files.is_empty()
             || self.versions.versions.iter().any(VersionPlan::is_change)
             || !self.role_drift.is_empty()
@@ -223,6 +253,112 @@ pub fn stack_lines(plan: &Plan) -> Vec<String> {
     out
 }
 
+/// One line saying what the plan does to the StackSet.
+fn stack_set_headline(plan: &StackSetPlan) -> String {
+    let name = &plan.name;
+    match plan.action {
+        SetAction::Create => format!("stack set `{name}`: create"),
+        SetAction::Update => format!("stack set `{name}`: update"),
+        SetAction::NoChange if plan.has_changes() => {
+            format!("stack set `{name}`: unchanged; its instances change")
+        }
+        SetAction::NoChange => format!("stack set `{name}`: no changes"),
+    }
+}
+
+/// `N to create, N to update, N to remove, N unchanged`.
+fn instance_counts(plan: &StackSetPlan) -> String {
+    format!(
+        "{} to create, {} to update, {} to remove, {} unchanged",
+        plan.count(InstanceAction::Create),
+        plan.count(InstanceAction::Update),
+        plan.count(InstanceAction::Remove),
+        plan.count(InstanceAction::NoChange)
+    )
+}
+
+/// What one instance gets beyond the StackSet's parameters: `Key=`value`, ...`.
+fn overrides_shown(overrides: &[(String, String)]) -> Option<String> {
+    (!overrides.is_empty()).then(|| {
+        overrides
+            .iter()
+            .map(|(k, v)| format!("{k}=`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// The StackSet's part of a plan as text lines: the StackSet, its parameters old → new, its
+/// template and settings, then each account and region's instance.
+pub fn stack_set_lines(plan: &StackSetPlan) -> Vec<String> {
+    let mut out = vec![stack_set_headline(plan)];
+    if !plan.parameters.is_empty() {
+        out.push("  parameters:".into());
+        out.extend(
+            plan.parameters
+                .iter()
+                .map(|c| format!("    {}", value_line(c))),
+        );
+    }
+    out.push(format!(
+        "  template: {}",
+        match (plan.action, plan.template_changes) {
+            (SetAction::Create, _) => "the role's, with its fixed name",
+            (_, true) => "differs from the StackSet's",
+            (_, false) => "same as the StackSet's",
+        }
+    ));
+    if !plan.settings.is_empty() {
+        out.push("  settings:".into());
+        out.extend(
+            plan.settings
+                .iter()
+                .map(|c| format!("    {}", value_line(c))),
+        );
+    }
+    out.push(format!("  instances: {}", instance_counts(plan)));
+    let width = plan
+        .instances
+        .iter()
+        .map(|i| i.region.len())
+        .max()
+        .unwrap_or(0);
+    for i in &plan.instances {
+        let symbol = match i.action {
+            InstanceAction::Create => '+',
+            InstanceAction::Update => '~',
+            InstanceAction::Remove => '-',
+            InstanceAction::NoChange => ' ',
+        };
+        let mut line = format!(
+            "    {symbol} {} {:<width$}  {}",
+            i.account,
+            i.region,
+            i.action.as_str().replace('_', " ")
+        );
+        if let Some(why) = &i.why {
+            line.push_str(&format!(": {why}"));
+        }
+        if let Some(status) = i
+            .status
+            .as_ref()
+            .filter(|_| i.action == InstanceAction::NoChange)
+        {
+            line.push_str(&format!(" ({status})"));
+        }
+        if let Some(o) = overrides_shown(&i.overrides) {
+            line.push_str(&format!("; overrides {o}"));
+        }
+        out.push(line);
+    }
+    if let Some(account) = &plan.management_account {
+        out.push(format!(
+            "  the management account {account} never gets an instance"
+        ));
+    }
+    out
+}
+
 /// The plan of every environment as text.
 pub fn text(plans: &[EnvPlan]) -> String {
     let mut out = String::new();
@@ -233,8 +369,13 @@ pub fn text(plans: &[EnvPlan]) -> String {
             out.push_str(&format!("  {line}\n"));
         }
         match &p.stack {
-            Ok(plan) => {
+            Ok(RolePlan::Stack(plan)) => {
                 for line in stack_lines(plan) {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
+            Ok(RolePlan::StackSet(plan)) => {
+                for line in stack_set_lines(plan) {
                     out.push_str(&format!("  {line}\n"));
                 }
             }
@@ -382,7 +523,8 @@ fn markdown_env(out: &mut String, p: &EnvPlan) {
         out.push_str(&format!("{}\n\n", escape::md_prose(&line)));
     }
     match &p.stack {
-        Ok(plan) => markdown_stack(out, plan),
+        Ok(RolePlan::Stack(plan)) => markdown_stack(out, plan),
+        Ok(RolePlan::StackSet(plan)) => markdown_stack_set(out, plan),
         Err(e) => out.push_str(&format!("**Error:** {}\n\n", escape::md_prose(e))),
     }
     if let Some(line) = &p.role_replacement {
@@ -474,6 +616,57 @@ fn markdown_stack(out: &mut String, plan: &Plan) {
     }
 }
 
+fn markdown_stack_set(out: &mut String, plan: &StackSetPlan) {
+    out.push_str(&format!(
+        "{}\n\n",
+        escape::md_prose(&stack_set_headline(plan))
+    ));
+    let mut values: Vec<(&str, &ValueChange)> = Vec::new();
+    values.extend(plan.parameters.iter().map(|c| ("parameter", c)));
+    values.extend(plan.settings.iter().map(|c| ("setting", c)));
+    if !values.is_empty() {
+        out.push_str("| Kind | Name | Old | New |\n|---|---|---|---|\n");
+        for (kind, c) in values {
+            out.push_str(&format!(
+                "| {kind} | {} | {} | {} |\n",
+                escape::md_text(&c.key),
+                md_value(&c.old),
+                md_value(&c.new)
+            ));
+        }
+        out.push('\n');
+    }
+    if plan.template_changes && plan.action == SetAction::Update {
+        out.push_str("The template differs from the StackSet's.\n\n");
+    }
+    out.push_str(&format!(
+        "Instances: {}.\n\n",
+        escape::md_prose(&instance_counts(plan))
+    ));
+    if !plan.instances.is_empty() {
+        out.push_str("| Account | Region | Action | Why | Overrides |\n|---|---|---|---|---|\n");
+        for i in &plan.instances {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                escape::md_cell(&i.account),
+                escape::md_cell(&i.region),
+                i.action.as_str().replace('_', " "),
+                i.why.as_deref().map_or_else(String::new, escape::md_prose),
+                overrides_shown(&i.overrides)
+                    .as_deref()
+                    .map_or_else(String::new, escape::md_prose)
+            ));
+        }
+        out.push('\n');
+    }
+    if let Some(account) = &plan.management_account {
+        out.push_str(&format!(
+            "The management account {} never gets an instance.\n\n",
+            escape::md_code(account)
+        ));
+    }
+}
+
 /// How much of a pull request comment [`summary`] may take by default: GitHub refuses a
 /// comment over 65,536 characters, and the workflow adds a heading and links around it.
 pub const SUMMARY_LIMIT: usize = 60_000;
@@ -554,6 +747,26 @@ fn value_json(c: &ValueChange) -> Value {
     json!({ "key": c.key, "old": c.old, "new": c.new })
 }
 
+fn stack_set_json(plan: &StackSetPlan) -> Value {
+    json!({
+        "name": plan.name,
+        "action": plan.action.as_str(),
+        "stack_set_id": plan.id,
+        "parameters": plan.parameters.iter().map(value_json).collect::<Vec<_>>(),
+        "template_changes": plan.template_changes,
+        "settings": plan.settings.iter().map(value_json).collect::<Vec<_>>(),
+        "management_account": plan.management_account,
+        "instances": plan.instances.iter().map(|i| json!({
+            "account": i.account,
+            "region": i.region,
+            "action": i.action.as_str(),
+            "why": i.why,
+            "status": i.status,
+            "overrides": i.overrides.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn stack_json(plan: &Plan) -> Value {
     json!({
         "name": plan.stack,
@@ -596,14 +809,18 @@ pub fn json(plans: &[EnvPlan]) -> Value {
             "mode": p.mode.as_str(),
             "mode_note": match &p.mode {
                 PlanMode::ReadOnly { fallback, .. } => fallback.clone(),
-                PlanMode::ChangeSet => None,
+                PlanMode::ChangeSet | PlanMode::StackSet => None,
             },
             "template_differs": match &p.mode {
                 PlanMode::ReadOnly { template_differs, .. } => Some(*template_differs),
-                PlanMode::ChangeSet => None,
+                PlanMode::ChangeSet | PlanMode::StackSet => None,
             },
             "error": p.stack.as_ref().err(),
-            "stack": p.stack.as_ref().ok().map(stack_json),
+            "stack": p.stack.as_ref().ok().and_then(RolePlan::stack).map(stack_json),
+            "stack_set": match &p.stack {
+                Ok(RolePlan::StackSet(plan)) => Some(stack_set_json(plan)),
+                _ => None,
+            },
             "role_drift": p.role_drift,
             "role_replacement": p.role_replacement,
             "files": p.files.iter().map(|(path, diff)| json!({ "path": path, "diff": diff })).collect::<Vec<_>>(),
@@ -680,7 +897,7 @@ pub(crate) mod tests {
                 EnvPlan {
                     env: format!("team-{i:03}"),
                     file: format!("environments/team-{i:03}.toml"),
-                    stack,
+                    stack: stack.map(RolePlan::Stack),
                     files: if changed {
                         vec![(format!("environments/team-{i:03}/dynamicconfig.yaml"), diff)]
                     } else {
@@ -816,7 +1033,7 @@ pub(crate) mod tests {
             stack: if error {
                 Err("AccessDenied".into())
             } else {
-                Ok(stack)
+                Ok(RolePlan::Stack(stack))
             },
             files: Vec::new(),
             versions: VersionsPlan {

@@ -1118,3 +1118,359 @@ fn worker_deployments(env: &mut Environment<Read>, cx: &Context, out: &mut Vec<F
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{LoadError, Problem, Severity, load_str};
+
+    /// A service-managed StackSet over one OU, owned by the management account.
+    const SET: &str = r#"[aws]
+region = "us-east-1"
+account_id = "123456789012"
+
+[temporal]
+server_role_arn = "arn:aws:iam::123456789012:role/temporal-server"
+
+[role]
+name = "Temporal-Serverless-Worker"
+external_id = "abcdef-12345"
+lambda_function_arns = ["arn:aws:lambda:us-east-1:111111111111:function:worker:*"]
+
+[stack_set]
+name = "temporal-invocation-role"
+permission_model = "service-managed"
+organizational_units = ["ou-abcd-12345678"]
+regions = ["us-east-1"]
+"#;
+
+    fn load(src: &str) -> crate::Environment {
+        match load_str(Path::new("environments/org.toml"), src) {
+            Ok(loaded) => loaded.env,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn errors(src: &str) -> Vec<Problem> {
+        match load_str(Path::new("environments/org.toml"), src) {
+            Err(LoadError::Invalid(p)) => p
+                .into_iter()
+                .filter(|p| p.severity == Severity::Error)
+                .collect(),
+            other => panic!("expected errors, got {other:?}"),
+        }
+    }
+
+    /// The one error of `src`: its key, line and message.
+    fn the_error(src: &str) -> (String, usize, String) {
+        let found = errors(src);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let p = &found[0];
+        let line = p.position.map(|(l, _)| l).unwrap_or_default();
+        (p.key.clone(), line, p.message.clone())
+    }
+
+    fn line_of(src: &str, needle: &str) -> usize {
+        src.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in {src}"))
+            + 1
+    }
+
+    #[test]
+    fn the_contract_loads_without_a_stack_name_and_names_its_role_fixed() {
+        let env = load(SET);
+        let set = env.stack_set().expect("[stack_set]");
+        assert_eq!(set.name, "temporal-invocation-role");
+        assert!(set.is_service_managed());
+        assert!(set.auto_deployment && !set.retain_stacks_on_account_removal);
+        assert_eq!(set.region().map(|r| r.as_str()), Some("us-east-1"));
+        assert_eq!(env.role_naming(), crate::Naming::Fixed);
+        assert_eq!(env.role_name(), "Temporal-Serverless-Worker");
+        assert!(env.single_stack("status").is_err());
+        assert!(env.invocation_roles().is_empty());
+    }
+
+    #[test]
+    fn a_single_stack_still_needs_its_stack_name() {
+        let src = SET.split("[stack_set]").next().unwrap();
+        let (key, line, message) = the_error(src);
+        assert_eq!(key, "role.stack_name");
+        assert_eq!(line, line_of(src, "[role]"));
+        assert!(
+            message.starts_with("is missing; allowed: a CloudFormation stack name")
+                && message.contains("[stack_set]"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_role_name_over_64_characters_is_refused() {
+        let long = "R".repeat(65);
+        let src = SET.replace("Temporal-Serverless-Worker", &long);
+        let (key, line, message) = the_error(&src);
+        assert_eq!((key.as_str(), line), ("role.name", line_of(&src, &long)));
+        assert!(message.contains("1 to 64 characters"), "{message}");
+    }
+
+    #[test]
+    fn the_per_stack_role_name_cannot_be_a_stack_sets() {
+        let src = SET.replace("[role]\n", "[role]\nnaming = \"per-stack\"\n");
+        let (key, line, message) = the_error(&src);
+        assert_eq!(
+            (key.as_str(), line),
+            ("role.naming", line_of(&src, "per-stack"))
+        );
+        assert!(
+            message.contains("`StackSet-temporal-invocation-role-UUID`")
+                && message.contains("over IAM's 64")
+                && message.contains("allowed: `fixed`"),
+            "{message}"
+        );
+        // `fixed` is what a StackSet is anyway.
+        load(&SET.replace("[role]\n", "[role]\nnaming = \"fixed\"\n"));
+    }
+
+    #[test]
+    fn a_second_region_is_refused_at_its_entry() {
+        let src = SET.replace(
+            r#"regions = ["us-east-1"]"#,
+            r#"regions = ["us-east-1", "eu-west-1"]"#,
+        );
+        let (key, _, message) = the_error(&src);
+        assert_eq!(key, "stack_set.regions[1]");
+        assert!(
+            message.starts_with("`eu-west-1` is a second region")
+                && message.contains("allowed: exactly one region"),
+            "{message}"
+        );
+        let (key, _, message) =
+            the_error(&SET.replace(r#"regions = ["us-east-1"]"#, "regions = []"));
+        assert_eq!(key, "stack_set.regions");
+        assert!(
+            message.starts_with("is empty; allowed: one region code"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_ou_or_account_id_of_the_wrong_shape_is_refused() {
+        let src = SET.replace("ou-abcd-12345678", "ou-ABCD-123");
+        let (key, line, message) = the_error(&src);
+        assert_eq!(
+            (key.as_str(), line),
+            (
+                "stack_set.organizational_units[0]",
+                line_of(&src, "ou-ABCD")
+            )
+        );
+        assert!(
+            message.starts_with("`ou-ABCD-123` is not an organizational unit ID; allowed:"),
+            "{message}"
+        );
+        load(&SET.replace("ou-abcd-12345678", "r-ab12"));
+        let selfm = SET.replace("service-managed", "self-managed").replace(
+            r#"organizational_units = ["ou-abcd-12345678"]"#,
+            r#"accounts = ["11111111111"]"#,
+        );
+        let (key, _, message) = the_error(&selfm);
+        assert_eq!(key, "stack_set.accounts[0]");
+        assert!(message.contains("allowed: 12 digits"), "{message}");
+    }
+
+    #[test]
+    fn the_management_account_is_never_a_target_of_a_service_managed_stack_set() {
+        let src = format!(
+            "{SET}\n[stack_set.overrides.\"123456789012\"]\nexternal_id = \"other-ext-id\"\n"
+        );
+        let (key, line, message) = the_error(&src);
+        assert_eq!(key, "stack_set.overrides.123456789012");
+        assert_eq!(line, line_of(&src, "overrides"));
+        assert!(
+            message.contains("the management account, which is never a target"),
+            "{message}"
+        );
+        let listed = SET.replace("regions =", "accounts = [\"123456789012\"]\nregions =");
+        let (key, _, message) = the_error(&listed);
+        assert_eq!(key, "stack_set.accounts[0]");
+        assert!(message.contains("the management account"), "{message}");
+        // A delegated administrator is a member account: an override for it is a target.
+        load(&src.replace("regions =", "call_as = \"delegated-admin\"\nregions ="));
+    }
+
+    #[test]
+    fn each_permission_model_has_its_own_targets() {
+        let with_ous = SET.replace("service-managed", "self-managed");
+        let found = errors(&with_ous);
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["stack_set.accounts", "stack_set.organizational_units[0]"],
+            "{found:#?}"
+        );
+        assert!(
+            found[0]
+                .message
+                .starts_with("is missing; a `self-managed` StackSet")
+        );
+        assert!(
+            found[1]
+                .message
+                .contains("is for `permission_model = \"service-managed\"`")
+        );
+        let no_ous = SET.replace(r#"organizational_units = ["ou-abcd-12345678"]"#, "");
+        let (key, _, message) = the_error(&no_ous);
+        assert_eq!(key, "stack_set.organizational_units");
+        assert!(
+            message.starts_with("is missing; a `service-managed` StackSet"),
+            "{message}"
+        );
+        let self_managed = SET.replace("service-managed", "self-managed").replace(
+            r#"organizational_units = ["ou-abcd-12345678"]"#,
+            "accounts = [\"111111111111\"]\nauto_deployment = true\nexecution_role_name = \"exec\"",
+        );
+        let (key, _, message) = the_error(&self_managed);
+        assert_eq!(key, "stack_set.auto_deployment");
+        assert!(message.contains("service-managed"), "{message}");
+        let fine = self_managed.replace("auto_deployment = true\n", "");
+        assert_eq!(load(&fine).stack_set().unwrap().accounts.len(), 1);
+        let admin = SET.replace("regions =", "execution_role_name = \"exec\"\nregions =");
+        assert_eq!(the_error(&admin).0, "stack_set.execution_role_name");
+    }
+
+    #[test]
+    fn operation_preferences_take_a_count_or_a_percentage_in_range() {
+        let both = SET.replace(
+            "regions =",
+            "max_concurrent_count = 2\nmax_concurrent_percentage = 50\nregions =",
+        );
+        assert_eq!(the_error(&both).0, "stack_set.max_concurrent_percentage");
+        let over = SET.replace("regions =", "failure_tolerance_percentage = 101\nregions =");
+        let (key, _, message) = the_error(&over);
+        assert_eq!(key, "stack_set.failure_tolerance_percentage");
+        assert!(message.contains("allowed: 0 to 100"), "{message}");
+        let fine = SET.replace(
+            "regions =",
+            "max_concurrent_percentage = 25\nfailure_tolerance_count = 1\nconcurrency_mode = \"soft-failure-tolerance\"\nregions =",
+        );
+        assert_eq!(
+            load(&fine).stack_set().unwrap().failure_tolerance_count,
+            Some(1)
+        );
+    }
+
+    const RECORDED: &str = "\n[outputs]\nstack_set_id = \"temporal-invocation-role:0f1e-42\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n\n[outputs.role_arns]\n111111111111 = \"arn:aws:iam::111111111111:role/Temporal-Serverless-Worker\"\n";
+
+    #[test]
+    fn outputs_of_a_stack_set_hold_each_accounts_role() {
+        let env = load(&format!("{SET}{RECORDED}"));
+        assert_eq!(
+            env.invocation_roles(),
+            [(
+                "111111111111".to_owned(),
+                "arn:aws:iam::111111111111:role/Temporal-Serverless-Worker".to_owned()
+            )]
+        );
+        let (role, external_id) = env
+            .invocation_for("arn:aws:lambda:us-east-1:111111111111:function:worker:3")
+            .unwrap();
+        assert_eq!(
+            role,
+            "arn:aws:iam::111111111111:role/Temporal-Serverless-Worker"
+        );
+        assert_eq!(external_id.as_str(), "abcdef-12345");
+        let err = env
+            .invocation_for("arn:aws:lambda:us-east-1:222222222222:function:worker")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("account `222222222222`")
+                && err.contains(
+                    "`[outputs.role_arns]` of `environments/org.toml` has no `\"222222222222\"`"
+                ),
+            "{err}"
+        );
+        // Another account's ARN under an account, a single stack's keys, a foreign StackSet.
+        let wrong = format!("{SET}{RECORDED}").replace(
+            "111111111111 = \"arn:aws:iam::111111111111",
+            "111111111111 = \"arn:aws:iam::222222222222",
+        );
+        let (key, _, message) = the_error(&wrong);
+        assert_eq!(key, "outputs.role_arns.111111111111");
+        assert!(
+            message
+                .contains("allowed: `arn:aws:iam::111111111111:role/Temporal-Serverless-Worker`"),
+            "{message}"
+        );
+        let single = format!("{SET}{RECORDED}").replace(
+            "[outputs]\n",
+            "[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/Temporal-Serverless-Worker\"\n",
+        );
+        let (key, _, message) = the_error(&single);
+        assert_eq!(key, "outputs.role_arn");
+        assert!(message.contains("is a single stack's"), "{message}");
+        let other =
+            format!("{SET}{RECORDED}").replace("temporal-invocation-role:0f1e", "roles:0f1e");
+        assert_eq!(the_error(&other).0, "outputs.stack_set_id");
+    }
+
+    #[test]
+    fn a_single_stacks_outputs_cannot_hold_a_stack_sets() {
+        let single = SET.split("[stack_set]").next().unwrap().replace(
+            "[role]\n",
+            "[role]\nstack_name = \"s\"\nnaming = \"fixed\"\n",
+        );
+        let src = format!(
+            "{single}\n[outputs]\nrole_arn = \"arn:aws:iam::123456789012:role/Temporal-Serverless-Worker\"\nstack_id = \"arn:aws:cloudformation:us-east-1:123456789012:stack/s/1\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\nstack_set_id = \"x:1\"\n"
+        );
+        let (key, _, message) = the_error(&src);
+        assert_eq!(key, "outputs.stack_set_id");
+        assert!(message.contains("no `[stack_set]`"), "{message}");
+        let missing = src
+            .replace(
+                "stack_id = \"arn:aws:cloudformation:us-east-1:123456789012:stack/s/1\"\n",
+                "",
+            )
+            .replace("stack_set_id = \"x:1\"\n", "");
+        let (key, line, message) = the_error(&missing);
+        assert_eq!(
+            (key.as_str(), line),
+            ("outputs.stack_id", line_of(&missing, "[outputs]"))
+        );
+        assert!(
+            message.starts_with("is missing; `[outputs]` is written by"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_version_is_covered_by_its_accounts_override() {
+        let version = "\n[[worker_deployments]]\nnamespace = \"default\"\nname = \"w\"\nbuild_id = \"1\"\nlambda_function_arn = \"arn:aws:lambda:us-east-1:222222222222:function:other:1\"\n";
+        let src = format!("{SET}{version}");
+        let (key, _, message) = the_error(&src);
+        assert_eq!(key, "worker_deployments[0].lambda_function_arn");
+        assert!(
+            message.contains("not covered by `role.lambda_function_arns`"),
+            "{message}"
+        );
+        let with_override = format!(
+            "{SET}\n[stack_set.overrides.\"222222222222\"]\nlambda_function_arns = [\"arn:aws:lambda:us-east-1:222222222222:function:other:*\"]\nexternal_id = \"team-two-ext\"\n{version}"
+        );
+        let env = load(&with_override);
+        let set = env.stack_set().unwrap();
+        let account = "222222222222".parse().unwrap();
+        assert_eq!(
+            set.external_id_of(&env.role, &account).as_str(),
+            "team-two-ext"
+        );
+        assert_eq!(set.lambda_function_arns_of(&env.role, &account).len(), 1);
+        let uncovered = with_override.replace("function:other:*", "function:else:*");
+        let (_, _, message) = the_error(&uncovered);
+        assert!(
+            message
+                .contains("not covered by `stack_set.overrides.222222222222.lambda_function_arns`"),
+            "{message}"
+        );
+    }
+}

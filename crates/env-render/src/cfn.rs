@@ -54,6 +54,33 @@ impl Parameters {
         }
     }
 
+    /// The parameters each account of a StackSet's overrides changes (`ParameterOverrides` of
+    /// its instances): `AssumeRoleExternalId` and `LambdaFunctionARNs` from
+    /// `[stack_set.overrides."ACCOUNT"]`, by account. Empty for a single stack.
+    pub fn overrides_of(env: &Environment) -> BTreeMap<String, Vec<(String, String)>> {
+        let Some(set) = env.stack_set() else {
+            return BTreeMap::new();
+        };
+        set.overrides
+            .iter()
+            .map(|(account, o)| {
+                let external_id = o
+                    .external_id
+                    .as_ref()
+                    .map(|id| (EXTERNAL_ID_PARAMETER.to_owned(), id.to_string()));
+                let functions = o.lambda_function_arns.as_ref().map(|arns| {
+                    let joined: Vec<&str> = arns.iter().map(|a| a.as_str()).collect();
+                    (FUNCTIONS_PARAMETER.to_owned(), joined.join(","))
+                });
+                (
+                    account.to_string(),
+                    external_id.into_iter().chain(functions).collect(),
+                )
+            })
+            .filter(|(_, pairs): &(String, Vec<(String, String)>)| !pairs.is_empty())
+            .collect()
+    }
+
     /// (ParameterKey, ParameterValue), in the order the file lists them; `RoleName` only when
     /// set.
     pub fn pairs(&self) -> Vec<(String, String)> {

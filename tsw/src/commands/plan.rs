@@ -20,7 +20,7 @@ use worker_deployments::{Client, Difference, Planned, Registration, Scope};
 
 use crate::cli::{DEFAULT_TIMEOUT, parse_duration};
 use crate::interrupt::{self, Signals, Stopped};
-use crate::plan_view::{AwsTarget, EnvPlan, PlanMode};
+use crate::plan_view::{AwsTarget, EnvPlan, PlanMode, RolePlan};
 use crate::progress::StackProgress;
 use crate::ui::Progress;
 use crate::waves::Schedule;
@@ -123,6 +123,8 @@ struct Local {
     env: Environment,
     parameters: Vec<(String, String)>,
     files: Vec<(String, String)>,
+    /// The StackSet a StackSet environment declares.
+    stack_set: Option<aws::StackSetSpec>,
 }
 
 pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
@@ -159,15 +161,24 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                     adopt: args.adopt_stack,
                     read_only: args.read_only,
                 };
-                let (stack, role_drift, mode) =
-                    match plan_stack(layout, local, templates, how, guard, &mut aws).await {
-                        Ok((plan, drift, mode)) => (Ok(plan), drift, mode),
-                        Err(e) => (
-                            Err(safe_text::bound_quotes(&format!("{e:#}")).into_owned()),
-                            Vec::new(),
-                            PlanMode::ChangeSet,
-                        ),
-                    };
+                let shown =
+                    |e: anyhow::Error| safe_text::bound_quotes(&format!("{e:#}")).into_owned();
+                let (stack, role_drift, mode) = match &local.stack_set {
+                    Some(spec) => (
+                        plan_stack_set(layout, &local.env, spec, guard, &mut aws)
+                            .await
+                            .map(RolePlan::StackSet)
+                            .map_err(shown),
+                        Vec::new(),
+                        PlanMode::StackSet,
+                    ),
+                    None => {
+                        match plan_stack(layout, local, templates, how, guard, &mut aws).await {
+                            Ok((plan, drift, mode)) => (Ok(RolePlan::Stack(plan)), drift, mode),
+                            Err(e) => (Err(shown(e)), Vec::new(), PlanMode::ChangeSet),
+                        }
+                    }
+                };
                 let mut plan = env_plan(layout, local, stack, scope, aws).await;
                 plan.role_drift = role_drift;
                 plan.mode = mode;
@@ -253,10 +264,12 @@ fn local_part(
             )
         })
         .collect();
+    let parameters = templates
+        .cfn_template(env.role_naming())
+        .with_defaults(&rendered.parameters);
     Ok(Local {
-        parameters: templates
-            .cfn_template(env.role_naming())
-            .with_defaults(&rendered.parameters),
+        stack_set: crate::stack_sets::spec(&env, templates, &parameters),
+        parameters,
         env,
         files,
     })
@@ -321,6 +334,26 @@ async fn plan_stack(
     Ok((plan, drift, mode))
 }
 
+/// Plans a StackSet from reads only: the StackSet, its instances, the accounts its OUs hold
+/// now and each kept instance's overrides ([`aws::StackSets::current`]). `aws` gets the
+/// caller's account and where its credentials came from.
+async fn plan_stack_set(
+    layout: &Layout,
+    env: &Environment,
+    spec: &aws::StackSetSpec,
+    guard: Guard<'_>,
+    aws: &mut AwsTarget,
+) -> Result<aws::stack_set::StackSetPlan> {
+    let (clients, caller): (Clients, _) =
+        crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
+    if let Some(caller) = caller {
+        aws.account = Some(caller.account);
+    }
+    aws.credentials = Some(clients.credentials.to_string());
+    let current = clients.stack_sets().current(spec).await?;
+    Ok(aws::stack_set::plan::plan(spec, &current))
+}
+
 /// How `plan` was asked to plan a stack.
 #[derive(Debug, Clone, Copy)]
 struct Ask {
@@ -335,16 +368,19 @@ struct Ask {
 async fn env_plan(
     layout: &Layout,
     local: &Local,
-    stack: Result<Plan, String>,
+    stack: Result<RolePlan, String>,
     scope: worker_deployments::Scope,
     aws: AwsTarget,
 ) -> EnvPlan {
-    let compute_changes = stack.as_ref().is_ok_and(changes_compute);
-    let role_arn = deployed_role_arn(&local.env, &stack);
-    let role_replacement = stack
-        .as_ref()
-        .ok()
-        .and_then(|plan| role_replacement(&local.env, plan, role_arn.as_deref()));
+    let compute_changes = match &stack {
+        Ok(RolePlan::Stack(plan)) => changes_compute(plan),
+        Ok(RolePlan::StackSet(plan)) => stack_set_changes_compute(plan),
+        Err(_) => false,
+    };
+    let single = stack.as_ref().ok().and_then(RolePlan::stack);
+    let role_arn = deployed_role_arn(&local.env, single);
+    let role_replacement =
+        single.and_then(|plan| role_replacement(&local.env, plan, role_arn.as_deref()));
     let versions = worker_deployments::unblock({
         let (layout, env) = (layout.clone(), local.env.clone());
         move || versions(&layout, &env, role_arn.as_deref(), compute_changes, scope)
@@ -378,10 +414,11 @@ fn replaces_role(plan: &Plan) -> bool {
 /// The role ARN `register` would set after this plan is deployed: `[outputs].role_arn`; when
 /// the plan replaces the role, the ARN of the role named as the descriptor now says, in the
 /// recorded role's account; `None` when it is known only after the deploy (a new stack: its
-/// account is not known before).
-fn deployed_role_arn(env: &Environment, stack: &Result<Plan, String>) -> Option<String> {
+/// account is not known before) or differs by account (a StackSet's: see [`from_server`]).
+/// `stack`: the stack's plan, `None` when it could not be made.
+fn deployed_role_arn(env: &Environment, stack: Option<&Plan>) -> Option<String> {
     let recorded = env.outputs.as_ref()?.role_arn.as_ref()?;
-    let Ok(plan) = stack else {
+    let Some(plan) = stack else {
         return Some(recorded.clone());
     };
     if matches!(plan.action, PlanAction::Create | PlanAction::Replace { .. }) {
@@ -430,6 +467,21 @@ fn changes_compute(plan: &Plan) -> bool {
         || plan.changes.iter().any(|c| {
             c.resource_type == "AWS::IAM::Role"
                 && matches!(c.replacement.as_deref(), Some("True" | "Conditional"))
+        })
+}
+
+/// Whether a StackSet's plan changes what registered versions hold: a new StackSet, or an
+/// external ID that changes for every account or for one (its override).
+fn stack_set_changes_compute(plan: &aws::stack_set::StackSetPlan) -> bool {
+    plan.action == aws::stack_set::SetAction::Create
+        || plan
+            .parameters
+            .iter()
+            .any(|p| p.key == cfn::EXTERNAL_ID_PARAMETER)
+        || plan.instances.iter().any(|i| {
+            i.why
+                .as_deref()
+                .is_some_and(|w| w.contains(&format!("override {}", cfn::EXTERNAL_ID_PARAMETER)))
         })
 }
 
@@ -622,10 +674,18 @@ fn from_server(
     }
     let mut out = Vec::new();
     for wd in &env.worker_deployments {
+        // A StackSet's role is its function's account's, with that account's external ID.
+        let (role_arn, external_id) = match env.stack_set() {
+            Some(_) => match env.invocation_for(&wd.lambda_function_arn) {
+                Ok((role, external_id)) => (Some(role), external_id),
+                Err(_) => (None, &env.role.external_id),
+            },
+            None => (role_arn.map(str::to_owned), &env.role.external_id),
+        };
         let reg = Registration {
             deployment: wd,
-            role_arn,
-            external_id: &env.role.external_id,
+            role_arn: role_arn.as_deref(),
+            external_id,
         };
         let (action, differences) = match client.would_register(&reg).map_err(|e| one_line(&e))? {
             Planned::Create => (VersionAction::Create, Vec::new()),
@@ -780,8 +840,11 @@ registered = ["default/w@1", "default/w@0"]
             .env;
         let old = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-s";
         let new = "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker";
-        let replaced = Ok(update(true));
-        assert_eq!(deployed_role_arn(&env, &replaced).as_deref(), Some(new));
+        let replaced = update(true);
+        assert_eq!(
+            deployed_role_arn(&env, Some(&replaced)).as_deref(),
+            Some(new)
+        );
         let line = role_replacement(&env, &update(true), Some(new)).expect("a replacement");
         assert!(
             line.contains(&format!("from `{old}` to `{new}`"))
@@ -791,7 +854,7 @@ registered = ["default/w@1", "default/w@0"]
         );
         // An update that keeps the role keeps its ARN, and says nothing.
         assert_eq!(
-            deployed_role_arn(&env, &Ok(update(false))).as_deref(),
+            deployed_role_arn(&env, Some(&update(false))).as_deref(),
             Some(old)
         );
         assert_eq!(role_replacement(&env, &update(false), Some(old)), None);

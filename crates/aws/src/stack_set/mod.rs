@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudformation::types as cfn;
 
+pub mod plan;
 pub mod read;
 mod watch;
 mod write;
 
-pub use read::{Instance, InstanceStatus, OrgAccount, StackSetInfo};
+pub use plan::{Current, InstanceAction, InstancePlan, SetAction, StackSetPlan};
+pub use read::{Instance, InstanceStatus, OrgAccount, OrgTargets, StackSetInfo};
 pub use watch::{InstanceResult, OperationObserver, OperationOutcome};
-pub use write::{Overrides, SetDeploy, Step, stack_set_changes, steps};
+pub use write::{SetDeploy, Step, steps};
 
 /// The capability every StackSet of the role needs: its template names an IAM role.
 pub const CAPABILITIES: &[&str] = &["CAPABILITY_NAMED_IAM"];

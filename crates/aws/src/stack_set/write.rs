@@ -1,6 +1,5 @@
-//! The write side of a StackSet: what a deploy must do to bring the StackSet and its instances
-//! to a spec ([`steps`], decided from what is deployed, changing nothing), and doing it
-//! ([`StackSets::apply`]): CreateStackSet / UpdateStackSet (which reaches every instance),
+//! The write side of a StackSet: the calls that carry out a plan ([`steps`], from
+//! [`super::plan::plan`], changing nothing), and making them ([`StackSets::apply`]): CreateStackSet / UpdateStackSet (which reaches every instance),
 //! CreateStackInstances for targets without one, UpdateStackInstances with ParameterOverrides
 //! (one call per distinct set of overrides), DeleteStackInstances for targets no longer
 //! declared; each operation watched until it ends. Also the whole teardown
@@ -12,29 +11,26 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{AccountFilterType, Capability, DeploymentTargets, Tag};
 
 use super::{
-    CallAs, Instance, InstanceStatus, StackSetInfo, StackSetSpec, StackSets, Targets,
-    sdk_parameters,
+    CallAs, Current, InstanceAction, InstancePlan, InstanceStatus, SetAction, StackSetPlan,
+    StackSetSpec, StackSets, Targets, sdk_parameters,
 };
 use crate::error::{DeployError, aws_error};
 use crate::in_flight::Deadline;
 use crate::stack_set::watch::{OperationObserver, OperationOutcome};
-
-/// The ParameterOverrides of each deployed instance, by (account, region).
-pub type Overrides = BTreeMap<(String, String), BTreeMap<String, String>>;
 
 /// One thing a deploy does, in the order it does them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// CreateStackSet (no instances yet).
     CreateStackSet,
-    /// UpdateStackSet: the template, parameters, tags, automatic deployment or roles differ
-    /// (`changed` says which); it reaches every instance.
-    UpdateStackSet { changed: Vec<String> },
+    /// UpdateStackSet: its template, parameters or settings change; it reaches every instance.
+    UpdateStackSet,
     /// CreateStackInstances for accounts without an instance in the regions (service-managed:
     /// the OUs are targeted, and these are the accounts known to be missing).
     CreateInstances { accounts: Vec<String> },
     /// UpdateStackInstances for these accounts with these ParameterOverrides (an outdated
-    /// instance, or overrides that differ).
+    /// instance the StackSet's update does not reach, overrides that differ, or a new instance
+    /// with overrides).
     UpdateInstances {
         accounts: Vec<String>,
         overrides: Vec<(String, String)>,
@@ -46,111 +42,45 @@ pub enum Step {
     },
 }
 
-/// What `spec` changes in `live`'s own settings (not its instances): template, parameters,
-/// tags, automatic deployment, roles. Empty when nothing.
-pub fn stack_set_changes(spec: &StackSetSpec, live: &StackSetInfo) -> Vec<String> {
-    let mut changed = Vec::new();
-    if live.template_body != spec.template_body {
-        changed.push("template".to_owned());
-    }
-    let wanted: BTreeMap<String, String> = spec.parameters.iter().cloned().collect();
-    for (key, value) in &wanted {
-        match live.parameters.get(key) {
-            Some(old) if old == value => {}
-            Some(old) => changed.push(format!("parameter {key}: {old} -> {value}")),
-            None => changed.push(format!("parameter {key}: (none) -> {value}")),
-        }
-    }
-    for key in live.parameters.keys().filter(|k| !wanted.contains_key(*k)) {
-        changed.push(format!("parameter {key}: removed"));
-    }
-    let tags: BTreeMap<String, String> = spec.tags.iter().cloned().collect();
-    if tags != live.tags {
-        changed.push("tags".to_owned());
-    }
-    if let (Some(wanted), Some(live)) = (spec.auto_deployment, live.auto_deployment)
-        && wanted != live
-    {
-        changed.push(format!(
-            "automatic deployment: enabled {}, retain stacks on account removal {}",
-            wanted.enabled, wanted.retain_stacks_on_account_removal
-        ));
-    }
-    if spec.administration_role_arn.is_some()
-        && spec.administration_role_arn != live.administration_role_arn
-    {
-        changed.push("administration role".to_owned());
-    }
-    if spec.execution_role_name.is_some() && spec.execution_role_name != live.execution_role_name {
-        changed.push("execution role".to_owned());
-    }
-    changed
-}
-
-/// What a deploy does to bring the StackSet to `spec`, changing nothing. `live`: the StackSet
-/// deployed (`None`: none), with its `instances` and their `overrides`. `targets`: the accounts
-/// that should have instances (self-managed: the spec's accounts; service-managed: the accounts
-/// under its OUs, as Organizations lists them). Empty when all agree.
-pub fn steps(
-    spec: &StackSetSpec,
-    live: Option<&StackSetInfo>,
-    instances: &[Instance],
-    overrides: &Overrides,
-    targets: &[String],
-) -> Vec<Step> {
+/// The calls that carry out `plan` (what [`super::plan::plan`] decided from `current`), in
+/// order: the StackSet, then new instances, then the instances whose overrides differ or that
+/// the StackSet's own update does not reach (one call per distinct set of overrides), then the
+/// instances no longer targeted. Empty when the plan has no changes.
+pub fn steps(plan: &StackSetPlan, current: &Current) -> Vec<Step> {
     let mut steps = Vec::new();
-    let updated_set = match live {
-        None => {
-            steps.push(Step::CreateStackSet);
-            false
-        }
-        Some(live) => {
-            let changed = stack_set_changes(spec, live);
-            let any = !changed.is_empty();
-            if any {
-                steps.push(Step::UpdateStackSet { changed });
-            }
-            any
-        }
-    };
-    let have: BTreeMap<(&str, &str), &Instance> = instances
-        .iter()
-        .map(|i| ((i.account.as_str(), i.region.as_str()), i))
+    match plan.action {
+        SetAction::Create => steps.push(Step::CreateStackSet),
+        SetAction::Update => steps.push(Step::UpdateStackSet),
+        SetAction::NoChange => {}
+    }
+    let of = |action: InstanceAction| plan.instances.iter().filter(move |i| i.action == action);
+    let created: BTreeSet<String> = of(InstanceAction::Create)
+        .map(|i| i.account.clone())
         .collect();
-    let wanted: BTreeSet<&str> = targets.iter().map(String::as_str).collect();
-    let missing: BTreeSet<String> = targets
-        .iter()
-        .filter(|a| {
-            spec.regions
-                .iter()
-                .any(|r| !have.contains_key(&(a.as_str(), r.as_str())))
-        })
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
+    if !created.is_empty() {
         steps.push(Step::CreateInstances {
-            accounts: missing.iter().cloned().collect(),
+            accounts: created.iter().cloned().collect(),
         });
     }
-    // Instances to update, grouped by the overrides they should have: one call per group.
     let none = BTreeMap::new();
     let mut groups: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
-    for account in wanted.iter().copied() {
-        let should = spec.overrides_of(account);
-        let stale = spec.regions.iter().any(|r| {
-            have.get(&(account, r.as_str())).is_some_and(|i| {
-                let has = overrides
-                    .get(&(account.to_owned(), r.clone()))
-                    .unwrap_or(&none);
-                *has != should || (!updated_set && i.status != InstanceStatus::Current)
-            })
+    for i in of(InstanceAction::Create).filter(|i| !i.overrides.is_empty()) {
+        groups
+            .entry(i.overrides.clone())
+            .or_default()
+            .insert(i.account.clone());
+    }
+    for i in of(InstanceAction::Update) {
+        let held = current.overrides.get(&i.account).unwrap_or(&none);
+        let wanted: BTreeMap<String, String> = i.overrides.iter().cloned().collect();
+        let outdated = current.instances.iter().any(|c| {
+            c.account == i.account && c.region == i.region && c.status != InstanceStatus::Current
         });
-        let new_with_overrides = missing.contains(account) && !should.is_empty();
-        if stale || new_with_overrides {
+        if *held != wanted || (outdated && plan.action != SetAction::Update) {
             groups
-                .entry(should.into_iter().collect())
+                .entry(i.overrides.clone())
                 .or_default()
-                .insert(account.to_owned());
+                .insert(i.account.clone());
         }
     }
     for (overrides, accounts) in groups {
@@ -159,18 +89,19 @@ pub fn steps(
             overrides,
         });
     }
-    let mut extra_accounts = BTreeSet::new();
-    let mut extra_regions = BTreeSet::new();
-    for i in instances {
-        if !wanted.contains(i.account.as_str()) || !spec.regions.contains(&i.region) {
-            extra_accounts.insert(i.account.clone());
-            extra_regions.insert(i.region.clone());
-        }
-    }
-    if !extra_accounts.is_empty() {
+    let removed: Vec<&InstancePlan> = of(InstanceAction::Remove).collect();
+    if !removed.is_empty() {
+        let set = |f: fn(&InstancePlan) -> &String| -> Vec<String> {
+            removed
+                .iter()
+                .map(|i| f(i).clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
         steps.push(Step::DeleteInstances {
-            accounts: extra_accounts.into_iter().collect(),
-            regions: extra_regions.into_iter().collect(),
+            accounts: set(|i| &i.account),
+            regions: set(|i| &i.region),
         });
     }
     steps
@@ -251,7 +182,7 @@ impl StackSets {
                     done.stack_set_id = self.create_stack_set(spec, deadline).await?;
                     continue;
                 }
-                Step::UpdateStackSet { .. } => {
+                Step::UpdateStackSet => {
                     obs.step(&format!(
                         "updating StackSet `{}` and every instance",
                         spec.name
@@ -570,7 +501,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack_set::{AutoDeployment, PermissionModel, Preferences};
+    use crate::stack_set::{AutoDeployment, Instance, PermissionModel, Preferences, StackSetInfo};
 
     fn spec(
         params: &[(String, String)],
@@ -638,18 +569,35 @@ mod tests {
         (k.into(), v.into())
     }
 
+    /// The steps of the plan of `spec` against `current`.
+    fn steps_of(spec: &StackSetSpec, current: &Current) -> Vec<Step> {
+        steps(&crate::stack_set::plan::plan(spec, current), current)
+    }
+
+    fn current(
+        live: Option<StackSetInfo>,
+        instances: Vec<Instance>,
+        overrides: &[(&str, (String, String))],
+        targets: &[&str],
+    ) -> Current {
+        Current {
+            stack_set: live,
+            instances,
+            overrides: overrides
+                .iter()
+                .map(|(a, kv)| ((*a).to_owned(), BTreeMap::from([kv.clone()])))
+                .collect(),
+            target_accounts: accounts(targets),
+            management_account: None,
+        }
+    }
+
     #[test]
     fn a_new_stack_set_is_created_with_an_instance_in_every_target() {
         let params = [p("AssumeRoleExternalId", "a")];
-        let steps = steps(
-            &spec(&params, BTreeMap::new()),
-            None,
-            &[],
-            &Overrides::new(),
-            &accounts(&["1", "2"]),
-        );
+        let now = current(None, vec![], &[], &["1", "2"]);
         assert_eq!(
-            steps,
+            steps_of(&spec(&params, BTreeMap::new()), &now),
             [
                 Step::CreateStackSet,
                 Step::CreateInstances {
@@ -662,40 +610,26 @@ mod tests {
     #[test]
     fn a_deployed_stack_set_with_current_instances_needs_nothing() {
         let params = [p("AssumeRoleExternalId", "a")];
-        let have = [
+        let have = vec![
             instance("1", InstanceStatus::Current),
             instance("2", InstanceStatus::Current),
         ];
-        let steps = steps(
-            &spec(&params, BTreeMap::new()),
-            Some(&live(&params)),
-            &have,
-            &Overrides::new(),
-            &accounts(&["1", "2"]),
-        );
-        assert_eq!(steps, []);
+        let now = current(Some(live(&params)), have, &[], &["1", "2"]);
+        assert_eq!(steps_of(&spec(&params, BTreeMap::new()), &now), []);
     }
 
     #[test]
-    fn a_changed_parameter_updates_the_stack_set_and_nothing_else() {
+    fn a_changed_parameter_updates_the_stack_set_which_reaches_outdated_instances_too() {
         let old = [p("AssumeRoleExternalId", "a")];
         let new = [p("AssumeRoleExternalId", "b")];
-        let have = [
+        let have = vec![
             instance("1", InstanceStatus::Current),
             instance("2", InstanceStatus::Outdated),
         ];
-        let steps = steps(
-            &spec(&new, BTreeMap::new()),
-            Some(&live(&old)),
-            &have,
-            &Overrides::new(),
-            &accounts(&["1", "2"]),
-        );
+        let now = current(Some(live(&old)), have, &[], &["1", "2"]);
         assert_eq!(
-            steps,
-            [Step::UpdateStackSet {
-                changed: vec!["parameter AssumeRoleExternalId: a -> b".into()]
-            }]
+            steps_of(&spec(&new, BTreeMap::new()), &now),
+            [Step::UpdateStackSet]
         );
     }
 
@@ -706,26 +640,21 @@ mod tests {
             ("2".to_owned(), vec![p("AssumeRoleExternalId", "x")]),
             ("4".to_owned(), vec![p("AssumeRoleExternalId", "x")]),
         ]);
-        let have = [
+        let have = vec![
             instance("1", InstanceStatus::Outdated),
             instance("2", InstanceStatus::Current),
             instance("3", InstanceStatus::Current),
             instance("9", InstanceStatus::Current),
         ];
-        // 3 has an override the descriptor no longer declares.
-        let deployed = Overrides::from([(
-            ("3".to_owned(), "us-east-1".to_owned()),
-            BTreeMap::from([p("AssumeRoleExternalId", "y")]),
-        )]);
-        let steps = steps(
-            &spec(&params, wanted),
-            Some(&live(&params)),
-            &have,
-            &deployed,
-            &accounts(&["1", "2", "3", "4"]),
+        // 3 holds an override the descriptor no longer declares.
+        let now = current(
+            Some(live(&params)),
+            have,
+            &[("3", p("AssumeRoleExternalId", "y"))],
+            &["1", "2", "3", "4"],
         );
         assert_eq!(
-            steps,
+            steps_of(&spec(&params, wanted), &now),
             [
                 Step::CreateInstances {
                     accounts: accounts(&["4"])

@@ -1,6 +1,7 @@
 //! `deploy` of a StackSet environment (`[stack_set]`), reading top to bottom: connect, read
 //! what AWS holds (the StackSet, its instances and their overrides, the accounts the targets
-//! reach), decide the steps (none: nothing to do, no operation), show them, confirm, run each
+//! reach), plan as `plan` does and turn the plan into calls (none: nothing to do, no
+//! operation), show the plan, confirm, run each
 //! as an operation with every instance's progress shown live, then ([`finish`]) report failed
 //! instances with their reasons and record `[outputs]`: the StackSet's ID, and the role ARN of
 //! every account whose instance is CURRENT.
@@ -57,33 +58,23 @@ pub(super) async fn deploy(
         env.aws.region, clients.credentials
     ));
     let sets = clients.stack_sets();
-    let live = sets.describe(&spec.name, spec.call_as).await?;
-    let instances = match &live {
-        Some(_) => sets.instances(&spec.name, spec.call_as).await?,
-        None => Vec::new(),
-    };
-    let mut overrides = stack_set::Overrides::new();
-    for i in &instances {
-        let o = sets
-            .instance_overrides(&spec.name, &i.account, &i.region, spec.call_as)
-            .await?;
-        overrides.insert((i.account.clone(), i.region.clone()), o);
-    }
-    let targets = crate::stack_sets::target_accounts(&sets, &spec).await?;
-    let steps = stack_set::steps(&spec, live.as_ref(), &instances, &overrides, &targets);
+    let current = sets.current(&spec).await?;
+    let plan = stack_set::plan::plan(&spec, &current);
+    let steps = stack_set::steps(&plan, &current);
     if steps.is_empty() {
         let done = SetDeploy {
-            stack_set_id: live.map(|s| s.id).unwrap_or_default(),
+            stack_set_id: plan.id.unwrap_or_default(),
             operations: Vec::new(),
         };
         return Ok(Done {
             spec,
             steps,
             done,
-            instances,
+            instances: current.instances,
         });
     }
-    for line in crate::stack_sets::step_lines(&spec, &steps) {
+    // The same lines `plan` prints for the StackSet.
+    for line in crate::plan_view::stack_set_lines(&plan) {
         progress.0.line(&line);
     }
     if ask {
@@ -159,7 +150,7 @@ pub(super) fn finish(
     for i in &current {
         role_arns.push((
             i.account.clone(),
-            crate::stack_sets::role_arn(env, &i.account)?,
+            crate::stack_sets::role_arn(env, &i.account),
         ));
     }
     role_arns.sort();

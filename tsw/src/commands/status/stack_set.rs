@@ -81,23 +81,23 @@ pub(super) fn compare(
             }
             instances = sets.instances(name, spec.call_as).await?;
         }
-        let mut overrides = stack_set::Overrides::new();
-        for i in &instances {
-            let o = sets
-                .instance_overrides(name, &i.account, &i.region, spec.call_as)
-                .await?;
-            overrides.insert((i.account.clone(), i.region.clone()), o);
-        }
-        let targets = crate::stack_sets::target_accounts(&sets, spec).await?;
-        let steps = stack_set::steps(spec, Some(&live), &instances, &overrides, &targets);
+        let current = sets.current(spec).await?;
+        let plan = stack_set::plan::plan(spec, &current);
         for i in &instances {
             out.line(format_args!("  {}", instance_line(i)));
         }
-        verdict.undeployed.extend(
-            crate::stack_sets::step_lines(spec, &steps)
-                .into_iter()
-                .map(|l| format!("a deploy would {}", l.trim_start_matches(['+', '~', '-', ' ']))),
-        );
+        if !stack_set::steps(&plan, &current).is_empty() {
+            // What a deploy would do: the plan's lines that change something.
+            verdict.undeployed.extend(
+                crate::plan_view::stack_set_lines(&plan)
+                    .into_iter()
+                    .filter(|l| {
+                        let l = l.trim_start();
+                        l.starts_with(['+', '~', '-']) || l.starts_with("stack set")
+                    })
+                    .map(|l| l.trim().to_owned()),
+            );
+        }
         for i in &instances {
             if i.status == InstanceStatus::Inoperable {
                 verdict.outside.push(format!(
@@ -182,7 +182,7 @@ fn compare_record(
     {
         wanted.insert(
             i.account.clone(),
-            crate::stack_sets::role_arn(env, &i.account)?,
+            crate::stack_sets::role_arn(env, &i.account),
         );
     }
     let have: BTreeMap<String, String> = recorded
