@@ -187,13 +187,27 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
     again.success();
     assert!(again.stdout.contains("no changes"), "{}", again.all());
     assert_eq!(repo.read_env("fleet"), text);
+    let json = repo.xtask(&["deploy", "fleet", "--yes", "--output", "json"]);
+    let doc: Value = serde_json::from_str(&json.success().stdout).unwrap();
+    let entry = &doc["environments"][0];
+    assert_eq!(entry["action"], "unchanged", "{doc}");
+    assert_eq!(
+        entry["role_arns"].as_object().map(|r| r.len()),
+        Some(3),
+        "{doc}"
+    );
     let operations = step(
         &url,
         "print(json.dumps(len(client.list_stack_set_operations(StackSetName='temporal-invocation-role')['Summaries'])))",
     );
     assert_eq!(operations, 1, "one CREATE operation only");
     let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
-    assert_eq!(plan.code, Some(0), "plan right after: no changes\n{}", plan.all());
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "plan right after: no changes\n{}",
+        plan.all()
+    );
     let status = repo.xtask(&["status", "fleet"]);
     assert_eq!(status.code, Some(0), "{}", status.all());
 
@@ -265,7 +279,7 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
         format!("arn:aws:iam::{late}:role/{ROLE}"),
         "{role_of_late}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The automatic deployment's operation may still run: deploy waits for it first.
     repo.xtask(&["deploy", "fleet", "--yes"]).success();
     assert!(
         recorded_roles(&repo.read_env("fleet"))

@@ -49,6 +49,7 @@ pub enum Operation {
     DeleteStackInstances,
     DeleteStackSet,
     DescribeStackSetOperation,
+    ListStackSetOperations,
     ListStackSetOperationResults,
     DetectStackSetDrift,
     ListChildren,
@@ -111,6 +112,7 @@ impl Operation {
         Operation::DeleteStackInstances,
         Operation::DeleteStackSet,
         Operation::DescribeStackSetOperation,
+        Operation::ListStackSetOperations,
         Operation::ListStackSetOperationResults,
         Operation::DetectStackSetDrift,
         Operation::ListChildren,
@@ -144,6 +146,7 @@ impl Operation {
             | DeleteStackInstances
             | DeleteStackSet
             | DescribeStackSetOperation
+            | ListStackSetOperations
             | ListStackSetOperationResults
             | DetectStackSetDrift => "cloudformation",
             ListChildren | ListAccountsForParent => "organizations",
@@ -187,6 +190,7 @@ impl Operation {
             | DeleteStackInstances
             | DeleteStackSet
             | DescribeStackSetOperation
+            | ListStackSetOperations
             | ListStackSetOperationResults
             | DetectStackSetDrift => Target::StackSet,
             ListChildren | ListAccountsForParent => Target::Organization,
@@ -313,6 +317,8 @@ impl Use {
                 CreateStackInstances,
                 UpdateStackInstances,
                 DeleteStackInstances,
+                // An operation already under way is waited for first.
+                ListStackSetOperations,
                 DescribeStackSetOperation,
                 ListStackSetOperationResults,
                 // Restoring a role changed outside the stack.
@@ -331,6 +337,7 @@ impl Use {
                 ListStackInstances,
                 DescribeStackInstance,
                 DeleteStackInstances,
+                ListStackSetOperations,
                 DescribeStackSetOperation,
                 ListStackSetOperationResults,
                 DeleteStackSet,

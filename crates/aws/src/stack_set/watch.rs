@@ -184,6 +184,65 @@ impl StackSets {
         }
     }
 
+    /// Waits for every operation that runs on the StackSet (one started by anyone: an
+    /// interrupted deploy, an automatic deployment), showing each: CloudFormation refuses a
+    /// second operation meanwhile (OperationInProgressException). Returns what each ended with.
+    pub async fn settled(
+        &self,
+        name: &str,
+        call_as: CallAs,
+        deadline: &Deadline,
+        obs: &mut dyn OperationObserver,
+    ) -> Result<Vec<OperationOutcome>, DeployError> {
+        let mut waited = Vec::new();
+        let mut token = None;
+        let mut busy = Vec::new();
+        loop {
+            let request = self
+                .cfn
+                .list_stack_set_operations()
+                .stack_set_name(name)
+                .call_as(call_as.sdk())
+                .set_next_token(token)
+                .send();
+            let page = match deadline.bound(request).await {
+                Some(Ok(page)) => page,
+                Some(Err(e)) => return Err(aws_error("ListStackSetOperations", e)),
+                None => {
+                    return Err(DeployError::TimedOut {
+                        waiting_for: "an answer to ListStackSetOperations".into(),
+                        after: deadline.limit(),
+                        running: None,
+                    });
+                }
+            };
+            busy.extend(
+                page.summaries()
+                    .iter()
+                    .filter(|o| running(o.status()))
+                    .filter_map(|o| {
+                        Some((
+                            o.operation_id()?.to_owned(),
+                            o.action()
+                                .map(|a| a.as_str().to_owned())
+                                .unwrap_or_default(),
+                        ))
+                    }),
+            );
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        for (id, action) in busy {
+            obs.step(&format!(
+                "waiting for StackSet `{name}` operation {id} ({action}), which is running, to end"
+            ));
+            waited.push(self.wait(name, call_as, &id, deadline, obs).await?);
+        }
+        Ok(waited)
+    }
+
     /// Every result of the operation so far (all pages).
     async fn results(
         &self,

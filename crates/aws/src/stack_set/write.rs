@@ -391,6 +391,8 @@ impl StackSets {
         let Some(live) = self.describe(&spec.name, spec.call_as).await? else {
             return Ok(None);
         };
+        self.settled(&spec.name, spec.call_as, deadline, obs)
+            .await?;
         let instances = self.instances(&spec.name, spec.call_as).await?;
         let mut done = SetDeploy {
             stack_set_id: live.id,

@@ -58,6 +58,12 @@ pub(super) async fn deploy(
         env.aws.region, clients.credentials
     ));
     let sets = clients.stack_sets();
+    // An operation under way (an automatic deployment, an interrupted deploy) first: the plan
+    // is of what it leaves.
+    if sets.describe(&spec.name, spec.call_as).await?.is_some() {
+        sets.settled(&spec.name, spec.call_as, &guard.deadline, progress)
+            .await?;
+    }
     let current = sets.current(&spec).await?;
     let plan = stack_set::plan::plan(&spec, &current);
     let steps = stack_set::steps(&plan, &current);
