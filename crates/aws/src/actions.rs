@@ -288,6 +288,7 @@ impl Use {
                 ListChildren,
                 ListAccountsForParent,
                 DetectStackSetDrift,
+                ListStackSetOperations,
                 DescribeStackSetOperation,
                 ListStackSetOperationResults,
             ],

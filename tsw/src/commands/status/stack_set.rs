@@ -61,10 +61,18 @@ pub(super) fn compare(
                 tracker: &tracker,
             };
             let mut progress = StackSetProgress(Progress::new(&env.name, false));
-            progress.0.step("detecting drift on every instance");
-            let detected = sets
-                .detect_drift(name, spec.call_as, &guard.deadline, &mut progress)
+            // An operation under way would refuse drift detection: it is waited for first.
+            let settled = sets
+                .settled(name, spec.call_as, &guard.deadline, &mut progress)
                 .await;
+            progress.0.step("detecting drift on every instance");
+            let detected = match settled {
+                Ok(_) => {
+                    sets.detect_drift(name, spec.call_as, &guard.deadline, &mut progress)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             progress.0.finish();
             let detected = detected?;
             if !detected.succeeded() {
