@@ -41,6 +41,7 @@ mod signals;
 mod snapshots;
 mod stackset_deploy;
 mod stackset_plan;
+mod stackset_register;
 mod stacksets;
 mod sts;
 mod template;

@@ -220,6 +220,11 @@ print(json.dumps({{'first': first}}))
         .filter(|(_, action)| action != "no_change")
         .collect();
     assert_eq!(changed, [(joined, "create".to_owned())], "{plan:#}");
+    // `plan --all` plans it beside any other environment.
+    let all = co.xtask(&["plan", "--all", "--output", "json", "--detailed-exitcode"]);
+    assert_eq!(all.code, Some(2), "{}", all.all());
+    let all: Value = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(instances(&all), instances(&plan));
 }
 
 /// `validate` refuses what AWS would refuse later, before any call: each problem with the
@@ -276,4 +281,37 @@ external_id = "management-ext-id"
             run.all()
         );
     }
+}
+
+/// `doctor`, which works on one stack, refuses a StackSet environment before any call, naming
+/// the command (`deploy`, `status` and `destroy` have a StackSet branch: `stackset_deploy.rs`);
+/// `policy` scopes its reads to the StackSet and the organization's OUs.
+#[test]
+fn single_stack_commands_refuse_a_stack_set_environment_and_policy_names_the_stack_set() {
+    let co = Checkout::new();
+    let url = crate::support::emulator().url();
+    co.write_env("org", &descriptor(&url, "ou-abcd-12345678", None));
+    let before = co.read_env("org");
+    let command = ["doctor", "org"];
+    let run = co.xtask(&command);
+    run.failure();
+    assert!(
+        run.stderr
+            .contains(" doctor` is not for a StackSet environment yet")
+            && run.stderr.contains("StackSet `temporal-invocation-role`"),
+        "{command:?}: {}",
+        run.stderr
+    );
+    assert_eq!(co.read_env("org"), before, "{command:?}");
+    let run = co.xtask(&["policy", "org", "--for", "plan-read-only"]);
+    run.success();
+    let policy: Value = serde_json::from_str(&run.stdout).unwrap();
+    let text = policy.to_string();
+    assert!(
+        text.contains(&format!(
+            "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stackset/temporal-invocation-role:*"
+        )) && text.contains("organizations:ListChildren")
+            && !text.contains(":stack/"),
+        "{policy:#}"
+    );
 }

@@ -557,7 +557,7 @@ fn markdown_env(out: &mut String, p: &EnvPlan) {
                 "| {} | {} | {} |\n",
                 escape::md_cell(&v.id),
                 md_value(&v.lambda_function_arn),
-                escape::md_prose(&v.describe())
+                escape::md_prose_cell(&v.describe())
             ));
         }
         out.push('\n');
@@ -651,10 +651,12 @@ fn markdown_stack_set(out: &mut String, plan: &StackSetPlan) {
                 escape::md_cell(&i.account),
                 escape::md_cell(&i.region),
                 i.action.as_str().replace('_', " "),
-                i.why.as_deref().map_or_else(String::new, escape::md_prose),
+                i.why
+                    .as_deref()
+                    .map_or_else(String::new, escape::md_prose_cell),
                 overrides_shown(&i.overrides)
                     .as_deref()
-                    .map_or_else(String::new, escape::md_prose)
+                    .map_or_else(String::new, escape::md_prose_cell)
             ));
         }
         out.push('\n');
@@ -982,6 +984,45 @@ pub(crate) mod tests {
         );
         // Five unescaped pipes: four cells.
         assert_eq!(row.replace("\\|", "").matches('|').count(), 5, "{row}");
+    }
+
+    /// A StackSet whose values AWS (or a pull request) controls: each stays in its cell.
+    #[test]
+    fn a_stack_sets_instance_rows_keep_hostile_values_in_their_cells() {
+        use aws::stack_set::{InstancePlan, SetAction, StackSetPlan};
+        let plan = StackSetPlan {
+            name: "roles".into(),
+            action: SetAction::Update,
+            id: Some("roles:1".into()),
+            parameters: vec![value("AssumeRoleExternalId", Some("a|b"), Some("c"))],
+            template_changes: false,
+            settings: Vec::new(),
+            instances: vec![InstancePlan {
+                account: "1111|2222\n### injected".into(),
+                region: "us-east-1".into(),
+                action: InstanceAction::Update,
+                why: Some("it is OUTDATED | <b>x</b>".into()),
+                overrides: vec![("AssumeRoleExternalId".into(), "e|f".into())],
+                status: None,
+            }],
+            management_account: None,
+        };
+        let mut out = String::new();
+        markdown_stack_set(&mut out, &plan);
+        let row = out
+            .lines()
+            .find(|l| l.contains("us-east-1"))
+            .unwrap_or_else(|| panic!("no instance row in:\n{out}"));
+        // Five cells: six unescaped pipes.
+        assert_eq!(row.replace("\\|", "").matches('|').count(), 6, "{row}");
+        assert!(!out.contains("\n### injected"), "{out}");
+        assert!(!row.contains("<b>"), "{row}");
+        let lines = stack_set_lines(&plan);
+        assert_eq!(lines[0], "stack set `roles`: update");
+        assert!(
+            lines.iter().any(|l| l.starts_with("    ~ 1111|2222")),
+            "{lines:?}"
+        );
     }
 
     #[test]

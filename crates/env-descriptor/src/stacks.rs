@@ -1,6 +1,6 @@
-//! A check across descriptors: each stack belongs to one descriptor. Two descriptors that
-//! deploy the same stack would overwrite each other's deploys, and each would record the
-//! other's role in its `[outputs]`.
+//! A check across descriptors: each stack (and each StackSet) belongs to one descriptor. Two
+//! descriptors that deploy the same stack would overwrite each other's deploys, and each would
+//! record the other's role in its `[outputs]`.
 
 use std::path::Path;
 
@@ -11,6 +11,8 @@ use crate::problem::{Problem, Severity, line_col};
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct StackKey<'a> {
     pub(crate) name: &'a str,
+    /// A StackSet's name (`stack_set.name`) rather than a stack's.
+    pub(crate) stack_set: bool,
     pub(crate) account: Option<String>,
     pub(crate) region: &'a str,
     /// Another endpoint (an emulator) is another set of stacks.
@@ -23,6 +25,19 @@ impl<'a> StackKey<'a> {
     pub(crate) fn of(env: &'a Environment) -> Option<Self> {
         Some(StackKey {
             name: env.single_stack("validate").ok()?,
+            ..Self::of_any(env)?
+        })
+    }
+
+    /// The key of the stack or the StackSet (in its owning account) `env` deploys.
+    fn of_any(env: &'a Environment) -> Option<Self> {
+        let (name, stack_set) = match env.stack_set() {
+            Some(set) => (set.name.as_str(), true),
+            None => (env.role.stack_name.as_deref()?, false),
+        };
+        Some(StackKey {
+            name,
+            stack_set,
             account: env.account().map(|(account, _)| account),
             region: &env.aws.region,
             endpoint: env.aws.endpoint_url.as_deref(),
@@ -37,12 +52,12 @@ impl<'a> StackKey<'a> {
 pub fn shared_stacks(checked: &[Environment], all: &[Environment]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for env in checked {
-        let Some(key) = StackKey::of(env) else {
+        let Some(key) = StackKey::of_any(env) else {
             continue;
         };
         for other in all
             .iter()
-            .filter(|o| o.file != env.file && StackKey::of(o).as_ref() == Some(&key))
+            .filter(|o| o.file != env.file && StackKey::of_any(o).as_ref() == Some(&key))
         {
             problems.push(shared(env, other, &key));
         }
@@ -56,12 +71,17 @@ fn shared(env: &Environment, other: &Environment, key: &StackKey) -> Problem {
         .endpoint
         .map(|e| format!(" at `{e}`"))
         .unwrap_or_default();
-    clash(env, other, |other_at| {
+    let (what, field) = if key.stack_set {
+        ("StackSet", ("stack_set", "name"))
+    } else {
+        ("stack", ("role", "stack_name"))
+    };
+    clash_at(env, other, field, |other_at| {
         format!(
-            "stack `{}` in account `{account}`, region `{}`{endpoint} is also deployed by {other_at}; \
-             one stack, one descriptor: change `role.stack_name` in one of them \
+            "{what} `{}` in account `{account}`, region `{}`{endpoint} is also deployed by {other_at}; \
+             one {what}, one descriptor: change `{}.{}` in one of them \
              (or set `aws.account_id` in each, if they deploy to different accounts)",
-            key.name, key.region
+            key.name, key.region, field.0, field.1
         )
     })
 }
@@ -73,27 +93,37 @@ pub(crate) fn clash(
     other: &Environment,
     message: impl FnOnce(&str) -> String,
 ) -> Problem {
-    let other_at = match stack_name_offset(&other.file) {
+    clash_at(env, other, ("role", "stack_name"), message)
+}
+
+/// [`clash`] at the key `(table, field)` of each descriptor.
+fn clash_at(
+    env: &Environment,
+    other: &Environment,
+    (table, field): (&str, &str),
+    message: impl FnOnce(&str) -> String,
+) -> Problem {
+    let other_at = match key_offset(&other.file, table, field) {
         Some((src, at)) => format!("`{}` (line {})", other.file.display(), line_col(&src, at).0),
         None => format!("`{}`", other.file.display()),
     };
-    let (src, at) = stack_name_offset(&env.file).unzip();
+    let (src, at) = key_offset(&env.file, table, field).unzip();
     Problem::at(
         Severity::Error,
         &env.file,
         src.as_deref().unwrap_or_default(),
         at,
-        "role.stack_name".into(),
+        format!("{table}.{field}"),
         message(&other_at),
     )
 }
 
-/// The text of `path` and the byte offset of `role.stack_name`'s value in it, read again from
+/// The text of `path` and the byte offset of the value of `table.field` in it, read again from
 /// the file: only needed for the rare message, so descriptors do not carry positions around.
-fn stack_name_offset(path: &Path) -> Option<(String, usize)> {
+fn key_offset(path: &Path, table: &str, field: &str) -> Option<(String, usize)> {
     let src = std::fs::read_to_string(path).ok()?;
     let doc = src.parse::<toml_edit::Document<String>>().ok()?;
-    let start = doc.get("role")?.get("stack_name")?.span()?.start;
+    let start = doc.get(table)?.get(field)?.span()?.start;
     Some((src, start))
 }
 
@@ -152,6 +182,40 @@ lambda_function_arns = ["arn:aws:lambda:us-west-2:123456789012:function:worker-1
             all[1].file.display()
         )), "{found:#?}");
         assert!(found[1].contains(&format!("also deployed by `{}`", all[0].file.display())));
+        assert!(shared_stacks(&all[2..], &all).is_empty());
+    }
+
+    /// Two descriptors of one StackSet (its name, in one owning account and region) would
+    /// overwrite each other's parameters and instances: an error in each, at `stack_set.name`.
+    #[test]
+    fn the_same_stack_set_in_two_descriptors_is_an_error_in_each_naming_the_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = ENV
+            .replace("[aws]\n", "[aws]\naccount_id = \"123456789012\"\n")
+            .replace("stack_name = \"temporal-serverless-worker-staging\"\n", "")
+            + "\n[stack_set]\nname = \"roles\"\npermission_model = \"self-managed\"\naccounts = [\"111111111111\"]\nregions = [\"us-west-2\"]\n";
+        let a = write(dir.path(), "a", &set);
+        let b = write(dir.path(), "b", &set.replace("abcdef", "ghijkl"));
+        let other = write(
+            dir.path(),
+            "c",
+            &set.replace("name = \"roles\"", "name = \"others\""),
+        );
+        let single = write(dir.path(), "d", ENV);
+        let all = [a, b, other, single];
+        let found: Vec<String> = shared_stacks(&all, &all)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].starts_with(&format!(
+                "{}:13:8: error: `stack_set.name`: StackSet `roles` in account `123456789012`, region `us-west-2` is also deployed by `{}` (line 13)",
+                all[0].file.display(),
+                all[1].file.display()
+            )),
+            "{found:#?}"
+        );
         assert!(shared_stacks(&all[2..], &all).is_empty());
     }
 

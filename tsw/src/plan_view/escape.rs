@@ -75,6 +75,22 @@ pub fn md_prose(message: &str) -> String {
         .collect()
 }
 
+/// [`md_prose`] in a table cell: its quoted values as [`md_cell`], so that a pipe in one cannot
+/// split the row.
+pub fn md_prose_cell(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 1 {
+                md_cell(piece)
+            } else {
+                md_text(piece)
+            }
+        })
+        .collect()
+}
+
 /// A value in the tool's own HTML (`<summary>`): in `<code>` (no mention or reference), with
 /// `&`, `<`, `>` and quotes as entities, on one line.
 pub fn html_code(value: &str) -> String {
