@@ -295,3 +295,158 @@ struct Polled {
     transient: bool,
     error: DeployError,
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_cloudformation::error::ErrorMetadata;
+    use aws_sdk_cloudformation::operation::describe_stack_set_operation::{
+        DescribeStackSetOperationError, DescribeStackSetOperationOutput,
+    };
+    use aws_sdk_cloudformation::operation::list_stack_set_operation_results::ListStackSetOperationResultsOutput;
+    use aws_sdk_cloudformation::types::{StackSetOperation, StackSetOperationAction};
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+
+    use super::*;
+
+    /// Records what the watcher reports.
+    #[derive(Default)]
+    struct Seen(Vec<(String, String, Option<String>)>);
+
+    impl OperationObserver for Seen {
+        fn step(&mut self, _: &str) {}
+        fn instance(&mut self, r: &InstanceResult) {
+            self.0
+                .push((r.account.clone(), r.status.clone(), r.reason.clone()));
+        }
+    }
+
+    fn operation(status: StackSetOperationStatus) -> DescribeStackSetOperationOutput {
+        DescribeStackSetOperationOutput::builder()
+            .stack_set_operation(
+                StackSetOperation::builder()
+                    .operation_id("op-1")
+                    .action(StackSetOperationAction::Create)
+                    .status(status)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn results(
+        of: &[(&str, StackSetOperationResultStatus, Option<&str>)],
+    ) -> ListStackSetOperationResultsOutput {
+        ListStackSetOperationResultsOutput::builder()
+            .set_summaries(Some(
+                of.iter()
+                    .map(|(account, status, reason)| {
+                        StackSetOperationResultSummary::builder()
+                            .account(*account)
+                            .region("us-east-1")
+                            .status(status.clone())
+                            .set_status_reason(reason.map(str::to_owned))
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn each_instance_is_reported_once_per_status_and_throttling_only_slows_the_polling() {
+        use StackSetOperationResultStatus as R;
+        let described = mock!(Client::describe_stack_set_operation)
+            .sequence()
+            .output(|| operation(StackSetOperationStatus::Running))
+            .error(|| {
+                DescribeStackSetOperationError::generic(
+                    ErrorMetadata::builder()
+                        .code("Throttling")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+            .output(|| operation(StackSetOperationStatus::Running))
+            .output(|| operation(StackSetOperationStatus::Succeeded))
+            .repeatedly()
+            .build();
+        let listed = mock!(Client::list_stack_set_operation_results)
+            .sequence()
+            .output(|| {
+                results(&[
+                    ("111111111111", R::Running, None),
+                    ("222222222222", R::Running, None),
+                ])
+            })
+            .output(|| {
+                results(&[
+                    ("111111111111", R::Succeeded, None),
+                    ("222222222222", R::Running, None),
+                ])
+            })
+            .output(|| {
+                results(&[
+                    ("111111111111", R::Succeeded, None),
+                    (
+                        "222222222222",
+                        R::Failed,
+                        Some("Role with name R already exists."),
+                    ),
+                ])
+            })
+            .repeatedly()
+            .build();
+        let interceptor = MockResponseInterceptor::new()
+            .rule_mode(RuleMode::MatchAny)
+            .with_rule(&described)
+            .with_rule(&listed);
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            // The watcher is the retry: the SDK's own would hide the throttling from it.
+            .retry_config(aws_sdk_cloudformation::config::retry::RetryConfig::disabled())
+            .build();
+        let org = aws_sdk_organizations::Client::from_conf(
+            aws_sdk_organizations::Config::builder()
+                .behavior_version(aws_sdk_organizations::config::BehaviorVersion::latest())
+                .region(aws_sdk_organizations::config::Region::new("us-east-1"))
+                .build(),
+        );
+        let sets = StackSets {
+            cfn: Client::from_conf(config),
+            org,
+        };
+        let mut seen = Seen::default();
+        let deadline = Deadline::after(std::time::Duration::from_secs(30));
+        let outcome = sets
+            .wait("roles", CallAs::Itself, "op-1", &deadline, &mut seen)
+            .await
+            .unwrap();
+        assert!(outcome.succeeded(), "{outcome:?}");
+        let failed: Vec<&str> = outcome
+            .failed_instances()
+            .map(|r| r.account.as_str())
+            .collect();
+        assert_eq!(failed, ["222222222222"]);
+        let s = |a: &str, st: &str, r: Option<&str>| {
+            (a.to_owned(), st.to_owned(), r.map(str::to_owned))
+        };
+        assert_eq!(
+            seen.0,
+            [
+                s("111111111111", "RUNNING", None),
+                s("222222222222", "RUNNING", None),
+                s("111111111111", "SUCCEEDED", None),
+                s(
+                    "222222222222",
+                    "FAILED",
+                    Some("Role with name R already exists.")
+                ),
+            ]
+        );
+    }
+}
