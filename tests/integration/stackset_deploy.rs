@@ -211,7 +211,31 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
     let status = repo.xtask(&["status", "fleet"]);
     assert_eq!(status.code, Some(0), "{}", status.all());
 
-    // A new external ID reaches every account's role.
+    // A role changed by hand in one account: drift detection finds its instance DRIFTED, and
+    // status says AWS was changed outside the tool (exit 3).
+    step(
+        &url,
+        &format!(
+            "other('iam', '{}').update_assume_role_policy(RoleName='{ROLE}', PolicyDocument=json.dumps(\
+             {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Principal': \
+             {{'AWS': 'arn:aws:iam::123456789012:root'}}, 'Action': 'sts:AssumeRole'}}]}}))\n\
+             print(json.dumps(True))",
+            members[2]
+        ),
+    );
+    let drifted = repo.xtask(&["status", "fleet"]);
+    assert_eq!(drifted.code, Some(3), "{}", drifted.all());
+    assert!(
+        drifted
+            .stdout
+            .lines()
+            .any(|l| l.contains(members[2].as_str()) && l.contains("drifted")),
+        "{}",
+        drifted.all()
+    );
+
+    // A new external ID: plan shows changes (exit 2 with --detailed-exitcode); the deploy
+    // reaches every account's role, the drifted one too, and status agrees again.
     repo.write_env(
         "fleet",
         &text.replace(
@@ -219,7 +243,11 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
             "external_id = \"ext-id-67890\"",
         ),
     );
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
     repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let status = repo.xtask(&["status", "fleet"]);
+    assert_eq!(status.code, Some(0), "{}", status.all());
     let roles_now = roles(&url, &members);
     for account in &members {
         assert_eq!(roles_now[account][1], "ext-id-67890", "{roles_now}");
