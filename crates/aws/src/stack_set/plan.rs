@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Instance, InstanceStatus, StackSetInfo, StackSetSpec, Targets};
+use super::{Instance, InstanceStatus, OrgAccount, StackSetInfo, StackSetSpec, Targets};
 use crate::ValueChange;
 
 /// What a deploy would do to the StackSet itself.
@@ -129,7 +129,12 @@ impl super::StackSets {
             Targets::OrganizationalUnits(ous) => {
                 let found = self.accounts_under(ous).await?;
                 (
-                    found.accounts.into_iter().map(|a| a.id).collect::<Vec<_>>(),
+                    found
+                        .accounts
+                        .into_iter()
+                        .filter(OrgAccount::gets_instances)
+                        .map(|a| a.id)
+                        .collect::<Vec<_>>(),
                     found.management_account,
                 )
             }

@@ -94,6 +94,17 @@ pub struct OrgAccount {
     pub target: String,
 }
 
+impl OrgAccount {
+    /// Whether a service-managed StackSet deploys to it: not to a suspended account (its
+    /// instances are `SKIPPED_SUSPENDED_ACCOUNT`), nor to one being closed.
+    pub fn gets_instances(&self) -> bool {
+        !matches!(
+            self.status.as_deref(),
+            Some("SUSPENDED" | "PENDING_CLOSURE")
+        )
+    }
+}
+
 /// The accounts under the targeted OUs, and the organization's management account, which
 /// never gets an instance of a service-managed StackSet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -332,6 +343,21 @@ pub(crate) fn management_of(arn: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suspended_and_closing_accounts_get_no_instances() {
+        let account = |status: Option<&str>| OrgAccount {
+            id: "111111111111".into(),
+            name: None,
+            status: status.map(str::to_owned),
+            parent: "ou-abcd-12345678".into(),
+            target: "ou-abcd-12345678".into(),
+        };
+        assert!(account(Some("ACTIVE")).gets_instances());
+        assert!(account(None).gets_instances());
+        assert!(!account(Some("SUSPENDED")).gets_instances());
+        assert!(!account(Some("PENDING_CLOSURE")).gets_instances());
+    }
 
     #[test]
     fn the_management_account_is_the_account_of_an_organizations_arn() {
