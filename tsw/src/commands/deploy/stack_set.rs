@@ -1,10 +1,10 @@
-//! `deploy` of a StackSet environment (`[stack_set]`), reading top to bottom: connect, read
-//! what AWS holds (the StackSet, its instances and their overrides, the accounts the targets
-//! reach), plan as `plan` does and turn the plan into calls (none: nothing to do, no
-//! operation), show the plan, confirm, run each
-//! as an operation with every instance's progress shown live, then ([`finish`]) report failed
-//! instances with their reasons and record `[outputs]`: the StackSet's ID, and the role ARN of
-//! every account whose instance is CURRENT.
+//! `deploy` of a StackSet environment (`[stack_set]`), reading top to bottom: connect, wait for
+//! an operation already under way, read what AWS holds (the StackSet, its instances and their
+//! overrides, the accounts the targets reach), plan as `plan` does and turn the plan into calls
+//! (none: nothing to do, no operation), show the plan, confirm, run each call as an operation
+//! with every instance's progress shown live, then ([`finish`]) report failed instances with
+//! their reasons and record `[outputs]`: the StackSet's ID, and the role ARN of every account
+//! whose instance is CURRENT.
 
 use std::collections::BTreeMap;
 
