@@ -362,3 +362,49 @@ fn an_instance_that_fails_is_reported_with_its_reason_and_fails_the_deploy() {
     );
     assert_ne!(repo.read_env("fleet"), before);
 }
+
+/// A self-managed StackSet targets the accounts it lists; an account taken out of the list
+/// loses its instance and its role at the next deploy, and drops out of `[outputs.role_arns]`.
+#[test]
+fn a_self_managed_stack_set_follows_its_list_of_accounts() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let accounts = ["111111111111".to_owned(), "222222222222".to_owned()];
+    let text = descriptor(&url, "ou-unused-00000000", "ext-id-12345").replace(
+        "permission_model = \"service-managed\"\norganizational_units = [\"ou-unused-00000000\"]",
+        "permission_model = \"self-managed\"\naccounts = [\"111111111111\", \"222222222222\"]",
+    );
+    assert!(text.contains("self-managed"), "{text}");
+    let repo = Checkout::new();
+    repo.write_env("teams", &text);
+    repo.xtask(&["deploy", "teams", "--yes"]).success();
+    let roles_now = roles(&url, &accounts);
+    for account in &accounts {
+        assert_eq!(
+            roles_now[account][0],
+            format!("arn:aws:iam::{account}:role/{ROLE}"),
+            "{roles_now}"
+        );
+    }
+    assert_eq!(recorded_roles(&repo.read_env("teams")).len(), 2);
+
+    let fewer = repo.read_env("teams").replace(
+        "accounts = [\"111111111111\", \"222222222222\"]",
+        "accounts = [\"111111111111\"]",
+    );
+    repo.write_env("teams", &fewer);
+    repo.xtask(&["deploy", "teams", "--yes"]).success();
+    let roles_now = roles(&url, &accounts);
+    assert!(!roles_now["111111111111"].is_null(), "{roles_now}");
+    assert!(roles_now["222222222222"].is_null(), "{roles_now}");
+    let recorded = recorded_roles(&repo.read_env("teams"));
+    assert_eq!(
+        recorded,
+        [(
+            "111111111111".to_owned(),
+            format!("arn:aws:iam::111111111111:role/{ROLE}")
+        )]
+    );
+    repo.xtask(&["destroy", "teams", "--yes"]).success();
+    assert!(roles(&url, &accounts)["111111111111"].is_null());
+}
