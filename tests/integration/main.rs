@@ -40,6 +40,7 @@ mod schema;
 mod shell;
 mod signals;
 mod snapshots;
+mod stackset_deploy;
 mod stackset_plan;
 mod stackset_register;
 mod stacksets;

@@ -74,15 +74,6 @@ pub fn load_env(layout: &Layout, name: &str) -> Result<Environment> {
     }
 }
 
-/// Refuses `envs` when one deploys the role with a StackSet (`[stack_set]`), for a command
-/// that works on one stack (`command`, as typed), naming the descriptor and the command.
-pub fn refuse_stack_sets(envs: &[Environment], command: &str) -> Result<()> {
-    for env in envs {
-        env.single_stack(command)?;
-    }
-    Ok(())
-}
-
 /// Every descriptor of the checkout that is valid, loaded without printing its warnings: what
 /// [`ensure_own_stacks`] compares with.
 pub fn all_envs(layout: &Layout) -> Vec<Environment> {

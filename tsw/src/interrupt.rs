@@ -123,6 +123,14 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
         }
     };
     match &undone {
+        // A StackSet operation is never undone: once started, CloudFormation runs it to its end.
+        Ok(Undone::Nothing) if env.stack_set().is_some() => safe_text::eprintln!(
+            "{}: interrupted; a StackSet operation it started goes on in CloudFormation to its end; `{tsw} status {}` shows the instances once it has, and `{tsw} {} {}` then records them",
+            env.name,
+            env.name,
+            run.resume,
+            env.name
+        ),
         Ok(undone) => safe_text::eprintln!("{}: interrupted; {undone}", env.name),
         Err(e) => safe_text::eprintln!("{}: interrupted; {e}", env.name),
     }

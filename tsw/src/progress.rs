@@ -47,3 +47,27 @@ impl Observer for StackProgress {
         ));
     }
 }
+
+/// A [`Progress`] that shows a StackSet deploy: each step, and each instance of the running
+/// operation as its status changes (account, region, status, and the reason of a failure).
+#[derive(Debug)]
+pub struct StackSetProgress(pub Progress);
+
+impl aws::stack_set::OperationObserver for StackSetProgress {
+    fn step(&mut self, what: &str) {
+        self.0.line(what);
+        self.0.step(what);
+    }
+
+    fn instance(&mut self, r: &aws::stack_set::InstanceResult) {
+        let reason = r
+            .reason
+            .as_deref()
+            .map(|r| format!("  {r}"))
+            .unwrap_or_default();
+        self.0.line(&format!(
+            "  {} {:<14} {}{reason}",
+            r.account, r.region, r.status
+        ));
+    }
+}

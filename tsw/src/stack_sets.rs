@@ -65,3 +65,14 @@ pub fn spec(
         tags: crate::commands::deploy::stack_tags(env),
     })
 }
+
+/// The ARN of the role `env`'s StackSet makes in `account`: the role's name is fixed, so it
+/// follows from the partition, the account and the name (what `deploy` records in
+/// `[outputs.role_arns]` for each account whose instance is CURRENT).
+pub fn role_arn(env: &Environment, account: &str) -> String {
+    format!(
+        "arn:{}:iam::{account}:role/{}",
+        env.aws.region.partition(),
+        env.role_name()
+    )
+}

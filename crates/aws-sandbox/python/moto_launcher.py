@@ -32,7 +32,8 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         once, never failed an instance, never updated one on UpdateStackSet):
                         - instances are real stacks, StackSet-NAME-UUID, in each target account and region
                           (CreateStackInstances, UpdateStackSet, UpdateStackInstances with
-                          ParameterOverrides), created and updated with the rollback above; a failing
+                          ParameterOverrides, which replace the instances' overrides as on AWS: one left
+                          out reverts to the StackSet's value), created and updated with the rollback above; a failing
                           stack fails only its instance: OUTDATED / FAILED with AWS's StatusReason
                           "ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:...";
                         - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s;
@@ -45,7 +46,8 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         - ListStackSetOperationResults, ListStackInstances, DescribeStackInstance give
                           per-account/region Status, StatusReason, DetailedStatus, StackId, OU and the
                           last operation; service-managed targets are every active account under the OUs
-                          (all levels, as AWS; moto went one level), never the management account;
+                          (all levels, as AWS; moto went one level), never the management account, narrowed
+                          by Accounts with AccountFilterType INTERSECTION or DIFFERENCE;
                         - AutoDeployment (service-managed only) is stored and shown by DescribeStackSet;
                         - DetectStackSetDrift (moto answered 500) runs as an operation that sets each
                           instance's DriftStatus and the StackSet's StackSetDriftDetectionDetails.
@@ -81,7 +83,8 @@ Limits (what is still not AWS):
   * Only the sts:ExternalId condition of a trust policy is evaluated, not principals or
     other condition keys; a trust policy without any Allow for sts:AssumeRole stays permissive.
   * StackSets: drift detection compares only the trust policy (and existence) of each
-    AWS::IAM::Role of an instance's stack with its template; no AccountFilterType, AccountsUrl, CallAs/delegated administrators, no
+    AWS::IAM::Role of an instance's stack with its template; AccountFilterType only beside OUs (INTERSECTION,
+    DIFFERENCE, UNION), no AccountsUrl, CallAs/delegated administrators, no
     execution-role check in SELF_MANAGED targets; automatic deployments are not queued behind a
     running operation; StopStackSetOperation only marks the operation STOPPED (its work is done);
     a fixed delay per operation, whatever its number of targets; instance statuses never
@@ -1496,7 +1499,8 @@ def _limit(preferences: dict[str, Any], kind: str, total: int, default: int) -> 
 
 def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str, str | None]],
                       preferences: dict[str, Any], operation_id: str | None = None,
-                      overrides: dict[str, str] | None = None, retain: bool = False) -> _SetOperation:
+                      overrides: dict[str, str] | None = None, retain: bool = False,
+                      replace_overrides: bool = False) -> _SetOperation:
     """Run CREATE/UPDATE/DELETE on (account, region, OU) targets region by region (RegionOrder
     first), in batches of the maximum concurrency; once a region's failures exceed the failure
     tolerance, the rest of the operation is cancelled and it FAILS."""
@@ -1538,6 +1542,8 @@ def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str,
                 else:
                     if inst is None:
                         inst = state.instances[(account, region)] = _SetInstance(account, region, ou)
+                    if replace_overrides:  # UpdateStackInstances: a parameter left out reverts
+                        inst.overrides = {}
                     inst.overrides.update(overrides or {})
                     reason = _deploy_instance(stack_set, inst)
                     inst.operation = op
@@ -1571,6 +1577,16 @@ def _targets(stack_set: Any, account_id: str, region: str, regions: list[str], a
                                       "Member must satisfy regular expression pattern: "
                                       "^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
         members = _ou_accounts(_org(account_id, region), ous)
+        # AccountFilterType narrows (INTERSECTION), excludes (DIFFERENCE) or adds (UNION) the
+        # accounts named beside the OUs; none named: the OUs alone.
+        named = set(accounts)
+        kind = deployment.get("AccountFilterType") or "NONE"
+        if named and kind == "INTERSECTION":
+            members = [m for m in members if m[0] in named]
+        elif named and kind == "DIFFERENCE":
+            members = [m for m in members if m[0] not in named]
+        elif named and kind == "UNION":
+            members += [(a, None) for a in accounts if a not in {m[0] for m in members}]  # type: ignore[misc]
     else:
         if ous:
             raise ValidationError(message="StackSets with SELF_MANAGED permission model can only have accounts "
@@ -1747,8 +1763,11 @@ def patch_cfn_stack_sets() -> None:
             targets = _targets(stack_set, self.current_account, self.region, self._get_param("Regions", []),
                                self._get_param("Accounts", []), self._get_params().get("DeploymentTargets") or {},
                                existing_only=True)
+            # ParameterOverrides given (an empty list too) is the instances' whole set of overrides,
+            # as on AWS: one left out goes back to the StackSet's value; absent, they stay.
+            given = any(k == "ParameterOverrides" or k.startswith("ParameterOverrides.") for k in self.querystring)
             op = run_set_operation(stack_set, "UPDATE", targets, _preferences(self), self._get_param("OperationId"),
-                                   _overrides(self._get_param("ParameterOverrides")))
+                                   _overrides(self._get_param("ParameterOverrides")), replace_overrides=given)
             return ActionResult({"OperationId": op.id})
 
     def delete_stack_instances(self: Any) -> Any:

@@ -44,6 +44,16 @@ pub enum Operation {
     DescribeStackSet,
     ListStackInstances,
     DescribeStackInstance,
+    CreateStackSet,
+    UpdateStackSet,
+    CreateStackInstances,
+    UpdateStackInstances,
+    DeleteStackInstances,
+    DeleteStackSet,
+    DescribeStackSetOperation,
+    ListStackSetOperations,
+    ListStackSetOperationResults,
+    DetectStackSetDrift,
     ListChildren,
     ListAccountsForParent,
 }
@@ -104,6 +114,16 @@ impl Operation {
         Operation::DescribeStackSet,
         Operation::ListStackInstances,
         Operation::DescribeStackInstance,
+        Operation::CreateStackSet,
+        Operation::UpdateStackSet,
+        Operation::CreateStackInstances,
+        Operation::UpdateStackInstances,
+        Operation::DeleteStackInstances,
+        Operation::DeleteStackSet,
+        Operation::DescribeStackSetOperation,
+        Operation::ListStackSetOperations,
+        Operation::ListStackSetOperationResults,
+        Operation::DetectStackSetDrift,
         Operation::ListChildren,
         Operation::ListAccountsForParent,
     ];
@@ -128,7 +148,17 @@ impl Operation {
             | DeleteStack
             | DescribeStackSet
             | ListStackInstances
-            | DescribeStackInstance => "cloudformation",
+            | DescribeStackInstance
+            | CreateStackSet
+            | UpdateStackSet
+            | CreateStackInstances
+            | UpdateStackInstances
+            | DeleteStackInstances
+            | DeleteStackSet
+            | DescribeStackSetOperation
+            | ListStackSetOperations
+            | ListStackSetOperationResults
+            | DetectStackSetDrift => "cloudformation",
             ListChildren | ListAccountsForParent => "organizations",
             GetRole
             | ListRolePolicies
@@ -170,7 +200,19 @@ impl Operation {
             | DetachRolePolicy => Target::Role,
             AssumeRole => Target::Assumed,
             GetFunction | GetFunctionConfiguration => Target::Function,
-            DescribeStackSet | ListStackInstances | DescribeStackInstance => Target::StackSet,
+            DescribeStackSet
+            | ListStackInstances
+            | DescribeStackInstance
+            | CreateStackSet
+            | UpdateStackSet
+            | CreateStackInstances
+            | UpdateStackInstances
+            | DeleteStackInstances
+            | DeleteStackSet
+            | DescribeStackSetOperation
+            | ListStackSetOperations
+            | ListStackSetOperationResults
+            | DetectStackSetDrift => Target::StackSet,
             ListChildren | ListAccountsForParent => Target::Organization,
             GetCallerIdentity => Target::Nothing,
         }
@@ -264,12 +306,17 @@ impl Use {
                 DeleteChangeSet,
                 // The empty REVIEW_IN_PROGRESS stack a new stack's change set leaves.
                 DeleteStack,
-                // A StackSet environment's plan reads only.
+                // A StackSet environment's plan reads only; `status` also runs drift detection
+                // on its instances, watched as an operation.
                 DescribeStackSet,
                 ListStackInstances,
                 DescribeStackInstance,
                 ListChildren,
                 ListAccountsForParent,
+                DetectStackSetDrift,
+                ListStackSetOperations,
+                DescribeStackSetOperation,
+                ListStackSetOperationResults,
             ],
             Use::Deploy => &[
                 GetCallerIdentity,
@@ -287,6 +334,22 @@ impl Use {
                 ListChangeSets,
                 DeleteStack,
                 ExecuteChangeSet,
+                // A StackSet environment: the StackSet and its instances as they are and the
+                // accounts under its OUs, then each change an operation, watched.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
+                CreateStackSet,
+                UpdateStackSet,
+                CreateStackInstances,
+                UpdateStackInstances,
+                DeleteStackInstances,
+                // An operation already under way is waited for first.
+                ListStackSetOperations,
+                DescribeStackSetOperation,
+                ListStackSetOperationResults,
                 // Restoring a role changed outside the stack.
                 UpdateAssumeRolePolicy,
                 PutRolePolicy,
@@ -298,6 +361,15 @@ impl Use {
                 DescribeStacks,
                 DescribeStackEvents,
                 DeleteStack,
+                // A StackSet environment: every instance deleted, then the StackSet.
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                DeleteStackInstances,
+                ListStackSetOperations,
+                DescribeStackSetOperation,
+                ListStackSetOperationResults,
+                DeleteStackSet,
             ],
             Use::Doctor => &[
                 GetCallerIdentity,

@@ -964,12 +964,12 @@ impl Backoff {
     }
 
     /// A poll failed with an error that may go away: wait longer.
-    fn failed(&mut self) {
+    pub(crate) fn failed(&mut self) {
         self.errors += 1;
     }
 
     /// A poll got its answer: back to the usual pace.
-    fn answered(&mut self) {
+    pub(crate) fn answered(&mut self) {
         self.errors = 0;
     }
 

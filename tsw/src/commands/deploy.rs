@@ -14,9 +14,11 @@ use indicatif::MultiProgress;
 use crate::cli::StackLimits;
 use crate::interrupt::{self, Signals, Stopped};
 use crate::output::OutputArgs;
-use crate::progress::StackProgress;
+use crate::progress::{StackProgress, StackSetProgress};
 use crate::ui::{self, Progress};
 use crate::waves::Schedule;
+
+mod stack_set;
 
 /// Render, then create or update the invocation-role stack and record its outputs.
 #[derive(Debug, clap::Args)]
@@ -29,6 +31,11 @@ it says so and leaves the stack alone. Several environments are deployed in para
 --jobs at once), each line prefixed with the environment's name, in the waves their descriptors
 order (`[deploy] wave`: lower first, a wave once the one before has ended); after more failures
 than --failure-tolerance (default 0) no new deploy starts, and those left are named.
+
+A descriptor with [stack_set] deploys the role to many accounts with a CloudFormation StackSet:
+the StackSet and its instances are created, updated or deleted as operations, each instance's
+progress shown, failed instances named with their reason, and each account's role ARN recorded in
+[outputs.role_arns] (docs/stacksets.md).
 
 Examples:
   cargo xtask deploy local                    the local sandbox (started if needed)
@@ -84,10 +91,28 @@ pub struct DeployArgs {
 /// What one environment's deploy ended with.
 struct Report {
     env: Environment,
-    result: Result<Outcome, DeployError>,
+    result: Result<Deployed, DeployError>,
     /// After a deploy that succeeded: what was done to put the role back to what the template
     /// declares (empty when it had not drifted), or why it could not be.
     restored: Result<Vec<String>, String>,
+}
+
+/// What a deploy that ran to its end did: to a stack, or to a StackSet and its instances.
+enum Deployed {
+    Stack(Outcome),
+    StackSet(Box<stack_set::Done>),
+}
+
+impl Report {
+    /// Whether it counts against the failure tolerance: an error, a role that could not be
+    /// restored, or a StackSet operation (or instance) that failed.
+    fn failed(&self) -> bool {
+        match &self.result {
+            Err(_) => true,
+            Ok(Deployed::StackSet(done)) => !done.succeeded(),
+            Ok(Deployed::Stack(_)) => self.restored.is_err(),
+        }
+    }
 }
 
 pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
@@ -113,6 +138,23 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 let group = group.clone();
                 let ask = asks(&env);
                 async move {
+                    let guard = Guard {
+                        deadline: Deadline::after(args.limits.timeout),
+                        tracker,
+                    };
+                    // A StackSet environment: its own branch (`deploy/stack_set.rs`).
+                    if let Some(spec) = crate::stack_sets::spec(&env, templates, &params) {
+                        let mut progress =
+                            StackSetProgress(Progress::in_group(group.as_ref(), &env.name, ask));
+                        let result =
+                            stack_set::deploy(layout, &env, spec, &guard, &mut progress, ask).await;
+                        progress.0.finish();
+                        return Report {
+                            env,
+                            result: result.map(|done| Deployed::StackSet(Box::new(done))),
+                            restored: Ok(Vec::new()),
+                        };
+                    }
                     let tags = stack_tags(&env);
                     let body = &templates.cfn_template(env.role_naming()).body;
                     let spec = match stack_spec(&env, body, &params, &tags, args.adopt_stack) {
@@ -129,10 +171,6 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                                 restored: Ok(Vec::new()),
                             };
                         }
-                    };
-                    let guard = Guard {
-                        deadline: Deadline::after(args.limits.timeout),
-                        tracker,
                     };
                     let mut restored = Ok(Vec::new());
                     let result =
@@ -164,7 +202,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                                         .await
                                         .map_err(|e| format!("{e:#}"));
                                 }
-                                r
+                                r.map(Deployed::Stack)
                             }
                             Err(e) => Err(DeployError::Aws {
                                 action: "connecting",
@@ -185,10 +223,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                 tolerance: Some(args.failure_tolerance),
             };
             let start = |i: usize| deploy_one(envs[i].clone(), parameters[i].clone(), &trackers[i]);
-            crate::waves::run(&waves, schedule, start, |r: &Report| {
-                r.result.is_err() || r.restored.is_err()
-            })
-            .await
+            crate::waves::run(&waves, schedule, start, Report::failed).await
         };
         anyhow::Ok(tokio::select! {
             reports = deploys => Ok(reports),
@@ -296,7 +331,6 @@ fn prepare(layout: &Layout, args: &DeployArgs, interactive: bool) -> Result<Prep
         .iter()
         .map(|n| crate::envs::load_env(layout, n))
         .collect::<Result<_>>()?;
-    crate::envs::refuse_stack_sets(&envs, "deploy")?;
     ensure_confirmable(layout, &envs, args.yes, interactive)?;
     let all = crate::envs::all_envs(layout);
     crate::envs::ensure_own_stacks(&envs, &all)?;
@@ -413,7 +447,8 @@ fn finish(layout: &Layout, report: &Report, out: OutputArgs) -> Result<serde_jso
     let env = &report.env;
     let file = crate::relative(layout, &env.file);
     let outcome = match &report.result {
-        Ok(outcome) => outcome,
+        Ok(Deployed::StackSet(done)) => return stack_set::finish(layout, env, done, out),
+        Ok(Deployed::Stack(outcome)) => outcome,
         Err(e @ DeployError::Declined { .. }) => anyhow::bail!("{}: {e}", env.name),
         Err(DeployError::RecordedStackGone { stack, stack_id }) => anyhow::bail!(
             "{}: stack `{stack}` recorded in [outputs] of {file} no longer exists ({stack_id}): \

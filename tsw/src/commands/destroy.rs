@@ -7,6 +7,8 @@ use aws::{Deadline, Guard, Tracker};
 use env_descriptor::{Environment, Layout, Outputs};
 use std::process::ExitCode;
 
+mod stack_set;
+
 /// Delete the stack and remove [outputs] from the descriptor.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -14,7 +16,8 @@ Asks first on a terminal; elsewhere it needs --yes. Refuses, before asking, whil
 Deployment Versions registered from the environment (its `[[worker_deployments]]` and
 [outputs].registered) still hold Lambda compute through the stack's role, naming each with the
 command that retires it: Temporal would go on invoking through a role that no longer exists.
---leave-versions deletes the stack anyway.
+--leave-versions deletes the stack anyway. For a [stack_set] environment: every instance, then the
+StackSet (docs/stacksets.md).
 
 Examples:
   cargo xtask destroy local --yes
@@ -45,6 +48,15 @@ pub fn run(args: DestroyArgs, layout: &Layout) -> Result<ExitCode> {
     let tsw = crate::cli::name();
     let (env, _lock) =
         crate::claim::load_and_claim(layout, "destroy", &args.env, &args.limits.lock)?;
+    // A StackSet environment: every instance, then the StackSet (`destroy/stack_set.rs`).
+    if env.stack_set().is_some() {
+        let templates = env_render::Templates::load(layout)?;
+        let template = templates.cfn_template(env.role_naming());
+        let parameters = template.with_defaults(&templates.render(&env)?.parameters);
+        if let Some(spec) = crate::stack_sets::spec(&env, &templates, &parameters) {
+            return stack_set::run(&args, layout, &env, &spec);
+        }
+    }
     let stack = env.single_stack("destroy")?;
     let file = crate::relative(layout, &env.file);
     if !args.leave_versions {

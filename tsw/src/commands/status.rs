@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use crate::output::OutputArgs;
 
+mod stack_set;
+
 /// `status`: the descriptor has changes the stack does not have (or [outputs] are stale).
 pub const STATUS_UNDEPLOYED: u8 = 2;
 /// `status`: AWS was changed outside the tool (the role, or the stack deleted).
@@ -23,7 +25,9 @@ pub const STATUS_CHANGED_OUTSIDE: u8 = 3;
 Compares the descriptor (rendered now; nothing is written) with the stack's parameters and
 template, the recorded [outputs] with the stack's outputs, and the role IAM holds (trust policy
 principal and sts:ExternalId, invoke policy actions and resources, no managed policies) with
-what the template declares. Differing parameters are printed old -> new.
+what the template declares. Differing parameters are printed old -> new. For a [stack_set]
+environment: drift detection on every instance, then outdated, failed, INOPERABLE and drifted
+instances and what a deploy would do (docs/stacksets.md).
 
 Exit codes:
   0  all agree
@@ -95,13 +99,25 @@ impl Verdict {
 
 pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     let env = crate::envs::load_env(layout, &args.env)?;
-    let stack_name = env.single_stack("status")?.clone();
     let templates = Templates::load(layout)?;
     let template = templates.cfn_template(env.role_naming());
     let wanted = template.with_defaults(&templates.render(&env)?.parameters);
     let file = crate::relative(layout, &env.file);
     let out = args.output;
     let mut verdict = Verdict::default();
+    // A StackSet environment: its StackSet and instances (`status/stack_set.rs`).
+    if let Some(spec) = crate::stack_sets::spec(&env, &templates, &wanted) {
+        let shown = stack_set::compare(layout, &env, &spec, &mut verdict, out)?;
+        let code = verdict.exit_code(&env.name, out);
+        let mut doc = verdict.json();
+        doc["environment"] = env.name.clone().into();
+        doc["file"] = file.into();
+        doc["stack_set_name"] = spec.name.into();
+        doc["stack_set"] = shown;
+        out.document("status", doc);
+        return Ok(code);
+    }
+    let stack_name = env.single_stack("status")?.clone();
     let mut shown = serde_json::Value::Null;
     crate::connect::runtime()?.block_on(async {
         let clients = crate::connect::connect(layout, &env).await?;

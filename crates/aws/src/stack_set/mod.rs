@@ -4,8 +4,9 @@
 //! [`StackSetSpec`] is what a caller hands in: the StackSet as the descriptor declares it
 //! (built in the binary, which knows descriptors; this crate knows none). [`StackSets`] reads
 //! what AWS holds ([`read`]: the StackSet, its instances, and the accounts AWS Organizations
-//! places under the targeted OUs); the write side (create, update, instances, operations) goes
-//! beside it. Every call goes through the one connection of [`crate::Clients`].
+//! places under the targeted OUs); the write side ([`write`]: what a deploy must do, and doing
+//! it: create or update the StackSet, create, update and delete instances, delete it, detect
+//! drift) and the operation watcher ([`watch`]) beside it. Every call goes through the one connection of [`crate::Clients`].
 
 use std::collections::BTreeMap;
 
@@ -13,9 +14,13 @@ use aws_sdk_cloudformation::types as cfn;
 
 pub mod plan;
 pub mod read;
+mod watch;
+mod write;
 
 pub use plan::{Current, InstanceAction, InstancePlan, SetAction, StackSetPlan};
 pub use read::{Instance, InstanceStatus, OrgAccount, OrgTargets, StackSetInfo};
+pub use watch::{InstanceResult, OperationObserver, OperationOutcome};
+pub use write::{SetDeploy, Step, steps};
 
 /// The capability every StackSet of the role needs: its template names an IAM role.
 pub const CAPABILITIES: &[&str] = &["CAPABILITY_NAMED_IAM"];

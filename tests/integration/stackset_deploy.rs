@@ -1,0 +1,410 @@
+//! `deploy`, `plan`, `status` and `destroy` of a StackSet environment, end to end: an
+//! organization with an OU of three member accounts on an emulator of its own (made through
+//! boto3 as the management account, 123456789012, as `stacksets.rs` does), one descriptor with
+//! `[stack_set]`, and the real `tsw`. Each member account's IAM is read with the
+//! `x-moto-account-id` header.
+
+use serde_json::Value;
+
+use crate::support::{Checkout, boto3_at, xtask_in};
+
+const ROLE: &str = "Temporal-Serverless-Worker";
+const MANAGEMENT: &str = "123456789012";
+
+/// Python run before each step: an Organizations client, `iam(account)` answering as another
+/// account, and `role(account)`: the role's ARN and external ID there, or `None`.
+const PRELUDE: &str = r#"
+import json
+url = client.meta.endpoint_url
+def other(service, account=None):
+    c = boto3.client(service, endpoint_url=url, region_name='us-east-1')
+    if account:
+        c.meta.events.register('before-sign.*.*', lambda request, **_: request.headers.__setitem__('x-moto-account-id', account))
+    return c
+org = other('organizations')
+def role(account):
+    iam = other('iam', account)
+    try:
+        r = iam.get_role(RoleName='Temporal-Serverless-Worker')['Role']
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    external_id = r['AssumeRolePolicyDocument']['Statement'][0]['Condition']['StringEquals']['sts:ExternalId']
+    return [r['Arn'], external_id[0] if isinstance(external_id, list) else external_id]
+"#;
+
+/// Runs `step` (Python, after [`PRELUDE`]) against the emulator at `url`; its last printed line
+/// is JSON.
+fn step(url: &str, step: &str) -> Value {
+    let out = boto3_at(url, "cloudformation", &format!("{PRELUDE}\n{step}"));
+    let last = out.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// An organization with OU `workers` holding three new accounts (the first of which may already
+/// hold a role named `ROLE`, made by hand: its instance will fail).
+fn organization(url: &str, clash: bool) -> (String, String, Vec<String>) {
+    let org = step(
+        url,
+        &format!(
+            r#"
+org.create_organization(FeatureSet='ALL')
+root = org.list_roots()['Roots'][0]['Id']
+ou = org.create_organizational_unit(ParentId=root, Name='workers')['OrganizationalUnit']['Id']
+accounts = []
+for i in range(3):
+    a = org.create_account(Email=f'team{{i}}@example.com', AccountName=f'team{{i}}')['CreateAccountStatus']['AccountId']
+    org.move_account(AccountId=a, SourceParentId=root, DestinationParentId=ou)
+    accounts.append(a)
+if {clash}:
+    other('iam', accounts[0]).create_role(RoleName='Temporal-Serverless-Worker', AssumeRolePolicyDocument=json.dumps(
+        {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Principal': {{'AWS': 'arn:aws:iam::123456789012:root'}},
+                                                 'Action': 'sts:AssumeRole'}}]}}))
+print(json.dumps({{'root': root, 'ou': ou, 'accounts': accounts}}))
+"#,
+            clash = if clash { "True" } else { "False" }
+        ),
+    );
+    let accounts = org["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    (
+        org["root"].as_str().unwrap().to_owned(),
+        org["ou"].as_str().unwrap().to_owned(),
+        accounts,
+    )
+}
+
+/// The role in each of `accounts`: [ARN, external ID], or null.
+fn roles(url: &str, accounts: &[String]) -> Value {
+    step(
+        url,
+        &format!(
+            "print(json.dumps({{a: role(a) for a in {accounts:?}}}))",
+            accounts = accounts
+        ),
+    )
+}
+
+/// The StackSet environment: the OU's accounts get the role, three at once, no failure
+/// tolerated.
+fn descriptor(url: &str, ou: &str, external_id: &str) -> String {
+    format!(
+        r#"# A StackSet environment: one descriptor for every account of the OU.
+[aws]
+region = "us-east-1"
+account_id = "{MANAGEMENT}"   # the organization's management account
+endpoint_url = "{url}"
+
+[temporal]
+server_role_arn = "arn:aws:iam::{MANAGEMENT}:user/moto"
+namespaces = ["orders"]
+
+[role]
+name = "{ROLE}"
+naming = "fixed"
+external_id = "{external_id}"
+lambda_function_arns = ["arn:aws:lambda:us-east-1:{MANAGEMENT}:function:worker:*"]
+
+[stack_set]
+name = "temporal-invocation-role"
+permission_model = "service-managed"
+organizational_units = ["{ou}"]
+regions = ["us-east-1"]
+max_concurrent_count = 3
+failure_tolerance_count = 0
+
+[deploy]
+confirm = true
+"#
+    )
+}
+
+/// `[outputs.role_arns]` as the descriptor records them: `"ACCOUNT" = "ARN"` lines (or
+/// `ACCOUNT = "ARN"`) under the table's header, up to the next table.
+fn recorded_roles(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .skip_while(|l| l.trim() != "[outputs.role_arns]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((
+                k.trim().trim_matches('"').to_owned(),
+                v.trim().trim_matches('"').to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (root, ou, members) = organization(&url, false);
+    let repo = Checkout::new();
+    repo.write_env("fleet", &descriptor(&url, &ou, "ext-id-12345"));
+
+    let deployed = repo.xtask(&["deploy", "fleet", "--yes"]);
+    deployed.success();
+    // Each account's progress was shown as it went.
+    for account in &members {
+        assert!(
+            deployed.stderr.contains(account.as_str()),
+            "{}",
+            deployed.all()
+        );
+    }
+    let roles_now = roles(&url, &members);
+    for account in &members {
+        assert_eq!(
+            roles_now[account][0],
+            format!("arn:aws:iam::{account}:role/{ROLE}"),
+            "{roles_now}"
+        );
+        assert_eq!(roles_now[account][1], "ext-id-12345", "{roles_now}");
+    }
+    let text = repo.read_env("fleet");
+    assert!(
+        text.starts_with("# A StackSet environment"),
+        "the rest of the file is kept: {text}"
+    );
+    let mut wanted: Vec<(String, String)> = members
+        .iter()
+        .map(|a| (a.clone(), format!("arn:aws:iam::{a}:role/{ROLE}")))
+        .collect();
+    wanted.sort();
+    assert_eq!(recorded_roles(&text), wanted, "{text}");
+    assert!(
+        text.contains("stack_set_id = \"temporal-invocation-role:"),
+        "{text}"
+    );
+
+    // Right after: nothing to do, no operation, and the descriptor is not rewritten.
+    let again = repo.xtask(&["deploy", "fleet", "--yes"]);
+    again.success();
+    assert!(again.stdout.contains("no changes"), "{}", again.all());
+    assert_eq!(repo.read_env("fleet"), text);
+    let json = repo.xtask(&["deploy", "fleet", "--yes", "--output", "json"]);
+    let doc: Value = serde_json::from_str(&json.success().stdout).unwrap();
+    let entry = &doc["environments"][0];
+    assert_eq!(entry["action"], "unchanged", "{doc}");
+    assert_eq!(
+        entry["role_arns"].as_object().map(|r| r.len()),
+        Some(3),
+        "{doc}"
+    );
+    let operations = step(
+        &url,
+        "print(json.dumps(len(client.list_stack_set_operations(StackSetName='temporal-invocation-role')['Summaries'])))",
+    );
+    assert_eq!(operations, 1, "one CREATE operation only");
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "plan right after: no changes\n{}",
+        plan.all()
+    );
+    let status = repo.xtask(&["status", "fleet"]);
+    assert_eq!(status.code, Some(0), "{}", status.all());
+
+    // A role changed by hand in one account: drift detection finds its instance DRIFTED, and
+    // status says AWS was changed outside the tool (exit 3).
+    step(
+        &url,
+        &format!(
+            "other('iam', '{}').update_assume_role_policy(RoleName='{ROLE}', PolicyDocument=json.dumps(\
+             {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Principal': \
+             {{'AWS': 'arn:aws:iam::123456789012:root'}}, 'Action': 'sts:AssumeRole'}}]}}))\n\
+             print(json.dumps(True))",
+            members[2]
+        ),
+    );
+    let drifted = repo.xtask(&["status", "fleet"]);
+    assert_eq!(drifted.code, Some(3), "{}", drifted.all());
+    assert!(
+        drifted
+            .stdout
+            .lines()
+            .any(|l| l.contains(members[2].as_str()) && l.contains("drifted")),
+        "{}",
+        drifted.all()
+    );
+
+    // A new external ID: plan shows changes (exit 2 with --detailed-exitcode); the deploy
+    // reaches every account's role, the drifted one too, and status agrees again.
+    repo.write_env(
+        "fleet",
+        &text.replace(
+            "external_id = \"ext-id-12345\"",
+            "external_id = \"ext-id-67890\"",
+        ),
+    );
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let status = repo.xtask(&["status", "fleet"]);
+    assert_eq!(status.code, Some(0), "{}", status.all());
+    let roles_now = roles(&url, &members);
+    for account in &members {
+        assert_eq!(roles_now[account][1], "ext-id-67890", "{roles_now}");
+    }
+
+    // One account's override (ParameterOverrides) reaches that account alone; a deploy right
+    // after has nothing to do; taking the override out puts the StackSet's value back.
+    let table = format!(
+        "\n[stack_set.overrides.\"{}\"]\nexternal_id = \"team-b-external-id\"\n",
+        members[1]
+    );
+    repo.write_env("fleet", &format!("{}{table}", repo.read_env("fleet")));
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let roles_now = roles(&url, &members);
+    for account in &members {
+        let wanted = if *account == members[1] {
+            "team-b-external-id"
+        } else {
+            "ext-id-67890"
+        };
+        assert_eq!(roles_now[account][1], wanted, "{roles_now}");
+    }
+    let again = repo.xtask(&["deploy", "fleet", "--yes"]);
+    assert!(
+        again.success().stdout.contains("no changes"),
+        "{}",
+        again.all()
+    );
+    repo.write_env("fleet", &repo.read_env("fleet").replace(&table, ""));
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let roles_now = roles(&url, &members);
+    for account in &members {
+        assert_eq!(roles_now[account][1], "ext-id-67890", "{roles_now}");
+    }
+
+    // AutoDeployment: an account moved into the OU gets the role by itself; the next deploy
+    // records its ARN.
+    let late = step(
+        &url,
+        &format!(
+            "a = org.create_account(Email='late@example.com', AccountName='late')['CreateAccountStatus']['AccountId']\n\
+             org.move_account(AccountId=a, SourceParentId='{root}', DestinationParentId='{ou}')\n\
+             print(json.dumps(a))"
+        ),
+    );
+    let late = late.as_str().unwrap().to_owned();
+    let mut role_of_late = Value::Null;
+    for _ in 0..50 {
+        role_of_late = roles(&url, std::slice::from_ref(&late))[&late].clone();
+        if !role_of_late.is_null() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        role_of_late[0],
+        format!("arn:aws:iam::{late}:role/{ROLE}"),
+        "{role_of_late}"
+    );
+    // The automatic deployment's operation may still run: deploy waits for it first.
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    assert!(
+        recorded_roles(&repo.read_env("fleet"))
+            .iter()
+            .any(|(a, _)| *a == late),
+        "{}",
+        repo.read_env("fleet")
+    );
+
+    // destroy removes every instance, the StackSet, and [outputs].
+    let destroyed = repo.xtask(&["destroy", "fleet", "--yes"]);
+    destroyed.success();
+    let mut everyone = members.clone();
+    everyone.push(late);
+    let roles_now = roles(&url, &everyone);
+    for account in &everyone {
+        assert!(roles_now[account].is_null(), "{roles_now}");
+    }
+    let gone = step(
+        &url,
+        "try:\n    s = client.describe_stack_set(StackSetName='temporal-invocation-role')['StackSet']['Status']\n\
+         except client.exceptions.StackSetNotFoundException:\n    s = 'GONE'\nprint(json.dumps(s))",
+    );
+    assert!(gone == "GONE" || gone == "DELETED", "{gone}");
+    let text = repo.read_env("fleet");
+    assert!(!text.contains("[outputs"), "{text}");
+}
+
+#[test]
+fn an_instance_that_fails_is_reported_with_its_reason_and_fails_the_deploy() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    // The first account already has a role of the name: its instance fails.
+    let (_, ou, members) = organization(&url, true);
+    let repo = Checkout::new();
+    repo.write_env("fleet", &descriptor(&url, &ou, "ext-id-12345"));
+    let before = repo.read_env("fleet");
+
+    let deployed = xtask_in(repo.root(), &["deploy", "fleet", "--yes"]);
+    assert_eq!(deployed.code, Some(1), "{}", deployed.all());
+    let all = deployed.all();
+    assert!(all.contains(members[0].as_str()), "{all}");
+    assert!(
+        all.contains(&format!("Role with name {ROLE} already exists")),
+        "the instance's reason is shown: {all}"
+    );
+    // What did deploy is recorded; the failed account has no role ARN recorded.
+    let recorded = recorded_roles(&repo.read_env("fleet"));
+    assert!(
+        recorded.iter().all(|(a, _)| *a != members[0]),
+        "{recorded:?}"
+    );
+    assert_ne!(repo.read_env("fleet"), before);
+}
+
+/// A self-managed StackSet targets the accounts it lists; an account taken out of the list
+/// loses its instance and its role at the next deploy, and drops out of `[outputs.role_arns]`.
+#[test]
+fn a_self_managed_stack_set_follows_its_list_of_accounts() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let accounts = ["111111111111".to_owned(), "222222222222".to_owned()];
+    let text = descriptor(&url, "ou-unused-00000000", "ext-id-12345").replace(
+        "permission_model = \"service-managed\"\norganizational_units = [\"ou-unused-00000000\"]",
+        "permission_model = \"self-managed\"\naccounts = [\"111111111111\", \"222222222222\"]",
+    );
+    assert!(text.contains("self-managed"), "{text}");
+    let repo = Checkout::new();
+    repo.write_env("teams", &text);
+    repo.xtask(&["deploy", "teams", "--yes"]).success();
+    let roles_now = roles(&url, &accounts);
+    for account in &accounts {
+        assert_eq!(
+            roles_now[account][0],
+            format!("arn:aws:iam::{account}:role/{ROLE}"),
+            "{roles_now}"
+        );
+    }
+    assert_eq!(recorded_roles(&repo.read_env("teams")).len(), 2);
+
+    let fewer = repo.read_env("teams").replace(
+        "accounts = [\"111111111111\", \"222222222222\"]",
+        "accounts = [\"111111111111\"]",
+    );
+    repo.write_env("teams", &fewer);
+    repo.xtask(&["deploy", "teams", "--yes"]).success();
+    let roles_now = roles(&url, &accounts);
+    assert!(!roles_now["111111111111"].is_null(), "{roles_now}");
+    assert!(roles_now["222222222222"].is_null(), "{roles_now}");
+    let recorded = recorded_roles(&repo.read_env("teams"));
+    assert_eq!(
+        recorded,
+        [(
+            "111111111111".to_owned(),
+            format!("arn:aws:iam::111111111111:role/{ROLE}")
+        )]
+    );
+    repo.xtask(&["destroy", "teams", "--yes"]).success();
+    assert!(roles(&url, &accounts)["111111111111"].is_null());
+}

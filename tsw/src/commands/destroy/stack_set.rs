@@ -1,0 +1,130 @@
+//! `destroy` of a StackSet environment, reading top to bottom: refuse while `[outputs]`
+//! records registered versions (unless `--leave-versions`), confirm, delete every instance
+//! (through the OUs or accounts, in every region they are in) with each instance's progress
+//! shown, then the StackSet, then remove `[outputs]`. When an instance could not be deleted the
+//! StackSet and `[outputs]` are kept, and the failure is named with its reason.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use aws::Deadline;
+use aws::stack_set::StackSetSpec;
+use env_descriptor::{Environment, Layout, Outputs};
+
+use super::DestroyArgs;
+use crate::progress::StackSetProgress;
+use crate::ui::{self, Progress};
+
+pub(super) fn run(
+    args: &DestroyArgs,
+    layout: &Layout,
+    env: &Environment,
+    spec: &StackSetSpec,
+) -> Result<ExitCode> {
+    let tsw = crate::cli::name();
+    let file = crate::relative(layout, &env.file);
+    let name = &spec.name;
+    let registered: Vec<String> = env
+        .outputs
+        .iter()
+        .flat_map(|o| o.registered.iter().map(|r| format!("`{r}`")))
+        .collect();
+    if !registered.is_empty() && !args.leave_versions {
+        anyhow::bail!(
+            "{}: refusing to delete StackSet `{name}`: [outputs].registered of {file} records {}, whose Lambda compute Temporal invokes through the roles of its instances; retire them, or pass --leave-versions to delete the StackSet anyway; nothing was deleted",
+            env.name,
+            registered.join(", ")
+        );
+    }
+    if !args.yes {
+        if !ui::interactive() {
+            anyhow::bail!(
+                "refusing to delete StackSet `{name}` and every instance without confirmation: pass --yes"
+            );
+        }
+        if !ui::ask_yes_no(
+            None,
+            &format!(
+                "delete StackSet `{name}` and the role in every account of environment `{}`?",
+                env.name
+            ),
+        ) {
+            safe_text::eprintln!("nothing was deleted");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let deleted = crate::connect::runtime()?.block_on(async {
+        let deadline = Deadline::after(args.limits.timeout);
+        let (clients, _) = crate::connect::connect_as(layout, env, Some(&deadline)).await?;
+        let mut progress = StackSetProgress(Progress::new(&env.name, false));
+        let deleted = clients
+            .stack_sets()
+            .destroy(spec, &deadline, &mut progress)
+            .await;
+        progress.0.finish();
+        anyhow::Ok(deleted?)
+    })?;
+    let out = args.output;
+    let Some(done) = deleted else {
+        out.line(format_args!(
+            "{}: StackSet `{name}` did not exist",
+            env.name
+        ));
+        let removed = Outputs::remove(&env.file)?;
+        if removed {
+            out.line(format_args!("removed [outputs] from {file}"));
+        }
+        return Ok(document(args, env, &file, name, false, removed));
+    };
+    if !done.succeeded() {
+        let failed: Vec<String> = done
+            .operations
+            .iter()
+            .flat_map(|o| o.failed_instances())
+            .map(|r| {
+                format!(
+                    "    {} {}: {}",
+                    r.account,
+                    r.region,
+                    r.reason.as_deref().unwrap_or("no reason given")
+                )
+            })
+            .collect();
+        anyhow::bail!(
+            "{}: deleting the instances of StackSet `{name}` failed, so the StackSet and [outputs] of {file} were kept:\n{}\n  fix the cause in those accounts, then run `{tsw} destroy {} --yes` again",
+            env.name,
+            failed.join("\n"),
+            env.name
+        );
+    }
+    out.line(format_args!(
+        "{}: deleted StackSet `{name}` and its instances",
+        env.name
+    ));
+    let removed = Outputs::remove(&env.file)?;
+    if removed {
+        out.line(format_args!("removed [outputs] from {file}"));
+    }
+    Ok(document(args, env, &file, name, true, removed))
+}
+
+fn document(
+    args: &DestroyArgs,
+    env: &Environment,
+    file: &str,
+    name: &str,
+    deleted: bool,
+    removed: bool,
+) -> ExitCode {
+    args.output.document(
+        "destroy",
+        serde_json::json!({
+            "environment": env.name,
+            "file": file,
+            "stack_set_name": name,
+            "deleted": deleted,
+            "outputs_removed": removed,
+        }),
+    );
+    ExitCode::SUCCESS
+}
