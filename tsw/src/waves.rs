@@ -16,7 +16,7 @@ pub const DEFAULT_JOBS: usize = 8;
 /// have at most 64 requests in flight (4 at once each: GetTemplate and the role's three IAM
 /// reads), each of whose throttling retries costs 5 of the 500 units of the SDK's retry quota
 /// of one service and region, so even a burst throttled whole is retried with back-off
-/// (`tests/integration/faults.rs`). 200 environments at 100 ms a request: about 4 s of latency.
+/// (`tests/integration/many.rs`). 200 environments at 100 ms a request: about 4 s of latency.
 pub const DEFAULT_PLAN_JOBS: usize = 16;
 
 /// `--jobs N`: a whole number from 1.
