@@ -2,10 +2,13 @@
 """`plan --all` and `deploy --all` over many single-stack environments, on moto answering every
 request 100 ms late (the project's latency model, the launcher's `--latency-ms`).
 
-    cargo build -p tsw && python3 benches/many.py [--envs 200] [--jobs 8] [--latency-ms 100]
+    cargo build -p tsw && python3 benches/many.py [--envs 200] [--jobs N] [--latency-ms 100]
 
-Needs the sandbox's emulator installed (`target/xtask/sandbox/venv`, made by `tsw sandbox up`
-or the integration tests). Prints one Markdown table (BENCHMARKS.md, section "Many
+Without --jobs each command runs at its default (`plan`: 16 at once, `deploy`: 8).
+
+Uses the sandbox's emulator (`target/xtask/sandbox/venv`, made by `tsw sandbox up` or the
+integration tests), or installs its pinned packages into `target/bench/moto-venv` (as
+`benches/run.py` does), so it runs from a fresh clone. Prints one Markdown table (BENCHMARKS.md, section "Many
 environments"): wall time, requests to the emulator (one account: all of them), peak memory of
 the tool (`/usr/bin/time -v`, maximum resident set size). Nothing leaves 127.0.0.1; dummy keys.
 """
@@ -20,6 +23,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (benches/run.py: the emulator's Python, shared)
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_LINE = re.compile(rb'"(?:\x1b\[[0-9;]*m)*[A-Z]+ \S* HTTP/\d(?:\.\d)?(?:\x1b\[[0-9;]*m)*" \d{3}')
@@ -41,7 +47,7 @@ def safe_env(endpoint: str) -> dict:
 
 
 def start_moto(work: Path, latency_ms: int) -> tuple[subprocess.Popen, str, Path]:
-    python = ROOT / "target/xtask/sandbox/venv/bin/python"
+    python = run.moto_python(safe_env("http://127.0.0.1:9"))
     launcher = ROOT / "crates/aws-sandbox/python/moto_launcher.py"
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -81,10 +87,13 @@ def timed(tool: Path, root: Path, args: list[str], endpoint: str) -> tuple[float
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", type=int, default=200)
-    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="environments at once (default: each command's own)")
     ap.add_argument("--latency-ms", type=int, default=100)
+    ap.add_argument("--tool", type=Path, default=ROOT / "target/debug/tsw",
+                    help="the binary to measure (e.g. a copy of an older build, to compare)")
     a = ap.parse_args()
-    tool = ROOT / "target/debug/tsw"
+    tool = a.tool
     work = Path(tempfile.mkdtemp(prefix="tsw-bench-many-"))
     proc = None
     try:
@@ -109,7 +118,7 @@ lambda_function_arns = ["arn:aws:lambda:us-east-1:{ACCOUNT}:function:team-{i:03}
 confirm = false
 wave = {i % 2}
 """)
-        jobs = ["--jobs", str(a.jobs)]
+        jobs = ["--jobs", str(a.jobs)] if a.jobs else []
         rows = []
         for label, args in [
             ("plan --all (all new)", ["plan", "--all", *jobs]),
@@ -120,18 +129,24 @@ wave = {i % 2}
              ["plan", "--all", "--output", "markdown", *jobs]),
         ]:
             before = requests(log)
+            load = os.getloadavg()[0]
             wall, rc, rss, err = timed(tool, root, args, endpoint)
             n = requests(log) - before
             if rc != 0:
                 sys.exit(f"{label}: exit {rc}\n{err}")
-            rows.append((label, wall, n, rss))
-            print(f"{label}: {wall:.2f} s, {n} requests, {rss / 1024:.1f} MiB", file=sys.stderr)
-        print(f"{a.envs} environments, one account, `--jobs {a.jobs}`, half in wave 0 and half in"
-              f" wave 1, moto answering every request {a.latency_ms} ms late:\n")
-        print("| command | wall time | requests (one account) | per environment | peak memory (tool) |")
-        print("|---|---|---|---|---|")
-        for label, wall, n, rss in rows:
-            print(f"| `{label}` | {wall:.2f} s | {n} | {n / a.envs:.1f} | {rss / 1024:.1f} MiB |")
+            rows.append((label, wall, n, rss, load))
+            print(f"{label}: {wall:.2f} s, {n} requests, {rss / 1024:.1f} MiB, load {load:.1f}",
+                  file=sys.stderr)
+        at_once = f"`--jobs {a.jobs}`" if a.jobs else "each command's default `--jobs`"
+        print(f"{a.envs} environments, one account, {at_once}, half in wave 0 and half in"
+              f" wave 1, moto answering every request {a.latency_ms} ms late; load average"
+              f" {os.getloadavg()[0]:.1f} at the end:\n")
+        print("| command | wall time | requests (one account) | per environment | peak memory (tool)"
+              " | load average (1 min) at its start |")
+        print("|---|---|---|---|---|---|")
+        for label, wall, n, rss, load in rows:
+            print(f"| `{label}` | {wall:.2f} s | {n} | {n / a.envs:.2f} | {rss / 1024:.1f} MiB"
+                  f" | {load:.1f} |")
         return 0
     finally:
         if proc and proc.poll() is None:

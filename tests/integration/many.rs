@@ -2,6 +2,10 @@
 //! number at once (`--jobs`), in the waves the descriptors order (`[deploy] wave`), and stop
 //! starting new deploys past a failure tolerance (`--failure-tolerance`).
 
+use std::time::Duration;
+
+use crate::child;
+use crate::fault_proxy::{Fault, FaultProxy, Rule};
 use crate::support::{Checkout, descriptor, emulator, emulator_of_its_own};
 
 /// `count` environments `many-NNN` on the emulator at `url`, each with its own stack.
@@ -114,4 +118,113 @@ fn the_emulator_takes_120_deploys_at_once() {
         run.stdout.matches(": created stack `it-many-").count(),
         names.len()
     );
+}
+
+/// The requests of each action in `seen` (a fault proxy's record).
+fn count(seen: &[String], action: &str) -> usize {
+    seen.iter().filter(|s| *s == action).count()
+}
+
+/// The environments of one account share one connection: STS is asked who the caller is once
+/// for all of them, not once per environment (7 requests per environment before, 6 now). A
+/// plan or a no-op deploy of an unchanged stack reads it (DescribeStacks, GetTemplate) and its
+/// role (GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies) once each.
+#[test]
+fn environments_of_one_account_ask_sts_once_and_each_stack_six_times() {
+    let emu = emulator_of_its_own();
+    let proxy = FaultProxy::start(&emu.url());
+    let co = Checkout::new();
+    let names = many(&co, &proxy.url(), 10, |_| String::new());
+    co.xtask(&["deploy", "--all", "--yes"]).success();
+    for command in [&["plan", "--all"][..], &["deploy", "--all", "--yes"]] {
+        let mark = proxy.mark();
+        co.xtask(command).success();
+        let seen = proxy.seen()[mark..].to_vec();
+        assert_eq!(
+            count(&seen, "GetCallerIdentity"),
+            1,
+            "{command:?}: {seen:?}"
+        );
+        for action in [
+            "DescribeStacks",
+            "GetTemplate",
+            "GetRole",
+            "ListRolePolicies",
+            "GetRolePolicy",
+            "ListAttachedRolePolicies",
+        ] {
+            assert_eq!(
+                count(&seen, action),
+                names.len(),
+                "{command:?} {action}: {seen:?}"
+            );
+        }
+        assert_eq!(seen.len(), 6 * names.len() + 1, "{command:?}: {seen:?}");
+    }
+}
+
+/// The reads of one plan that need only the stack go out together: with GetTemplate and
+/// GetRole held for a while, the role's other reads arrive meanwhile (one after the other,
+/// they came after both answers: 7 round trips per plan, now 3).
+#[test]
+fn a_plan_reads_the_template_and_the_role_at_once() {
+    let emu = emulator_of_its_own();
+    let proxy = FaultProxy::start(&emu.url());
+    let co = Checkout::new();
+    many(&co, &proxy.url(), 1, |_| String::new());
+    co.xtask(&["deploy", "many-000", "--yes"]).success();
+    let held = Duration::from_secs(15);
+    proxy
+        .add(Rule::new("GetTemplate", Fault::Delay(held)))
+        .add(Rule::new("GetRole", Fault::Delay(held)));
+    let mark = proxy.mark();
+    let plan = child::spawn(co.root(), &["plan", "many-000"]);
+    for action in [
+        "ListRolePolicies",
+        "GetRolePolicy",
+        "ListAttachedRolePolicies",
+    ] {
+        proxy.wait_for(action, mark, held / 2);
+    }
+    let run = child::wait(plan, Duration::from_secs(120));
+    run.success();
+    assert!(
+        run.stdout.contains("stack `it-many-000`: no changes"),
+        "{}",
+        run.all()
+    );
+}
+
+/// Over their rate limits CloudFormation, IAM and STS answer `Throttling: Rate exceeded`. With
+/// a third of every kind of request throttled, `plan --all` (16 at once by default) retries
+/// each with back-off and plans every environment, new and unchanged alike.
+#[test]
+fn plan_all_retries_throttled_requests_with_back_off() {
+    let emu = emulator_of_its_own();
+    let proxy = FaultProxy::start(&emu.url());
+    let co = Checkout::new();
+    let names = many(&co, &proxy.url(), 24, |_| String::new());
+    let throttled = |co: &Checkout, expect: &str| {
+        proxy.add(Rule::new("*", Fault::Throttle).share(33, 22));
+        let mark = proxy.mark();
+        let run = co.xtask(&["plan", "--all"]);
+        proxy.clear();
+        run.success();
+        for n in &names {
+            assert!(
+                run.stdout.contains(&format!("stack `it-{n}`: {expect}")),
+                "{n}:\n{}",
+                run.all()
+            );
+        }
+        assert!(!run.all().contains("error"), "{}", run.all());
+        let seen = proxy.seen()[mark..].to_vec();
+        assert!(
+            seen.len() > 6 * names.len() + 1,
+            "some requests were throttled and retried: {seen:?}"
+        );
+    };
+    throttled(&co, "create");
+    co.xtask(&["deploy", "--all", "--yes"]).success();
+    throttled(&co, "no changes");
 }

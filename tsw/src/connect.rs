@@ -1,6 +1,10 @@
 //! Connecting to AWS for an environment, shared by every command that calls AWS: the
 //! connection the descriptor describes, the runtime the calls run on, and the check that the
-//! credentials belong to the environment's account.
+//! credentials belong to the environment's account. In a command over many environments,
+//! those that connect alike share one connection ([`Shared`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
 use aws::{
@@ -46,6 +50,65 @@ pub async fn connect_as(
     env: &Environment,
     deadline: Option<&Deadline>,
 ) -> Result<(Clients, Option<Identity>)> {
+    Shared::default().connect_as(layout, env, deadline).await
+}
+
+/// The connections of one command over many environments. Environments whose [`Connection`]
+/// is equal (region, profile, endpoint, role to assume) get the same clients, credentials
+/// resolved once, and STS is asked who the caller is once for all of them: 200 environments
+/// of one account make one GetCallerIdentity, not 200. Each environment is still checked
+/// against its own account, and told where its endpoint is. A connection that failed is tried
+/// again by the next environment, which reports its own error.
+#[derive(Default)]
+pub struct Shared {
+    connections: Mutex<HashMap<Connection, Arc<tokio::sync::OnceCell<Connected>>>>,
+}
+
+/// Clients, and the caller STS named (none when STS cannot answer for the endpoints called).
+type Connected = (Clients, Option<Identity>);
+
+impl Shared {
+    /// [`connect_as`], sharing the connection of every environment that connects alike.
+    pub async fn connect_as(
+        &self,
+        layout: &Layout,
+        env: &Environment,
+        deadline: Option<&Deadline>,
+    ) -> Result<(Clients, Option<Identity>)> {
+        let cell = Arc::clone(
+            self.connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(connection(env))
+                .or_default(),
+        );
+        let mut made_here = false;
+        let (clients, caller) = cell
+            .get_or_try_init(|| {
+                made_here = true;
+                connect_and_ask(layout, env, deadline)
+            })
+            .await?
+            .clone();
+        if !made_here {
+            announce_local(layout, env, &clients);
+        }
+        if let Some(refusal) = caller
+            .as_ref()
+            .and_then(|caller| wrong_account(layout, env, &clients, caller))
+        {
+            anyhow::bail!(refusal);
+        }
+        Ok((clients, caller))
+    }
+}
+
+/// Connects for `env` and asks STS who the caller is, when STS can answer (see [`connect_as`]).
+async fn connect_and_ask(
+    layout: &Layout,
+    env: &Environment,
+    deadline: Option<&Deadline>,
+) -> Result<Connected> {
     let clients = connect_unchecked(layout, env).await?;
     if !clients.sts_answers_for_all() {
         return Ok((clients, None));
@@ -60,9 +123,6 @@ pub async fn connect_as(
         })?,
         None => clients.whoami().await?,
     };
-    if let Some(refusal) = wrong_account(layout, env, &clients, &caller) {
-        anyhow::bail!(refusal);
-    }
     Ok((clients, Some(caller)))
 }
 
@@ -125,6 +185,15 @@ pub async fn connect_unchecked(layout: &Layout, env: &Environment) -> Result<Cli
             origin(layout, env, &endpoint)
         );
     }
+    announce_local(layout, env, &clients);
+    for endpoint in &clients.local_endpoints {
+        ensure_answers(layout, env, endpoint).await?;
+    }
+    Ok(clients)
+}
+
+/// Tells that `env`'s calls go to an endpoint on this machine, when they do.
+fn announce_local(layout: &Layout, env: &Environment, clients: &Clients) {
     if let Some(first) = clients.local_endpoints.first() {
         safe_text::eprintln!(
             "{}: the AWS endpoint {} ({}) is on this machine: every call is signed with dummy keys, never your credentials",
@@ -133,10 +202,6 @@ pub async fn connect_unchecked(layout: &Layout, env: &Environment) -> Result<Cli
             origin(layout, env, first)
         );
     }
-    for endpoint in &clients.local_endpoints {
-        ensure_answers(layout, env, endpoint).await?;
-    }
-    Ok(clients)
 }
 
 /// Where `endpoint` was configured, in the user's terms.

@@ -6,10 +6,18 @@ use std::future::Future;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-/// The default of `--jobs`: 8 environments at once. Each one's requests come one after the
-/// other (a deploy polls its stack every 1 to 5 s), so 8 stay far below CloudFormation's
-/// request rate limits (docs/many-environments.md) while 200 plans end in seconds.
+/// The default of `deploy --jobs`: 8 environments at once. A deploy polls its stack every 1 to
+/// 5 s while it waits, so 8 stay far below CloudFormation's API rate limits
+/// (docs/many-environments.md).
 pub const DEFAULT_JOBS: usize = 8;
+
+/// The default of `plan --jobs`: 16 environments at once. A plan only reads (its change set is
+/// deleted at once) and never waits on a stack, so its requests come close together: 16 plans
+/// have at most 64 requests in flight (4 at once each: GetTemplate and the role's three IAM
+/// reads), each of whose throttling retries costs 5 of the 500 units of the SDK's retry quota
+/// of one service and region, so even a burst throttled whole is retried with back-off
+/// (`tests/integration/many.rs`). 200 environments at 100 ms a request: about 4 s of latency.
+pub const DEFAULT_PLAN_JOBS: usize = 16;
 
 /// `--jobs N`: a whole number from 1.
 pub fn parse_jobs(text: &str) -> Result<usize, String> {

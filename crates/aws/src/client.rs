@@ -12,8 +12,9 @@ use crate::credentials::{self, AssumeRole, CredentialSource};
 use crate::explain;
 use crate::iam::Iam;
 
-/// Where and as whom to call AWS.
-#[derive(Debug, Clone, Default)]
+/// Where and as whom to call AWS. Environments with equal connections share their clients in
+/// one command (see `tsw`'s `connect::Shared`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Connection {
     pub region: String,
     pub profile: Option<String>,

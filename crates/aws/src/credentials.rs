@@ -29,7 +29,7 @@ pub const DEFAULT_SESSION_NAME: &str = "tsw";
 
 /// A role to assume with the credentials found: `aws.role_arn`, `aws.external_id`,
 /// `aws.session_name`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AssumeRole {
     pub role_arn: String,
     pub external_id: Option<String>,

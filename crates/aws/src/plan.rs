@@ -93,49 +93,52 @@ impl Stacks {
         op.plan(spec, current, true).await
     }
 
-    /// Finds what deploying `spec` would change without a change set, for a role that may only
-    /// read (DescribeStacks, GetTemplate; DescribeStackEvents while an operation in progress is
-    /// waited for): parameters, tags and service role compared with the stack's, and the
-    /// template with the deployed one, here. The plan holds no change set and no resource
-    /// changes; [`ReadOnlyPlan::template_differs`] says whether the template changes.
-    pub async fn plan_read_only(
-        &self,
-        spec: &StackSpec<'_>,
-        guard: Guard<'_>,
-        obs: &mut dyn Observer,
-    ) -> Result<ReadOnlyPlan, DeployError> {
-        let mut op = Op::new(self, guard, obs);
-        let current = op.settled(spec.name).await?;
-        op.plan_read_only(spec, current).await
-    }
-
-    /// Plans as [`Stacks::plan`] does; when CreateChangeSet is denied (a role that may only
-    /// read), plans as [`Stacks::plan_read_only`] instead, saying so in
+    /// What `plan` shows: plans `spec` as [`Stacks::plan`] does, or, when `read_only` (a role
+    /// that may only read), without a change set (DescribeStacks, GetTemplate;
+    /// DescribeStackEvents while an operation in progress is waited for): parameters, tags and
+    /// service role compared with the stack's, and the template with the deployed one, here,
+    /// no resource changes ([`ReadOnlyPlan::template_differs`] says whether the template
+    /// changes). When CreateChangeSet is denied, plans with reads only too, saying so in
     /// [`ReadOnlyPlan::fallback`].
-    pub async fn plan_or_read_only(
+    ///
+    /// Meanwhile runs `beside` on the settled stack, when the plan is one of a stack this spec
+    /// changes in place (the stack of a [`PlanAction::NoChange`] or [`PlanAction::Update`]
+    /// plan; not for one to create or replace, nor another's): reads that need the stack but
+    /// not the plan go out together with the plan's own instead of after them.
+    pub async fn plan_beside<T, Fut>(
         &self,
         spec: &StackSpec<'_>,
+        read_only: bool,
         guard: Guard<'_>,
         obs: &mut dyn Observer,
-    ) -> Result<PlanMade, DeployError> {
+        beside: impl FnOnce(StackInfo) -> Fut,
+    ) -> Result<(PlanMade, Option<T>), DeployError>
+    where
+        Fut: Future<Output = T>,
+    {
         let mut op = Op::new(self, guard, obs);
         let current = op.settled(spec.name).await?;
-        match op.plan(spec, current.clone(), true).await {
-            Err(DeployError::Aws {
-                action: "CreateChangeSet",
-                code: Some(code),
-                message,
-            }) if is_denial(&code) => {
-                // Nothing was created: there is nothing for an interruption to undo.
-                op.guard.tracker.set(InFlight::Nothing);
-                let mut read = op.plan_read_only(spec, current).await?;
-                read.fallback = Some(format!(
-                    "CreateChangeSet was denied ({code}: {message}), so the plan was made with reads only"
-                ));
-                Ok(PlanMade::ReadOnly(read))
+        let in_place = current.clone().filter(|s| {
+            spec.owner.recognises(s)
+                && matches!(settled(spec, Some(s), true), Ok(Settled::Existing(_)))
+        });
+        let side = async move {
+            match in_place {
+                Some(stack) => Some(beside(stack).await),
+                None => None,
             }
-            other => other.map(PlanMade::WithChangeSet),
-        }
+        };
+        let plan = async {
+            if read_only {
+                op.plan_read_only(spec, current)
+                    .await
+                    .map(PlanMade::ReadOnly)
+            } else {
+                op.plan_or_read_only(spec, current).await
+            }
+        };
+        let (plan, side) = tokio::join!(plan, side);
+        Ok((plan?, side))
     }
 
     /// Executes the plan's change set and watches the stack until it settles. A
@@ -203,7 +206,7 @@ impl Stacks {
     }
 }
 
-/// A plan made without a change set ([`Stacks::plan_read_only`]).
+/// A plan made without a change set ([`Stacks::plan_beside`]).
 #[derive(Debug, Clone)]
 pub struct ReadOnlyPlan {
     /// The plan: action, parameters, tags and service role old → new; no change set, and no
@@ -211,7 +214,7 @@ pub struct ReadOnlyPlan {
     pub plan: Plan,
     /// Whether the template differs from the deployed one (always for a stack to create).
     pub template_differs: bool,
-    /// Why a change set was not used when one was asked for ([`Stacks::plan_or_read_only`]).
+    /// Why a change set was not used when one was asked for ([`Stacks::plan_beside`]).
     pub fallback: Option<String>,
 }
 
@@ -274,6 +277,31 @@ fn settled<'s>(
 }
 
 impl Op<'_, '_> {
+    /// Plans `spec` against the settled `current` stack with a change set, or with reads only
+    /// when CreateChangeSet is denied.
+    async fn plan_or_read_only(
+        &mut self,
+        spec: &StackSpec<'_>,
+        current: Option<StackInfo>,
+    ) -> Result<PlanMade, DeployError> {
+        match self.plan(spec, current.clone(), true).await {
+            Err(DeployError::Aws {
+                action: "CreateChangeSet",
+                code: Some(code),
+                message,
+            }) if is_denial(&code) => {
+                // Nothing was created: there is nothing for an interruption to undo.
+                self.guard.tracker.set(InFlight::Nothing);
+                let mut read = self.plan_read_only(spec, current).await?;
+                read.fallback = Some(format!(
+                    "CreateChangeSet was denied ({code}: {message}), so the plan was made with reads only"
+                ));
+                Ok(PlanMade::ReadOnly(read))
+            }
+            other => other.map(PlanMade::WithChangeSet),
+        }
+    }
+
     /// Plans `spec` against the settled `current` stack with reads only.
     async fn plan_read_only(
         &mut self,

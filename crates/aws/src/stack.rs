@@ -529,25 +529,29 @@ impl Op<'_, '_> {
         stack_id: &str,
         created_stack: bool,
     ) -> Result<(), DeployError> {
-        self.call(
+        let delete_change_set = self.call(
             "DeleteChangeSet",
             self.cfn()
                 .delete_change_set()
                 .change_set_name(id)
                 .stack_name(stack_id)
                 .send(),
-        )
-        .await?;
-        if created_stack {
-            // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS behind.
-            let deleted = self
-                .guard
-                .deadline
-                .bound(self.stacks.delete_if_empty(stack_id));
-            deleted
-                .await
-                .ok_or_else(|| self.timed_out(self.answer_to("DeleteStack")))??;
+        );
+        if !created_stack {
+            return delete_change_set.await.map(drop);
         }
+        // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS behind; whether it
+        // still is one is asked while the change set is deleted (two round trips, not three).
+        let (deleted, current) = tokio::join!(delete_change_set, self.describe(stack_id));
+        deleted?;
+        let current = current?;
+        let deleted = self
+            .guard
+            .deadline
+            .bound(self.stacks.delete_when_empty(current.as_ref()));
+        deleted
+            .await
+            .ok_or_else(|| self.timed_out(self.answer_to("DeleteStack")))??;
         Ok(())
     }
 

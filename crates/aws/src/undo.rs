@@ -6,6 +6,7 @@ use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus, StackStatu
 
 use crate::error::{DeployError, aws_error};
 use crate::in_flight::{InFlight, Running, Undone};
+use crate::model::StackInfo;
 use crate::stack::{Backoff, Stacks};
 
 impl Stacks {
@@ -128,7 +129,17 @@ impl Stacks {
     /// Deletes the stack when it is an empty REVIEW_IN_PROGRESS stack (what a CREATE change set
     /// leaves behind). Whether it did.
     pub(crate) async fn delete_if_empty(&self, stack_id: &str) -> Result<bool, DeployError> {
-        match self.describe_stack(stack_id).await? {
+        let current = self.describe_stack(stack_id).await?;
+        self.delete_when_empty(current.as_ref()).await
+    }
+
+    /// Deletes `current` (as DescribeStacks just found it) when it is an empty
+    /// REVIEW_IN_PROGRESS stack. Whether it did.
+    pub(crate) async fn delete_when_empty(
+        &self,
+        current: Option<&StackInfo>,
+    ) -> Result<bool, DeployError> {
+        match current {
             Some(s) if s.status == StackStatus::ReviewInProgress => {
                 self.cfn
                     .delete_stack()

@@ -131,6 +131,7 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
 
     let rt = crate::connect::runtime()?;
     let trackers: Vec<Tracker> = envs.iter().map(|_| Tracker::default()).collect();
+    let shared = &crate::connect::Shared::default();
     let interrupted = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let deploys = async {
@@ -173,43 +174,39 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                         }
                     };
                     let mut restored = Ok(Vec::new());
-                    let result =
-                        match crate::connect::connect_as(layout, &env, Some(&guard.deadline)).await
-                        {
-                            Ok((clients, caller)) => {
-                                let mut progress = StackProgress(Progress::in_group(
-                                    group.as_ref(),
-                                    &env.name,
-                                    ask,
-                                ));
-                                // Whose account this deploy changes, before any preview or question.
-                                let account = caller.map_or(String::new(), |c| {
-                                    format!("account {} ({}), ", c.account, c.arn)
-                                });
-                                progress.0.line(&format!(
-                                    "{account}region {}, credentials: {}",
-                                    env.aws.region, clients.credentials
-                                ));
-                                let r = clients
-                                    .stacks
-                                    .deploy(&spec, args.replace_failed, guard, &mut progress)
-                                    .await;
-                                progress.0.finish();
-                                // CloudFormation leaves a role changed outside it as it is while
-                                // the template and parameters are unchanged: put it back here.
-                                if let Ok(outcome) = &r {
-                                    restored = crate::drift::restore(&clients, outcome.stack())
-                                        .await
-                                        .map_err(|e| format!("{e:#}"));
-                                }
-                                r.map(Deployed::Stack)
+                    let result = match shared.connect_as(layout, &env, Some(&guard.deadline)).await
+                    {
+                        Ok((clients, caller)) => {
+                            let mut progress =
+                                StackProgress(Progress::in_group(group.as_ref(), &env.name, ask));
+                            // Whose account this deploy changes, before any preview or question.
+                            let account = caller.map_or(String::new(), |c| {
+                                format!("account {} ({}), ", c.account, c.arn)
+                            });
+                            progress.0.line(&format!(
+                                "{account}region {}, credentials: {}",
+                                env.aws.region, clients.credentials
+                            ));
+                            let r = clients
+                                .stacks
+                                .deploy(&spec, args.replace_failed, guard, &mut progress)
+                                .await;
+                            progress.0.finish();
+                            // CloudFormation leaves a role changed outside it as it is while
+                            // the template and parameters are unchanged: put it back here.
+                            if let Ok(outcome) = &r {
+                                restored = crate::drift::restore(&clients, outcome.stack())
+                                    .await
+                                    .map_err(|e| format!("{e:#}"));
                             }
-                            Err(e) => Err(DeployError::Aws {
-                                action: "connecting",
-                                code: None,
-                                message: format!("{e:#}"),
-                            }),
-                        };
+                            r.map(Deployed::Stack)
+                        }
+                        Err(e) => Err(DeployError::Aws {
+                            action: "connecting",
+                            code: None,
+                            message: format!("{e:#}"),
+                        }),
+                    };
                     Report {
                         env,
                         result,

@@ -94,8 +94,9 @@ pub struct PlanArgs {
     /// as fit.
     #[arg(long, value_name = "N", default_value_t = crate::plan_view::GITHUB_COMMENT_MAX_CHARS)]
     pub max_chars: usize,
-    /// Plan at most this many environments at once.
-    #[arg(long, value_name = "N", default_value_t = crate::waves::DEFAULT_JOBS,
+    /// Plan at most this many environments at once (lower it when other automation shares
+    /// the account's API rate limits).
+    #[arg(long, value_name = "N", default_value_t = crate::waves::DEFAULT_PLAN_JOBS,
           value_parser = crate::waves::parse_jobs)]
     pub jobs: usize,
 }
@@ -140,12 +141,13 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
         .map(|name| local_part(layout, &templates, &all, name))
         .collect::<Result<Vec<_>>>()?;
     let trackers: Vec<Tracker> = locals.iter().map(|_| Tracker::default()).collect();
+    let shared = crate::connect::Shared::default();
     let rt = crate::connect::runtime()?;
     let planned = rt.block_on(async {
         let mut signals = Signals::listen()?;
         let plans = async {
             let scope = worker_deployments::Scope::of(args.all, locals.len());
-            let (locals, trackers, templates) = (&locals, &trackers, &templates);
+            let (locals, trackers, templates, shared) = (&locals, &trackers, &templates, &shared);
             let plan_one = |i: usize| async move {
                 let (local, tracker) = (&locals[i], &trackers[i]);
                 let guard = Guard {
@@ -173,7 +175,9 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                         PlanMode::StackSet,
                     ),
                     None => {
-                        match plan_stack(layout, local, templates, how, guard, &mut aws).await {
+                        match plan_stack(layout, shared, local, templates, how, guard, &mut aws)
+                            .await
+                        {
                             Ok((plan, drift, mode)) => (Ok(RolePlan::Stack(plan)), drift, mode),
                             Err(e) => (Err(shown(e)), Vec::new(), PlanMode::ChangeSet),
                         }
@@ -281,6 +285,7 @@ fn local_part(
 /// and where its credentials came from.
 async fn plan_stack(
     layout: &Layout,
+    shared: &crate::connect::Shared,
     local: &Local,
     templates: &Templates,
     how: Ask,
@@ -291,26 +296,26 @@ async fn plan_stack(
     let tags = crate::commands::deploy::stack_tags(env);
     let body = &templates.cfn_template(env.role_naming()).body;
     let spec = crate::commands::deploy::stack_spec(env, body, &local.parameters, &tags, how.adopt)?;
-    let (clients, caller): (Clients, _) =
-        crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
+    let (clients, caller): (Clients, _) = shared
+        .connect_as(layout, env, Some(&guard.deadline))
+        .await?;
     if let Some(caller) = caller {
         aws.account = Some(caller.account);
     }
     aws.credentials = Some(clients.credentials.to_string());
     let mut progress = StackProgress(Progress::new(&env.name, false));
-    let planned = if how.read_only {
-        PlanMade::ReadOnly(
-            clients
-                .stacks
-                .plan_read_only(&spec, guard, &mut progress)
-                .await?,
+    // The role is read together with GetTemplate (or the change set), not after the plan.
+    let clients = &clients;
+    let (planned, read_drift) = clients
+        .stacks
+        .plan_beside(
+            &spec,
+            how.read_only,
+            guard,
+            &mut progress,
+            |stack| async move { crate::drift::role_drift(clients, &stack).await },
         )
-    } else {
-        clients
-            .stacks
-            .plan_or_read_only(&spec, guard, &mut progress)
-            .await?
-    };
+        .await?;
     let (plan, mode) = match planned {
         PlanMade::WithChangeSet(plan) => {
             clients.stacks.discard(&plan, guard, &mut progress).await?;
@@ -325,9 +330,10 @@ async fn plan_stack(
         ),
     };
     progress.0.finish();
-    let drift = match (&plan.action, &plan.current) {
-        (PlanAction::NoChange | PlanAction::Update, Some(current)) => {
-            crate::drift::role_drift(&clients, current).await?
+    let drift = match (&plan.action, &plan.current, read_drift) {
+        (PlanAction::NoChange | PlanAction::Update, _, Some(drift)) => drift?,
+        (PlanAction::NoChange | PlanAction::Update, Some(current), None) => {
+            crate::drift::role_drift(clients, current).await?
         }
         _ => Vec::new(),
     };
