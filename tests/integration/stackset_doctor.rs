@@ -203,6 +203,45 @@ fn doctor_proves_the_chain_into_every_account_of_the_stack_set() {
     );
     co.xtask(&["doctor", "fleet"]).success();
 
+    // A wrong external ID for that account in the descriptor, not deployed: its role refuses
+    // it, on that account's line, and a deploy would change that account's instance.
+    let deployed = co.read_env("fleet");
+    co.write_env(
+        "fleet",
+        &format!(
+            "{deployed}\n[stack_set.overrides.\"{edited}\"]\nexternal_id = \"wrong-ext-id\"\n"
+        ),
+    );
+    let run = co.xtask(&["doctor", "fleet"]);
+    run.failure();
+    let line = run.line(&format!(
+        "AssumeRole with the external ID arn:aws:iam::{edited}:role/{ROLE}"
+    ));
+    assert!(line.starts_with("FAIL  step 4"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "`stack_set.overrides.\"{edited}\".external_id`, then deploy"
+        )),
+        "{}",
+        run.stdout
+    );
+    let declared = run.line("stack set as declared");
+    assert!(
+        declared.starts_with("FAIL") && declared.contains(edited.as_str()),
+        "{}",
+        run.stdout
+    );
+    for account in members.iter().filter(|a| *a != edited) {
+        assert!(
+            !run.stdout.lines().any(|l| l.starts_with("FAIL")
+                && !l.contains("stack set")
+                && l.contains(account.as_str())),
+            "{}",
+            run.stdout
+        );
+    }
+    co.write_env("fleet", &deployed);
+
     // The hub now wants another external ID: the chain stops at the hop, which says what to
     // fix, and no account's role is checked through it.
     hub_role(&url, "hub-ext-id-2");
