@@ -41,6 +41,7 @@ mod shell;
 mod signals;
 mod snapshots;
 mod stackset_deploy;
+mod stackset_doctor;
 mod stackset_plan;
 mod stackset_register;
 mod stacksets;

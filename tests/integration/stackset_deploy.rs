@@ -34,7 +34,7 @@ def role(account):
 
 /// Runs `step` (Python, after [`PRELUDE`]) against the emulator at `url`; its last printed line
 /// is JSON.
-fn step(url: &str, step: &str) -> Value {
+pub(crate) fn step(url: &str, step: &str) -> Value {
     let out = boto3_at(url, "cloudformation", &format!("{PRELUDE}\n{step}"));
     let last = out.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {out}"))
@@ -42,7 +42,7 @@ fn step(url: &str, step: &str) -> Value {
 
 /// An organization with OU `workers` holding three new accounts (the first of which may already
 /// hold a role named `ROLE`, made by hand: its instance will fail).
-fn organization(url: &str, clash: bool) -> (String, String, Vec<String>) {
+pub(crate) fn organization(url: &str, clash: bool) -> (String, String, Vec<String>) {
     let org = step(
         url,
         &format!(

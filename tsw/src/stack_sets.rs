@@ -1,7 +1,13 @@
 //! A StackSet environment's [`StackSetSpec`]: the one place that turns `[stack_set]`, `[role]`
 //! and the rendered parameters into what `plan` compares with AWS and `deploy` applies.
 
-use aws::stack_set::{AutoDeployment, CallAs, PermissionModel, Preferences, StackSetSpec, Targets};
+use std::collections::BTreeMap;
+
+use aws::stack_set::StackSetPlan;
+use aws::stack_set::{
+    AutoDeployment, CallAs, Instance, InstanceStatus, PermissionModel, Preferences, StackSetSpec,
+    Targets,
+};
 use env_descriptor::Environment;
 use env_render::{Templates, cfn};
 
@@ -75,4 +81,59 @@ pub fn role_arn(env: &Environment, account: &str) -> String {
         env.aws.region.partition(),
         env.role_name()
     )
+}
+
+/// The recorded `[outputs]` of `env` against its StackSet `id` and the instances AWS holds: one
+/// line per difference (the StackSet's ID, an account whose CURRENT instance's role is not
+/// recorded, an account recorded without a CURRENT instance). `status` and `doctor` both say
+/// that a deploy fixes them.
+pub fn record_drift(
+    env: &Environment,
+    recorded: &env_descriptor::Outputs,
+    id: &str,
+    instances: &[Instance],
+) -> Vec<String> {
+    let mut drift = Vec::new();
+    if recorded.stack_set_id.as_deref() != Some(id) {
+        drift.push(format!(
+            "stack_set_id: recorded `{}`, StackSet is `{id}`",
+            recorded.stack_set_id.as_deref().unwrap_or("nothing")
+        ));
+    }
+    let wanted: BTreeMap<&str, String> = instances
+        .iter()
+        .filter(|i| i.status == InstanceStatus::Current)
+        .map(|i| (i.account.as_str(), role_arn(env, &i.account)))
+        .collect();
+    let have: BTreeMap<String, String> = recorded
+        .role_arns
+        .iter()
+        .map(|(a, r)| (a.to_string(), r.to_string()))
+        .collect();
+    for (account, arn) in &wanted {
+        if have.get(*account) != Some(arn) {
+            drift.push(format!(
+                "role_arns: account {account}'s role `{arn}` is not recorded"
+            ));
+        }
+    }
+    for account in have.keys().filter(|a| !wanted.contains_key(a.as_str())) {
+        drift.push(format!(
+            "role_arns: account {account} is recorded but has no CURRENT instance"
+        ));
+    }
+    drift
+}
+
+/// What a deploy of `plan` would do, one line each: the plan's lines (as `plan` shows them)
+/// that change the StackSet or an instance.
+pub fn pending_changes(plan: &StackSetPlan) -> Vec<String> {
+    crate::plan_view::stack_set_lines(plan)
+        .into_iter()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with(['+', '~', '-']) || l.starts_with("stack set")
+        })
+        .map(|l| l.trim().to_owned())
+        .collect()
 }

@@ -231,8 +231,8 @@ pub enum Use {
     Deploy,
     /// `destroy`: the stack deleted and watched.
     Destroy,
-    /// `doctor`, run with the Temporal server's credentials: the stack, the live role, the
-    /// functions, and the role assumed as the server assumes it.
+    /// `doctor`, run with the Temporal server's credentials: the stack (or the StackSet and its
+    /// instances), the live role, the functions, and the role assumed as the server assumes it.
     Doctor,
     /// The Temporal server itself: it assumes the invocation role to invoke the functions, or
     /// the first hop of `temporal.intermediary_roles`.
@@ -381,6 +381,13 @@ impl Use {
                 GetFunction,
                 GetFunctionConfiguration,
                 AssumeRole,
+                // A StackSet environment: the StackSet, its instances and the accounts under
+                // its OUs, read as `plan` reads them (no drift detection: `status` runs it).
+                DescribeStackSet,
+                ListStackInstances,
+                DescribeStackInstance,
+                ListChildren,
+                ListAccountsForParent,
             ],
             Use::Server | Use::Hub => &[AssumeRole],
         }
@@ -788,6 +795,38 @@ mod tests {
             doc["Statement"][0]["Resource"],
             json!(["arn:aws:cloudformation:eu-west-1:123456789012:stackset/roles:*"])
         );
+    }
+
+    /// `doctor` of a StackSet environment reads the StackSet and its instances as `plan` does,
+    /// and runs no operation (drift detection is `status`'s).
+    #[test]
+    fn a_stack_sets_doctor_reads_its_stack_set_and_the_ous_and_runs_no_operation() {
+        let doc = policy(Use::Doctor, &[stack_set_scope()]);
+        let statement = |sid: &str| {
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid}: {doc:#}"))
+        };
+        assert_eq!(
+            statement("StackSets")["Action"],
+            json!([
+                "cloudformation:DescribeStackInstance",
+                "cloudformation:DescribeStackSet",
+                "cloudformation:ListStackInstances"
+            ])
+        );
+        assert_eq!(
+            statement("OrganizationalUnitsOfTheStackSets")["Action"],
+            json!([
+                "organizations:ListAccountsForParent",
+                "organizations:ListChildren"
+            ])
+        );
+        assert!(!doc.to_string().contains("DetectStackSetDrift"), "{doc:#}");
     }
 
     #[test]

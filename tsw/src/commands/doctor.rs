@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use aws::stack_set::StackSetSpec;
 use aws_sandbox::Sandbox;
 use env_descriptor::{Environment, Layout};
 use env_render::{DYNAMIC_CONFIG_FILE, ServerConfig, Templates};
@@ -27,11 +28,13 @@ with the fix for what fails:
   2  the dynamic config the server reads enables WCI, aws-lambda and no-sync where needed
   3  these credentials are the server's identity (`temporal.server_role_arn`)
   4  the role stack matches [outputs]; the role IAM holds is as the template declares it
-     (trust principal, sts:ExternalId, invoke actions and functions); each hop of
+     (trust principal, sts:ExternalId, invoke actions and functions); for a [stack_set], the
+     StackSet is as declared and recorded, and each account's instance CURRENT; each hop of
      `temporal.intermediary_roles` can be assumed, in order, as the server assumes it; then,
      from the last hop (or these credentials), for every invocation role: AssumeRole works with
      the external ID and is denied without it (proof only for a caller the trust policy names,
-     else a warning), and through the role, GetFunction works for every function
+     else a warning), and through the role, GetFunction works for every function (for a
+     StackSet, every account's role in [outputs.role_arns], one line each)
   5  the [[worker_deployments]] are registered with aws-lambda compute, and each version holds
      the function, role ([outputs].role_arn) and external ID the descriptor names, as the
      server recorded them, with the server's last validation of them; a task queue is bound
@@ -50,7 +53,7 @@ pub struct DoctorArgs {
 
 pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
     let env = crate::envs::load_env(layout, &args.env)?;
-    env.single_stack("doctor")?;
+    let stack_set = stack_set_spec(layout, &env)?;
     let emulator = env.aws.uses_emulator();
     if env.starts_sandbox() {
         // A check never repairs what it checks: services are started, functions left as they are.
@@ -68,6 +71,7 @@ pub fn run(args: DoctorArgs, layout: &Layout) -> Result<ExitCode> {
             emulator,
             temporal,
             worker_failures,
+            stack_set,
         };
         anyhow::Ok(checks::run(&inputs).await)
     })?;
@@ -131,6 +135,18 @@ pub fn dynamic_config(
             .map_err(|e| e.to_string())
     };
     Ok((crate::relative(layout, &path), text))
+}
+
+/// The StackSet a `[stack_set]` environment declares, with its parameters as rendered (as
+/// `plan` and `status` compare it); `None` for a single stack.
+fn stack_set_spec(layout: &Layout, env: &Environment) -> Result<Option<StackSetSpec>> {
+    if env.stack_set().is_none() {
+        return Ok(None);
+    }
+    let templates = Templates::load(layout)?;
+    let template = templates.cfn_template(env.role_naming());
+    let wanted = template.with_defaults(&templates.render(env)?.parameters);
+    Ok(crate::stack_sets::spec(env, &templates, &wanted))
 }
 
 /// The Temporal CLI client `doctor` checks registrations with, or why there is none.

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, ToSocketAddrs};
 
+use aws::stack_set::{self, Current, InstanceStatus, StackSetSpec};
 use aws::{Clients, Lambda};
 use aws::{DeployError, StackInfo, StackStatus};
 use aws_credential_types::Credentials;
@@ -135,6 +136,9 @@ pub struct Inputs<'a> {
     /// Why a function's last invocation failed, by its ARN, where this machine can see it (the
     /// sandbox's emulator logs every invocation); quoted when a version's queue is not bound.
     pub worker_failures: BTreeMap<String, String>,
+    /// The StackSet the descriptor declares (`[stack_set]`), with its parameters as rendered;
+    /// `None` for a single stack.
+    pub stack_set: Option<StackSetSpec>,
 }
 
 /// Runs every check.
@@ -157,9 +161,23 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
 /// version's task queue is then never bound.
 pub const SHUTDOWN_RESERVE_SECS: i32 = 7;
 
-/// Every concrete function ARN the environment names (wildcards cannot be looked up).
+/// Every concrete function ARN the environment names (wildcards cannot be looked up), but
+/// for a StackSet those of the accounts it has a role in: these credentials (the server's)
+/// cannot read another account's functions, and step 4 gets each of them through its
+/// account's role, as Temporal does.
 fn functions(env: &Environment) -> Vec<String> {
+    let through_roles: Vec<String> = match env.stack_set() {
+        Some(_) => env
+            .invocation_roles()
+            .into_iter()
+            .flat_map(|r| r.functions)
+            .collect(),
+        None => Vec::new(),
+    };
     env.functions()
+        .into_iter()
+        .filter(|f| !through_roles.contains(f))
+        .collect()
 }
 
 /// Step 1: the frontend address. Returns whether it is on a private network. The name is
@@ -740,6 +758,16 @@ fn invocation_check(what: &str, role: &InvocationRole, named: bool) -> String {
     }
 }
 
+/// The descriptor key giving `role`'s external ID: `role.external_id`, or for a StackSet
+/// account that overrides it, that account's override.
+fn external_id_key(env: &Environment, role: &InvocationRole) -> String {
+    if env.stack_set().is_some() && role.external_id != env.role.external_id.as_str() {
+        format!("`stack_set.overrides.\"{}\".external_id`", role.account)
+    } else {
+        "`role.external_id`".to_owned()
+    }
+}
+
 /// The descriptor key naming the principal an invocation role trusts (`TemporalIamRoleArn`).
 fn principal_key(env: &Environment) -> &'static str {
     if env.temporal.intermediary_roles.is_empty() {
@@ -749,75 +777,28 @@ fn principal_key(env: &Environment) -> &'static str {
     }
 }
 
-/// Step 4: the stack as recorded; the role needs the external ID; the role can see the functions.
+/// What the role is deployed with, as AWS holds it.
+enum Deployed {
+    Stack(Box<StackInfo>),
+    /// The StackSet, its instances and each instance's parameter overrides.
+    StackSet(Box<Current>),
+}
+
+/// Step 4: the stack (or StackSet) as recorded; the role needs the external ID; the role can
+/// see the functions. For a StackSet, every account's role, one line each.
 async fn role(r: &mut Report, inputs: &Inputs<'_>) {
-    let tsw = crate::cli::name();
     let env = inputs.env;
-    let deploy_fix = format!("run `{tsw} deploy {}`", env.name);
-    let name = match env.single_stack("doctor") {
-        Ok(name) => name,
-        Err(e) => return r.fail(4, "role stack", e.to_string(), "run `plan` instead"),
+    let deployed = match &inputs.stack_set {
+        Some(spec) => stack_set_deployed(r, inputs, spec)
+            .await
+            .map(|c| Deployed::StackSet(Box::new(c))),
+        None => stack_deployed(r, inputs)
+            .await
+            .map(|s| Deployed::Stack(Box::new(s))),
     };
-    let stack = match inputs.clients.stacks.describe_stack(name).await {
-        Ok(Some(s))
-            if matches!(
-                s.status,
-                StackStatus::CreateComplete
-                    | StackStatus::UpdateComplete
-                    | StackStatus::ImportComplete
-            ) =>
-        {
-            s
-        }
-        Ok(Some(s)) => {
-            return r.fail(
-                4,
-                "role stack",
-                format!("stack `{name}` is {}", s.status),
-                deploy_fix,
-            );
-        }
-        Ok(None) => {
-            return r.fail(
-                4,
-                "role stack",
-                format!("stack `{name}` does not exist"),
-                deploy_fix,
-            );
-        }
-        Err(e) => {
-            return r.fail(
-                4,
-                "role stack",
-                e.to_string(),
-                "check the credentials and region",
-            );
-        }
+    let Some(deployed) = deployed else {
+        return;
     };
-    r.pass(
-        4,
-        "role stack",
-        format!("stack `{name}` is {}", stack.status),
-    );
-    let Some(recorded) = &env.outputs else {
-        return r.fail(
-            4,
-            "recorded outputs",
-            "the descriptor has no [outputs]",
-            deploy_fix,
-        );
-    };
-    let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
-    if drift.is_empty() {
-        r.pass(4, "recorded outputs", "[outputs] match the stack");
-    } else {
-        r.fail(
-            4,
-            "recorded outputs",
-            format!("[outputs] do not match the stack: {}", drift.join("; ")),
-            deploy_fix.clone(),
-        );
-    }
     // A hop that fails stops the checks through the chain, not those of the role in IAM.
     let caller = chain(r, inputs).await;
     // Through the chain (or these credentials): none when a hop failed.
@@ -846,7 +827,11 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
                 r.pass(
                     4,
                     name,
-                    format!("`{}` can be assumed with `role.external_id`", role.role_arn),
+                    format!(
+                        "`{}` can be assumed with {}",
+                        role.role_arn,
+                        external_id_key(env, role)
+                    ),
                 );
                 assumed.push((role, c));
             }
@@ -855,20 +840,37 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
                 name,
                 format!("{}: {msg}", code.as_deref().unwrap_or("error")),
                 format!(
-                    "check {} and `role.external_id`, then deploy",
-                    principal_key(env)
+                    "check {} and {}, then deploy",
+                    principal_key(env),
+                    external_id_key(env, role)
                 ),
             ),
         }
     }
-    let (trust, resources) = live_role(r, inputs, &stack).await.unzip();
-    let stack_role = cfn::role_arn(&stack.outputs);
+    // The trust policy each denial is judged by: the live role of a single stack, as IAM holds
+    // it; for a StackSet, as it declares each account's role (its role is in that account's
+    // IAM, which these credentials do not read).
+    let (trust, resources) = match &deployed {
+        Deployed::Stack(stack) => live_role(r, inputs, stack).await.unzip(),
+        Deployed::StackSet(_) => {
+            r.warn(
+                4,
+                "role as declared",
+                "not checked for a StackSet: each account's role is in that account's IAM, which these credentials do not read",
+                format!("run `{} status {}` with the StackSet owner's credentials: it detects drift on every instance", crate::cli::name(), env.name),
+            );
+            (None, None)
+        }
+    };
     for (role, caller) in &through {
-        // Only the role of this environment's stack is read from IAM.
-        let trust = trust
-            .as_ref()
-            .filter(|_| stack_role == Some(role.role_arn.as_str()));
-        external_id_enforced(r, caller, role, named, trust).await;
+        let trust = match &deployed {
+            // Only the role of this environment's stack is read from IAM.
+            Deployed::Stack(stack) => trust
+                .clone()
+                .filter(|_| cfn::role_arn(&stack.outputs) == Some(role.role_arn.as_str())),
+            Deployed::StackSet(current) => declared_trust(current, &role.account),
+        };
+        external_id_enforced(r, caller, role, named, trust.as_ref()).await;
     }
     if let Some(resources) = resources {
         registered_versions_covered(r, env, &resources);
@@ -883,6 +885,196 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
             }
         }
     }
+}
+
+/// Step 4: the single stack is complete and `[outputs]` match it. Returns the stack, or `None`
+/// (its line says what to fix).
+async fn stack_deployed(r: &mut Report, inputs: &Inputs<'_>) -> Option<StackInfo> {
+    let tsw = crate::cli::name();
+    let env = inputs.env;
+    let deploy_fix = format!("run `{tsw} deploy {}`", env.name);
+    let name = match env.single_stack("doctor") {
+        Ok(name) => name,
+        Err(e) => {
+            r.fail(4, "role stack", e.to_string(), "run `plan` instead");
+            return None;
+        }
+    };
+    let stack = match inputs.clients.stacks.describe_stack(name).await {
+        Ok(Some(s))
+            if matches!(
+                s.status,
+                StackStatus::CreateComplete
+                    | StackStatus::UpdateComplete
+                    | StackStatus::ImportComplete
+            ) =>
+        {
+            s
+        }
+        Ok(Some(s)) => {
+            let detail = format!("stack `{name}` is {}", s.status);
+            r.fail(4, "role stack", detail, deploy_fix);
+            return None;
+        }
+        Ok(None) => {
+            let detail = format!("stack `{name}` does not exist");
+            r.fail(4, "role stack", detail, deploy_fix);
+            return None;
+        }
+        Err(e) => {
+            let fix = "check the credentials and region";
+            r.fail(4, "role stack", e.to_string(), fix);
+            return None;
+        }
+    };
+    r.pass(
+        4,
+        "role stack",
+        format!("stack `{name}` is {}", stack.status),
+    );
+    let Some(recorded) = &env.outputs else {
+        r.fail(
+            4,
+            "recorded outputs",
+            "the descriptor has no [outputs]",
+            deploy_fix,
+        );
+        return None;
+    };
+    let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
+    if drift.is_empty() {
+        r.pass(4, "recorded outputs", "[outputs] match the stack");
+    } else {
+        r.fail(
+            4,
+            "recorded outputs",
+            format!("[outputs] do not match the stack: {}", drift.join("; ")),
+            deploy_fix.clone(),
+        );
+    }
+    Some(stack)
+}
+
+/// Step 4: the StackSet is as the descriptor declares it and as `[outputs]` record it, with
+/// every instance CURRENT (one line each). Reads what `plan` and `status` read (the StackSet,
+/// its instances, the accounts of its OUs, each instance's overrides); detects no drift (an
+/// operation: `status` runs it). Returns what was read, or `None` (its line says what to fix).
+async fn stack_set_deployed(
+    r: &mut Report,
+    inputs: &Inputs<'_>,
+    spec: &StackSetSpec,
+) -> Option<Current> {
+    let tsw = crate::cli::name();
+    let env = inputs.env;
+    let deploy_fix = format!("run `{tsw} deploy {}`", env.name);
+    let name = &spec.name;
+    const CHECK: &str = "stack set";
+    let sets = inputs.clients.stack_sets();
+    let current = match sets.current(spec).await {
+        Ok(current) => current,
+        // The accounts of the OUs of a StackSet that does not exist cannot be read either.
+        Err(_) if matches!(sets.describe(name, spec.call_as).await, Ok(None)) => {
+            let detail = format!("StackSet `{name}` does not exist");
+            r.fail(4, CHECK, detail, deploy_fix);
+            return None;
+        }
+        Err(e) => {
+            let fix = format!(
+                "check the credentials and region: `{tsw} policy {} --for doctor` names what doctor reads",
+                env.name
+            );
+            r.fail(4, CHECK, e.to_string(), fix);
+            return None;
+        }
+    };
+    let Some(live) = &current.stack_set else {
+        let detail = format!("StackSet `{name}` does not exist");
+        r.fail(4, CHECK, detail, deploy_fix);
+        return None;
+    };
+    let detail = format!("StackSet `{name}` (`{}`) is {}", live.id, live.status);
+    if live.status == "ACTIVE" {
+        r.pass(4, CHECK, detail);
+    } else {
+        r.fail(4, CHECK, detail, deploy_fix.clone());
+    }
+    let plan = stack_set::plan::plan(spec, &current);
+    if stack_set::steps(&plan, &current).is_empty() {
+        r.pass(
+            4,
+            "stack set as declared",
+            "a deploy would change nothing: the StackSet and an instance in every targeted account are as the descriptor declares them",
+        );
+    } else {
+        let pending = crate::stack_sets::pending_changes(&plan).join("; ");
+        let detail = format!("a deploy would change: {pending}");
+        r.fail(4, "stack set as declared", detail, deploy_fix.clone());
+    }
+    let mut instances: Vec<_> = current.instances.iter().collect();
+    instances.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    for i in instances {
+        let check = format!("instance {} {}", i.account, i.region);
+        let detail = format!(
+            "{} ({}){}",
+            i.status.as_str(),
+            i.detailed_status.as_deref().unwrap_or("-"),
+            i.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        match &i.status {
+            InstanceStatus::Current => r.pass(4, check, detail),
+            InstanceStatus::Inoperable => r.fail(
+                4,
+                check,
+                detail,
+                format!(
+                    "a deletion failed: fix its stack in account {}, then run `{tsw} deploy {}`",
+                    i.account, env.name
+                ),
+            ),
+            _ => r.fail(4, check, detail, deploy_fix.clone()),
+        }
+    }
+    let Some(recorded) = &env.outputs else {
+        r.fail(
+            4,
+            "recorded outputs",
+            "the descriptor has no [outputs]",
+            deploy_fix,
+        );
+        return None;
+    };
+    let drift = crate::stack_sets::record_drift(env, recorded, &live.id, &current.instances);
+    if drift.is_empty() {
+        r.pass(
+            4,
+            "recorded outputs",
+            "[outputs] match the StackSet and its CURRENT instances",
+        );
+    } else {
+        let detail = format!("[outputs] do not match the StackSet: {}", drift.join("; "));
+        r.fail(4, "recorded outputs", detail, deploy_fix);
+    }
+    Some(current)
+}
+
+/// The trust policy a StackSet declares for `account`'s role: its principal
+/// (`TemporalIamRoleArn`) with `sts:ExternalId` the account's override, else the StackSet's.
+fn declared_trust(current: &Current, account: &str) -> Option<cfn::Trust> {
+    let set = current.stack_set.as_ref()?;
+    let principal = set.parameters.get(cfn::PRINCIPAL_PARAMETER)?;
+    let external_id = current
+        .overrides
+        .get(account)
+        .and_then(|o| o.get(cfn::EXTERNAL_ID_PARAMETER))
+        .or_else(|| set.parameters.get(cfn::EXTERNAL_ID_PARAMETER))?;
+    Some(cfn::Trust {
+        principals: BTreeSet::from([principal.clone()]),
+        external_ids: BTreeSet::from([external_id.clone()]),
+        unconditional: false,
+    })
 }
 
 /// Step 4: the role IAM holds is the one the template declares for the deployed parameters.
@@ -1237,17 +1429,35 @@ fn held_differences(
             held.function_arn, wd.lambda_function_arn
         ));
     }
-    match env.outputs.as_ref().and_then(|o| o.role_arn.as_deref()) {
-        Some(recorded) if held.role_arn != recorded => differences.push(format!(
-            "role `{}`, but [outputs].role_arn is `{recorded}`",
-            held.role_arn
-        )),
+    // The role and external ID `register` gives the version: for a StackSet, those of its
+    // function's account.
+    let wanted = env.invocation_for(wd.lambda_function_arn.as_str()).ok();
+    match &wanted {
+        Some((recorded, _)) if &held.role_arn != recorded => {
+            differences.push(match env.stack_set() {
+                None => format!(
+                    "role `{}`, but [outputs].role_arn is `{recorded}`",
+                    held.role_arn
+                ),
+                Some(_) => format!(
+                    "role `{}`, but [outputs.role_arns] records `{recorded}` for its function's account",
+                    held.role_arn
+                ),
+            });
+        }
         _ => {}
     }
-    if held.external_id != env.role.external_id.as_str() {
+    let (external_id, key) = match &wanted {
+        Some((_, id)) if env.stack_set().is_some() && *id != &env.role.external_id => (
+            id.as_str(),
+            "its account's `stack_set.overrides` external ID",
+        ),
+        _ => (env.role.external_id.as_str(), "`role.external_id`"),
+    };
+    if held.external_id != external_id {
         differences.push(format!(
-            "external ID `{}`, but `role.external_id` is `{}`",
-            held.external_id, env.role.external_id
+            "external ID `{}`, but {key} is `{external_id}`",
+            held.external_id
         ));
     }
     differences

@@ -5,8 +5,6 @@
 //! instances, like INOPERABLE ones, were changed outside the tool; and the recorded
 //! `[outputs]` against the instances that are CURRENT.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use aws::stack_set::{self, Instance, InstanceStatus, StackSetSpec};
 use aws::{Deadline, Guard, Tracker};
@@ -96,15 +94,9 @@ pub(super) fn compare(
         }
         if !stack_set::steps(&plan, &current).is_empty() {
             // What a deploy would do: the plan's lines that change something.
-            verdict.undeployed.extend(
-                crate::plan_view::stack_set_lines(&plan)
-                    .into_iter()
-                    .filter(|l| {
-                        let l = l.trim_start();
-                        l.starts_with(['+', '~', '-']) || l.starts_with("stack set")
-                    })
-                    .map(|l| l.trim().to_owned()),
-            );
+            verdict
+                .undeployed
+                .extend(crate::stack_sets::pending_changes(&plan));
         }
         for i in &instances {
             if i.status == InstanceStatus::Inoperable {
@@ -176,40 +168,7 @@ fn compare_record(
             .push(format!("{file} has no [outputs] recorded for the StackSet"));
         return Ok(());
     };
-    let mut drift = Vec::new();
-    if recorded.stack_set_id.as_deref() != Some(id) {
-        drift.push(format!(
-            "stack_set_id: recorded `{}`, StackSet is `{id}`",
-            recorded.stack_set_id.as_deref().unwrap_or("nothing")
-        ));
-    }
-    let mut wanted = BTreeMap::new();
-    for i in instances
-        .iter()
-        .filter(|i| i.status == InstanceStatus::Current)
-    {
-        wanted.insert(
-            i.account.clone(),
-            crate::stack_sets::role_arn(env, &i.account),
-        );
-    }
-    let have: BTreeMap<String, String> = recorded
-        .role_arns
-        .iter()
-        .map(|(a, r)| (a.to_string(), r.to_string()))
-        .collect();
-    for (account, arn) in &wanted {
-        if have.get(account) != Some(arn) {
-            drift.push(format!(
-                "role_arns: account {account}'s role `{arn}` is not recorded"
-            ));
-        }
-    }
-    for account in have.keys().filter(|a| !wanted.contains_key(*a)) {
-        drift.push(format!(
-            "role_arns: account {account} is recorded but has no CURRENT instance"
-        ));
-    }
+    let drift = crate::stack_sets::record_drift(env, recorded, id, instances);
     if drift.is_empty() {
         out.line(format_args!(
             "recorded [outputs] in {file} match the StackSet"
