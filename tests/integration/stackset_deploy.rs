@@ -408,3 +408,159 @@ fn a_self_managed_stack_set_follows_its_list_of_accounts() {
     repo.xtask(&["destroy", "teams", "--yes"]).success();
     assert!(roles(&url, &accounts)["111111111111"].is_null());
 }
+
+/// A reason of AWS's (it holds `pwned` and, after a line break, `forged`) stays on its line:
+/// no line of the output starts with what follows its line break.
+#[track_caller]
+fn assert_one_line(text: &str) {
+    for line in text.lines().filter(|l| l.contains("forged")) {
+        assert!(
+            line.contains("pwned"),
+            "a line break of AWS's reason forged a line: {line:?}\nin:\n{text}"
+        );
+    }
+}
+
+/// What AWS answers is hostile too: an instance's StatusReason and an account ID from
+/// CloudFormation carrying terminal escapes, a bidi override, a line break before a workflow
+/// command, HTML, a link and a mention (rewritten into the emulator's answers by a loopback
+/// proxy) reach the terminal, the CI log, the plan comment and the JSON escaped, inert.
+#[test]
+fn hostile_answers_of_a_stack_set_are_shown_escaped_and_inert() {
+    use crate::fault_proxy::{Fault, FaultProxy, Rule};
+    use crate::hostile_output::{assert_inert_markdown, assert_safe_for_a_log};
+    /// As the XML answer carries it, and as it reads once decoded.
+    const REASON_XML: &str = "exists &lt;img src=x onerror=alert(1)&gt; [approve](https://example.invalid/a) @org/team &#x1b;]0;pwned&#x7;&#x1b;[2J\u{9b}31m \u{202e}esrever\n::error::forged\n##[group]x";
+    const REASON: &str = "exists <img src=x onerror=alert(1)> [approve](https://example.invalid/a) @org/team \x1b]0;pwned\x07\x1b[2J\u{9b}31m \u{202e}esrever\n::error::forged\n##[group]x";
+    let emu = crate::support::emulator_of_its_own();
+    let (_, ou, members) = organization(&emu.url(), true);
+    let proxy = FaultProxy::start(&emu.url());
+    proxy.add(Rule::new("*", Fault::Rewrite("already exists", REASON_XML)));
+    let repo = Checkout::new();
+    repo.write_env("fleet", &descriptor(&proxy.url(), &ou, "ext-id-12345"));
+
+    let deployed = repo.xtask(&["deploy", "fleet", "--yes"]);
+    assert_eq!(deployed.code, Some(1), "{}", deployed.all());
+    assert!(
+        deployed.stderr.contains("\\x1b]0;pwned\\x07"),
+        "the reason reached the output, escaped:\n{}",
+        deployed.all()
+    );
+    assert_safe_for_a_log("deploy stdout", &deployed.stdout);
+    assert_safe_for_a_log("deploy stderr", &deployed.stderr);
+    assert_one_line(&deployed.all());
+    let json = repo.xtask(&["deploy", "fleet", "--yes", "--output", "json"]);
+    assert_safe_for_a_log("deploy json", &json.stdout);
+    assert_safe_for_a_log("deploy json stderr", &json.stderr);
+    let doc: Value = serde_json::from_str(&json.stdout).expect("deploy JSON");
+    assert!(
+        doc.to_string()
+            .contains(&serde_json::to_string(REASON).unwrap()[1..20]),
+        "the JSON holds the reason as it is: {doc}"
+    );
+
+    let status = repo.xtask(&["status", "fleet"]);
+    assert_eq!(status.code, Some(2), "{}", status.all());
+    assert!(status.all().contains("pwned"), "{}", status.all());
+    assert_safe_for_a_log("status stdout", &status.stdout);
+    assert_safe_for_a_log("status stderr", &status.stderr);
+    assert_one_line(&status.all());
+    let status = repo.xtask(&["status", "fleet", "--output", "json"]);
+    assert_safe_for_a_log("status json", &status.stdout);
+    assert!(status.stdout.contains("pwned"), "{}", status.all());
+
+    // An account ID CloudFormation answers with, hostile: the plan shows that instance (to
+    // remove: no target has it) escaped in every output. The first account is the one whose
+    // instance exists (the failure tolerance of 0 cancelled the others).
+    proxy.clear();
+    let account = members[0].clone();
+    let hostile_account: &'static str = Box::leak(
+        format!("{account}&lt;img src=x&gt;@org/team|&#x1b;[2J\u{202e}`\n      + 999999999999 us-east-1  forged")
+            .into_boxed_str(),
+    );
+    let plain: &'static str = Box::leak(format!("<Account>{account}</Account>").into_boxed_str());
+    let rewritten: &'static str =
+        Box::leak(format!("<Account>{hostile_account}</Account>").into_boxed_str());
+    proxy.add(Rule::new(
+        "ListStackInstances",
+        Fault::Rewrite(plain, rewritten),
+    ));
+    for output in ["text", "markdown", "json"] {
+        let plan = repo.xtask(&["plan", "fleet", "--output", output]);
+        assert!(
+            plan.code == Some(0) || plan.code == Some(2),
+            "{}",
+            plan.all()
+        );
+        assert!(
+            plan.stdout.contains("org/team"),
+            "{output}:\n{}",
+            plan.all()
+        );
+        assert_safe_for_a_log(output, &plan.stdout);
+        assert_safe_for_a_log(output, &plan.stderr);
+        assert!(
+            !plan
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("+ 999999999999")),
+            "a line break of AWS's answer forged a line of the plan:\n{}",
+            plan.stdout
+        );
+        if output == "markdown" {
+            assert_inert_markdown(&plan.stdout);
+        }
+    }
+}
+
+/// `[deploy] tags` reach the StackSet (CreateStackSet, UpdateStackSet), and `plan` compares
+/// them: a change of tags alone is planned (exit 2), deployed, and then plans no changes.
+#[test]
+fn a_change_of_tags_alone_is_planned_and_deployed() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, _) = organization(&url, false);
+    let repo = Checkout::new();
+    let tagged = |team: &str| {
+        descriptor(&url, &ou, "ext-id-12345").replace(
+            "confirm = true\n",
+            &format!("confirm = true\ntags = {{ team = \"{team}\" }}\n"),
+        )
+    };
+    repo.write_env("fleet", &tagged("orders"));
+    let tags_now = || {
+        step(
+            &url,
+            "print(json.dumps({t['Key']: t['Value'] for t in client.describe_stack_set(StackSetName='temporal-invocation-role')['StackSet'].get('Tags', [])}))",
+        )
+    };
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    assert_eq!(tags_now()["team"], "orders", "{}", tags_now());
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+
+    let recorded = repo.read_env("fleet");
+    repo.write_env(
+        "fleet",
+        &recorded.replace("team = \"orders\"", "team = \"payments\""),
+    );
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "a change of tags alone: {}", plan.all());
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.contains("team") && l.contains("orders") && l.contains("payments")),
+        "{}",
+        plan.all()
+    );
+    let json = repo.xtask(&["plan", "fleet", "--output", "json"]);
+    let doc: Value = serde_json::from_str(&json.success().stdout).unwrap();
+    assert_eq!(
+        doc["environments"][0]["stack_set"]["tags"][0]["new"], "payments",
+        "{doc}"
+    );
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    assert_eq!(tags_now()["team"], "payments", "{}", tags_now());
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+}

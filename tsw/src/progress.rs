@@ -63,11 +63,14 @@ impl aws::stack_set::OperationObserver for StackSetProgress {
         let reason = r
             .reason
             .as_deref()
-            .map(|r| format!("  {r}"))
+            .map(|r| format!("  {}", crate::stack_sets::reason(Some(r))))
             .unwrap_or_default();
+        let shown = crate::stack_sets::one_line;
         self.0.line(&format!(
             "  {} {:<14} {}{reason}",
-            r.account, r.region, r.status
+            shown(&r.account),
+            shown(&r.region),
+            shown(&r.status)
         ));
     }
 }

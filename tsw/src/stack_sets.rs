@@ -76,3 +76,16 @@ pub fn role_arn(env: &Environment, account: &str) -> String {
         env.role_name()
     )
 }
+
+/// An instance's or operation's reason as CloudFormation gives it, on one line
+/// ([`safe_text::inline`]: a line break in it is shown as `\n`, so that no answer of AWS forges
+/// a line of its own), or `no reason given`. JSON keeps it as it is.
+pub fn reason(reason: Option<&str>) -> std::borrow::Cow<'_, str> {
+    safe_text::inline(reason.unwrap_or("no reason given"))
+}
+
+/// A value of AWS's answer (an account ID, a region, a status) shown in a line of text: on
+/// that one line ([`safe_text::inline`]).
+pub fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
+    safe_text::inline(value)
+}
