@@ -564,3 +564,101 @@ fn a_change_of_tags_alone_is_planned_and_deployed() {
     let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
 }
+
+/// `plan --all` and `deploy --all` with a StackSet environment among single-stack ones, in
+/// waves (`[deploy] wave`): the StackSet's deploy starts once the wave before it has ended, the
+/// one after it waits for it, and the plan's summary counts it with the others.
+#[test]
+fn deploy_all_runs_a_stack_set_environment_in_its_wave_among_single_stacks() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let repo = Checkout::new();
+    let single = |name: &str, wave: u16| {
+        crate::support::descriptor(&format!("it-{name}"), &format!("{name}-ext-id"), &["w"])
+            .replace(&crate::support::emulator().url(), &url)
+            .replace("confirm = true", &format!("confirm = true\nwave = {wave}"))
+    };
+    repo.write_env("staging", &single("staging", 0));
+    repo.write_env(
+        "fleet",
+        &descriptor(&url, &ou, "ext-id-12345")
+            .replace("confirm = true", "confirm = true\nwave = 1"),
+    );
+    repo.write_env("production", &single("production", 2));
+
+    let comment = repo.root().join("comment.md").display().to_string();
+    let summary = |run: &crate::support::Run| {
+        assert!(run.code == Some(0) || run.code == Some(2), "{}", run.all());
+        std::fs::read_to_string(repo.root().join("comment.md")).unwrap()
+    };
+    let plan = repo.xtask(&[
+        "plan",
+        "--all",
+        "--detailed-exitcode",
+        "--summary-file",
+        &comment,
+    ]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
+    let text = summary(&plan);
+    assert!(
+        text.starts_with("**3 environments: 3 with changes, 0 failed, 0 without changes"),
+        "{text}"
+    );
+    assert!(text.contains("`fleet`"), "{text}");
+    assert!(
+        plan.stdout
+            .contains("stack set `temporal-invocation-role`: create"),
+        "{}",
+        plan.all()
+    );
+
+    let run = repo.xtask(&["deploy", "--all", "--yes", "--jobs", "3"]);
+    run.success();
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let first = |env: &str, what: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{env} ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` line of {env}:\n{}", run.all()))
+    };
+    let last = |env: &str, what: &str| {
+        lines
+            .iter()
+            .rposition(|l| l.starts_with(&format!("{env} ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` line of {env}:\n{}", run.all()))
+    };
+    assert!(
+        last("staging", "CREATE_COMPLETE") < first("fleet", ""),
+        "wave 0 ends before the StackSet starts:\n{}",
+        run.stderr
+    );
+    assert!(
+        last("fleet", "SUCCEEDED") < first("production", ""),
+        "the StackSet's wave ends before wave 2 starts:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        recorded_roles(&repo.read_env("fleet")).len(),
+        members.len(),
+        "{}",
+        repo.read_env("fleet")
+    );
+    for env in ["staging", "production"] {
+        assert!(repo.read_env(env).contains("role_arn = "), "{env}");
+    }
+
+    let plan = repo.xtask(&[
+        "plan",
+        "--all",
+        "--detailed-exitcode",
+        "--summary-file",
+        &comment,
+    ]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    let text = summary(&plan);
+    assert!(
+        text.starts_with("**3 environments: 0 with changes, 0 failed, 3 without changes"),
+        "{text}"
+    );
+}
