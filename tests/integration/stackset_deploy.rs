@@ -123,12 +123,13 @@ confirm = true
 }
 
 /// `[outputs.role_arns]` as the descriptor records them: `"ACCOUNT" = "ARN"` lines (or
-/// `ACCOUNT = "ARN"`) under the table's header, up to the next table.
+/// `ACCOUNT = "ARN"`) under the table's header, up to the next table (comments left out).
 fn recorded_roles(text: &str) -> Vec<(String, String)> {
     text.lines()
         .skip_while(|l| l.trim() != "[outputs.role_arns]")
         .skip(1)
         .take_while(|l| !l.trim_start().starts_with('['))
+        .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| {
             let (k, v) = l.split_once('=')?;
             Some((
@@ -661,4 +662,37 @@ fn deploy_all_runs_a_stack_set_environment_in_its_wave_among_single_stacks() {
         text.starts_with("**3 environments: 0 with changes, 0 failed, 3 without changes"),
         "{text}"
     );
+}
+
+/// The walkthrough of docs/stacksets.md: the descriptor `init --stack-set` writes, with the
+/// OU and the emulator's endpoint, deploys the role to every account of the OU as it is, and
+/// plans no changes right after.
+#[test]
+fn the_descriptor_init_writes_deploys_as_it_is() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let repo = Checkout::new();
+    repo.xtask(&[
+        "init",
+        "fleet",
+        "--stack-set",
+        "--organizational-unit",
+        &ou,
+        "--endpoint-url",
+        &url,
+    ])
+    .success();
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let recorded = recorded_roles(&repo.read_env("fleet"));
+    assert_eq!(recorded.len(), members.len(), "{}", repo.read_env("fleet"));
+    for (account, arn) in &recorded {
+        assert!(members.contains(account), "{recorded:?}");
+        assert_eq!(
+            *arn,
+            format!("arn:aws:iam::{account}:role/Temporal-Serverless-Worker-fleet")
+        );
+    }
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
 }
