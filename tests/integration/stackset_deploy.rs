@@ -460,9 +460,27 @@ fn hostile_answers_of_a_stack_set_are_shown_escaped_and_inert() {
         "the JSON holds the reason as it is: {doc}"
     );
 
+    // The StackSet's ID too, as DescribeStackSet answers it (the first rule that matches
+    // applies: this one before the reason's).
+    proxy.clear();
+    proxy.add(Rule::new(
+        "DescribeStackSet",
+        Fault::Rewrite(
+            "<StackSetId>temporal-invocation-role:",
+            "<StackSetId>temporal-invocation-role:&#x1b;[2J pwned\n::error::forged ",
+        ),
+    ));
+    proxy.add(Rule::new("*", Fault::Rewrite("already exists", REASON_XML)));
     let status = repo.xtask(&["status", "fleet"]);
     assert_eq!(status.code, Some(2), "{}", status.all());
     assert!(status.all().contains("pwned"), "{}", status.all());
+    assert!(
+        status
+            .stdout
+            .contains("temporal-invocation-role:\\x1b[2J pwned\\n"),
+        "the ID, escaped on its line: {}",
+        status.all()
+    );
     assert_safe_for_a_log("status stdout", &status.stdout);
     assert_safe_for_a_log("status stderr", &status.stderr);
     assert_one_line(&status.all());

@@ -55,7 +55,8 @@ pub struct StackSetProgress(pub Progress);
 
 impl aws::stack_set::OperationObserver for StackSetProgress {
     fn step(&mut self, what: &str) {
-        self.0.line(what);
+        // One line, whatever an operation's ID or action from AWS in it holds.
+        self.0.line(&crate::stack_sets::one_line(what));
         self.0.step(what);
     }
 

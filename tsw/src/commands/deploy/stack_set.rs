@@ -125,9 +125,9 @@ pub(super) fn finish(
         out.line(format_args!(
             "{}: StackSet `{name}` {} operation {}: {}{}",
             env.name,
-            op.action,
-            op.operation_id,
-            op.status,
+            one_line(&op.action),
+            one_line(&op.operation_id),
+            one_line(&op.status),
             op.reason
                 .as_deref()
                 .map(|r| format!(" ({})", crate::stack_sets::reason(Some(r))))

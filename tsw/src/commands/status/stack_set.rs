@@ -51,7 +51,9 @@ pub(super) fn compare(
         };
         out.line(format_args!(
             "{}: StackSet `{name}` ({}) is {}",
-            env.name, live.id, live.status
+            env.name,
+            one_line(&live.id),
+            one_line(&live.status)
         ));
         let mut instances = sets.instances(name, spec.call_as).await?;
         // Drift detection first, so that each instance's drift status is this run's.
@@ -181,8 +183,9 @@ fn compare_record(
     let mut drift = Vec::new();
     if recorded.stack_set_id.as_deref() != Some(id) {
         drift.push(format!(
-            "stack_set_id: recorded `{}`, StackSet is `{id}`",
-            recorded.stack_set_id.as_deref().unwrap_or("nothing")
+            "stack_set_id: recorded `{}`, StackSet is `{}`",
+            one_line(recorded.stack_set_id.as_deref().unwrap_or("nothing")),
+            one_line(id)
         ));
     }
     let mut wanted = BTreeMap::new();
