@@ -538,7 +538,7 @@ fn hostile_answers_of_a_stack_set_are_shown_escaped_and_inert() {
 fn a_change_of_tags_alone_is_planned_and_deployed() {
     let emu = crate::support::emulator_of_its_own();
     let url = emu.url();
-    let (_, ou, _) = organization(&url, false);
+    let (_, ou, members) = organization(&url, false);
     let repo = Checkout::new();
     let tagged = |team: &str| {
         descriptor(&url, &ou, "ext-id-12345").replace(
@@ -580,6 +580,16 @@ fn a_change_of_tags_alone_is_planned_and_deployed() {
     );
     repo.xtask(&["deploy", "fleet", "--yes"]).success();
     assert_eq!(tags_now()["team"], "payments", "{}", tags_now());
+    // And on each instance's stack, in its account.
+    let stack_tags = step(
+        &url,
+        &format!(
+            "out = {{}}\nfor a in {members:?}:\n    i = client.describe_stack_instance(StackSetName='temporal-invocation-role', StackInstanceAccount=a, StackInstanceRegion='us-east-1')['StackInstance']\n    s = other('cloudformation', a).describe_stacks(StackName=i['StackId'])['Stacks'][0]\n    out[a] = {{t['Key']: t['Value'] for t in s.get('Tags', [])}}.get('team')\nprint(json.dumps(out))"
+        ),
+    );
+    for account in &members {
+        assert_eq!(stack_tags[account], "payments", "{stack_tags}");
+    }
     let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
 }
