@@ -34,7 +34,7 @@ fn raw_hidden(text: &str) -> Vec<char> {
 
 /// The output a CI log may show: nothing raw, no workflow command.
 #[track_caller]
-fn assert_safe_for_a_log(what: &str, text: &str) {
+pub(crate) fn assert_safe_for_a_log(what: &str, text: &str) {
     assert_eq!(raw_hidden(text), Vec::<char>::new(), "{what}:\n{text:?}");
     for line in text.lines() {
         assert!(
@@ -146,7 +146,7 @@ fn a_huge_value_is_quoted_as_a_bounded_excerpt() {
 /// Markdown a pull request comment may show: none of the values became HTML, a link, an image
 /// or a mention; checked with a CommonMark parser (GitHub's flavour: tables) and by hand.
 #[track_caller]
-fn assert_inert_markdown(md: &str) {
+pub(crate) fn assert_inert_markdown(md: &str) {
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     assert_safe_for_a_log("markdown", md);
     // The tool's own tags; anything else in an HTML node came from a value.

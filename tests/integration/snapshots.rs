@@ -242,6 +242,43 @@ fn init_and_help() {
         .collect();
     settings(co.root()).bind(|| insta::assert_snapshot!("init_descriptor", text));
 
+    // A StackSet environment: the fixed `[stack_set]` keys, the owning account, no stack name;
+    // it validates as written.
+    let run = co.xtask(&[
+        "init",
+        "fleet",
+        "--stack-set",
+        "--organizational-unit",
+        "ou-abcd-12345678",
+        "--server-role-arn",
+        "arn:aws:iam::123456789012:role/temporal-server",
+    ]);
+    run.success();
+    co.xtask(&["validate", "fleet"]).success();
+    let text: String = co
+        .read_env("fleet")
+        .lines()
+        .map(|l| {
+            if l.starts_with("external_id") {
+                "external_id = \"[RANDOM]\"\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    settings(co.root()).bind(|| insta::assert_snapshot!("init_stack_set_descriptor", text));
+    // An OU of the wrong shape: refused by name, nothing written.
+    let run = co.xtask(&[
+        "init",
+        "bad",
+        "--stack-set",
+        "--organizational-unit",
+        "ou-x",
+    ]);
+    run.failure();
+    assert!(run.stderr.contains("organizational_units"), "{}", run.all());
+    assert!(!co.root().join("environments/bad.toml").exists());
+
     // Help is wrapped to the terminal's width: a fixed one here.
     let help = |args: &[&str]| co.xtask_with(args, &[("COLUMNS", Some("100"))]);
     assert_run("help", co.root(), &help(&["--help"]));

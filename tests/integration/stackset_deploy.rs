@@ -123,12 +123,13 @@ confirm = true
 }
 
 /// `[outputs.role_arns]` as the descriptor records them: `"ACCOUNT" = "ARN"` lines (or
-/// `ACCOUNT = "ARN"`) under the table's header, up to the next table.
+/// `ACCOUNT = "ARN"`) under the table's header, up to the next table (comments left out).
 fn recorded_roles(text: &str) -> Vec<(String, String)> {
     text.lines()
         .skip_while(|l| l.trim() != "[outputs.role_arns]")
         .skip(1)
         .take_while(|l| !l.trim_start().starts_with('['))
+        .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| {
             let (k, v) = l.split_once('=')?;
             Some((
@@ -407,4 +408,319 @@ fn a_self_managed_stack_set_follows_its_list_of_accounts() {
     );
     repo.xtask(&["destroy", "teams", "--yes"]).success();
     assert!(roles(&url, &accounts)["111111111111"].is_null());
+}
+
+/// A reason of AWS's (it holds `pwned` and, after a line break, `forged`) stays on its line:
+/// no line of the output starts with what follows its line break.
+#[track_caller]
+fn assert_one_line(text: &str) {
+    for line in text.lines().filter(|l| l.contains("forged")) {
+        assert!(
+            line.contains("pwned"),
+            "a line break of AWS's reason forged a line: {line:?}\nin:\n{text}"
+        );
+    }
+}
+
+/// What AWS answers is hostile too: an instance's StatusReason and an account ID from
+/// CloudFormation carrying terminal escapes, a bidi override, a line break before a workflow
+/// command, HTML, a link and a mention (rewritten into the emulator's answers by a loopback
+/// proxy) reach the terminal, the CI log, the plan comment and the JSON escaped, inert.
+#[test]
+fn hostile_answers_of_a_stack_set_are_shown_escaped_and_inert() {
+    use crate::fault_proxy::{Fault, FaultProxy, Rule};
+    use crate::hostile_output::{assert_inert_markdown, assert_safe_for_a_log};
+    /// As the XML answer carries it, and as it reads once decoded.
+    const REASON_XML: &str = "exists &lt;img src=x onerror=alert(1)&gt; [approve](https://example.invalid/a) @org/team &#x1b;]0;pwned&#x7;&#x1b;[2J\u{9b}31m \u{202e}esrever\n::error::forged\n##[group]x";
+    const REASON: &str = "exists <img src=x onerror=alert(1)> [approve](https://example.invalid/a) @org/team \x1b]0;pwned\x07\x1b[2J\u{9b}31m \u{202e}esrever\n::error::forged\n##[group]x";
+    let emu = crate::support::emulator_of_its_own();
+    let (_, ou, members) = organization(&emu.url(), true);
+    let proxy = FaultProxy::start(&emu.url());
+    proxy.add(Rule::new("*", Fault::Rewrite("already exists", REASON_XML)));
+    let repo = Checkout::new();
+    repo.write_env("fleet", &descriptor(&proxy.url(), &ou, "ext-id-12345"));
+
+    let deployed = repo.xtask(&["deploy", "fleet", "--yes"]);
+    assert_eq!(deployed.code, Some(1), "{}", deployed.all());
+    assert!(
+        deployed.stderr.contains("\\x1b]0;pwned\\x07"),
+        "the reason reached the output, escaped:\n{}",
+        deployed.all()
+    );
+    assert_safe_for_a_log("deploy stdout", &deployed.stdout);
+    assert_safe_for_a_log("deploy stderr", &deployed.stderr);
+    assert_one_line(&deployed.all());
+    let json = repo.xtask(&["deploy", "fleet", "--yes", "--output", "json"]);
+    assert_safe_for_a_log("deploy json", &json.stdout);
+    assert_safe_for_a_log("deploy json stderr", &json.stderr);
+    let doc: Value = serde_json::from_str(&json.stdout).expect("deploy JSON");
+    assert!(
+        doc.to_string()
+            .contains(&serde_json::to_string(REASON).unwrap()[1..20]),
+        "the JSON holds the reason as it is: {doc}"
+    );
+
+    // The StackSet's ID too, as DescribeStackSet answers it (the first rule that matches
+    // applies: this one before the reason's).
+    proxy.clear();
+    proxy.add(Rule::new(
+        "DescribeStackSet",
+        Fault::Rewrite(
+            "<StackSetId>temporal-invocation-role:",
+            "<StackSetId>temporal-invocation-role:&#x1b;[2J pwned\n::error::forged ",
+        ),
+    ));
+    proxy.add(Rule::new("*", Fault::Rewrite("already exists", REASON_XML)));
+    let status = repo.xtask(&["status", "fleet"]);
+    assert_eq!(status.code, Some(2), "{}", status.all());
+    assert!(status.all().contains("pwned"), "{}", status.all());
+    assert!(
+        status
+            .stdout
+            .contains("temporal-invocation-role:\\x1b[2J pwned\\n"),
+        "the ID, escaped on its line: {}",
+        status.all()
+    );
+    assert_safe_for_a_log("status stdout", &status.stdout);
+    assert_safe_for_a_log("status stderr", &status.stderr);
+    assert_one_line(&status.all());
+    let status = repo.xtask(&["status", "fleet", "--output", "json"]);
+    assert_safe_for_a_log("status json", &status.stdout);
+    assert!(status.stdout.contains("pwned"), "{}", status.all());
+
+    // An account ID CloudFormation answers with, hostile: the plan shows that instance (to
+    // remove: no target has it) escaped in every output. The first account is the one whose
+    // instance exists (the failure tolerance of 0 cancelled the others).
+    proxy.clear();
+    let account = members[0].clone();
+    let hostile_account: &'static str = Box::leak(
+        format!("{account}&lt;img src=x&gt;@org/team|&#x1b;[2J\u{202e}`\n      + 999999999999 us-east-1  forged")
+            .into_boxed_str(),
+    );
+    let plain: &'static str = Box::leak(format!("<Account>{account}</Account>").into_boxed_str());
+    let rewritten: &'static str =
+        Box::leak(format!("<Account>{hostile_account}</Account>").into_boxed_str());
+    proxy.add(Rule::new(
+        "ListStackInstances",
+        Fault::Rewrite(plain, rewritten),
+    ));
+    for output in ["text", "markdown", "json"] {
+        let plan = repo.xtask(&["plan", "fleet", "--output", output]);
+        assert!(
+            plan.code == Some(0) || plan.code == Some(2),
+            "{}",
+            plan.all()
+        );
+        assert!(
+            plan.stdout.contains("org/team"),
+            "{output}:\n{}",
+            plan.all()
+        );
+        assert_safe_for_a_log(output, &plan.stdout);
+        assert_safe_for_a_log(output, &plan.stderr);
+        assert!(
+            !plan
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("+ 999999999999")),
+            "a line break of AWS's answer forged a line of the plan:\n{}",
+            plan.stdout
+        );
+        if output == "markdown" {
+            assert_inert_markdown(&plan.stdout);
+        }
+    }
+}
+
+/// `[deploy] tags` reach the StackSet (CreateStackSet, UpdateStackSet), and `plan` compares
+/// them: a change of tags alone is planned (exit 2), deployed, and then plans no changes.
+#[test]
+fn a_change_of_tags_alone_is_planned_and_deployed() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let repo = Checkout::new();
+    let tagged = |team: &str| {
+        descriptor(&url, &ou, "ext-id-12345").replace(
+            "confirm = true\n",
+            &format!("confirm = true\ntags = {{ team = \"{team}\" }}\n"),
+        )
+    };
+    repo.write_env("fleet", &tagged("orders"));
+    let tags_now = || {
+        step(
+            &url,
+            "print(json.dumps({t['Key']: t['Value'] for t in client.describe_stack_set(StackSetName='temporal-invocation-role')['StackSet'].get('Tags', [])}))",
+        )
+    };
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    assert_eq!(tags_now()["team"], "orders", "{}", tags_now());
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+
+    let recorded = repo.read_env("fleet");
+    repo.write_env(
+        "fleet",
+        &recorded.replace("team = \"orders\"", "team = \"payments\""),
+    );
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(2), "a change of tags alone: {}", plan.all());
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.contains("team") && l.contains("orders") && l.contains("payments")),
+        "{}",
+        plan.all()
+    );
+    let json = repo.xtask(&["plan", "fleet", "--output", "json"]);
+    let doc: Value = serde_json::from_str(&json.success().stdout).unwrap();
+    assert_eq!(
+        doc["environments"][0]["stack_set"]["tags"][0]["new"], "payments",
+        "{doc}"
+    );
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    assert_eq!(tags_now()["team"], "payments", "{}", tags_now());
+    // And on each instance's stack, in its account.
+    let stack_tags = step(
+        &url,
+        &format!(
+            "out = {{}}\nfor a in {members:?}:\n    i = client.describe_stack_instance(StackSetName='temporal-invocation-role', StackInstanceAccount=a, StackInstanceRegion='us-east-1')['StackInstance']\n    s = other('cloudformation', a).describe_stacks(StackName=i['StackId'])['Stacks'][0]\n    out[a] = {{t['Key']: t['Value'] for t in s.get('Tags', [])}}.get('team')\nprint(json.dumps(out))"
+        ),
+    );
+    for account in &members {
+        assert_eq!(stack_tags[account], "payments", "{stack_tags}");
+    }
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+}
+
+/// `plan --all` and `deploy --all` with a StackSet environment among single-stack ones, in
+/// waves (`[deploy] wave`): the StackSet's deploy starts once the wave before it has ended, the
+/// one after it waits for it, and the plan's summary counts it with the others.
+#[test]
+fn deploy_all_runs_a_stack_set_environment_in_its_wave_among_single_stacks() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let repo = Checkout::new();
+    let single = |name: &str, wave: u16| {
+        crate::support::descriptor(&format!("it-{name}"), &format!("{name}-ext-id"), &["w"])
+            .replace(&crate::support::emulator().url(), &url)
+            .replace("confirm = true", &format!("confirm = true\nwave = {wave}"))
+    };
+    repo.write_env("staging", &single("staging", 0));
+    repo.write_env(
+        "fleet",
+        &descriptor(&url, &ou, "ext-id-12345")
+            .replace("confirm = true", "confirm = true\nwave = 1"),
+    );
+    repo.write_env("production", &single("production", 2));
+
+    let comment = repo.root().join("comment.md").display().to_string();
+    let summary = |run: &crate::support::Run| {
+        assert!(run.code == Some(0) || run.code == Some(2), "{}", run.all());
+        std::fs::read_to_string(repo.root().join("comment.md")).unwrap()
+    };
+    let plan = repo.xtask(&[
+        "plan",
+        "--all",
+        "--detailed-exitcode",
+        "--summary-file",
+        &comment,
+    ]);
+    assert_eq!(plan.code, Some(2), "{}", plan.all());
+    let text = summary(&plan);
+    assert!(
+        text.starts_with("**3 environments: 3 with changes, 0 failed, 0 without changes"),
+        "{text}"
+    );
+    assert!(text.contains("`fleet`"), "{text}");
+    assert!(
+        plan.stdout
+            .contains("stack set `temporal-invocation-role`: create"),
+        "{}",
+        plan.all()
+    );
+
+    let run = repo.xtask(&["deploy", "--all", "--yes", "--jobs", "3"]);
+    run.success();
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let first = |env: &str, what: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{env} ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` line of {env}:\n{}", run.all()))
+    };
+    let last = |env: &str, what: &str| {
+        lines
+            .iter()
+            .rposition(|l| l.starts_with(&format!("{env} ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` line of {env}:\n{}", run.all()))
+    };
+    assert!(
+        last("staging", "CREATE_COMPLETE") < first("fleet", ""),
+        "wave 0 ends before the StackSet starts:\n{}",
+        run.stderr
+    );
+    assert!(
+        last("fleet", "SUCCEEDED") < first("production", ""),
+        "the StackSet's wave ends before wave 2 starts:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        recorded_roles(&repo.read_env("fleet")).len(),
+        members.len(),
+        "{}",
+        repo.read_env("fleet")
+    );
+    for env in ["staging", "production"] {
+        assert!(repo.read_env(env).contains("role_arn = "), "{env}");
+    }
+
+    let plan = repo.xtask(&[
+        "plan",
+        "--all",
+        "--detailed-exitcode",
+        "--summary-file",
+        &comment,
+    ]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+    let text = summary(&plan);
+    assert!(
+        text.starts_with("**3 environments: 0 with changes, 0 failed, 3 without changes"),
+        "{text}"
+    );
+}
+
+/// The walkthrough of docs/stacksets.md: the descriptor `init --stack-set` writes, with the
+/// OU and the emulator's endpoint, deploys the role to every account of the OU as it is, and
+/// plans no changes right after.
+#[test]
+fn the_descriptor_init_writes_deploys_as_it_is() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let repo = Checkout::new();
+    repo.xtask(&[
+        "init",
+        "fleet",
+        "--stack-set",
+        "--organizational-unit",
+        &ou,
+        "--endpoint-url",
+        &url,
+    ])
+    .success();
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let recorded = recorded_roles(&repo.read_env("fleet"));
+    assert_eq!(recorded.len(), members.len(), "{}", repo.read_env("fleet"));
+    for (account, arn) in &recorded {
+        assert!(members.contains(account), "{recorded:?}");
+        assert_eq!(
+            *arn,
+            format!("arn:aws:iam::{account}:role/Temporal-Serverless-Worker-fleet")
+        );
+    }
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
 }

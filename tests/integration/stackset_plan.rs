@@ -158,6 +158,18 @@ fn plan_shows_each_accounts_instance_and_nothing_once_deployed_until_an_account_
             )
         })
         .collect();
+    // The tags too: CloudFormation puts them on each instance's stack, and plan compares them.
+    let tags: Vec<(String, String)> = set["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_owned(),
+                t["new"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
     let template = co.root().join("templates/serverless-worker-role.yaml");
     let deployed = boto3_at(
         &url,
@@ -167,7 +179,7 @@ fn plan_shows_each_accounts_instance_and_nothing_once_deployed_until_an_account_
 import time
 params = [{{'ParameterKey': k, 'ParameterValue': v}} for k, v in {parameters:?}]
 client.create_stack_set(StackSetName='temporal-invocation-role', TemplateBody=open({template:?}).read(),
-    Parameters=params, PermissionModel='SERVICE_MANAGED', Capabilities=['CAPABILITY_NAMED_IAM'],
+    Parameters=params, Tags=[{{'Key': k, 'Value': v}} for k, v in {tags:?}], PermissionModel='SERVICE_MANAGED', Capabilities=['CAPABILITY_NAMED_IAM'],
     AutoDeployment={{'Enabled': False}})
 def done(op):
     for _ in range(300):
@@ -185,6 +197,10 @@ print(json.dumps({{'first': first}}))
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect::<Vec<_>>(),
             template = template.display().to_string(),
+            tags = tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
         ),
     );
     let deployed: Value = serde_json::from_str(deployed.lines().last().unwrap()).unwrap();

@@ -171,9 +171,10 @@ pub fn headline(plan: &Plan) -> String {
 }
 
 fn shown(value: &Option<String>) -> String {
-    value
-        .as_deref()
-        .map_or_else(|| "(none)".to_owned(), |v| format!("`{v}`"))
+    value.as_deref().map_or_else(
+        || "(none)".to_owned(),
+        |v| format!("`{}`", safe_text::inline(v)),
+    )
 }
 
 fn value_line(c: &ValueChange) -> String {
@@ -300,6 +301,10 @@ pub fn stack_set_lines(plan: &StackSetPlan) -> Vec<String> {
                 .map(|c| format!("    {}", value_line(c))),
         );
     }
+    if !plan.tags.is_empty() {
+        out.push("  tags:".into());
+        out.extend(plan.tags.iter().map(|c| format!("    {}", value_line(c))));
+    }
     out.push(format!(
         "  template: {}",
         match (plan.action, plan.template_changes) {
@@ -332,19 +337,19 @@ pub fn stack_set_lines(plan: &StackSetPlan) -> Vec<String> {
         };
         let mut line = format!(
             "    {symbol} {} {:<width$}  {}",
-            i.account,
-            i.region,
+            safe_text::inline(&i.account),
+            safe_text::inline(&i.region),
             i.action.as_str().replace('_', " ")
         );
         if let Some(why) = &i.why {
-            line.push_str(&format!(": {why}"));
+            line.push_str(&format!(": {}", safe_text::inline(why)));
         }
         if let Some(status) = i
             .status
             .as_ref()
             .filter(|_| i.action == InstanceAction::NoChange)
         {
-            line.push_str(&format!(" ({status})"));
+            line.push_str(&format!(" ({})", safe_text::inline(status)));
         }
         if let Some(o) = overrides_shown(&i.overrides) {
             line.push_str(&format!("; overrides {o}"));
@@ -623,6 +628,7 @@ fn markdown_stack_set(out: &mut String, plan: &StackSetPlan) {
     ));
     let mut values: Vec<(&str, &ValueChange)> = Vec::new();
     values.extend(plan.parameters.iter().map(|c| ("parameter", c)));
+    values.extend(plan.tags.iter().map(|c| ("tag", c)));
     values.extend(plan.settings.iter().map(|c| ("setting", c)));
     if !values.is_empty() {
         out.push_str("| Kind | Name | Old | New |\n|---|---|---|---|\n");
@@ -756,6 +762,7 @@ fn stack_set_json(plan: &StackSetPlan) -> Value {
         "stack_set_id": plan.id,
         "parameters": plan.parameters.iter().map(value_json).collect::<Vec<_>>(),
         "template_changes": plan.template_changes,
+        "tags": plan.tags.iter().map(value_json).collect::<Vec<_>>(),
         "settings": plan.settings.iter().map(value_json).collect::<Vec<_>>(),
         "management_account": plan.management_account,
         "instances": plan.instances.iter().map(|i| json!({
@@ -996,6 +1003,7 @@ pub(crate) mod tests {
             id: Some("roles:1".into()),
             parameters: vec![value("AssumeRoleExternalId", Some("a|b"), Some("c"))],
             template_changes: false,
+            tags: Vec::new(),
             settings: Vec::new(),
             instances: vec![InstancePlan {
                 account: "1111|2222\n### injected".into(),

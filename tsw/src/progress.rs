@@ -55,7 +55,8 @@ pub struct StackSetProgress(pub Progress);
 
 impl aws::stack_set::OperationObserver for StackSetProgress {
     fn step(&mut self, what: &str) {
-        self.0.line(what);
+        // One line, whatever an operation's ID or action from AWS in it holds.
+        self.0.line(&crate::stack_sets::one_line(what));
         self.0.step(what);
     }
 
@@ -63,11 +64,14 @@ impl aws::stack_set::OperationObserver for StackSetProgress {
         let reason = r
             .reason
             .as_deref()
-            .map(|r| format!("  {r}"))
+            .map(|r| format!("  {}", crate::stack_sets::reason(Some(r))))
             .unwrap_or_default();
+        let shown = crate::stack_sets::one_line;
         self.0.line(&format!(
             "  {} {:<14} {}{reason}",
-            r.account, r.region, r.status
+            shown(&r.account),
+            shown(&r.region),
+            shown(&r.status)
         ));
     }
 }

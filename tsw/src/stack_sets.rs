@@ -96,8 +96,9 @@ pub fn record_drift(
     let mut drift = Vec::new();
     if recorded.stack_set_id.as_deref() != Some(id) {
         drift.push(format!(
-            "stack_set_id: recorded `{}`, StackSet is `{id}`",
-            recorded.stack_set_id.as_deref().unwrap_or("nothing")
+            "stack_set_id: recorded `{}`, StackSet is `{}`",
+            one_line(recorded.stack_set_id.as_deref().unwrap_or("nothing")),
+            one_line(id)
         ));
     }
     let wanted: BTreeMap<&str, String> = instances
@@ -113,13 +114,16 @@ pub fn record_drift(
     for (account, arn) in &wanted {
         if have.get(*account) != Some(arn) {
             drift.push(format!(
-                "role_arns: account {account}'s role `{arn}` is not recorded"
+                "role_arns: account {}'s role `{}` is not recorded",
+                one_line(account),
+                one_line(arn)
             ));
         }
     }
     for account in have.keys().filter(|a| !wanted.contains_key(a.as_str())) {
         drift.push(format!(
-            "role_arns: account {account} is recorded but has no CURRENT instance"
+            "role_arns: account {} is recorded but has no CURRENT instance",
+            one_line(account)
         ));
     }
     drift
@@ -136,4 +140,17 @@ pub fn pending_changes(plan: &StackSetPlan) -> Vec<String> {
         })
         .map(|l| l.trim().to_owned())
         .collect()
+}
+
+/// An instance's or operation's reason as CloudFormation gives it, on one line
+/// ([`safe_text::inline`]: a line break in it is shown as `\n`, so that no answer of AWS forges
+/// a line of its own), or `no reason given`. JSON keeps it as it is.
+pub fn reason(reason: Option<&str>) -> std::borrow::Cow<'_, str> {
+    safe_text::inline(reason.unwrap_or("no reason given"))
+}
+
+/// A value of AWS's answer (an account ID, a region, a status) shown in a line of text: on
+/// that one line ([`safe_text::inline`]).
+pub fn one_line(value: &str) -> std::borrow::Cow<'_, str> {
+    safe_text::inline(value)
 }

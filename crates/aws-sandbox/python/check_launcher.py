@@ -994,6 +994,30 @@ def update_stack_set_reaches_every_instance(c: Clients, launcher: Launcher) -> N
 
 
 @check
+def update_stack_set_tags_reach_every_instances_stack(c: Clients, launcher: Launcher) -> None:
+    _, ou, accounts = org_unit(c, "tagged", 2)
+    c.cf.create_stack_set(StackSetName="tagged", TemplateBody=FIXED_NAME_TEMPLATE, Parameters=set_params("Tagged-Role"),
+                          PermissionModel="SERVICE_MANAGED", Capabilities=["CAPABILITY_NAMED_IAM"],
+                          AutoDeployment={"Enabled": False}, Tags=[{"Key": "team", "Value": "orders"}])
+    operation_done(c, "tagged", c.cf.create_stack_instances(
+        StackSetName="tagged", Regions=["us-east-1"], DeploymentTargets={"OrganizationalUnitIds": [ou]})["OperationId"])
+
+    def stack_tags(account: str) -> dict[str, str]:
+        instance = c.cf.describe_stack_instance(StackSetName="tagged", StackInstanceAccount=account,
+                                                StackInstanceRegion="us-east-1")["StackInstance"]
+        stack = in_account(c, "cloudformation", account).describe_stacks(StackName=instance["StackId"])["Stacks"][0]
+        return {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+
+    assert all(stack_tags(a) == {"team": "orders"} for a in accounts), [stack_tags(a) for a in accounts]
+    # A change of tags alone: as AWS, UpdateStackSet puts them on each instance's stack.
+    op = c.cf.update_stack_set(StackSetName="tagged", UsePreviousTemplate=True, Parameters=set_params("Tagged-Role"),
+                               Tags=[{"Key": "team", "Value": "payments"}])["OperationId"]
+    assert operation_done(c, "tagged", op)["Status"] == "SUCCEEDED"
+    assert c.cf.describe_stack_set(StackSetName="tagged")["StackSet"]["Tags"] == [{"Key": "team", "Value": "payments"}]
+    assert all(stack_tags(a) == {"team": "payments"} for a in accounts), [stack_tags(a) for a in accounts]
+
+
+@check
 def failing_instances_report_their_reason_and_failure_tolerance_stops(c: Clients, launcher: Launcher) -> None:
     _, ou, accounts = org_unit(c, "failing", 3)
     in_account(c, "iam", accounts[0]).create_role(RoleName="Taken-Role", AssumeRolePolicyDocument=trust_policy(

@@ -33,7 +33,8 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         - instances are real stacks, StackSet-NAME-UUID, in each target account and region
                           (CreateStackInstances, UpdateStackSet, UpdateStackInstances with
                           ParameterOverrides, which replace the instances' overrides as on AWS: one left
-                          out reverts to the StackSet's value), created and updated with the rollback above; a failing
+                          out reverts to the StackSet's value, and the StackSet's tags become each stack's),
+                          created and updated with the rollback above; a failing
                           stack fails only its instance: OUTDATED / FAILED with AWS's StatusReason
                           "ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:...";
                         - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s;
@@ -1431,9 +1432,15 @@ def _deploy_instance(stack_set: Any, inst: _SetInstance) -> str | None:
         validate_parameters(stack_set.template, params)
         stack = inst.stack
         if stack is not None and stack.status in _UPDATABLE:
+            # As AWS: the StackSet's tags become the stack's (a change of tags alone updates it).
+            tags = dict(stack_set.tags or {})
             if has_no_changes(stack, stack_set.template, params):
+                stack.tags = tags
                 return None
-            return None if run_update(cfn, stack, stack_set.template, params) else _failure_reason(stack)
+            if not run_update(cfn, stack, stack_set.template, params):
+                return _failure_reason(stack)
+            stack.tags = tags
+            return None
         if stack is not None:  # never created: AWS deletes it and creates it again
             cfn.stacks.pop(stack.stack_id, None)
         name = f"StackSet-{stack_set.name}-{uuid.uuid4()}"

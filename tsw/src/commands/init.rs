@@ -12,6 +12,7 @@ Values not given are example values to edit; the external ID is random.
 
 Examples:
   cargo xtask init staging
+  cargo xtask init fleet --stack-set --organizational-unit ou-abcd-12345678
   cargo xtask init staging --region eu-west-1 \\
       --server-role-arn arn:aws:iam::123456789012:role/temporal-server \\
       --lambda-function-arn arn:aws:lambda:eu-west-1:123456789012:function:worker-1 \\
@@ -36,6 +37,18 @@ pub struct Args {
     /// An AWS emulator endpoint.
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// Deploy the role to many accounts through a CloudFormation StackSet owned by the account
+    /// of --server-role-arn (docs/stacksets.md): writes `[stack_set]` instead of a stack name.
+    #[arg(long, conflicts_with = "stack_name")]
+    stack_set: bool,
+    /// With --stack-set: an OU whose accounts get the role (repeatable; default: an example to
+    /// edit).
+    #[arg(
+        long = "organizational-unit",
+        value_name = "OU",
+        requires = "stack_set"
+    )]
+    organizational_units: Vec<String>,
 }
 
 const TEMPLATE: &str = env_render::DESCRIPTOR_TEMPLATE;
@@ -50,11 +63,20 @@ impl Args {
                 path.display()
             );
         }
+        let owner = env_descriptor::arn::Arn::parse(&self.server_role_arn)
+            .map_or("123456789012", |a| a.account)
+            .to_owned();
+        let owner = owner.as_str();
         let functions = if self.lambda_function_arns.is_empty() {
-            let account = env_descriptor::arn::Arn::parse(&self.server_role_arn)
-                .map_or("123456789012", |a| a.account);
+            // A StackSet's functions live in the member accounts, each role covering every
+            // published version (`:*`, the guide's advice).
+            let (account, suffix) = if self.stack_set {
+                ("111111111111", ":*")
+            } else {
+                (owner, "")
+            };
             vec![format!(
-                "arn:aws:lambda:{}:{account}:function:worker-1",
+                "arn:aws:lambda:{}:{account}:function:worker-1{suffix}",
                 self.region
             )]
         } else {
@@ -76,6 +98,15 @@ impl Args {
             external_id => external_id()?,
             lambda_function_arns => functions,
             schema_file => env_descriptor::SCHEMA_FILE,
+            stack_set => self.stack_set.then(|| context! {
+                name => format!("temporal-invocation-role-{}", self.env),
+                account_id => owner,
+                organizational_units => if self.organizational_units.is_empty() {
+                    vec!["ou-abcd-12345678".to_owned()]
+                } else {
+                    self.organizational_units
+                },
+            }),
         })?;
         // Never write a descriptor that would not load.
         let loaded = env_descriptor::load_str(&path, &text)
@@ -90,8 +121,13 @@ impl Args {
         for written in schema.iter().chain([&path]) {
             safe_text::println!("wrote {}", crate::relative(layout, written));
         }
+        let edit = if self.stack_set {
+            "aws.account_id, server_role_arn, lambda_function_arns, stack_set.organizational_units"
+        } else {
+            "server_role_arn, lambda_function_arns"
+        };
         safe_text::println!(
-            "next: edit it (server_role_arn, lambda_function_arns), then `{tsw} validate {0}` and `{tsw} deploy {0}`",
+            "next: edit it ({edit}), then `{tsw} validate {0}` and `{tsw} deploy {0}`",
             self.env
         );
         Ok(ExitCode::SUCCESS)

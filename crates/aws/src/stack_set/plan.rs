@@ -73,6 +73,9 @@ pub struct StackSetPlan {
     pub parameters: Vec<ValueChange>,
     /// Whether the template differs from the StackSet's (always for a creation).
     pub template_changes: bool,
+    /// The StackSet's tags old → new (every one for a creation): CloudFormation puts them on
+    /// each instance's stack, so a change of tags alone updates the StackSet.
+    pub tags: Vec<ValueChange>,
     /// Other settings old → new: AutoDeployment, the self-managed roles.
     pub settings: Vec<ValueChange>,
     /// Every instance, kept ones too: those to create, update, remove, then the others, each by
@@ -218,6 +221,11 @@ pub fn plan(spec: &StackSetSpec, current: &Current) -> StackSetPlan {
         creating,
     );
     let template_changes = existing.is_none_or(|s| s.template_body != spec.template_body);
+    let tags = changes(
+        existing.map_or(&empty, |s| &s.tags),
+        &spec.tags.iter().cloned().collect(),
+        creating,
+    );
     let mut settings = Vec::new();
     if let Some(set) = existing {
         let flag = |b: bool| Some(b.to_string());
@@ -273,7 +281,8 @@ pub fn plan(spec: &StackSetSpec, current: &Current) -> StackSetPlan {
             }
         }
     }
-    let set_changes = !parameters.is_empty() || template_changes || !settings.is_empty();
+    let set_changes =
+        !parameters.is_empty() || template_changes || !tags.is_empty() || !settings.is_empty();
     let action = match (creating, set_changes) {
         (true, _) => SetAction::Create,
         (false, true) => SetAction::Update,
@@ -352,6 +361,7 @@ pub fn plan(spec: &StackSetSpec, current: &Current) -> StackSetPlan {
         id: existing.map(|s| s.id.clone()),
         parameters,
         template_changes,
+        tags,
         settings,
         instances,
         management_account: current.management_account.clone(),
@@ -527,5 +537,37 @@ mod tests {
                 .as_deref()
                 .is_some_and(|w| w.contains("the StackSet changes"))
         }));
+    }
+
+    #[test]
+    fn a_change_of_tags_alone_updates_the_stack_set_and_every_instance() {
+        let mut spec = spec();
+        spec.tags = vec![("team".into(), "payments".into())];
+        let mut set = info(&spec);
+        set.tags = BTreeMap::from([("team".to_owned(), "orders".to_owned())]);
+        let current = Current {
+            stack_set: Some(set),
+            instances: vec![instance("111111111111", InstanceStatus::Current)],
+            overrides: BTreeMap::new(),
+            target_accounts: vec!["111111111111".into()],
+            management_account: None,
+        };
+        let p = plan(&spec, &current);
+        assert_eq!(p.action, SetAction::Update);
+        assert!(p.parameters.is_empty() && !p.template_changes);
+        assert_eq!(
+            p.tags,
+            [ValueChange {
+                key: "team".into(),
+                old: Some("orders".into()),
+                new: Some("payments".into())
+            }]
+        );
+        assert_eq!(actions(&p), [("111111111111", "update")]);
+        let mut same = current.clone();
+        if let Some(s) = same.stack_set.as_mut() {
+            s.tags = spec.tags.iter().cloned().collect();
+        }
+        assert!(!plan(&spec, &same).has_changes());
     }
 }

@@ -15,6 +15,7 @@ use env_descriptor::{Environment, Layout, Outputs, StackSetOutputs};
 
 use crate::output::OutputArgs;
 use crate::progress::StackSetProgress;
+use crate::stack_sets::one_line;
 
 /// What one StackSet deploy did.
 pub(super) struct Done {
@@ -124,12 +125,12 @@ pub(super) fn finish(
         out.line(format_args!(
             "{}: StackSet `{name}` {} operation {}: {}{}",
             env.name,
-            op.action,
-            op.operation_id,
-            op.status,
+            one_line(&op.action),
+            one_line(&op.operation_id),
+            one_line(&op.status),
             op.reason
                 .as_deref()
-                .map(|r| format!(" ({r})"))
+                .map(|r| format!(" ({})", crate::stack_sets::reason(Some(r))))
                 .unwrap_or_default()
         ));
     }
@@ -141,9 +142,9 @@ pub(super) fn finish(
         .map(|r| {
             format!(
                 "{} {}: {}",
-                r.account,
-                r.region,
-                r.reason.as_deref().unwrap_or("no reason given")
+                one_line(&r.account),
+                one_line(&r.region),
+                crate::stack_sets::reason(r.reason.as_deref())
             )
         })
         .collect();
@@ -168,18 +169,18 @@ pub(super) fn finish(
         .map(|i| {
             format!(
                 "{} {}: {}{}",
-                i.account,
-                i.region,
+                one_line(&i.account),
+                one_line(&i.region),
                 i.status.as_str(),
                 i.reason
                     .as_deref()
-                    .map(|r| format!(" ({r})"))
+                    .map(|r| format!(" ({})", crate::stack_sets::reason(Some(r))))
                     .unwrap_or_default()
             )
         })
         .collect();
     for (account, arn) in &role_arns {
-        out.line(format_args!("  {account}  {arn}"));
+        out.line(format_args!("  {}  {}", one_line(account), one_line(arn)));
     }
     let recorded_at = env
         .outputs

@@ -84,9 +84,9 @@ pub(super) fn run(
             .map(|r| {
                 format!(
                     "    {} {}: {}",
-                    r.account,
-                    r.region,
-                    r.reason.as_deref().unwrap_or("no reason given")
+                    crate::stack_sets::one_line(&r.account),
+                    crate::stack_sets::one_line(&r.region),
+                    crate::stack_sets::reason(r.reason.as_deref())
                 )
             })
             .collect();

@@ -13,6 +13,7 @@ use env_descriptor::{Environment, Layout};
 use super::Verdict;
 use crate::output::OutputArgs;
 use crate::progress::StackSetProgress;
+use crate::stack_sets::one_line;
 use crate::ui::Progress;
 
 /// How long drift detection may take.
@@ -48,7 +49,9 @@ pub(super) fn compare(
         };
         out.line(format_args!(
             "{}: StackSet `{name}` ({}) is {}",
-            env.name, live.id, live.status
+            env.name,
+            one_line(&live.id),
+            one_line(&live.status)
         ));
         let mut instances = sets.instances(name, spec.call_as).await?;
         // Drift detection first, so that each instance's drift status is this run's.
@@ -81,7 +84,7 @@ pub(super) fn compare(
                     detected
                         .reason
                         .as_deref()
-                        .map(|r| format!(": {r}"))
+                        .map(|r| format!(": {}", crate::stack_sets::reason(Some(r))))
                         .unwrap_or_default()
                 ));
             }
@@ -102,22 +105,23 @@ pub(super) fn compare(
             if i.status == InstanceStatus::Inoperable {
                 verdict.outside.push(format!(
                     "instance {} {} is INOPERABLE (a deletion failed{}): its stack needs a hand in that account",
-                    i.account,
-                    i.region,
-                    i.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                    one_line(&i.account),
+                    one_line(&i.region),
+                    i.reason.as_deref().map(|r| format!(": {}", crate::stack_sets::reason(Some(r)))).unwrap_or_default()
                 ));
             } else if i.detailed_status.as_deref() == Some("FAILED") {
                 verdict.undeployed.push(format!(
                     "instance {} {} failed its last operation: {}",
-                    i.account,
-                    i.region,
-                    i.reason.as_deref().unwrap_or("no reason given")
+                    one_line(&i.account),
+                    one_line(&i.region),
+                    crate::stack_sets::reason(i.reason.as_deref())
                 ));
             }
             if i.drift.as_deref() == Some("DRIFTED") {
                 verdict.outside.push(format!(
                     "instance {} {} drifted: its role was changed outside CloudFormation",
-                    i.account, i.region
+                    one_line(&i.account),
+                    one_line(&i.region)
                 ));
             }
         }
@@ -140,14 +144,14 @@ pub(super) fn compare(
 fn instance_line(i: &Instance) -> String {
     format!(
         "{} {:<14} {:<10} {:<10} drift {}{}",
-        i.account,
-        i.region,
+        one_line(&i.account),
+        one_line(&i.region),
         i.status.as_str(),
-        i.detailed_status.as_deref().unwrap_or("-"),
-        i.drift.as_deref().unwrap_or("NOT_CHECKED"),
+        one_line(i.detailed_status.as_deref().unwrap_or("-")),
+        one_line(i.drift.as_deref().unwrap_or("NOT_CHECKED")),
         i.reason
             .as_deref()
-            .map(|r| format!("  {r}"))
+            .map(|r| format!("  {}", crate::stack_sets::reason(Some(r))))
             .unwrap_or_default()
     )
 }
