@@ -138,7 +138,10 @@ def measure(tool: Path, accounts: int, latency_ms: int) -> tuple[list[dict], int
 def section(n: int, latency_ms: int, many_rows: list[dict], one_rows: list[dict],
             recorded: int, started: str, load: tuple[float, float]) -> str:
     commit = run.capture(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT) or "unknown"
-    dirty = run.capture(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT)
+    # BENCHMARKS.md itself does not count: this script rewrites it.
+    dirty = [line for line in run.capture(["git", "status", "--porcelain",
+                                           "--untracked-files=no"], cwd=ROOT).splitlines()
+             if not line.endswith("BENCHMARKS.md")]
     L = [HEADING, ""]
     L.append(f"Measured by `cargo build -p tsw && python3 benches/stackset.py --accounts {n}` "
              f"on {started}, commit {commit}{' (with uncommitted changes)' if dirty else ''}, "
@@ -194,7 +197,7 @@ def write_section(text: str, path: Path) -> None:
     parts = [(h, t) for h, t in parts if not h.startswith(HEADING)]
     at = next((i for i, (h, _) in enumerate(parts) if h.startswith("## How to rerun")),
               len(parts))
-    parts.insert(at, (HEADING, text + "\n"))
+    parts.insert(at, (HEADING, text if text.endswith("\n\n") else text + "\n"))
     out = "".join(t if t.endswith("\n\n") or i == len(parts) - 1 else t + "\n"
                   for i, (_, t) in enumerate(parts))
     path.write_text(out)
