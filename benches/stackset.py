@@ -135,8 +135,15 @@ def measure(tool: Path, accounts: int, latency_ms: int) -> tuple[list[dict], int
         shutil.rmtree(work, ignore_errors=True)
 
 
+def binary(tool: Path) -> str:
+    """How the section names the binary it measured."""
+    if tool.resolve() == (ROOT / "target/debug/tsw").resolve():
+        return "`target/debug/tsw` (dev profile)"
+    return f"`{tool}` (`--tool`)"
+
+
 def section(n: int, latency_ms: int, many_rows: list[dict], one_rows: list[dict],
-            recorded: int, started: str, load: tuple[float, float]) -> str:
+            recorded: int, started: str, load: tuple[float, float], tool: Path) -> str:
     commit = run.capture(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT) or "unknown"
     # BENCHMARKS.md itself does not count: this script rewrites it.
     dirty = [line for line in run.capture(["git", "status", "--porcelain",
@@ -145,7 +152,7 @@ def section(n: int, latency_ms: int, many_rows: list[dict], one_rows: list[dict]
     L = [HEADING, ""]
     L.append(f"Measured by `cargo build -p tsw && python3 benches/stackset.py --accounts {n}` "
              f"on {started}, commit {commit}{' (with uncommitted changes)' if dirty else ''}, "
-             "`target/debug/tsw` (dev profile), on moto 5.2.5 started by the sandbox's launcher "
+             f"{binary(tool)}, on moto 5.2.5 started by the sandbox's launcher "
              f"with `--latency-ms {latency_ms}` (every request answered {latency_ms} ms late). "
              f"One service-managed StackSet (docs/stacksets.md) over an OU of {n} member "
              "accounts, `max_concurrent_percentage = 100`, `failure_tolerance_count = 0`, "
@@ -219,7 +226,7 @@ def main() -> int:
     many_rows, recorded = measure(a.tool, a.accounts, a.latency_ms)
     one_rows, _ = measure(a.tool, 1, a.latency_ms)
     text = section(a.accounts, a.latency_ms, many_rows, one_rows, recorded, started,
-                   (load_start, os.getloadavg()[0]))
+                   (load_start, os.getloadavg()[0]), a.tool)
     print(text)
     if not a.no_write:
         write_section(text, a.output)
