@@ -3,6 +3,10 @@
 request 100 ms late (the project's latency model, the launcher's `--latency-ms`).
 
     cargo build -p tsw && python3 benches/many.py [--envs 200] [--jobs N] [--latency-ms 100]
+                                                  [--rows N] [--tool BINARY]
+
+`--rows 1` runs only the first row (`plan --all` of new stacks), e.g. to compare two builds
+(`--tool`) in turn on a machine whose load changes.
 
 Without --jobs each command runs at its default (`plan`: 16 at once, `deploy`: 8).
 
@@ -92,6 +96,8 @@ def main() -> int:
     ap.add_argument("--latency-ms", type=int, default=100)
     ap.add_argument("--tool", type=Path, default=ROOT / "target/debug/tsw",
                     help="the binary to measure (e.g. a copy of an older build, to compare)")
+    ap.add_argument("--rows", type=int, default=None,
+                    help="run only the first N rows (1: the plan of new stacks)")
     a = ap.parse_args()
     tool = a.tool
     work = Path(tempfile.mkdtemp(prefix="tsw-bench-many-"))
@@ -127,7 +133,7 @@ wave = {i % 2}
             ("deploy --all --yes (no-op)", ["deploy", "--all", "--yes", *jobs]),
             ("plan --all --output markdown (no changes)",
              ["plan", "--all", "--output", "markdown", *jobs]),
-        ]:
+        ][:a.rows]:
             before = requests(log)
             load = os.getloadavg()[0]
             wall, rc, rss, err = timed(tool, root, args, endpoint)

@@ -1857,6 +1857,8 @@ lambda_function_arns = ["{LAMBDA_A}"]
           "hostile); the others are kept")
         w("cargo build -p tsw && python3 benches/many.py  # 200 environments (its own section, "
           "kept by run.py)")
+        w("cargo build -p tsw && python3 benches/stackset.py  # a StackSet over 50 accounts "
+          "(writes its own section, kept by run.py)")
         w("```")
         w("")
         w("The script builds `target/debug/tsw` (`cargo build -p tsw`), installs "

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::child;
 use crate::fault_proxy::{Fault, FaultProxy, Rule};
-use crate::support::{Checkout, descriptor, emulator, emulator_of_its_own};
+use crate::support::{Checkout, boto3_at, descriptor, emulator, emulator_of_its_own};
 
 /// `count` environments `many-NNN` on the emulator at `url`, each with its own stack.
 fn many(co: &Checkout, url: &str, count: usize, extra: impl Fn(usize) -> String) -> Vec<String> {
@@ -130,7 +130,7 @@ fn count(seen: &[String], action: &str) -> usize {
 /// plan or a no-op deploy of an unchanged stack reads it (DescribeStacks, GetTemplate) and its
 /// role (GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies) once each; a
 /// deploy also lists the stack's change sets once (ListChangeSets), to delete those an
-/// interrupted run left.
+/// interrupted run left (a plan does not: docs/deploy.md).
 #[test]
 fn environments_of_one_account_ask_sts_once_and_read_each_stack_once() {
     let emu = emulator_of_its_own();
@@ -161,15 +161,16 @@ fn environments_of_one_account_ask_sts_once_and_read_each_stack_once() {
                 "{command:?} {action}: {seen:?}"
             );
         }
-        let lists = if command[0] == "deploy" { 1 } else { 0 };
+        let deploy = command[0] == "deploy";
         assert_eq!(
             count(&seen, "ListChangeSets"),
-            lists * names.len(),
-            "{seen:?}"
+            if deploy { names.len() } else { 0 },
+            "{command:?}: {seen:?}"
         );
+        let per_env = if deploy { 7 } else { 6 };
         assert_eq!(
             seen.len(),
-            (6 + lists) * names.len() + 1,
+            per_env * names.len() + 1,
             "{command:?}: {seen:?}"
         );
     }
@@ -239,4 +240,53 @@ fn plan_all_retries_throttled_requests_with_back_off() {
     throttled(&co, "create");
     co.xtask(&["deploy", "--all", "--yes"]).success();
     throttled(&co, "no changes");
+}
+
+/// Once a new stack's plan is known, deleting its change set (and the empty stack it made) no
+/// longer holds the environment's place among `--jobs`: with every DeleteChangeSet held for a
+/// while and 2 at once, the third plan starts meanwhile (before, it waited for a deletion to
+/// end). Every deletion still ends before the command does: nothing is left behind.
+#[test]
+fn deleting_a_plans_change_set_frees_its_place_and_leaves_nothing_behind() {
+    let emu = emulator_of_its_own();
+    let proxy = FaultProxy::start(&emu.url());
+    let co = Checkout::new();
+    let names = many(&co, &proxy.url(), 3, |_| String::new());
+    let held = Duration::from_secs(12);
+    proxy.add(Rule::new("DeleteChangeSet", Fault::Delay(held)));
+    let mark = proxy.mark();
+    let plan = child::spawn(co.root(), &["plan", "--all", "--jobs", "2"]);
+    let started = std::time::Instant::now();
+    let create_change_sets = || {
+        proxy.seen()[mark..]
+            .iter()
+            .filter(|a| *a == "CreateChangeSet")
+            .count()
+    };
+    while create_change_sets() < 3 {
+        assert!(
+            started.elapsed() < held / 2,
+            "the third plan waited for a deletion: {:?}",
+            proxy.seen()[mark..].to_vec()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = child::wait(plan, Duration::from_secs(120));
+    run.success();
+    for n in &names {
+        assert!(
+            run.stdout.contains(&format!("stack `it-{n}`: create")),
+            "{n}:\n{}",
+            run.all()
+        );
+    }
+    let seen = proxy.seen()[mark..].to_vec();
+    assert_eq!(count(&seen, "DeleteChangeSet"), names.len(), "{seen:?}");
+    assert_eq!(count(&seen, "DeleteStack"), names.len(), "{seen:?}");
+    let left = boto3_at(
+        &emu.url(),
+        "cloudformation",
+        "print(sorted(s['StackStatus'] for s in client.list_stacks()['StackSummaries'] if s['StackStatus'] != 'DELETE_COMPLETE'))",
+    );
+    assert_eq!(left, "[]", "{}", run.all());
 }

@@ -23,7 +23,7 @@ use crate::interrupt::{self, Signals, Stopped};
 use crate::plan_view::{AwsTarget, EnvPlan, PlanMode, RolePlan};
 use crate::progress::StackProgress;
 use crate::ui::Progress;
-use crate::waves::Schedule;
+use crate::waves::{Schedule, Step};
 
 /// `plan --detailed-exitcode`: the plan has changes (Terraform's convention).
 pub const PLAN_CHANGES: u8 = 2;
@@ -165,6 +165,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                 };
                 let shown =
                     |e: anyhow::Error| safe_text::bound_quotes(&format!("{e:#}")).into_owned();
+                let mut discard = None;
                 let (stack, role_drift, mode) = match &local.stack_set {
                     Some(spec) => (
                         plan_stack_set(layout, &local.env, spec, guard, &mut aws)
@@ -175,18 +176,42 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                         PlanMode::StackSet,
                     ),
                     None => {
-                        match plan_stack(layout, shared, local, templates, how, guard, &mut aws)
-                            .await
-                        {
+                        let planned = plan_stack(
+                            layout,
+                            shared,
+                            local,
+                            templates,
+                            how,
+                            guard,
+                            &mut aws,
+                            &mut discard,
+                        )
+                        .await;
+                        match planned {
                             Ok((plan, drift, mode)) => (Ok(RolePlan::Stack(plan)), drift, mode),
                             Err(e) => (Err(shown(e)), Vec::new(), PlanMode::ChangeSet),
                         }
                     }
                 };
-                let mut plan = env_plan(layout, local, stack, scope, aws).await;
-                plan.role_drift = role_drift;
-                plan.mode = mode;
-                plan
+                // The plan is known: the rest (the versions' part, and deleting the change
+                // set) frees this environment's place for the next one.
+                Step::Then(async move {
+                    let discarded = async {
+                        match discard {
+                            Some(d) => d.run(guard).await,
+                            None => Ok(()),
+                        }
+                    };
+                    let (mut plan, discarded) =
+                        tokio::join!(env_plan(layout, local, stack, scope, aws), discarded);
+                    plan.role_drift = role_drift;
+                    plan.mode = mode;
+                    if let Err(e) = discarded {
+                        plan.stack = Err(shown(e));
+                        plan.role_drift = Vec::new();
+                    }
+                    plan
+                })
             };
             // No order between plans, and every one runs whatever another's fails.
             let schedule = Schedule {
@@ -194,7 +219,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                 tolerance: None,
             };
             let waves = vec![0; locals.len()];
-            let plans = crate::waves::run(&waves, schedule, plan_one, |_| false).await;
+            let plans = crate::waves::run_with_tails(&waves, schedule, plan_one, |_| false).await;
             plans.into_iter().flatten().collect::<Vec<_>>()
         };
         anyhow::Ok(tokio::select! {
@@ -279,10 +304,31 @@ fn local_part(
     })
 }
 
-/// Plans the stack and discards the plan's change set, whatever happened in between; with the
-/// role's drift from what the template declares for the deployed parameters (what `status`
-/// reports as changed outside the tool, and `deploy` restores). `aws` gets the caller's account
-/// and where its credentials came from.
+/// A plan's change set, still to be deleted (and the empty stack a new stack's leaves) once
+/// the plan is known ([`Discard::run`]); until then, the environment's [`Tracker`] knows it,
+/// so an interruption deletes it.
+struct Discard {
+    stacks: aws::Stacks,
+    plan: Plan,
+    progress: StackProgress,
+}
+
+impl Discard {
+    async fn run(mut self, guard: Guard<'_>) -> Result<()> {
+        self.stacks
+            .discard(&self.plan, guard, &mut self.progress)
+            .await?;
+        self.progress.0.finish();
+        Ok(())
+    }
+}
+
+/// Plans the stack, with the role's drift from what the template declares for the deployed
+/// parameters (what `status` reports as changed outside the tool, and `deploy` restores).
+/// `aws` gets the caller's account and where its credentials came from. A plan made with a
+/// change set leaves its deletion in `discard`, whatever happened after it: the caller runs
+/// it beside what needs only the plan, not before.
+#[allow(clippy::too_many_arguments)]
 async fn plan_stack(
     layout: &Layout,
     shared: &crate::connect::Shared,
@@ -291,6 +337,7 @@ async fn plan_stack(
     how: Ask,
     guard: Guard<'_>,
     aws: &mut AwsTarget,
+    discard: &mut Option<Discard>,
 ) -> Result<(Plan, Vec<String>, PlanMode)> {
     let env = &local.env;
     let tags = crate::commands::deploy::stack_tags(env);
@@ -317,19 +364,29 @@ async fn plan_stack(
         )
         .await?;
     let (plan, mode) = match planned {
-        PlanMade::WithChangeSet(plan) => {
-            clients.stacks.discard(&plan, guard, &mut progress).await?;
+        PlanMade::WithChangeSet(plan) if plan.change_set.is_some() => {
+            *discard = Some(Discard {
+                stacks: clients.stacks.clone(),
+                plan: plan.clone(),
+                progress,
+            });
             (plan, PlanMode::ChangeSet)
         }
-        PlanMade::ReadOnly(read) => (
-            read.plan,
-            PlanMode::ReadOnly {
-                template_differs: read.template_differs,
-                fallback: read.fallback,
-            },
-        ),
+        PlanMade::WithChangeSet(plan) => {
+            progress.0.finish();
+            (plan, PlanMode::ChangeSet)
+        }
+        PlanMade::ReadOnly(read) => {
+            progress.0.finish();
+            (
+                read.plan,
+                PlanMode::ReadOnly {
+                    template_differs: read.template_differs,
+                    fallback: read.fallback,
+                },
+            )
+        }
     };
-    progress.0.finish();
     let drift = match (&plan.action, &plan.current, read_drift) {
         (PlanAction::NoChange | PlanAction::Update, _, Some(drift)) => drift?,
         (PlanAction::NoChange | PlanAction::Update, Some(current), None) => {
