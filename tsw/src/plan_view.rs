@@ -569,24 +569,31 @@ fn markdown_env(out: &mut String, p: &EnvPlan) {
     }
 }
 
+/// A markdown table of values old → new (`| Kind | Name | Old | New |`), each cell escaped;
+/// nothing when there is none.
+fn markdown_values(out: &mut String, values: &[(&str, &ValueChange)]) {
+    if values.is_empty() {
+        return;
+    }
+    out.push_str("| Kind | Name | Old | New |\n|---|---|---|---|\n");
+    for (kind, c) in values {
+        out.push_str(&format!(
+            "| {kind} | {} | {} | {} |\n",
+            escape::md_text(&c.key),
+            md_value(&c.old),
+            md_value(&c.new)
+        ));
+    }
+    out.push('\n');
+}
+
 fn markdown_stack(out: &mut String, plan: &Plan) {
     out.push_str(&format!("{}\n\n", escape::md_prose(&headline(plan))));
     let mut values: Vec<(&str, &ValueChange)> = Vec::new();
     values.extend(plan.parameters.iter().map(|c| ("parameter", c)));
     values.extend(plan.tags.iter().map(|c| ("tag", c)));
     values.extend(plan.role_arn.iter().map(|c| ("service role", c)));
-    if !values.is_empty() {
-        out.push_str("| Kind | Name | Old | New |\n|---|---|---|---|\n");
-        for (kind, c) in values {
-            out.push_str(&format!(
-                "| {kind} | {} | {} | {} |\n",
-                escape::md_text(&c.key),
-                md_value(&c.old),
-                md_value(&c.new)
-            ));
-        }
-        out.push('\n');
-    }
+    markdown_values(out, &values);
     if !plan.changes.is_empty() {
         out.push_str(
             "| Action | Logical ID | Type | Replacement | Details |\n|---|---|---|---|---|\n",
@@ -630,18 +637,7 @@ fn markdown_stack_set(out: &mut String, plan: &StackSetPlan) {
     values.extend(plan.parameters.iter().map(|c| ("parameter", c)));
     values.extend(plan.tags.iter().map(|c| ("tag", c)));
     values.extend(plan.settings.iter().map(|c| ("setting", c)));
-    if !values.is_empty() {
-        out.push_str("| Kind | Name | Old | New |\n|---|---|---|---|\n");
-        for (kind, c) in values {
-            out.push_str(&format!(
-                "| {kind} | {} | {} | {} |\n",
-                escape::md_text(&c.key),
-                md_value(&c.old),
-                md_value(&c.new)
-            ));
-        }
-        out.push('\n');
-    }
+    markdown_values(out, &values);
     if plan.template_changes && plan.action == SetAction::Update {
         out.push_str("The template differs from the StackSet's.\n\n");
     }
