@@ -42,6 +42,7 @@ mod signals;
 mod snapshots;
 mod stackset_deploy;
 mod stackset_doctor;
+mod stackset_ownership;
 mod stackset_plan;
 mod stackset_register;
 mod stacksets;

@@ -90,7 +90,7 @@ fn roles(url: &str, accounts: &[String]) -> Value {
 
 /// The StackSet environment: the OU's accounts get the role, three at once, no failure
 /// tolerated.
-fn descriptor(url: &str, ou: &str, external_id: &str) -> String {
+pub(crate) fn descriptor(url: &str, ou: &str, external_id: &str) -> String {
     format!(
         r#"# A StackSet environment: one descriptor for every account of the OU.
 [aws]

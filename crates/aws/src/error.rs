@@ -42,17 +42,20 @@ pub enum DeployError {
          emulator was restarted; nothing was created"
     )]
     RecordedStackGone { stack: String, stack_id: String },
-    /// A stack of the name exists that nothing marks as this tool's ([`crate::Owner`]).
+    /// A stack (or StackSet: `kind`) of the name exists that nothing marks as this tool's
+    /// ([`crate::Owner`]); `key` is the descriptor's key that names it.
     #[error(
-        "stack `{stack}` ({stack_id}) exists but is not recognisably this tool's: no [outputs] \
+        "{kind} `{stack}` ({stack_id}) exists but is not recognisably this tool's: no [outputs] \
          record its ID, it has no `{tag}` tag and its template is not this tool's, so it is \
-         someone else's; nothing was changed. Choose another `stack_name`, or, if this environment \
+         someone else's; nothing was changed. Choose another `{key}`, or, if this environment \
          really owns it, run the command again with `--adopt-stack`"
     )]
     NotOurs {
+        kind: &'static str,
         stack: String,
         stack_id: String,
         tag: String,
+        key: &'static str,
     },
     #[error("deploy of stack `{stack}` declined; nothing was changed")]
     Declined { stack: String },

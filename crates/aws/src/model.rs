@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 
 use crate::error::DeployError;
+use crate::stack_set::StackSetInfo;
 
 /// The stack to deploy: its template and the complete set of parameter values (defaults
 /// included), in the form CloudFormation reports them.
@@ -54,25 +55,56 @@ impl Owner<'_> {
         if self.recognises(stack) {
             return Ok(());
         }
-        Err(DeployError::NotOurs {
+        Err(self.not_ours("stack", name, &stack.stack_id, "stack_name"))
+    }
+
+    /// Refuses the StackSet `set` unless it is recognisably this environment's, by the same
+    /// rule as a stack ([`Owner::recognises`]): `recorded_stack_id` is then the StackSet ID
+    /// `[outputs].stack_set_id` records, and the template's output is looked for in the
+    /// StackSet's template (a StackSet has no outputs of its own).
+    pub fn check_stack_set(&self, set: &StackSetInfo) -> Result<(), DeployError> {
+        let has_output = set.template_body.contains(self.output);
+        if self.recognises_parts(&set.id, &set.tags, has_output, &set.parameters) {
+            return Ok(());
+        }
+        Err(self.not_ours("StackSet", &set.name, &set.id, "stack_set.name"))
+    }
+
+    fn not_ours(&self, kind: &'static str, name: &str, id: &str, key: &'static str) -> DeployError {
+        DeployError::NotOurs {
+            kind,
             stack: name.into(),
-            stack_id: stack.stack_id.clone(),
+            stack_id: id.into(),
             tag: format!("{} = {}", self.tag.0, self.tag.1),
-        })
+            key,
+        }
     }
 
     /// Whether `stack` may be changed or deleted as this environment's.
     pub fn recognises(&self, stack: &StackInfo) -> bool {
+        self.recognises_parts(
+            &stack.stack_id,
+            &stack.tags,
+            stack.outputs.contains_key(self.output),
+            &stack.parameters,
+        )
+    }
+
+    /// The one rule: adopted, its ID recorded, tagged with this environment, or this tool's
+    /// template (`has_output`) with this environment's parameter value.
+    fn recognises_parts(
+        &self,
+        id: &str,
+        tags: &BTreeMap<String, String>,
+        has_output: bool,
+        parameters: &BTreeMap<String, String>,
+    ) -> bool {
         let (tag, value) = self.tag;
         let (param, param_value) = self.parameter;
         self.adopt
-            || self.recorded_stack_id == Some(stack.stack_id.as_str())
-            || stack.tags.get(tag).is_some_and(|v| v == value)
-            || (stack.outputs.contains_key(self.output)
-                && stack
-                    .parameters
-                    .get(param)
-                    .is_some_and(|v| v == param_value))
+            || self.recorded_stack_id == Some(id)
+            || tags.get(tag).is_some_and(|v| v == value)
+            || (has_output && parameters.get(param).is_some_and(|v| v == param_value))
     }
 }
 

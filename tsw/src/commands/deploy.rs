@@ -147,8 +147,16 @@ pub fn run(args: DeployArgs, layout: &Layout) -> Result<ExitCode> {
                     if let Some(spec) = crate::stack_sets::spec(&env, templates, &params) {
                         let mut progress =
                             StackSetProgress(Progress::in_group(group.as_ref(), &env.name, ask));
-                        let result =
-                            stack_set::deploy(layout, &env, spec, &guard, &mut progress, ask).await;
+                        let result = stack_set::deploy(
+                            layout,
+                            &env,
+                            spec,
+                            args.adopt_stack,
+                            &guard,
+                            &mut progress,
+                            ask,
+                        )
+                        .await;
                         progress.0.finish();
                         return Report {
                             env,
@@ -414,10 +422,18 @@ pub fn stack_spec<'a>(
 /// its stacks from others' when no `[outputs]` record them.
 pub const OWNER_TAG: &str = "temporal-serverless-workers:environment";
 
-/// How `env`'s stack is recognised as this tool's (see [`aws::Owner`]).
+/// How `env`'s stack, or its StackSet, is recognised as this tool's (see [`aws::Owner`]): a
+/// StackSet environment's record is `[outputs].stack_set_id`.
 pub fn owner(env: &Environment, adopt: bool) -> Owner<'_> {
+    let recorded = env.outputs.as_ref().and_then(|o| {
+        if env.stack_set().is_some() {
+            o.stack_set_id.as_deref()
+        } else {
+            o.stack_id.as_deref()
+        }
+    });
     Owner {
-        recorded_stack_id: env.outputs.as_ref().and_then(|o| o.stack_id.as_deref()),
+        recorded_stack_id: recorded,
         tag: (OWNER_TAG, env.name.as_str()),
         output: cfn::ROLE_ARN_OUTPUT,
         parameter: (cfn::EXTERNAL_ID_PARAMETER, env.role.external_id.as_str()),

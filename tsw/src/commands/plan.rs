@@ -168,7 +168,7 @@ pub fn run(args: PlanArgs, layout: &Layout) -> Result<ExitCode> {
                 let mut discard = None;
                 let (stack, role_drift, mode) = match &local.stack_set {
                     Some(spec) => (
-                        plan_stack_set(layout, &local.env, spec, guard, &mut aws)
+                        plan_stack_set(layout, &local.env, spec, args.adopt_stack, guard, &mut aws)
                             .await
                             .map(RolePlan::StackSet)
                             .map_err(shown),
@@ -404,6 +404,7 @@ async fn plan_stack_set(
     layout: &Layout,
     env: &Environment,
     spec: &aws::StackSetSpec,
+    adopt: bool,
     guard: Guard<'_>,
     aws: &mut AwsTarget,
 ) -> Result<aws::stack_set::StackSetPlan> {
@@ -414,6 +415,9 @@ async fn plan_stack_set(
     }
     aws.credentials = Some(clients.credentials.to_string());
     let current = clients.stack_sets().current(spec).await?;
+    if let Some(set) = &current.stack_set {
+        crate::commands::deploy::owner(env, adopt).check_stack_set(set)?;
+    }
     Ok(aws::stack_set::plan::plan(spec, &current))
 }
 

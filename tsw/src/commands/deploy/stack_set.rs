@@ -35,11 +35,13 @@ impl Done {
     }
 }
 
-/// Deploys `spec`, the StackSet of `env`. `ask`: confirm on the terminal first.
+/// Deploys `spec`, the StackSet of `env`; an existing StackSet of the name is changed only when
+/// it is recognisably `env`'s, or `adopt` (`--adopt-stack`). `ask`: confirm on the terminal first.
 pub(super) async fn deploy(
     layout: &Layout,
     env: &Environment,
     spec: StackSetSpec,
+    adopt: bool,
     guard: &Guard<'_>,
     progress: &mut StackSetProgress,
     ask: bool,
@@ -59,9 +61,10 @@ pub(super) async fn deploy(
         env.aws.region, clients.credentials
     ));
     let sets = clients.stack_sets();
-    // An operation under way (an automatic deployment, an interrupted deploy) first: the plan
-    // is of what it leaves.
-    if sets.describe(&spec.name, spec.call_as).await?.is_some() {
+    // Only this environment's StackSet is changed, before anything else; then an operation
+    // under way (an automatic deployment, an interrupted deploy): the plan is of what it leaves.
+    if let Some(set) = sets.describe(&spec.name, spec.call_as).await? {
+        crate::commands::deploy::owner(env, adopt).check_stack_set(&set)?;
         sets.settled(&spec.name, spec.call_as, &guard.deadline, progress)
             .await?;
     }

@@ -1,5 +1,6 @@
 //! `destroy` of a StackSet environment, reading top to bottom: refuse while `[outputs]`
-//! records registered versions (unless `--leave-versions`), confirm, delete every instance
+//! records registered versions (unless `--leave-versions`), confirm, refuse a StackSet of the
+//! name that is not recognisably this environment's (unless `--adopt-stack`), delete every instance
 //! (through the OUs or accounts, in every region they are in) with each instance's progress
 //! shown, then the StackSet, then remove `[outputs]`. When an instance could not be deleted the
 //! StackSet and `[outputs]` are kept, and the failure is named with its reason.
@@ -56,11 +57,13 @@ pub(super) fn run(
     let deleted = crate::connect::runtime()?.block_on(async {
         let deadline = Deadline::after(args.limits.timeout);
         let (clients, _) = crate::connect::connect_as(layout, env, Some(&deadline)).await?;
+        let sets = clients.stack_sets();
+        // Only this environment's StackSet is deleted: checked before any write.
+        if let Some(set) = sets.describe(&spec.name, spec.call_as).await? {
+            crate::commands::deploy::owner(env, args.adopt_stack).check_stack_set(&set)?;
+        }
         let mut progress = StackSetProgress(Progress::new(&env.name, false));
-        let deleted = clients
-            .stack_sets()
-            .destroy(spec, &deadline, &mut progress)
-            .await;
+        let deleted = sets.destroy(spec, &deadline, &mut progress).await;
         progress.0.finish();
         anyhow::Ok(deleted?)
     })?;
