@@ -102,4 +102,11 @@ fn a_stack_set_of_the_name_made_by_someone_else_is_left_alone_until_adopted() {
     // From now on it is this environment's: no `--adopt-stack` needed.
     let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
+    // Its tag alone tells it as this environment's once [outputs] are gone.
+    let start = recorded
+        .find("\n# Recorded by")
+        .expect("an [outputs] table");
+    repo.write_env("fleet", &recorded[..start]);
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
 }

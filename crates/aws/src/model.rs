@@ -241,3 +241,81 @@ impl Plan {
         self.action != PlanAction::NoChange
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TAG: &str = "temporal-serverless-workers:environment";
+
+    fn owner(recorded: Option<&str>, adopt: bool) -> Owner<'_> {
+        Owner {
+            recorded_stack_id: recorded,
+            tag: (TAG, "fleet"),
+            output: "RoleARN",
+            parameter: ("AssumeRoleExternalId", "ext-1"),
+            adopt,
+        }
+    }
+
+    /// Another team's StackSet: its own template, parameters and tags.
+    fn foreign() -> StackSetInfo {
+        StackSetInfo {
+            name: "roles".into(),
+            id: "roles:1b2c".into(),
+            arn: None,
+            status: "ACTIVE".into(),
+            template_body: "{\"Resources\": {\"Topic\": {\"Type\": \"AWS::SNS::Topic\"}}}".into(),
+            parameters: [("Team".to_owned(), "payments".to_owned())].into(),
+            permission_model: None,
+            auto_deployment: None,
+            organizational_unit_ids: Vec::new(),
+            administration_role_arn: None,
+            execution_role_name: None,
+            capabilities: Vec::new(),
+            tags: [("team".to_owned(), "payments".to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn a_stack_set_is_ours_by_the_stacks_rule_and_another_is_refused_naming_its_key() {
+        let set = foreign();
+        let err = owner(None, false).check_stack_set(&set).unwrap_err();
+        assert!(
+            matches!(&err, DeployError::NotOurs { kind: "StackSet", key: "stack_set.name", stack_id, .. } if stack_id == "roles:1b2c"),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with("StackSet `roles` (roles:1b2c) exists"),
+            "{text}"
+        );
+        assert!(text.contains("another `stack_set.name`") && text.contains("--adopt-stack"));
+        // Another environment's tag, or another ID recorded, is not this one's.
+        let mut tagged_else = foreign();
+        tagged_else.tags.insert(TAG.into(), "other".into());
+        assert!(
+            owner(Some("roles:ffff"), false)
+                .check_stack_set(&tagged_else)
+                .is_err()
+        );
+        // Recorded, tagged, this tool's template with this environment's external ID, adopted.
+        assert!(
+            owner(Some("roles:1b2c"), false)
+                .check_stack_set(&set)
+                .is_ok()
+        );
+        let mut tagged = foreign();
+        tagged.tags.insert(TAG.into(), "fleet".into());
+        assert!(owner(None, false).check_stack_set(&tagged).is_ok());
+        let mut ours = foreign();
+        ours.template_body = "Outputs:\n  RoleARN:\n    Value: !GetAtt Role.Arn\n".into();
+        ours.parameters
+            .insert("AssumeRoleExternalId".into(), "ext-1".into());
+        assert!(owner(None, false).check_stack_set(&ours).is_ok());
+        ours.parameters
+            .insert("AssumeRoleExternalId".into(), "ext-2".into());
+        assert!(owner(None, false).check_stack_set(&ours).is_err());
+        assert!(owner(None, true).check_stack_set(&set).is_ok());
+    }
+}
