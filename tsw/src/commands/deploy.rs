@@ -70,8 +70,8 @@ pub struct DeployArgs {
     /// Then register the `[[worker_deployments]]` (see `cargo xtask register --help`).
     #[arg(long)]
     pub register: bool,
-    /// Deploy over an existing stack of the name that is not recognisably this tool's (no
-    /// [outputs] record it, it lacks the tool's tag): it becomes this environment's stack.
+    /// Deploy over an existing stack (or StackSet) of the name that is not recognisably this
+    /// tool's (no [outputs] record it, it lacks the tool's tag): it becomes this environment's.
     #[arg(long)]
     pub adopt_stack: bool,
     /// Deploy at most this many environments at once (with a question to ask: one).

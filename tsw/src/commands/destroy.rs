@@ -29,8 +29,8 @@ pub struct DestroyArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Delete the stack even when it is not recognisably this tool's (no [outputs] record it,
-    /// it lacks the tool's tag).
+    /// Delete the stack (or StackSet) even when it is not recognisably this tool's (no
+    /// [outputs] record it, it lacks the tool's tag).
     #[arg(long)]
     pub adopt_stack: bool,
 

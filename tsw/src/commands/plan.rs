@@ -67,7 +67,7 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan over an existing stack of the name that is not recognisably this tool's, as
+    /// Plan over an existing stack (or StackSet) of the name that is not recognisably this tool's, as
     /// `deploy --adopt-stack` would.
     #[arg(long)]
     pub adopt_stack: bool,
