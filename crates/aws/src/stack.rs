@@ -338,22 +338,9 @@ impl Op<'_, '_> {
             stack_id: existing.map(|s| s.stack_id.clone()),
             created_stack,
         });
-        let params = spec
-            .parameters
-            .iter()
-            .map(|(k, v)| {
-                Parameter::builder()
-                    .parameter_key(k)
-                    .parameter_value(v)
-                    .build()
-            })
-            .collect();
+        let params = sdk_parameters(spec.parameters);
         // Always sent, even empty: a change set without Tags would keep the stack's old ones.
-        let tags = spec
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = sdk_tags(spec.tags);
         // The SDK retries a request whose answer was lost. The client token makes that retry
         // idempotent (AWS answers with the change set the first request made); without it, or
         // where it is not honoured, the retry fails with AlreadyExistsException for a name only
@@ -850,16 +837,7 @@ fn stack_info(s: &Stack) -> StackInfo {
                 ))
             })
             .collect(),
-        parameters: s
-            .parameters()
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    p.parameter_key()?.to_owned(),
-                    p.parameter_value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect(),
+        parameters: parameter_values(s.parameters()),
         tags: s
             .tags()
             .iter()
@@ -914,6 +892,42 @@ pub const OLD_CHANGE_SET_PREFIXES: &[&str] = &["xtask-"];
 /// How old a change set of this tool must be to count as left behind: older than any run
 /// keeps one while a person reviews it.
 pub const LEFTOVER_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// `(key, value)` pairs as CloudFormation parameters (a stack's, a StackSet's, an instance's
+/// overrides).
+pub(crate) fn sdk_parameters(pairs: &[(String, String)]) -> Vec<Parameter> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+/// `(key, value)` pairs as CloudFormation tags (a stack's or a StackSet's).
+pub(crate) fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The values of CloudFormation parameters (a stack's, a StackSet's, an instance's overrides)
+/// by key; a parameter without a key is left out, one without a value is empty.
+pub(crate) fn parameter_values<C: FromIterator<(String, String)>>(params: &[Parameter]) -> C {
+    params
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_owned(),
+                p.parameter_value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
 
 /// Whether the change set `name` is one this tool (or an older version of it) made, more than
 /// [`LEFTOVER_AFTER`] before `now` (milliseconds since the epoch): `PREFIX` and the

@@ -198,19 +198,6 @@ impl Preferences {
     }
 }
 
-/// `(key, value)` pairs as CloudFormation parameters.
-pub fn sdk_parameters(pairs: &[(String, String)]) -> Vec<cfn::Parameter> {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            cfn::Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect()
-}
-
 /// The StackSet calls of one connection: CloudFormation's, and AWS Organizations' for the
 /// accounts of an OU.
 #[derive(Debug, Clone)]

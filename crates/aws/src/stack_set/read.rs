@@ -11,6 +11,7 @@ use aws_sdk_cloudformation::types as cfn;
 use aws_sdk_organizations::types::ChildType;
 
 use super::{AutoDeployment, CallAs, PermissionModel, StackSets};
+use crate::stack::parameter_values;
 use crate::{DeployError, aws_error};
 
 /// A StackSet as AWS holds it.
@@ -153,16 +154,7 @@ impl StackSets {
                 .status()
                 .map_or_else(|| "UNKNOWN".to_owned(), |s| s.as_str().to_owned()),
             template_body: set.template_body().unwrap_or_default().to_owned(),
-            parameters: set
-                .parameters()
-                .iter()
-                .filter_map(|p| {
-                    Some((
-                        p.parameter_key()?.to_owned(),
-                        p.parameter_value().unwrap_or_default().to_owned(),
-                    ))
-                })
-                .collect(),
+            parameters: parameter_values(set.parameters()),
             permission_model: set.permission_model().and_then(PermissionModel::from_sdk),
             auto_deployment: set.auto_deployment().map(AutoDeployment::from_sdk),
             organizational_unit_ids: set.organizational_unit_ids().to_vec(),
@@ -243,17 +235,7 @@ impl StackSets {
             .map_err(|e| aws_error("DescribeStackInstance", e))?;
         Ok(out
             .stack_instance()
-            .map(|i| {
-                i.parameter_overrides()
-                    .iter()
-                    .filter_map(|p| {
-                        Some((
-                            p.parameter_key()?.to_owned(),
-                            p.parameter_value().unwrap_or_default().to_owned(),
-                        ))
-                    })
-                    .collect()
-            })
+            .map(|i| parameter_values(i.parameter_overrides()))
             .unwrap_or_default())
     }
 

@@ -8,14 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{AccountFilterType, Capability, DeploymentTargets, Tag};
+use aws_sdk_cloudformation::types::{AccountFilterType, Capability, DeploymentTargets};
 
 use super::{
     CallAs, Current, InstanceAction, InstancePlan, InstanceStatus, SetAction, StackSetPlan,
-    StackSetSpec, StackSets, Targets, sdk_parameters,
+    StackSetSpec, StackSets, Targets,
 };
 use crate::error::{DeployError, aws_error};
 use crate::in_flight::Deadline;
+use crate::stack::{sdk_parameters, sdk_tags};
 use crate::stack_set::watch::{OperationObserver, OperationOutcome};
 
 /// One thing a deploy does, in the order it does them.
@@ -122,14 +123,6 @@ impl SetDeploy {
             .iter()
             .all(|o| o.succeeded() && o.failed_instances().next().is_none())
     }
-}
-
-/// `(key, value)` pairs as CloudFormation tags.
-fn sdk_tags(pairs: &[(String, String)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 /// A fresh operation ID (also the request's idempotency token: a retried request gets the same
