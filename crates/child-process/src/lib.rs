@@ -546,10 +546,15 @@ mod tests {
         let hang = script(
             dir.path(),
             "hang",
-            &format!("sleep 1000 &\necho $! > {}\nwait", pid_file.display()),
+            // Written aside and renamed: the test must never see the file created but empty.
+            &format!(
+                "sleep 1000 &\necho $! > {0}.part\nmv {0}.part {0}\nwait",
+                pid_file.display()
+            ),
         );
         let start = Instant::now();
-        let err = run(&hang, &["--version"], &[], Duration::from_millis(500)).unwrap_err();
+        // Long enough for the shell to start its child and write the file on a loaded machine.
+        let err = run(&hang, &["--version"], &[], Duration::from_secs(2)).unwrap_err();
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -557,11 +562,11 @@ mod tests {
         );
         let msg = err.to_string();
         assert!(
-            msg.contains(&format!("`{}`", hang.display())) && msg.contains("within 500ms"),
+            msg.contains(&format!("`{}`", hang.display())) && msg.contains("within 2s"),
             "{msg}"
         );
         // What it started went with it.
-        let sleeper = std::fs::read_to_string(&pid_file).unwrap();
+        let sleeper = std::fs::read_to_string(&pid_file).expect("the shell wrote its child's pid");
         // Gone, or a zombie its new parent has not reaped yet (Linux's `/proc`).
         let alive = || {
             std::fs::read_to_string(format!("/proc/{}/stat", sleeper.trim()))
@@ -659,7 +664,11 @@ mod tests {
         let service = script(
             dir.path(),
             "service",
-            &format!("sleep 1000 &\necho $! > {}\nwait", pid_file.display()),
+            // Written aside and renamed: the test must never see the file created but empty.
+            &format!(
+                "sleep 1000 &\necho $! > {0}.part\nmv {0}.part {0}\nwait",
+                pid_file.display()
+            ),
         );
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
         let mut started = Child::new(&service).start(&log).unwrap();
