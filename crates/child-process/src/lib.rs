@@ -490,6 +490,42 @@ mod tests {
         path
     }
 
+    /// A script that starts `sleep SECONDS` in the background, writes that child's pid to the
+    /// returned file and waits for it. The pid is written aside and renamed, so a reader never
+    /// sees the file created but still empty.
+    fn parent_of_a_sleeper(dir: &Path, seconds: u32) -> (PathBuf, PathBuf) {
+        let pid_file = dir.join("pid");
+        let body = format!(
+            "sleep {seconds} &\necho $! > {0}.part\nmv {0}.part {0}\nwait",
+            pid_file.display()
+        );
+        (script(dir, "parent", &body), pid_file)
+    }
+
+    /// The pid [`parent_of_a_sleeper`] wrote, once it has (within 5 s).
+    fn sleeper_pid(pid_file: &Path) -> u32 {
+        let waited = Instant::now();
+        loop {
+            if let Ok(pid) = std::fs::read_to_string(pid_file) {
+                return pid.trim().parse().expect("a pid");
+            }
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "the script never wrote its child's pid"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether `pid` is gone (or a zombie) within `limit`.
+    fn gone_within(pid: u32, limit: Duration) -> bool {
+        let waited = Instant::now();
+        while running(pid) && waited.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        !running(pid)
+    }
+
     #[test]
     fn a_child_gets_the_allowed_variables_and_what_its_caller_passes_only() {
         let dir = tempfile::tempdir().unwrap();
@@ -542,21 +578,12 @@ mod tests {
     #[test]
     fn a_child_that_never_answers_is_stopped_at_its_deadline() {
         let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("pid");
-        let hang = script(
-            dir.path(),
-            "hang",
-            // Written aside and renamed: the test must never see the file created but empty.
-            &format!(
-                "sleep 1000 &\necho $! > {0}.part\nmv {0}.part {0}\nwait",
-                pid_file.display()
-            ),
-        );
+        let (hang, pid_file) = parent_of_a_sleeper(dir.path(), 1000);
         let start = Instant::now();
-        // Long enough for the shell to start its child and write the file on a loaded machine.
+        // Long enough for the shell to start its child and write its pid on a loaded machine.
         let err = run(&hang, &["--version"], &[], Duration::from_secs(2)).unwrap_err();
         assert!(
-            start.elapsed() < Duration::from_secs(5),
+            start.elapsed() < Duration::from_secs(10),
             "{:?}",
             start.elapsed()
         );
@@ -566,18 +593,11 @@ mod tests {
             "{msg}"
         );
         // What it started went with it.
-        let sleeper = std::fs::read_to_string(&pid_file).expect("the shell wrote its child's pid");
-        // Gone, or a zombie its new parent has not reaped yet (Linux's `/proc`).
-        let alive = || {
-            std::fs::read_to_string(format!("/proc/{}/stat", sleeper.trim()))
-                .is_ok_and(|stat| !stat.contains(") Z "))
-        };
-        let waited = Instant::now();
-        while alive() && waited.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let alive = alive();
-        assert!(!alive, "its child {sleeper} still runs");
+        let sleeper = sleeper_pid(&pid_file);
+        assert!(
+            gone_within(sleeper, Duration::from_secs(5)),
+            "its child {sleeper} still runs"
+        );
     }
 
     /// Ctrl-C raced against a slow CLI call: dropping the future stops the child (and what it
@@ -585,36 +605,17 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_child_is_stopped_when_the_future_waiting_for_it_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("pid");
-        let slow = script(
-            dir.path(),
-            "slow",
-            &format!("sleep 30 &\necho $! > {}\nwait", pid_file.display()),
-        );
-        let start = Instant::now();
-        let call = unblock(move || run(&slow, &[] as &[&str], &[], Duration::from_secs(60)));
+        let (slow, pid_file) = parent_of_a_sleeper(dir.path(), 60);
+        let call = unblock(move || run(&slow, &[] as &[&str], &[], Duration::from_secs(120)));
         tokio::select! {
             out = call => panic!("the slow child finished: {out:?}"),
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
+        // Dropped: the child goes now, long before its own end (60 s) or its deadline (120 s).
+        let sleeper = sleeper_pid(&pid_file);
         assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            start.elapsed()
-        );
-        let sleeper: u32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let cancelled = Instant::now();
-        while running(sleeper) && cancelled.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let after = cancelled.elapsed();
-        assert!(
-            after < Duration::from_secs(1),
-            "still running {after:?} after the cancellation"
+            gone_within(sleeper, Duration::from_secs(10)),
+            "its child {sleeper} still runs after the cancellation"
         );
     }
 
@@ -660,37 +661,19 @@ mod tests {
     #[test]
     fn a_service_is_stopped_with_what_it_started() {
         let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("pid");
-        let service = script(
-            dir.path(),
-            "service",
-            // Written aside and renamed: the test must never see the file created but empty.
-            &format!(
-                "sleep 1000 &\necho $! > {0}.part\nmv {0}.part {0}\nwait",
-                pid_file.display()
-            ),
-        );
+        let (service, pid_file) = parent_of_a_sleeper(dir.path(), 1000);
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
         let mut started = Child::new(&service).start(&log).unwrap();
-        let waited = Instant::now();
-        while !pid_file.exists() && waited.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let sleeper = sleeper_pid(&pid_file);
         assert!(started.exited().is_none());
         let pid = started.pid();
         assert!(alive(pid));
-        let sleeper: u32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
         started.stop(Duration::from_secs(5));
         assert!(!alive(pid), "reaped");
-        let waited = Instant::now();
-        while running(sleeper) && waited.elapsed() < Duration::from_secs(2) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!running(sleeper));
+        assert!(
+            gone_within(sleeper, Duration::from_secs(5)),
+            "{sleeper} still runs"
+        );
     }
 
     #[test]

@@ -1179,11 +1179,10 @@ mod tests {
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
-        let start = std::time::Instant::now();
         assert_eq!(check_depth(&flow), Err(EditError::TooDeep { line: 2 }));
+        // Refused by the depth check, not by the parser (which would say something else).
         let err = put(&flow, &[], "workercontroller.enabled:\n- value: true\n").unwrap_err();
         assert_eq!(err, EditError::TooDeep { line: 2 });
-        assert!(start.elapsed() < std::time::Duration::from_secs(1));
         assert!(
             err.to_string().contains("nested more than 64 levels"),
             "{err}"
