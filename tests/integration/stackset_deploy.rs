@@ -634,7 +634,11 @@ fn deploy_all_runs_a_stack_set_environment_in_its_wave_among_single_stacks() {
         text.starts_with("**3 environments: 3 with changes, 0 failed, 0 without changes"),
         "{text}"
     );
-    assert!(text.contains("`fleet`"), "{text}");
+    let fleet = text.lines().find(|l| l.starts_with("| `fleet`")).unwrap();
+    assert!(
+        fleet.contains(&format!("(StackSet, {} accounts)", members.len())),
+        "every member account of the OU, in the summary: {text}"
+    );
     assert!(
         plan.stdout
             .contains("stack set `temporal-invocation-role`: create"),

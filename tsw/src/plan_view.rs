@@ -726,7 +726,7 @@ pub fn summary(plans: &[EnvPlan], limit: usize) -> String {
         let row = format!(
             "| {} | {} | {} | {} | {} |\n",
             escape::md_cell(&p.env),
-            escape::md_cell(p.aws.account.as_deref().unwrap_or("(not known)")),
+            account_cell(p),
             escape::md_cell(&p.aws.region),
             verdict(p),
             if p.role_drift.is_empty() {
@@ -745,6 +745,26 @@ pub fn summary(plans: &[EnvPlan], limit: usize) -> String {
         out.push_str(&row);
     }
     out
+}
+
+/// The summary's Account cell: the account the environment's calls go to and, for a StackSet,
+/// how many accounts its instances reach once deployed.
+fn account_cell(p: &EnvPlan) -> String {
+    let account = escape::md_cell(p.aws.account.as_deref().unwrap_or("(not known)"));
+    let Ok(RolePlan::StackSet(set)) = &p.stack else {
+        return account;
+    };
+    let reached: std::collections::BTreeSet<&str> = set
+        .instances
+        .iter()
+        .filter(|i| i.action != InstanceAction::Remove)
+        .map(|i| i.account.as_str())
+        .collect();
+    let n = reached.len();
+    format!(
+        "{account} (StackSet, {n} account{})",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 fn value_json(c: &ValueChange) -> Value {
@@ -1136,6 +1156,44 @@ pub(crate) mod tests {
                 "| `changed` | `123456789012` | `eu-west-1` | changes | none |",
                 "| `quiet` | `123456789012` | `eu-west-1` | no changes | none |",
             ],
+            "{out}"
+        );
+    }
+
+    /// A StackSet environment's row names the account that owns the StackSet and how many
+    /// accounts its instances reach after the deploy (one removed is not counted).
+    #[test]
+    fn the_summary_row_of_a_stack_set_counts_the_accounts_it_reaches() {
+        use aws::stack_set::{InstancePlan, SetAction, StackSetPlan};
+        let instance = |account: &str, action| InstancePlan {
+            account: account.into(),
+            region: "us-east-1".into(),
+            action,
+            why: None,
+            overrides: Vec::new(),
+            status: None,
+        };
+        let mut plan = env_plan("org", true, false, false);
+        plan.stack = Ok(RolePlan::StackSet(StackSetPlan {
+            name: "roles".into(),
+            action: SetAction::NoChange,
+            id: Some("roles:1".into()),
+            parameters: Vec::new(),
+            template_changes: false,
+            tags: Vec::new(),
+            settings: Vec::new(),
+            instances: vec![
+                instance("111111111111", InstanceAction::Create),
+                instance("222222222222", InstanceAction::NoChange),
+                instance("333333333333", InstanceAction::Update),
+                instance("444444444444", InstanceAction::Remove),
+            ],
+            management_account: Some("123456789012".into()),
+        }));
+        let out = summary(&[plan], SUMMARY_LIMIT);
+        let row = out.lines().find(|l| l.starts_with("| `org`")).unwrap();
+        assert_eq!(
+            row, "| `org` | `123456789012` (StackSet, 3 accounts) | `eu-west-1` | changes | none |",
             "{out}"
         );
     }
