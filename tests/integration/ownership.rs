@@ -43,6 +43,10 @@ fn another_teams_stack_is_neither_replaced_nor_deleted_unless_adopted() {
         &["deploy", "--all", "--yes"],
         &["plan", "fs"],
         &["destroy", "fs", "--yes"],
+        // The read-only commands say so too, instead of judging another's stack as this
+        // environment's.
+        &["status", "fs"],
+        &["doctor", "fs"],
     ] {
         let run = co.xtask(args);
         run.failure();

@@ -30,7 +30,8 @@ print(json.dumps({{}}))
     );
 }
 
-/// The StackSet as AWS holds it: its parameters, tags and instances' accounts.
+/// The StackSet as AWS holds it: its parameters, tags, instances' accounts and how many
+/// operations were run on it.
 fn held(url: &str) -> Value {
     step(
         url,
@@ -42,6 +43,8 @@ print(json.dumps({
     'tags': {t['Key']: t['Value'] for t in s.get('Tags', [])},
     'template': s.get('TemplateBody', ''),
     'instances': sorted(i['Account'] for i in instances if i.get('Status') != 'DELETED'),
+    'operations': len(client.list_stack_set_operations(
+        StackSetName='temporal-invocation-role')['Summaries']),
 }))
 "#,
     )
@@ -78,6 +81,14 @@ fn a_stack_set_of_the_name_made_by_someone_else_is_left_alone_until_adopted() {
     assert!(says_not_ours(&deploy.all()), "{}", deploy.all());
     assert_eq!(held(&url), before, "deploy changed someone else's StackSet");
     assert_eq!(repo.read_env("fleet"), written, "nothing is recorded");
+
+    // The read-only commands say so too; `status` starts no drift detection on it.
+    for read in ["status", "doctor"] {
+        let run = repo.xtask(&[read, "fleet"]);
+        run.failure();
+        assert!(says_not_ours(&run.all()), "{read}: {}", run.all());
+        assert_eq!(held(&url), before, "{read} ran an operation on it");
+    }
 
     let destroy = repo.xtask(&["destroy", "fleet", "--yes"]);
     destroy.failure();

@@ -48,7 +48,8 @@ pub enum DeployError {
         "{kind} `{stack}` ({stack_id}) exists but is not recognisably this tool's: no [outputs] \
          record its ID, it has no `{tag}` tag and its template is not this tool's, so it is \
          someone else's; nothing was changed. Choose another `{key}`, or, if this environment \
-         really owns it, run the command again with `--adopt-stack`"
+         really owns it, take it over with `deploy --adopt-stack` (`plan` and `destroy` take the \
+         flag too)"
     )]
     NotOurs {
         kind: &'static str,

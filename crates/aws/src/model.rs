@@ -51,7 +51,7 @@ pub struct Owner<'a> {
 
 impl Owner<'_> {
     /// Refuses `stack` (named `name`) unless it [`Owner::recognises`] it.
-    pub(crate) fn check(&self, name: &str, stack: &StackInfo) -> Result<(), DeployError> {
+    pub fn check(&self, name: &str, stack: &StackInfo) -> Result<(), DeployError> {
         if self.recognises(stack) {
             return Ok(());
         }

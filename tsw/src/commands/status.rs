@@ -125,6 +125,8 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
             stack_missing(&env, &stack_name, &file, &mut verdict, out);
             return anyhow::Ok(());
         };
+        // Someone else's stack of the name says nothing about this environment.
+        crate::commands::deploy::owner(&env, false).check(&stack_name, &stack)?;
         show(&env, &stack_name, &stack, out);
         shown = stack_json(&stack);
         compare_record(&env, &file, &stack, &mut verdict, out);

@@ -927,6 +927,15 @@ async fn stack_deployed(r: &mut Report, inputs: &Inputs<'_>) -> Option<StackInfo
             return None;
         }
     };
+    // Someone else's stack of the name: nothing of it says anything about this environment.
+    if let Err(e) = crate::commands::deploy::owner(env, false).check(name, &stack) {
+        let fix = format!(
+            "choose another `role.stack_name`, or run `{tsw} deploy {} --adopt-stack` if this environment owns it",
+            env.name
+        );
+        r.fail(4, "role stack", e.to_string(), fix);
+        return None;
+    }
     r.pass(
         4,
         "role stack",
@@ -992,6 +1001,15 @@ async fn stack_set_deployed(
         r.fail(4, CHECK, detail, deploy_fix);
         return None;
     };
+    // Someone else's StackSet of the name: nothing of it says anything about this environment.
+    if let Err(e) = crate::commands::deploy::owner(env, false).check_stack_set(live) {
+        let fix = format!(
+            "choose another `stack_set.name`, or run `{tsw} deploy {} --adopt-stack` if this environment owns it",
+            env.name
+        );
+        r.fail(4, CHECK, e.to_string(), fix);
+        return None;
+    }
     let detail = format!("StackSet `{name}` (`{}`) is {}", live.id, live.status);
     if live.status == "ACTIVE" {
         r.pass(4, CHECK, detail);

@@ -47,6 +47,9 @@ pub(super) fn compare(
             }
             return Ok(serde_json::Value::Null);
         };
+        // Someone else's StackSet of the name is read no further: drift detection would run an
+        // operation on it.
+        crate::commands::deploy::owner(env, false).check_stack_set(&live)?;
         out.line(format_args!(
             "{}: StackSet `{name}` ({}) is {}",
             env.name,
