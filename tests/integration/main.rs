@@ -40,6 +40,7 @@ mod schema;
 mod shell;
 mod signals;
 mod snapshots;
+mod stackset_delegated;
 mod stackset_deploy;
 mod stackset_doctor;
 mod stackset_ownership;

@@ -78,7 +78,7 @@ print(json.dumps({{'root': root, 'ou': ou, 'accounts': accounts}}))
 }
 
 /// The role in each of `accounts`: [ARN, external ID], or null.
-fn roles(url: &str, accounts: &[String]) -> Value {
+pub(crate) fn roles(url: &str, accounts: &[String]) -> Value {
     step(
         url,
         &format!(
@@ -124,7 +124,7 @@ confirm = true
 
 /// `[outputs.role_arns]` as the descriptor records them: `"ACCOUNT" = "ARN"` lines (or
 /// `ACCOUNT = "ARN"`) under the table's header, up to the next table (comments left out).
-fn recorded_roles(text: &str) -> Vec<(String, String)> {
+pub(crate) fn recorded_roles(text: &str) -> Vec<(String, String)> {
     text.lines()
         .skip_while(|l| l.trim() != "[outputs.role_arns]")
         .skip(1)

@@ -45,7 +45,7 @@ pub fn spec(
         } else {
             PermissionModel::SelfManaged
         },
-        call_as: if set.call_as.as_ref().is_some_and(|c| c.is_delegated_admin()) {
+        call_as: if set.is_delegated_admin() {
             CallAs::DelegatedAdmin
         } else {
             CallAs::Itself

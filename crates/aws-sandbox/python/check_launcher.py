@@ -1094,6 +1094,116 @@ def auto_deployment_retains_stacks_of_a_leaving_account_when_asked(c: Clients, l
     expect_error(lambda: c.cf.describe_stack_set(StackSetName="self-managed-auto"), "StackSetNotFoundException")
 
 
+STACK_SETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+NOT_MANAGEMENT_ACCOUNT = ("You must be the management account or delegated admin account of an organization "
+                          "before operating a SERVICE_MANAGED stack set")
+NOT_DELEGATED_ADMIN = "Account used is not a delegated administrator"
+
+
+def delegated_admin(c: Clients, name: str) -> str:
+    """A new member account, outside every OU, registered as delegated administrator for StackSets."""
+    _, _, (account,) = org_unit(c, name, 1)
+    org = boto3.client("organizations", endpoint_url=c.cf.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    org.register_delegated_administrator(AccountId=account, ServicePrincipal=STACK_SETS_PRINCIPAL)
+    return account
+
+
+@check
+def stack_sets_honour_call_as_and_delegated_administrators(c: Clients, launcher: Launcher) -> None:
+    root, ou, accounts = org_unit(c, "delegated", 2)
+    admin = delegated_admin(c, "stackset-admins")
+    cf = in_account(c, "cloudformation", admin)
+    create = dict(StackSetName="delegated", TemplateBody=FIXED_NAME_TEMPLATE, Parameters=set_params("Delegated-Role"),
+                  PermissionModel="SERVICE_MANAGED", Capabilities=["CAPABILITY_NAMED_IAM"])
+    # As itself, a member account may not operate a service-managed StackSet.
+    expect_error(lambda: cf.create_stack_set(**create), "ValidationError", message=NOT_MANAGEMENT_ACCOUNT)
+    expect_error(lambda: cf.create_stack_set(**create, CallAs="SELF"), "ValidationError",
+                 message=NOT_MANAGEMENT_ACCOUNT)
+    # A member that is not registered may not call as a delegated administrator.
+    stranger = in_account(c, "cloudformation", accounts[0])
+    expect_error(lambda: stranger.create_stack_set(**create, CallAs="DELEGATED_ADMIN"), "ValidationError",
+                 message=NOT_DELEGATED_ADMIN)
+    expect_error(lambda: stranger.describe_stack_set(StackSetName="delegated", CallAs="DELEGATED_ADMIN"),
+                 "ValidationError", message=NOT_DELEGATED_ADMIN)
+    # The delegated administrator's StackSet lives in its account and reaches the OU's accounts.
+    arn = cf.create_stack_set(**create, CallAs="DELEGATED_ADMIN")["StackSetId"]
+    described = cf.describe_stack_set(StackSetName="delegated", CallAs="DELEGATED_ADMIN")["StackSet"]
+    assert f":{admin}:stackset/delegated:" in described["StackSetARN"], described["StackSetARN"]
+    assert arn == described["StackSetId"], (arn, described)
+    expect_error(lambda: cf.describe_stack_set(StackSetName="delegated"), "ValidationError",
+                 message=NOT_MANAGEMENT_ACCOUNT)
+    op = cf.create_stack_instances(StackSetName="delegated", Regions=["us-east-1"], CallAs="DELEGATED_ADMIN",
+                                   DeploymentTargets={"OrganizationalUnitIds": [ou]})["OperationId"]
+
+    def finished() -> Any:
+        found = cf.describe_stack_set_operation(StackSetName="delegated", OperationId=op,
+                                                CallAs="DELEGATED_ADMIN")["StackSetOperation"]
+        return found if found["Status"] != "RUNNING" else None
+
+    assert wait_for("the delegated administrator's operation", finished)["Status"] == "SUCCEEDED"
+    found = cf.list_stack_instances(StackSetName="delegated", CallAs="DELEGATED_ADMIN")["Summaries"]
+    assert sorted(i["Account"] for i in found) == sorted(accounts), found
+    for account in accounts:
+        assert trusted_external_id(c, account, "Delegated-Role") == [EXTERNAL_ID], account
+    expect_error(lambda: c.cf.describe_stack_set(StackSetName="delegated"), "StackSetNotFoundException")
+    op = cf.delete_stack_instances(StackSetName="delegated", Regions=["us-east-1"], RetainStacks=False,
+                                   DeploymentTargets={"OrganizationalUnitIds": [ou]}, CallAs="DELEGATED_ADMIN")
+    op = op["OperationId"]
+    wait_for("the deletion", finished)
+    cf.delete_stack_set(StackSetName="delegated", CallAs="DELEGATED_ADMIN")
+    expect_error(lambda: in_account(c, "iam", accounts[0]).get_role(RoleName="Delegated-Role"), "NoSuchEntity")
+    # Organizations' reads: the delegated administrator sees the organization, another member is denied.
+    member_org = in_account(c, "organizations", admin)
+    listed = member_org.list_accounts_for_parent(ParentId=ou)["Accounts"]
+    assert sorted(a["Id"] for a in listed) == sorted(accounts), listed
+    assert ou in [o["Id"] for o in member_org.list_children(ParentId=root, ChildType="ORGANIZATIONAL_UNIT")["Children"]]
+    others = in_account(c, "organizations", accounts[0])
+    for call in (lambda: others.list_children(ParentId=root, ChildType="ORGANIZATIONAL_UNIT"),
+                 lambda: others.list_accounts_for_parent(ParentId=ou), lambda: others.list_roots()):
+        expect_error(call, "AccessDeniedException", message="You don't have permissions to access this resource.")
+
+
+@check
+def enforced_delegated_admin_calls_need_list_delegated_administrators(c: Clients, launcher: Launcher) -> None:
+    """With IAM enforced, CallAs DELEGATED_ADMIN needs the caller to be allowed
+    organizations:ListDelegatedAdministrators: AWS checks the registration with the caller's rights.
+    An emulator of its own, since enforcement is global."""
+    other = Launcher(free_port())
+    try:
+        admin_clients = Clients(other.url)
+        org = boto3.client("organizations", endpoint_url=other.url, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        org.create_organization(FeatureSet="ALL")
+        account = org.create_account(Email="d@example.com", AccountName="d")["CreateAccountStatus"]["AccountId"]
+        org.register_delegated_administrator(AccountId=account, ServicePrincipal=STACK_SETS_PRINCIPAL)
+        iam = in_account(admin_clients, "iam", account)
+        keys = {}
+        for user, actions in (("with", ["cloudformation:DescribeStackSet", "organizations:ListDelegatedAdministrators"]),
+                              ("without", ["cloudformation:DescribeStackSet"])):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+            keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+        urllib.request.urlopen(urllib.request.Request(
+            f"{other.url}/moto-api/reset-auth", data=b"0", method="POST",
+            headers={"Content-Type": "text/plain"}), timeout=30)
+
+        def cf(user: str) -> Any:
+            return boto3.client("cloudformation", endpoint_url=other.url, region_name="us-east-1",
+                                aws_access_key_id=keys[user]["AccessKeyId"],
+                                aws_secret_access_key=keys[user]["SecretAccessKey"],
+                                config=Config(retries={"max_attempts": 1}))
+
+        expect_error(lambda: cf("with").describe_stack_set(StackSetName="none", CallAs="DELEGATED_ADMIN"),
+                     "StackSetNotFoundException")
+        expect_error(lambda: cf("without").describe_stack_set(StackSetName="none", CallAs="DELEGATED_ADMIN"),
+                     "ValidationError", message=NOT_DELEGATED_ADMIN)
+    finally:
+        other.stop(signal.SIGTERM)
+        other.cleanup()
+
+
 @check
 def port_in_use_fails_fast(c: Clients, launcher: Launcher) -> None:
     port = int(launcher.url.rsplit(":", 1)[1])

@@ -52,10 +52,23 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                         - AutoDeployment (service-managed only) is stored and shown by DescribeStackSet;
                         - DetectStackSetDrift (moto answered 500) runs as an operation that sets each
                           instance's DriftStatus and the StackSet's StackSetDriftDetectionDetails.
+  * stack set call as - every StackSet operation honours CallAs: DELEGATED_ADMIN only from an account
+                        registered as delegated administrator for member.org.stacksets.cloudformation.amazonaws.com
+                        (which RegisterDelegatedAdministrator now accepts) whose caller may
+                        organizations:ListDelegatedAdministrators when IAM is enforced, else "Account used is
+                        not a delegated administrator"; SELF (or none) on a SERVICE_MANAGED StackSet only from
+                        the management account, else "You must be the management account or delegated admin
+                        account ..." (both ValidationError; moto ignored CallAs). A delegated administrator's
+                        StackSet lives in its account and reaches the OUs of its organization.
+  * org member reads  - ListRoots, ListChildren, ListAccountsForParent and Organizations' other reads from a
+                        member account: the organization's answer for a delegated administrator (of any
+                        service), AccessDeniedException for any other member (moto answered from the member's
+                        own empty organization, or ListRoots to anyone).
   * org auto deploy   - Organizations CreateAccount/MoveAccount/RemoveAccountFromOrganization start the
                         automatic deployment of service-managed StackSets with AutoDeployment Enabled: an
                         account that joins a targeted OU gets instances in the StackSet's regions, one
-                        that leaves loses them (stacks kept with RetainStacksOnAccountRemoval).
+                        that leaves loses them (stacks kept with RetainStacksOnAccountRemoval); StackSets of delegated
+                        administrators too.
   * signed forms      - with IAM enforced (INITIAL_NO_AUTH_ACTION_COUNT, /moto-api/reset-auth), the
                         signature of a form-encoded request is checked against its body as sent,
                         not as botocore re-encodes the parsed form (which spells a space `+`
@@ -85,7 +98,7 @@ Limits (what is still not AWS):
     other condition keys; a trust policy without any Allow for sts:AssumeRole stays permissive.
   * StackSets: drift detection compares only the trust policy (and existence) of each
     AWS::IAM::Role of an instance's stack with its template; AccountFilterType only beside OUs (INTERSECTION,
-    DIFFERENCE, UNION), no AccountsUrl, CallAs/delegated administrators, no
+    DIFFERENCE, UNION), no AccountsUrl, no
     execution-role check in SELF_MANAGED targets; automatic deployments are not queued behind a
     running operation; StopStackSetOperation only marks the operation STOPPED (its work is done);
     a fixed delay per operation, whatever its number of targets; instance statuses never
@@ -1387,10 +1400,22 @@ def _check_idle(stack_set: Any) -> None:
 
 
 def _org(account_id: str, region: str) -> Any:
-    from moto.organizations.models import organizations_backends
+    """The Organizations backend that holds the organization `account_id` is in: its own for the
+    management account (or an account in none), the management account's for a member."""
     from moto.utilities.utils import get_partition
 
-    return organizations_backends[account_id][get_partition(region)]
+    return management_backend(account_id, get_partition(region))
+
+
+def management_backend(account_id: str, partition: str) -> Any:
+    """The Organizations backend of the management account of `account_id`'s organization
+    (moto keeps an organization only there); `account_id`'s own when it is in none."""
+    from moto.organizations.models import organizations_backends
+
+    owner = organizations_backends.master_accounts.get(account_id)
+    if owner is not None:
+        return organizations_backends[owner[0]][owner[1]]
+    return organizations_backends[account_id][partition]
 
 
 def _ou_accounts(org: Any, ous: list[str]) -> list[tuple[str, str]]:
@@ -1634,9 +1659,11 @@ def follow_account(org: Any, account_id: str) -> None:
     from moto.cloudformation.models import cloudformation_backends
 
     with _STACK_SETS:
-        if org.account_id not in cloudformation_backends:
-            return
-        for region, cfn in list(dict.items(cloudformation_backends[org.account_id])):
+        # The management account's StackSets and those of its delegated administrators.
+        owners = [org.account_id] + [admin.account.id for admin in org.admins
+                                     if STACK_SETS_PRINCIPAL in admin.services]
+        backends = [cloudformation_backends[o] for o in owners if o in cloudformation_backends]
+        for region, cfn in [item for backend in backends for item in list(dict.items(backend))]:
             for stack_set in list(cfn.stacksets.values()):
                 state = getattr(stack_set, "_launcher_state", None)
                 if (state is None or not state.auto["Enabled"] or stack_set.status != "ACTIVE"
@@ -1871,6 +1898,130 @@ def patch_cfn_stack_sets() -> None:
                      ("detect_stack_set_drift", detect_stack_set_drift),
                      ("stop_stack_set_operation", stop_stack_set_operation)]:
         setattr(CloudFormationResponse, name, fn)
+
+
+# The service principal an account is registered for to administer service-managed StackSets.
+STACK_SETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+NOT_MANAGEMENT_ACCOUNT = ("You must be the management account or delegated admin account of an organization "
+                          "before operating a SERVICE_MANAGED stack set")
+NOT_DELEGATED_ADMIN = "Account used is not a delegated administrator"
+ORGANIZATIONS_DENIED = "You don't have permissions to access this resource."
+# The StackSet operations that take CallAs (StopStackSetOperation too; the tool never calls it).
+CALL_AS_OPERATIONS = ("create_stack_set", "update_stack_set", "delete_stack_set", "describe_stack_set",
+                      "create_stack_instances", "update_stack_instances", "delete_stack_instances",
+                      "list_stack_instances", "describe_stack_instance", "describe_stack_set_operation",
+                      "list_stack_set_operations", "list_stack_set_operation_results", "detect_stack_set_drift",
+                      "stop_stack_set_operation")
+# Organizations' reads that only the management account and delegated administrators may make.
+ORGANIZATIONS_READS = ("list_roots", "list_children", "list_accounts_for_parent",
+                       "list_organizational_units_for_parent", "describe_organizational_unit", "list_parents",
+                       "list_accounts", "describe_account", "list_delegated_administrators")
+
+
+def delegated_services(account_id: str, partition: str) -> set[str]:
+    """The service principals `account_id` is a registered delegated administrator for."""
+    org = management_backend(account_id, partition)
+    return {service for admin in org.admins if admin.account.id == account_id for service in admin.services}
+
+
+def _iam_enforced() -> bool:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    return ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+
+
+def caller_may(response: Any, action: str) -> bool:
+    """Whether the signer of `response`'s request is allowed `action` on `*` (always, while IAM
+    is not enforced), as AWS checks the rights a call needs beyond its own action."""
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.access_control import IAMRequest
+
+    if not _iam_enforced():
+        return True
+    request = IAMRequest(account_id=response.current_account, method=response.method, path=response.raw_path,
+                         data=response.data, body=response.raw_body, headers=response.headers,
+                         action=response._get_action())
+    request._action = action
+    try:
+        request.check_action_permitted("*")
+    except AccessDeniedError:
+        return False
+    return True
+
+
+def check_call_as(response: Any, service_managed: Callable[[], bool]) -> None:
+    """CallAs as AWS honours it: DELEGATED_ADMIN only from an account registered as delegated
+    administrator for StackSets whose caller may organizations:ListDelegatedAdministrators (AWS
+    checks the registration with the caller's rights); SELF (the default) on a service-managed
+    StackSet only from the organization's management account. Each refusal is AWS's
+    ValidationError."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.utilities.utils import get_partition
+
+    account, partition = response.current_account, get_partition(response.region)
+    if response._get_param("CallAs") == "DELEGATED_ADMIN":
+        if (STACK_SETS_PRINCIPAL not in delegated_services(account, partition)
+                or not caller_may(response, "organizations:ListDelegatedAdministrators")):
+            raise ValidationError(message=NOT_DELEGATED_ADMIN)
+    elif service_managed():
+        org = management_backend(account, partition)
+        if org.org is None or org.account_id != account:
+            raise ValidationError(message=NOT_MANAGEMENT_ACCOUNT)
+
+
+def patch_cfn_stack_set_call_as() -> None:
+    """Every StackSet operation honours CallAs (check_call_as, made for DELEGATED_ADMIN before
+    the StackSet is looked up; moto ignored CallAs). A delegated administrator's StackSet lives in
+    its own account and targets the OUs of its organization (`_org`)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.organizations.models import FakeDelegatedAdministrator
+
+    _require(CloudFormationResponse, *CALL_AS_OPERATIONS)
+    _require(FakeDelegatedAdministrator, "SUPPORTED_SERVICES")
+    if STACK_SETS_PRINCIPAL not in FakeDelegatedAdministrator.SUPPORTED_SERVICES:
+        FakeDelegatedAdministrator.SUPPORTED_SERVICES.append(STACK_SETS_PRINCIPAL)
+
+    def guarded(name: str, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def method(self: Any) -> Any:
+            with _STACK_SETS:
+                if name == "create_stack_set":
+                    check_call_as(self, lambda: self._get_param("PermissionModel") == "SERVICE_MANAGED")
+                else:
+                    check_call_as(self, lambda: self.cloudformation_backend.describe_stack_set(
+                        self._get_param("StackSetName")).permission_model == "SERVICE_MANAGED")
+                return original(self)
+        return method
+
+    for name in CALL_AS_OPERATIONS:
+        setattr(CloudFormationResponse, name, guarded(name, getattr(CloudFormationResponse, name)))
+
+
+def patch_organizations_member_reads() -> None:
+    """Organizations' reads of the organization (ListRoots, ListChildren, ListAccountsForParent,
+    ...) from a member account: answered from the organization for a delegated administrator (of
+    any service), AccessDeniedException for any other member, as AWS does; moto answered ListRoots
+    to every member and the others from the member's own, empty, organization."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.organizations.models import OrganizationsBackend, organizations_backends
+
+    _require(OrganizationsBackend, *ORGANIZATIONS_READS)
+
+    class AccessDeniedException(JsonRESTError):
+        def __init__(self) -> None:
+            super().__init__("AccessDeniedException", ORGANIZATIONS_DENIED)
+
+    def as_member(original: Callable[..., Any]) -> Callable[..., Any]:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.org is not None or self.account_id not in organizations_backends.master_accounts:
+                return original(self, *args, **kwargs)
+            if not delegated_services(self.account_id, self.partition):
+                raise AccessDeniedException()
+            return original(management_backend(self.account_id, self.partition), *args, **kwargs)
+        return method
+
+    for name in ORGANIZATIONS_READS:
+        setattr(OrganizationsBackend, name, as_member(getattr(OrganizationsBackend, name)))
 
 
 _IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]+")
@@ -2361,7 +2512,9 @@ PATCHES: list[Callable[[], None]] = [
     patch_cfn_change_sets,
     patch_iam_role_names,
     patch_cfn_stack_sets,
+    patch_cfn_stack_set_call_as,
     patch_organizations_auto_deployment,
+    patch_organizations_member_reads,
     patch_signed_forms,
     patch_signed_bodies,
     patch_lambda_resources,

@@ -10,7 +10,8 @@
 //! the Lambda functions, and `iam:PassRole` on `deploy.cloudformation_role_arn` alone, with
 //! `iam:PassedToService`. No action is `*`, and no resource is: every action the tool needs
 //! takes resource-level permissions, but for `sts:GetCallerIdentity`, which needs no permission
-//! at all and is left out.
+//! at all and is left out, and [`DELEGATED_ADMIN_CHECK`], which CloudFormation checks as the
+//! caller of a delegated administrator's StackSet and which Organizations grants only on `*`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -218,6 +219,13 @@ impl Operation {
         }
     }
 }
+
+/// The action CloudFormation checks as the caller of every StackSet call made as a delegated
+/// administrator (`CallAs=DELEGATED_ADMIN`, `stack_set.call_as = "delegated-admin"`): it reads
+/// whether the account is registered for StackSets with the caller's own rights, and answers
+/// "Account used is not a delegated administrator" when the caller may not. Not the tool's own
+/// call. Organizations has no resource-level permission for it, so its resource is `*`.
+pub const DELEGATED_ADMIN_CHECK: &str = "organizations:ListDelegatedAdministrators";
 
 /// A role the tool runs as, named by what it is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,6 +440,14 @@ impl Use {
         }
     }
 
+    /// Whether this use calls StackSet operations, each of which CloudFormation checks
+    /// [`DELEGATED_ADMIN_CHECK`] for when made as a delegated administrator.
+    fn operates_stack_sets(self) -> bool {
+        self.calls()
+            .iter()
+            .any(|op| op.target() == Target::StackSet)
+    }
+
     /// Whether this use deletes the change sets interrupted runs left (which it lists first).
     fn deletes_leftovers(self) -> bool {
         self.calls().contains(&Operation::ListChangeSets)
@@ -461,6 +477,9 @@ pub struct Scope {
     pub stack_set_name: Option<String>,
     /// Whether the StackSet targets organizational units (service-managed).
     pub organizational_units: bool,
+    /// Whether the StackSet's calls are made as a delegated administrator
+    /// (`stack_set.call_as = "delegated-admin"`).
+    pub delegated_admin: bool,
     /// The invocation roles' ARNs (the recorded ones, else the one the template names).
     pub role_arns: Vec<String>,
     /// `deploy.cloudformation_role_arn`.
@@ -627,6 +646,13 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         }
         statements.push(statement(sid, &actions, &resources));
     }
+    if what.operates_stack_sets() && scopes.iter().any(|s| s.delegated_admin) {
+        statements.push(statement(
+            "CloudFormationChecksTheDelegatedAdministrator",
+            &BTreeSet::from([DELEGATED_ADMIN_CHECK.to_owned()]),
+            &BTreeSet::from(["*".to_owned()]),
+        ));
+    }
     if what.passes_service_role() {
         let roles: BTreeSet<String> = scopes
             .iter()
@@ -686,6 +712,7 @@ mod tests {
             stack_name: Some("tsw-staging".into()),
             stack_set_name: None,
             organizational_units: false,
+            delegated_admin: false,
             role_arns: vec![
                 "arn:aws:iam::123456789012:role/Temporal-Serverless-Worker-tsw-staging".into(),
             ],
@@ -770,6 +797,39 @@ mod tests {
                 "arn:aws:iam::222222222222:role/Temporal-Serverless-Worker".into(),
             ],
             ..scope(false)
+        }
+    }
+
+    /// Every use that calls StackSet operations lets CloudFormation check, as the caller, that
+    /// a delegated administrator is one (on `*`, the only resource Organizations takes for it);
+    /// nothing else gets it, nor the same StackSet called as its own account.
+    #[test]
+    fn a_delegated_administrators_uses_may_list_the_delegated_administrators() {
+        let delegated = Scope {
+            delegated_admin: true,
+            ..stack_set_scope()
+        };
+        let check = json!({
+            "Sid": "CloudFormationChecksTheDelegatedAdministrator",
+            "Effect": "Allow",
+            "Action": [DELEGATED_ADMIN_CHECK],
+            "Resource": ["*"],
+        });
+        for &u in Use::ALL {
+            let has = |scope: &Scope| {
+                policy(u, std::slice::from_ref(scope))["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&check)
+            };
+            let operates = !matches!(u, Use::Server | Use::Hub);
+            assert_eq!(has(&delegated), operates, "{u}");
+            assert!(
+                !policy(u, &[stack_set_scope()])
+                    .to_string()
+                    .contains(DELEGATED_ADMIN_CHECK),
+                "{u}"
+            );
         }
     }
 

@@ -155,7 +155,8 @@ pub(crate) fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespon
 
 /// Turns an SDK error into a [`DeployError::Aws`] that names the call, the code and the message,
 /// or the cause chain when the request never got an answer (nothing listening, no credentials),
-/// with its hint (see `explain.rs`).
+/// with its hint (see `explain.rs`: for credentials, and for answers whose usual cause is the
+/// descriptor's, `explain::answer_hint`).
 pub fn aws_error<E>(action: &'static str, err: E) -> DeployError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -165,6 +166,10 @@ where
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (None, Some(msg)) => msg.to_owned(),
         _ => message_chain(&err),
+    };
+    let message = match crate::explain::answer_hint(code.as_deref(), &message) {
+        Some(hint) => format!("{message}; {hint}"),
+        None => message,
     };
     DeployError::Aws {
         action,

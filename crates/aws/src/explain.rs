@@ -96,6 +96,45 @@ fn hint_for(err: &CredentialsError, profile: &str) -> Option<String> {
     })
 }
 
+/// CloudFormation's refusal of a service-managed StackSet to an account that is neither the
+/// organization's management account nor calling as its delegated administrator.
+const NOT_MANAGEMENT_ACCOUNT: &str =
+    "You must be the management account or delegated admin account of an organization";
+/// CloudFormation's refusal of `CallAs=DELEGATED_ADMIN`.
+const NOT_DELEGATED_ADMIN: &str = "Account used is not a delegated administrator";
+
+/// The fix for an AWS answer whose usual cause is the descriptor's or the organization's: a
+/// StackSet operated by an account that may not (docs/stacksets.md, "Delegated administrator").
+pub(crate) fn answer_hint(code: Option<&str>, message: &str) -> Option<String> {
+    if code != Some("ValidationError") {
+        return None;
+    }
+    if message.contains(NOT_MANAGEMENT_ACCOUNT) {
+        return Some(
+            "a service-managed StackSet is operated from the organization's management account, \
+             or from a delegated administrator calling as one: if `aws.account_id` is registered \
+             as a delegated administrator for StackSets, set `call_as = \"delegated-admin\"` \
+             under `[stack_set]` of the descriptor (key `stack_set.call_as`); otherwise run \
+             from the management account (its ID in `aws.account_id`, and its credentials)"
+                .to_owned(),
+        );
+    }
+    message.contains(NOT_DELEGATED_ADMIN).then(|| {
+        format!(
+            "the descriptor's `stack_set.call_as = \"delegated-admin\"` needs `aws.account_id` \
+             registered as a delegated administrator for StackSets: from the management account \
+             run `aws organizations register-delegated-administrator --service-principal \
+             {STACK_SETS_PRINCIPAL} --account-id ACCOUNT` (ACCOUNT: `aws.account_id`); and the \
+             caller needs `{}` (AWS checks the registration with the caller's own rights; \
+             `policy --for deploy` includes it)",
+            crate::actions::DELEGATED_ADMIN_CHECK
+        )
+    })
+}
+
+/// The service principal an account is registered for to administer service-managed StackSets.
+const STACK_SETS_PRINCIPAL: &str = "member.org.stacksets.cloudformation.amazonaws.com";
+
 /// The HTTP client every AWS client shares: `inner`, whose connection failures name the
 /// address they were for (the SDK's own say only `Connection refused`).
 pub(crate) fn naming_endpoints(inner: SharedHttpClient) -> SharedHttpClient {
@@ -238,6 +277,53 @@ mod tests {
         assert_eq!(
             message_chain(&with_hint(err, "p")),
             "an error occurred while loading credentials: external process exited with code 1"
+        );
+    }
+
+    /// CloudFormation's two refusals of a StackSet to an account that may not operate it, as
+    /// `aws_error` shows them: the answer, then what to do, naming the descriptor's keys.
+    #[test]
+    fn refusals_of_a_stack_set_name_the_call_as_key_and_the_registration() {
+        let answer = |message: &str| {
+            aws_sdk_cloudformation::operation::describe_stack_set::DescribeStackSetError::generic(
+                aws_sdk_cloudformation::error::ErrorMetadata::builder()
+                    .code("ValidationError")
+                    .message(message)
+                    .build(),
+            )
+        };
+        let not_admin = aws_error(
+            "CreateStackSet",
+            answer(
+                "You must be the management account or delegated admin account of an \
+                 organization before operating a SERVICE_MANAGED stack set",
+            ),
+        )
+        .to_string();
+        assert!(
+            not_admin.starts_with("CreateStackSet failed: ValidationError: You must be")
+                && not_admin.contains("`stack_set.call_as`")
+                && not_admin.contains("call_as = \"delegated-admin\"")
+                && not_admin.contains("management account"),
+            "{not_admin}"
+        );
+        let not_registered = aws_error(
+            "DescribeStackSet",
+            answer("Account used is not a delegated administrator"),
+        )
+        .to_string();
+        assert!(
+            not_registered.contains(
+                "aws organizations register-delegated-administrator --service-principal \
+                 member.org.stacksets.cloudformation.amazonaws.com --account-id ACCOUNT"
+            ) && not_registered.contains("organizations:ListDelegatedAdministrators")
+                && not_registered.contains("stack_set.call_as"),
+            "{not_registered}"
+        );
+        // Another ValidationError keeps its own message.
+        assert_eq!(
+            aws_error("DescribeStackSet", answer("Stack with id x does not exist")).to_string(),
+            "DescribeStackSet failed: ValidationError: Stack with id x does not exist"
         );
     }
 

@@ -622,6 +622,14 @@ impl StackSet {
         self.permission_model.is_service_managed()
     }
 
+    /// Whether the calls are made as a delegated administrator of the organization
+    /// (`call_as = "delegated-admin"`).
+    pub fn is_delegated_admin(&self) -> bool {
+        self.call_as
+            .as_ref()
+            .is_some_and(|c| c.is_delegated_admin())
+    }
+
     /// The external ID of `account`'s role: its override, else `role.external_id`.
     pub fn external_id_of<'a>(&'a self, role: &'a Role, account: &AccountId) -> &'a ExternalId {
         self.overrides

@@ -140,6 +140,7 @@ pub fn scope(env: &Environment) -> Result<Scope> {
         stack_name,
         stack_set_name: env.stack_set().map(|s| s.name.to_string()),
         organizational_units: env.stack_set().is_some_and(|s| s.is_service_managed()),
+        delegated_admin: env.stack_set().is_some_and(|s| s.is_delegated_admin()),
         role_arns,
         cloudformation_role_arn: env
             .deploy
