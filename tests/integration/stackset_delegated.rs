@@ -114,24 +114,29 @@ fn stack_sets_of(url: &str, account: &str) -> Value {
     )
 }
 
-/// A deploy refused before anything was made: exit 1, the descriptor as it was, no StackSet in
-/// `account` and no role in any of `members`; the output, to check its hint.
-fn refused(
-    url: &str,
-    repo: &Checkout,
-    run: &Run,
-    before: &str,
-    account: &str,
-    members: &[String],
-) -> String {
+/// A deploy by a member account's user (allowed everything), the account `registered` as a
+/// delegated administrator or not, with `call_as = "delegated-admin"` or without: refused before
+/// anything was made (exit 1, the descriptor as it was, no StackSet in the account and no role
+/// in any member account); returns the output, to check its hint.
+fn refused_deploy(registered: bool, call_as: bool) -> String {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let admin = administrator(&url, registered);
+    let keys = user(&url, &admin, "deployer", &BTreeSet::from(["*".to_owned()]));
+    let repo = Checkout::new();
+    repo.write_env("fleet", &delegated_descriptor(&url, &ou, &admin, call_as));
+    let before = repo.read_env("fleet");
+
+    let run = as_user(&repo, &keys, &["deploy", "fleet", "--yes"]);
     assert_eq!(run.code, Some(1), "{}", run.all());
     assert_eq!(
         repo.read_env("fleet"),
         before,
         "the descriptor is untouched"
     );
-    assert_eq!(stack_sets_of(url, account), serde_json::json!([]));
-    let roles_now = roles(url, members);
+    assert_eq!(stack_sets_of(&url, &admin), serde_json::json!([]));
+    let roles_now = roles(&url, &members);
     assert!(
         members.iter().all(|a| roles_now[a].is_null()),
         "{roles_now}"
@@ -193,17 +198,7 @@ fn a_delegated_administrator_deploys_the_stack_set_in_its_own_account_and_destro
 
 #[test]
 fn without_call_as_a_delegated_administrator_is_told_to_set_it() {
-    let emu = crate::support::emulator_of_its_own();
-    let url = emu.url();
-    let (_, ou, members) = organization(&url, false);
-    let admin = administrator(&url, true);
-    let keys = user(&url, &admin, "deployer", &BTreeSet::from(["*".to_owned()]));
-    let repo = Checkout::new();
-    repo.write_env("fleet", &delegated_descriptor(&url, &ou, &admin, false));
-    let before = repo.read_env("fleet");
-
-    let run = as_user(&repo, &keys, &["deploy", "fleet", "--yes"]);
-    let all = refused(&url, &repo, &run, &before, &admin, &members);
+    let all = refused_deploy(true, false);
     assert!(
         all.contains("You must be the management account or delegated admin account")
             && all.contains("`stack_set.call_as`")
@@ -214,17 +209,7 @@ fn without_call_as_a_delegated_administrator_is_told_to_set_it() {
 
 #[test]
 fn an_account_that_is_not_registered_is_told_to_register_it() {
-    let emu = crate::support::emulator_of_its_own();
-    let url = emu.url();
-    let (_, ou, members) = organization(&url, false);
-    let admin = administrator(&url, false);
-    let keys = user(&url, &admin, "deployer", &BTreeSet::from(["*".to_owned()]));
-    let repo = Checkout::new();
-    repo.write_env("fleet", &delegated_descriptor(&url, &ou, &admin, true));
-    let before = repo.read_env("fleet");
-
-    let run = as_user(&repo, &keys, &["deploy", "fleet", "--yes"]);
-    let all = refused(&url, &repo, &run, &before, &admin, &members);
+    let all = refused_deploy(false, true);
     assert!(
         all.contains("Account used is not a delegated administrator")
             && all.contains(&format!(
