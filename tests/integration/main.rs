@@ -46,6 +46,7 @@ mod stackset_doctor;
 mod stackset_ownership;
 mod stackset_plan;
 mod stackset_register;
+mod stackset_signals;
 mod stacksets;
 mod sts;
 mod template;

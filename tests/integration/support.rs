@@ -72,6 +72,13 @@ pub fn emulator_of_its_own() -> Owned {
         .unwrap_or_else(|e| panic!("cannot start an AWS emulator of its own: {e}"))
 }
 
+/// [`emulator_of_its_own`] whose StackSet operations stay RUNNING for `running` (1 s in the
+/// others), for tests that act while one runs.
+pub fn emulator_with_stack_set_operations_of(running: Duration) -> Owned {
+    Owned::aws_with_stack_set_operations_of(python(), &work_dir(), running)
+        .unwrap_or_else(|e| panic!("cannot start an AWS emulator of its own: {e}"))
+}
+
 /// A Temporal dev server (Temporal Server 1.32) whose AWS calls go to the test emulator,
 /// with `dynamic_config` as its `--dynamic-config-value` flags.
 pub fn temporal_server(dynamic_config: &[(&str, &str)]) -> Owned {

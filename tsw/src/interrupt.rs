@@ -1,5 +1,6 @@
 //! Ctrl-C and SIGTERM during a deploy or destroy: the run stops where it is, what was never
-//! executed is undone, and what CloudFormation goes on with is named, with how to follow it.
+//! executed is undone, a StackSet operation it started is stopped, and what CloudFormation
+//! goes on with is named, with how to follow it.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use aws::Clients;
 use aws::{Deadline, InFlight, Tracker, Undone};
 use env_descriptor::{Environment, Layout};
 
-/// How long undoing may take: a few requests.
+/// How long undoing may take: a few requests, or the wait for a StackSet operation to stop.
 const CLEANUP: Duration = Duration::from_secs(20);
 
 /// The signal that stopped a run.
@@ -81,8 +82,8 @@ pub struct Stopped<'a> {
 }
 
 /// After `first`: undoes, for each environment, what it had under way (a change set never
-/// executed, the empty stack it made) and says what goes on; the descriptors stay as they
-/// were. Returns the exit code; a second signal during the cleanup ends it at once.
+/// executed, the empty stack it made, a StackSet operation it started: stopped) and says what
+/// goes on; the descriptors stay as they were. Returns the exit code; a second signal during the cleanup ends it at once.
 pub async fn clean_up(
     layout: &Layout,
     first: Interrupt,
@@ -113,7 +114,10 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
     } else {
         let clients = Clients::connect(&crate::connect::connection(env)).await;
         let deadline = Deadline::after(CLEANUP);
-        match deadline.bound(clients.stacks.undo(&in_flight)).await {
+        match deadline
+            .bound(clients.stacks.undo(&in_flight, &deadline))
+            .await
+        {
             Some(Ok(undone)) => Ok(undone),
             Some(Err(e)) => Err(format!("could not undo the {in_flight}: {e}")),
             None => Err(format!(
@@ -123,24 +127,36 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
         }
     };
     match &undone {
-        // A StackSet operation is never undone: once started, CloudFormation runs it to its end.
-        Ok(Undone::Nothing) if env.stack_set().is_some() => safe_text::eprintln!(
-            "{}: interrupted; a StackSet operation it started goes on in CloudFormation to its end; `{tsw} status {}` shows the instances once it has, and `{tsw} {} {}` then records them",
-            env.name,
-            env.name,
-            run.resume,
-            env.name
-        ),
         Ok(undone) => safe_text::eprintln!("{}: interrupted; {undone}", env.name),
         Err(e) => safe_text::eprintln!("{}: interrupted; {e}", env.name),
     }
-    if matches!(undone, Ok(Undone::StillRunning(_))) {
-        safe_text::eprintln!(
+    match undone {
+        Ok(Undone::StillRunning(_)) => safe_text::eprintln!(
             "{}: run `{tsw} {} {}` to wait for it and record the result",
             env.name,
             run.resume,
             env.name
-        );
+        ),
+        // The next run waits for the operation (while it still stops), then does what is left.
+        Ok(Undone::StackSetOperation { .. }) => safe_text::eprintln!(
+            "{}: run `{tsw} {} {}` to resume where it stopped",
+            env.name,
+            run.resume,
+            env.name
+        ),
+        // Not stopped (denied, no answer): it goes on.
+        Err(_) => {
+            if let InFlight::StackSetOperation(op) = &in_flight {
+                safe_text::eprintln!(
+                    "{}: it may go on in CloudFormation: follow it with `{}`; `{tsw} {} {}` waits for it, then does what is left",
+                    env.name,
+                    op.follow(),
+                    run.resume,
+                    env.name
+                );
+            }
+        }
+        _ => {}
     }
     let file = crate::relative(layout, &env.file);
     safe_text::eprintln!("{}: `{file}` was left as it was", env.name);

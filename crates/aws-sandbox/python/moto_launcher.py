@@ -1906,7 +1906,7 @@ NOT_MANAGEMENT_ACCOUNT = ("You must be the management account or delegated admin
                           "before operating a SERVICE_MANAGED stack set")
 NOT_DELEGATED_ADMIN = "Account used is not a delegated administrator"
 ORGANIZATIONS_DENIED = "You don't have permissions to access this resource."
-# The StackSet operations that take CallAs (StopStackSetOperation too; the tool never calls it).
+# The StackSet operations that take CallAs (StopStackSetOperation too: the tool sends it on Ctrl-C).
 CALL_AS_OPERATIONS = ("create_stack_set", "update_stack_set", "delete_stack_set", "describe_stack_set",
                       "create_stack_instances", "update_stack_instances", "delete_stack_instances",
                       "list_stack_instances", "describe_stack_instance", "describe_stack_set_operation",

@@ -319,6 +319,23 @@ impl Owned {
         Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"), &|| true)
     }
 
+    /// The AWS emulator on a free port whose StackSet operations stay RUNNING for `running`
+    /// (the launcher's `SANDBOX_STACK_SET_OPERATION_SECONDS`, 1 s otherwise): for tests that act
+    /// while an operation runs.
+    pub fn aws_with_stack_set_operations_of(
+        env: &PythonEnv,
+        work_dir: &Path,
+        running: Duration,
+    ) -> Result<Self, SandboxError> {
+        let port = free_port()?;
+        let cmd = launcher_command(env, work_dir, "127.0.0.1", port, Some(std::process::id()))?
+            .env(
+                "SANDBOX_STACK_SET_OPERATION_SECONDS",
+                running.as_secs_f64().to_string(),
+            );
+        Self::spawn(cmd, port, work_dir, &format!("moto-{port}.log"), &|| true)
+    }
+
     /// The AWS emulator on a free port, answering as account `account` (moto's
     /// `MOTO_ACCOUNT_ID`): for tests of more than one account.
     pub fn aws_in_account(

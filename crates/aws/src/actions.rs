@@ -55,6 +55,7 @@ pub enum Operation {
     ListStackSetOperations,
     ListStackSetOperationResults,
     DetectStackSetDrift,
+    StopStackSetOperation,
     ListChildren,
     ListAccountsForParent,
 }
@@ -125,6 +126,7 @@ impl Operation {
         Operation::ListStackSetOperations,
         Operation::ListStackSetOperationResults,
         Operation::DetectStackSetDrift,
+        Operation::StopStackSetOperation,
         Operation::ListChildren,
         Operation::ListAccountsForParent,
     ];
@@ -159,7 +161,8 @@ impl Operation {
             | DescribeStackSetOperation
             | ListStackSetOperations
             | ListStackSetOperationResults
-            | DetectStackSetDrift => "cloudformation",
+            | DetectStackSetDrift
+            | StopStackSetOperation => "cloudformation",
             ListChildren | ListAccountsForParent => "organizations",
             GetRole
             | ListRolePolicies
@@ -213,7 +216,8 @@ impl Operation {
             | DescribeStackSetOperation
             | ListStackSetOperations
             | ListStackSetOperationResults
-            | DetectStackSetDrift => Target::StackSet,
+            | DetectStackSetDrift
+            | StopStackSetOperation => Target::StackSet,
             ListChildren | ListAccountsForParent => Target::Organization,
             GetCallerIdentity => Target::Nothing,
         }
@@ -358,6 +362,8 @@ impl Use {
                 ListStackSetOperations,
                 DescribeStackSetOperation,
                 ListStackSetOperationResults,
+                // Ctrl-C stops the operation the deploy started.
+                StopStackSetOperation,
                 // Restoring a role changed outside the stack.
                 UpdateAssumeRolePolicy,
                 PutRolePolicy,
@@ -378,6 +384,8 @@ impl Use {
                 DescribeStackSetOperation,
                 ListStackSetOperationResults,
                 DeleteStackSet,
+                // Ctrl-C stops the deletion of the instances.
+                StopStackSetOperation,
             ],
             Use::Doctor => &[
                 GetCallerIdentity,

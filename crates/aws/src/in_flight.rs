@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudformation::types::{StackSetOperationStatus, StackStatus};
+
+use crate::stack_set::CallAs;
 
 /// Whether a stack operation is under way. REVIEW_IN_PROGRESS is a stack that only holds a
 /// change set: nothing runs. A status this SDK does not know yet counts by its name.
@@ -23,6 +25,13 @@ pub fn is_in_progress(status: &StackStatus) -> bool {
         | S::UpdateRollbackInProgress => true,
         other => newer_ending(other.as_str(), S::values(), "_IN_PROGRESS"),
     }
+}
+
+/// Whether a StackSet operation in `status` still runs (STOPPING too: its instances under way
+/// finish first).
+pub(crate) fn is_running(status: &StackSetOperationStatus) -> bool {
+    use StackSetOperationStatus as S;
+    matches!(status, S::Running | S::Queued | S::Stopping)
 }
 
 /// Whether the stack's last operation failed and its rollback did not undo that (a `_FAILED`
@@ -74,6 +83,14 @@ impl Deadline {
         self.remaining().is_zero()
     }
 
+    /// The same deadline, `by` sooner.
+    pub fn sooner_by(&self, by: Duration) -> Self {
+        Deadline {
+            start: self.start,
+            limit: self.limit.saturating_sub(by),
+        }
+    }
+
     /// Awaits `fut`, or `None` when the deadline passes first.
     pub async fn bound<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
         tokio::time::timeout(self.remaining(), fut).await.ok()
@@ -115,6 +132,46 @@ impl fmt::Display for Running {
     }
 }
 
+/// A StackSet operation this run started: once CloudFormation accepted it, it goes on by
+/// itself unless StopStackSetOperation stops it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetOperation {
+    pub stack_set: String,
+    /// The ID the run gave it (CloudFormation takes it as `OperationId`).
+    pub operation_id: String,
+    /// How every call about it is made: as the owning account or as a delegated administrator.
+    pub call_as: CallAs,
+}
+
+impl SetOperation {
+    /// The AWS CLI command that follows it.
+    pub fn follow(&self) -> String {
+        let SetOperation {
+            stack_set,
+            operation_id,
+            call_as,
+        } = self;
+        let call_as = match call_as {
+            CallAs::Itself => "",
+            CallAs::DelegatedAdmin => " --call-as DELEGATED_ADMIN",
+        };
+        format!(
+            "aws cloudformation describe-stack-set-operation --stack-set-name {stack_set} \
+             --operation-id {operation_id}{call_as}"
+        )
+    }
+}
+
+impl fmt::Display for SetOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "StackSet `{}` operation {}",
+            self.stack_set, self.operation_id
+        )
+    }
+}
+
 /// What is under way, from the tool's side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum InFlight {
@@ -131,6 +188,8 @@ pub enum InFlight {
     },
     /// CloudFormation accepted a create, update or delete.
     Operation(Running),
+    /// A StackSet operation was asked for (and possibly accepted) and has not ended.
+    StackSetOperation(SetOperation),
 }
 
 impl fmt::Display for InFlight {
@@ -143,6 +202,7 @@ impl fmt::Display for InFlight {
             InFlight::Operation(r) => {
                 write!(f, "operation on stack `{}` ({})", r.stack, r.stack_id)
             }
+            InFlight::StackSetOperation(op) => write!(f, "{op}"),
         }
     }
 }
@@ -192,6 +252,12 @@ pub enum Undone {
     },
     /// CloudFormation goes on (or went on) with this.
     StillRunning(Running),
+    /// StopStackSetOperation was sent for this operation (or it had ended before); `status` is
+    /// the last one read (`None`: none could be).
+    StackSetOperation {
+        operation: SetOperation,
+        status: Option<StackSetOperationStatus>,
+    },
 }
 
 impl fmt::Display for Undone {
@@ -209,6 +275,26 @@ impl fmt::Display for Undone {
                 Ok(())
             }
             Undone::StillRunning(r) => write!(f, "{r}"),
+            Undone::StackSetOperation { operation, status } => match status {
+                Some(StackSetOperationStatus::Stopped) => write!(
+                    f,
+                    "stopped {operation}: the instances under way finished, the accounts not \
+                     yet started were left alone"
+                ),
+                Some(status) if !is_running(status) => write!(
+                    f,
+                    "{operation} had already ended ({status}) when it was to be stopped"
+                ),
+                _ => write!(
+                    f,
+                    "asked CloudFormation to stop {operation}, which is {}: the instances under \
+                     way finish, the accounts not yet started are left alone; follow it with `{}`",
+                    status
+                        .as_ref()
+                        .map_or("in a status that could not be read", |s| s.as_str()),
+                    operation.follow()
+                ),
+            },
         }
     }
 }

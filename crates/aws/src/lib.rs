@@ -38,7 +38,7 @@ pub use credentials::{
 };
 pub use error::{DeployError, Hint, aws_error, format_duration, message_chain};
 pub use explain::REQUEST_ID_TARGET;
-pub use in_flight::{Deadline, InFlight, Running, Tracker, Undone};
+pub use in_flight::{Deadline, InFlight, Running, SetOperation, Tracker, Undone};
 pub use lambda::{Function, FunctionConfiguration, FunctionEnvironment, Lambda, VpcConfig};
 pub use model::{
     Change, ChangeSetRef, Event, Outcome, Owner, Plan, PlanAction, PropertyChange, StackInfo,

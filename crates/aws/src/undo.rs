@@ -1,22 +1,40 @@
-//! After an interruption: undo what was never executed, and report what CloudFormation goes on
-//! with ([`Stacks::undo`], on the [`InFlight`] a run's [`crate::Tracker`] recorded).
+//! After an interruption: undo what was never executed, stop a StackSet operation, and report
+//! what CloudFormation goes on with ([`Stacks::undo`], on the [`InFlight`] a run's
+//! [`crate::Tracker`] recorded).
+
+use std::time::Duration;
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ExecutionStatus, StackStatus};
 
 use crate::error::{DeployError, aws_error};
-use crate::in_flight::{InFlight, Running, Undone};
+use crate::in_flight::{Deadline, InFlight, Running, SetOperation, Undone, is_running};
 use crate::model::StackInfo;
 use crate::stack::{Backoff, Stacks};
 
+/// What stopping a StackSet operation leaves of the cleanup's deadline, for the caller to
+/// report with: the wait for STOPPED ends this much before it.
+const REPORT_MARGIN: Duration = Duration::from_secs(2);
+
 impl Stacks {
     /// After an interruption: deletes a change set that was never executed (and the empty
-    /// REVIEW_IN_PROGRESS stack this run created for it), or finds the current status of an
-    /// operation CloudFormation goes on with. The caller bounds it with a short deadline.
-    pub async fn undo(&self, in_flight: &InFlight) -> Result<Undone, DeployError> {
+    /// REVIEW_IN_PROGRESS stack this run created for it), stops a StackSet operation this run
+    /// started (StopStackSetOperation: the instances under way finish, the accounts not yet
+    /// started are left alone, nothing is rolled back) and waits until it ends, or finds the
+    /// current status of a stack operation CloudFormation goes on with. The caller bounds it
+    /// with `deadline`, which a StackSet operation's wait for STOPPED ends before.
+    pub async fn undo(
+        &self,
+        in_flight: &InFlight,
+        deadline: &Deadline,
+    ) -> Result<Undone, DeployError> {
         match in_flight {
             InFlight::Nothing => Ok(Undone::Nothing),
             InFlight::Operation(r) => Ok(Undone::StillRunning(self.refresh(r).await)),
+            InFlight::StackSetOperation(op) => {
+                self.stop_stack_set_operation(op, &deadline.sooner_by(REPORT_MARGIN))
+                    .await
+            }
             InFlight::ChangeSet {
                 stack,
                 change_set,
@@ -26,6 +44,70 @@ impl Stacks {
                 self.undo_change_set(stack, change_set, stack_id.as_deref(), *created_stack)
                     .await
             }
+        }
+    }
+
+    /// StopStackSetOperation for `op`, then its status polled until it ends or `deadline`
+    /// passes. An operation CloudFormation never heard of (the run was stopped before its
+    /// request got through) is [`Undone::Nothing`].
+    async fn stop_stack_set_operation(
+        &self,
+        op: &SetOperation,
+        deadline: &Deadline,
+    ) -> Result<Undone, DeployError> {
+        let request = self
+            .cfn
+            .stop_stack_set_operation()
+            .stack_set_name(&op.stack_set)
+            .operation_id(&op.operation_id)
+            .call_as(op.call_as.sdk())
+            .send();
+        match deadline.bound(request).await {
+            Some(Ok(_)) => {}
+            Some(Err(e))
+                if e.as_service_error().and_then(|s| s.code())
+                    == Some("OperationNotFoundException") =>
+            {
+                return Ok(Undone::Nothing);
+            }
+            // Stopping already, or ended: its status says which.
+            Some(Err(e))
+                if e.as_service_error().and_then(|s| s.code())
+                    == Some("InvalidOperationException") => {}
+            Some(Err(e)) => return Err(aws_error("StopStackSetOperation", e)),
+            None => {
+                return Err(DeployError::TimedOut {
+                    waiting_for: format!("an answer to StopStackSetOperation for {op}"),
+                    after: deadline.limit(),
+                    running: None,
+                });
+            }
+        }
+        let mut backoff = Backoff::new();
+        let mut status = None;
+        loop {
+            let request = self
+                .cfn
+                .describe_stack_set_operation()
+                .stack_set_name(&op.stack_set)
+                .operation_id(&op.operation_id)
+                .call_as(op.call_as.sdk())
+                .send();
+            match deadline.bound(request).await {
+                Some(Ok(out)) => {
+                    backoff.answered();
+                    status = out.stack_set_operation.and_then(|o| o.status).or(status);
+                }
+                Some(Err(_)) => backoff.failed(),
+                None => {}
+            }
+            if status.as_ref().is_some_and(|s| !is_running(s)) || deadline.passed() {
+                return Ok(Undone::StackSetOperation {
+                    operation: op.clone(),
+                    status,
+                });
+            }
+            deadline.bound(backoff.wait()).await;
         }
     }
 

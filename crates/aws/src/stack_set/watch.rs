@@ -68,16 +68,9 @@ impl OperationOutcome {
     }
 }
 
-/// Whether an operation in `status` still runs.
+/// Whether an operation in `status` still runs (`None`: no status read yet).
 fn running(status: Option<&StackSetOperationStatus>) -> bool {
-    matches!(
-        status,
-        None | Some(
-            StackSetOperationStatus::Running
-                | StackSetOperationStatus::Queued
-                | StackSetOperationStatus::Stopping
-        )
-    )
+    status.is_none_or(crate::in_flight::is_running)
 }
 
 fn result(r: &StackSetOperationResultSummary) -> InstanceResult {

@@ -6,6 +6,7 @@
 //! ([`StackSets::destroy`]) and drift detection ([`StackSets::detect_drift`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
 
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{AccountFilterType, Capability, DeploymentTargets};
@@ -15,7 +16,8 @@ use super::{
     StackSetSpec, StackSets, Targets,
 };
 use crate::error::{DeployError, aws_error};
-use crate::in_flight::Deadline;
+use crate::in_flight::{Deadline, InFlight, SetOperation};
+use crate::stack::Guard;
 use crate::stack::{sdk_parameters, sdk_tags};
 use crate::stack_set::watch::{OperationObserver, OperationOutcome};
 
@@ -125,6 +127,9 @@ impl SetDeploy {
     }
 }
 
+/// The request that starts an operation, made when awaited: its operation's ID.
+type Started<'a> = Pin<Box<dyn Future<Output = Result<String, DeployError>> + Send + 'a>>;
+
 /// A fresh operation ID (also the request's idempotency token: a retried request gets the same
 /// operation back).
 fn operation_id() -> String {
@@ -158,18 +163,22 @@ fn targets_of(spec: &StackSetSpec, accounts: Option<&[String]>) -> DeploymentTar
 }
 
 impl StackSets {
-    /// Runs `steps` in order, each operation watched until it ends. Stops after an operation
-    /// that did not succeed (the ones after it would act on a StackSet in an unknown state).
+    /// Runs `steps` in order, each operation watched until it ends and recorded in the guard's
+    /// tracker meanwhile (from before its request: an interruption stops it). Stops after an
+    /// operation that did not succeed (the ones after it would act on a StackSet in an unknown
+    /// state).
     pub async fn apply(
         &self,
         spec: &StackSetSpec,
         steps: &[Step],
-        deadline: &Deadline,
+        guard: &Guard<'_>,
         obs: &mut dyn OperationObserver,
     ) -> Result<SetDeploy, DeployError> {
+        let deadline = &guard.deadline;
         let mut done = SetDeploy::default();
         for step in steps {
-            let operation = match step {
+            let id = operation_id();
+            let started: Started<'_> = match step {
                 Step::CreateStackSet => {
                     obs.step(&format!("creating StackSet `{}`", spec.name));
                     done.stack_set_id = self.create_stack_set(spec, deadline).await?;
@@ -180,7 +189,7 @@ impl StackSets {
                         "updating StackSet `{}` and every instance",
                         spec.name
                     ));
-                    self.update_stack_set(spec, deadline).await?
+                    Box::pin(self.update_stack_set(spec, &id, deadline))
                 }
                 Step::CreateInstances { accounts } => {
                     obs.step(&format!(
@@ -188,7 +197,7 @@ impl StackSets {
                         accounts.len(),
                         spec.regions.join(", ")
                     ));
-                    self.create_instances(spec, accounts, deadline).await?
+                    Box::pin(self.create_instances(spec, accounts, &id, deadline))
                 }
                 Step::UpdateInstances {
                     accounts,
@@ -203,21 +212,17 @@ impl StackSets {
                             format!(" with their overrides of {}", keys(overrides))
                         }
                     ));
-                    self.update_instances(spec, accounts, overrides, deadline)
-                        .await?
+                    Box::pin(self.update_instances(spec, accounts, overrides, &id, deadline))
                 }
                 Step::DeleteInstances { accounts, regions } => {
                     obs.step(&format!(
                         "deleting the instances of {} account(s) no longer targeted",
                         accounts.len()
                     ));
-                    self.delete_instances(spec, Some(accounts), regions, deadline)
-                        .await?
+                    Box::pin(self.delete_instances(spec, Some(accounts), regions, &id, deadline))
                 }
             };
-            let outcome = self
-                .wait(&spec.name, spec.call_as, &operation, deadline, obs)
-                .await?;
+            let outcome = self.watched(spec, &id, started, guard, obs).await?;
             let ok = outcome.succeeded();
             done.operations.push(outcome);
             if !ok {
@@ -232,6 +237,35 @@ impl StackSets {
                 .unwrap_or_default();
         }
         Ok(done)
+    }
+
+    /// Makes the request `started` of operation `id` and waits until the operation ends; the
+    /// guard's tracker holds it meanwhile, from before the request.
+    async fn watched(
+        &self,
+        spec: &StackSetSpec,
+        id: &str,
+        started: Started<'_>,
+        guard: &Guard<'_>,
+        obs: &mut dyn OperationObserver,
+    ) -> Result<OperationOutcome, DeployError> {
+        let tracked = |operation_id: &str| {
+            InFlight::StackSetOperation(SetOperation {
+                stack_set: spec.name.clone(),
+                operation_id: operation_id.to_owned(),
+                call_as: spec.call_as,
+            })
+        };
+        guard.tracker.set(tracked(id));
+        let outcome = async {
+            let operation = started.await?;
+            guard.tracker.set(tracked(&operation));
+            self.wait(&spec.name, spec.call_as, &operation, &guard.deadline, obs)
+                .await
+        }
+        .await;
+        guard.tracker.set(InFlight::Nothing);
+        outcome
     }
 
     async fn create_stack_set(
@@ -263,9 +297,9 @@ impl StackSets {
     async fn update_stack_set(
         &self,
         spec: &StackSetSpec,
+        id: &str,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
-        let id = operation_id();
         let request = self
             .cfn
             .update_stack_set()
@@ -282,21 +316,21 @@ impl StackSets {
             .set_regions(Some(spec.regions.clone()))
             .deployment_targets(targets_of(spec, None))
             .call_as(spec.call_as.sdk())
-            .operation_id(&id)
+            .operation_id(id)
             .send();
         let out = bound(deadline, "UpdateStackSet", request)
             .await?
             .map_err(|e| aws_error("UpdateStackSet", e))?;
-        Ok(out.operation_id().map_or(id, str::to_owned))
+        Ok(out.operation_id().unwrap_or(id).to_owned())
     }
 
     async fn create_instances(
         &self,
         spec: &StackSetSpec,
         accounts: &[String],
+        id: &str,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
-        let id = operation_id();
         // Service-managed: the OUs (CloudFormation adds every account under them that lacks an
         // instance); self-managed: the accounts.
         let targets = match &spec.targets {
@@ -311,12 +345,12 @@ impl StackSets {
             .set_regions(Some(spec.regions.clone()))
             .operation_preferences(spec.preferences.sdk())
             .call_as(spec.call_as.sdk())
-            .operation_id(&id)
+            .operation_id(id)
             .send();
         let out = bound(deadline, "CreateStackInstances", request)
             .await?
             .map_err(|e| aws_error("CreateStackInstances", e))?;
-        Ok(out.operation_id().map_or(id, str::to_owned))
+        Ok(out.operation_id().unwrap_or(id).to_owned())
     }
 
     async fn update_instances(
@@ -324,9 +358,9 @@ impl StackSets {
         spec: &StackSetSpec,
         accounts: &[String],
         overrides: &[(String, String)],
+        id: &str,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
-        let id = operation_id();
         let request = self
             .cfn
             .update_stack_instances()
@@ -337,12 +371,12 @@ impl StackSets {
             .set_parameter_overrides(Some(sdk_parameters(overrides)))
             .operation_preferences(spec.preferences.sdk())
             .call_as(spec.call_as.sdk())
-            .operation_id(&id)
+            .operation_id(id)
             .send();
         let out = bound(deadline, "UpdateStackInstances", request)
             .await?
             .map_err(|e| aws_error("UpdateStackInstances", e))?;
-        Ok(out.operation_id().map_or(id, str::to_owned))
+        Ok(out.operation_id().unwrap_or(id).to_owned())
     }
 
     /// DeleteStackInstances of `accounts` (`None`: every target of `spec`) in `regions`.
@@ -351,9 +385,9 @@ impl StackSets {
         spec: &StackSetSpec,
         accounts: Option<&[String]>,
         regions: &[String],
+        id: &str,
         deadline: &Deadline,
     ) -> Result<String, DeployError> {
-        let id = operation_id();
         let request = self
             .cfn
             .delete_stack_instances()
@@ -363,24 +397,27 @@ impl StackSets {
             .retain_stacks(false)
             .operation_preferences(spec.preferences.sdk())
             .call_as(spec.call_as.sdk())
-            .operation_id(&id)
+            .operation_id(id)
             .send();
         let out = bound(deadline, "DeleteStackInstances", request)
             .await?
             .map_err(|e| aws_error("DeleteStackInstances", e))?;
-        Ok(out.operation_id().map_or(id, str::to_owned))
+        Ok(out.operation_id().unwrap_or(id).to_owned())
     }
 
     /// Deletes every instance of the StackSet (through the spec's OUs and those its instances
     /// were made for, or the accounts the instances are in, in every region they are in), waits,
     /// then deletes the StackSet. `None` when there was no StackSet. The StackSet is deleted
-    /// only when every instance was ([`SetDeploy::succeeded`]).
+    /// only when every instance was ([`SetDeploy::succeeded`]). The deletion of the instances
+    /// is recorded in the guard's tracker while it runs, as [`StackSets::apply`] records each
+    /// operation.
     pub async fn destroy(
         &self,
         spec: &StackSetSpec,
-        deadline: &Deadline,
+        guard: &Guard<'_>,
         obs: &mut dyn OperationObserver,
     ) -> Result<Option<SetDeploy>, DeployError> {
+        let deadline = &guard.deadline;
         let Some(live) = self.describe(&spec.name, spec.call_as).await? else {
             return Ok(None);
         };
@@ -415,12 +452,9 @@ impl StackSets {
                 accounts.len()
             ));
             let regions: Vec<String> = regions.into_iter().collect();
-            let operation = self
-                .delete_instances(&spec, None, &regions, deadline)
-                .await?;
-            let outcome = self
-                .wait(&spec.name, spec.call_as, &operation, deadline, obs)
-                .await?;
+            let id = operation_id();
+            let started = Box::pin(self.delete_instances(&spec, None, &regions, &id, deadline));
+            let outcome = self.watched(&spec, &id, started, guard, obs).await?;
             done.operations.push(outcome);
             if !done.succeeded() {
                 return Ok(Some(done));

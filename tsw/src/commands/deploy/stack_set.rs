@@ -96,7 +96,7 @@ pub(super) async fn deploy(
             });
         }
     }
-    let done = sets.apply(&spec, &steps, &guard.deadline, progress).await?;
+    let done = sets.apply(&spec, &steps, guard, progress).await?;
     let instances = sets.instances(&spec.name, spec.call_as).await?;
     Ok(Done {
         spec,

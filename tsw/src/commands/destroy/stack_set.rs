@@ -3,16 +3,18 @@
 //! name that is not recognisably this environment's (unless `--adopt-stack`), delete every instance
 //! (through the OUs or accounts, in every region they are in) with each instance's progress
 //! shown, then the StackSet, then remove `[outputs]`. When an instance could not be deleted the
-//! StackSet and `[outputs]` are kept, and the failure is named with its reason.
+//! StackSet and `[outputs]` are kept, and the failure is named with its reason. Ctrl-C or
+//! SIGTERM while the instances are deleted stops that operation (`interrupt.rs`).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use aws::Deadline;
 use aws::stack_set::StackSetSpec;
+use aws::{Deadline, Guard, Tracker};
 use env_descriptor::{Environment, Layout, Outputs};
 
 use super::DestroyArgs;
+use crate::interrupt::{self, Signals, Stopped};
 use crate::progress::StackSetProgress;
 use crate::ui::{self, Progress};
 
@@ -54,19 +56,38 @@ pub(super) fn run(
             return Ok(ExitCode::FAILURE);
         }
     }
+    let tracker = Tracker::default();
     let deleted = crate::connect::runtime()?.block_on(async {
-        let deadline = Deadline::after(args.limits.timeout);
-        let (clients, _) = crate::connect::connect_as(layout, env, Some(&deadline)).await?;
-        let sets = clients.stack_sets();
-        // Only this environment's StackSet is deleted: checked before any write.
-        if let Some(set) = sets.describe(&spec.name, spec.call_as).await? {
-            crate::commands::deploy::owner(env, args.adopt_stack).check_stack_set(&set)?;
-        }
-        let mut progress = StackSetProgress(Progress::new(&env.name, false));
-        let deleted = sets.destroy(spec, &deadline, &mut progress).await;
-        progress.0.finish();
-        anyhow::Ok(deleted?)
+        let mut signals = Signals::listen()?;
+        let destroy = async {
+            let guard = Guard {
+                deadline: Deadline::after(args.limits.timeout),
+                tracker: &tracker,
+            };
+            let (clients, _) =
+                crate::connect::connect_as(layout, env, Some(&guard.deadline)).await?;
+            let sets = clients.stack_sets();
+            // Only this environment's StackSet is deleted: checked before any write.
+            if let Some(set) = sets.describe(&spec.name, spec.call_as).await? {
+                crate::commands::deploy::owner(env, args.adopt_stack).check_stack_set(&set)?;
+            }
+            let mut progress = StackSetProgress(Progress::new(&env.name, false));
+            let deleted = sets.destroy(spec, &guard, &mut progress).await;
+            progress.0.finish();
+            anyhow::Ok(deleted?)
+        };
+        anyhow::Ok(tokio::select! {
+            deleted = destroy => Ok(deleted?),
+            first = signals.next() => {
+                let run = Stopped { env, tracker: &tracker, resume: "destroy" };
+                Err(interrupt::clean_up(layout, first, &mut signals, &[run]).await)
+            }
+        })
     })?;
+    let deleted = match deleted {
+        Ok(deleted) => deleted,
+        Err(code) => return Ok(code),
+    };
     let out = args.output;
     let Some(done) = deleted else {
         out.line(format_args!(

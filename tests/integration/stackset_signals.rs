@@ -1,0 +1,135 @@
+//! Ctrl-C during a StackSet operation stops the rollout: the operation the run started gets
+//! StopStackSetOperation (as its StackSet's CallAs), the run says which operation it stopped and
+//! how to resume, exits 130 (143 for SIGTERM), and leaves the descriptor as it was; the next
+//! `deploy` (or `destroy`) carries on from there.
+//!
+//! The emulator's limit: an operation does its work when it starts and StopStackSetOperation
+//! only marks it STOPPED (the launcher's Limits), so every account already has its role when
+//! the run is stopped, and the resumed deploy finds nothing left to do. On AWS the accounts not
+//! yet started are left alone and the resumed deploy creates their instances; what these tests
+//! prove is the tool's side: the stop is sent for the right operation, the emulator reports it
+//! STOPPED, and the next run completes and records every account.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::child;
+use crate::fault_proxy::FaultProxy;
+use crate::stackset_deploy::{descriptor, organization, recorded_roles, roles, step};
+use crate::support::{Checkout, emulator_with_stack_set_operations_of};
+
+/// Long enough for the run to be signalled while its operation is RUNNING, on a loaded machine.
+const RUNNING: Duration = Duration::from_secs(30);
+const START: Duration = Duration::from_secs(120);
+const EXIT: Duration = Duration::from_secs(30);
+const ROLE: &str = "Temporal-Serverless-Worker";
+const STACK_SET: &str = "temporal-invocation-role";
+
+/// Every operation of the StackSet: [action, status].
+fn operations(url: &str) -> Value {
+    step(
+        url,
+        &format!(
+            "print(json.dumps([[o['Action'], o['Status']] for o in \
+             client.list_stack_set_operations(StackSetName='{STACK_SET}')['Summaries']]))"
+        ),
+    )
+}
+
+/// Signals `args` with `signal` once its first StackSet operation is watched (after `mark` on
+/// `proxy`), and returns how it ended.
+fn interrupted(
+    repo: &Checkout,
+    proxy: &FaultProxy,
+    args: &[&str],
+    signal: &str,
+) -> crate::support::Run {
+    let mark = proxy.mark();
+    let run = child::spawn(repo.root(), args);
+    proxy.wait_for("DescribeStackSetOperation", mark, START);
+    child::signal(&run, signal);
+    child::wait(run, EXIT)
+}
+
+#[test]
+fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
+    let emu = emulator_with_stack_set_operations_of(RUNNING);
+    let proxy = FaultProxy::start(&emu.url());
+    let (_, ou, members) = organization(&emu.url(), false);
+    let repo = Checkout::new();
+    let text = descriptor(&proxy.url(), &ou, "ext-id-stopped");
+    repo.write_env("fleet", &text);
+
+    // Ctrl-C while CreateStackInstances runs: stopped, not waited for to its end.
+    let run = interrupted(&repo, &proxy, &["deploy", "fleet", "--yes"], "INT");
+    assert_eq!(run.code, Some(130), "{}", run.all());
+    assert_eq!(
+        proxy.count("StopStackSetOperation"),
+        1,
+        "{:?}",
+        proxy.seen()
+    );
+    assert_eq!(
+        operations(&emu.url()),
+        serde_json::json!([["CREATE", "STOPPED"]])
+    );
+    let all = run.all();
+    assert!(
+        all.contains("stopped StackSet `temporal-invocation-role` operation tsw-"),
+        "names the operation it stopped:\n{all}"
+    );
+    assert!(
+        all.contains("cargo xtask deploy fleet"),
+        "says how to resume:\n{all}"
+    );
+    assert_eq!(repo.read_env("fleet"), text, "the descriptor is as it was");
+
+    // The next deploy completes and records every account; plan agrees.
+    repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    let mut wanted: Vec<(String, String)> = members
+        .iter()
+        .map(|a| (a.clone(), format!("arn:aws:iam::{a}:role/{ROLE}")))
+        .collect();
+    wanted.sort();
+    assert_eq!(recorded_roles(&repo.read_env("fleet")), wanted);
+    let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
+
+    // SIGTERM while DeleteStackInstances runs: stopped; the StackSet and [outputs] are kept,
+    // and the next destroy deletes what is left, then the StackSet.
+    let deployed = repo.read_env("fleet");
+    let run = interrupted(&repo, &proxy, &["destroy", "fleet", "--yes"], "TERM");
+    assert_eq!(run.code, Some(143), "{}", run.all());
+    assert_eq!(
+        proxy.count("StopStackSetOperation"),
+        2,
+        "{:?}",
+        proxy.seen()
+    );
+    assert_eq!(
+        operations(&emu.url())[1],
+        serde_json::json!(["DELETE", "STOPPED"])
+    );
+    let all = run.all();
+    assert!(
+        all.contains("stopped StackSet `temporal-invocation-role` operation tsw-"),
+        "names the operation it stopped:\n{all}"
+    );
+    assert!(
+        all.contains("cargo xtask destroy fleet"),
+        "says how to resume:\n{all}"
+    );
+    assert_eq!(repo.read_env("fleet"), deployed, "[outputs] kept");
+    repo.xtask(&["destroy", "fleet", "--yes"]).success();
+    assert_eq!(
+        roles(&emu.url(), &members),
+        serde_json::json!(
+            members
+                .iter()
+                .map(|a| (a.clone(), Value::Null))
+                .collect::<serde_json::Map<_, _>>()
+        )
+    );
+    assert!(!repo.read_env("fleet").contains("[outputs"));
+}
