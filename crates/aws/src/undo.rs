@@ -235,3 +235,135 @@ impl Stacks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_cloudformation::error::ErrorMetadata;
+    use aws_sdk_cloudformation::operation::describe_stack_set_operation::DescribeStackSetOperationOutput;
+    use aws_sdk_cloudformation::operation::stop_stack_set_operation::{
+        StopStackSetOperationError, StopStackSetOperationOutput,
+    };
+    use aws_sdk_cloudformation::types::{StackSetOperation, StackSetOperationStatus as S};
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
+
+    use super::*;
+    use crate::stack_set::CallAs;
+
+    fn stacks(rules: &[&Rule]) -> Stacks {
+        let interceptor = rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, r| i.with_rule(r),
+        );
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Stacks::with_client(Client::from_conf(config), None, Some("us-east-1"))
+    }
+
+    fn operation() -> SetOperation {
+        SetOperation {
+            stack_set: "roles".into(),
+            operation_id: "tsw-1".into(),
+            call_as: CallAs::DelegatedAdmin,
+        }
+    }
+
+    fn described(status: S) -> DescribeStackSetOperationOutput {
+        DescribeStackSetOperationOutput::builder()
+            .stack_set_operation(StackSetOperation::builder().status(status).build())
+            .build()
+    }
+
+    fn refused(code: &'static str) -> Rule {
+        mock!(Client::stop_stack_set_operation).then_error(move || {
+            StopStackSetOperationError::generic(ErrorMetadata::builder().code(code).build())
+        })
+    }
+
+    async fn undo(stacks: &Stacks, seconds: u64) -> Undone {
+        let deadline = Deadline::after(Duration::from_secs(seconds));
+        stacks
+            .undo(&InFlight::StackSetOperation(operation()), &deadline)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stack_set_operation_is_stopped_as_its_call_as_and_waited_for_until_stopped() {
+        let stop = mock!(Client::stop_stack_set_operation)
+            .match_requests(|r| {
+                r.stack_set_name() == Some("roles")
+                    && r.operation_id() == Some("tsw-1")
+                    && r.call_as() == Some(&aws_sdk_cloudformation::types::CallAs::DelegatedAdmin)
+            })
+            .then_output(|| StopStackSetOperationOutput::builder().build());
+        let describe = mock!(Client::describe_stack_set_operation)
+            .sequence()
+            .output(|| described(S::Stopping))
+            .output(|| described(S::Stopped))
+            .build();
+        let undone = undo(&stacks(&[&stop, &describe]), 30).await;
+        assert_eq!(
+            undone,
+            Undone::StackSetOperation {
+                operation: operation(),
+                status: Some(S::Stopped)
+            }
+        );
+        assert_eq!(stop.num_calls(), 1);
+        assert!(
+            undone
+                .to_string()
+                .starts_with("stopped StackSet `roles` operation tsw-1: the instances under way"),
+            "{undone}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_operation_that_had_ended_is_said_to_have_ended_and_one_never_started_is_nothing() {
+        let describe =
+            mock!(Client::describe_stack_set_operation).then_output(|| described(S::Succeeded));
+        let ended = refused("InvalidOperationException");
+        let undone = undo(&stacks(&[&ended, &describe]), 30).await;
+        assert_eq!(
+            undone.to_string(),
+            "StackSet `roles` operation tsw-1 had already ended (SUCCEEDED) when it was to be stopped"
+        );
+        let never = refused("OperationNotFoundException");
+        assert_eq!(undo(&stacks(&[&never]), 30).await, Undone::Nothing);
+    }
+
+    #[tokio::test]
+    async fn an_operation_still_stopping_when_the_deadline_passes_is_named_with_how_to_follow_it() {
+        let stop = mock!(Client::stop_stack_set_operation)
+            .then_output(|| StopStackSetOperationOutput::builder().build());
+        let describe =
+            mock!(Client::describe_stack_set_operation).then_output(|| described(S::Stopping));
+        // The wait ends REPORT_MARGIN before the cleanup's deadline.
+        let undone = undo(&stacks(&[&stop, &describe]), 3).await;
+        let text = undone.to_string();
+        assert!(
+            text.starts_with(
+                "asked CloudFormation to stop StackSet `roles` operation tsw-1, which is STOPPING"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "`aws cloudformation describe-stack-set-operation --stack-set-name roles \
+                 --operation-id tsw-1 --call-as DELEGATED_ADMIN`"
+            ),
+            "{text}"
+        );
+    }
+}
