@@ -76,6 +76,10 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
     );
     let all = run.all();
     assert!(
+        all.contains("SIGINT: stopping; undoing what was never executed and stopping the StackSet operation under way"),
+        "says what it does first:\n{all}"
+    );
+    assert!(
         all.contains("stopped StackSet `temporal-invocation-role` operation tsw-"),
         "names the operation it stopped:\n{all}"
     );
@@ -132,4 +136,71 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
         )
     );
     assert!(!repo.read_env("fleet").contains("[outputs"));
+}
+
+/// `deploy --all`: Ctrl-C while a StackSet environment's operation runs in its wave stops that
+/// operation; the wave after it never starts; the next `deploy --all` completes every
+/// environment.
+#[test]
+fn ctrl_c_during_deploy_all_stops_the_stack_set_operation_of_its_wave() {
+    let emu = emulator_with_stack_set_operations_of(RUNNING);
+    let proxy = FaultProxy::start(&emu.url());
+    let (_, ou, members) = organization(&emu.url(), false);
+    let repo = Checkout::new();
+    let single = |name: &str, wave: u16| {
+        crate::support::descriptor(&format!("it-{name}"), &format!("{name}-ext-id"), &["w"])
+            .replace(&crate::support::emulator().url(), &proxy.url())
+            .replace("confirm = true", &format!("confirm = true\nwave = {wave}"))
+    };
+    let envs = [
+        ("staging", single("staging-stop", 0)),
+        (
+            "fleet",
+            descriptor(&proxy.url(), &ou, "ext-id-all")
+                .replace("confirm = true", "confirm = true\nwave = 1"),
+        ),
+        ("production", single("production-stop", 2)),
+    ];
+    for (name, text) in &envs {
+        repo.write_env(name, text);
+    }
+
+    let run = interrupted(&repo, &proxy, &["deploy", "--all", "--yes"], "INT");
+    assert_eq!(run.code, Some(130), "{}", run.all());
+    assert_eq!(
+        proxy.count("StopStackSetOperation"),
+        1,
+        "{:?}",
+        proxy.seen()
+    );
+    assert_eq!(
+        operations(&emu.url()),
+        serde_json::json!([["CREATE", "STOPPED"]])
+    );
+    let all = run.all();
+    assert!(
+        all.contains("fleet: interrupted; stopped StackSet `temporal-invocation-role` operation")
+            && all.contains("fleet: run `cargo xtask deploy fleet` to resume"),
+        "{all}"
+    );
+    for (name, text) in &envs {
+        assert_eq!(&repo.read_env(name), text, "{name} is as it was");
+    }
+    assert_eq!(
+        step(
+            &emu.url(),
+            "print(json.dumps([s['StackName'] for s in client.list_stacks()['StackSummaries'] \
+             if s['StackName'].startswith('it-production-stop')]))"
+        ),
+        serde_json::json!([]),
+        "the wave after the StackSet's never started"
+    );
+
+    repo.xtask(&["deploy", "--all", "--yes"]).success();
+    assert_eq!(recorded_roles(&repo.read_env("fleet")).len(), members.len());
+    for env in ["staging", "production"] {
+        assert!(repo.read_env(env).contains("role_arn = "), "{env}");
+    }
+    let plan = repo.xtask(&["plan", "--all", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.all());
 }

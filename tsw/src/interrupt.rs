@@ -90,8 +90,17 @@ pub async fn clean_up(
     signals: &mut Signals,
     runs: &[Stopped<'_>],
 ) -> ExitCode {
+    let operations = runs
+        .iter()
+        .filter(|r| matches!(r.tracker.in_flight(), InFlight::StackSetOperation(_)))
+        .count();
+    let stopping = match operations {
+        0 => String::new(),
+        1 => " and stopping the StackSet operation under way".to_owned(),
+        n => format!(" and stopping the {n} StackSet operations under way"),
+    };
     safe_text::eprintln!(
-        "{}: stopping; undoing what was never executed...",
+        "{}: stopping; undoing what was never executed{stopping}...",
         first.name
     );
     let work = futures_util::future::join_all(runs.iter().map(|r| clean_up_one(layout, r)));
