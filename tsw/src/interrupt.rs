@@ -83,7 +83,8 @@ pub struct Stopped<'a> {
 
 /// After `first`: undoes, for each environment, what it had under way (a change set never
 /// executed, the empty stack it made, a StackSet operation it started: stopped) and says what
-/// goes on; the descriptors stay as they were. Returns the exit code; a second signal during the cleanup ends it at once.
+/// goes on; the descriptors stay as they were. Returns the exit code; a second signal during
+/// the cleanup ends it at once.
 pub async fn clean_up(
     layout: &Layout,
     first: Interrupt,
