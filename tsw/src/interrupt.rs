@@ -148,7 +148,7 @@ async fn clean_up_one(layout: &Layout, run: &Stopped<'_>) {
             env.name
         ),
         // The next run waits for the operation (while it still stops), then does what is left.
-        Ok(Undone::StackSetOperation { .. }) => safe_text::eprintln!(
+        Ok(Undone::StackSetOperation { .. } | Undone::NeverStarted(_)) => safe_text::eprintln!(
             "{}: run `{tsw} {} {}` to resume where it stopped",
             env.name,
             run.resume,

@@ -252,6 +252,9 @@ pub enum Undone {
     },
     /// CloudFormation goes on (or went on) with this.
     StillRunning(Running),
+    /// CloudFormation did not know this operation when it was to be stopped, nor for a few
+    /// seconds after: its request never got through, or has not yet.
+    NeverStarted(SetOperation),
     /// StopStackSetOperation was sent for this operation (or it had ended before); `status` is
     /// the last one read (`None`: none could be).
     StackSetOperation {
@@ -275,6 +278,12 @@ impl fmt::Display for Undone {
                 Ok(())
             }
             Undone::StillRunning(r) => write!(f, "{r}"),
+            Undone::NeverStarted(operation) => write!(
+                f,
+                "{operation} was not known to CloudFormation when it was to be stopped: its \
+                 request never got through, or is late; should it start, `{}` follows it",
+                operation.follow()
+            ),
             Undone::StackSetOperation { operation, status } => match status {
                 Some(StackSetOperationStatus::Stopped) => write!(
                     f,

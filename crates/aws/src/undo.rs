@@ -16,6 +16,10 @@ use crate::stack::{Backoff, Stacks};
 /// report with: the wait for STOPPED ends this much before it.
 const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
+/// How long an operation CloudFormation does not know is asked for again: the request that
+/// starts it may have been cut off on its way by the signal, and still arrive.
+const NOT_KNOWN_GRACE: Duration = Duration::from_secs(5);
+
 impl Stacks {
     /// After an interruption: deletes a change set that was never executed (and the empty
     /// REVIEW_IN_PROGRESS stack this run created for it), stops a StackSet operation this run
@@ -48,39 +52,50 @@ impl Stacks {
     }
 
     /// StopStackSetOperation for `op`, then its status polled until it ends or `deadline`
-    /// passes. An operation CloudFormation never heard of (the run was stopped before its
-    /// request got through) is [`Undone::Nothing`].
+    /// passes. An operation CloudFormation does not know (yet: the request that starts it was
+    /// cut off on its way, and may still arrive) is asked for again for [`NOT_KNOWN_GRACE`];
+    /// one it never knows is [`Undone::NeverStarted`].
     async fn stop_stack_set_operation(
         &self,
         op: &SetOperation,
         deadline: &Deadline,
     ) -> Result<Undone, DeployError> {
-        let request = self
-            .cfn
-            .stop_stack_set_operation()
-            .stack_set_name(&op.stack_set)
-            .operation_id(&op.operation_id)
-            .call_as(op.call_as.sdk())
-            .send();
-        match deadline.bound(request).await {
-            Some(Ok(_)) => {}
-            Some(Err(e))
-                if e.as_service_error().and_then(|s| s.code())
-                    == Some("OperationNotFoundException") =>
-            {
-                return Ok(Undone::Nothing);
-            }
-            // Stopping already, or ended: its status says which.
-            Some(Err(e))
-                if e.as_service_error().and_then(|s| s.code())
-                    == Some("InvalidOperationException") => {}
-            Some(Err(e)) => return Err(aws_error("StopStackSetOperation", e)),
-            None => {
-                return Err(DeployError::TimedOut {
-                    waiting_for: format!("an answer to StopStackSetOperation for {op}"),
-                    after: deadline.limit(),
-                    running: None,
-                });
+        let not_known = deadline.sooner_by(deadline.remaining().saturating_sub(NOT_KNOWN_GRACE));
+        let mut backoff = Backoff::new();
+        loop {
+            let request = self
+                .cfn
+                .stop_stack_set_operation()
+                .stack_set_name(&op.stack_set)
+                .operation_id(&op.operation_id)
+                .call_as(op.call_as.sdk())
+                .send();
+            match deadline.bound(request).await {
+                Some(Ok(_)) => break,
+                Some(Err(e))
+                    if e.as_service_error().and_then(|s| s.code())
+                        == Some("OperationNotFoundException") =>
+                {
+                    if not_known.passed() {
+                        return Ok(Undone::NeverStarted(op.clone()));
+                    }
+                    not_known.bound(backoff.wait()).await;
+                }
+                // Stopping already, or ended: its status says which.
+                Some(Err(e))
+                    if e.as_service_error().and_then(|s| s.code())
+                        == Some("InvalidOperationException") =>
+                {
+                    break;
+                }
+                Some(Err(e)) => return Err(aws_error("StopStackSetOperation", e)),
+                None => {
+                    return Err(DeployError::TimedOut {
+                        waiting_for: format!("an answer to StopStackSetOperation for {op}"),
+                        after: deadline.limit(),
+                        running: None,
+                    });
+                }
             }
         }
         let mut backoff = Backoff::new();
@@ -330,7 +345,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_operation_that_had_ended_is_said_to_have_ended_and_one_never_started_is_nothing() {
+    async fn an_operation_that_had_ended_is_said_to_have_ended_and_one_never_known_is_named() {
         let describe =
             mock!(Client::describe_stack_set_operation).then_output(|| described(S::Succeeded));
         let ended = refused("InvalidOperationException");
@@ -339,8 +354,45 @@ mod tests {
             undone.to_string(),
             "StackSet `roles` operation tsw-1 had already ended (SUCCEEDED) when it was to be stopped"
         );
+        // Never known to CloudFormation, however long it is asked (here until the deadline).
         let never = refused("OperationNotFoundException");
-        assert_eq!(undo(&stacks(&[&never]), 30).await, Undone::Nothing);
+        let undone = undo(&stacks(&[&never]), 3).await;
+        assert_eq!(undone, Undone::NeverStarted(operation()));
+        assert!(never.num_calls() > 1, "asked again: {}", never.num_calls());
+        assert!(
+            undone.to_string().starts_with(
+                "StackSet `roles` operation tsw-1 was not known to CloudFormation when it was to be stopped"
+            ) && undone.to_string().contains("--operation-id tsw-1"),
+            "{undone}"
+        );
+    }
+
+    /// The request that starts the operation may reach CloudFormation after the first stop: it
+    /// is asked again, and stopped once known.
+    #[tokio::test]
+    async fn an_operation_not_known_yet_is_stopped_once_it_is() {
+        let stop = mock!(Client::stop_stack_set_operation)
+            .sequence()
+            .error(|| {
+                StopStackSetOperationError::generic(
+                    ErrorMetadata::builder()
+                        .code("OperationNotFoundException")
+                        .build(),
+                )
+            })
+            .output(|| StopStackSetOperationOutput::builder().build())
+            .build();
+        let describe =
+            mock!(Client::describe_stack_set_operation).then_output(|| described(S::Stopped));
+        let undone = undo(&stacks(&[&stop, &describe]), 30).await;
+        assert_eq!(
+            undone,
+            Undone::StackSetOperation {
+                operation: operation(),
+                status: Some(S::Stopped)
+            }
+        );
+        assert_eq!(stop.num_calls(), 2);
     }
 
     #[tokio::test]
