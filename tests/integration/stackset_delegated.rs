@@ -196,6 +196,14 @@ fn a_delegated_administrator_deploys_the_stack_set_in_its_own_account_and_destro
     assert_eq!(plan.code, Some(0), "{}", plan.all());
     let status = as_user(&repo, &keys, &["status", "fleet"]);
     assert_eq!(status.code, Some(0), "{}", status.all());
+    // What agrees is named as it is: a StackSet and its instances, no stack.
+    assert!(
+        status
+            .stdout
+            .contains("fleet: in sync: the descriptor, the StackSet and its instances agree"),
+        "{}",
+        status.all()
+    );
 
     // destroy removes every instance, the StackSet, and [outputs].
     as_user(&repo, &keys, &["destroy", "fleet", "--yes"]).success();
