@@ -76,7 +76,7 @@ confirm = false
 fn boto3(url: &str, keys: Option<&(String, String)>, statement: &str) -> String {
     let (id, secret) = keys.map_or(("testing", "testing"), |(i, s)| (i.as_str(), s.as_str()));
     python_stdout(&format!(
-        "import boto3, json, urllib.request\n\
+        "import boto3, json\n\
          def client(service):\n    return boto3.client(service, endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='{id}', aws_secret_access_key='{secret}')\n\
          {statement}\n"
     ))
@@ -113,7 +113,11 @@ fn user(url: &str, name: &str, actions: &BTreeSet<String>) -> (String, String) {
 
 /// The actions of `use_`'s policy for `env`, as the command prints them: (every action, the
 /// actions of the tool's own calls).
-fn actions(co: &Checkout, env: &str, use_: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+pub(crate) fn actions(
+    co: &Checkout,
+    env: &str,
+    use_: &str,
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let run = co.xtask(&["policy", env, "--for", use_]);
     run.success();
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -189,15 +193,7 @@ fn each_policy_is_enough_and_each_of_its_actions_is_needed() {
         None,
         "client('iam').create_policy(PolicyName='lp-extra', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 's3:GetObject', 'Resource': '*'}]}))",
     );
-    // A form-encoded body would be parsed as a form, leaving moto an empty count.
-    boto3(
-        &url,
-        None,
-        &format!(
-            "urllib.request.urlopen(urllib.request.Request('{url}/moto-api/reset-auth', data=b'0', \
-             method='POST', headers={{'Content-Type': 'text/plain'}}))"
-        ),
-    );
+    crate::support::enforce_iam(&url);
     // From here on, every request is checked against its signer's policies.
     let drift = {
         let url = url.clone();
@@ -493,14 +489,7 @@ fn doctor_and_the_server_need_exactly_their_policies() {
             cases.push((use_, missing.clone(), fewer));
         }
     }
-    boto3(
-        &url,
-        None,
-        &format!(
-            "urllib.request.urlopen(urllib.request.Request('{url}/moto-api/reset-auth', data=b'0', \
-             method='POST', headers={{'Content-Type': 'text/plain'}}))"
-        ),
-    );
+    crate::support::enforce_iam(&url);
     let mut problems = Vec::new();
     for (use_, missing, granted) in &cases {
         let document = serde_json::json!({

@@ -41,6 +41,7 @@ mod shell;
 mod signals;
 mod snapshots;
 mod stackset_delegated;
+mod stackset_delegated_policies;
 mod stackset_deploy;
 mod stackset_doctor;
 mod stackset_ownership;

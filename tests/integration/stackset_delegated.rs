@@ -16,7 +16,7 @@ const PRINCIPAL: &str = "member.org.stacksets.cloudformation.amazonaws.com";
 
 /// A new member account outside every OU (in the root), registered as delegated administrator
 /// for StackSets when `registered`.
-fn administrator(url: &str, registered: bool) -> String {
+pub(crate) fn administrator(url: &str, registered: bool) -> String {
     let register = if registered {
         format!(
             "org.register_delegated_administrator(AccountId=a, ServicePrincipal='{PRINCIPAL}')\n"
@@ -36,18 +36,31 @@ fn administrator(url: &str, registered: bool) -> String {
     .to_owned()
 }
 
-/// IAM user `name` of `account` whose one inline policy allows `actions` on `*`; its keys.
-fn user(url: &str, account: &str, name: &str, actions: &BTreeSet<String>) -> (String, String) {
+/// IAM user `name` of `account` whose one inline policy allows `actions` on `*` (no policy
+/// when there are none); its keys.
+pub(crate) fn user(
+    url: &str,
+    account: &str,
+    name: &str,
+    actions: &BTreeSet<String>,
+) -> (String, String) {
     let document = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": "*" }],
     });
+    let put = if actions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "iam.put_user_policy(UserName='{name}', PolicyName='tool', PolicyDocument=json.dumps({document}))\n"
+        )
+    };
     let keys = step(
         url,
         &format!(
             "iam = other('iam', '{account}')\n\
              iam.create_user(UserName='{name}')\n\
-             iam.put_user_policy(UserName='{name}', PolicyName='tool', PolicyDocument=json.dumps({document}))\n\
+             {put}\
              k = iam.create_access_key(UserName='{name}')['AccessKey']\n\
              print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))"
         ),
@@ -60,7 +73,7 @@ fn user(url: &str, account: &str, name: &str, actions: &BTreeSet<String>) -> (St
 
 /// The StackSet environment of `stackset_deploy`, owned by `account`; called as its delegated
 /// administrator when `delegated`.
-fn delegated_descriptor(url: &str, ou: &str, account: &str, delegated: bool) -> String {
+pub(crate) fn delegated_descriptor(url: &str, ou: &str, account: &str, delegated: bool) -> String {
     let text = descriptor(url, ou, "ext-id-12345");
     let owner = "account_id = \"123456789012\"   # the organization's management account";
     assert!(text.contains(owner), "{text}");
@@ -79,7 +92,7 @@ fn delegated_descriptor(url: &str, ou: &str, account: &str, delegated: bool) -> 
 }
 
 /// Runs the tool in `repo` as the emulator user of `keys`.
-fn as_user(repo: &Checkout, keys: &(String, String), args: &[&str]) -> Run {
+pub(crate) fn as_user(repo: &Checkout, keys: &(String, String), args: &[&str]) -> Run {
     repo.xtask_with(
         args,
         &[
@@ -183,6 +196,14 @@ fn a_delegated_administrator_deploys_the_stack_set_in_its_own_account_and_destro
     assert_eq!(plan.code, Some(0), "{}", plan.all());
     let status = as_user(&repo, &keys, &["status", "fleet"]);
     assert_eq!(status.code, Some(0), "{}", status.all());
+    // What agrees is named as it is: a StackSet and its instances, no stack.
+    assert!(
+        status
+            .stdout
+            .contains("fleet: in sync: the descriptor, the StackSet and its instances agree"),
+        "{}",
+        status.all()
+    );
 
     // destroy removes every instance, the StackSet, and [outputs].
     as_user(&repo, &keys, &["destroy", "fleet", "--yes"]).success();
@@ -255,12 +276,7 @@ fn the_deploy_policy_of_a_delegated_administrator_is_enough_and_needs_the_regist
     let with = user(&url, &admin, "deployer", &all);
     let without = user(&url, &admin, "deployer-without-check", &fewer);
     // From here on, every request is checked against its signer's policies.
-    step(
-        &url,
-        "import urllib.request\n\
-         urllib.request.urlopen(urllib.request.Request(url + '/moto-api/reset-auth', data=b'0', method='POST', headers={'Content-Type': 'text/plain'}))\n\
-         print(json.dumps(True))",
-    );
+    crate::support::enforce_iam(&url);
 
     let run = as_user(&repo, &without, &["deploy", "fleet", "--yes"]);
     assert_eq!(run.code, Some(1), "{}", run.all());

@@ -14,7 +14,7 @@ use crate::support::Checkout;
 const MANAGEMENT: &str = "123456789012";
 const HUB: &str = "it-ss-doctor-hub";
 const ROLE: &str = "Temporal-Serverless-Worker";
-const FUNCTION: &str = "team-worker";
+pub(crate) const FUNCTION: &str = "team-worker";
 
 fn hub_arn() -> String {
     format!("arn:aws:iam::{MANAGEMENT}:role/{HUB}")
@@ -37,8 +37,9 @@ fn hub_role(url: &str, external_id: &str) {
     );
 }
 
-/// A function named [`FUNCTION`] in each of `accounts`, as each team's own deploy would make it.
-fn functions(url: &str, accounts: &[String]) {
+/// A function named [`FUNCTION`] in each of `accounts`, executing as `role` there, as each
+/// team's own deploy would make it.
+pub(crate) fn functions(url: &str, accounts: &[String], role: &str) {
     step(
         url,
         &format!(
@@ -47,7 +48,7 @@ fn functions(url: &str, accounts: &[String]) {
              with zipfile.ZipFile(buf, 'w') as z:\n    z.writestr('handler.py', 'def handler(event, context):\\n    return event\\n')\n\
              for a in {accounts:?}:\n    \
                  other('lambda', a).create_function(FunctionName='{FUNCTION}', Runtime='python3.12', \
-                 Role=f'arn:aws:iam::{{a}}:role/{ROLE}', Handler='handler.handler', Code={{'ZipFile': buf.getvalue()}}, Timeout=600)\n\
+                 Role=f'arn:aws:iam::{{a}}:role/{role}', Handler='handler.handler', Code={{'ZipFile': buf.getvalue()}}, Timeout=600)\n\
              print(json.dumps(True))"
         ),
     );
@@ -119,7 +120,7 @@ fn doctor_proves_the_chain_into_every_account_of_the_stack_set() {
     let co = Checkout::new();
     co.write_env("fleet", &descriptor(&url, &ou, &members, &frontend));
     co.xtask(&["deploy", "fleet", "--yes"]).success();
-    functions(&url, &members);
+    functions(&url, &members, ROLE);
     co.xtask(&["render", "fleet"]).success();
 
     // As the server: the hop, then every account's role through it.

@@ -301,6 +301,17 @@ pub fn boto3_at(url: &str, service: &str, statement: &str) -> String {
     ))
 }
 
+/// Makes the emulator at `url` check every request from here on against its signer's IAM
+/// policies (`POST /moto-api/reset-auth` with no request left unchecked). The body is plain
+/// text: a form-encoded one would be parsed as a form, leaving moto an empty count.
+pub fn enforce_iam(url: &str) {
+    python_stdout(&format!(
+        "import urllib.request\n\
+         urllib.request.urlopen(urllib.request.Request('{url}/moto-api/reset-auth', data=b'0', \
+         method='POST', headers={{'Content-Type': 'text/plain'}}))"
+    ));
+}
+
 /// Runs `script` with the tests' Python (boto3 installed) and the safe AWS environment; fails
 /// the test with its stderr unless it succeeds, and returns what it printed, trimmed.
 pub fn python_stdout(script: &str) -> String {

@@ -241,7 +241,8 @@ pub enum Use {
     PlanReadOnly,
     /// `deploy`: a plan, then its change set executed and watched; a drifted role restored.
     Deploy,
-    /// `destroy`: the stack deleted and watched.
+    /// `destroy`: the stack (or the StackSet's instances, then the StackSet) deleted and
+    /// watched.
     Destroy,
     /// `doctor`, run with the Temporal server's credentials: the stack (or the StackSet and its
     /// instances), the live role, the functions, and the role assumed as the server assumes it.
@@ -378,7 +379,6 @@ impl Use {
                 // A StackSet environment: every instance deleted, then the StackSet.
                 DescribeStackSet,
                 ListStackInstances,
-                DescribeStackInstance,
                 DeleteStackInstances,
                 ListStackSetOperations,
                 DescribeStackSetOperation,
@@ -492,8 +492,9 @@ pub struct Scope {
     pub role_arns: Vec<String>,
     /// `deploy.cloudformation_role_arn`.
     pub cloudformation_role_arn: Option<String>,
-    /// The functions `doctor` reads: `role.lambda_function_arns` and those of the worker
-    /// deployments.
+    /// The functions `doctor` reads with these credentials: `role.lambda_function_arns` (and
+    /// a StackSet's overrides) but those it reads through their account's role, and those of
+    /// the worker deployments.
     pub lambda_function_arns: Vec<String>,
     /// The ARNs of `temporal.intermediary_roles`, in the order the server assumes them.
     pub intermediary_roles: Vec<String>,
@@ -549,6 +550,18 @@ impl Scope {
         }
     }
 
+    /// The roles this environment's own stack holds, which the tool reads and restores and
+    /// CloudFormation changes as the caller: the invocation role of a single stack; none for a
+    /// StackSet, whose roles are in the IAM of their accounts, which the owning account's
+    /// credentials neither read nor change (CloudFormation makes them through the StackSet's
+    /// own roles there).
+    fn stack_roles(&self) -> &[String] {
+        match self.stack_set_name {
+            Some(_) => &[],
+            None => &self.role_arns,
+        }
+    }
+
     fn resources(&self, target: Target, what: Use) -> Vec<String> {
         match target {
             Target::Stack => self.stack_arn().into_iter().collect(),
@@ -572,7 +585,7 @@ impl Scope {
                 format!("arn:{}:organizations::*:root/o-*/r-*", self.partition),
             ],
             Target::Organization => Vec::new(),
-            Target::Role => self.role_arns.clone(),
+            Target::Role => self.stack_roles().to_vec(),
             Target::Assumed => self.assumed_by(what),
             Target::Function => self
                 .lambda_function_arns
@@ -680,7 +693,7 @@ pub fn policy(what: Use, scopes: &[Scope]) -> Value {
         let acting: BTreeSet<String> = scopes
             .iter()
             .filter(|s| s.cloudformation_role_arn.is_none())
-            .flat_map(|s| s.role_arns.clone())
+            .flat_map(|s| s.stack_roles().to_vec())
             .collect();
         if !acting.is_empty() {
             let actions = what
@@ -852,11 +865,7 @@ mod tests {
             .collect();
         assert_eq!(
             sids,
-            [
-                "StackSets",
-                "OrganizationalUnitsOfTheStackSets",
-                "InvocationRoles"
-            ],
+            ["StackSets", "OrganizationalUnitsOfTheStackSets"],
             "{doc:#}"
         );
         assert_eq!(
@@ -895,6 +904,27 @@ mod tests {
             ])
         );
         assert!(!doc.to_string().contains("DetectStackSetDrift"), "{doc:#}");
+    }
+
+    /// A StackSet's roles are in the IAM of their accounts, which the owning account's
+    /// credentials neither read nor change (CloudFormation makes them through the StackSet):
+    /// no use but the server's AssumeRole names them, and CloudFormation does not act as the
+    /// caller on them.
+    #[test]
+    fn no_use_of_a_stack_set_reads_or_changes_its_roles() {
+        for &u in Use::ALL {
+            let doc = policy(u, &[stack_set_scope()]);
+            for s in doc["Statement"].as_array().unwrap() {
+                let names_a_role = s["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r.as_str().unwrap().contains(":role/"));
+                if names_a_role {
+                    assert_eq!(s["Action"], json!(["sts:AssumeRole"]), "{u}: {doc:#}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -258,6 +258,19 @@ impl Environment {
             .collect()
     }
 
+    /// The functions of a StackSet's accounts with a recorded role ([`Self::invocation_roles`]):
+    /// the server's own credentials cannot read another account's function, so `doctor`
+    /// reads each through its account's role, as Temporal reaches it. None for a single stack.
+    pub fn functions_through_roles(&self) -> Vec<String> {
+        if self.stack_set.is_none() {
+            return Vec::new();
+        }
+        self.invocation_roles()
+            .into_iter()
+            .flat_map(|r| r.functions)
+            .collect()
+    }
+
     /// Whether the tool may start the local sandbox for this environment when nothing answers
     /// at its addresses. Only an environment that declares `[sandbox]` is the sandbox: for any
     /// other, a service that is down is an error, never a fresh server started in its place.

@@ -1393,6 +1393,21 @@ regions = ["us-east-1"]
 
     const RECORDED: &str = "\n[outputs]\nstack_set_id = \"temporal-invocation-role:0f1e-42\"\ndeployed_at = \"2026-11-25T10:00:00Z\"\n\n[outputs.role_arns]\n111111111111 = \"arn:aws:iam::111111111111:role/Temporal-Serverless-Worker\"\n";
 
+    /// `doctor` reads a StackSet account's functions through that account's recorded role, and
+    /// the others with the server's own credentials (as before the first deploy).
+    #[test]
+    fn a_stack_sets_functions_are_read_through_the_recorded_roles() {
+        let set = SET.replace(
+            "function:worker:*\"]",
+            "function:worker\", \"arn:aws:lambda:us-east-1:222222222222:function:other\"]",
+        );
+        assert!(load(&set).functions_through_roles().is_empty());
+        assert_eq!(
+            load(&format!("{set}{RECORDED}")).functions_through_roles(),
+            ["arn:aws:lambda:us-east-1:111111111111:function:worker"]
+        );
+    }
+
     #[test]
     fn outputs_of_a_stack_set_hold_each_accounts_role() {
         let env = load(&format!("{SET}{RECORDED}"));

@@ -113,22 +113,26 @@ pub fn scope(env: &Environment) -> Result<Scope> {
             (Some(stack_name), vec![role_arn])
         }
     };
+    // What `doctor` reads with these credentials: every function but those it reads through
+    // their account's role, and each worker deployment's configuration (step 5).
+    let through_roles = env.functions_through_roles();
     let mut lambda_function_arns: Vec<String> = env
         .role
         .lambda_function_arns
         .iter()
         .map(|a| a.to_string())
         .chain(
-            env.worker_deployments
-                .iter()
-                .map(|w| w.lambda_function_arn.to_string()),
-        )
-        .chain(
             env.stack_set()
                 .iter()
                 .flat_map(|s| s.overrides.values())
                 .flat_map(|o| o.lambda_function_arns.iter().flatten())
                 .map(|a| a.to_string()),
+        )
+        .filter(|a| !through_roles.contains(a))
+        .chain(
+            env.worker_deployments
+                .iter()
+                .map(|w| w.lambda_function_arn.to_string()),
         )
         .collect();
     lambda_function_arns.sort();

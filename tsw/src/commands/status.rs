@@ -57,7 +57,9 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn exit_code(&self, env: &str, out: OutputArgs) -> ExitCode {
+    /// Says what disagrees, or that `compared` (what was compared with the descriptor)
+    /// agrees; the exit code.
+    fn exit_code(&self, env: &str, compared: &str, out: OutputArgs) -> ExitCode {
         let tsw = crate::cli::name();
         if !self.outside.is_empty() {
             out.line("AWS was changed outside the tool:");
@@ -81,7 +83,7 @@ impl Verdict {
             ExitCode::from(STATUS_UNDEPLOYED)
         } else {
             out.line(format_args!(
-                "{env}: in sync: the descriptor, the stack and the role agree"
+                "{env}: in sync: the descriptor, {compared} agree"
             ));
             ExitCode::SUCCESS
         }
@@ -108,7 +110,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
     // A StackSet environment: its StackSet and instances (`status/stack_set.rs`).
     if let Some(spec) = crate::stack_sets::spec(&env, &templates, &wanted) {
         let shown = stack_set::compare(layout, &env, &spec, &mut verdict, out)?;
-        let code = verdict.exit_code(&env.name, out);
+        let code = verdict.exit_code(&env.name, "the StackSet and its instances", out);
         let mut doc = verdict.json();
         doc["environment"] = env.name.clone().into();
         doc["file"] = file.into();
@@ -144,7 +146,7 @@ pub fn run(args: StatusArgs, layout: &Layout) -> Result<ExitCode> {
             .extend(crate::drift::role_drift(&clients, &stack).await?);
         anyhow::Ok(())
     })?;
-    let code = verdict.exit_code(&env.name, out);
+    let code = verdict.exit_code(&env.name, "the stack and the role", out);
     let mut doc = verdict.json();
     doc["environment"] = env.name.clone().into();
     doc["file"] = file.into();

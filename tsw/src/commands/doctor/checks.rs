@@ -162,18 +162,9 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
 pub const SHUTDOWN_RESERVE_SECS: i32 = 7;
 
 /// Every concrete function ARN the environment names (wildcards cannot be looked up), but
-/// for a StackSet those of the accounts it has a role in: these credentials (the server's)
-/// cannot read another account's functions, and step 4 gets each of them through its
-/// account's role, as Temporal does.
+/// those step 4 reads through their account's role ([`Environment::functions_through_roles`]).
 fn functions(env: &Environment) -> Vec<String> {
-    let through_roles: Vec<String> = match env.stack_set() {
-        Some(_) => env
-            .invocation_roles()
-            .into_iter()
-            .flat_map(|r| r.functions)
-            .collect(),
-        None => Vec::new(),
-    };
+    let through_roles = env.functions_through_roles();
     env.functions()
         .into_iter()
         .filter(|f| !through_roles.contains(f))
