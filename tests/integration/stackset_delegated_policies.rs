@@ -29,7 +29,18 @@ use crate::stackset_doctor::FUNCTION;
 const USES: &[&str] = &["plan-read-only", "plan", "deploy", "destroy", "doctor"];
 
 /// What a use's action is needed for, when no scenario here takes that path.
-const NOT_EXERCISED: &[(&str, &str, &str)] = &[];
+const NOT_EXERCISED: &[(&str, &str, &str)] = &[
+    (
+        "deploy",
+        "cloudformation:StopStackSetOperation",
+        "only when a deploy is interrupted (stackset_signals)",
+    ),
+    (
+        "destroy",
+        "cloudformation:StopStackSetOperation",
+        "only when a destroy is interrupted (stackset_signals)",
+    ),
+];
 
 /// The organization and the environments made on it.
 struct Fleet {
