@@ -276,3 +276,51 @@ fn doctor_proves_the_chain_into_every_account_of_the_stack_set() {
         run.stdout
     );
 }
+
+/// A worker deployment's function in a member account: `doctor` reads its configuration
+/// through that account's role (the server's own credentials cannot read another account's
+/// functions), and judges its timeout and environment as for a single stack's function.
+#[test]
+fn doctor_reads_a_member_accounts_worker_function_through_its_role() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    hub_role(&url, "hub-ext-id-1");
+    let frontend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let frontend = frontend.local_addr().unwrap().to_string();
+    let account = &members[0];
+    let function = format!("arn:aws:lambda:us-east-1:{account}:function:{FUNCTION}");
+    let co = Checkout::new();
+    co.write_env(
+        "fleet",
+        &format!(
+            "{}\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"team\"\nbuild_id = \"b1\"\nlambda_function_arn = \"{function}\"\n",
+            descriptor(&url, &ou, &members, &frontend)
+        ),
+    );
+    co.xtask(&["deploy", "fleet", "--yes"]).success();
+    functions(&url, &members, ROLE);
+    // Too short for the Lambda worker, which keeps 7 s of it for its shutdown.
+    step(
+        &url,
+        &format!(
+            "other('lambda', '{account}').update_function_configuration(FunctionName='{FUNCTION}', Timeout=5)\n\
+             print(json.dumps(True))"
+        ),
+    );
+    co.xtask(&["render", "fleet"]).success();
+
+    let run = co.xtask(&["doctor", "fleet"]);
+    run.failure();
+    let timeout = run.line(&format!("timeout of {function}"));
+    assert!(
+        timeout.starts_with("FAIL  step 5") && timeout.contains("5 s"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains(&format!("configuration of {function}")),
+        "read through the role, not refused: {}",
+        run.stdout
+    );
+}

@@ -149,8 +149,8 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
     lambda_functions(&mut r, inputs, &functions, private).await;
     dynamic_config_enables_wci(&mut r, inputs);
     identity(&mut r, inputs).await;
-    role(&mut r, inputs).await;
-    worker_functions(&mut r, inputs).await;
+    let through_roles = role(&mut r, inputs).await;
+    worker_functions(&mut r, inputs, &through_roles).await;
     let held = registrations(&mut r, inputs).await;
     held_roles_exist(&mut r, inputs, &held).await;
     r
@@ -353,8 +353,18 @@ const WORKER_VARIABLES: [&str; 3] = [
 
 /// Step 5: each version's function can run the Lambda worker: its timeout leaves time after the
 /// shutdown reserve, and its environment names the frontend and namespace the descriptor does.
-async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>) {
+/// A StackSet environment's function is read through its account's role (GetFunction, which
+/// the role grants and whose answer holds the configuration); when step 4 could not assume that
+/// role, it said so there, and the function is not read.
+async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>, through_roles: &ThroughRoles) {
     let client = lambda_client(inputs, None);
+    let role_accounts: Vec<String> = inputs
+        .env
+        .invocation_roles()
+        .into_iter()
+        .filter(|_| inputs.env.stack_set().is_some())
+        .map(|role| role.account)
+        .collect();
     let mut seen = Vec::new();
     for wd in &inputs.env.worker_deployments {
         let arn = wd.lambda_function_arn.to_string();
@@ -362,21 +372,45 @@ async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>) {
             continue;
         }
         seen.push(arn.clone());
-        match get_function_configuration(&client, &arn).await {
-            Ok(config) => {
-                function_timeout(r, &arn, config.timeout);
-                worker_variables(r, inputs.env, wd, &arn, &config.environment.variables);
+        let account = arn::Arn::parse(&arn)
+            .map(|a| a.account.to_owned())
+            .unwrap_or_default();
+        let config = if let Some(creds) = through_roles.get(&account) {
+            let through = lambda_client(inputs, Some(creds.clone()));
+            match get_function(&through, &arn).await {
+                Ok(function) => function.configuration,
+                Err(e) => {
+                    r.fail(
+                        5,
+                        format!("configuration of {arn}"),
+                        format!("GetFunction through the role of account {account} failed: {e}"),
+                        "add the function to the functions of that account's role (`role.lambda_function_arns`, or its `stack_set.overrides`) and deploy, or create the function",
+                    );
+                    continue;
+                }
             }
-            // A missing function is reported by step 1's GetFunction check.
-            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
-            // Anything else (a denied call) would leave the function's checks out unsaid.
-            Err(e) => r.fail(
-                5,
-                format!("configuration of {arn}"),
-                e.to_string(),
-                "let these credentials call lambda:GetFunctionConfiguration on the function",
-            ),
-        }
+        } else if role_accounts.contains(&account) {
+            // Its account's role could not be assumed: step 4 says why.
+            continue;
+        } else {
+            match get_function_configuration(&client, &arn).await {
+                Ok(config) => config,
+                // A missing function is reported by step 1's GetFunction check.
+                Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
+                // Anything else (a denied call) would leave the function's checks out unsaid.
+                Err(e) => {
+                    r.fail(
+                        5,
+                        format!("configuration of {arn}"),
+                        e.to_string(),
+                        "let these credentials call lambda:GetFunctionConfiguration on the function",
+                    );
+                    continue;
+                }
+            }
+        };
+        function_timeout(r, &arn, config.timeout);
+        worker_variables(r, inputs.env, wd, &arn, &config.environment.variables);
     }
 }
 
@@ -777,7 +811,7 @@ enum Deployed {
 
 /// Step 4: the stack (or StackSet) as recorded; the role needs the external ID; the role can
 /// see the functions. For a StackSet, every account's role, one line each.
-async fn role(r: &mut Report, inputs: &Inputs<'_>) {
+async fn role(r: &mut Report, inputs: &Inputs<'_>) -> ThroughRoles {
     let env = inputs.env;
     let deployed = match &inputs.stack_set {
         Some(spec) => stack_set_deployed(r, inputs, spec)
@@ -788,7 +822,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
             .map(|s| Deployed::Stack(Box::new(s))),
     };
     let Some(deployed) = deployed else {
-        return;
+        return ThroughRoles::default();
     };
     // A hop that fails stops the checks through the chain, not those of the role in IAM.
     let caller = chain(r, inputs).await;
@@ -866,8 +900,9 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
     if let Some(resources) = resources {
         registered_versions_covered(r, env, &resources);
     }
+    let mut through_roles = ThroughRoles::default();
     for (role, creds) in assumed {
-        let client = lambda_client(inputs, Some(creds));
+        let client = lambda_client(inputs, Some(creds.clone()));
         for f in &role.functions {
             let name = invocation_check(&format!("role can GetFunction {f}"), role, named);
             match get_function(&client, f).await {
@@ -875,8 +910,17 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) {
                 Err(e) => r.fail(4, name, e, "add the function to `role.lambda_function_arns` and deploy, or create the function"),
             }
         }
+        if env.stack_set().is_some() {
+            through_roles.insert(role.account.clone(), creds);
+        }
     }
+    through_roles
 }
+
+/// For a StackSet environment, the credentials of each account's role as step 4 assumed it,
+/// by account: the server's own credentials cannot read another account's functions, so step 5
+/// reads them through these, as Temporal reaches them. Empty for a single stack.
+type ThroughRoles = BTreeMap<String, Credentials>;
 
 /// Step 4: the single stack is complete and `[outputs]` match it. Returns the stack, or `None`
 /// (its line says what to fix).
