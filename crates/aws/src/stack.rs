@@ -838,11 +838,7 @@ fn stack_info(s: &Stack) -> StackInfo {
             })
             .collect(),
         parameters: parameter_values(s.parameters()),
-        tags: s
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-            .collect(),
+        tags: tag_values(s.tags()),
         role_arn: s.role_arn().map(str::to_owned),
     }
 }
@@ -924,6 +920,19 @@ pub(crate) fn parameter_values<C: FromIterator<(String, String)>>(params: &[Para
             Some((
                 p.parameter_key()?.to_owned(),
                 p.parameter_value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The values of CloudFormation tags (a stack's or a StackSet's) by key; a tag without a key is
+/// left out, one without a value is empty.
+pub(crate) fn tag_values<C: FromIterator<(String, String)>>(tags: &[Tag]) -> C {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
             ))
         })
         .collect()

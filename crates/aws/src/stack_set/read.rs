@@ -11,7 +11,7 @@ use aws_sdk_cloudformation::types as cfn;
 use aws_sdk_organizations::types::ChildType;
 
 use super::{AutoDeployment, CallAs, PermissionModel, StackSets};
-use crate::stack::parameter_values;
+use crate::stack::{parameter_values, tag_values};
 use crate::{DeployError, aws_error};
 
 /// A StackSet as AWS holds it.
@@ -165,16 +165,7 @@ impl StackSets {
                 .iter()
                 .map(|c| c.as_str().to_owned())
                 .collect(),
-            tags: set
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_owned(),
-                        t.value().unwrap_or_default().to_owned(),
-                    ))
-                })
-                .collect(),
+            tags: tag_values(set.tags()),
         }))
     }
 
