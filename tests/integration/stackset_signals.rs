@@ -3,12 +3,10 @@
 //! how to resume, exits 130 (143 for SIGTERM), and leaves the descriptor as it was; the next
 //! `deploy` (or `destroy`) carries on from there.
 //!
-//! The emulator's limit: an operation does its work when it starts and StopStackSetOperation
-//! only marks it STOPPED (the launcher's Limits), so every account already has its role when
-//! the run is stopped, and the resumed deploy finds nothing left to do. On AWS the accounts not
-//! yet started are left alone and the resumed deploy creates their instances; what these tests
-//! prove is the tool's side: the stop is sent for the right operation, the emulator reports it
-//! STOPPED, and the next run completes and records every account.
+//! The emulator reaches an operation's accounts batch by batch over its running time, as AWS
+//! does (`max_concurrent_count = 1` over three accounts: one account per third of it), and a
+//! stop never begins the batches left: the accounts the run reached have their role (or lost
+//! it), the others are left alone until the next run completes them.
 
 use std::time::Duration;
 
@@ -37,6 +35,29 @@ fn operations(url: &str) -> Value {
     )
 }
 
+/// The results of the StackSet's operation number `index` (in the order they started):
+/// [account, status].
+fn operation_results(url: &str, index: usize) -> Value {
+    step(
+        url,
+        &format!(
+            "op = client.list_stack_set_operations(StackSetName='{STACK_SET}')['Summaries'][{index}]['OperationId']\n\
+             print(json.dumps([[r['Account'], r['Status']] for r in \
+             client.list_stack_set_operation_results(StackSetName='{STACK_SET}', OperationId=op)['Summaries']]))"
+        ),
+    )
+}
+
+/// Which of `accounts` hold the role, in their order (each account's IAM, through the emulator).
+fn holders(url: &str, accounts: &[String]) -> Vec<String> {
+    let found = roles(url, accounts);
+    accounts
+        .iter()
+        .filter(|a| !found[a.as_str()].is_null())
+        .cloned()
+        .collect()
+}
+
 /// Signals `args` with `signal` once its first StackSet operation is watched (after `mark` on
 /// `proxy`), and returns how it ended.
 fn interrupted(
@@ -58,10 +79,13 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
     let proxy = FaultProxy::start(&emu.url());
     let (_, ou, members) = organization(&emu.url(), false);
     let repo = Checkout::new();
-    let text = descriptor(&proxy.url(), &ou, "ext-id-stopped");
+    let text = descriptor(&proxy.url(), &ou, "ext-id-stopped")
+        .replace("max_concurrent_count = 3", "max_concurrent_count = 1");
+    assert!(text.contains("max_concurrent_count = 1\n"), "{text}");
     repo.write_env("fleet", &text);
 
-    // Ctrl-C while CreateStackInstances runs: stopped, not waited for to its end.
+    // Ctrl-C while CreateStackInstances runs, during its first account: stopped, not waited
+    // for to its end; only that account got the role.
     let run = interrupted(&repo, &proxy, &["deploy", "fleet", "--yes"], "INT");
     assert_eq!(run.code, Some(130), "{}", run.all());
     assert_eq!(
@@ -88,9 +112,20 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
         "says how to resume:\n{all}"
     );
     assert_eq!(repo.read_env("fleet"), text, "the descriptor is as it was");
+    assert_eq!(
+        holders(&emu.url(), &members),
+        [members[0].clone()],
+        "only the account under way got the role"
+    );
+    assert_eq!(
+        operation_results(&emu.url(), 0),
+        serde_json::json!([[members[0], "SUCCEEDED"]]),
+        "the operation reached that account alone"
+    );
 
     // The next deploy completes and records every account; plan agrees.
     repo.xtask(&["deploy", "fleet", "--yes"]).success();
+    assert_eq!(holders(&emu.url(), &members), members);
     let mut wanted: Vec<(String, String)> = members
         .iter()
         .map(|a| (a.clone(), format!("arn:aws:iam::{a}:role/{ROLE}")))
@@ -112,8 +147,8 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
         proxy.seen()
     );
     assert_eq!(
-        operations(&emu.url())[1],
-        serde_json::json!(["DELETE", "STOPPED"])
+        operations(&emu.url()).as_array().unwrap().last(),
+        Some(&serde_json::json!(["DELETE", "STOPPED"]))
     );
     let all = run.all();
     assert!(
@@ -125,6 +160,11 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
         "says how to resume:\n{all}"
     );
     assert_eq!(repo.read_env("fleet"), deployed, "[outputs] kept");
+    assert_eq!(
+        holders(&emu.url(), &members),
+        members[1..],
+        "only the account under way lost the role"
+    );
     repo.xtask(&["destroy", "fleet", "--yes"]).success();
     assert_eq!(
         roles(&emu.url(), &members),

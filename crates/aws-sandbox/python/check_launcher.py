@@ -963,7 +963,9 @@ def stack_set_operations_run_then_deploy_real_stacks_in_each_account(c: Clients,
     op = stack_set_with_instances(c, "running", ou, "Running-Role")
     described = c.cf.describe_stack_set_operation(StackSetName="running", OperationId=op)["StackSetOperation"]
     assert described["Status"] == "RUNNING", described
-    assert {v[:2] for v in instances(c, "running").values()} == {("OUTDATED", "RUNNING")}, instances(c, "running")
+    # One account at a time (MaxConcurrentCount 1, AWS's default): the second waits for its half.
+    assert {v[:2] for v in instances(c, "running").values()} <= {("OUTDATED", "RUNNING"), ("OUTDATED", "PENDING")}, \
+        instances(c, "running")
     expect_error(lambda: c.cf.update_stack_set(StackSetName="running", UsePreviousTemplate=True,
                                                Parameters=set_params("Running-Role")),
                  "OperationInProgressException")
@@ -980,6 +982,56 @@ def stack_set_operations_run_then_deploy_real_stacks_in_each_account(c: Clients,
         stacks = in_account(c, "cloudformation", account).describe_stacks(StackName=instance["StackId"])["Stacks"]
         assert stacks[0]["StackName"].startswith("StackSet-running-"), stacks[0]["StackName"]
         assert stacks[0]["StackStatus"] == "CREATE_COMPLETE", stacks[0]["StackStatus"]
+
+
+def role_names(c: Clients, accounts: list[str], role_name: str) -> dict[str, bool]:
+    """Whether each of `accounts` holds role `role_name`."""
+    found = {}
+    for account in accounts:
+        iam = in_account(c, "iam", account)
+        try:
+            iam.get_role(RoleName=role_name)
+            found[account] = True
+        except iam.exceptions.NoSuchEntityException:
+            found[account] = False
+    return found
+
+
+@check
+def stack_set_operations_reach_their_accounts_batch_by_batch_and_a_stop_leaves_the_rest(
+        c: Clients, launcher: Launcher) -> None:
+    # MaxConcurrentCount 1 over 3 accounts: a batch per account, each begun at a third of the
+    # operation's time. Not stopped, it reaches all 3.
+    _, ou, accounts = org_unit(c, "batched", 3)
+    op = stack_set_with_instances(c, "batched", ou, "Batched-Role", MaxConcurrentCount=1)
+    assert operation_done(c, "batched", op)["Status"] == "SUCCEEDED"
+    assert results(c, "batched", op) == {a: ("SUCCEEDED", None) for a in accounts}, results(c, "batched", op)
+    assert role_names(c, accounts, "Batched-Role") == {a: True for a in accounts}
+    # Stopped during its first third (6 s operations here: 2 s each), it reaches the first account
+    # only: the other two get no role, their instances stay OUTDATED (CANCELLED), and the results
+    # name the account it reached.
+    seconds = os.environ["SANDBOX_STACK_SET_OPERATION_SECONDS"]
+    os.environ["SANDBOX_STACK_SET_OPERATION_SECONDS"] = "6"
+    try:
+        slow = Launcher(free_port(), parent_pid=os.getpid())
+    finally:
+        os.environ["SANDBOX_STACK_SET_OPERATION_SECONDS"] = seconds
+    try:
+        s = Clients(slow.url)
+        _, ou, accounts = org_unit(s, "stopped", 3)
+        op = stack_set_with_instances(s, "stopped", ou, "Stopped-Role", MaxConcurrentCount=1)
+        s.cf.stop_stack_set_operation(StackSetName="stopped", OperationId=op)
+        assert operation_done(s, "stopped", op)["Status"] == "STOPPED"
+        assert results(s, "stopped", op) == {accounts[0]: ("SUCCEEDED", None)}, results(s, "stopped", op)
+        assert instances(s, "stopped") == {accounts[0]: ("CURRENT", "SUCCEEDED", None),
+                                           accounts[1]: ("OUTDATED", "CANCELLED", None),
+                                           accounts[2]: ("OUTDATED", "CANCELLED", None)}, instances(s, "stopped")
+        time.sleep(6)  # past the operation's time: the batches not begun are never applied
+        assert role_names(s, accounts, "Stopped-Role") == {accounts[0]: True, accounts[1]: False,
+                                                           accounts[2]: False}
+    finally:
+        slow.stop(signal.SIGTERM)
+        slow.cleanup()
 
 
 @check

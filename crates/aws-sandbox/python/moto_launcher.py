@@ -37,13 +37,22 @@ Patches (each one is a ``patch_xxx()`` function applied by ``main()``):
                           created and updated with the rollback above; a failing
                           stack fails only its instance: OUTDATED / FAILED with AWS's StatusReason
                           "ResourceLogicalId:..., ResourceType:..., ResourceStatusReason:...";
-                        - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s;
-                          instances OUTDATED / RUNNING meanwhile), then SUCCEEDED, FAILED or STOPPED; a
-                          second operation meanwhile is OperationInProgressException; its work is done
-                          when it starts, so resources exist while it is RUNNING, as they may on AWS;
-                        - OperationPreferences: RegionOrder, MaxConcurrentCount/Percentage (STRICT mode caps
-                          it at tolerance + 1), FailureToleranceCount/Percentage per region: once exceeded
-                          the operation FAILS and the targets not yet run are CANCELLED;
+                        - an operation is RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS (default 1 s),
+                          then SUCCEEDED, FAILED or STOPPED; a second operation meanwhile is
+                          OperationInProgressException; it reaches its targets batch by batch: with n
+                          batches of the maximum concurrency, batch k begins once k/n of that time has
+                          passed, and its work is done as it begins (by the first request after, so
+                          every request sees it), so resources exist while it is RUNNING, as they may on
+                          AWS; CreateStackInstances and UpdateStackSet/Instances make every target's
+                          instance OUTDATED at once (PENDING until its batch begins, then RUNNING);
+                        - StopStackSetOperation: the batches begun are done, those not begun never are
+                          (no stack created, updated or deleted there; their instances OUTDATED /
+                          CANCELLED, a deleted one kept), the operation is STOPPED and its results name
+                          only the targets it reached;
+                        - OperationPreferences: RegionOrder, MaxConcurrentCount/Percentage (of a region's
+                          targets, rounded down, at least 1; default 1; STRICT mode caps it at tolerance +
+                          1), FailureToleranceCount/Percentage per region: once exceeded the operation
+                          FAILS and the targets not yet run are CANCELLED;
                         - ListStackSetOperationResults, ListStackInstances, DescribeStackInstance give
                           per-account/region Status, StatusReason, DetailedStatus, StackId, OU and the
                           last operation; service-managed targets are every active account under the OUs
@@ -100,9 +109,9 @@ Limits (what is still not AWS):
     AWS::IAM::Role of an instance's stack with its template; AccountFilterType only beside OUs (INTERSECTION,
     DIFFERENCE, UNION), no AccountsUrl, no
     execution-role check in SELF_MANAGED targets; automatic deployments are not queued behind a
-    running operation; StopStackSetOperation only marks the operation STOPPED (its work is done);
-    a fixed delay per operation, whatever its number of targets; instance statuses never
-    INOPERABLE (DeleteStackInstances does not fail).
+    running operation; a fixed time per operation, whatever its number of targets (its batches
+    share it), and a stop ends it at once (the batch under way is already done); instance
+    statuses never INOPERABLE (DeleteStackInstances does not fail).
 """
 
 from __future__ import annotations
@@ -1279,9 +1288,11 @@ def stack_set_seconds() -> float:
 
 
 class _SetOperation:
-    """One StackSet operation: its work is done when it starts, its outcome shows once it has run."""
+    """One StackSet operation: RUNNING for its fixed time, over which its work is applied batch by
+    batch (`begin`, `advance`); its outcome shows once it has run."""
 
-    def __init__(self, action: str, operation_id: str | None, preferences: dict[str, Any]) -> None:
+    def __init__(self, action: str, operation_id: str | None, preferences: dict[str, Any],
+                 batches: list[_Batch], apply: Callable[[_Batch], None]) -> None:
         import uuid
 
         from moto.core.utils import utcnow
@@ -1291,10 +1302,35 @@ class _SetOperation:
         self.preferences = preferences
         self.created = utcnow()
         self.seconds = stack_set_seconds()
-        self.done_at = time.monotonic() + self.seconds
+        self.started = time.monotonic()
+        self.done_at = self.started + self.seconds
         self.final = "SUCCEEDED"
         self.stopped = False
         self.results: list[dict[str, Any]] = []  # Account, Region, Status, StatusReason, ...
+        # The batches not begun yet, in order, and what applies one; batch k of n begins once
+        # k/n of the operation's time has passed.
+        self.batches, self.total, self.begun, self.apply = list(batches), len(batches), 0, apply
+
+    def begin(self) -> None:
+        """Start the work: the first batch at once, the others as their slice of time begins."""
+        self.advance()
+        if self.batches:
+            _UNDER_WAY.append(self)
+
+    def advance(self) -> None:
+        """Apply every batch whose slice of the operation's time has begun (all, once it has run)."""
+        while self.batches and not self.stopped and (
+                time.monotonic() >= self.started + self.seconds * self.begun / self.total):
+            batch = self.batches.pop(0)
+            self.begun += 1
+            self.apply(batch)
+
+    def stop(self) -> list[_Batch]:
+        """StopStackSetOperation: the batches not begun are never applied; returns them."""
+        self.advance()
+        self.stopped = True
+        left, self.batches = self.batches, []
+        return left
 
     def running(self) -> bool:
         return not self.stopped and time.monotonic() < self.done_at
@@ -1322,6 +1358,24 @@ class _SetOperation:
         return [{**{k: v for k, v in r.items() if k != "StatusReason"}, "Status": "RUNNING"} for r in self.results]
 
 
+# One batch of an operation: its region, that region's failure tolerance, its (account, region, OU)
+# targets (at most the operation's concurrency).
+_Batch = tuple[str, int, list[tuple[str, str, str | None]]]
+# The operations with batches not begun yet, advanced before each request (advance_stack_set_operations).
+_UNDER_WAY: list[_SetOperation] = []
+
+
+def advance_stack_set_operations() -> None:
+    """Apply the batches of every StackSet operation whose time has come: the work of an
+    operation reaches its accounts batch by batch, applied by the first request after each
+    batch begins (so that nothing runs between requests, and every request sees it)."""
+    with _STACK_SETS:
+        for op in list(_UNDER_WAY):
+            op.advance()
+            if not op.batches:
+                _UNDER_WAY.remove(op)
+
+
 class _SetInstance:
     """A stack instance: the stack in its account and region, its overrides and last outcome."""
 
@@ -1337,7 +1391,9 @@ class _SetInstance:
     def summary(self, stack_set: Any, with_overrides: bool = False) -> dict[str, Any]:
         status, detailed, reason = self.status, self.detailed, self.reason
         if self.operation is not None and self.operation.running():
-            status, detailed, reason = "OUTDATED", "RUNNING", "User initiated operation"
+            # Its batch not begun yet: PENDING; begun (its work is done, its outcome not shown yet): RUNNING.
+            status, detailed, reason = (("OUTDATED", "PENDING", None) if detailed == "PENDING"
+                                        else ("OUTDATED", "RUNNING", "User initiated operation"))
         out: dict[str, Any] = {"StackSetId": stack_set.id, "Region": self.region, "Account": self.account,
                                "Status": status, "StackInstanceStatus": {"DetailedStatus": detailed},
                                "DriftStatus": self.drift}
@@ -1532,62 +1588,89 @@ def _limit(preferences: dict[str, Any], kind: str, total: int, default: int) -> 
 def run_set_operation(stack_set: Any, action: str, targets: list[tuple[str, str, str | None]],
                       preferences: dict[str, Any], operation_id: str | None = None,
                       overrides: dict[str, str] | None = None, retain: bool = False,
-                      replace_overrides: bool = False) -> _SetOperation:
-    """Run CREATE/UPDATE/DELETE on (account, region, OU) targets region by region (RegionOrder
-    first), in batches of the maximum concurrency; once a region's failures exceed the failure
-    tolerance, the rest of the operation is cancelled and it FAILS."""
+                      replace_overrides: bool = False,
+                      after: Callable[[_SetOperation], None] | None = None) -> _SetOperation:
+    """Start CREATE/UPDATE/DELETE/DETECT_DRIFT on (account, region, OU) targets region by region
+    (RegionOrder first), in batches of the maximum concurrency, each batch applied as its slice of
+    the operation's time begins (`_SetOperation.advance`), then `after`; once a region's failures
+    exceed the failure tolerance, the rest of the operation is cancelled and it FAILS. A CREATE or
+    UPDATE makes each target's instance OUTDATED (PENDING) with its overrides at once, as AWS
+    does; a stop leaves those not begun OUTDATED (CANCELLED)."""
+    from moto.core.utils import utcnow
+
     state = _state(stack_set)
-    op = _SetOperation(action, operation_id, preferences)
-    state.operations.append(op)
     order = [r for r in preferences.get("RegionOrder") or [] if any(t[1] == r for t in targets)]
     order += [r for r in dict.fromkeys(t[1] for t in targets) if r not in order]
-    cancelled = False
+    batches: list[_Batch] = []
     for region in order:
         here = [t for t in targets if t[1] == region]
         tolerance = _limit(preferences, "FailureTolerance", len(here), 0)
         concurrency = _limit(preferences, "MaxConcurrent", len(here), 1)
         if preferences.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE") == "STRICT_FAILURE_TOLERANCE":
             concurrency = max(1, min(concurrency, tolerance + 1))
-        failed = 0
-        for start in range(0, len(here), concurrency):
-            for account, _, ou in here[start:start + concurrency]:
-                result: dict[str, Any] = {"Account": account, "Region": region,
-                                          "AccountGateResult": {"Status": "SKIPPED", "StatusReason": "AccountGate "
-                                                                "function not found in the target account"}}
-                if ou:
-                    result["OrganizationalUnitId"] = ou
-                inst = state.instances.get((account, region))
-                if cancelled:
-                    result.update(Status="CANCELLED", StatusReason=_CANCELLED)
-                    if inst is not None:
-                        inst.status, inst.detailed, inst.reason, inst.operation = "OUTDATED", "CANCELLED", _CANCELLED, op
-                    op.results.append(result)
-                    continue
-                if action == "DELETE":
-                    reason = _remove_instance(state, inst, retain) if inst is not None else None
-                elif action == "DETECT_DRIFT":
-                    reason = None
-                    if inst is not None:
-                        from moto.core.utils import utcnow
+        batches += [(region, tolerance, here[start:start + concurrency]) for start in range(0, len(here), concurrency)]
+    failed: dict[str, int] = {}
 
-                        inst.drift, inst.drift_checked = instance_drift(inst), utcnow()
-                else:
-                    if inst is None:
-                        inst = state.instances[(account, region)] = _SetInstance(account, region, ou)
-                    if replace_overrides:  # UpdateStackInstances: a parameter left out reverts
-                        inst.overrides = {}
-                    inst.overrides.update(overrides or {})
-                    reason = _deploy_instance(stack_set, inst)
-                    inst.operation = op
-                    inst.status, inst.detailed, inst.reason = (
-                        ("CURRENT", "SUCCEEDED", None) if reason is None else ("OUTDATED", "FAILED", reason))
-                result.update(Status="SUCCEEDED" if reason is None else "FAILED")
-                if reason is not None:
-                    result["StatusReason"] = reason
-                    failed += 1
-                op.results.append(result)
-            if failed > tolerance and not cancelled:
-                cancelled, op.final = True, "FAILED"
+    def result_of(account: str, region: str, ou: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = {"Account": account, "Region": region,
+                                  "AccountGateResult": {"Status": "SKIPPED", "StatusReason": "AccountGate "
+                                                        "function not found in the target account"}}
+        if ou:
+            result["OrganizationalUnitId"] = ou
+        return result
+
+    def cancel(batch: _Batch) -> None:
+        for account, region, ou in batch[2]:
+            inst = state.instances.get((account, region))
+            if inst is not None:
+                inst.status, inst.detailed, inst.reason, inst.operation = "OUTDATED", "CANCELLED", _CANCELLED, op
+            op.results.append({**result_of(account, region, ou), "Status": "CANCELLED", "StatusReason": _CANCELLED})
+
+    def apply(batch: _Batch) -> None:
+        region, tolerance, members = batch
+        for account, _, ou in members:
+            result = result_of(account, region, ou)
+            inst = state.instances.get((account, region))
+            if action == "DELETE":
+                reason = _remove_instance(state, inst, retain) if inst is not None else None
+            elif action == "DETECT_DRIFT":
+                reason = None
+                if inst is not None:
+                    inst.drift, inst.drift_checked = instance_drift(inst), utcnow()
+            elif inst is None:  # made when the operation started, taken out since by an automatic deployment
+                continue
+            else:
+                reason = _deploy_instance(stack_set, inst)
+                inst.status, inst.detailed, inst.reason = (
+                    ("CURRENT", "SUCCEEDED", None) if reason is None else ("OUTDATED", "FAILED", reason))
+            result.update(Status="SUCCEEDED" if reason is None else "FAILED")
+            if reason is not None:
+                result["StatusReason"] = reason
+                failed[region] = failed.get(region, 0) + 1
+            op.results.append(result)
+        if failed.get(region, 0) > tolerance:
+            op.final = "FAILED"
+            for rest in op.batches:
+                cancel(rest)
+            op.batches.clear()
+        if after is not None:
+            after(op)
+
+    op = _SetOperation(action, operation_id, preferences, batches, apply)
+    state.operations.append(op)
+    if action in ("CREATE", "UPDATE"):
+        for account, region, ou in targets:
+            inst = state.instances.get((account, region))
+            if inst is None:
+                inst = state.instances[(account, region)] = _SetInstance(account, region, ou)
+            if replace_overrides:  # UpdateStackInstances: a parameter left out reverts
+                inst.overrides = {}
+            inst.overrides.update(overrides or {})
+            inst.operation = op
+            inst.status, inst.detailed, inst.reason = "OUTDATED", "PENDING", None
+    op.begin()
+    if not batches and after is not None:
+        after(op)
     return op
 
 
@@ -1713,8 +1796,9 @@ def patch_organizations_auto_deployment() -> None:
 def patch_cfn_stack_sets() -> None:
     """StackSet operations as AWS runs them (see run_set_operation): instances are real stacks
     (StackSet-NAME-UUID) in each target account that create, update and fail with rollback;
-    UpdateStackSet reaches them; operations stay RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS
-    and refuse a second one meanwhile; results and instances carry per-target status and reason;
+    UpdateStackSet reaches them; operations stay RUNNING for SANDBOX_STACK_SET_OPERATION_SECONDS,
+    reach their targets batch by batch over that time, stop between two batches, and refuse a
+    second one meanwhile; results and instances carry per-target status and reason;
     AutoDeployment is stored, shown and followed (patch_organizations_auto_deployment)."""
     from moto.cloudformation.exceptions import StackInstanceNotFound, StackSetNotEmpty, ValidationError
     from moto.cloudformation.models import CloudFormationBackend, StackSet
@@ -1813,11 +1897,15 @@ def patch_cfn_stack_sets() -> None:
             targets = _targets(stack_set, self.current_account, self.region, regions,
                                self._get_param("Accounts", []), deployment, existing_only=True)
             state = _state(stack_set)
-            op = run_set_operation(stack_set, "DELETE", targets, _preferences(self), self._get_param("OperationId"),
-                                   retain=bool(self._get_param("RetainStacks")))
-            state.regions = [r for r in state.regions if any(k[1] == r for k in state.instances)]
             removed = set(deployment.get("OrganizationalUnitIds") or [])
-            state.ous = [ou for ou in state.ous if ou not in removed or any(i.ou == ou for i in state.instances.values())]
+
+            def forget(_op: _SetOperation) -> None:  # the regions and OUs no instance is left in
+                state.regions = [r for r in state.regions if any(k[1] == r for k in state.instances)]
+                state.ous = [ou for ou in state.ous
+                             if ou not in removed or any(i.ou == ou for i in state.instances.values())]
+
+            op = run_set_operation(stack_set, "DELETE", targets, _preferences(self), self._get_param("OperationId"),
+                                   retain=bool(self._get_param("RetainStacks")), after=forget)
             return ActionResult({"OperationId": op.id})
 
     def delete_stack_set(self: Any) -> Any:
@@ -1868,23 +1956,34 @@ def patch_cfn_stack_sets() -> None:
             _check_idle(stack_set)
             state = _state(stack_set)
             targets = [(a, r, i.ou) for (a, r), i in state.instances.items()]
+
+            def details(op: _SetOperation) -> None:  # the StackSet's drift, as checked so far
+                checked = [i for i in state.instances.values() if i.drift in ("DRIFTED", "IN_SYNC")]
+                drifted = sum(1 for i in checked if i.drift == "DRIFTED")
+                stack_set.stack_set_drift_detection_details = {
+                    "DriftStatus": "DRIFTED" if drifted else "IN_SYNC", "DriftDetectionStatus": "COMPLETED",
+                    "LastDriftCheckTimestamp": op.created, "TotalStackInstancesCount": len(state.instances),
+                    "DriftedStackInstancesCount": drifted, "InSyncStackInstancesCount": len(checked) - drifted,
+                    "InProgressStackInstancesCount": 0,
+                    "FailedStackInstancesCount": len(state.instances) - len(checked)}
+
             op = run_set_operation(stack_set, "DETECT_DRIFT", targets, _preferences(self),
-                                   self._get_param("OperationId"))
-            checked = [i for i in state.instances.values() if i.drift in ("DRIFTED", "IN_SYNC")]
-            drifted = sum(1 for i in checked if i.drift == "DRIFTED")
-            stack_set.stack_set_drift_detection_details = {
-                "DriftStatus": "DRIFTED" if drifted else "IN_SYNC", "DriftDetectionStatus": "COMPLETED",
-                "LastDriftCheckTimestamp": op.created, "TotalStackInstancesCount": len(state.instances),
-                "DriftedStackInstancesCount": drifted, "InSyncStackInstancesCount": len(checked) - drifted,
-                "InProgressStackInstancesCount": 0, "FailedStackInstancesCount": len(state.instances) - len(checked)}
+                                   self._get_param("OperationId"), after=details)
             return ActionResult({"OperationId": op.id})
 
     def stop_stack_set_operation(self: Any) -> Any:
         with _STACK_SETS:
             stack_set = stack_set_of(self)
-            op = _state(stack_set).operation(self._get_param("OperationId"))
+            state = _state(stack_set)
+            op = state.operation(self._get_param("OperationId"))
             if op.running():
-                op.stopped = True
+                # The batches not begun are never applied: their instances stay as they were, those
+                # this operation made OUTDATED are CANCELLED; its results name only what it reached.
+                for _, _, members in op.stop():
+                    for account, region, _ in members:
+                        inst = state.instances.get((account, region))
+                        if inst is not None and inst.operation is op:
+                            inst.detailed, inst.reason = "CANCELLED", None
             return EmptyResult()
 
     for name, fn in [("create_stack_set", create_stack_set), ("create_stack_instances", create_stack_instances),
@@ -2572,7 +2671,8 @@ SERIALISED_SERVICES = ("cloudformation", "iam", "sts", "organizations")
 def serialised(app: Any) -> Any:
     """A WSGI wrapper that runs the requests of [`SERIALISED_SERVICES`] one at a time (the
     service is the credential scope's of the signed request); Lambda invocations, which may run
-    a handler for long, are not held."""
+    a handler for long, are not held. Each of them first applies the StackSet work whose time
+    has come (advance_stack_set_operations), under the same lock, so that it sees that work."""
     lock = threading.Lock()
 
     def service(environ: Any) -> str:
@@ -2585,6 +2685,7 @@ def serialised(app: Any) -> Any:
         if service(environ) not in SERIALISED_SERVICES:
             return app(environ, start_response)
         with lock:
+            advance_stack_set_operations()
             # moto builds the whole response in the call; list() keeps it so for any iterable.
             return list(app(environ, start_response))
 
