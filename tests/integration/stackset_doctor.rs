@@ -324,3 +324,102 @@ fn doctor_reads_a_member_accounts_worker_function_through_its_role() {
         run.stdout
     );
 }
+
+/// The Temporal server in a member account of its own (S), outside the StackSet's OU and not
+/// the management account (M) that owns the StackSet: its credentials cannot read the StackSet
+/// (M's), so `doctor` warns that the StackSet's lines were not read, and still checks every
+/// account's role as the server reaches it, judged from `[outputs.role_arns]`. A role edited in
+/// one account to trust the server without the external ID still fails that account's line.
+#[test]
+fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role() {
+    let emu = crate::support::emulator_of_its_own();
+    let url = emu.url();
+    let (_, ou, members) = organization(&url, false);
+    let server_account = crate::stackset_delegated::administrator(&url, false);
+    let keys = crate::stackset_delegated::user(
+        &url,
+        &server_account,
+        "temporal-server",
+        &Default::default(),
+    );
+    let server = format!("arn:aws:iam::{server_account}:user/temporal-server");
+    let frontend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let frontend = frontend.local_addr().unwrap().to_string();
+    // No hub: each account's role trusts the server's user.
+    let text = descriptor(&url, &ou, &members, &frontend);
+    let hub = format!(
+        "[[temporal.intermediary_roles]]\nrole_arn = \"{}\"\nsession_name = \"temporal-hub\"\nexternal_id = \"hub-ext-id-1\"\n\n",
+        hub_arn()
+    );
+    let managed = format!("server_role_arn = \"arn:aws:iam::{MANAGEMENT}:user/moto\"");
+    assert!(text.contains(&hub) && text.contains(&managed), "{text}");
+    let text = text
+        .replace(&hub, "")
+        .replace(&managed, &format!("server_role_arn = \"{server}\""));
+    let co = Checkout::new();
+    co.write_env("fleet", &text);
+    // Deployed by the StackSet's owner (the management account's `user/moto`).
+    co.xtask(&["deploy", "fleet", "--yes"]).success();
+    functions(&url, &members, ROLE);
+    co.xtask(&["render", "fleet"]).success();
+
+    let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    run.success();
+    let set = run.line("stack set");
+    assert!(
+        set.starts_with("WARN  step 4")
+            && set.contains(&server_account)
+            && set.contains(MANAGEMENT)
+            && set.contains("`aws.account_id`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(" status fleet` with the owner's credentials: it checks the StackSet, its instances and drift"),
+        "{}",
+        run.stdout
+    );
+    for account in &members {
+        let role = format!("arn:aws:iam::{account}:role/{ROLE}");
+        let function = format!("arn:aws:lambda:us-east-1:{account}:function:{FUNCTION}");
+        for check in [
+            format!("AssumeRole with the external ID {role}"),
+            format!("AssumeRole without the external ID is denied {role}"),
+            format!("role can GetFunction {function} {role}"),
+        ] {
+            assert!(
+                run.line(&check).starts_with("pass  step 4"),
+                "{check}: {}",
+                run.stdout
+            );
+        }
+    }
+
+    // One account's role edited by hand: it trusts the server without the external ID.
+    let edited = &members[1];
+    step(
+        &url,
+        &format!(
+            "other('iam', '{edited}').update_assume_role_policy(RoleName='{ROLE}', PolicyDocument=json.dumps(\
+             {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Principal': \
+             {{'AWS': '{server}'}}, 'Action': 'sts:AssumeRole'}}]}}))\n\
+             print(json.dumps(True))"
+        ),
+    );
+    let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    run.failure();
+    let failed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", run.stdout);
+    assert!(
+        failed[0].contains(&format!(
+            "AssumeRole without the external ID is denied arn:aws:iam::{edited}:role/{ROLE}"
+        )),
+        "{}",
+        run.stdout
+    );
+}

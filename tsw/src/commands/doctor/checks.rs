@@ -21,7 +21,7 @@ use aws::{DeployError, StackInfo, StackStatus};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_sts::error::ProvideErrorMetadata;
-use env_descriptor::{AWS_LAMBDA, Environment, InvocationRole, NO_SYNC, arn};
+use env_descriptor::{AWS_LAMBDA, Environment, InvocationRole, NO_SYNC, Outputs, arn};
 use env_render::cfn;
 use env_render::dynamic_config::{
     self, COMPUTE_PROVIDERS_ENABLED, ChainRole, ENABLED, INTERMEDIARY_ROLES,
@@ -148,8 +148,8 @@ pub async fn run(inputs: &Inputs<'_>) -> Report {
     let private = frontend(&mut r, inputs).await;
     lambda_functions(&mut r, inputs, &functions, private).await;
     dynamic_config_enables_wci(&mut r, inputs);
-    identity(&mut r, inputs).await;
-    let through_roles = role(&mut r, inputs).await;
+    let caller = identity(&mut r, inputs).await;
+    let through_roles = role(&mut r, inputs, caller.as_ref()).await;
     worker_functions(&mut r, inputs, &through_roles).await;
     let held = registrations(&mut r, inputs).await;
     held_roles_exist(&mut r, inputs, &held).await;
@@ -622,22 +622,32 @@ fn intermediary_roles_read(r: &mut Report, env: &Environment, source: &str, text
     }
 }
 
-/// Step 3: the identity these credentials have is the server's.
-async fn identity(r: &mut Report, inputs: &Inputs<'_>) {
+/// Step 3: the identity these credentials have is the server's. Returns it, when STS said.
+async fn identity(r: &mut Report, inputs: &Inputs<'_>) -> Option<aws::Identity> {
     let want = &inputs.env.temporal.server_role_arn;
-    match inputs.clients.whoami().await {
-        Err(e) => r.fail(3, "server identity", format!("GetCallerIdentity failed: {e}"), "check the credentials (profile, environment, instance role)"),
-        Ok(id) => match arn::principal_of(&id.arn) {
-            Some(p) if &p == want => r.pass(3, "server identity", format!("running as `{p}`, which is `temporal.server_role_arn`")),
-            Some(p) => r.warn(
+    let id = match inputs.clients.whoami().await {
+        Ok(id) => id,
+        Err(e) => {
+            r.fail(
                 3,
                 "server identity",
-                format!("these credentials are `{p}`, not `temporal.server_role_arn` (`{want}`)"),
-                "run `doctor` with the Temporal server's credentials to check the identity it runs as; if it differs, put it in `temporal.server_role_arn` and deploy",
-            ),
-            None => r.warn(3, "server identity", format!("these credentials are `{}`, not an IAM user or role", id.arn), "the trust policy must name the server's IAM role or user"),
-        },
+                format!("GetCallerIdentity failed: {e}"),
+                "check the credentials (profile, environment, instance role)",
+            );
+            return None;
+        }
+    };
+    match arn::principal_of(&id.arn) {
+        Some(p) if &p == want => r.pass(3, "server identity", format!("running as `{p}`, which is `temporal.server_role_arn`")),
+        Some(p) => r.warn(
+            3,
+            "server identity",
+            format!("these credentials are `{p}`, not `temporal.server_role_arn` (`{want}`)"),
+            "run `doctor` with the Temporal server's credentials to check the identity it runs as; if it differs, put it in `temporal.server_role_arn` and deploy",
+        ),
+        None => r.warn(3, "server identity", format!("these credentials are `{}`, not an IAM user or role", id.arn), "the trust policy must name the server's IAM role or user"),
     }
+    Some(id)
 }
 
 /// The session name Temporal assumes an invocation role with (`ValidateSpec` step d).
@@ -699,19 +709,19 @@ fn sts_as(inputs: &Inputs<'_>, credentials: Credentials) -> aws_sdk_sts::Client 
 /// Step 4: the chain of `temporal.intermediary_roles`, assumed hop by hop from these
 /// credentials as the server does (each with its session name and external ID), one line a
 /// hop. Returns the caller the invocation roles see, or `None` when a hop failed (its line
-/// says what to fix); without a chain, these credentials.
-async fn chain(r: &mut Report, inputs: &Inputs<'_>) -> Option<Caller> {
+/// says what to fix); without a chain, these credentials (`identity`, step 3's).
+async fn chain(
+    r: &mut Report,
+    inputs: &Inputs<'_>,
+    identity: Option<&aws::Identity>,
+) -> Option<Caller> {
     let tsw = crate::cli::name();
     let env = inputs.env;
     let hops = &env.temporal.intermediary_roles;
     let mut sts = inputs.clients.sts.clone();
     let Some(last) = hops.last() else {
-        let principal = inputs
-            .clients
-            .whoami()
-            .await
-            .ok()
-            .and_then(|id| arn::principal_of(&id.arn).or(Some(id.arn)));
+        let principal =
+            identity.map(|id| arn::principal_of(&id.arn).unwrap_or_else(|| id.arn.clone()));
         return Some(Caller { sts, principal });
     };
     let mut previous = format!(
@@ -807,13 +817,24 @@ enum Deployed {
     Stack(Box<StackInfo>),
     /// The StackSet, its instances and each instance's parameter overrides.
     StackSet(Box<Current>),
+    /// A StackSet in another account than these credentials' (the server's, run outside the
+    /// StackSet's account): not read, its roles are those `[outputs]` records.
+    StackSetUnread,
 }
 
 /// Step 4: the stack (or StackSet) as recorded; the role needs the external ID; the role can
-/// see the functions. For a StackSet, every account's role, one line each.
-async fn role(r: &mut Report, inputs: &Inputs<'_>) -> ThroughRoles {
+/// see the functions. For a StackSet, every account's role, one line each. `identity` is
+/// these credentials' (step 3's).
+async fn role(
+    r: &mut Report,
+    inputs: &Inputs<'_>,
+    identity: Option<&aws::Identity>,
+) -> ThroughRoles {
     let env = inputs.env;
     let deployed = match &inputs.stack_set {
+        Some(_) if stack_set_unreadable(r, env, identity) => {
+            recorded_outputs(r, env).map(|_| Deployed::StackSetUnread)
+        }
         Some(spec) => stack_set_deployed(r, inputs, spec)
             .await
             .map(|c| Deployed::StackSet(Box::new(c))),
@@ -825,7 +846,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) -> ThroughRoles {
         return ThroughRoles::default();
     };
     // A hop that fails stops the checks through the chain, not those of the role in IAM.
-    let caller = chain(r, inputs).await;
+    let caller = chain(r, inputs, identity).await;
     // Through the chain (or these credentials): none when a hop failed.
     let through: Vec<(InvocationRole, &Caller)> = match &caller {
         Some(caller) => env
@@ -877,7 +898,7 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) -> ThroughRoles {
     // IAM, which these credentials do not read).
     let (trust, resources) = match &deployed {
         Deployed::Stack(stack) => live_role(r, inputs, stack).await.unzip(),
-        Deployed::StackSet(_) => {
+        Deployed::StackSet(_) | Deployed::StackSetUnread => {
             r.warn(
                 4,
                 "role as declared",
@@ -894,6 +915,13 @@ async fn role(r: &mut Report, inputs: &Inputs<'_>) -> ThroughRoles {
                 .clone()
                 .filter(|_| cfn::role_arn(&stack.outputs) == Some(role.role_arn.as_str())),
             Deployed::StackSet(current) => declared_trust(current, &role.account),
+            // As the descriptor declares it, once AssumeRole with the external ID proved that
+            // the role trusts this caller with it.
+            Deployed::StackSetUnread => inputs
+                .stack_set
+                .as_ref()
+                .filter(|_| assumed.iter().any(|(a, _)| a.role_arn == role.role_arn))
+                .and_then(|spec| trust_of(&spec.parameters_of(&role.account))),
         };
         external_id_enforced(r, caller, role, named, trust.as_ref()).await;
     }
@@ -976,15 +1004,7 @@ async fn stack_deployed(r: &mut Report, inputs: &Inputs<'_>) -> Option<StackInfo
         "role stack",
         format!("stack `{name}` is {}", stack.status),
     );
-    let Some(recorded) = &env.outputs else {
-        r.fail(
-            4,
-            "recorded outputs",
-            "the descriptor has no [outputs]",
-            deploy_fix,
-        );
-        return None;
-    };
+    let recorded = recorded_outputs(r, env)?;
     let drift = cfn::drift(recorded, &stack.outputs, &stack.stack_id);
     if drift.is_empty() {
         r.pass(4, "recorded outputs", "[outputs] match the stack");
@@ -997,6 +1017,52 @@ async fn stack_deployed(r: &mut Report, inputs: &Inputs<'_>) -> Option<StackInfo
         );
     }
     Some(stack)
+}
+
+/// Step 4: the `[outputs]` a deploy recorded; `None` before the first (its line says so).
+fn recorded_outputs<'e>(r: &mut Report, env: &'e Environment) -> Option<&'e Outputs> {
+    if env.outputs.is_none() {
+        r.fail(
+            4,
+            "recorded outputs",
+            "the descriptor has no [outputs]",
+            format!("run `{} deploy {}`", crate::cli::name(), env.name),
+        );
+    }
+    env.outputs.as_ref()
+}
+
+/// Step 4: whether these credentials are of another account than the StackSet's
+/// (`aws.account_id`), as those of a Temporal server outside it are: they cannot read the
+/// StackSet (it is not found, or they are not its delegated administrator), so its checks are
+/// left to `status`, and a WARN says so. Unknown when `aws.account_id` is unset or STS did not
+/// answer: the StackSet is read.
+fn stack_set_unreadable(
+    r: &mut Report,
+    env: &Environment,
+    identity: Option<&aws::Identity>,
+) -> bool {
+    let (Some(owner), Some(identity)) = (&env.aws.account_id, identity) else {
+        return false;
+    };
+    let owner = owner.to_string();
+    if identity.account == owner {
+        return false;
+    }
+    r.warn(
+        4,
+        "stack set",
+        format!(
+            "not read: these credentials are of account {}, and the StackSet is in account {owner} (`aws.account_id`); each account's role is checked as `[outputs.role_arns]` records it",
+            identity.account
+        ),
+        format!(
+            "run `{} status {}` with the owner's credentials: it checks the StackSet, its instances and drift",
+            crate::cli::name(),
+            env.name
+        ),
+    );
+    true
 }
 
 /// Step 4: the StackSet is as the descriptor declares it and as `[outputs]` record it, with
@@ -1090,15 +1156,7 @@ async fn stack_set_deployed(
             _ => r.fail(4, check, detail, deploy_fix.clone()),
         }
     }
-    let Some(recorded) = &env.outputs else {
-        r.fail(
-            4,
-            "recorded outputs",
-            "the descriptor has no [outputs]",
-            deploy_fix,
-        );
-        return None;
-    };
+    let recorded = recorded_outputs(r, env)?;
     let drift = crate::stack_sets::record_drift(env, recorded, &live.id, &current.instances);
     if drift.is_empty() {
         r.pass(
@@ -1117,12 +1175,18 @@ async fn stack_set_deployed(
 /// (`TemporalIamRoleArn`) with `sts:ExternalId` the account's override, else the StackSet's.
 fn declared_trust(current: &Current, account: &str) -> Option<cfn::Trust> {
     let set = current.stack_set.as_ref()?;
-    let principal = set.parameters.get(cfn::PRINCIPAL_PARAMETER)?;
-    let external_id = current
-        .overrides
-        .get(account)
-        .and_then(|o| o.get(cfn::EXTERNAL_ID_PARAMETER))
-        .or_else(|| set.parameters.get(cfn::EXTERNAL_ID_PARAMETER))?;
+    let mut parameters = set.parameters.clone();
+    if let Some(overrides) = current.overrides.get(account) {
+        parameters.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    trust_of(&parameters)
+}
+
+/// The trust policy the template declares for an instance's `parameters`: its principal
+/// (`TemporalIamRoleArn`) with `sts:ExternalId`.
+fn trust_of(parameters: &BTreeMap<String, String>) -> Option<cfn::Trust> {
+    let principal = parameters.get(cfn::PRINCIPAL_PARAMETER)?;
+    let external_id = parameters.get(cfn::EXTERNAL_ID_PARAMETER)?;
     Some(cfn::Trust {
         principals: BTreeSet::from([principal.clone()]),
         external_ids: BTreeSet::from([external_id.clone()]),
