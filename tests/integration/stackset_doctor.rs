@@ -364,6 +364,14 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
     co.xtask(&["render", "fleet"]).success();
 
     let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    let mut masked = masks(&ou, &members);
+    masked.push((server_account.clone(), "[SERVER-ACCOUNT]".to_owned()));
+    crate::snapshots::assert_run_masked(
+        "doctor_stack_set_as_a_server_in_another_account",
+        co.root(),
+        &run,
+        &masked,
+    );
     run.success();
     let set = run.line("stack set");
     assert!(
@@ -420,6 +428,38 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
             "AssumeRole without the external ID is denied arn:aws:iam::{edited}:role/{ROLE}"
         )),
         "{}",
+        run.stdout
+    );
+
+    // Step 5 reads a worker deployment's function in a member account through its role, as
+    // the server reaches it: too short a timeout there fails.
+    let account = &members[0];
+    let function = format!("arn:aws:lambda:us-east-1:{account}:function:{FUNCTION}");
+    co.write_env(
+        "fleet",
+        &format!(
+            "{}\n[[worker_deployments]]\nnamespace = \"orders\"\nname = \"team\"\nbuild_id = \"b1\"\nlambda_function_arn = \"{function}\"\n",
+            co.read_env("fleet")
+        ),
+    );
+    step(
+        &url,
+        &format!(
+            "other('lambda', '{account}').update_function_configuration(FunctionName='{FUNCTION}', Timeout=5)\n\
+             print(json.dumps(True))"
+        ),
+    );
+    let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    run.failure();
+    let timeout = run.line(&format!("timeout of {function}"));
+    assert!(
+        timeout.starts_with("FAIL  step 5") && timeout.contains("5 s"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains(&format!("configuration of {function}")),
+        "read through the role, not refused: {}",
         run.stdout
     );
 }
