@@ -94,6 +94,24 @@ regions = ["us-east-1"]
     )
 }
 
+/// `account`'s role passes its three lines of step 4: AssumeRole with the external ID, denied
+/// without it, and GetFunction on the account's function through the role.
+fn assert_role_checks_pass(run: &crate::support::Run, account: &str) {
+    let role = format!("arn:aws:iam::{account}:role/{ROLE}");
+    let function = format!("arn:aws:lambda:us-east-1:{account}:function:{FUNCTION}");
+    for check in [
+        format!("AssumeRole with the external ID {role}"),
+        format!("AssumeRole without the external ID is denied {role}"),
+        format!("role can GetFunction {function} {role}"),
+    ] {
+        assert!(
+            run.line(&check).starts_with("pass  step 4"),
+            "{check}: {}",
+            run.stdout
+        );
+    }
+}
+
 /// The masks of the emulator's random IDs: each account as `[ACCOUNT-N]` (in sorted order, as
 /// the report lists them) and the OU.
 fn masks(ou: &str, accounts: &[String]) -> Vec<(String, String)> {
@@ -139,19 +157,7 @@ fn doctor_proves_the_chain_into_every_account_of_the_stack_set() {
         run.stdout
     );
     for account in &members {
-        let role = format!("arn:aws:iam::{account}:role/{ROLE}");
-        let function = format!("arn:aws:lambda:us-east-1:{account}:function:{FUNCTION}");
-        for check in [
-            format!("AssumeRole with the external ID {role}"),
-            format!("AssumeRole without the external ID is denied {role}"),
-            format!("role can GetFunction {function} {role}"),
-        ] {
-            assert!(
-                run.line(&check).starts_with("pass  step 4"),
-                "{check}: {}",
-                run.stdout
-            );
-        }
+        assert_role_checks_pass(&run, account);
         assert!(
             run.line(&format!("instance {account}"))
                 .starts_with("pass  step 4"),
@@ -389,19 +395,7 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
         run.stdout
     );
     for account in &members {
-        let role = format!("arn:aws:iam::{account}:role/{ROLE}");
-        let function = format!("arn:aws:lambda:us-east-1:{account}:function:{FUNCTION}");
-        for check in [
-            format!("AssumeRole with the external ID {role}"),
-            format!("AssumeRole without the external ID is denied {role}"),
-            format!("role can GetFunction {function} {role}"),
-        ] {
-            assert!(
-                run.line(&check).starts_with("pass  step 4"),
-                "{check}: {}",
-                run.stdout
-            );
-        }
+        assert_role_checks_pass(&run, account);
     }
 
     // One account's role edited by hand: it trusts the server without the external ID.
