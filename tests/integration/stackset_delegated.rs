@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::stackset_deploy::{descriptor, organization, recorded_roles, roles, step};
+use crate::stackset_deploy::{
+    descriptor, every_accounts_role, organization, recorded_roles, roles, step,
+};
 use crate::support::{Checkout, Run};
 
 const SET: &str = "temporal-invocation-role";
@@ -177,13 +179,10 @@ fn a_delegated_administrator_deploys_the_stack_set_in_its_own_account_and_destro
         "{arn}"
     );
     let roles_now = roles(&url, &members);
-    let mut wanted = Vec::new();
-    for account in &members {
-        let role = format!("arn:aws:iam::{account}:role/Temporal-Serverless-Worker");
-        assert_eq!(roles_now[account][0], role, "{roles_now}");
-        wanted.push((account.clone(), role));
+    let wanted = every_accounts_role(&members);
+    for (account, role) in &wanted {
+        assert_eq!(roles_now[account][0], *role, "{roles_now}");
     }
-    wanted.sort();
     let text = repo.read_env("fleet");
     assert_eq!(recorded_roles(&text), wanted, "{text}");
     assert!(

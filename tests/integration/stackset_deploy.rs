@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::{Checkout, boto3_at, xtask_in};
 
-const ROLE: &str = "Temporal-Serverless-Worker";
+pub(crate) const ROLE: &str = "Temporal-Serverless-Worker";
 const MANAGEMENT: &str = "123456789012";
 
 /// Python run before each step: an Organizations client, `iam(account)` answering as another
@@ -122,6 +122,17 @@ confirm = true
     )
 }
 
+/// What `[outputs.role_arns]` holds once every one of `accounts` has the role ([`ROLE`]), in
+/// the order [`recorded_roles`] reads it.
+pub(crate) fn every_accounts_role(accounts: &[String]) -> Vec<(String, String)> {
+    let mut roles: Vec<(String, String)> = accounts
+        .iter()
+        .map(|a| (a.clone(), format!("arn:aws:iam::{a}:role/{ROLE}")))
+        .collect();
+    roles.sort();
+    roles
+}
+
 /// `[outputs.role_arns]` as the descriptor records them: `"ACCOUNT" = "ARN"` lines (or
 /// `ACCOUNT = "ARN"`) under the table's header, up to the next table (comments left out).
 pub(crate) fn recorded_roles(text: &str) -> Vec<(String, String)> {
@@ -172,12 +183,11 @@ fn one_descriptor_deploys_the_role_to_every_account_of_the_ou_and_destroys_it() 
         text.starts_with("# A StackSet environment"),
         "the rest of the file is kept: {text}"
     );
-    let mut wanted: Vec<(String, String)> = members
-        .iter()
-        .map(|a| (a.clone(), format!("arn:aws:iam::{a}:role/{ROLE}")))
-        .collect();
-    wanted.sort();
-    assert_eq!(recorded_roles(&text), wanted, "{text}");
+    assert_eq!(
+        recorded_roles(&text),
+        every_accounts_role(&members),
+        "{text}"
+    );
     assert!(
         text.contains("stack_set_id = \"temporal-invocation-role:"),
         "{text}"

@@ -14,14 +14,15 @@ use serde_json::Value;
 
 use crate::child;
 use crate::fault_proxy::FaultProxy;
-use crate::stackset_deploy::{descriptor, organization, recorded_roles, roles, step};
+use crate::stackset_deploy::{
+    descriptor, every_accounts_role, organization, recorded_roles, roles, step,
+};
 use crate::support::{Checkout, emulator_with_stack_set_operations_of};
 
 /// Long enough for the run to be signalled while its operation is RUNNING, on a loaded machine.
 const RUNNING: Duration = Duration::from_secs(30);
 const START: Duration = Duration::from_secs(120);
 const EXIT: Duration = Duration::from_secs(30);
-const ROLE: &str = "Temporal-Serverless-Worker";
 const STACK_SET: &str = "temporal-invocation-role";
 
 /// Every operation of the StackSet: [action, status].
@@ -126,12 +127,10 @@ fn ctrl_c_during_a_stack_set_operation_stops_it_and_the_next_run_resumes() {
     // The next deploy completes and records every account; plan agrees.
     repo.xtask(&["deploy", "fleet", "--yes"]).success();
     assert_eq!(holders(&emu.url(), &members), members);
-    let mut wanted: Vec<(String, String)> = members
-        .iter()
-        .map(|a| (a.clone(), format!("arn:aws:iam::{a}:role/{ROLE}")))
-        .collect();
-    wanted.sort();
-    assert_eq!(recorded_roles(&repo.read_env("fleet")), wanted);
+    assert_eq!(
+        recorded_roles(&repo.read_env("fleet")),
+        every_accounts_role(&members)
+    );
     let plan = repo.xtask(&["plan", "fleet", "--detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.all());
 
