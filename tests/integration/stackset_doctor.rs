@@ -114,7 +114,7 @@ fn assert_role_checks_pass(run: &crate::support::Run, account: &str) {
 
 /// The masks of the emulator's random IDs: each account as `[ACCOUNT-N]` (in sorted order, as
 /// the report lists them) and the OU.
-fn masks(ou: &str, accounts: &[String]) -> Vec<(String, String)> {
+pub(crate) fn masks(ou: &str, accounts: &[String]) -> Vec<(String, String)> {
     let mut sorted = accounts.to_vec();
     sorted.sort();
     let mut masks: Vec<(String, String)> = sorted

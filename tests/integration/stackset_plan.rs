@@ -1,5 +1,5 @@
 //! `plan` of a StackSet environment (`[stack_set]`) on an emulator of its own: an organization
-//! with an OU of three member accounts (made through boto3, as `stacksets.rs` does), then the
+//! with an OU of three member accounts (`stackset_deploy::organization`, through boto3), then the
 //! real `tsw`. The plan reads only: the StackSet, its instances, the OU's accounts through
 //! AWS Organizations, and each instance's overrides.
 
@@ -7,21 +7,6 @@ use serde_json::Value;
 
 use crate::snapshots::assert_run_masked;
 use crate::support::{ACCOUNT, Checkout, Run, boto3_at, emulator_of_its_own};
-
-/// An organization with OU `workers` holding three new accounts; prints the OU, the root and
-/// the accounts.
-const ORGANIZATION: &str = r#"
-org = client
-org.create_organization(FeatureSet='ALL')
-root = org.list_roots()['Roots'][0]['Id']
-ou = org.create_organizational_unit(ParentId=root, Name='workers')['OrganizationalUnit']['Id']
-accounts = []
-for i in range(3):
-    a = org.create_account(Email=f'team{i}@example.com', AccountName=f'team{i}')['CreateAccountStatus']['AccountId']
-    org.move_account(AccountId=a, SourceParentId=root, DestinationParentId=ou)
-    accounts.append(a)
-print(json.dumps({'ou': ou, 'root': root, 'accounts': sorted(accounts)}))
-"#;
 
 /// The descriptor; with `overridden`, that account's role gets an external ID of its own.
 fn descriptor(url: &str, ou: &str, overridden: Option<&str>) -> String {
@@ -94,21 +79,9 @@ fn snapshot(co: &Checkout, case: &str, masks: &[(String, String)]) -> Run {
 fn plan_shows_each_accounts_instance_and_nothing_once_deployed_until_an_account_joins() {
     let emu = emulator_of_its_own();
     let url = emu.url();
-    let out = boto3_at(&url, "organizations", ORGANIZATION);
-    let org: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
-    let ou = org["ou"].as_str().unwrap().to_owned();
-    let accounts: Vec<String> = org["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect();
-    let mut masks: Vec<(String, String)> = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.clone(), format!("[ACCOUNT-{}]", i + 1)))
-        .collect();
-    masks.push((ou.clone(), "[OU]".into()));
+    let (root, ou, mut accounts) = crate::stackset_deploy::organization(&url, false);
+    accounts.sort();
+    let mut masks = crate::stackset_doctor::masks(&ou, &accounts);
     let co = Checkout::new();
     co.write_env("org", &descriptor(&url, &ou, Some(&accounts[0])));
     // The rendered files as committed: the plan is the StackSet's alone.
@@ -224,7 +197,6 @@ print(json.dumps({{'first': first}}))
         &format!(
             "a = client.create_account(Email='late@example.com', AccountName='late')['CreateAccountStatus']['AccountId']\n\
              client.move_account(AccountId=a, SourceParentId={root:?}, DestinationParentId={ou:?})\nprint(a)",
-            root = org["root"].as_str().unwrap(),
         ),
     );
     masks.push((joined.clone(), "[ACCOUNT-LATE]".into()));
