@@ -82,9 +82,14 @@ fn boto3(url: &str, keys: Option<&(String, String)>, statement: &str) -> String 
     ))
 }
 
-/// Creates IAM user `name` whose one inline policy allows `actions` on `*` (no policy when
-/// there are none); returns its keys.
-fn user(url: &str, name: &str, actions: &BTreeSet<String>) -> (String, String) {
+/// Creates IAM user `name` of `account` (the `x-moto-account-id` header) whose one inline
+/// policy allows `actions` on `*` (no policy when there are none); returns its keys.
+pub(crate) fn user(
+    url: &str,
+    account: &str,
+    name: &str,
+    actions: &BTreeSet<String>,
+) -> (String, String) {
     let document = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": "*" }],
@@ -101,6 +106,7 @@ fn user(url: &str, name: &str, actions: &BTreeSet<String>) -> (String, String) {
         None,
         &format!(
             "iam = client('iam')\n\
+             iam.meta.events.register('before-sign.*.*', lambda request, **_: request.headers.__setitem__('x-moto-account-id', '{account}'))\n\
              iam.create_user(UserName='{name}')\n\
              {put}\
              k = iam.create_access_key(UserName='{name}')['AccessKey']\n\
@@ -137,7 +143,7 @@ pub(crate) fn actions(
 }
 
 /// Runs the tool in `co` as the emulator user of `keys`.
-fn as_user(co: &Checkout, keys: &(String, String), args: &[&str]) -> Run {
+pub(crate) fn as_user(co: &Checkout, keys: &(String, String), args: &[&str]) -> Run {
     co.xtask_with(
         args,
         &[
@@ -161,7 +167,7 @@ fn each_policy_is_enough_and_each_of_its_actions_is_needed() {
     let co = Checkout::new();
     co.write_env("lp", &descriptor(&url, "lp-new"));
     // The administrator sets states up once IAM is enforced.
-    let admin = user(&url, "lp-admin", &BTreeSet::from(["*".to_owned()]));
+    let admin = user(&url, ACCOUNT, "lp-admin", &BTreeSet::from(["*".to_owned()]));
     let full: BTreeMap<&str, (BTreeSet<String>, BTreeSet<String>)> =
         ["plan", "plan-read-only", "deploy", "destroy"]
             .into_iter()
@@ -169,12 +175,15 @@ fn each_policy_is_enough_and_each_of_its_actions_is_needed() {
             .collect();
     let mut users = BTreeMap::new();
     for (u, (all, own)) in &full {
-        users.insert((*u, String::new()), user(&url, &format!("lp-{u}"), all));
+        users.insert(
+            (*u, String::new()),
+            user(&url, ACCOUNT, &format!("lp-{u}"), all),
+        );
         for missing in own {
             let mut fewer = all.clone();
             fewer.remove(missing);
             let name = format!("lp-{u}-{}", missing.replace(':', "-"));
-            users.insert((*u, missing.clone()), user(&url, &name, &fewer));
+            users.insert((*u, missing.clone()), user(&url, ACCOUNT, &name, &fewer));
         }
     }
     // A deployed stack whose role is then changed outside it, for the plans and the deploy.
@@ -453,8 +462,8 @@ fn doctor_and_the_server_need_exactly_their_policies() {
              'TEMPORAL_TASK_QUEUE': 'lp'}}}})"
         ),
     );
-    let admin = user(&url, "lp-admin", &BTreeSet::from(["*".to_owned()]));
-    let server = user(&url, "lp-server", &BTreeSet::new());
+    let admin = user(&url, ACCOUNT, "lp-admin", &BTreeSet::from(["*".to_owned()]));
+    let server = user(&url, ACCOUNT, "lp-server", &BTreeSet::new());
     let co = Checkout::new();
     // The frontend address is the emulator's, which accepts connections as a frontend would;
     // the Temporal CLI is missing, so the registrations are not checked (a warning).

@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::least_privilege::{as_user, user};
 use crate::stackset_deploy::{
     descriptor, every_accounts_role, organization, recorded_roles, roles, step,
 };
-use crate::support::{Checkout, Run};
+use crate::support::Checkout;
 
 const SET: &str = "temporal-invocation-role";
 const PRINCIPAL: &str = "member.org.stacksets.cloudformation.amazonaws.com";
@@ -38,41 +39,6 @@ pub(crate) fn administrator(url: &str, registered: bool) -> String {
     .to_owned()
 }
 
-/// IAM user `name` of `account` whose one inline policy allows `actions` on `*` (no policy
-/// when there are none); its keys.
-pub(crate) fn user(
-    url: &str,
-    account: &str,
-    name: &str,
-    actions: &BTreeSet<String>,
-) -> (String, String) {
-    let document = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": "*" }],
-    });
-    let put = if actions.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "iam.put_user_policy(UserName='{name}', PolicyName='tool', PolicyDocument=json.dumps({document}))\n"
-        )
-    };
-    let keys = step(
-        url,
-        &format!(
-            "iam = other('iam', '{account}')\n\
-             iam.create_user(UserName='{name}')\n\
-             {put}\
-             k = iam.create_access_key(UserName='{name}')['AccessKey']\n\
-             print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))"
-        ),
-    );
-    (
-        keys[0].as_str().unwrap().to_owned(),
-        keys[1].as_str().unwrap().to_owned(),
-    )
-}
-
 /// The StackSet environment of `stackset_deploy`, owned by `account`; called as its delegated
 /// administrator when `delegated`.
 pub(crate) fn delegated_descriptor(url: &str, ou: &str, account: &str, delegated: bool) -> String {
@@ -91,17 +57,6 @@ pub(crate) fn delegated_descriptor(url: &str, ou: &str, account: &str, delegated
     } else {
         text
     }
-}
-
-/// Runs the tool in `repo` as the emulator user of `keys`.
-pub(crate) fn as_user(repo: &Checkout, keys: &(String, String), args: &[&str]) -> Run {
-    repo.xtask_with(
-        args,
-        &[
-            (aws::LOOPBACK_ACCESS_KEY_ID, Some(&keys.0)),
-            (aws::LOOPBACK_SECRET_ACCESS_KEY, Some(&keys.1)),
-        ],
-    )
 }
 
 /// The StackSet as `account` sees it when calling as its delegated administrator: its ARN, or

@@ -18,8 +18,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 
-use crate::least_privilege::actions;
-use crate::stackset_delegated::{administrator, as_user, delegated_descriptor, user};
+use crate::least_privilege::{actions, as_user, user};
+use crate::stackset_delegated::{administrator, delegated_descriptor};
 use crate::stackset_deploy::organization;
 use crate::support::{Checkout, Run};
 

@@ -342,7 +342,7 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
     let url = emu.url();
     let (_, ou, members) = organization(&url, false);
     let server_account = crate::stackset_delegated::administrator(&url, false);
-    let keys = crate::stackset_delegated::user(
+    let keys = crate::least_privilege::user(
         &url,
         &server_account,
         "temporal-server",
@@ -369,7 +369,7 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
     functions(&url, &members, ROLE);
     co.xtask(&["render", "fleet"]).success();
 
-    let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    let run = crate::least_privilege::as_user(&co, &keys, &["doctor", "fleet"]);
     let mut masked = masks(&ou, &members);
     masked.push((server_account.clone(), "[SERVER-ACCOUNT]".to_owned()));
     crate::snapshots::assert_run_masked(
@@ -409,7 +409,7 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
              print(json.dumps(True))"
         ),
     );
-    let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    let run = crate::least_privilege::as_user(&co, &keys, &["doctor", "fleet"]);
     run.failure();
     let failed: Vec<&str> = run
         .stdout
@@ -443,7 +443,7 @@ fn doctor_as_a_server_outside_the_stack_sets_account_checks_every_accounts_role(
              print(json.dumps(True))"
         ),
     );
-    let run = crate::stackset_delegated::as_user(&co, &keys, &["doctor", "fleet"]);
+    let run = crate::least_privilege::as_user(&co, &keys, &["doctor", "fleet"]);
     run.failure();
     let timeout = run.line(&format!("timeout of {function}"));
     assert!(
