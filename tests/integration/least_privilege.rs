@@ -142,6 +142,29 @@ pub(crate) fn actions(
     (all, own)
 }
 
+/// What is wrong when `use_` without `missing` failed in a scenario (`named`) or in none: a
+/// needed action must fail one, unless `not_exercised` excuses it, and an excused one none.
+pub(crate) fn unexplained(
+    not_exercised: &[(&str, &str, &str)],
+    use_: &str,
+    missing: &str,
+    named: bool,
+) -> Option<String> {
+    let excused = not_exercised
+        .iter()
+        .any(|(u, a, _)| *u == use_ && *a == missing);
+    (named == excused).then(|| {
+        format!(
+            "{use_} without {missing}: {}",
+            if named {
+                "failed, but NOT_EXERCISED says no scenario needs it"
+            } else {
+                "succeeded in every scenario"
+            }
+        )
+    })
+}
+
 /// Runs the tool in `co` as the emulator user of `keys`.
 pub(crate) fn as_user(co: &Checkout, keys: &(String, String), args: &[&str]) -> Run {
     co.xtask_with(
@@ -376,19 +399,7 @@ fn each_policy_is_enough_and_each_of_its_actions_is_needed() {
                     break;
                 }
             }
-            let excused = NOT_EXERCISED
-                .iter()
-                .any(|(u, a, _)| u == use_ && a == missing);
-            if named == excused {
-                problems.push(format!(
-                    "{use_} without {missing}: {}",
-                    if named {
-                        "failed, but NOT_EXERCISED says no scenario needs it"
-                    } else {
-                        "succeeded in every scenario"
-                    }
-                ));
-            }
+            problems.extend(unexplained(NOT_EXERCISED, use_, missing, named));
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");

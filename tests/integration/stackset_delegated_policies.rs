@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 
-use crate::least_privilege::{actions, as_user, user};
+use crate::least_privilege::{actions, as_user, unexplained, user};
 use crate::stackset_delegated::{administrator, delegated_descriptor};
 use crate::stackset_deploy::organization;
 use crate::support::{Checkout, Run};
@@ -336,19 +336,7 @@ fn each_policy_of_a_delegated_administrator_is_enough_and_each_of_its_actions_is
                 named = true;
                 break;
             }
-            let excused = NOT_EXERCISED
-                .iter()
-                .any(|(u, a, _)| u == use_ && *a == missing);
-            if named == excused {
-                problems.push(format!(
-                    "{use_} without {missing}: {}",
-                    if named {
-                        "failed, but NOT_EXERCISED says no scenario needs it"
-                    } else {
-                        "succeeded in every scenario"
-                    }
-                ));
-            }
+            problems.extend(unexplained(NOT_EXERCISED, use_, &missing, named));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
