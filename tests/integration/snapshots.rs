@@ -228,18 +228,20 @@ fn init_and_help() {
         "orders",
     ]);
     assert_run("init", co.root(), &run);
-    // The descriptor without its random external ID.
-    let text = co.read_env("dev");
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("external_id") {
-                "external_id = \"[RANDOM]\"\n".to_owned()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
+    // A descriptor `init` wrote, without its random external ID.
+    let written = |env: &str| -> String {
+        co.read_env(env)
+            .lines()
+            .map(|l| {
+                if l.starts_with("external_id") {
+                    "external_id = \"[RANDOM]\"\n".to_owned()
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect()
+    };
+    let text = written("dev");
     settings(co.root()).bind(|| insta::assert_snapshot!("init_descriptor", text));
 
     // A StackSet environment: the fixed `[stack_set]` keys, the owning account, no stack name;
@@ -255,17 +257,7 @@ fn init_and_help() {
     ]);
     run.success();
     co.xtask(&["validate", "fleet"]).success();
-    let text: String = co
-        .read_env("fleet")
-        .lines()
-        .map(|l| {
-            if l.starts_with("external_id") {
-                "external_id = \"[RANDOM]\"\n".to_owned()
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
+    let text = written("fleet");
     settings(co.root()).bind(|| insta::assert_snapshot!("init_stack_set_descriptor", text));
     // An OU of the wrong shape: refused by name, nothing written.
     let run = co.xtask(&[
