@@ -358,20 +358,22 @@ const WORKER_VARIABLES: [&str; 3] = [
 /// role, it said so there, and the function is not read.
 async fn worker_functions(r: &mut Report, inputs: &Inputs<'_>, through_roles: &ThroughRoles) {
     let client = lambda_client(inputs, None);
-    let role_accounts: Vec<String> = inputs
-        .env
-        .invocation_roles()
-        .into_iter()
-        .filter(|_| inputs.env.stack_set().is_some())
-        .map(|role| role.account)
-        .collect();
-    let mut seen = Vec::new();
+    // The accounts whose functions are read through their role (a StackSet's).
+    let role_accounts: Vec<String> = match inputs.env.stack_set() {
+        Some(_) => inputs
+            .env
+            .invocation_roles()
+            .into_iter()
+            .map(|role| role.account)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut seen = BTreeSet::new();
     for wd in &inputs.env.worker_deployments {
         let arn = wd.lambda_function_arn.to_string();
-        if seen.contains(&arn) {
+        if !seen.insert(arn.clone()) {
             continue;
         }
-        seen.push(arn.clone());
         let account = arn::Arn::parse(&arn)
             .map(|a| a.account.to_owned())
             .unwrap_or_default();
