@@ -73,9 +73,7 @@ impl Capture {
                 let requests = Arc::clone(&requests);
                 std::thread::spawn(move || {
                     for stream in listener.incoming().flatten() {
-                        if let Some(request) = answer(stream) {
-                            requests.lock().unwrap().push(request);
-                        }
+                        answer(stream, &requests);
                     }
                 });
             }
@@ -92,9 +90,10 @@ impl Capture {
     }
 }
 
-/// Reads one request and answers it with `403 InvalidClientTokenId`; `None` for a connection
-/// that sent nothing (a reachability probe).
-fn answer(mut stream: TcpStream) -> Option<String> {
+/// Reads one request, records it in `requests` (a connection that sent nothing, a reachability
+/// probe, is not recorded), then answers it with `403 InvalidClientTokenId`: recorded before
+/// the answer, so that it is there once the tool that sent it has its answer.
+fn answer(mut stream: TcpStream, requests: &Mutex<Vec<String>>) {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -105,7 +104,12 @@ fn answer(mut stream: TcpStream) -> Option<String> {
             break i + 4;
         }
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return (!data.is_empty()).then(|| lossy(&data)),
+            Ok(0) | Err(_) => {
+                if !data.is_empty() {
+                    requests.lock().unwrap().push(lossy(&data));
+                }
+                return;
+            }
             Ok(n) => data.extend_from_slice(&buf[..n]),
         }
     };
@@ -121,6 +125,7 @@ fn answer(mut stream: TcpStream) -> Option<String> {
             Ok(n) => data.extend_from_slice(&buf[..n]),
         }
     }
+    requests.lock().unwrap().push(lossy(&data));
     let body = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>\
                 <Message>captured by the test</Message></Error><RequestId>capture</RequestId></ErrorResponse>";
     let _ = write!(
@@ -128,7 +133,6 @@ fn answer(mut stream: TcpStream) -> Option<String> {
         "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    Some(lossy(&data))
 }
 
 fn lossy(bytes: &[u8]) -> String {
